@@ -1,0 +1,1039 @@
+/**
+ * @file margin.h
+ * @brief libmargin: exact isolated-margin accounting for leveraged futures and perpetuals.
+ *
+ * libmargin keeps the books of leveraged linear (USDT-margined) futures and perpetual
+ * positions the way a crypto exchange's risk engine does in isolated margin mode: margin
+ * allocation, PnL, fees, funding, tiered maintenance margin, margin ratio, margin calls,
+ * liquidation and bankruptcy prices, and liquidation triggers driven by the mark price.
+ *
+ * @par Numbers
+ * There is no floating point anywhere in this API. Every amount is an `int64_t` holding a
+ * decimal fixed-point value: the integer counts units of 10^-scale.
+ * - Money (balances, margins, PnL, fees, funding, notionals): scale #MARGIN_MONEY_SCALE (8),
+ *   so `100000000` is 1 USDT.
+ * - Rates, ratios and leverage (maintenance rates, fee rates, funding rates, margin ratio,
+ *   ROE, leverage): scale #MARGIN_RATE_SCALE (8), so `2000000000` is 20x and `400000` is 0.4 %.
+ * - Prices and quantities: the scale of their market (#MARGIN_MKT_PRICE_SCALE and
+ *   #MARGIN_MKT_QTY_SCALE, both 8 unless set), so that cheap coins can use finer prices.
+ *
+ * margin_dec_parse() and margin_dec_format() convert between such integers and decimal
+ * strings, so no caller ever needs `double`. Intermediate products are computed exactly in
+ * 128-bit arithmetic; a result that does not fit in 64 bits is reported as
+ * #MARGIN_EOVERFLOW, never wrapped.
+ *
+ * @par Rounding
+ * Where a result must be rounded, it is rounded against the position holder, so that rounding
+ * never creates money: amounts the holder owes (margins, fees, funding paid, maintenance
+ * margin) round up; amounts credited (PnL, funding received, released margin) round down
+ * (toward minus infinity); a long's liquidation and bankruptcy prices round up and a short's
+ * round down; the margin ratio rounds up. Each function states its rule.
+ *
+ * @par Status codes and errors
+ * Every fallible function returns `int`: #MARGIN_OK (0) on success or a negative
+ * `MARGIN_E*` code. Out-parameters come last and are written only on success. A failed call
+ * leaves the engine exactly as it was. The engine keeps a message describing its last error,
+ * readable with margin_errmsg(). Margin calls and liquidations are outcomes (events), not
+ * errors.
+ *
+ * @par Ownership and ids
+ * The engine (#margin_engine) is the only handle. Markets, accounts and positions inside it
+ * are named by `uint64_t` ids that start at 1 and are never reused (0 is never a valid id),
+ * so a caller can never hold a dangling pointer to a position the engine has liquidated.
+ * Strings passed in are copied; strings returned are owned by the library.
+ *
+ * @par Threads
+ * There is no global mutable state and no initialisation function. One engine must be used
+ * by one thread at a time (it may move between threads); distinct engines are fully
+ * independent and may be used concurrently. Functions that take no engine
+ * (margin_strerror(), margin_dec_parse(), margin_version_string(), ...) are thread-safe.
+ *
+ * @par ABI
+ * Only opaque handles, fixed-width integers, `size_t` and `const char *` cross the ABI.
+ * Published signatures never change; status codes and option keys are never renumbered.
+ * See `docs/design.md`.
+ */
+#ifndef MARGIN_H
+#define MARGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "margin_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond MARGIN_INTERNAL */
+#if defined(MARGIN_BUILDING) && defined(__GNUC__)
+#define MARGIN_API __attribute__((visibility("default")))
+#else
+#define MARGIN_API
+#endif
+/** @endcond */
+
+/**
+ * @defgroup version Version
+ * Compile-time version macros live in margin_version.h; these report the library actually
+ * loaded at run time.
+ * @{
+ */
+
+/**
+ * @brief The version of the loaded library as a number.
+ * @return `major * 10000 + minor * 100 + patch`, equal to #MARGIN_VERSION_NUMBER of the
+ *         header the library was built with.
+ * @since 0.1.0
+ */
+MARGIN_API int32_t margin_version_number(void);
+
+/**
+ * @brief The version of the loaded library as a string, such as `"0.1.0"`.
+ * @return A static NUL-terminated string owned by the library; equal to
+ *         #MARGIN_VERSION_STRING of the header the library was built with.
+ * @since 0.1.0
+ */
+MARGIN_API const char *margin_version_string(void);
+
+/** @} */
+
+/**
+ * @defgroup errors Status codes
+ * Values are fixed forever; new codes are appended below the last one.
+ * @{
+ */
+
+#define MARGIN_OK 0           /**< Success. */
+#define MARGIN_EINVAL (-1)    /**< An argument is invalid (NULL, zero, negative, unknown constant). */
+#define MARGIN_ENOMEM (-2)    /**< Memory could not be allocated. */
+#define MARGIN_EOVERFLOW (-3) /**< A result or intermediate does not fit in 64 bits. */
+#define MARGIN_EPARSE (-4)    /**< A string is not a plain decimal number. */
+#define MARGIN_ERANGE (-5)    /**< A value is out of range, or has more decimals than the scale holds. */
+#define MARGIN_ENOTFOUND (-6) /**< No market, account or position has that id. */
+#define MARGIN_ECLOSED (-7)   /**< The position is closed or liquidated. */
+#define MARGIN_EFUNDS (-8)    /**< The account's free balance does not cover the amount. */
+#define MARGIN_ELEVERAGE (-9) /**< The leverage is outside the market's (or the tier's) limit. */
+#define MARGIN_EGRID (-10)    /**< A price or quantity is not on the market's tick or step grid. */
+#define MARGIN_ESTATE (-11)   /**< Not allowed in the current state (e.g. changing a market with open positions). */
+#define MARGIN_EMARGIN (-12)  /**< The margin would fall below what the position requires. */
+#define MARGIN_EBUFFER (-13)  /**< The output buffer is too small. */
+#define MARGIN_EEXIST (-14)   /**< Something with that name already exists. */
+#define MARGIN_ENOTSUP (-15)  /**< Not supported (yet) by this version. */
+
+/**
+ * @brief Static text describing a status code.
+ * @param[in] code Any value; unknown codes get a generic text.
+ * @return A static NUL-terminated English string, never NULL. Thread-safe.
+ * @since 0.1.0
+ */
+MARGIN_API const char *margin_strerror(int code);
+
+/** @} */
+
+/**
+ * @defgroup decimal Exact decimals
+ * Conversion between decimal strings and the library's fixed-point integers.
+ * A value `v` at scale `s` means `v * 10^-s`. Scales range from 0 to #MARGIN_MAX_SCALE.
+ * All functions here are thread-safe.
+ * @{
+ */
+
+#define MARGIN_MONEY_SCALE 8 /**< Decimal places of every money amount. */
+#define MARGIN_RATE_SCALE 8  /**< Decimal places of rates, ratios and leverage. */
+#define MARGIN_MAX_SCALE 18  /**< Largest scale accepted anywhere. */
+
+#define MARGIN_ROUND_FLOOR 0     /**< Round toward minus infinity. */
+#define MARGIN_ROUND_CEIL 1      /**< Round toward plus infinity. */
+#define MARGIN_ROUND_TRUNC 2     /**< Round toward zero. */
+#define MARGIN_ROUND_AWAY 3      /**< Round away from zero. */
+#define MARGIN_ROUND_HALF_EVEN 4 /**< Round to nearest, ties to even. */
+#define MARGIN_ROUND_EXACT 5     /**< Do not round: fail with #MARGIN_ERANGE if digits would be lost. */
+
+/**
+ * @brief The scale of money amounts, #MARGIN_MONEY_SCALE, as a function for bindings.
+ * @return 8.
+ * @since 0.1.0
+ */
+MARGIN_API int32_t margin_money_scale(void);
+
+/**
+ * @brief The scale of rates, ratios and leverage, #MARGIN_RATE_SCALE, as a function.
+ * @return 8.
+ * @since 0.1.0
+ */
+MARGIN_API int32_t margin_rate_scale(void);
+
+/**
+ * @brief Parse a plain decimal string into a fixed-point integer at @p scale.
+ *
+ * Accepted: an optional `-` or `+`, at least one digit, and optionally `.` followed by at
+ * least one digit (`"12"`, `"-0.5"`, `"20000.10"`). Not accepted: empty strings, spaces,
+ * exponents (`"1e5"`), `"NaN"`, `"inf"`, a lone sign or point, several points, more than
+ * 40 characters. Fractional digits beyond @p scale must be zeros (nothing is rounded).
+ *
+ * @param[in]  s     NUL-terminated string; not kept.
+ * @param[in]  scale Number of decimal places of the result, 0 to #MARGIN_MAX_SCALE.
+ * @param[out] out   The value times 10^scale; written only on success.
+ * @retval #MARGIN_OK        Parsed exactly.
+ * @retval #MARGIN_EINVAL    @p s or @p out is NULL, or @p scale is out of range.
+ * @retval #MARGIN_EPARSE    @p s is not a plain decimal number (or is too long).
+ * @retval #MARGIN_ERANGE    @p s has non-zero digits beyond @p scale decimal places.
+ * @retval #MARGIN_EOVERFLOW The value times 10^scale does not fit in `int64_t`.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_dec_parse(const char *s, int32_t scale, int64_t *out);
+
+/**
+ * @brief Format a fixed-point integer as the shortest exact decimal string.
+ *
+ * The result has no exponent and no trailing fractional zeros (`"20000"`, `"0.004"`,
+ * `"-1.5"`). 42 bytes always suffice.
+ *
+ * @param[in]  v     The value, in units of 10^-scale.
+ * @param[in]  scale Decimal places of @p v, 0 to #MARGIN_MAX_SCALE.
+ * @param[out] buf   Destination for the NUL-terminated text.
+ * @param[in]  size  Size of @p buf in bytes.
+ * @retval #MARGIN_OK     Written.
+ * @retval #MARGIN_EINVAL @p buf is NULL or @p scale is out of range.
+ * @retval #MARGIN_EBUFFER @p size is too small (nothing useful is written).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_dec_format(int64_t v, int32_t scale, char *buf, size_t size);
+
+/**
+ * @brief Change the scale of a value, rounding as asked.
+ * @param[in]  v        The value at @p from decimal places.
+ * @param[in]  from     Scale of @p v, 0 to #MARGIN_MAX_SCALE.
+ * @param[in]  to       Scale of the result, 0 to #MARGIN_MAX_SCALE.
+ * @param[in]  rounding One of the `MARGIN_ROUND_*` constants.
+ * @param[out] out      The rescaled value; written only on success.
+ * @retval #MARGIN_OK        Done.
+ * @retval #MARGIN_EINVAL    @p out is NULL, a scale is out of range or @p rounding unknown.
+ * @retval #MARGIN_ERANGE    @p rounding is #MARGIN_ROUND_EXACT and digits would be lost.
+ * @retval #MARGIN_EOVERFLOW The result does not fit in `int64_t`.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_dec_rescale(int64_t v, int32_t from, int32_t to, int32_t rounding,
+                                  int64_t *out);
+
+/**
+ * @brief Exact product `a * b`, computed in 128 bits and rounded once to the result scale.
+ * @param[in]  a        First factor at scale @p as.
+ * @param[in]  as       Scale of @p a.
+ * @param[in]  b        Second factor at scale @p bs.
+ * @param[in]  bs       Scale of @p b.
+ * @param[in]  rs       Scale of the result.
+ * @param[in]  rounding One of the `MARGIN_ROUND_*` constants.
+ * @param[out] out      The product at scale @p rs; written only on success.
+ * @retval #MARGIN_OK        Done.
+ * @retval #MARGIN_EINVAL    @p out is NULL, a scale is out of range or @p rounding unknown.
+ * @retval #MARGIN_ERANGE    @p rounding is #MARGIN_ROUND_EXACT and digits would be lost.
+ * @retval #MARGIN_EOVERFLOW The result does not fit in `int64_t`.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_dec_mul(int64_t a, int32_t as, int64_t b, int32_t bs, int32_t rs,
+                              int32_t rounding, int64_t *out);
+
+/**
+ * @brief Exact quotient `a / b`, computed in 128 bits and rounded once to the result scale.
+ * @param[in]  a        Dividend at scale @p as.
+ * @param[in]  as       Scale of @p a.
+ * @param[in]  b        Divisor at scale @p bs; must not be zero.
+ * @param[in]  bs       Scale of @p b.
+ * @param[in]  rs       Scale of the result.
+ * @param[in]  rounding One of the `MARGIN_ROUND_*` constants.
+ * @param[out] out      The quotient at scale @p rs; written only on success.
+ * @retval #MARGIN_OK        Done.
+ * @retval #MARGIN_EINVAL    @p out is NULL, @p b is zero, a scale is out of range or
+ *                           @p rounding unknown.
+ * @retval #MARGIN_ERANGE    @p rounding is #MARGIN_ROUND_EXACT and digits would be lost.
+ * @retval #MARGIN_EOVERFLOW The result does not fit in `int64_t`.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_dec_div(int64_t a, int32_t as, int64_t b, int32_t bs, int32_t rs,
+                              int32_t rounding, int64_t *out);
+
+/** @} */
+
+/**
+ * @defgroup engine Engine
+ * The owning handle, its options, its error message and its insurance-fund ledger.
+ * @{
+ */
+
+/** @brief The engine: owns every market, account, position and event. Opaque. */
+typedef struct margin_engine margin_engine;
+
+/** @name Engine option and query keys (margin_engine_set(), margin_engine_get())
+ * @{ */
+/** Current time stamped on every event (any unit the caller likes, e.g. ms since the
+ *  epoch). Settable; default 0. */
+#define MARGIN_ENG_TIME 1
+/** 1: mark updates scan every position instead of using the trigger indexes (the reference
+ *  path, for tests and benchmarks). 0 (default): indexes. Settable. */
+#define MARGIN_ENG_FULL_SCAN 2
+/** 1 (default): events are queued for margin_event_next(). 0: not queued (a callback still
+ *  sees them). Settable. */
+#define MARGIN_ENG_EVENT_QUEUE 3
+/** Insurance-fund ledger balance, money. Read-only. */
+#define MARGIN_ENG_INSURANCE_FUND 4
+/** Number of open positions in the engine. Read-only. */
+#define MARGIN_ENG_OPEN_POSITIONS 5
+/** Number of events waiting in the queue. Read-only. */
+#define MARGIN_ENG_EVENTS_PENDING 6
+/** Sequence number of the last event produced (0 if none). Read-only. */
+#define MARGIN_ENG_LAST_SEQ 7
+/** Number of positions liquidated so far. Read-only. */
+#define MARGIN_ENG_LIQUIDATIONS 8
+/** @} */
+
+/**
+ * @brief Create an engine with no markets, accounts or positions.
+ * @param[out] out Receives the new engine, to be freed with margin_engine_free().
+ * @retval #MARGIN_OK     Created.
+ * @retval #MARGIN_EINVAL @p out is NULL.
+ * @retval #MARGIN_ENOMEM Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_new(margin_engine **out);
+
+/**
+ * @brief Free an engine and everything it owns. Accepts NULL.
+ * @param[in] e The engine, or NULL. Every id of this engine becomes meaningless.
+ * @since 0.1.0
+ */
+MARGIN_API void margin_engine_free(margin_engine *e);
+
+/**
+ * @brief The message describing the engine's last failed call.
+ * @param[in] e The engine, or NULL.
+ * @return A NUL-terminated string owned by the engine, valid until its next call; `""` if
+ *         no call has failed yet; a fixed text if @p e is NULL.
+ * @since 0.1.0
+ */
+MARGIN_API const char *margin_errmsg(const margin_engine *e);
+
+/**
+ * @brief The status code of the engine's last failed call.
+ * @param[in] e The engine, or NULL.
+ * @return The last negative status code returned by a call on @p e, #MARGIN_OK if none,
+ *         #MARGIN_EINVAL if @p e is NULL.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_errcode(const margin_engine *e);
+
+/**
+ * @brief Set an engine option.
+ * @param[in,out] e     The engine.
+ * @param[in]     key   #MARGIN_ENG_TIME, #MARGIN_ENG_FULL_SCAN or #MARGIN_ENG_EVENT_QUEUE.
+ * @param[in]     value The new value (0 or 1 for the switches).
+ * @retval #MARGIN_OK     Set.
+ * @retval #MARGIN_EINVAL @p e is NULL, @p key is unknown or read-only, or @p value is out of
+ *                        range for the key.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_set(margin_engine *e, int32_t key, int64_t value);
+
+/**
+ * @brief Read an engine option or figure.
+ * @param[in]  e   The engine.
+ * @param[in]  key Any `MARGIN_ENG_*` key.
+ * @param[out] out The value (money at #MARGIN_MONEY_SCALE for the insurance fund).
+ * @retval #MARGIN_OK     Read.
+ * @retval #MARGIN_EINVAL @p e or @p out is NULL, or @p key is unknown.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out);
+
+/**
+ * @brief Set the margin-call levels: a margin-call event fires when a position's margin
+ *        ratio rises to or above a level, and is re-armed once the ratio falls below it.
+ *
+ * The default is one level, 0.8 (80 %). Levels apply to every position; changing them
+ * re-arms every level of every open position.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     levels Ratios at #MARGIN_RATE_SCALE, each above 0 and below 1
+ *                       (1 is liquidation); copied. May be NULL when @p n is 0.
+ * @param[in]     n      Number of levels, 0 (no margin calls) to 8.
+ * @retval #MARGIN_OK     Set.
+ * @retval #MARGIN_EINVAL @p e is NULL, @p levels is NULL with @p n > 0, @p n > 8, or a
+ *                        level is not strictly between 0 and 1.
+ * @retval #MARGIN_ENOMEM Out of memory (re-indexing positions).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels,
+                                                    size_t n);
+
+/** @} */
+
+/**
+ * @defgroup market Markets
+ * A linear (USDT-margined) contract: symbol, price and quantity scales, tick and step,
+ * leverage limit, maintenance tiers, fees and the venue policies.
+ * @{
+ */
+
+/** @name Market option keys (margin_market_set(), margin_market_get())
+ * @{ */
+/** Decimal places of prices in this market, 0 to 18; default 8. Settable only while the
+ *  market has no tiers added and no positions. */
+#define MARGIN_MKT_PRICE_SCALE 1
+/** Decimal places of quantities in this market, 0 to 18; default 8. Same restriction. */
+#define MARGIN_MKT_QTY_SCALE 2
+/** Price tick, in price units (> 0); entry and trade prices must be multiples of it.
+ *  Default 1 (the smallest price unit). */
+#define MARGIN_MKT_TICK 3
+/** Quantity step, in quantity units (> 0); quantities must be multiples of it. Default 1. */
+#define MARGIN_MKT_STEP 4
+/** Maximum leverage at #MARGIN_RATE_SCALE, at least 1x; default 125x. */
+#define MARGIN_MKT_MAX_LEVERAGE 5
+/** Maker fee rate at #MARGIN_RATE_SCALE, 0 to 1; default 0.0002. */
+#define MARGIN_MKT_MAKER_FEE 6
+/** Taker fee rate at #MARGIN_RATE_SCALE, 0 to 1; default 0.0004 (also charged by
+ *  stop-loss and take-profit closes). */
+#define MARGIN_MKT_TAKER_FEE 7
+/** Maintenance-margin basis: #MARGIN_MM_BASIS_MARK (default) or #MARGIN_MM_BASIS_ENTRY.
+ *  Settable only with no open positions. */
+#define MARGIN_MKT_MM_BASIS 8
+/** Fee rate to close counted in the maintenance margin (the spec's `f`), at
+ *  #MARGIN_RATE_SCALE, 0 to 1; default 0. Settable only with no open positions. */
+#define MARGIN_MKT_CLOSE_FEE 9
+/** Last mark price, in price units; 0 until the first mark update. Read-only. */
+#define MARGIN_MKT_MARK 10
+/** Number of maintenance tiers. Read-only. */
+#define MARGIN_MKT_TIER_COUNT 11
+/** Number of open positions in the market. Read-only. */
+#define MARGIN_MKT_OPEN_POSITIONS 12
+/** @} */
+
+/** Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid). */
+#define MARGIN_MM_BASIS_MARK 0
+/** Maintenance margin fixed at the entry value (Bybit classic, BitMEX). */
+#define MARGIN_MM_BASIS_ENTRY 1
+
+/** Pass as the maintenance amount to margin_market_add_tier() to derive it by the
+ *  recurrence `cum_k = floor_k * (mmr_k - mmr_(k-1)) + cum_(k-1)`. */
+#define MARGIN_DERIVE INT64_MIN
+
+/**
+ * @brief Create a market with default options and one maintenance tier (floor 0, rate
+ *        0.004, amount 0, the market's maximum leverage).
+ * @param[in,out] e      The engine.
+ * @param[in]     symbol Symbol such as `"BTCUSDT"`: 1 to 31 printable ASCII characters,
+ *                       copied; unique in the engine.
+ * @param[out]    out_id The market's id.
+ * @retval #MARGIN_OK     Created.
+ * @retval #MARGIN_EINVAL @p e, @p symbol or @p out_id is NULL, or the symbol is empty, too
+ *                        long or not printable.
+ * @retval #MARGIN_EEXIST A market with that symbol exists.
+ * @retval #MARGIN_ENOMEM Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id);
+
+/**
+ * @brief Find a market by symbol.
+ * @param[in]  e      The engine.
+ * @param[in]  symbol The symbol, NUL-terminated.
+ * @param[out] out_id The market's id.
+ * @retval #MARGIN_OK       Found.
+ * @retval #MARGIN_EINVAL   A pointer is NULL.
+ * @retval #MARGIN_ENOTFOUND No market has that symbol.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_find(const margin_engine *e, const char *symbol, uint64_t *out_id);
+
+/**
+ * @brief Set a market option (`MARGIN_MKT_*`).
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     key    A settable `MARGIN_MKT_*` key.
+ * @param[in]     value  The value, in the unit the key documents.
+ * @retval #MARGIN_OK       Set.
+ * @retval #MARGIN_EINVAL   @p e is NULL, @p key is unknown or read-only, or @p value is out
+ *                          of range for the key.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ESTATE   The key cannot change now (open positions, or tiers added).
+ * @retval #MARGIN_ELEVERAGE A new maximum leverage is below an open position's leverage.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value);
+
+/**
+ * @brief Read a market option or figure (`MARGIN_MKT_*`).
+ * @param[in]  e      The engine.
+ * @param[in]  market The market's id.
+ * @param[in]  key    Any `MARGIN_MKT_*` key.
+ * @param[out] out    The value.
+ * @retval #MARGIN_OK       Read.
+ * @retval #MARGIN_EINVAL   A pointer is NULL or @p key is unknown.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_get(const margin_engine *e, uint64_t market, int32_t key,
+                                 int64_t *out);
+
+/**
+ * @brief Replace or extend the maintenance tiers.
+ *
+ * The first call on a market replaces its default tier; later calls append. Tiers must be
+ * added in increasing order of floor, the first floor being 0. A tier's maintenance amount
+ * (`cum`) is derived by the recurrence when #MARGIN_DERIVE is passed, or taken as given.
+ * Allowed only while the market has no open positions.
+ *
+ * @param[in,out] e            The engine.
+ * @param[in]     market       The market's id.
+ * @param[in]     floor        Lowest notional of the tier, money, >= 0.
+ * @param[in]     mmr          Maintenance margin rate, #MARGIN_RATE_SCALE, > 0 and < 1, not
+ *                             below the previous tier's.
+ * @param[in]     max_leverage Largest leverage allowed in this tier, #MARGIN_RATE_SCALE,
+ *                             >= 1x; 0 means the market's maximum.
+ * @param[in]     maint_amount Maintenance amount, money, or #MARGIN_DERIVE.
+ * @retval #MARGIN_OK       Added.
+ * @retval #MARGIN_EINVAL   @p e is NULL or a value is out of range or out of order.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ESTATE   The market has open positions, or already has 32 tiers.
+ * @retval #MARGIN_EOVERFLOW The derived amount does not fit.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor,
+                                      int64_t mmr, int64_t max_leverage, int64_t maint_amount);
+
+/**
+ * @brief Read tier @p index (0-based) of a market.
+ * @param[in]  e                The engine.
+ * @param[in]  market           The market's id.
+ * @param[in]  index            0 to #MARGIN_MKT_TIER_COUNT - 1.
+ * @param[out] out_floor        Floor notional, money.
+ * @param[out] out_mmr          Maintenance rate, #MARGIN_RATE_SCALE.
+ * @param[out] out_max_leverage Maximum leverage, #MARGIN_RATE_SCALE.
+ * @param[out] out_maint_amount Maintenance amount, money.
+ * @retval #MARGIN_OK       Read.
+ * @retval #MARGIN_EINVAL   A pointer is NULL or @p index is out of range.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_tier(const margin_engine *e, uint64_t market, uint32_t index,
+                                  int64_t *out_floor, int64_t *out_mmr,
+                                  int64_t *out_max_leverage, int64_t *out_maint_amount);
+
+/**
+ * @brief The maintenance rate and amount of the tier whose range `[floor, next floor)` holds
+ *        @p notional.
+ * @param[in]  e                The engine.
+ * @param[in]  market           The market's id.
+ * @param[in]  notional         Notional, money, >= 0.
+ * @param[out] out_mmr          Maintenance rate, #MARGIN_RATE_SCALE.
+ * @param[out] out_maint_amount Maintenance amount, money.
+ * @retval #MARGIN_OK       Found.
+ * @retval #MARGIN_EINVAL   A pointer is NULL or @p notional is negative.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_tier_for(const margin_engine *e, uint64_t market, int64_t notional,
+                                      int64_t *out_mmr, int64_t *out_maint_amount);
+
+/** @} */
+
+/**
+ * @defgroup account Accounts
+ * A wallet holding a free balance from which positions draw their isolated margin.
+ * @{
+ */
+
+/** @name Account query keys (margin_account_get())
+ * @{ */
+#define MARGIN_ACCT_FREE_BALANCE 1    /**< Free balance (withdrawable), money. */
+#define MARGIN_ACCT_ISOLATED_MARGIN 2 /**< Sum of the isolated margins of open positions, money. */
+#define MARGIN_ACCT_EQUITY 3          /**< Free balance + isolated margins + unrealized PnL at each market's last mark (entry if none), money, rounded down. */
+#define MARGIN_ACCT_DEPOSITS 4        /**< Total deposited, money. */
+#define MARGIN_ACCT_WITHDRAWALS 5     /**< Total withdrawn, money. */
+#define MARGIN_ACCT_REALIZED_PNL 6    /**< Realized PnL of all positions (liquidation losses included), money. */
+#define MARGIN_ACCT_FEES 7            /**< Fees paid, money. */
+#define MARGIN_ACCT_FUNDING 8         /**< Net funding received (negative: paid), money. */
+#define MARGIN_ACCT_OPEN_POSITIONS 9  /**< Number of open positions. */
+/** @} */
+
+/**
+ * @brief Create an account with a zero balance.
+ * @param[in,out] e      The engine.
+ * @param[out]    out_id The account's id.
+ * @retval #MARGIN_OK     Created.
+ * @retval #MARGIN_EINVAL A pointer is NULL.
+ * @retval #MARGIN_ENOMEM Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_account_new(margin_engine *e, uint64_t *out_id);
+
+/**
+ * @brief Credit the free balance.
+ * @param[in,out] e       The engine.
+ * @param[in]     account The account's id.
+ * @param[in]     amount  Money, > 0.
+ * @retval #MARGIN_OK        Deposited (a #MARGIN_EV_DEPOSIT event is produced).
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
+ * @retval #MARGIN_ENOTFOUND No account has that id.
+ * @retval #MARGIN_EOVERFLOW The balance would overflow.
+ * @retval #MARGIN_ENOMEM    Out of memory (event queue).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_account_deposit(margin_engine *e, uint64_t account, int64_t amount);
+
+/**
+ * @brief Debit the free balance (isolated margins cannot be withdrawn).
+ * @param[in,out] e       The engine.
+ * @param[in]     account The account's id.
+ * @param[in]     amount  Money, > 0, at most the free balance.
+ * @retval #MARGIN_OK       Withdrawn (a #MARGIN_EV_WITHDRAW event is produced).
+ * @retval #MARGIN_EINVAL   @p e is NULL or @p amount <= 0.
+ * @retval #MARGIN_ENOTFOUND No account has that id.
+ * @retval #MARGIN_EFUNDS   @p amount exceeds the free balance.
+ * @retval #MARGIN_ENOMEM   Out of memory (event queue).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_account_withdraw(margin_engine *e, uint64_t account, int64_t amount);
+
+/**
+ * @brief Read an account figure (`MARGIN_ACCT_*`).
+ * @param[in]  e       The engine.
+ * @param[in]  account The account's id.
+ * @param[in]  key     A `MARGIN_ACCT_*` key.
+ * @param[out] out     The value.
+ * @retval #MARGIN_OK        Read.
+ * @retval #MARGIN_EINVAL    A pointer is NULL or @p key is unknown.
+ * @retval #MARGIN_ENOTFOUND No account has that id.
+ * @retval #MARGIN_EOVERFLOW The equity does not fit.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int32_t key,
+                                  int64_t *out);
+
+/** @} */
+
+/**
+ * @defgroup position Positions
+ * Isolated positions: open, trade, close, margin and leverage changes, stops, queries.
+ * @{
+ */
+
+#define MARGIN_LONG 1   /**< Side: long (s = +1). */
+#define MARGIN_SHORT -1 /**< Side: short (s = -1). */
+
+/** Flag for opening and trading: charge the maker fee instead of the taker fee. */
+#define MARGIN_FLAG_MAKER 1u
+/** Flag for opening: cross margin mode (not supported yet: #MARGIN_ENOTSUP). */
+#define MARGIN_FLAG_CROSS 2u
+
+/** Position status (#MARGIN_POS_STATUS): open. */
+#define MARGIN_STATUS_OPEN 0
+/** Position status: closed by the holder, a stop-loss or a take-profit. */
+#define MARGIN_STATUS_CLOSED 1
+/** Position status: liquidated (irreversible). */
+#define MARGIN_STATUS_LIQUIDATED 2
+
+/** @name Position keys: stored figures (margin_position_get())
+ * @{ */
+#define MARGIN_POS_ACCOUNT 1      /**< Owning account's id. */
+#define MARGIN_POS_MARKET 2       /**< Market's id. */
+#define MARGIN_POS_SIDE 3         /**< #MARGIN_LONG or #MARGIN_SHORT. */
+#define MARGIN_POS_QTY 4          /**< Size, quantity units (0 once closed). */
+#define MARGIN_POS_ENTRY_PRICE 5  /**< Average entry price, price units, rounded against the holder (long up, short down) when averaging. */
+#define MARGIN_POS_MARGIN 6       /**< Isolated margin M, money (0 once closed). */
+#define MARGIN_POS_LEVERAGE 7     /**< Leverage, #MARGIN_RATE_SCALE. */
+#define MARGIN_POS_STATUS 8       /**< A `MARGIN_STATUS_*` value. */
+#define MARGIN_POS_REALIZED_PNL 9 /**< Realized PnL so far, money. */
+#define MARGIN_POS_FEES 10        /**< Fees paid so far, money. */
+#define MARGIN_POS_FUNDING 11     /**< Net funding so far (negative: paid), money. */
+#define MARGIN_POS_STOP_LOSS 12   /**< Stop-loss trigger price, price units, 0 if none. */
+#define MARGIN_POS_TAKE_PROFIT 13 /**< Take-profit trigger price, price units, 0 if none. */
+#define MARGIN_POS_LIQ_PRICE 14   /**< Liquidation price in force (the trigger), price units, 0 if none. */
+/** @} */
+
+/** @name Position keys: figures at a mark price (margin_position_at())
+ * @{ */
+#define MARGIN_AT_NOTIONAL 101         /**< Position value Q*P, money, rounded up. */
+#define MARGIN_AT_UNREALIZED_PNL 102   /**< s*Q*(P-E), money, rounded down. */
+#define MARGIN_AT_MARGIN_BALANCE 103   /**< M + unrealized PnL, money, rounded down. */
+#define MARGIN_AT_MAINT_MARGIN 104     /**< Maintenance margin (tier at Q*P, or at entry for the entry basis, plus the fee to close), money, rounded up. */
+#define MARGIN_AT_MAINT_RATE 105       /**< Maintenance rate of that tier, #MARGIN_RATE_SCALE. */
+#define MARGIN_AT_MAINT_AMOUNT 106     /**< Maintenance amount of that tier, money. */
+#define MARGIN_AT_MARGIN_RATIO 107     /**< Maintenance margin / margin balance, #MARGIN_RATE_SCALE, rounded up; INT64_MAX when the balance is <= 0. */
+#define MARGIN_AT_LIQ_PRICE 108        /**< Liquidation price, price units, long rounded up, short down; 0 when none (a long that cannot be liquidated). Independent of P. */
+#define MARGIN_AT_BANKRUPTCY_PRICE 109 /**< E - s*M/Q, price units, long rounded up, short down; 0 for a long when <= 0. Independent of P. */
+#define MARGIN_AT_INITIAL_MARGIN 110   /**< Q*E/L, money, rounded up. Independent of P. */
+#define MARGIN_AT_ROE 111              /**< Unrealized PnL / initial margin, #MARGIN_RATE_SCALE, rounded down. */
+#define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - MM, M + uPnL - Q*P/L)), money, rounded down. */
+/** @} */
+
+/**
+ * @brief Open an isolated position.
+ *
+ * The margin `M` is @p margin when given, else the initial margin `Q*E/L` rounded up. When
+ * both are given, @p margin must be at least `Q*E/L` (the excess is extra margin). When only
+ * @p margin is given, the leverage is `Q*E/M` rounded up. `M` moves from the free balance
+ * into the position and the opening fee (`rate * Q*E`, rounded up; taker rate unless
+ * #MARGIN_FLAG_MAKER) is charged to the free balance. The leverage must not exceed the
+ * market's maximum nor that of the tier holding the entry notional.
+ *
+ * @param[in,out] e        The engine.
+ * @param[in]     account  The account's id.
+ * @param[in]     market   The market's id.
+ * @param[in]     side     #MARGIN_LONG or #MARGIN_SHORT.
+ * @param[in]     qty      Size, quantity units, > 0, on the step grid.
+ * @param[in]     price    Entry (fill) price, price units, > 0, on the tick grid.
+ * @param[in]     leverage Leverage at #MARGIN_RATE_SCALE (>= 1x), or 0 to derive it from
+ *                         @p margin.
+ * @param[in]     margin   Isolated margin, money, or 0 to derive it from @p leverage.
+ * @param[in]     flags    0 or #MARGIN_FLAG_MAKER (#MARGIN_FLAG_CROSS: #MARGIN_ENOTSUP).
+ * @param[out]    out_id   The new position's id.
+ * @retval #MARGIN_OK        Opened (a #MARGIN_EV_OPEN event is produced).
+ * @retval #MARGIN_EINVAL    A pointer is NULL, @p side or @p flags is unknown, a value is
+ *                           <= 0, or both @p leverage and @p margin are 0.
+ * @retval #MARGIN_ENOTFOUND No account or market has that id.
+ * @retval #MARGIN_EGRID     @p price or @p qty is off the grid.
+ * @retval #MARGIN_ELEVERAGE The leverage is below 1x or above the limit.
+ * @retval #MARGIN_EMARGIN   @p margin is below `Q*E/L`, or the position would be
+ *                           liquidatable at once at the market's mark.
+ * @retval #MARGIN_EFUNDS    The free balance does not cover margin plus fee.
+ * @retval #MARGIN_ENOTSUP   #MARGIN_FLAG_CROSS.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_open(margin_engine *e, uint64_t account, uint64_t market,
+                                    int32_t side, int64_t qty, int64_t price, int64_t leverage,
+                                    int64_t margin, uint32_t flags, uint64_t *out_id);
+
+/**
+ * @brief Trade on an open position: buy or sell @p qty at @p price.
+ *
+ * - Same side: increase. The entry becomes the quantity-weighted average (rounded against
+ *   the holder); margin `q*price/L` (rounded up) moves from the free balance; fee charged.
+ * - Opposite side, `q < Q`: reduce. Realized PnL `s*q*(price-E)` (rounded down) and margin
+ *   `M*q/Q` (rounded down) are released to the free balance; fee charged.
+ * - Opposite side, `q == Q`: close (as margin_position_close()).
+ * - Opposite side, `q > Q`: flip. The position closes and reopens on the other side with
+ *   `q - Q` at @p price and the same leverage, keeping its id.
+ *
+ * A close never takes more than the position's margin from the holder: a loss beyond it is
+ * charged to the insurance fund. Fees are charged to the free balance.
+ *
+ * @param[in,out] e        The engine.
+ * @param[in]     position The position's id.
+ * @param[in]     side     #MARGIN_LONG (buy) or #MARGIN_SHORT (sell).
+ * @param[in]     qty      Quantity traded, > 0, on the step grid.
+ * @param[in]     price    Fill price, > 0, on the tick grid.
+ * @param[in]     flags    0 or #MARGIN_FLAG_MAKER.
+ * @retval #MARGIN_OK        Traded (an increase, reduce, close or open event is produced).
+ * @retval #MARGIN_EINVAL    @p e is NULL, @p side or @p flags is unknown, or a value <= 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   The position is closed or liquidated.
+ * @retval #MARGIN_EGRID     Off the grid.
+ * @retval #MARGIN_EFUNDS    The free balance does not cover the margin or fee.
+ * @retval #MARGIN_ELEVERAGE The new notional's tier does not allow the position's leverage.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_trade(margin_engine *e, uint64_t position, int32_t side,
+                                     int64_t qty, int64_t price, uint32_t flags);
+
+/**
+ * @brief Close a position in full at @p price.
+ *
+ * Realized PnL `s*Q*(price-E)` is rounded down; the margin plus that PnL (at least 0) goes
+ * back to the free balance, and the closing fee is charged to the free balance (or, if the
+ * free balance cannot pay it, taken from what the close returns).
+ *
+ * @param[in,out] e        The engine.
+ * @param[in]     position The position's id.
+ * @param[in]     price    Fill price, > 0, on the tick grid.
+ * @param[in]     flags    0 or #MARGIN_FLAG_MAKER.
+ * @retval #MARGIN_OK        Closed (a #MARGIN_EV_CLOSE event is produced).
+ * @retval #MARGIN_EINVAL    @p e is NULL, @p flags unknown or @p price <= 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   Already closed or liquidated.
+ * @retval #MARGIN_EGRID     Off the grid.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_close(margin_engine *e, uint64_t position, int64_t price,
+                                     uint32_t flags);
+
+/**
+ * @brief Move @p amount from the free balance into the position's margin. The
+ *        liquidation price moves away from the mark.
+ * @param[in,out] e        The engine.
+ * @param[in]     position The position's id.
+ * @param[in]     amount   Money, > 0.
+ * @retval #MARGIN_OK        Added (#MARGIN_EV_MARGIN_ADD).
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   Closed or liquidated.
+ * @retval #MARGIN_EFUNDS    The free balance is short.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_add_margin(margin_engine *e, uint64_t position, int64_t amount);
+
+/**
+ * @brief Move @p amount from the position's margin back to the free balance, at most
+ *        #MARGIN_AT_REMOVABLE_MARGIN at the market's last mark (entry if none).
+ * @param[in,out] e        The engine.
+ * @param[in]     position The position's id.
+ * @param[in]     amount   Money, > 0.
+ * @retval #MARGIN_OK        Removed (#MARGIN_EV_MARGIN_REMOVE).
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   Closed or liquidated.
+ * @retval #MARGIN_EMARGIN   @p amount exceeds the removable margin.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_remove_margin(margin_engine *e, uint64_t position,
+                                             int64_t amount);
+
+/**
+ * @brief Change the leverage of an open position and re-margin it.
+ *
+ * The margin becomes `M - Q*E/L_old + Q*E/L_new` (each initial margin rounded up): the
+ * difference comes from or returns to the free balance. Lowering the margin fails if the
+ * new margin would be below the maintenance margin at the market's last mark.
+ *
+ * @param[in,out] e        The engine.
+ * @param[in]     position The position's id.
+ * @param[in]     leverage New leverage, #MARGIN_RATE_SCALE, >= 1x, within the limits.
+ * @retval #MARGIN_OK        Changed (#MARGIN_EV_LEVERAGE).
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p leverage <= 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   Closed or liquidated.
+ * @retval #MARGIN_ELEVERAGE Out of the market's or tier's range.
+ * @retval #MARGIN_EFUNDS    The free balance cannot cover the extra margin.
+ * @retval #MARGIN_EMARGIN   The margin left would not cover the maintenance margin.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_set_leverage(margin_engine *e, uint64_t position,
+                                            int64_t leverage);
+
+/**
+ * @brief Set or clear the stop-loss and take-profit trigger prices.
+ *
+ * A long's stop-loss fires when the mark is <= @p stop_loss and its take-profit when the
+ * mark is >= @p take_profit; a short's the other way round. They close the position at the
+ * triggering mark with the taker fee. Liquidation takes precedence.
+ *
+ * @param[in,out] e           The engine.
+ * @param[in]     position    The position's id.
+ * @param[in]     stop_loss   Price units, > 0, or 0 for none.
+ * @param[in]     take_profit Price units, > 0, or 0 for none.
+ * @retval #MARGIN_OK        Set.
+ * @retval #MARGIN_EINVAL    @p e is NULL or a price is negative.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   Closed or liquidated.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_set_stops(margin_engine *e, uint64_t position,
+                                         int64_t stop_loss, int64_t take_profit);
+
+/**
+ * @brief Read a stored figure of a position (`MARGIN_POS_*`), open or not.
+ * @param[in]  e        The engine.
+ * @param[in]  position The position's id.
+ * @param[in]  key      A `MARGIN_POS_*` key.
+ * @param[out] out      The value.
+ * @retval #MARGIN_OK       Read.
+ * @retval #MARGIN_EINVAL   A pointer is NULL or @p key is unknown.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_get(const margin_engine *e, uint64_t position, int32_t key,
+                                   int64_t *out);
+
+/**
+ * @brief Compute a figure of an open position at mark price @p mark (`MARGIN_AT_*`).
+ * @param[in]  e        The engine.
+ * @param[in]  position The position's id.
+ * @param[in]  key      A `MARGIN_AT_*` key.
+ * @param[in]  mark     Mark price, price units, > 0, or 0 for the market's last mark (the
+ *                      entry price if the market has none). Need not be on the tick grid.
+ * @param[out] out      The value, rounded as the key documents.
+ * @retval #MARGIN_OK        Computed.
+ * @retval #MARGIN_EINVAL    A pointer is NULL, @p key is unknown or @p mark < 0.
+ * @retval #MARGIN_ENOTFOUND No position has that id.
+ * @retval #MARGIN_ECLOSED   The position is closed or liquidated.
+ * @retval #MARGIN_EOVERFLOW The value does not fit.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_position_at(const margin_engine *e, uint64_t position, int32_t key,
+                                  int64_t mark, int64_t *out);
+
+/** @} */
+
+/**
+ * @defgroup marks Mark prices and funding
+ * What moves positions after they are opened.
+ * @{
+ */
+
+/**
+ * @brief Apply a new mark price to a market and act on every trigger it crosses.
+ *
+ * For each affected position, in order of position id: liquidation (long when
+ * `mark <= liquidation price`, short when `mark >= it`), else stop-loss or take-profit,
+ * else margin call. A liquidated position is closed in full and irreversibly; the holder's
+ * realized PnL is exactly minus its margin; the insurance fund receives
+ * `s*Q*(mark - E) + M` (which is `s*Q*(mark - bankruptcy price)`), negative when the mark
+ * gapped past the bankruptcy price. Other positions and free balances are untouched.
+ * Only positions whose triggers are crossed are visited (indexes), unless
+ * #MARGIN_ENG_FULL_SCAN is set.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     mark   Mark price, price units, > 0 (need not be on the tick grid).
+ * @retval #MARGIN_OK       Applied; events describe what happened.
+ * @retval #MARGIN_EINVAL   @p e is NULL or @p mark <= 0.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ENOMEM   Out of memory; the mark is not applied and nothing changed.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit; nothing changed.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark);
+
+/**
+ * @brief Settle one funding interval on a market, then evaluate triggers at @p mark.
+ *
+ * Each open position pays `s*Q*mark*rate` from its isolated margin (a long pays and a
+ * short receives when @p rate > 0): payments are rounded up, receipts down. Funding moves
+ * the liquidation price, and a position whose margin is exhausted is liquidated by the
+ * evaluation that follows. The mark becomes the market's mark.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     rate   Funding rate, #MARGIN_RATE_SCALE, any sign, |rate| < 1.
+ * @param[in]     mark   Mark price, price units, > 0.
+ * @retval #MARGIN_OK        Settled (#MARGIN_EV_FUNDING per position, then trigger events).
+ * @retval #MARGIN_EINVAL    @p e is NULL, @p mark <= 0 or |@p rate| >= 1.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit; nothing changed.
+ * @retval #MARGIN_ENOMEM    Out of memory; nothing changed.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate,
+                                    int64_t mark);
+
+/** @} */
+
+/**
+ * @defgroup events Events
+ * Every state change produces an event with a sequence number. Events are queued and read
+ * one at a time with margin_event_next() and margin_event_get(), and may also be pushed to
+ * a callback.
+ * @{
+ */
+
+/** @name Event types
+ * @{ */
+#define MARGIN_EV_NONE 0           /**< No event (the queue is empty). */
+#define MARGIN_EV_DEPOSIT 1        /**< Deposit to an account. */
+#define MARGIN_EV_WITHDRAW 2       /**< Withdrawal from an account. */
+#define MARGIN_EV_OPEN 3           /**< Position opened (or reopened by a flip). */
+#define MARGIN_EV_INCREASE 4       /**< Position increased. */
+#define MARGIN_EV_REDUCE 5         /**< Position reduced. */
+#define MARGIN_EV_CLOSE 6          /**< Position closed by the holder. */
+#define MARGIN_EV_MARGIN_ADD 7     /**< Margin added. */
+#define MARGIN_EV_MARGIN_REMOVE 8  /**< Margin removed. */
+#define MARGIN_EV_LEVERAGE 9       /**< Leverage changed. */
+#define MARGIN_EV_FUNDING 10       /**< Funding paid or received. */
+#define MARGIN_EV_MARGIN_CALL 11   /**< Margin ratio reached a margin-call level. */
+#define MARGIN_EV_LIQUIDATION 12   /**< Position liquidated. */
+#define MARGIN_EV_STOP_LOSS 13     /**< Position closed by its stop-loss. */
+#define MARGIN_EV_TAKE_PROFIT 14   /**< Position closed by its take-profit. */
+/** @} */
+
+/** @name Event fields (margin_event_get()); a field that does not apply reads 0
+ * @{ */
+#define MARGIN_EVF_SEQ 1              /**< Sequence number, from 1, increasing by 1. */
+#define MARGIN_EVF_TIME 2             /**< #MARGIN_ENG_TIME when the event happened. */
+#define MARGIN_EVF_TYPE 3             /**< A `MARGIN_EV_*` type. */
+#define MARGIN_EVF_ACCOUNT 4          /**< Account id. */
+#define MARGIN_EVF_MARKET 5           /**< Market id (0 for deposits and withdrawals). */
+#define MARGIN_EVF_POSITION 6         /**< Position id (0 for deposits and withdrawals). */
+#define MARGIN_EVF_SIDE 7             /**< Side of the position after the event. */
+#define MARGIN_EVF_PRICE 8            /**< Fill price (trades, stops, take-profits), the mark (margin calls, liquidations, funding). */
+#define MARGIN_EVF_QTY 9              /**< Quantity traded or closed. */
+#define MARGIN_EVF_POSITION_QTY 10    /**< Position size after the event. */
+#define MARGIN_EVF_ENTRY_PRICE 11     /**< Entry price after the event. */
+#define MARGIN_EVF_MARGIN 12          /**< Position margin after the event. */
+#define MARGIN_EVF_AMOUNT 13          /**< Money moved: deposit or withdrawal amount, margin added or removed (signed: into the position > 0), funding (received > 0), change of margin on open/increase/reduce/leverage. */
+#define MARGIN_EVF_REALIZED_PNL 14    /**< Realized PnL of this event (minus the margin for a liquidation). */
+#define MARGIN_EVF_FEE 15             /**< Fee charged by this event. */
+#define MARGIN_EVF_LIQ_PRICE 16       /**< Liquidation price after the event (before, for a liquidation), 0 if none. */
+#define MARGIN_EVF_BANKRUPTCY_PRICE 17 /**< Bankruptcy price (liquidations). */
+#define MARGIN_EVF_INSURANCE_DELTA 18 /**< Change of the insurance fund. */
+#define MARGIN_EVF_MARGIN_RATIO 19    /**< Margin ratio at the mark (margin calls). */
+#define MARGIN_EVF_LEVEL 20           /**< Margin-call level crossed. */
+#define MARGIN_EVF_FREE_BALANCE 21    /**< Account free balance after the event. */
+#define MARGIN_EVF_LEVERAGE 22        /**< Position leverage after the event. */
+/** @} */
+
+/**
+ * @brief Callback called synchronously for every event as it is produced.
+ *
+ * While it runs, margin_event_get() reads the event being delivered. The callback must not
+ * call any function that changes the engine.
+ *
+ * @param user The pointer given to margin_engine_set_callback().
+ * @param e    The engine producing the event.
+ * @param type The event's `MARGIN_EV_*` type.
+ */
+typedef void (*margin_event_fn)(void *user, const margin_engine *e, int32_t type);
+
+/**
+ * @brief Install (or with NULL remove) the event callback.
+ * @param[in,out] e    The engine.
+ * @param[in]     fn   The callback, or NULL.
+ * @param[in]     user Passed to @p fn unchanged; not owned.
+ * @retval #MARGIN_OK     Installed.
+ * @retval #MARGIN_EINVAL @p e is NULL.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_set_callback(margin_engine *e, margin_event_fn fn, void *user);
+
+/**
+ * @brief Take the oldest queued event and make it the current event.
+ * @param[in,out] e        The engine.
+ * @param[out]    out_type The event's type, or #MARGIN_EV_NONE if the queue is empty (then
+ *                         there is no current event).
+ * @retval #MARGIN_OK     Done (also when the queue is empty).
+ * @retval #MARGIN_EINVAL A pointer is NULL.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_event_next(margin_engine *e, int32_t *out_type);
+
+/**
+ * @brief Read a field (`MARGIN_EVF_*`) of the current event.
+ * @param[in]  e     The engine.
+ * @param[in]  field A `MARGIN_EVF_*` field.
+ * @param[out] out   The value (0 for a field that does not apply to the event's type).
+ * @retval #MARGIN_OK     Read.
+ * @retval #MARGIN_EINVAL A pointer is NULL or @p field is unknown.
+ * @retval #MARGIN_ESTATE There is no current event.
+ * @since 0.1.0
+ */
+MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *out);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MARGIN_H */

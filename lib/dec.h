@@ -1,0 +1,37 @@
+/* Internal exact decimal arithmetic: 64-bit fixed point with 128-bit intermediates.
+ * Not part of the public API; the margin__ prefix keeps static links safe. */
+#ifndef MARGIN_LIB_DEC_H
+#define MARGIN_LIB_DEC_H
+
+#include <stdint.h>
+#include "margin.h"
+
+__extension__ typedef __int128 margin__i128;
+
+/* 10^n for n in 0..18 as int64, and 10^n for n in 0..38 as int128. */
+int64_t margin__pow10_64(int n);
+margin__i128 margin__pow10_128(int n);
+
+/* Divide num by den (den != 0), rounding as `rounding` says (MARGIN_ROUND_*).
+ * MARGIN_ROUND_EXACT fails with MARGIN_ERANGE if the division is not exact.
+ * Returns MARGIN_OK, MARGIN_EINVAL (den == 0, bad mode), MARGIN_ERANGE or
+ * MARGIN_EOVERFLOW (INT128_MIN / -1). */
+int margin__div128(margin__i128 num, margin__i128 den, int rounding, margin__i128 *out);
+
+/* Narrow to int64: MARGIN_EOVERFLOW if it does not fit. */
+int margin__narrow(margin__i128 v, int64_t *out);
+
+/* Multiply with overflow detection: MARGIN_EOVERFLOW if the product overflows int128. */
+int margin__mul128(margin__i128 a, margin__i128 b, margin__i128 *out);
+
+/* Rescale v from scale `from` to scale `to` (0..38 difference), rounding. */
+int margin__rescale128(margin__i128 v, int from, int to, int rounding, margin__i128 *out);
+
+/* (a * b) / d, rounded once; a*b must fit in int128. */
+int margin__muldiv(margin__i128 a, margin__i128 b, margin__i128 d, int rounding,
+                   margin__i128 *out);
+
+/* Valid rounding mode? */
+int margin__rounding_ok(int32_t r);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int margin__placeholder_trigger;
