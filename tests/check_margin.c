@@ -1,5 +1,23 @@
-#include <check.h>
+/* The unit-test runner: every suite, one SRunner. CK_FORK, CK_VERBOSITY and CK_RUN_SUITE /
+ * CK_RUN_CASE work from the environment. */
 #include <stdlib.h>
-#include "margin.h"
-START_TEST(t_v) { ck_assert_int_eq(margin_version_number(), MARGIN_VERSION_NUMBER); } END_TEST
-int main(void) { Suite *s = suite_create("margin"); TCase *tc = tcase_create("core"); tcase_add_test(tc, t_v); suite_add_tcase(s, tc); SRunner *sr = srunner_create(s); srunner_run_all(sr, CK_ENV); int nf = srunner_ntests_failed(sr); srunner_free(sr); return nf ? EXIT_FAILURE : EXIT_SUCCESS; }
+
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite_version());
+    int failed;
+
+    srunner_add_suite(sr, suite_errors());
+    srunner_add_suite(sr, suite_dec());
+    srunner_add_suite(sr, suite_market());
+    srunner_add_suite(sr, suite_position());
+    srunner_add_suite(sr, suite_vectors());
+    srunner_add_suite(sr, suite_triggers());
+    srunner_add_suite(sr, suite_random());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,42 @@
+/* Shared helpers for the Check suites. */
+#ifndef MARGIN_TESTS_HELPERS_H
+#define MARGIN_TESTS_HELPERS_H
+
+#include <check.h>
+#include <stdint.h>
+
+#include "margin.h"
+
+/* Parse a decimal string at scale 8 (money, rates, and the default price/qty scale);
+ * fails the test on a bad string. Example: D("20000.5"), D("0.004"). */
+int64_t D(const char *s);
+
+/* Parse at an explicit scale. */
+int64_t DS(const char *s, int32_t scale);
+
+/* Assert a status code, printing the engine's message on failure. */
+#define ck_assert_rc(e, call, want)                                                         \
+    do {                                                                                    \
+        int rc_ = (call);                                                                   \
+        ck_assert_msg(rc_ == (want), "%s returned %d (%s), want %d; errmsg: %s", #call, rc_, \
+                      margin_strerror(rc_), (int)(want), margin_errmsg(e));                 \
+    } while (0)
+#define ck_assert_ok(e, call) ck_assert_rc(e, call, MARGIN_OK)
+
+/* Read one account / position / engine figure, failing the test on error. */
+int64_t acct_get(const margin_engine *e, uint64_t acct, int32_t key);
+int64_t pos_get(const margin_engine *e, uint64_t pos, int32_t key);
+int64_t pos_at(const margin_engine *e, uint64_t pos, int32_t key, int64_t mark);
+int64_t eng_get(const margin_engine *e, int32_t key);
+
+/* Money conservation for one account:
+ *   free balance + isolated margins
+ *     == deposits - withdrawals + realized PnL - fees + funding
+ * Fails the test (with the numbers) if it does not hold. */
+void assert_conserved(const margin_engine *e, uint64_t acct);
+
+/* A fresh engine with market "BTCUSDT" (defaults: scales 8, mmr 0.004, taker 0.0004,
+ * maker 0.0002, max leverage 125x) and one account holding `deposit` (money units). */
+void make_engine(margin_engine **e, uint64_t *mkt, uint64_t *acct, int64_t deposit);
+
+#endif

@@ -1,0 +1,16 @@
+/* One Check suite per area, each in its own file; tests/check_margin.c runs them all. */
+#ifndef MARGIN_TESTS_SUITES_H
+#define MARGIN_TESTS_SUITES_H
+
+#include <check.h>
+
+Suite *suite_version(void);  /* tests/check_version.c */
+Suite *suite_errors(void);   /* tests/check_errors.c */
+Suite *suite_dec(void);      /* tests/check_dec.c */
+Suite *suite_market(void);   /* tests/check_market.c */
+Suite *suite_position(void); /* tests/check_position.c */
+Suite *suite_vectors(void);  /* tests/check_vectors.c */
+Suite *suite_triggers(void); /* tests/check_triggers.c */
+Suite *suite_random(void);   /* tests/check_random.c */
+
+#endif
