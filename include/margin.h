@@ -353,6 +353,14 @@ MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *o
  * The default is one level, 0.8 (80 %). Levels apply to every position; changing them
  * re-arms every level of every open position.
  *
+ * A level L is crossed at the level's price: the price at which the maintenance margin
+ * equals L times the margin balance, i.e. the liquidation-price formula with L in place of
+ * 1 (policy `mark`: `(L*(M - s*Q*E) + cum) / (Q*(mmr + f - L*s))`, tier at that price;
+ * policy `entry`: `E - s*(M - MM_e/L)/Q`), rounded like the liquidation price (long up,
+ * short down). A long's level fires when the mark is <= that price and is re-armed when
+ * the mark is above it; a short's the other way round. When one update crosses several
+ * levels, one event per level is produced, lowest level first.
+ *
  * @param[in,out] e      The engine.
  * @param[in]     levels Ratios at #MARGIN_RATE_SCALE, each above 0 and below 1
  *                       (1 is liquidation); copied. May be NULL when @p n is 0.
