@@ -1,0 +1,439 @@
+//! Raw FFI declarations of libmargin, one for one with `include/margin.h`.
+//!
+//! Every function of the header is declared here with its exact fixed-width types
+//! (`int` is [`c_int`], `int32_t` is `i32`, `int64_t` is `i64`, `uint32_t` is `u32`,
+//! `uint64_t` is `u64`, `size_t` is `usize`, `const char *` is `*const c_char`), and every
+//! `#define MARGIN_*` constant with its value. The test `tests/header.rs` parses the header
+//! and fails when a function or constant is missing here or a type differs.
+//!
+//! Everything here is `unsafe` and follows the C contract: see the header's documentation
+//! for units, rounding, ownership and thread rules. Use the `margin` crate for a safe API.
+//!
+//! Linking: `build.rs` finds the library through `MARGIN_LIB_DIR` or the `pkg-config`
+//! program (`PKG_CONFIG_PATH=<builddir>` uses the uninstalled build tree).
+
+#![no_std]
+#![allow(non_camel_case_types)]
+
+pub use core::ffi::{c_char, c_int, c_void};
+
+/// The engine: owns every market, account, position and event. Opaque; only ever used
+/// behind a pointer.
+#[repr(C)]
+pub struct margin_engine {
+    _private: [u8; 0],
+    // Neither Send, Sync nor Unpin: the C side decides what may move where.
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Callback called synchronously for every event as it is produced
+/// (`typedef void (*margin_event_fn)(void *user, const margin_engine *e, int32_t type)`).
+/// `None` is the C `NULL`.
+pub type margin_event_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, e: *const margin_engine, type_: i32)>;
+
+// ---------------------------------------------------------------------------- constants
+
+/// Success.
+pub const MARGIN_OK: i32 = 0;
+/// An argument is invalid (NULL, zero, negative, unknown constant).
+pub const MARGIN_EINVAL: i32 = -1;
+/// Memory could not be allocated.
+pub const MARGIN_ENOMEM: i32 = -2;
+/// A result or intermediate does not fit in 64 bits.
+pub const MARGIN_EOVERFLOW: i32 = -3;
+/// A string is not a plain decimal number.
+pub const MARGIN_EPARSE: i32 = -4;
+/// A value is out of range, or has more decimals than the scale holds.
+pub const MARGIN_ERANGE: i32 = -5;
+/// No market, account or position has that id.
+pub const MARGIN_ENOTFOUND: i32 = -6;
+/// The position is closed or liquidated.
+pub const MARGIN_ECLOSED: i32 = -7;
+/// The account's free balance does not cover the amount.
+pub const MARGIN_EFUNDS: i32 = -8;
+/// The leverage is outside the market's (or the tier's) limit.
+pub const MARGIN_ELEVERAGE: i32 = -9;
+/// A price or quantity is not on the market's tick or step grid.
+pub const MARGIN_EGRID: i32 = -10;
+/// Not allowed in the current state (e.g. changing a market with open positions).
+pub const MARGIN_ESTATE: i32 = -11;
+/// The margin would fall below what the position requires.
+pub const MARGIN_EMARGIN: i32 = -12;
+/// The output buffer is too small.
+pub const MARGIN_EBUFFER: i32 = -13;
+/// Something with that name already exists.
+pub const MARGIN_EEXIST: i32 = -14;
+/// Not supported (yet) by this version.
+pub const MARGIN_ENOTSUP: i32 = -15;
+/// Decimal places of every money amount.
+pub const MARGIN_MONEY_SCALE: i32 = 8;
+/// Decimal places of rates, ratios and leverage.
+pub const MARGIN_RATE_SCALE: i32 = 8;
+/// Largest scale accepted anywhere.
+pub const MARGIN_MAX_SCALE: i32 = 18;
+/// Round toward minus infinity.
+pub const MARGIN_ROUND_FLOOR: i32 = 0;
+/// Round toward plus infinity.
+pub const MARGIN_ROUND_CEIL: i32 = 1;
+/// Round toward zero.
+pub const MARGIN_ROUND_TRUNC: i32 = 2;
+/// Round away from zero.
+pub const MARGIN_ROUND_AWAY: i32 = 3;
+/// Round to nearest, ties to even.
+pub const MARGIN_ROUND_HALF_EVEN: i32 = 4;
+/// Do not round: fail with [`MARGIN_ERANGE`] if digits would be lost.
+pub const MARGIN_ROUND_EXACT: i32 = 5;
+/// Current time stamped on every event (any unit the caller likes, e.g. ms since the epoch). Settable; default 0.
+pub const MARGIN_ENG_TIME: i32 = 1;
+/// 1: mark updates scan every position instead of using the trigger indexes (the reference path, for tests and benchmarks). 0 (default): indexes. Settable.
+pub const MARGIN_ENG_FULL_SCAN: i32 = 2;
+/// 1 (default): events are queued for margin_event_next(). 0: not queued (a callback still sees them). Settable.
+pub const MARGIN_ENG_EVENT_QUEUE: i32 = 3;
+/// Insurance-fund ledger balance, money. Read-only.
+pub const MARGIN_ENG_INSURANCE_FUND: i32 = 4;
+/// Number of open positions in the engine. Read-only.
+pub const MARGIN_ENG_OPEN_POSITIONS: i32 = 5;
+/// Number of events waiting in the queue. Read-only.
+pub const MARGIN_ENG_EVENTS_PENDING: i32 = 6;
+/// Sequence number of the last event produced (0 if none). Read-only.
+pub const MARGIN_ENG_LAST_SEQ: i32 = 7;
+/// Number of positions liquidated so far. Read-only.
+pub const MARGIN_ENG_LIQUIDATIONS: i32 = 8;
+/// Decimal places of prices in this market, 0 to 18; default 8. Settable only while the market has no tiers added and no positions.
+pub const MARGIN_MKT_PRICE_SCALE: i32 = 1;
+/// Decimal places of quantities in this market, 0 to 18; default 8. Same restriction.
+pub const MARGIN_MKT_QTY_SCALE: i32 = 2;
+/// Price tick, in price units (> 0); entry and trade prices must be multiples of it. Default 1 (the smallest price unit).
+pub const MARGIN_MKT_TICK: i32 = 3;
+/// Quantity step, in quantity units (> 0); quantities must be multiples of it. Default 1.
+pub const MARGIN_MKT_STEP: i32 = 4;
+/// Maximum leverage at [`MARGIN_RATE_SCALE`], at least 1x; default 125x.
+pub const MARGIN_MKT_MAX_LEVERAGE: i32 = 5;
+/// Maker fee rate at [`MARGIN_RATE_SCALE`], 0 to 1; default 0.0002.
+pub const MARGIN_MKT_MAKER_FEE: i32 = 6;
+/// Taker fee rate at [`MARGIN_RATE_SCALE`], 0 to 1; default 0.0004 (also charged by stop-loss and take-profit closes).
+pub const MARGIN_MKT_TAKER_FEE: i32 = 7;
+/// Maintenance-margin basis: [`MARGIN_MM_BASIS_MARK`] (default) or [`MARGIN_MM_BASIS_ENTRY`]. Settable only with no open positions.
+pub const MARGIN_MKT_MM_BASIS: i32 = 8;
+/// Fee rate to close counted in the maintenance margin (the spec's `f`), at [`MARGIN_RATE_SCALE`], 0 to 1; default 0. Settable only with no open positions.
+pub const MARGIN_MKT_CLOSE_FEE: i32 = 9;
+/// Last mark price, in price units; 0 until the first mark update. Read-only.
+pub const MARGIN_MKT_MARK: i32 = 10;
+/// Number of maintenance tiers. Read-only.
+pub const MARGIN_MKT_TIER_COUNT: i32 = 11;
+/// Number of open positions in the market. Read-only.
+pub const MARGIN_MKT_OPEN_POSITIONS: i32 = 12;
+/// Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid).
+pub const MARGIN_MM_BASIS_MARK: i32 = 0;
+/// Maintenance margin fixed at the entry value (Bybit classic, BitMEX).
+pub const MARGIN_MM_BASIS_ENTRY: i32 = 1;
+/// Pass as the maintenance amount to margin_market_add_tier() to derive it by the recurrence `cum_k = floor_k * (mmr_k - mmr_(k-1)) + cum_(k-1)`.
+pub const MARGIN_DERIVE: i64 = i64::MIN;
+/// Free balance (withdrawable), money.
+pub const MARGIN_ACCT_FREE_BALANCE: i32 = 1;
+/// Sum of the isolated margins of open positions, money.
+pub const MARGIN_ACCT_ISOLATED_MARGIN: i32 = 2;
+/// Free balance + isolated margins + unrealized PnL at each market's last mark (entry if none), money, rounded down.
+pub const MARGIN_ACCT_EQUITY: i32 = 3;
+/// Total deposited, money.
+pub const MARGIN_ACCT_DEPOSITS: i32 = 4;
+/// Total withdrawn, money.
+pub const MARGIN_ACCT_WITHDRAWALS: i32 = 5;
+/// Realized PnL of all positions (liquidation losses included), money.
+pub const MARGIN_ACCT_REALIZED_PNL: i32 = 6;
+/// Fees paid, money.
+pub const MARGIN_ACCT_FEES: i32 = 7;
+/// Net funding received (negative: paid), money.
+pub const MARGIN_ACCT_FUNDING: i32 = 8;
+/// Number of open positions.
+pub const MARGIN_ACCT_OPEN_POSITIONS: i32 = 9;
+/// Side: long (s = +1).
+pub const MARGIN_LONG: i32 = 1;
+/// Side: short (s = -1).
+pub const MARGIN_SHORT: i32 = -1;
+/// Flag for opening and trading: charge the maker fee instead of the taker fee.
+pub const MARGIN_FLAG_MAKER: u32 = 1;
+/// Flag for opening: cross margin mode (not supported yet: [`MARGIN_ENOTSUP`]).
+pub const MARGIN_FLAG_CROSS: u32 = 2;
+/// Position status ([`MARGIN_POS_STATUS`]): open.
+pub const MARGIN_STATUS_OPEN: i32 = 0;
+/// Position status: closed by the holder, a stop-loss or a take-profit.
+pub const MARGIN_STATUS_CLOSED: i32 = 1;
+/// Position status: liquidated (irreversible).
+pub const MARGIN_STATUS_LIQUIDATED: i32 = 2;
+/// Owning account's id.
+pub const MARGIN_POS_ACCOUNT: i32 = 1;
+/// Market's id.
+pub const MARGIN_POS_MARKET: i32 = 2;
+/// [`MARGIN_LONG`] or [`MARGIN_SHORT`].
+pub const MARGIN_POS_SIDE: i32 = 3;
+/// Size, quantity units (0 once closed).
+pub const MARGIN_POS_QTY: i32 = 4;
+/// Average entry price, price units, rounded against the holder (long up, short down) when averaging.
+pub const MARGIN_POS_ENTRY_PRICE: i32 = 5;
+/// Isolated margin M, money (0 once closed).
+pub const MARGIN_POS_MARGIN: i32 = 6;
+/// Leverage, [`MARGIN_RATE_SCALE`].
+pub const MARGIN_POS_LEVERAGE: i32 = 7;
+/// A `MARGIN_STATUS_*` value.
+pub const MARGIN_POS_STATUS: i32 = 8;
+/// Realized PnL so far, money.
+pub const MARGIN_POS_REALIZED_PNL: i32 = 9;
+/// Fees paid so far, money.
+pub const MARGIN_POS_FEES: i32 = 10;
+/// Net funding so far (negative: paid), money.
+pub const MARGIN_POS_FUNDING: i32 = 11;
+/// Stop-loss trigger price, price units, 0 if none.
+pub const MARGIN_POS_STOP_LOSS: i32 = 12;
+/// Take-profit trigger price, price units, 0 if none.
+pub const MARGIN_POS_TAKE_PROFIT: i32 = 13;
+/// Liquidation price in force (the trigger), price units, 0 if none.
+pub const MARGIN_POS_LIQ_PRICE: i32 = 14;
+/// Position value Q*P, money, rounded up.
+pub const MARGIN_AT_NOTIONAL: i32 = 101;
+/// s*Q*(P-E), money, rounded down.
+pub const MARGIN_AT_UNREALIZED_PNL: i32 = 102;
+/// M + unrealized PnL, money, rounded down.
+pub const MARGIN_AT_MARGIN_BALANCE: i32 = 103;
+/// Maintenance margin (tier at Q*P, or at entry for the entry basis, plus the fee to close), money, rounded up.
+pub const MARGIN_AT_MAINT_MARGIN: i32 = 104;
+/// Maintenance rate of that tier, [`MARGIN_RATE_SCALE`].
+pub const MARGIN_AT_MAINT_RATE: i32 = 105;
+/// Maintenance amount of that tier, money.
+pub const MARGIN_AT_MAINT_AMOUNT: i32 = 106;
+/// Maintenance margin / margin balance, [`MARGIN_RATE_SCALE`], rounded up; INT64_MAX when the balance is <= 0.
+pub const MARGIN_AT_MARGIN_RATIO: i32 = 107;
+/// Liquidation price, price units, long rounded up, short down; 0 when none (a long that cannot be liquidated). Independent of P.
+pub const MARGIN_AT_LIQ_PRICE: i32 = 108;
+/// E - s*M/Q, price units, long rounded up, short down; 0 for a long when <= 0. Independent of P.
+pub const MARGIN_AT_BANKRUPTCY_PRICE: i32 = 109;
+/// Q*E/L, money, rounded up. Independent of P.
+pub const MARGIN_AT_INITIAL_MARGIN: i32 = 110;
+/// Unrealized PnL / initial margin, [`MARGIN_RATE_SCALE`], rounded down.
+pub const MARGIN_AT_ROE: i32 = 111;
+/// max(0, min(M - MM, M + uPnL - Q*P/L)), money, rounded down.
+pub const MARGIN_AT_REMOVABLE_MARGIN: i32 = 112;
+/// No event (the queue is empty).
+pub const MARGIN_EV_NONE: i32 = 0;
+/// Deposit to an account.
+pub const MARGIN_EV_DEPOSIT: i32 = 1;
+/// Withdrawal from an account.
+pub const MARGIN_EV_WITHDRAW: i32 = 2;
+/// Position opened (or reopened by a flip).
+pub const MARGIN_EV_OPEN: i32 = 3;
+/// Position increased.
+pub const MARGIN_EV_INCREASE: i32 = 4;
+/// Position reduced.
+pub const MARGIN_EV_REDUCE: i32 = 5;
+/// Position closed by the holder.
+pub const MARGIN_EV_CLOSE: i32 = 6;
+/// Margin added.
+pub const MARGIN_EV_MARGIN_ADD: i32 = 7;
+/// Margin removed.
+pub const MARGIN_EV_MARGIN_REMOVE: i32 = 8;
+/// Leverage changed.
+pub const MARGIN_EV_LEVERAGE: i32 = 9;
+/// Funding paid or received.
+pub const MARGIN_EV_FUNDING: i32 = 10;
+/// Margin ratio reached a margin-call level.
+pub const MARGIN_EV_MARGIN_CALL: i32 = 11;
+/// Position liquidated.
+pub const MARGIN_EV_LIQUIDATION: i32 = 12;
+/// Position closed by its stop-loss.
+pub const MARGIN_EV_STOP_LOSS: i32 = 13;
+/// Position closed by its take-profit.
+pub const MARGIN_EV_TAKE_PROFIT: i32 = 14;
+/// Sequence number, from 1, increasing by 1.
+pub const MARGIN_EVF_SEQ: i32 = 1;
+/// [`MARGIN_ENG_TIME`] when the event happened.
+pub const MARGIN_EVF_TIME: i32 = 2;
+/// A `MARGIN_EV_*` type.
+pub const MARGIN_EVF_TYPE: i32 = 3;
+/// Account id.
+pub const MARGIN_EVF_ACCOUNT: i32 = 4;
+/// Market id (0 for deposits and withdrawals).
+pub const MARGIN_EVF_MARKET: i32 = 5;
+/// Position id (0 for deposits and withdrawals).
+pub const MARGIN_EVF_POSITION: i32 = 6;
+/// Side of the position after the event.
+pub const MARGIN_EVF_SIDE: i32 = 7;
+/// Fill price (trades, stops, take-profits), the mark (margin calls, liquidations, funding).
+pub const MARGIN_EVF_PRICE: i32 = 8;
+/// Quantity traded or closed.
+pub const MARGIN_EVF_QTY: i32 = 9;
+/// Position size after the event.
+pub const MARGIN_EVF_POSITION_QTY: i32 = 10;
+/// Entry price after the event.
+pub const MARGIN_EVF_ENTRY_PRICE: i32 = 11;
+/// Position margin after the event.
+pub const MARGIN_EVF_MARGIN: i32 = 12;
+/// Money moved: deposit or withdrawal amount, margin added or removed (signed: into the position > 0), funding (received > 0), change of margin on open/increase/reduce/leverage.
+pub const MARGIN_EVF_AMOUNT: i32 = 13;
+/// Realized PnL of this event (minus the margin for a liquidation).
+pub const MARGIN_EVF_REALIZED_PNL: i32 = 14;
+/// Fee charged by this event.
+pub const MARGIN_EVF_FEE: i32 = 15;
+/// Liquidation price after the event (before, for a liquidation), 0 if none.
+pub const MARGIN_EVF_LIQ_PRICE: i32 = 16;
+/// Bankruptcy price (liquidations).
+pub const MARGIN_EVF_BANKRUPTCY_PRICE: i32 = 17;
+/// Change of the insurance fund.
+pub const MARGIN_EVF_INSURANCE_DELTA: i32 = 18;
+/// Margin ratio at the mark (margin calls).
+pub const MARGIN_EVF_MARGIN_RATIO: i32 = 19;
+/// Margin-call level crossed.
+pub const MARGIN_EVF_LEVEL: i32 = 20;
+/// Account free balance after the event.
+pub const MARGIN_EVF_FREE_BALANCE: i32 = 21;
+/// Position leverage after the event.
+pub const MARGIN_EVF_LEVERAGE: i32 = 22;
+
+// ---------------------------------------------------------------------------- functions
+
+extern "C" {
+    // ---- version
+    pub fn margin_version_number() -> i32;
+    pub fn margin_version_string() -> *const c_char;
+
+    // ---- status codes
+    pub fn margin_strerror(code: c_int) -> *const c_char;
+
+    // ---- exact decimals
+    pub fn margin_money_scale() -> i32;
+    pub fn margin_rate_scale() -> i32;
+    pub fn margin_dec_parse(s: *const c_char, scale: i32, out: *mut i64) -> c_int;
+    pub fn margin_dec_format(v: i64, scale: i32, buf: *mut c_char, size: usize) -> c_int;
+    pub fn margin_dec_rescale(v: i64, from: i32, to: i32, rounding: i32, out: *mut i64) -> c_int;
+    pub fn margin_dec_mul(
+        a: i64,
+        as_: i32,
+        b: i64,
+        bs: i32,
+        rs: i32,
+        rounding: i32,
+        out: *mut i64,
+    ) -> c_int;
+    pub fn margin_dec_div(
+        a: i64,
+        as_: i32,
+        b: i64,
+        bs: i32,
+        rs: i32,
+        rounding: i32,
+        out: *mut i64,
+    ) -> c_int;
+
+    // ---- engine
+    pub fn margin_engine_new(out: *mut *mut margin_engine) -> c_int;
+    pub fn margin_engine_free(e: *mut margin_engine);
+    pub fn margin_errmsg(e: *const margin_engine) -> *const c_char;
+    pub fn margin_errcode(e: *const margin_engine) -> c_int;
+    pub fn margin_engine_set(e: *mut margin_engine, key: i32, value: i64) -> c_int;
+    pub fn margin_engine_get(e: *const margin_engine, key: i32, out: *mut i64) -> c_int;
+    pub fn margin_engine_set_margin_call_levels(
+        e: *mut margin_engine,
+        levels: *const i64,
+        n: usize,
+    ) -> c_int;
+
+    // ---- markets
+    pub fn margin_market_new(e: *mut margin_engine, symbol: *const c_char, out_id: *mut u64)
+        -> c_int;
+    pub fn margin_market_find(
+        e: *const margin_engine,
+        symbol: *const c_char,
+        out_id: *mut u64,
+    ) -> c_int;
+    pub fn margin_market_set(e: *mut margin_engine, market: u64, key: i32, value: i64) -> c_int;
+    pub fn margin_market_get(e: *const margin_engine, market: u64, key: i32, out: *mut i64)
+        -> c_int;
+    pub fn margin_market_add_tier(
+        e: *mut margin_engine,
+        market: u64,
+        floor: i64,
+        mmr: i64,
+        max_leverage: i64,
+        maint_amount: i64,
+    ) -> c_int;
+    pub fn margin_market_tier(
+        e: *const margin_engine,
+        market: u64,
+        index: u32,
+        out_floor: *mut i64,
+        out_mmr: *mut i64,
+        out_max_leverage: *mut i64,
+        out_maint_amount: *mut i64,
+    ) -> c_int;
+    pub fn margin_market_tier_for(
+        e: *const margin_engine,
+        market: u64,
+        notional: i64,
+        out_mmr: *mut i64,
+        out_maint_amount: *mut i64,
+    ) -> c_int;
+
+    // ---- accounts
+    pub fn margin_account_new(e: *mut margin_engine, out_id: *mut u64) -> c_int;
+    pub fn margin_account_deposit(e: *mut margin_engine, account: u64, amount: i64) -> c_int;
+    pub fn margin_account_withdraw(e: *mut margin_engine, account: u64, amount: i64) -> c_int;
+    pub fn margin_account_get(e: *const margin_engine, account: u64, key: i32, out: *mut i64)
+        -> c_int;
+
+    // ---- positions
+    pub fn margin_position_open(
+        e: *mut margin_engine,
+        account: u64,
+        market: u64,
+        side: i32,
+        qty: i64,
+        price: i64,
+        leverage: i64,
+        margin: i64,
+        flags: u32,
+        out_id: *mut u64,
+    ) -> c_int;
+    pub fn margin_position_trade(
+        e: *mut margin_engine,
+        position: u64,
+        side: i32,
+        qty: i64,
+        price: i64,
+        flags: u32,
+    ) -> c_int;
+    pub fn margin_position_close(e: *mut margin_engine, position: u64, price: i64, flags: u32)
+        -> c_int;
+    pub fn margin_position_add_margin(e: *mut margin_engine, position: u64, amount: i64) -> c_int;
+    pub fn margin_position_remove_margin(e: *mut margin_engine, position: u64, amount: i64)
+        -> c_int;
+    pub fn margin_position_set_leverage(e: *mut margin_engine, position: u64, leverage: i64)
+        -> c_int;
+    pub fn margin_position_set_stops(
+        e: *mut margin_engine,
+        position: u64,
+        stop_loss: i64,
+        take_profit: i64,
+    ) -> c_int;
+    pub fn margin_position_get(e: *const margin_engine, position: u64, key: i32, out: *mut i64)
+        -> c_int;
+    pub fn margin_position_at(
+        e: *const margin_engine,
+        position: u64,
+        key: i32,
+        mark: i64,
+        out: *mut i64,
+    ) -> c_int;
+
+    // ---- mark prices and funding
+    pub fn margin_mark_update(e: *mut margin_engine, market: u64, mark: i64) -> c_int;
+    pub fn margin_funding_apply(e: *mut margin_engine, market: u64, rate: i64, mark: i64) -> c_int;
+
+    // ---- events
+    pub fn margin_engine_set_callback(
+        e: *mut margin_engine,
+        fn_: margin_event_fn,
+        user: *mut c_void,
+    ) -> c_int;
+    pub fn margin_event_next(e: *mut margin_engine, out_type: *mut i32) -> c_int;
+    pub fn margin_event_get(e: *const margin_engine, field: i32, out: *mut i64) -> c_int;
+}

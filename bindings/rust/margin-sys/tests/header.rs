@@ -1,0 +1,421 @@
+//! Header-versus-binding test: parses `include/margin.h` and `src/lib.rs` and fails when a
+//! function, the callback typedef or a `#define MARGIN_*` constant of the header is missing
+//! from margin-sys (or is extra there), or when a parameter, return type, constant type or
+//! constant value differs.
+//!
+//! C-to-Rust type mapping checked here: `int` -> `c_int`, `int32_t` -> `i32`,
+//! `int64_t` -> `i64`, `uint32_t` -> `u32`, `uint64_t` -> `u64`, `size_t` -> `usize`,
+//! `char` -> `c_char`, `void` -> `c_void` (and no return type), `const T *` -> `*const T`,
+//! `T *` -> `*mut T` (applied once per `*`). Constants: a `u` suffix is `u32`,
+//! `INT64_MIN` is `i64` (`i64::MIN`), any other integer literal is `i32`.
+//!
+//! The header is `$MARGIN_HEADER` if set, else `../../../include/margin.h` from this crate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn header_path() -> PathBuf {
+    match std::env::var_os("MARGIN_HEADER") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/margin.h"),
+    }
+}
+
+fn read(path: &PathBuf) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Removes `/* */` and `//` comments (the header has no comment markers inside strings
+/// that matter here; the string literal in `visibility("default")` has none).
+fn strip_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'*' {
+            match src[i + 2..].find("*/") {
+                Some(end) => i = i + 2 + end + 2,
+                None => break,
+            }
+            out.push(' ');
+        } else if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'/' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Splits into identifiers/numbers and single punctuation characters.
+fn tokens(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            cur.push(c);
+        } else {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Normalised spelling of a Rust type: tokens joined by one space, with `::` kept whole
+/// (`*const c_char` -> `* const c_char`).
+fn norm(s: &str) -> String {
+    tokens(s).join(" ").replace(": :", "::")
+}
+
+fn c_base_to_rust(base: &str) -> String {
+    match base {
+        "int" => "c_int",
+        "int32_t" => "i32",
+        "int64_t" => "i64",
+        "uint32_t" => "u32",
+        "uint64_t" => "u64",
+        "size_t" => "usize",
+        "char" => "c_char",
+        "void" => "c_void",
+        "margin_engine" => "margin_engine",
+        "margin_event_fn" => "margin_event_fn",
+        other => panic!("C type `{other}` has no Rust mapping in this test: extend the test"),
+    }
+    .to_string()
+}
+
+/// Maps a C type given as tokens (without the parameter name) to the normalised Rust type.
+/// Returns None for a plain `void` (no value).
+fn c_type_to_rust(toks: &[String]) -> Option<String> {
+    let mut base: Option<String> = None;
+    let mut is_const = false; // qualifier of the thing the next `*` points to
+    let mut rust = String::new();
+    for t in toks {
+        match t.as_str() {
+            "const" => is_const = true,
+            "*" => {
+                let inner = if rust.is_empty() {
+                    c_base_to_rust(base.as_deref().expect("pointer without base type"))
+                } else {
+                    std::mem::take(&mut rust)
+                };
+                rust = format!("{} {inner}", if is_const { "* const" } else { "* mut" });
+                is_const = false;
+            }
+            "struct" | "signed" | "unsigned" => panic!("unexpected C keyword `{t}`: extend the test"),
+            other => {
+                assert!(base.is_none(), "two base types in {toks:?}");
+                base = Some(other.to_string());
+            }
+        }
+    }
+    if !rust.is_empty() {
+        return Some(rust);
+    }
+    match base.as_deref() {
+        Some("void") => None,
+        Some(b) => Some(c_base_to_rust(b)),
+        None => panic!("no type in {toks:?}"),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Sig {
+    params: Vec<String>,
+    ret: Option<String>,
+}
+
+/// Splits a C parameter list and maps each parameter's type (the name is the last
+/// identifier, dropped).
+fn c_params(list: &str) -> Vec<String> {
+    let list = list.trim();
+    if list == "void" || list.is_empty() {
+        return Vec::new();
+    }
+    list.split(',')
+        .map(|p| {
+            let mut toks = tokens(p);
+            let name = toks.pop().expect("empty parameter");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && name != "*",
+                "parameter without a name: `{p}`"
+            );
+            c_type_to_rust(&toks).unwrap_or_else(|| panic!("void parameter `{p}`"))
+        })
+        .collect()
+}
+
+/// Every `MARGIN_API` prototype of the header.
+fn header_functions(h: &str) -> BTreeMap<String, Sig> {
+    let mut out = BTreeMap::new();
+    for line_block in h.split(';') {
+        // Prototypes are the statements containing MARGIN_API outside #define lines.
+        let stmt: String = line_block
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let Some(pos) = stmt.find("MARGIN_API") else { continue };
+        let proto = &stmt[pos + "MARGIN_API".len()..];
+        let open = proto.find('(').expect("prototype without (");
+        let close = proto.rfind(')').expect("prototype without )");
+        let mut head = tokens(&proto[..open]);
+        let name = head.pop().expect("prototype without a name");
+        let ret = c_type_to_rust(&head);
+        let params = c_params(&proto[open + 1..close]);
+        assert!(out.insert(name.clone(), Sig { params, ret }).is_none(), "{name} declared twice");
+    }
+    out
+}
+
+/// The header's `typedef void (*margin_event_fn)(...)`.
+fn header_callback(h: &str) -> Sig {
+    let start = h.find("typedef void (*margin_event_fn)").expect("margin_event_fn typedef");
+    let rest = &h[start + "typedef void (*margin_event_fn)".len()..];
+    let end = rest.find(';').unwrap();
+    let decl = rest[..end].trim();
+    let inner = decl.trim_start_matches('(').trim_end_matches(')');
+    Sig { params: c_params(inner), ret: None }
+}
+
+/// Integer value of a C macro body, with its Rust type.
+fn c_constant(body: &str) -> Option<(String, i128)> {
+    let b = body.trim();
+    if b == "INT64_MIN" {
+        return Some(("i64".into(), i64::MIN as i128));
+    }
+    let b = b.trim_start_matches('(').trim_end_matches(')').trim();
+    let (ty, digits) = match b.strip_suffix('u').or_else(|| b.strip_suffix('U')) {
+        Some(d) => ("u32", d),
+        None => ("i32", b),
+    };
+    let v: i128 = digits.replace(' ', "").parse().ok()?;
+    Some((ty.into(), v))
+}
+
+fn header_constants(h: &str) -> BTreeMap<String, (String, i128)> {
+    let mut out = BTreeMap::new();
+    for line in h.lines() {
+        let t = line.trim();
+        let Some(rest) = t.strip_prefix("#define ") else { continue };
+        let rest = rest.trim();
+        let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let body = &rest[name_end..];
+        if !name.starts_with("MARGIN_") {
+            continue;
+        }
+        if name == "MARGIN_H" || name == "MARGIN_API" {
+            continue; // include guard and export macro, not constants
+        }
+        if body.starts_with('(') {
+            // `#define NAME(` with no space: a function-like macro, not a constant.
+            panic!("function-like macro {name}: extend the test");
+        }
+        let (ty, v) = c_constant(body).unwrap_or_else(|| panic!("cannot read the value of {name}: `{body}`"));
+        out.insert(name.to_string(), (ty, v));
+    }
+    out
+}
+
+/// `pub fn` declarations inside the `extern "C"` block of the binding.
+fn rust_functions(src: &str) -> BTreeMap<String, Sig> {
+    let start = src.find("extern \"C\" {").expect("extern block");
+    let body = &src[start..];
+    let mut out = BTreeMap::new();
+    let mut rest = body;
+    while let Some(p) = rest.find("pub fn ") {
+        let decl_end = rest[p..].find(';').unwrap() + p;
+        let decl = &rest[p + "pub fn ".len()..decl_end];
+        rest = &rest[decl_end + 1..];
+        let open = decl.find('(').unwrap();
+        let name = decl[..open].trim().to_string();
+        let close = decl.rfind(')').unwrap();
+        let params = split_top(&decl[open + 1..close])
+            .into_iter()
+            .map(|p| {
+                let colon = p.find(':').unwrap_or_else(|| panic!("{name}: parameter without a type: `{p}`"));
+                norm(&p[colon + 1..])
+            })
+            .collect();
+        let after = decl[close + 1..].trim();
+        let ret = after.strip_prefix("->").map(norm);
+        assert!(out.insert(name.clone(), Sig { params, ret }).is_none(), "{name} declared twice");
+    }
+    out
+}
+
+/// Splits on commas not nested in parentheses or angle brackets, dropping empty pieces.
+fn split_top(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '(' | '<' => depth += 1,
+            ')' | '>' => depth -= 1,
+            _ => {}
+        }
+        if c == ',' && depth == 0 {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur);
+    out.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+}
+
+fn rust_callback(src: &str) -> Sig {
+    let start = src.find("pub type margin_event_fn =").expect("pub type margin_event_fn");
+    let decl = &src[start..start + src[start..].find(';').unwrap()];
+    let fnpos = decl.find("unsafe extern \"C\" fn(").expect("Option<unsafe extern \"C\" fn(...)>");
+    assert!(decl.contains("Option<"), "margin_event_fn must be an Option (nullable) fn pointer");
+    let inner = &decl[fnpos + "unsafe extern \"C\" fn(".len()..];
+    let close = inner.rfind(')').unwrap();
+    let params = split_top(&inner[..close])
+        .into_iter()
+        .map(|p| norm(&p[p.find(':').unwrap() + 1..]))
+        .collect();
+    let after = inner[close + 1..].trim().trim_end_matches('>').trim();
+    Sig { params, ret: after.strip_prefix("->").map(norm) }
+}
+
+fn rust_constants(src: &str) -> BTreeMap<String, (String, i128)> {
+    let mut out = BTreeMap::new();
+    for line in src.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub const ") else { continue };
+        let colon = rest.find(':').unwrap();
+        let name = rest[..colon].trim().to_string();
+        let eq = rest.find('=').unwrap();
+        let ty = rest[colon + 1..eq].trim().to_string();
+        let val = rest[eq + 1..].trim().trim_end_matches(';').trim();
+        let v: i128 = match val {
+            "i64::MIN" => i64::MIN as i128,
+            "i32::MIN" => i32::MIN as i128,
+            "u32::MAX" => u32::MAX as i128,
+            _ => val.replace('_', "").parse().unwrap_or_else(|_| panic!("cannot read {name} = {val}")),
+        };
+        out.insert(name, (ty, v));
+    }
+    out
+}
+
+fn sources() -> (String, String) {
+    let h = strip_comments(&read(&header_path()));
+    let rs_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+    let rs = strip_comments(&read(&rs_path));
+    (h, rs)
+}
+
+#[test]
+fn every_header_function_is_declared_with_the_same_types() {
+    let (h, rs) = sources();
+    let hf = header_functions(&h);
+    let rf = rust_functions(&rs);
+    // Sanity: the parsers found a plausible number of functions (the 0.1 header has 42).
+    assert!(hf.len() >= 42, "header parser found only {} functions", hf.len());
+    let mut problems = Vec::new();
+    for (name, sig) in &hf {
+        match rf.get(name) {
+            None => problems.push(format!("missing from margin-sys: {name}")),
+            Some(r) if r != sig => problems.push(format!(
+                "{name}: header maps to ({}) -> {:?}, margin-sys has ({}) -> {:?}",
+                sig.params.join(", "),
+                sig.ret,
+                r.params.join(", "),
+                r.ret
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in rf.keys() {
+        if !hf.contains_key(name) {
+            problems.push(format!("declared in margin-sys but not in the header: {name}"));
+        }
+    }
+    assert!(problems.is_empty(), "header and margin-sys differ:\n  {}", problems.join("\n  "));
+    println!("{} functions match", hf.len());
+}
+
+#[test]
+fn callback_typedef_matches() {
+    let (h, rs) = sources();
+    assert_eq!(header_callback(&h), rust_callback(&rs));
+}
+
+#[test]
+fn every_header_constant_is_defined_with_the_same_value_and_type() {
+    let (h, rs) = sources();
+    let hc = header_constants(&h);
+    let rc = rust_constants(&rs);
+    assert!(hc.len() >= 100, "header parser found only {} constants", hc.len());
+    let mut problems = Vec::new();
+    for (name, (ty, v)) in &hc {
+        match rc.get(name) {
+            None => problems.push(format!("missing from margin-sys: {name}")),
+            Some((rty, rv)) if rty != ty || rv != v => {
+                problems.push(format!("{name}: header {ty} {v}, margin-sys {rty} {rv}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in rc.keys() {
+        if !hc.contains_key(name) {
+            problems.push(format!("defined in margin-sys but not in the header: {name}"));
+        }
+    }
+    assert!(problems.is_empty(), "header and margin-sys differ:\n  {}", problems.join("\n  "));
+    println!("{} constants match", hc.len());
+}
+
+/// The text parsed above is the code compiled: spot-check a few constants and function
+/// types through the compiler itself.
+#[test]
+fn parsed_text_is_what_is_compiled() {
+    use margin_sys::*;
+    assert_eq!(MARGIN_ENOTSUP, -15);
+    assert_eq!(MARGIN_DERIVE, i64::MIN);
+    assert_eq!(MARGIN_FLAG_CROSS, 2u32);
+    assert_eq!(MARGIN_SHORT, -1);
+    assert_eq!(MARGIN_EVF_LEVERAGE, 22);
+    let _: unsafe extern "C" fn(*const c_char, i32, *mut i64) -> c_int = margin_dec_parse;
+    let _: unsafe extern "C" fn(*mut margin_engine, u64, u64, i32, i64, i64, i64, i64, u32, *mut u64) -> c_int =
+        margin_position_open;
+    let _: unsafe extern "C" fn(*mut margin_engine, margin_event_fn, *mut c_void) -> c_int =
+        margin_engine_set_callback;
+}
+
+/// The parser itself must catch a difference (so that a passing run means something).
+#[test]
+fn parser_detects_a_changed_type() {
+    let h = "MARGIN_API int margin_x(const char *s, uint64_t id, margin_engine **out);";
+    let f = header_functions(h);
+    assert_eq!(
+        f["margin_x"],
+        Sig {
+            params: vec!["* const c_char".into(), "u64".into(), "* mut * mut margin_engine".into()],
+            ret: Some("c_int".into())
+        }
+    );
+    let good = "extern \"C\" { pub fn margin_x(s: *const c_char, id: u64, out: *mut *mut margin_engine) -> c_int; }";
+    let bad = "extern \"C\" { pub fn margin_x(s: *mut c_char, id: u64, out: *mut *mut margin_engine) -> c_int; }";
+    assert_eq!(rust_functions(good)["margin_x"], f["margin_x"]);
+    assert_ne!(rust_functions(bad)["margin_x"], f["margin_x"]);
+    let c = header_constants("#define MARGIN_A (-3)\n#define MARGIN_B 2u\n#define MARGIN_C INT64_MIN\n");
+    assert_eq!(c["MARGIN_A"], ("i32".to_string(), -3));
+    assert_eq!(c["MARGIN_B"], ("u32".to_string(), 2));
+    assert_eq!(c["MARGIN_C"], ("i64".to_string(), i64::MIN as i128));
+}
