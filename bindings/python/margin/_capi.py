@@ -1,0 +1,348 @@
+"""Raw access to the libmargin C ABI through :mod:`ctypes`.
+
+This module finds and loads the shared library, declares ``argtypes`` and ``restype`` for
+every function of ``include/margin.h`` (the table :data:`PROTOTYPES`), and repeats the
+header's ``#define`` constants under their C names.  The rest of the package is built on
+it; ordinary code should use :class:`margin.Engine` instead.
+
+The library is looked up, in order:
+
+1. the path in the environment variable ``MARGIN_LIBRARY``;
+2. a build tree: from this package's directory upwards, ``lib/.libs/libmargin.so.0`` (and
+   ``libmargin.so``), also under ``build/``, ``_build/`` and ``build-*/`` subdirectories
+   of each level;
+3. the system, through :func:`ctypes.util.find_library`.
+
+A function the loaded library does not export (an older or partial build) is replaced by a
+stub that raises :class:`margin.errors.NotSupported`; :data:`MISSING` names them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+__all__ = [
+    "EVENT_FN",
+    "ENGINE_P",
+    "LIBRARY_PATH",
+    "MISSING",
+    "PROTOTYPES",
+    "lib",
+    "find_library",
+]
+
+# --------------------------------------------------------------------------- constants
+# Kept equal to the #define values of include/margin.h (tests/test_header.py checks it).
+
+MARGIN_OK = 0
+MARGIN_EINVAL = -1
+MARGIN_ENOMEM = -2
+MARGIN_EOVERFLOW = -3
+MARGIN_EPARSE = -4
+MARGIN_ERANGE = -5
+MARGIN_ENOTFOUND = -6
+MARGIN_ECLOSED = -7
+MARGIN_EFUNDS = -8
+MARGIN_ELEVERAGE = -9
+MARGIN_EGRID = -10
+MARGIN_ESTATE = -11
+MARGIN_EMARGIN = -12
+MARGIN_EBUFFER = -13
+MARGIN_EEXIST = -14
+MARGIN_ENOTSUP = -15
+
+MARGIN_MONEY_SCALE = 8
+MARGIN_RATE_SCALE = 8
+MARGIN_MAX_SCALE = 18
+
+MARGIN_ROUND_FLOOR = 0
+MARGIN_ROUND_CEIL = 1
+MARGIN_ROUND_TRUNC = 2
+MARGIN_ROUND_AWAY = 3
+MARGIN_ROUND_HALF_EVEN = 4
+MARGIN_ROUND_EXACT = 5
+
+MARGIN_ENG_TIME = 1
+MARGIN_ENG_FULL_SCAN = 2
+MARGIN_ENG_EVENT_QUEUE = 3
+MARGIN_ENG_INSURANCE_FUND = 4
+MARGIN_ENG_OPEN_POSITIONS = 5
+MARGIN_ENG_EVENTS_PENDING = 6
+MARGIN_ENG_LAST_SEQ = 7
+MARGIN_ENG_LIQUIDATIONS = 8
+
+MARGIN_MKT_PRICE_SCALE = 1
+MARGIN_MKT_QTY_SCALE = 2
+MARGIN_MKT_TICK = 3
+MARGIN_MKT_STEP = 4
+MARGIN_MKT_MAX_LEVERAGE = 5
+MARGIN_MKT_MAKER_FEE = 6
+MARGIN_MKT_TAKER_FEE = 7
+MARGIN_MKT_MM_BASIS = 8
+MARGIN_MKT_CLOSE_FEE = 9
+MARGIN_MKT_MARK = 10
+MARGIN_MKT_TIER_COUNT = 11
+MARGIN_MKT_OPEN_POSITIONS = 12
+
+MARGIN_MM_BASIS_MARK = 0
+MARGIN_MM_BASIS_ENTRY = 1
+
+MARGIN_DERIVE = -(2**63)  # INT64_MIN
+
+MARGIN_ACCT_FREE_BALANCE = 1
+MARGIN_ACCT_ISOLATED_MARGIN = 2
+MARGIN_ACCT_EQUITY = 3
+MARGIN_ACCT_DEPOSITS = 4
+MARGIN_ACCT_WITHDRAWALS = 5
+MARGIN_ACCT_REALIZED_PNL = 6
+MARGIN_ACCT_FEES = 7
+MARGIN_ACCT_FUNDING = 8
+MARGIN_ACCT_OPEN_POSITIONS = 9
+
+MARGIN_LONG = 1
+MARGIN_SHORT = -1
+
+MARGIN_FLAG_MAKER = 1
+MARGIN_FLAG_CROSS = 2
+
+MARGIN_STATUS_OPEN = 0
+MARGIN_STATUS_CLOSED = 1
+MARGIN_STATUS_LIQUIDATED = 2
+
+MARGIN_POS_ACCOUNT = 1
+MARGIN_POS_MARKET = 2
+MARGIN_POS_SIDE = 3
+MARGIN_POS_QTY = 4
+MARGIN_POS_ENTRY_PRICE = 5
+MARGIN_POS_MARGIN = 6
+MARGIN_POS_LEVERAGE = 7
+MARGIN_POS_STATUS = 8
+MARGIN_POS_REALIZED_PNL = 9
+MARGIN_POS_FEES = 10
+MARGIN_POS_FUNDING = 11
+MARGIN_POS_STOP_LOSS = 12
+MARGIN_POS_TAKE_PROFIT = 13
+MARGIN_POS_LIQ_PRICE = 14
+
+MARGIN_AT_NOTIONAL = 101
+MARGIN_AT_UNREALIZED_PNL = 102
+MARGIN_AT_MARGIN_BALANCE = 103
+MARGIN_AT_MAINT_MARGIN = 104
+MARGIN_AT_MAINT_RATE = 105
+MARGIN_AT_MAINT_AMOUNT = 106
+MARGIN_AT_MARGIN_RATIO = 107
+MARGIN_AT_LIQ_PRICE = 108
+MARGIN_AT_BANKRUPTCY_PRICE = 109
+MARGIN_AT_INITIAL_MARGIN = 110
+MARGIN_AT_ROE = 111
+MARGIN_AT_REMOVABLE_MARGIN = 112
+
+MARGIN_EV_NONE = 0
+MARGIN_EV_DEPOSIT = 1
+MARGIN_EV_WITHDRAW = 2
+MARGIN_EV_OPEN = 3
+MARGIN_EV_INCREASE = 4
+MARGIN_EV_REDUCE = 5
+MARGIN_EV_CLOSE = 6
+MARGIN_EV_MARGIN_ADD = 7
+MARGIN_EV_MARGIN_REMOVE = 8
+MARGIN_EV_LEVERAGE = 9
+MARGIN_EV_FUNDING = 10
+MARGIN_EV_MARGIN_CALL = 11
+MARGIN_EV_LIQUIDATION = 12
+MARGIN_EV_STOP_LOSS = 13
+MARGIN_EV_TAKE_PROFIT = 14
+
+MARGIN_EVF_SEQ = 1
+MARGIN_EVF_TIME = 2
+MARGIN_EVF_TYPE = 3
+MARGIN_EVF_ACCOUNT = 4
+MARGIN_EVF_MARKET = 5
+MARGIN_EVF_POSITION = 6
+MARGIN_EVF_SIDE = 7
+MARGIN_EVF_PRICE = 8
+MARGIN_EVF_QTY = 9
+MARGIN_EVF_POSITION_QTY = 10
+MARGIN_EVF_ENTRY_PRICE = 11
+MARGIN_EVF_MARGIN = 12
+MARGIN_EVF_AMOUNT = 13
+MARGIN_EVF_REALIZED_PNL = 14
+MARGIN_EVF_FEE = 15
+MARGIN_EVF_LIQ_PRICE = 16
+MARGIN_EVF_BANKRUPTCY_PRICE = 17
+MARGIN_EVF_INSURANCE_DELTA = 18
+MARGIN_EVF_MARGIN_RATIO = 19
+MARGIN_EVF_LEVEL = 20
+MARGIN_EVF_FREE_BALANCE = 21
+MARGIN_EVF_LEVERAGE = 22
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+
+# --------------------------------------------------------------------------- types
+
+#: ``margin_engine *`` (and ``const margin_engine *``): an opaque pointer.
+ENGINE_P = ctypes.c_void_p
+
+#: ``typedef void (*margin_event_fn)(void *user, const margin_engine *e, int32_t type);``
+EVENT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)
+
+_i32 = ctypes.c_int32
+_u32 = ctypes.c_uint32
+_i64 = ctypes.c_int64
+_u64 = ctypes.c_uint64
+_int = ctypes.c_int
+_str = ctypes.c_char_p
+_pi64 = ctypes.POINTER(ctypes.c_int64)
+_pu64 = ctypes.POINTER(ctypes.c_uint64)
+_pi32 = ctypes.POINTER(ctypes.c_int32)
+_E = ENGINE_P
+
+#: name -> (restype, argtypes), in the order of include/margin.h.
+PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
+    # version
+    "margin_version_number": (_i32, []),
+    "margin_version_string": (_str, []),
+    # errors
+    "margin_strerror": (_str, [_int]),
+    # decimal
+    "margin_money_scale": (_i32, []),
+    "margin_rate_scale": (_i32, []),
+    "margin_dec_parse": (_int, [_str, _i32, _pi64]),
+    "margin_dec_format": (_int, [_i64, _i32, _str, ctypes.c_size_t]),
+    "margin_dec_rescale": (_int, [_i64, _i32, _i32, _i32, _pi64]),
+    "margin_dec_mul": (_int, [_i64, _i32, _i64, _i32, _i32, _i32, _pi64]),
+    "margin_dec_div": (_int, [_i64, _i32, _i64, _i32, _i32, _i32, _pi64]),
+    # engine
+    "margin_engine_new": (_int, [ctypes.POINTER(ENGINE_P)]),
+    "margin_engine_free": (None, [_E]),
+    "margin_errmsg": (_str, [_E]),
+    "margin_errcode": (_int, [_E]),
+    "margin_engine_set": (_int, [_E, _i32, _i64]),
+    "margin_engine_get": (_int, [_E, _i32, _pi64]),
+    "margin_engine_set_margin_call_levels": (_int, [_E, _pi64, ctypes.c_size_t]),
+    # markets
+    "margin_market_new": (_int, [_E, _str, _pu64]),
+    "margin_market_find": (_int, [_E, _str, _pu64]),
+    "margin_market_set": (_int, [_E, _u64, _i32, _i64]),
+    "margin_market_get": (_int, [_E, _u64, _i32, _pi64]),
+    "margin_market_add_tier": (_int, [_E, _u64, _i64, _i64, _i64, _i64]),
+    "margin_market_tier": (_int, [_E, _u64, _u32, _pi64, _pi64, _pi64, _pi64]),
+    "margin_market_tier_for": (_int, [_E, _u64, _i64, _pi64, _pi64]),
+    # accounts
+    "margin_account_new": (_int, [_E, _pu64]),
+    "margin_account_deposit": (_int, [_E, _u64, _i64]),
+    "margin_account_withdraw": (_int, [_E, _u64, _i64]),
+    "margin_account_get": (_int, [_E, _u64, _i32, _pi64]),
+    # positions
+    "margin_position_open": (_int, [_E, _u64, _u64, _i32, _i64, _i64, _i64, _i64, _u32, _pu64]),
+    "margin_position_trade": (_int, [_E, _u64, _i32, _i64, _i64, _u32]),
+    "margin_position_close": (_int, [_E, _u64, _i64, _u32]),
+    "margin_position_add_margin": (_int, [_E, _u64, _i64]),
+    "margin_position_remove_margin": (_int, [_E, _u64, _i64]),
+    "margin_position_set_leverage": (_int, [_E, _u64, _i64]),
+    "margin_position_set_stops": (_int, [_E, _u64, _i64, _i64]),
+    "margin_position_get": (_int, [_E, _u64, _i32, _pi64]),
+    "margin_position_at": (_int, [_E, _u64, _i32, _i64, _pi64]),
+    # marks and funding
+    "margin_mark_update": (_int, [_E, _u64, _i64]),
+    "margin_funding_apply": (_int, [_E, _u64, _i64, _i64]),
+    # events
+    "margin_engine_set_callback": (_int, [_E, EVENT_FN, ctypes.c_void_p]),
+    "margin_event_next": (_int, [_E, _pi32]),
+    "margin_event_get": (_int, [_E, _i32, _pi64]),
+}
+
+
+# --------------------------------------------------------------------------- loading
+
+_SONAMES = ("libmargin.so.0", "libmargin.so", "libmargin.dylib", "margin.dll")
+_BUILD_DIRS = ("", "build", "_build", "build-*")
+
+
+def _candidates_in_tree(start: str) -> List[str]:
+    """Library files of a build tree found from *start* upwards."""
+    found: List[str] = []
+    here = os.path.abspath(start)
+    while True:
+        for sub in _BUILD_DIRS:
+            for base in glob.glob(os.path.join(here, sub)) if sub else [here]:
+                for name in _SONAMES:
+                    path = os.path.join(base, "lib", ".libs", name)
+                    if os.path.isfile(path):
+                        found.append(path)
+        parent = os.path.dirname(here)
+        if parent == here:
+            return found
+        here = parent
+
+
+def find_library() -> Optional[str]:
+    """Return the path (or name) of the libmargin shared library to load, or ``None``.
+
+    See the module docstring for the search order.
+    """
+    env = os.environ.get("MARGIN_LIBRARY")
+    if env:
+        return env
+    tree = _candidates_in_tree(os.path.dirname(os.path.abspath(__file__)))
+    if tree:
+        return tree[0]
+    return ctypes.util.find_library("margin")
+
+
+def _missing_stub(name: str, path: str) -> Callable[..., Any]:
+    def stub(*_args: Any) -> Any:
+        from .errors import NotSupported
+
+        raise NotSupported(MARGIN_ENOTSUP, f"the loaded libmargin ({path}) does not export {name}")
+
+    stub.__name__ = name
+    return stub
+
+
+class _Lib:
+    """The loaded library: one attribute per C function, with its prototype applied."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.cdll = ctypes.CDLL(path)
+        self.missing: List[str] = []
+        for name, (restype, argtypes) in PROTOTYPES.items():
+            try:
+                fn = getattr(self.cdll, name)
+            except AttributeError:
+                self.missing.append(name)
+                setattr(self, name, _missing_stub(name, path))
+                continue
+            fn.restype = restype
+            fn.argtypes = argtypes
+            setattr(self, name, fn)
+
+
+def _load() -> _Lib:
+    path = find_library()
+    if path is None:
+        raise ImportError(
+            "libmargin not found: set MARGIN_LIBRARY to the path of libmargin.so, "
+            "build the library in this source tree, or install it"
+        )
+    try:
+        return _Lib(path)
+    except OSError as exc:
+        raise ImportError(f"cannot load libmargin from {path!r}: {exc}") from exc
+
+
+lib: Any = _load()
+#: Path (or name) of the loaded library.
+LIBRARY_PATH: str = lib.path
+#: Functions of the header that the loaded library lacks (empty for a complete build).
+MISSING: Sequence[str] = tuple(lib.missing)

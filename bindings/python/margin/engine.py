@@ -1,0 +1,1030 @@
+"""The engine and the objects that name things inside it.
+
+:class:`Engine` owns the C handle (``margin_engine *``).  :class:`Market`,
+:class:`Account` and :class:`Position` are thin: an engine plus an integer id, so they
+never dangle; every property reads the engine's current state.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _capi
+from ._num import DecimalLike, from_fixed, to_fixed, to_i32, to_u64
+from .enums import MMBasis, Side, SideLike, Status, parse_side
+from .errors import InvalidArgument, MarginError, StateError, make_error
+from .events import FIELD_COUNT, Event, build_event
+
+__all__ = ["Engine", "Market", "Account", "Position", "Tier", "EventCallback"]
+
+_lib = _capi.lib
+_MONEY = _capi.MARGIN_MONEY_SCALE
+_RATE = _capi.MARGIN_RATE_SCALE
+
+#: A function receiving every event as it is produced.
+EventCallback = Callable[[Event], None]
+
+MarketLike = Union["Market", int]
+
+
+def _market_id(market: MarketLike) -> int:
+    if isinstance(market, Market):
+        return market.id
+    return to_u64(market, "market")
+
+
+def _flags(maker: bool, cross: bool = False) -> int:
+    return (_capi.MARGIN_FLAG_MAKER if maker else 0) | (_capi.MARGIN_FLAG_CROSS if cross else 0)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One maintenance tier of a market.
+
+    Attributes:
+        floor: Lowest notional of the tier (money).
+        mmr: Maintenance margin rate.
+        max_leverage: Largest leverage allowed in the tier.
+        maint_amount: Maintenance amount (``cum``), money.
+    """
+
+    floor: Decimal
+    mmr: Decimal
+    max_leverage: Decimal
+    maint_amount: Decimal
+
+
+class Engine:
+    """An isolated-margin engine: owns every market, account, position and event.
+
+    Use it as a context manager, or call :meth:`close` when done (the handle is also
+    freed when the object is garbage-collected).  One engine must be used by one thread
+    at a time.
+
+    Args:
+        time: Initial engine time stamped on events (``MARGIN_ENG_TIME``).
+        callback: Function called with every :class:`~margin.events.Event` as it is
+            produced (see :meth:`set_callback`).
+        margin_call_levels: Margin-call levels (default: the engine's, 0.8).
+        event_queue: Whether events are queued for :meth:`events` (default True).
+        full_scan: Whether mark updates scan every position (default False).
+
+    Example:
+        >>> with Engine() as eng:                                   # doctest: +SKIP
+        ...     btc = eng.new_market("BTCUSDT")
+    """
+
+    def __init__(
+        self,
+        *,
+        time: Optional[int] = None,
+        callback: Optional[EventCallback] = None,
+        margin_call_levels: Optional[Sequence[DecimalLike]] = None,
+        event_queue: Optional[bool] = None,
+        full_scan: Optional[bool] = None,
+    ) -> None:
+        self._handle: Optional[ctypes.c_void_p] = None
+        self._callback: Optional[EventCallback] = None
+        self._c_callback: Any = None
+        self._callback_error: Optional[BaseException] = None
+        self._in_callback = False
+        self._symbols: dict = {}
+        self._levels: Tuple[Decimal, ...] = (Decimal("0.8"),)
+        handle = ctypes.c_void_p()
+        rc = _lib.margin_engine_new(ctypes.byref(handle))
+        if rc < 0:
+            raise make_error(rc)
+        if not handle.value:  # pragma: no cover - the C contract forbids it
+            raise MarginError(_capi.MARGIN_ENOMEM, "margin_engine_new returned NULL")
+        self._handle = handle
+        try:
+            if time is not None:
+                self.time = time
+            if event_queue is not None:
+                self.event_queue = event_queue
+            if full_scan is not None:
+                self.full_scan = full_scan
+            if margin_call_levels is not None:
+                self.set_margin_call_levels(margin_call_levels)
+            if callback is not None:
+                self.set_callback(callback)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Free the engine and everything it owns.  Safe to call more than once; every
+        later call on the engine (or its markets, accounts, positions) raises
+        :class:`~margin.StateError`."""
+        handle, self._handle = self._handle, None
+        if handle is not None and _lib is not None:
+            _lib.margin_engine_free(handle)
+        self._c_callback = None
+        self._callback = None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._handle is None
+
+    def __enter__(self) -> "Engine":
+        self._h()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"open_positions={self.open_positions}"
+        return f"<margin.Engine {state}>"
+
+    # ------------------------------------------------------------------ plumbing
+    def _h(self) -> ctypes.c_void_p:
+        if self._handle is None:
+            raise StateError(_capi.MARGIN_ESTATE, "the engine is closed")
+        return self._handle
+
+    def _fail(self, rc: int) -> MarginError:
+        return make_error(rc, self.errmsg())
+
+    def _query(self, fname: str, *args: Any) -> None:
+        """Call a read-only function (allowed inside a callback)."""
+        rc = getattr(_lib, fname)(self._h(), *args)
+        if rc < 0:
+            raise self._fail(rc)
+
+    def _call(self, fname: str, *args: Any) -> None:
+        """Call a function that may change the engine, then surface callback errors."""
+        h = self._h()
+        if self._in_callback:
+            raise StateError(
+                _capi.MARGIN_ESTATE, f"{fname} cannot be called from inside an event callback"
+            )
+        self._callback_error = None
+        rc = getattr(_lib, fname)(h, *args)
+        err, self._callback_error = self._callback_error, None
+        if rc < 0:
+            raise self._fail(rc) from err
+        if err is not None:
+            raise err
+
+    def _get64(self, fname: str, *args: Any) -> int:
+        out = ctypes.c_int64()
+        self._query(fname, *args, ctypes.byref(out))
+        return out.value
+
+    @property
+    def handle(self) -> int:
+        """The address of the C handle (``margin_engine *``), for other FFI code."""
+        return int(self._h().value or 0)
+
+    def errmsg(self) -> str:
+        """The engine's message for its last failed call (``margin_errmsg()``)."""
+        h = self._handle
+        text = _lib.margin_errmsg(h)
+        return text.decode("utf-8", "replace") if text else ""
+
+    @property
+    def errcode(self) -> int:
+        """The status code of the engine's last failed call (``margin_errcode()``)."""
+        return int(_lib.margin_errcode(self._h()))
+
+    # ------------------------------------------------------------------ options
+    def get(self, key: int) -> int:
+        """Raw ``margin_engine_get()``: the integer value of a ``MARGIN_ENG_*`` key."""
+        return self._get64("margin_engine_get", to_i32(key, "key"))
+
+    def set(self, key: int, value: int) -> None:
+        """Raw ``margin_engine_set()`` with an integer value."""
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, float) or not isinstance(value, int):
+            raise TypeError(f"value: expected int, got {type(value).__name__}")
+        if not _capi.INT64_MIN <= value <= _capi.INT64_MAX:
+            raise InvalidArgument(_capi.MARGIN_EINVAL, f"value: {value} does not fit in int64_t")
+        self._call("margin_engine_set", to_i32(key, "key"), value)
+
+    @property
+    def time(self) -> int:
+        """Current time stamped on every event (any unit; e.g. ms since the epoch)."""
+        return self.get(_capi.MARGIN_ENG_TIME)
+
+    @time.setter
+    def time(self, value: int) -> None:
+        self.set(_capi.MARGIN_ENG_TIME, value)
+
+    @property
+    def full_scan(self) -> bool:
+        """Whether mark updates scan every position (the reference path)."""
+        return bool(self.get(_capi.MARGIN_ENG_FULL_SCAN))
+
+    @full_scan.setter
+    def full_scan(self, value: bool) -> None:
+        self.set(_capi.MARGIN_ENG_FULL_SCAN, 1 if value else 0)
+
+    @property
+    def event_queue(self) -> bool:
+        """Whether events are queued for :meth:`events` (a callback sees them anyway)."""
+        return bool(self.get(_capi.MARGIN_ENG_EVENT_QUEUE))
+
+    @event_queue.setter
+    def event_queue(self, value: bool) -> None:
+        self.set(_capi.MARGIN_ENG_EVENT_QUEUE, 1 if value else 0)
+
+    @property
+    def insurance_fund(self) -> Decimal:
+        """The insurance-fund ledger balance (money)."""
+        return from_fixed(self.get(_capi.MARGIN_ENG_INSURANCE_FUND), _MONEY)
+
+    @property
+    def open_positions(self) -> int:
+        """Number of open positions in the engine."""
+        return self.get(_capi.MARGIN_ENG_OPEN_POSITIONS)
+
+    @property
+    def events_pending(self) -> int:
+        """Number of events waiting in the queue."""
+        return self.get(_capi.MARGIN_ENG_EVENTS_PENDING)
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the last event produced (0 if none)."""
+        return self.get(_capi.MARGIN_ENG_LAST_SEQ)
+
+    @property
+    def liquidations(self) -> int:
+        """Number of positions liquidated so far."""
+        return self.get(_capi.MARGIN_ENG_LIQUIDATIONS)
+
+    def set_margin_call_levels(self, levels: Iterable[DecimalLike]) -> None:
+        """Set the margin-call levels (ratios strictly between 0 and 1, at most 8; an
+        empty list disables margin calls).  Re-arms every level of every open position."""
+        values = list(levels)
+        fixed = [to_fixed(v, _RATE, "margin-call level") for v in values]
+        arr = (ctypes.c_int64 * max(1, len(fixed)))(*fixed)
+        ptr = ctypes.cast(arr, ctypes.POINTER(ctypes.c_int64)) if fixed else None
+        self._call("margin_engine_set_margin_call_levels", ptr, len(fixed))
+        self._levels = tuple(from_fixed(v, _RATE) for v in fixed)
+
+    @property
+    def margin_call_levels(self) -> Tuple[Decimal, ...]:
+        """The margin-call levels last set through this object (default ``(0.8,)``)."""
+        return self._levels
+
+    @margin_call_levels.setter
+    def margin_call_levels(self, levels: Iterable[DecimalLike]) -> None:
+        self.set_margin_call_levels(levels)
+
+    # ------------------------------------------------------------------ events
+    def set_callback(self, callback: Optional[EventCallback]) -> None:
+        """Install (or with ``None`` remove) a function called with every event as it is
+        produced, before it is queued for :meth:`events`.
+
+        The callback must not change the engine: calling a changing method from inside it
+        raises :class:`~margin.StateError`.  An exception raised by the callback is
+        re-raised by the engine call that produced the event, after that call completed.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable or None")
+        if callback is None:
+            self._call("margin_engine_set_callback", _capi.EVENT_FN(), None)
+            self._callback = None
+            self._c_callback = None
+            return
+        c_fn = _capi.EVENT_FN(self._on_event)
+        self._call("margin_engine_set_callback", c_fn, None)
+        self._callback = callback
+        self._c_callback = c_fn  # keep the trampoline alive while installed
+
+    def _on_event(self, _user: Any, _engine: Any, _type: int) -> None:
+        try:
+            event = self._read_event()
+            callback = self._callback
+            if callback is not None:
+                self._in_callback = True
+                try:
+                    callback(event)
+                finally:
+                    self._in_callback = False
+        except BaseException as exc:  # surfaced by _call after the C call returns
+            if self._callback_error is None:
+                self._callback_error = exc
+
+    def _scales(self, market: int) -> Tuple[int, int]:
+        if market == 0:
+            return (8, 8)
+        try:
+            return (
+                self._get64("margin_market_get", market, _capi.MARGIN_MKT_PRICE_SCALE),
+                self._get64("margin_market_get", market, _capi.MARGIN_MKT_QTY_SCALE),
+            )
+        except MarginError:
+            return (8, 8)
+
+    def _read_event(self) -> Event:
+        raw = tuple(self._get64("margin_event_get", k) for k in range(1, FIELD_COUNT + 1))
+        return build_event(raw, self._scales)
+
+    def next_event(self) -> Optional[Event]:
+        """Take the oldest queued event, or return ``None`` if the queue is empty."""
+        kind = ctypes.c_int32()
+        self._call("margin_event_next", ctypes.byref(kind))
+        if kind.value == _capi.MARGIN_EV_NONE:
+            return None
+        return self._read_event()
+
+    def events(self) -> Iterator[Event]:
+        """Iterate over the queued events, oldest first, removing them from the queue."""
+        while True:
+            event = self.next_event()
+            if event is None:
+                return
+            yield event
+
+    # ------------------------------------------------------------------ objects
+    def new_market(
+        self,
+        symbol: str,
+        *,
+        price_scale: Optional[int] = None,
+        qty_scale: Optional[int] = None,
+        tick: Optional[DecimalLike] = None,
+        step: Optional[DecimalLike] = None,
+        max_leverage: Optional[DecimalLike] = None,
+        maker_fee: Optional[DecimalLike] = None,
+        taker_fee: Optional[DecimalLike] = None,
+        mm_basis: Optional[Union[MMBasis, int]] = None,
+        close_fee: Optional[DecimalLike] = None,
+        tiers: Optional[Iterable[Sequence[Optional[DecimalLike]]]] = None,
+    ) -> "Market":
+        """Create a market (``margin_market_new()``) and set the options given.
+
+        Scales are set first, so ``tick`` and ``step`` are read at the new scales.
+        ``tiers`` is a list of ``(floor, mmr[, max_leverage[, maint_amount]])`` passed to
+        :meth:`Market.add_tier` in order (replacing the default tier).
+        """
+        if not isinstance(symbol, str):
+            raise TypeError(f"symbol: expected str, got {type(symbol).__name__}")
+        raw = _symbol_bytes(symbol)
+        out = ctypes.c_uint64()
+        self._call("margin_market_new", raw, ctypes.byref(out))
+        self._symbols[out.value] = symbol
+        m = Market(self, out.value)
+        if price_scale is not None:
+            m.price_scale = price_scale
+        if qty_scale is not None:
+            m.qty_scale = qty_scale
+        if tick is not None:
+            m.tick = tick
+        if step is not None:
+            m.step = step
+        if max_leverage is not None:
+            m.max_leverage = max_leverage
+        if maker_fee is not None:
+            m.maker_fee = maker_fee
+        if taker_fee is not None:
+            m.taker_fee = taker_fee
+        if mm_basis is not None:
+            m.mm_basis = mm_basis  # type: ignore[assignment]
+        if close_fee is not None:
+            m.close_fee = close_fee
+        if tiers is not None:
+            for t in tiers:
+                m.add_tier(*t)
+        return m
+
+    def market(self, key: Union[str, int]) -> "Market":
+        """The market with that symbol (``margin_market_find()``) or id.
+
+        Raises:
+            NotFound: no such market.
+        """
+        if isinstance(key, str):
+            out = ctypes.c_uint64()
+            self._query("margin_market_find", _symbol_bytes(key), ctypes.byref(out))
+            self._symbols[out.value] = key
+            return Market(self, out.value)
+        m = Market(self, to_u64(key, "market"))
+        m.get(_capi.MARGIN_MKT_PRICE_SCALE)  # raises NotFound for an unknown id
+        return m
+
+    def new_account(self, deposit: Optional[DecimalLike] = None) -> "Account":
+        """Create an account (``margin_account_new()``), optionally depositing into it."""
+        out = ctypes.c_uint64()
+        self._call("margin_account_new", ctypes.byref(out))
+        a = Account(self, out.value)
+        if deposit is not None:
+            a.deposit(deposit)
+        return a
+
+    def account(self, account_id: int) -> "Account":
+        """The account with that id.
+
+        Raises:
+            NotFound: no such account.
+        """
+        a = Account(self, to_u64(account_id, "account"))
+        a.get(_capi.MARGIN_ACCT_FREE_BALANCE)
+        return a
+
+    def position(self, position_id: int) -> "Position":
+        """The position with that id (open or not).
+
+        Raises:
+            NotFound: no such position.
+        """
+        p = Position(self, to_u64(position_id, "position"))
+        p.get(_capi.MARGIN_POS_ACCOUNT)
+        return p
+
+    # ------------------------------------------------------------------ marks
+    def mark_update(self, market: MarketLike, mark: DecimalLike) -> None:
+        """Apply a new mark price to a market (see :meth:`Market.mark_update`)."""
+        m = market if isinstance(market, Market) else Market(self, _market_id(market))
+        m.mark_update(mark)
+
+    def funding(self, market: MarketLike, rate: DecimalLike, mark: DecimalLike) -> None:
+        """Settle one funding interval (see :meth:`Market.funding`)."""
+        m = market if isinstance(market, Market) else Market(self, _market_id(market))
+        m.funding(rate, mark)
+
+
+def _symbol_bytes(symbol: str) -> bytes:
+    try:
+        raw = symbol.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidArgument(_capi.MARGIN_EINVAL, f"symbol {symbol!r} is not ASCII") from None
+    if b"\0" in raw:
+        raise InvalidArgument(_capi.MARGIN_EINVAL, f"symbol {symbol!r} contains NUL")
+    return raw
+
+
+class _Thing:
+    """An engine plus an id; equal when both are."""
+
+    __slots__ = ("engine", "id")
+    _kind = "thing"
+
+    def __init__(self, engine: Engine, ident: int) -> None:
+        self.engine: Engine = engine
+        self.id: int = ident
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.engine is self.engine and other.id == self.id  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, id(self.engine), self.id))
+
+    def __repr__(self) -> str:
+        return f"<margin.{type(self).__name__} id={self.id}>"
+
+
+class Market(_Thing):
+    """A linear (USDT-margined) contract inside an :class:`Engine`.
+
+    Prices are converted at :attr:`price_scale`, quantities at :attr:`qty_scale` (both read
+    from the engine, 8 by default), money and rates at 8.
+    """
+
+    __slots__ = ()
+
+    @property
+    def symbol(self) -> Optional[str]:
+        """The symbol, if this object was created or found by symbol through the engine
+        object (the C API has no reverse lookup)."""
+        return self.engine._symbols.get(self.id)
+
+    def __repr__(self) -> str:
+        return f"<margin.Market id={self.id} symbol={self.symbol!r}>"
+
+    # raw access
+    def get(self, key: int) -> int:
+        """Raw ``margin_market_get()``."""
+        return self.engine._get64("margin_market_get", self.id, to_i32(key, "key"))
+
+    def set(self, key: int, value: int) -> None:
+        """Raw ``margin_market_set()`` with an integer value in the key's units."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"value: expected int, got {type(value).__name__}")
+        if not _capi.INT64_MIN <= value <= _capi.INT64_MAX:
+            raise InvalidArgument(_capi.MARGIN_EINVAL, f"value: {value} does not fit in int64_t")
+        self.engine._call("margin_market_set", self.id, to_i32(key, "key"), value)
+
+    # conversions
+    def to_price(self, value: DecimalLike) -> int:
+        """A price in this market's price units (exact; see :func:`margin.to_fixed`)."""
+        return to_fixed(value, self.price_scale, "price")
+
+    def to_qty(self, value: DecimalLike) -> int:
+        """A quantity in this market's quantity units."""
+        return to_fixed(value, self.qty_scale, "qty")
+
+    def _rate_prop(key: int, name: str, doc: str) -> property:  # type: ignore[misc]
+        def fget(self: "Market") -> Decimal:
+            return from_fixed(self.get(key), _RATE)
+
+        def fset(self: "Market", value: DecimalLike) -> None:
+            self.set(key, to_fixed(value, _RATE, name))
+
+        return property(fget, fset, doc=doc)
+
+    @property
+    def price_scale(self) -> int:
+        """Decimal places of prices (settable while the market has no tiers added and no
+        positions)."""
+        return self.get(_capi.MARGIN_MKT_PRICE_SCALE)
+
+    @price_scale.setter
+    def price_scale(self, value: int) -> None:
+        self.set(_capi.MARGIN_MKT_PRICE_SCALE, value)
+
+    @property
+    def qty_scale(self) -> int:
+        """Decimal places of quantities (same restriction as :attr:`price_scale`)."""
+        return self.get(_capi.MARGIN_MKT_QTY_SCALE)
+
+    @qty_scale.setter
+    def qty_scale(self, value: int) -> None:
+        self.set(_capi.MARGIN_MKT_QTY_SCALE, value)
+
+    @property
+    def tick(self) -> Decimal:
+        """Price tick: entry and trade prices must be multiples of it."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_TICK), self.price_scale)
+
+    @tick.setter
+    def tick(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_TICK, to_fixed(value, self.price_scale, "tick"))
+
+    @property
+    def step(self) -> Decimal:
+        """Quantity step: quantities must be multiples of it."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_STEP), self.qty_scale)
+
+    @step.setter
+    def step(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_STEP, to_fixed(value, self.qty_scale, "step"))
+
+    max_leverage = _rate_prop(
+        _capi.MARGIN_MKT_MAX_LEVERAGE, "max_leverage", "Maximum leverage (e.g. 125)."
+    )
+    maker_fee = _rate_prop(_capi.MARGIN_MKT_MAKER_FEE, "maker_fee", "Maker fee rate (e.g. 0.0002).")
+    taker_fee = _rate_prop(_capi.MARGIN_MKT_TAKER_FEE, "taker_fee", "Taker fee rate (e.g. 0.0004).")
+    close_fee = _rate_prop(
+        _capi.MARGIN_MKT_CLOSE_FEE,
+        "close_fee",
+        "Fee rate to close counted in the maintenance margin (the spec's f).",
+    )
+    del _rate_prop
+
+    @property
+    def mm_basis(self) -> MMBasis:
+        """Maintenance-margin basis (:class:`~margin.MMBasis`)."""
+        return MMBasis(self.get(_capi.MARGIN_MKT_MM_BASIS))
+
+    @mm_basis.setter
+    def mm_basis(self, value: Union[MMBasis, int, str]) -> None:
+        if isinstance(value, str):
+            try:
+                value = MMBasis[value.upper()]
+            except KeyError:
+                raise InvalidArgument(_capi.MARGIN_EINVAL, f"mm_basis: {value!r} is not 'mark' or 'entry'") from None
+        self.set(_capi.MARGIN_MKT_MM_BASIS, int(value))
+
+    @property
+    def mark(self) -> Optional[Decimal]:
+        """Last mark price, or ``None`` before the first mark update."""
+        v = self.get(_capi.MARGIN_MKT_MARK)
+        return None if v == 0 else from_fixed(v, self.price_scale)
+
+    @property
+    def tier_count(self) -> int:
+        """Number of maintenance tiers."""
+        return self.get(_capi.MARGIN_MKT_TIER_COUNT)
+
+    @property
+    def open_positions(self) -> int:
+        """Number of open positions in the market."""
+        return self.get(_capi.MARGIN_MKT_OPEN_POSITIONS)
+
+    # tiers
+    def add_tier(
+        self,
+        floor: DecimalLike,
+        mmr: DecimalLike,
+        max_leverage: Optional[DecimalLike] = None,
+        maint_amount: Optional[DecimalLike] = None,
+    ) -> None:
+        """Add a maintenance tier (``margin_market_add_tier()``).  The first call replaces
+        the default tier.  ``max_leverage=None`` means the market's maximum;
+        ``maint_amount=None`` derives it by the recurrence (``MARGIN_DERIVE``)."""
+        lev = 0 if max_leverage is None else to_fixed(max_leverage, _RATE, "max_leverage")
+        amt = (
+            _capi.MARGIN_DERIVE
+            if maint_amount is None
+            else to_fixed(maint_amount, _MONEY, "maint_amount")
+        )
+        self.engine._call(
+            "margin_market_add_tier",
+            self.id,
+            to_fixed(floor, _MONEY, "floor"),
+            to_fixed(mmr, _RATE, "mmr"),
+            lev,
+            amt,
+        )
+
+    def tier(self, index: int) -> Tier:
+        """Tier *index* (0-based)."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError("index: expected int")
+        if not 0 <= index <= _capi.UINT32_MAX:
+            raise InvalidArgument(_capi.MARGIN_EINVAL, f"index: {index} is out of range")
+        outs = [ctypes.c_int64() for _ in range(4)]
+        self.engine._query(
+            "margin_market_tier", self.id, index, *(ctypes.byref(o) for o in outs)
+        )
+        return Tier(
+            floor=from_fixed(outs[0].value, _MONEY),
+            mmr=from_fixed(outs[1].value, _RATE),
+            max_leverage=from_fixed(outs[2].value, _RATE),
+            maint_amount=from_fixed(outs[3].value, _MONEY),
+        )
+
+    @property
+    def tiers(self) -> List[Tier]:
+        """All maintenance tiers, in order."""
+        return [self.tier(i) for i in range(self.tier_count)]
+
+    def tier_for(self, notional: DecimalLike) -> Tuple[Decimal, Decimal]:
+        """``(mmr, maint_amount)`` of the tier whose range holds *notional* (money)."""
+        mmr = ctypes.c_int64()
+        amt = ctypes.c_int64()
+        self.engine._query(
+            "margin_market_tier_for",
+            self.id,
+            to_fixed(notional, _MONEY, "notional"),
+            ctypes.byref(mmr),
+            ctypes.byref(amt),
+        )
+        return from_fixed(mmr.value, _RATE), from_fixed(amt.value, _MONEY)
+
+    # marks
+    def mark_update(self, mark: DecimalLike) -> None:
+        """Apply a new mark price and act on every trigger it crosses (liquidations,
+        stop-losses, take-profits, margin calls), producing events."""
+        self.engine._call("margin_mark_update", self.id, self.to_price(mark))
+
+    def funding(self, rate: DecimalLike, mark: DecimalLike) -> None:
+        """Settle one funding interval at *rate* (a long pays when rate > 0) and *mark*,
+        then evaluate triggers at *mark*."""
+        self.engine._call(
+            "margin_funding_apply", self.id, to_fixed(rate, _RATE, "rate"), self.to_price(mark)
+        )
+
+
+class Account(_Thing):
+    """A wallet whose free balance backs isolated positions."""
+
+    __slots__ = ()
+
+    def get(self, key: int) -> int:
+        """Raw ``margin_account_get()``."""
+        return self.engine._get64("margin_account_get", self.id, to_i32(key, "key"))
+
+    def _money(self, key: int) -> Decimal:
+        return from_fixed(self.get(key), _MONEY)
+
+    @property
+    def free_balance(self) -> Decimal:
+        """Free (withdrawable) balance."""
+        return self._money(_capi.MARGIN_ACCT_FREE_BALANCE)
+
+    @property
+    def isolated_margin(self) -> Decimal:
+        """Sum of the isolated margins of open positions."""
+        return self._money(_capi.MARGIN_ACCT_ISOLATED_MARGIN)
+
+    @property
+    def equity(self) -> Decimal:
+        """Free balance + isolated margins + unrealized PnL at each market's last mark."""
+        return self._money(_capi.MARGIN_ACCT_EQUITY)
+
+    @property
+    def deposits(self) -> Decimal:
+        """Total deposited."""
+        return self._money(_capi.MARGIN_ACCT_DEPOSITS)
+
+    @property
+    def withdrawals(self) -> Decimal:
+        """Total withdrawn."""
+        return self._money(_capi.MARGIN_ACCT_WITHDRAWALS)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realized PnL of all positions (liquidation losses included)."""
+        return self._money(_capi.MARGIN_ACCT_REALIZED_PNL)
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees paid."""
+        return self._money(_capi.MARGIN_ACCT_FEES)
+
+    @property
+    def funding(self) -> Decimal:
+        """Net funding received (negative: paid)."""
+        return self._money(_capi.MARGIN_ACCT_FUNDING)
+
+    @property
+    def open_positions(self) -> int:
+        """Number of open positions."""
+        return self.get(_capi.MARGIN_ACCT_OPEN_POSITIONS)
+
+    def deposit(self, amount: DecimalLike) -> None:
+        """Credit the free balance (amount > 0)."""
+        self.engine._call("margin_account_deposit", self.id, to_fixed(amount, _MONEY, "amount"))
+
+    def withdraw(self, amount: DecimalLike) -> None:
+        """Debit the free balance (0 < amount <= free balance)."""
+        self.engine._call("margin_account_withdraw", self.id, to_fixed(amount, _MONEY, "amount"))
+
+    def open_position(
+        self,
+        market: MarketLike,
+        side: SideLike,
+        qty: DecimalLike,
+        price: DecimalLike,
+        *,
+        leverage: Optional[DecimalLike] = None,
+        margin: Optional[DecimalLike] = None,
+        maker: bool = False,
+        cross: bool = False,
+    ) -> "Position":
+        """Open an isolated position (``margin_position_open()``).
+
+        Args:
+            market: The :class:`Market` (or its id).
+            side: ``"long"``/``"short"`` (or :class:`~margin.Side`, 1/-1).
+            qty: Size, on the market's step grid.
+            price: Entry price, on the tick grid.
+            leverage: Leverage such as ``20``; with no ``margin`` the margin is
+                ``qty*price/leverage`` rounded up.
+            margin: Isolated margin; with no ``leverage`` the leverage is derived from it.
+            maker: Charge the maker fee instead of the taker fee.
+            cross: Cross margin (not supported yet: raises :class:`~margin.NotSupported`).
+        """
+        m = market if isinstance(market, Market) else Market(self.engine, _market_id(market))
+        if m.engine is not self.engine:
+            raise InvalidArgument(_capi.MARGIN_EINVAL, "the market belongs to another engine")
+        lev = 0 if leverage is None else to_fixed(leverage, _RATE, "leverage")
+        mar = 0 if margin is None else to_fixed(margin, _MONEY, "margin")
+        out = ctypes.c_uint64()
+        self.engine._call(
+            "margin_position_open",
+            self.id,
+            m.id,
+            parse_side(side),
+            m.to_qty(qty),
+            m.to_price(price),
+            lev,
+            mar,
+            _flags(maker, cross),
+            ctypes.byref(out),
+        )
+        return Position(self.engine, out.value)
+
+
+class Position(_Thing):
+    """An isolated position.  Figures "at a mark" take an optional ``mark``: ``None`` means
+    the market's last mark (the entry price if the market has none)."""
+
+    __slots__ = ()
+
+    def get(self, key: int) -> int:
+        """Raw ``margin_position_get()``."""
+        return self.engine._get64("margin_position_get", self.id, to_i32(key, "key"))
+
+    def at(self, key: int, mark: Optional[DecimalLike] = None) -> int:
+        """Raw ``margin_position_at()`` (the mark converted at the market's price scale)."""
+        m = 0 if mark is None else self.market.to_price(mark)
+        return self.engine._get64("margin_position_at", self.id, to_i32(key, "key"), m)
+
+    # identity
+    @property
+    def account(self) -> Account:
+        """The owning account."""
+        return Account(self.engine, self.get(_capi.MARGIN_POS_ACCOUNT))
+
+    @property
+    def market(self) -> Market:
+        """The market."""
+        return Market(self.engine, self.get(_capi.MARGIN_POS_MARKET))
+
+    def _scales(self) -> Tuple[int, int]:
+        m = self.market
+        return m.price_scale, m.qty_scale
+
+    def _price(self, v: int) -> Decimal:
+        return from_fixed(v, self._scales()[0])
+
+    def _opt_price(self, v: int) -> Optional[Decimal]:
+        return None if v == 0 else self._price(v)
+
+    # stored figures
+    @property
+    def side(self) -> Side:
+        """:class:`~margin.Side` of the position."""
+        return Side(self.get(_capi.MARGIN_POS_SIDE))
+
+    @property
+    def qty(self) -> Decimal:
+        """Size (0 once closed)."""
+        return from_fixed(self.get(_capi.MARGIN_POS_QTY), self._scales()[1])
+
+    @property
+    def entry_price(self) -> Decimal:
+        """Average entry price."""
+        return self._price(self.get(_capi.MARGIN_POS_ENTRY_PRICE))
+
+    @property
+    def margin(self) -> Decimal:
+        """Isolated margin (0 once closed)."""
+        return from_fixed(self.get(_capi.MARGIN_POS_MARGIN), _MONEY)
+
+    @property
+    def leverage(self) -> Decimal:
+        """Leverage."""
+        return from_fixed(self.get(_capi.MARGIN_POS_LEVERAGE), _RATE)
+
+    @property
+    def status(self) -> Status:
+        """:class:`~margin.Status`: open, closed or liquidated."""
+        return Status(self.get(_capi.MARGIN_POS_STATUS))
+
+    @property
+    def is_open(self) -> bool:
+        """True while the position is open."""
+        return self.status == Status.OPEN
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realized PnL so far."""
+        return from_fixed(self.get(_capi.MARGIN_POS_REALIZED_PNL), _MONEY)
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees paid so far."""
+        return from_fixed(self.get(_capi.MARGIN_POS_FEES), _MONEY)
+
+    @property
+    def funding(self) -> Decimal:
+        """Net funding so far (negative: paid)."""
+        return from_fixed(self.get(_capi.MARGIN_POS_FUNDING), _MONEY)
+
+    @property
+    def stop_loss(self) -> Optional[Decimal]:
+        """Stop-loss trigger price, or ``None``."""
+        return self._opt_price(self.get(_capi.MARGIN_POS_STOP_LOSS))
+
+    @property
+    def take_profit(self) -> Optional[Decimal]:
+        """Take-profit trigger price, or ``None``."""
+        return self._opt_price(self.get(_capi.MARGIN_POS_TAKE_PROFIT))
+
+    @property
+    def liq_price(self) -> Optional[Decimal]:
+        """Liquidation price in force (the trigger), or ``None``."""
+        return self._opt_price(self.get(_capi.MARGIN_POS_LIQ_PRICE))
+
+    # figures at a mark
+    def _at_money(self, key: int, mark: Optional[DecimalLike]) -> Decimal:
+        return from_fixed(self.at(key, mark), _MONEY)
+
+    def notional(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Position value ``Q*P``, rounded up."""
+        return self._at_money(_capi.MARGIN_AT_NOTIONAL, mark)
+
+    def unrealized_pnl(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """``s*Q*(P-E)``, rounded down."""
+        return self._at_money(_capi.MARGIN_AT_UNREALIZED_PNL, mark)
+
+    def margin_balance(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """``M + uPnL``, rounded down."""
+        return self._at_money(_capi.MARGIN_AT_MARGIN_BALANCE, mark)
+
+    def maint_margin(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Maintenance margin, rounded up."""
+        return self._at_money(_capi.MARGIN_AT_MAINT_MARGIN, mark)
+
+    def maint_rate(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Maintenance rate of the tier in force."""
+        return from_fixed(self.at(_capi.MARGIN_AT_MAINT_RATE, mark), _RATE)
+
+    def maint_amount(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Maintenance amount of the tier in force."""
+        return self._at_money(_capi.MARGIN_AT_MAINT_AMOUNT, mark)
+
+    def margin_ratio(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Maintenance margin / margin balance, rounded up; ``Decimal('Infinity')`` when
+        the balance is <= 0."""
+        v = self.at(_capi.MARGIN_AT_MARGIN_RATIO, mark)
+        if v == _capi.INT64_MAX:
+            return Decimal("Infinity")
+        return from_fixed(v, _RATE)
+
+    def liquidation_price(self, mark: Optional[DecimalLike] = None) -> Optional[Decimal]:
+        """Liquidation price (long rounded up, short down), or ``None`` for a long that
+        cannot be liquidated.  Independent of the mark."""
+        return self._opt_price(self.at(_capi.MARGIN_AT_LIQ_PRICE, mark))
+
+    def bankruptcy_price(self, mark: Optional[DecimalLike] = None) -> Optional[Decimal]:
+        """``E - s*M/Q`` (long rounded up, short down), or ``None`` for a long when <= 0."""
+        return self._opt_price(self.at(_capi.MARGIN_AT_BANKRUPTCY_PRICE, mark))
+
+    def initial_margin(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """``Q*E/L``, rounded up."""
+        return self._at_money(_capi.MARGIN_AT_INITIAL_MARGIN, mark)
+
+    def roe(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """Unrealized PnL / initial margin (a rate), rounded down."""
+        return from_fixed(self.at(_capi.MARGIN_AT_ROE, mark), _RATE)
+
+    def removable_margin(self, mark: Optional[DecimalLike] = None) -> Decimal:
+        """``max(0, min(M - MM, M + uPnL - Q*P/L))``, rounded down."""
+        return self._at_money(_capi.MARGIN_AT_REMOVABLE_MARGIN, mark)
+
+    # actions
+    def trade(self, side: SideLike, qty: DecimalLike, price: DecimalLike, *, maker: bool = False) -> None:
+        """Buy (``"long"``/``"buy"``) or sell (``"short"``/``"sell"``) *qty* at *price*:
+        increase, reduce, close or flip the position."""
+        m = self.market
+        self.engine._call(
+            "margin_position_trade",
+            self.id,
+            parse_side(side),
+            m.to_qty(qty),
+            m.to_price(price),
+            _flags(maker),
+        )
+
+    def buy(self, qty: DecimalLike, price: DecimalLike, *, maker: bool = False) -> None:
+        """``trade("buy", qty, price)``."""
+        self.trade(Side.LONG, qty, price, maker=maker)
+
+    def sell(self, qty: DecimalLike, price: DecimalLike, *, maker: bool = False) -> None:
+        """``trade("sell", qty, price)``."""
+        self.trade(Side.SHORT, qty, price, maker=maker)
+
+    def close(self, price: DecimalLike, *, maker: bool = False) -> None:
+        """Close the whole position at *price*."""
+        self.engine._call(
+            "margin_position_close", self.id, self.market.to_price(price), _flags(maker)
+        )
+
+    def add_margin(self, amount: DecimalLike) -> None:
+        """Move *amount* from the free balance into the position's margin."""
+        self.engine._call(
+            "margin_position_add_margin", self.id, to_fixed(amount, _MONEY, "amount")
+        )
+
+    def remove_margin(self, amount: DecimalLike) -> None:
+        """Move *amount* (at most :meth:`removable_margin`) back to the free balance."""
+        self.engine._call(
+            "margin_position_remove_margin", self.id, to_fixed(amount, _MONEY, "amount")
+        )
+
+    def set_leverage(self, leverage: DecimalLike) -> None:
+        """Change the leverage and re-margin the position."""
+        self.engine._call(
+            "margin_position_set_leverage", self.id, to_fixed(leverage, _RATE, "leverage")
+        )
+
+    def set_stops(
+        self,
+        stop_loss: Optional[DecimalLike] = None,
+        take_profit: Optional[DecimalLike] = None,
+    ) -> None:
+        """Set both trigger prices; ``None`` clears one."""
+        m = self.market
+        sl = 0 if stop_loss is None else m.to_price(stop_loss)
+        tp = 0 if take_profit is None else m.to_price(take_profit)
+        self.engine._call("margin_position_set_stops", self.id, sl, tp)
