@@ -1,1 +1,742 @@
-/* placeholder */ typedef int margin__placeholder_engine;
+/* The engine handle, its errors and options, markets and accounts. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int margin__fail(const margin_engine *ce, int code, const char *fmt, ...)
+{
+    /* The error slot is the one mutable part of an engine that const queries may write:
+     * engines are always allocated by margin_engine_new(), never defined const. */
+    margin_engine *e = (margin_engine *)(uintptr_t)ce;
+    va_list ap;
+    if (e == NULL)
+        return code;
+    e->err = code;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int margin_engine_new(margin_engine **out)
+{
+    margin_engine *e;
+    if (out == NULL)
+        return MARGIN_EINVAL;
+    e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return MARGIN_ENOMEM;
+    e->queue_on = 1;
+    e->nlevels = 1;
+    e->levels[0] = 80000000; /* 0.8 */
+    *out = e;
+    return MARGIN_OK;
+}
+
+void margin_engine_free(margin_engine *e)
+{
+    uint32_t i;
+    if (e == NULL)
+        return;
+    for (i = 0; i < e->nmarkets; i++) {
+        free(e->markets[i].down.a);
+        free(e->markets[i].up.a);
+    }
+    free(e->markets);
+    free(e->accounts);
+    free(e->pos);
+    free(e->q);
+    free(e->cand);
+    free(e->out);
+    free(e);
+}
+
+const char *margin_errmsg(const margin_engine *e)
+{
+    if (e == NULL)
+        return "no engine (NULL handle)";
+    return e->msg;
+}
+
+int margin_errcode(const margin_engine *e)
+{
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    return e->err;
+}
+
+int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
+{
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    switch (key) {
+    case MARGIN_ENG_TIME:
+        e->time = value;
+        return MARGIN_OK;
+    case MARGIN_ENG_FULL_SCAN:
+    case MARGIN_ENG_EVENT_QUEUE:
+        if (value != 0 && value != 1)
+            return margin__fail(e, MARGIN_EINVAL, "engine option %d takes 0 or 1, not %lld",
+                                (int)key, (long long)value);
+        if (key == MARGIN_ENG_FULL_SCAN)
+            e->full_scan = (int)value;
+        else
+            e->queue_on = (int)value;
+        return MARGIN_OK;
+    case MARGIN_ENG_INSURANCE_FUND:
+    case MARGIN_ENG_OPEN_POSITIONS:
+    case MARGIN_ENG_EVENTS_PENDING:
+    case MARGIN_ENG_LAST_SEQ:
+    case MARGIN_ENG_LIQUIDATIONS:
+        return margin__fail(e, MARGIN_EINVAL, "engine key %d is read-only", (int)key);
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown engine option %d", (int)key);
+    }
+}
+
+int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
+{
+    int64_t v;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    switch (key) {
+    case MARGIN_ENG_TIME:
+        v = e->time;
+        break;
+    case MARGIN_ENG_FULL_SCAN:
+        v = e->full_scan;
+        break;
+    case MARGIN_ENG_EVENT_QUEUE:
+        v = e->queue_on;
+        break;
+    case MARGIN_ENG_INSURANCE_FUND:
+        v = e->insurance;
+        break;
+    case MARGIN_ENG_OPEN_POSITIONS:
+        v = (int64_t)e->open_positions;
+        break;
+    case MARGIN_ENG_EVENTS_PENDING:
+        v = (int64_t)e->qlen;
+        break;
+    case MARGIN_ENG_LAST_SEQ:
+        v = e->last_seq;
+        break;
+    case MARGIN_ENG_LIQUIDATIONS:
+        v = e->liquidations;
+        break;
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);
+    }
+    *out = v;
+    return MARGIN_OK;
+}
+
+int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels, size_t n)
+{
+    size_t i;
+    uint32_t pi;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (n > MARGIN__MAX_LEVELS)
+        return margin__fail(e, MARGIN_EINVAL, "at most %d margin-call levels, not %zu",
+                            MARGIN__MAX_LEVELS, n);
+    if (n > 0 && levels == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "levels is NULL");
+    for (i = 0; i < n; i++)
+        if (levels[i] <= 0 || levels[i] >= MARGIN__ONE)
+            return margin__fail(e, MARGIN_EINVAL,
+                                "margin-call level %zu must be strictly between 0 and 1", i);
+    /* sort a copy ascending, dropping duplicates */
+    {
+        int64_t tmp[MARGIN__MAX_LEVELS];
+        size_t m = 0, j;
+        for (i = 0; i < n; i++) {
+            int64_t v = levels[i];
+            for (j = m; j > 0 && tmp[j - 1] > v; j--)
+                tmp[j] = tmp[j - 1];
+            if (j > 0 && tmp[j - 1] == v) {
+                /* duplicate: undo the shift */
+                for (; j < m; j++)
+                    tmp[j] = tmp[j + 1];
+                continue;
+            }
+            tmp[j] = v;
+            m++;
+        }
+        /* Validate that every open position's keys can be computed before changing. */
+        for (pi = 0; pi < e->npos; pi++) {
+            margin__position *p = &e->pos[pi];
+            int64_t d, u;
+            int64_t save[MARGIN__MAX_LEVELS];
+            uint32_t savedn = e->nlevels;
+            if (p->status != MARGIN_STATUS_OPEN)
+                continue;
+            memcpy(save, e->levels, sizeof save);
+            memcpy(e->levels, tmp, m * sizeof tmp[0]);
+            e->nlevels = (uint32_t)m;
+            rc = margin__position_keys(e, &e->markets[p->market], p, 0, &d, &u);
+            memcpy(e->levels, save, sizeof save);
+            e->nlevels = savedn;
+            if (rc != MARGIN_OK)
+                return margin__fail(e, rc, "margin-call level price of position %u overflows",
+                                    pi + 1);
+        }
+        memcpy(e->levels, tmp, m * sizeof tmp[0]);
+        e->nlevels = (uint32_t)m;
+    }
+    for (pi = 0; pi < e->npos; pi++) {
+        margin__position *p = &e->pos[pi];
+        if (p->status != MARGIN_STATUS_OPEN)
+            continue;
+        p->mc_fired = 0;
+        (void)margin__reindex(e, pi); /* validated above; cannot fail */
+    }
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ lookups */
+
+int margin__get_market(const margin_engine *e, uint64_t id, margin__market **out)
+{
+    if (id == 0 || id > e->nmarkets)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no market with id %llu",
+                            (unsigned long long)id);
+    *out = &e->markets[id - 1];
+    return MARGIN_OK;
+}
+
+int margin__get_account(const margin_engine *e, uint64_t id, margin__account **out)
+{
+    if (id == 0 || id > e->naccounts)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no account with id %llu",
+                            (unsigned long long)id);
+    *out = &e->accounts[id - 1];
+    return MARGIN_OK;
+}
+
+int margin__get_position(const margin_engine *e, uint64_t id, margin__position **out)
+{
+    if (id == 0 || id > e->npos)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no position with id %llu",
+                            (unsigned long long)id);
+    *out = &e->pos[id - 1];
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ markets */
+
+static void market_default_tier(margin__market *m)
+{
+    m->ntiers = 1;
+    m->tiers_custom = 0;
+    m->tiers[0].floor = 0;
+    m->tiers[0].mmr = 400000; /* 0.004 */
+    m->tiers[0].max_lev = 0;  /* the market's maximum */
+    m->tiers[0].cum = 0;
+}
+
+static void market_scales(margin__market *m)
+{
+    m->ns = m->price_scale + m->qty_scale;
+    m->w = m->ns > MARGIN_MONEY_SCALE ? m->ns : MARGIN_MONEY_SCALE;
+}
+
+int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
+{
+    size_t len;
+    uint32_t i;
+    margin__market *m = NULL;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (symbol == NULL || out_id == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "symbol and out_id must not be NULL");
+    for (len = 0; len < sizeof m->symbol && symbol[len] != '\0'; len++)
+        if (symbol[len] <= ' ' || symbol[len] > '~')
+            return margin__fail(e, MARGIN_EINVAL, "symbol has a character that is not printable ASCII");
+    if (len == 0 || len >= sizeof m->symbol)
+        return margin__fail(e, MARGIN_EINVAL, "symbol must be 1 to 31 characters long");
+    for (i = 0; i < e->nmarkets; i++)
+        if (strcmp(e->markets[i].symbol, symbol) == 0)
+            return margin__fail(e, MARGIN_EEXIST, "market %s exists already", symbol);
+    if (e->nmarkets == e->capmarkets) {
+        uint32_t cap = e->capmarkets ? e->capmarkets * 2 : 4;
+        margin__market *nm = realloc(e->markets, cap * sizeof *nm);
+        if (nm == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->markets = nm;
+        e->capmarkets = cap;
+    }
+    m = &e->markets[e->nmarkets];
+    memset(m, 0, sizeof *m);
+    memcpy(m->symbol, symbol, len + 1);
+    m->price_scale = 8;
+    m->qty_scale = 8;
+    market_scales(m);
+    m->tick = 1;
+    m->step = 1;
+    m->max_lev = 125 * MARGIN__ONE;
+    m->maker = 20000; /* 0.0002 */
+    m->taker = 40000; /* 0.0004 */
+    m->mm_basis = MARGIN_MM_BASIS_MARK;
+    m->head = m->tail = MARGIN__NONE;
+    m->down.max = 1;
+    m->up.max = 0;
+    market_default_tier(m);
+    e->nmarkets++;
+    *out_id = e->nmarkets;
+    return MARGIN_OK;
+}
+
+int margin_market_find(const margin_engine *e, const char *symbol, uint64_t *out_id)
+{
+    uint32_t i;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (symbol == NULL || out_id == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "symbol and out_id must not be NULL");
+    for (i = 0; i < e->nmarkets; i++)
+        if (strcmp(e->markets[i].symbol, symbol) == 0) {
+            *out_id = i + 1;
+            return MARGIN_OK;
+        }
+    return margin__fail(e, MARGIN_ENOTFOUND, "no market with symbol %.40s", symbol);
+}
+
+static int rate_ok(int64_t v)
+{
+    return v >= 0 && v <= MARGIN__ONE;
+}
+
+int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value)
+{
+    margin__market *m = NULL;
+    int rc;
+    uint32_t pi;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    switch (key) {
+    case MARGIN_MKT_PRICE_SCALE:
+    case MARGIN_MKT_QTY_SCALE:
+        if (value < 0 || value > MARGIN_MAX_SCALE)
+            return margin__fail(e, MARGIN_EINVAL, "scale must be 0 to 18, not %lld",
+                                (long long)value);
+        if (m->open_count > 0 || m->tiers_custom)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "scales can change only before tiers and positions");
+        for (pi = 0; pi < e->npos; pi++)
+            if (e->pos[pi].market == market - 1)
+                return margin__fail(e, MARGIN_ESTATE,
+                                    "scales cannot change once the market has had positions");
+        if (key == MARGIN_MKT_PRICE_SCALE)
+            m->price_scale = (int32_t)value;
+        else
+            m->qty_scale = (int32_t)value;
+        market_scales(m);
+        m->mark = 0;
+        return MARGIN_OK;
+    case MARGIN_MKT_TICK:
+    case MARGIN_MKT_STEP:
+        if (value <= 0)
+            return margin__fail(e, MARGIN_EINVAL, "tick and step must be > 0");
+        if (key == MARGIN_MKT_TICK)
+            m->tick = value;
+        else
+            m->step = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_MAX_LEVERAGE:
+        if (value < MARGIN__ONE)
+            return margin__fail(e, MARGIN_EINVAL, "maximum leverage must be at least 1x");
+        for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+            if (e->pos[pi].leverage > value)
+                return margin__fail(e, MARGIN_ELEVERAGE,
+                                    "position %u has a higher leverage", pi + 1);
+        m->max_lev = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_MAKER_FEE:
+    case MARGIN_MKT_TAKER_FEE:
+        if (!rate_ok(value))
+            return margin__fail(e, MARGIN_EINVAL, "fee rate must be 0 to 1");
+        if (key == MARGIN_MKT_MAKER_FEE)
+            m->maker = value;
+        else
+            m->taker = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_MM_BASIS:
+    case MARGIN_MKT_CLOSE_FEE:
+        if (key == MARGIN_MKT_MM_BASIS && value != MARGIN_MM_BASIS_MARK &&
+            value != MARGIN_MM_BASIS_ENTRY)
+            return margin__fail(e, MARGIN_EINVAL, "unknown maintenance basis %lld",
+                                (long long)value);
+        if (key == MARGIN_MKT_CLOSE_FEE) {
+            uint32_t k;
+            if (!rate_ok(value))
+                return margin__fail(e, MARGIN_EINVAL, "fee-to-close rate must be 0 to 1");
+            for (k = 0; k < m->ntiers; k++)
+                if (m->tiers[k].mmr + value >= MARGIN__ONE)
+                    return margin__fail(e, MARGIN_EINVAL,
+                                        "maintenance rate plus fee to close must be below 1");
+        }
+        if (m->open_count > 0)
+            return margin__fail(e, MARGIN_ESTATE, "the market has open positions");
+        if (key == MARGIN_MKT_MM_BASIS)
+            m->mm_basis = (int32_t)value;
+        else
+            m->close_fee = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_MARK:
+    case MARGIN_MKT_TIER_COUNT:
+    case MARGIN_MKT_OPEN_POSITIONS:
+        return margin__fail(e, MARGIN_EINVAL, "market key %d is read-only", (int)key);
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown market option %d", (int)key);
+    }
+}
+
+int margin_market_get(const margin_engine *e, uint64_t market, int32_t key, int64_t *out)
+{
+    margin__market *m = NULL;
+    int rc;
+    int64_t v;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    switch (key) {
+    case MARGIN_MKT_PRICE_SCALE:
+        v = m->price_scale;
+        break;
+    case MARGIN_MKT_QTY_SCALE:
+        v = m->qty_scale;
+        break;
+    case MARGIN_MKT_TICK:
+        v = m->tick;
+        break;
+    case MARGIN_MKT_STEP:
+        v = m->step;
+        break;
+    case MARGIN_MKT_MAX_LEVERAGE:
+        v = m->max_lev;
+        break;
+    case MARGIN_MKT_MAKER_FEE:
+        v = m->maker;
+        break;
+    case MARGIN_MKT_TAKER_FEE:
+        v = m->taker;
+        break;
+    case MARGIN_MKT_MM_BASIS:
+        v = m->mm_basis;
+        break;
+    case MARGIN_MKT_CLOSE_FEE:
+        v = m->close_fee;
+        break;
+    case MARGIN_MKT_MARK:
+        v = m->mark;
+        break;
+    case MARGIN_MKT_TIER_COUNT:
+        v = m->ntiers;
+        break;
+    case MARGIN_MKT_OPEN_POSITIONS:
+        v = m->open_count;
+        break;
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown market key %d", (int)key);
+    }
+    *out = v;
+    return MARGIN_OK;
+}
+
+int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor, int64_t mmr,
+                           int64_t max_leverage, int64_t maint_amount)
+{
+    margin__market *m = NULL;
+    margin__tier t;
+    uint32_t n;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (m->open_count > 0)
+        return margin__fail(e, MARGIN_ESTATE, "tiers cannot change while positions are open");
+    n = m->tiers_custom ? m->ntiers : 0;
+    if (n == MARGIN__MAX_TIERS)
+        return margin__fail(e, MARGIN_ESTATE, "a market has at most %d tiers", MARGIN__MAX_TIERS);
+    if (floor < 0 || (n == 0 && floor != 0) || (n > 0 && floor <= m->tiers[n - 1].floor))
+        return margin__fail(e, MARGIN_EINVAL,
+                            "tier floors must start at 0 and increase strictly");
+    if (mmr <= 0 || mmr >= MARGIN__ONE || mmr + m->close_fee >= MARGIN__ONE)
+        return margin__fail(e, MARGIN_EINVAL,
+                            "maintenance rate must be > 0 and, with the fee to close, < 1");
+    if (n > 0 && mmr < m->tiers[n - 1].mmr)
+        return margin__fail(e, MARGIN_EINVAL, "maintenance rates must not decrease");
+    if (max_leverage != 0 && max_leverage < MARGIN__ONE)
+        return margin__fail(e, MARGIN_EINVAL, "tier maximum leverage must be 0 or >= 1x");
+    t.floor = floor;
+    t.mmr = mmr;
+    t.max_lev = max_leverage;
+    if (maint_amount == MARGIN_DERIVE) {
+        if (n == 0) {
+            t.cum = 0;
+        } else {
+            /* cum_k = floor_k * (mmr_k - mmr_(k-1)) + cum_(k-1), exact at scale 16 */
+            margin__i128 c = (margin__i128)floor * (mmr - m->tiers[n - 1].mmr);
+            int64_t c64;
+            if (c % MARGIN__ONE != 0)
+                c = c / MARGIN__ONE + 1; /* round up: the holder owes it */
+            else
+                c /= MARGIN__ONE;
+            c += m->tiers[n - 1].cum;
+            if (margin__narrow(c, &c64) != MARGIN_OK)
+                return margin__fail(e, MARGIN_EOVERFLOW, "derived maintenance amount overflows");
+            t.cum = c64;
+        }
+    } else {
+        if (maint_amount < 0)
+            return margin__fail(e, MARGIN_EINVAL, "maintenance amount must be >= 0");
+        t.cum = maint_amount;
+    }
+    m->tiers[n] = t;
+    m->ntiers = n + 1;
+    m->tiers_custom = 1;
+    return MARGIN_OK;
+}
+
+int margin_market_tier(const margin_engine *e, uint64_t market, uint32_t index,
+                       int64_t *out_floor, int64_t *out_mmr, int64_t *out_max_leverage,
+                       int64_t *out_maint_amount)
+{
+    margin__market *m = NULL;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_floor == NULL || out_mmr == NULL || out_max_leverage == NULL ||
+        out_maint_amount == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out-parameters must not be NULL");
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (index >= m->ntiers)
+        return margin__fail(e, MARGIN_EINVAL, "tier index %u out of range (%u tiers)",
+                            (unsigned)index, (unsigned)m->ntiers);
+    *out_floor = m->tiers[index].floor;
+    *out_mmr = m->tiers[index].mmr;
+    *out_max_leverage = m->tiers[index].max_lev ? m->tiers[index].max_lev : m->max_lev;
+    *out_maint_amount = m->tiers[index].cum;
+    return MARGIN_OK;
+}
+
+int margin_market_tier_for(const margin_engine *e, uint64_t market, int64_t notional,
+                           int64_t *out_mmr, int64_t *out_maint_amount)
+{
+    margin__market *m = NULL;
+    int rc, k;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_mmr == NULL || out_maint_amount == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out-parameters must not be NULL");
+    if (notional < 0)
+        return margin__fail(e, MARGIN_EINVAL, "notional must be >= 0");
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    k = margin__tier_at(m, (margin__i128)notional * margin__pow10_64(m->w - MARGIN_MONEY_SCALE));
+    *out_mmr = m->tiers[k].mmr;
+    *out_maint_amount = m->tiers[k].cum;
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ accounts */
+
+int margin_account_new(margin_engine *e, uint64_t *out_id)
+{
+    margin__account *a = NULL;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_id == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out_id is NULL");
+    if (e->naccounts == UINT32_MAX - 1)
+        return margin__fail(e, MARGIN_ENOMEM, "too many accounts");
+    if (e->naccounts == e->capaccounts) {
+        uint32_t cap = e->capaccounts ? e->capaccounts * 2 : 16;
+        margin__account *na = realloc(e->accounts, (size_t)cap * sizeof *na);
+        if (na == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->accounts = na;
+        e->capaccounts = cap;
+    }
+    a = &e->accounts[e->naccounts];
+    memset(a, 0, sizeof *a);
+    a->head = a->tail = MARGIN__NONE;
+    e->naccounts++;
+    *out_id = e->naccounts;
+    return MARGIN_OK;
+}
+
+static int account_move(margin_engine *e, uint64_t account, int64_t amount, int withdraw)
+{
+    margin__account *a = NULL;
+    margin__event *ev;
+    int64_t nf, nt;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK)
+        return rc;
+    if (amount <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    if (withdraw) {
+        if (amount > a->free)
+            return margin__fail(e, MARGIN_EFUNDS, "withdrawal exceeds the free balance");
+        nf = a->free - amount;
+        if (__builtin_add_overflow(a->withdrawals, amount, &nt))
+            return margin__fail(e, MARGIN_EOVERFLOW, "withdrawal total overflows");
+    } else {
+        if (__builtin_add_overflow(a->free, amount, &nf) ||
+            __builtin_add_overflow(a->deposits, amount, &nt))
+            return margin__fail(e, MARGIN_EOVERFLOW, "balance overflows");
+    }
+    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+        return rc;
+    a->free = nf;
+    if (withdraw)
+        a->withdrawals = nt;
+    else
+        a->deposits = nt;
+    ev = margin__ev_begin(e, withdraw ? MARGIN_EV_WITHDRAW : MARGIN_EV_DEPOSIT);
+    ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)account;
+    ev->f[MARGIN_EVF_AMOUNT] = amount;
+    ev->f[MARGIN_EVF_FREE_BALANCE] = nf;
+    margin__ev_commit(e, ev);
+    return MARGIN_OK;
+}
+
+int margin_account_deposit(margin_engine *e, uint64_t account, int64_t amount)
+{
+    return account_move(e, account, amount, 0);
+}
+
+int margin_account_withdraw(margin_engine *e, uint64_t account, int64_t amount)
+{
+    return account_move(e, account, amount, 1);
+}
+
+int margin_account_get(const margin_engine *e, uint64_t account, int32_t key, int64_t *out)
+{
+    margin__account *a = NULL;
+    int rc;
+    int64_t v;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK)
+        return rc;
+    switch (key) {
+    case MARGIN_ACCT_FREE_BALANCE:
+        v = a->free;
+        break;
+    case MARGIN_ACCT_ISOLATED_MARGIN:
+        v = a->isolated;
+        break;
+    case MARGIN_ACCT_EQUITY: {
+        margin__i128 sum = (margin__i128)a->free + a->isolated;
+        uint32_t pi;
+        for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+            const margin__position *p = &e->pos[pi];
+            const margin__market *m = &e->markets[p->market];
+            int64_t pnl;
+            rc = margin__pnl(m, p->side, p->qty, p->entry, m->mark ? m->mark : p->entry, &pnl);
+            if (rc != MARGIN_OK)
+                return margin__fail(e, rc, "unrealized PnL of position %u overflows", pi + 1);
+            sum += pnl;
+        }
+        if (margin__narrow(sum, &v) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "equity overflows");
+        break;
+    }
+    case MARGIN_ACCT_DEPOSITS:
+        v = a->deposits;
+        break;
+    case MARGIN_ACCT_WITHDRAWALS:
+        v = a->withdrawals;
+        break;
+    case MARGIN_ACCT_REALIZED_PNL:
+        v = a->realized;
+        break;
+    case MARGIN_ACCT_FEES:
+        v = a->fees;
+        break;
+    case MARGIN_ACCT_FUNDING:
+        v = a->funding;
+        break;
+    case MARGIN_ACCT_OPEN_POSITIONS:
+        v = a->open_count;
+        break;
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown account key %d", (int)key);
+    }
+    *out = v;
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ position lists */
+
+void margin__link(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__account *a = &e->accounts[p->account];
+    /* market list, kept in id order (positions are created in id order) */
+    p->mnext = MARGIN__NONE;
+    p->mprev = m->tail;
+    if (m->tail != MARGIN__NONE)
+        e->pos[m->tail].mnext = pi;
+    else
+        m->head = pi;
+    m->tail = pi;
+    p->anext = MARGIN__NONE;
+    p->aprev = a->tail;
+    if (a->tail != MARGIN__NONE)
+        e->pos[a->tail].anext = pi;
+    else
+        a->head = pi;
+    a->tail = pi;
+    m->open_count++;
+    a->open_count++;
+    e->open_positions++;
+}
+
+void margin__unlink(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__account *a = &e->accounts[p->account];
+    if (p->mprev != MARGIN__NONE)
+        e->pos[p->mprev].mnext = p->mnext;
+    else
+        m->head = p->mnext;
+    if (p->mnext != MARGIN__NONE)
+        e->pos[p->mnext].mprev = p->mprev;
+    else
+        m->tail = p->mprev;
+    if (p->aprev != MARGIN__NONE)
+        e->pos[p->aprev].anext = p->anext;
+    else
+        a->head = p->anext;
+    if (p->anext != MARGIN__NONE)
+        e->pos[p->anext].aprev = p->aprev;
+    else
+        a->tail = p->aprev;
+    p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
+    m->open_count--;
+    a->open_count--;
+    e->open_positions--;
+}

@@ -1,1 +1,169 @@
+/* Internal engine structures. Not installed; the margin__ prefix keeps static links safe. */
+#ifndef MARGIN_LIB_ENGINE_H
+#define MARGIN_LIB_ENGINE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dec.h"
+#include "margin.h"
+
+#define MARGIN__NONE UINT32_MAX
+#define MARGIN__MAX_LEVELS 8
+#define MARGIN__MAX_TIERS 32
+#define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
+#define MARGIN__NFIELDS 23      /* event fields 1..22 */
+
+typedef struct {
+    int64_t floor;   /* money */
+    int64_t mmr;     /* rate */
+    int64_t max_lev; /* rate */
+    int64_t cum;     /* money */
+} margin__tier;
+
+/* Binary heap of (key, position index). max = 1: the largest key on top. */
+typedef struct {
+    int64_t key;
+    uint32_t pos;
+} margin__hitem;
+
+typedef struct {
+    margin__hitem *a;
+    uint32_t n, cap;
+    int max;
+} margin__heap;
+
+typedef struct {
+    char symbol[32];
+    int32_t price_scale, qty_scale;
+    int32_t ns; /* native notional scale: qty_scale + price_scale */
+    int32_t w;  /* working scale: max(ns, 8) */
+    int64_t tick, step, max_lev, maker, taker, close_fee;
+    int32_t mm_basis;
+    int64_t mark;
+    uint32_t ntiers;
+    int tiers_custom;
+    margin__tier tiers[MARGIN__MAX_TIERS];
+    uint32_t open_count;
+    uint32_t head, tail; /* open positions, in id order */
+    margin__heap down;   /* fires when mark <= key (max-heap) */
+    margin__heap up;     /* fires when mark >= key (min-heap) */
+} margin__market;
+
+typedef struct {
+    int64_t free, deposits, withdrawals, realized, fees, funding, isolated;
+    uint32_t open_count;
+    uint32_t head, tail; /* open positions */
+} margin__account;
+
+typedef struct {
+    int64_t qty, entry, margin, leverage;
+    int64_t realized, fees, funding;
+    int64_t stop, take, liq;
+    uint32_t account, market; /* indexes (id - 1) */
+    uint32_t down_slot, up_slot;
+    uint32_t mprev, mnext, aprev, anext;
+    int8_t side;
+    uint8_t status;
+    uint8_t mc_fired; /* bit i: level i has fired and is not re-armed */
+} margin__position;
+
+typedef struct {
+    int64_t f[MARGIN__NFIELDS];
+} margin__event;
+
+struct margin_engine {
+    margin__market *markets;
+    uint32_t nmarkets, capmarkets;
+    margin__account *accounts;
+    uint32_t naccounts, capaccounts;
+    margin__position *pos;
+    uint32_t npos, cappos;
+
+    margin__event *q; /* ring buffer */
+    size_t qhead, qlen, qcap;
+    margin__event cur;
+    int has_cur;
+    const margin__event *delivering; /* event being passed to the callback */
+
+    int64_t time, insurance, last_seq, liquidations;
+    uint64_t open_positions;
+    int full_scan, queue_on;
+    int64_t levels[MARGIN__MAX_LEVELS];
+    uint32_t nlevels;
+    margin_event_fn cb;
+    void *cb_user;
+
+    uint32_t *cand; /* trigger evaluation work space: candidate positions */
+    size_t cand_cap;
+    void *out; /* and their outcomes (struct margin__outcome, trigger.c) */
+    size_t out_cap;
+
+    int err;
+    char msg[256];
+};
+
+/* errors: record code and message on the engine; returns code. */
+int margin__fail(const margin_engine *e, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* lookups: return MARGIN_OK or fail with a message. */
+int margin__get_market(const margin_engine *e, uint64_t id, margin__market **out);
+int margin__get_account(const margin_engine *e, uint64_t id, margin__account **out);
+int margin__get_position(const margin_engine *e, uint64_t id, margin__position **out);
+
+/* events */
+int margin__ev_reserve(margin_engine *e, size_t n);
+margin__event *margin__ev_begin(margin_engine *e, int32_t type);
+void margin__ev_commit(margin_engine *e, margin__event *ev);
+
+/* math (position.c) */
+int margin__tier_at(const margin__market *m, margin__i128 n_w); /* n_w: notional at scale w */
+int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
+                     int64_t *out);
+int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int64_t level, int64_t *out);
+int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price,
+                  int64_t *mm, int64_t *rate, int64_t *cum);
+int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
+                       int64_t *out);
+int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
+                int64_t *out);
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
+
+/* closing a position (position.c): compute without side effects, then apply */
+typedef struct {
+    int64_t realized;  /* holder's realized PnL (never below minus the margin) */
+    int64_t ret;       /* returned to the free balance before the fee */
+    int64_t fee;       /* fee actually charged */
+    int64_t insurance; /* insurance-fund change */
+} margin__close;
+int margin__close_compute(const margin_engine *e, const margin__position *p, int64_t price,
+                          int64_t fee_rate, int liquidation, margin__close *out);
+/* needs one reserved event */
+void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
+                         int32_t ev_type);
+int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out);
+
+/* triggers (trigger.c) */
+int margin__heap_reserve(margin__heap *h, uint32_t n);
+void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot);
+int margin__position_keys(const margin_engine *e, const margin__market *m,
+                          const margin__position *p, uint8_t fired, int64_t *down,
+                          int64_t *up);
+void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down,
+                       int64_t up);
+void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
+int margin__index_reserve(margin__market *m);
+int margin__reindex(margin_engine *e, uint32_t pi);
+int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark);
+
+/* list management (engine.c) */
+void margin__link(margin_engine *e, uint32_t pi);
+void margin__unlink(margin_engine *e, uint32_t pi);
+
+#endif

@@ -1,1 +1,114 @@
-/* placeholder */ typedef int margin__placeholder_event;
+/* The event queue: a growable ring buffer, plus the optional callback. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* Make room for n more events, so that producing them cannot fail. */
+int margin__ev_reserve(margin_engine *e, size_t n)
+{
+    size_t need, cap;
+    margin__event *nq;
+    if (!e->queue_on || e->qlen + n <= e->qcap)
+        return MARGIN_OK;
+    need = e->qlen + n;
+    cap = e->qcap ? e->qcap : 64;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2 / sizeof *nq)
+            return margin__fail(e, MARGIN_ENOMEM, "event queue too large");
+        cap *= 2;
+    }
+    nq = malloc(cap * sizeof *nq);
+    if (nq == NULL)
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory for %zu events", need);
+    /* unwrap the ring into the new buffer */
+    if (e->qlen > 0) {
+        size_t first = e->qcap - e->qhead;
+        if (first > e->qlen)
+            first = e->qlen;
+        memcpy(nq, e->q + e->qhead, first * sizeof *nq);
+        memcpy(nq + first, e->q, (e->qlen - first) * sizeof *nq);
+    }
+    free(e->q);
+    e->q = nq;
+    e->qcap = cap;
+    e->qhead = 0;
+    return MARGIN_OK;
+}
+
+/* Start an event: a zeroed record with seq, time and type filled in. The caller fills the
+ * other fields and calls margin__ev_commit(). Space must have been reserved. */
+margin__event *margin__ev_begin(margin_engine *e, int32_t type)
+{
+    margin__event *ev;
+    if (e->queue_on) {
+        ev = &e->q[(e->qhead + e->qlen) % e->qcap];
+    } else {
+        ev = &e->cur; /* delivered only to the callback */
+        e->has_cur = 0;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->f[MARGIN_EVF_SEQ] = e->last_seq + 1;
+    ev->f[MARGIN_EVF_TIME] = e->time;
+    ev->f[MARGIN_EVF_TYPE] = type;
+    return ev;
+}
+
+void margin__ev_commit(margin_engine *e, margin__event *ev)
+{
+    e->last_seq++;
+    if (e->queue_on)
+        e->qlen++;
+    if (e->cb != NULL) {
+        e->delivering = ev;
+        e->cb(e->cb_user, e, (int32_t)ev->f[MARGIN_EVF_TYPE]);
+        e->delivering = NULL;
+    }
+}
+
+int margin_engine_set_callback(margin_engine *e, margin_event_fn fn, void *user)
+{
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    e->cb = fn;
+    e->cb_user = user;
+    return MARGIN_OK;
+}
+
+int margin_event_next(margin_engine *e, int32_t *out_type)
+{
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_type == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out_type is NULL");
+    if (e->qlen == 0) {
+        e->has_cur = 0;
+        *out_type = MARGIN_EV_NONE;
+        return MARGIN_OK;
+    }
+    e->cur = e->q[e->qhead];
+    e->qhead = (e->qhead + 1) % e->qcap;
+    e->qlen--;
+    e->has_cur = 1;
+    *out_type = (int32_t)e->cur.f[MARGIN_EVF_TYPE];
+    return MARGIN_OK;
+}
+
+int margin_event_get(const margin_engine *e, int32_t field, int64_t *out)
+{
+    const margin__event *ev;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    if (field < 1 || field >= MARGIN__NFIELDS)
+        return margin__fail(e, MARGIN_EINVAL, "unknown event field %d", (int)field);
+    if (e->delivering != NULL)
+        ev = e->delivering;
+    else if (e->has_cur)
+        ev = &e->cur;
+    else
+        return margin__fail(e, MARGIN_ESTATE, "no current event: call margin_event_next()");
+    *out = ev->f[field];
+    return MARGIN_OK;
+}

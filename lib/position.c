@@ -1,1 +1,1045 @@
-/* placeholder */ typedef int margin__placeholder_position;
+/* Margin mathematics and the operations on isolated positions.
+ *
+ * Scales: money and rates 8; prices ps and quantities qs (the market's); a product Q*P has
+ * the native notional scale ns = qs + ps; the working scale w = max(ns, 8) holds both
+ * notionals and money exactly. Every formula is evaluated exactly in 128 bits and rounded
+ * once, against the holder. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define ONE MARGIN__ONE
+#define RUP(side) ((side) > 0 ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR)
+
+/* a * 10^k, checked */
+static int up10(margin__i128 a, int k, margin__i128 *out)
+{
+    return margin__mul128(a, margin__pow10_128(k), out);
+}
+
+/* (num / 10^ns_num) / (den / 10^ns_den) at scale rs, rounded. */
+static int frac(margin__i128 num, int ns_num, margin__i128 den, int ns_den, int rs, int rounding,
+                margin__i128 *out)
+{
+    int k = rs + ns_den - ns_num, rc;
+    if (k >= 0) {
+        if ((rc = up10(num, k, &num)) != MARGIN_OK)
+            return rc;
+    } else {
+        if ((rc = up10(den, -k, &den)) != MARGIN_OK)
+            return rc;
+    }
+    return margin__div128(num, den, rounding, out);
+}
+
+static int frac64(margin__i128 num, int ns_num, margin__i128 den, int ns_den, int rs,
+                  int rounding, int64_t *out)
+{
+    margin__i128 r;
+    int rc = frac(num, ns_num, den, ns_den, rs, rounding, &r);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* Q*P at the working scale */
+static int qp_w(const margin__market *m, int64_t q, int64_t p, margin__i128 *out)
+{
+    return up10((margin__i128)q * p, m->w - m->ns, out);
+}
+
+int margin__tier_at(const margin__market *m, margin__i128 n_w)
+{
+    int k;
+    int sh = m->w - MARGIN_MONEY_SCALE;
+    for (k = (int)m->ntiers - 1; k > 0; k--)
+        if (n_w >= (margin__i128)m->tiers[k].floor * margin__pow10_64(sh))
+            return k;
+    return 0;
+}
+
+int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
+                     int64_t *out)
+{
+    margin__i128 r;
+    int rc = margin__rescale128((margin__i128)qty * price, m->ns, MARGIN_MONEY_SCALE, rounding, &r);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
+                int64_t *out)
+{
+    margin__i128 d = (margin__i128)price - entry, v, r;
+    int rc;
+    if ((rc = margin__mul128(d, (margin__i128)qty * side, &v)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__rescale128(v, m->ns, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* Maintenance margin in force at the entry basis, at scale w + 8. */
+static int mm_entry_x(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int *tier, margin__i128 *out)
+{
+    margin__i128 qe, a, b, c;
+    int rc, k;
+    const margin__tier *t;
+    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK)
+        return rc;
+    k = margin__tier_at(m, qe);
+    t = &m->tiers[k];
+    /* MM_e = Q*E*mmr - cum + Q*BP*f, with Q*BP = Q*E - s*M */
+    if ((rc = margin__mul128(qe, t->mmr + m->close_fee, &a)) != MARGIN_OK)
+        return rc;
+    if ((rc = up10((margin__i128)margin * m->close_fee, m->w - MARGIN_MONEY_SCALE, &b)) != MARGIN_OK)
+        return rc;
+    if ((rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+        return rc;
+    *out = a - side * b - c;
+    *tier = k;
+    return MARGIN_OK;
+}
+
+/* Price at which MM = level * balance; level at scale 8 (1.0 gives the liquidation price).
+ * Rounded long up, short down; 0 for a long when <= 0. */
+int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int64_t level, int64_t *out)
+{
+    margin__i128 qe, mw, num, den, price, nw;
+    int rc, k, k0, n = (int)m->ntiers, pass, found = 0;
+    int rnd = RUP(side);
+    int sh = m->w - m->ns;
+    int64_t best = 0;
+
+    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK)
+        return rc;
+    if ((rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
+        return rc;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        margin__i128 mme, a, b;
+        if ((rc = mm_entry_x(m, side, qty, entry, margin, &k, &mme)) != MARGIN_OK)
+            return rc;
+        /* P = (L*Q*E - s*(L*M - MM_e)) / (L*Q) */
+        if ((rc = margin__mul128(qe, level, &a)) != MARGIN_OK ||
+            (rc = margin__mul128(mw, level, &b)) != MARGIN_OK)
+            return rc;
+        num = a - side * (b - mme);
+        if ((rc = up10((margin__i128)level * qty, sh, &den)) != MARGIN_OK)
+            return rc;
+        if ((rc = margin__div128(num, den, rnd, &price)) != MARGIN_OK)
+            return rc;
+        if (side > 0 && price <= 0)
+            price = 0;
+        return margin__narrow(price, out);
+    }
+    /* policy mark: P = (L*(M - s*Q*E) + cum) / (Q*(mmr + f - L*s)), tier holding Q*P */
+    k0 = margin__tier_at(m, qe);
+    for (pass = 0; pass < 2 && !found; pass++) {
+        int start = pass == 0 ? k0 : (side > 0 ? k0 + 1 : k0 - 1);
+        int step = (pass == 0) == (side > 0) ? -1 : 1;
+        for (k = start; k >= 0 && k < n; k += step) {
+            const margin__tier *t = &m->tiers[k];
+            margin__i128 a, c;
+            int kk;
+            if ((rc = margin__mul128(mw - side * qe, level, &a)) != MARGIN_OK)
+                return rc;
+            if ((rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+                return rc;
+            num = a + c;
+            if ((rc = up10((margin__i128)qty * (t->mmr + m->close_fee - level * side), sh, &den)) !=
+                MARGIN_OK)
+                return rc;
+            if ((rc = margin__div128(num, den, rnd, &price)) != MARGIN_OK)
+                return rc;
+            if (price <= 0) {
+                if (side > 0 && k == 0) {
+                    found = 1;
+                    best = 0;
+                    break;
+                }
+                continue;
+            }
+            if (price > INT64_MAX)
+                return MARGIN_EOVERFLOW;
+            if ((rc = qp_w(m, qty, (int64_t)price, &nw)) != MARGIN_OK)
+                return rc;
+            kk = margin__tier_at(m, nw);
+            if (k == k0 && pass == 0)
+                best = (int64_t)price; /* fallback if no tier is consistent */
+            if (kk == k) {
+                best = (int64_t)price;
+                found = 1;
+                break;
+            }
+        }
+    }
+    *out = best;
+    return MARGIN_OK;
+}
+
+/* Maintenance margin (money, rounded up), its tier's rate and amount, at price. */
+int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price, int64_t *mm,
+                  int64_t *rate, int64_t *cum)
+{
+    margin__i128 x, r;
+    int rc, k;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        rc = mm_entry_x(m, p->side, p->qty, p->entry, p->margin, &k, &x);
+    } else {
+        margin__i128 n, c;
+        if ((rc = qp_w(m, p->qty, price, &n)) != MARGIN_OK)
+            return rc;
+        k = margin__tier_at(m, n);
+        if ((rc = margin__mul128(n, m->tiers[k].mmr + m->close_fee, &x)) != MARGIN_OK)
+            return rc;
+        if ((rc = up10(m->tiers[k].cum, m->w, &c)) != MARGIN_OK)
+            return rc;
+        x -= c;
+    }
+    if (rc != MARGIN_OK)
+        return rc;
+    if ((rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__narrow(r, mm)) != MARGIN_OK)
+        return rc;
+    if (rate)
+        *rate = m->tiers[k].mmr;
+    if (cum)
+        *cum = m->tiers[k].cum;
+    return MARGIN_OK;
+}
+
+int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
+                       int64_t *out)
+{
+    int64_t pnl;
+    int rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl);
+    if (rc != MARGIN_OK)
+        return rc;
+    if (__builtin_add_overflow(p->margin, pnl, out))
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
+}
+
+int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out)
+{
+    int64_t mm, b;
+    int rc;
+    if ((rc = margin__mm_at(m, p, price, &mm, NULL, NULL)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__balance_at(m, p, price, &b)) != MARGIN_OK)
+        return rc;
+    if (b <= 0) {
+        *out = INT64_MAX;
+        return MARGIN_OK;
+    }
+    return frac64(mm, 0, b, 0, 8, MARGIN_ROUND_CEIL, out);
+}
+
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
+{
+    margin__i128 qe, mw, r;
+    int rc;
+    if ((rc = qp_w(m, p->qty, p->entry, &qe)) != MARGIN_OK)
+        return rc;
+    if ((rc = up10(p->margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
+        return rc;
+    /* BP = (Q*E - s*M) / Q */
+    if ((rc = frac(qe - p->side * mw, m->w, p->qty, m->qty_scale, m->price_scale, RUP(p->side),
+                   &r)) != MARGIN_OK)
+        return rc;
+    if (p->side > 0 && r <= 0)
+        r = 0;
+    return margin__narrow(r, out);
+}
+
+/* Initial margin Q*P/L, money, rounded up. */
+static int initial_margin(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
+                          int64_t *out)
+{
+    return frac64((margin__i128)qty * price, m->ns, lev, MARGIN_RATE_SCALE, MARGIN_MONEY_SCALE,
+                  MARGIN_ROUND_CEIL, out);
+}
+
+/* Fee rate * Q*P, money, rounded up. */
+static int fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate, int64_t *out)
+{
+    margin__i128 x, r;
+    int rc;
+    if ((rc = margin__mul128((margin__i128)qty * price, rate, &x)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__rescale128(x, m->ns + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+static int64_t tier_max_lev(const margin__market *m, int k)
+{
+    return m->tiers[k].max_lev ? m->tiers[k].max_lev : m->max_lev;
+}
+
+static int check_leverage(const margin_engine *e, const margin__market *m, int64_t qty,
+                          int64_t price, int64_t lev)
+{
+    margin__i128 n;
+    int k, rc;
+    if (lev < ONE)
+        return margin__fail(e, MARGIN_ELEVERAGE, "leverage must be at least 1x");
+    if (lev > m->max_lev)
+        return margin__fail(e, MARGIN_ELEVERAGE, "leverage above the market's maximum");
+    if ((rc = qp_w(m, qty, price, &n)) != MARGIN_OK)
+        return margin__fail(e, rc, "notional overflows");
+    k = margin__tier_at(m, n);
+    if (lev > tier_max_lev(m, k))
+        return margin__fail(e, MARGIN_ELEVERAGE,
+                            "leverage above the maximum of the tier holding this notional");
+    return MARGIN_OK;
+}
+
+static int check_grid(const margin_engine *e, const margin__market *m, int64_t qty, int64_t price)
+{
+    if (price % m->tick != 0)
+        return margin__fail(e, MARGIN_EGRID, "price is not a multiple of the market's tick");
+    if (qty % m->step != 0)
+        return margin__fail(e, MARGIN_EGRID, "quantity is not a multiple of the market's step");
+    return MARGIN_OK;
+}
+
+static int flags_ok(const margin_engine *e, uint32_t flags, int allow_cross)
+{
+    if (flags & ~(MARGIN_FLAG_MAKER | MARGIN_FLAG_CROSS))
+        return margin__fail(e, MARGIN_EINVAL, "unknown flags 0x%x", (unsigned)flags);
+    if (flags & MARGIN_FLAG_CROSS)
+        return margin__fail(e, allow_cross ? MARGIN_ENOTSUP : MARGIN_EINVAL,
+                            "cross margin is not supported yet");
+    return MARGIN_OK;
+}
+
+static int open_pos(const margin_engine *e, uint64_t id, margin__position **p)
+{
+    int rc = margin__get_position(e, id, p);
+    if (rc != MARGIN_OK)
+        return rc;
+    if ((*p)->status != MARGIN_STATUS_OPEN)
+        return margin__fail(e, MARGIN_ECLOSED, "position %llu is %s", (unsigned long long)id,
+                            (*p)->status == MARGIN_STATUS_LIQUIDATED ? "liquidated" : "closed");
+    return MARGIN_OK;
+}
+
+/* Fill the common fields of a position event. */
+static void ev_fill(margin_engine *e, margin__event *ev, uint32_t pi)
+{
+    const margin__position *p = &e->pos[pi];
+    ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
+    ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
+    ev->f[MARGIN_EVF_POSITION] = (int64_t)pi + 1;
+    ev->f[MARGIN_EVF_SIDE] = p->side;
+    ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
+    ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
+    ev->f[MARGIN_EVF_MARGIN] = p->margin;
+    ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
+    ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
+    ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
+}
+
+/* A candidate state of a position: its new liquidation price and trigger keys. */
+typedef struct {
+    margin__position p;
+    int64_t down, up;
+} candidate;
+
+static int candidate_eval(const margin_engine *e, const margin__market *m, candidate *c)
+{
+    int rc = margin__threshold(m, c->p.side, c->p.qty, c->p.entry, c->p.margin, ONE, &c->p.liq);
+    if (rc != MARGIN_OK)
+        return margin__fail(e, rc, "liquidation price overflows");
+    rc = margin__position_keys(e, m, &c->p, c->p.mc_fired, &c->down, &c->up);
+    if (rc != MARGIN_OK)
+        return margin__fail(e, rc, "trigger prices overflow");
+    return MARGIN_OK;
+}
+
+static int64_t current_mark(const margin__market *m, const margin__position *p)
+{
+    return m->mark ? m->mark : p->entry;
+}
+
+static int liquidatable(const margin__position *p, int64_t mark)
+{
+    if (p->side > 0)
+        return p->liq > 0 && mark <= p->liq;
+    return mark >= p->liq;
+}
+
+int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, int32_t side,
+                         int64_t qty, int64_t price, int64_t leverage, int64_t margin,
+                         uint32_t flags, uint64_t *out_id)
+{
+    margin__market *m = NULL;
+    margin__account *a = NULL;
+    candidate c;
+    int64_t value_fee, im, need;
+    margin__i128 qe;
+    int rc;
+    uint32_t pi;
+
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_id == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out_id is NULL");
+    if ((rc = flags_ok(e, flags, 1)) != MARGIN_OK)
+        return rc;
+    if (side != MARGIN_LONG && side != MARGIN_SHORT)
+        return margin__fail(e, MARGIN_EINVAL, "side must be MARGIN_LONG or MARGIN_SHORT");
+    if (qty <= 0 || price <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "quantity and price must be > 0");
+    if (leverage < 0 || margin < 0 || (leverage == 0 && margin == 0))
+        return margin__fail(e, MARGIN_EINVAL,
+                            "give a leverage > 0, a margin > 0, or both (neither may be negative)");
+    if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK ||
+        (rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if ((rc = check_grid(e, m, qty, price)) != MARGIN_OK)
+        return rc;
+    if (e->npos == UINT32_MAX - 1)
+        return margin__fail(e, MARGIN_ENOMEM, "too many positions");
+    qe = (margin__i128)qty * price;
+    if (leverage == 0) {
+        if ((rc = frac64(qe, m->ns, margin, MARGIN_MONEY_SCALE, MARGIN_RATE_SCALE,
+                         MARGIN_ROUND_CEIL, &leverage)) != MARGIN_OK)
+            return margin__fail(e, rc, "leverage (position value / margin) overflows");
+        if (leverage < ONE)
+            return margin__fail(e, MARGIN_ELEVERAGE,
+                                "the margin exceeds the position value (leverage below 1x)");
+    }
+    if ((rc = check_leverage(e, m, qty, price, leverage)) != MARGIN_OK)
+        return rc;
+    if ((rc = initial_margin(m, qty, price, leverage, &im)) != MARGIN_OK)
+        return margin__fail(e, rc, "initial margin overflows");
+    if (margin == 0)
+        margin = im;
+    else if (margin < im)
+        return margin__fail(e, MARGIN_EMARGIN, "margin is below the initial margin Q*E/L");
+    if ((rc = fee_of(m, qty, price, (flags & MARGIN_FLAG_MAKER) ? m->maker : m->taker,
+                     &value_fee)) != MARGIN_OK)
+        return margin__fail(e, rc, "fee overflows");
+    if (__builtin_add_overflow(margin, value_fee, &need))
+        return margin__fail(e, MARGIN_EOVERFLOW, "margin plus fee overflows");
+    if (need > a->free)
+        return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover margin plus fee");
+
+    memset(&c, 0, sizeof c);
+    c.p.qty = qty;
+    c.p.entry = price;
+    c.p.margin = margin;
+    c.p.leverage = leverage;
+    c.p.side = (int8_t)side;
+    c.p.account = (uint32_t)(account - 1);
+    c.p.market = (uint32_t)(market - 1);
+    if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
+        return rc;
+    if (liquidatable(&c.p, current_mark(m, &c.p)))
+        return margin__fail(e, MARGIN_EMARGIN,
+                            "the position would be liquidated at once at the current mark");
+
+    /* reserve everything, then commit */
+    if (e->npos == e->cappos) {
+        uint32_t cap = e->cappos ? (e->cappos < (1u << 30) ? e->cappos * 2 : UINT32_MAX - 1) : 64;
+        margin__position *np = realloc(e->pos, (size_t)cap * sizeof *np);
+        if (np == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->pos = np;
+        e->cappos = cap;
+    }
+    if ((rc = margin__index_reserve(m)) != MARGIN_OK)
+        return margin__fail(e, rc, "out of memory");
+    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+        return rc;
+
+    pi = e->npos++;
+    c.p.status = MARGIN_STATUS_OPEN;
+    c.p.fees = value_fee;
+    c.p.down_slot = c.p.up_slot = MARGIN__NONE;
+    e->pos[pi] = c.p;
+    a->free -= need;
+    a->isolated += margin;
+    a->fees += value_fee;
+    margin__link(e, pi);
+    margin__index_set(e, m, pi, c.down, c.up);
+    {
+        margin__event *ev = margin__ev_begin(e, MARGIN_EV_OPEN);
+        ev_fill(e, ev, pi);
+        ev->f[MARGIN_EVF_PRICE] = price;
+        ev->f[MARGIN_EVF_QTY] = qty;
+        ev->f[MARGIN_EVF_AMOUNT] = margin;
+        ev->f[MARGIN_EVF_FEE] = value_fee;
+        margin__ev_commit(e, ev);
+    }
+    *out_id = (uint64_t)pi + 1;
+    return MARGIN_OK;
+}
+
+int margin__close_compute(const margin_engine *e, const margin__position *p, int64_t price,
+                          int64_t fee_rate, int liquidation, margin__close *out)
+{
+    const margin__market *m = &e->markets[p->market];
+    const margin__account *a = &e->accounts[p->account];
+    int64_t pnl, fee, gross;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl)) != MARGIN_OK)
+        return rc;
+    if (__builtin_add_overflow(p->margin, pnl, &gross))
+        return MARGIN_EOVERFLOW;
+    if (liquidation) {
+        /* the holder loses exactly the margin; the rest of the close goes to the fund */
+        out->realized = -p->margin;
+        out->insurance = gross;
+        return MARGIN_OK;
+    }
+    if (gross < 0) {
+        out->realized = -p->margin;
+        out->insurance = gross;
+        gross = 0;
+    } else {
+        out->realized = pnl;
+    }
+    if ((rc = fee_of(m, p->qty, price, fee_rate, &fee)) != MARGIN_OK)
+        return rc;
+    if (fee > a->free + gross)
+        fee = a->free + gross; /* a close never fails for its fee */
+    out->ret = gross;
+    out->fee = fee;
+    return MARGIN_OK;
+}
+
+void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
+                         int32_t ev_type)
+{
+    margin__position *p = &e->pos[pi];
+    margin__account *a = &e->accounts[p->account];
+    margin__market *m = &e->markets[p->market];
+    margin__event *ev;
+    int64_t qty = p->qty, margin = p->margin, liq = p->liq, bp = 0;
+    if (ev_type == MARGIN_EV_LIQUIDATION)
+        (void)margin__bankruptcy(m, p, &bp); /* computed before: cannot fail here */
+    margin__index_remove(e, m, pi);
+    margin__unlink(e, pi);
+    a->isolated -= margin;
+    a->free += c->ret - c->fee;
+    a->realized += c->realized;
+    a->fees += c->fee;
+    p->realized += c->realized;
+    p->fees += c->fee;
+    e->insurance += c->insurance;
+    p->status = ev_type == MARGIN_EV_LIQUIDATION ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_CLOSED;
+    if (ev_type == MARGIN_EV_LIQUIDATION)
+        e->liquidations++;
+    p->qty = 0;
+    p->margin = 0;
+    p->liq = 0;
+    p->mc_fired = 0;
+    ev = margin__ev_begin(e, ev_type);
+    ev_fill(e, ev, pi);
+    ev->f[MARGIN_EVF_PRICE] = price;
+    ev->f[MARGIN_EVF_QTY] = qty;
+    ev->f[MARGIN_EVF_AMOUNT] = -margin;
+    ev->f[MARGIN_EVF_REALIZED_PNL] = c->realized;
+    ev->f[MARGIN_EVF_FEE] = c->fee;
+    ev->f[MARGIN_EVF_LIQ_PRICE] = liq;
+    ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
+    ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->insurance;
+    margin__ev_commit(e, ev);
+}
+
+int margin_position_close(margin_engine *e, uint64_t position, int64_t price, uint32_t flags)
+{
+    margin__position *p = NULL;
+    margin__close c;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = flags_ok(e, flags, 0)) != MARGIN_OK)
+        return rc;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (price <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "price must be > 0");
+    if (price % e->markets[p->market].tick != 0)
+        return margin__fail(e, MARGIN_EGRID, "price is not a multiple of the market's tick");
+    rc = margin__close_compute(e, p, price,
+                               (flags & MARGIN_FLAG_MAKER) ? e->markets[p->market].maker
+                                                           : e->markets[p->market].taker,
+                               0, &c);
+    if (rc != MARGIN_OK)
+        return margin__fail(e, rc, "closing amounts overflow");
+    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+        return rc;
+    margin__close_apply(e, (uint32_t)(position - 1), price, &c, MARGIN_EV_CLOSE);
+    return MARGIN_OK;
+}
+
+/* Commit a new state of an open position (same side, still open) and its index keys. */
+static void commit_state(margin_engine *e, uint32_t pi, const candidate *c)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    *p = c->p;
+    margin__index_set(e, m, pi, c->down, c->up);
+}
+
+int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int64_t qty,
+                          int64_t price, uint32_t flags)
+{
+    margin__position *p = NULL;
+    margin__market *m = NULL;
+    margin__account *a = NULL;
+    candidate c;
+    int64_t rate, fee, amount;
+    uint32_t pi = (uint32_t)(position - 1);
+    int rc;
+    margin__event *ev;
+
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = flags_ok(e, flags, 0)) != MARGIN_OK)
+        return rc;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (side != MARGIN_LONG && side != MARGIN_SHORT)
+        return margin__fail(e, MARGIN_EINVAL, "side must be MARGIN_LONG or MARGIN_SHORT");
+    if (qty <= 0 || price <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "quantity and price must be > 0");
+    m = &e->markets[p->market];
+    a = &e->accounts[p->account];
+    if ((rc = check_grid(e, m, qty, price)) != MARGIN_OK)
+        return rc;
+    rate = (flags & MARGIN_FLAG_MAKER) ? m->maker : m->taker;
+    if ((rc = fee_of(m, qty, price, rate, &fee)) != MARGIN_OK)
+        return margin__fail(e, rc, "fee overflows");
+
+    if (side == p->side) {
+        /* increase: weighted average entry, margin for the added part */
+        int64_t nq, add, need;
+        margin__i128 tot, ne;
+        if (__builtin_add_overflow(p->qty, qty, &nq))
+            return margin__fail(e, MARGIN_EOVERFLOW, "position size overflows");
+        tot = (margin__i128)p->qty * p->entry + (margin__i128)qty * price;
+        if ((rc = margin__div128(tot, nq, RUP(p->side), &ne)) != MARGIN_OK ||
+            (rc = margin__narrow(ne, &amount)) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "entry price overflows");
+        if ((rc = check_leverage(e, m, nq, (int64_t)ne, p->leverage)) != MARGIN_OK)
+            return rc;
+        if ((rc = initial_margin(m, qty, price, p->leverage, &add)) != MARGIN_OK)
+            return margin__fail(e, rc, "margin overflows");
+        if (__builtin_add_overflow(add, fee, &need) || need > a->free)
+            return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover margin plus fee");
+        c.p = *p;
+        c.p.qty = nq;
+        c.p.entry = (int64_t)ne;
+        if (__builtin_add_overflow(p->margin, add, &c.p.margin))
+            return margin__fail(e, MARGIN_EOVERFLOW, "margin overflows");
+        c.p.fees += fee;
+        if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
+            return rc;
+        if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+            return rc;
+        a->free -= need;
+        a->isolated += add;
+        a->fees += fee;
+        commit_state(e, pi, &c);
+        ev = margin__ev_begin(e, MARGIN_EV_INCREASE);
+        ev_fill(e, ev, pi);
+        ev->f[MARGIN_EVF_PRICE] = price;
+        ev->f[MARGIN_EVF_QTY] = qty;
+        ev->f[MARGIN_EVF_AMOUNT] = add;
+        ev->f[MARGIN_EVF_FEE] = fee;
+        margin__ev_commit(e, ev);
+        return MARGIN_OK;
+    }
+
+    if (qty < p->qty) {
+        /* reduce: realize PnL on the part, release margin pro rata */
+        int64_t pnl, released, out, nm, realized, ins = 0;
+        margin__i128 r;
+        if ((rc = margin__pnl(m, p->side, qty, p->entry, price, &pnl)) != MARGIN_OK)
+            return margin__fail(e, rc, "PnL overflows");
+        if ((rc = margin__div128((margin__i128)p->margin * qty, p->qty, MARGIN_ROUND_FLOOR, &r)) !=
+            MARGIN_OK)
+            return margin__fail(e, rc, "margin overflows");
+        released = (int64_t)r;
+        nm = p->margin - released;
+        realized = pnl;
+        if (__builtin_add_overflow(released, pnl, &out))
+            return margin__fail(e, MARGIN_EOVERFLOW, "amounts overflow");
+        if (out < 0) {
+            /* the loss beyond the released share comes out of the remaining margin */
+            nm += out;
+            out = 0;
+            if (nm < 0) {
+                ins = nm; /* never more than the margin: the fund takes the rest */
+                realized -= nm;
+                nm = 0;
+            }
+        }
+        if (a->free + out < fee)
+            return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the fee");
+        c.p = *p;
+        c.p.qty = p->qty - qty;
+        c.p.margin = nm;
+        c.p.realized += realized;
+        c.p.fees += fee;
+        if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
+            return rc;
+        if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+            return rc;
+        a->free += out - fee;
+        a->isolated -= p->margin - nm;
+        a->realized += realized;
+        a->fees += fee;
+        e->insurance += ins;
+        amount = nm - p->margin;
+        commit_state(e, pi, &c);
+        ev = margin__ev_begin(e, MARGIN_EV_REDUCE);
+        ev_fill(e, ev, pi);
+        ev->f[MARGIN_EVF_PRICE] = price;
+        ev->f[MARGIN_EVF_QTY] = qty;
+        ev->f[MARGIN_EVF_AMOUNT] = amount;
+        ev->f[MARGIN_EVF_REALIZED_PNL] = realized;
+        ev->f[MARGIN_EVF_FEE] = fee;
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = ins;
+        margin__ev_commit(e, ev);
+        return MARGIN_OK;
+    }
+
+    if (qty == p->qty)
+        return margin_position_close(e, position, price, flags);
+
+    /* flip: close everything, reopen the rest on the other side at the same leverage */
+    {
+        margin__close cl;
+        int64_t rest = qty - p->qty, im, fee_close, fee_open, need, free_after;
+        if ((rc = margin__close_compute(e, p, price, rate, 0, &cl)) != MARGIN_OK)
+            return margin__fail(e, rc, "closing amounts overflow");
+        fee_close = cl.fee;
+        if ((rc = check_leverage(e, m, rest, price, p->leverage)) != MARGIN_OK)
+            return rc;
+        if ((rc = initial_margin(m, rest, price, p->leverage, &im)) != MARGIN_OK ||
+            (rc = fee_of(m, rest, price, rate, &fee_open)) != MARGIN_OK)
+            return margin__fail(e, rc, "margin overflows");
+        free_after = a->free + cl.ret - fee_close;
+        if (__builtin_add_overflow(im, fee_open, &need) || need > free_after)
+            return margin__fail(e, MARGIN_EFUNDS,
+                                "free balance does not cover the reopened side's margin plus fee");
+        c.p = *p;
+        c.p.side = (int8_t)side;
+        c.p.qty = rest;
+        c.p.entry = price;
+        c.p.margin = im;
+        c.p.mc_fired = 0;
+        c.p.realized += cl.realized;
+        c.p.fees += fee_close + fee_open;
+        if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
+            return rc;
+        if (liquidatable(&c.p, current_mark(m, &c.p)))
+            return margin__fail(e, MARGIN_EMARGIN,
+                                "the reopened side would be liquidated at once at the current mark");
+        if ((rc = margin__ev_reserve(e, 2)) != MARGIN_OK)
+            return rc;
+        margin__close_apply(e, pi, price, &cl, MARGIN_EV_CLOSE);
+        /* reopen under the same id */
+        p = &e->pos[pi];
+        c.p.status = MARGIN_STATUS_OPEN;
+        c.p.down_slot = c.p.up_slot = MARGIN__NONE;
+        *p = c.p;
+        a->free -= need;
+        a->isolated += im;
+        a->fees += fee_open;
+        margin__link(e, pi);
+        margin__index_set(e, m, pi, c.down, c.up);
+        ev = margin__ev_begin(e, MARGIN_EV_OPEN);
+        ev_fill(e, ev, pi);
+        ev->f[MARGIN_EVF_PRICE] = price;
+        ev->f[MARGIN_EVF_QTY] = rest;
+        ev->f[MARGIN_EVF_AMOUNT] = im;
+        ev->f[MARGIN_EVF_FEE] = fee_open;
+        margin__ev_commit(e, ev);
+        return MARGIN_OK;
+    }
+}
+
+/* Change the margin of an open position by delta (free balance pays or receives it). */
+static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t new_lev,
+                         int32_t ev_type)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__account *a = &e->accounts[p->account];
+    candidate c;
+    margin__event *ev;
+    int rc;
+    c.p = *p;
+    if (__builtin_add_overflow(p->margin, delta, &c.p.margin))
+        return margin__fail(e, MARGIN_EOVERFLOW, "margin overflows");
+    c.p.leverage = new_lev;
+    if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+        return rc;
+    a->free -= delta;
+    a->isolated += delta;
+    commit_state(e, pi, &c);
+    ev = margin__ev_begin(e, ev_type);
+    ev_fill(e, ev, pi);
+    ev->f[MARGIN_EVF_AMOUNT] = delta;
+    margin__ev_commit(e, ev);
+    return MARGIN_OK;
+}
+
+int margin_position_add_margin(margin_engine *e, uint64_t position, int64_t amount)
+{
+    margin__position *p = NULL;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (amount <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    if (amount > e->accounts[p->account].free)
+        return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the amount");
+    return change_margin(e, (uint32_t)(position - 1), amount, p->leverage, MARGIN_EV_MARGIN_ADD);
+}
+
+/* Removable margin at price: max(0, min(M - MM, M + uPnL - Q*P/L)), rounded down. */
+static int removable(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out)
+{
+    int64_t mm, pnl, im;
+    margin__i128 x, y;
+    int rc;
+    if ((rc = margin__mm_at(m, p, price, &mm, NULL, NULL)) != MARGIN_OK ||
+        (rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl)) != MARGIN_OK ||
+        (rc = initial_margin(m, p->qty, price, p->leverage, &im)) != MARGIN_OK)
+        return rc;
+    x = (margin__i128)p->margin - mm;
+    y = (margin__i128)p->margin + pnl - im;
+    if (y < x)
+        x = y;
+    if (x < 0)
+        x = 0;
+    return margin__narrow(x, out);
+}
+
+int margin_position_remove_margin(margin_engine *e, uint64_t position, int64_t amount)
+{
+    margin__position *p = NULL;
+    int64_t rem;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (amount <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    if ((rc = removable(&e->markets[p->market], p, current_mark(&e->markets[p->market], p), &rem)) !=
+        MARGIN_OK)
+        return margin__fail(e, rc, "removable margin overflows");
+    if (amount > rem)
+        return margin__fail(e, MARGIN_EMARGIN, "at most %lld units of margin are removable",
+                            (long long)rem);
+    return change_margin(e, (uint32_t)(position - 1), -amount, p->leverage,
+                         MARGIN_EV_MARGIN_REMOVE);
+}
+
+int margin_position_set_leverage(margin_engine *e, uint64_t position, int64_t leverage)
+{
+    margin__position *p = NULL;
+    margin__market *m = NULL;
+    int64_t im_old, im_new, delta;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (leverage <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "leverage must be > 0");
+    m = &e->markets[p->market];
+    if ((rc = check_leverage(e, m, p->qty, p->entry, leverage)) != MARGIN_OK)
+        return rc;
+    if ((rc = initial_margin(m, p->qty, p->entry, p->leverage, &im_old)) != MARGIN_OK ||
+        (rc = initial_margin(m, p->qty, p->entry, leverage, &im_new)) != MARGIN_OK)
+        return margin__fail(e, rc, "initial margin overflows");
+    delta = im_new - im_old;
+    if (delta > 0 && delta > e->accounts[p->account].free)
+        return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the extra margin");
+    if (delta < 0) {
+        margin__position t = *p;
+        int64_t mark = current_mark(m, p), mm, b;
+        t.margin += delta;
+        if (t.margin <= 0)
+            return margin__fail(e, MARGIN_EMARGIN, "the margin would not cover the position");
+        if ((rc = margin__mm_at(m, &t, mark, &mm, NULL, NULL)) != MARGIN_OK ||
+            (rc = margin__balance_at(m, &t, mark, &b)) != MARGIN_OK)
+            return margin__fail(e, rc, "maintenance margin overflows");
+        if (b <= mm)
+            return margin__fail(e, MARGIN_EMARGIN,
+                                "the margin left would not cover the maintenance margin");
+    }
+    return change_margin(e, (uint32_t)(position - 1), delta, leverage, MARGIN_EV_LEVERAGE);
+}
+
+int margin_position_set_stops(margin_engine *e, uint64_t position, int64_t stop_loss,
+                              int64_t take_profit)
+{
+    margin__position *p = NULL;
+    candidate c;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    if (stop_loss < 0 || take_profit < 0)
+        return margin__fail(e, MARGIN_EINVAL, "stop and take-profit prices must be >= 0");
+    c.p = *p;
+    c.p.stop = stop_loss;
+    c.p.take = take_profit;
+    if ((rc = candidate_eval(e, &e->markets[p->market], &c)) != MARGIN_OK)
+        return rc;
+    commit_state(e, (uint32_t)(position - 1), &c);
+    return MARGIN_OK;
+}
+
+int margin_position_get(const margin_engine *e, uint64_t position, int32_t key, int64_t *out)
+{
+    margin__position *p = NULL;
+    int rc;
+    int64_t v;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    if ((rc = margin__get_position(e, position, &p)) != MARGIN_OK)
+        return rc;
+    switch (key) {
+    case MARGIN_POS_ACCOUNT:
+        v = (int64_t)p->account + 1;
+        break;
+    case MARGIN_POS_MARKET:
+        v = (int64_t)p->market + 1;
+        break;
+    case MARGIN_POS_SIDE:
+        v = p->side;
+        break;
+    case MARGIN_POS_QTY:
+        v = p->qty;
+        break;
+    case MARGIN_POS_ENTRY_PRICE:
+        v = p->entry;
+        break;
+    case MARGIN_POS_MARGIN:
+        v = p->margin;
+        break;
+    case MARGIN_POS_LEVERAGE:
+        v = p->leverage;
+        break;
+    case MARGIN_POS_STATUS:
+        v = p->status;
+        break;
+    case MARGIN_POS_REALIZED_PNL:
+        v = p->realized;
+        break;
+    case MARGIN_POS_FEES:
+        v = p->fees;
+        break;
+    case MARGIN_POS_FUNDING:
+        v = p->funding;
+        break;
+    case MARGIN_POS_STOP_LOSS:
+        v = p->stop;
+        break;
+    case MARGIN_POS_TAKE_PROFIT:
+        v = p->take;
+        break;
+    case MARGIN_POS_LIQ_PRICE:
+        v = p->liq;
+        break;
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown position key %d", (int)key);
+    }
+    *out = v;
+    return MARGIN_OK;
+}
+
+int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, int64_t mark,
+                       int64_t *out)
+{
+    margin__position *p = NULL;
+    const margin__market *m;
+    int64_t v = 0, t1, t2;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    if (mark < 0)
+        return margin__fail(e, MARGIN_EINVAL, "mark must be > 0 (or 0 for the last mark)");
+    if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
+        return rc;
+    m = &e->markets[p->market];
+    if (mark == 0)
+        mark = current_mark(m, p);
+    switch (key) {
+    case MARGIN_AT_NOTIONAL:
+        rc = margin__notional(m, p->qty, mark, MARGIN_ROUND_CEIL, &v);
+        break;
+    case MARGIN_AT_UNREALIZED_PNL:
+        rc = margin__pnl(m, p->side, p->qty, p->entry, mark, &v);
+        break;
+    case MARGIN_AT_MARGIN_BALANCE:
+        rc = margin__balance_at(m, p, mark, &v);
+        break;
+    case MARGIN_AT_MAINT_MARGIN:
+        rc = margin__mm_at(m, p, mark, &v, NULL, NULL);
+        break;
+    case MARGIN_AT_MAINT_RATE:
+        rc = margin__mm_at(m, p, mark, &t1, &v, &t2);
+        break;
+    case MARGIN_AT_MAINT_AMOUNT:
+        rc = margin__mm_at(m, p, mark, &t1, &t2, &v);
+        break;
+    case MARGIN_AT_MARGIN_RATIO:
+        rc = margin__ratio_at(m, p, mark, &v);
+        break;
+    case MARGIN_AT_LIQ_PRICE:
+        rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, ONE, &v);
+        break;
+    case MARGIN_AT_BANKRUPTCY_PRICE:
+        rc = margin__bankruptcy(m, p, &v);
+        break;
+    case MARGIN_AT_INITIAL_MARGIN:
+        rc = initial_margin(m, p->qty, p->entry, p->leverage, &v);
+        break;
+    case MARGIN_AT_ROE:
+        rc = margin__pnl(m, p->side, p->qty, p->entry, mark, &t1);
+        if (rc == MARGIN_OK)
+            rc = initial_margin(m, p->qty, p->entry, p->leverage, &t2);
+        if (rc == MARGIN_OK)
+            rc = frac64(t1, 0, t2, 0, MARGIN_RATE_SCALE, MARGIN_ROUND_FLOOR, &v);
+        break;
+    case MARGIN_AT_REMOVABLE_MARGIN:
+        rc = removable(m, p, mark, &v);
+        break;
+    default:
+        return margin__fail(e, MARGIN_EINVAL, "unknown position key %d", (int)key);
+    }
+    if (rc != MARGIN_OK)
+        return margin__fail(e, rc, "the figure does not fit in 64 bits");
+    *out = v;
+    return MARGIN_OK;
+}

@@ -1,1 +1,527 @@
-/* placeholder */ typedef int margin__placeholder_trigger;
+/* Mark prices drive the engine: trigger indexes, evaluation, liquidation, funding.
+ *
+ * Every open position has at most two trigger keys in its market:
+ *  - down: the highest price at or below which something happens (max-heap `down`);
+ *  - up:   the lowest price at or above which something happens (min-heap `up`).
+ * For a long, down = max(liquidation price, stop-loss, armed margin-call level prices) and
+ * up = min(take-profit, re-arm prices of fired levels); for a short the roles swap. A mark
+ * update visits only the positions whose keys it crosses: O(1) when nothing triggers, and
+ * O(log n) per triggered position. The full-scan path evaluates every position from
+ * scratch with the same rules, so the two can be compared. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define KEY_NONE_DOWN INT64_MIN
+#define KEY_NONE_UP INT64_MAX
+
+/* ------------------------------------------------------------------ heaps */
+
+static int before(const margin__heap *h, int64_t a, int64_t b)
+{
+    return h->max ? a > b : a < b;
+}
+
+static uint32_t *slot_of(margin_engine *e, const margin__heap *h, uint32_t pi)
+{
+    margin__market *m = &e->markets[e->pos[pi].market];
+    return h == &m->down ? &e->pos[pi].down_slot : &e->pos[pi].up_slot;
+}
+
+static void heap_put(margin_engine *e, margin__heap *h, uint32_t i, margin__hitem it)
+{
+    h->a[i] = it;
+    *slot_of(e, h, it.pos) = i;
+}
+
+static void sift_up(margin_engine *e, margin__heap *h, uint32_t i)
+{
+    margin__hitem it = h->a[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!before(h, it.key, h->a[parent].key))
+            break;
+        heap_put(e, h, i, h->a[parent]);
+        i = parent;
+    }
+    heap_put(e, h, i, it);
+}
+
+static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
+{
+    margin__hitem it = h->a[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && before(h, h->a[c + 1].key, h->a[c].key))
+            c++;
+        if (!before(h, h->a[c].key, it.key))
+            break;
+        heap_put(e, h, i, h->a[c]);
+        i = c;
+    }
+    heap_put(e, h, i, it);
+}
+
+int margin__heap_reserve(margin__heap *h, uint32_t n)
+{
+    uint32_t cap;
+    margin__hitem *na;
+    if (n <= h->cap)
+        return MARGIN_OK;
+    cap = h->cap ? h->cap : 64;
+    while (cap < n)
+        cap = cap < (1u << 31) ? cap * 2 : UINT32_MAX;
+    na = realloc(h->a, (size_t)cap * sizeof *na);
+    if (na == NULL)
+        return MARGIN_ENOMEM;
+    h->a = na;
+    h->cap = cap;
+    return MARGIN_OK;
+}
+
+void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot)
+{
+    uint32_t pi = h->a[slot].pos;
+    *slot_of(e, h, pi) = MARGIN__NONE;
+    h->n--;
+    if (slot == h->n)
+        return;
+    {
+        uint32_t moved = h->a[h->n].pos;
+        heap_put(e, h, slot, h->a[h->n]);
+        sift_up(e, h, slot);
+        if (*slot_of(e, h, moved) == slot)
+            sift_down(e, h, slot);
+    }
+}
+
+/* Insert, update or remove a position in one heap; `none` means no key. */
+static void heap_set(margin_engine *e, margin__heap *h, uint32_t pi, int64_t key, int64_t none)
+{
+    uint32_t *slot = slot_of(e, h, pi);
+    if (key == none) {
+        if (*slot != MARGIN__NONE)
+            margin__heap_remove(e, h, *slot);
+        return;
+    }
+    if (*slot == MARGIN__NONE) {
+        margin__hitem it;
+        it.key = key;
+        it.pos = pi;
+        h->a[h->n] = it;
+        *slot = h->n++;
+        sift_up(e, h, h->n - 1);
+        return;
+    }
+    {
+        uint32_t i = *slot;
+        int64_t old = h->a[i].key;
+        h->a[i].key = key;
+        if (before(h, key, old))
+            sift_up(e, h, i);
+        else
+            sift_down(e, h, i);
+    }
+}
+
+/* Room for one more position in both heaps of a market (call before opening one). */
+int margin__index_reserve(margin__market *m)
+{
+    uint32_t need = m->open_count + 1;
+    int rc = margin__heap_reserve(&m->down, need);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__heap_reserve(&m->up, need);
+}
+
+void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down, int64_t up)
+{
+    heap_set(e, &m->down, pi, down, KEY_NONE_DOWN);
+    heap_set(e, &m->up, pi, up, KEY_NONE_UP);
+}
+
+void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi)
+{
+    margin__index_set(e, m, pi, KEY_NONE_DOWN, KEY_NONE_UP);
+}
+
+/* ------------------------------------------------------------------ keys */
+
+/* The price of margin-call level i of a position (0: none, for a long). */
+static int level_price(const margin_engine *e, const margin__market *m, const margin__position *p,
+                       uint32_t i, int64_t *out)
+{
+    return margin__threshold(m, p->side, p->qty, p->entry, p->margin, e->levels[i], out);
+}
+
+static int level_hit(const margin__position *p, int64_t k, int64_t mark)
+{
+    if (p->side > 0)
+        return k > 0 && mark <= k;
+    return mark >= k;
+}
+
+int margin__position_keys(const margin_engine *e, const margin__market *m,
+                          const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
+{
+    int64_t d = KEY_NONE_DOWN, u = KEY_NONE_UP, k;
+    uint32_t i;
+    int rc;
+    /* "fires when mark <= x" keys: long liq/stop/armed levels, short take/re-arms */
+    if (p->side > 0) {
+        if (p->liq > 0 && p->liq > d)
+            d = p->liq;
+        if (p->stop > 0 && p->stop > d)
+            d = p->stop;
+        if (p->take > 0 && p->take < u)
+            u = p->take;
+    } else {
+        if (p->liq > 0 && p->liq < u)
+            u = p->liq;
+        if (p->stop > 0 && p->stop < u)
+            u = p->stop;
+        if (p->take > 0 && p->take > d)
+            d = p->take;
+    }
+    for (i = 0; i < e->nlevels; i++) {
+        if ((rc = level_price(e, m, p, i, &k)) != MARGIN_OK)
+            return rc;
+        if (p->side > 0) {
+            if (k <= 0)
+                continue;
+            if (!(fired & (1u << i))) {
+                if (k > d)
+                    d = k; /* fires at mark <= k */
+            } else if (k < INT64_MAX && k + 1 < u) {
+                u = k + 1; /* re-arms at mark > k */
+            }
+        } else {
+            if (!(fired & (1u << i))) {
+                if (k < u)
+                    u = k; /* fires at mark >= k */
+            } else if (k > 1 && k - 1 > d) {
+                d = k - 1; /* re-arms at mark < k */
+            }
+        }
+    }
+    *down = d;
+    *up = u;
+    return MARGIN_OK;
+}
+
+/* Recompute a position's liquidation price and keys, and update the index. The heaps have
+ * room for every open position, so this cannot fail for lack of memory. */
+int margin__reindex(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    int64_t d, u, liq;
+    int rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, MARGIN__ONE, &liq);
+    if (rc != MARGIN_OK)
+        return rc;
+    p->liq = liq;
+    if ((rc = margin__position_keys(e, m, p, p->mc_fired, &d, &u)) != MARGIN_OK)
+        return rc;
+    margin__index_set(e, m, pi, d, u);
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+enum { OUT_NONE, OUT_LIQ, OUT_STOP, OUT_TAKE, OUT_LEVELS };
+
+typedef struct margin__outcome {
+    uint32_t pi;
+    uint8_t kind;
+    uint8_t mask;  /* new fired mask */
+    uint8_t newly; /* levels that fire now */
+    margin__close close;
+    int64_t ratio, down, up;
+} margin__outcome;
+
+static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
+{
+    size_t ncap;
+    void *nb;
+    if (need <= *cap)
+        return MARGIN_OK;
+    ncap = *cap ? *cap : 256;
+    while (ncap < need)
+        ncap *= 2;
+    nb = realloc(*buf, ncap * size);
+    if (nb == NULL)
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory evaluating triggers");
+    *buf = nb;
+    *cap = ncap;
+    return MARGIN_OK;
+}
+
+/* Decide what a mark does to one position (no side effects). */
+static int decide(const margin_engine *e, const margin__market *m, uint32_t pi, int64_t mark,
+                  margin__outcome *o)
+{
+    const margin__position *p = &e->pos[pi];
+    int long_ = p->side > 0, rc;
+    uint32_t i;
+    memset(o, 0, sizeof *o);
+    o->pi = pi;
+    o->mask = p->mc_fired;
+    if (long_ ? (p->liq > 0 && mark <= p->liq) : mark >= p->liq) {
+        o->kind = OUT_LIQ;
+        return margin__close_compute(e, p, mark, 0, 1, &o->close);
+    }
+    if (p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop)) {
+        o->kind = OUT_STOP;
+        return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
+    }
+    if (p->take > 0 && (long_ ? mark >= p->take : mark <= p->take)) {
+        o->kind = OUT_TAKE;
+        return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
+    }
+    for (i = 0; i < e->nlevels; i++) {
+        int64_t k;
+        uint8_t bit = (uint8_t)(1u << i);
+        if ((rc = level_price(e, m, p, i, &k)) != MARGIN_OK)
+            return rc;
+        if (level_hit(p, k, mark)) {
+            if (!(o->mask & bit)) {
+                o->mask |= bit;
+                o->newly |= bit;
+            }
+        } else {
+            o->mask &= (uint8_t)~bit;
+        }
+    }
+    if (o->mask == p->mc_fired)
+        return MARGIN_OK; /* nothing happens */
+    o->kind = OUT_LEVELS;
+    if (o->newly && (rc = margin__ratio_at(m, p, mark, &o->ratio)) != MARGIN_OK)
+        return rc;
+    return margin__position_keys(e, m, p, o->mask, &o->down, &o->up);
+}
+
+/* Breadth-first walk of the part of a heap whose keys the mark crosses. */
+static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t *n)
+{
+    size_t start = *n, i;
+    int rc;
+    if (h->n == 0 || (h->max ? h->a[0].key < mark : h->a[0].key > mark))
+        return MARGIN_OK;
+    if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) != MARGIN_OK)
+        return rc;
+    e->cand[(*n)++] = 0; /* slots first; converted to positions below */
+    for (i = start; i < *n; i++) {
+        uint32_t s = e->cand[i], c;
+        for (c = 2 * s + 1; c <= 2 * s + 2 && c < h->n; c++) {
+            if (h->max ? h->a[c].key < mark : h->a[c].key > mark)
+                continue;
+            if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
+                MARGIN_OK)
+                return rc;
+            e->cand[(*n)++] = c;
+        }
+    }
+    for (i = start; i < *n; i++)
+        e->cand[i] = h->a[e->cand[i]].pos;
+    return MARGIN_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void apply(margin_engine *e, margin__market *m, const margin__outcome *o, int64_t mark)
+{
+    margin__position *p = &e->pos[o->pi];
+    uint32_t i;
+    switch (o->kind) {
+    case OUT_LIQ:
+        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_LIQUIDATION);
+        return;
+    case OUT_STOP:
+        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_STOP_LOSS);
+        return;
+    case OUT_TAKE:
+        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_TAKE_PROFIT);
+        return;
+    case OUT_LEVELS:
+        p->mc_fired = o->mask;
+        margin__index_set(e, m, o->pi, o->down, o->up);
+        for (i = 0; i < e->nlevels; i++) {
+            margin__event *ev;
+            if (!(o->newly & (1u << i)))
+                continue;
+            ev = margin__ev_begin(e, MARGIN_EV_MARGIN_CALL);
+            ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
+            ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
+            ev->f[MARGIN_EVF_POSITION] = (int64_t)o->pi + 1;
+            ev->f[MARGIN_EVF_SIDE] = p->side;
+            ev->f[MARGIN_EVF_PRICE] = mark;
+            ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
+            ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
+            ev->f[MARGIN_EVF_MARGIN] = p->margin;
+            ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
+            ev->f[MARGIN_EVF_MARGIN_RATIO] = o->ratio;
+            ev->f[MARGIN_EVF_LEVEL] = e->levels[i];
+            ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
+            ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
+            margin__ev_commit(e, ev);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
+ * mark is applied with all its consequences, or nothing changes. */
+int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
+{
+    size_t n = 0, i, nout = 0, nev = 0;
+    margin__outcome *outs;
+    int rc;
+
+    if (e->full_scan) {
+        uint32_t pi;
+        for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext) {
+            if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, n + 1, sizeof *e->cand)) != MARGIN_OK)
+                return rc;
+            e->cand[n++] = pi;
+        }
+    } else {
+        if ((rc = collect(e, &m->down, mark, &n)) != MARGIN_OK ||
+            (rc = collect(e, &m->up, mark, &n)) != MARGIN_OK)
+            return rc;
+        if (n > 1) {
+            size_t j = 0;
+            qsort(e->cand, n, sizeof *e->cand, cmp_u32);
+            for (i = 0; i < n; i++)
+                if (j == 0 || e->cand[i] != e->cand[j - 1])
+                    e->cand[j++] = e->cand[i];
+            n = j;
+        }
+    }
+    if (n > 0 && (rc = grow(e, &e->out, &e->out_cap, n, sizeof(margin__outcome))) != MARGIN_OK)
+        return rc;
+    outs = e->out;
+    for (i = 0; i < n; i++) {
+        if ((rc = decide(e, m, e->cand[i], mark, &outs[nout])) != MARGIN_OK)
+            return margin__fail(e, rc, "evaluating position %u overflows", e->cand[i] + 1);
+        if (outs[nout].kind == OUT_NONE)
+            continue;
+        if (outs[nout].kind == OUT_LEVELS) {
+            uint32_t b;
+            for (b = 0; b < e->nlevels; b++)
+                nev += (outs[nout].newly >> b) & 1u;
+        } else {
+            nev++;
+        }
+        nout++;
+    }
+    if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK)
+        return rc;
+    m->mark = mark;
+    for (i = 0; i < nout; i++)
+        apply(e, m, &outs[i], mark);
+    return MARGIN_OK;
+}
+
+int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark)
+{
+    margin__market *m = NULL;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (mark <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "mark price must be > 0");
+    return margin__evaluate_market(e, m, mark);
+}
+
+/* ------------------------------------------------------------------ funding */
+
+typedef struct {
+    int64_t flow, margin, liq, down, up;
+} funding_out;
+
+int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_t mark)
+{
+    margin__market *m = NULL;
+    funding_out *fo;
+    uint32_t pi;
+    size_t n = 0, i;
+    int rc;
+
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (mark <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "mark price must be > 0");
+    if (rate <= -MARGIN__ONE || rate >= MARGIN__ONE)
+        return margin__fail(e, MARGIN_EINVAL, "funding rate must be strictly between -1 and 1");
+    if ((rc = grow(e, &e->out, &e->out_cap, m->open_count ? m->open_count : 1,
+                   sizeof(margin__outcome))) != MARGIN_OK)
+        return rc;
+    fo = e->out; /* funding_out is smaller than margin__outcome */
+    /* pass 1: compute every payment and new trigger, changing nothing */
+    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext, n++) {
+        margin__position t = e->pos[pi];
+        margin__i128 x, r;
+        /* flow to the holder = -s*Q*mark*rate, rounded down (payments up, receipts down) */
+        if ((rc = margin__mul128((margin__i128)t.qty * mark, -(margin__i128)t.side * rate, &x)) !=
+                MARGIN_OK ||
+            (rc = margin__rescale128(x, m->ns + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) !=
+                MARGIN_OK ||
+            (rc = margin__narrow(r, &fo[n].flow)) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "funding payment of position %u overflows",
+                                pi + 1);
+        if (fo[n].flow < -t.margin)
+            fo[n].flow = -t.margin; /* a position never pays more than its margin */
+        if (__builtin_add_overflow(t.margin, fo[n].flow, &t.margin))
+            return margin__fail(e, MARGIN_EOVERFLOW, "margin of position %u overflows", pi + 1);
+        if ((rc = margin__threshold(m, t.side, t.qty, t.entry, t.margin, MARGIN__ONE, &t.liq)) !=
+                MARGIN_OK ||
+            (rc = margin__position_keys(e, m, &t, t.mc_fired, &fo[n].down, &fo[n].up)) !=
+                MARGIN_OK)
+            return margin__fail(e, rc, "trigger prices of position %u overflow", pi + 1);
+        fo[n].margin = t.margin;
+        fo[n].liq = t.liq;
+    }
+    if ((rc = margin__ev_reserve(e, n)) != MARGIN_OK)
+        return rc;
+    /* pass 2: apply */
+    for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
+        margin__position *p = &e->pos[pi];
+        margin__account *a = &e->accounts[p->account];
+        margin__event *ev;
+        a->isolated += fo[i].flow;
+        a->funding += fo[i].flow;
+        p->funding += fo[i].flow;
+        p->margin = fo[i].margin;
+        p->liq = fo[i].liq;
+        margin__index_set(e, m, pi, fo[i].down, fo[i].up);
+        ev = margin__ev_begin(e, MARGIN_EV_FUNDING);
+        ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
+        ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
+        ev->f[MARGIN_EVF_POSITION] = (int64_t)pi + 1;
+        ev->f[MARGIN_EVF_SIDE] = p->side;
+        ev->f[MARGIN_EVF_PRICE] = mark;
+        ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
+        ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
+        ev->f[MARGIN_EVF_MARGIN] = p->margin;
+        ev->f[MARGIN_EVF_AMOUNT] = fo[i].flow;
+        ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
+        ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
+        ev->f[MARGIN_EVF_FREE_BALANCE] = a->free;
+        margin__ev_commit(e, ev);
+    }
+    /* then the mark: funding alone can liquidate */
+    return margin__evaluate_market(e, m, mark);
+}
