@@ -1,0 +1,106 @@
+/* Shared helpers of the `margin` command-line tool: argument parsing, exact decimal input
+ * and output, JSON output, CSV line reading and maintenance-tier files.
+ *
+ * Every number goes through margin_dec_parse() and margin_dec_format(): there is no
+ * floating point anywhere in the tool. Exit statuses: 0 success, 1 computation error
+ * (an engine call failed, e.g. overflow), 2 bad arguments or bad input files. */
+#ifndef MARGIN_TOOLS_CLI_H
+#define MARGIN_TOOLS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "margin.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1  /* computation error */
+#define CLI_EXIT_USAGE 2 /* bad argument or input file */
+
+/* Size of a buffer that holds any formatted number (margin_dec_format needs 42). */
+#define CLI_NUM_SIZE 48
+
+/* Largest number of maintenance tiers an engine market holds. */
+#define CLI_MAX_TIERS 32
+
+/* The subcommands (argv[0] is the subcommand's name). */
+int cli_cmd_calc(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
+void cli_usage_calc(FILE *f);
+void cli_usage_replay(FILE *f);
+
+/* Print "margin CMD: message" and a newline on stderr. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void cli_error(const char *cmd, const char *fmt, ...);
+
+/* Match argv[*i] against option @p name, accepting "--name VALUE" and "--name=VALUE".
+ * Returns 1 and sets *value (advancing *i past a separate value) on a match, 0 when
+ * argv[*i] is another option, -1 (after printing an error) when the value is missing. */
+int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+                  const char **value);
+
+/* Parse decimal @p s at @p scale for option or field @p what. On failure print
+ * "margin CMD: WHAT: ..." and return -1; 0 on success. */
+int cli_parse_dec(const char *cmd, const char *what, const char *s, int32_t scale,
+                  int64_t *out);
+
+/* Parse a decimal that must be > 0. */
+int cli_parse_pos(const char *cmd, const char *what, const char *s, int32_t scale,
+                  int64_t *out);
+
+/* Parse a rate that must satisfy lo <= r < 1 (lo_strict: lo < r). Rates are at scale 8. */
+int cli_parse_rate(const char *cmd, const char *what, const char *s, int lo_strict,
+                   int64_t *out);
+
+/* Format @p v at @p scale (shortest exact decimal, no exponent) into @p buf and return buf. */
+const char *cli_num(char *buf, int64_t v, int32_t scale);
+
+/* Format a rate at scale 8 as a percentage (exact): 84000000 -> "84". */
+const char *cli_pct(char *buf, int64_t rate);
+
+/* Write @p s as a JSON string literal (with quotes and escapes). */
+void cli_json_str(FILE *f, const char *s);
+
+/* Line reader that handles lines of any length and strips "\n" and "\r\n". */
+struct cli_lines {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    long lineno; /* number of the line last returned, from 1 */
+};
+void cli_lines_init(struct cli_lines *r, FILE *f);
+void cli_lines_free(struct cli_lines *r);
+/* 1: *line is the next line (valid until the next call); 0: end of file; -1: read error or
+ * out of memory. */
+int cli_lines_next(struct cli_lines *r, char **line);
+
+/* Split @p line in place at commas, trimming spaces and tabs around each field. Fills at
+ * most @p max fields and returns the number of fields in the line. */
+size_t cli_split(char *line, char **fields, size_t max);
+
+/* One maintenance tier read from a tiers file. amount is MARGIN_DERIVE when not given. */
+struct cli_tier {
+    int64_t floor;  /* money */
+    int64_t mmr;    /* rate */
+    int64_t amount; /* money, or MARGIN_DERIVE */
+    long lineno;    /* line of the file, for messages */
+};
+
+/* Read a tiers file: CSV lines `floor_notional,mmr[,maintenance_amount]`, blank lines and
+ * `#` comments allowed, and one header line (a first line whose first field is not a
+ * number). On error print "margin CMD: --tiers PATH: line N: ..." and return -1. */
+int cli_read_tiers(const char *cmd, const char *path, struct cli_tier *tiers, size_t *n);
+
+/* Replace the tiers of @p market by @p tiers (max leverage per tier: the market's). On an
+ * engine refusal print a message naming --tiers PATH and the line and return the exit
+ * status to use (2, or 1 for overflow); 0 on success. */
+int cli_apply_tiers(const char *cmd, const char *path, margin_engine *e, uint64_t market,
+                    const struct cli_tier *tiers, size_t n);
+
+/* Print an engine failure "margin CMD: WHAT: errmsg" and return the exit status for @p rc:
+ * 1 (computation error). */
+int cli_engine_fail(const char *cmd, const char *what, const margin_engine *e, int rc);
+
+#endif

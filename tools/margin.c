@@ -1,2 +1,68 @@
-#include "margin.h"
-int main(void) { return margin_version_number() > 0 ? 0 : 1; }
+/* `margin`: command-line front end of libmargin.
+ *
+ *   margin calc ...     figures of one isolated position (see `margin help calc`)
+ *   margin replay ...   mark prices driving positions: margin calls, liquidations
+ *   margin help [CMD]   usage
+ *   margin --version    versions of the tool and of the loaded library */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: margin COMMAND [ARGS]\n"
+          "\n"
+          "Exact isolated-margin arithmetic for leveraged futures and perpetuals.\n"
+          "\n"
+          "Commands:\n"
+          "  calc      liquidation, bankruptcy and maintenance figures of one position\n"
+          "  replay    replay mark prices over positions: margin calls, liquidations, stops,\n"
+          "            funding (with no arguments: the built-in demo)\n"
+          "  help      this text, or `margin help COMMAND` for a command's options\n"
+          "\n"
+          "Options: --version, --help.\n"
+          "Examples:\n"
+          "  margin calc --side long --entry 20000 --notional 2000 --leverage 20\n"
+          "  margin replay\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("margin %s (libmargin %s)\n", MARGIN_VERSION_STRING, margin_version_string());
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+        } else if (strcmp(argv[2], "calc") == 0) {
+            cli_usage_calc(stdout);
+        } else if (strcmp(argv[2], "replay") == 0) {
+            cli_usage_replay(stdout);
+        } else {
+            fprintf(stderr, "margin help: '%s' is not a command (calc, replay)\n", argv[2]);
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "calc") == 0)
+        return cli_cmd_calc(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cli_cmd_replay(argc - 1, argv + 1);
+    fprintf(stderr, "margin: '%s' is not a command (calc, replay, help); see margin --help\n",
+            cmd);
+    return CLI_EXIT_USAGE;
+}
