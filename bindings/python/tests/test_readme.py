@@ -1,0 +1,43 @@
+"""The README's seed example runs exactly as written."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import support  # noqa: E402
+
+README = os.path.join(support.PACKAGE_ROOT, "README.md")
+
+
+def python_blocks(text: str) -> list:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+class ReadmeSeedExample(unittest.TestCase):
+    def test_seed_example_runs(self) -> None:
+        with open(README, encoding="utf-8") as f:
+            blocks = python_blocks(f.read())
+        self.assertEqual(len(blocks), 1, "the README has exactly one python block")
+        code = blocks[0]
+        # It is the seed example: 100 USDT at 20x on 0.1 BTC at 20000.
+        self.assertIn('leverage=20', code)
+        self.assertIn('qty="0.1", price="20000"', code)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, README, "exec"), {"__name__": "readme"})
+        lines = out.getvalue().splitlines()
+        # What the block prints: the event types, then the code and message of the
+        # refused close of the liquidated position.
+        self.assertEqual(lines[0], "['deposit', 'open', 'margin_call', 'liquidation']")
+        self.assertTrue(lines[1].startswith("-7 "), lines[1])
+        self.assertGreater(len(lines[1]), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
