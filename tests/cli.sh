@@ -1,3 +1,24 @@
 #!/bin/sh
-# placeholder
-exit 77
+# Command-line contract of `margin calc` and `margin replay` (issues 3 and 4):
+# runs tests/cli_test.py (Python standard library only) against the built tools/margin.
+# Skips (77) when no python3 is available.
+set -u
+
+: "${top_srcdir:?top_srcdir is not set (run through make check)}"
+: "${top_builddir:?top_builddir is not set (run through make check)}"
+
+py="${PYTHON3:-}"
+if [ -z "$py" ]; then
+    py=$(command -v python3 2>/dev/null) || py=
+fi
+if [ -z "$py" ] || ! "$py" -c 'import sys' >/dev/null 2>&1; then
+    echo "SKIP: no python3"
+    exit 77
+fi
+if [ ! -x "$top_builddir/tools/margin" ]; then
+    echo "FAIL: $top_builddir/tools/margin was not built"
+    exit 99
+fi
+
+export top_srcdir top_builddir
+exec "$py" "$top_srcdir/tests/cli_test.py" -v
