@@ -1,0 +1,484 @@
+//! [`Decimal`]: an exact decimal number, a 64-bit integer mantissa and a scale.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The largest scale (number of decimal places) anywhere in libmargin.
+pub const MAX_SCALE: u32 = margin_sys::MARGIN_MAX_SCALE as u32;
+
+/// Decimal places of every money amount (balances, margins, PnL, fees, funding).
+pub const MONEY_SCALE: u32 = margin_sys::MARGIN_MONEY_SCALE as u32;
+
+/// Decimal places of rates, ratios and leverage.
+pub const RATE_SCALE: u32 = margin_sys::MARGIN_RATE_SCALE as u32;
+
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// How to round when a value must lose decimal places (the `MARGIN_ROUND_*` modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// Toward minus infinity.
+    Floor,
+    /// Toward plus infinity.
+    Ceil,
+    /// Toward zero.
+    Trunc,
+    /// Away from zero.
+    Away,
+    /// To nearest, ties to even.
+    HalfEven,
+    /// Do not round: fail with [`ErrorKind::Range`] if a digit would be lost.
+    Exact,
+}
+
+/// An exact decimal number: `mantissa * 10^-scale`, with an `i64` mantissa and a scale
+/// from 0 to [`MAX_SCALE`] (18).
+///
+/// There is no binary floating point anywhere: strings are parsed digit by digit, and
+/// nothing converts from or to `f64`. Equality, ordering and hashing are by value
+/// (`1.50 == 1.5`); [`Display`](fmt::Display) prints the shortest exact form.
+///
+/// ```
+/// use margin::{Decimal, Rounding};
+/// let d: Decimal = "20000.10".parse().unwrap();
+/// assert_eq!((d.mantissa(), d.scale()), (2000010, 2));
+/// assert_eq!(d.to_string(), "20000.1");
+/// assert_eq!(d, "20000.1000".parse().unwrap());
+/// // At the money scale (8) it is the integer the C API takes.
+/// assert_eq!(d.to_scale(8).unwrap(), 2_000_010_000_000);
+/// // Losing digits is an error unless a rounding mode says how.
+/// assert!("0.123".parse::<Decimal>().unwrap().to_scale(2).is_err());
+/// let r = "0.125".parse::<Decimal>().unwrap().rescale(2, Rounding::HalfEven).unwrap();
+/// assert_eq!(r.to_string(), "0.12");
+/// // Floats and malformed text are rejected.
+/// assert!("1e5".parse::<Decimal>().is_err());
+/// assert!("NaN".parse::<Decimal>().is_err());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Decimal {
+    mantissa: i64,
+    scale: u32,
+}
+
+impl Decimal {
+    /// Zero.
+    pub const ZERO: Decimal = Decimal { mantissa: 0, scale: 0 };
+    /// One.
+    pub const ONE: Decimal = Decimal { mantissa: 1, scale: 0 };
+
+    /// `mantissa * 10^-scale`; fails with [`ErrorKind::Invalid`] if `scale` exceeds
+    /// [`MAX_SCALE`].
+    ///
+    /// ```
+    /// # use margin::Decimal;
+    /// assert_eq!(Decimal::new(2_000_000_000, 8).unwrap().to_string(), "20");
+    /// assert!(Decimal::new(1, 19).is_err());
+    /// ```
+    pub fn new(mantissa: i64, scale: u32) -> Result<Decimal> {
+        if scale > MAX_SCALE {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("scale {scale} is above the maximum {MAX_SCALE}"),
+            ));
+        }
+        Ok(Decimal { mantissa, scale })
+    }
+
+    /// An integer (scale 0).
+    pub const fn from_i64(v: i64) -> Decimal {
+        Decimal { mantissa: v, scale: 0 }
+    }
+
+    /// The integer mantissa: the value is `mantissa * 10^-scale`.
+    pub const fn mantissa(&self) -> i64 {
+        self.mantissa
+    }
+
+    /// The number of decimal places.
+    pub const fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// True if the value is zero.
+    pub const fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+
+    /// True if the value is below zero.
+    pub const fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+
+    /// True if the value is above zero.
+    pub const fn is_positive(&self) -> bool {
+        self.mantissa > 0
+    }
+
+    /// The same value with trailing fractional zeros removed (`1.500` -> `1.5`).
+    pub fn normalize(self) -> Decimal {
+        let mut d = self;
+        if d.mantissa == 0 {
+            return Decimal::ZERO;
+        }
+        while d.scale > 0 && d.mantissa % 10 == 0 {
+            d.mantissa /= 10;
+            d.scale -= 1;
+        }
+        d
+    }
+
+    /// The value as an integer count of `10^-scale`, exactly: the fixed-point integer the
+    /// C API takes. Fails with [`ErrorKind::Range`] if a non-zero digit would be lost (it
+    /// never rounds), with [`ErrorKind::Overflow`] if the result does not fit in `i64`
+    /// and with [`ErrorKind::Invalid`] if `scale` exceeds [`MAX_SCALE`].
+    ///
+    /// ```
+    /// # use margin::{Decimal, ErrorKind};
+    /// let fee: Decimal = "0.0004".parse().unwrap();
+    /// assert_eq!(fee.to_scale(8).unwrap(), 40_000);
+    /// assert_eq!(fee.to_scale(3).unwrap_err().kind(), ErrorKind::Range);
+    /// ```
+    pub fn to_scale(self, scale: u32) -> Result<i64> {
+        self.rescale(scale, Rounding::Exact).map(|d| d.mantissa)
+    }
+
+    /// The value at `scale` decimal places, rounded as `rounding` says
+    /// ([`Rounding::Exact`]: fail with [`ErrorKind::Range`] instead of losing a digit).
+    pub fn rescale(self, scale: u32, rounding: Rounding) -> Result<Decimal> {
+        if scale > MAX_SCALE {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("scale {scale} is above the maximum {MAX_SCALE}"),
+            ));
+        }
+        let m = self.mantissa as i128;
+        let v: i128 = if scale >= self.scale {
+            m * POW10[(scale - self.scale) as usize]
+        } else {
+            let d = POW10[(self.scale - scale) as usize];
+            let q = m / d;
+            let r = m % d; // same sign as m
+            if r == 0 {
+                q
+            } else {
+                let away = q + m.signum();
+                match rounding {
+                    Rounding::Trunc => q,
+                    Rounding::Away => away,
+                    Rounding::Floor => {
+                        if m < 0 {
+                            away
+                        } else {
+                            q
+                        }
+                    }
+                    Rounding::Ceil => {
+                        if m > 0 {
+                            away
+                        } else {
+                            q
+                        }
+                    }
+                    Rounding::HalfEven => match (2 * r.abs()).cmp(&d) {
+                        Ordering::Less => q,
+                        Ordering::Greater => away,
+                        Ordering::Equal => {
+                            if q % 2 == 0 {
+                                q
+                            } else {
+                                away
+                            }
+                        }
+                    },
+                    Rounding::Exact => {
+                        return Err(Error::new(
+                            ErrorKind::Range,
+                            format!("{self} has more than {scale} decimal places"),
+                        ))
+                    }
+                }
+            }
+        };
+        match i64::try_from(v) {
+            Ok(mantissa) => Ok(Decimal { mantissa, scale }),
+            Err(_) => Err(Error::new(
+                ErrorKind::Overflow,
+                format!("{self} does not fit in 64 bits at scale {scale}"),
+            )),
+        }
+    }
+
+    /// The value as `mantissa * 10^-MAX_SCALE` in 128 bits (always exact).
+    fn wide(self) -> i128 {
+        self.mantissa as i128 * POW10[(MAX_SCALE - self.scale) as usize]
+    }
+
+    /// From a 128-bit count at MAX_SCALE, at the smallest scale that holds it exactly.
+    fn from_wide(v: i128) -> Option<Decimal> {
+        let mut v = v;
+        let mut scale = MAX_SCALE;
+        while scale > 0 && v % 10 == 0 {
+            v /= 10;
+            scale -= 1;
+        }
+        i64::try_from(v).ok().map(|mantissa| Decimal { mantissa, scale })
+    }
+
+    /// `self + other`, exactly, or `None` if the result does not fit.
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        Decimal::from_wide(self.wide().checked_add(other.wide())?)
+    }
+
+    /// `self - other`, exactly, or `None` if the result does not fit.
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        Decimal::from_wide(self.wide().checked_sub(other.wide())?)
+    }
+
+    /// `-self`, or `None` for the one value whose negation does not fit.
+    pub fn checked_neg(self) -> Option<Decimal> {
+        Some(Decimal { mantissa: self.mantissa.checked_neg()?, scale: self.scale })
+    }
+
+    /// `|self|`, or `None` for the one value whose negation does not fit.
+    pub fn checked_abs(self) -> Option<Decimal> {
+        Some(Decimal { mantissa: self.mantissa.checked_abs()?, scale: self.scale })
+    }
+
+    /// Parses with the rules of the C library's `margin_dec_parse`: an optional sign, at
+    /// least one digit, optionally `.` and at least one digit. The scale is the number of
+    /// decimals written (trailing zeros beyond [`MAX_SCALE`] are dropped).
+    fn parse(s: &str) -> Result<Decimal> {
+        let bad = || Error::new(ErrorKind::Parse, format!("{s:?} is not a plain decimal number"));
+        let body = s.strip_prefix('-').or_else(|| s.strip_prefix('+')).unwrap_or(s);
+        let negative = s.starts_with('-');
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (body, ""),
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int) || (body.contains('.') && !digits(frac)) {
+            return Err(bad());
+        }
+        let mut frac = frac;
+        while frac.len() > MAX_SCALE as usize && frac.ends_with('0') {
+            frac = &frac[..frac.len() - 1];
+        }
+        if frac.len() > MAX_SCALE as usize {
+            return Err(Error::new(
+                ErrorKind::Range,
+                format!("{s:?} has more than {MAX_SCALE} decimal places"),
+            ));
+        }
+        let int = int.trim_start_matches('0');
+        let too_big = || Error::new(ErrorKind::Overflow, format!("{s:?} does not fit in 64 bits"));
+        // The value times 10^len(frac), accumulated in 128 bits (at most 38 digits fit).
+        let mut m: i128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            m = m.checked_mul(10).and_then(|m| m.checked_add((b - b'0') as i128)).ok_or_else(too_big)?;
+        }
+        let mut scale = frac.len() as u32;
+        if negative {
+            m = -m;
+        }
+        // Drop trailing zeros only if that is what it takes to fit.
+        while i64::try_from(m).is_err() && scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        let mantissa = i64::try_from(m).map_err(|_| too_big())?;
+        Ok(Decimal { mantissa, scale })
+    }
+}
+
+impl FromStr for Decimal {
+    type Err = Error;
+
+    /// Parses a plain decimal number (`"12"`, `"-0.5"`, `"+20000.10"`); fails with
+    /// [`ErrorKind::Parse`] for anything else (spaces, exponents, `NaN`, `inf`, `.5`, `5.`),
+    /// [`ErrorKind::Range`] for more than 18 significant decimal places and
+    /// [`ErrorKind::Overflow`] when the mantissa does not fit in `i64`.
+    fn from_str(s: &str) -> Result<Decimal> {
+        Decimal::parse(s)
+    }
+}
+
+impl TryFrom<&str> for Decimal {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Decimal> {
+        Decimal::parse(s)
+    }
+}
+
+impl From<i64> for Decimal {
+    fn from(v: i64) -> Decimal {
+        Decimal::from_i64(v)
+    }
+}
+
+impl From<i32> for Decimal {
+    fn from(v: i32) -> Decimal {
+        Decimal::from_i64(v as i64)
+    }
+}
+
+impl From<u32> for Decimal {
+    fn from(v: u32) -> Decimal {
+        Decimal::from_i64(v as i64)
+    }
+}
+
+impl TryFrom<u64> for Decimal {
+    type Error = Error;
+    fn try_from(v: u64) -> Result<Decimal> {
+        i64::try_from(v)
+            .map(Decimal::from_i64)
+            .map_err(|_| Error::new(ErrorKind::Overflow, format!("{v} does not fit in i64")))
+    }
+}
+
+impl Default for Decimal {
+    fn default() -> Decimal {
+        Decimal::ZERO
+    }
+}
+
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Decimal) -> bool {
+        self.wide() == other.wide()
+    }
+}
+
+impl Eq for Decimal {}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Decimal) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Decimal) -> Ordering {
+        self.wide().cmp(&other.wide())
+    }
+}
+
+impl Hash for Decimal {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let n = self.normalize();
+        n.mantissa.hash(state);
+        n.scale.hash(state);
+    }
+}
+
+impl fmt::Display for Decimal {
+    /// The shortest exact form (`20000`, `0.004`, `-1.5`). A precision (`{:.2}`) pads
+    /// with zeros up to that many decimals but never drops a digit: the output is always
+    /// the exact value (use [`Decimal::rescale`] to round). Width and alignment apply.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.normalize();
+        let abs = (n.mantissa as i128).unsigned_abs();
+        let digits = abs.to_string();
+        let scale = n.scale as usize;
+        // Unsigned text; the sign goes to pad_integral (which also honours width, fill,
+        // alignment, `+` and `0`).
+        let mut s = String::with_capacity(digits.len() + 4);
+        let mut frac = if scale > 0 {
+            let padded = format!("{digits:0>width$}", width = scale + 1);
+            let (i, fr) = padded.split_at(padded.len() - scale);
+            s.push_str(i);
+            fr.to_string()
+        } else {
+            s.push_str(&digits);
+            String::new()
+        };
+        if let Some(p) = f.precision() {
+            while frac.len() < p {
+                frac.push('0');
+            }
+        }
+        if !frac.is_empty() {
+            s.push('.');
+            s.push_str(&frac);
+        }
+        f.pad_integral(n.mantissa >= 0, "", &s)
+    }
+}
+
+impl fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Decimal({self})")
+    }
+}
+
+/// Anything that converts to a [`Decimal`] for the engine's methods: [`Decimal`],
+/// integers and decimal strings (`"0.1"`, parsed exactly). Floats deliberately do not
+/// implement it:
+///
+/// ```compile_fail
+/// # use margin::Engine;
+/// let mut engine = Engine::new().unwrap();
+/// let a = engine.account_new().unwrap();
+/// engine.deposit(a, 100.5f64).unwrap(); // error: f64 is not IntoDecimal
+/// ```
+pub trait IntoDecimal {
+    /// The value as a [`Decimal`], or why it is not one.
+    fn into_decimal(self) -> Result<Decimal>;
+}
+
+impl IntoDecimal for Decimal {
+    fn into_decimal(self) -> Result<Decimal> {
+        Ok(self)
+    }
+}
+impl IntoDecimal for &Decimal {
+    fn into_decimal(self) -> Result<Decimal> {
+        Ok(*self)
+    }
+}
+impl IntoDecimal for &str {
+    fn into_decimal(self) -> Result<Decimal> {
+        self.parse()
+    }
+}
+impl IntoDecimal for &String {
+    fn into_decimal(self) -> Result<Decimal> {
+        self.parse()
+    }
+}
+impl IntoDecimal for String {
+    fn into_decimal(self) -> Result<Decimal> {
+        self.parse()
+    }
+}
+impl IntoDecimal for i64 {
+    fn into_decimal(self) -> Result<Decimal> {
+        Ok(Decimal::from(self))
+    }
+}
+impl IntoDecimal for i32 {
+    fn into_decimal(self) -> Result<Decimal> {
+        Ok(Decimal::from(self))
+    }
+}
+impl IntoDecimal for u32 {
+    fn into_decimal(self) -> Result<Decimal> {
+        Ok(Decimal::from(self))
+    }
+}
+impl IntoDecimal for u64 {
+    fn into_decimal(self) -> Result<Decimal> {
+        Decimal::try_from(self)
+    }
+}

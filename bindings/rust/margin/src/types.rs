@@ -1,0 +1,436 @@
+//! Small value types: ids, sides, fills, statuses, options and figures.
+
+use std::fmt;
+
+use crate::decimal::Decimal;
+use crate::error::{Error, ErrorKind, Result};
+use crate::IntoDecimal;
+use margin_sys as sys;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(u64);
+
+        impl $name {
+            /// The id from its raw value (as printed, logged or stored). An id that does
+            /// not exist in an engine gives [`ErrorKind::NotFound`] there, never
+            /// undefined behaviour.
+            pub const fn from_raw(raw: u64) -> $name {
+                $name(raw)
+            }
+
+            /// The raw `uint64_t` id (from 1; 0 is never valid).
+            pub const fn get(self) -> u64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($what, " {}"), self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The id of a market in one [`Engine`](crate::Engine).
+    MarketId,
+    "market"
+);
+id_type!(
+    /// The id of an account in one [`Engine`](crate::Engine).
+    AccountId,
+    "account"
+);
+id_type!(
+    /// The id of a position in one [`Engine`](crate::Engine). Ids are never reused, so
+    /// the id of a liquidated position stays valid and answers
+    /// [`ErrorKind::Closed`] to anything that needs an open position.
+    PositionId,
+    "position"
+);
+
+/// Side of a position or a trade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Long (buy); `s = +1`.
+    Long,
+    /// Short (sell); `s = -1`.
+    Short,
+}
+
+impl Side {
+    /// The C constant (`MARGIN_LONG` or `MARGIN_SHORT`).
+    pub const fn raw(self) -> i32 {
+        match self {
+            Side::Long => sys::MARGIN_LONG,
+            Side::Short => sys::MARGIN_SHORT,
+        }
+    }
+
+    /// The side of a C constant, or `None` (0 or an unknown value).
+    pub fn from_raw(v: i64) -> Option<Side> {
+        match v {
+            v if v == sys::MARGIN_LONG as i64 => Some(Side::Long),
+            v if v == sys::MARGIN_SHORT as i64 => Some(Side::Short),
+            _ => None,
+        }
+    }
+
+    /// The other side.
+    pub const fn opposite(self) -> Side {
+        match self {
+            Side::Long => Side::Short,
+            Side::Short => Side::Long,
+        }
+    }
+}
+
+/// Which fee a fill pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Fill {
+    /// The taker fee (the default).
+    #[default]
+    Taker,
+    /// The maker fee (`MARGIN_FLAG_MAKER`).
+    Maker,
+}
+
+impl Fill {
+    pub(crate) fn flags(self) -> u32 {
+        match self {
+            Fill::Taker => 0,
+            Fill::Maker => sys::MARGIN_FLAG_MAKER,
+        }
+    }
+}
+
+/// Status of a position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// Open.
+    Open,
+    /// Closed by the holder, a stop-loss or a take-profit.
+    Closed,
+    /// Liquidated (irreversible).
+    Liquidated,
+    /// A status this binding does not know (from a newer library).
+    Other(i64),
+}
+
+impl Status {
+    pub(crate) fn from_raw(v: i64) -> Status {
+        match v {
+            v if v == sys::MARGIN_STATUS_OPEN as i64 => Status::Open,
+            v if v == sys::MARGIN_STATUS_CLOSED as i64 => Status::Closed,
+            v if v == sys::MARGIN_STATUS_LIQUIDATED as i64 => Status::Liquidated,
+            other => Status::Other(other),
+        }
+    }
+}
+
+/// Where a market evaluates the maintenance margin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum MmBasis {
+    /// At the liquidation price (Binance, OKX, dYdX, Hyperliquid); the default.
+    #[default]
+    Mark,
+    /// Fixed at the entry value (Bybit classic, BitMEX).
+    Entry,
+    /// A basis this binding does not know (from a newer library).
+    Other(i64),
+}
+
+impl MmBasis {
+    pub(crate) fn raw(self) -> i64 {
+        match self {
+            MmBasis::Mark => sys::MARGIN_MM_BASIS_MARK as i64,
+            MmBasis::Entry => sys::MARGIN_MM_BASIS_ENTRY as i64,
+            MmBasis::Other(v) => v,
+        }
+    }
+    pub(crate) fn from_raw(v: i64) -> MmBasis {
+        match v {
+            v if v == sys::MARGIN_MM_BASIS_MARK as i64 => MmBasis::Mark,
+            v if v == sys::MARGIN_MM_BASIS_ENTRY as i64 => MmBasis::Entry,
+            other => MmBasis::Other(other),
+        }
+    }
+}
+
+/// A settable market option (`margin_market_set`), with its value in natural units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MarketOption {
+    /// Decimal places of prices, 0 to 18 (only before tiers and positions).
+    PriceScale(u32),
+    /// Decimal places of quantities, 0 to 18 (only before tiers and positions).
+    QtyScale(u32),
+    /// Price tick, a price (e.g. `0.1`).
+    Tick(Decimal),
+    /// Quantity step, a quantity (e.g. `0.001`).
+    Step(Decimal),
+    /// Maximum leverage (e.g. `125`).
+    MaxLeverage(Decimal),
+    /// Maker fee rate (e.g. `0.0002`).
+    MakerFee(Decimal),
+    /// Taker fee rate (e.g. `0.0004`).
+    TakerFee(Decimal),
+    /// Maintenance-margin basis (only with no open positions).
+    MmBasis(MmBasis),
+    /// Fee rate to close counted in the maintenance margin, the spec's `f`.
+    CloseFee(Decimal),
+}
+
+/// A market's options and figures (`margin_market_get` for every key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MarketInfo {
+    /// Decimal places of prices.
+    pub price_scale: u32,
+    /// Decimal places of quantities.
+    pub qty_scale: u32,
+    /// Price tick.
+    pub tick: Decimal,
+    /// Quantity step.
+    pub step: Decimal,
+    /// Maximum leverage.
+    pub max_leverage: Decimal,
+    /// Maker fee rate.
+    pub maker_fee: Decimal,
+    /// Taker fee rate.
+    pub taker_fee: Decimal,
+    /// Maintenance-margin basis.
+    pub mm_basis: MmBasis,
+    /// Fee rate to close counted in the maintenance margin.
+    pub close_fee: Decimal,
+    /// Last mark price; `None` before the first mark update.
+    pub mark: Option<Decimal>,
+    /// Number of maintenance tiers.
+    pub tier_count: u32,
+    /// Number of open positions in the market.
+    pub open_positions: u64,
+}
+
+/// A maintenance-margin tier: notional from `floor` up to the next tier's floor.
+///
+/// ```
+/// # use margin::Tier;
+/// // Binance BTCUSDT's second bracket; the maintenance amount 50 is derived by the
+/// // recurrence floor * (mmr - previous mmr) + previous amount when not given.
+/// let t = Tier::new("50000", "0.005").unwrap();
+/// assert_eq!(t.maint_amount, None);
+/// let t = t.with_maint_amount("50").unwrap().with_max_leverage("100").unwrap();
+/// assert_eq!(t.maint_amount, Some("50".parse().unwrap()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tier {
+    /// Lowest notional of the tier, money.
+    pub floor: Decimal,
+    /// Maintenance margin rate.
+    pub mmr: Decimal,
+    /// Largest leverage in this tier; `None` for the market's maximum.
+    pub max_leverage: Option<Decimal>,
+    /// Maintenance amount (`cum`), money; `None` (when adding) derives it.
+    pub maint_amount: Option<Decimal>,
+}
+
+impl Tier {
+    /// A tier with a derived maintenance amount and the market's maximum leverage.
+    pub fn new(floor: impl IntoDecimal, mmr: impl IntoDecimal) -> Result<Tier> {
+        Ok(Tier {
+            floor: floor.into_decimal()?,
+            mmr: mmr.into_decimal()?,
+            max_leverage: None,
+            maint_amount: None,
+        })
+    }
+
+    /// The same tier with this maintenance amount instead of the derived one.
+    pub fn with_maint_amount(self, amount: impl IntoDecimal) -> Result<Tier> {
+        Ok(Tier { maint_amount: Some(amount.into_decimal()?), ..self })
+    }
+
+    /// The same tier with this maximum leverage.
+    pub fn with_max_leverage(self, leverage: impl IntoDecimal) -> Result<Tier> {
+        Ok(Tier { max_leverage: Some(leverage.into_decimal()?), ..self })
+    }
+}
+
+/// How to size a new position ([`Engine::open_with`](crate::Engine::open_with)).
+///
+/// At least one of `leverage` and `margin` must be given: with only a leverage the margin
+/// is `Q*E/L` rounded up; with only a margin the leverage is `Q*E/M` rounded up; with both
+/// the margin must be at least `Q*E/L`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Leverage (e.g. `20`).
+    pub leverage: Option<Decimal>,
+    /// Isolated margin, money.
+    pub margin: Option<Decimal>,
+    /// Taker (default) or maker fee.
+    pub fill: Fill,
+    /// Cross margin mode (the library answers [`ErrorKind::NotSupported`] for now).
+    pub cross: bool,
+}
+
+/// An account's figures (`margin_account_get` for every key), money at scale 8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountInfo {
+    /// Free (withdrawable) balance.
+    pub free_balance: Decimal,
+    /// Sum of the isolated margins of open positions.
+    pub isolated_margin: Decimal,
+    /// Free balance + isolated margins + unrealized PnL at each market's last mark.
+    pub equity: Decimal,
+    /// Total deposited.
+    pub deposits: Decimal,
+    /// Total withdrawn.
+    pub withdrawals: Decimal,
+    /// Realized PnL of all positions (liquidation losses included).
+    pub realized_pnl: Decimal,
+    /// Fees paid.
+    pub fees: Decimal,
+    /// Net funding received (negative: paid).
+    pub funding: Decimal,
+    /// Number of open positions.
+    pub open_positions: u64,
+}
+
+/// A position's stored figures (`margin_position_get` for every key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PositionInfo {
+    /// The position's id.
+    pub id: PositionId,
+    /// Owning account.
+    pub account: AccountId,
+    /// Market.
+    pub market: MarketId,
+    /// Side (the last side of a closed position).
+    pub side: Side,
+    /// Size (0 once closed).
+    pub qty: Decimal,
+    /// Average entry price.
+    pub entry_price: Decimal,
+    /// Isolated margin (0 once closed).
+    pub margin: Decimal,
+    /// Leverage.
+    pub leverage: Decimal,
+    /// Open, closed or liquidated.
+    pub status: Status,
+    /// Realized PnL so far.
+    pub realized_pnl: Decimal,
+    /// Fees paid so far.
+    pub fees: Decimal,
+    /// Net funding so far (negative: paid).
+    pub funding: Decimal,
+    /// Stop-loss trigger price, if set.
+    pub stop_loss: Option<Decimal>,
+    /// Take-profit trigger price, if set.
+    pub take_profit: Option<Decimal>,
+    /// Liquidation price in force (the trigger), if any.
+    pub liq_price: Option<Decimal>,
+}
+
+/// Figures of an open position at one mark price (`margin_position_at` for every key),
+/// each rounded against the holder as the C documentation states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Figures {
+    /// The mark price used.
+    pub mark: Decimal,
+    /// Position value `Q*P`, rounded up.
+    pub notional: Decimal,
+    /// `s*Q*(P-E)`, rounded down.
+    pub unrealized_pnl: Decimal,
+    /// `M + uPnL`, rounded down.
+    pub margin_balance: Decimal,
+    /// Maintenance margin, rounded up.
+    pub maint_margin: Decimal,
+    /// Maintenance rate of the tier in force.
+    pub maint_rate: Decimal,
+    /// Maintenance amount of the tier in force.
+    pub maint_amount: Decimal,
+    /// Maintenance margin / margin balance, rounded up; `None` when the balance is <= 0
+    /// (infinite ratio).
+    pub margin_ratio: Option<Decimal>,
+    /// Liquidation price (independent of the mark); `None` when there is none (a long
+    /// that cannot be liquidated).
+    pub liquidation_price: Option<Decimal>,
+    /// Bankruptcy price `E - s*M/Q`; `None` for a long when it is <= 0.
+    pub bankruptcy_price: Option<Decimal>,
+    /// Initial margin `Q*E/L`, rounded up.
+    pub initial_margin: Decimal,
+    /// Unrealized PnL / initial margin, rounded down.
+    pub roe: Decimal,
+    /// Margin that could be removed now, rounded down.
+    pub removable_margin: Decimal,
+}
+
+/// One figure of [`Figures`], for [`Engine::figure`](crate::Engine::figure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Figure {
+    /// `MARGIN_AT_NOTIONAL`, money.
+    Notional,
+    /// `MARGIN_AT_UNREALIZED_PNL`, money.
+    UnrealizedPnl,
+    /// `MARGIN_AT_MARGIN_BALANCE`, money.
+    MarginBalance,
+    /// `MARGIN_AT_MAINT_MARGIN`, money.
+    MaintMargin,
+    /// `MARGIN_AT_MAINT_RATE`, rate.
+    MaintRate,
+    /// `MARGIN_AT_MAINT_AMOUNT`, money.
+    MaintAmount,
+    /// `MARGIN_AT_MARGIN_RATIO`, rate (`i64::MAX` mantissa: infinite).
+    MarginRatio,
+    /// `MARGIN_AT_LIQ_PRICE`, price (0: none).
+    LiquidationPrice,
+    /// `MARGIN_AT_BANKRUPTCY_PRICE`, price (0: none).
+    BankruptcyPrice,
+    /// `MARGIN_AT_INITIAL_MARGIN`, money.
+    InitialMargin,
+    /// `MARGIN_AT_ROE`, rate.
+    Roe,
+    /// `MARGIN_AT_REMOVABLE_MARGIN`, money.
+    RemovableMargin,
+}
+
+/// The unit of a value, which fixes its scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Money,
+    Rate,
+    Price,
+}
+
+impl Figure {
+    pub(crate) fn key_unit(self) -> (i32, Unit) {
+        match self {
+            Figure::Notional => (sys::MARGIN_AT_NOTIONAL, Unit::Money),
+            Figure::UnrealizedPnl => (sys::MARGIN_AT_UNREALIZED_PNL, Unit::Money),
+            Figure::MarginBalance => (sys::MARGIN_AT_MARGIN_BALANCE, Unit::Money),
+            Figure::MaintMargin => (sys::MARGIN_AT_MAINT_MARGIN, Unit::Money),
+            Figure::MaintRate => (sys::MARGIN_AT_MAINT_RATE, Unit::Rate),
+            Figure::MaintAmount => (sys::MARGIN_AT_MAINT_AMOUNT, Unit::Money),
+            Figure::MarginRatio => (sys::MARGIN_AT_MARGIN_RATIO, Unit::Rate),
+            Figure::LiquidationPrice => (sys::MARGIN_AT_LIQ_PRICE, Unit::Price),
+            Figure::BankruptcyPrice => (sys::MARGIN_AT_BANKRUPTCY_PRICE, Unit::Price),
+            Figure::InitialMargin => (sys::MARGIN_AT_INITIAL_MARGIN, Unit::Money),
+            Figure::Roe => (sys::MARGIN_AT_ROE, Unit::Rate),
+            Figure::RemovableMargin => (sys::MARGIN_AT_REMOVABLE_MARGIN, Unit::Money),
+        }
+    }
+}
+
+pub(crate) fn count(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::new(ErrorKind::Range, format!("{what} is negative: {v}")))
+}
