@@ -275,8 +275,10 @@ struct rpos {
     struct spec sp;
     uint64_t market, id;
     int64_t qty, entry;
-    int end_type;   /* 0 open, else the MARGIN_EV_* that ended it */
-    int64_t end_time, end_mark, end_pnl;
+    int64_t open_margin; /* margin when opened */
+    int end_type;        /* 0 open, else the MARGIN_EV_* that ended it */
+    int64_t end_time, end_mark, end_pnl, end_liq, end_bp, end_ins;
+    long calls; /* margin-call events seen */
 };
 
 static int parse_spec(const char *text, struct spec *sp)
@@ -659,7 +661,7 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark)
     default:
         break;
     }
-    printf("%-*s  %-4s %-12s %-14s %s\n", rp->s.timew, time_text(rp, ev(e, MARGIN_EVF_TIME)),
+    printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, time_text(rp, ev(e, MARGIN_EVF_TIME)),
            pos, name, cli_num(b1, mark, 8), details);
 }
 
@@ -677,12 +679,19 @@ static void drain(struct replay *rp)
             continue; /* deposits, withdrawals: not part of the log */
         mark = type == MARGIN_EV_OPEN ? rp->first_mark : ev(rp->e, MARGIN_EVF_PRICE);
         p = find_pos(rp, (uint64_t)ev(rp->e, MARGIN_EVF_POSITION));
+        if (p && type == MARGIN_EV_OPEN)
+            p->open_margin = ev(rp->e, MARGIN_EVF_MARGIN);
+        if (p && type == MARGIN_EV_MARGIN_CALL)
+            p->calls++;
         if (p && (type == MARGIN_EV_LIQUIDATION || type == MARGIN_EV_STOP_LOSS ||
                   type == MARGIN_EV_TAKE_PROFIT)) {
             p->end_type = type;
             p->end_time = ev(rp->e, MARGIN_EVF_TIME);
             p->end_mark = mark;
             p->end_pnl = ev(rp->e, MARGIN_EVF_REALIZED_PNL);
+            p->end_liq = ev(rp->e, MARGIN_EVF_LIQ_PRICE);
+            p->end_bp = ev(rp->e, MARGIN_EVF_BANKRUPTCY_PRICE);
+            p->end_ins = ev(rp->e, MARGIN_EVF_INSURANCE_DELTA);
         }
         rp->out_seq++;
         if (rp->a->json)
@@ -884,17 +893,12 @@ static void print_summary_json(const struct replay *rp)
            cli_num(b, eng(rp, MARGIN_ENG_INSURANCE_FUND), MARGIN_MONEY_SCALE));
 }
 
+static int64_t low_mark(const struct replay *rp);
+
 static void print_intro(const struct replay *rp)
 {
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE];
-    int64_t lo = rp->first_mark, fall = 0;
-    size_t r;
-    int k;
-
-    for (r = 0; r < rp->s.n; r++)
-        for (k = 0; k < rp->s.rows[r].n; k++)
-            if (rp->s.rows[r].mark[k] < lo)
-                lo = rp->s.rows[r].mark[k];
+    int64_t lo = low_mark(rp), fall = 0;
     /* The fall to the low, in percent, truncated to 2 decimals. */
     margin_dec_div(rp->first_mark - lo, 8, rp->first_mark, 8, 4, MARGIN_ROUND_TRUNC, &fall);
     if (rp->a->demo) {
@@ -911,8 +915,60 @@ static void print_intro(const struct replay *rp)
                rp->s.n, rp->a->prices ? "file" : "built-in", cli_num(b1, rp->first_mark, 8),
                cli_num(b2, lo, 8), cli_num(b3, fall, 2));
     }
-    printf("%-*s  %-4s %-12s %-14s %s\n", rp->s.timew, "time", "pos", "event", "mark",
+    printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, "time", "pos", "event", "mark",
            "details");
+}
+
+static int64_t low_mark(const struct replay *rp)
+{
+    int64_t lo = rp->first_mark;
+    size_t r;
+    int k;
+
+    for (r = 0; r < rp->s.n; r++)
+        for (k = 0; k < rp->s.rows[r].n; k++)
+            if (rp->s.rows[r].mark[k] < lo)
+                lo = rp->s.rows[r].mark[k];
+    return lo;
+}
+
+/* The demo's closing explanation, from the numbers of the run. */
+static void print_demo_moral(const struct replay *rp, int64_t free_end)
+{
+    char margin[CLI_NUM_SIZE], bp[CLI_NUM_SIZE], at[CLI_NUM_SIZE], liq[CLI_NUM_SIZE];
+    char lost[CLI_NUM_SIZE], low[CLI_NUM_SIZE], last[CLI_NUM_SIZE], sm[CLI_NUM_SIZE];
+    char fb[CLI_NUM_SIZE], ins[CLI_NUM_SIZE];
+    const struct rpos *l = &rp->pos[0], *sh = &rp->pos[1];
+    int64_t m = 0;
+
+    if (rp->npos != 2 || l->end_type != MARGIN_EV_LIQUIDATION || sh->end_type != 0)
+        return;
+    margin_position_get(rp->e, sh->id, MARGIN_POS_MARGIN, &m);
+    cli_num(margin, l->open_margin, MARGIN_MONEY_SCALE);
+    cli_num(bp, l->end_bp, 8);
+    cli_num(at, l->end_mark, 8);
+    cli_num(liq, l->end_liq, 8);
+    cli_num(lost, -l->end_pnl, MARGIN_MONEY_SCALE);
+    cli_num(low, low_mark(rp), 8);
+    cli_num(last, rp->cur_mark, 8);
+    cli_num(sm, m, MARGIN_MONEY_SCALE);
+    cli_num(fb, free_end, MARGIN_MONEY_SCALE);
+    printf("\nWhat happened:\n");
+    printf("  - The long's %s USDT of margin could absorb a fall to %s (its bankruptcy price).\n",
+           margin, bp);
+    printf("  - The engine %sliquidated it at %s,\n"
+           "    the first mark at or below its liquidation price %s, before the margin ran out.\n",
+           l->calls ? "warned (margin call), then " : "", at, liq);
+    printf("  - The holder lost exactly its %s USDT of margin and no more, although the price\n"
+           "    went on down to %s; the rebound to %s came too late: liquidation is final.\n",
+           lost, low, last);
+    printf("  - What the close at %s left above the bankruptcy price, %s USDT, went to the\n"
+           "    insurance fund (it pays when a price gaps past the bankruptcy price).\n",
+           at, sgn(ins, l->end_ins));
+    if (m == sh->open_margin && free_end == rp->free_after_open)
+        printf("  - The short kept its %s USDT of margin and the %s USDT free balance was not\n"
+               "    touched: that is what isolated margin means.\n",
+               sm, fb);
 }
 
 static void print_summary_text(const struct replay *rp)
@@ -945,10 +1001,11 @@ static void print_summary_text(const struct replay *rp)
             margin_position_get(rp->e, p->id, MARGIN_POS_MARGIN, &m);
             margin_position_get(rp->e, p->id, MARGIN_POS_LIQ_PRICE, &lp);
             margin_position_at(rp->e, p->id, MARGIN_AT_UNREALIZED_PNL, 0, &upnl);
-            printf("  #%llu %s  still open: margin %s, unrealized PnL %s, liquidation price "
+            printf("  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation price "
                    "%s\n",
                    (unsigned long long)p->id, side, cli_num(b1, m, MARGIN_MONEY_SCALE),
-                   sgn(b2, upnl), price_or_none(b3, lp));
+                   m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
+                   price_or_none(b3, lp));
         }
     }
     printf("  free balance: %s after opening, %s now", cli_num(b1, rp->free_after_open, 8),
@@ -963,6 +1020,8 @@ static void print_summary_text(const struct replay *rp)
            cli_num(b2, acct(rp, MARGIN_ACCT_FEES), MARGIN_MONEY_SCALE),
            sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)),
            sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    if (rp->a->demo)
+        print_demo_moral(rp, free_end);
 }
 
 int cli_cmd_replay(int argc, char **argv)
