@@ -12,10 +12,9 @@
 //! Linking: `build.rs` finds the library through `MARGIN_LIB_DIR` or the `pkg-config`
 //! program (`PKG_CONFIG_PATH=<builddir>` uses the uninstalled build tree).
 
-#![no_std]
 #![allow(non_camel_case_types)]
 
-pub use core::ffi::{c_char, c_int, c_void};
+pub use std::os::raw::{c_char, c_int, c_void};
 
 /// The engine: owns every market, account, position and event. Opaque; only ever used
 /// behind a pointer.
@@ -23,7 +22,7 @@ pub use core::ffi::{c_char, c_int, c_void};
 pub struct margin_engine {
     _private: [u8; 0],
     // Neither Send, Sync nor Unpin: the C side decides what may move where.
-    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+    _marker: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
 }
 
 /// Callback called synchronously for every event as it is produced

@@ -167,7 +167,10 @@ fn header_functions(h: &str) -> BTreeMap<String, Sig> {
             .filter(|l| !l.trim_start().starts_with('#'))
             .collect::<Vec<_>>()
             .join(" ");
-        let Some(pos) = stmt.find("MARGIN_API") else { continue };
+        let pos = match stmt.find("MARGIN_API") {
+            Some(p) => p,
+            None => continue,
+        };
         let proto = &stmt[pos + "MARGIN_API".len()..];
         let open = proto.find('(').expect("prototype without (");
         let close = proto.rfind(')').expect("prototype without )");
@@ -209,7 +212,10 @@ fn header_constants(h: &str) -> BTreeMap<String, (String, i128)> {
     let mut out = BTreeMap::new();
     for line in h.lines() {
         let t = line.trim();
-        let Some(rest) = t.strip_prefix("#define ") else { continue };
+        let rest = match t.strip_prefix("#define ") {
+            Some(r) => r,
+            None => continue,
+        };
         let rest = rest.trim();
         let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
         let name = &rest[..name_end];
@@ -296,7 +302,10 @@ fn rust_callback(src: &str) -> Sig {
 fn rust_constants(src: &str) -> BTreeMap<String, (String, i128)> {
     let mut out = BTreeMap::new();
     for line in src.lines() {
-        let Some(rest) = line.trim().strip_prefix("pub const ") else { continue };
+        let rest = match line.trim().strip_prefix("pub const ") {
+            Some(r) => r,
+            None => continue,
+        };
         let colon = rest.find(':').unwrap();
         let name = rest[..colon].trim().to_string();
         let eq = rest.find('=').unwrap();

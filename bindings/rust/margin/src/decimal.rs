@@ -426,7 +426,7 @@ impl fmt::Debug for Decimal {
 /// integers and decimal strings (`"0.1"`, parsed exactly). Floats deliberately do not
 /// implement it:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// # use margin::Engine;
 /// let mut engine = Engine::new().unwrap();
 /// let a = engine.account_new().unwrap();

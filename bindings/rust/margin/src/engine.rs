@@ -31,8 +31,14 @@ unsafe extern "C" fn trampoline(user: *mut sys::c_void, e: *const sys::margin_en
     if st.panic.is_some() {
         return;
     }
-    let Some(kind) = EventKind::from_raw(ty) else { return };
-    let Ok(event) = read_current(e, kind) else { return };
+    let kind = match EventKind::from_raw(ty) {
+        Some(k) => k,
+        None => return,
+    };
+    let event = match read_current(e, kind) {
+        Ok(ev) => ev,
+        Err(_) => return,
+    };
     let f = &mut st.f;
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&event))) {
         st.panic = Some(p);
@@ -54,7 +60,7 @@ unsafe extern "C" fn trampoline(user: *mut sys::c_void, e: *const sys::margin_en
 /// fn assert_send<T: Send>() {}
 /// assert_send::<margin::Engine>();
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn assert_sync<T: Sync>() {}
 /// assert_sync::<margin::Engine>(); // error: Engine is not Sync
 /// ```
