@@ -1,3 +1,118 @@
 #!/bin/sh
-# placeholder
-exit 77
+# Smoke test of bench/margin-bench (issue 6): it runs at a tiny size with minimal samples and
+# prints what it promises. Only the FORMAT is checked, never a timing: one JSON object per
+# line with name, positions, value and unit; every required measurement present, once, for
+# the requested N; the machine line first. Also: bad arguments are refused with status 2.
+# Run by `make check` (top_builddir comes from the harness).
+set -u
+
+: "${top_builddir:?top_builddir is not set (run through make check)}"
+bench="$top_builddir/bench/margin-bench"
+if [ ! -x "$bench" ]; then
+    echo "FAIL: $bench was not built"
+    exit 99
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/margin-bench-smoke.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+n=1000
+
+if ! "$bench" --positions "$n" --json --quick >"$tmp/out" 2>"$tmp/err"; then
+    echo "FAIL: margin-bench --positions $n --json --quick exited non-zero:"
+    cat "$tmp/err"
+    exit 1
+fi
+if [ -s "$tmp/err" ]; then
+    echo "FAIL: margin-bench wrote to stderr:"
+    cat "$tmp/err"
+    fail=1
+fi
+
+# Every line: {"name":"...","positions":N,"value":NUMBER,"unit":"..."} with, for the machine
+# line only, more string or number members after unit.
+num='-?[0-9]+(\.[0-9]+)?'
+line_re="^\\{\"name\":\"[a-z_]+\",\"positions\":[0-9]+,\"value\":$num,\"unit\":\"[a-z/]+\"(,\"[a-z_]+\":(\"([^\"\\\\]|\\\\.)*\"|$num))*\\}\$"
+if grep -Evq "$line_re" "$tmp/out"; then
+    echo "FAIL: lines that are not one flat JSON object with name, positions, value, unit:"
+    grep -Ev "$line_re" "$tmp/out"
+    fail=1
+fi
+
+first=$(sed -n '1s/^{"name":"\([a-z_]*\)".*/\1/p' "$tmp/out")
+if [ "$first" != machine ]; then
+    echo "FAIL: the first line is not the machine line"
+    fail=1
+fi
+for key in '"cpu":' '"compiler":' '"cflags":'; do
+    if ! head -n 1 "$tmp/out" | grep -q "$key"; then
+        echo "FAIL: the machine line has no $key"
+        fail=1
+    fi
+done
+
+for name in mark_update_no_trigger mark_update_full_scan liquidation open_position \
+    close_position liquidation_price funding bytes_per_position; do
+    count=$(grep -c "^{\"name\":\"$name\",\"positions\":$n," "$tmp/out")
+    if [ "$count" -ne 1 ]; then
+        echo "FAIL: $name for positions $n appears $count times (want 1)"
+        fail=1
+    fi
+done
+
+# A JSON parser agrees, when there is one (standard library only).
+py="${PYTHON3:-}"
+if [ -z "$py" ]; then
+    py=$(command -v python3 2>/dev/null) || py=
+fi
+if [ -n "$py" ] && "$py" -c 'import json' >/dev/null 2>&1; then
+    if ! "$py" - "$tmp/out" "$n" <<'EOF'; then
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+bad = 0
+with open(path) as f:
+    for i, line in enumerate(f, 1):
+        o = json.loads(line)
+        if not isinstance(o, dict) or list(o)[:4] != ["name", "positions", "value", "unit"]:
+            print("line %d: not an object starting with name, positions, value, unit" % i); bad = 1
+            continue
+        ok = (isinstance(o["name"], str) and isinstance(o["unit"], str) and
+              isinstance(o["positions"], int) and isinstance(o["value"], (int, float)))
+        if not ok:
+            print("line %d: member of the wrong type" % i); bad = 1
+        if o["name"] != "machine" and o["positions"] != n:
+            print("line %d: positions %r, not %d" % (i, o["positions"], n)); bad = 1
+sys.exit(bad)
+EOF
+        echo "FAIL: python's json module disagrees (above)"
+        fail=1
+    fi
+fi
+
+# Human-readable output (no --json) names the same measurements.
+if ! "$bench" --positions 200 --quick >"$tmp/text" 2>"$tmp/err"; then
+    echo "FAIL: margin-bench --positions 200 --quick exited non-zero:"
+    cat "$tmp/err"
+    fail=1
+elif ! grep -q '^N = 200 positions' "$tmp/text" || ! grep -q 'mark_update_no_trigger' "$tmp/text" ||
+    ! grep -q '^machine:' "$tmp/text"; then
+    echo "FAIL: the readable output lacks the N line, a measurement or the machine:"
+    cat "$tmp/text"
+    fail=1
+fi
+
+# Bad arguments: status 2, nothing measured.
+for args in "--positions 0" "--positions abc" "--positions" "--bogus"; do
+    # shellcheck disable=SC2086
+    "$bench" $args >"$tmp/bad" 2>/dev/null
+    rc=$?
+    if [ "$rc" -ne 2 ] || [ -s "$tmp/bad" ]; then
+        echo "FAIL: margin-bench $args: status $rc (want 2) or printed to stdout"
+        fail=1
+    fi
+done
+
+if [ "$fail" -eq 0 ]; then
+    echo "PASS: margin-bench output format ($(wc -l <"$tmp/out") JSON lines)"
+fi
+exit "$fail"
