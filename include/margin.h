@@ -406,7 +406,8 @@ MARGIN_API int margin_engine_set_margin_call_levels(margin_engine *e, const int6
  *  Settable only with no open positions. */
 #define MARGIN_MKT_MM_BASIS 8
 /** Fee rate to close counted in the maintenance margin (the spec's `f`), at
- *  #MARGIN_RATE_SCALE, 0 to 1; default 0. Settable only with no open positions. */
+ *  #MARGIN_RATE_SCALE, >= 0 and such that every tier's rate plus it stays below 1 (else
+ *  #MARGIN_EINVAL); default 0. Settable only with no open positions. */
 #define MARGIN_MKT_CLOSE_FEE 9
 /** Last mark price, in price units; 0 until the first mark update. Read-only. */
 #define MARGIN_MKT_MARK 10
