@@ -6,7 +6,7 @@
 #   top_srcdir, top_builddir, PYTHON3, MARGIN_LIBRARY.
 # Exit: 0 all passed, 77 skipped (no python3), anything else a failure.
 # The unittest output, ending with "Ran N tests" and "OK" (or "FAILED (...)"), goes to
-# this test's log (tests/python.log); a one-line summary is printed last.
+# this test's log (tests/python.sh.log); a one-line summary is printed last.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
