@@ -518,8 +518,9 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     return MARGIN_OK;
 }
 
-void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
-                         int32_t ev_type)
+/* The money side of a close and its event; the position stays linked and indexed. */
+static void close_books(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
+                        int32_t ev_type)
 {
     margin__position *p = &e->pos[pi];
     margin__account *a = &e->accounts[p->account];
@@ -528,8 +529,6 @@ void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const mar
     int64_t qty = p->qty, margin = p->margin, liq = p->liq, bp = 0;
     if (ev_type == MARGIN_EV_LIQUIDATION)
         (void)margin__bankruptcy(m, p, &bp); /* computed before: cannot fail here */
-    margin__index_remove(e, m, pi);
-    margin__unlink(e, pi);
     a->isolated -= margin;
     a->free += c->ret - c->fee;
     a->realized += c->realized;
@@ -555,6 +554,14 @@ void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const mar
     ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
     ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->insurance;
     margin__ev_commit(e, ev);
+}
+
+void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
+                         int32_t ev_type)
+{
+    margin__index_remove(e, &e->markets[e->pos[pi].market], pi);
+    margin__unlink(e, pi);
+    close_books(e, pi, price, c, ev_type);
 }
 
 int margin_position_close(margin_engine *e, uint64_t position, int64_t price, uint32_t flags)
@@ -751,16 +758,20 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
                                 "the reopened side would be liquidated at once at the current mark");
         if ((rc = margin__ev_reserve(e, 2)) != MARGIN_OK)
             return rc;
-        margin__close_apply(e, pi, price, &cl, MARGIN_EV_CLOSE);
-        /* reopen under the same id */
-        p = &e->pos[pi];
+        /* close the old side's books, then reopen under the same id, keeping the
+         * position's place in the id-ordered lists and its index slots */
+        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE);
         c.p.status = MARGIN_STATUS_OPEN;
-        c.p.down_slot = c.p.up_slot = MARGIN__NONE;
+        c.p.down_slot = p->down_slot;
+        c.p.up_slot = p->up_slot;
+        c.p.mprev = p->mprev;
+        c.p.mnext = p->mnext;
+        c.p.aprev = p->aprev;
+        c.p.anext = p->anext;
         *p = c.p;
         a->free -= need;
         a->isolated += im;
         a->fees += fee_open;
-        margin__link(e, pi);
         margin__index_set(e, m, pi, c.down, c.up);
         ev = margin__ev_begin(e, MARGIN_EV_OPEN);
         ev_fill(e, ev, pi);
