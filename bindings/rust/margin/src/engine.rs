@@ -206,13 +206,18 @@ impl Engine {
         }
     }
 
-    /// After a `const` query: the message is the engine's if it recorded this failure,
-    /// else `what` and the status text.
+    /// After a query (a `const` engine call): the library records those failures too, so
+    /// the message is the engine's; should it not have recorded this one, the message is
+    /// `what` and the status text.
     fn check_query(&self, rc: sys::c_int, what: impl FnOnce() -> String) -> Result<()> {
         if rc == 0 {
             return Ok(());
         }
-        Err(Error::new(ErrorKind::from_code(rc), format!("{}: {}", what(), strerror(rc))))
+        // SAFETY: live engine.
+        let recorded = unsafe { sys::margin_errcode(self.p()) } == rc;
+        let msg = if recorded { self.errmsg() } else { String::new() };
+        let msg = if msg.is_empty() { format!("{}: {}", what(), strerror(rc)) } else { msg };
+        Err(Error::new(ErrorKind::from_code(rc), msg))
     }
 
     // ------------------------------------------------------------------ engine options

@@ -69,6 +69,9 @@ fn displays_the_shortest_exact_form() {
 fn compares_and_hashes_by_value() {
     use std::collections::HashSet;
     assert_eq!(d("1.5"), d("1.500"));
+    assert_ne!(d("1"), d("1.00000001"));
+    assert_ne!(d("-1"), d("1"));
+    assert_ne!(Decimal::new(1, 18).unwrap(), Decimal::ZERO);
     assert_eq!(d("0"), d("-0.000"));
     assert!(d("19076.30522089") > d("19076.30522088"));
     assert!(d("-0.01") < d("0"));
