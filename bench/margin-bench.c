@@ -473,6 +473,13 @@ typedef struct {
     char detail[R_COUNT][96];
 } report;
 
+static unsigned only = ~0u; /* measurements selected with --only (bit per R_*) */
+
+static int want(int which)
+{
+    return (only >> which) & 1u;
+}
+
 static void shuffle(bench *b, uint64_t *a, size_t n)
 {
     size_t i;
@@ -537,6 +544,23 @@ static void measure_open_close(bench *b, report *rep)
     free(slots);
 }
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* The timed part of a liquidation sample, apart so that a profiler can single it out
+ * (valgrind --tool=callgrind --toggle-collect=liquidating_update): the update and the
+ * draining of the events it produced. Returns the number of events. */
+static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark)
+{
+    int rc = margin_mark_update(b->e, b->market, mark);
+    if (rc != MARGIN_OK)
+        die("margin_mark_update", b->e, rc);
+    return drain(b->e);
+}
+
 /* Liquidation: an update to the mark at which the k-th most exposed long (or short) is
  * liquidated, k = 1 % of N; then the mark goes back to P0 and fresh positions replace the
  * liquidated ones (not timed). Sides alternate between samples. */
@@ -565,9 +589,7 @@ static void measure_liquidation(bench *b, report *rep)
         l0 = eng_get(b->e, MARGIN_ENG_LIQUIDATIONS);
         seq0 = eng_get(b->e, MARGIN_ENG_LAST_SEQ);
         t0 = now_ns();
-        if ((rc = margin_mark_update(b->e, b->market, mark)) != MARGIN_OK)
-            die("margin_mark_update", b->e, rc);
-        nev = drain(b->e);
+        nev = liquidating_update(b, mark);
         t1 = now_ns();
         nliq = (uint64_t)(eng_get(b->e, MARGIN_ENG_LIQUIDATIONS) - l0);
         if (nliq == 0 || nev != (uint64_t)(eng_get(b->e, MARGIN_ENG_LAST_SEQ) - seq0)) {
@@ -612,18 +634,21 @@ static void print_report(size_t n, const report *rep, int json, uint64_t nlong,
     int i;
     if (json) {
         for (i = 0; i < R_COUNT; i++) {
+            if (!want(i))
+                continue;
             printf("{\"name\":\"%s\",\"positions\":%zu,\"value\":%.1f,\"unit\":\"%s\"}\n",
                    RNAMES[i].name, n, rep->v[i], RNAMES[i].unit);
         }
         return;
     }
     printf("\nN = %zu positions (%" PRIu64 " long, %" PRIu64 " short; %" PRIu64
-           " accounts), built in %.2f s\n",
+           " accounts), built in %.3f s\n",
            n, nlong, (uint64_t)n - nlong, naccounts, build_s);
     printf("  %-26s %12s  %-12s %s\n", "measurement", "value", "unit", "how");
     for (i = 0; i < R_COUNT; i++)
-        printf("  %-26s %12.1f  %-12s %s; %s\n", RNAMES[i].name, rep->v[i], RNAMES[i].unit,
-               RNAMES[i].what, rep->detail[i]);
+        if (want(i))
+                printf("  %-26s %12.1f  %-12s %s; %s\n", RNAMES[i].name, rep->v[i],
+                   RNAMES[i].unit, RNAMES[i].what, rep->detail[i]);
     fflush(stdout);
 }
 
@@ -690,34 +715,42 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
     p_fast.budget_ns = quick ? 0 : 500000000;
 
     /* mark updates through the indexes */
-    r = measure(&b, op_mark, &p_fast);
-    rep.v[R_NO_TRIGGER] = r.ns;
-    detail_of(&rep, R_NO_TRIGGER, &r);
+    if (want(R_NO_TRIGGER) || want(R_SPEEDUP)) {
+        r = measure(&b, op_mark, &p_fast);
+        rep.v[R_NO_TRIGGER] = r.ns;
+        detail_of(&rep, R_NO_TRIGGER, &r);
+    }
 
     /* liquidation prices, in id order then in random order */
     for (i = 0; i < n; i++)
         b.order[i] = b.ids[i];
     b.norder = n;
-    r = measure(&b, op_liq_price, &p_fast);
-    rep.v[R_LIQ_PRICE] = r.ns;
-    detail_of(&rep, R_LIQ_PRICE, &r);
-    shuffle(&b, b.order, n);
-    r = measure(&b, op_liq_price, &p_fast);
-    rep.v[R_LIQ_PRICE_RANDOM] = r.ns;
-    detail_of(&rep, R_LIQ_PRICE_RANDOM, &r);
+    if (want(R_LIQ_PRICE)) {
+        r = measure(&b, op_liq_price, &p_fast);
+        rep.v[R_LIQ_PRICE] = r.ns;
+        detail_of(&rep, R_LIQ_PRICE, &r);
+    }
+    if (want(R_LIQ_PRICE_RANDOM)) {
+        shuffle(&b, b.order, n);
+        r = measure(&b, op_liq_price, &p_fast);
+        rep.v[R_LIQ_PRICE_RANDOM] = r.ns;
+        detail_of(&rep, R_LIQ_PRICE_RANDOM, &r);
+    }
 
     /* the full scan: as many samples as about 1.5 s allows, at least 3 */
     p_scan.min_sample_ns = quick ? 20000 : 1000000;
     p_scan.min_reps = 3;
     p_scan.max_reps = quick ? 3 : 15;
     p_scan.budget_ns = quick ? 0 : 1500000000;
-    if ((rc = margin_engine_set(b.e, MARGIN_ENG_FULL_SCAN, 1)) != MARGIN_OK)
-        die("margin_engine_set", b.e, rc);
-    r = measure(&b, op_mark, &p_scan);
-    if ((rc = margin_engine_set(b.e, MARGIN_ENG_FULL_SCAN, 0)) != MARGIN_OK)
-        die("margin_engine_set", b.e, rc);
-    rep.v[R_FULL_SCAN] = r.ns;
-    detail_of(&rep, R_FULL_SCAN, &r);
+    if (want(R_FULL_SCAN) || want(R_SPEEDUP)) {
+        if ((rc = margin_engine_set(b.e, MARGIN_ENG_FULL_SCAN, 1)) != MARGIN_OK)
+            die("margin_engine_set", b.e, rc);
+        r = measure(&b, op_mark, &p_scan);
+        if ((rc = margin_engine_set(b.e, MARGIN_ENG_FULL_SCAN, 0)) != MARGIN_OK)
+            die("margin_engine_set", b.e, rc);
+        rep.v[R_FULL_SCAN] = r.ns;
+        detail_of(&rep, R_FULL_SCAN, &r);
+    }
     rep.v[R_SPEEDUP] = rep.v[R_NO_TRIGGER] > 0 ? rep.v[R_FULL_SCAN] / rep.v[R_NO_TRIGGER] : 0;
     snprintf(rep.detail[R_SPEEDUP], sizeof rep.detail[R_SPEEDUP], "same run");
     if (eng_get(b.e, MARGIN_ENG_LAST_SEQ) != seq0) {
@@ -729,16 +762,20 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
     p_fund = p_scan;
     p_fund.budget_ns = quick ? 0 : 1000000000;
     p_fund.max_reps = quick ? 3 : 9;
-    r = measure(&b, op_funding, &p_fund);
-    rep.v[R_FUNDING] = r.ns / (double)n;
-    detail_of(&rep, R_FUNDING, &r);
+    if (want(R_FUNDING)) {
+        r = measure(&b, op_funding, &p_fund);
+        rep.v[R_FUNDING] = r.ns / (double)n;
+        detail_of(&rep, R_FUNDING, &r);
+    }
     if (eng_get(b.e, MARGIN_ENG_LIQUIDATIONS) != 0) {
         fprintf(stderr, "margin-bench: funding liquidated a position\n");
         return 1;
     }
 
-    measure_open_close(&b, &rep);
-    measure_liquidation(&b, &rep);
+    if (want(R_OPEN) || want(R_CLOSE))
+        measure_open_close(&b, &rep);
+    if (want(R_LIQUIDATION))
+        measure_liquidation(&b, &rep);
 
     print_report(n, &rep, json, nlong, b.naccounts, build_s);
     margin_engine_free(b.e);
@@ -751,11 +788,14 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: margin-bench [--positions N] [--json] [--quick] [--seed S]\n"
+    fprintf(f, "usage: margin-bench [--positions N] [--json] [--quick] [--seed S] "
+               "[--only NAME,...]\n"
                "  --positions N  only N open positions (default: 1000, 10000, 100000, 1000000)\n"
                "  --json         one JSON object per line: name, positions, value, unit\n"
                "  --quick        minimal samples and warm-up (a smoke test, not a measurement)\n"
-               "  --seed S       seed of the position generator (default 1)\n");
+               "  --seed S       seed of the position generator (default 1)\n"
+               "  --only NAMES   only these measurements (comma-separated names), e.g. for "
+               "profiling\n");
 }
 
 static int parse_count(const char *s, uint64_t *out)
@@ -769,6 +809,28 @@ static int parse_count(const char *s, uint64_t *out)
     if (errno != 0 || *end != '\0')
         return -1;
     *out = v;
+    return 0;
+}
+
+/* --only a,b,c: set the selection mask; -1 on an unknown name. */
+static int parse_only(const char *list)
+{
+    unsigned mask = 0;
+    while (list != NULL && *list) {
+        size_t len = strcspn(list, ","), i;
+        for (i = 0; i < R_COUNT; i++)
+            if (strlen(RNAMES[i].name) == len && strncmp(RNAMES[i].name, list, len) == 0)
+                break;
+        if (i == R_COUNT)
+            return -1;
+        mask |= 1u << i;
+        list += len;
+        if (*list == ',')
+            list++;
+    }
+    if (mask == 0)
+        return -1;
+    only = mask;
     return 0;
 }
 
@@ -820,6 +882,14 @@ int main(int argc, char **argv)
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(arg, "--only") == 0 || strncmp(arg, "--only=", 7) == 0) {
+            val = arg[6] == '=' ? arg + 7 : (a + 1 < argc ? argv[++a] : NULL);
+            if (parse_only(val) != 0) {
+                fprintf(stderr, "margin-bench: --only needs measurement names, such as "
+                                "liquidation,close_position\n");
+                usage(stderr);
+                return 2;
+            }
         } else if (strcmp(arg, "--positions") == 0 || strcmp(arg, "--seed") == 0 ||
                    strncmp(arg, "--positions=", 12) == 0 || strncmp(arg, "--seed=", 7) == 0) {
             int is_pos = strncmp(arg, "--positions", 11) == 0;
