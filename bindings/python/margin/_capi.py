@@ -8,9 +8,9 @@ it; ordinary code should use :class:`margin.Engine` instead.
 The library is looked up, in order:
 
 1. the path in the environment variable ``MARGIN_LIBRARY``;
-2. a build tree: from this package's directory upwards, ``lib/.libs/libmargin.so.0`` (and
-   ``libmargin.so``), also under ``build/``, ``_build/`` and ``build-*/`` subdirectories
-   of each level;
+2. a build tree: the first directory above this package that holds ``include/margin.h``
+   (the libmargin source tree), then ``lib/.libs/libmargin.so.0`` (or ``libmargin.so``)
+   in it or in its ``build/``, ``_build/`` or ``build-*/`` subdirectories;
 3. the system, through :func:`ctypes.util.find_library`.
 
 A function the loaded library does not export (an older or partial build) is replaced by a
@@ -269,16 +269,22 @@ _BUILD_DIRS = ("", "build", "_build", "build-*")
 
 
 def _candidates_in_tree(start: str) -> List[str]:
-    """Library files of a build tree found from *start* upwards."""
+    """Library files of a build tree found from *start* upwards.
+
+    Only a directory holding ``include/margin.h`` (a libmargin source tree) is searched, so
+    that an installed package never picks up an unrelated build lying above it.
+    """
     found: List[str] = []
     here = os.path.abspath(start)
     while True:
-        for sub in _BUILD_DIRS:
-            for base in glob.glob(os.path.join(here, sub)) if sub else [here]:
-                for name in _SONAMES:
-                    path = os.path.join(base, "lib", ".libs", name)
-                    if os.path.isfile(path):
-                        found.append(path)
+        if os.path.isfile(os.path.join(here, "include", "margin.h")):
+            for sub in _BUILD_DIRS:
+                bases = sorted(glob.glob(os.path.join(here, sub))) if sub else [here]
+                for base in bases:
+                    for name in _SONAMES:
+                        path = os.path.join(base, "lib", ".libs", name)
+                        if os.path.isfile(path):
+                            found.append(path)
         parent = os.path.dirname(here)
         if parent == here:
             return found
