@@ -43,6 +43,20 @@ pub enum Rounding {
     Exact,
 }
 
+impl Rounding {
+    /// The C constant (`MARGIN_ROUND_*`).
+    pub const fn raw(self) -> i32 {
+        match self {
+            Rounding::Floor => margin_sys::MARGIN_ROUND_FLOOR,
+            Rounding::Ceil => margin_sys::MARGIN_ROUND_CEIL,
+            Rounding::Trunc => margin_sys::MARGIN_ROUND_TRUNC,
+            Rounding::Away => margin_sys::MARGIN_ROUND_AWAY,
+            Rounding::HalfEven => margin_sys::MARGIN_ROUND_HALF_EVEN,
+            Rounding::Exact => margin_sys::MARGIN_ROUND_EXACT,
+        }
+    }
+}
+
 /// An exact decimal number: `mantissa * 10^-scale`, with an `i64` mantissa and a scale
 /// from 0 to [`MAX_SCALE`] (18).
 ///
@@ -218,6 +232,71 @@ impl Decimal {
                 format!("{self} does not fit in 64 bits at scale {scale}"),
             )),
         }
+    }
+
+    /// `self * other` at `scale` decimal places, computed exactly in 128 bits by the
+    /// library (`margin_dec_mul`) and rounded once as `rounding` says.
+    ///
+    /// ```
+    /// # use margin::{Decimal, Rounding};
+    /// let q: Decimal = "0.1".parse().unwrap();
+    /// let p: Decimal = "19095".parse().unwrap();
+    /// let mmr: Decimal = "0.004".parse().unwrap();
+    /// let notional = q.mul_round(p, 8, Rounding::Exact).unwrap();
+    /// assert_eq!(notional.mul_round(mmr, 8, Rounding::Ceil).unwrap().to_string(), "7.638");
+    /// ```
+    pub fn mul_round(self, other: Decimal, scale: u32, rounding: Rounding) -> Result<Decimal> {
+        self.c_op(other, scale, rounding, "multiply", margin_sys::margin_dec_mul)
+    }
+
+    /// `self / other` at `scale` decimal places, computed exactly in 128 bits by the
+    /// library (`margin_dec_div`) and rounded once; dividing by zero is
+    /// [`ErrorKind::Invalid`].
+    ///
+    /// ```
+    /// # use margin::{Decimal, Rounding};
+    /// // The seed example's liquidation price: 1900 / 0.0996, a long's rounded up.
+    /// let lp = Decimal::from(1900).div_round("0.0996".parse().unwrap(), 8, Rounding::Ceil).unwrap();
+    /// assert_eq!(lp.to_string(), "19076.30522089");
+    /// ```
+    pub fn div_round(self, other: Decimal, scale: u32, rounding: Rounding) -> Result<Decimal> {
+        self.c_op(other, scale, rounding, "divide", margin_sys::margin_dec_div)
+    }
+
+    fn c_op(
+        self,
+        other: Decimal,
+        scale: u32,
+        rounding: Rounding,
+        what: &str,
+        f: unsafe extern "C" fn(i64, i32, i64, i32, i32, i32, *mut i64) -> margin_sys::c_int,
+    ) -> Result<Decimal> {
+        if scale > MAX_SCALE {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("scale {scale} is above the maximum {MAX_SCALE}"),
+            ));
+        }
+        let mut out = 0i64;
+        // SAFETY: plain integers and a valid out-pointer; thread-safe, no engine.
+        let rc = unsafe {
+            f(
+                self.mantissa,
+                self.scale as i32,
+                other.mantissa,
+                other.scale as i32,
+                scale as i32,
+                rounding.raw(),
+                &mut out,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::new(
+                ErrorKind::from_code(rc),
+                format!("cannot {what} {self} by {other} at scale {scale} ({rounding:?})"),
+            ));
+        }
+        Ok(Decimal { mantissa: out, scale })
     }
 
     /// The value as `mantissa * 10^-MAX_SCALE` in 128 bits (always exact).

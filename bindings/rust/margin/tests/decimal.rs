@@ -140,3 +140,35 @@ fn integers_convert() {
     assert_eq!(Decimal::try_from(u64::MAX).unwrap_err().kind(), ErrorKind::Overflow);
     assert_eq!(Decimal::try_from("3.25").unwrap(), d("3.25"));
 }
+
+/// Products and quotients through the library's exact 128-bit arithmetic.
+#[test]
+fn library_products_and_quotients() {
+    // 0.1 * 20000 = 2000 exactly; 2000 / 20 = 100.
+    let n = d("0.1").mul_round(d("20000"), 8, Rounding::Exact).unwrap();
+    assert_eq!(n, d("2000"));
+    assert_eq!(n.div_round(d("20"), 8, Rounding::Exact).unwrap(), d("100"));
+    // 1/3 at 8 places: floor 0.33333333, ceil 0.33333334, half-even 0.33333333.
+    let third = |r| Decimal::ONE.div_round(d("3"), 8, r).unwrap();
+    assert_eq!(third(Rounding::Floor), d("0.33333333"));
+    assert_eq!(third(Rounding::Ceil), d("0.33333334"));
+    assert_eq!(third(Rounding::HalfEven), d("0.33333333"));
+    // -2/3: floor -0.66666667, trunc -0.66666666.
+    assert_eq!(d("-2").div_round(d("3"), 8, Rounding::Floor).unwrap(), d("-0.66666667"));
+    assert_eq!(d("-2").div_round(d("3"), 8, Rounding::Trunc).unwrap(), d("-0.66666666"));
+    assert_eq!(Decimal::ONE.div_round(d("3"), 8, Rounding::Exact).unwrap_err().kind(), ErrorKind::Range);
+    assert_eq!(Decimal::ONE.div_round(Decimal::ZERO, 8, Rounding::Floor).unwrap_err().kind(), ErrorKind::Invalid);
+    // 92233720368.54775807 * 2 does not fit at scale 8.
+    let big = d("92233720368.54775807");
+    assert_eq!(big.mul_round(d("2"), 8, Rounding::Floor).unwrap_err().kind(), ErrorKind::Overflow);
+    // 9e9 squared is 8.1e19 > i64::MAX.
+    let x = d("9000000000");
+    assert_eq!(x.mul_round(x, 0, Rounding::Exact).unwrap_err().kind(), ErrorKind::Overflow);
+    // A product needing 128 bits before rounding: 9223372036854775807e-8 * 5e-1 at 8
+    // places = 46116860184.273879035: floor ...03, ceil ...04, half-even ...04.
+    let half = d("0.5");
+    assert_eq!(big.mul_round(half, 8, Rounding::Floor).unwrap(), d("46116860184.27387903"));
+    assert_eq!(big.mul_round(half, 8, Rounding::Ceil).unwrap(), d("46116860184.27387904"));
+    assert_eq!(big.mul_round(half, 8, Rounding::HalfEven).unwrap(), d("46116860184.27387904"));
+    assert_eq!(Decimal::ONE.mul_round(Decimal::ONE, 19, Rounding::Exact).unwrap_err().kind(), ErrorKind::Invalid);
+}
