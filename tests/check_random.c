@@ -1,7 +1,1016 @@
-/* placeholder: filled in by its owner */
+/* Suite "random": a seeded randomized cross-check of the trigger indexes (issue 4).
+ *
+ * Two engines are fed the same operations: engine 0 with MARGIN_ENG_FULL_SCAN = 1 (the
+ * reference path that evaluates every position on every mark), engine 1 with the indexes.
+ * Thousands of operations: opens (random side, leverage, quantity, margin, maker/taker),
+ * trades (increase, reduce, close, flip), closes, margin added and removed, leverage
+ * changes, stop-loss / take-profit (some already crossed when set), funding (small and
+ * large rates), deposits and withdrawals, margin-call level changes, and mark updates that
+ * random-walk with gaps, some landing exactly on a trigger price or one unit off it.
+ *
+ * After every operation:
+ *  - both engines returned the same status and produced the same events, field by field;
+ *  - the touched positions, every account and the engine figures are identical (all
+ *    positions every 64 steps and at the end);
+ *  - per account (both engines): free + isolated == deposits - withdrawals + realized PnL
+ *    - fees + funding (assert_conserved);
+ *  - globally (both engines), with every event sum taken over the event stream:
+ *        sum_a deposits     == sum of DEPOSIT amounts
+ *        sum_a withdrawals  == sum of WITHDRAW amounts
+ *        sum_a fees         == sum of event fees
+ *        sum_a funding      == sum of FUNDING amounts
+ *        sum_a realized PnL == sum of event realized PnL
+ *        insurance fund     == sum of event insurance deltas
+ *    hence   sum_a (free_a + isolated_a) + insurance fund
+ *          == deposits - withdrawals - fees + funding + sum over fills X,
+ *    where X = realized PnL + insurance delta of a closing event (reduce, close, stop,
+ *    take-profit, liquidation, the close half of a flip). Each X is checked on its own:
+ *    X == floor(s*q*(fill - E)), the whole market PnL of the fill rounded down (the holder
+ *    keeps at most the margin; the insurance fund takes or gives the rest, and rounding
+ *    creates no money). For a liquidation also: realized PnL == -margin,
+ *    long mark <= liquidation price (short >=), bankruptcy price = E - s*M/Q rounded
+ *    against the holder;
+ *  - sum_a isolated == sum of the margins of open positions as rebuilt from the events;
+ *  - after a mark update or funding: no open position of that market is left past a
+ *    trigger (long: mark > liquidation price and stop, mark < take-profit; short mirrored),
+ *    on both engines; positions in ETHUSDT (one tier, close fee 0.0006, policy mark) also
+ *    have their liquidation price recomputed from the spec's formula in 128-bit integers:
+ *    LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), long rounded up (0 when <= 0), short down.
+ * Events within one update come in position-id order (funding first, then triggers). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
 #include "suites.h"
+
+__extension__ typedef __int128 i128;
+
+#define NF (MARGIN_EVF_LEVERAGE + 1)
+#define NACC 3
+#define NMKT 3
+#define MAXPOS 16384
+#define MAXEV 1024
+#define E8 100000000LL
+
+typedef struct {
+    int64_t f[NF];
+} rev_t;
+
+/* ------------------------------------------------------------------ PRNG (splitmix64) */
+static uint64_t rng_state;
+static uint64_t rnext(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static int64_t rrange(int64_t lo, int64_t hi) /* inclusive */
+{
+    return lo + (int64_t)(rnext() % (uint64_t)(hi - lo + 1));
+}
+static int chance(int pct)
+{
+    return (int)(rnext() % 100) < pct;
+}
+
+/* ------------------------------------------------------------------ markets */
+typedef struct {
+    const char *sym;
+    int64_t start, tick, step, qmax; /* price and quantity units (scale 8) */
+    int64_t taker, close_fee;        /* rate scale 8 */
+    int32_t basis;
+    int tiers;
+} mkt_cfg;
+
+static const mkt_cfg MK[NMKT] = {
+    /* BTC: freqtrade's tier table (spec), default fees and grid */
+    {"BTCUSDT", 20000 * E8, 1, 1, 3 * E8, 40000, 0, MARGIN_MM_BASIS_MARK, 1},
+    /* ETH: tick 0.01, step 0.001, taker 0.0005, close fee 0.0006 in the maintenance margin */
+    {"ETHUSDT", 1500 * E8, 1000000, 100000, 40 * E8, 50000, 60000, MARGIN_MM_BASIS_MARK, 0},
+    /* SOL: tick 0.0001, step 0.01, maintenance fixed at the entry value */
+    {"SOLUSDT", 20 * E8, 10000, 1000000, 3000 * E8, 40000, 0, MARGIN_MM_BASIS_ENTRY, 0},
+};
+
+/* BTC tiers (floor, mmr, max leverage); maintenance amounts derived by the recurrence. */
+static const int64_t BTC_TIERS[][3] = {
+    {0, 400000, 125 * E8},          {50000 * E8, 500000, 100 * E8},
+    {250000 * E8, 1000000, 50 * E8}, {1000000 * E8, 2500000, 20 * E8},
+    {7500000 * E8, 5000000, 10 * E8},
+};
+
+/* ------------------------------------------------------------------ shadow (from events) */
+typedef struct {
+    int known, open;
+    int32_t side;
+    uint64_t acct, mkt;
+    int64_t qty, entry, margin;
+    int stops_known;
+    int64_t stop, take;
+} shadow_pos;
+
+typedef struct {
+    int64_t dep, wd, fee, fund, pnl, ins;
+} sums_t;
+
+static struct {
+    margin_engine *e[2];
+    uint64_t mkt[NMKT], acct[NACC];
+    int64_t mark[NMKT]; /* last mark sent (0: none) */
+    shadow_pos pos[MAXPOS];
+    uint64_t npos;           /* highest position id seen */
+    uint64_t open[MAXPOS];   /* open position ids */
+    size_t nopen;
+    sums_t sums;
+    int64_t levels[8];
+    size_t nlevels;
+    rev_t ev[2][MAXEV];
+    uint64_t seed;
+    int step;
+    const char *opname;
+    int ev_count[16], failed_ops;
+    size_t max_open;
+} S;
+
+#define CTX "seed %" PRIu64 " step %d (%s): "
+#define CTXA S.seed, S.step, S.opname
+
+/* Check's assertions report every passing check to the runner (a write per assertion in
+ * fork mode); with millions of checks that costs seconds, so the hot paths use these,
+ * which only call into Check on failure. */
+#define REQ(cond, ...)                                                                      \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            ck_abort_msg(__VA_ARGS__);                                                      \
+    } while (0)
+#define REQ_OK(e, call)                                                                     \
+    do {                                                                                    \
+        int rq_ = (call);                                                                   \
+        if (rq_ != MARGIN_OK)                                                               \
+            ck_abort_msg(CTX "%s returned %d (%s): %s", CTXA, #call, rq_,                   \
+                         margin_strerror(rq_), margin_errmsg(e));                           \
+    } while (0)
+
+static int64_t racct(const margin_engine *e, uint64_t acct, int32_t key)
+{
+    int64_t v = 0;
+    REQ_OK(e, margin_account_get(e, acct, key, &v));
+    return v;
+}
+
+static int64_t reng(const margin_engine *e, int32_t key)
+{
+    int64_t v = 0;
+    REQ_OK(e, margin_engine_get(e, key, &v));
+    return v;
+}
+
+/* The per-account identity of helpers.c's assert_conserved, without Check's per-call cost:
+ * free + isolated == deposits - withdrawals + realized PnL - fees + funding. */
+static void rconserved(const margin_engine *e, uint64_t acct)
+{
+    int64_t free_ = racct(e, acct, MARGIN_ACCT_FREE_BALANCE);
+    int64_t iso = racct(e, acct, MARGIN_ACCT_ISOLATED_MARGIN);
+    int64_t dep = racct(e, acct, MARGIN_ACCT_DEPOSITS);
+    int64_t wd = racct(e, acct, MARGIN_ACCT_WITHDRAWALS);
+    int64_t pnl = racct(e, acct, MARGIN_ACCT_REALIZED_PNL);
+    int64_t fees = racct(e, acct, MARGIN_ACCT_FEES);
+    int64_t fund = racct(e, acct, MARGIN_ACCT_FUNDING);
+    REQ(free_ + iso == dep - wd + pnl - fees + fund,
+        CTX "money not conserved on account %" PRIu64 ": free %lld + isolated %lld != deposits "
+            "%lld - withdrawals %lld + pnl %lld - fees %lld + funding %lld",
+        CTXA, acct, (long long)free_, (long long)iso, (long long)dep, (long long)wd,
+        (long long)pnl, (long long)fees, (long long)fund);
+}
+
+static int64_t get_pos(int w, uint64_t id, int32_t key)
+{
+    int64_t v = 0;
+    int rc = margin_position_get(S.e[w], id, key, &v);
+    REQ(rc == MARGIN_OK, CTX "position_get(%" PRIu64 ", %d) engine %d: %s", CTXA, id,
+                  key, w, margin_strerror(rc));
+    return v;
+}
+
+static int mkt_index(uint64_t id)
+{
+    for (int i = 0; i < NMKT; i++)
+        if (S.mkt[i] == id)
+            return i;
+    ck_abort_msg(CTX "unknown market %" PRIu64, CTXA, id);
+    return 0;
+}
+
+static void open_add(uint64_t id)
+{
+    S.open[S.nopen++] = id;
+}
+static void open_del(uint64_t id)
+{
+    for (size_t i = 0; i < S.nopen; i++)
+        if (S.open[i] == id) {
+            S.open[i] = S.open[--S.nopen];
+            return;
+        }
+    ck_abort_msg(CTX "position %" PRIu64 " not in the open list", CTXA, id);
+}
+
+/* floor(a / b) for b > 0 */
+static i128 fdiv(i128 a, i128 b)
+{
+    i128 q = a / b;
+    if ((a % b != 0) && (a < 0))
+        q--;
+    return q;
+}
+static i128 cdiv(i128 a, i128 b)
+{
+    return -fdiv(-a, b);
+}
+
+/* Market PnL of closing q of the shadow position at fill, money rounded down:
+ * s*q*(fill - E) has scale 16; divide by 1e8 toward minus infinity. */
+static int64_t market_pnl(const shadow_pos *p, int64_t q, int64_t fill)
+{
+    return (int64_t)fdiv((i128)p->side * q * ((i128)fill - p->entry), E8);
+}
+
+/* ------------------------------------------------------------------ engine setup */
+static void setup_engine(int w, int full_scan)
+{
+    margin_engine *e;
+    ck_assert_int_eq(margin_engine_new(&S.e[w]), MARGIN_OK);
+    e = S.e[w];
+    REQ_OK(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    REQ((reng(e, MARGIN_ENG_FULL_SCAN)) == (full_scan), CTX "reng(e, MARGIN_ENG_FULL_SCAN) != full_scan", CTXA);
+    for (int i = 0; i < NMKT; i++) {
+        uint64_t id;
+        REQ_OK(e, margin_market_new(e, MK[i].sym, &id));
+        S.mkt[i] = id;
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TICK, MK[i].tick));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_STEP, MK[i].step));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TAKER_FEE, MK[i].taker));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MM_BASIS, MK[i].basis));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CLOSE_FEE, MK[i].close_fee));
+        if (MK[i].tiers)
+            for (size_t t = 0; t < sizeof BTC_TIERS / sizeof BTC_TIERS[0]; t++)
+                REQ_OK(e, margin_market_add_tier(e, id, BTC_TIERS[t][0], BTC_TIERS[t][1],
+                                                       BTC_TIERS[t][2], MARGIN_DERIVE));
+    }
+    for (int i = 0; i < NACC; i++) {
+        uint64_t id;
+        REQ_OK(e, margin_account_new(e, &id));
+        S.acct[i] = id;
+    }
+}
+
+/* ------------------------------------------------------------------ operations */
+enum {
+    OP_MARK,
+    OP_OPEN,
+    OP_TRADE,
+    OP_CLOSE,
+    OP_ADD,
+    OP_REMOVE,
+    OP_STOPS,
+    OP_LEVERAGE,
+    OP_FUNDING,
+    OP_DEPOSIT,
+    OP_WITHDRAW,
+    OP_LEVELS,
+};
+static const char *const OPNAMES[] = {"mark",  "open",     "trade",   "close",
+                                      "add",   "remove",   "stops",   "leverage",
+                                      "funding", "deposit", "withdraw", "levels"};
+
+typedef struct {
+    int type;
+    int mi;
+    uint64_t acct, pos;
+    int32_t side;
+    int64_t qty, price, lev, margin, amount, rate, stop, take;
+    uint32_t flags;
+    int64_t levels[8];
+    size_t nlevels;
+} op_t;
+
+static int64_t cur_price(int mi)
+{
+    return S.mark[mi] ? S.mark[mi] : MK[mi].start;
+}
+
+/* A fill price near the mark, on the tick grid, > 0. */
+static int64_t near_price(int mi)
+{
+    int64_t p = cur_price(mi), t = MK[mi].tick;
+    int64_t span = p / 500; /* 0.2 % */
+    p += rrange(-span, span);
+    p = p / t * t;
+    return p < t ? t : p;
+}
+
+static int64_t rand_qty(int mi)
+{
+    int64_t st = MK[mi].step, qmax = MK[mi].qmax;
+    if (chance(5))
+        qmax *= 6; /* big notionals reach the BTC tiers above 50,000 and 250,000 */
+    return rrange(1, qmax / st) * st;
+}
+
+static int64_t rand_lev(void)
+{
+    static const int64_t LOW[] = {1, 2, 3, 5, 10}, MID[] = {15, 20, 25, 50},
+                         HIGH[] = {75, 100, 125};
+    int r = (int)rrange(0, 99);
+    if (r < 15)
+        return rrange(E8, 125 * E8); /* fractional leverage */
+    if (r < 65)
+        return LOW[rnext() % 5] * E8;
+    if (r < 90)
+        return MID[rnext() % 4] * E8;
+    return HIGH[rnext() % 3] * E8;
+}
+
+/* Pick a position id: mostly open ones, sometimes any id ever created (closed ones give
+ * MARGIN_ECLOSED), rarely an id that does not exist. */
+static uint64_t pick_pos(void)
+{
+    if (S.nopen > 0 && chance(90))
+        return S.open[rnext() % S.nopen];
+    if (S.npos > 0 && chance(90))
+        return (uint64_t)rrange(1, (int64_t)S.npos);
+    return S.npos + 1 + (uint64_t)rrange(0, 3);
+}
+
+/* A mark for market mi: a random walk with occasional gaps, or a price exactly on (or one
+ * unit off) some open position's liquidation price, stop or take-profit. */
+static int64_t next_mark(int mi)
+{
+    int64_t p = cur_price(mi), lo = MK[mi].start / 3, hi = MK[mi].start * 3;
+    if (S.nopen > 0 && chance(12)) {
+        uint64_t id = S.open[rnext() % S.nopen];
+        if (S.pos[id].mkt == S.mkt[mi]) {
+            int32_t key = chance(60) ? MARGIN_POS_LIQ_PRICE
+                                     : (chance(50) ? MARGIN_POS_STOP_LOSS : MARGIN_POS_TAKE_PROFIT);
+            int64_t t = get_pos(0, id, key);
+            if (t > 0)
+                return t + rrange(-1, 1);
+        }
+    }
+    if (chance(3))
+        p += p / 1000000 * rrange(-120000, 120000); /* gap up to 12 % */
+    else
+        p += p / 1000000 * rrange(-2500, 2500); /* 0.25 % */
+    if (p < lo)
+        p = lo + rrange(0, lo / 10);
+    if (p > hi)
+        p = hi - rrange(0, hi / 10);
+    return p;
+}
+
+static void gen_op(op_t *op)
+{
+    int r = (int)rrange(0, 99);
+    memset(op, 0, sizeof *op);
+    op->mi = (int)rrange(0, NMKT - 1);
+    op->acct = S.acct[rrange(0, NACC - 1)];
+    if (r < 38)
+        op->type = OP_MARK;
+    else if (r < 53)
+        op->type = S.nopen < 300 ? OP_OPEN : OP_CLOSE;
+    else if (r < 63)
+        op->type = OP_TRADE;
+    else if (r < 67)
+        op->type = OP_CLOSE;
+    else if (r < 72)
+        op->type = OP_ADD;
+    else if (r < 77)
+        op->type = OP_REMOVE;
+    else if (r < 84)
+        op->type = OP_STOPS;
+    else if (r < 87)
+        op->type = OP_LEVERAGE;
+    else if (r < 92)
+        op->type = OP_FUNDING;
+    else if (r < 95)
+        op->type = OP_DEPOSIT;
+    else if (r < 98)
+        op->type = OP_WITHDRAW;
+    else
+        op->type = OP_LEVELS;
+
+    if (op->type != OP_MARK && op->type != OP_OPEN && op->type != OP_FUNDING &&
+        op->type != OP_DEPOSIT && op->type != OP_WITHDRAW && op->type != OP_LEVELS) {
+        op->pos = pick_pos();
+        if (op->pos >= 1 && op->pos <= S.npos)
+            op->mi = mkt_index(S.pos[op->pos].mkt);
+    }
+
+    switch (op->type) {
+    case OP_MARK:
+        op->price = next_mark(op->mi);
+        break;
+    case OP_OPEN:
+        op->side = chance(50) ? MARGIN_LONG : MARGIN_SHORT;
+        op->qty = rand_qty(op->mi);
+        op->price = near_price(op->mi);
+        op->lev = rand_lev();
+        if (chance(15)) {
+            /* margin only (leverage derived) or both (extra margin) */
+            i128 notional = (i128)op->qty * op->price / E8;
+            op->margin = (int64_t)(notional * rrange(1, 100) / 100) + 1;
+            if (chance(50))
+                op->lev = 0;
+        }
+        op->flags = chance(20) ? MARGIN_FLAG_MAKER : 0;
+        break;
+    case OP_TRADE:
+        op->side = chance(50) ? MARGIN_LONG : MARGIN_SHORT;
+        if (op->pos <= S.npos && S.pos[op->pos].open && chance(60)) {
+            int64_t q = S.pos[op->pos].qty, st = MK[op->mi].step;
+            int k = (int)rrange(0, 9);
+            /* opposite side: reduce, exact close or flip */
+            op->side = -S.pos[op->pos].side;
+            if (k < 6)
+                op->qty = q > st ? rrange(1, q / st - (q % st == 0)) * st : st;
+            else if (k < 8)
+                op->qty = q;
+            else
+                op->qty = q + rrange(1, MK[op->mi].qmax / st) * st;
+        } else {
+            op->qty = rand_qty(op->mi);
+        }
+        op->price = near_price(op->mi);
+        op->flags = chance(20) ? MARGIN_FLAG_MAKER : 0;
+        break;
+    case OP_CLOSE:
+        op->pos = pick_pos();
+        if (op->pos <= S.npos && op->pos >= 1)
+            op->mi = mkt_index(S.pos[op->pos].mkt);
+        op->price = near_price(op->mi);
+        op->flags = chance(20) ? MARGIN_FLAG_MAKER : 0;
+        break;
+    case OP_ADD:
+        op->amount = rrange(1, 2000 * E8);
+        break;
+    case OP_REMOVE:
+        if (op->pos <= S.npos && S.pos[op->pos].open) {
+            int64_t rm = 0;
+            (void)margin_position_at(S.e[0], op->pos, MARGIN_AT_REMOVABLE_MARGIN, 0, &rm);
+            op->amount = rm > 0 ? rrange(1, rm + rm / 5 + 1) : rrange(1, 100 * E8);
+            if (rm > 0 && chance(10))
+                op->amount = rm; /* exactly the removable margin */
+        } else {
+            op->amount = rrange(1, 100 * E8);
+        }
+        break;
+    case OP_STOPS: {
+        int64_t p = cur_price(op->mi);
+        int32_t s = (op->pos <= S.npos && S.pos[op->pos].known) ? S.pos[op->pos].side : 1;
+        int64_t ds = p / 1000000 * rrange(2000, 80000), dt = p / 1000000 * rrange(2000, 80000);
+        if (chance(10))
+            ds = -ds; /* already crossed: fires at the next mark update */
+        op->stop = chance(75) ? p - s * ds : 0;
+        op->take = chance(60) ? p + s * dt : 0;
+        if (op->stop < 0)
+            op->stop = 0;
+        if (op->take < 0)
+            op->take = 0;
+        break;
+    }
+    case OP_LEVERAGE:
+        op->lev = rand_lev();
+        break;
+    case OP_FUNDING:
+        op->rate = chance(4) ? rrange(500000, 5000000) : rrange(0, 50000); /* 0.5-5 % or < 0.05 % */
+        if (chance(50))
+            op->rate = -op->rate;
+        op->price = chance(50) ? cur_price(op->mi) : next_mark(op->mi);
+        break;
+    case OP_DEPOSIT:
+        op->amount = rrange(1, 20000 * E8);
+        break;
+    case OP_WITHDRAW:
+        op->amount = rrange(1, 60000 * E8);
+        break;
+    case OP_LEVELS:
+        op->nlevels = (size_t)rrange(0, 3);
+        for (size_t i = 0; i < op->nlevels; i++)
+            op->levels[i] = rrange(30000000, 99000000); /* 0.3 to 0.99 */
+        break;
+    }
+}
+
+/* Apply op to engine w; returns the status; *new_id receives an opened id. */
+static int apply(int w, const op_t *op, uint64_t *new_id)
+{
+    margin_engine *e = S.e[w];
+    uint64_t m = S.mkt[op->mi];
+    switch (op->type) {
+    case OP_MARK:
+        return margin_mark_update(e, m, op->price);
+    case OP_OPEN:
+        return margin_position_open(e, op->acct, m, op->side, op->qty, op->price, op->lev,
+                                    op->margin, op->flags, new_id);
+    case OP_TRADE:
+        return margin_position_trade(e, op->pos, op->side, op->qty, op->price, op->flags);
+    case OP_CLOSE:
+        return margin_position_close(e, op->pos, op->price, op->flags);
+    case OP_ADD:
+        return margin_position_add_margin(e, op->pos, op->amount);
+    case OP_REMOVE:
+        return margin_position_remove_margin(e, op->pos, op->amount);
+    case OP_STOPS:
+        return margin_position_set_stops(e, op->pos, op->stop, op->take);
+    case OP_LEVERAGE:
+        return margin_position_set_leverage(e, op->pos, op->lev);
+    case OP_FUNDING:
+        return margin_funding_apply(e, m, op->rate, op->price);
+    case OP_DEPOSIT:
+        return margin_account_deposit(e, op->acct, op->amount);
+    case OP_WITHDRAW:
+        return margin_account_withdraw(e, op->acct, op->amount);
+    case OP_LEVELS:
+        return margin_engine_set_margin_call_levels(e, op->levels, op->nlevels);
+    }
+    return MARGIN_EINVAL;
+}
+
+/* ------------------------------------------------------------------ comparisons */
+static size_t drain_w(int w)
+{
+    size_t n = 0;
+    for (;;) {
+        int32_t t = -1;
+        REQ_OK(S.e[w], margin_event_next(S.e[w], &t));
+        if (t == MARGIN_EV_NONE)
+            break;
+        REQ(n < MAXEV, CTX "too many events", CTXA);
+        for (int32_t k = 1; k < NF; k++)
+            REQ_OK(S.e[w], margin_event_get(S.e[w], k, &S.ev[w][n].f[k]));
+        S.ev[w][n].f[0] = 0;
+        n++;
+    }
+    return n;
+}
+
+static void compare_position(uint64_t id)
+{
+    for (int32_t k = MARGIN_POS_ACCOUNT; k <= MARGIN_POS_LIQ_PRICE; k++) {
+        int64_t a = 0, b = 0;
+        int ra = margin_position_get(S.e[0], id, k, &a);
+        int rb = margin_position_get(S.e[1], id, k, &b);
+        REQ(ra == rb && a == b,
+                      CTX "position %" PRIu64 " key %d: full scan %lld (rc %d), indexed %lld (rc %d)",
+                      CTXA, id, k, (long long)a, ra, (long long)b, rb);
+    }
+}
+
+static void compare_all(int all_positions)
+{
+    for (int i = 0; i < NACC; i++)
+        for (int32_t k = MARGIN_ACCT_FREE_BALANCE; k <= MARGIN_ACCT_OPEN_POSITIONS; k++) {
+            int64_t a = racct(S.e[0], S.acct[i], k), b = racct(S.e[1], S.acct[i], k);
+            REQ(a == b, CTX "account %" PRIu64 " key %d: %lld vs %lld", CTXA, S.acct[i],
+                          k, (long long)a, (long long)b);
+        }
+    for (int32_t k = MARGIN_ENG_INSURANCE_FUND; k <= MARGIN_ENG_LIQUIDATIONS; k++) {
+        int64_t a = reng(S.e[0], k), b = reng(S.e[1], k);
+        REQ(a == b, CTX "engine key %d: %lld vs %lld", CTXA, k, (long long)a,
+                      (long long)b);
+    }
+    for (int i = 0; i < NMKT; i++) {
+        int32_t keys[2] = {MARGIN_MKT_MARK, MARGIN_MKT_OPEN_POSITIONS};
+        for (int j = 0; j < 2; j++) {
+            int64_t a = -1, b = -2;
+            REQ_OK(S.e[0], margin_market_get(S.e[0], S.mkt[i], keys[j], &a));
+            REQ_OK(S.e[1], margin_market_get(S.e[1], S.mkt[i], keys[j], &b));
+            REQ(a == b, CTX "market %d key %d: %lld vs %lld", CTXA, i, keys[j],
+                          (long long)a, (long long)b);
+        }
+    }
+    if (all_positions)
+        for (uint64_t id = 1; id <= S.npos; id++)
+            compare_position(id);
+}
+
+/* Money identities for engine w (see the file comment). */
+static void check_money(int w)
+{
+    margin_engine *e = S.e[w];
+    int64_t dep = 0, wd = 0, fee = 0, fund = 0, pnl = 0, free_iso = 0, iso = 0, iso_shadow = 0;
+    int64_t ins = reng(e, MARGIN_ENG_INSURANCE_FUND);
+    for (int i = 0; i < NACC; i++) {
+        rconserved(e, S.acct[i]);
+        dep += racct(e, S.acct[i], MARGIN_ACCT_DEPOSITS);
+        wd += racct(e, S.acct[i], MARGIN_ACCT_WITHDRAWALS);
+        fee += racct(e, S.acct[i], MARGIN_ACCT_FEES);
+        fund += racct(e, S.acct[i], MARGIN_ACCT_FUNDING);
+        pnl += racct(e, S.acct[i], MARGIN_ACCT_REALIZED_PNL);
+        iso += racct(e, S.acct[i], MARGIN_ACCT_ISOLATED_MARGIN);
+        free_iso += racct(e, S.acct[i], MARGIN_ACCT_FREE_BALANCE) +
+                    racct(e, S.acct[i], MARGIN_ACCT_ISOLATED_MARGIN);
+    }
+    for (size_t i = 0; i < S.nopen; i++)
+        iso_shadow += S.pos[S.open[i]].margin;
+    REQ(dep == S.sums.dep, CTX "deposits %lld != events %lld", CTXA, (long long)dep,
+                  (long long)S.sums.dep);
+    REQ(wd == S.sums.wd, CTX "withdrawals %lld != events %lld", CTXA, (long long)wd,
+                  (long long)S.sums.wd);
+    REQ(fee == S.sums.fee, CTX "fees %lld != events %lld", CTXA, (long long)fee,
+                  (long long)S.sums.fee);
+    REQ(fund == S.sums.fund, CTX "funding %lld != events %lld", CTXA, (long long)fund,
+                  (long long)S.sums.fund);
+    REQ(pnl == S.sums.pnl, CTX "realized %lld != events %lld", CTXA, (long long)pnl,
+                  (long long)S.sums.pnl);
+    REQ(ins == S.sums.ins, CTX "insurance fund %lld != events %lld", CTXA,
+                  (long long)ins, (long long)S.sums.ins);
+    REQ(iso == iso_shadow, CTX "isolated %lld != margins rebuilt from events %lld", CTXA,
+                  (long long)iso, (long long)iso_shadow);
+    REQ(free_iso + ins == S.sums.dep - S.sums.wd - S.sums.fee + S.sums.fund +
+                                        (S.sums.pnl + S.sums.ins),
+                  CTX "global money identity broken (engine %d)", CTXA, w);
+    REQ((reng(e, MARGIN_ENG_OPEN_POSITIONS)) == ((int64_t)S.nopen), CTX "reng(e, MARGIN_ENG_OPEN_POSITIONS) != (int64_t)S.nopen", CTXA);
+}
+
+/* ETHUSDT: LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), one tier (mmr 0.004, cum 0), f 0.0006.
+ * Real values are units / 1e8, so LP_units = (M*1e8 - s*Q*E) * 1e8 / (Q*(mmr + f - s*1e8)).
+ * Long: rounded up, 0 when <= 0. Short: rounded down. */
+static int64_t eth_lp(const shadow_pos *p)
+{
+    i128 num = ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry) * E8;
+    i128 den = (i128)p->qty * (400000 + 60000 - (i128)p->side * E8);
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    if (p->side == MARGIN_LONG) {
+        i128 v = cdiv(num, den);
+        return v <= 0 ? 0 : (int64_t)v;
+    }
+    return (int64_t)fdiv(num, den);
+}
+
+/* After a mark update / funding on market mi at mark P: nothing left past a trigger. */
+static void check_triggers_cleared(int mi, int64_t P)
+{
+    for (size_t i = 0; i < S.nopen; i++) {
+        uint64_t id = S.open[i];
+        const shadow_pos *p = &S.pos[id];
+        if (p->mkt != S.mkt[mi])
+            continue;
+        for (int w = 0; w < 2; w++) {
+            int64_t lp = get_pos(w, id, MARGIN_POS_LIQ_PRICE);
+            int64_t sl = get_pos(w, id, MARGIN_POS_STOP_LOSS);
+            int64_t tp = get_pos(w, id, MARGIN_POS_TAKE_PROFIT);
+            REQ(get_pos(w, id, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN,
+                          CTX "position %" PRIu64 " not open", CTXA, id);
+            REQ(get_pos(w, id, MARGIN_POS_QTY) == p->qty &&
+                              get_pos(w, id, MARGIN_POS_MARGIN) == p->margin &&
+                              get_pos(w, id, MARGIN_POS_ENTRY_PRICE) == p->entry &&
+                              get_pos(w, id, MARGIN_POS_SIDE) == p->side,
+                          CTX "position %" PRIu64 " differs from its event history", CTXA, id);
+            if (p->side == MARGIN_LONG) {
+                REQ(lp == 0 || P > lp,
+                              CTX "long %" PRIu64 " left open at mark %lld <= LP %lld (engine %d)",
+                              CTXA, id, (long long)P, (long long)lp, w);
+                REQ(sl == 0 || P > sl, CTX "long %" PRIu64 " stop %lld not fired at %lld",
+                              CTXA, id, (long long)sl, (long long)P);
+                REQ(tp == 0 || P < tp, CTX "long %" PRIu64 " take %lld not fired at %lld",
+                              CTXA, id, (long long)tp, (long long)P);
+            } else {
+                REQ(lp > 0 && P < lp,
+                              CTX "short %" PRIu64 " left open at mark %lld >= LP %lld (engine %d)",
+                              CTXA, id, (long long)P, (long long)lp, w);
+                REQ(sl == 0 || P < sl, CTX "short %" PRIu64 " stop %lld not fired at %lld",
+                              CTXA, id, (long long)sl, (long long)P);
+                REQ(tp == 0 || P > tp, CTX "short %" PRIu64 " take %lld not fired at %lld",
+                              CTXA, id, (long long)tp, (long long)P);
+            }
+            if (mi == 1)
+                REQ(lp == eth_lp(p),
+                              CTX "ETH position %" PRIu64 " LP %lld, formula gives %lld", CTXA, id,
+                              (long long)lp, (long long)eth_lp(p));
+        }
+    }
+}
+
+/* Check one closing event against the shadow position before it. */
+static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
+{
+    int64_t t = v->f[MARGIN_EVF_TYPE], price = v->f[MARGIN_EVF_PRICE], q = v->f[MARGIN_EVF_QTY];
+    int64_t x = v->f[MARGIN_EVF_REALIZED_PNL] + v->f[MARGIN_EVF_INSURANCE_DELTA];
+    REQ(p->known && p->open, CTX "closing event for unknown position", CTXA);
+    REQ(x == market_pnl(p, q, price),
+                  CTX "event type %lld pos %lld: realized %lld + insurance %lld != "
+                      "floor(s*q*(fill-E)) %lld (s %d q %lld fill %lld E %lld)",
+                  CTXA, (long long)t, (long long)v->f[MARGIN_EVF_POSITION],
+                  (long long)v->f[MARGIN_EVF_REALIZED_PNL],
+                  (long long)v->f[MARGIN_EVF_INSURANCE_DELTA], (long long)market_pnl(p, q, price),
+                  (int)p->side, (long long)q, (long long)price, (long long)p->entry);
+    if (t == MARGIN_EV_REDUCE)
+        return;
+    REQ(q == p->qty, CTX "closed qty %lld != position qty %lld", CTXA, (long long)q,
+                  (long long)p->qty);
+    if (t == MARGIN_EV_LIQUIDATION) {
+        int64_t lp = v->f[MARGIN_EVF_LIQ_PRICE];
+        i128 mq = (i128)p->margin * E8; /* M/Q in price units = M*1e8/Q */
+        int64_t bp = p->side == MARGIN_LONG ? (int64_t)((i128)p->entry - fdiv(mq, p->qty))
+                                            : (int64_t)((i128)p->entry + fdiv(mq, p->qty));
+        if (p->side == MARGIN_LONG && bp < 0)
+            bp = 0;
+        REQ(v->f[MARGIN_EVF_REALIZED_PNL] == -p->margin,
+                      CTX "liquidation PnL %lld != -margin %lld", CTXA,
+                      (long long)v->f[MARGIN_EVF_REALIZED_PNL], (long long)p->margin);
+        REQ(p->side == MARGIN_LONG ? price <= lp : price >= lp,
+                      CTX "liquidated at %lld on the wrong side of LP %lld", CTXA, (long long)price,
+                      (long long)lp);
+        REQ(v->f[MARGIN_EVF_BANKRUPTCY_PRICE] == bp,
+                      CTX "bankruptcy price %lld, formula %lld", CTXA,
+                      (long long)v->f[MARGIN_EVF_BANKRUPTCY_PRICE], (long long)bp);
+        REQ((v->f[MARGIN_EVF_FEE]) == (0), CTX "v->f[MARGIN_EVF_FEE] != 0", CTXA);
+    } else if (t == MARGIN_EV_STOP_LOSS || t == MARGIN_EV_TAKE_PROFIT) {
+        /* closes at the triggering mark with the taker fee taker*q*price (scale 8+8+8),
+         * rounded up to money (scale 8) */
+        int64_t fee = (int64_t)cdiv((i128)q * price * taker, (i128)E8 * E8);
+        REQ(v->f[MARGIN_EVF_FEE] == fee, CTX "stop/take fee %lld, expected %lld", CTXA,
+                      (long long)v->f[MARGIN_EVF_FEE], (long long)fee);
+        if (p->stops_known) {
+            int64_t trig = t == MARGIN_EV_STOP_LOSS ? p->stop : p->take;
+            int below = (t == MARGIN_EV_STOP_LOSS) == (p->side == MARGIN_LONG);
+            REQ(trig != 0 && (below ? price <= trig : price >= trig),
+                          CTX "stop/take fired at %lld with trigger %lld", CTXA, (long long)price,
+                          (long long)trig);
+        }
+    }
+}
+
+/* Feed the events of one step through the shadow and its checks. */
+static void process_events(size_t n, const op_t *op)
+{
+    uint64_t last_trigger_pos = 0;
+    int in_triggers = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rev_t *v = &S.ev[0][i];
+        int64_t t = v->f[MARGIN_EVF_TYPE];
+        uint64_t id = (uint64_t)v->f[MARGIN_EVF_POSITION];
+        shadow_pos *p = id < MAXPOS ? &S.pos[id] : NULL;
+        REQ(v->f[MARGIN_EVF_TIME] == S.step, CTX "event time %lld", CTXA,
+                      (long long)v->f[MARGIN_EVF_TIME]);
+        if (i > 0)
+            REQ(v->f[MARGIN_EVF_SEQ] == S.ev[0][i - 1].f[MARGIN_EVF_SEQ] + 1,
+                          CTX "sequence gap", CTXA);
+        S.sums.fee += v->f[MARGIN_EVF_FEE];
+        S.sums.pnl += v->f[MARGIN_EVF_REALIZED_PNL];
+        S.sums.ins += v->f[MARGIN_EVF_INSURANCE_DELTA];
+        if (t == MARGIN_EV_DEPOSIT) {
+            S.sums.dep += v->f[MARGIN_EVF_AMOUNT];
+            continue;
+        }
+        if (t == MARGIN_EV_WITHDRAW) {
+            S.sums.wd += v->f[MARGIN_EVF_AMOUNT];
+            continue;
+        }
+        REQ(p != NULL && id >= 1, CTX "event without a position", CTXA);
+        /* within a mark update or funding: triggers in position-id order */
+        if (t == MARGIN_EV_MARGIN_CALL || t == MARGIN_EV_LIQUIDATION || t == MARGIN_EV_STOP_LOSS ||
+            t == MARGIN_EV_TAKE_PROFIT) {
+            REQ(op->type == OP_MARK || op->type == OP_FUNDING,
+                          CTX "trigger event type %lld outside a mark update", CTXA, (long long)t);
+            REQ(!in_triggers || id >= last_trigger_pos,
+                          CTX "trigger events out of position order (%" PRIu64 " after %" PRIu64 ")",
+                          CTXA, id, last_trigger_pos);
+            in_triggers = 1;
+            last_trigger_pos = id;
+            REQ(v->f[MARGIN_EVF_PRICE] == op->price, CTX "trigger at %lld, mark %lld",
+                          CTXA, (long long)v->f[MARGIN_EVF_PRICE], (long long)op->price);
+        } else if (t == MARGIN_EV_FUNDING) {
+
+            REQ(!in_triggers, CTX "funding event after a trigger event", CTXA);
+            REQ(i == 0 || S.ev[0][i - 1].f[MARGIN_EVF_POSITION] < (int64_t)id,
+                          CTX "funding events out of position order", CTXA);
+        }
+        switch (t) {
+        case MARGIN_EV_OPEN:
+            if (p->known && p->open) { /* a flip reopens the same id after its CLOSE */
+                ck_abort_msg(CTX "OPEN for a position still open", CTXA);
+            }
+            if (!p->known) {
+                REQ((id) == (S.npos + 1), CTX "id != S.npos + 1", CTXA);
+                S.npos = id;
+                p->stops_known = 1;
+                p->stop = p->take = 0;
+            } else {
+                p->stops_known = 0; /* a flip: whether stops survive is not specified */
+            }
+            p->known = 1;
+            p->open = 1;
+            p->acct = (uint64_t)v->f[MARGIN_EVF_ACCOUNT];
+            p->mkt = (uint64_t)v->f[MARGIN_EVF_MARKET];
+            p->side = (int32_t)v->f[MARGIN_EVF_SIDE];
+            p->margin = 0;
+            open_add(id);
+            break;
+        case MARGIN_EV_INCREASE:
+        case MARGIN_EV_MARGIN_ADD:
+        case MARGIN_EV_MARGIN_REMOVE:
+        case MARGIN_EV_LEVERAGE:
+        case MARGIN_EV_FUNDING:
+        case MARGIN_EV_MARGIN_CALL:
+            REQ(p->known && p->open, CTX "event type %lld for a closed position", CTXA,
+                          (long long)t);
+            break;
+        case MARGIN_EV_REDUCE:
+            check_fill(v, p, 0);
+            break;
+        case MARGIN_EV_CLOSE:
+        case MARGIN_EV_LIQUIDATION:
+        case MARGIN_EV_STOP_LOSS:
+        case MARGIN_EV_TAKE_PROFIT:
+            check_fill(v, p, MK[mkt_index(p->mkt)].taker);
+            p->open = 0;
+            open_del(id);
+            break;
+        default:
+            ck_abort_msg(CTX "unknown event type %lld", CTXA, (long long)t);
+        }
+        if (t == MARGIN_EV_FUNDING)
+            S.sums.fund += v->f[MARGIN_EVF_AMOUNT];
+        if (t == MARGIN_EV_MARGIN_CALL) {
+            int found = 0;
+            for (size_t k = 0; k < S.nlevels; k++)
+                found |= S.levels[k] == v->f[MARGIN_EVF_LEVEL];
+            REQ(found, CTX "margin call at an unset level %lld", CTXA,
+                          (long long)v->f[MARGIN_EVF_LEVEL]);
+        }
+        /* margin: the signed AMOUNT of every margin-moving event; 0 once closed */
+        if (p->open) {
+            if (t != MARGIN_EV_MARGIN_CALL)
+                p->margin += v->f[MARGIN_EVF_AMOUNT];
+            REQ(p->margin == v->f[MARGIN_EVF_MARGIN],
+                          CTX "event type %lld: margin rebuilt %lld, event %lld", CTXA,
+                          (long long)t, (long long)p->margin, (long long)v->f[MARGIN_EVF_MARGIN]);
+            p->qty = v->f[MARGIN_EVF_POSITION_QTY];
+            p->entry = v->f[MARGIN_EVF_ENTRY_PRICE];
+            REQ((p->side) == (v->f[MARGIN_EVF_SIDE]), CTX "p->side != v->f[MARGIN_EVF_SIDE]", CTXA);
+        } else {
+            p->margin = 0;
+            REQ((v->f[MARGIN_EVF_MARGIN]) == (0), CTX "v->f[MARGIN_EVF_MARGIN] != 0", CTXA);
+            REQ((v->f[MARGIN_EVF_POSITION_QTY]) == (0), CTX "v->f[MARGIN_EVF_POSITION_QTY] != 0", CTXA);
+        }
+    }
+}
+
+static int events_equal(size_t n0, size_t n1)
+{
+    if (n0 != n1)
+        return 0;
+    for (size_t i = 0; i < n0; i++)
+        if (memcmp(S.ev[0][i].f, S.ev[1][i].f, sizeof S.ev[0][i].f) != 0)
+            return 0;
+    return 1;
+}
+
+/* On a mismatch between the engines, print the operation and both event lists. */
+static void dump_step(const op_t *op, size_t n0, size_t n1)
+{
+    fprintf(stderr,
+            "seed %" PRIu64 " step %d: op %s market %d pos %" PRIu64 " side %d qty %lld price "
+            "%lld lev %lld margin %lld amount %lld rate %lld stop %lld take %lld\n",
+            S.seed, S.step, OPNAMES[op->type], op->mi, op->pos, (int)op->side,
+            (long long)op->qty, (long long)op->price, (long long)op->lev, (long long)op->margin,
+            (long long)op->amount, (long long)op->rate, (long long)op->stop, (long long)op->take);
+    for (int w = 0; w < 2; w++) {
+        size_t n = w ? n1 : n0;
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "  %s event %zu:", w ? "indexed  " : "full scan", i);
+            for (int k = 1; k < NF; k++)
+                fprintf(stderr, " %lld", (long long)S.ev[w][i].f[k]);
+            fprintf(stderr, "\n");
+        }
+    }
+}
+
+static void run(uint64_t seed, int nops)
+{
+    memset(&S, 0, sizeof S);
+    S.seed = seed;
+    rng_state = seed;
+    S.opname = "setup";
+    setup_engine(0, 1);
+    setup_engine(1, 0);
+    S.levels[0] = 80000000;
+    S.levels[1] = 90000000;
+    S.nlevels = 2;
+    for (int w = 0; w < 2; w++) {
+        REQ_OK(S.e[w], margin_engine_set_margin_call_levels(S.e[w], S.levels, 2));
+        for (int i = 0; i < NACC; i++)
+            REQ_OK(S.e[w], margin_account_deposit(S.e[w], S.acct[i], 2000000 * E8));
+    }
+    S.step = 0;
+    {
+        op_t dummy;
+        size_t n0, n1;
+        memset(&dummy, 0, sizeof dummy);
+        dummy.type = OP_DEPOSIT;
+        n0 = drain_w(0);
+        n1 = drain_w(1);
+        REQ((n0) == (n1), CTX "n0 != n1", CTXA);
+        process_events(n0, &dummy);
+    }
+
+    for (S.step = 1; S.step <= nops; S.step++) {
+        op_t op;
+        uint64_t id0 = 0, id1 = 0;
+        int rc0, rc1;
+        size_t n0, n1;
+        gen_op(&op);
+        S.opname = OPNAMES[op.type];
+        for (int w = 0; w < 2; w++)
+            REQ_OK(S.e[w], margin_engine_set(S.e[w], MARGIN_ENG_TIME, S.step));
+        rc0 = apply(0, &op, &id0);
+        rc1 = apply(1, &op, &id1);
+        REQ(rc0 == rc1, CTX "status %d (%s) vs %d (%s)", CTXA, rc0, margin_errmsg(S.e[0]),
+                      rc1, margin_errmsg(S.e[1]));
+        REQ(id0 == id1, CTX "new ids %" PRIu64 " vs %" PRIu64, CTXA, id0, id1);
+        if (rc0 == MARGIN_OK) {
+            if (op.type == OP_MARK || op.type == OP_FUNDING)
+                S.mark[op.mi] = op.price;
+            if (op.type == OP_LEVELS) {
+                memcpy(S.levels, op.levels, sizeof op.levels);
+                S.nlevels = op.nlevels;
+            }
+        }
+        n0 = drain_w(0);
+        n1 = drain_w(1);
+        if (!events_equal(n0, n1))
+            dump_step(&op, n0, n1);
+        REQ(n0 == n1, CTX "%zu events (full scan) vs %zu (indexed)", CTXA, n0, n1);
+        for (size_t i = 0; i < n0; i++)
+            for (int k = 1; k < NF; k++)
+                REQ(S.ev[0][i].f[k] == S.ev[1][i].f[k],
+                              CTX "event %zu (type %lld) field %d: full scan %lld, indexed %lld",
+                              CTXA, i, (long long)S.ev[0][i].f[MARGIN_EVF_TYPE], k,
+                              (long long)S.ev[0][i].f[k], (long long)S.ev[1][i].f[k]);
+        if (rc0 != MARGIN_OK)
+            REQ(n0 == 0, CTX "failed call (%d) produced events", CTXA, rc0);
+        process_events(n0, &op);
+        for (size_t i = 0; i < n0; i++)
+            S.ev_count[S.ev[0][i].f[MARGIN_EVF_TYPE] & 15]++;
+        S.failed_ops += rc0 != MARGIN_OK;
+        if (S.nopen > S.max_open)
+            S.max_open = S.nopen;
+        /* stops are state without events: record them in the shadow */
+        if (rc0 == MARGIN_OK && op.type == OP_STOPS) {
+            S.pos[op.pos].stop = op.stop;
+            S.pos[op.pos].take = op.take;
+            S.pos[op.pos].stops_known = 1;
+        }
+        if (rc0 == MARGIN_OK && (op.type == OP_MARK || op.type == OP_FUNDING))
+            check_triggers_cleared(op.mi, op.price);
+        for (int w = 0; w < 2; w++)
+            check_money(w);
+        for (size_t i = 0; i < n0; i++)
+            if (S.ev[0][i].f[MARGIN_EVF_POSITION] > 0)
+                compare_position((uint64_t)S.ev[0][i].f[MARGIN_EVF_POSITION]);
+        if (op.pos >= 1 && op.pos <= S.npos)
+            compare_position(op.pos);
+        compare_all(S.step % 64 == 0 || S.step == nops);
+    }
+    if (getenv("MARGIN_RANDOM_STATS")) {
+        fprintf(stderr, "seed %" PRIu64 ": %d ops, events by type:", seed, nops);
+        for (int t = 1; t <= MARGIN_EV_TAKE_PROFIT; t++)
+            fprintf(stderr, " %d:%d", t, S.ev_count[t]);
+        fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu\n", S.failed_ops, S.nopen,
+                S.max_open);
+    }
+    /* the run must have exercised the triggers, or it proves little */
+    REQ(reng(S.e[0], MARGIN_ENG_LIQUIDATIONS) > 10, "seed %" PRIu64 ": only %lld liquidations",
+                  seed, (long long)reng(S.e[0], MARGIN_ENG_LIQUIDATIONS));
+    margin_engine_free(S.e[0]);
+    margin_engine_free(S.e[1]);
+}
+
+static uint64_t base_seed(void)
+{
+    const char *s = getenv("MARGIN_RANDOM_SEED");
+    return s ? strtoull(s, NULL, 0) : 0x5eed2023ULL;
+}
+
+START_TEST(test_random_full_scan_vs_index)
+{
+    run(base_seed() + (uint64_t)_i * 7919, 5000);
+}
+END_TEST
 
 Suite *suite_random(void)
 {
-    return suite_create("random");
+    Suite *s = suite_create("random");
+    TCase *tc = tcase_create("cross_check");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_random_full_scan_vs_index, 0, 3);
+    suite_add_tcase(s, tc);
+    return s;
 }
