@@ -511,7 +511,11 @@ impl Engine {
         Ok(AccountInfo {
             free_balance: m(sys::MARGIN_ACCT_FREE_BALANCE)?,
             isolated_margin: m(sys::MARGIN_ACCT_ISOLATED_MARGIN)?,
-            equity: m(sys::MARGIN_ACCT_EQUITY)?,
+            equity: match m(sys::MARGIN_ACCT_EQUITY) {
+                Ok(v) => Some(v),
+                Err(err) if err.kind() == ErrorKind::Overflow => None,
+                Err(err) => return Err(err),
+            },
             deposits: m(sys::MARGIN_ACCT_DEPOSITS)?,
             withdrawals: m(sys::MARGIN_ACCT_WITHDRAWALS)?,
             realized_pnl: m(sys::MARGIN_ACCT_REALIZED_PNL)?,

@@ -287,8 +287,10 @@ pub struct AccountInfo {
     pub free_balance: Decimal,
     /// Sum of the isolated margins of open positions.
     pub isolated_margin: Decimal,
-    /// Free balance + isolated margins + unrealized PnL at each market's last mark.
-    pub equity: Decimal,
+    /// Free balance + isolated margins + unrealized PnL at each market's last mark
+    /// (entry if none), rounded down; `None` if it does not fit in 64 bits (the engine
+    /// answers [`ErrorKind::Overflow`] for it).
+    pub equity: Option<Decimal>,
     /// Total deposited.
     pub deposits: Decimal,
     /// Total withdrawn.

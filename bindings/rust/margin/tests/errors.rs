@@ -170,3 +170,35 @@ fn errors_display_kind_and_message() {
     let boxed: Box<dyn std::error::Error> = Box::new(err);
     assert!(!boxed.to_string().is_empty());
 }
+
+/// A profitable close or reduce that would push the free balance past the largest money
+/// amount (i64::MAX units = 92233720368.54775807) must fail with Overflow and change
+/// nothing (margin.h: "EOVERFLOW An amount does not fit"; "A failed call leaves the engine
+/// exactly as it was").
+#[test]
+fn close_that_would_overflow_the_free_balance() {
+    let mut e = Engine::new().unwrap();
+    let m = e.market_new("BTCUSDT").unwrap();
+    let a = e.account_new().unwrap();
+    e.deposit(a, "92233720368").unwrap();
+    let p = e.open(a, m, Side::Long, "0.1", "20000", "20").unwrap();
+    // Free: 92233720368 - 100 (margin) - 0.8 (fee) = 92233720267.2.
+    let before = e.account(a).unwrap();
+    assert_eq!(before.free_balance, d("92233720267.2"));
+    let pos_before = e.position(p).unwrap();
+    // Close at 22000: 92233720267.2 + 100 (margin) + 200 (PnL) - 0.88 (fee)
+    // = 92233720566.32 > 92233720368.54775807.
+    expect(e.close(p, "22000", Fill::Taker), ErrorKind::Overflow);
+    assert_eq!(e.account(a).unwrap(), before, "a failed close changed the account");
+    assert_eq!(e.position(p).unwrap(), pos_before, "a failed close changed the position");
+    // Reduce by 0.05 at 22000: + 50 (margin) + 100 (PnL) - 0.44 = 92233720416.76, too big.
+    expect(e.trade(p, Side::Short, "0.05", "22000", Fill::Taker), ErrorKind::Overflow);
+    assert_eq!(e.account(a).unwrap(), before, "a failed reduce changed the account");
+    // Once there is room, the same close works: 92233719267.2 + 300 - 0.88.
+    e.withdraw(a, "1000").unwrap();
+    e.close(p, "22000", Fill::Taker).unwrap();
+    let after = e.account(a).unwrap();
+    assert_eq!(after.free_balance, d("92233719566.32"));
+    assert_eq!(after.fees, d("1.68"));
+    assert_eq!(after.realized_pnl, d("200"));
+}

@@ -91,7 +91,7 @@ fn seed_liquidation_and_its_events() {
     let acct = e.account(a).unwrap();
     assert_eq!(acct.free_balance, d("899.2"));
     assert_eq!(acct.isolated_margin, d("0"));
-    assert_eq!(acct.equity, d("899.2"));
+    assert_eq!(acct.equity, Some(d("899.2")));
     assert_eq!(acct.realized_pnl, d("-100"));
     // Conservation: deposits + realized PnL - fees + funding = free balance (no positions).
     let sum = d("1000").checked_add(acct.realized_pnl).unwrap().checked_sub(acct.fees).unwrap();
@@ -224,7 +224,7 @@ fn trades_margin_and_leverage_changes() {
     let acct = e.account(a).unwrap();
     assert_eq!(acct.fees, d("2.88")); // open 0.8, increase 0.0004*2100 = 0.84, 0.44, 0.8
     assert_eq!(acct.free_balance, d("1097.12"));
-    assert_eq!(acct.equity, d("1097.12"));
+    assert_eq!(acct.equity, Some(d("1097.12")));
 }
 
 #[test]

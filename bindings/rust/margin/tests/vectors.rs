@@ -37,7 +37,7 @@ fn seed_example_figures() {
     assert_eq!(acct.free_balance, d("899.2"));
     assert_eq!(acct.isolated_margin, d("100"));
     assert_eq!(acct.fees, d("0.8"));
-    assert_eq!(acct.equity, d("999.2"));
+    assert_eq!(acct.equity, Some(d("999.2")));
     assert_eq!(acct.open_positions, 1);
 }
 
