@@ -84,7 +84,7 @@ fi
 "$cargo" test --offline --manifest-path "$manifest" --workspace --no-run >"$log" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ]; then
-    "$cargo" test --offline --manifest-path "$manifest" --workspace >>"$log" 2>&1
+    "$cargo" test --offline --manifest-path "$manifest" --workspace --no-fail-fast >>"$log" 2>&1
     rc=$?
 fi
 cat "$log"

@@ -9,6 +9,7 @@ use margin::{
 
 /// Asserts that `r` failed with `kind` and a non-empty message; for errors reported by
 /// the engine, the message is the engine's own `margin_errmsg` at that moment.
+#[track_caller]
 fn expect<T: std::fmt::Debug>(r: margin::Result<T>, kind: ErrorKind) -> margin::Error {
     let err = r.expect_err("the call must fail");
     assert_eq!(err.kind(), kind, "{err}");
