@@ -78,6 +78,16 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
     // Metadata for dependents (DEP_MARGIN_LIB_DIRS, DEP_MARGIN_INCLUDE).
-    println!("cargo:lib_dirs={}", env::join_paths(&lib_dirs).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
-    println!("cargo:include={}", env::join_paths(&include_dirs).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+    println!(
+        "cargo:lib_dirs={}",
+        env::join_paths(&lib_dirs)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    println!(
+        "cargo:include={}",
+        env::join_paths(&include_dirs)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
 }

@@ -337,16 +337,23 @@ extern "C" {
     ) -> c_int;
 
     // ---- markets
-    pub fn margin_market_new(e: *mut margin_engine, symbol: *const c_char, out_id: *mut u64)
-        -> c_int;
+    pub fn margin_market_new(
+        e: *mut margin_engine,
+        symbol: *const c_char,
+        out_id: *mut u64,
+    ) -> c_int;
     pub fn margin_market_find(
         e: *const margin_engine,
         symbol: *const c_char,
         out_id: *mut u64,
     ) -> c_int;
     pub fn margin_market_set(e: *mut margin_engine, market: u64, key: i32, value: i64) -> c_int;
-    pub fn margin_market_get(e: *const margin_engine, market: u64, key: i32, out: *mut i64)
-        -> c_int;
+    pub fn margin_market_get(
+        e: *const margin_engine,
+        market: u64,
+        key: i32,
+        out: *mut i64,
+    ) -> c_int;
     pub fn margin_market_add_tier(
         e: *mut margin_engine,
         market: u64,
@@ -376,8 +383,12 @@ extern "C" {
     pub fn margin_account_new(e: *mut margin_engine, out_id: *mut u64) -> c_int;
     pub fn margin_account_deposit(e: *mut margin_engine, account: u64, amount: i64) -> c_int;
     pub fn margin_account_withdraw(e: *mut margin_engine, account: u64, amount: i64) -> c_int;
-    pub fn margin_account_get(e: *const margin_engine, account: u64, key: i32, out: *mut i64)
-        -> c_int;
+    pub fn margin_account_get(
+        e: *const margin_engine,
+        account: u64,
+        key: i32,
+        out: *mut i64,
+    ) -> c_int;
 
     // ---- positions
     pub fn margin_position_open(
@@ -400,21 +411,35 @@ extern "C" {
         price: i64,
         flags: u32,
     ) -> c_int;
-    pub fn margin_position_close(e: *mut margin_engine, position: u64, price: i64, flags: u32)
-        -> c_int;
+    pub fn margin_position_close(
+        e: *mut margin_engine,
+        position: u64,
+        price: i64,
+        flags: u32,
+    ) -> c_int;
     pub fn margin_position_add_margin(e: *mut margin_engine, position: u64, amount: i64) -> c_int;
-    pub fn margin_position_remove_margin(e: *mut margin_engine, position: u64, amount: i64)
-        -> c_int;
-    pub fn margin_position_set_leverage(e: *mut margin_engine, position: u64, leverage: i64)
-        -> c_int;
+    pub fn margin_position_remove_margin(
+        e: *mut margin_engine,
+        position: u64,
+        amount: i64,
+    ) -> c_int;
+    pub fn margin_position_set_leverage(
+        e: *mut margin_engine,
+        position: u64,
+        leverage: i64,
+    ) -> c_int;
     pub fn margin_position_set_stops(
         e: *mut margin_engine,
         position: u64,
         stop_loss: i64,
         take_profit: i64,
     ) -> c_int;
-    pub fn margin_position_get(e: *const margin_engine, position: u64, key: i32, out: *mut i64)
-        -> c_int;
+    pub fn margin_position_get(
+        e: *const margin_engine,
+        position: u64,
+        key: i32,
+        out: *mut i64,
+    ) -> c_int;
     pub fn margin_position_at(
         e: *const margin_engine,
         position: u64,

@@ -22,8 +22,7 @@ fn header_path() -> PathBuf {
 }
 
 fn read(path: &PathBuf) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Removes `/* */` and `//` comments (the header has no comment markers inside strings
@@ -114,7 +113,9 @@ fn c_type_to_rust(toks: &[String]) -> Option<String> {
                 rust = format!("{} {inner}", if is_const { "* const" } else { "* mut" });
                 is_const = false;
             }
-            "struct" | "signed" | "unsigned" => panic!("unexpected C keyword `{t}`: extend the test"),
+            "struct" | "signed" | "unsigned" => {
+                panic!("unexpected C keyword `{t}`: extend the test")
+            }
             other => {
                 assert!(base.is_none(), "two base types in {toks:?}");
                 base = Some(other.to_string());
@@ -178,19 +179,27 @@ fn header_functions(h: &str) -> BTreeMap<String, Sig> {
         let name = head.pop().expect("prototype without a name");
         let ret = c_type_to_rust(&head);
         let params = c_params(&proto[open + 1..close]);
-        assert!(out.insert(name.clone(), Sig { params, ret }).is_none(), "{name} declared twice");
+        assert!(
+            out.insert(name.clone(), Sig { params, ret }).is_none(),
+            "{name} declared twice"
+        );
     }
     out
 }
 
 /// The header's `typedef void (*margin_event_fn)(...)`.
 fn header_callback(h: &str) -> Sig {
-    let start = h.find("typedef void (*margin_event_fn)").expect("margin_event_fn typedef");
+    let start = h
+        .find("typedef void (*margin_event_fn)")
+        .expect("margin_event_fn typedef");
     let rest = &h[start + "typedef void (*margin_event_fn)".len()..];
     let end = rest.find(';').unwrap();
     let decl = rest[..end].trim();
     let inner = decl.trim_start_matches('(').trim_end_matches(')');
-    Sig { params: c_params(inner), ret: None }
+    Sig {
+        params: c_params(inner),
+        ret: None,
+    }
 }
 
 /// Integer value of a C macro body, with its Rust type.
@@ -217,7 +226,9 @@ fn header_constants(h: &str) -> BTreeMap<String, (String, i128)> {
             None => continue,
         };
         let rest = rest.trim();
-        let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         let name = &rest[..name_end];
         let body = &rest[name_end..];
         if !name.starts_with("MARGIN_") {
@@ -230,7 +241,8 @@ fn header_constants(h: &str) -> BTreeMap<String, (String, i128)> {
             // `#define NAME(` with no space: a function-like macro, not a constant.
             panic!("function-like macro {name}: extend the test");
         }
-        let (ty, v) = c_constant(body).unwrap_or_else(|| panic!("cannot read the value of {name}: `{body}`"));
+        let (ty, v) =
+            c_constant(body).unwrap_or_else(|| panic!("cannot read the value of {name}: `{body}`"));
         out.insert(name.to_string(), (ty, v));
     }
     out
@@ -252,13 +264,18 @@ fn rust_functions(src: &str) -> BTreeMap<String, Sig> {
         let params = split_top(&decl[open + 1..close])
             .into_iter()
             .map(|p| {
-                let colon = p.find(':').unwrap_or_else(|| panic!("{name}: parameter without a type: `{p}`"));
+                let colon = p
+                    .find(':')
+                    .unwrap_or_else(|| panic!("{name}: parameter without a type: `{p}`"));
                 norm(&p[colon + 1..])
             })
             .collect();
         let after = decl[close + 1..].trim();
         let ret = after.strip_prefix("->").map(norm);
-        assert!(out.insert(name.clone(), Sig { params, ret }).is_none(), "{name} declared twice");
+        assert!(
+            out.insert(name.clone(), Sig { params, ret }).is_none(),
+            "{name} declared twice"
+        );
     }
     out
 }
@@ -281,14 +298,24 @@ fn split_top(s: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    out.into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn rust_callback(src: &str) -> Sig {
-    let start = src.find("pub type margin_event_fn =").expect("pub type margin_event_fn");
+    let start = src
+        .find("pub type margin_event_fn =")
+        .expect("pub type margin_event_fn");
     let decl = &src[start..start + src[start..].find(';').unwrap()];
-    let fnpos = decl.find("unsafe extern \"C\" fn(").expect("Option<unsafe extern \"C\" fn(...)>");
-    assert!(decl.contains("Option<"), "margin_event_fn must be an Option (nullable) fn pointer");
+    let fnpos = decl
+        .find("unsafe extern \"C\" fn(")
+        .expect("Option<unsafe extern \"C\" fn(...)>");
+    assert!(
+        decl.contains("Option<"),
+        "margin_event_fn must be an Option (nullable) fn pointer"
+    );
     let inner = &decl[fnpos + "unsafe extern \"C\" fn(".len()..];
     let close = inner.rfind(')').unwrap();
     let params = split_top(&inner[..close])
@@ -296,7 +323,10 @@ fn rust_callback(src: &str) -> Sig {
         .map(|p| norm(&p[p.find(':').unwrap() + 1..]))
         .collect();
     let after = inner[close + 1..].trim().trim_end_matches('>').trim();
-    Sig { params, ret: after.strip_prefix("->").map(norm) }
+    Sig {
+        params,
+        ret: after.strip_prefix("->").map(norm),
+    }
 }
 
 fn rust_constants(src: &str) -> BTreeMap<String, (String, i128)> {
@@ -315,7 +345,10 @@ fn rust_constants(src: &str) -> BTreeMap<String, (String, i128)> {
             "i64::MIN" => i64::MIN as i128,
             "i32::MIN" => i32::MIN as i128,
             "u32::MAX" => u32::MAX as i128,
-            _ => val.replace('_', "").parse().unwrap_or_else(|_| panic!("cannot read {name} = {val}")),
+            _ => val
+                .replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("cannot read {name} = {val}")),
         };
         out.insert(name, (ty, v));
     }
@@ -335,7 +368,11 @@ fn every_header_function_is_declared_with_the_same_types() {
     let hf = header_functions(&h);
     let rf = rust_functions(&rs);
     // Sanity: the parsers found a plausible number of functions (the 0.1 header has 42).
-    assert!(hf.len() >= 42, "header parser found only {} functions", hf.len());
+    assert!(
+        hf.len() >= 42,
+        "header parser found only {} functions",
+        hf.len()
+    );
     let mut problems = Vec::new();
     for (name, sig) in &hf {
         match rf.get(name) {
@@ -352,10 +389,16 @@ fn every_header_function_is_declared_with_the_same_types() {
     }
     for name in rf.keys() {
         if !hf.contains_key(name) {
-            problems.push(format!("declared in margin-sys but not in the header: {name}"));
+            problems.push(format!(
+                "declared in margin-sys but not in the header: {name}"
+            ));
         }
     }
-    assert!(problems.is_empty(), "header and margin-sys differ:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "header and margin-sys differ:\n  {}",
+        problems.join("\n  ")
+    );
     println!("{} functions match", hf.len());
 }
 
@@ -370,7 +413,11 @@ fn every_header_constant_is_defined_with_the_same_value_and_type() {
     let (h, rs) = sources();
     let hc = header_constants(&h);
     let rc = rust_constants(&rs);
-    assert!(hc.len() >= 100, "header parser found only {} constants", hc.len());
+    assert!(
+        hc.len() >= 100,
+        "header parser found only {} constants",
+        hc.len()
+    );
     let mut problems = Vec::new();
     for (name, (ty, v)) in &hc {
         match rc.get(name) {
@@ -383,10 +430,16 @@ fn every_header_constant_is_defined_with_the_same_value_and_type() {
     }
     for name in rc.keys() {
         if !hc.contains_key(name) {
-            problems.push(format!("defined in margin-sys but not in the header: {name}"));
+            problems.push(format!(
+                "defined in margin-sys but not in the header: {name}"
+            ));
         }
     }
-    assert!(problems.is_empty(), "header and margin-sys differ:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "header and margin-sys differ:\n  {}",
+        problems.join("\n  ")
+    );
     println!("{} constants match", hc.len());
 }
 
@@ -401,8 +454,18 @@ fn parsed_text_is_what_is_compiled() {
     assert_eq!(MARGIN_SHORT, -1);
     assert_eq!(MARGIN_EVF_LEVERAGE, 22);
     let _: unsafe extern "C" fn(*const c_char, i32, *mut i64) -> c_int = margin_dec_parse;
-    let _: unsafe extern "C" fn(*mut margin_engine, u64, u64, i32, i64, i64, i64, i64, u32, *mut u64) -> c_int =
-        margin_position_open;
+    let _: unsafe extern "C" fn(
+        *mut margin_engine,
+        u64,
+        u64,
+        i32,
+        i64,
+        i64,
+        i64,
+        i64,
+        u32,
+        *mut u64,
+    ) -> c_int = margin_position_open;
     let _: unsafe extern "C" fn(*mut margin_engine, margin_event_fn, *mut c_void) -> c_int =
         margin_engine_set_callback;
 }
@@ -415,7 +478,11 @@ fn parser_detects_a_changed_type() {
     assert_eq!(
         f["margin_x"],
         Sig {
-            params: vec!["* const c_char".into(), "u64".into(), "* mut * mut margin_engine".into()],
+            params: vec![
+                "* const c_char".into(),
+                "u64".into(),
+                "* mut * mut margin_engine".into()
+            ],
             ret: Some("c_int".into())
         }
     );
@@ -423,7 +490,9 @@ fn parser_detects_a_changed_type() {
     let bad = "extern \"C\" { pub fn margin_x(s: *mut c_char, id: u64, out: *mut *mut margin_engine) -> c_int; }";
     assert_eq!(rust_functions(good)["margin_x"], f["margin_x"]);
     assert_ne!(rust_functions(bad)["margin_x"], f["margin_x"]);
-    let c = header_constants("#define MARGIN_A (-3)\n#define MARGIN_B 2u\n#define MARGIN_C INT64_MIN\n");
+    let c = header_constants(
+        "#define MARGIN_A (-3)\n#define MARGIN_B 2u\n#define MARGIN_C INT64_MIN\n",
+    );
     assert_eq!(c["MARGIN_A"], ("i32".to_string(), -3));
     assert_eq!(c["MARGIN_B"], ("u32".to_string(), 2));
     assert_eq!(c["MARGIN_C"], ("i64".to_string(), i64::MIN as i128));

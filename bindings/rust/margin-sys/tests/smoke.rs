@@ -6,7 +6,9 @@ use std::ffi::{CStr, CString};
 #[test]
 fn version_and_scales() {
     let n = unsafe { margin_version_number() };
-    let s = unsafe { CStr::from_ptr(margin_version_string()) }.to_str().unwrap();
+    let s = unsafe { CStr::from_ptr(margin_version_string()) }
+        .to_str()
+        .unwrap();
     // "major.minor.patch" and major*10000 + minor*100 + patch (header contract).
     let parts: Vec<i32> = s.split('.').map(|p| p.parse().unwrap()).collect();
     assert_eq!(parts.len(), 3, "{s}");
@@ -19,13 +21,25 @@ fn version_and_scales() {
 fn parse_and_format_round_trip() {
     let s = CString::new("20000.10").unwrap();
     let mut v = 0i64;
-    assert_eq!(unsafe { margin_dec_parse(s.as_ptr(), 8, &mut v) }, MARGIN_OK);
+    assert_eq!(
+        unsafe { margin_dec_parse(s.as_ptr(), 8, &mut v) },
+        MARGIN_OK
+    );
     assert_eq!(v, 2_000_010_000_000);
     let mut buf = [0 as c_char; 42];
-    assert_eq!(unsafe { margin_dec_format(v, 8, buf.as_mut_ptr(), buf.len()) }, MARGIN_OK);
-    assert_eq!(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(), "20000.1");
+    assert_eq!(
+        unsafe { margin_dec_format(v, 8, buf.as_mut_ptr(), buf.len()) },
+        MARGIN_OK
+    );
+    assert_eq!(
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
+        "20000.1"
+    );
     let bad = CString::new("1e5").unwrap();
-    assert_eq!(unsafe { margin_dec_parse(bad.as_ptr(), 8, &mut v) }, MARGIN_EPARSE);
+    assert_eq!(
+        unsafe { margin_dec_parse(bad.as_ptr(), 8, &mut v) },
+        MARGIN_EPARSE
+    );
     assert_eq!(v, 2_000_010_000_000, "out-param written on failure");
 }
 

@@ -88,9 +88,15 @@ pub struct Decimal {
 
 impl Decimal {
     /// Zero.
-    pub const ZERO: Decimal = Decimal { mantissa: 0, scale: 0 };
+    pub const ZERO: Decimal = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
     /// One.
-    pub const ONE: Decimal = Decimal { mantissa: 1, scale: 0 };
+    pub const ONE: Decimal = Decimal {
+        mantissa: 1,
+        scale: 0,
+    };
 
     /// `mantissa * 10^-scale`; fails with [`ErrorKind::Invalid`] if `scale` exceeds
     /// [`MAX_SCALE`].
@@ -112,7 +118,10 @@ impl Decimal {
 
     /// An integer (scale 0).
     pub const fn from_i64(v: i64) -> Decimal {
-        Decimal { mantissa: v, scale: 0 }
+        Decimal {
+            mantissa: v,
+            scale: 0,
+        }
     }
 
     /// The integer mantissa: the value is `mantissa * 10^-scale`.
@@ -246,7 +255,13 @@ impl Decimal {
     /// assert_eq!(notional.mul_round(mmr, 8, Rounding::Ceil).unwrap().to_string(), "7.638");
     /// ```
     pub fn mul_round(self, other: Decimal, scale: u32, rounding: Rounding) -> Result<Decimal> {
-        self.c_op(other, scale, rounding, "multiply", margin_sys::margin_dec_mul)
+        self.c_op(
+            other,
+            scale,
+            rounding,
+            "multiply",
+            margin_sys::margin_dec_mul,
+        )
     }
 
     /// `self / other` at `scale` decimal places, computed exactly in 128 bits by the
@@ -296,7 +311,10 @@ impl Decimal {
                 format!("cannot {what} {self} by {other} at scale {scale} ({rounding:?})"),
             ));
         }
-        Ok(Decimal { mantissa: out, scale })
+        Ok(Decimal {
+            mantissa: out,
+            scale,
+        })
     }
 
     /// The value as `mantissa * 10^-MAX_SCALE` in 128 bits (always exact).
@@ -312,7 +330,9 @@ impl Decimal {
             v /= 10;
             scale -= 1;
         }
-        i64::try_from(v).ok().map(|mantissa| Decimal { mantissa, scale })
+        i64::try_from(v)
+            .ok()
+            .map(|mantissa| Decimal { mantissa, scale })
     }
 
     /// `self + other`, exactly, or `None` if the result does not fit.
@@ -327,20 +347,34 @@ impl Decimal {
 
     /// `-self`, or `None` for the one value whose negation does not fit.
     pub fn checked_neg(self) -> Option<Decimal> {
-        Some(Decimal { mantissa: self.mantissa.checked_neg()?, scale: self.scale })
+        Some(Decimal {
+            mantissa: self.mantissa.checked_neg()?,
+            scale: self.scale,
+        })
     }
 
     /// `|self|`, or `None` for the one value whose negation does not fit.
     pub fn checked_abs(self) -> Option<Decimal> {
-        Some(Decimal { mantissa: self.mantissa.checked_abs()?, scale: self.scale })
+        Some(Decimal {
+            mantissa: self.mantissa.checked_abs()?,
+            scale: self.scale,
+        })
     }
 
     /// Parses with the rules of the C library's `margin_dec_parse`: an optional sign, at
     /// least one digit, optionally `.` and at least one digit. The scale is the number of
     /// decimals written (trailing zeros beyond [`MAX_SCALE`] are dropped).
     fn parse(s: &str) -> Result<Decimal> {
-        let bad = || Error::new(ErrorKind::Parse, format!("{s:?} is not a plain decimal number"));
-        let body = s.strip_prefix('-').or_else(|| s.strip_prefix('+')).unwrap_or(s);
+        let bad = || {
+            Error::new(
+                ErrorKind::Parse,
+                format!("{s:?} is not a plain decimal number"),
+            )
+        };
+        let body = s
+            .strip_prefix('-')
+            .or_else(|| s.strip_prefix('+'))
+            .unwrap_or(s);
         let negative = s.starts_with('-');
         let (int, frac) = match body.split_once('.') {
             Some((i, f)) => (i, f),
@@ -361,11 +395,19 @@ impl Decimal {
             ));
         }
         let int = int.trim_start_matches('0');
-        let too_big = || Error::new(ErrorKind::Overflow, format!("{s:?} does not fit in 64 bits"));
+        let too_big = || {
+            Error::new(
+                ErrorKind::Overflow,
+                format!("{s:?} does not fit in 64 bits"),
+            )
+        };
         // The value times 10^len(frac), accumulated in 128 bits (at most 38 digits fit).
         let mut m: i128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
-            m = m.checked_mul(10).and_then(|m| m.checked_add((b - b'0') as i128)).ok_or_else(too_big)?;
+            m = m
+                .checked_mul(10)
+                .and_then(|m| m.checked_add((b - b'0') as i128))
+                .ok_or_else(too_big)?;
         }
         let mut scale = frac.len() as u32;
         if negative {

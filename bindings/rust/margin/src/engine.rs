@@ -132,7 +132,12 @@ fn nonzero(v: i64, scale: u32) -> Result<Option<Decimal>> {
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::new(ErrorKind::Invalid, format!("{what} {s:?} contains a NUL byte")))
+    CString::new(s).map_err(|_| {
+        Error::new(
+            ErrorKind::Invalid,
+            format!("{what} {s:?} contains a NUL byte"),
+        )
+    })
 }
 
 impl Engine {
@@ -142,11 +147,18 @@ impl Engine {
         // SAFETY: valid out-pointer.
         let rc = unsafe { sys::margin_engine_new(&mut p) };
         if rc != 0 {
-            return Err(Error::new(ErrorKind::from_code(rc), "margin_engine_new failed"));
+            return Err(Error::new(
+                ErrorKind::from_code(rc),
+                "margin_engine_new failed",
+            ));
         }
         let raw = NonNull::new(p)
             .ok_or_else(|| Error::new(ErrorKind::NoMemory, "margin_engine_new returned NULL"))?;
-        Ok(Engine { raw, callback: ptr::null_mut(), _not_sync: PhantomData })
+        Ok(Engine {
+            raw,
+            callback: ptr::null_mut(),
+            _not_sync: PhantomData,
+        })
     }
 
     /// The raw handle, for calling `margin_sys` directly. It stays owned by `self`.
@@ -215,8 +227,16 @@ impl Engine {
         }
         // SAFETY: live engine.
         let recorded = unsafe { sys::margin_errcode(self.p()) } == rc;
-        let msg = if recorded { self.errmsg() } else { String::new() };
-        let msg = if msg.is_empty() { format!("{}: {}", what(), strerror(rc)) } else { msg };
+        let msg = if recorded {
+            self.errmsg()
+        } else {
+            String::new()
+        };
+        let msg = if msg.is_empty() {
+            format!("{}: {}", what(), strerror(rc))
+        } else {
+            msg
+        };
         Err(Error::new(ErrorKind::from_code(rc), msg))
     }
 
@@ -260,27 +280,42 @@ impl Engine {
 
     /// The insurance-fund ledger balance, money.
     pub fn insurance_fund(&self) -> Result<Decimal> {
-        dec(self.engine_get(sys::MARGIN_ENG_INSURANCE_FUND)?, MONEY_SCALE)
+        dec(
+            self.engine_get(sys::MARGIN_ENG_INSURANCE_FUND)?,
+            MONEY_SCALE,
+        )
     }
 
     /// Number of open positions in the engine.
     pub fn open_positions(&self) -> Result<u64> {
-        count(self.engine_get(sys::MARGIN_ENG_OPEN_POSITIONS)?, "open positions")
+        count(
+            self.engine_get(sys::MARGIN_ENG_OPEN_POSITIONS)?,
+            "open positions",
+        )
     }
 
     /// Number of events waiting in the queue.
     pub fn events_pending(&self) -> Result<u64> {
-        count(self.engine_get(sys::MARGIN_ENG_EVENTS_PENDING)?, "pending events")
+        count(
+            self.engine_get(sys::MARGIN_ENG_EVENTS_PENDING)?,
+            "pending events",
+        )
     }
 
     /// Sequence number of the last event produced (0 if none).
     pub fn last_seq(&self) -> Result<u64> {
-        count(self.engine_get(sys::MARGIN_ENG_LAST_SEQ)?, "last sequence number")
+        count(
+            self.engine_get(sys::MARGIN_ENG_LAST_SEQ)?,
+            "last sequence number",
+        )
     }
 
     /// Number of positions liquidated so far.
     pub fn liquidations(&self) -> Result<u64> {
-        count(self.engine_get(sys::MARGIN_ENG_LIQUIDATIONS)?, "liquidations")
+        count(
+            self.engine_get(sys::MARGIN_ENG_LIQUIDATIONS)?,
+            "liquidations",
+        )
     }
 
     /// Sets the margin-call levels (ratios strictly between 0 and 1, at most 8; none
@@ -300,7 +335,11 @@ impl Engine {
             .into_iter()
             .map(|l| conv(l, RATE_SCALE, "margin-call level"))
             .collect::<Result<Vec<i64>>>()?;
-        let ptr = if v.is_empty() { ptr::null() } else { v.as_ptr() };
+        let ptr = if v.is_empty() {
+            ptr::null()
+        } else {
+            v.as_ptr()
+        };
         // SAFETY: live engine; ptr/len describe v (or NULL with 0), copied by the callee.
         let rc = unsafe { sys::margin_engine_set_margin_call_levels(self.pm(), ptr, v.len()) };
         self.check(rc)
@@ -376,13 +415,20 @@ impl Engine {
             MarketOption::QtyScale(s) => (sys::MARGIN_MKT_QTY_SCALE, s as i64),
             MarketOption::Tick(d) => (sys::MARGIN_MKT_TICK, conv(d, self.scales(m)?.0, "tick")?),
             MarketOption::Step(d) => (sys::MARGIN_MKT_STEP, conv(d, self.scales(m)?.1, "step")?),
-            MarketOption::MaxLeverage(d) => {
-                (sys::MARGIN_MKT_MAX_LEVERAGE, conv(d, RATE_SCALE, "max leverage")?)
+            MarketOption::MaxLeverage(d) => (
+                sys::MARGIN_MKT_MAX_LEVERAGE,
+                conv(d, RATE_SCALE, "max leverage")?,
+            ),
+            MarketOption::MakerFee(d) => {
+                (sys::MARGIN_MKT_MAKER_FEE, conv(d, RATE_SCALE, "maker fee")?)
             }
-            MarketOption::MakerFee(d) => (sys::MARGIN_MKT_MAKER_FEE, conv(d, RATE_SCALE, "maker fee")?),
-            MarketOption::TakerFee(d) => (sys::MARGIN_MKT_TAKER_FEE, conv(d, RATE_SCALE, "taker fee")?),
+            MarketOption::TakerFee(d) => {
+                (sys::MARGIN_MKT_TAKER_FEE, conv(d, RATE_SCALE, "taker fee")?)
+            }
             MarketOption::MmBasis(b) => (sys::MARGIN_MKT_MM_BASIS, b.raw()),
-            MarketOption::CloseFee(d) => (sys::MARGIN_MKT_CLOSE_FEE, conv(d, RATE_SCALE, "close fee")?),
+            MarketOption::CloseFee(d) => {
+                (sys::MARGIN_MKT_CLOSE_FEE, conv(d, RATE_SCALE, "close fee")?)
+            }
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
@@ -436,7 +482,8 @@ impl Engine {
             None => sys::MARGIN_DERIVE,
         };
         // SAFETY: live engine.
-        let rc = unsafe { sys::margin_market_add_tier(self.pm(), m.get(), floor, mmr, lev, amount) };
+        let rc =
+            unsafe { sys::margin_market_add_tier(self.pm(), m.get(), floor, mmr, lev, amount) };
         self.check(rc)
     }
 
@@ -444,7 +491,9 @@ impl Engine {
     pub fn tier(&self, m: MarketId, index: u32) -> Result<Tier> {
         let (mut f, mut r, mut l, mut a) = (0i64, 0i64, 0i64, 0i64);
         // SAFETY: live engine, valid out-pointers.
-        let rc = unsafe { sys::margin_market_tier(self.p(), m.get(), index, &mut f, &mut r, &mut l, &mut a) };
+        let rc = unsafe {
+            sys::margin_market_tier(self.p(), m.get(), index, &mut f, &mut r, &mut l, &mut a)
+        };
         self.check_query(rc, || format!("tier {index} of {m}"))?;
         Ok(Tier {
             floor: dec(f, MONEY_SCALE)?,
@@ -456,7 +505,10 @@ impl Engine {
 
     /// Every tier of a market, in order.
     pub fn tiers(&self, m: MarketId) -> Result<Vec<Tier>> {
-        let n = count(self.market_get(m, sys::MARGIN_MKT_TIER_COUNT)?, "tier count")?;
+        let n = count(
+            self.market_get(m, sys::MARGIN_MKT_TIER_COUNT)?,
+            "tier count",
+        )?;
         (0..n as u32).map(|i| self.tier(m, i)).collect()
     }
 
@@ -521,7 +573,10 @@ impl Engine {
             realized_pnl: m(sys::MARGIN_ACCT_REALIZED_PNL)?,
             fees: m(sys::MARGIN_ACCT_FEES)?,
             funding: m(sys::MARGIN_ACCT_FUNDING)?,
-            open_positions: count(self.account_get(a, sys::MARGIN_ACCT_OPEN_POSITIONS)?, "open positions")?,
+            open_positions: count(
+                self.account_get(a, sys::MARGIN_ACCT_OPEN_POSITIONS)?,
+                "open positions",
+            )?,
         })
     }
 
@@ -540,7 +595,17 @@ impl Engine {
         leverage: impl IntoDecimal,
     ) -> Result<PositionId> {
         let leverage = Some(leverage.into_decimal()?);
-        self.open_with(account, market, side, qty, price, OpenOptions { leverage, ..OpenOptions::default() })
+        self.open_with(
+            account,
+            market,
+            side,
+            qty,
+            price,
+            OpenOptions {
+                leverage,
+                ..OpenOptions::default()
+            },
+        )
     }
 
     /// Opens an isolated position sized by `options` (leverage, margin or both).
@@ -628,7 +693,9 @@ impl Engine {
         let q = conv(qty, qs, "quantity")?;
         let pr = conv(price, ps, "price")?;
         // SAFETY: live engine.
-        let rc = unsafe { sys::margin_position_trade(self.pm(), p.get(), side.raw(), q, pr, fill.flags()) };
+        let rc = unsafe {
+            sys::margin_position_trade(self.pm(), p.get(), side.raw(), q, pr, fill.flags())
+        };
         self.check(rc)
     }
 
@@ -694,7 +761,10 @@ impl Engine {
         let (ps, qs) = self.scales(market)?;
         let side_raw = g(sys::MARGIN_POS_SIDE)?;
         let side = Side::from_raw(side_raw).ok_or_else(|| {
-            Error::new(ErrorKind::Invalid, format!("{p}: the engine reports side {side_raw}"))
+            Error::new(
+                ErrorKind::Invalid,
+                format!("{p}: the engine reports side {side_raw}"),
+            )
         })?;
         Ok(PositionInfo {
             id: p,
@@ -770,7 +840,11 @@ impl Engine {
             maint_margin: money(sys::MARGIN_AT_MAINT_MARGIN)?,
             maint_rate: rate(sys::MARGIN_AT_MAINT_RATE)?,
             maint_amount: money(sys::MARGIN_AT_MAINT_AMOUNT)?,
-            margin_ratio: if ratio == i64::MAX { None } else { Some(dec(ratio, RATE_SCALE)?) },
+            margin_ratio: if ratio == i64::MAX {
+                None
+            } else {
+                Some(dec(ratio, RATE_SCALE)?)
+            },
             liquidation_price: nonzero(self.at_raw(p, sys::MARGIN_AT_LIQ_PRICE, mark)?, ps)?,
             bankruptcy_price: nonzero(self.at_raw(p, sys::MARGIN_AT_BANKRUPTCY_PRICE, mark)?, ps)?,
             initial_margin: money(sys::MARGIN_AT_INITIAL_MARGIN)?,
@@ -800,7 +874,10 @@ impl Engine {
         let (ps, _) = self.position_scales(p)?;
         let m = conv(mark, ps, "mark")?;
         if m <= 0 {
-            return Err(Error::new(ErrorKind::Invalid, format!("mark {} is not positive", dec(m, ps)?)));
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("mark {} is not positive", dec(m, ps)?),
+            ));
         }
         self.figures_raw(p, m, ps)
     }
@@ -829,7 +906,11 @@ impl Engine {
     /// The margin ratio at `mark` (`None`: infinite, the balance is <= 0).
     pub fn margin_ratio(&self, p: PositionId, mark: impl IntoDecimal) -> Result<Option<Decimal>> {
         let v = self.figure(p, Figure::MarginRatio, Some(mark.into_decimal()?))?;
-        Ok(if v.mantissa() == i64::MAX { None } else { Some(v) })
+        Ok(if v.mantissa() == i64::MAX {
+            None
+        } else {
+            Some(v)
+        })
     }
 
     // ------------------------------------------------------------------ marks, funding
@@ -860,7 +941,12 @@ impl Engine {
     /// assert_eq!(ev.amount, "0.002".parse().unwrap());
     /// assert_eq!(engine.position(p).unwrap().funding, "0.002".parse().unwrap());
     /// ```
-    pub fn funding(&mut self, m: MarketId, rate: impl IntoDecimal, mark: impl IntoDecimal) -> Result<()> {
+    pub fn funding(
+        &mut self,
+        m: MarketId,
+        rate: impl IntoDecimal,
+        mark: impl IntoDecimal,
+    ) -> Result<()> {
         let (ps, _) = self.scales(m)?;
         let r = conv(rate, RATE_SCALE, "funding rate")?;
         let v = conv(mark, ps, "mark")?;
@@ -908,9 +994,14 @@ impl Engine {
     where
         F: FnMut(&Event) + Send + 'static,
     {
-        let state = Box::into_raw(Box::new(CallbackState { f: Box::new(f), panic: None }));
+        let state = Box::into_raw(Box::new(CallbackState {
+            f: Box::new(f),
+            panic: None,
+        }));
         // SAFETY: live engine; `state` stays valid until replaced or the engine is freed.
-        let rc = unsafe { sys::margin_engine_set_callback(self.pm(), Some(trampoline), state as *mut sys::c_void) };
+        let rc = unsafe {
+            sys::margin_engine_set_callback(self.pm(), Some(trampoline), state as *mut sys::c_void)
+        };
         if rc != 0 {
             // SAFETY: not installed; we still own it.
             drop(unsafe { Box::from_raw(state) });
@@ -951,6 +1042,8 @@ impl Drop for Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("raw", &self.raw).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("raw", &self.raw)
+            .finish_non_exhaustive()
     }
 }

@@ -106,7 +106,9 @@ pub fn strerror(code: i32) -> &'static str {
     if p.is_null() {
         return "unknown error";
     }
-    unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("unknown error")
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .unwrap_or("unknown error")
 }
 
 /// The error of every fallible call: a typed [`ErrorKind`] and a message.
@@ -131,7 +133,10 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The error's kind.

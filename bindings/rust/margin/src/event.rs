@@ -125,7 +125,10 @@ fn get(e: *const sys::margin_engine, field: i32) -> Result<i64> {
     if rc != 0 {
         return Err(Error::new(
             ErrorKind::from_code(rc),
-            format!("reading event field {field}: {}", crate::error::strerror(rc)),
+            format!(
+                "reading event field {field}: {}",
+                crate::error::strerror(rc)
+            ),
         ));
     }
     Ok(v)
@@ -182,10 +185,18 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
         amount: money(sys::MARGIN_EVF_AMOUNT)?,
         realized_pnl: money(sys::MARGIN_EVF_REALIZED_PNL)?,
         fee: money(sys::MARGIN_EVF_FEE)?,
-        liq_price: if liq == 0 { None } else { Some(Decimal::new(liq, ps)?) },
+        liq_price: if liq == 0 {
+            None
+        } else {
+            Some(Decimal::new(liq, ps)?)
+        },
         bankruptcy_price: dec(sys::MARGIN_EVF_BANKRUPTCY_PRICE, ps)?,
         insurance_delta: money(sys::MARGIN_EVF_INSURANCE_DELTA)?,
-        margin_ratio: if ratio == i64::MAX { None } else { Some(Decimal::new(ratio, RATE_SCALE)?) },
+        margin_ratio: if ratio == i64::MAX {
+            None
+        } else {
+            Some(Decimal::new(ratio, RATE_SCALE)?)
+        },
         level: rate(sys::MARGIN_EVF_LEVEL)?,
         free_balance: money(sys::MARGIN_EVF_FREE_BALANCE)?,
         leverage: rate(sys::MARGIN_EVF_LEVERAGE)?,

@@ -253,12 +253,18 @@ impl Tier {
 
     /// The same tier with this maintenance amount instead of the derived one.
     pub fn with_maint_amount(self, amount: impl IntoDecimal) -> Result<Tier> {
-        Ok(Tier { maint_amount: Some(amount.into_decimal()?), ..self })
+        Ok(Tier {
+            maint_amount: Some(amount.into_decimal()?),
+            ..self
+        })
     }
 
     /// The same tier with this maximum leverage.
     pub fn with_max_leverage(self, leverage: impl IntoDecimal) -> Result<Tier> {
-        Ok(Tier { max_leverage: Some(leverage.into_decimal()?), ..self })
+        Ok(Tier {
+            max_leverage: Some(leverage.into_decimal()?),
+            ..self
+        })
     }
 }
 

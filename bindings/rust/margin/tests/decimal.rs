@@ -31,15 +31,43 @@ fn parses_plain_decimals_exactly() {
 
 #[test]
 fn rejects_what_is_not_a_plain_decimal() {
-    for s in ["", " 1", "1 ", "1e5", "1E5", "NaN", "inf", "-", "+", ".", ".5", "5.", "1.2.3", "--1", "+-1", "0x10", "1,5", "١"] {
+    for s in [
+        "", " 1", "1 ", "1e5", "1E5", "NaN", "inf", "-", "+", ".", ".5", "5.", "1.2.3", "--1",
+        "+-1", "0x10", "1,5", "١",
+    ] {
         let e = s.parse::<Decimal>().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Parse, "{s:?}");
-        assert!(e.message().contains("not a plain decimal"), "{s:?}: {}", e.message());
+        assert!(
+            e.message().contains("not a plain decimal"),
+            "{s:?}: {}",
+            e.message()
+        );
     }
-    assert_eq!("0.0000000000000000001".parse::<Decimal>().unwrap_err().kind(), ErrorKind::Range);
-    assert_eq!("9223372036854775808".parse::<Decimal>().unwrap_err().kind(), ErrorKind::Overflow);
-    assert_eq!("-9223372036854775809".parse::<Decimal>().unwrap_err().kind(), ErrorKind::Overflow);
-    assert_eq!("99999999999999999999999999999999999999999".parse::<Decimal>().unwrap_err().kind(), ErrorKind::Overflow);
+    assert_eq!(
+        "0.0000000000000000001"
+            .parse::<Decimal>()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Range
+    );
+    assert_eq!(
+        "9223372036854775808".parse::<Decimal>().unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        "-9223372036854775809"
+            .parse::<Decimal>()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        "99999999999999999999999999999999999999999"
+            .parse::<Decimal>()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Overflow
+    );
 }
 
 #[test]
@@ -56,7 +84,10 @@ fn displays_the_shortest_exact_form() {
     for (s, want) in cases {
         assert_eq!(d(s).to_string(), want, "{s}");
     }
-    assert_eq!(Decimal::new(i64::MIN, 18).unwrap().to_string(), "-9.223372036854775808");
+    assert_eq!(
+        Decimal::new(i64::MIN, 18).unwrap().to_string(),
+        "-9.223372036854775808"
+    );
     // Precision pads but never drops digits; width and sign flags apply.
     assert_eq!(format!("{:.2}", d("25100.4")), "25100.40");
     assert_eq!(format!("{:.2}", d("25100.40160643")), "25100.40160643");
@@ -91,8 +122,17 @@ fn to_scale_is_exact_or_an_error() {
     // 92233720368.54775807 is the largest value at scale 8.
     assert_eq!(d("92233720368.54775807").to_scale(8).unwrap(), i64::MAX);
     // One unit more has no i64 mantissa at scale 8; 922337203685.4775807 fits at scale 7 only.
-    assert_eq!("92233720368.54775808".parse::<Decimal>().unwrap_err().kind(), ErrorKind::Overflow);
-    assert_eq!(d("922337203685.4775807").to_scale(8).unwrap_err().kind(), ErrorKind::Overflow);
+    assert_eq!(
+        "92233720368.54775808"
+            .parse::<Decimal>()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        d("922337203685.4775807").to_scale(8).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
     assert_eq!(d("1").to_scale(19).unwrap_err().kind(), ErrorKind::Invalid);
     assert_eq!(Decimal::new(5, 19).unwrap_err().kind(), ErrorKind::Invalid);
 }
@@ -115,19 +155,37 @@ fn rescale_rounds_as_asked() {
         assert_eq!(x.rescale(1, Rounding::Ceil).unwrap(), d(ce), "ceil {v}");
         assert_eq!(x.rescale(1, Rounding::Trunc).unwrap(), d(tr), "trunc {v}");
         assert_eq!(x.rescale(1, Rounding::Away).unwrap(), d(aw), "away {v}");
-        assert_eq!(x.rescale(1, Rounding::HalfEven).unwrap(), d(he), "half-even {v}");
+        assert_eq!(
+            x.rescale(1, Rounding::HalfEven).unwrap(),
+            d(he),
+            "half-even {v}"
+        );
         assert_eq!(x.rescale(1, Rounding::HalfEven).unwrap().scale(), 1);
     }
-    assert_eq!(d("1.25").rescale(1, Rounding::Exact).unwrap_err().kind(), ErrorKind::Range);
+    assert_eq!(
+        d("1.25").rescale(1, Rounding::Exact).unwrap_err().kind(),
+        ErrorKind::Range
+    );
     assert_eq!(d("1.20").rescale(1, Rounding::Exact).unwrap(), d("1.2"));
     // Binance FAQ to 2 dp: 25100.40160643 -> 25100.40.
-    assert_eq!(d("25100.40160643").rescale(2, Rounding::HalfEven).unwrap().to_string(), "25100.4");
+    assert_eq!(
+        d("25100.40160643")
+            .rescale(2, Rounding::HalfEven)
+            .unwrap()
+            .to_string(),
+        "25100.4"
+    );
 }
 
 #[test]
 fn checked_arithmetic_is_exact() {
     assert_eq!(d("0.1").checked_add(d("0.2")).unwrap(), d("0.3"));
-    assert_eq!(d("19076.30522089").checked_sub(d("19076.305220883534")).unwrap(), d("0.000000006466"));
+    assert_eq!(
+        d("19076.30522089")
+            .checked_sub(d("19076.305220883534"))
+            .unwrap(),
+        d("0.000000006466")
+    );
     assert_eq!(Decimal::from(i64::MAX).checked_add(Decimal::ONE), None);
     assert_eq!(Decimal::from(i64::MIN).checked_neg(), None);
     assert_eq!(d("-2.5").checked_abs().unwrap(), d("2.5"));
@@ -137,7 +195,10 @@ fn checked_arithmetic_is_exact() {
 fn integers_convert() {
     assert_eq!(Decimal::from(7i32), d("7"));
     assert_eq!(Decimal::from(7u32), d("7.0"));
-    assert_eq!(Decimal::try_from(u64::MAX).unwrap_err().kind(), ErrorKind::Overflow);
+    assert_eq!(
+        Decimal::try_from(u64::MAX).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
     assert_eq!(Decimal::try_from("3.25").unwrap(), d("3.25"));
 }
 
@@ -154,21 +215,62 @@ fn library_products_and_quotients() {
     assert_eq!(third(Rounding::Ceil), d("0.33333334"));
     assert_eq!(third(Rounding::HalfEven), d("0.33333333"));
     // -2/3: floor -0.66666667, trunc -0.66666666.
-    assert_eq!(d("-2").div_round(d("3"), 8, Rounding::Floor).unwrap(), d("-0.66666667"));
-    assert_eq!(d("-2").div_round(d("3"), 8, Rounding::Trunc).unwrap(), d("-0.66666666"));
-    assert_eq!(Decimal::ONE.div_round(d("3"), 8, Rounding::Exact).unwrap_err().kind(), ErrorKind::Range);
-    assert_eq!(Decimal::ONE.div_round(Decimal::ZERO, 8, Rounding::Floor).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        d("-2").div_round(d("3"), 8, Rounding::Floor).unwrap(),
+        d("-0.66666667")
+    );
+    assert_eq!(
+        d("-2").div_round(d("3"), 8, Rounding::Trunc).unwrap(),
+        d("-0.66666666")
+    );
+    assert_eq!(
+        Decimal::ONE
+            .div_round(d("3"), 8, Rounding::Exact)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Range
+    );
+    assert_eq!(
+        Decimal::ONE
+            .div_round(Decimal::ZERO, 8, Rounding::Floor)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
     // 92233720368.54775807 * 2 does not fit at scale 8.
     let big = d("92233720368.54775807");
-    assert_eq!(big.mul_round(d("2"), 8, Rounding::Floor).unwrap_err().kind(), ErrorKind::Overflow);
+    assert_eq!(
+        big.mul_round(d("2"), 8, Rounding::Floor)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Overflow
+    );
     // 9e9 squared is 8.1e19 > i64::MAX.
     let x = d("9000000000");
-    assert_eq!(x.mul_round(x, 0, Rounding::Exact).unwrap_err().kind(), ErrorKind::Overflow);
+    assert_eq!(
+        x.mul_round(x, 0, Rounding::Exact).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
     // A product needing 128 bits before rounding: 9223372036854775807e-8 * 5e-1 at 8
     // places = 46116860184.273879035: floor ...03, ceil ...04, half-even ...04.
     let half = d("0.5");
-    assert_eq!(big.mul_round(half, 8, Rounding::Floor).unwrap(), d("46116860184.27387903"));
-    assert_eq!(big.mul_round(half, 8, Rounding::Ceil).unwrap(), d("46116860184.27387904"));
-    assert_eq!(big.mul_round(half, 8, Rounding::HalfEven).unwrap(), d("46116860184.27387904"));
-    assert_eq!(Decimal::ONE.mul_round(Decimal::ONE, 19, Rounding::Exact).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        big.mul_round(half, 8, Rounding::Floor).unwrap(),
+        d("46116860184.27387903")
+    );
+    assert_eq!(
+        big.mul_round(half, 8, Rounding::Ceil).unwrap(),
+        d("46116860184.27387904")
+    );
+    assert_eq!(
+        big.mul_round(half, 8, Rounding::HalfEven).unwrap(),
+        d("46116860184.27387904")
+    );
+    assert_eq!(
+        Decimal::ONE
+            .mul_round(Decimal::ONE, 19, Rounding::Exact)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
 }

@@ -24,26 +24,56 @@ fn invalid_arguments() {
     let (mut e, btc, a) = setup("1000");
     let before = e.account(a).unwrap();
     let err = expect(e.deposit(a, "0"), ErrorKind::Invalid);
-    assert_eq!(e.last_error().unwrap(), err, "the engine's code and message");
+    assert_eq!(
+        e.last_error().unwrap(),
+        err,
+        "the engine's code and message"
+    );
     expect(e.deposit(a, "-5"), ErrorKind::Invalid);
     expect(e.withdraw(a, "0"), ErrorKind::Invalid);
     // Neither leverage nor margin.
-    expect(e.open_with(a, btc, Side::Long, "0.1", "20000", OpenOptions::default()), ErrorKind::Invalid);
-    expect(e.open(a, btc, Side::Long, "0", "20000", "20"), ErrorKind::Invalid);
-    expect(e.open(a, btc, Side::Long, "0.1", "-1", "20"), ErrorKind::Invalid);
+    expect(
+        e.open_with(a, btc, Side::Long, "0.1", "20000", OpenOptions::default()),
+        ErrorKind::Invalid,
+    );
+    expect(
+        e.open(a, btc, Side::Long, "0", "20000", "20"),
+        ErrorKind::Invalid,
+    );
+    expect(
+        e.open(a, btc, Side::Long, "0.1", "-1", "20"),
+        ErrorKind::Invalid,
+    );
     expect(e.mark_update(btc, "0"), ErrorKind::Invalid);
     expect(e.mark_update(btc, "-19000"), ErrorKind::Invalid);
     expect(e.funding(btc, "1", "20000"), ErrorKind::Invalid); // |rate| must be < 1
     expect(e.funding(btc, "-1.5", "20000"), ErrorKind::Invalid);
     expect(e.set_margin_call_levels(["1"]), ErrorKind::Invalid);
     expect(e.set_margin_call_levels(["0"]), ErrorKind::Invalid);
-    expect(e.set_margin_call_levels(["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]), ErrorKind::Invalid);
-    expect(e.set_market_option(btc, MarketOption::PriceScale(19)), ErrorKind::Invalid);
-    expect(e.set_market_option(btc, MarketOption::TakerFee(d("1.5"))), ErrorKind::Invalid);
+    expect(
+        e.set_margin_call_levels([
+            "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9",
+        ]),
+        ErrorKind::Invalid,
+    );
+    expect(
+        e.set_market_option(btc, MarketOption::PriceScale(19)),
+        ErrorKind::Invalid,
+    );
+    expect(
+        e.set_market_option(btc, MarketOption::TakerFee(d("1.5"))),
+        ErrorKind::Invalid,
+    );
     expect(e.market_new(""), ErrorKind::Invalid);
     expect(e.market_new("NUL\0INSIDE"), ErrorKind::Invalid); // found by the binding
-    expect(e.market_new("WAY_TOO_LONG_A_SYMBOL_FOR_THIS_LIBRARY"), ErrorKind::Invalid);
-    expect(e.add_tier(btc, &Tier::new("0", "1").unwrap()), ErrorKind::Invalid); // mmr < 1
+    expect(
+        e.market_new("WAY_TOO_LONG_A_SYMBOL_FOR_THIS_LIBRARY"),
+        ErrorKind::Invalid,
+    );
+    expect(
+        e.add_tier(btc, &Tier::new("0", "1").unwrap()),
+        ErrorKind::Invalid,
+    ); // mmr < 1
     expect(e.figures(PositionId::from_raw(1), "1"), ErrorKind::NotFound);
     // Nothing changed.
     assert_eq!(e.account(a).unwrap(), before);
@@ -60,8 +90,14 @@ fn unknown_ids() {
     expect(e.account(ghost_a), ErrorKind::NotFound);
     expect(e.mark_update(ghost_m, "1"), ErrorKind::NotFound);
     expect(e.market(ghost_m), ErrorKind::NotFound);
-    expect(e.open(a, ghost_m, Side::Long, "1", "1", "1"), ErrorKind::NotFound);
-    expect(e.open(ghost_a, btc, Side::Long, "1", "1", "1"), ErrorKind::NotFound);
+    expect(
+        e.open(a, ghost_m, Side::Long, "1", "1", "1"),
+        ErrorKind::NotFound,
+    );
+    expect(
+        e.open(ghost_a, btc, Side::Long, "1", "1", "1"),
+        ErrorKind::NotFound,
+    );
     let err = expect(e.position(ghost_p), ErrorKind::NotFound);
     // Queries report the engine's own message too.
     assert_eq!(Some(err.clone()), e.last_error());
@@ -71,7 +107,7 @@ fn unknown_ids() {
     expect(e.liquidation_price(ghost_p), ErrorKind::NotFound);
     expect(e.market_find("NOPE"), ErrorKind::NotFound);
     expect(e.tier(btc, 5), ErrorKind::Invalid); // index out of range
-    // Ids of another engine mean nothing here.
+                                                // Ids of another engine mean nothing here.
     let mut other = Engine::new().unwrap();
     let _ = other.account_new().unwrap();
     let far = other.account_new().unwrap(); // id 2: this engine has only account 1
@@ -85,7 +121,10 @@ fn closed_positions() {
     let p = e.open(a, btc, Side::Long, "0.1", "20000", "20").unwrap();
     e.close(p, "20000", Fill::Taker).unwrap();
     expect(e.close(p, "20000", Fill::Taker), ErrorKind::Closed);
-    expect(e.trade(p, Side::Long, "0.1", "20000", Fill::Taker), ErrorKind::Closed);
+    expect(
+        e.trade(p, Side::Long, "0.1", "20000", Fill::Taker),
+        ErrorKind::Closed,
+    );
     expect(e.add_margin(p, "1"), ErrorKind::Closed);
     expect(e.remove_margin(p, "1"), ErrorKind::Closed);
     expect(e.set_leverage(p, "10"), ErrorKind::Closed);
@@ -102,27 +141,66 @@ fn insufficient_funds_leverage_margin_grid_state_exists_notsup() {
     let before = e.account(a).unwrap();
     expect(e.withdraw(a, "100.00000001"), ErrorKind::Funds);
     // 100 of margin + 0.8 of fee > 100.
-    expect(e.open(a, btc, Side::Long, "0.1", "20000", "20"), ErrorKind::Funds);
-    expect(e.open(a, btc, Side::Long, "0.001", "20000", "126"), ErrorKind::Leverage);
-    expect(e.open(a, btc, Side::Long, "0.001", "20000", "0.5"), ErrorKind::Leverage);
+    expect(
+        e.open(a, btc, Side::Long, "0.1", "20000", "20"),
+        ErrorKind::Funds,
+    );
+    expect(
+        e.open(a, btc, Side::Long, "0.001", "20000", "126"),
+        ErrorKind::Leverage,
+    );
+    expect(
+        e.open(a, btc, Side::Long, "0.001", "20000", "0.5"),
+        ErrorKind::Leverage,
+    );
     // Margin below Q*E/L = 2 (0.001*20000/10).
-    let opts = OpenOptions { leverage: Some(d("10")), margin: Some(d("1.99999999")), ..Default::default() };
-    expect(e.open_with(a, btc, Side::Long, "0.001", "20000", opts), ErrorKind::Margin);
-    let cross = OpenOptions { leverage: Some(d("10")), cross: true, ..Default::default() };
-    expect(e.open_with(a, btc, Side::Long, "0.001", "20000", cross), ErrorKind::NotSupported);
+    let opts = OpenOptions {
+        leverage: Some(d("10")),
+        margin: Some(d("1.99999999")),
+        ..Default::default()
+    };
+    expect(
+        e.open_with(a, btc, Side::Long, "0.001", "20000", opts),
+        ErrorKind::Margin,
+    );
+    let cross = OpenOptions {
+        leverage: Some(d("10")),
+        cross: true,
+        ..Default::default()
+    };
+    expect(
+        e.open_with(a, btc, Side::Long, "0.001", "20000", cross),
+        ErrorKind::NotSupported,
+    );
     expect(e.market_new("BTCUSDT"), ErrorKind::Exists);
     assert_eq!(e.account(a).unwrap(), before, "failed calls change nothing");
 
     // Grid: tick 0.5 and step 0.001.
-    e.set_market_option(btc, MarketOption::Tick(d("0.5"))).unwrap();
-    e.set_market_option(btc, MarketOption::Step(d("0.001"))).unwrap();
-    expect(e.open(a, btc, Side::Long, "0.001", "20000.25", "10"), ErrorKind::Grid);
-    expect(e.open(a, btc, Side::Long, "0.0015", "20000", "10"), ErrorKind::Grid);
-    let p = e.open(a, btc, Side::Long, "0.001", "20000.5", "10").unwrap();
+    e.set_market_option(btc, MarketOption::Tick(d("0.5")))
+        .unwrap();
+    e.set_market_option(btc, MarketOption::Step(d("0.001")))
+        .unwrap();
+    expect(
+        e.open(a, btc, Side::Long, "0.001", "20000.25", "10"),
+        ErrorKind::Grid,
+    );
+    expect(
+        e.open(a, btc, Side::Long, "0.0015", "20000", "10"),
+        ErrorKind::Grid,
+    );
+    let p = e
+        .open(a, btc, Side::Long, "0.001", "20000.5", "10")
+        .unwrap();
     expect(e.close(p, "20000.1", Fill::Taker), ErrorKind::Grid);
     // State: tiers and scales cannot change under an open position.
-    expect(e.add_tier(btc, &Tier::new("0", "0.01").unwrap()), ErrorKind::State);
-    expect(e.set_market_option(btc, MarketOption::PriceScale(2)), ErrorKind::State);
+    expect(
+        e.add_tier(btc, &Tier::new("0", "0.01").unwrap()),
+        ErrorKind::State,
+    );
+    expect(
+        e.set_market_option(btc, MarketOption::PriceScale(2)),
+        ErrorKind::State,
+    );
     // Leverage above the market's maximum.
     expect(e.set_leverage(p, "200"), ErrorKind::Leverage);
     // More than the removable margin.
@@ -150,12 +228,23 @@ fn values_the_binding_rejects_before_the_call() {
     }
     // More decimals than the scale: never rounded.
     expect(e.deposit(a, "0.000000001"), ErrorKind::Range);
-    e.set_market_option(btc, MarketOption::PriceScale(2)).unwrap();
-    expect(e.open(a, btc, Side::Long, "0.1", "20000.001", "20"), ErrorKind::Range);
+    e.set_market_option(btc, MarketOption::PriceScale(2))
+        .unwrap();
+    expect(
+        e.open(a, btc, Side::Long, "0.1", "20000.001", "20"),
+        ErrorKind::Range,
+    );
     expect(e.mark_update(btc, "19000.005"), ErrorKind::Range);
-    expect(e.set_market_option(btc, MarketOption::Tick(d("0.001"))), ErrorKind::Range);
+    expect(
+        e.set_market_option(btc, MarketOption::Tick(d("0.001"))),
+        ErrorKind::Range,
+    );
     assert_eq!(e.account(a).unwrap().free_balance, d("1000"));
-    assert_eq!(e.last_seq().unwrap(), 1, "only the setup deposit produced an event");
+    assert_eq!(
+        e.last_seq().unwrap(),
+        1,
+        "only the setup deposit produced an event"
+    );
 }
 
 #[test]
@@ -190,11 +279,26 @@ fn close_that_would_overflow_the_free_balance() {
     // Close at 22000: 92233720267.2 + 100 (margin) + 200 (PnL) - 0.88 (fee)
     // = 92233720566.32 > 92233720368.54775807.
     expect(e.close(p, "22000", Fill::Taker), ErrorKind::Overflow);
-    assert_eq!(e.account(a).unwrap(), before, "a failed close changed the account");
-    assert_eq!(e.position(p).unwrap(), pos_before, "a failed close changed the position");
+    assert_eq!(
+        e.account(a).unwrap(),
+        before,
+        "a failed close changed the account"
+    );
+    assert_eq!(
+        e.position(p).unwrap(),
+        pos_before,
+        "a failed close changed the position"
+    );
     // Reduce by 0.05 at 22000: + 50 (margin) + 100 (PnL) - 0.44 = 92233720416.76, too big.
-    expect(e.trade(p, Side::Short, "0.05", "22000", Fill::Taker), ErrorKind::Overflow);
-    assert_eq!(e.account(a).unwrap(), before, "a failed reduce changed the account");
+    expect(
+        e.trade(p, Side::Short, "0.05", "22000", Fill::Taker),
+        ErrorKind::Overflow,
+    );
+    assert_eq!(
+        e.account(a).unwrap(),
+        before,
+        "a failed reduce changed the account"
+    );
     // Once there is room, the same close works: 92233719267.2 + 300 - 0.88.
     e.withdraw(a, "1000").unwrap();
     e.close(p, "22000", Fill::Taker).unwrap();

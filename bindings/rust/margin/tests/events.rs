@@ -27,9 +27,15 @@ fn seed_liquidation_and_its_events() {
     assert_eq!(dep.free_balance, d("1000"));
     assert_eq!(open.seq, 2);
     assert_eq!(open.time, 1_700_000_000_000);
-    assert_eq!((open.account, open.market, open.position), (Some(a), Some(btc), Some(p)));
+    assert_eq!(
+        (open.account, open.market, open.position),
+        (Some(a), Some(btc), Some(p))
+    );
     assert_eq!(open.side, Some(Side::Long));
-    assert_eq!((open.price, open.qty, open.position_qty), (d("20000"), d("0.1"), d("0.1")));
+    assert_eq!(
+        (open.price, open.qty, open.position_qty),
+        (d("20000"), d("0.1"), d("0.1"))
+    );
     assert_eq!(open.entry_price, d("20000"));
     assert_eq!(open.margin, d("100"));
     assert_eq!(open.amount, d("100")); // change of margin
@@ -54,9 +60,12 @@ fn seed_liquidation_and_its_events() {
     assert_eq!(call.price, d("19095"));
     assert_eq!(call.level, d("0.8"));
     assert_eq!(call.margin_ratio, Some(d("0.80400000"))); // 7.638/9.5 = 0.804 exactly
-    // Still below the level: no second call; 19090: 7.636/9 = 0.84844444..., still armed off.
+                                                          // Still below the level: no second call; 19090: 7.636/9 = 0.84844444..., still armed off.
     e.mark_update(btc, "19090").unwrap();
-    assert!(e.events().next().is_none(), "a level fires once until re-armed");
+    assert!(
+        e.events().next().is_none(),
+        "a level fires once until re-armed"
+    );
     // Back above the level's price re-arms it; crossing again calls again.
     e.mark_update(btc, "19500").unwrap();
     e.mark_update(btc, "19090").unwrap();
@@ -87,21 +96,31 @@ fn seed_liquidation_and_its_events() {
     assert_eq!(info.margin, d("0"));
     assert_eq!(info.realized_pnl, d("-100"));
     assert_eq!(e.insurance_fund().unwrap(), d("5"));
-    assert_eq!((e.liquidations().unwrap(), e.open_positions().unwrap()), (1, 0));
+    assert_eq!(
+        (e.liquidations().unwrap(), e.open_positions().unwrap()),
+        (1, 0)
+    );
     let acct = e.account(a).unwrap();
     assert_eq!(acct.free_balance, d("899.2"));
     assert_eq!(acct.isolated_margin, d("0"));
     assert_eq!(acct.equity, Some(d("899.2")));
     assert_eq!(acct.realized_pnl, d("-100"));
     // Conservation: deposits + realized PnL - fees + funding = free balance (no positions).
-    let sum = d("1000").checked_add(acct.realized_pnl).unwrap().checked_sub(acct.fees).unwrap();
+    let sum = d("1000")
+        .checked_add(acct.realized_pnl)
+        .unwrap()
+        .checked_sub(acct.fees)
+        .unwrap();
     assert_eq!(sum, acct.free_balance);
 
     // Irreversible: a recovery produces nothing, and the position refuses everything.
     e.mark_update(btc, "25000").unwrap();
     assert!(e.events().next().is_none());
     assert_eq!(e.position(p).unwrap().status, Status::Liquidated);
-    assert_eq!(e.close(p, "25000", Fill::Taker).unwrap_err().kind(), margin::ErrorKind::Closed);
+    assert_eq!(
+        e.close(p, "25000", Fill::Taker).unwrap_err().kind(),
+        margin::ErrorKind::Closed
+    );
 }
 
 #[test]
@@ -111,7 +130,10 @@ fn gap_liquidation_charges_the_insurance_fund() {
     // Straight to 18000, past the bankruptcy price 19000: the fund takes
     // Q*(18000 - 20000) + 100 = -100; the holder still loses only its 100.
     e.mark_update(btc, "18000").unwrap();
-    let liq = e.events().find(|x| x.kind == EventKind::Liquidation).unwrap();
+    let liq = e
+        .events()
+        .find(|x| x.kind == EventKind::Liquidation)
+        .unwrap();
     assert_eq!(liq.position, Some(p));
     assert_eq!(liq.insurance_delta, d("-100"));
     assert_eq!(liq.realized_pnl, d("-100"));
@@ -124,13 +146,20 @@ fn liquidation_is_isolated_to_its_position() {
     let (mut e, btc, alice) = setup("1000");
     let bob = e.account_new().unwrap();
     e.deposit(bob, "1000").unwrap();
-    let pa = e.open(alice, btc, Side::Long, "0.1", "20000", "20").unwrap();
+    let pa = e
+        .open(alice, btc, Side::Long, "0.1", "20000", "20")
+        .unwrap();
     // Bob: short 0.1 at 20000 at 10x: M = 200, fee 0.8, free 799.2.
     let pb = e.open(bob, btc, Side::Short, "0.1", "20000", "10").unwrap();
     // Alice's second, safe position: long 0.01 at 20000 at 2x (M = 100, fee 0.08).
-    let pa2 = e.open(alice, btc, Side::Long, "0.01", "20000", "2").unwrap();
+    let pa2 = e
+        .open(alice, btc, Side::Long, "0.01", "20000", "2")
+        .unwrap();
     e.mark_update(btc, "19050").unwrap();
-    let liqs: Vec<Event> = e.events().filter(|x| x.kind == EventKind::Liquidation).collect();
+    let liqs: Vec<Event> = e
+        .events()
+        .filter(|x| x.kind == EventKind::Liquidation)
+        .collect();
     assert_eq!(liqs.len(), 1);
     assert_eq!(liqs[0].position, Some(pa));
     assert_eq!(e.position(pb).unwrap().status, Status::Open);
@@ -149,12 +178,18 @@ fn stop_loss_and_take_profit_close_at_the_mark() {
     let p = e.open(a, btc, Side::Long, "0.1", "20000", "20").unwrap();
     e.set_stops(p, Some(d("19500")), Some(d("21000"))).unwrap();
     let info = e.position(p).unwrap();
-    assert_eq!((info.stop_loss, info.take_profit), (Some(d("19500")), Some(d("21000"))));
+    assert_eq!(
+        (info.stop_loss, info.take_profit),
+        (Some(d("19500")), Some(d("21000")))
+    );
     e.events().for_each(drop);
     e.mark_update(btc, "19600").unwrap();
     assert!(e.events().next().is_none());
     e.mark_update(btc, "19500").unwrap();
-    let sl = e.events().find(|x| x.kind == EventKind::StopLoss).expect("stop-loss");
+    let sl = e
+        .events()
+        .find(|x| x.kind == EventKind::StopLoss)
+        .expect("stop-loss");
     // PnL 0.1*(19500 - 20000) = -50; taker fee 0.0004*1950 = 0.78;
     // free balance 899.2 + (100 - 50) - 0.78 = 948.42.
     assert_eq!(sl.price, d("19500"));
@@ -167,7 +202,10 @@ fn stop_loss_and_take_profit_close_at_the_mark() {
     let s = e.open(a, btc, Side::Short, "0.1", "20000", "10").unwrap();
     e.set_stops(s, None, Some(d("19000"))).unwrap();
     e.mark_update(btc, "19000").unwrap();
-    let tp = e.events().find(|x| x.kind == EventKind::TakeProfit).expect("take-profit");
+    let tp = e
+        .events()
+        .find(|x| x.kind == EventKind::TakeProfit)
+        .expect("take-profit");
     // PnL -0.1*(19000 - 20000) = 100; fee 0.0004*1900 = 0.76;
     // free 948.42 - 200.8 + 300 - 0.76 = 1046.86.
     assert_eq!(tp.realized_pnl, d("100"));
@@ -182,10 +220,14 @@ fn trades_margin_and_leverage_changes() {
     // Increase: buy 0.1 at 21000. Entry (2000 + 2100)/0.2 = 20500; margin 100 + 105.
     e.trade(p, Side::Long, "0.1", "21000", Fill::Taker).unwrap();
     let info = e.position(p).unwrap();
-    assert_eq!((info.qty, info.entry_price, info.margin), (d("0.2"), d("20500"), d("205")));
+    assert_eq!(
+        (info.qty, info.entry_price, info.margin),
+        (d("0.2"), d("20500"), d("205"))
+    );
     // Reduce: sell 0.1 at 22000: PnL 0.1*(22000 - 20500) = 150, margin released
     // 205*0.1/0.2 = 102.5, maker fee 0.0002*2200 = 0.44.
-    e.trade(p, Side::Short, "0.1", "22000", Fill::Maker).unwrap();
+    e.trade(p, Side::Short, "0.1", "22000", Fill::Maker)
+        .unwrap();
     let evs: Vec<Event> = e.events().collect();
     assert_eq!(kinds(&evs[2..]), [EventKind::Increase, EventKind::Reduce]);
     let red = &evs[3];
@@ -194,14 +236,20 @@ fn trades_margin_and_leverage_changes() {
     assert_eq!(red.margin, d("102.5"));
     assert_eq!(red.position_qty, d("0.1"));
     let info = e.position(p).unwrap();
-    assert_eq!((info.qty, info.margin, info.realized_pnl), (d("0.1"), d("102.5"), d("150")));
+    assert_eq!(
+        (info.qty, info.margin, info.realized_pnl),
+        (d("0.1"), d("102.5"), d("150"))
+    );
 
     // Add 50: margin 152.5. Remove: at the last mark (none: entry 20500), removable is
     // min(M - MM, M + 0 - Q*P/L) = min(152.5 - 8.2, 152.5 - 102.5) = 50.
     e.add_margin(p, "50").unwrap();
     assert_eq!(e.position(p).unwrap().margin, d("152.5"));
     assert_eq!(e.figures_at_last_mark(p).unwrap().removable_margin, d("50"));
-    assert_eq!(e.remove_margin(p, "50.00000001").unwrap_err().kind(), margin::ErrorKind::Margin);
+    assert_eq!(
+        e.remove_margin(p, "50.00000001").unwrap_err().kind(),
+        margin::ErrorKind::Margin
+    );
     e.remove_margin(p, "50").unwrap();
     assert_eq!(e.position(p).unwrap().margin, d("102.5"));
     // Leverage 20 -> 10: M = 102.5 - 0.1*20500/20 + 0.1*20500/10 = 102.5 - 102.5 + 205.
@@ -211,7 +259,11 @@ fn trades_margin_and_leverage_changes() {
     let evs: Vec<Event> = e.events().collect();
     assert_eq!(
         kinds(&evs),
-        [EventKind::MarginAdd, EventKind::MarginRemove, EventKind::Leverage]
+        [
+            EventKind::MarginAdd,
+            EventKind::MarginRemove,
+            EventKind::Leverage
+        ]
     );
     assert_eq!(evs[0].amount, d("50"));
     assert_eq!(evs[1].amount, d("-50"));
@@ -241,11 +293,15 @@ fn callback_sees_what_the_queue_sees() {
     let (mut e, btc, a) = setup("1000");
     let seen: Arc<Mutex<Vec<(u64, EventKind, Decimal)>>> = Arc::default();
     let s = Arc::clone(&seen);
-    e.set_callback(move |ev| s.lock().unwrap().push((ev.seq, ev.kind, ev.realized_pnl))).unwrap();
+    e.set_callback(move |ev| s.lock().unwrap().push((ev.seq, ev.kind, ev.realized_pnl)))
+        .unwrap();
     let p = e.open(a, btc, Side::Long, "0.1", "20000", "20").unwrap();
     e.mark_update(btc, "19050").unwrap();
-    let queued: Vec<(u64, EventKind, Decimal)> =
-        e.events().skip(1).map(|ev| (ev.seq, ev.kind, ev.realized_pnl)).collect();
+    let queued: Vec<(u64, EventKind, Decimal)> = e
+        .events()
+        .skip(1)
+        .map(|ev| (ev.seq, ev.kind, ev.realized_pnl))
+        .collect();
     assert_eq!(*seen.lock().unwrap(), queued);
     assert_eq!(queued.last().map(|x| x.1), Some(EventKind::Liquidation));
     assert_eq!(queued.last().map(|x| x.2), Some(d("-100")));
@@ -271,7 +327,10 @@ fn a_panicking_callback_unwinds_after_the_call_and_leaves_the_engine_usable() {
     .unwrap();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.withdraw(a, "10")));
     let payload = r.expect_err("the panic reaches the caller");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom from the callback"));
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"boom from the callback")
+    );
     // The withdrawal itself completed (the engine was consistent when the panic resumed).
     assert_eq!(e.account(a).unwrap().free_balance, d("990"));
     e.deposit(a, "5").unwrap();
@@ -284,7 +343,10 @@ fn engine_moves_to_another_thread() {
     let p = e.open(a, btc, Side::Long, "0.1", "20000", "20").unwrap();
     let handle = std::thread::spawn(move || {
         e.mark_update(btc, "19050").unwrap();
-        let n = e.events().filter(|x| x.kind == EventKind::Liquidation).count();
+        let n = e
+            .events()
+            .filter(|x| x.kind == EventKind::Liquidation)
+            .count();
         (n, e)
     });
     let (n, e) = handle.join().unwrap();
@@ -301,6 +363,9 @@ fn many_engines_are_independent() {
     }
     for (i, e) in engines.iter().enumerate() {
         let a = margin::AccountId::from_raw(1);
-        assert_eq!(e.account(a).unwrap().free_balance, Decimal::from((i as i64 + 1) * 10));
+        assert_eq!(
+            e.account(a).unwrap().free_balance,
+            Decimal::from((i as i64 + 1) * 10)
+        );
     }
 }

@@ -24,10 +24,44 @@ impl Rng {
     }
 }
 
-const PRICES: &[&str] = &["20000", "19500", "19076", "19000", "18000", "20500", "21000", "22000", "0", "-1", "1e3", "20000.000000001", "abc"];
-const QTYS: &[&str] = &["0.1", "0.05", "0.01", "0.2", "1", "0", "-0.1", "0.000000001", "x"];
+const PRICES: &[&str] = &[
+    "20000",
+    "19500",
+    "19076",
+    "19000",
+    "18000",
+    "20500",
+    "21000",
+    "22000",
+    "0",
+    "-1",
+    "1e3",
+    "20000.000000001",
+    "abc",
+];
+const QTYS: &[&str] = &[
+    "0.1",
+    "0.05",
+    "0.01",
+    "0.2",
+    "1",
+    "0",
+    "-0.1",
+    "0.000000001",
+    "x",
+];
 // (Amounts near the i64 limit are tested on their own in errors.rs.)
-const AMOUNTS: &[&str] = &["10", "100", "0.5", "1000", "50000", "0", "-5", "1.123456789", ""];
+const AMOUNTS: &[&str] = &[
+    "10",
+    "100",
+    "0.5",
+    "1000",
+    "50000",
+    "0",
+    "-5",
+    "1.123456789",
+    "",
+];
 const LEVERAGES: &[&str] = &["1", "5", "20", "125", "126", "0.5", "0"];
 
 fn books_balance(e: &Engine, a: AccountId) {
@@ -37,7 +71,10 @@ fn books_balance(e: &Engine, a: AccountId) {
     let lhs = w(x.free_balance) + w(x.isolated_margin);
     let rhs = w(x.deposits) - w(x.withdrawals) + w(x.realized_pnl) - w(x.fees) + w(x.funding);
     assert_eq!(lhs, rhs, "books of {a} (units of 1e-8): {x:?}");
-    assert!(!x.free_balance.is_negative(), "{a}: negative free balance {x:?}");
+    assert!(
+        !x.free_balance.is_negative(),
+        "{a}: negative free balance {x:?}"
+    );
 }
 
 fn run(seed: u64, steps: usize) {
@@ -57,8 +94,16 @@ fn run(seed: u64, steps: usize) {
             positions[r.below(positions.len() as u64) as usize]
         };
         let market = if ghost { MarketId::from_raw(9) } else { m };
-        let side = if r.below(2) == 0 { Side::Long } else { Side::Short };
-        let fill = if r.below(2) == 0 { Fill::Taker } else { Fill::Maker };
+        let side = if r.below(2) == 0 {
+            Side::Long
+        } else {
+            Side::Short
+        };
+        let fill = if r.below(2) == 0 {
+            Fill::Taker
+        } else {
+            Fill::Maker
+        };
         let op = r.below(12);
         let (s1, s2, s3) = match op {
             0..=2 => (r.pick(AMOUNTS), "", ""),
@@ -67,13 +112,19 @@ fn run(seed: u64, steps: usize) {
             6 => (r.pick(PRICES), "", ""),
             7 | 8 => (r.pick(AMOUNTS), "", ""),
             9 => (r.pick(LEVERAGES), "", ""),
-            10 => (r.pick(&["0.0001", "-0.0003", "0.01", "1", "0"]), r.pick(PRICES), ""),
+            10 => (
+                r.pick(&["0.0001", "-0.0003", "0.01", "1", "0"]),
+                r.pick(PRICES),
+                "",
+            ),
             _ => (r.pick(PRICES), "", ""),
         };
         let res: margin::Result<()> = match op {
             0 | 1 => e.deposit(a, s1),
             2 => e.withdraw(a, s1),
-            3 | 4 => e.open(a, market, side, s1, s2, s3).map(|id| positions.push(id)),
+            3 | 4 => e
+                .open(a, market, side, s1, s2, s3)
+                .map(|id| positions.push(id)),
             5 => e.trade(p, side, s1, s2, fill),
             6 => e.close(p, s1, fill),
             7 => e.add_margin(p, s1),
@@ -82,7 +133,20 @@ fn run(seed: u64, steps: usize) {
             10 => e.funding(market, s1, s2),
             _ => e.mark_update(market, s1),
         };
-        let names = ["deposit", "deposit", "withdraw", "open", "open", "trade", "close", "add_margin", "remove_margin", "set_leverage", "funding", "mark_update"];
+        let names = [
+            "deposit",
+            "deposit",
+            "withdraw",
+            "open",
+            "open",
+            "trade",
+            "close",
+            "add_margin",
+            "remove_margin",
+            "set_leverage",
+            "funding",
+            "mark_update",
+        ];
         log.push(format!(
             "step {step}: {}({}, {market}, {p}, {side:?}, {fill:?}, {s1:?}, {s2:?}, {s3:?}) -> {:?}",
             names[op as usize],
@@ -93,8 +157,15 @@ fn run(seed: u64, steps: usize) {
             eprintln!("{}", log.last().unwrap());
         }
         if let Err(err) = res {
-            assert!(!matches!(err.kind(), ErrorKind::Other(_)), "step {step}: untyped {err}");
-            assert!(!err.message().is_empty(), "step {step}: {:?} without a message", err.kind());
+            assert!(
+                !matches!(err.kind(), ErrorKind::Other(_)),
+                "step {step}: untyped {err}"
+            );
+            assert!(
+                !err.message().is_empty(),
+                "step {step}: {:?} without a message",
+                err.kind()
+            );
             kinds_seen.insert(format!("{:?}", err.kind()));
         }
         // Figures of any position: Ok or typed error.
@@ -108,12 +179,26 @@ fn run(seed: u64, steps: usize) {
     }
     // The run exercised the error paths, not only the happy ones.
     for k in ["Invalid", "Parse", "NotFound", "Range"] {
-        assert!(kinds_seen.contains(k), "seed {seed}: never saw {k} (saw {kinds_seen:?})");
+        assert!(
+            kinds_seen.contains(k),
+            "seed {seed}: never saw {k} (saw {kinds_seen:?})"
+        );
     }
     // ... and the happy ones: positions opened, some liquidated.
-    assert!(positions.len() >= 20, "seed {seed}: only {} positions opened", positions.len());
-    eprintln!("seed {seed}: {} positions, {} liquidations, errors {kinds_seen:?}", positions.len(), e.liquidations().unwrap());
-    let total_open: u64 = accounts.iter().map(|&a| e.account(a).unwrap().open_positions).sum();
+    assert!(
+        positions.len() >= 20,
+        "seed {seed}: only {} positions opened",
+        positions.len()
+    );
+    eprintln!(
+        "seed {seed}: {} positions, {} liquidations, errors {kinds_seen:?}",
+        positions.len(),
+        e.liquidations().unwrap()
+    );
+    let total_open: u64 = accounts
+        .iter()
+        .map(|&a| e.account(a).unwrap().open_positions)
+        .sum();
     assert_eq!(total_open, e.open_positions().unwrap());
     let _ = Decimal::ZERO;
     let _ = d("0");

@@ -30,7 +30,7 @@ fn seed_example_figures() {
     assert_eq!(f.maint_rate, d("0.004"));
     assert_eq!(f.maint_amount, d("0"));
     assert_eq!(f.margin_ratio, Some(d("0.08"))); // 8 / 100
-    // Removable: max(0, min(M - MM, M + uPnL - Q*P/L)) = min(92, 0) = 0.
+                                                 // Removable: max(0, min(M - MM, M + uPnL - Q*P/L)) = min(92, 0) = 0.
     assert_eq!(f.removable_margin, d("0"));
     // Opening fee 0.0004 * 2000 = 0.8 from the free balance: 1000 - 100 - 0.8.
     let acct = e.account(a).unwrap();
@@ -45,8 +45,13 @@ fn seed_example_figures() {
 #[test]
 fn binance_faq_liquidation_price() {
     let (mut e, btc, a) = setup("1000");
-    let opts = OpenOptions { margin: Some(d("500")), ..Default::default() };
-    let p = e.open_with(a, btc, Side::Long, "0.02", "50000", opts).unwrap();
+    let opts = OpenOptions {
+        margin: Some(d("500")),
+        ..Default::default()
+    };
+    let p = e
+        .open_with(a, btc, Side::Long, "0.02", "50000", opts)
+        .unwrap();
     // LP = (500 - 1000) / (0.02*0.004 - 0.02) = 500/0.01992 = 25100.4016064257..., up.
     let lp = e.liquidation_price(p).unwrap().unwrap();
     assert_eq!(lp, d("25100.40160643"));
@@ -62,10 +67,31 @@ fn binance_faq_liquidation_price() {
 #[test]
 fn freqtrade_liquidation_prices() {
     let rows: &[(&str, Side, &str, &str, &str, &str)] = &[
-        ("binance", Side::Short, "5", "10", "1.0", "11.89108910891089"),
-        ("binance", Side::Short, "3", "10", "1.0", "13.211221122079207"),
+        (
+            "binance",
+            Side::Short,
+            "5",
+            "10",
+            "1.0",
+            "11.89108910891089",
+        ),
+        (
+            "binance",
+            Side::Short,
+            "3",
+            "10",
+            "1.0",
+            "13.211221122079207",
+        ),
         ("binance", Side::Short, "5", "8", "1.0", "9.514851485148514"),
-        ("binance", Side::Short, "5", "10", "0.6", "11.897689768976898"),
+        (
+            "binance",
+            Side::Short,
+            "5",
+            "10",
+            "0.6",
+            "11.897689768976898",
+        ),
         ("binance", Side::Long, "5", "10", "1.0", "8.070707070707071"),
         ("binance", Side::Long, "5", "8", "1.0", "6.454545454545454"),
         ("binance", Side::Long, "3", "10", "1.0", "6.723905723905723"),
@@ -81,18 +107,31 @@ fn freqtrade_liquidation_prices() {
         let mut e = Engine::new().unwrap();
         let m = e.market_new(&format!("ROW{i}")).unwrap();
         let tier = if venue == "binance" {
-            Tier::new("0", "0.01").unwrap().with_maint_amount("0.01").unwrap()
+            Tier::new("0", "0.01")
+                .unwrap()
+                .with_maint_amount("0.01")
+                .unwrap()
         } else {
-            e.set_market_option(m, MarketOption::CloseFee(d("0.0006"))).unwrap();
-            Tier::new("0", "0.01").unwrap().with_maint_amount("0").unwrap()
+            e.set_market_option(m, MarketOption::CloseFee(d("0.0006")))
+                .unwrap();
+            Tier::new("0", "0.01")
+                .unwrap()
+                .with_maint_amount("0")
+                .unwrap()
         };
         e.add_tier(m, &tier).unwrap();
         let a = e.account_new().unwrap();
         e.deposit(a, "100").unwrap();
         let p = e.open(a, m, side, qty, entry, lev).unwrap();
-        let lp = e.liquidation_price(p).unwrap().expect("has a liquidation price");
+        let lp = e
+            .liquidation_price(p)
+            .unwrap()
+            .expect("has a liquidation price");
         let gap = dist(lp, d(want));
-        assert!(gap < one_unit, "row {i} ({venue} {side:?} L={lev} E={entry} Q={qty}): got {lp}, spec {want}");
+        assert!(
+            gap < one_unit,
+            "row {i} ({venue} {side:?} L={lev} E={entry} Q={qty}): got {lp}, spec {want}"
+        );
     }
 }
 
@@ -106,7 +145,14 @@ fn freqtrade_rows_exact() {
     for (side, want) in [(Side::Short, "11.8910891"), (Side::Long, "8.07070708")] {
         let mut e = Engine::new().unwrap();
         let m = e.market_new("X").unwrap();
-        e.add_tier(m, &Tier::new("0", "0.01").unwrap().with_maint_amount("0.01").unwrap()).unwrap();
+        e.add_tier(
+            m,
+            &Tier::new("0", "0.01")
+                .unwrap()
+                .with_maint_amount("0.01")
+                .unwrap(),
+        )
+        .unwrap();
         let a = e.account_new().unwrap();
         e.deposit(a, "100").unwrap();
         let p = e.open(a, m, side, "1", "10", "5").unwrap();
@@ -123,19 +169,34 @@ fn binance_calculator_isolated_rows() {
     // BTC: (1535443.01 + 16300 - 109.488*32481.98) / (109.488*0.025 - 109.488)
     //      = 18778.72593..., spec 18778.73.
     let rows = [
-        ("ETHUSDT", "3683.979", "1456.84", "0.10", "135365", "1114.78"),
-        ("BTCUSDT", "109.488", "32481.98", "0.025", "16300", "18778.73"),
+        (
+            "ETHUSDT", "3683.979", "1456.84", "0.10", "135365", "1114.78",
+        ),
+        (
+            "BTCUSDT", "109.488", "32481.98", "0.025", "16300", "18778.73",
+        ),
     ];
     for (sym, q, entry, mmr, cum, want) in rows {
         let mut e = Engine::new().unwrap();
         let m = e.market_new(sym).unwrap();
-        e.add_tier(m, &Tier::new("0", mmr).unwrap().with_maint_amount(cum).unwrap()).unwrap();
+        e.add_tier(
+            m,
+            &Tier::new("0", mmr).unwrap().with_maint_amount(cum).unwrap(),
+        )
+        .unwrap();
         let a = e.account_new().unwrap();
         e.deposit(a, "10000000").unwrap();
-        let opts = OpenOptions { margin: Some(d("1535443.01")), ..Default::default() };
+        let opts = OpenOptions {
+            margin: Some(d("1535443.01")),
+            ..Default::default()
+        };
         let p = e.open_with(a, m, Side::Long, q, entry, opts).unwrap();
         let lp = e.liquidation_price(p).unwrap().unwrap();
-        assert_eq!(lp.rescale(2, Rounding::HalfEven).unwrap(), d(want), "{sym}: {lp}");
+        assert_eq!(
+            lp.rescale(2, Rounding::HalfEven).unwrap(),
+            d(want),
+            "{sym}: {lp}"
+        );
     }
 }
 
@@ -163,14 +224,26 @@ fn btc_tier_table_derives_the_maintenance_amounts() {
     assert_eq!(tiers.len(), table.len());
     assert_eq!(e.market(m).unwrap().tier_count, table.len() as u32);
     for (t, (floor, mmr, cum)) in tiers.iter().zip(table) {
-        assert_eq!((t.floor, t.mmr, t.maint_amount), (d(floor), d(mmr), Some(d(cum))));
+        assert_eq!(
+            (t.floor, t.mmr, t.maint_amount),
+            (d(floor), d(mmr), Some(d(cum)))
+        );
     }
     // Lookups: [floor, next floor).
-    assert_eq!(e.tier_for(m, "49999.99999999").unwrap(), (d("0.004"), d("0")));
+    assert_eq!(
+        e.tier_for(m, "49999.99999999").unwrap(),
+        (d("0.004"), d("0"))
+    );
     assert_eq!(e.tier_for(m, "50000").unwrap(), (d("0.005"), d("50")));
-    assert_eq!(e.tier_for(m, "999999.99999999").unwrap(), (d("0.01"), d("1300")));
+    assert_eq!(
+        e.tier_for(m, "999999.99999999").unwrap(),
+        (d("0.01"), d("1300"))
+    );
     assert_eq!(e.tier_for(m, "1000000").unwrap(), (d("0.025"), d("16300")));
-    assert_eq!(e.tier_for(m, "700000000").unwrap(), (d("0.5"), d("199703800")));
+    assert_eq!(
+        e.tier_for(m, "700000000").unwrap(),
+        (d("0.5"), d("199703800"))
+    );
 }
 
 /// freqtrade `test_calculate_funding_fees`: a short of size 10 receives
@@ -189,14 +262,29 @@ fn funding_vectors() {
     let long = e.open(b, m, Side::Long, "10", "2", "1").unwrap();
     e.events().for_each(drop);
     let mut total = Decimal::ZERO;
-    for (rate, mark, received) in [("0.0001", "2.0", "0.002"), ("0.0002", "2.0", "0.004"), ("0.0002", "2.5", "0.005")] {
+    for (rate, mark, received) in [
+        ("0.0001", "2.0", "0.002"),
+        ("0.0002", "2.0", "0.004"),
+        ("0.0002", "2.5", "0.005"),
+    ] {
         e.funding(m, rate, mark).unwrap();
-        let ev: Vec<_> = e.events().filter(|x| x.kind == EventKind::Funding).collect();
+        let ev: Vec<_> = e
+            .events()
+            .filter(|x| x.kind == EventKind::Funding)
+            .collect();
         assert_eq!(ev.len(), 2, "one funding event per open position");
         let short_ev = ev.iter().find(|x| x.position == Some(p)).unwrap();
         let long_ev = ev.iter().find(|x| x.position == Some(long)).unwrap();
-        assert_eq!(short_ev.amount, d(received), "short receives at {rate} {mark}");
-        assert_eq!(long_ev.amount, d(received).checked_neg().unwrap(), "long pays at {rate} {mark}");
+        assert_eq!(
+            short_ev.amount,
+            d(received),
+            "short receives at {rate} {mark}"
+        );
+        assert_eq!(
+            long_ev.amount,
+            d(received).checked_neg().unwrap(),
+            "long pays at {rate} {mark}"
+        );
         assert_eq!(short_ev.price, d(mark));
         total = total.checked_add(d(received)).unwrap();
     }

@@ -5,12 +5,15 @@ use margin::{AccountId, Decimal, Engine, MarketId};
 
 /// A decimal from a literal (panics on a typo in the test itself).
 pub fn d(s: &str) -> Decimal {
-    s.parse().unwrap_or_else(|e| panic!("bad literal {s:?}: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad literal {s:?}: {e}"))
 }
 
 /// |a - b| as a Decimal.
 pub fn dist(a: Decimal, b: Decimal) -> Decimal {
-    a.checked_sub(b).and_then(|x| x.checked_abs()).expect("difference fits")
+    a.checked_sub(b)
+        .and_then(|x| x.checked_abs())
+        .expect("difference fits")
 }
 
 /// An engine with one default market ("BTCUSDT": scales 8, mmr 0.4 %, taker 0.04 %,
