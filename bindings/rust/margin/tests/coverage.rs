@@ -34,8 +34,7 @@ fn header_functions() -> Vec<String> {
             let open = proto.find('(').unwrap();
             let name = proto[..open]
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .filter(|s| !s.is_empty())
-                .next_back()
+                .rfind(|s| !s.is_empty())
                 .unwrap();
             out.push(name.to_string());
         }
