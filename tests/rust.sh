@@ -90,7 +90,10 @@ fi
 cat "$log"
 echo
 # The counts, summed over every test binary and the doc tests.
-awk '/^test result:/ { p += $4; f += $6; i += $8 }
-     END { printf "rust: %d passed, %d failed, %d ignored\n", p, f, i }' "$log"
+# A test binary that aborts (e.g. a sanitizer stopping the process) prints no result
+# line, so the exit status is reported as well.
+awk -v rc="$rc" '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "rust: %d passed, %d failed, %d ignored (cargo exit %d%s)\n", p, f, i, rc,
+           rc == 0 ? "" : ": FAILED" }' "$log"
 rm -f "$log"
 exit $rc
