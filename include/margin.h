@@ -753,8 +753,10 @@ MARGIN_API int margin_position_trade(margin_engine *e, uint64_t position, int32_
  * @brief Close a position in full at @p price.
  *
  * Realized PnL `s*Q*(price-E)` is rounded down; the margin plus that PnL (at least 0) goes
- * back to the free balance, and the closing fee is charged to the free balance (or, if the
- * free balance cannot pay it, taken from what the close returns).
+ * back to the free balance, and the closing fee (rounded up) is charged to the free balance
+ * together with what the close returns. A close never fails for its fee: the part of the
+ * fee that the free balance plus the returned amount cannot pay is waived. A loss beyond
+ * the margin is charged to the insurance fund, so the holder never loses more than it.
  *
  * @param[in,out] e        The engine.
  * @param[in]     position The position's id.

@@ -550,7 +550,8 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
     ev->f[MARGIN_EVF_AMOUNT] = -margin;
     ev->f[MARGIN_EVF_REALIZED_PNL] = c->realized;
     ev->f[MARGIN_EVF_FEE] = c->fee;
-    ev->f[MARGIN_EVF_LIQ_PRICE] = liq;
+    /* after a close there is no liquidation price; a liquidation reports the one it hit */
+    ev->f[MARGIN_EVF_LIQ_PRICE] = ev_type == MARGIN_EV_LIQUIDATION ? liq : 0;
     ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
     ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->insurance;
     margin__ev_commit(e, ev);
