@@ -336,7 +336,10 @@ START_TEST(test_set_get_roundtrip)
         {MARGIN_MKT_TAKER_FEE, 0},
         {MARGIN_MKT_TAKER_FEE, D("1")},
         {MARGIN_MKT_CLOSE_FEE, 0},
-        {MARGIN_MKT_CLOSE_FEE, D("1")},
+        /* The header says 0 to 1; the engine also requires mmr + f < 1 (the long
+         * liquidation-price denominator Q*(mmr + f) - Q must stay negative), so with the
+         * default rate 0.004 the largest accepted fee is 0.99599999. */
+        {MARGIN_MKT_CLOSE_FEE, D("0.99599999")},
         {MARGIN_MKT_MM_BASIS, MARGIN_MM_BASIS_MARK},
         {MARGIN_MKT_TICK, 1},
         {MARGIN_MKT_STEP, 1},

@@ -543,12 +543,13 @@ START_TEST(test_set_leverage)
     ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("285.71428572"));
     ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("9713.48571428"));
     /* Extra margin is kept: open with margin 300 at 20x (IM 100), set 10x:
-     * 300 - 100 + 200 = 400; free 9713.48571428 - 300.8 - 200 = 9212.68571428. */
+     * 300 - 100 + 200 = 400; free 9713.48571428 - 300.8 (open) - 100 (400 - 300)
+     * = 9312.68571428. */
     q = open_pos(e, a, m, MARGIN_SHORT, "0.1", "20000", X(20), D("300"), 0);
     ck_assert_ok(e, margin_position_set_leverage(e, q, X(10)));
     assert_conserved(e, a);
     ck_assert_int_eq(pos_get(e, q, MARGIN_POS_MARGIN), D("400"));
-    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("9212.68571428"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("9312.68571428"));
     margin_engine_free(e);
 }
 END_TEST
@@ -1272,6 +1273,14 @@ START_TEST(test_bad_open)
     /* margin only 10 on 2000: leverage 200x > 125x */
     BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("0.1"), D("20000"), 0, D("10"), 0)),
         MARGIN_ELEVERAGE);
+    /* margin only 3000 on 2000: leverage 2000/3000 = 0.67x, below 1x */
+    BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("0.1"), D("20000"), 0, D("3000"), 0)),
+        MARGIN_ELEVERAGE);
+    /* liquidatable at once at the market's mark: GRID's mark is 21000 and a short 0.1 @
+     * 20000 at 20x has LP 20916.33466135 < 21000 */
+    BAD(&w, margin_position_open(e, a, w.mkt[M_GRID], MARGIN_SHORT, D("0.1"), D("20000"), X(20),
+                                 0, 0, &id),
+        MARGIN_EMARGIN);
     /* tier limit: 100 @ 20000 in TIERS is 2,000,000, tier max 20x */
     BAD(&w, margin_position_open(e, a, w.mkt[M_TIERS], MARGIN_LONG, D("100"), D("20000"), X(21),
                                  0, 0, &id),
