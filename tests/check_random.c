@@ -35,8 +35,16 @@
  *    trigger (long: mark > liquidation price and stop, mark < take-profit; short mirrored),
  *    on both engines; positions in ETHUSDT (one tier, close fee 0.0006, policy mark) also
  *    have their liquidation price recomputed from the spec's formula in 128-bit integers:
- *    LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), long rounded up (0 when <= 0), short down.
- * Events within one update come in position-id order (funding first, then triggers). */
+ *    LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), long rounded up (0 when <= 0), short down;
+ *  - ETHUSDT margin calls follow an independent model (check_eth_margin_calls): each level
+ *    fires once when the mark reaches its price (header formula), re-arms above it (long;
+ *    short mirrored), lowest level first, none for a position closed by the same update.
+ * Events within one update come in position-id order (funding first, then triggers).
+ * Marks are often aimed exactly at (or one unit off) a liquidation, stop, take-profit or
+ * margin-call level price, or wiggle by one or two units, so the index boundaries (fire at
+ * the price, re-arm one unit past it) are exercised; a deliberately off-by-one re-arm key
+ * in a copy of lib/trigger.c was caught this way while writing the test.
+ * MARGIN_RANDOM_SEED=n picks another base seed; MARGIN_RANDOM_STATS=1 prints event counts. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +117,7 @@ typedef struct {
     int64_t qty, entry, margin;
     int stops_known;
     int64_t stop, take;
+    unsigned fired; /* ETH only: margin-call levels fired (bit i: S.levels[i]) */
 } shadow_pos;
 
 typedef struct {
@@ -130,7 +139,7 @@ static struct {
     uint64_t seed;
     int step;
     const char *opname;
-    int ev_count[16], failed_ops;
+    int ev_count[16], failed_ops, eth_calls;
     size_t max_open;
 } S;
 
@@ -235,6 +244,32 @@ static i128 cdiv(i128 a, i128 b)
 static int64_t market_pnl(const shadow_pos *p, int64_t q, int64_t fill)
 {
     return (int64_t)fdiv((i128)p->side * q * ((i128)fill - p->entry), E8);
+}
+
+/* ETHUSDT (one tier: mmr 0.004, cum 0; close fee f 0.0006; policy mark): the price of
+ * margin-call level l (l = 1 gives the liquidation price), from the header's formula
+ *   (l*(M - s*Q*E) + cum) / (Q*(mmr + f - l*s)).
+ * Real values are units / 1e8, so with l_u = l*1e8:
+ *   price_units = l_u * (M*1e8 - s*Q*E) / (Q*(mmr_u + f_u - l_u*s)).
+ * Long: rounded up, and 0 (none) when <= 0. Short: rounded down. */
+static int64_t eth_level(const shadow_pos *p, int64_t l)
+{
+    i128 num = (i128)l * ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry);
+    i128 den = (i128)p->qty * (400000 + 60000 - (i128)l * p->side);
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    if (p->side == MARGIN_LONG) {
+        i128 v = cdiv(num, den);
+        return v <= 0 ? 0 : (int64_t)v;
+    }
+    return (int64_t)fdiv(num, den);
+}
+
+static int64_t eth_lp(const shadow_pos *p)
+{
+    return eth_level(p, E8);
 }
 
 /* ------------------------------------------------------------------ engine setup */
@@ -344,22 +379,57 @@ static uint64_t pick_pos(void)
     return S.npos + 1 + (uint64_t)rrange(0, 3);
 }
 
-/* A mark for market mi: a random walk with occasional gaps, or a price exactly on (or one
- * unit off) some open position's liquidation price, stop or take-profit. */
+/* Where margin-call level l of position p lies, to aim marks at it. ETH is exact (see
+ * eth_level); BTC uses the same formula with tier 0 (mmr 0.004, cum 0, f 0), exact while
+ * Q*price stays in that tier; SOL (policy entry, f 0) uses E - s*(M - MM_e/l)/Q with
+ * MM_e = Q*E*mmr, i.e. in units E - s*(M*1e8/Q - E*mmr_u/l_u), roughly rounded. */
+static int64_t level_px(int mi, const shadow_pos *p, int64_t l)
+{
+    if (mi == 1)
+        return eth_level(p, l);
+    if (mi == 0) {
+        i128 num = (i128)l * ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry);
+        i128 den = (i128)p->qty * (400000 - (i128)l * p->side);
+        if (den < 0) {
+            num = -num;
+            den = -den;
+        }
+        return p->side == MARGIN_LONG ? (int64_t)cdiv(num, den) : (int64_t)fdiv(num, den);
+    }
+    return (int64_t)((i128)p->entry - (i128)p->side * ((i128)p->margin * E8 / p->qty -
+                                                       (i128)p->entry * 400000 / l));
+}
+
+/* A mark for market mi: mostly a random walk with occasional gaps; often aimed exactly at
+ * (or one unit off) an open position's liquidation price, stop, take-profit or margin-call
+ * level price; sometimes a wiggle of one or two units around the last mark, so that
+ * sequences like level, level + 1 (re-arm), level (fire again) occur. */
 static int64_t next_mark(int mi)
 {
     int64_t p = cur_price(mi), lo = MK[mi].start / 3, hi = MK[mi].start * 3;
-    if (S.nopen > 0 && chance(12)) {
-        uint64_t id = S.open[rnext() % S.nopen];
-        if (S.pos[id].mkt == S.mkt[mi]) {
-            int32_t key = chance(60) ? MARGIN_POS_LIQ_PRICE
-                                     : (chance(50) ? MARGIN_POS_STOP_LOSS : MARGIN_POS_TAKE_PROFIT);
-            int64_t t = get_pos(0, id, key);
-            if (t > 0)
+    int r = (int)rrange(0, 99);
+    if (r < 14 && S.nopen > 0) {
+        for (int tries = 0; tries < 8; tries++) {
+            uint64_t id = S.open[rnext() % S.nopen];
+            int64_t t;
+            int kind = (int)rrange(0, 5);
+            if (S.pos[id].mkt != S.mkt[mi])
+                continue;
+            if (kind <= 2 && S.nlevels > 0)
+                t = level_px(mi, &S.pos[id], S.levels[rnext() % S.nlevels]);
+            else
+                t = get_pos(0, id,
+                            kind == 3 ? MARGIN_POS_LIQ_PRICE
+                                      : (kind == 4 ? MARGIN_POS_STOP_LOSS : MARGIN_POS_TAKE_PROFIT));
+            if (t > 2)
                 return t + rrange(-1, 1);
         }
     }
-    if (chance(3))
+    if (r >= 14 && r < 30 && S.mark[mi] > 2) {
+        int64_t d = rrange(1, 2);
+        return chance(50) ? p + d : p - d;
+    }
+    if (r >= 30 && r < 33)
         p += p / 1000000 * rrange(-120000, 120000); /* gap up to 12 % */
     else
         p += p / 1000000 * rrange(-2500, 2500); /* 0.25 % */
@@ -378,9 +448,9 @@ static void gen_op(op_t *op)
     op->acct = S.acct[rrange(0, NACC - 1)];
     if (r < 38)
         op->type = OP_MARK;
-    else if (r < 53)
+    else if (r < 56)
         op->type = S.nopen < 300 ? OP_OPEN : OP_CLOSE;
-    else if (r < 63)
+    else if (r < 64)
         op->type = OP_TRADE;
     else if (r < 67)
         op->type = OP_CLOSE;
@@ -497,8 +567,15 @@ static void gen_op(op_t *op)
         break;
     case OP_LEVELS:
         op->nlevels = (size_t)rrange(0, 3);
-        for (size_t i = 0; i < op->nlevels; i++)
-            op->levels[i] = rrange(30000000, 99000000); /* 0.3 to 0.99 */
+        for (size_t i = 0; i < op->nlevels; i++) {
+            int dup;
+            do {
+                op->levels[i] = rrange(30000000, 99000000); /* 0.3 to 0.99, distinct */
+                dup = 0;
+                for (size_t j = 0; j < i; j++)
+                    dup |= op->levels[j] == op->levels[i];
+            } while (dup);
+        }
         break;
     }
 }
@@ -635,24 +712,6 @@ static void check_money(int w)
     REQ((reng(e, MARGIN_ENG_OPEN_POSITIONS)) == ((int64_t)S.nopen), CTX "reng(e, MARGIN_ENG_OPEN_POSITIONS) != (int64_t)S.nopen", CTXA);
 }
 
-/* ETHUSDT: LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), one tier (mmr 0.004, cum 0), f 0.0006.
- * Real values are units / 1e8, so LP_units = (M*1e8 - s*Q*E) * 1e8 / (Q*(mmr + f - s*1e8)).
- * Long: rounded up, 0 when <= 0. Short: rounded down. */
-static int64_t eth_lp(const shadow_pos *p)
-{
-    i128 num = ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry) * E8;
-    i128 den = (i128)p->qty * (400000 + 60000 - (i128)p->side * E8);
-    if (den < 0) {
-        num = -num;
-        den = -den;
-    }
-    if (p->side == MARGIN_LONG) {
-        i128 v = cdiv(num, den);
-        return v <= 0 ? 0 : (int64_t)v;
-    }
-    return (int64_t)fdiv(num, den);
-}
-
 /* After a mark update / funding on market mi at mark P: nothing left past a trigger. */
 static void check_triggers_cleared(int mi, int64_t P)
 {
@@ -695,6 +754,64 @@ static void check_triggers_cleared(int mi, int64_t P)
                               (long long)lp, (long long)eth_lp(p));
         }
     }
+}
+
+/* ETHUSDT margin calls, modelled independently: after a mark update (or funding) at P,
+ * for every ETH position still open, in id order, and every level l in increasing order:
+ * with k = eth_level(p, l) (current margin, after any funding), the level is hit when
+ * (long) P <= k, (short) P >= k; a hit level that was not fired fires (one event), a level
+ * not hit re-arms. Positions closed by this update get no margin call (precedence). The
+ * margin-call events of this step for ETH positions must be exactly that list. */
+static void check_eth_margin_calls(size_t n, int64_t P)
+{
+    uint64_t want_pos[64], got_pos[64];
+    int64_t want_lvl[64], got_lvl[64];
+    size_t nw = 0, ng = 0, order[8];
+    for (size_t i = 0; i < S.nlevels; i++) { /* levels in increasing order */
+        size_t j = i;
+        while (j > 0 && S.levels[order[j - 1]] > S.levels[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (uint64_t id = 1; id <= S.npos; id++) {
+        shadow_pos *p = &S.pos[id];
+        if (!p->open || p->mkt != S.mkt[1])
+            continue;
+        for (size_t oi = 0; oi < S.nlevels; oi++) {
+            size_t i = order[oi];
+            int64_t k = eth_level(p, S.levels[i]);
+            int hit = p->side == MARGIN_LONG ? (k > 0 && P <= k) : P >= k;
+            if (hit && !(p->fired & (1u << i))) {
+                REQ(nw < 64, CTX "too many margin calls", CTXA);
+                want_pos[nw] = id;
+                want_lvl[nw++] = S.levels[i];
+                p->fired |= 1u << i;
+            } else if (!hit) {
+                p->fired &= ~(1u << i);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rev_t *v = &S.ev[0][i];
+        if (v->f[MARGIN_EVF_TYPE] != MARGIN_EV_MARGIN_CALL ||
+            (uint64_t)v->f[MARGIN_EVF_MARKET] != S.mkt[1])
+            continue;
+        REQ(ng < 64, CTX "too many margin calls", CTXA);
+        got_pos[ng] = (uint64_t)v->f[MARGIN_EVF_POSITION];
+        got_lvl[ng++] = v->f[MARGIN_EVF_LEVEL];
+    }
+    REQ(ng == nw, CTX "ETH margin calls: %zu events, the model expects %zu (first expected: "
+                      "position %" PRIu64 " level %lld; first got: position %" PRIu64 " level %lld)",
+        CTXA, ng, nw, nw ? want_pos[0] : 0, nw ? (long long)want_lvl[0] : 0LL,
+        ng ? got_pos[0] : 0, ng ? (long long)got_lvl[0] : 0LL);
+    S.eth_calls += (int)nw;
+    for (size_t i = 0; i < nw; i++)
+        REQ(got_pos[i] == want_pos[i] && got_lvl[i] == want_lvl[i],
+            CTX "ETH margin call %zu: got position %" PRIu64 " level %lld, model position %" PRIu64
+                " level %lld",
+            CTXA, i, got_pos[i], (long long)got_lvl[i], want_pos[i], (long long)want_lvl[i]);
 }
 
 /* Check one closing event against the shadow position before it. */
@@ -807,6 +924,7 @@ static void process_events(size_t n, const op_t *op)
             }
             p->known = 1;
             p->open = 1;
+            p->fired = 0;
             p->acct = (uint64_t)v->f[MARGIN_EVF_ACCOUNT];
             p->mkt = (uint64_t)v->f[MARGIN_EVF_MARKET];
             p->side = (int32_t)v->f[MARGIN_EVF_SIDE];
@@ -941,6 +1059,8 @@ static void run(uint64_t seed, int nops)
             if (op.type == OP_LEVELS) {
                 memcpy(S.levels, op.levels, sizeof op.levels);
                 S.nlevels = op.nlevels;
+                for (uint64_t id = 1; id <= S.npos; id++)
+                    S.pos[id].fired = 0; /* new levels re-arm everything */
             }
         }
         n0 = drain_w(0);
@@ -968,8 +1088,11 @@ static void run(uint64_t seed, int nops)
             S.pos[op.pos].take = op.take;
             S.pos[op.pos].stops_known = 1;
         }
-        if (rc0 == MARGIN_OK && (op.type == OP_MARK || op.type == OP_FUNDING))
+        if (rc0 == MARGIN_OK && (op.type == OP_MARK || op.type == OP_FUNDING)) {
             check_triggers_cleared(op.mi, op.price);
+            if (op.mi == 1)
+                check_eth_margin_calls(n0, op.price);
+        }
         for (int w = 0; w < 2; w++)
             check_money(w);
         for (size_t i = 0; i < n0; i++)
@@ -983,8 +1106,8 @@ static void run(uint64_t seed, int nops)
         fprintf(stderr, "seed %" PRIu64 ": %d ops, events by type:", seed, nops);
         for (int t = 1; t <= MARGIN_EV_TAKE_PROFIT; t++)
             fprintf(stderr, " %d:%d", t, S.ev_count[t]);
-        fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu\n", S.failed_ops, S.nopen,
-                S.max_open);
+        fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu; ETH margin calls %d\n",
+                S.failed_ops, S.nopen, S.max_open, S.eth_calls);
     }
     /* the run must have exercised the triggers, or it proves little */
     REQ(reng(S.e[0], MARGIN_ENG_LIQUIDATIONS) > 10, "seed %" PRIu64 ": only %lld liquidations",
@@ -1001,7 +1124,7 @@ static uint64_t base_seed(void)
 
 START_TEST(test_random_full_scan_vs_index)
 {
-    run(base_seed() + (uint64_t)_i * 7919, 5000);
+    run(base_seed() + (uint64_t)_i * 7919, 8000);
 }
 END_TEST
 
