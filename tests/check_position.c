@@ -413,6 +413,41 @@ START_TEST(test_close_fee_from_proceeds)
 }
 END_TEST
 
+/* A close never fails for its fee; the part that the free balance plus what the close
+ * returns cannot pay is waived (header, margin_position_close()).
+ * Deposit 100.8, long 0.1 @ 20000 20x: free 0, fees 0.8.
+ *  - close at 19001: returns 100 + 0.1*(19001 - 20000) = 0.1; fee 0.0004*1900.1
+ *    = 0.76004 > 0.1: 0.1 is charged, the rest waived: free 0, fees 0.9.
+ *  - deposit 100.8 again and open the same (free 0, fees 0.9 + 0.8 = 1.7); closed at the
+ *    bankruptcy price 19000 it returns 0: the whole fee 0.76 is waived: free 0, fees 1.7,
+ *    realized -99.9 - 100 = -199.9. */
+START_TEST(test_close_fee_waived)
+{
+    margin_engine *e = NULL;
+    uint64_t m = 0, a = 0, p;
+    make_engine(&e, &m, &a, D("100.8"));
+    p = open_pos(e, a, m, MARGIN_LONG, "0.1", "20000", X(20), 0, 0);
+    ck_assert_ok(e, margin_position_close(e, p, D("19001"), 0));
+    assert_conserved(e, a);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_REALIZED_PNL), D("-99.9"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FEES), D("0.9"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_FEES), D("0.9"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    /* deposit 100.8 again: open (free 0), close at 19000: pnl -100 = -M, returns 0 */
+    ck_assert_ok(e, margin_account_deposit(e, a, D("100.8")));
+    p = open_pos(e, a, m, MARGIN_LONG, "0.1", "20000", X(20), 0, 0);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_ok(e, margin_position_close(e, p, D("19000"), 0));
+    assert_conserved(e, a);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_FEES), D("0.8"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FEES), D("1.7"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_REALIZED_PNL), D("-199.9"));
+    margin_engine_free(e);
+}
+END_TEST
+
 /* ================================================================== account */
 
 START_TEST(test_account_wallet)
@@ -1565,6 +1600,39 @@ START_TEST(test_bad_accounts_marks)
 }
 END_TEST
 
+/* Overflow of the balances themselves: an account holding 92,000,000,000 USDT
+ * (9.2e18 money units; INT64_MAX is 9.223372e18) with long 1 @ 1 at 1x (margin 1, fee
+ * 0.0004). Selling at 1,000,000,000 would credit a PnL of 999,999,999 USDT (about 1e17
+ * units): the free balance would pass INT64_MAX, so the close, a reduce of half
+ * (5e16 units of PnL) and a deposit of 300,000,000 USDT (3e16) must fail with EOVERFLOW and
+ * change nothing. */
+START_TEST(test_bad_overflow_balances)
+{
+    struct world w;
+    margin_engine *e;
+    memset(&w, 0, sizeof w);
+    ck_assert_int_eq(margin_engine_new(&w.e), MARGIN_OK);
+    e = w.e;
+    w.na = 1;
+    w.nm = 1;
+    w.np = 1;
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &w.mkt[0]));
+    ck_assert_ok(e, margin_account_new(e, &w.acct[0]));
+    ck_assert_ok(e, margin_account_deposit(e, w.acct[0], D("92000000000")));
+    w.pos[0] = open_pos(e, w.acct[0], w.mkt[0], MARGIN_LONG, "1", "1", X(1), 0, 0);
+    BAD(&w, margin_position_close(e, w.pos[0], D("1000000000"), 0), MARGIN_EOVERFLOW);
+    BAD(&w, margin_position_trade(e, w.pos[0], MARGIN_SHORT, D("0.5"), D("1000000000"), 0),
+        MARGIN_EOVERFLOW);
+    BAD(&w, margin_account_deposit(e, w.acct[0], D("300000000")), MARGIN_EOVERFLOW);
+    /* a small profit is fine: close at 2, pnl 1, 2 back, fee 0.0008 */
+    ck_assert_ok(e, margin_position_close(e, w.pos[0], D("2"), 0));
+    assert_conserved(e, w.acct[0]);
+    ck_assert_int_eq(acct_get(e, w.acct[0], MARGIN_ACCT_FREE_BALANCE),
+                     D("92000000000") - D("0.0004") + D("1") - D("0.0008"));
+    margin_engine_free(e);
+}
+END_TEST
+
 /* After all those rejected calls the world still works: a good call succeeds. */
 START_TEST(test_bad_then_good)
 {
@@ -1616,6 +1684,7 @@ Suite *suite_position(void)
     tcase_add_test(close, test_close_short_maker);
     tcase_add_test(close, test_close_beyond_margin);
     tcase_add_test(close, test_close_fee_from_proceeds);
+    tcase_add_test(close, test_close_fee_waived);
     tcase_add_test(close, test_account_wallet);
     suite_add_tcase(s, close);
 
@@ -1643,6 +1712,7 @@ Suite *suite_position(void)
     tcase_add_test(errors, test_bad_margin_leverage_stops);
     tcase_add_test(errors, test_bad_queries);
     tcase_add_test(errors, test_bad_accounts_marks);
+    tcase_add_test(errors, test_bad_overflow_balances);
     tcase_add_test(errors, test_bad_then_good);
     suite_add_tcase(s, errors);
     return s;
