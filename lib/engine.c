@@ -152,43 +152,40 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
         if (levels[i] <= 0 || levels[i] >= MARGIN__ONE)
             return margin__fail(e, MARGIN_EINVAL,
                                 "margin-call level %zu must be strictly between 0 and 1", i);
-    /* sort a copy ascending, dropping duplicates */
     {
-        int64_t tmp[MARGIN__MAX_LEVELS];
-        size_t m = 0, j;
+        int64_t tmp[MARGIN__MAX_LEVELS], save[MARGIN__MAX_LEVELS];
+        uint32_t m = 0, savedn = e->nlevels;
+        size_t j;
+        /* insertion sort of a copy, ascending, dropping duplicates */
         for (i = 0; i < n; i++) {
             int64_t v = levels[i];
+            int dup = 0;
+            for (j = 0; j < m; j++)
+                dup |= tmp[j] == v;
+            if (dup)
+                continue;
             for (j = m; j > 0 && tmp[j - 1] > v; j--)
                 tmp[j] = tmp[j - 1];
-            if (j > 0 && tmp[j - 1] == v) {
-                /* duplicate: undo the shift */
-                for (; j < m; j++)
-                    tmp[j] = tmp[j + 1];
-                continue;
-            }
             tmp[j] = v;
             m++;
         }
-        /* Validate that every open position's keys can be computed before changing. */
+        /* install, then check every open position's keys can be computed; undo if not */
+        memcpy(save, e->levels, sizeof save);
+        memcpy(e->levels, tmp, m * sizeof tmp[0]);
+        e->nlevels = m;
         for (pi = 0; pi < e->npos; pi++) {
             margin__position *p = &e->pos[pi];
             int64_t d, u;
-            int64_t save[MARGIN__MAX_LEVELS];
-            uint32_t savedn = e->nlevels;
             if (p->status != MARGIN_STATUS_OPEN)
                 continue;
-            memcpy(save, e->levels, sizeof save);
-            memcpy(e->levels, tmp, m * sizeof tmp[0]);
-            e->nlevels = (uint32_t)m;
             rc = margin__position_keys(e, &e->markets[p->market], p, 0, &d, &u);
-            memcpy(e->levels, save, sizeof save);
-            e->nlevels = savedn;
-            if (rc != MARGIN_OK)
+            if (rc != MARGIN_OK) {
+                memcpy(e->levels, save, sizeof save);
+                e->nlevels = savedn;
                 return margin__fail(e, rc, "margin-call level price of position %u overflows",
                                     pi + 1);
+            }
         }
-        memcpy(e->levels, tmp, m * sizeof tmp[0]);
-        e->nlevels = (uint32_t)m;
     }
     for (pi = 0; pi < e->npos; pi++) {
         margin__position *p = &e->pos[pi];

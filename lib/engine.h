@@ -134,6 +134,16 @@ int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, i
                 int64_t *out);
 int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
 
+/* Changes to an account's ledgers (and the insurance fund) made by one operation. */
+typedef struct {
+    int64_t free, isolated, realized, fees, funding, insurance;
+} margin__delta;
+/* MARGIN_EOVERFLOW if applying d to the account of p (and, when count_pos is set, to p's own
+ * realized/fees/funding totals) would overflow any ledger; checked before every commit. */
+int margin__ledger_check(const margin_engine *e, const margin__position *p, int count_pos,
+                         const margin__delta *d);
+void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d);
+
 /* closing a position (position.c): compute without side effects, then apply */
 typedef struct {
     int64_t realized;  /* holder's realized PnL (never below minus the margin) */

@@ -331,6 +331,55 @@ static int open_pos(const margin_engine *e, uint64_t id, margin__position **p)
     return MARGIN_OK;
 }
 
+static int add_ok(int64_t a, int64_t b)
+{
+    int64_t r;
+    return !__builtin_add_overflow(a, b, &r);
+}
+
+int margin__ledger_check(const margin_engine *e, const margin__position *p, int count_pos,
+                         const margin__delta *d)
+{
+    const margin__account *a = &e->accounts[p->account];
+    if (!add_ok(a->free, d->free) || !add_ok(a->isolated, d->isolated) ||
+        !add_ok(a->realized, d->realized) || !add_ok(a->fees, d->fees) ||
+        !add_ok(a->funding, d->funding) || !add_ok(e->insurance, d->insurance))
+        return MARGIN_EOVERFLOW;
+    if (count_pos && (!add_ok(p->realized, d->realized) || !add_ok(p->fees, d->fees) ||
+                      !add_ok(p->funding, d->funding)))
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
+}
+
+void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d)
+{
+    margin__account *a = &e->accounts[account];
+    a->free += d->free;
+    a->isolated += d->isolated;
+    a->realized += d->realized;
+    a->fees += d->fees;
+    a->funding += d->funding;
+    e->insurance += d->insurance;
+}
+
+static margin__delta delta_of(int64_t dfree, int64_t diso, int64_t dreal, int64_t dfees,
+                              int64_t dins)
+{
+    margin__delta d;
+    d.free = dfree;
+    d.isolated = diso;
+    d.realized = dreal;
+    d.fees = dfees;
+    d.funding = 0;
+    d.insurance = dins;
+    return d;
+}
+
+static margin__delta close_delta(const margin__position *p, const margin__close *c)
+{
+    return delta_of(c->ret - c->fee, -p->margin, c->realized, c->fee, c->insurance);
+}
+
 /* Fill the common fields of a position event. */
 static void ev_fill(margin_engine *e, margin__event *ev, uint32_t pi)
 {
@@ -383,6 +432,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     margin__market *m = NULL;
     margin__account *a = NULL;
     candidate c;
+    margin__delta d;
     int64_t value_fee, im, need;
     margin__i128 qe;
     int rc;
@@ -446,6 +496,9 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     if (liquidatable(&c.p, current_mark(m, &c.p)))
         return margin__fail(e, MARGIN_EMARGIN,
                             "the position would be liquidated at once at the current mark");
+    d = delta_of(-need, margin, 0, value_fee, 0);
+    if (margin__ledger_check(e, &c.p, 0, &d) != MARGIN_OK)
+        return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
 
     /* reserve everything, then commit */
     if (e->npos == e->cappos) {
@@ -466,9 +519,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     c.p.fees = value_fee;
     c.p.down_slot = c.p.up_slot = MARGIN__NONE;
     e->pos[pi] = c.p;
-    a->free -= need;
-    a->isolated += margin;
-    a->fees += value_fee;
+    margin__ledger_apply(e, c.p.account, &d);
     margin__link(e, pi);
     margin__index_set(e, m, pi, c.down, c.up);
     {
@@ -498,9 +549,11 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
         return MARGIN_EOVERFLOW;
     if (liquidation) {
         /* the holder loses exactly the margin; the rest of the close goes to the fund */
+        margin__delta d;
         out->realized = -p->margin;
         out->insurance = gross;
-        return MARGIN_OK;
+        d = close_delta(p, out);
+        return margin__ledger_check(e, p, 1, &d);
     }
     if (gross < 0) {
         out->realized = -p->margin;
@@ -511,11 +564,14 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     }
     if ((rc = fee_of(m, p->qty, price, fee_rate, &fee)) != MARGIN_OK)
         return rc;
-    if (fee > a->free + gross)
-        fee = a->free + gross; /* a close never fails for its fee */
+    if ((margin__i128)fee > (margin__i128)a->free + gross)
+        fee = a->free + gross; /* a close never fails for its fee; cannot overflow here */
     out->ret = gross;
     out->fee = fee;
-    return MARGIN_OK;
+    {
+        margin__delta d = close_delta(p, out);
+        return margin__ledger_check(e, p, 1, &d);
+    }
 }
 
 /* The money side of a close and its event; the position stays linked and indexed. */
@@ -523,19 +579,17 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
                         int32_t ev_type)
 {
     margin__position *p = &e->pos[pi];
-    margin__account *a = &e->accounts[p->account];
     margin__market *m = &e->markets[p->market];
     margin__event *ev;
     int64_t qty = p->qty, margin = p->margin, liq = p->liq, bp = 0;
     if (ev_type == MARGIN_EV_LIQUIDATION)
         (void)margin__bankruptcy(m, p, &bp); /* computed before: cannot fail here */
-    a->isolated -= margin;
-    a->free += c->ret - c->fee;
-    a->realized += c->realized;
-    a->fees += c->fee;
+    {
+        margin__delta d = close_delta(p, c);
+        margin__ledger_apply(e, p->account, &d);
+    }
     p->realized += c->realized;
     p->fees += c->fee;
-    e->insurance += c->insurance;
     p->status = ev_type == MARGIN_EV_LIQUIDATION ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_CLOSED;
     if (ev_type == MARGIN_EV_LIQUIDATION)
         e->liquidations++;
@@ -608,6 +662,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
     margin__market *m = NULL;
     margin__account *a = NULL;
     candidate c;
+    margin__delta d;
     int64_t rate, fee, amount;
     uint32_t pi = (uint32_t)(position - 1);
     int rc;
@@ -655,11 +710,12 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         c.p.fees += fee;
         if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
             return rc;
+        d = delta_of(-need, add, 0, fee, 0);
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        a->free -= need;
-        a->isolated += add;
-        a->fees += fee;
+        margin__ledger_apply(e, p->account, &d);
         commit_state(e, pi, &c);
         ev = margin__ev_begin(e, MARGIN_EV_INCREASE);
         ev_fill(e, ev, pi);
@@ -695,7 +751,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
                 nm = 0;
             }
         }
-        if (a->free + out < fee)
+        if ((margin__i128)a->free + out < fee)
             return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the fee");
         c.p = *p;
         c.p.qty = p->qty - qty;
@@ -704,13 +760,12 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         c.p.fees += fee;
         if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
             return rc;
+        d = delta_of(out - fee, nm - p->margin, realized, fee, ins);
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        a->free += out - fee;
-        a->isolated -= p->margin - nm;
-        a->realized += realized;
-        a->fees += fee;
-        e->insurance += ins;
+        margin__ledger_apply(e, p->account, &d);
         amount = nm - p->margin;
         commit_state(e, pi, &c);
         ev = margin__ev_begin(e, MARGIN_EV_REDUCE);
@@ -740,7 +795,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         if ((rc = initial_margin(m, rest, price, p->leverage, &im)) != MARGIN_OK ||
             (rc = fee_of(m, rest, price, rate, &fee_open)) != MARGIN_OK)
             return margin__fail(e, rc, "margin overflows");
-        free_after = a->free + cl.ret - fee_close;
+        free_after = a->free + cl.ret - fee_close; /* checked by close_compute */
         if (__builtin_add_overflow(im, fee_open, &need) || need > free_after)
             return margin__fail(e, MARGIN_EFUNDS,
                                 "free balance does not cover the reopened side's margin plus fee");
@@ -757,6 +812,11 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         if (liquidatable(&c.p, current_mark(m, &c.p)))
             return margin__fail(e, MARGIN_EMARGIN,
                                 "the reopened side would be liquidated at once at the current mark");
+        d = delta_of(cl.ret - fee_close - need, im - p->margin, cl.realized, fee_close + fee_open,
+                     cl.insurance);
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
+        d = delta_of(-need, im, 0, fee_open, 0); /* the reopening, after the close's books */
         if ((rc = margin__ev_reserve(e, 2)) != MARGIN_OK)
             return rc;
         /* close the old side's books, then reopen under the same id, keeping the
@@ -770,9 +830,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         c.p.aprev = p->aprev;
         c.p.anext = p->anext;
         *p = c.p;
-        a->free -= need;
-        a->isolated += im;
-        a->fees += fee_open;
+        margin__ledger_apply(e, p->account, &d);
         margin__index_set(e, m, pi, c.down, c.up);
         ev = margin__ev_begin(e, MARGIN_EV_OPEN);
         ev_fill(e, ev, pi);
@@ -791,8 +849,8 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
 {
     margin__position *p = &e->pos[pi];
     margin__market *m = &e->markets[p->market];
-    margin__account *a = &e->accounts[p->account];
     candidate c;
+    margin__delta d;
     margin__event *ev;
     int rc;
     c.p = *p;
@@ -801,10 +859,12 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
     c.p.leverage = new_lev;
     if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
         return rc;
+    d = delta_of(-delta, delta, 0, 0, 0);
+    if (margin__ledger_check(e, p, 0, &d) != MARGIN_OK)
+        return margin__fail(e, MARGIN_EOVERFLOW, "the free balance would overflow");
     if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
         return rc;
-    a->free -= delta;
-    a->isolated += delta;
+    margin__ledger_apply(e, p->account, &d);
     commit_state(e, pi, &c);
     ev = margin__ev_begin(e, ev_type);
     ev_fill(e, ev, pi);

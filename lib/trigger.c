@@ -423,6 +423,14 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
         }
         nout++;
     }
+    {
+        /* the fund takes every liquidation of this update: its total must fit too */
+        margin__i128 fund = e->insurance;
+        for (i = 0; i < nout; i++)
+            fund += outs[i].close.insurance;
+        if (fund > INT64_MAX || fund < INT64_MIN)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the insurance fund would overflow");
+    }
     if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK)
         return rc;
     m->mark = mark;
@@ -493,6 +501,14 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             return margin__fail(e, rc, "trigger prices of position %u overflow", pi + 1);
         fo[n].margin = t.margin;
         fo[n].liq = t.liq;
+        {
+            margin__delta d;
+            memset(&d, 0, sizeof d);
+            d.isolated = d.funding = fo[n].flow;
+            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK)
+                return margin__fail(e, MARGIN_EOVERFLOW,
+                                    "funding totals of position %u overflow", pi + 1);
+        }
     }
     if ((rc = margin__ev_reserve(e, n)) != MARGIN_OK)
         return rc;
@@ -500,9 +516,11 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
         margin__position *p = &e->pos[pi];
         margin__account *a = &e->accounts[p->account];
+        margin__delta d;
         margin__event *ev;
-        a->isolated += fo[i].flow;
-        a->funding += fo[i].flow;
+        memset(&d, 0, sizeof d);
+        d.isolated = d.funding = fo[i].flow;
+        margin__ledger_apply(e, p->account, &d);
         p->funding += fo[i].flow;
         p->margin = fo[i].margin;
         p->liq = fo[i].liq;
