@@ -1033,6 +1033,7 @@ START_TEST(test_properties)
                         ck_assert_ok(e, margin_position_remove_margin(e, p, X_));
                         assert_conserved(e, a);
                         ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, 0), lp);
+                        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), lp);
                         /* 5. close at entry: pnl 0, the margin comes back */
                         ck_assert_ok(e, margin_position_close(e, p, E, 0));
                         assert_conserved(e, a);
@@ -1046,52 +1047,73 @@ START_TEST(test_properties)
 }
 END_TEST
 
-/* Money is conserved along a longer mixed sequence on two accounts (after every step). */
+/* The liquidation price stored on an open position (the trigger) is the one the query
+ * computes, after whatever changed it. */
+static void assert_liq_in_force(const margin_engine *e, uint64_t p)
+{
+    if (p == 0 || pos_get(e, p, MARGIN_POS_STATUS) != MARGIN_STATUS_OPEN)
+        return;
+    ck_assert_msg(pos_get(e, p, MARGIN_POS_LIQ_PRICE) == pos_at(e, p, MARGIN_AT_LIQ_PRICE, 0),
+                  "position %llu: stored LP %lld, computed %lld", (unsigned long long)p,
+                  (long long)pos_get(e, p, MARGIN_POS_LIQ_PRICE),
+                  (long long)pos_at(e, p, MARGIN_AT_LIQ_PRICE, 0));
+}
+
+/* Money is conserved along a longer mixed sequence on two accounts (after every step),
+ * and every open position's stored LP stays the computed one. */
 START_TEST(test_conservation_sequence)
 {
     margin_engine *e = NULL;
-    uint64_t m = 0, a = 0, b = 0, n = 0, p, q, r;
+    uint64_t m = 0, a = 0, b = 0, n = 0, p = 0, q = 0, r = 0;
+#define CHECK_ALL()                                                                         \
+    do {                                                                                    \
+        assert_conserved(e, a);                                                             \
+        assert_conserved(e, b);                                                             \
+        assert_liq_in_force(e, p);                                                          \
+        assert_liq_in_force(e, q);                                                          \
+        assert_liq_in_force(e, r);                                                          \
+    } while (0)
     make_engine(&e, &m, &a, D("50000"));
     ck_assert_ok(e, margin_account_new(e, &b));
     ck_assert_ok(e, margin_account_deposit(e, b, D("12345.6789")));
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_market_new(e, "ETHUSDT", &n));
     p = open_pos(e, a, m, MARGIN_LONG, "0.37", "20011.5", X(13), 0, 0);
     q = open_pos(e, b, n, MARGIN_SHORT, "2.113", "1456.84", X(7), D("500"), MARGIN_FLAG_MAKER);
     r = open_pos(e, a, n, MARGIN_LONG, "1.5", "1450", 0, D("333.33"), 0);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_trade(e, p, MARGIN_LONG, D("0.11"), D("20123.45"), 0));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_trade(e, q, MARGIN_LONG, D("0.7"), D("1460.01"), 0));
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_add_margin(e, r, D("12.34567891")));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_funding_apply(e, n, D("0.0001"), D("1455.5")));
-    assert_conserved(e, a);
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_set_leverage(e, p, X(9)));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_mark_update(e, m, D("20500")));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_remove_margin(e, r, D("1")));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_trade(e, p, MARGIN_SHORT, D("0.3"), D("20400.1"), 0));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_trade(e, q, MARGIN_LONG, D("3"), D("1440"), 0)); /* flip */
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_funding_apply(e, n, D("-0.0003"), D("1441")));
-    assert_conserved(e, a);
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_close(e, p, D("20399"), MARGIN_FLAG_MAKER));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_close(e, q, D("1442.5"), 0));
-    assert_conserved(e, b);
+    CHECK_ALL();
     ck_assert_ok(e, margin_position_close(e, r, D("1441"), 0));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_ok(e, margin_account_withdraw(e, a, D("100")));
-    assert_conserved(e, a);
+    CHECK_ALL();
     ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN), 0);
     ck_assert_int_eq(acct_get(e, b, MARGIN_ACCT_ISOLATED_MARGIN), 0);
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_OPEN_POSITIONS), 0);
+#undef CHECK_ALL
     margin_engine_free(e);
 }
 END_TEST

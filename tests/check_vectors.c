@@ -423,6 +423,13 @@ START_TEST(test_funding)
         ck_assert_int_eq(pos_get(e, l, MARGIN_POS_FUNDING), -amt);
         ck_assert_int_eq(pos_get(e, l, MARGIN_POS_MARGIN), D("20") - amt);
         ck_assert_int_eq(acct_get(e, b, MARGIN_ACCT_FUNDING), -amt);
+        if (i == 0) {
+            /* the 1x long had no LP; after paying 0.002 (M 19.998):
+             * LP = (19.998 - 20)/(10*0.004 - 10) = 0.002/9.96 = 0.000200803..., up
+             * 0.00020081 */
+            ck_assert_int_eq(pos_at(e, l, MARGIN_AT_LIQ_PRICE, 0), D("0.00020081"));
+            ck_assert_int_eq(pos_get(e, l, MARGIN_POS_LIQ_PRICE), D("0.00020081"));
+        }
         ck_assert_int_eq(pos_get(e, s, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
         ck_assert_int_eq(pos_get(e, l, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
         assert_conserved(e, a);
@@ -442,8 +449,13 @@ START_TEST(test_funding_cumulative)
     make_engine(&e, &m, &a, D("100"));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("10"), D("2"), D("1"), 0, 0,
                                          &s));
+    /* LP before: (20 + 20)/(10*0.004 + 10) = 40/10.04 = 3.98406374501..., down 3.98406374 */
+    ck_assert_int_eq(pos_at(e, s, MARGIN_AT_LIQ_PRICE, 0), D("3.98406374"));
     ck_assert_ok(e, margin_funding_apply(e, m, D("0.0001"), D("2.0")));
     assert_conserved(e, a);
+    /* funding moves LP: (20.002 + 20)/10.04 = 3.98426294820..., down 3.98426294 */
+    ck_assert_int_eq(pos_at(e, s, MARGIN_AT_LIQ_PRICE, 0), D("3.98426294"));
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_LIQ_PRICE), D("3.98426294"));
     ck_assert_ok(e, margin_funding_apply(e, m, D("0.0002"), D("2.0")));
     assert_conserved(e, a);
     ck_assert_ok(e, margin_funding_apply(e, m, D("0.0002"), D("2.5")));
