@@ -1433,6 +1433,11 @@ START_TEST(test_bad_trade_close)
     /* tier: 40 + 60 @ 20000 = 2,000,000 is in the 20x tier; the position is at 25x */
     BAD(&w, margin_position_trade(e, w.pos[P_TIER], MARGIN_LONG, D("60"), D("20000"), 0),
         MARGIN_ELEVERAGE);
+    /* a flip into the 20x tier: sell 90 @ 20000 leaves short 50 @ 20000 = 1,000,000 (the
+     * tier [1M, 7.5M) is inclusive at its floor) at the position's 25x; the margin it needs
+     * (40000) is covered by the free balance, so only the leverage is wrong */
+    BAD(&w, margin_position_trade(e, w.pos[P_TIER], MARGIN_SHORT, D("90"), D("20000"), 0),
+        MARGIN_ELEVERAGE);
     /* overflow: 9e9 more @ 20000 */
     BAD(&w, margin_position_trade(e, p, MARGIN_LONG, D("9000000000"), D("20000"), 0),
         MARGIN_EOVERFLOW);
