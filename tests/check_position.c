@@ -265,6 +265,40 @@ START_TEST(test_reduce_loss_rounding)
 }
 END_TEST
 
+/* A reduce at a price past the bankruptcy price: the header does not say how a loss larger
+ * than the released share of the margin is settled, so only invariants are checked:
+ * money is conserved, neither the free balance nor the margin goes negative, and the
+ * position keeps a consistent stored liquidation price.
+ * long 0.2 @ 20000 20x (M 200), free left at 1 (the rest withdrawn), then sell 0.1 at
+ * 18000 (loss 200 on the part, share of margin 100) and at 17000 (loss 300). */
+START_TEST(test_reduce_past_bankruptcy)
+{
+    int k;
+    for (k = 0; k < 2; k++) {
+        margin_engine *e = NULL;
+        uint64_t m = 0, a = 0, p;
+        make_engine(&e, &m, &a, D("1000"));
+        p = open_pos(e, a, m, MARGIN_LONG, "0.2", "20000", X(20), 0, 0);
+        /* free 1000 - 200 - 1.6 = 798.4; keep 1 */
+        ck_assert_ok(e, margin_account_withdraw(e, a, D("797.4")));
+        assert_conserved(e, a);
+        ck_assert_ok(e, margin_position_trade(e, p, MARGIN_SHORT, D("0.1"),
+                                              k == 0 ? D("18000") : D("17000"), 0));
+        assert_conserved(e, a);
+        ck_assert_int_ge(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+        ck_assert_int_ge(pos_get(e, p, MARGIN_POS_MARGIN), 0);
+        ck_assert_int_ge(acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN), 0);
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("0.1"));
+        /* the holder loses at most the margin it had (200) plus the fees */
+        ck_assert_int_ge(acct_get(e, a, MARGIN_ACCT_REALIZED_PNL), -D("200"));
+        if (pos_get(e, p, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN)
+            ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE),
+                             pos_at(e, p, MARGIN_AT_LIQ_PRICE, 0));
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
 /* An opposite trade of the whole size closes (as margin_position_close): long 0.1 @ 20000
  * 20x, sell 0.1 @ 20500: pnl 50, margin 100 back, fee 0.82:
  * free 10000 - 100.8 + 150 - 0.82 = 10048.38. */
@@ -624,6 +658,9 @@ START_TEST(test_queries_long)
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_ROE, R), D("1"));
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_REMOVABLE_MARGIN, R), D("91.6"));
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, R), D("19076.30522089"));
+    /* ratio rounded up: at 19700, MM 1970*0.004 = 7.88, balance 70,
+     * 7.88/70 = 0.1125714285..., up 0.11257143 */
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_RATIO, D("19700")), D("0.11257143"));
     /* mark 0: the market's last mark, or the entry when there is none */
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_UNREALIZED_PNL, 0), 0);
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_NOTIONAL, 0), D("2000"));
@@ -1703,6 +1740,7 @@ Suite *suite_position(void)
     tcase_add_test(trade, test_increase_rounding);
     tcase_add_test(trade, test_reduce_profit);
     tcase_add_test(trade, test_reduce_loss_rounding);
+    tcase_add_test(trade, test_reduce_past_bankruptcy);
     tcase_add_test(trade, test_trade_to_zero);
     tcase_add_test(trade, test_flip);
     suite_add_tcase(s, trade);
