@@ -721,10 +721,14 @@ MARGIN_API int margin_position_open(margin_engine *e, uint64_t account, uint64_t
  * - Same side: increase. The entry becomes the quantity-weighted average (rounded against
  *   the holder); margin `q*price/L` (rounded up) moves from the free balance; fee charged.
  * - Opposite side, `q < Q`: reduce. Realized PnL `s*q*(price-E)` (rounded down) and margin
- *   `M*q/Q` (rounded down) are released to the free balance; fee charged.
+ *   `M*q/Q` (rounded down) are released to the free balance; fee charged. A loss larger than
+ *   the released margin is taken from the remaining margin; a loss larger than the whole
+ *   margin is charged to the insurance fund, leaving a margin of 0 that the next mark
+ *   update liquidates.
  * - Opposite side, `q == Q`: close (as margin_position_close()).
  * - Opposite side, `q > Q`: flip. The position closes and reopens on the other side with
- *   `q - Q` at @p price and the same leverage, keeping its id.
+ *   `q - Q` at @p price and the same leverage, keeping its id (its realized PnL, fees and
+ *   funding totals carry over). The closing and reopening fees are each rounded up.
  *
  * A close never takes more than the position's margin from the holder: a loss beyond it is
  * charged to the insurance fund. Fees are charged to the free balance.
@@ -814,7 +818,8 @@ MARGIN_API int margin_position_remove_margin(margin_engine *e, uint64_t position
  *
  * The margin becomes `M - Q*E/L_old + Q*E/L_new` (each initial margin rounded up): the
  * difference comes from or returns to the free balance. Lowering the margin fails if the
- * new margin would be below the maintenance margin at the market's last mark.
+ * new margin is not positive or if the new margin balance (new margin plus unrealized PnL
+ * at the market's last mark, or at entry if none) would not exceed the maintenance margin.
  *
  * @param[in,out] e        The engine.
  * @param[in]     position The position's id.
