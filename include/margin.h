@@ -348,7 +348,8 @@ MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *o
 
 /**
  * @brief Set the margin-call levels: a margin-call event fires when a position's margin
- *        ratio rises to or above a level, and is re-armed once the ratio falls below it.
+ *        ratio rises to a level (precisely: when the mark crosses the level's price, below),
+ *        and is re-armed once the mark moves back.
  *
  * The default is one level, 0.8 (80 %). Levels apply to every position; changing them
  * re-arms every level of every open position.
@@ -907,7 +908,12 @@ MARGIN_API int margin_position_at(const margin_engine *e, uint64_t position, int
  * else margin call. A liquidated position is closed in full and irreversibly; the holder's
  * realized PnL is exactly minus its margin; the insurance fund receives
  * `s*Q*(mark - E) + M` (which is `s*Q*(mark - bankruptcy price)`), negative when the mark
- * gapped past the bankruptcy price. Other positions and free balances are untouched.
+ * gapped past the bankruptcy price; the PnL part is rounded down, so rounding never creates
+ * money in the fund. Other positions and free balances are untouched.
+ * A margin-call level counts as crossed at its price (see
+ * margin_engine_set_margin_call_levels()), so the ratio an event reports may sit a few
+ * units of 10^-8 below the level. A stop that is already crossed when it is set fires at
+ * the next mark update.
  * Only positions whose triggers are crossed are visited (indexes), unless
  * #MARGIN_ENG_FULL_SCAN is set.
  *
@@ -927,9 +933,10 @@ MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mar
  * @brief Settle one funding interval on a market, then evaluate triggers at @p mark.
  *
  * Each open position pays `s*Q*mark*rate` from its isolated margin (a long pays and a
- * short receives when @p rate > 0): payments are rounded up, receipts down. Funding moves
- * the liquidation price, and a position whose margin is exhausted is liquidated by the
- * evaluation that follows. The mark becomes the market's mark.
+ * short receives when @p rate > 0): payments are rounded up, receipts down, and a payment
+ * is capped at the position's margin (isolated: it never pays more than that). Funding
+ * moves the liquidation price, and a position whose margin is exhausted is liquidated by
+ * the evaluation that follows. The mark becomes the market's mark.
  *
  * @param[in,out] e      The engine.
  * @param[in]     market The market's id.
@@ -988,7 +995,7 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EVF_POSITION_QTY 10    /**< Position size after the event. */
 #define MARGIN_EVF_ENTRY_PRICE 11     /**< Entry price after the event. */
 #define MARGIN_EVF_MARGIN 12          /**< Position margin after the event. */
-#define MARGIN_EVF_AMOUNT 13          /**< Money moved: deposit or withdrawal amount, margin added or removed (signed: into the position > 0), funding (received > 0), change of margin on open/increase/reduce/leverage. */
+#define MARGIN_EVF_AMOUNT 13          /**< Money moved: deposit or withdrawal amount, margin added or removed (signed: into the position > 0), funding (received > 0), change of margin on open/increase/reduce/leverage, minus the margin on close/stop/take-profit/liquidation. */
 #define MARGIN_EVF_REALIZED_PNL 14    /**< Realized PnL of this event (minus the margin for a liquidation). */
 #define MARGIN_EVF_FEE 15             /**< Fee charged by this event. */
 #define MARGIN_EVF_LIQ_PRICE 16       /**< Liquidation price after the event (before, for a liquidation), 0 if none. */
