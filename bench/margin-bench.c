@@ -495,8 +495,8 @@ static void shuffle(bench *b, uint64_t *a, size_t n)
 static void measure_open_close(bench *b, report *rep)
 {
     size_t k = b->n / 10 ? b->n / 10 : 1, i, j;
-    unsigned reps = b->quick ? 2 : 15, r, nr = 0;
-    double vo[16], vc[16];
+    unsigned reps = b->quick ? 2 : 31, r, nr = 0;
+    double vo[32], vc[32];
     spec *specs;
     size_t *slots;
     if (k > 1000)
@@ -567,7 +567,7 @@ static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark)
 static void measure_liquidation(bench *b, report *rep)
 {
     size_t k = b->n / 100 ? b->n / 100 : 1, i, m;
-    unsigned reps = b->quick ? 1 : 7, r, nr = 0;
+    unsigned reps = b->quick ? 1 : 11, r, nr = 0;
     double v[16];
     uint64_t liqs = 0, calls = 0, budget_start = now_ns();
     int64_t *vals = xmalloc(b->n * sizeof *vals);
