@@ -156,6 +156,7 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
 /* needs one reserved event */
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type);
+void margin__prefetch_close(const margin_engine *e, const margin__position *p);
 int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
                      int64_t *out);
 

@@ -89,6 +89,8 @@ int margin_event_next(margin_engine *e, int32_t *out_type)
     e->cur = e->q[e->qhead];
     e->qhead = (e->qhead + 1) % e->qcap;
     e->qlen--;
+    if (e->qlen == 0)
+        e->qhead = 0; /* an emptied ring starts over at the front: fewer cold pages */
     e->has_cur = 1;
     *out_type = (int32_t)e->cur.f[MARGIN_EVF_TYPE];
     return MARGIN_OK;

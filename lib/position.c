@@ -574,6 +574,31 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     }
 }
 
+/* Start loading everything a close touches (account, list neighbours, heap slots and the
+ * heaps' last items, which fill the holes), so that the cache misses overlap instead of
+ * following one another: at a million positions each is a trip to memory. */
+void margin__prefetch_close(const margin_engine *e, const margin__position *p)
+{
+    const margin__market *m = &e->markets[p->market];
+    __builtin_prefetch(&e->accounts[p->account], 1);
+    if (p->mprev != MARGIN__NONE)
+        __builtin_prefetch(&e->pos[p->mprev], 1);
+    if (p->mnext != MARGIN__NONE)
+        __builtin_prefetch(&e->pos[p->mnext], 1);
+    if (p->aprev != MARGIN__NONE)
+        __builtin_prefetch(&e->pos[p->aprev], 1);
+    if (p->anext != MARGIN__NONE)
+        __builtin_prefetch(&e->pos[p->anext], 1);
+    if (p->down_slot != MARGIN__NONE && m->down.n > 0) {
+        __builtin_prefetch(&m->down.a[p->down_slot], 1);
+        __builtin_prefetch(&e->pos[m->down.a[m->down.n - 1].pos], 1);
+    }
+    if (p->up_slot != MARGIN__NONE && m->up.n > 0) {
+        __builtin_prefetch(&m->up.a[p->up_slot], 1);
+        __builtin_prefetch(&e->pos[m->up.a[m->up.n - 1].pos], 1);
+    }
+}
+
 /* The money side of a close and its event; the position stays linked and indexed. */
 static void close_books(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                         int32_t ev_type)
@@ -630,6 +655,7 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
         return rc;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
         return rc;
+    margin__prefetch_close(e, p);
     if (price <= 0)
         return margin__fail(e, MARGIN_EINVAL, "price must be > 0");
     if (price % e->markets[p->market].tick != 0)

@@ -18,6 +18,11 @@
 
 /* ------------------------------------------------------------------ heaps */
 
+/* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many items
+ * (each move writes the moved position's slot, a likely cache miss at a million
+ * positions), and the four children of a node share one cache line. */
+#define ARITY 4
+
 static int before(const margin__heap *h, int64_t a, int64_t b)
 {
     return h->max ? a > b : a < b;
@@ -39,7 +44,7 @@ static void sift_up(margin_engine *e, margin__heap *h, uint32_t i)
 {
     margin__hitem it = h->a[i];
     while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
+        uint32_t parent = (i - 1) / ARITY;
         if (!before(h, it.key, h->a[parent].key))
             break;
         heap_put(e, h, i, h->a[parent]);
@@ -52,11 +57,13 @@ static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
 {
     margin__hitem it = h->a[i];
     for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= h->n)
+        uint32_t first = ARITY * i + 1, c, k, end;
+        if (first >= h->n)
             break;
-        if (c + 1 < h->n && before(h, h->a[c + 1].key, h->a[c].key))
-            c++;
+        end = first + ARITY < h->n ? first + ARITY : h->n;
+        for (c = first, k = first + 1; k < end; k++)
+            if (before(h, h->a[k].key, h->a[c].key))
+                c = k;
         if (!before(h, h->a[c].key, it.key))
             break;
         heap_put(e, h, i, h->a[c]);
@@ -315,7 +322,7 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
     e->cand[(*n)++] = 0; /* slots first; converted to positions below */
     for (i = start; i < *n; i++) {
         uint32_t s = e->cand[i], c;
-        for (c = 2 * s + 1; c <= 2 * s + 2 && c < h->n; c++) {
+        for (c = ARITY * s + 1; c <= ARITY * s + ARITY && c < h->n; c++) {
             if (h->max ? h->a[c].key < mark : h->a[c].key > mark)
                 continue;
             if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
@@ -434,8 +441,11 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
     if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK)
         return rc;
     m->mark = mark;
-    for (i = 0; i < nout; i++)
+    for (i = 0; i < nout; i++) {
+        if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
+            margin__prefetch_close(e, &e->pos[outs[i + 1].pi]);
         apply(e, m, &outs[i], mark);
+    }
     return MARGIN_OK;
 }
 
