@@ -629,7 +629,7 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
  */
 
 #define MARGIN_LONG 1   /**< Side: long (s = +1). */
-#define MARGIN_SHORT -1 /**< Side: short (s = -1). */
+#define MARGIN_SHORT (-1) /**< Side: short (s = -1). */
 
 /** Flag for opening and trading: charge the maker fee instead of the taker fee. */
 #define MARGIN_FLAG_MAKER 1u

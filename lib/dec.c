@@ -92,10 +92,11 @@ int margin__div128(margin__i128 num, margin__i128 den, int rounding, margin__i12
         q += neg ? -1 : 1;
         break;
     case MARGIN_ROUND_HALF_EVEN: {
-        /* compare 2|r| with |den| without overflow: |r| < |den| <= 2^127 */
-        margin__i128 ar = r < 0 ? -r : r;
-        margin__i128 ad = den < 0 ? -den : den;
-        margin__i128 rest = ad - ar; /* > 0 */
+        /* compare |r| with |den| - |r| in unsigned 128 bits: |den| may be 2^127 */
+        __extension__ typedef unsigned __int128 u128;
+        u128 ar = r < 0 ? (u128)0 - (u128)r : (u128)r;
+        u128 ad = den < 0 ? (u128)0 - (u128)den : (u128)den;
+        u128 rest = ad - ar; /* > 0 since |r| < |den| */
         if (ar > rest || (ar == rest && (q & 1) != 0))
             q += neg ? -1 : 1;
         break;
