@@ -458,6 +458,15 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return rc;
     if (e->npos == UINT32_MAX - 1)
         return margin__fail(e, MARGIN_ENOMEM, "too many positions");
+    /* what linking and indexing will touch: load it while the arithmetic runs */
+    if (a->tail != MARGIN__NONE)
+        __builtin_prefetch(&e->pos[a->tail], 1);
+    if (e->npos < e->cappos)
+        __builtin_prefetch(&e->pos[e->npos], 1);
+    if (m->down.n > 0)
+        __builtin_prefetch(&m->down.a[(m->down.n - 1) / 4], 1);
+    if (m->up.n > 0)
+        __builtin_prefetch(&m->up.a[(m->up.n - 1) / 4], 1);
     qe = (margin__i128)qty * price;
     if (leverage == 0) {
         if ((rc = frac64(qe, m->ns, margin, MARGIN_MONEY_SCALE, MARGIN_RATE_SCALE,
