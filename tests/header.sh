@@ -98,4 +98,7 @@ else
     run "$cxx -std=c++11: header_cxx.cc compiles (no shared library to link)" \
         $cxx -std=c++11 $xwarn $incs -c "$top_srcdir/tests/header_cxx.cc" -o "$tmp/header_cxx.o"
 fi
+if [ "$status" -eq 0 ]; then
+    echo "PASS: margin.h compiles alone as C and as C++"
+fi
 exit "$status"
