@@ -21,7 +21,7 @@ typedef struct {
     int64_t cum;     /* money */
 } margin__tier;
 
-/* Binary heap of (key, position index). max = 1: the largest key on top. */
+/* 4-ary heap (trigger.c) of (key, position index). max = 1: the largest key on top. */
 typedef struct {
     int64_t key;
     uint32_t pos;
@@ -118,6 +118,7 @@ int margin__get_position(const margin_engine *e, uint64_t id, margin__position *
 /* events */
 int margin__ev_reserve(margin_engine *e, size_t n);
 margin__event *margin__ev_begin(margin_engine *e, int32_t type);
+margin__event *margin__ev_position(margin_engine *e, int32_t type, uint32_t pi);
 void margin__ev_commit(margin_engine *e, margin__event *ev);
 
 /* math (position.c) */

@@ -54,6 +54,24 @@ margin__event *margin__ev_begin(margin_engine *e, int32_t type)
     return ev;
 }
 
+/* Start an event about position pi, with its ids and its state after the event filled in. */
+margin__event *margin__ev_position(margin_engine *e, int32_t type, uint32_t pi)
+{
+    const margin__position *p = &e->pos[pi];
+    margin__event *ev = margin__ev_begin(e, type);
+    ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
+    ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
+    ev->f[MARGIN_EVF_POSITION] = (int64_t)pi + 1;
+    ev->f[MARGIN_EVF_SIDE] = p->side;
+    ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
+    ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
+    ev->f[MARGIN_EVF_MARGIN] = p->margin;
+    ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
+    ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
+    ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
+    return ev;
+}
+
 void margin__ev_commit(margin_engine *e, margin__event *ev)
 {
     e->last_seq++;

@@ -380,20 +380,16 @@ static margin__delta close_delta(const margin__position *p, const margin__close 
     return delta_of(c->ret - c->fee, -p->margin, c->realized, c->fee, c->insurance);
 }
 
-/* Fill the common fields of a position event. */
-static void ev_fill(margin_engine *e, margin__event *ev, uint32_t pi)
+/* A position event carrying a fill: price, quantity, money moved and fee. */
+static margin__event *trade_event(margin_engine *e, int32_t type, uint32_t pi, int64_t price,
+                                  int64_t qty, int64_t amount, int64_t fee)
 {
-    const margin__position *p = &e->pos[pi];
-    ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
-    ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
-    ev->f[MARGIN_EVF_POSITION] = (int64_t)pi + 1;
-    ev->f[MARGIN_EVF_SIDE] = p->side;
-    ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
-    ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
-    ev->f[MARGIN_EVF_MARGIN] = p->margin;
-    ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
-    ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
-    ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
+    margin__event *ev = margin__ev_position(e, type, pi);
+    ev->f[MARGIN_EVF_PRICE] = price;
+    ev->f[MARGIN_EVF_QTY] = qty;
+    ev->f[MARGIN_EVF_AMOUNT] = amount;
+    ev->f[MARGIN_EVF_FEE] = fee;
+    return ev;
 }
 
 /* A candidate state of a position: its new liquidation price and trigger keys. */
@@ -531,15 +527,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     margin__ledger_apply(e, c.p.account, &d);
     margin__link(e, pi);
     margin__index_set(e, m, pi, c.down, c.up);
-    {
-        margin__event *ev = margin__ev_begin(e, MARGIN_EV_OPEN);
-        ev_fill(e, ev, pi);
-        ev->f[MARGIN_EVF_PRICE] = price;
-        ev->f[MARGIN_EVF_QTY] = qty;
-        ev->f[MARGIN_EVF_AMOUNT] = margin;
-        ev->f[MARGIN_EVF_FEE] = value_fee;
-        margin__ev_commit(e, ev);
-    }
+    margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, qty, margin, value_fee));
     *out_id = (uint64_t)pi + 1;
     return MARGIN_OK;
 }
@@ -631,13 +619,8 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
     p->margin = 0;
     p->liq = 0;
     p->mc_fired = 0;
-    ev = margin__ev_begin(e, ev_type);
-    ev_fill(e, ev, pi);
-    ev->f[MARGIN_EVF_PRICE] = price;
-    ev->f[MARGIN_EVF_QTY] = qty;
-    ev->f[MARGIN_EVF_AMOUNT] = -margin;
+    ev = trade_event(e, ev_type, pi, price, qty, -margin, c->fee);
     ev->f[MARGIN_EVF_REALIZED_PNL] = c->realized;
-    ev->f[MARGIN_EVF_FEE] = c->fee;
     /* after a close there is no liquidation price; a liquidation reports the one it hit */
     ev->f[MARGIN_EVF_LIQ_PRICE] = ev_type == MARGIN_EV_LIQUIDATION ? liq : 0;
     ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
@@ -752,13 +735,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return rc;
         margin__ledger_apply(e, p->account, &d);
         commit_state(e, pi, &c);
-        ev = margin__ev_begin(e, MARGIN_EV_INCREASE);
-        ev_fill(e, ev, pi);
-        ev->f[MARGIN_EVF_PRICE] = price;
-        ev->f[MARGIN_EVF_QTY] = qty;
-        ev->f[MARGIN_EVF_AMOUNT] = add;
-        ev->f[MARGIN_EVF_FEE] = fee;
-        margin__ev_commit(e, ev);
+        margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, add, fee));
         return MARGIN_OK;
     }
 
@@ -803,13 +780,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         margin__ledger_apply(e, p->account, &d);
         amount = nm - p->margin;
         commit_state(e, pi, &c);
-        ev = margin__ev_begin(e, MARGIN_EV_REDUCE);
-        ev_fill(e, ev, pi);
-        ev->f[MARGIN_EVF_PRICE] = price;
-        ev->f[MARGIN_EVF_QTY] = qty;
-        ev->f[MARGIN_EVF_AMOUNT] = amount;
+        ev = trade_event(e, MARGIN_EV_REDUCE, pi, price, qty, amount, fee);
         ev->f[MARGIN_EVF_REALIZED_PNL] = realized;
-        ev->f[MARGIN_EVF_FEE] = fee;
         ev->f[MARGIN_EVF_INSURANCE_DELTA] = ins;
         margin__ev_commit(e, ev);
         return MARGIN_OK;
@@ -867,13 +839,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         *p = c.p;
         margin__ledger_apply(e, p->account, &d);
         margin__index_set(e, m, pi, c.down, c.up);
-        ev = margin__ev_begin(e, MARGIN_EV_OPEN);
-        ev_fill(e, ev, pi);
-        ev->f[MARGIN_EVF_PRICE] = price;
-        ev->f[MARGIN_EVF_QTY] = rest;
-        ev->f[MARGIN_EVF_AMOUNT] = im;
-        ev->f[MARGIN_EVF_FEE] = fee_open;
-        margin__ev_commit(e, ev);
+        margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, im, fee_open));
         return MARGIN_OK;
     }
 }
@@ -901,8 +867,7 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
         return rc;
     margin__ledger_apply(e, p->account, &d);
     commit_state(e, pi, &c);
-    ev = margin__ev_begin(e, ev_type);
-    ev_fill(e, ev, pi);
+    ev = margin__ev_position(e, ev_type, pi);
     ev->f[MARGIN_EVF_AMOUNT] = delta;
     margin__ev_commit(e, ev);
     return MARGIN_OK;

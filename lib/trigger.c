@@ -20,7 +20,7 @@
 
 /* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many items
  * (each move writes the moved position's slot, a likely cache miss at a million
- * positions), and the four children of a node share one cache line. */
+ * positions), and the four children of a node are 64 contiguous bytes. */
 #define ARITY 4
 
 static int before(const margin__heap *h, int64_t a, int64_t b)
@@ -363,20 +363,10 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
             margin__event *ev;
             if (!(o->newly & (1u << i)))
                 continue;
-            ev = margin__ev_begin(e, MARGIN_EV_MARGIN_CALL);
-            ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
-            ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
-            ev->f[MARGIN_EVF_POSITION] = (int64_t)o->pi + 1;
-            ev->f[MARGIN_EVF_SIDE] = p->side;
+            ev = margin__ev_position(e, MARGIN_EV_MARGIN_CALL, o->pi);
             ev->f[MARGIN_EVF_PRICE] = mark;
-            ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
-            ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
-            ev->f[MARGIN_EVF_MARGIN] = p->margin;
-            ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
             ev->f[MARGIN_EVF_MARGIN_RATIO] = o->ratio;
             ev->f[MARGIN_EVF_LEVEL] = e->levels[i];
-            ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
-            ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
             margin__ev_commit(e, ev);
         }
         return;
@@ -525,7 +515,6 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     /* pass 2: apply */
     for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
         margin__position *p = &e->pos[pi];
-        margin__account *a = &e->accounts[p->account];
         margin__delta d;
         margin__event *ev;
         memset(&d, 0, sizeof d);
@@ -535,19 +524,9 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         p->margin = fo[i].margin;
         p->liq = fo[i].liq;
         margin__index_set(e, m, pi, fo[i].down, fo[i].up);
-        ev = margin__ev_begin(e, MARGIN_EV_FUNDING);
-        ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
-        ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;
-        ev->f[MARGIN_EVF_POSITION] = (int64_t)pi + 1;
-        ev->f[MARGIN_EVF_SIDE] = p->side;
+        ev = margin__ev_position(e, MARGIN_EV_FUNDING, pi);
         ev->f[MARGIN_EVF_PRICE] = mark;
-        ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
-        ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
-        ev->f[MARGIN_EVF_MARGIN] = p->margin;
         ev->f[MARGIN_EVF_AMOUNT] = fo[i].flow;
-        ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
-        ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
-        ev->f[MARGIN_EVF_FREE_BALANCE] = a->free;
         margin__ev_commit(e, ev);
     }
     /* then the mark: funding alone can liquidate */
