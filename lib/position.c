@@ -109,7 +109,7 @@ static int mm_entry_x(const margin__market *m, int side, int64_t qty, int64_t en
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out)
 {
-    margin__i128 qe, mw, num, den, price, nw;
+    margin__i128 qe, mw, base, num, den, price, nw;
     int rc, k, k0, n = (int)m->ntiers, pass, found = 0;
     int rnd = RUP(side);
     int sh = m->w - m->ns;
@@ -138,18 +138,19 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
     }
     /* policy mark: P = (L*(M - s*Q*E) + cum) / (Q*(mmr + f - L*s)), tier holding Q*P */
     k0 = margin__tier_at(m, qe);
+    /* L*(M - s*Q*E): the same for every tier */
+    if ((rc = margin__mul128(mw - side * qe, level, &base)) != MARGIN_OK)
+        return rc;
     for (pass = 0; pass < 2 && !found; pass++) {
         int start = pass == 0 ? k0 : (side > 0 ? k0 + 1 : k0 - 1);
         int step = (pass == 0) == (side > 0) ? -1 : 1;
         for (k = start; k >= 0 && k < n; k += step) {
             const margin__tier *t = &m->tiers[k];
-            margin__i128 a, c;
+            margin__i128 c;
             int kk;
-            if ((rc = margin__mul128(mw - side * qe, level, &a)) != MARGIN_OK)
-                return rc;
             if ((rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
                 return rc;
-            num = a + c;
+            num = base + c;
             if ((rc = up10((margin__i128)qty * (t->mmr + m->close_fee - level * side), sh, &den)) !=
                 MARGIN_OK)
                 return rc;
