@@ -341,6 +341,9 @@ class CalcErrors(unittest.TestCase):
             (self.with_(leverage="5000"), "--leverage"),
             (self.with_(leverage="x"), "--leverage"),
             (self.with_(margin="50"), "--margin"),  # below Q*E/L = 100
+            # 300x: margin 2000/300 = 6.67 < MM 2000*0.004 = 8, liquidated at once; only
+            # --leverage was given, so it is the argument to name
+            (self.with_(leverage="300"), "--leverage"),
             (self.with_(margin="-1"), "--margin"),
             (self.with_(add_margin="0"), "--add-margin"),
             (self.with_(mmr="1.5"), "--mmr"),
@@ -645,6 +648,11 @@ class ReplayFiles(ReplayBase):
             rc, out, err = run("replay", "--prices", path)
             self.assertEqual((rc, out), (2, ""))
             self.assertIn("line 1", err)
+            # an impossible candle (high below the open) is malformed too
+            path = self.write(tmp, "s.csv", "time,open,high,low,close\na,1,2,1,2\nb,100,99,98,99\n")
+            rc, out, err = run("replay", "--prices", path)
+            self.assertEqual((rc, out), (2, ""))
+            self.assertIn("line 3", err)
 
     def test_bad_arguments(self):
         cases = [

@@ -317,9 +317,12 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
         else if (rc == MARGIN_ELEVERAGE)
             cli_error(CMD, "--margin: '%s' gives a leverage of more than %sx (%s)", a->margin_s,
                       cli_num(buf, CALC_MAX_LEVERAGE, MARGIN_RATE_SCALE), margin_errmsg(e));
+        else if (rc == MARGIN_EMARGIN && a->margin_s)
+            cli_error(CMD, "--margin: '%s' is too small for this position (%s)", a->margin_s,
+                      margin_errmsg(e));
         else if (rc == MARGIN_EMARGIN)
-            cli_error(CMD, "--margin: '%s' is below the initial margin Q * entry / leverage (%s)",
-                      a->margin_s ? a->margin_s : "?", margin_errmsg(e));
+            cli_error(CMD, "--leverage: '%s' is too high for this position (%s)", a->lev_s,
+                      margin_errmsg(e));
         else
             status = cli_engine_fail(CMD, "opening the position", e, rc);
         goto out;

@@ -216,6 +216,12 @@ static int read_prices(const char *path, struct series *s)
                 goto out;
             }
         }
+        if (ohlc && (v[1] < v[0] || v[1] < v[3] || v[2] > v[0] || v[2] > v[3])) {
+            cli_error(CMD, "--prices %s: line %ld: the high must be >= open and close, the "
+                      "low <= them", path, r.lineno);
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
         if (ohlc) {
             /* open, then low then high when close >= open (else high then low), close */
             marks[n++] = v[0];
@@ -911,9 +917,10 @@ static void print_intro(const struct replay *rp)
                "margin left only covers the maintenance margin. Position #2 is a short with\n"
                "its own isolated margin; the account keeps 1000 USDT free beside them.\n\n");
     } else {
-        printf("margin replay: %zu rows, %s marks from %s (low %s, -%s %% from the first)\n\n",
-               rp->s.n, rp->a->prices ? "file" : "built-in", cli_num(b1, rp->first_mark, 8),
-               cli_num(b2, lo, 8), cli_num(b3, fall, 2));
+        printf("margin replay: %zu row%s, %s marks from %s (low %s, %s%s %% from the first)\n\n",
+               rp->s.n, rp->s.n == 1 ? "" : "s", rp->a->prices ? "file" : "built-in",
+               cli_num(b1, rp->first_mark, 8), cli_num(b2, lo, 8), fall > 0 ? "-" : "",
+               cli_num(b3, fall, 2));
     }
     printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, "time", "pos", "event", "mark",
            "details");
