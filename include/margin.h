@@ -675,6 +675,7 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 #define MARGIN_AT_INITIAL_MARGIN 110   /**< Q*E/L, money, rounded up. Independent of P. */
 #define MARGIN_AT_ROE 111              /**< Unrealized PnL / initial margin, #MARGIN_RATE_SCALE, rounded down. */
 #define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - MM, M + uPnL - Q*P/L)), money, rounded down. */
+#define MARGIN_AT_MARGIN_CALL_PRICE 113 /**< Price at which the lowest margin-call level is crossed (see margin_engine_set_margin_call_levels()), price units, long rounded up, short down; 0 when no levels are set or a long cannot reach it. Independent of P. @since 0.1.0 */
 /** @} */
 
 /**

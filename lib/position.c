@@ -1108,6 +1108,11 @@ int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, i
     case MARGIN_AT_REMOVABLE_MARGIN:
         rc = removable(m, p, mark, &v);
         break;
+    case MARGIN_AT_MARGIN_CALL_PRICE:
+        rc = e->nlevels == 0 ? MARGIN_OK
+                             : margin__threshold(m, p->side, p->qty, p->entry, p->margin,
+                                                 e->levels[0], &v);
+        break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown position key %d", (int)key);
     }

@@ -1580,7 +1580,7 @@ START_TEST(test_bad_queries)
     BAD(&w, margin_position_at(e, p, MARGIN_AT_NOTIONAL, 0, NULL), MARGIN_EINVAL);
     BAD(&w, margin_position_at(e, p, 0, 0, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_at(e, p, MARGIN_POS_QTY, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_position_at(e, p, 113, 0, &v), MARGIN_EINVAL);
+    BAD(&w, margin_position_at(e, p, 9999, 0, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_at(e, p, MARGIN_AT_NOTIONAL, -1, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_at(e, 0, MARGIN_AT_NOTIONAL, 0, &v), MARGIN_ENOTFOUND);
     BAD(&w, margin_position_at(e, 999, MARGIN_AT_NOTIONAL, 0, &v), MARGIN_ENOTFOUND);

@@ -1335,6 +1335,44 @@ START_TEST(test_queue_off)
 }
 END_TEST
 
+/* MARGIN_AT_MARGIN_CALL_PRICE is the price of the lowest level, and crossing it fires.
+ * Long 0.1 @ 20000, 20x: M = 100, mmr 0.004, level 0.8:
+ *   P = 0.8*(100 - 2000) / (0.1*(0.004 - 0.8)) = -1520 / -0.0796 = 3800000/199
+ *     = 19095.477386934673..., a long rounds up: 19095.47738694.
+ * Short 0.1 @ 20000, 10x: M = 200:
+ *   P = 0.8*(200 + 2000) / (0.1*(0.004 + 0.8)) = 1760 / 0.0804 = 4400000/201
+ *     = 21890.547263681592..., a short rounds down: 21890.54726368. */
+START_TEST(test_margin_call_price_query)
+{
+    margin_engine *e;
+    uint64_t m, a, lp, sp;
+    int32_t type;
+    int64_t lvl = D("0.9");
+    make_engine(&e, &m, &a, D("10000"));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("0.1"), D("20000"), D("20"), 0, 0, &lp));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("0.1"), D("20000"), D("10"), 0, 0, &sp));
+    ck_assert_int_eq(pos_at(e, lp, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("19095.47738694"));
+    ck_assert_int_eq(pos_at(e, sp, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("21890.54726368"));
+    /* one unit above the long's price: no margin call; at it: one */
+    while (margin_event_next(e, &type) == MARGIN_OK && type != MARGIN_EV_NONE)
+        ;
+    ck_assert_ok(e, margin_mark_update(e, m, D("19095.47738695")));
+    ck_assert_ok(e, margin_event_next(e, &type));
+    ck_assert_int_eq(type, MARGIN_EV_NONE);
+    ck_assert_ok(e, margin_mark_update(e, m, D("19095.47738694")));
+    ck_assert_ok(e, margin_event_next(e, &type));
+    ck_assert_int_eq(type, MARGIN_EV_MARGIN_CALL);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_OPEN_POSITIONS), 2);
+    /* the lowest of the configured levels counts; with none, there is no price */
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, &lvl, 1));
+    ck_assert_int_lt(pos_at(e, lp, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("19095.47738694"));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_int_eq(pos_at(e, lp, MARGIN_AT_MARGIN_CALL_PRICE, 0), 0);
+    ck_assert_int_eq(pos_at(e, sp, MARGIN_AT_MARGIN_CALL_PRICE, 0), 0);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_triggers(void)
 {
     Suite *s = suite_create("triggers");
@@ -1350,6 +1388,7 @@ Suite *suite_triggers(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("margin_call");
+    tcase_add_test(tc, test_margin_call_price_query);
     tcase_add_test(tc, test_margin_call_rearm);
     tcase_add_test(tc, test_margin_call_short);
     tcase_add_test(tc, test_margin_call_two_levels);

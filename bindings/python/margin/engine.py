@@ -972,6 +972,11 @@ class Position(_Thing):
         """``max(0, min(M - MM, M + uPnL - Q*P/L))``, rounded down."""
         return self._at_money(_capi.MARGIN_AT_REMOVABLE_MARGIN, mark)
 
+    def margin_call_price(self) -> Optional[Decimal]:
+        """The price at which the lowest margin-call level is crossed (long rounded up,
+        short down), or ``None`` when no levels are set or a long cannot reach it."""
+        return self._opt_price(self.at(_capi.MARGIN_AT_MARGIN_CALL_PRICE, None))
+
     # actions
     def trade(self, side: SideLike, qty: DecimalLike, price: DecimalLike, *, maker: bool = False) -> None:
         """Buy (``"long"``/``"buy"``) or sell (``"short"``/``"sell"``) *qty* at *price*:

@@ -46,6 +46,11 @@ class SeedExample(unittest.TestCase):
         self.assertEqual(lp, D("19076.30522089"))
         self.assertEqual(p.liquidation_price(), lp)
         self.assertEqual(p.liq_price, lp)  # the trigger in force
+        # The 0.8 margin-call level's price: MM = 0.8 * balance,
+        # P = 0.8*(M - Q*E) / (Q*(mmr - 0.8)) = -1520 / -0.0796, long rounded up.
+        mc = ceil_at(F("1520") / F("0.0796"))
+        self.assertEqual(mc, D("19095.47738694"))
+        self.assertEqual(p.margin_call_price(), mc)
 
     def test_figures_at_marks(self) -> None:
         p = self.pos

@@ -213,6 +213,7 @@ pub const MARGIN_AT_INITIAL_MARGIN: i32 = 110;
 pub const MARGIN_AT_ROE: i32 = 111;
 /// max(0, min(M - MM, M + uPnL - Q*P/L)), money, rounded down.
 pub const MARGIN_AT_REMOVABLE_MARGIN: i32 = 112;
+pub const MARGIN_AT_MARGIN_CALL_PRICE: i32 = 113;
 /// No event (the queue is empty).
 pub const MARGIN_EV_NONE: i32 = 0;
 /// Deposit to an account.

@@ -850,6 +850,7 @@ impl Engine {
             initial_margin: money(sys::MARGIN_AT_INITIAL_MARGIN)?,
             roe: rate(sys::MARGIN_AT_ROE)?,
             removable_margin: money(sys::MARGIN_AT_REMOVABLE_MARGIN)?,
+            margin_call_price: nonzero(self.at_raw(p, sys::MARGIN_AT_MARGIN_CALL_PRICE, mark)?, ps)?,
         })
     }
 
@@ -894,6 +895,13 @@ impl Engine {
     pub fn liquidation_price(&self, p: PositionId) -> Result<Option<Decimal>> {
         let (ps, _) = self.position_scales(p)?;
         nonzero(self.at_raw(p, sys::MARGIN_AT_LIQ_PRICE, 0)?, ps)
+    }
+
+    /// The price at which the lowest margin-call level is crossed (`None` when no levels
+    /// are set or a long cannot reach it).
+    pub fn margin_call_price(&self, p: PositionId) -> Result<Option<Decimal>> {
+        let (ps, _) = self.position_scales(p)?;
+        nonzero(self.at_raw(p, sys::MARGIN_AT_MARGIN_CALL_PRICE, 0)?, ps)
     }
 
     /// The bankruptcy price `E - s*M/Q` of an open position (`None` for a long when it

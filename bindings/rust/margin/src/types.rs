@@ -380,6 +380,9 @@ pub struct Figures {
     pub roe: Decimal,
     /// Margin that could be removed now, rounded down.
     pub removable_margin: Decimal,
+    /// Price at which the lowest margin-call level is crossed; `None` when no levels are
+    /// set or a long cannot reach it.
+    pub margin_call_price: Option<Decimal>,
 }
 
 /// One figure of [`Figures`], for [`Engine::figure`](crate::Engine::figure).
@@ -410,6 +413,8 @@ pub enum Figure {
     Roe,
     /// `MARGIN_AT_REMOVABLE_MARGIN`, money.
     RemovableMargin,
+    /// `MARGIN_AT_MARGIN_CALL_PRICE`, price (0: none).
+    MarginCallPrice,
 }
 
 /// The unit of a value, which fixes its scale.
@@ -435,6 +440,7 @@ impl Figure {
             Figure::InitialMargin => (sys::MARGIN_AT_INITIAL_MARGIN, Unit::Money),
             Figure::Roe => (sys::MARGIN_AT_ROE, Unit::Rate),
             Figure::RemovableMargin => (sys::MARGIN_AT_REMOVABLE_MARGIN, Unit::Money),
+            Figure::MarginCallPrice => (sys::MARGIN_AT_MARGIN_CALL_PRICE, Unit::Price),
         }
     }
 }

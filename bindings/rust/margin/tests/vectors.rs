@@ -21,7 +21,12 @@ fn seed_example_figures() {
     //    = 19000000/996 = 19076.305220883534..., a long rounds up: 19076.30522089.
     assert_eq!(e.liquidation_price(p).unwrap(), Some(d("19076.30522089")));
     assert_eq!(info.liq_price, Some(d("19076.30522089")));
+    // The default 0.8 margin-call level is crossed where MM = 0.8 * balance:
+    // P = 0.8*(M - Q*E) / (Q*(mmr - 0.8)) = -1520 / -0.0796 = 3800000/199
+    //   = 19095.477386934..., a long rounds up: 19095.47738694.
+    assert_eq!(e.margin_call_price(p).unwrap(), Some(d("19095.47738694")));
     let f = e.figures_at_last_mark(p).unwrap(); // no mark yet: the entry price
+    assert_eq!(f.margin_call_price, Some(d("19095.47738694")));
     assert_eq!(f.mark, d("20000"));
     assert_eq!(f.notional, d("2000"));
     assert_eq!(f.initial_margin, d("100"));
