@@ -18,9 +18,9 @@
  *   #MARGIN_MKT_QTY_SCALE, both 8 unless set), so that cheap coins can use finer prices.
  *
  * margin_dec_parse() and margin_dec_format() convert between such integers and decimal
- * strings, so no caller ever needs `double`. Intermediate products are computed exactly in
- * 128-bit arithmetic; a result that does not fit in 64 bits is reported as
- * #MARGIN_EOVERFLOW, never wrapped.
+ * strings, so no caller ever needs binary floating point. Intermediate products are
+ * computed exactly in 128-bit arithmetic; a result that does not fit in 64 bits is
+ * reported as #MARGIN_EOVERFLOW, never wrapped.
  *
  * @par Rounding
  * Where a result must be rounded, it is rounded against the position holder, so that rounding
