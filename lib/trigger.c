@@ -197,8 +197,12 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
         if ((rc = level_price(e, m, p, i, &k)) != MARGIN_OK)
             return rc;
         if (p->side > 0) {
-            if (k <= 0)
+            if (k <= 0) {
+                /* no level price: never fires, and a fired level re-arms at any mark */
+                if (fired & (1u << i))
+                    u = 1;
                 continue;
+            }
             if (!(fired & (1u << i))) {
                 if (k > d)
                     d = k; /* fires at mark <= k */

@@ -1373,6 +1373,57 @@ START_TEST(test_margin_call_price_query)
 }
 END_TEST
 
+/* A fired level whose price disappears re-arms, in both paths (a bug found by fuzzing:
+ * the index kept such a level fired, so the next crossing gave no margin call).
+ * Long 1 @ 100, 10x: M = 10, mmr 0.004, level 0.8:
+ *   level price K = 0.8*(10 - 100) / (0.004 - 0.8) = 90.452261306..., up: 90.45226131;
+ *   LP = (10 - 100) / (0.004 - 1) = 90.361445783...; mark 90.45 lies between: margin call.
+ * Add 200: M = 210 > Q*E, K = 0.8*110 / -0.796 < 0: no level price (and no LP).
+ *   The next mark (90.45 again) re-arms the level (no event).
+ * Remove 191.405 (the removable margin at 90.45: min(M - MM, M + uPnL - Q*P/L)
+ *   = min(210 - 0.3618, 210 - 9.55 - 9.045) = 191.405): M = 18.595,
+ *   K = 0.8*(18.595 - 100) / -0.796 = 81.814070351..., LP = 81.731927710...
+ * Mark 81.8 lies between them: a margin call again. */
+static void rearm_when_level_price_vanishes(int full_scan)
+{
+    margin_engine *e;
+    uint64_t m, a, p;
+    int32_t type;
+    int calls = 0;
+    make_engine(&e, &m, &a, D("1000"));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("100"), D("10"), 0, 0, &p));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("90.45226131"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("90.45")));
+    ck_assert_ok(e, margin_position_add_margin(e, p, D("200")));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_CALL_PRICE, 0), 0);
+    ck_assert_ok(e, margin_mark_update(e, m, D("90.45")));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_REMOVABLE_MARGIN, 0), D("191.405"));
+    ck_assert_ok(e, margin_position_remove_margin(e, p, D("191.405")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("18.595"));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("81.81407036"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("81.8")));
+    while (margin_event_next(e, &type) == MARGIN_OK && type != MARGIN_EV_NONE) {
+        int64_t price = 0;
+        if (type != MARGIN_EV_MARGIN_CALL)
+            continue;
+        ck_assert_ok(e, margin_event_get(e, MARGIN_EVF_PRICE, &price));
+        ck_assert(price == D("90.45") || price == D("81.8"));
+        calls++;
+    }
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+
+START_TEST(test_rearm_when_level_price_vanishes)
+{
+    rearm_when_level_price_vanishes(0);
+    rearm_when_level_price_vanishes(1);
+}
+END_TEST
+
 Suite *suite_triggers(void)
 {
     Suite *s = suite_create("triggers");
@@ -1389,6 +1440,7 @@ Suite *suite_triggers(void)
 
     tc = tcase_create("margin_call");
     tcase_add_test(tc, test_margin_call_price_query);
+    tcase_add_test(tc, test_rearm_when_level_price_vanishes);
     tcase_add_test(tc, test_margin_call_rearm);
     tcase_add_test(tc, test_margin_call_short);
     tcase_add_test(tc, test_margin_call_two_levels);
