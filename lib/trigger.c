@@ -186,8 +186,8 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
         if (p->take > 0 && p->take < u)
             u = p->take;
     } else {
-        if (p->liq > 0 && p->liq < u)
-            u = p->liq;
+        if (p->liq < u)
+            u = p->liq; /* a short always has one (0 if it rounds down to nothing) */
         if (p->stop > 0 && p->stop < u)
             u = p->stop;
         if (p->take > 0 && p->take > d)
