@@ -70,16 +70,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     margin_engine *e[2];
     uint64_t mkt[2], acct[2][NACCT];
-    int64_t mark = 20000 * ONE;
+    int64_t mark, pone, qone;
+    int32_t pscale, qscale;
     input in;
     int k, i;
 
     in.p = data;
     in.n = size;
+    /* coarse scales make rounding to whole units matter: price scale 8 or 2, qty 8 or 3 */
+    {
+        uint64_t sc = take(&in, 1);
+        pscale = (sc & 1) ? 2 : 8;
+        qscale = (sc & 2) ? 3 : 8;
+        pone = pscale == 2 ? 100 : ONE;
+        qone = qscale == 3 ? 1000 : ONE;
+    }
+    mark = 20000 * pone;
     for (k = 0; k < 2; k++) {
         check(margin_engine_new(&e[k]) == MARGIN_OK);
         check(margin_engine_set(e[k], MARGIN_ENG_FULL_SCAN, k) == MARGIN_OK);
         check(margin_market_new(e[k], "BTCUSDT", &mkt[k]) == MARGIN_OK);
+        check(margin_market_set(e[k], mkt[k], MARGIN_MKT_PRICE_SCALE, pscale) == MARGIN_OK);
+        check(margin_market_set(e[k], mkt[k], MARGIN_MKT_QTY_SCALE, qscale) == MARGIN_OK);
     }
     /* market setup from the first bytes: basis, fee to close, tiers, levels */
     {
@@ -118,14 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc[2];
         uint64_t pos = 1 + a % 16;
         int side = (a & 0x80) ? MARGIN_SHORT : MARGIN_LONG;
-        int64_t px = (int64_t)(1 + b % 60000) * ONE / 2;  /* 0.5 .. 30000 */
-        int64_t qty = (int64_t)(1 + c % 100000) * 100000; /* 0.001 .. 100 */
+        int64_t px = (int64_t)(1 + b % 60000) * pone / 2;  /* 0.5 .. 30000 */
+        int64_t qty = (int64_t)(1 + c % 100000) * (qone / 1000); /* 0.001 .. 100 */
         if (op == 2 || op == 3) {
             /* moves of the mark: small steps, big gaps, or exactly a trigger price */
-            int64_t d = ((int64_t)(b % 2001) - 1000) * ONE / ((c & 1) ? 10 : 1);
+            int64_t d = ((int64_t)(b % 2001) - 1000) * pone / ((c & 1) ? 10 : 1);
             mark += d;
             if (mark <= 0)
-                mark = ONE;
+                mark = 1 + (int64_t)(c % 3); /* the smallest prices too */
         }
         for (k = 0; k < 2; k++) {
             uint64_t id, ac = acct[k][a % NACCT];
