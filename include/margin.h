@@ -375,6 +375,21 @@ MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *o
 MARGIN_API int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels,
                                                     size_t n);
 
+/**
+ * @brief Read the margin-call levels in force, lowest first.
+ * @param[in]  e      The engine.
+ * @param[out] levels Receives the levels at #MARGIN_RATE_SCALE; may be NULL when @p cap is
+ *                    0. 8 entries always suffice.
+ * @param[in]  cap    Number of entries @p levels can hold.
+ * @param[out] out_n  Receives the number of levels (0: no margin calls).
+ * @retval #MARGIN_OK     Read.
+ * @retval #MARGIN_EINVAL @p e or @p out_n is NULL, or @p levels is NULL with @p cap > 0.
+ * @retval #MARGIN_EBUFFER @p cap is smaller than the number of levels (nothing written).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t *levels,
+                                                size_t cap, size_t *out_n);
+
 /** @} */
 
 /**
@@ -454,6 +469,21 @@ MARGIN_API int margin_market_new(margin_engine *e, const char *symbol, uint64_t 
  * @since 0.1.0
  */
 MARGIN_API int margin_market_find(const margin_engine *e, const char *symbol, uint64_t *out_id);
+
+/**
+ * @brief The symbol of a market.
+ * @param[in]  e      The engine.
+ * @param[in]  market The market's id.
+ * @param[out] buf    Receives the NUL-terminated symbol; 32 bytes always suffice.
+ * @param[in]  size   Size of @p buf in bytes.
+ * @retval #MARGIN_OK       Written.
+ * @retval #MARGIN_EINVAL   @p e or @p buf is NULL.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_EBUFFER  @p size is too small (nothing written).
+ * @since 0.1.0
+ */
+MARGIN_API int margin_market_symbol(const margin_engine *e, uint64_t market, char *buf,
+                                    size_t size);
 
 /**
  * @brief Set a market option (`MARGIN_MKT_*`).

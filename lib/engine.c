@@ -197,6 +197,22 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
     return MARGIN_OK;
 }
 
+int margin_engine_margin_call_levels(const margin_engine *e, int64_t *levels, size_t cap,
+                                     size_t *out_n)
+{
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_n == NULL || (levels == NULL && cap > 0))
+        return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or levels is NULL with cap > 0");
+    if (cap < e->nlevels)
+        return margin__fail(e, MARGIN_EBUFFER, "%u margin-call levels do not fit in %zu",
+                            (unsigned)e->nlevels, cap);
+    if (e->nlevels > 0)
+        memcpy(levels, e->levels, e->nlevels * sizeof e->levels[0]);
+    *out_n = e->nlevels;
+    return MARGIN_OK;
+}
+
 /* ------------------------------------------------------------------ lookups */
 
 int margin__get_market(const margin_engine *e, uint64_t id, margin__market **out)
@@ -303,6 +319,24 @@ int margin_market_find(const margin_engine *e, const char *symbol, uint64_t *out
             return MARGIN_OK;
         }
     return margin__fail(e, MARGIN_ENOTFOUND, "no market with symbol %.40s", symbol);
+}
+
+int margin_market_symbol(const margin_engine *e, uint64_t market, char *buf, size_t size)
+{
+    margin__market *m = NULL;
+    size_t len;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (buf == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "buf is NULL");
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    len = strlen(m->symbol);
+    if (len >= size)
+        return margin__fail(e, MARGIN_EBUFFER, "the symbol needs %zu bytes", len + 1);
+    memcpy(buf, m->symbol, len + 1);
+    return MARGIN_OK;
 }
 
 static int rate_ok(int64_t v)

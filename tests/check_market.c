@@ -853,6 +853,57 @@ START_TEST(test_tier_validation)
 }
 END_TEST
 
+/* Reading back a market's symbol and the engine's margin-call levels. */
+START_TEST(test_symbol_and_levels_getters)
+{
+    margin_engine *e;
+    uint64_t btc, eth;
+    char buf[32], small[4];
+    int64_t lv[8] = {0}, set[3];
+    size_t n = 99;
+    ck_assert_int_eq(margin_engine_new(&e), MARGIN_OK);
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &btc));
+    ck_assert_ok(e, margin_market_new(e, "ETHUSDT", &eth));
+    ck_assert_ok(e, margin_market_symbol(e, btc, buf, sizeof buf));
+    ck_assert_str_eq(buf, "BTCUSDT");
+    ck_assert_ok(e, margin_market_symbol(e, eth, buf, sizeof buf));
+    ck_assert_str_eq(buf, "ETHUSDT");
+    /* "ETHUSDT" needs 8 bytes with its NUL */
+    memcpy(small, "xyz", 4);
+    ck_assert_rc(e, margin_market_symbol(e, eth, small, sizeof small), MARGIN_EBUFFER);
+    ck_assert_str_eq(small, "xyz");
+    ck_assert_rc(e, margin_market_symbol(e, 3, buf, sizeof buf), MARGIN_ENOTFOUND);
+    ck_assert_rc(e, margin_market_symbol(e, btc, NULL, 8), MARGIN_EINVAL);
+    ck_assert_int_eq(margin_market_symbol(NULL, btc, buf, sizeof buf), MARGIN_EINVAL);
+
+    /* the default: one level, 0.8 */
+    ck_assert_ok(e, margin_engine_margin_call_levels(e, lv, 8, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(lv[0], D("0.8"));
+    /* set {0.9, 0.8, 0.9}: read back sorted, without the duplicate */
+    set[0] = D("0.9");
+    set[1] = D("0.8");
+    set[2] = D("0.9");
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, set, 3));
+    ck_assert_ok(e, margin_engine_margin_call_levels(e, lv, 8, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(lv[0], D("0.8"));
+    ck_assert_int_eq(lv[1], D("0.9"));
+    n = 99;
+    lv[0] = 7;
+    ck_assert_rc(e, margin_engine_margin_call_levels(e, lv, 1, &n), MARGIN_EBUFFER);
+    ck_assert_uint_eq(n, 99);
+    ck_assert_int_eq(lv[0], 7);
+    ck_assert_rc(e, margin_engine_margin_call_levels(e, NULL, 2, &n), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_engine_margin_call_levels(e, lv, 8, NULL), MARGIN_EINVAL);
+    /* none: n = 0, and a NULL array with cap 0 is fine */
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_ok(e, margin_engine_margin_call_levels(e, NULL, 0, &n));
+    ck_assert_uint_eq(n, 0);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_market(void)
 {
     Suite *s = suite_create("market");
@@ -862,6 +913,7 @@ Suite *suite_market(void)
     TCase *errors = tcase_create("errors");
 
     tcase_add_test(core, test_create_and_find);
+    tcase_add_test(core, test_symbol_and_levels_getters);
     tcase_add_test(core, test_many_markets);
     tcase_add_test(core, test_defaults);
     tcase_add_test(core, test_set_get_roundtrip);

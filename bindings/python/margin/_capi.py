@@ -230,9 +230,12 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "margin_engine_set": (_int, [_E, _i32, _i64]),
     "margin_engine_get": (_int, [_E, _i32, _pi64]),
     "margin_engine_set_margin_call_levels": (_int, [_E, _pi64, ctypes.c_size_t]),
+    "margin_engine_margin_call_levels": (
+        _int, [_E, _pi64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     # markets
     "margin_market_new": (_int, [_E, _str, _pu64]),
     "margin_market_find": (_int, [_E, _str, _pu64]),
+    "margin_market_symbol": (_int, [_E, _u64, _str, ctypes.c_size_t]),
     "margin_market_set": (_int, [_E, _u64, _i32, _i64]),
     "margin_market_get": (_int, [_E, _u64, _i32, _pi64]),
     "margin_market_add_tier": (_int, [_E, _u64, _i64, _i64, _i64, _i64]),

@@ -101,8 +101,6 @@ class Engine:
         self._c_callback: Any = None
         self._callback_error: Optional[BaseException] = None
         self._in_callback = False
-        self._symbols: dict = {}
-        self._levels: Tuple[Decimal, ...] = (Decimal("0.8"),)
         handle = ctypes.c_void_p()
         rc = _lib.margin_engine_new(ctypes.byref(handle))
         if rc < 0:
@@ -284,12 +282,16 @@ class Engine:
         arr = (ctypes.c_int64 * max(1, len(fixed)))(*fixed)
         ptr = ctypes.cast(arr, ctypes.POINTER(ctypes.c_int64)) if fixed else None
         self._call("margin_engine_set_margin_call_levels", ptr, len(fixed))
-        self._levels = tuple(from_fixed(v, _RATE) for v in fixed)
 
     @property
     def margin_call_levels(self) -> Tuple[Decimal, ...]:
-        """The margin-call levels last set through this object (default ``(0.8,)``)."""
-        return self._levels
+        """The margin-call levels in force, lowest first (default ``(0.8,)``), read from the
+        engine (``margin_engine_margin_call_levels()``)."""
+        arr = (ctypes.c_int64 * 8)()
+        n = ctypes.c_size_t()
+        self._query("margin_engine_margin_call_levels",
+                    ctypes.cast(arr, ctypes.POINTER(ctypes.c_int64)), 8, ctypes.byref(n))
+        return tuple(from_fixed(arr[i], _RATE) for i in range(n.value))
 
     @margin_call_levels.setter
     def margin_call_levels(self, levels: Iterable[DecimalLike]) -> None:
@@ -388,7 +390,6 @@ class Engine:
         raw = _symbol_bytes(symbol)
         out = ctypes.c_uint64()
         self._call("margin_market_new", raw, ctypes.byref(out))
-        self._symbols[out.value] = symbol
         m = Market(self, out.value)
         if price_scale is not None:
             m.price_scale = price_scale
@@ -422,7 +423,6 @@ class Engine:
         if isinstance(key, str):
             out = ctypes.c_uint64()
             self._query("margin_market_find", _symbol_bytes(key), ctypes.byref(out))
-            self._symbols[out.value] = key
             return Market(self, out.value)
         m = Market(self, to_u64(key, "market"))
         m.get(_capi.MARGIN_MKT_PRICE_SCALE)  # raises NotFound for an unknown id
@@ -509,10 +509,11 @@ class Market(_Thing):
     __slots__ = ()
 
     @property
-    def symbol(self) -> Optional[str]:
-        """The symbol, if this object was created or found by symbol through the engine
-        object (the C API has no reverse lookup)."""
-        return self.engine._symbols.get(self.id)
+    def symbol(self) -> str:
+        """The market's symbol (``margin_market_symbol()``)."""
+        buf = ctypes.create_string_buffer(32)
+        self.engine._query("margin_market_symbol", self.id, buf, ctypes.sizeof(buf))
+        return buf.value.decode("ascii")
 
     def __repr__(self) -> str:
         return f"<margin.Market id={self.id} symbol={self.symbol!r}>"

@@ -102,6 +102,10 @@ class MarginCallLevels(unittest.TestCase):
     def test_levels_fire_and_rearm(self) -> None:
         with margin.Engine(margin_call_levels=["0.5", "0.8"]) as eng:
             self.assertEqual(eng.margin_call_levels, (D("0.5"), D("0.8")))
+            # read back sorted and without duplicates, as the engine keeps them
+            eng.set_margin_call_levels(["0.9", "0.5", "0.9"])
+            self.assertEqual(eng.margin_call_levels, (D("0.5"), D("0.9")))
+            eng.set_margin_call_levels(["0.5", "0.8"])
             m = eng.new_market("BTCUSDT")
             a = eng.new_account(deposit="1000")
             p = a.open_position(m, "long", "0.1", "20000", leverage=20)
@@ -132,6 +136,7 @@ class MarginCallLevels(unittest.TestCase):
     def test_no_levels_no_calls(self) -> None:
         with margin.Engine() as eng:
             eng.set_margin_call_levels([])
+            self.assertEqual(eng.margin_call_levels, ())
             m = eng.new_market("BTCUSDT")
             a = eng.new_account(deposit="1000")
             a.open_position(m, "long", "0.1", "20000", leverage=20)

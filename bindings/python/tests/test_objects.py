@@ -62,6 +62,9 @@ class MarketOptions(unittest.TestCase):
         with margin.Engine() as eng:
             m = eng.new_market("BTCUSDT")
             self.assertEqual(m.symbol, "BTCUSDT")
+            # read back from the engine, whichever object asks
+            self.assertEqual(eng.market(m.id).symbol, "BTCUSDT")
+            self.assertEqual(eng.new_market("ETHUSDT").symbol, "ETHUSDT")
             self.assertEqual((m.price_scale, m.qty_scale), (8, 8))
             self.assertEqual(m.tick, D("0.00000001"))  # 1 price unit
             self.assertEqual(m.step, D("0.00000001"))

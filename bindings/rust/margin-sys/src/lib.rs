@@ -336,6 +336,12 @@ extern "C" {
         levels: *const i64,
         n: usize,
     ) -> c_int;
+    pub fn margin_engine_margin_call_levels(
+        e: *const margin_engine,
+        levels: *mut i64,
+        cap: usize,
+        out_n: *mut usize,
+    ) -> c_int;
 
     // ---- markets
     pub fn margin_market_new(
@@ -347,6 +353,12 @@ extern "C" {
         e: *const margin_engine,
         symbol: *const c_char,
         out_id: *mut u64,
+    ) -> c_int;
+    pub fn margin_market_symbol(
+        e: *const margin_engine,
+        market: u64,
+        buf: *mut c_char,
+        size: usize,
     ) -> c_int;
     pub fn margin_market_set(e: *mut margin_engine, market: u64, key: i32, value: i64) -> c_int;
     pub fn margin_market_get(

@@ -345,6 +345,26 @@ impl Engine {
         self.check(rc)
     }
 
+    /// The margin-call levels in force, lowest first (by default one level, 0.8).
+    ///
+    /// ```
+    /// use margin::{Decimal, Engine};
+    /// let mut engine = Engine::new().unwrap();
+    /// assert_eq!(engine.margin_call_levels().unwrap(), vec!["0.8".parse::<Decimal>().unwrap()]);
+    /// engine.set_margin_call_levels(["0.9", "0.8"]).unwrap();
+    /// assert_eq!(engine.margin_call_levels().unwrap().len(), 2);
+    /// ```
+    pub fn margin_call_levels(&self) -> Result<Vec<Decimal>> {
+        let mut buf = [0i64; 8];
+        let mut n = 0usize;
+        // SAFETY: live engine; buf holds 8 entries, which always suffice; valid out-pointer.
+        let rc = unsafe {
+            sys::margin_engine_margin_call_levels(self.p(), buf.as_mut_ptr(), buf.len(), &mut n)
+        };
+        self.check_query(rc, || "margin-call levels".to_string())?;
+        buf[..n].iter().map(|&v| dec(v, RATE_SCALE)).collect()
+    }
+
     // ------------------------------------------------------------------ markets
 
     /// Creates a market with default options (price and quantity scale 8, tick and step 1
@@ -433,6 +453,17 @@ impl Engine {
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
         self.check(rc)
+    }
+
+    /// The symbol of a market.
+    pub fn market_symbol(&self, m: MarketId) -> Result<String> {
+        let mut buf = [0 as std::os::raw::c_char; 32];
+        // SAFETY: live engine; buf holds 32 bytes, which always suffice for a symbol.
+        let rc = unsafe { sys::margin_market_symbol(self.p(), m.get(), buf.as_mut_ptr(), buf.len()) };
+        self.check_query(rc, || format!("{m}"))?;
+        // SAFETY: on success the callee wrote a NUL-terminated string into buf.
+        let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
+        Ok(s.to_string_lossy().into_owned())
     }
 
     /// Every option and figure of a market.

@@ -205,3 +205,21 @@ fn rescale_agrees_with_the_library() {
         }
     }
 }
+
+/// A market's symbol and the margin-call levels are read back from the engine.
+#[test]
+fn symbol_and_levels_read_back() {
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+    let mut e = margin::Engine::new().unwrap();
+    let btc = e.market_new("BTCUSDT").unwrap();
+    let eth = e.market_new("ETHUSDT").unwrap();
+    assert_eq!(e.market_symbol(btc).unwrap(), "BTCUSDT");
+    assert_eq!(e.market_symbol(eth).unwrap(), "ETHUSDT");
+    // the default is one level, 0.8
+    assert_eq!(e.margin_call_levels().unwrap(), vec![d("0.8")]);
+    // the engine keeps them sorted and without duplicates
+    e.set_margin_call_levels(["0.9", "0.5", "0.9"]).unwrap();
+    assert_eq!(e.margin_call_levels().unwrap(), vec![d("0.5"), d("0.9")]);
+    e.set_margin_call_levels(Vec::<&str>::new()).unwrap();
+    assert!(e.margin_call_levels().unwrap().is_empty());
+}
