@@ -123,17 +123,10 @@ void margin__ev_commit(margin_engine *e, margin__event *ev);
 
 /* math (position.c) */
 int margin__tier_at(const margin__market *m, margin__i128 n_w); /* n_w: notional at scale w */
-int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
-                     int64_t *out);
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out);
-int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price,
-                  int64_t *mm, int64_t *rate, int64_t *cum);
-int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
-                       int64_t *out);
 int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
                 int64_t *out);
-int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
 
 /* Changes to an account's ledgers (and the insurance fund) made by one operation. */
 typedef struct {
@@ -162,8 +155,6 @@ int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t
                      int64_t *out);
 
 /* triggers (trigger.c) */
-int margin__heap_reserve(margin__heap *h, uint32_t n);
-void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot);
 int margin__position_keys(const margin_engine *e, const margin__market *m,
                           const margin__position *p, uint8_t fired, int64_t *down,
                           int64_t *up);
@@ -172,7 +163,6 @@ void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
 int margin__index_reserve(margin__market *m);
 int margin__reindex(margin_engine *e, uint32_t pi);
-int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark);
 
 /* list management (engine.c) */
 void margin__link(margin_engine *e, uint32_t pi);

@@ -59,7 +59,7 @@ int margin__tier_at(const margin__market *m, margin__i128 n_w)
     return 0;
 }
 
-int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
+static int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
                      int64_t *out)
 {
     margin__i128 r;
@@ -183,7 +183,7 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
 }
 
 /* Maintenance margin (money, rounded up), its tier's rate and amount, at price. */
-int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price, int64_t *mm,
+static int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price, int64_t *mm,
                   int64_t *rate, int64_t *cum)
 {
     margin__i128 x, r;
@@ -214,7 +214,7 @@ int margin__mm_at(const margin__market *m, const margin__position *p, int64_t pr
     return MARGIN_OK;
 }
 
-int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
+static int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
                        int64_t *out)
 {
     int64_t pnl;
@@ -242,7 +242,7 @@ int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t
     return frac64(mm, 0, b, 0, 8, MARGIN_ROUND_CEIL, out);
 }
 
-int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
+static int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
 {
     margin__i128 qe, mw, r;
     int rc;

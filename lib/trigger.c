@@ -72,7 +72,7 @@ static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
     heap_put(e, h, i, it);
 }
 
-int margin__heap_reserve(margin__heap *h, uint32_t n)
+static int margin__heap_reserve(margin__heap *h, uint32_t n)
 {
     uint32_t cap;
     margin__hitem *na;
@@ -89,7 +89,7 @@ int margin__heap_reserve(margin__heap *h, uint32_t n)
     return MARGIN_OK;
 }
 
-void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot)
+static void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot)
 {
     uint32_t pi = h->a[slot].pos;
     *slot_of(e, h, pi) = MARGIN__NONE;
@@ -381,7 +381,7 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
  * mark is applied with all its consequences, or nothing changes. */
-int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
+static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
     size_t n = 0, i, nout = 0, nev = 0;
     margin__outcome *outs;
