@@ -54,6 +54,9 @@ typedef struct {
     int64_t free, deposits, withdrawals, realized, fees, funding, isolated;
     uint32_t open_count;
     uint32_t head, tail; /* open positions */
+    /* deltas staged by a batch (mark update, funding) before it commits: free, isolated,
+     * realized, fees, funding; zero outside a batch */
+    margin__i128 stage[5];
 } margin__account;
 
 typedef struct {
@@ -137,6 +140,11 @@ typedef struct {
 int margin__ledger_check(const margin_engine *e, const margin__position *p, int count_pos,
                          const margin__delta *d);
 void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d);
+/* A batch changes several positions of one account at once: stage each delta on its
+ * account, so that the totals are checked and not only each delta (MARGIN_EOVERFLOW);
+ * then unstage every account touched, whatever the outcome. */
+int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d);
+void margin__ledger_unstage(margin_engine *e, uint32_t account);
 
 /* closing a position (position.c): compute without side effects, then apply */
 typedef struct {
@@ -147,6 +155,7 @@ typedef struct {
 } margin__close;
 int margin__close_compute(const margin_engine *e, const margin__position *p, int64_t price,
                           int64_t fee_rate, int liquidation, margin__close *out);
+int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c);
 /* needs one reserved event */
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type);

@@ -363,6 +363,27 @@ void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delt
     e->insurance += d->insurance;
 }
 
+int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d)
+{
+    margin__account *a = &e->accounts[account];
+    const int64_t now[5] = {a->free, a->isolated, a->realized, a->fees, a->funding};
+    const int64_t add[5] = {d->free, d->isolated, d->realized, d->fees, d->funding};
+    int i, rc = MARGIN_OK;
+    for (i = 0; i < 5; i++) {
+        margin__i128 v;
+        a->stage[i] += add[i]; /* |stage| < n * 2^63: no overflow in 128 bits */
+        v = now[i] + a->stage[i];
+        if (v > INT64_MAX || v < INT64_MIN)
+            rc = MARGIN_EOVERFLOW;
+    }
+    return rc;
+}
+
+void margin__ledger_unstage(margin_engine *e, uint32_t account)
+{
+    memset(e->accounts[account].stage, 0, sizeof e->accounts[account].stage);
+}
+
 static margin__delta delta_of(int64_t dfree, int64_t diso, int64_t dreal, int64_t dfees,
                               int64_t dins)
 {
@@ -595,6 +616,12 @@ void margin__prefetch_close(const margin_engine *e, const margin__position *p)
         __builtin_prefetch(&m->up.a[p->up_slot], 1);
         __builtin_prefetch(&e->pos[m->up.a[m->up.n - 1].pos], 1);
     }
+}
+
+int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c)
+{
+    margin__delta d = close_delta(&e->pos[pi], c);
+    return margin__ledger_stage(e, e->pos[pi].account, &d);
 }
 
 /* The money side of a close and its event; the position stays linked and indexed. */

@@ -381,10 +381,19 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
  * mark is applied with all its consequences, or nothing changes. */
+/* Undo the staging of the first n outcomes (a failed update changes nothing). */
+static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        margin__ledger_unstage(e, e->pos[outs[i].pi].account);
+}
+
 static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
     size_t n = 0, i, nout = 0, nev = 0;
     margin__outcome *outs;
+    margin__i128 fund = e->insurance;
     int rc;
 
     if (e->full_scan) {
@@ -410,9 +419,14 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
     if (n > 0 && (rc = grow(e, &e->out, &e->out_cap, n, sizeof(margin__outcome))) != MARGIN_OK)
         return rc;
     outs = e->out;
+    /* Decide every outcome. Several positions of one account may close in this update, so
+     * each close's ledger changes are staged on its account (just loaded by the decision)
+     * and the totals checked; applying an outcome unstages its account. */
     for (i = 0; i < n; i++) {
-        if ((rc = decide(e, m, e->cand[i], mark, &outs[nout])) != MARGIN_OK)
+        if ((rc = decide(e, m, e->cand[i], mark, &outs[nout])) != MARGIN_OK) {
+            unstage_outcomes(e, outs, nout);
             return margin__fail(e, rc, "evaluating position %u overflows", e->cand[i] + 1);
+        }
         if (outs[nout].kind == OUT_NONE)
             continue;
         if (outs[nout].kind == OUT_LEVELS) {
@@ -421,23 +435,25 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
                 nev += (outs[nout].newly >> b) & 1u;
         } else {
             nev++;
+            fund += outs[nout].close.insurance; /* the fund takes them all: must fit too */
+            if (margin__close_stage(e, outs[nout].pi, &outs[nout].close) != MARGIN_OK ||
+                fund > INT64_MAX || fund < INT64_MIN) {
+                unstage_outcomes(e, outs, nout + 1);
+                return margin__fail(e, MARGIN_EOVERFLOW,
+                                    "an account's ledgers or the insurance fund would overflow");
+            }
         }
         nout++;
     }
-    {
-        /* the fund takes every liquidation of this update: its total must fit too */
-        margin__i128 fund = e->insurance;
-        for (i = 0; i < nout; i++)
-            fund += outs[i].close.insurance;
-        if (fund > INT64_MAX || fund < INT64_MIN)
-            return margin__fail(e, MARGIN_EOVERFLOW, "the insurance fund would overflow");
-    }
-    if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK)
+    if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
+        unstage_outcomes(e, outs, nout);
         return rc;
+    }
     m->mark = mark;
     for (i = 0; i < nout; i++) {
         if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
             margin__prefetch_close(e, &e->pos[outs[i + 1].pi]);
+        margin__ledger_unstage(e, e->pos[outs[i].pi].account);
         apply(e, m, &outs[i], mark);
     }
     return MARGIN_OK;
@@ -461,6 +477,21 @@ int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark)
 typedef struct {
     int64_t flow, margin, liq, down, up;
 } funding_out;
+
+static void funding_unstage(margin_engine *e, const margin__market *m)
+{
+    uint32_t pi;
+    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+        margin__ledger_unstage(e, e->pos[pi].account);
+}
+
+/* A funding round that cannot be applied: undo the staging, report, change nothing. */
+static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint32_t pi)
+{
+    funding_unstage(e, m);
+    return margin__fail(e, rc, "funding of position %u (or its account's totals) overflows",
+                        pi + 1);
+}
 
 int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_t mark)
 {
@@ -492,28 +523,28 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             (rc = margin__rescale128(x, m->ns + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) !=
                 MARGIN_OK ||
             (rc = margin__narrow(r, &fo[n].flow)) != MARGIN_OK)
-            return margin__fail(e, MARGIN_EOVERFLOW, "funding payment of position %u overflows",
-                                pi + 1);
+            return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         if (fo[n].flow < -t.margin)
             fo[n].flow = -t.margin; /* a position never pays more than its margin */
         if (__builtin_add_overflow(t.margin, fo[n].flow, &t.margin))
-            return margin__fail(e, MARGIN_EOVERFLOW, "margin of position %u overflows", pi + 1);
+            return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         if ((rc = margin__threshold(m, t.side, t.qty, t.entry, t.margin, MARGIN__ONE, &t.liq)) !=
                 MARGIN_OK ||
             (rc = margin__position_keys(e, m, &t, t.mc_fired, &fo[n].down, &fo[n].up)) !=
                 MARGIN_OK)
-            return margin__fail(e, rc, "trigger prices of position %u overflow", pi + 1);
+            return funding_fail(e, m, rc, pi);
         fo[n].margin = t.margin;
         fo[n].liq = t.liq;
         {
             margin__delta d;
             memset(&d, 0, sizeof d);
             d.isolated = d.funding = fo[n].flow;
-            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK)
-                return margin__fail(e, MARGIN_EOVERFLOW,
-                                    "funding totals of position %u overflow", pi + 1);
+            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
+                margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
+                return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         }
     }
+    funding_unstage(e, m);
     if ((rc = margin__ev_reserve(e, n)) != MARGIN_OK)
         return rc;
     /* pass 2: apply */

@@ -1424,6 +1424,40 @@ START_TEST(test_rearm_when_level_price_vanishes)
 }
 END_TEST
 
+/* Funding whose receipts fit one at a time but not together must fail and change nothing.
+ * Two 1x shorts of 1 BTC at 4e10 USDT (taker fee 0): margins 4e10 each, isolated 8e10 of
+ * a 9.2e10 deposit. Funding rate 0.25 at mark 4e10: each short receives 1 * 4e10 * 0.25
+ * = 1e10; isolated + 1e10 = 9e10 fits in int64 money (max 92233720368.54775807) but
+ * isolated + 2e10 = 1e11 does not: MARGIN_EOVERFLOW, and no ledger moves. */
+START_TEST(test_funding_cumulative_overflow)
+{
+    margin_engine *e;
+    uint64_t m, a, p1, p2;
+    int64_t iso, free_, seq, m1;
+    make_engine(&e, &m, &a, D("92000000000"));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("40000000000"), D("1"), 0, 0, &p1));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("40000000000"), D("1"), 0, 0, &p2));
+    iso = acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN);
+    free_ = acct_get(e, a, MARGIN_ACCT_FREE_BALANCE);
+    seq = eng_get(e, MARGIN_ENG_LAST_SEQ);
+    m1 = pos_get(e, p1, MARGIN_POS_MARGIN);
+    ck_assert_int_eq(iso, D("80000000000"));
+    ck_assert_rc(e, margin_funding_apply(e, m, D("0.25"), D("40000000000")), MARGIN_EOVERFLOW);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN), iso);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), free_);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FUNDING), 0);
+    ck_assert_int_eq(pos_get(e, p1, MARGIN_POS_MARGIN), m1);
+    ck_assert_int_eq(pos_get(e, p2, MARGIN_POS_FUNDING), 0);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_LAST_SEQ), seq);
+    /* half the rate fits: 8e10 + 2 * 0.5e10 = 9e10 */
+    ck_assert_ok(e, margin_funding_apply(e, m, D("0.125"), D("40000000000")));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN), D("90000000000"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_triggers(void)
 {
     Suite *s = suite_create("triggers");
@@ -1441,6 +1475,7 @@ Suite *suite_triggers(void)
     tc = tcase_create("margin_call");
     tcase_add_test(tc, test_margin_call_price_query);
     tcase_add_test(tc, test_rearm_when_level_price_vanishes);
+    tcase_add_test(tc, test_funding_cumulative_overflow);
     tcase_add_test(tc, test_margin_call_rearm);
     tcase_add_test(tc, test_margin_call_short);
     tcase_add_test(tc, test_margin_call_two_levels);
