@@ -1,5 +1,6 @@
 #include <stdio.h>
 
+#include "dec.h"
 #include "helpers.h"
 
 int64_t DS(const char *s, int32_t scale)
@@ -53,7 +54,8 @@ void assert_conserved(const margin_engine *e, uint64_t acct)
     int64_t pnl = acct_get(e, acct, MARGIN_ACCT_REALIZED_PNL);
     int64_t fees = acct_get(e, acct, MARGIN_ACCT_FEES);
     int64_t fund = acct_get(e, acct, MARGIN_ACCT_FUNDING);
-    ck_assert_msg(free_ + iso == dep - wd + pnl - fees + fund,
+    /* in 128 bits: each ledger fits in 64, their sums need not */
+    ck_assert_msg((margin__i128)free_ + iso == (margin__i128)dep - wd + pnl - fees + fund,
                   "money not conserved on account %llu: free %lld + isolated %lld != deposits "
                   "%lld - withdrawals %lld + pnl %lld - fees %lld + funding %lld",
                   (unsigned long long)acct, (long long)free_, (long long)iso, (long long)dep,
