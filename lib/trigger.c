@@ -171,12 +171,12 @@ static int level_hit(const margin__position *p, int64_t k, int64_t mark)
     return mark >= k;
 }
 
-int margin__position_keys(const margin_engine *e, const margin__market *m,
-                          const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
+/* The keys of a position from its level prices k[0..nlevels-1] (see the file comment). */
+static void keys_from(const margin__position *p, uint8_t fired, const int64_t *kp,
+                      uint32_t nlevels, int64_t *down, int64_t *up)
 {
     int64_t d = KEY_NONE_DOWN, u = KEY_NONE_UP, k;
     uint32_t i;
-    int rc;
     /* "fires when mark <= x" keys: long liq/stop/armed levels, short take/re-arms */
     if (p->side > 0) {
         if (p->liq > 0 && p->liq > d)
@@ -193,9 +193,8 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
         if (p->take > 0 && p->take > d)
             d = p->take;
     }
-    for (i = 0; i < e->nlevels; i++) {
-        if ((rc = level_price(e, m, p, i, &k)) != MARGIN_OK)
-            return rc;
+    for (i = 0; i < nlevels; i++) {
+        k = kp[i];
         if (p->side > 0) {
             if (k <= 0) {
                 /* no level price: never fires, and a fired level re-arms at any mark */
@@ -220,6 +219,18 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
     }
     *down = d;
     *up = u;
+}
+
+int margin__position_keys(const margin_engine *e, const margin__market *m,
+                          const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
+{
+    int64_t kp[MARGIN__MAX_LEVELS];
+    uint32_t i;
+    int rc;
+    for (i = 0; i < e->nlevels; i++)
+        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
+            return rc;
+    keys_from(p, fired, kp, e->nlevels, down, up);
     return MARGIN_OK;
 }
 
@@ -275,6 +286,7 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi, 
                   margin__outcome *o)
 {
     const margin__position *p = &e->pos[pi];
+    int64_t kp[MARGIN__MAX_LEVELS];
     int long_ = p->side > 0, rc;
     uint32_t i;
     memset(o, 0, sizeof *o);
@@ -293,11 +305,10 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi, 
         return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
     }
     for (i = 0; i < e->nlevels; i++) {
-        int64_t k;
         uint8_t bit = (uint8_t)(1u << i);
-        if ((rc = level_price(e, m, p, i, &k)) != MARGIN_OK)
+        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
             return rc;
-        if (level_hit(p, k, mark)) {
+        if (level_hit(p, kp[i], mark)) {
             if (!(o->mask & bit)) {
                 o->mask |= bit;
                 o->newly |= bit;
@@ -311,7 +322,8 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi, 
     o->kind = OUT_LEVELS;
     if (o->newly && (rc = margin__ratio_at(m, p, mark, &o->ratio)) != MARGIN_OK)
         return rc;
-    return margin__position_keys(e, m, p, o->mask, &o->down, &o->up);
+    keys_from(p, o->mask, kp, e->nlevels, &o->down, &o->up); /* prices computed above */
+    return MARGIN_OK;
 }
 
 /* Breadth-first walk of the part of a heap whose keys the mark crosses. */
