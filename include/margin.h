@@ -300,6 +300,10 @@ MARGIN_API int margin_engine_new(margin_engine **out);
 
 /**
  * @brief Free an engine and everything it owns. Accepts NULL.
+ *
+ * Called from inside the event callback, it is refused: it does nothing and records
+ * #MARGIN_ESTATE on the engine (the call delivering the event still uses it). Free the
+ * engine after that call returns.
  * @param[in] e The engine, or NULL. Every id of this engine becomes meaningless.
  * @since 0.1.0
  */
@@ -331,6 +335,7 @@ MARGIN_API int margin_errcode(const margin_engine *e);
  * @retval #MARGIN_OK     Set.
  * @retval #MARGIN_EINVAL @p e is NULL, @p key is unknown or read-only, or @p value is out of
  *                        range for the key.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_engine_set(margin_engine *e, int32_t key, int64_t value);
@@ -370,6 +375,7 @@ MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *o
  * @retval #MARGIN_EINVAL @p e is NULL, @p levels is NULL with @p n > 0, @p n > 8, or a
  *                        level is not strictly between 0 and 1.
  * @retval #MARGIN_ENOMEM Out of memory (re-indexing positions).
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels,
@@ -402,9 +408,14 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
 /** @name Market option keys (margin_market_set(), margin_market_get())
  * @{ */
 /** Decimal places of prices in this market, 0 to 18; default 8. Settable only while the
- *  market has no tiers added and no positions. */
+ *  market has no tiers added and no positions. The price scale plus the quantity scale must
+ *  be at most 28 (#MARGIN_EINVAL otherwise): a position's figures are computed exactly at
+ *  `w + 8` decimal places in 128 bits, `w` = max(sum, 8), so a position's value and margin
+ *  must stay below about 1.7 x 10^(30 - w) money: 1.7e14 at scales 8 + 8, 1.7e10 at a sum
+ *  of 20, 1.7e4 at 26, 170 at 28. Larger figures are refused with #MARGIN_EOVERFLOW when a
+ *  position is opened or changed. */
 #define MARGIN_MKT_PRICE_SCALE 1
-/** Decimal places of quantities in this market, 0 to 18; default 8. Same restriction. */
+/** Decimal places of quantities in this market, 0 to 18; default 8. Same restrictions. */
 #define MARGIN_MKT_QTY_SCALE 2
 /** Price tick, in price units (> 0); entry and trade prices must be multiples of it.
  *  Default 1 (the smallest price unit). */
@@ -431,6 +442,20 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
 #define MARGIN_MKT_TIER_COUNT 11
 /** Number of open positions in the market. Read-only. */
 #define MARGIN_MKT_OPEN_POSITIONS 12
+/** The largest price the market accepts, in price units: marks (margin_mark_update(),
+ *  margin_funding_apply()), fill prices, stop-loss and take-profit prices above it are
+ *  refused with #MARGIN_ERANGE. Every position is checked against it when it is opened or
+ *  changed: its value, PnL, margin balance, maintenance margin and every fee and funding
+ *  payment must fit at every mark from 1 to this price, or the operation fails with
+ *  #MARGIN_EOVERFLOW and changes nothing. So a mark update never fails for arithmetic
+ *  reasons inside one position (only a ledger total passing 92233720368.54775807 money
+ *  can). Default 10^(price scale + 7), ten million in price units (INT64_MAX - 1 for price
+ *  scales above 11), following the price scale until it is set. Settable at any time to a
+ *  value > 0 and below INT64_MAX, at or above the last mark, such that every open position
+ *  of the market still fits and no stop or take-profit lies above it (else
+ *  #MARGIN_ESTATE, #MARGIN_ERANGE or #MARGIN_EOVERFLOW, and nothing changes).
+ *  @since 0.2.0 */
+#define MARGIN_MKT_MAX_PRICE 13
 /** @} */
 
 /** Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid). */
@@ -454,6 +479,7 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *                        long or not printable.
  * @retval #MARGIN_EEXIST A market with that symbol exists.
  * @retval #MARGIN_ENOMEM Out of memory.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id);
@@ -497,6 +523,10 @@ MARGIN_API int margin_market_symbol(const margin_engine *e, uint64_t market, cha
  * @retval #MARGIN_ENOTFOUND No market has that id.
  * @retval #MARGIN_ESTATE   The key cannot change now (open positions, or tiers added).
  * @retval #MARGIN_ELEVERAGE A new maximum leverage is below an open position's leverage.
+ * @retval #MARGIN_ERANGE   A new #MARGIN_MKT_MAX_PRICE is below an open position's stop or
+ *                          take-profit.
+ * @retval #MARGIN_EOVERFLOW A new #MARGIN_MKT_MAX_PRICE is too large for an open position.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value);
@@ -520,7 +550,10 @@ MARGIN_API int margin_market_get(const margin_engine *e, uint64_t market, int32_
  *
  * The first call on a market replaces its default tier; later calls append. Tiers must be
  * added in increasing order of floor, the first floor being 0. A tier's maintenance amount
- * (`cum`) is derived by the recurrence when #MARGIN_DERIVE is passed, or taken as given.
+ * (`cum`) is derived by the recurrence when #MARGIN_DERIVE is passed, or taken as given. A
+ * given amount above `floor * mmr` (a tier table cut down to one bracket, as the venues'
+ * calculators do) makes `Q*P*mmr - cum` negative for notionals below `cum / mmr`: there the
+ * maintenance margin is 0 and the liquidation price is the bankruptcy price.
  * Allowed only while the market has no open positions.
  *
  * @param[in,out] e            The engine.
@@ -536,6 +569,7 @@ MARGIN_API int margin_market_get(const margin_engine *e, uint64_t market, int32_
  * @retval #MARGIN_ENOTFOUND No market has that id.
  * @retval #MARGIN_ESTATE   The market has open positions, or already has 32 tiers.
  * @retval #MARGIN_EOVERFLOW The derived amount does not fit.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor,
@@ -603,6 +637,7 @@ MARGIN_API int margin_market_tier_for(const margin_engine *e, uint64_t market, i
  * @retval #MARGIN_OK     Created.
  * @retval #MARGIN_EINVAL A pointer is NULL.
  * @retval #MARGIN_ENOMEM Out of memory.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_account_new(margin_engine *e, uint64_t *out_id);
@@ -617,6 +652,7 @@ MARGIN_API int margin_account_new(margin_engine *e, uint64_t *out_id);
  * @retval #MARGIN_ENOTFOUND No account has that id.
  * @retval #MARGIN_EOVERFLOW The balance would overflow.
  * @retval #MARGIN_ENOMEM    Out of memory (event queue).
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_account_deposit(margin_engine *e, uint64_t account, int64_t amount);
@@ -631,6 +667,7 @@ MARGIN_API int margin_account_deposit(margin_engine *e, uint64_t account, int64_
  * @retval #MARGIN_ENOTFOUND No account has that id.
  * @retval #MARGIN_EFUNDS   @p amount exceeds the free balance.
  * @retval #MARGIN_ENOMEM   Out of memory (event queue).
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_account_withdraw(margin_engine *e, uint64_t account, int64_t amount);
@@ -696,15 +733,15 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 #define MARGIN_AT_NOTIONAL 101         /**< Position value Q*P, money, rounded up. */
 #define MARGIN_AT_UNREALIZED_PNL 102   /**< s*Q*(P-E), money, rounded down. */
 #define MARGIN_AT_MARGIN_BALANCE 103   /**< M + unrealized PnL, money, rounded down. */
-#define MARGIN_AT_MAINT_MARGIN 104     /**< Maintenance margin (tier at Q*P, or at entry for the entry basis, plus the fee to close), money, rounded up. */
+#define MARGIN_AT_MAINT_MARGIN 104     /**< Maintenance margin (tier at Q*P, or at entry for the entry basis, plus the fee to close), money, rounded up, never negative: mark basis `max(0, Q*P*(mmr + f) - cum)`; entry basis `max(0, Q*E*mmr - cum + f*max(0, Q*BP))` (no fee to close at a bankruptcy price at or below zero). A tier whose maintenance amount was given above `floor * mmr` has a zero maintenance margin below `cum / mmr`, and there the liquidation price is the bankruptcy price. */
 #define MARGIN_AT_MAINT_RATE 105       /**< Maintenance rate of that tier, #MARGIN_RATE_SCALE. */
 #define MARGIN_AT_MAINT_AMOUNT 106     /**< Maintenance amount of that tier, money. */
 #define MARGIN_AT_MARGIN_RATIO 107     /**< Maintenance margin / margin balance, #MARGIN_RATE_SCALE, rounded up; INT64_MAX when the balance is <= 0. */
 #define MARGIN_AT_LIQ_PRICE 108        /**< Liquidation price, price units, long rounded up, short down; 0 when none (a long that cannot be liquidated). Independent of P. */
-#define MARGIN_AT_BANKRUPTCY_PRICE 109 /**< E - s*M/Q, price units, long rounded up, short down; 0 for a long when <= 0. Independent of P. */
+#define MARGIN_AT_BANKRUPTCY_PRICE 109 /**< E - s*M/Q, price units, long rounded up, short down; 0 for a long when <= 0 (a short's always fits: a position whose bankruptcy price would not is refused). Independent of P. */
 #define MARGIN_AT_INITIAL_MARGIN 110   /**< Q*E/L, money, rounded up. Independent of P. */
 #define MARGIN_AT_ROE 111              /**< Unrealized PnL / initial margin, #MARGIN_RATE_SCALE, rounded down. */
-#define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - MM, M + uPnL - Q*P/L)), money, rounded down. */
+#define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - M', M + uPnL - Q*P/L)), money, rounded down, never more than M. M' is the smallest margin that covers its own maintenance margin: MM, except at the entry basis with a fee to close, where MM itself shrinks as the margin grows (`M' = (Q*E*mmr - cum + f*Q*E) / (1 + s*f)`, rounded up). */
 #define MARGIN_AT_MARGIN_CALL_PRICE 113 /**< Price at which the lowest margin-call level is crossed (see margin_engine_set_margin_call_levels()), price units, long rounded up, short down; 0 when no levels are set or a long cannot reach it. Independent of P. @since 0.1.0 */
 /** @} */
 
@@ -739,7 +776,10 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
  *                           liquidatable at once at the market's mark.
  * @retval #MARGIN_EFUNDS    The free balance does not cover margin plus fee.
  * @retval #MARGIN_ENOTSUP   #MARGIN_FLAG_CROSS.
- * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ERANGE    @p price is above the market's #MARGIN_MKT_MAX_PRICE.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit, or the position's figures would not fit
+ *                           at some mark up to #MARGIN_MKT_MAX_PRICE (the message names it).
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -778,7 +818,10 @@ MARGIN_API int margin_position_open(margin_engine *e, uint64_t account, uint64_t
  * @retval #MARGIN_EGRID     Off the grid.
  * @retval #MARGIN_EFUNDS    The free balance does not cover the margin or fee.
  * @retval #MARGIN_ELEVERAGE The new notional's tier does not allow the position's leverage.
- * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ERANGE    @p price is above the market's #MARGIN_MKT_MAX_PRICE.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit, or the new position's figures would not
+ *                           fit at some mark up to #MARGIN_MKT_MAX_PRICE.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -803,7 +846,9 @@ MARGIN_API int margin_position_trade(margin_engine *e, uint64_t position, int32_
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Already closed or liquidated.
  * @retval #MARGIN_EGRID     Off the grid.
+ * @retval #MARGIN_ERANGE    @p price is above the market's #MARGIN_MKT_MAX_PRICE.
  * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -821,7 +866,9 @@ MARGIN_API int margin_position_close(margin_engine *e, uint64_t position, int64_
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Closed or liquidated.
  * @retval #MARGIN_EFUNDS    The free balance is short.
- * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_EOVERFLOW An amount does not fit, or the position's figures (liquidation
+ *                           and bankruptcy prices among them) would not fit with that margin.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -837,8 +884,10 @@ MARGIN_API int margin_position_add_margin(margin_engine *e, uint64_t position, i
  * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Closed or liquidated.
- * @retval #MARGIN_EMARGIN   @p amount exceeds the removable margin.
+ * @retval #MARGIN_EMARGIN   @p amount exceeds the removable margin (the message says how much
+ *                           is removable, in money).
  * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -864,6 +913,7 @@ MARGIN_API int margin_position_remove_margin(margin_engine *e, uint64_t position
  * @retval #MARGIN_EFUNDS    The free balance cannot cover the extra margin.
  * @retval #MARGIN_EMARGIN   The margin left would not cover the maintenance margin.
  * @retval #MARGIN_EOVERFLOW An amount does not fit.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -883,8 +933,10 @@ MARGIN_API int margin_position_set_leverage(margin_engine *e, uint64_t position,
  * @param[in]     take_profit Price units, > 0, or 0 for none.
  * @retval #MARGIN_OK        Set.
  * @retval #MARGIN_EINVAL    @p e is NULL or a price is negative.
+ * @retval #MARGIN_ERANGE    A price is above the market's #MARGIN_MKT_MAX_PRICE.
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Closed or liquidated.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -950,12 +1002,21 @@ MARGIN_API int margin_position_at(const margin_engine *e, uint64_t position, int
  *
  * @param[in,out] e      The engine.
  * @param[in]     market The market's id.
- * @param[in]     mark   Mark price, price units, > 0 (need not be on the tick grid).
+ * Every open position was checked against the market's price range when its state was
+ * set, so no position's arithmetic can make the update fail; only an account ledger or the
+ * insurance fund passing 92233720368.54775807 money can (#MARGIN_EOVERFLOW).
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     mark   Mark price, price units, > 0 and at most the market's
+ *                       #MARGIN_MKT_MAX_PRICE (need not be on the tick grid).
  * @retval #MARGIN_OK       Applied; events describe what happened.
  * @retval #MARGIN_EINVAL   @p e is NULL or @p mark <= 0.
+ * @retval #MARGIN_ERANGE   @p mark is above #MARGIN_MKT_MAX_PRICE; nothing changed.
  * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ESTATE   Called from inside the event callback; nothing changed.
  * @retval #MARGIN_ENOMEM   Out of memory; the mark is not applied and nothing changed.
- * @retval #MARGIN_EOVERFLOW An amount does not fit; nothing changed.
+ * @retval #MARGIN_EOVERFLOW A ledger total does not fit; nothing changed.
  * @since 0.1.0
  */
 MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark);
@@ -969,13 +1030,21 @@ MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mar
  * moves the liquidation price, and a position whose margin is exhausted is liquidated by
  * the evaluation that follows. The mark becomes the market's mark.
  *
+ * Atomic: every payment, and everything the mark then triggers, is decided and checked for
+ * the whole market before anything is applied; on any failure nothing changes (no payment,
+ * no event, no sequence number). A funding receipt can make a position's margin grow past
+ * what its market's scales hold (see #MARGIN_MKT_PRICE_SCALE): then the round fails with
+ * #MARGIN_EOVERFLOW, naming the position.
+ *
  * @param[in,out] e      The engine.
  * @param[in]     market The market's id.
  * @param[in]     rate   Funding rate, #MARGIN_RATE_SCALE, any sign, |rate| < 1.
  * @param[in]     mark   Mark price, price units, > 0.
  * @retval #MARGIN_OK        Settled (#MARGIN_EV_FUNDING per position, then trigger events).
  * @retval #MARGIN_EINVAL    @p e is NULL, @p mark <= 0 or |@p rate| >= 1.
+ * @retval #MARGIN_ERANGE    @p mark is above #MARGIN_MKT_MAX_PRICE; nothing changed.
  * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback; nothing changed.
  * @retval #MARGIN_EOVERFLOW An amount does not fit; nothing changed.
  * @retval #MARGIN_ENOMEM    Out of memory; nothing changed.
  * @since 0.1.0
@@ -1041,8 +1110,10 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 /**
  * @brief Callback called synchronously for every event as it is produced.
  *
- * While it runs, margin_event_get() reads the event being delivered. The callback must not
- * call any function that changes the engine.
+ * While it runs, margin_event_get() reads the event being delivered and every query works.
+ * The call that produced the event is still under way, so every function that changes the
+ * engine (margin_event_next() included) returns #MARGIN_ESTATE and changes nothing, and
+ * margin_engine_free() is refused (see there). Act on the event after that call returns.
  *
  * @param user The pointer given to margin_engine_set_callback().
  * @param e    The engine producing the event.
@@ -1057,6 +1128,7 @@ typedef void (*margin_event_fn)(void *user, const margin_engine *e, int32_t type
  * @param[in]     user Passed to @p fn unchanged; not owned.
  * @retval #MARGIN_OK     Installed.
  * @retval #MARGIN_EINVAL @p e is NULL.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_engine_set_callback(margin_engine *e, margin_event_fn fn, void *user);
@@ -1068,6 +1140,7 @@ MARGIN_API int margin_engine_set_callback(margin_engine *e, margin_event_fn fn, 
  *                         there is no current event).
  * @retval #MARGIN_OK     Done (also when the queue is empty).
  * @retval #MARGIN_EINVAL A pointer is NULL.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_event_next(margin_engine *e, int32_t *out_type);

@@ -165,6 +165,22 @@ int margin_dec_parse(const char *s, int32_t scale, int64_t *out)
         ;
     if (len == 0 || len > MARGIN_DEC_MAX_LEN)
         return MARGIN_EPARSE;
+    /* the grammar first, so that a string that is not a plain decimal is MARGIN_EPARSE
+     * whatever its digits: [+-]digits[.digits] */
+    p = s + (*s == '-' || *s == '+');
+    if (*p < '0' || *p > '9')
+        return MARGIN_EPARSE;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return MARGIN_EPARSE;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p != '\0')
+        return MARGIN_EPARSE;
     p = s;
     if (*p == '-' || *p == '+') {
         neg = *p == '-';

@@ -7,6 +7,7 @@
 #include "margin.h"
 
 __extension__ typedef __int128 margin__i128;
+__extension__ typedef unsigned __int128 margin__u128;
 
 /* 10^n for n in 0..18 as int64, and 10^n for n in 0..38 as int128. */
 int64_t margin__pow10_64(int n);

@@ -21,6 +21,23 @@ int margin__fail(const margin_engine *ce, int code, const char *fmt, ...)
     return code;
 }
 
+int margin__busy(const margin_engine *e)
+{
+    if (e->in_callback == 0)
+        return MARGIN_OK;
+    return margin__fail(e, MARGIN_ESTATE,
+                        "the engine is delivering an event to its callback: a callback may "
+                        "read the event and the engine, and change it only after the call "
+                        "that produced the event returns");
+}
+
+char *margin__fmt(char *buf, size_t size, int64_t v, int32_t scale)
+{
+    if (margin_dec_format(v, scale, buf, size) != MARGIN_OK)
+        buf[0] = '\0'; /* buffers are sized for any int64 at any scale */
+    return buf;
+}
+
 int margin_engine_new(margin_engine **out)
 {
     margin_engine *e;
@@ -41,6 +58,11 @@ void margin_engine_free(margin_engine *e)
     uint32_t i;
     if (e == NULL)
         return;
+    if (e->in_callback) {
+        /* refused: the call delivering the event still uses the engine */
+        (void)margin__busy(e);
+        return;
+    }
     for (i = 0; i < e->nmarkets; i++) {
         free(e->markets[i].down.a);
         free(e->markets[i].up.a);
@@ -72,6 +94,8 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
 {
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     switch (key) {
     case MARGIN_ENG_TIME:
         e->time = value;
@@ -143,6 +167,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (n > MARGIN__MAX_LEVELS)
         return margin__fail(e, MARGIN_EINVAL, "at most %d margin-call levels, not %zu",
                             MARGIN__MAX_LEVELS, n);
@@ -252,12 +278,23 @@ static void market_default_tier(margin__market *m)
     m->tiers[0].mmr = 400000; /* 0.004 */
     m->tiers[0].max_lev = 0;  /* the market's maximum */
     m->tiers[0].cum = 0;
+    m->tiers[0].floor_w = 0;
+}
+
+/* The default maximum price: ten million in price units (10^(price scale + 7)), or the
+ * largest price below INT64_MAX when that does not fit (price scales above 11). */
+static int64_t default_max_price(int32_t price_scale)
+{
+    return price_scale + 7 <= 18 ? margin__pow10_64(price_scale + 7) : INT64_MAX - 1;
 }
 
 static void market_scales(margin__market *m)
 {
     m->ns = m->price_scale + m->qty_scale;
     m->w = m->ns > MARGIN_MONEY_SCALE ? m->ns : MARGIN_MONEY_SCALE;
+    if (!m->max_price_set)
+        m->max_price = default_max_price(m->price_scale);
+    margin__tier_scale(m);
 }
 
 int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
@@ -267,6 +304,8 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     margin__market *m = NULL;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (symbol == NULL || out_id == NULL)
         return margin__fail(e, MARGIN_EINVAL, "symbol and out_id must not be NULL");
     for (len = 0; len < sizeof m->symbol && symbol[len] != '\0'; len++)
@@ -290,6 +329,7 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     memcpy(m->symbol, symbol, len + 1);
     m->price_scale = 8;
     m->qty_scale = 8;
+    market_default_tier(m);
     market_scales(m);
     m->tick = 1;
     m->step = 1;
@@ -300,7 +340,6 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     m->head = m->tail = MARGIN__NONE;
     m->down.max = 1;
     m->up.max = 0;
-    market_default_tier(m);
     e->nmarkets++;
     *out_id = e->nmarkets;
     return MARGIN_OK;
@@ -349,8 +388,11 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
     margin__market *m = NULL;
     int rc;
     uint32_t pi;
+    char b1[48], b2[48];
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
     switch (key) {
@@ -359,6 +401,17 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
         if (value < 0 || value > MARGIN_MAX_SCALE)
             return margin__fail(e, MARGIN_EINVAL, "scale must be 0 to 18, not %lld",
                                 (long long)value);
+        if (value + (key == MARGIN_MKT_PRICE_SCALE ? m->qty_scale : m->price_scale) >
+            MARGIN__MAX_SCALE_SUM)
+            return margin__fail(e, MARGIN_EINVAL,
+                                "price scale + quantity scale must be at most %d (%s %lld with "
+                                "the other scale %d): larger sums leave no room for a "
+                                "position's figures in 128 bits",
+                                MARGIN__MAX_SCALE_SUM,
+                                key == MARGIN_MKT_PRICE_SCALE ? "price scale" : "quantity scale",
+                                (long long)value,
+                                (int)(key == MARGIN_MKT_PRICE_SCALE ? m->qty_scale
+                                                                    : m->price_scale));
         if (m->open_count > 0 || m->tiers_custom)
             return margin__fail(e, MARGIN_ESTATE,
                                 "scales can change only before tiers and positions");
@@ -422,6 +475,34 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
         else
             m->close_fee = value;
         return MARGIN_OK;
+    case MARGIN_MKT_MAX_PRICE:
+        if (value <= 0 || value == INT64_MAX)
+            return margin__fail(e, MARGIN_EINVAL,
+                                "maximum price must be > 0 and below INT64_MAX price units");
+        if (m->mark > value)
+            return margin__fail(e, MARGIN_ESTATE, "the market's mark %s is above %s",
+                                margin__fmt(b1, sizeof b1, m->mark, m->price_scale),
+                                margin__fmt(b2, sizeof b2, value, m->price_scale));
+        {
+            /* every open position must stay valid in the new range: check, then set */
+            int64_t old = m->max_price;
+            m->max_price = value;
+            for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext) {
+                const margin__position *p = &e->pos[pi];
+                rc = p->stop > value || p->take > value ? MARGIN_ERANGE : MARGIN_OK;
+                if (rc != MARGIN_OK)
+                    (void)margin__fail(e, rc, "position %u has a stop or take-profit above %s",
+                                       pi + 1, margin__fmt(b1, sizeof b1, value, m->price_scale));
+                else
+                    rc = margin__position_envelope(e, m, p);
+                if (rc != MARGIN_OK) {
+                    m->max_price = old;
+                    return rc;
+                }
+            }
+        }
+        m->max_price_set = 1;
+        return MARGIN_OK;
     case MARGIN_MKT_MARK:
     case MARGIN_MKT_TIER_COUNT:
     case MARGIN_MKT_OPEN_POSITIONS:
@@ -479,6 +560,9 @@ int margin_market_get(const margin_engine *e, uint64_t market, int32_t key, int6
     case MARGIN_MKT_OPEN_POSITIONS:
         v = m->open_count;
         break;
+    case MARGIN_MKT_MAX_PRICE:
+        v = m->max_price;
+        break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown market key %d", (int)key);
     }
@@ -495,6 +579,8 @@ int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor, int
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
     if (m->open_count > 0)
@@ -539,6 +625,7 @@ int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor, int
     m->tiers[n] = t;
     m->ntiers = n + 1;
     m->tiers_custom = 1;
+    margin__tier_scale(m);
     return MARGIN_OK;
 }
 
@@ -578,7 +665,8 @@ int margin_market_tier_for(const margin_engine *e, uint64_t market, int64_t noti
         return margin__fail(e, MARGIN_EINVAL, "notional must be >= 0");
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    k = margin__tier_at(m, (margin__i128)notional * margin__pow10_64(m->w - MARGIN_MONEY_SCALE));
+    for (k = (int)m->ntiers - 1; k > 0 && notional < m->tiers[k].floor; k--)
+        ; /* both in money: no scaling */
     *out_mmr = m->tiers[k].mmr;
     *out_maint_amount = m->tiers[k].cum;
     return MARGIN_OK;
@@ -591,6 +679,8 @@ int margin_account_new(margin_engine *e, uint64_t *out_id)
     margin__account *a = NULL;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (out_id == NULL)
         return margin__fail(e, MARGIN_EINVAL, "out_id is NULL");
     if (e->naccounts == UINT32_MAX - 1)
@@ -617,22 +707,39 @@ static int account_move(margin_engine *e, uint64_t account, int64_t amount, int 
     margin__event *ev;
     int64_t nf, nt;
     int rc;
+    char b1[48], b2[48];
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK)
         return rc;
     if (amount <= 0)
         return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    /* Every ledger is a 64-bit amount of money: at most 92233720368.54775807. The
+     * cumulative ones (deposits, withdrawals) can reach it before the balance does. */
     if (withdraw) {
         if (amount > a->free)
-            return margin__fail(e, MARGIN_EFUNDS, "withdrawal exceeds the free balance");
+            return margin__fail(e, MARGIN_EFUNDS, "withdrawal of %s exceeds the free balance %s",
+                                margin__fmt(b1, sizeof b1, amount, MARGIN_MONEY_SCALE),
+                                margin__fmt(b2, sizeof b2, a->free, MARGIN_MONEY_SCALE));
         nf = a->free - amount;
         if (__builtin_add_overflow(a->withdrawals, amount, &nt))
-            return margin__fail(e, MARGIN_EOVERFLOW, "withdrawal total overflows");
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the account's cumulative withdrawals ledger (%s) would pass "
+                                "92233720368.54775807, the limit of every ledger",
+                                margin__fmt(b1, sizeof b1, a->withdrawals, MARGIN_MONEY_SCALE));
     } else {
-        if (__builtin_add_overflow(a->free, amount, &nf) ||
-            __builtin_add_overflow(a->deposits, amount, &nt))
-            return margin__fail(e, MARGIN_EOVERFLOW, "balance overflows");
+        if (__builtin_add_overflow(a->free, amount, &nf))
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the free balance (%s) would pass 92233720368.54775807, the "
+                                "limit of every ledger",
+                                margin__fmt(b1, sizeof b1, a->free, MARGIN_MONEY_SCALE));
+        if (__builtin_add_overflow(a->deposits, amount, &nt))
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the account's cumulative deposits ledger (%s) would pass "
+                                "92233720368.54775807, the limit of every ledger",
+                                margin__fmt(b1, sizeof b1, a->deposits, MARGIN_MONEY_SCALE));
     }
     if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
         return rc;

@@ -13,12 +13,20 @@
 #define MARGIN__MAX_TIERS 32
 #define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
 #define MARGIN__NFIELDS 23      /* event fields 1..22 */
+#define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
+/* The largest price scale + quantity scale accepted: every figure of a position is computed
+ * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
+ * margin) must stay below 1.7e38 / 10^(w + 8) money: 1.7e14 at scales 8/8, 1.7e2 at 28. */
+#define MARGIN__MAX_SCALE_SUM 28
 
 typedef struct {
     int64_t floor;   /* money */
     int64_t mmr;     /* rate */
     int64_t max_lev; /* rate */
     int64_t cum;     /* money */
+    /* floor at the market's working scale w, or MARGIN__I128_MAX when that does not fit in
+     * 128 bits (then no notional reaches it): margin__tier_scale() keeps it current */
+    margin__i128 floor_w;
 } margin__tier;
 
 /* 4-ary heap (trigger.c) of (key, position index). max = 1: the largest key on top. */
@@ -39,6 +47,8 @@ typedef struct {
     int32_t ns; /* native notional scale: qty_scale + price_scale */
     int32_t w;  /* working scale: max(ns, 8) */
     int64_t tick, step, max_lev, maker, taker, close_fee;
+    int64_t max_price; /* the largest mark, fill or trigger price accepted (price units) */
+    int max_price_set; /* given by the caller (else derived from the price scale) */
     int32_t mm_basis;
     int64_t mark;
     uint32_t ntiers;
@@ -102,9 +112,18 @@ struct margin_engine {
     void *out; /* and their outcomes (struct margin__outcome, trigger.c) */
     size_t out_cap;
 
+    int in_callback; /* > 0 while an event is being delivered to the callback */
+
     int err;
     char msg[256];
 };
+
+/* MARGIN_ESTATE (with a message) when called from inside the event callback: every function
+ * that changes the engine starts with it. */
+int margin__busy(const margin_engine *e);
+/* v at scale as a decimal string in buf (48 bytes hold any int64 at any scale): for
+ * messages, which quote amounts as a person reads them */
+char *margin__fmt(char *buf, size_t size, int64_t v, int32_t scale);
 
 /* errors: record code and message on the engine; returns code. */
 int margin__fail(const margin_engine *e, int code, const char *fmt, ...)
@@ -126,6 +145,14 @@ void margin__ev_commit(margin_engine *e, margin__event *ev);
 
 /* math (position.c) */
 int margin__tier_at(const margin__market *m, margin__i128 n_w); /* n_w: notional at scale w */
+void margin__tier_scale(margin__market *m); /* recompute every tier's floor_w */
+/* n * rate / 10^ns rounded: notional n (scale ns) times a rate (scale 8) in money */
+int margin__rate_of(margin__i128 n, int ns, int64_t rate, int rounding, int64_t *out);
+/* A position's figures stay in range at every mark the market accepts (1 to max_price):
+ * MARGIN_OK, or a status with a message on the engine. */
+int margin__position_envelope(const margin_engine *e, const margin__market *m,
+                              const margin__position *p);
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out);
 int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,

@@ -78,8 +78,12 @@ void margin__ev_commit(margin_engine *e, margin__event *ev)
     if (e->queue_on)
         e->qlen++;
     if (e->cb != NULL) {
+        /* while the callback runs, every function that changes the engine refuses
+         * (margin__busy): the operation delivering the event is half applied */
         e->delivering = ev;
+        e->in_callback++;
         e->cb(e->cb_user, e, (int32_t)ev->f[MARGIN_EVF_TYPE]);
+        e->in_callback--;
         e->delivering = NULL;
     }
 }
@@ -88,6 +92,8 @@ int margin_engine_set_callback(margin_engine *e, margin_event_fn fn, void *user)
 {
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     e->cb = fn;
     e->cb_user = user;
     return MARGIN_OK;
@@ -99,6 +105,8 @@ int margin_event_next(margin_engine *e, int32_t *out_type)
         return MARGIN_EINVAL;
     if (out_type == NULL)
         return margin__fail(e, MARGIN_EINVAL, "out_type is NULL");
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (e->qlen == 0) {
         e->has_cur = 0;
         *out_type = MARGIN_EV_NONE;

@@ -3,7 +3,11 @@
  * Scales: money and rates 8; prices ps and quantities qs (the market's); a product Q*P has
  * the native notional scale ns = qs + ps; the working scale w = max(ns, 8) holds both
  * notionals and money exactly. Every formula is evaluated exactly in 128 bits and rounded
- * once, against the holder. */
+ * once, against the holder.
+ *
+ * Range: every 128-bit operation is either proven in range (the comment beside it says
+ * why) or checked (MARGIN_EOVERFLOW). Q and P are below 2^63, so Q*P < 2^126; a rate is at
+ * most 10^8 < 2^27; ns <= MARGIN__MAX_SCALE_SUM = 28. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +20,16 @@
 static int up10(margin__i128 a, int k, margin__i128 *out)
 {
     return margin__mul128(a, margin__pow10_128(k), out);
+}
+
+static int add128(margin__i128 a, margin__i128 b, margin__i128 *out)
+{
+    return __builtin_add_overflow(a, b, out) ? MARGIN_EOVERFLOW : MARGIN_OK;
+}
+
+static int sub128(margin__i128 a, margin__i128 b, margin__i128 *out)
+{
+    return __builtin_sub_overflow(a, b, out) ? MARGIN_EOVERFLOW : MARGIN_OK;
 }
 
 /* (num / 10^ns_num) / (den / 10^ns_den) at scale rs, rounded. */
@@ -43,18 +57,54 @@ static int frac64(margin__i128 num, int ns_num, margin__i128 den, int ns_den, in
     return margin__narrow(r, out);
 }
 
+/* n * rate / 10^ns, rounded: a notional n at scale ns times a rate (scale 8, |rate| <= 10^8)
+ * gives money (scale 8). Never a false overflow: for ns >= 10, n = q*10^ns + r with
+ * 0 <= r < 10^ns, and |q*rate| < 2^126 / 10^10 * 2^27 < 2^120, r*|rate| < 10^28 * 2^27
+ * < 2^121; for ns < 10, a product that overflows means a result beyond 2^127 / 10^9, which
+ * does not fit in 64 bits anyway. */
+int margin__rate_of(margin__i128 n, int ns, int64_t rate, int rounding, int64_t *out)
+{
+    margin__i128 d = margin__pow10_128(ns), r;
+    int rc;
+    if (ns < 10) {
+        if ((rc = margin__mul128(n, rate, &n)) != MARGIN_OK ||
+            (rc = margin__div128(n, d, rounding, &r)) != MARGIN_OK)
+            return rc;
+    } else {
+        margin__i128 q = n / d, lo = n % d;
+        if (lo < 0) { /* floor division: 0 <= lo < d */
+            lo += d;
+            q -= 1;
+        }
+        if ((rc = margin__div128(lo * rate, d, rounding, &r)) != MARGIN_OK)
+            return rc;
+        r += q * rate; /* |q*rate| < 2^120 and |r| <= 2^27: no overflow */
+    }
+    return margin__narrow(r, out);
+}
+
 /* Q*P at the working scale */
 static int qp_w(const margin__market *m, int64_t q, int64_t p, margin__i128 *out)
 {
     return up10((margin__i128)q * p, m->w - m->ns, out);
 }
 
+/* The floor of tier k at the working scale, saturated: a floor whose scaled value does not
+ * fit in 128 bits is above every notional (they are below 2^126 * 10^8 / 10^ns < 2^127). */
+void margin__tier_scale(margin__market *m)
+{
+    uint32_t k;
+    for (k = 0; k < m->ntiers; k++)
+        if (up10(m->tiers[k].floor, m->w - MARGIN_MONEY_SCALE, &m->tiers[k].floor_w) !=
+            MARGIN_OK)
+            m->tiers[k].floor_w = MARGIN__I128_MAX;
+}
+
 int margin__tier_at(const margin__market *m, margin__i128 n_w)
 {
     int k;
-    int sh = m->w - MARGIN_MONEY_SCALE;
     for (k = (int)m->ntiers - 1; k > 0; k--)
-        if (n_w >= (margin__i128)m->tiers[k].floor * margin__pow10_64(sh))
+        if (n_w >= m->tiers[k].floor_w)
             return k;
     return 0;
 }
@@ -81,80 +131,107 @@ int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, i
     return margin__narrow(r, out);
 }
 
-/* Maintenance margin in force at the entry basis, at scale w + 8. */
+/* Maintenance margin in force at the entry basis, at scale w + 8, never negative:
+ *   MM_e = max(0, Q*E*mmr - cum + max(0, Q*BP)*f), with Q*BP = Q*E - s*M.
+ * The fee to close is charged at the bankruptcy price, and a long whose bankruptcy price is
+ * at or below zero owes no fee there. Q*E*mmr >= cum inside a tier whose amounts follow the
+ * recurrence; a maintenance amount given larger than that makes the formula negative, and
+ * the maintenance margin is then 0 (the liquidation price becomes the bankruptcy price). */
 static int mm_entry_x(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int *tier, margin__i128 *out)
 {
-    margin__i128 qe, a, b, c;
+    margin__i128 qe, mw, qbp, a, b, c, x;
     int rc, k;
     const margin__tier *t;
-    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK)
+    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
+        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
         return rc;
     k = margin__tier_at(m, qe);
     t = &m->tiers[k];
-    /* MM_e = Q*E*mmr - cum + Q*BP*f, with Q*BP = Q*E - s*M */
-    if ((rc = margin__mul128(qe, t->mmr + m->close_fee, &a)) != MARGIN_OK)
+    if ((rc = sub128(qe, side * mw, &qbp)) != MARGIN_OK) /* side * mw: |mw| < 2^127 */
         return rc;
-    if ((rc = up10((margin__i128)margin * m->close_fee, m->w - MARGIN_MONEY_SCALE, &b)) != MARGIN_OK)
+    if (qbp < 0)
+        qbp = 0;
+    if ((rc = margin__mul128(qe, t->mmr, &a)) != MARGIN_OK ||
+        (rc = margin__mul128(qbp, m->close_fee, &b)) != MARGIN_OK ||
+        (rc = up10(t->cum, m->w, &c)) != MARGIN_OK || (rc = add128(a, b, &x)) != MARGIN_OK)
         return rc;
-    if ((rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
-        return rc;
-    *out = a - side * b - c;
+    x -= c; /* x >= 0 and c >= 0: no overflow */
+    *out = x > 0 ? x : 0;
     *tier = k;
     return MARGIN_OK;
 }
 
+/* BP = E - s*M/Q, with M/Q rounded down (long up, short down); 0 for a long when <= 0. */
+static int bp_of(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t margin,
+                 int64_t *out)
+{
+    margin__i128 t, r;
+    int rc;
+    if ((rc = frac(margin, MARGIN_MONEY_SCALE, qty, m->qty_scale, m->price_scale,
+                   MARGIN_ROUND_FLOOR, &t)) != MARGIN_OK ||
+        (rc = sub128(entry, side * t, &r)) != MARGIN_OK)
+        return rc;
+    if (side > 0 && r <= 0)
+        r = 0;
+    return margin__narrow(r, out);
+}
+
 /* Price at which MM = level * balance; level at scale 8 (1.0 gives the liquidation price).
- * Rounded long up, short down; 0 for a long when <= 0. */
+ * Rounded long up, short down; 0 for a long when <= 0.
+ *
+ * Both bases are computed as a distance from the entry price, so that the intermediates
+ * stay the size of the position's value and margin (times 10^(w+8)), never their sum:
+ *  - entry basis (MM_e fixed): P = E - s*T, T = (L*M - MM_e) / (L*Q), T rounded down
+ *    (which rounds P up for a long and down for a short);
+ *  - mark basis, tier k (MM = Q*P*r - cum, r = mmr + f): P = E + d,
+ *    d = (Q*E*r - cum - L*M) / (Q*(s*L - r)), d rounded long up, short down; the tier is
+ *    the one holding Q*P (searched from the entry's tier outward). */
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out)
 {
-    margin__i128 qe, mw, base, num, den, price, nw;
+    margin__i128 qe, mw, lm, num, den, d, price, nw;
     int rc, k, k0, n = (int)m->ntiers, pass, found = 0;
-    int rnd = RUP(side);
     int sh = m->w - m->ns;
     int64_t best = 0;
 
-    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK)
-        return rc;
-    if ((rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
+    if ((rc = qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
+        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK ||
+        (rc = margin__mul128(mw, level, &lm)) != MARGIN_OK)
         return rc;
     if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
-        margin__i128 mme, a, b;
+        margin__i128 mme;
         if ((rc = mm_entry_x(m, side, qty, entry, margin, &k, &mme)) != MARGIN_OK)
             return rc;
-        /* P = (L*Q*E - s*(L*M - MM_e)) / (L*Q) */
-        if ((rc = margin__mul128(qe, level, &a)) != MARGIN_OK ||
-            (rc = margin__mul128(mw, level, &b)) != MARGIN_OK)
-            return rc;
-        num = a - side * (b - mme);
-        if ((rc = up10((margin__i128)level * qty, sh, &den)) != MARGIN_OK)
-            return rc;
-        if ((rc = margin__div128(num, den, rnd, &price)) != MARGIN_OK)
+        /* lm, mme >= 0 (a margin is never negative): the difference fits */
+        if ((rc = up10((margin__i128)level * qty, sh, &den)) != MARGIN_OK ||
+            (rc = margin__div128(lm - mme, den, MARGIN_ROUND_FLOOR, &d)) != MARGIN_OK ||
+            (rc = sub128(entry, side * d, &price)) != MARGIN_OK) /* |d| <= |lm - mme| */
             return rc;
         if (side > 0 && price <= 0)
             price = 0;
         return margin__narrow(price, out);
     }
-    /* policy mark: P = (L*(M - s*Q*E) + cum) / (Q*(mmr + f - L*s)), tier holding Q*P */
     k0 = margin__tier_at(m, qe);
-    /* L*(M - s*Q*E): the same for every tier */
-    if ((rc = margin__mul128(mw - side * qe, level, &base)) != MARGIN_OK)
-        return rc;
     for (pass = 0; pass < 2 && !found; pass++) {
         int start = pass == 0 ? k0 : (side > 0 ? k0 + 1 : k0 - 1);
         int step = (pass == 0) == (side > 0) ? -1 : 1;
         for (k = start; k >= 0 && k < n; k += step) {
             const margin__tier *t = &m->tiers[k];
-            margin__i128 c;
+            int64_t r = t->mmr + m->close_fee; /* < 10^8 */
+            margin__i128 a, c;
             int kk;
-            if ((rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+            if ((rc = margin__mul128(qe, r, &a)) != MARGIN_OK ||
+                (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
                 return rc;
-            num = base + c;
-            if ((rc = up10((margin__i128)qty * (t->mmr + m->close_fee - level * side), sh, &den)) !=
-                MARGIN_OK)
+            /* a, c, lm >= 0: a - c fits, and subtracting lm is checked */
+            if ((rc = sub128(a - c, lm, &num)) != MARGIN_OK)
                 return rc;
-            if ((rc = margin__div128(num, den, rnd, &price)) != MARGIN_OK)
+            /* qty * (s*L - r): |s*L - r| < 2^28, so the product is below 2^91 */
+            if ((rc = up10((margin__i128)qty * (side * level - r), sh, &den)) != MARGIN_OK)
+                return rc;
+            if ((rc = margin__div128(num, den, RUP(side), &d)) != MARGIN_OK ||
+                (rc = add128(entry, d, &price)) != MARGIN_OK)
                 return rc;
             if (price <= 0) {
                 if (side > 0 && k == 0) {
@@ -178,35 +255,50 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
             }
         }
     }
+    if (best > 0) {
+        /* A maintenance amount given above floor*rate makes Q*P*r - cum negative at low
+         * notionals, where the maintenance margin is 0 instead: if the price found lies
+         * there, the threshold is where the balance reaches 0, the bankruptcy price. */
+        margin__i128 a, c;
+        const margin__tier *t;
+        if ((rc = qp_w(m, qty, best, &nw)) != MARGIN_OK)
+            return rc;
+        t = &m->tiers[margin__tier_at(m, nw)];
+        if ((rc = margin__mul128(nw, t->mmr + m->close_fee, &a)) != MARGIN_OK ||
+            (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+            return rc;
+        if (a < c)
+            return bp_of(m, side, qty, entry, margin, out);
+    }
     *out = best;
     return MARGIN_OK;
 }
 
-/* Maintenance margin (money, rounded up), its tier's rate and amount, at price. */
+/* Maintenance margin (money, rounded up, never negative), its tier's rate and amount, at
+ * price. Mark basis: MM = ceil(Q*P*(mmr + f) / 10^ns) - cum, the tier holding Q*P. */
 static int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price, int64_t *mm,
                   int64_t *rate, int64_t *cum)
 {
-    margin__i128 x, r;
     int rc, k;
+    int64_t v;
     if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
-        rc = mm_entry_x(m, p->side, p->qty, p->entry, p->margin, &k, &x);
+        margin__i128 x, r;
+        if ((rc = mm_entry_x(m, p->side, p->qty, p->entry, p->margin, &k, &x)) != MARGIN_OK ||
+            (rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) !=
+                MARGIN_OK ||
+            (rc = margin__narrow(r, &v)) != MARGIN_OK)
+            return rc;
     } else {
-        margin__i128 n, c;
+        margin__i128 n;
         if ((rc = qp_w(m, p->qty, price, &n)) != MARGIN_OK)
             return rc;
         k = margin__tier_at(m, n);
-        if ((rc = margin__mul128(n, m->tiers[k].mmr + m->close_fee, &x)) != MARGIN_OK)
+        if ((rc = margin__rate_of((margin__i128)p->qty * price, m->ns, m->tiers[k].mmr + m->close_fee,
+                          MARGIN_ROUND_CEIL, &v)) != MARGIN_OK)
             return rc;
-        if ((rc = up10(m->tiers[k].cum, m->w, &c)) != MARGIN_OK)
-            return rc;
-        x -= c;
+        v -= m->tiers[k].cum; /* v >= 0, cum >= 0 */
     }
-    if (rc != MARGIN_OK)
-        return rc;
-    if ((rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
-        return rc;
-    if ((rc = margin__narrow(r, mm)) != MARGIN_OK)
-        return rc;
+    *mm = v > 0 ? v : 0;
     if (rate)
         *rate = m->tiers[k].mmr;
     if (cum)
@@ -226,6 +318,7 @@ static int margin__balance_at(const margin__market *m, const margin__position *p
     return MARGIN_OK;
 }
 
+/* MM / balance, rounded up; INT64_MAX when the balance is <= 0 or the ratio exceeds it. */
 int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
                      int64_t *out)
 {
@@ -235,28 +328,14 @@ int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t
         return rc;
     if ((rc = margin__balance_at(m, p, price, &b)) != MARGIN_OK)
         return rc;
-    if (b <= 0) {
-        *out = INT64_MAX;
-        return MARGIN_OK;
-    }
-    return frac64(mm, 0, b, 0, 8, MARGIN_ROUND_CEIL, out);
+    if (b <= 0 || frac64(mm, 0, b, 0, 8, MARGIN_ROUND_CEIL, out) != MARGIN_OK)
+        *out = INT64_MAX; /* mm * 10^8 < 2^91: only the narrowing can fail */
+    return MARGIN_OK;
 }
 
-static int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
 {
-    margin__i128 qe, mw, r;
-    int rc;
-    if ((rc = qp_w(m, p->qty, p->entry, &qe)) != MARGIN_OK)
-        return rc;
-    if ((rc = up10(p->margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
-        return rc;
-    /* BP = (Q*E - s*M) / Q */
-    if ((rc = frac(qe - p->side * mw, m->w, p->qty, m->qty_scale, m->price_scale, RUP(p->side),
-                   &r)) != MARGIN_OK)
-        return rc;
-    if (p->side > 0 && r <= 0)
-        r = 0;
-    return margin__narrow(r, out);
+    return bp_of(m, p->side, p->qty, p->entry, p->margin, out);
 }
 
 /* Initial margin Q*P/L, money, rounded up. */
@@ -270,13 +349,37 @@ static int initial_margin(const margin__market *m, int64_t qty, int64_t price, i
 /* Fee rate * Q*P, money, rounded up. */
 static int fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate, int64_t *out)
 {
-    margin__i128 x, r;
-    int rc;
-    if ((rc = margin__mul128((margin__i128)qty * price, rate, &x)) != MARGIN_OK)
-        return rc;
-    if ((rc = margin__rescale128(x, m->ns + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
-        return rc;
-    return margin__narrow(r, out);
+    return margin__rate_of((margin__i128)qty * price, m->ns, rate, MARGIN_ROUND_CEIL, out);
+}
+
+/* The figures a mark update or a funding round computes from the mark, at the extremes of
+ * the marks the market accepts (they are monotonic in the mark): the PnL and the margin
+ * balance, the notional (every fee and funding payment is at most the notional), and the
+ * maintenance margin. Checked whenever a position's state is set, so that evaluating a
+ * mark can fail for no position. */
+int margin__position_envelope(const margin_engine *e, const margin__market *m,
+                              const margin__position *p)
+{
+    int64_t marks[2], v, bp;
+    int i, rc;
+    char buf[48];
+    marks[0] = 1;
+    marks[1] = m->max_price;
+    for (i = 0; i < 2; i++) {
+        if (margin__balance_at(m, p, marks[i], &v) != MARGIN_OK ||
+            margin__notional(m, p->qty, marks[i], MARGIN_ROUND_CEIL, &v) != MARGIN_OK ||
+            margin__mm_at(m, p, marks[i], &v, NULL, NULL) != MARGIN_OK) {
+            (void)margin_dec_format(m->max_price, m->price_scale, buf, sizeof buf);
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the position is too large for the market's price range: its "
+                                "value or PnL at the maximum price %s would not fit "
+                                "(lower MARGIN_MKT_MAX_PRICE, or trade a smaller size)",
+                                buf);
+        }
+    }
+    if ((rc = margin__bankruptcy(m, p, &bp)) != MARGIN_OK)
+        return margin__fail(e, rc, "the position's bankruptcy price does not fit");
+    return MARGIN_OK;
 }
 
 static int64_t tier_max_lev(const margin__market *m, int k)
@@ -302,8 +405,23 @@ static int check_leverage(const margin_engine *e, const margin__market *m, int64
     return MARGIN_OK;
 }
 
+/* A fill, stop or take-profit price above the market's maximum is refused (MARGIN_ERANGE). */
+static int check_price_range(const margin_engine *e, const margin__market *m, const char *what,
+                             int64_t price)
+{
+    char b1[48], b2[48];
+    if (price <= m->max_price)
+        return MARGIN_OK;
+    return margin__fail(e, MARGIN_ERANGE, "%s %s is above the market's maximum price %s",
+                        what, margin__fmt(b1, sizeof b1, price, m->price_scale),
+                        margin__fmt(b2, sizeof b2, m->max_price, m->price_scale));
+}
+
 static int check_grid(const margin_engine *e, const margin__market *m, int64_t qty, int64_t price)
 {
+    int rc = check_price_range(e, m, "price", price);
+    if (rc != MARGIN_OK)
+        return rc;
     if (price % m->tick != 0)
         return margin__fail(e, MARGIN_EGRID, "price is not a multiple of the market's tick");
     if (qty % m->step != 0)
@@ -427,8 +545,8 @@ static int candidate_eval(const margin_engine *e, const margin__market *m, candi
         return margin__fail(e, rc, "liquidation price overflows");
     rc = margin__position_keys(e, m, &c->p, c->p.mc_fired, &c->down, &c->up);
     if (rc != MARGIN_OK)
-        return margin__fail(e, rc, "trigger prices overflow");
-    return MARGIN_OK;
+        return margin__fail(e, rc, "margin-call level prices overflow");
+    return margin__position_envelope(e, m, &c->p);
 }
 
 static int64_t current_mark(const margin__market *m, const margin__position *p)
@@ -458,6 +576,8 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
 
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (out_id == NULL)
         return margin__fail(e, MARGIN_EINVAL, "out_id is NULL");
     if ((rc = flags_ok(e, flags, 1)) != MARGIN_OK)
@@ -671,6 +791,8 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = flags_ok(e, flags, 0)) != MARGIN_OK)
         return rc;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
@@ -678,6 +800,8 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
     margin__prefetch_close(e, p);
     if (price <= 0)
         return margin__fail(e, MARGIN_EINVAL, "price must be > 0");
+    if ((rc = check_price_range(e, &e->markets[p->market], "price", price)) != MARGIN_OK)
+        return rc;
     if (price % e->markets[p->market].tick != 0)
         return margin__fail(e, MARGIN_EGRID, "price is not a multiple of the market's tick");
     rc = margin__close_compute(e, p, price,
@@ -716,6 +840,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
 
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = flags_ok(e, flags, 0)) != MARGIN_OK)
         return rc;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
@@ -885,6 +1011,8 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
     c.p = *p;
     if (__builtin_add_overflow(p->margin, delta, &c.p.margin))
         return margin__fail(e, MARGIN_EOVERFLOW, "margin overflows");
+    if (c.p.margin <= 0)
+        return margin__fail(e, MARGIN_EMARGIN, "a position's margin must stay above zero");
     c.p.leverage = new_lev;
     if ((rc = candidate_eval(e, m, &c)) != MARGIN_OK)
         return rc;
@@ -907,6 +1035,8 @@ int margin_position_add_margin(margin_engine *e, uint64_t position, int64_t amou
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
         return rc;
     if (amount <= 0)
@@ -916,24 +1046,64 @@ int margin_position_add_margin(margin_engine *e, uint64_t position, int64_t amou
     return change_margin(e, (uint32_t)(position - 1), amount, p->leverage, MARGIN_EV_MARGIN_ADD);
 }
 
-/* Removable margin at price: max(0, min(M - MM, M + uPnL - Q*P/L)), rounded down. */
+/* The smallest margin M' that covers its own maintenance margin at the entry basis, where
+ * the fee to close depends on the margin: M' >= base + f*(Q*E - s*M') with
+ * base = Q*E*mmr - cum, i.e. M' = (base + f*Q*E) / (1 + s*f), rounded up (the region
+ * Q*BP >= 0 holds there, since base < Q*E). Mark basis: the maintenance margin itself. */
+static int margin_floor(const margin__market *m, const margin__position *p, int64_t mm,
+                        int64_t *out)
+{
+    margin__i128 qe, a, b, c, num, den, r;
+    const margin__tier *t;
+    int rc;
+    if (m->mm_basis != MARGIN_MM_BASIS_ENTRY || m->close_fee == 0) {
+        *out = mm;
+        return MARGIN_OK;
+    }
+    if ((rc = qp_w(m, p->qty, p->entry, &qe)) != MARGIN_OK)
+        return rc;
+    t = &m->tiers[margin__tier_at(m, qe)];
+    if ((rc = margin__mul128(qe, t->mmr, &a)) != MARGIN_OK ||
+        (rc = margin__mul128(qe, m->close_fee, &b)) != MARGIN_OK ||
+        (rc = up10(t->cum, m->w, &c)) != MARGIN_OK || (rc = add128(a, b, &num)) != MARGIN_OK)
+        return rc;
+    num -= c; /* num >= -c and c >= 0: no overflow */
+    if (num <= 0) {
+        *out = 0;
+        return MARGIN_OK;
+    }
+    /* (1 + s*f) at scale 8 times 10^(w-8): num (scale w+8) / den gives money */
+    if ((rc = up10(MARGIN__ONE + p->side * m->close_fee, m->w - MARGIN_MONEY_SCALE, &den)) !=
+            MARGIN_OK ||
+        (rc = margin__div128(num, den, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* Removable margin at price: max(0, min(M - M', M + uPnL - Q*P/L)), rounded down, never
+ * more than M; M' is the smallest margin covering its own maintenance margin (the
+ * maintenance margin, except at the entry basis with a fee to close, see margin_floor()). */
 static int removable(const margin__market *m, const margin__position *p, int64_t price,
                      int64_t *out)
 {
-    int64_t mm, pnl, im;
+    int64_t mm, pnl, im, mmin;
     margin__i128 x, y;
     int rc;
     if ((rc = margin__mm_at(m, p, price, &mm, NULL, NULL)) != MARGIN_OK ||
+        (rc = margin_floor(m, p, mm, &mmin)) != MARGIN_OK ||
         (rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl)) != MARGIN_OK ||
         (rc = initial_margin(m, p->qty, price, p->leverage, &im)) != MARGIN_OK)
         return rc;
-    x = (margin__i128)p->margin - mm;
+    x = (margin__i128)p->margin - mmin; /* mmin >= 0: x <= M */
     y = (margin__i128)p->margin + pnl - im;
     if (y < x)
         x = y;
     if (x < 0)
         x = 0;
-    return margin__narrow(x, out);
+    if (x > p->margin)
+        x = p->margin; /* never more than the margin, whatever the figures */
+    *out = (int64_t)x;
+    return MARGIN_OK;
 }
 
 int margin_position_remove_margin(margin_engine *e, uint64_t position, int64_t amount)
@@ -943,6 +1113,8 @@ int margin_position_remove_margin(margin_engine *e, uint64_t position, int64_t a
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
         return rc;
     if (amount <= 0)
@@ -950,9 +1122,12 @@ int margin_position_remove_margin(margin_engine *e, uint64_t position, int64_t a
     if ((rc = removable(&e->markets[p->market], p, current_mark(&e->markets[p->market], p), &rem)) !=
         MARGIN_OK)
         return margin__fail(e, rc, "removable margin overflows");
-    if (amount > rem)
-        return margin__fail(e, MARGIN_EMARGIN, "at most %lld units of margin are removable",
-                            (long long)rem);
+    if (amount > rem) {
+        char b1[48], b2[48];
+        return margin__fail(e, MARGIN_EMARGIN, "at most %s of margin is removable, not %s",
+                            margin__fmt(b1, sizeof b1, rem, MARGIN_MONEY_SCALE),
+                            margin__fmt(b2, sizeof b2, amount, MARGIN_MONEY_SCALE));
+    }
     return change_margin(e, (uint32_t)(position - 1), -amount, p->leverage,
                          MARGIN_EV_MARGIN_REMOVE);
 }
@@ -965,6 +1140,8 @@ int margin_position_set_leverage(margin_engine *e, uint64_t position, int64_t le
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
         return rc;
     if (leverage <= 0)
@@ -1002,10 +1179,17 @@ int margin_position_set_stops(margin_engine *e, uint64_t position, int64_t stop_
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = open_pos(e, position, &p)) != MARGIN_OK)
         return rc;
     if (stop_loss < 0 || take_profit < 0)
         return margin__fail(e, MARGIN_EINVAL, "stop and take-profit prices must be >= 0");
+    if ((rc = check_price_range(e, &e->markets[p->market], "stop-loss", stop_loss)) !=
+            MARGIN_OK ||
+        (rc = check_price_range(e, &e->markets[p->market], "take-profit", take_profit)) !=
+            MARGIN_OK)
+        return rc;
     c.p = *p;
     c.p.stop = stop_loss;
     c.p.take = take_profit;

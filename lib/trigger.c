@@ -264,6 +264,17 @@ typedef struct margin__outcome {
     int64_t ratio, down, up;
 } margin__outcome;
 
+/* Funding is one atomic batch like a mark update: every payment and every trigger it
+ * causes at the mark is decided, and every account's totals checked, before anything is
+ * applied. */
+typedef struct {
+    margin__outcome o; /* what the mark does afterwards (o.kind OUT_NONE: nothing) */
+    int64_t flow, margin, liq, down, up;
+} funding_out;
+
+/* e->out holds outcomes or funding decisions: its capacity counts the larger of the two */
+#define OUT_SIZE sizeof(funding_out)
+
 static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
 {
     size_t ncap;
@@ -281,11 +292,11 @@ static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t s
     return MARGIN_OK;
 }
 
-/* Decide what a mark does to one position (no side effects). */
-static int decide(const margin_engine *e, const margin__market *m, uint32_t pi, int64_t mark,
-                  margin__outcome *o)
+/* Decide what a mark does to position pi in state p (its current state, or the state a
+ * funding round gives it); no side effects. */
+static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
+                  const margin__position *p, int64_t mark, margin__outcome *o)
 {
-    const margin__position *p = &e->pos[pi];
     int64_t kp[MARGIN__MAX_LEVELS];
     int long_ = p->side > 0, rc;
     uint32_t i;
@@ -391,8 +402,6 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
     }
 }
 
-/* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
- * mark is applied with all its consequences, or nothing changes. */
 /* Undo the staging of the first n outcomes (a failed update changes nothing). */
 static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size_t n)
 {
@@ -401,6 +410,8 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
         margin__ledger_unstage(e, e->pos[outs[i].pi].account);
 }
 
+/* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
+ * mark is applied with all its consequences, or nothing changes. */
 static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
     size_t n = 0, i, nout = 0, nev = 0;
@@ -428,14 +439,15 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
             n = j;
         }
     }
-    if (n > 0 && (rc = grow(e, &e->out, &e->out_cap, n, sizeof(margin__outcome))) != MARGIN_OK)
+    if (n > 0 && (rc = grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
         return rc;
     outs = e->out;
     /* Decide every outcome. Several positions of one account may close in this update, so
      * each close's ledger changes are staged on its account (just loaded by the decision)
      * and the totals checked; applying an outcome unstages its account. */
     for (i = 0; i < n; i++) {
-        if ((rc = decide(e, m, e->cand[i], mark, &outs[nout])) != MARGIN_OK) {
+        if ((rc = decide(e, m, e->cand[i], &e->pos[e->cand[i]], mark, &outs[nout])) !=
+            MARGIN_OK) {
             unstage_outcomes(e, outs, nout);
             return margin__fail(e, rc, "evaluating position %u overflows", e->cand[i] + 1);
         }
@@ -471,36 +483,46 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
     return MARGIN_OK;
 }
 
+/* A mark must be > 0 (MARGIN_EINVAL) and at most the market's maximum price (MARGIN_ERANGE):
+ * inside that range every position's figures are known to fit. */
+static int check_mark(const margin_engine *e, const margin__market *m, int64_t mark)
+{
+    char b1[48], b2[48];
+    if (mark <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "mark price must be > 0");
+    if (mark > m->max_price)
+        return margin__fail(e, MARGIN_ERANGE, "mark %s is above the market's maximum price %s",
+                            margin__fmt(b1, sizeof b1, mark, m->price_scale),
+                            margin__fmt(b2, sizeof b2, m->max_price, m->price_scale));
+    return MARGIN_OK;
+}
+
 int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark)
 {
     margin__market *m = NULL;
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    if (mark <= 0)
-        return margin__fail(e, MARGIN_EINVAL, "mark price must be > 0");
+    if ((rc = check_mark(e, m, mark)) != MARGIN_OK)
+        return rc;
     return margin__evaluate_market(e, m, mark);
 }
 
 /* ------------------------------------------------------------------ funding */
 
-typedef struct {
-    int64_t flow, margin, liq, down, up;
-} funding_out;
-
-static void funding_unstage(margin_engine *e, const margin__market *m)
-{
-    uint32_t pi;
-    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
-        margin__ledger_unstage(e, e->pos[pi].account);
-}
 
 /* A funding round that cannot be applied: undo the staging, report, change nothing. */
 static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint32_t pi)
 {
-    funding_unstage(e, m);
+    uint32_t q;
+    for (q = m->head; q != MARGIN__NONE; q = e->pos[q].mnext)
+        margin__ledger_unstage(e, e->pos[q].account);
+    if (rc == MARGIN_ENOMEM)
+        return margin__fail(e, rc, "out of memory for the funding round's events");
     return margin__fail(e, rc, "funding of position %u (or its account's totals) overflows",
                         pi + 1);
 }
@@ -510,31 +532,34 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     margin__market *m = NULL;
     funding_out *fo;
     uint32_t pi;
-    size_t n = 0, i;
+    size_t n = 0, i, nev = 0;
+    margin__i128 fund;
+    int64_t bp;
     int rc;
 
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    if (mark <= 0)
-        return margin__fail(e, MARGIN_EINVAL, "mark price must be > 0");
+    if ((rc = check_mark(e, m, mark)) != MARGIN_OK)
+        return rc;
     if (rate <= -MARGIN__ONE || rate >= MARGIN__ONE)
         return margin__fail(e, MARGIN_EINVAL, "funding rate must be strictly between -1 and 1");
     if ((rc = grow(e, &e->out, &e->out_cap, m->open_count ? m->open_count : 1,
-                   sizeof(margin__outcome))) != MARGIN_OK)
+                   OUT_SIZE)) != MARGIN_OK)
         return rc;
-    fo = e->out; /* funding_out is smaller than margin__outcome */
-    /* pass 1: compute every payment and new trigger, changing nothing */
+    fo = e->out;
+    fund = e->insurance;
+    /* pass 1: every payment, the state it leaves, and what the mark then does; nothing
+     * changes (each account's ledger changes are staged to check their totals) */
     for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext, n++) {
         margin__position t = e->pos[pi];
-        margin__i128 x, r;
+        margin__delta d;
         /* flow to the holder = -s*Q*mark*rate, rounded down (payments up, receipts down) */
-        if ((rc = margin__mul128((margin__i128)t.qty * mark, -(margin__i128)t.side * rate, &x)) !=
-                MARGIN_OK ||
-            (rc = margin__rescale128(x, m->ns + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) !=
-                MARGIN_OK ||
-            (rc = margin__narrow(r, &fo[n].flow)) != MARGIN_OK)
+        if ((rc = margin__rate_of((margin__i128)t.qty * mark, m->ns, -(int64_t)t.side * rate,
+                                  MARGIN_ROUND_FLOOR, &fo[n].flow)) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         if (fo[n].flow < -t.margin)
             fo[n].flow = -t.margin; /* a position never pays more than its margin */
@@ -542,24 +567,43 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         if ((rc = margin__threshold(m, t.side, t.qty, t.entry, t.margin, MARGIN__ONE, &t.liq)) !=
                 MARGIN_OK ||
+            (rc = margin__bankruptcy(m, &t, &bp)) != MARGIN_OK ||
             (rc = margin__position_keys(e, m, &t, t.mc_fired, &fo[n].down, &fo[n].up)) !=
                 MARGIN_OK)
             return funding_fail(e, m, rc, pi);
         fo[n].margin = t.margin;
         fo[n].liq = t.liq;
-        {
-            margin__delta d;
-            memset(&d, 0, sizeof d);
-            d.isolated = d.funding = fo[n].flow;
-            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
-                margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
+        memset(&d, 0, sizeof d);
+        d.isolated = d.funding = fo[n].flow;
+        if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
+            margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
+            return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
+        /* then the mark, on the state funding leaves: funding alone can liquidate */
+        if ((rc = decide(e, m, pi, &t, mark, &fo[n].o)) != MARGIN_OK)
+            return funding_fail(e, m, rc, pi);
+        switch (fo[n].o.kind) {
+        case OUT_NONE:
+            break;
+        case OUT_LEVELS: {
+            uint32_t b;
+            for (b = 0; b < e->nlevels; b++)
+                nev += (fo[n].o.newly >> b) & 1u;
+            break;
+        }
+        default:
+            nev++;
+            fund += fo[n].o.close.insurance;
+            if (margin__close_stage(e, pi, &fo[n].o.close) != MARGIN_OK || fund > INT64_MAX ||
+                fund < INT64_MIN)
                 return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
+            break;
         }
     }
-    funding_unstage(e, m);
-    if ((rc = margin__ev_reserve(e, n)) != MARGIN_OK)
-        return rc;
-    /* pass 2: apply */
+    if ((rc = margin__ev_reserve(e, n + nev)) != MARGIN_OK)
+        return funding_fail(e, m, rc, m->head);
+    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+        margin__ledger_unstage(e, e->pos[pi].account);
+    /* pass 2: apply the payments, in position-id order */
     for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
         margin__position *p = &e->pos[pi];
         margin__delta d;
@@ -576,6 +620,11 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         ev->f[MARGIN_EVF_AMOUNT] = fo[i].flow;
         margin__ev_commit(e, ev);
     }
-    /* then the mark: funding alone can liquidate */
-    return margin__evaluate_market(e, m, mark);
+    /* pass 3: the triggers, in position-id order (a close unlinks its position, so walk
+     * the decisions by index, not the list) */
+    m->mark = mark;
+    for (i = 0; i < n; i++)
+        if (fo[i].o.kind != OUT_NONE)
+            apply(e, m, &fo[i].o, mark);
+    return MARGIN_OK;
 }

@@ -1420,12 +1420,17 @@ START_TEST(test_bad_open)
         MARGIN_EFUNDS);
     BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_SHORT, D("10"), D("20000"), X(1), 0, 0)),
         MARGIN_EFUNDS);
-    /* overflow: 9e9 * 9e9 = 8.1e19 USDT of notional */
-    BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("9000000000"), D("9000000000"), X(1),
+    /* overflow: 9e9 * 9e6 = 8.1e16 USDT of notional (the price is below the default maximum
+     * price, 10,000,000) */
+    BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("9000000000"), D("9000000"), X(1),
                                            0, 0)),
         MARGIN_EOVERFLOW);
+    /* prices above the market's maximum price are out of range */
+    BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("1"), D("10000000.00000001"), X(1),
+                                           0, 0)),
+        MARGIN_ERANGE);
     BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, INT64_MAX, INT64_MAX, X(1), 0, 0)),
-        MARGIN_EOVERFLOW);
+        MARGIN_ERANGE);
     ck_assert_uint_eq(id, 4242);
 #undef OPEN_ARGS
     margin_engine_free(e);
@@ -1489,8 +1494,9 @@ START_TEST(test_bad_trade_close)
     BAD(&w, margin_position_close(e, c, D("20000"), 0), MARGIN_ECLOSED);
     BAD(&w, margin_position_close(e, l, D("20000"), 0), MARGIN_ECLOSED);
     BAD(&w, margin_position_close(e, w.pos[P_GRID], D("20000.1"), 0), MARGIN_EGRID);
-    /* 1000 * (INT64_MAX price - 1): 9.2e13 USDT of PnL */
-    BAD(&w, margin_position_close(e, w.pos[P_BIG], INT64_MAX, 0), MARGIN_EOVERFLOW);
+    /* above the market's maximum price (10,000,000 by default) */
+    BAD(&w, margin_position_close(e, w.pos[P_BIG], INT64_MAX, 0), MARGIN_ERANGE);
+    BAD(&w, margin_position_close(e, w.pos[P_BIG], D("10000000.00000001"), 0), MARGIN_ERANGE);
     margin_engine_free(e);
 }
 END_TEST
@@ -1683,6 +1689,8 @@ START_TEST(test_bad_overflow_balances)
     ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &w.mkt[0]));
     ck_assert_ok(e, margin_account_new(e, &w.acct[0]));
     ck_assert_ok(e, margin_account_deposit(e, w.acct[0], D("92000000000")));
+    /* prices up to 1e10 (the default maximum is 1e7): a 1-unit position fits at any */
+    ck_assert_ok(e, margin_market_set(e, w.mkt[0], MARGIN_MKT_MAX_PRICE, D("10000000000")));
     w.pos[0] = open_pos(e, w.acct[0], w.mkt[0], MARGIN_LONG, "1", "1", X(1), 0, 0);
     BAD(&w, margin_position_close(e, w.pos[0], D("1000000000"), 0), MARGIN_EOVERFLOW);
     BAD(&w, margin_position_trade(e, w.pos[0], MARGIN_SHORT, D("0.5"), D("1000000000"), 0),

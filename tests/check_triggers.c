@@ -1436,6 +1436,8 @@ START_TEST(test_funding_cumulative_overflow)
     int64_t iso, free_, seq, m1;
     make_engine(&e, &m, &a, D("92000000000"));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, 0));
+    /* prices up to 5e10 (a short of 1 loses at most 1e10 there: it fits) */
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_MAX_PRICE, D("50000000000")));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("40000000000"), D("1"), 0, 0, &p1));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("40000000000"), D("1"), 0, 0, &p2));
     iso = acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN);
