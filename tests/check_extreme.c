@@ -91,6 +91,12 @@ static int chance(int pct)
     return (int)(rnext() % 100) < pct;
 }
 
+/* v clamped to [lo, hi] */
+static int64_t clamp(i128 v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : (int64_t)v;
+}
+
 static int64_t p10(int k) /* 10^k, k 0..18 */
 {
     int64_t v = 1;
@@ -374,7 +380,20 @@ static void check_state(int w)
         REQ(iso == iso_sum[a],
             CTX "engine %d: account %d isolated %lld != sum of its open margins %lld", CTXA, w,
             a + 1, (long long)iso, (long long)iso_sum[a]);
-        assert_conserved(e, X.acct[a]);
+        {
+            /* assert_conserved's identity, without Check's cost per passing assertion
+             * (a message per check in fork mode); assert_conserved itself runs every 32
+             * steps and at the end of each run */
+            i128 lhs = (i128)free_ + iso;
+            i128 rhs = (i128)gacct(w, X.acct[a], MARGIN_ACCT_DEPOSITS) -
+                       gacct(w, X.acct[a], MARGIN_ACCT_WITHDRAWALS) +
+                       gacct(w, X.acct[a], MARGIN_ACCT_REALIZED_PNL) -
+                       gacct(w, X.acct[a], MARGIN_ACCT_FEES) +
+                       gacct(w, X.acct[a], MARGIN_ACCT_FUNDING);
+            REQ(lhs == rhs, CTX "engine %d: money not conserved on account %d", CTXA, w, a + 1);
+            if (X.step_no % 32 == 0 || X.step_no == OPS_PER_RUN)
+                assert_conserved(e, X.acct[a]);
+        }
     }
     REQ(geng(w, MARGIN_ENG_OPEN_POSITIONS) == nopen &&
             gmkt(w, MARGIN_MKT_OPEN_POSITIONS) == nopen,
@@ -478,12 +497,10 @@ static int64_t any_price(int grid)
 {
     int64_t p;
     int r = (int)rrange(0, 99);
-    if (r < 55) {
+    if (r < 65) {
         int64_t c = cur_mark(), span = c / p10((int)rrange(1, 6)) + 1;
-        p = c + rrange(-span, span);
-        if (p < 1)
-            p = 1;
-    } else if (r < 80) {
+        p = clamp((i128)c + rrange(-span, span), 1, INT64_MAX);
+    } else if (r < 88) {
         p = logu(1, X.maxp);
     } else {
         p = edge_price();
@@ -493,12 +510,15 @@ static int64_t any_price(int grid)
     return grid ? on_tick(p) : p;
 }
 
-/* A quantity whose notional at price is a random amount between 1e-8 and 1e10 USDT, or an
- * extreme quantity. Q = N * 10^(ps + qs - 8) / P, saturated, on the step grid. */
+/* A quantity whose notional at price (or, half the time, at the maximum price, which the
+ * market's bounds cap) is a random amount between 1e-8 and 1e10 USDT, or an extreme
+ * quantity. Q = N * 10^(ps + qs - 8) / P, saturated, on the step grid. */
 static int64_t any_qty(int64_t price)
 {
     i128 q;
     int k = X.ps + X.qs - 8;
+    if (chance(50))
+        price = X.maxp;
     if (chance(15)) {
         switch (rnext() % 4) {
         case 0:
@@ -568,10 +588,8 @@ static int64_t any_mark(void)
                 (void)margin_position_at(X.e[0], id, MARGIN_AT_BANKRUPTCY_PRICE, 0, &t);
             else
                 t = gpos(0, id, kind == 3 ? MARGIN_POS_STOP_LOSS : MARGIN_POS_TAKE_PROFIT);
-            if (t > 0) {
-                t += rrange(-1, 1);
-                return t < 1 ? 1 : t;
-            }
+            if (t > 0)
+                return clamp((i128)t + rrange(-1, 1), 1, INT64_MAX);
         }
     }
     if (r < 45)
@@ -888,6 +906,11 @@ static void gen_op(op_t *op)
     case OP_LEVERAGE:
     case OP_STOPS:
     case OP_QUERY:
+        /* with nothing open, mostly open something instead */
+        if (open_pos() == 0 && chance(75)) {
+            op->type = OP_OPEN;
+            break;
+        }
         op->pos = pick_pos();
         break;
     }
@@ -921,9 +944,9 @@ static void gen_op(op_t *op)
 #endif
             break;
         case OP_OPEN:
-            if (chance(3))
+            if (chance(1))
                 op->acct = X.acct[NACC - 1] + 1; /* no such account */
-            op->side = chance(2) ? 0 : chance(50) ? MARGIN_LONG : MARGIN_SHORT;
+            op->side = chance(1) ? 0 : chance(50) ? MARGIN_LONG : MARGIN_SHORT;
             op->price = any_price(chance(95));
             op->qty = any_qty(op->price);
             op->lev = any_lev();
@@ -931,7 +954,7 @@ static void gen_op(op_t *op)
             op->margin = r < 70 ? 0 : r < 85 ? logu(1, free_) : any_money();
             if (op->lev <= 0 && op->margin <= 0 && chance(80))
                 op->margin = logu(1, free_ > 0 ? free_ : 1);
-            op->flags = chance(15) ? MARGIN_FLAG_MAKER : chance(3) ? MARGIN_FLAG_CROSS : 0;
+            op->flags = chance(15) ? MARGIN_FLAG_MAKER : chance(1) ? MARGIN_FLAG_CROSS : 0;
             if (op->price > X.maxp)
                 op->want = WANT_FAIL;
             break;
@@ -948,7 +971,7 @@ static void gen_op(op_t *op)
                 else if (k < 6) /* exactly close */
                     op->qty = q;
                 else if (k < 8) /* flip */
-                    op->qty = q <= INT64_MAX - X.step ? q + X.step * rrange(1, 3) : q;
+                    op->qty = clamp((i128)q + (i128)X.step * rrange(1, 3), 1, INT64_MAX);
                 else /* increase */
                     op->side = -op->side;
             }
@@ -1057,7 +1080,7 @@ static void gen_op(op_t *op)
                 int64_t n = gmkt(0, MARGIN_MKT_TIER_COUNT), t[4];
                 REQ_OK(X.e[0], margin_market_tier(X.e[0], X.mkt, (uint32_t)rrange(0, n - 1),
                                                   &t[0], &t[1], &t[2], &t[3]));
-                op->amount = t[0] + rrange(-1, 1);
+                op->amount = clamp((i128)t[0] + rrange(-1, 1), 0, INT64_MAX);
             } else {
                 op->amount = r < 60 ? INT64_MAX : r < 62 ? -1 : logu(1, INT64_MAX);
             }
@@ -1105,7 +1128,8 @@ static void gen_op(op_t *op)
             r = (int)rrange(0, 99);
             op->tier.amount = r < 50 ? MARGIN_DERIVE
                             : r < 75 ? max_amount(op->tier.floor, op->tier.mmr)
-                                     : max_amount(op->tier.floor, op->tier.mmr) + 1;
+                                     : clamp((i128)max_amount(op->tier.floor, op->tier.mmr) + 1,
+                                             0, INT64_MAX);
             if (gmkt(0, MARGIN_MKT_OPEN_POSITIONS) > 0)
                 op->want = WANT_FAIL; /* tiers cannot change under open positions */
             else if (op->tier.amount != MARGIN_DERIVE &&
