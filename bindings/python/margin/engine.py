@@ -578,6 +578,16 @@ class Market(_Thing):
         self.set(_capi.MARGIN_MKT_TICK, to_fixed(value, self.price_scale, "tick"))
 
     @property
+    def max_price(self) -> Decimal:
+        """The largest mark, fill, stop or take-profit price the market accepts (default
+        ten million); every position must fit at every mark up to it."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_MAX_PRICE), self.price_scale)
+
+    @max_price.setter
+    def max_price(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_MAX_PRICE, to_fixed(value, self.price_scale, "max_price"))
+
+    @property
     def step(self) -> Decimal:
         """Quantity step: quantities must be multiples of it."""
         return from_fixed(self.get(_capi.MARGIN_MKT_STEP), self.qty_scale)

@@ -157,6 +157,19 @@ class EngineErrors(unittest.TestCase):
             self.assertEqual(p.qty, D("1.5"))
             self.assertEqual(p.notional(), D("150.375"))  # 1.5 * 100.25
 
+    def test_price_above_market_range(self) -> None:
+        # The default maximum price is ten million; marks and fills above it are refused.
+        m = self.m
+        self.assertEqual(m.max_price, D("10000000"))
+        self.engine_raises(margin.RangeError, lambda: m.mark_update("10000000.00000001"))
+        self.engine_raises(
+            margin.RangeError, lambda: self.a.open_position(m, "long", "0.1", "10000001", leverage=20)
+        )
+        m.mark_update("10000000")
+        self.assertEqual(m.mark, D("10000000"))
+        m.max_price = "20000000"
+        self.assertEqual(m.max_price, D("20000000"))
+
     def test_not_found(self) -> None:
         self.engine_raises(margin.NotFound, lambda: self.eng.market("NOPE"))
         self.engine_raises(margin.NotFound, lambda: self.eng.market(99))

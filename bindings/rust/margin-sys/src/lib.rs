@@ -123,6 +123,8 @@ pub const MARGIN_MKT_MARK: i32 = 10;
 pub const MARGIN_MKT_TIER_COUNT: i32 = 11;
 /// Number of open positions in the market. Read-only.
 pub const MARGIN_MKT_OPEN_POSITIONS: i32 = 12;
+/// The largest price the market accepts (price units); see the C header.
+pub const MARGIN_MKT_MAX_PRICE: i32 = 13;
 /// Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid).
 pub const MARGIN_MM_BASIS_MARK: i32 = 0;
 /// Maintenance margin fixed at the entry value (Bybit classic, BitMEX).

@@ -449,6 +449,10 @@ impl Engine {
             MarketOption::CloseFee(d) => {
                 (sys::MARGIN_MKT_CLOSE_FEE, conv(d, RATE_SCALE, "close fee")?)
             }
+            MarketOption::MaxPrice(d) => (
+                sys::MARGIN_MKT_MAX_PRICE,
+                conv(d, self.scales(m)?.0, "max price")?,
+            ),
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
@@ -483,6 +487,7 @@ impl Engine {
             mark: nonzero(g(sys::MARGIN_MKT_MARK)?, ps)?,
             tier_count: count(g(sys::MARGIN_MKT_TIER_COUNT)?, "tier count")? as u32,
             open_positions: count(g(sys::MARGIN_MKT_OPEN_POSITIONS)?, "open positions")?,
+            max_price: dec(g(sys::MARGIN_MKT_MAX_PRICE)?, ps)?,
         })
     }
 

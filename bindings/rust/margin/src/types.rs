@@ -185,6 +185,8 @@ pub enum MarketOption {
     MmBasis(MmBasis),
     /// Fee rate to close counted in the maintenance margin, the spec's `f`.
     CloseFee(Decimal),
+    /// The largest mark, fill, stop or take-profit price the market accepts, a price.
+    MaxPrice(Decimal),
 }
 
 /// A market's options and figures (`margin_market_get` for every key).
@@ -215,6 +217,8 @@ pub struct MarketInfo {
     pub tier_count: u32,
     /// Number of open positions in the market.
     pub open_positions: u64,
+    /// The largest price the market accepts.
+    pub max_price: Decimal,
 }
 
 /// A maintenance-margin tier: notional from `floor` up to the next tier's floor.
