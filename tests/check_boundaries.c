@@ -206,6 +206,40 @@ START_TEST(test_open_at_liquidation_mark)
 }
 END_TEST
 
+/* The market's maximum price, by default 10^(8 + 7) units = 10,000,000 at price scale 8:
+ *   a mark exactly at it is accepted, one unit above refused (ERANGE);
+ *   a fill exactly at it is accepted (Q 0.001: notional 10000, 20x: IM 500, fee 4), one unit
+ *   above refused (ERANGE).
+ * Every position must fit at every mark up to it: a 1x long of Q @ 1 has margin Q and, at
+ * the maximum price, value and margin balance Q*10^7 (fees and funding are at most that).
+ * The largest money amount is 92233720368.54775807, so Q = 9223.37203685 fits
+ * (92233720368.5) and 9223.37203686 does not (92233720368.6): EOVERFLOW.
+ * Kills: `mark > max` -> `>=`, `price <= max` -> `<`, the default ten times too low, the
+ * positions checked only up to half the maximum price. */
+START_TEST(test_max_price_exact)
+{
+    margin_engine *e = NULL;
+    uint64_t m = 0, a = 0, p;
+    int64_t v = 0, top = D("10000000");
+    make_engine(&e, &m, &a, D("20000"));
+    ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MAX_PRICE, &v));
+    ck_assert_int_eq(v, top);
+    ck_assert_int_eq(margin_mark_update(e, m, top + 1), MARGIN_ERANGE);
+    ck_assert_ok(e, margin_mark_update(e, m, top));
+    ck_assert_int_eq(open_rc(e, a, m, MARGIN_LONG, "0.001", "10000000.00000001", X(20), 0),
+                     MARGIN_ERANGE);
+    p = open_ok(e, a, m, MARGIN_LONG, "0.001", "10000000", X(20), 0);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("500"));
+    ck_assert_ok(e, margin_position_close(e, p, top, 0));
+
+    ck_assert_int_eq(open_rc(e, a, m, MARGIN_LONG, "9223.37203686", "1", X(1), 0),
+                     MARGIN_EOVERFLOW);
+    p = open_ok(e, a, m, MARGIN_LONG, "9223.37203685", "1", X(1), 0);
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_NOTIONAL, top), D("92233720368.5"));
+    margin_engine_free(e);
+}
+END_TEST
+
 /* ================================================================== tiers */
 
 /* Two tiers: [0, 10000) mmr 0.004, max 50x; [10000, ...) mmr 0.005, max 20x, maintenance
@@ -817,6 +851,7 @@ Suite *suite_boundaries(void)
     tcase_add_test(tc, test_open_margin_equal_initial);
     tcase_add_test(tc, test_open_free_exactly_covers);
     tcase_add_test(tc, test_open_at_liquidation_mark);
+    tcase_add_test(tc, test_max_price_exact);
     tcase_add_test(tc, test_tier_floor_exact);
     tcase_add_test(tc, test_tier_derived_amount_rounds_up);
     tcase_add_test(tc, test_tier_and_level_validation);
