@@ -5,9 +5,10 @@
  * iterations walk every pair from 0/0 to 18/18 (361 of them), then a few more pick pairs at
  * random. A run sets up the same market on two engines, engine 0 with MARGIN_ENG_FULL_SCAN
  * = 1 (the reference path) and engine 1 with the trigger indexes: random tick and step,
- * tiers whose maintenance amounts are derived or given (some given amounts too large on
- * purpose, which must be refused with MARGIN_EINVAL and change nothing), the mark or the
- * entry basis, a fee to close, maker and taker fees, margin-call levels, and accounts
+ * tiers whose maintenance amounts are derived or given (exactly floor * rate rounded up,
+ * below it, or above it: taken as given, the maintenance margin is then 0 below cum / mmr,
+ * which the non-negativity checks exercise), some invalid tiers (refused, changing
+ * nothing), the mark or the entry basis, a fee to close, maker and taker fees, margin-call levels, and accounts
  * holding from a few units to nearly INT64_MAX. Then a few hundred operations through the
  * public API, each applied to both engines: deposits and withdrawals (exactly the free
  * balance, one unit more, up to INT64_MAX), opens and trades (increase, reduce, close,
@@ -664,24 +665,10 @@ static void setup_tiers(int64_t close_fee)
         t.floor = floor;
         t.mmr = mmr;
         t.lev = chance(20) ? 0 : lev;
-        /* a given amount too large: refused, and nothing changes (known bug 2: accepted
-         * until margin_market_add_tier checks floor*rate) */
-        if (chance(15)) {
-            int64_t cap = max_amount(floor, mmr);
-            t.amount = cap < INT64_MAX ? cap + (chance(50) ? 1 : logu(1, INT64_MAX - cap))
-                                       : INT64_MAX;
-            if (cap < INT64_MAX) {
-                snprintf(X.desc, sizeof X.desc, "add_tier floor %lld mmr %lld amount %lld > %lld",
-                         (long long)floor, (long long)mmr, (long long)t.amount, (long long)cap);
-                rc = add_tier_both(&t);
-                REQ(rc == MARGIN_EINVAL, CTX "maintenance amount above floor*rate: status %d, "
-                                             "want MARGIN_EINVAL", CTXA, rc);
-            }
-        }
         /* and the usual refusals */
-        if (chance(5)) {
+        if (chance(10)) {
             tier_t bad = t;
-            bad.amount = chance(50) ? -1 : bad.amount;
+            bad.amount = chance(50) ? -1 : 0;
             bad.mmr = bad.amount == -1 ? bad.mmr : E8 - close_fee; /* mmr + f = 1 */
             snprintf(X.desc, sizeof X.desc, "add_tier invalid mmr %lld amount %lld",
                      (long long)bad.mmr, (long long)bad.amount);
@@ -691,16 +678,20 @@ static void setup_tiers(int64_t close_fee)
         {
             int r = (int)rrange(0, 99);
             int64_t cap = max_amount(floor, mmr);
-            if (r < 50)
+            if (r < 45)
                 t.amount = MARGIN_DERIVE;
-            else if (r < 65)
-                t.amount = cap; /* exactly the boundary */
-            else
+            else if (r < 60)
+                t.amount = cap; /* exactly floor * rate, rounded up */
+            else if (r < 80)
                 t.amount = rrange(0, cap);
+            else /* above: taken as given, the maintenance margin is 0 below cum / mmr */
+                t.amount = clamp((i128)cap + (chance(50) ? 1 : logu(1, INT64_MAX)), 0,
+                                 INT64_MAX);
         }
         snprintf(X.desc, sizeof X.desc, "add_tier floor %lld mmr %lld lev %lld amount %lld",
                  (long long)t.floor, (long long)t.mmr, (long long)t.lev, (long long)t.amount);
         rc = add_tier_both(&t);
+        /* any amount >= 0 is taken (header); only a derived one can overflow */
         REQ(rc == MARGIN_OK || (rc == MARGIN_EOVERFLOW && t.amount == MARGIN_DERIVE),
             CTX "valid tier refused: %d (%s)", CTXA, rc, margin_errmsg(X.e[0]));
         if (rc != MARGIN_OK)
@@ -1132,9 +1123,6 @@ static void gen_op(op_t *op)
                                              0, INT64_MAX);
             if (gmkt(0, MARGIN_MKT_OPEN_POSITIONS) > 0)
                 op->want = WANT_FAIL; /* tiers cannot change under open positions */
-            else if (op->tier.amount != MARGIN_DERIVE &&
-                     op->tier.amount > max_amount(op->tier.floor, op->tier.mmr))
-                op->want = MARGIN_EINVAL; /* known bug 2 until add_tier checks it */
             break;
         }
         }
@@ -1355,13 +1343,9 @@ static void step(void)
     check_state(1);
     if (rc[0] == MARGIN_OK && (op.type == OP_MARK || op.type == OP_FUNDING))
         check_cleared(op.price);
-    if (rc[0] == MARGIN_OK && op.type == OP_REMOVE &&
-        (gmkt(0, MARGIN_MKT_MM_BASIS) == MARGIN_MM_BASIS_MARK ||
-         gmkt(0, MARGIN_MKT_CLOSE_FEE) == 0 ||
-         gpos(0, op.pos, MARGIN_POS_SIDE) == MARGIN_SHORT)) {
-        /* removable <= M - MM: what is left still covers the maintenance margin. Not for a
-         * long at the entry basis with a fee to close, whose MM_e grows by f for each unit
-         * removed (Q*BP = Q*E - M): the spec's bound is "at most" min(M - MM, ...) */
+    if (rc[0] == MARGIN_OK && op.type == OP_REMOVE) {
+        /* removable <= M - M', M' the smallest margin covering its own maintenance margin
+         * (header): what is left still covers the maintenance margin, at either basis */
         int64_t mm = 0, m = gpos(0, op.pos, MARGIN_POS_MARGIN);
         int r = margin_position_at(X.e[0], op.pos, MARGIN_AT_MAINT_MARGIN, 0, &mm);
         REQ(r != MARGIN_OK || m >= mm,
