@@ -8,16 +8,17 @@
  * tiers whose maintenance amounts are derived or given (exactly floor * rate rounded up,
  * below it, or above it: taken as given, the maintenance margin is then 0 below cum / mmr,
  * which the non-negativity checks exercise), some invalid tiers (refused, changing
- * nothing), the mark or the entry basis, a fee to close, maker and taker fees, margin-call levels, and accounts
- * holding from a few units to nearly INT64_MAX. Then a few hundred operations through the
- * public API, each applied to both engines: deposits and withdrawals (exactly the free
- * balance, one unit more, up to INT64_MAX), opens and trades (increase, reduce, close,
- * flip) at prices and sizes from 1 unit to the largest the market or int64 holds, closes,
- * margin added and removed (exactly MARGIN_AT_REMOVABLE_MARGIN and one unit more),
- * leverage changes, stop-loss / take-profit (at the maximum price and beyond), funding
- * with rates up to +-0.99999999 at extreme marks, mark updates at 1, at the maximum price,
- * beyond it, at INT64_MAX and one unit either side of trigger prices, margin-call level
- * changes, market and tier changes, and read-only queries at extreme marks.
+ * nothing), the mark or the entry basis, a fee to close, maker and taker fees, margin-call
+ * levels, and accounts holding from a few units to nearly INT64_MAX. Then a few hundred
+ * operations through the public API, each applied to both engines: deposits and
+ * withdrawals (exactly the free balance, one unit more, up to INT64_MAX), opens and trades
+ * (increase, reduce, close, flip) at prices and sizes from 1 unit to the largest the
+ * market or int64 holds, closes, margin added and removed (exactly
+ * MARGIN_AT_REMOVABLE_MARGIN and one unit more), leverage changes, stop-loss / take-profit
+ * (at the maximum price and beyond it), funding with rates up to +-0.99999999 at extreme
+ * marks, mark updates at 1, at the maximum price, beyond it, at INT64_MAX and one unit
+ * either side of trigger prices, margin-call level changes, market and tier changes, and
+ * read-only queries at extreme marks.
  *
  * After every operation:
  *  - both engines returned the same status and produced the same events, field by field,
@@ -27,21 +28,26 @@
  *    identical before and after, on each engine (so funding, mark updates and everything
  *    else are atomic); and both engines' snapshots are identical to each other;
  *  - for every open position: margin >= 0; MARGIN_AT_MAINT_MARGIN >= 0 at the current mark,
- *    at 1 and at the maximum price, whenever it can be computed; 0 <= removable margin <=
- *    margin; closed positions hold neither quantity nor margin;
+ *    at 1 and at the maximum price; 0 <= removable margin <= margin; closed positions hold
+ *    neither quantity nor margin;
  *  - for every account: free balance >= 0, isolated margin >= 0 and equal to the sum of
  *    its open positions' margins; money is conserved (assert_conserved);
  *  - after a successful mark update or funding: no open position of the market is left at
  *    or past its liquidation price (long: mark > LP when LP > 0; short: mark < LP), nor
  *    past a stop-loss or take-profit;
  *  - after a successful margin removal: the margin left still covers the maintenance margin
- *    at the current mark (removable = min(M - MM, ...) by the header);
+ *    at the current mark (removable = min(M - M', ...) by the header);
+ *  - queries: MARGIN_AT_MAINT_RATE / MAINT_AMOUNT and margin_market_tier_for() report the
+ *    tier whose floor range holds the exact notional (compared without rounding);
  *  - statuses the header promises: mark <= 0, |funding rate| >= 1, amounts <= 0 are
  *    MARGIN_EINVAL; a withdrawal beyond the free balance MARGIN_EFUNDS; a deposit that
- *    cannot fit in the free balance fails; removing one unit more than the removable margin
- *    fails; and, once markets have a maximum price (MARGIN_MKT_MAX_PRICE), a mark, fill or
- *    stop price above it is refused (MARGIN_ERANGE for marks), a mark update inside the
- *    bounds never fails, and scale pairs with ps + qs > 28 are refused.
+ *    cannot fit in the free balance fails; removing exactly the removable margin succeeds
+ *    (or overflows a ledger), one unit more fails; and, with market bounds
+ *    (MARGIN_MKT_MAX_PRICE), a mark, fill or stop price above the maximum is refused
+ *    (MARGIN_ERANGE for marks and stops), a mark update inside the bounds fails at most for
+ *    a ledger total, every open position's value, PnL, margin balance and maintenance
+ *    margin compute at 1, at the mark and at the maximum, and scale pairs with ps + qs > 28
+ *    are refused.
  * The sanitizer build (configure --enable-sanitizers) turns any undefined behaviour on the
  * way into a failure.
  *
