@@ -38,9 +38,32 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+# JSON keys written as numbers (ids, counts, sequence numbers) and as plain text; every
+# other value is a decimal, which the tool writes as a JSON string (issue 10, item 9).
+INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated"}
+TEXT_KEYS = {"side", "time", "type"}
+
+
 def loads(text):
-    """Parse JSON with every number as an exact Decimal."""
-    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    """Parse one JSON object of the tool, checking the types: a decimal must be a JSON
+    string (exact; a JSON number would become a float in most readers), an id, count or
+    sequence number a JSON integer. Decimals come back as exact Decimals."""
+    def no_float(tok):
+        raise AssertionError("JSON number %s: decimals must be JSON strings" % tok)
+    obj = json.loads(text, parse_float=no_float)
+    out = {}
+    for k, v in obj.items():
+        if k in INT_KEYS:
+            if type(v) is not int:
+                raise AssertionError("%s: %r is not a JSON integer" % (k, v))
+            out[k] = v
+        elif k in TEXT_KEYS or v is None:
+            out[k] = v
+        elif isinstance(v, str):
+            out[k] = Decimal(v)
+        else:
+            raise AssertionError("%s: %r is not a JSON string (decimals are strings)" % (k, v))
+    return out
 
 
 def up(x):
@@ -283,7 +306,7 @@ class CalcVectors(unittest.TestCase):
         rc, out, err = run("calc", "--side", "long", "--entry", "1", "--qty", "0.00000001",
                            "--leverage", "1", "--json")
         self.assertEqual(rc, 0, err)
-        self.assertIn('"quantity": 0.00000001', out)
+        self.assertIn('"quantity": "0.00000001"', out)
         for tok in NUMBER_RE.findall(out):
             self.assertNotRegex(tok, "[eE]")
 
@@ -294,6 +317,46 @@ class CalcVectors(unittest.TestCase):
         self.assertRegex(out, r"liquidation price\s+19076\.30522089")
         self.assertRegex(out, r"bankruptcy price\s+19000")
         self.assertRegex(out, r"margin\s+100\b")
+
+
+class CalcIssue10(unittest.TestCase):
+    def test_decimals_are_json_strings(self):
+        # With the standard parser and no options, a decimal comes back as the exact text.
+        rc, out, err = run("calc", "--side", "long", "--entry", "20000", "--notional", "2000",
+                           "--leverage", "20", "--json")
+        self.assertEqual(rc, 0, err)
+        r = json.loads(out)
+        self.assertEqual(r["liquidation_price"], "19076.30522089")
+        self.assertEqual(r["quantity"], "0.1")
+        self.assertEqual(r["margin"], "100")
+        for k, v in r.items():
+            self.assertTrue(v is None or isinstance(v, str), (k, v))
+
+    def test_help_documents_json_strings(self):
+        for args in (("help",), ("help", "calc"), ("help", "replay")):
+            rc, out, err = run(*args)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("JSON string", out, args)
+
+    def test_1x_long_bankruptcy_price_in_words(self):
+        # A 1x long: M = Q*E, BP = E - M/Q = 0: it goes bankrupt only at a price of 0, so
+        # never. The value stays 0 (JSON "0"), the words say "never".
+        args = ("calc", "--side", "long", "--entry", "20000", "--qty", "0.1", "--leverage", "1")
+        rc, out, err = run(*args)
+        self.assertEqual(rc, 0, err)
+        line = next(l for l in out.splitlines() if "bankruptcy price" in l)
+        self.assertRegex(line, r"bankruptcy price\s+0\s")
+        self.assertIn("never", line)
+        self.assertNotIn("margin is gone", line)
+        rc, out, err = run(*args, "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["bankruptcy_price"], "0")
+        # A 20x long keeps its price and its explanation.
+        rc, out, err = run("calc", "--side", "long", "--entry", "20000", "--qty", "0.1",
+                           "--leverage", "20")
+        line = next(l for l in out.splitlines() if "bankruptcy price" in l)
+        self.assertRegex(line, r"bankruptcy price\s+19000\s")
+        self.assertNotIn("never", line)
 
 
 class CalcErrors(unittest.TestCase):
@@ -683,6 +746,60 @@ class ReplayFiles(ReplayBase):
 
 
 @unittest.skipUnless(os.path.isfile(SHARED_CSV), "needs ../shared/data (not present)")
+class ReplayIssue10(ReplayBase):
+    PRICES = "time,mark\n1,20000\n2,19500\n3,19000\n"
+
+    def test_position_liquidatable_at_the_first_mark_is_refused(self):
+        # Long 0.1 at 30000, 20x: M = 0.1*30000/20 = 150,
+        # LP = (150 - 0.1*30000)/(0.1*0.004 - 0.1) = -2850/-0.0996 = 28614.4578313253...,
+        # rounded up 28614.45783133 >= the first mark 20000: liquidatable at once.
+        # Short 0.1 at 10000, 20x: M = 50, LP = (50 + 1000)/(0.0004 + 0.1) = 10458.1673306...,
+        # rounded down 10458.16733067 <= 20000: liquidatable at once too.
+        cases = [("side=long,qty=0.1,leverage=20,entry=30000", "28614.45783133", "30000"),
+                 ("side=short,qty=0.1,leverage=20,entry=10000", "10458.16733067", "10000")]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.write(tmp, "p.csv", self.PRICES)
+            for spec, lp, entry in cases:
+                ok = "side=long,qty=0.1,leverage=20"  # opens at the first mark: fine
+                for json_ in ((), ("--json",)):
+                    rc, out, err = run("replay", "--prices", path, "--position", ok,
+                                       "--position", spec, *json_)
+                    self.assertEqual(rc, 2, (spec, out, err))
+                    self.assertEqual(out, "", spec)
+                    lines = err.splitlines()
+                    self.assertEqual(len(lines), 1, err)
+                    self.assertIn(spec, lines[0])
+                    self.assertIn("position 2", lines[0])
+                    self.assertIn("liquidated at once", lines[0])
+                    self.assertRegex(lines[0], r"first mark 20000\b")
+                    self.assertRegex(lines[0], r"liquidation price %s\b" % re.escape(lp))
+                    self.assertRegex(lines[0], r"entry %s\b" % entry)
+
+    def test_entry_away_from_the_first_mark_still_opens(self):
+        # Long 0.1 at 19000, 20x: M = 95, LP = (95 - 1900)/(-0.0996) = 18122.48995983...,
+        # below the first mark 20000: it opens, and is not liquidated at 19500 or 19000
+        # (both above 18122.49).
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.write(tmp, "p.csv", self.PRICES)
+            events, summary = self.replay_json(
+                "--prices", path, "--position", "side=long,qty=0.1,leverage=20,entry=19000")
+            self.assertEqual(events[0]["type"], "open")
+            self.assertEqual(events[0]["liquidation_price"], D("18122.48995984"))
+            self.assertEqual(summary["liquidated"], 0)
+            self.assertEqual(summary["open_positions"], 1)
+
+    def test_json_types(self):
+        rc, out, err = run("replay", "--json")
+        self.assertEqual(rc, 0, err)
+        objs = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(objs[0]["seq"], 1)
+        self.assertEqual(objs[0]["position"], 1)
+        self.assertEqual(objs[0]["mark"], "20000")
+        self.assertEqual(objs[0]["liquidation_price"], "19076.30522089")
+        self.assertIsInstance(objs[-1]["marks"], int)
+        self.assertIsInstance(objs[-1]["insurance_fund"], str)
+
+
 class ReplayRealData(ReplayBase):
     def test_20x_long_on_march_2023(self):
         # A 20x long of notional 2000 opened at the first mark (the first candle's open).

@@ -42,9 +42,11 @@ void cli_usage_calc(FILE *f)
           "  --mm-basis mark|entry maintenance at the liquidation price (mark, default) or\n"
           "                        fixed at the entry value (entry)\n"
           "  --mark PRICE          mark price of the queries (default: the entry price)\n"
-          "  --json                one JSON object; liquidation_price is null when the\n"
-          "                        position cannot be liquidated, margin_ratio is null when\n"
-          "                        the margin balance is <= 0\n"
+          "  --json                one JSON object; every decimal is a JSON string\n"
+          "                        (\"19076.30522089\": exact, never a binary float);\n"
+          "                        liquidation_price is null when the position cannot be\n"
+          "                        liquidated, margin_ratio is null when the margin balance\n"
+          "                        is <= 0\n"
           "\n"
           "Exit status: 0 success, 1 computation error (overflow), 2 bad argument.\n",
           f);
@@ -370,28 +372,28 @@ static void print_json(const struct calc_in *in, const struct calc_out *o)
     char b[CLI_NUM_SIZE];
 
     printf("{\"side\": \"%s\"", in->side == MARGIN_LONG ? "long" : "short");
-    printf(", \"entry_price\": %s", cli_num(b, in->entry, 8));
-    printf(", \"quantity\": %s", cli_num(b, o->qty, 8));
-    printf(", \"notional\": %s", cli_num(b, o->notional, MARGIN_MONEY_SCALE));
-    printf(", \"leverage\": %s", cli_num(b, o->leverage, MARGIN_RATE_SCALE));
-    printf(", \"margin\": %s", cli_num(b, o->margin, MARGIN_MONEY_SCALE));
-    printf(", \"initial_margin\": %s", cli_num(b, o->im, MARGIN_MONEY_SCALE));
-    printf(", \"maintenance_rate\": %s", cli_num(b, o->mmr, MARGIN_RATE_SCALE));
-    printf(", \"maintenance_amount\": %s", cli_num(b, o->mma, MARGIN_MONEY_SCALE));
-    printf(", \"maintenance_margin\": %s", cli_num(b, o->mm, MARGIN_MONEY_SCALE));
+    printf(", \"entry_price\": \"%s\"", cli_num(b, in->entry, 8));
+    printf(", \"quantity\": \"%s\"", cli_num(b, o->qty, 8));
+    printf(", \"notional\": \"%s\"", cli_num(b, o->notional, MARGIN_MONEY_SCALE));
+    printf(", \"leverage\": \"%s\"", cli_num(b, o->leverage, MARGIN_RATE_SCALE));
+    printf(", \"margin\": \"%s\"", cli_num(b, o->margin, MARGIN_MONEY_SCALE));
+    printf(", \"initial_margin\": \"%s\"", cli_num(b, o->im, MARGIN_MONEY_SCALE));
+    printf(", \"maintenance_rate\": \"%s\"", cli_num(b, o->mmr, MARGIN_RATE_SCALE));
+    printf(", \"maintenance_amount\": \"%s\"", cli_num(b, o->mma, MARGIN_MONEY_SCALE));
+    printf(", \"maintenance_margin\": \"%s\"", cli_num(b, o->mm, MARGIN_MONEY_SCALE));
     if (o->liq == 0)
         printf(", \"liquidation_price\": null");
     else
-        printf(", \"liquidation_price\": %s", cli_num(b, o->liq, 8));
-    printf(", \"bankruptcy_price\": %s", cli_num(b, o->bp, 8));
-    printf(", \"mark_price\": %s", cli_num(b, in->mark, 8));
-    printf(", \"unrealized_pnl\": %s", cli_num(b, o->upnl, MARGIN_MONEY_SCALE));
-    printf(", \"margin_balance\": %s", cli_num(b, o->balance, MARGIN_MONEY_SCALE));
+        printf(", \"liquidation_price\": \"%s\"", cli_num(b, o->liq, 8));
+    printf(", \"bankruptcy_price\": \"%s\"", cli_num(b, o->bp, 8));
+    printf(", \"mark_price\": \"%s\"", cli_num(b, in->mark, 8));
+    printf(", \"unrealized_pnl\": \"%s\"", cli_num(b, o->upnl, MARGIN_MONEY_SCALE));
+    printf(", \"margin_balance\": \"%s\"", cli_num(b, o->balance, MARGIN_MONEY_SCALE));
     if (o->ratio == INT64_MAX)
         printf(", \"margin_ratio\": null");
     else
-        printf(", \"margin_ratio\": %s", cli_num(b, o->ratio, MARGIN_RATE_SCALE));
-    printf(", \"roe\": %s}\n", cli_num(b, o->roe, MARGIN_RATE_SCALE));
+        printf(", \"margin_ratio\": \"%s\"", cli_num(b, o->ratio, MARGIN_RATE_SCALE));
+    printf(", \"roe\": \"%s\"}\n", cli_num(b, o->roe, MARGIN_RATE_SCALE));
 }
 
 static void row(const char *label, const char *value, const char *note)
@@ -417,7 +419,12 @@ static void print_table(const struct calc_in *in, const struct calc_out *o)
         row("liquidation price", "none", "(this long cannot be liquidated)");
     else
         row("liquidation price", cli_num(b, o->liq, 8), NULL);
-    row("bankruptcy price", cli_num(b, o->bp, 8), "(the margin is gone)");
+    if (o->bp == 0 && in->side == MARGIN_LONG)
+        /* 0 means: the margin covers a fall of the price all the way to 0. */
+        row("bankruptcy price", "0",
+            "(never: the margin covers a fall to 0, so this long cannot go bankrupt)");
+    else
+        row("bankruptcy price", cli_num(b, o->bp, 8), "(where the margin is gone)");
     printf("At mark %s:\n", cli_num(b, in->mark, 8));
     snprintf(v, sizeof v, "%s %%", cli_pct(b, o->mmr));
     snprintf(note, sizeof note, "(maintenance amount %s)",

@@ -22,6 +22,9 @@ static void usage(FILE *f)
           "  help      this text, or `margin help COMMAND` for a command's options\n"
           "\n"
           "Options: --version, --help.\n"
+          "Numbers are exact decimals, never binary floats. With --json, every decimal is\n"
+          "written as a JSON string (\"19076.30522089\"), so that no JSON reader turns it\n"
+          "into a float; ids, counts and sequence numbers are JSON numbers.\n"
           "Examples:\n"
           "  margin calc --side long --entry 20000 --notional 2000 --leverage 20\n"
           "  margin replay\n",

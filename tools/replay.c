@@ -46,7 +46,9 @@ void cli_usage_replay(FILE *f)
           "  --funding RATE       funding rate applied at the close mark of every ROWS-th row\n"
           "  --funding-every ROWS (after that row's marks); longs pay when RATE > 0\n"
           "  --fee RATE           taker and maker fee rate (default 0)\n"
-          "  --json               JSON Lines: one object per event, then a summary line\n"
+          "  --json               JSON Lines: one object per event, then a summary line;\n"
+          "                       every decimal (price, money, rate) is a JSON string, exact;\n"
+          "                       ids, counts and sequence numbers are JSON numbers\n"
           "\n"
           "The account holds the positions' margins and fees plus 1000 USDT that stays free.\n"
           "Exit status: 0 success, 1 computation error, 2 bad argument or bad input file\n"
@@ -475,6 +477,8 @@ struct replay {
     size_t npos;
     int64_t first_mark, cur_mark, marks, free_after_open;
     long out_seq;
+    const struct cli_tier *tiers; /* --tiers, read once */
+    size_t ntiers;
 };
 
 static struct rpos *find_pos(struct replay *rp, uint64_t id)
@@ -532,13 +536,13 @@ static void json_price(const char *key, int64_t p)
     if (p == 0)
         printf(", \"%s\": null", key);
     else
-        printf(", \"%s\": %s", key, cli_num(b, p, 8));
+        printf(", \"%s\": \"%s\"", key, cli_num(b, p, 8));
 }
 
 static void json_money(const char *key, int64_t v)
 {
     char b[CLI_NUM_SIZE];
-    printf(", \"%s\": %s", key, cli_num(b, v, MARGIN_MONEY_SCALE));
+    printf(", \"%s\": \"%s\"", key, cli_num(b, v, MARGIN_MONEY_SCALE));
 }
 
 static const char *type_name(int32_t type)
@@ -569,18 +573,18 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark)
 
     printf("{\"seq\": %ld, \"time\": ", rp->out_seq);
     cli_json_str(stdout, time_text(rp, ev(e, MARGIN_EVF_TIME)));
-    printf(", \"type\": \"%s\", \"position\": %llu, \"mark\": %s", name ? name : "?",
+    printf(", \"type\": \"%s\", \"position\": %llu, \"mark\": \"%s\"", name ? name : "?",
            (unsigned long long)ev(e, MARGIN_EVF_POSITION), cli_num(b, mark, 8));
     switch (type) {
     case MARGIN_EV_OPEN:
         printf(", \"side\": \"%s\"", ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long");
-        printf(", \"entry_price\": %s", cli_num(b, ev(e, MARGIN_EVF_ENTRY_PRICE), 8));
-        printf(", \"quantity\": %s", cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), 8));
+        printf(", \"entry_price\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_ENTRY_PRICE), 8));
+        printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), 8));
         json_money("margin", ev(e, MARGIN_EVF_MARGIN));
         json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
         break;
     case MARGIN_EV_MARGIN_CALL:
-        printf(", \"margin_ratio\": %s",
+        printf(", \"margin_ratio\": \"%s\"",
                cli_num(b, ev(e, MARGIN_EVF_MARGIN_RATIO), MARGIN_RATE_SCALE));
         json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
         break;
@@ -592,7 +596,7 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark)
         break;
     case MARGIN_EV_STOP_LOSS:
     case MARGIN_EV_TAKE_PROFIT:
-        printf(", \"exit_price\": %s", cli_num(b, ev(e, MARGIN_EVF_PRICE), 8));
+        printf(", \"exit_price\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_PRICE), 8));
         json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
         break;
     case MARGIN_EV_FUNDING:
@@ -709,33 +713,60 @@ static void drain(struct replay *rp)
 
 /* ------------------------------------------------------------------ the run */
 
-static int setup_market(struct replay *rp, size_t i, const struct cli_tier *tiers,
-                        size_t ntiers)
+/* Create position @p p's market in engine @p e (the replay's, or a probe's). */
+static int market_in(const struct replay *rp, margin_engine *e, const struct rpos *p,
+                     const char *sym, uint64_t *market)
 {
-    margin_engine *e = rp->e;
-    struct rpos *p = &rp->pos[i];
-    char sym[32];
     int rc;
 
-    snprintf(sym, sizeof sym, "P%zu", i + 1);
-    if ((rc = margin_market_new(e, sym, &p->market)) != MARGIN_OK ||
-        (rc = margin_market_set(e, p->market, MARGIN_MKT_MAX_LEVERAGE, REPLAY_MAX_LEVERAGE)) !=
+    if ((rc = margin_market_new(e, sym, market)) != MARGIN_OK ||
+        (rc = margin_market_set(e, *market, MARGIN_MKT_MAX_LEVERAGE, REPLAY_MAX_LEVERAGE)) !=
             MARGIN_OK ||
-        (rc = margin_market_set(e, p->market, MARGIN_MKT_TAKER_FEE, rp->a->fee)) != MARGIN_OK ||
-        (rc = margin_market_set(e, p->market, MARGIN_MKT_MAKER_FEE, rp->a->fee)) != MARGIN_OK)
+        (rc = margin_market_set(e, *market, MARGIN_MKT_TAKER_FEE, rp->a->fee)) != MARGIN_OK ||
+        (rc = margin_market_set(e, *market, MARGIN_MKT_MAKER_FEE, rp->a->fee)) != MARGIN_OK)
         return cli_engine_fail(CMD, "setting up a market", e, rc);
     if (p->sp.mmr) {
-        rc = margin_market_add_tier(e, p->market, 0, p->sp.mmr, 0, 0);
+        rc = margin_market_add_tier(e, *market, 0, p->sp.mmr, 0, 0);
     } else if (rp->a->tiers) {
-        return cli_apply_tiers(CMD, rp->a->tiers, e, p->market, tiers, ntiers);
+        return cli_apply_tiers(CMD, rp->a->tiers, e, *market, rp->tiers, rp->ntiers);
     } else {
-        rc = margin_market_add_tier(e, p->market, 0, rp->a->mmr, 0, 0);
+        rc = margin_market_add_tier(e, *market, 0, rp->a->mmr, 0, 0);
     }
     if (rc != MARGIN_OK) {
         cli_engine_fail(CMD, p->sp.mmr ? "--position mmr" : "--mmr", e, rc);
         return CLI_EXIT_USAGE;
     }
     return 0;
+}
+
+static int setup_market(struct replay *rp, size_t i)
+{
+    char sym[32];
+
+    snprintf(sym, sizeof sym, "P%zu", i + 1);
+    return market_in(rp, rp->e, &rp->pos[i], sym, &rp->pos[i].market);
+}
+
+/* Open @p p, with leverage @p lev, in a throw-away engine whose market has no mark, and
+ * read its liquidation price: what the refusal message quotes. 0 on success. */
+static int probe_liq_price(const struct replay *rp, const struct rpos *p, int64_t lev,
+                           int64_t deposit, int64_t *liq)
+{
+    margin_engine *e = NULL;
+    uint64_t market = 0, account = 0, id = 0;
+    int ok = -1;
+
+    if (margin_engine_new(&e) != MARGIN_OK)
+        return -1;
+    if (market_in(rp, e, p, "PROBE", &market) == 0 &&
+        margin_account_new(e, &account) == MARGIN_OK &&
+        margin_account_deposit(e, account, deposit) == MARGIN_OK &&
+        margin_position_open(e, account, market, p->sp.side, p->qty, p->entry, lev,
+                             p->sp.margin, 0, &id) == MARGIN_OK &&
+        margin_position_get(e, id, MARGIN_POS_LIQ_PRICE, liq) == MARGIN_OK)
+        ok = 0;
+    margin_engine_free(e);
+    return ok;
 }
 
 /* Size of what opening @p p needs from the free balance, generously: max(margin, Q*E)
@@ -792,6 +823,13 @@ static int open_positions(struct replay *rp)
     if ((rc = margin_account_new(e, &rp->acct)) != MARGIN_OK ||
         (rc = margin_account_deposit(e, rp->acct, deposit)) != MARGIN_OK)
         return cli_engine_fail(CMD, "funding the account", e, rc);
+    /* The market's mark is the first mark before anything opens, so that the engine
+     * refuses a position that the first mark would liquidate at once. */
+    for (i = 0; i < rp->npos; i++) {
+        rc = margin_mark_update(e, rp->pos[i].market, rp->first_mark);
+        if (rc != MARGIN_OK)
+            return cli_engine_fail(CMD, "setting the first mark", e, rc);
+    }
 
     for (i = 0; i < rp->npos; i++) {
         struct rpos *p = &rp->pos[i];
@@ -807,6 +845,22 @@ static int open_positions(struct replay *rp)
         rc = margin_position_open(e, rp->acct, p->market, p->sp.side, p->qty, p->entry, lev,
                                   p->sp.margin, 0, &p->id);
         if (rc != MARGIN_OK) {
+            int64_t liq = 0;
+            char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE];
+
+            if (rc == MARGIN_EMARGIN && probe_liq_price(rp, p, lev, deposit, &liq) == 0 &&
+                liq != 0 &&
+                (p->sp.side == MARGIN_LONG ? rp->first_mark <= liq : rp->first_mark >= liq)) {
+                /* It opens on a market without a mark: the first mark is the reason. */
+                cli_error(CMD,
+                          "--position '%s' (position %zu): refused: it would be liquidated at "
+                          "once, since the first mark %s is at or %s its liquidation price %s "
+                          "(entry %s); give an entry near the first mark or more margin",
+                          p->sp.text, i + 1, cli_num(b1, rp->first_mark, 8),
+                          p->sp.side == MARGIN_LONG ? "below" : "above", cli_num(b2, liq, 8),
+                          cli_num(b3, p->entry, 8));
+                return CLI_EXIT_USAGE;
+            }
             cli_error(CMD, "--position '%s': cannot open: %s", p->sp.text, margin_errmsg(e));
             return rc == MARGIN_ELEVERAGE || rc == MARGIN_EMARGIN ? CLI_EXIT_USAGE
                                                                    : CLI_EXIT_FAIL;
@@ -893,9 +947,9 @@ static void print_summary_json(const struct replay *rp)
     printf("{\"type\": \"summary\", \"marks\": %lld", (long long)rp->marks);
     printf(", \"open_positions\": %lld", (long long)eng(rp, MARGIN_ENG_OPEN_POSITIONS));
     printf(", \"liquidated\": %lld", (long long)eng(rp, MARGIN_ENG_LIQUIDATIONS));
-    printf(", \"realized_pnl\": %s",
+    printf(", \"realized_pnl\": \"%s\"",
            cli_num(b, acct(rp, MARGIN_ACCT_REALIZED_PNL), MARGIN_MONEY_SCALE));
-    printf(", \"insurance_fund\": %s}\n",
+    printf(", \"insurance_fund\": \"%s\"}\n",
            cli_num(b, eng(rp, MARGIN_ENG_INSURANCE_FUND), MARGIN_MONEY_SCALE));
 }
 
@@ -1100,8 +1154,10 @@ int cli_cmd_replay(int argc, char **argv)
             goto out;
         }
     }
+    rp.tiers = tiers;
+    rp.ntiers = ntiers;
     for (i = 0; i < rp.npos; i++) {
-        status = setup_market(&rp, i, tiers, ntiers);
+        status = setup_market(&rp, i);
         if (status != 0)
             goto out;
     }
