@@ -709,6 +709,9 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 #define MARGIN_STATUS_CLOSED 1
 /** Position status: liquidated (irreversible). */
 #define MARGIN_STATUS_LIQUIDATED 2
+/** Status filter of the listing functions (margin_positions()): every status.
+ *  @since 0.2.0 */
+#define MARGIN_STATUS_ANY (-1)
 
 /** @name Position keys: stored figures (margin_position_get())
  * @{ */
@@ -944,6 +947,68 @@ MARGIN_API int margin_position_set_stops(margin_engine *e, uint64_t position,
                                          int64_t stop_loss, int64_t take_profit);
 
 /**
+ * @brief List the ids of an account's positions with a status, in id order.
+ *
+ * The usual buffer contract: @p out_n always receives the number of matching positions;
+ * when it exceeds @p cap, #MARGIN_EBUFFER is returned and the first @p cap elements of
+ * @p ids are unspecified. Passing NULL and 0 only counts (#MARGIN_OK). Open positions are listed in time proportional to their number; the other
+ * filters scan every position the engine has held.
+ *
+ * @param[in]  e       The engine.
+ * @param[in]  account The account's id.
+ * @param[in]  status  A `MARGIN_STATUS_*` value, or #MARGIN_STATUS_ANY.
+ * @param[out] ids     Receives the ids (may be NULL when @p cap is 0).
+ * @param[in]  cap     Number of elements of @p ids.
+ * @param[out] out_n   Receives the number of matching positions.
+ * @retval #MARGIN_OK       Listed.
+ * @retval #MARGIN_EINVAL   @p e or @p out_n is NULL, @p ids is NULL with @p cap > 0, or
+ *                          @p status is unknown.
+ * @retval #MARGIN_ENOTFOUND No account has that id.
+ * @retval #MARGIN_EBUFFER  More than @p cap positions match (@p out_n says how many).
+ * @since 0.2.0
+ */
+MARGIN_API int margin_account_positions(const margin_engine *e, uint64_t account,
+                                        int32_t status, uint64_t *ids, size_t cap,
+                                        size_t *out_n);
+
+/**
+ * @brief List the ids of a market's positions with a status, in id order (the contract of
+ *        margin_account_positions()).
+ * @param[in]  e      The engine.
+ * @param[in]  market The market's id.
+ * @param[in]  status A `MARGIN_STATUS_*` value, or #MARGIN_STATUS_ANY.
+ * @param[out] ids    Receives the ids (may be NULL when @p cap is 0).
+ * @param[in]  cap    Number of elements of @p ids.
+ * @param[out] out_n  Receives the number of matching positions.
+ * @retval #MARGIN_OK       Listed.
+ * @retval #MARGIN_EINVAL   @p e or @p out_n is NULL, @p ids is NULL with @p cap > 0, or
+ *                          @p status is unknown.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_EBUFFER  More than @p cap positions match (@p out_n says how many).
+ * @since 0.2.0
+ */
+MARGIN_API int margin_market_positions(const margin_engine *e, uint64_t market, int32_t status,
+                                       uint64_t *ids, size_t cap, size_t *out_n);
+
+/**
+ * @brief List the ids of every position of the engine with a status, in id order (the
+ *        contract of margin_account_positions()). After a restart of a program that keeps
+ *        no ids, `margin_positions(e, MARGIN_STATUS_OPEN, ...)` finds every open position.
+ * @param[in]  e      The engine.
+ * @param[in]  status A `MARGIN_STATUS_*` value, or #MARGIN_STATUS_ANY.
+ * @param[out] ids    Receives the ids (may be NULL when @p cap is 0).
+ * @param[in]  cap    Number of elements of @p ids.
+ * @param[out] out_n  Receives the number of matching positions.
+ * @retval #MARGIN_OK      Listed.
+ * @retval #MARGIN_EINVAL  @p e or @p out_n is NULL, @p ids is NULL with @p cap > 0, or
+ *                         @p status is unknown.
+ * @retval #MARGIN_EBUFFER More than @p cap positions match (@p out_n says how many).
+ * @since 0.2.0
+ */
+MARGIN_API int margin_positions(const margin_engine *e, int32_t status, uint64_t *ids,
+                                size_t cap, size_t *out_n);
+
+/**
  * @brief Read a stored figure of a position (`MARGIN_POS_*`), open or not.
  * @param[in]  e        The engine.
  * @param[in]  position The position's id.
@@ -1156,6 +1221,27 @@ MARGIN_API int margin_event_next(margin_engine *e, int32_t *out_type);
  * @since 0.1.0
  */
 MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *out);
+
+/**
+ * @brief Copy every field of the current event (or of the event being delivered to the
+ *        callback) into @p out in one call.
+ *
+ * `out[0]` receives the number of fields this library knows (22 in this version: fields
+ * 1 to 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
+ * or larger (fields this library does not know are 0), so a program built against an
+ * older or newer header works with this library. An array of
+ * `MARGIN_EVF_LEVERAGE + 1` elements holds every field of this version.
+ *
+ * @param[in]  e   The engine.
+ * @param[out] out Receives the fields; not written when @p n is 0.
+ * @param[in]  n   Number of elements of @p out.
+ * @retval #MARGIN_OK     Copied.
+ * @retval #MARGIN_EINVAL @p e is NULL, or @p out is NULL with @p n > 0.
+ * @retval #MARGIN_ESTATE There is no current event (call margin_event_next() first).
+ * @since 0.2.0
+ */
+MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t n);
 
 /** @} */
 

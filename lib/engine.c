@@ -827,6 +827,12 @@ int margin_account_get(const margin_engine *e, uint64_t account, int32_t key, in
 
 /* ------------------------------------------------------------------ position lists */
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 void margin__link(margin_engine *e, uint32_t pi)
 {
     margin__position *p = &e->pos[pi];
@@ -877,4 +883,105 @@ void margin__unlink(margin_engine *e, uint32_t pi)
     m->open_count--;
     a->open_count--;
     e->open_positions--;
+}
+
+/* ------------------------------------------------------------------ listing */
+
+/* The ids of the positions of one account (account != 0) or one market (market != 0), or
+ * of every position, with a status (or any), in id order. Open positions are walked on
+ * their lists (O(result)); other statuses scan every position (O(positions ever opened)). */
+static int list_positions(const margin_engine *e, uint64_t account, uint64_t market,
+                          int32_t status, uint64_t *ids, size_t cap, size_t *out_n)
+{
+    size_t n = 0;
+    uint32_t pi;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_n == NULL || (ids == NULL && cap > 0))
+        return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or ids is NULL with cap > 0");
+    if (status != MARGIN_STATUS_ANY && status != MARGIN_STATUS_OPEN &&
+        status != MARGIN_STATUS_CLOSED && status != MARGIN_STATUS_LIQUIDATED)
+        return margin__fail(e, MARGIN_EINVAL, "unknown status filter %d", (int)status);
+    if (account != 0) {
+        margin__account *a;
+        int rc = margin__get_account(e, account, &a);
+        if (rc != MARGIN_OK)
+            return rc;
+    }
+    if (market != 0) {
+        margin__market *m;
+        int rc = margin__get_market(e, market, &m);
+        if (rc != MARGIN_OK)
+            return rc;
+    }
+    if (status == MARGIN_STATUS_OPEN && (account != 0 || market != 0)) {
+        /* the open lists are kept in id order */
+        int by_acct = account != 0;
+        pi = by_acct ? e->accounts[account - 1].head : e->markets[market - 1].head;
+        for (; pi != MARGIN__NONE; pi = by_acct ? e->pos[pi].anext : e->pos[pi].mnext) {
+            if (n < cap)
+                ids[n] = (uint64_t)pi + 1;
+            n++;
+        }
+    } else {
+        for (pi = 0; pi < e->npos; pi++) {
+            const margin__position *p = &e->pos[pi];
+            if ((status != MARGIN_STATUS_ANY && p->status != status) ||
+                (account != 0 && p->account != account - 1) ||
+                (market != 0 && p->market != market - 1))
+                continue;
+            if (n < cap)
+                ids[n] = (uint64_t)pi + 1;
+            n++;
+        }
+    }
+    *out_n = n;
+    if (n > cap && ids != NULL) /* ids NULL: only counting */
+        return margin__fail(e, MARGIN_EBUFFER, "%zu positions do not fit in %zu", n, cap);
+    return MARGIN_OK;
+}
+
+int margin_account_positions(const margin_engine *e, uint64_t account, int32_t status,
+                             uint64_t *ids, size_t cap, size_t *out_n)
+{
+    if (e != NULL && account == 0)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no account with id 0");
+    return list_positions(e, account, 0, status, ids, cap, out_n);
+}
+
+int margin_market_positions(const margin_engine *e, uint64_t market, int32_t status,
+                            uint64_t *ids, size_t cap, size_t *out_n)
+{
+    if (e != NULL && market == 0)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no market with id 0");
+    return list_positions(e, 0, market, status, ids, cap, out_n);
+}
+
+int margin_positions(const margin_engine *e, int32_t status, uint64_t *ids, size_t cap,
+                     size_t *out_n)
+{
+    if (e != NULL && status == MARGIN_STATUS_OPEN) {
+        /* every open position, in id order, without scanning closed ones: merge the
+         * markets' lists (each in id order) */
+        size_t n = 0;
+        uint32_t mi;
+        if (out_n == NULL || (ids == NULL && cap > 0))
+            return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or ids is NULL with cap > 0");
+        n = (size_t)e->open_positions;
+        *out_n = n;
+        if (ids == NULL)
+            return MARGIN_OK; /* only counting */
+        if (n > cap)
+            return margin__fail(e, MARGIN_EBUFFER, "%zu positions do not fit in %zu", n, cap);
+        n = 0;
+        for (mi = 0; mi < e->nmarkets; mi++) {
+            uint32_t pi;
+            for (pi = e->markets[mi].head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+                ids[n++] = (uint64_t)pi + 1;
+        }
+        if (e->nmarkets > 1)
+            qsort(ids, n, sizeof *ids, cmp_u64);
+        return MARGIN_OK;
+    }
+    return list_positions(e, 0, 0, status, ids, cap, out_n);
 }

@@ -140,3 +140,24 @@ int margin_event_get(const margin_engine *e, int32_t field, int64_t *out)
     *out = ev->f[field];
     return MARGIN_OK;
 }
+
+int margin_event_fields(const margin_engine *e, int64_t *out, size_t n)
+{
+    const margin__event *ev;
+    size_t i;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL && n > 0)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL with n > 0");
+    if (e->delivering != NULL)
+        ev = e->delivering;
+    else if (e->has_cur)
+        ev = &e->cur;
+    else
+        return margin__fail(e, MARGIN_ESTATE, "no current event: call margin_event_next()");
+    if (n > 0)
+        out[0] = MARGIN__NFIELDS - 1; /* the fields this library knows: 1..22 */
+    for (i = 1; i < n; i++)
+        out[i] = i < MARGIN__NFIELDS ? ev->f[i] : 0;
+    return MARGIN_OK;
+}

@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, suite_triggers());
     srunner_add_suite(sr, suite_random());
     srunner_add_suite(sr, suite_regress());
+    srunner_add_suite(sr, suite_api());
     srunner_add_suite(sr, suite_boundaries());
     srunner_add_suite(sr, suite_extreme());
     srunner_run_all(sr, CK_ENV);

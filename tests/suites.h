@@ -14,6 +14,7 @@ Suite *suite_triggers(void); /* tests/check_triggers.c */
 Suite *suite_random(void);   /* tests/check_random.c */
 Suite *suite_regress(void);  /* tests/check_regress.c: issue 9 regressions */
 Suite *suite_boundaries(void); /* tests/check_boundaries.c: exact boundaries, mutation killers */
+Suite *suite_api(void);      /* tests/check_api.c: issue 10 library items */
 Suite *suite_extreme(void);  /* tests/check_extreme.c: randomized extremes and atomicity */
 
 #endif

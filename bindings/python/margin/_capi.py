@@ -113,6 +113,7 @@ MARGIN_FLAG_CROSS = 2
 MARGIN_STATUS_OPEN = 0
 MARGIN_STATUS_CLOSED = 1
 MARGIN_STATUS_LIQUIDATED = 2
+MARGIN_STATUS_ANY = -1
 
 MARGIN_POS_ACCOUNT = 1
 MARGIN_POS_MARKET = 2
@@ -264,6 +265,14 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "margin_engine_set_callback": (_int, [_E, EVENT_FN, ctypes.c_void_p]),
     "margin_event_next": (_int, [_E, _pi32]),
     "margin_event_get": (_int, [_E, _i32, _pi64]),
+    "margin_event_fields": (_int, [_E, _pi64, ctypes.c_size_t]),
+    # listing
+    "margin_account_positions": (
+        _int, [_E, _u64, _i32, _pu64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "margin_market_positions": (
+        _int, [_E, _u64, _i32, _pu64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "margin_positions": (
+        _int, [_E, _i32, _pu64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 

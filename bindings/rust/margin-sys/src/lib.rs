@@ -163,6 +163,8 @@ pub const MARGIN_STATUS_OPEN: i32 = 0;
 pub const MARGIN_STATUS_CLOSED: i32 = 1;
 /// Position status: liquidated (irreversible).
 pub const MARGIN_STATUS_LIQUIDATED: i32 = 2;
+/// Status filter of the listing functions: every status.
+pub const MARGIN_STATUS_ANY: i32 = -1;
 /// Owning account's id.
 pub const MARGIN_POS_ACCOUNT: i32 = 1;
 /// Market's id.
@@ -475,4 +477,28 @@ extern "C" {
     ) -> c_int;
     pub fn margin_event_next(e: *mut margin_engine, out_type: *mut i32) -> c_int;
     pub fn margin_event_get(e: *const margin_engine, field: i32, out: *mut i64) -> c_int;
+    pub fn margin_event_fields(e: *const margin_engine, out: *mut i64, n: usize) -> c_int;
+    pub fn margin_account_positions(
+        e: *const margin_engine,
+        account: u64,
+        status: i32,
+        ids: *mut u64,
+        cap: usize,
+        out_n: *mut usize,
+    ) -> c_int;
+    pub fn margin_market_positions(
+        e: *const margin_engine,
+        market: u64,
+        status: i32,
+        ids: *mut u64,
+        cap: usize,
+        out_n: *mut usize,
+    ) -> c_int;
+    pub fn margin_positions(
+        e: *const margin_engine,
+        status: i32,
+        ids: *mut u64,
+        cap: usize,
+        out_n: *mut usize,
+    ) -> c_int;
 }
