@@ -1,8 +1,30 @@
 /* libFuzzer harness: random operation sequences on two engines, one using the trigger
- * indexes and one the full scan. It traps (so the fuzzer reports a crash) when the two
- * disagree on a status code or an event, or when an account's books stop balancing:
- *   free + isolated == deposits - withdrawals + realized - fees + funding.
- * Sanitizers catch memory errors and integer overflow (UBSan) on the way.
+ * indexes and one the full scan. It traps (so the fuzzer reports a crash) when:
+ *  - the two disagree on a status code, a result or any field of any event;
+ *  - a failed call changed anything: a snapshot of every getter (engine keys and
+ *    margin-call levels, market keys and tiers, account keys, position keys) is compared
+ *    before and after each failed call, on each engine;
+ *  - an account's books stop balancing,
+ *      free + isolated == deposits - withdrawals + realized - fees + funding,
+ *    or its isolated margin is not the sum of its open positions' margins;
+ *  - a margin, free balance, isolated margin or maintenance margin (at the market's mark)
+ *    is negative, or a removable margin exceeds the margin;
+ *  - after a successful mark update or funding, an open position is left at or past its
+ *    liquidation price;
+ *  - the header's promises on statuses fail: a valid tier is refused or an invalid one
+ *    accepted; removing exactly the removable margin
+ *    fails for any reason but an overflow, or removing one unit more succeeds; a withdrawal
+ *    beyond the free balance succeeds; a mark, funding mark or stop above the market's
+ *    maximum price (MARGIN_MKT_MAX_PRICE, when the header has it) is accepted.
+ * Sanitizers catch memory errors and undefined behaviour (UBSan) on the way.
+ *
+ * The first input bytes choose the market: any price and quantity scales from 0/0 to 18/18
+ * (a refused pair keeps the default 8), tick and step, mark or entry basis, a fee to close
+ * up to 0.2, maker and taker fees, up to four tiers whose maintenance amounts are derived,
+ * given up to floor * rate (rounded up) or above it, margin-call levels and balances up
+ * to nearly INT64_MAX. Then each operation reads a few bytes; prices, quantities and amounts
+ * are picked from ordinary values, exact trigger prices, 1, the maximum price, one unit
+ * beyond it and INT64_MAX; funding rates reach +-0.99999999.
  *
  * Build and run (see fuzz/README.md):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/include -Ilib \
@@ -25,6 +47,15 @@
 
 #define ONE 100000000LL
 #define NACCT 3
+#define MAXPOS 64
+
+#ifdef MARGIN_MKT_MAX_PRICE
+#define MKT_KEY_LAST MARGIN_MKT_MAX_PRICE
+#else
+#define MKT_KEY_LAST MARGIN_MKT_OPEN_POSITIONS
+#endif
+
+__extension__ typedef __int128 i128;
 
 typedef struct {
     const uint8_t *p;
@@ -44,182 +75,671 @@ static uint64_t take(input *in, int bytes)
     return v;
 }
 
-static void check(int cond)
+#ifdef FUZZ_DEBUG
+#define check(cond)                                                                         \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "check failed at line %d: %s\n", __LINE__, #cond);             \
+            __builtin_trap();                                                               \
+        }                                                                                   \
+    } while (0)
+#else
+#define check(cond)                                                                         \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            __builtin_trap();                                                               \
+    } while (0)
+#endif
+
+static int64_t clamp(i128 v, int64_t lo, int64_t hi)
 {
-    if (!cond)
-        __builtin_trap();
+    return v < lo ? lo : v > hi ? hi : (int64_t)v;
 }
 
-static void conserved(const margin_engine *e, uint64_t a)
+static int64_t pow10i(int k)
 {
-    int64_t v[9];
-    int32_t k;
-    for (k = 1; k <= 8; k++)
-        if (k != MARGIN_ACCT_EQUITY)
-            check(margin_account_get(e, a, k, &v[k]) == MARGIN_OK);
-    check(v[MARGIN_ACCT_FREE_BALANCE] >= 0);
-    check(v[MARGIN_ACCT_ISOLATED_MARGIN] >= 0);
-    check((__int128)v[MARGIN_ACCT_FREE_BALANCE] + v[MARGIN_ACCT_ISOLATED_MARGIN] ==
-          (__int128)v[MARGIN_ACCT_DEPOSITS] - v[MARGIN_ACCT_WITHDRAWALS] +
-              v[MARGIN_ACCT_REALIZED_PNL] - v[MARGIN_ACCT_FEES] + v[MARGIN_ACCT_FUNDING]);
+    int64_t v = 1;
+    while (k-- > 0)
+        v *= 10;
+    return v;
+}
+
+/* ------------------------------------------------------------------ state */
+static struct {
+    margin_engine *e[2];
+    uint64_t mkt[2], acct[2][NACCT];
+    int ps, qs;
+    int64_t tick, step, maxp;
+    uint64_t npos;
+} F;
+
+/* ceil(floor * mmr / 1e8): the largest maintenance amount a tier may be given */
+static int64_t max_amount(int64_t floor, int64_t mmr)
+{
+    i128 v = (i128)floor * mmr, q = v / ONE;
+    if (v % ONE != 0)
+        q++;
+    return clamp(q, 0, INT64_MAX);
+}
+
+/* Every getter of engine k, as (status, value) pairs. */
+#define SNAP_MAX (2 * (8 + 9 + 16 + 4 * 32 + NACCT * 9 + MAXPOS * 14))
+typedef struct {
+    size_t n;
+    int64_t v[SNAP_MAX];
+} snap_t;
+
+static snap_t before[2], after[2];
+
+static void put(snap_t *s, int rc, int64_t v)
+{
+    check(s->n + 2 <= SNAP_MAX);
+    s->v[s->n++] = rc;
+    s->v[s->n++] = rc == MARGIN_OK ? v : 0;
+}
+
+static void snap(int k, snap_t *s)
+{
+    const margin_engine *e = F.e[k];
+    int64_t v = 0, lv[8], t[4], ntiers = 0;
+    size_t nl = 0;
+    int rc;
+    int32_t key;
+    uint32_t i;
+    uint64_t id;
+    int a;
+    s->n = 0;
+    for (key = MARGIN_ENG_TIME; key <= MARGIN_ENG_LIQUIDATIONS; key++) {
+        rc = margin_engine_get(e, key, &v);
+        put(s, rc, key == MARGIN_ENG_FULL_SCAN ? 0 : v);
+    }
+    memset(lv, 0, sizeof lv);
+    rc = margin_engine_margin_call_levels(e, lv, 8, &nl);
+    put(s, rc, (int64_t)nl);
+    for (i = 0; i < 8; i++)
+        put(s, MARGIN_OK, lv[i]);
+    for (key = MARGIN_MKT_PRICE_SCALE; key <= MKT_KEY_LAST; key++) {
+        rc = margin_market_get(e, F.mkt[k], key, &v);
+        put(s, rc, v);
+        if (key == MARGIN_MKT_TIER_COUNT && rc == MARGIN_OK)
+            ntiers = v;
+    }
+    check(ntiers >= 1 && ntiers <= 32);
+    for (i = 0; i < (uint32_t)ntiers; i++) {
+        rc = margin_market_tier(e, F.mkt[k], i, &t[0], &t[1], &t[2], &t[3]);
+        put(s, rc, t[0]);
+        put(s, rc, t[1]);
+        put(s, rc, t[2]);
+        put(s, rc, t[3]);
+    }
+    for (a = 0; a < NACCT; a++)
+        for (key = MARGIN_ACCT_FREE_BALANCE; key <= MARGIN_ACCT_OPEN_POSITIONS; key++) {
+            rc = margin_account_get(e, F.acct[k][a], key, &v);
+            put(s, rc, v);
+        }
+    for (id = 1; id <= F.npos; id++)
+        for (key = MARGIN_POS_ACCOUNT; key <= MARGIN_POS_LIQ_PRICE; key++) {
+            rc = margin_position_get(e, id, key, &v);
+            put(s, rc, v);
+        }
+}
+
+static int snap_equal(const snap_t *a, const snap_t *b)
+{
+    return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof a->v[0]) == 0;
+}
+
+/* ------------------------------------------------------------------ invariants */
+static void check_books(int k)
+{
+    const margin_engine *e = F.e[k];
+    i128 iso_sum[NACCT] = {0, 0, 0};
+    uint64_t id;
+    int a;
+    for (id = 1; id <= F.npos; id++) {
+        int64_t st = -1, m = -1, acct = 0, mm = 0, rm = 0;
+        check(margin_position_get(e, id, MARGIN_POS_STATUS, &st) == MARGIN_OK);
+        check(margin_position_get(e, id, MARGIN_POS_MARGIN, &m) == MARGIN_OK);
+        check(m >= 0);
+        if (st != MARGIN_STATUS_OPEN) {
+            check(m == 0);
+            continue;
+        }
+        check(margin_position_get(e, id, MARGIN_POS_ACCOUNT, &acct) == MARGIN_OK);
+        for (a = 0; a < NACCT; a++)
+            if ((uint64_t)acct == F.acct[k][a])
+                iso_sum[a] += m;
+        if (margin_position_at(e, id, MARGIN_AT_MAINT_MARGIN, 0, &mm) == MARGIN_OK)
+            check(mm >= 0);
+        if (margin_position_at(e, id, MARGIN_AT_REMOVABLE_MARGIN, 0, &rm) == MARGIN_OK)
+            check(rm >= 0 && rm <= m);
+    }
+    for (a = 0; a < NACCT; a++) {
+        int64_t v[9];
+        int32_t key;
+        for (key = 1; key <= 8; key++)
+            if (key != MARGIN_ACCT_EQUITY)
+                check(margin_account_get(e, F.acct[k][a], key, &v[key]) == MARGIN_OK);
+        check(v[MARGIN_ACCT_FREE_BALANCE] >= 0);
+        check(v[MARGIN_ACCT_ISOLATED_MARGIN] >= 0);
+        check(v[MARGIN_ACCT_ISOLATED_MARGIN] == iso_sum[a]);
+        check((i128)v[MARGIN_ACCT_FREE_BALANCE] + v[MARGIN_ACCT_ISOLATED_MARGIN] ==
+              (i128)v[MARGIN_ACCT_DEPOSITS] - v[MARGIN_ACCT_WITHDRAWALS] +
+                  v[MARGIN_ACCT_REALIZED_PNL] - v[MARGIN_ACCT_FEES] + v[MARGIN_ACCT_FUNDING]);
+    }
+}
+
+/* after a successful mark update or funding at mark P */
+static void check_cleared(int k, int64_t P)
+{
+    uint64_t id;
+    for (id = 1; id <= F.npos; id++) {
+        int64_t st = -1, side = 0, lp = 0;
+        check(margin_position_get(F.e[k], id, MARGIN_POS_STATUS, &st) == MARGIN_OK);
+        if (st != MARGIN_STATUS_OPEN)
+            continue;
+        check(margin_position_get(F.e[k], id, MARGIN_POS_SIDE, &side) == MARGIN_OK);
+        check(margin_position_get(F.e[k], id, MARGIN_POS_LIQ_PRICE, &lp) == MARGIN_OK);
+        if (side == MARGIN_LONG)
+            check(lp == 0 || P > lp);
+        else
+            check(P < lp);
+    }
+}
+
+/* ------------------------------------------------------------------ values */
+static int64_t cur_mark(void)
+{
+    int64_t m = 0;
+    check(margin_market_get(F.e[0], F.mkt[0], MARGIN_MKT_MARK, &m) == MARGIN_OK);
+    return m > 0 ? m : F.tick;
+}
+
+/* A price: near the mark, at a position's trigger (exactly or one unit off), or at an
+ * edge of the representation. sel picks the kind, v the value. */
+static int64_t pick_price(uint64_t sel, uint64_t v, uint64_t pos)
+{
+    int64_t c = cur_mark(), t = 0;
+    switch (sel % 10) {
+    case 0:
+        return 1;
+    case 1:
+        return F.maxp;
+    case 2:
+        return F.maxp < INT64_MAX ? F.maxp + 1 : INT64_MAX;
+    case 3:
+        return INT64_MAX;
+    case 4: /* a trigger price of a position, or one unit either side */
+        (void)margin_position_get(F.e[0], pos, (int32_t)(MARGIN_POS_STOP_LOSS + v % 3), &t);
+        if (t <= 0)
+            (void)margin_position_at(F.e[0], pos,
+                                     (v & 4) ? MARGIN_AT_MARGIN_CALL_PRICE
+                                             : MARGIN_AT_BANKRUPTCY_PRICE,
+                                     0, &t);
+        return t > 0 ? clamp((i128)t + (int64_t)((v >> 3) % 3) - 1, 1, INT64_MAX) : c;
+    case 5: /* any magnitude */
+        return clamp((i128)((v % 0xFFFFFF) + 1) * pow10i((int)(sel / 10 % 19)), 1, INT64_MAX);
+    default: /* within +-(v/2^24) of the mark, on the tick grid */
+        t = clamp((i128)c + (i128)c * ((int64_t)(v % 2001) - 1000) / 10000, 1, INT64_MAX);
+        return t >= F.tick ? t / F.tick * F.tick : F.tick;
+    }
+}
+
+/* A quantity: a notional of up to ~1.7e7 USDT at the price (or at the maximum price), 1
+ * unit, one step, or the largest on the grid. */
+static int64_t pick_qty(uint64_t sel, uint64_t v, int64_t price)
+{
+    i128 q;
+    int k = F.ps + F.qs - 8;
+    switch (sel % 8) {
+    case 0:
+        return 1;
+    case 1:
+        return F.step;
+    case 2:
+        return INT64_MAX / F.step * F.step;
+    default:
+        q = (i128)(v % 0xFFFFFF + 1) * pow10i((int)(sel / 8 % 10));
+        for (; k > 0; k--)
+            q = q > ((i128)1 << 120) ? q : q * 10;
+        for (; k < 0; k++)
+            q /= 10;
+        q /= (sel & 64) ? F.maxp : (price > 0 ? price : 1);
+        q = q / F.step * F.step;
+        return q < F.step ? F.step : clamp(q, 1, INT64_MAX);
+    }
+}
+
+static int64_t pick_money(uint64_t sel, uint64_t v)
+{
+    switch (sel % 6) {
+    case 0:
+        return INT64_MAX;
+    case 1:
+        return INT64_MAX - (int64_t)(v % 1000);
+    default:
+        return clamp((i128)(v % 0xFFFFFF + 1) * pow10i((int)(sel / 6 % 19)), 1, INT64_MAX);
+    }
+}
+
+static int64_t pick_rate(uint64_t sel, uint64_t v)
+{
+    int64_t r;
+    switch (sel % 6) {
+    case 0:
+        r = ONE - 1;
+        break;
+    case 1:
+        r = ONE; /* refused */
+        break;
+    default:
+        r = (int64_t)(v % ONE);
+        break;
+    }
+    return (sel & 0x80) ? -r : r;
+}
+
+/* ------------------------------------------------------------------ setup */
+static void setup(input *in)
+{
+    int k, i;
+    uint64_t sc = take(in, 2);
+    int ps = (int)(sc % 19), qs = (int)(sc / 19 % 19);
+    int basis = (int)(take(in, 1) & 1);
+    uint64_t fsel = take(in, 1);
+    int64_t close_fee = (fsel & 0x80) ? (int64_t)(fsel % 21) * 1000000 /* to 0.2 */
+                                      : (int64_t)(fsel % 10) * 10000;
+    uint64_t gsel = take(in, 2);
+    int ntiers = (int)(take(in, 1) % 5);
+    int64_t levels[3];
+    size_t nlev = (size_t)(take(in, 1) % 4);
+    int64_t small_deposit = pick_money(take(in, 1), take(in, 3));
+    int64_t tiers[4][4];
+    for (i = 0; i < (int)nlev; i++)
+        levels[i] = (int64_t)(1 + take(in, 1) % 99) * ONE / 100;
+    /* tiers: floors rising by powers of ten, rates rising, amounts derived, given (up to
+     * the largest valid one) or given too large */
+    {
+        int64_t floor = 0, mmr = 0;
+        for (i = 0; i < ntiers; i++) {
+            uint64_t b = take(in, 2);
+            if (i > 0)
+                floor = clamp((i128)floor + (i128)(b % 1000 + 1) * pow10i((int)(b / 1000 % 19)),
+                              0, INT64_MAX);
+            mmr += 1 + (int64_t)(take(in, 1) * 40000);
+            tiers[i][0] = floor;
+            tiers[i][1] = mmr;
+            tiers[i][2] = 0;
+            switch (b >> 13) {
+            case 0:
+            case 1:
+            case 2:
+                tiers[i][3] = MARGIN_DERIVE;
+                break;
+            case 3:
+            case 4:
+                tiers[i][3] = max_amount(floor, mmr);
+                break;
+            case 5:
+            case 6:
+                tiers[i][3] = (int64_t)(b % 1000) < max_amount(floor, mmr)
+                                  ? (int64_t)(b % 1000)
+                                  : max_amount(floor, mmr);
+                break;
+            default:
+                tiers[i][3] = clamp((i128)max_amount(floor, mmr) + 1 + (int64_t)(b % 7), 0,
+                                    INT64_MAX);
+                break;
+            }
+        }
+    }
+    for (k = 0; k < 2; k++) {
+        int rc;
+        int64_t v = 0;
+        check(margin_engine_new(&F.e[k]) == MARGIN_OK);
+        check(margin_engine_set(F.e[k], MARGIN_ENG_FULL_SCAN, k) == MARGIN_OK);
+        check(margin_market_new(F.e[k], "EDGEUSDT", &F.mkt[k]) == MARGIN_OK);
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_PRICE_SCALE, ps) == MARGIN_OK);
+        rc = margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_QTY_SCALE, qs);
+#ifdef MARGIN_MKT_MAX_PRICE
+        check(ps + qs > 28 ? rc == MARGIN_EINVAL : rc == MARGIN_OK);
+#else
+        check(rc == MARGIN_OK);
+#endif
+        check(margin_market_get(F.e[k], F.mkt[k], MARGIN_MKT_QTY_SCALE, &v) == MARGIN_OK);
+        F.ps = ps;
+        F.qs = (int)v;
+#ifdef MARGIN_MKT_MAX_PRICE
+        check(margin_market_get(F.e[k], F.mkt[k], MARGIN_MKT_MAX_PRICE, &F.maxp) == MARGIN_OK);
+#else
+        F.maxp = INT64_MAX;
+#endif
+        /* grid: one unit or a power of ten, within the scale */
+        F.tick = (gsel & 1) ? 1 : pow10i((int)(gsel / 2 % (uint64_t)(F.ps + 1)));
+        F.step = (gsel & 64) ? 1 : pow10i((int)(gsel / 128 % (uint64_t)(F.qs + 1)));
+        if (F.tick > F.maxp)
+            F.tick = 1;
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_TICK, F.tick) == MARGIN_OK);
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_STEP, F.step) == MARGIN_OK);
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_MM_BASIS, basis) == MARGIN_OK);
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_CLOSE_FEE, close_fee) == MARGIN_OK);
+        check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_TAKER_FEE,
+                                (int64_t)(gsel >> 10) * 1000) == MARGIN_OK);
+        for (i = 0; i < ntiers; i++) {
+            int64_t *t = tiers[i];
+            /* any given amount >= 0 is taken, even above floor * rate (the maintenance
+             * margin is then 0 below cum / mmr, never negative: check_books) */
+            rc = margin_market_add_tier(F.e[k], F.mkt[k], t[0], t[1], t[2], t[3]);
+            if (t[1] + close_fee < ONE && (i == 0 || t[0] > tiers[i - 1][0]))
+                check(rc == MARGIN_OK || (rc == MARGIN_EOVERFLOW && t[3] == MARGIN_DERIVE));
+            else
+                check(rc == MARGIN_EINVAL);
+        }
+        rc = margin_engine_set_margin_call_levels(F.e[k], levels, nlev);
+        check(rc == MARGIN_OK || rc == MARGIN_EINVAL);
+        for (i = 0; i < NACCT; i++)
+            check(margin_account_new(F.e[k], &F.acct[k][i]) == MARGIN_OK);
+        /* from a few units to nearly INT64_MAX */
+        check(margin_account_deposit(F.e[k], F.acct[k][0], INT64_MAX - 1000) == MARGIN_OK);
+        check(margin_account_deposit(F.e[k], F.acct[k][1], 100000 * ONE) == MARGIN_OK);
+        check(margin_account_deposit(F.e[k], F.acct[k][2], small_deposit) == MARGIN_OK);
+    }
+    F.npos = 0;
+}
+
+/* ------------------------------------------------------------------ operations */
+enum { WANT_ANY = 1, WANT_FAIL, WANT_OK_OR_OVERFLOW };
+
+static int is_open(uint64_t pos)
+{
+    int64_t st = -1;
+    return pos >= 1 && pos <= F.npos &&
+           margin_position_get(F.e[0], pos, MARGIN_POS_STATUS, &st) == MARGIN_OK &&
+           st == MARGIN_STATUS_OPEN;
+}
+
+static int64_t free_of(uint64_t acct)
+{
+    int64_t v = 0;
+    check(margin_account_get(F.e[0], acct, MARGIN_ACCT_FREE_BALANCE, &v) == MARGIN_OK);
+    return v;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    margin_engine *e[2];
-    uint64_t mkt[2], acct[2][NACCT];
-    int64_t mark, pone, qone;
-    int32_t pscale, qscale;
     input in;
-    int k, i;
+    int k;
+    int64_t last_seq = 0;
 
     in.p = data;
     in.n = size;
-    /* coarse scales make rounding to whole units matter: price scale 8 or 2, qty 8 or 3 */
-    {
-        uint64_t sc = take(&in, 1);
-        pscale = (sc & 1) ? 2 : 8;
-        qscale = (sc & 2) ? 3 : 8;
-        pone = pscale == 2 ? 100 : ONE;
-        qone = qscale == 3 ? 1000 : ONE;
-    }
-    mark = 20000 * pone;
-    for (k = 0; k < 2; k++) {
-        check(margin_engine_new(&e[k]) == MARGIN_OK);
-        check(margin_engine_set(e[k], MARGIN_ENG_FULL_SCAN, k) == MARGIN_OK);
-        check(margin_market_new(e[k], "BTCUSDT", &mkt[k]) == MARGIN_OK);
-        check(margin_market_set(e[k], mkt[k], MARGIN_MKT_PRICE_SCALE, pscale) == MARGIN_OK);
-        check(margin_market_set(e[k], mkt[k], MARGIN_MKT_QTY_SCALE, qscale) == MARGIN_OK);
-    }
-    /* market setup from the first bytes: basis, fee to close, tiers, levels */
-    {
-        int basis = (int)(take(&in, 1) & 1);
-        int64_t close_fee = (int64_t)(take(&in, 1) % 10) * 10000; /* 0 .. 0.0009 */
-        int tiers = (int)(take(&in, 1) % 4);
-        int64_t levels[3];
-        size_t nlev = (size_t)(take(&in, 1) % 4);
-        for (i = 0; i < (int)nlev; i++)
-            levels[i] = (int64_t)(1 + take(&in, 1) % 99) * ONE / 100;
-        for (k = 0; k < 2; k++) {
-            int rc = margin_market_set(e[k], mkt[k], MARGIN_MKT_MM_BASIS, basis);
-            check(rc == MARGIN_OK);
-            check(margin_market_set(e[k], mkt[k], MARGIN_MKT_CLOSE_FEE, close_fee) == MARGIN_OK);
-            if (tiers > 0) {
-                check(margin_market_add_tier(e[k], mkt[k], 0, 400000, 0, MARGIN_DERIVE) == MARGIN_OK);
-                if (tiers > 1)
-                    check(margin_market_add_tier(e[k], mkt[k], 50000 * ONE, 500000, 0,
-                                                 MARGIN_DERIVE) == MARGIN_OK);
-                if (tiers > 2)
-                    check(margin_market_add_tier(e[k], mkt[k], 250000 * ONE, 1000000, 0,
-                                                 MARGIN_DERIVE) == MARGIN_OK);
-            }
-            rc = margin_engine_set_margin_call_levels(e[k], levels, nlev);
-            check(rc == MARGIN_OK || rc == MARGIN_EINVAL);
-            for (i = 0; i < NACCT; i++) {
-                check(margin_account_new(e[k], &acct[k][i]) == MARGIN_OK);
-                check(margin_account_deposit(e[k], acct[k][i], 100000 * ONE) == MARGIN_OK);
-            }
-        }
+    memset(&F, 0, sizeof F);
+    setup(&in);
+    /* the setup's deposit events */
+    for (;;) {
+        int32_t t0, t1;
+        check(margin_event_next(F.e[0], &t0) == MARGIN_OK);
+        check(margin_event_next(F.e[1], &t1) == MARGIN_OK);
+        check(t0 == t1);
+        if (t0 == MARGIN_EV_NONE)
+            break;
+        check(margin_event_get(F.e[0], MARGIN_EVF_SEQ, &last_seq) == MARGIN_OK);
     }
 
-    while (in.n > 0) {
-        int op = (int)(take(&in, 1) % 12);
-        uint64_t a = take(&in, 1), b = take(&in, 3), c = take(&in, 3);
-        int rc[2];
-        uint64_t pos = 1 + a % 16;
-        int side = (a & 0x80) ? MARGIN_SHORT : MARGIN_LONG;
-        int64_t px = (int64_t)(1 + b % 60000) * pone / 2;  /* 0.5 .. 30000 */
-        int64_t qty = (int64_t)(1 + c % 100000) * (qone / 1000); /* 0.001 .. 100 */
-        if (op == 2 || op == 3) {
-            /* moves of the mark: small steps, big gaps, or exactly a trigger price */
-            int64_t d = ((int64_t)(b % 2001) - 1000) * pone / ((c & 1) ? 10 : 1);
-            mark += d;
-            if (mark <= 0)
-                mark = 1 + (int64_t)(c % 3); /* the smallest prices too */
+    while (in.n > 0 && F.npos < MAXPOS - 1) {
+        int op = (int)(take(&in, 1) % 16);
+        uint64_t a = take(&in, 1), s1 = take(&in, 1), v1 = take(&in, 3), s2 = take(&in, 1),
+                 v2 = take(&in, 3);
+        int rc[2], want = WANT_ANY;
+        uint64_t pos = 1 + a % (F.npos + 2), new_id[2] = {0, 0};
+        int32_t side = (a & 0x80) ? MARGIN_SHORT : MARGIN_LONG;
+        int64_t price = pick_price(s1, v1, pos), x = 0, y = 0, out[2][2];
+        int open_ = is_open(pos);
+        uint64_t acct_i = a % NACCT;
+        int64_t pfree = 0;
+        memset(out, 0, sizeof out);
+        if (open_) {
+            int64_t pa = 0;
+            check(margin_position_get(F.e[0], pos, MARGIN_POS_ACCOUNT, &pa) == MARGIN_OK);
+            pfree = free_of((uint64_t)pa);
         }
+        /* decide the arguments (on engine 0's state) and what the header promises */
+        switch (op) {
+        case 0:
+        case 1: /* open */
+            x = pick_qty(s2, v2, price);
+            y = (int64_t)(1 + v2 % 125) * ONE;
+            if (price > F.maxp)
+                want = WANT_FAIL;
+            break;
+        case 2:
+        case 3: /* mark */
+#ifdef MARGIN_MKT_MAX_PRICE
+            want = price > F.maxp ? MARGIN_ERANGE : WANT_OK_OR_OVERFLOW;
+#endif
+            break;
+        case 4: /* trade: increase, reduce, close or flip */
+            if (open_) {
+                int64_t q = 0, ps = 0;
+                check(margin_position_get(F.e[0], pos, MARGIN_POS_QTY, &q) == MARGIN_OK);
+                check(margin_position_get(F.e[0], pos, MARGIN_POS_SIDE, &ps) == MARGIN_OK);
+                switch (s2 % 4) {
+                case 0:
+                    x = q > F.step ? (int64_t)(1 + v2 % (uint64_t)((q - 1) / F.step)) * F.step
+                                   : q;
+                    side = (int32_t)-ps;
+                    break;
+                case 1:
+                    x = q;
+                    side = (int32_t)-ps;
+                    break;
+                case 2:
+                    x = clamp((i128)q + F.step, 1, INT64_MAX);
+                    side = (int32_t)-ps;
+                    break;
+                default:
+                    x = pick_qty(s2 >> 2, v2, price);
+                    break;
+                }
+            } else {
+                x = pick_qty(s2, v2, price);
+            }
+            if (price > F.maxp || !open_)
+                want = WANT_FAIL;
+            break;
+        case 5: /* close */
+            if (price > F.maxp || !open_)
+                want = WANT_FAIL;
+            break;
+        case 6: /* add margin */
+            x = (s2 & 1) ? pfree : pick_money(s2 >> 1, v2);
+            if (!open_ || x > pfree)
+                want = WANT_FAIL;
+            break;
+        case 7: { /* remove margin: exactly the removable amount, one unit more, or any */
+            int64_t rm = 0;
+            int r = open_ ? margin_position_at(F.e[0], pos, MARGIN_AT_REMOVABLE_MARGIN, 0, &rm)
+                          : MARGIN_ECLOSED;
+            if (r == MARGIN_OK && s2 % 3 == 0) {
+                x = rm;
+                want = rm > 0 ? WANT_OK_OR_OVERFLOW : WANT_FAIL;
+            } else if (r == MARGIN_OK && s2 % 3 == 1 && rm < INT64_MAX) {
+                x = rm + 1;
+                want = WANT_FAIL;
+            } else {
+                x = pick_money(s2, v2);
+                if (r != MARGIN_OK || x > rm)
+                    want = WANT_FAIL;
+            }
+            break;
+        }
+        case 8: /* leverage */
+            x = (s2 & 1) ? (int64_t)(1 + v2 % 125) * ONE : pick_money(s2 >> 1, v2);
+            if (!open_)
+                want = WANT_FAIL;
+            break;
+        case 9: /* stops, at any price including beyond the maximum */
+            x = (s2 & 1) ? 0 : price;
+            y = (s2 & 2) ? 0 : pick_price(s2 >> 2, v2, pos);
+            if (!open_)
+                want = WANT_FAIL;
+#ifdef MARGIN_MKT_MAX_PRICE
+            else if (x > F.maxp || y > F.maxp)
+                want = MARGIN_ERANGE;
+#endif
+            break;
+        case 10: /* funding with extreme rates */
+            x = pick_rate(s2, v2);
+            if (x >= ONE || x <= -ONE)
+                want = price > F.maxp ? WANT_FAIL : MARGIN_EINVAL;
+#ifdef MARGIN_MKT_MAX_PRICE
+            else if (price > F.maxp)
+                want = MARGIN_ERANGE;
+#endif
+            break;
+        case 11: /* queries at any mark */
+            x = MARGIN_AT_NOTIONAL + (int64_t)(s2 % 13);
+            if (!open_)
+                want = WANT_FAIL;
+            break;
+        case 12: /* deposit */
+            x = (s2 & 1) ? clamp((i128)INT64_MAX - free_of(F.acct[0][acct_i]) + (s2 >> 1 & 1),
+                                 0, INT64_MAX)
+                         : pick_money(s2 >> 1, v2);
+            if (x <= 0)
+                want = MARGIN_EINVAL;
+            else if (x > INT64_MAX - free_of(F.acct[0][acct_i]))
+                want = WANT_FAIL;
+            break;
+        case 13: { /* withdraw: exactly the free balance, one unit more, or any */
+            int64_t fr = free_of(F.acct[0][acct_i]);
+            x = s2 % 3 == 0 ? fr : s2 % 3 == 1 ? clamp((i128)fr + 1, 0, INT64_MAX)
+                                               : pick_money(s2, v2);
+            if (x <= 0)
+                want = MARGIN_EINVAL;
+            else if (x > fr)
+                want = MARGIN_EFUNDS;
+            else if (x == fr)
+                want = WANT_OK_OR_OVERFLOW;
+            break;
+        }
+        case 14: /* margin-call levels */
+            break;
+        default: /* tier for a notional */
+            x = pick_money(s2, v2);
+            break;
+        }
+        for (k = 0; k < 2; k++)
+            snap(k, &before[k]);
+        check(snap_equal(&before[0], &before[1]));
         for (k = 0; k < 2; k++) {
-            uint64_t id, ac = acct[k][a % NACCT];
-            int64_t v;
+            margin_engine *e = F.e[k];
+            uint64_t ac = F.acct[k][acct_i];
             switch (op) {
             case 0:
             case 1:
-                rc[k] = margin_position_open(e[k], ac, mkt[k], side, qty, px,
-                                             (int64_t)(1 + c % 125) * ONE,
-                                             (b & 1) ? (int64_t)(c % 5000) * ONE : 0,
-                                             (uint32_t)(b >> 20) & 3u, &id);
+                rc[k] = margin_position_open(e, ac, F.mkt[k], side, x, price, y,
+                                             (s2 & 0x80) ? pick_money(s1 >> 4, v1) : 0,
+                                             (uint32_t)(s2 >> 5) & 1u, &new_id[k]);
                 break;
             case 2:
             case 3:
-                rc[k] = margin_mark_update(e[k], mkt[k], mark);
+                rc[k] = margin_mark_update(e, F.mkt[k], price);
                 break;
             case 4:
-                rc[k] = margin_position_trade(e[k], pos, side, qty, px, (uint32_t)(b & 1));
+                rc[k] = margin_position_trade(e, pos, side, x, price, (uint32_t)(v2 & 1));
                 break;
             case 5:
-                rc[k] = margin_position_close(e[k], pos, px, 0);
+                rc[k] = margin_position_close(e, pos, price, 0);
                 break;
             case 6:
-                rc[k] = margin_position_add_margin(e[k], pos, (int64_t)(c % 1000) * ONE / 7);
+                rc[k] = margin_position_add_margin(e, pos, x);
                 break;
             case 7:
-                rc[k] = margin_position_remove_margin(e[k], pos, (int64_t)(c % 1000) * ONE / 7);
+                rc[k] = margin_position_remove_margin(e, pos, x);
                 break;
             case 8:
-                rc[k] = margin_position_set_leverage(e[k], pos, (int64_t)(1 + c % 125) * ONE);
+                rc[k] = margin_position_set_leverage(e, pos, x);
                 break;
             case 9:
-                rc[k] = margin_position_set_stops(e[k], pos, (b & 1) ? px : 0, (c & 1) ? px : 0);
+                rc[k] = margin_position_set_stops(e, pos, x, y);
                 break;
             case 10:
-                rc[k] = margin_funding_apply(e[k], mkt[k], ((int64_t)(b % 2001) - 1000) * 1000,
-                                             mark);
+                rc[k] = margin_funding_apply(e, F.mkt[k], x, price);
                 break;
+            case 11:
+                rc[k] = margin_position_at(e, pos, (int32_t)x, (s1 & 1) ? 0 : price, &out[k][0]);
+                break;
+            case 12:
+                rc[k] = margin_account_deposit(e, ac, x);
+                break;
+            case 13:
+                rc[k] = margin_account_withdraw(e, ac, x);
+                break;
+            case 14: {
+                int64_t lv[2] = {(int64_t)(v1 % ONE), (int64_t)(v2 % ONE)};
+                rc[k] = margin_engine_set_margin_call_levels(e, lv, s2 % 3);
+                break;
+            }
             default:
-                rc[k] = margin_position_at(e[k], pos, (int32_t)(101 + b % 13), (int64_t)c, &v);
+                rc[k] = margin_market_tier_for(e, F.mkt[k], x, &out[k][0], &out[k][1]);
                 break;
             }
         }
-        DBG("op %d a %llu b %llu c %llu pos %llu side %d px %lld qty %lld mark %lld -> %d %d\n",
-            op, (unsigned long long)a, (unsigned long long)b, (unsigned long long)c,
-            (unsigned long long)pos, side, (long long)px, (long long)qty, (long long)mark, rc[0],
-            rc[1]);
+        DBG("op %d pos %llu side %d price %lld x %lld y %lld -> %d %d (%s) want %d\n", op,
+            (unsigned long long)pos, (int)side, (long long)price, (long long)x, (long long)y,
+            rc[0], rc[1], rc[0] ? margin_errmsg(F.e[0]) : "", want);
         check(rc[0] == rc[1]);
+        check(new_id[0] == new_id[1] && out[0][0] == out[1][0] && out[0][1] == out[1][1]);
+        if (rc[0] != MARGIN_OK)
+            for (k = 0; k < 2; k++) {
+                /* a failed call changes nothing */
+                snap(k, &after[k]);
+                check(snap_equal(&before[k], &after[k]));
+            }
+        if (want == WANT_FAIL)
+            check(rc[0] != MARGIN_OK);
+        else if (want == WANT_OK_OR_OVERFLOW)
+            check(rc[0] == MARGIN_OK || rc[0] == MARGIN_EOVERFLOW);
+        else if (want != WANT_ANY)
+            check(rc[0] == want);
+        if (rc[0] == MARGIN_OK && (op == 0 || op == 1)) {
+            check(new_id[0] == F.npos + 1);
+            F.npos = new_id[0];
+        }
         for (;;) {
             int32_t t0, t1;
             int32_t f;
-            check(margin_event_next(e[0], &t0) == MARGIN_OK);
-            check(margin_event_next(e[1], &t1) == MARGIN_OK);
+            check(margin_event_next(F.e[0], &t0) == MARGIN_OK);
+            check(margin_event_next(F.e[1], &t1) == MARGIN_OK);
             check(t0 == t1);
             if (t0 == MARGIN_EV_NONE)
                 break;
-#ifdef FUZZ_DEBUG
-            {
-                int64_t p0 = 0, p1 = 0, pr = 0;
-                margin_event_get(e[0], MARGIN_EVF_POSITION, &p0);
-                margin_event_get(e[1], MARGIN_EVF_POSITION, &p1);
-                margin_event_get(e[0], MARGIN_EVF_PRICE, &pr);
-                DBG("  event %d: position %lld / %lld at %lld\n", t0, (long long)p0, (long long)p1,
-                    (long long)pr);
-            }
-#endif
-            for (f = 1; f <= 22; f++) {
+            for (f = 1; f <= MARGIN_EVF_LEVERAGE; f++) {
                 int64_t x0, x1;
-                check(margin_event_get(e[0], f, &x0) == MARGIN_OK);
-                check(margin_event_get(e[1], f, &x1) == MARGIN_OK);
+                check(margin_event_get(F.e[0], f, &x0) == MARGIN_OK);
+                check(margin_event_get(F.e[1], f, &x1) == MARGIN_OK);
                 if (x0 != x1)
-                    DBG("event type %d field %d: indexed %lld, full scan %lld\n", t0, f,
+                    DBG("event type %d field %d: full scan %lld, indexed %lld\n", t0, f,
                         (long long)x0, (long long)x1);
                 check(x0 == x1);
+                if (f == MARGIN_EVF_SEQ) {
+                    check(x0 == last_seq + 1);
+                    last_seq = x0;
+                }
+                if (f == MARGIN_EVF_MARGIN || f == MARGIN_EVF_FREE_BALANCE)
+                    check(x0 >= 0);
             }
         }
-        for (i = 0; i < NACCT; i++) {
-            conserved(e[0], acct[0][i]);
-            conserved(e[1], acct[1][i]);
+        for (k = 0; k < 2; k++) {
+            check_books(k);
+            if (rc[0] == MARGIN_OK && (op == 2 || op == 3 || op == 10))
+                check_cleared(k, price);
         }
     }
-    margin_engine_free(e[0]);
-    margin_engine_free(e[1]);
+    margin_engine_free(F.e[0]);
+    margin_engine_free(F.e[1]);
     return 0;
 }
