@@ -286,6 +286,17 @@ typedef struct margin_engine margin_engine;
 #define MARGIN_ENG_LAST_SEQ 7
 /** Number of positions liquidated so far. Read-only. */
 #define MARGIN_ENG_LIQUIDATIONS 8
+/** Margin-call re-arm band B, #MARGIN_RATE_SCALE, 0 <= B < 1; default 0. A fired level L
+ *  re-arms only once the margin ratio falls below `L - B`: at the price of the level
+ *  `L - B` (the level-price formula of margin_engine_set_margin_call_levels() with `L - B`
+ *  in place of `L`; a long re-arms when the mark is above it, a short below it). When
+ *  `L - B <= 0` a fired level never re-arms (until the levels are set again). With B = 0 a
+ *  level re-arms as soon as the mark is back past its own price. Changing B keeps the
+ *  fired levels fired and moves their re-arm prices; it fails with #MARGIN_EOVERFLOW (and
+ *  changes nothing) if an open position's re-arm price does not fit.
+ *  A band stops the chatter of a mark wiggling around a level.
+ *  @since 0.2.0 */
+#define MARGIN_ENG_REARM_BAND 9
 /** @} */
 
 /**
@@ -364,7 +375,8 @@ MARGIN_API int margin_engine_get(const margin_engine *e, int32_t key, int64_t *o
  * 1 (policy `mark`: `(L*(M - s*Q*E) + cum) / (Q*(mmr + f - L*s))`, tier at that price;
  * policy `entry`: `E - s*(M - MM_e/L)/Q`), rounded like the liquidation price (long up,
  * short down). A long's level fires when the mark is <= that price and is re-armed when
- * the mark is above it; a short's the other way round. When one update crosses several
+ * the mark is above it (above the price of `L - B` with a re-arm band B, see
+ * #MARGIN_ENG_REARM_BAND); a short's the other way round. When one update crosses several
  * levels, one event per level is produced, lowest level first.
  *
  * @param[in,out] e      The engine.

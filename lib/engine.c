@@ -110,6 +110,30 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
         else
             e->queue_on = (int)value;
         return MARGIN_OK;
+    case MARGIN_ENG_REARM_BAND: {
+        int64_t old = e->band, d, u;
+        uint32_t pi;
+        int rc;
+        if (value < 0 || value >= MARGIN__ONE)
+            return margin__fail(e, MARGIN_EINVAL, "the re-arm band must be 0 to below 1");
+        /* every open position's keys must be computable with it: check, then reindex */
+        e->band = value;
+        for (pi = 0; pi < e->npos; pi++) {
+            const margin__position *p = &e->pos[pi];
+            if (p->status != MARGIN_STATUS_OPEN)
+                continue;
+            rc = margin__position_keys(e, &e->markets[p->market], p, p->mc_fired, &d, &u);
+            if (rc != MARGIN_OK) {
+                e->band = old;
+                return margin__fail(e, rc, "the re-arm price of position %u overflows",
+                                    pi + 1);
+            }
+        }
+        for (pi = 0; pi < e->npos; pi++)
+            if (e->pos[pi].status == MARGIN_STATUS_OPEN)
+                (void)margin__reindex(e, pi); /* validated above; cannot fail */
+        return MARGIN_OK;
+    }
     case MARGIN_ENG_INSURANCE_FUND:
     case MARGIN_ENG_OPEN_POSITIONS:
     case MARGIN_ENG_EVENTS_PENDING:
@@ -152,6 +176,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
         break;
     case MARGIN_ENG_LIQUIDATIONS:
         v = e->liquidations;
+        break;
+    case MARGIN_ENG_REARM_BAND:
+        v = e->band;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);

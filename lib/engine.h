@@ -104,6 +104,7 @@ struct margin_engine {
     int full_scan, queue_on;
     int64_t levels[MARGIN__MAX_LEVELS];
     uint32_t nlevels;
+    int64_t band; /* margin-call re-arm band (rate) */
     margin_event_fn cb;
     void *cb_user;
 

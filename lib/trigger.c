@@ -164,6 +164,29 @@ static int level_price(const margin_engine *e, const margin__market *m, const ma
     return margin__threshold(m, p->side, p->qty, p->entry, p->margin, e->levels[i], out);
 }
 
+/* The prices of every level (kp) and, for the fired ones, where they re-arm (kr): the
+ * price of level - band; with no band the level's own price; when level - band <= 0 a
+ * price the mark never passes (long INT64_MAX, short 0), so the level stays fired. */
+static int level_prices(const margin_engine *e, const margin__market *m,
+                        const margin__position *p, uint8_t fired, int64_t *kp, int64_t *kr)
+{
+    uint32_t i;
+    int rc;
+    for (i = 0; i < e->nlevels; i++) {
+        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
+            return rc;
+        kr[i] = kp[i];
+        if (e->band == 0 || !(fired & (1u << i)))
+            continue;
+        if (e->levels[i] <= e->band)
+            kr[i] = p->side > 0 ? INT64_MAX : 0;
+        else if ((rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin,
+                                         e->levels[i] - e->band, &kr[i])) != MARGIN_OK)
+            return rc;
+    }
+    return MARGIN_OK;
+}
+
 static int level_hit(const margin__position *p, int64_t k, int64_t mark)
 {
     if (p->side > 0)
@@ -171,9 +194,10 @@ static int level_hit(const margin__position *p, int64_t k, int64_t mark)
     return mark >= k;
 }
 
-/* The keys of a position from its level prices k[0..nlevels-1] (see the file comment). */
+/* The keys of a position from its level prices kp[0..nlevels-1] and the re-arm prices kr of
+ * the fired levels (see the file comment). */
 static void keys_from(const margin__position *p, uint8_t fired, const int64_t *kp,
-                      uint32_t nlevels, int64_t *down, int64_t *up)
+                      const int64_t *kr, uint32_t nlevels, int64_t *down, int64_t *up)
 {
     int64_t d = KEY_NONE_DOWN, u = KEY_NONE_UP, k;
     uint32_t i;
@@ -194,7 +218,7 @@ static void keys_from(const margin__position *p, uint8_t fired, const int64_t *k
             d = p->take;
     }
     for (i = 0; i < nlevels; i++) {
-        k = kp[i];
+        k = (fired & (1u << i)) ? kr[i] : kp[i];
         if (p->side > 0) {
             if (k <= 0) {
                 /* no level price: never fires, and a fired level re-arms at any mark */
@@ -224,13 +248,11 @@ static void keys_from(const margin__position *p, uint8_t fired, const int64_t *k
 int margin__position_keys(const margin_engine *e, const margin__market *m,
                           const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
 {
-    int64_t kp[MARGIN__MAX_LEVELS];
-    uint32_t i;
-    int rc;
-    for (i = 0; i < e->nlevels; i++)
-        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
-            return rc;
-    keys_from(p, fired, kp, e->nlevels, down, up);
+    int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
+    int rc = level_prices(e, m, p, fired, kp, kr);
+    if (rc != MARGIN_OK)
+        return rc;
+    keys_from(p, fired, kp, kr, e->nlevels, down, up);
     return MARGIN_OK;
 }
 
@@ -297,7 +319,7 @@ static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t s
 static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
                   const margin__position *p, int64_t mark, margin__outcome *o)
 {
-    int64_t kp[MARGIN__MAX_LEVELS];
+    int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int long_ = p->side > 0, rc;
     uint32_t i;
     memset(o, 0, sizeof *o);
@@ -315,17 +337,17 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
         o->kind = OUT_TAKE;
         return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
     }
+    if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK)
+        return rc;
     for (i = 0; i < e->nlevels; i++) {
         uint8_t bit = (uint8_t)(1u << i);
-        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
-            return rc;
-        if (level_hit(p, kp[i], mark)) {
-            if (!(o->mask & bit)) {
+        if (!(o->mask & bit)) {
+            if (level_hit(p, kp[i], mark)) { /* fires */
                 o->mask |= bit;
                 o->newly |= bit;
             }
-        } else {
-            o->mask &= (uint8_t)~bit;
+        } else if (!level_hit(p, kr[i], mark)) {
+            o->mask &= (uint8_t)~bit; /* re-arms: past the price of level - band */
         }
     }
     if (o->mask == p->mc_fired)
@@ -333,7 +355,11 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
     o->kind = OUT_LEVELS;
     if (o->newly && (rc = margin__ratio_at(m, p, mark, &o->ratio)) != MARGIN_OK)
         return rc;
-    keys_from(p, o->mask, kp, e->nlevels, &o->down, &o->up); /* prices computed above */
+    /* the new mask's keys: newly fired levels re-arm at level - band */
+    if (e->band != 0 && o->newly &&
+        (rc = level_prices(e, m, p, o->mask, kp, kr)) != MARGIN_OK)
+        return rc;
+    keys_from(p, o->mask, kp, kr, e->nlevels, &o->down, &o->up);
     return MARGIN_OK;
 }
 

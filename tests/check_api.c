@@ -151,6 +151,91 @@ START_TEST(test_messages_are_decimal)
 }
 END_TEST
 
+
+static int margin_calls(margin_engine *e)
+{
+    int32_t type;
+    int n = 0;
+    while (margin_event_next(e, &type) == MARGIN_OK && type != MARGIN_EV_NONE)
+        n += type == MARGIN_EV_MARGIN_CALL;
+    return n;
+}
+
+/* The re-arm band. Long 1 at 100, 10x (M = 10), one level 0.8, band 0.3: a level L is
+ * crossed at P = L*(M - Q*E) / (Q*(mmr - L)) (long, mark basis, one tier):
+ *   L = 0.8: -72/-0.796 = 90.45226130653..., rounded up 90.45226131 (fires at <=);
+ *   L = 0.5: -45/-0.496 = 90.72580645161..., rounded up 90.72580646 (re-arms above it);
+ *   L = 1 (liquidation): -90/-0.996 = 90.36144578..., 90.36144579.
+ * Without a band the level re-arms above 90.45226131, so a mark wiggling between 90.45 and
+ * 90.6 calls again and again; with it, only after the mark has passed 90.72580646. */
+START_TEST(test_rearm_band)
+{
+    static const char *const marks[] = {"90.45226131", "90.6", "90.45", "90.72580646",
+                                        "90.72580647", "90.45226131"};
+    static const int calls_band[] = {1, 0, 0, 0, 0, 1};
+    static const int calls_none[] = {1, 0, 1, 0, 0, 1};
+    int full, band;
+    for (full = 0; full <= 1; full++)
+        for (band = 0; band <= 1; band++) {
+            margin_engine *e;
+            uint64_t m, a, p;
+            int64_t v;
+            size_t i;
+            make_engine(&e, &m, &a, D("1000"));
+            ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full));
+            if (band)
+                ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_REARM_BAND, D("0.3")));
+            ck_assert_ok(e, margin_engine_get(e, MARGIN_ENG_REARM_BAND, &v));
+            ck_assert_int_eq(v, band ? D("0.3") : 0);
+            ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("100"), D("10"),
+                                                 0, 0, &p));
+            ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("90.45226131"));
+            ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), D("90.36144579"));
+            (void)margin_calls(e);
+            for (i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+                ck_assert_ok(e, margin_mark_update(e, m, D(marks[i])));
+                ck_assert_msg(margin_calls(e) == (band ? calls_band[i] : calls_none[i]),
+                              "full scan %d, band %d, mark %s", full, band, marks[i]);
+            }
+            ck_assert_rc(e, margin_engine_set(e, MARGIN_ENG_REARM_BAND, D("1")), MARGIN_EINVAL);
+            ck_assert_rc(e, margin_engine_set(e, MARGIN_ENG_REARM_BAND, -1), MARGIN_EINVAL);
+            margin_engine_free(e);
+        }
+}
+END_TEST
+
+/* A band at or above the level: a fired level never re-arms (until the levels are set). */
+START_TEST(test_rearm_band_never)
+{
+    int full;
+    for (full = 0; full <= 1; full++) {
+        margin_engine *e;
+        uint64_t m, a, p;
+        make_engine(&e, &m, &a, D("1000"));
+        ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full));
+        ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_REARM_BAND, D("0.8")));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("100"), D("10"),
+                                             0, 0, &p));
+        /* short: L*(M + Q*E)/(Q*(mmr + L)) = 0.8*110/0.804 = 109.45273631..., down */
+        ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MARGIN_CALL_PRICE, 0), D("109.45273631"));
+        (void)margin_calls(e);
+        ck_assert_ok(e, margin_mark_update(e, m, D("109.45273631")));
+        ck_assert_int_eq(margin_calls(e), 1);
+        ck_assert_ok(e, margin_mark_update(e, m, D("1")));
+        ck_assert_ok(e, margin_mark_update(e, m, D("109.5")));
+        ck_assert_int_eq(margin_calls(e), 0);
+        /* setting the levels re-arms everything */
+        {
+            int64_t l = D("0.8");
+            ck_assert_ok(e, margin_engine_set_margin_call_levels(e, &l, 1));
+        }
+        ck_assert_ok(e, margin_mark_update(e, m, D("109.5"))); /* liquidation: 110/1.004 */
+        ck_assert_int_eq(margin_calls(e), 1);
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
 Suite *suite_api(void)
 {
     Suite *s = suite_create("api");
@@ -158,6 +243,8 @@ Suite *suite_api(void)
     tcase_add_test(tc, test_listing);
     tcase_add_test(tc, test_event_fields);
     tcase_add_test(tc, test_messages_are_decimal);
+    tcase_add_test(tc, test_rearm_band);
+    tcase_add_test(tc, test_rearm_band_never);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,8 +37,10 @@
  *    have their liquidation price recomputed from the spec's formula in 128-bit integers:
  *    LP = (M - s*Q*E) / (Q*(mmr + f) - s*Q), long rounded up (0 when <= 0), short down;
  *  - ETHUSDT margin calls follow an independent model (check_eth_margin_calls): each level
- *    fires once when the mark reaches its price (header formula), re-arms above it (long;
- *    short mirrored), lowest level first, none for a position closed by the same update.
+ *    fires once when the mark reaches its price (header formula), re-arms above the price
+ *    of level - band (MARGIN_ENG_REARM_BAND, changed now and then; never when that is
+ *    <= 0) (long; short mirrored), lowest level first, none for a position closed by the
+ *    same update.
  * Events within one update come in position-id order (funding first, then triggers).
  * Marks are often aimed exactly at (or one unit off) a liquidation, stop, take-profit or
  * margin-call level price, or wiggle by one or two units, so the index boundaries (fire at
@@ -135,6 +137,7 @@ static struct {
     sums_t sums;
     int64_t levels[8];
     size_t nlevels;
+    int64_t band; /* margin-call re-arm band */
     rev_t ev[2][MAXEV];
     uint64_t seed;
     int step;
@@ -315,10 +318,12 @@ enum {
     OP_DEPOSIT,
     OP_WITHDRAW,
     OP_LEVELS,
+    OP_BAND,
 };
 static const char *const OPNAMES[] = {"mark",  "open",     "trade",   "close",
                                       "add",   "remove",   "stops",   "leverage",
-                                      "funding", "deposit", "withdraw", "levels"};
+                                      "funding", "deposit", "withdraw", "levels",
+                                      "band"};
 
 typedef struct {
     int type;
@@ -566,6 +571,13 @@ static void gen_op(op_t *op)
         op->amount = rrange(1, 60000 * E8);
         break;
     case OP_LEVELS:
+        if (chance(40)) {
+            /* a margin-call re-arm band instead (issue 10): none, or up to 0.5, so that
+             * some levels (0.3 and up) re-arm at L - B <= 0, i.e. never */
+            op->type = OP_BAND;
+            op->rate = chance(25) ? 0 : rrange(1, 50000000);
+            break;
+        }
         op->nlevels = (size_t)rrange(0, 3);
         for (size_t i = 0; i < op->nlevels; i++) {
             int dup;
@@ -611,6 +623,8 @@ static int apply(int w, const op_t *op, uint64_t *new_id)
         return margin_account_withdraw(e, op->acct, op->amount);
     case OP_LEVELS:
         return margin_engine_set_margin_call_levels(e, op->levels, op->nlevels);
+    case OP_BAND:
+        return margin_engine_set(e, MARGIN_ENG_REARM_BAND, op->rate);
     }
     return MARGIN_EINVAL;
 }
@@ -783,13 +797,23 @@ static void check_eth_margin_calls(size_t n, int64_t P)
             size_t i = order[oi];
             int64_t k = eth_level(p, S.levels[i]);
             int hit = p->side == MARGIN_LONG ? (k > 0 && P <= k) : P >= k;
-            if (hit && !(p->fired & (1u << i))) {
-                REQ(nw < 64, CTX "too many margin calls", CTXA);
-                want_pos[nw] = id;
-                want_lvl[nw++] = S.levels[i];
-                p->fired |= 1u << i;
-            } else if (!hit) {
-                p->fired &= ~(1u << i);
+            if (!(p->fired & (1u << i))) {
+                if (hit) {
+                    REQ(nw < 64, CTX "too many margin calls", CTXA);
+                    want_pos[nw] = id;
+                    want_lvl[nw++] = S.levels[i];
+                    p->fired |= 1u << i;
+                }
+            } else {
+                /* a fired level re-arms once the ratio is below L - band: past the price
+                 * of level L - band (never when L - band <= 0) */
+                int held = 1;
+                if (S.levels[i] > S.band) {
+                    int64_t kr = eth_level(p, S.levels[i] - S.band);
+                    held = p->side == MARGIN_LONG ? (kr > 0 && P <= kr) : P >= kr;
+                }
+                if (!held)
+                    p->fired &= ~(1u << i);
             }
         }
     }
@@ -1056,6 +1080,8 @@ static void run(uint64_t seed, int nops)
         if (rc0 == MARGIN_OK) {
             if (op.type == OP_MARK || op.type == OP_FUNDING)
                 S.mark[op.mi] = op.price;
+            if (op.type == OP_BAND)
+                S.band = op.rate; /* fired levels stay fired; their re-arm prices move */
             if (op.type == OP_LEVELS) {
                 memcpy(S.levels, op.levels, sizeof op.levels);
                 S.nlevels = op.nlevels;
