@@ -11,7 +11,16 @@ The library is looked up, in order:
 2. a build tree: the first directory above this package that holds ``include/margin.h``
    (the libmargin source tree), then ``lib/.libs/libmargin.so.0`` (or ``libmargin.so``)
    in it or in its ``build/``, ``_build/`` or ``build-*/`` subdirectories;
-3. the system, through :func:`ctypes.util.find_library`.
+3. the directories recorded when the package was built (``pkg-config --libs-only-L
+   margin`` at ``pip install`` time, in ``margin/_build_config.py``);
+4. the directories ``pkg-config --libs-only-L margin`` gives now;
+5. ``/usr/local/lib``, where ``make install`` puts it by default (before ``ldconfig`` has
+   run, the loader does not search it);
+6. the system, through :func:`ctypes.util.find_library` (the ``ldconfig`` cache).
+
+So an installed libmargin is found without ``ldconfig``.  When nothing loads, the
+``ImportError`` lists every place looked at and the two fixes: run ``ldconfig`` (as root)
+after ``make install``, or set ``MARGIN_LIBRARY``.
 
 A function the loaded library does not export (an older or partial build) is replaced by a
 stub that raises :class:`margin.errors.NotSupported`; :data:`MISSING` names them.
@@ -23,6 +32,8 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import shutil
+import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
@@ -305,6 +316,50 @@ def _candidates_in_tree(start: str) -> List[str]:
         here = parent
 
 
+_DEFAULT_LIBDIRS = ("/usr/local/lib",)
+
+
+def _recorded_libdirs() -> List[str]:
+    """Library directories recorded by setup.py when the package was built."""
+    try:
+        from . import _build_config  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return [d for d in getattr(_build_config, "LIBDIRS", []) if isinstance(d, str)]
+
+
+def _pkg_config_libdirs() -> List[str]:
+    """``pkg-config --libs-only-L margin`` now (empty without pkg-config or margin.pc)."""
+    exe = shutil.which(os.environ.get("PKG_CONFIG", "pkg-config"))
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--libs-only-L", "margin"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode != 0:
+        return []
+    return [w[2:] for w in out.stdout.split() if w.startswith("-L") and len(w) > 2]
+
+
+def _in_dirs(dirs: Sequence[str]) -> List[str]:
+    return [os.path.join(d, name) for d in dirs for name in _SONAMES[:2]]
+
+
+def search_path() -> List[Tuple[str, str]]:
+    """Every candidate, in search order, as (how it was found, path or name)."""
+    found: List[Tuple[str, str]] = []
+    env = os.environ.get("MARGIN_LIBRARY")
+    if env:
+        found.append(("MARGIN_LIBRARY", env))
+    found += [("build tree", p) for p in _candidates_in_tree(os.path.dirname(os.path.abspath(__file__)))]
+    found += [("recorded at build time", p) for p in _in_dirs(_recorded_libdirs())]
+    found += [("pkg-config", p) for p in _in_dirs(_pkg_config_libdirs())]
+    found += [("default prefix", p) for p in _in_dirs(_DEFAULT_LIBDIRS)]
+    return found
+
+
 def find_library() -> Optional[str]:
     """Return the path (or name) of the libmargin shared library to load, or ``None``.
 
@@ -313,10 +368,24 @@ def find_library() -> Optional[str]:
     env = os.environ.get("MARGIN_LIBRARY")
     if env:
         return env
-    tree = _candidates_in_tree(os.path.dirname(os.path.abspath(__file__)))
-    if tree:
-        return tree[0]
+    for _how, path in search_path():
+        if os.path.isfile(path):
+            return path
     return ctypes.util.find_library("margin")
+
+
+def _not_found_message(tried: Sequence[str]) -> str:
+    lines = ["libmargin could not be loaded. Looked at:"]
+    lines += ["  " + t for t in tried]
+    lines += [
+        "Fix it in one of two ways:",
+        "  - after `make install`, run `ldconfig` (as root) so that the system loader finds "
+        "libmargin.so.0;",
+        "  - or set MARGIN_LIBRARY to the library's path, e.g. "
+        "MARGIN_LIBRARY=/usr/local/lib/libmargin.so.0 (in a build tree: "
+        "build/lib/.libs/libmargin.so.0).",
+    ]
+    return "\n".join(lines)
 
 
 def _missing_stub(name: str, path: str) -> Callable[..., Any]:
@@ -349,16 +418,42 @@ class _Lib:
 
 
 def _load() -> _Lib:
-    path = find_library()
-    if path is None:
-        raise ImportError(
-            "libmargin not found: set MARGIN_LIBRARY to the path of libmargin.so, "
-            "build the library in this source tree, or install it"
-        )
-    try:
-        return _Lib(path)
-    except OSError as exc:
-        raise ImportError(f"cannot load libmargin from {path!r}: {exc}") from exc
+    tried: List[str] = []
+    env = os.environ.get("MARGIN_LIBRARY")
+    candidates = search_path()
+    if env:
+        candidates = [("MARGIN_LIBRARY", env)]  # exactly what the user asked for
+    for how, path in candidates:
+        if how != "MARGIN_LIBRARY" and not os.path.isfile(path):
+            tried.append(f"{path} ({how}: no such file)")
+            continue
+        try:
+            return _Lib(path)
+        except OSError as exc:
+            tried.append(f"{path} ({how}: {exc})")
+    if not env:
+        hows = {how for how, _ in candidates}
+        tried.insert(0, "the environment variable MARGIN_LIBRARY (not set)")
+        here = os.path.dirname(os.path.abspath(__file__))
+        if "build tree" not in hows:
+            tried.append(f"a libmargin build tree above {here} (none)")
+        if "recorded at build time" not in hows:
+            tried.append("directories recorded when this package was built (none)")
+        if "pkg-config" not in hows:
+            tried.append("pkg-config --libs-only-L margin (" + (
+                "pkg-config is not installed" if not shutil.which(
+                    os.environ.get("PKG_CONFIG", "pkg-config")) else "no margin.pc found")
+                + ")")
+        name = ctypes.util.find_library("margin")
+        if name is None:
+            tried.append("the system's libraries (ctypes.util.find_library('margin'): "
+                         "not in the ldconfig cache)")
+        else:
+            try:
+                return _Lib(name)
+            except OSError as exc:
+                tried.append(f"{name} (ctypes.util.find_library: {exc})")
+    raise ImportError(_not_found_message(tried))
 
 
 lib: Any = _load()

@@ -46,6 +46,27 @@ def _market_id(market: MarketLike) -> int:
     return to_u64(market, "market")
 
 
+StatusFilter = Union[Status, str, int, None]
+
+
+def _status_filter(status: StatusFilter) -> int:
+    """A listing's status filter: None (every status), a Status, its name or its value."""
+    if status is None:
+        return _capi.MARGIN_STATUS_ANY
+    if isinstance(status, Status):
+        return int(status)
+    if isinstance(status, str):
+        try:
+            return int(Status[status.upper()])
+        except KeyError:
+            raise InvalidArgument(
+                _capi.MARGIN_EINVAL,
+                f"status {status!r} is not 'open', 'closed', 'liquidated' or None") from None
+    if isinstance(status, int) and not isinstance(status, bool):
+        return to_i32(status, "status")
+    raise TypeError(f"status must be a Status, a name, an int or None, not {type(status).__name__}")
+
+
 def _flags(maker: bool, cross: bool = False) -> int:
     return (_capi.MARGIN_FLAG_MAKER if maker else 0) | (_capi.MARGIN_FLAG_CROSS if cross else 0)
 
@@ -343,8 +364,42 @@ class Engine:
         except MarginError:
             return (8, 8)
 
+    def _list_ids(self, fname: str, *args: Any) -> List[int]:
+        """Ids from a listing function (the MARGIN_EBUFFER contract: count, then copy;
+        again if positions appeared in between, which a callback cannot cause)."""
+        n = ctypes.c_size_t()
+        while True:
+            self._query_buffer(fname, *args, None, 0, ctypes.byref(n))
+            cap = n.value
+            arr = (ctypes.c_uint64 * max(cap, 1))()
+            rc = getattr(_lib, fname)(self._h(), *args, arr, cap, ctypes.byref(n))
+            if rc == _capi.MARGIN_EBUFFER:
+                continue
+            if rc < 0:
+                raise self._fail(rc)
+            return [arr[i] for i in range(n.value)]
+
+    def _query_buffer(self, fname: str, *args: Any) -> None:
+        rc = getattr(_lib, fname)(self._h(), *args)
+        if rc < 0 and rc != _capi.MARGIN_EBUFFER:
+            raise self._fail(rc)
+
+    def positions(self, status: StatusFilter = Status.OPEN) -> List["Position"]:
+        """Every position of the engine with *status* (``"open"`` by default, ``"closed"``,
+        ``"liquidated"``, a :class:`~margin.Status`, or ``None`` for all), in id order
+        (``margin_positions()``).  After a restart this finds every open position."""
+        ids = self._list_ids("margin_positions", _status_filter(status))
+        return [Position(self, i) for i in ids]
+
     def _read_event(self) -> Event:
-        raw = tuple(self._get64("margin_event_get", k) for k in range(1, FIELD_COUNT + 1))
+        if "margin_event_fields" in _lib.missing:  # a library older than 0.2.0
+            raw = tuple(self._get64("margin_event_get", k) for k in range(1, FIELD_COUNT + 1))
+        else:
+            # One call: out[0] is the number of fields the library knows, out[f] field f;
+            # fields this library does not know read 0.
+            arr = (ctypes.c_int64 * (FIELD_COUNT + 1))()
+            self._query("margin_event_fields", arr, FIELD_COUNT + 1)
+            raw = tuple(arr[1:])
         return build_event(raw, self._scales)
 
     def next_event(self) -> Optional[Event]:
@@ -699,6 +754,12 @@ class Market(_Thing):
         )
         return from_fixed(mmr.value, _RATE), from_fixed(amt.value, _MONEY)
 
+    def positions(self, status: StatusFilter = Status.OPEN) -> List["Position"]:
+        """The market's positions with *status* (open by default; ``None`` for all), in id
+        order (``margin_market_positions()``)."""
+        ids = self.engine._list_ids("margin_market_positions", self.id, _status_filter(status))
+        return [Position(self.engine, i) for i in ids]
+
     # marks
     def mark_update(self, mark: DecimalLike) -> None:
         """Apply a new mark price and act on every trigger it crosses (liquidations,
@@ -769,6 +830,12 @@ class Account(_Thing):
     def open_positions(self) -> int:
         """Number of open positions."""
         return self.get(_capi.MARGIN_ACCT_OPEN_POSITIONS)
+
+    def positions(self, status: StatusFilter = Status.OPEN) -> List["Position"]:
+        """The account's positions with *status* (open by default; ``None`` for all), in id
+        order (``margin_account_positions()``)."""
+        ids = self.engine._list_ids("margin_account_positions", self.id, _status_filter(status))
+        return [Position(self.engine, i) for i in ids]
 
     def deposit(self, amount: DecimalLike) -> None:
         """Credit the free balance (amount > 0)."""
@@ -962,18 +1029,20 @@ class Position(_Thing):
             return Decimal("Infinity")
         return from_fixed(v, _RATE)
 
-    def liquidation_price(self, mark: Optional[DecimalLike] = None) -> Optional[Decimal]:
+    # Figures that do not depend on the mark take no mark.
+    def liquidation_price(self) -> Optional[Decimal]:
         """Liquidation price (long rounded up, short down), or ``None`` for a long that
         cannot be liquidated.  Independent of the mark."""
-        return self._opt_price(self.at(_capi.MARGIN_AT_LIQ_PRICE, mark))
+        return self._opt_price(self.at(_capi.MARGIN_AT_LIQ_PRICE))
 
-    def bankruptcy_price(self, mark: Optional[DecimalLike] = None) -> Optional[Decimal]:
-        """``E - s*M/Q`` (long rounded up, short down), or ``None`` for a long when <= 0."""
-        return self._opt_price(self.at(_capi.MARGIN_AT_BANKRUPTCY_PRICE, mark))
+    def bankruptcy_price(self) -> Optional[Decimal]:
+        """``E - s*M/Q`` (long rounded up, short down), or ``None`` for a long when <= 0.
+        Independent of the mark."""
+        return self._opt_price(self.at(_capi.MARGIN_AT_BANKRUPTCY_PRICE))
 
-    def initial_margin(self, mark: Optional[DecimalLike] = None) -> Decimal:
-        """``Q*E/L``, rounded up."""
-        return self._at_money(_capi.MARGIN_AT_INITIAL_MARGIN, mark)
+    def initial_margin(self) -> Decimal:
+        """``Q*E/L``, rounded up.  Independent of the mark."""
+        return self._at_money(_capi.MARGIN_AT_INITIAL_MARGIN, None)
 
     def roe(self, mark: Optional[DecimalLike] = None) -> Decimal:
         """Unrealized PnL / initial margin (a rate), rounded down."""
@@ -985,8 +1054,9 @@ class Position(_Thing):
 
     def margin_call_price(self) -> Optional[Decimal]:
         """The price at which the lowest margin-call level is crossed (long rounded up,
-        short down), or ``None`` when no levels are set or a long cannot reach it."""
-        return self._opt_price(self.at(_capi.MARGIN_AT_MARGIN_CALL_PRICE, None))
+        short down), or ``None`` when no levels are set or a long cannot reach it.
+        Independent of the mark."""
+        return self._opt_price(self.at(_capi.MARGIN_AT_MARGIN_CALL_PRICE))
 
     # actions
     def trade(self, side: SideLike, qty: DecimalLike, price: DecimalLike, *, maker: bool = False) -> None:
