@@ -1270,7 +1270,8 @@ static void check_query(const op_t *op, int rc, const int64_t out[2])
 }
 
 /* ------------------------------------------------------------------ the run */
-static void check_want(const op_t *op, int rc)
+/* msg: engine 0's message right after the call (the snapshot's getters may replace it) */
+static void check_want(const op_t *op, int rc, const char *msg)
 {
     if (op->want == WANT_ANY)
         return;
@@ -1278,10 +1279,9 @@ static void check_want(const op_t *op, int rc)
         REQ(rc != MARGIN_OK, CTX "succeeded, but must fail", CTXA);
     else if (op->want == WANT_OK_OR_OVERFLOW)
         REQ(rc == MARGIN_OK || rc == MARGIN_EOVERFLOW, CTX "status %d (%s), want success", CTXA,
-            rc, margin_errmsg(X.e[0]));
+            rc, msg);
     else
-        REQ(rc == op->want, CTX "status %d (%s), want %d", CTXA, rc, margin_errmsg(X.e[0]),
-            op->want);
+        REQ(rc == op->want, CTX "status %d (%s), want %d", CTXA, rc, msg, op->want);
 }
 
 static void step(void)
@@ -1291,6 +1291,7 @@ static void step(void)
     int64_t out[2][2] = {{0, 0}, {0, 0}};
     int rc[2];
     long d;
+    char msg[256];
     for (int w = 0; w < 2; w++)
         REQ_OK(X.e[w], margin_engine_set(X.e[w], MARGIN_ENG_TIME, X.step_no));
     gen_op(&op);
@@ -1301,6 +1302,7 @@ static void step(void)
         (long long)X.before[0].v[d], (long long)X.before[1].v[d]);
     for (int w = 0; w < 2; w++)
         rc[w] = apply(w, &op, &id[w], out[w]);
+    snprintf(msg, sizeof msg, "%s", rc[0] ? margin_errmsg(X.e[0]) : "");
     if (X.trace)
         fprintf(stderr, "iter %d step %d: %s -> %d %s\n", X.iter, X.step_no, X.desc, rc[0],
                 rc[0] ? margin_errmsg(X.e[0]) : "");
@@ -1323,7 +1325,7 @@ static void step(void)
     } else {
         X.ok++;
     }
-    check_want(&op, rc[0]);
+    check_want(&op, rc[0], msg);
     if (rc[0] == MARGIN_OK && op.type == OP_OPEN) {
         REQ(id[0] == X.npos + 1, CTX "new id %" PRIu64 " after %" PRIu64, CTXA, id[0], X.npos);
         REQ(X.npos + 1 < MAXPOS, CTX "too many positions", CTXA);
