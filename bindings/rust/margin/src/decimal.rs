@@ -361,6 +361,30 @@ impl Decimal {
         })
     }
 
+    /// `self + other`, exactly, or an [`ErrorKind::Overflow`] error if it does not fit.
+    pub fn try_add(self, other: Decimal) -> Result<Decimal> {
+        self.checked_add(other).ok_or_else(|| overflow("add", self, other))
+    }
+
+    /// `self - other`, exactly, or an [`ErrorKind::Overflow`] error if it does not fit.
+    pub fn try_sub(self, other: Decimal) -> Result<Decimal> {
+        self.checked_sub(other).ok_or_else(|| overflow("subtract", self, other))
+    }
+
+    /// `-self`, or an [`ErrorKind::Overflow`] error for the one value whose negation
+    /// does not fit.
+    pub fn try_neg(self) -> Result<Decimal> {
+        self.checked_neg().ok_or_else(|| {
+            Error::new(ErrorKind::Overflow, format!("cannot negate {self}: it does not fit"))
+        })
+    }
+
+    /// `|self|` (panics, like `i64::abs`, for the one value whose negation does not fit;
+    /// see [`Decimal::checked_abs`]).
+    pub fn abs(self) -> Decimal {
+        self.checked_abs().expect("Decimal::abs overflowed")
+    }
+
     /// Parses with the rules of the C library's `margin_dec_parse`: an optional sign, at
     /// least one digit, optionally `.` and at least one digit. The scale is the number of
     /// decimals written (trailing zeros beyond [`MAX_SCALE`] are dropped).
@@ -601,5 +625,73 @@ impl IntoDecimal for u32 {
 impl IntoDecimal for u64 {
     fn into_decimal(self) -> Result<Decimal> {
         Decimal::try_from(self)
+    }
+}
+
+fn overflow(what: &str, a: Decimal, b: Decimal) -> Error {
+    Error::new(
+        ErrorKind::Overflow,
+        format!("cannot {what} {a} and {b}: the result does not fit in a 64-bit mantissa"),
+    )
+}
+
+/// `a + b`, exact. Panics if the result does not fit (as integer overflow does); use
+/// [`Decimal::try_add`] or [`Decimal::checked_add`] to handle that.
+///
+/// ```
+/// use margin::Decimal;
+/// let a: Decimal = "1.5".parse().unwrap();
+/// let b: Decimal = "0.25".parse().unwrap();
+/// assert_eq!(a + b, "1.75".parse().unwrap());
+/// assert_eq!(a - b, "1.25".parse().unwrap());
+/// assert_eq!(-a, "-1.5".parse().unwrap());
+/// assert!(b < a && a.max(b) == a);
+/// assert!(Decimal::new(i64::MAX, 0).unwrap().try_add(Decimal::from(1)).is_err());
+/// ```
+impl std::ops::Add for Decimal {
+    type Output = Decimal;
+    fn add(self, other: Decimal) -> Decimal {
+        self.checked_add(other).expect("Decimal addition overflowed")
+    }
+}
+
+/// `a - b`, exact. Panics if the result does not fit; see [`Decimal::try_sub`].
+impl std::ops::Sub for Decimal {
+    type Output = Decimal;
+    fn sub(self, other: Decimal) -> Decimal {
+        self.checked_sub(other).expect("Decimal subtraction overflowed")
+    }
+}
+
+/// `-a`. Panics for the one value whose negation does not fit; see [`Decimal::try_neg`].
+impl std::ops::Neg for Decimal {
+    type Output = Decimal;
+    fn neg(self) -> Decimal {
+        self.checked_neg().expect("Decimal negation overflowed")
+    }
+}
+
+impl std::ops::AddAssign for Decimal {
+    fn add_assign(&mut self, other: Decimal) {
+        *self = *self + other;
+    }
+}
+
+impl std::ops::SubAssign for Decimal {
+    fn sub_assign(&mut self, other: Decimal) {
+        *self = *self - other;
+    }
+}
+
+/// The exact sum (panics if it does not fit, as `+` does).
+impl std::iter::Sum for Decimal {
+    fn sum<I: Iterator<Item = Decimal>>(iter: I) -> Decimal {
+        iter.fold(Decimal::default(), |a, b| a + b)
+    }
+}
+
+impl<'a> std::iter::Sum<&'a Decimal> for Decimal {
+    fn sum<I: Iterator<Item = &'a Decimal>>(iter: I) -> Decimal {
+        iter.fold(Decimal::default(), |a, b| a + *b)
     }
 }

@@ -23,7 +23,10 @@ struct CallbackState {
     panic: Option<Box<dyn Any + Send + 'static>>,
 }
 
-unsafe extern "C" fn trampoline(user: *mut sys::c_void, e: *const sys::margin_engine, ty: i32) {
+// A safe `extern "C" fn` (coerced to the C type's `unsafe extern "C" fn`): its one unsafe
+// operation sits in an explicit block, which rustc 1.63 would call an unused `unsafe`
+// inside an `unsafe fn` (issue 10).
+extern "C" fn trampoline(user: *mut sys::c_void, e: *const sys::margin_engine, ty: i32) {
     // SAFETY: `user` is the CallbackState installed with this trampoline; it lives until
     // the callback is replaced or the engine freed, and the engine calls back only from
     // inside a call made through `&mut Engine`, so nothing else touches it now.
@@ -769,25 +772,47 @@ impl Engine {
         self.check(rc)
     }
 
-    /// Sets (`Some`) or clears (`None`) the stop-loss and take-profit trigger prices.
+    /// Sets the stop-loss and take-profit trigger prices: each a price (a [`Decimal`], a
+    /// string or an integer) or [`Stop::None`] to clear it (`Option<Decimal>` works too).
+    ///
+    /// ```
+    /// use margin::{Decimal, Engine, Side, Stop};
+    /// let mut engine = Engine::new().unwrap();
+    /// let m = engine.market_new("BTCUSDT").unwrap();
+    /// let a = engine.account_new().unwrap();
+    /// engine.deposit(a, "1000").unwrap();
+    /// let p = engine.open(a, m, Side::Long, "0.1", "20000", "20").unwrap();
+    /// engine.set_stops(p, "19500", "21000").unwrap();
+    /// assert_eq!(engine.position(p).unwrap().stop_loss, Some(Decimal::from(19500)));
+    /// engine.set_stops(p, Stop::None, 22000).unwrap(); // clear the stop-loss
+    /// let info = engine.position(p).unwrap();
+    /// assert_eq!((info.stop_loss, info.take_profit), (None, Some(Decimal::from(22000))));
+    /// engine.clear_stops(p).unwrap();
+    /// assert_eq!(engine.position(p).unwrap().take_profit, None);
+    /// ```
     pub fn set_stops(
         &mut self,
         p: PositionId,
-        stop_loss: Option<Decimal>,
-        take_profit: Option<Decimal>,
+        stop_loss: impl IntoStop,
+        take_profit: impl IntoStop,
     ) -> Result<()> {
         let (ps, _) = self.position_scales(p)?;
-        let sl = match stop_loss {
-            Some(d) => conv(d, ps, "stop-loss")?,
-            None => 0,
+        let sl = match stop_loss.into_stop()? {
+            Stop::At(d) => conv(d, ps, "stop-loss")?,
+            Stop::None => 0,
         };
-        let tp = match take_profit {
-            Some(d) => conv(d, ps, "take-profit")?,
-            None => 0,
+        let tp = match take_profit.into_stop()? {
+            Stop::At(d) => conv(d, ps, "take-profit")?,
+            Stop::None => 0,
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_position_set_stops(self.pm(), p.get(), sl, tp) };
         self.check(rc)
+    }
+
+    /// Clears both trigger prices (`set_stops(p, Stop::None, Stop::None)`).
+    pub fn clear_stops(&mut self, p: PositionId) -> Result<()> {
+        self.set_stops(p, Stop::None, Stop::None)
     }
 
     /// Every stored figure of a position, open or not.
@@ -957,6 +982,80 @@ impl Engine {
         })
     }
 
+    // ------------------------------------------------------------------ listing
+
+    /// Runs a listing function with the `MARGIN_EBUFFER` contract: count, then copy.
+    fn list(
+        &self,
+        what: &str,
+        f: impl Fn(*mut u64, usize, *mut usize) -> sys::c_int,
+    ) -> Result<Vec<PositionId>> {
+        loop {
+            let mut n = 0usize;
+            let rc = f(ptr::null_mut(), 0, &mut n);
+            if rc != 0 && rc != sys::MARGIN_EBUFFER {
+                self.check_query(rc, || what.to_string())?;
+            }
+            let mut ids = vec![0u64; n];
+            let rc = f(ids.as_mut_ptr(), ids.len(), &mut n);
+            if rc == sys::MARGIN_EBUFFER {
+                continue; // more than counted: count again (a callback cannot cause this)
+            }
+            self.check_query(rc, || what.to_string())?;
+            ids.truncate(n);
+            return Ok(ids.into_iter().map(PositionId::from_raw).collect());
+        }
+    }
+
+    fn status_filter(status: Option<Status>) -> Result<i32> {
+        let v = status.map_or(sys::MARGIN_STATUS_ANY as i64, Status::raw);
+        i32::try_from(v).map_err(|_| Error::new(ErrorKind::Invalid, format!("status {v}")))
+    }
+
+    /// The ids of every position with status `status` (`None`: any status), in id order
+    /// (`margin_positions`). After a restart, `positions(Some(Status::Open))` finds every
+    /// open position.
+    ///
+    /// ```
+    /// use margin::{Engine, Side, Status};
+    /// let mut engine = Engine::new().unwrap();
+    /// let m = engine.market_new("BTCUSDT").unwrap();
+    /// let a = engine.account_new().unwrap();
+    /// engine.deposit(a, "10000").unwrap();
+    /// let p1 = engine.open(a, m, Side::Long, "0.1", "20000", "20").unwrap();
+    /// let p2 = engine.open(a, m, Side::Short, "0.1", "20000", "20").unwrap();
+    /// engine.close(p1, "20000", margin::Fill::Taker).unwrap();
+    /// assert_eq!(engine.positions(Some(Status::Open)).unwrap(), vec![p2]);
+    /// assert_eq!(engine.positions(None).unwrap(), vec![p1, p2]);
+    /// ```
+    pub fn positions(&self, status: Option<Status>) -> Result<Vec<PositionId>> {
+        let st = Self::status_filter(status)?;
+        // SAFETY: live engine; ids/cap/out_n describe a valid buffer (or NULL and 0).
+        self.list("listing positions", |ids, cap, n| unsafe {
+            sys::margin_positions(self.p(), st, ids, cap, n)
+        })
+    }
+
+    /// The ids of an account's positions with status `status` (`None`: any), in id order
+    /// (`margin_account_positions`).
+    pub fn account_positions(&self, a: AccountId, status: Option<Status>) -> Result<Vec<PositionId>> {
+        let st = Self::status_filter(status)?;
+        // SAFETY: as in positions().
+        self.list(&format!("{a}"), |ids, cap, n| unsafe {
+            sys::margin_account_positions(self.p(), a.get(), st, ids, cap, n)
+        })
+    }
+
+    /// The ids of a market's positions with status `status` (`None`: any), in id order
+    /// (`margin_market_positions`).
+    pub fn market_positions(&self, m: MarketId, status: Option<Status>) -> Result<Vec<PositionId>> {
+        let st = Self::status_filter(status)?;
+        // SAFETY: as in positions().
+        self.list(&format!("{m}"), |ids, cap, n| unsafe {
+            sys::margin_market_positions(self.p(), m.get(), st, ids, cap, n)
+        })
+    }
+
     // ------------------------------------------------------------------ marks, funding
 
     /// Applies a new mark price to a market and acts on every trigger it crosses
@@ -1011,6 +1110,17 @@ impl Engine {
             None => Ok(None),
             Some(kind) => read_current(self.p(), kind).map(Some),
         }
+    }
+
+    /// One raw field (`MARGIN_EVF_*`, such as a field newer than this binding) of the
+    /// current event, the one the last [`Engine::next_event`] returned
+    /// (`margin_event_get`). Typed events are read in one `margin_event_fields` call.
+    pub fn current_event_field(&self, field: i32) -> Result<i64> {
+        let mut v = 0i64;
+        // SAFETY: live engine, valid out-pointer.
+        let rc = unsafe { sys::margin_event_get(self.p(), field, &mut v) };
+        self.check_query(rc, || format!("event field {field}"))?;
+        Ok(v)
     }
 
     /// An iterator that takes the queued events, oldest first, until the queue is empty.

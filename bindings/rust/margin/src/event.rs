@@ -118,20 +118,23 @@ pub struct Event {
     pub leverage: Decimal,
 }
 
-fn get(e: *const sys::margin_engine, field: i32) -> Result<i64> {
-    let mut v = 0i64;
-    // SAFETY: e is a live engine (callers guarantee it); v is a valid out-pointer.
-    let rc = unsafe { sys::margin_event_get(e, field, &mut v) };
+/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_LEVERAGE`).
+pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_LEVERAGE as usize;
+
+/// Every field of the current event in one `margin_event_fields` call: `out[f]` is field
+/// `f` (`out[0]`, the number of fields the library knows, is not needed: fields it does
+/// not know read 0).
+fn fields(e: *const sys::margin_engine) -> Result<[i64; FIELD_COUNT + 1]> {
+    let mut out = [0i64; FIELD_COUNT + 1];
+    // SAFETY: e is a live engine (callers guarantee it); out holds out.len() elements.
+    let rc = unsafe { sys::margin_event_fields(e, out.as_mut_ptr(), out.len()) };
     if rc != 0 {
         return Err(Error::new(
             ErrorKind::from_code(rc),
-            format!(
-                "reading event field {field}: {}",
-                crate::error::strerror(rc)
-            ),
+            format!("reading the event's fields: {}", crate::error::strerror(rc)),
         ));
     }
-    Ok(v)
+    Ok(out)
 }
 
 fn id(v: i64) -> Option<u64> {
@@ -145,6 +148,8 @@ fn id(v: i64) -> Option<u64> {
 /// Reads the current event of engine `e` (after `margin_event_next`, or inside a
 /// callback). Only calls functions that take a `const` engine.
 pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Result<Event> {
+    let raw = fields(e)?;
+    let get = |_e: *const sys::margin_engine, field: i32| -> Result<i64> { Ok(raw[field as usize]) };
     let market = id(get(e, sys::MARGIN_EVF_MARKET)?);
     let (ps, qs) = match market {
         Some(m) => {

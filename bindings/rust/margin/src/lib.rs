@@ -47,8 +47,8 @@ pub use engine::Engine;
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use event::{Event, EventKind, Events};
 pub use types::{
-    AccountId, AccountInfo, Figure, Figures, Fill, MarketId, MarketInfo, MarketOption, MmBasis,
-    OpenOptions, PositionId, PositionInfo, Side, Status, Tier,
+    AccountId, AccountInfo, Figure, Figures, Fill, IntoStop, MarketId, MarketInfo, MarketOption,
+    MmBasis, OpenOptions, PositionId, PositionInfo, Side, Status, Stop, Tier,
 };
 
 use std::ffi::CStr;

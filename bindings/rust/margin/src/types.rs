@@ -123,6 +123,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The `MARGIN_STATUS_*` value.
+    pub(crate) fn raw(self) -> i64 {
+        match self {
+            Status::Open => sys::MARGIN_STATUS_OPEN as i64,
+            Status::Closed => sys::MARGIN_STATUS_CLOSED as i64,
+            Status::Liquidated => sys::MARGIN_STATUS_LIQUIDATED as i64,
+            Status::Other(v) => v,
+        }
+    }
+
     pub(crate) fn from_raw(v: i64) -> Status {
         match v {
             v if v == sys::MARGIN_STATUS_OPEN as i64 => Status::Open,
@@ -451,4 +461,42 @@ impl Figure {
 
 pub(crate) fn count(v: i64, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| Error::new(ErrorKind::Range, format!("{what} is negative: {v}")))
+}
+
+/// A stop-loss or take-profit trigger for [`Engine::set_stops`](crate::Engine::set_stops):
+/// a price, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// No trigger (clears it).
+    None,
+    /// Trigger at this price.
+    At(Decimal),
+}
+
+/// What [`Engine::set_stops`](crate::Engine::set_stops) accepts for each trigger: a plain
+/// price (anything [`IntoDecimal`]), [`Stop::None`], a [`Stop`], or an `Option` of a price.
+pub trait IntoStop {
+    /// The trigger, or the error of converting the price.
+    fn into_stop(self) -> Result<Stop>;
+}
+
+impl<T: IntoDecimal> IntoStop for T {
+    fn into_stop(self) -> Result<Stop> {
+        self.into_decimal().map(Stop::At)
+    }
+}
+
+impl IntoStop for Stop {
+    fn into_stop(self) -> Result<Stop> {
+        Ok(self)
+    }
+}
+
+impl<T: IntoDecimal> IntoStop for Option<T> {
+    fn into_stop(self) -> Result<Stop> {
+        match self {
+            Some(v) => v.into_decimal().map(Stop::At),
+            None => Ok(Stop::None),
+        }
+    }
 }

@@ -128,7 +128,7 @@ fn closed_positions() {
     expect(e.add_margin(p, "1"), ErrorKind::Closed);
     expect(e.remove_margin(p, "1"), ErrorKind::Closed);
     expect(e.set_leverage(p, "10"), ErrorKind::Closed);
-    expect(e.set_stops(p, Some(d("1")), None), ErrorKind::Closed);
+    expect(e.set_stops(p, d("1"), margin::Stop::None), ErrorKind::Closed);
     expect(e.figures(p, "20000"), ErrorKind::Closed);
     expect(e.liquidation_price(p), ErrorKind::Closed);
     // Stored figures stay readable.

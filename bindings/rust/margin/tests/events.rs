@@ -176,7 +176,7 @@ fn liquidation_is_isolated_to_its_position() {
 fn stop_loss_and_take_profit_close_at_the_mark() {
     let (mut e, btc, a) = setup("1000");
     let p = e.open(a, btc, Side::Long, "0.1", "20000", "20").unwrap();
-    e.set_stops(p, Some(d("19500")), Some(d("21000"))).unwrap();
+    e.set_stops(p, d("19500"), d("21000")).unwrap();
     let info = e.position(p).unwrap();
     assert_eq!(
         (info.stop_loss, info.take_profit),
@@ -200,7 +200,7 @@ fn stop_loss_and_take_profit_close_at_the_mark() {
 
     // A short's take-profit: short 0.1 at 20000 at 10x (M 200, fee 0.8), TP 19000.
     let s = e.open(a, btc, Side::Short, "0.1", "20000", "10").unwrap();
-    e.set_stops(s, None, Some(d("19000"))).unwrap();
+    e.set_stops(s, margin::Stop::None, d("19000")).unwrap();
     e.mark_update(btc, "19000").unwrap();
     let tp = e
         .events()
