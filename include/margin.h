@@ -756,7 +756,7 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 #define MARGIN_AT_BANKRUPTCY_PRICE 109 /**< E - s*M/Q, price units, long rounded up, short down; 0 for a long when <= 0 (a short's always fits: a position whose bankruptcy price would not is refused). Independent of P. */
 #define MARGIN_AT_INITIAL_MARGIN 110   /**< Q*E/L, money, rounded up. Independent of P. */
 #define MARGIN_AT_ROE 111              /**< Unrealized PnL / initial margin, #MARGIN_RATE_SCALE, rounded down. */
-#define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - M', M + uPnL - Q*P/L)), money, rounded down, never more than M. M' is the smallest margin that covers its own maintenance margin: MM, except at the entry basis with a fee to close, where MM itself shrinks as the margin grows (`M' = (Q*E*mmr - cum + f*Q*E) / (1 + s*f)`, rounded up). */
+#define MARGIN_AT_REMOVABLE_MARGIN 112 /**< max(0, min(M - M', M + uPnL - Q*P/L)), money, rounded down, never more than M minus one unit (an open position keeps a margin; this binds only where the maintenance margin is 0). M' is the smallest margin that covers its own maintenance margin: MM, except at the entry basis with a fee to close, where MM itself shrinks as the margin grows (`M' = (Q*E*mmr - cum + f*Q*E) / (1 + s*f)`, rounded up). */
 #define MARGIN_AT_MARGIN_CALL_PRICE 113 /**< Price at which the lowest margin-call level is crossed (see margin_engine_set_margin_call_levels()), price units, long rounded up, short down; 0 when no levels are set or a long cannot reach it. Independent of P. @since 0.1.0 */
 /** @} */
 

@@ -64,12 +64,13 @@ static int frac64(margin__i128 num, int ns_num, margin__i128 den, int ns_den, in
  * does not fit in 64 bits anyway. */
 int margin__rate_of(margin__i128 n, int ns, int64_t rate, int rounding, int64_t *out)
 {
-    margin__i128 d = margin__pow10_128(ns), r;
+    margin__i128 d = margin__pow10_128(ns), r, x;
     int rc;
-    if (ns < 10) {
-        if ((rc = margin__mul128(n, rate, &n)) != MARGIN_OK ||
-            (rc = margin__div128(n, d, rounding, &r)) != MARGIN_OK)
+    if (margin__mul128(n, rate, &x) == MARGIN_OK) {
+        if ((rc = margin__div128(x, d, rounding, &r)) != MARGIN_OK)
             return rc;
+    } else if (ns < 10) {
+        return MARGIN_EOVERFLOW;
     } else {
         margin__i128 q = n / d, lo = n % d;
         if (lo < 0) { /* floor division: 0 <= lo < d */
@@ -352,33 +353,72 @@ static int fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t r
     return margin__rate_of((margin__i128)qty * price, m->ns, rate, MARGIN_ROUND_CEIL, out);
 }
 
-/* The figures a mark update or a funding round computes from the mark, at the extremes of
- * the marks the market accepts (they are monotonic in the mark): the PnL and the margin
- * balance, the notional (every fee and funding payment is at most the notional), and the
- * maintenance margin. Checked whenever a position's state is set, so that evaluating a
- * mark can fail for no position. */
+/* Is x / 10^(ns-8) (money from a product at scale ns), rounded up (ceil) or down, at most
+ * k? Without a division: ceil(x/D) <= k <=> x <= k*D; floor(x/D) <= k <=> x < (k+1)*D. */
+static int money_le(const margin__market *m, margin__i128 x, int64_t k, int ceil)
+{
+    margin__i128 lim; /* k >= 0 */
+    if (m->ns >= MARGIN_MONEY_SCALE) {
+        if (margin__mul128((margin__i128)k + !ceil, margin__pow10_128(m->ns - MARGIN_MONEY_SCALE),
+                           &lim) != MARGIN_OK)
+            return 1; /* above any x (x < 2^127) */
+        return ceil ? x <= lim : x < lim;
+    }
+    /* money = x * 10^(8-ns), exact */
+    return x <= k / margin__pow10_64(MARGIN_MONEY_SCALE - m->ns);
+}
+
+/* Do the figures a mark update or a funding round computes from a mark P in [1, max price]
+ * fit in money? They are monotonic in P, so the extremes bound them: the notional Q*P
+ * (every fee and funding payment has a rate <= 1, the maintenance margin < 1) up to
+ * Q*top, top = max(max price, E), which also bounds |PnL| (a long at 1 loses at most
+ * Q*E, a short at the maximum Q*(max - E)); and the margin balance M + PnL, largest at the
+ * maximum for a long (M + Q*(max - E)) and at 1 for a short (M + Q*(E - 1)). */
+static int fits_at_max_price(const margin__market *m, const margin__position *p)
+{
+    int64_t top = p->entry > m->max_price ? p->entry : m->max_price;
+    margin__i128 up = p->side > 0 ? (margin__i128)m->max_price - p->entry
+                                  : (margin__i128)p->entry - 1;
+    if (!money_le(m, (margin__i128)p->qty * top, INT64_MAX, 1)) /* < 2^126 */
+        return 0;
+    return up <= 0 || money_le(m, up * p->qty, INT64_MAX - p->margin, 0); /* margin >= 0 */
+}
+
+/* Does a short's bankruptcy price E + floor(M/Q) (price scale) fit in 64 bits? A long's is
+ * at most its entry. floor(M*10^k / Q) <= L  <=>  M*10^k < (L + 1)*Q, k = ps + qs - 8. */
+static int short_bp_fits(const margin__market *m, const margin__position *p)
+{
+    margin__i128 a, b = ((margin__i128)INT64_MAX - p->entry + 1) * p->qty; /* < 2^126 */
+    int k = m->ns - MARGIN_MONEY_SCALE;
+    if (p->side > 0)
+        return 1;
+    if (k >= 0) {
+        if (margin__mul128(p->margin, margin__pow10_128(k), &a) != MARGIN_OK)
+            return 0; /* M*10^k >= 2^127 > b */
+        return a < b;
+    }
+    /* M / (Q*10^-k): compare M < (L + 1)*Q*10^-k */
+    if (margin__mul128(b, margin__pow10_128(-k), &b) != MARGIN_OK)
+        return 1;
+    return p->margin < b;
+}
+
+/* A position's figures fit at every mark the market accepts (1 to the maximum price), and
+ * so does its bankruptcy price: checked whenever a position's state is set, so that
+ * evaluating a mark fails for no position. */
 int margin__position_envelope(const margin_engine *e, const margin__market *m,
                               const margin__position *p)
 {
-    int64_t marks[2], v, bp;
-    int i, rc;
     char buf[48];
-    marks[0] = 1;
-    marks[1] = m->max_price;
-    for (i = 0; i < 2; i++) {
-        if (margin__balance_at(m, p, marks[i], &v) != MARGIN_OK ||
-            margin__notional(m, p->qty, marks[i], MARGIN_ROUND_CEIL, &v) != MARGIN_OK ||
-            margin__mm_at(m, p, marks[i], &v, NULL, NULL) != MARGIN_OK) {
-            (void)margin_dec_format(m->max_price, m->price_scale, buf, sizeof buf);
-            return margin__fail(e, MARGIN_EOVERFLOW,
-                                "the position is too large for the market's price range: its "
-                                "value or PnL at the maximum price %s would not fit "
-                                "(lower MARGIN_MKT_MAX_PRICE, or trade a smaller size)",
-                                buf);
-        }
-    }
-    if ((rc = margin__bankruptcy(m, p, &bp)) != MARGIN_OK)
-        return margin__fail(e, rc, "the position's bankruptcy price does not fit");
+    if (!fits_at_max_price(m, p))
+        return margin__fail(e, MARGIN_EOVERFLOW,
+                            "the position is too large for the market's price range: its "
+                            "value or PnL at the maximum price %s would not fit "
+                            "(lower MARGIN_MKT_MAX_PRICE, or trade a smaller size)",
+                            margin__fmt(buf, sizeof buf, m->max_price, m->price_scale));
+    if (!short_bp_fits(m, p))
+        return margin__fail(e, MARGIN_EOVERFLOW,
+                            "the position's bankruptcy price does not fit in 64 bits");
     return MARGIN_OK;
 }
 
@@ -947,7 +987,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
     /* flip: close everything, reopen the rest on the other side at the same leverage */
     {
         margin__close cl;
-        int64_t rest = qty - p->qty, im, fee_close, fee_open, need, free_after;
+        int64_t rest = qty - p->qty, im, fee_close, fee_open, need;
+        margin__i128 free_after;
         if ((rc = margin__close_compute(e, p, price, rate, 0, &cl)) != MARGIN_OK)
             return margin__fail(e, rc, "closing amounts overflow");
         fee_close = cl.fee;
@@ -956,7 +997,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         if ((rc = initial_margin(m, rest, price, p->leverage, &im)) != MARGIN_OK ||
             (rc = fee_of(m, rest, price, rate, &fee_open)) != MARGIN_OK)
             return margin__fail(e, rc, "margin overflows");
-        free_after = a->free + cl.ret - fee_close; /* checked by close_compute */
+        /* in 128 bits: the net fits (close_compute checked it), the sum on the way may not */
+        free_after = (margin__i128)a->free + cl.ret - fee_close;
         if (__builtin_add_overflow(im, fee_open, &need) || need > free_after)
             return margin__fail(e, MARGIN_EFUNDS,
                                 "free balance does not cover the reopened side's margin plus fee");
@@ -1100,8 +1142,10 @@ static int removable(const margin__market *m, const margin__position *p, int64_t
         x = y;
     if (x < 0)
         x = 0;
-    if (x > p->margin)
-        x = p->margin; /* never more than the margin, whatever the figures */
+    if (x >= p->margin)
+        x = p->margin - 1; /* an open position keeps a margin: at least one unit */
+    if (x < 0)
+        x = 0;
     *out = (int64_t)x;
     return MARGIN_OK;
 }

@@ -315,9 +315,11 @@ static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t s
 }
 
 /* Decide what a mark does to position pi in state p (its current state, or the state a
- * funding round gives it); no side effects. */
-static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
-                  const margin__position *p, int64_t mark, margin__outcome *o)
+ * funding round gives it), given its level and re-arm prices (kp, kr; NULL: computed
+ * here); no side effects. */
+static int decide_at(const margin_engine *e, const margin__market *m, uint32_t pi,
+                     const margin__position *p, int64_t mark, const int64_t *kp_in,
+                     const int64_t *kr_in, margin__outcome *o)
 {
     int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int long_ = p->side > 0, rc;
@@ -337,8 +339,12 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
         o->kind = OUT_TAKE;
         return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
     }
-    if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK)
+    if (kp_in != NULL) {
+        memcpy(kp, kp_in, e->nlevels * sizeof kp[0]);
+        memcpy(kr, kr_in, e->nlevels * sizeof kr[0]);
+    } else if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK) {
         return rc;
+    }
     for (i = 0; i < e->nlevels; i++) {
         uint8_t bit = (uint8_t)(1u << i);
         if (!(o->mask & bit)) {
@@ -361,6 +367,12 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
         return rc;
     keys_from(p, o->mask, kp, kr, e->nlevels, &o->down, &o->up);
     return MARGIN_OK;
+}
+
+static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
+                  const margin__position *p, int64_t mark, margin__outcome *o)
+{
+    return decide_at(e, m, pi, p, mark, NULL, NULL, o);
 }
 
 /* Breadth-first walk of the part of a heap whose keys the mark crosses. */
@@ -560,7 +572,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     uint32_t pi;
     size_t n = 0, i, nev = 0;
     margin__i128 fund;
-    int64_t bp;
+    int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int rc;
 
     if (e == NULL)
@@ -593,10 +605,10 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         if ((rc = margin__threshold(m, t.side, t.qty, t.entry, t.margin, MARGIN__ONE, &t.liq)) !=
                 MARGIN_OK ||
-            (rc = margin__bankruptcy(m, &t, &bp)) != MARGIN_OK ||
-            (rc = margin__position_keys(e, m, &t, t.mc_fired, &fo[n].down, &fo[n].up)) !=
-                MARGIN_OK)
+            (rc = margin__position_envelope(e, m, &t)) != MARGIN_OK ||
+            (rc = level_prices(e, m, &t, t.mc_fired, kp, kr)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
+        keys_from(&t, t.mc_fired, kp, kr, e->nlevels, &fo[n].down, &fo[n].up);
         fo[n].margin = t.margin;
         fo[n].liq = t.liq;
         memset(&d, 0, sizeof d);
@@ -604,8 +616,12 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
             margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
-        /* then the mark, on the state funding leaves: funding alone can liquidate */
-        if ((rc = decide(e, m, pi, &t, mark, &fo[n].o)) != MARGIN_OK)
+        /* then the mark, on the state funding leaves: funding alone can liquidate. Only a
+         * position whose new keys the mark crosses has anything happen (the full scan, the
+         * reference, decides every one) */
+        fo[n].o.kind = OUT_NONE;
+        if ((e->full_scan || fo[n].down >= mark || fo[n].up <= mark) &&
+            (rc = decide_at(e, m, pi, &t, mark, kp, kr, &fo[n].o)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
         switch (fo[n].o.kind) {
         case OUT_NONE:

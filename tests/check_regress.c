@@ -487,6 +487,57 @@ START_TEST(test_callback_reentry_refused)
 }
 END_TEST
 
+
+/* Found by the extended random suite: where the maintenance margin is 0 (a given tier
+ * amount above floor*rate), the removable amount was the whole margin, and removing it was
+ * refused ("must stay above zero"). An open position keeps at least one unit: scales 6/14,
+ * tiers {0: 0.097371 %, amount 0}, {0.00000065: 0.097707 %, amount 0.00000001}; a long of
+ * 866 units at 34.300136, 38.6485x, has a margin of 1 unit (0.00000001); at a high mark its
+ * maintenance margin is 0 and its removable amount 0 (it was 1). */
+START_TEST(test_removable_keeps_a_unit)
+{
+    margin_engine *e;
+    uint64_t m, a, p;
+    make_engine(&e, &m, &a, D("1"));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_PRICE_SCALE, 6));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_QTY_SCALE, 14));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, 97371, 0, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 65, 97707, 0, 1));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, 866, 34300136, 3864850322, 0, 0,
+                                         &p));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), 1);
+    ck_assert_ok(e, margin_mark_update(e, m, 295934546004));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_MARGIN, 0), 0);
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_REMOVABLE_MARGIN, 0), 0);
+    ck_assert_rc(e, margin_position_remove_margin(e, p, 1), MARGIN_EMARGIN);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), 1);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Found by the extended fuzzer: a flip summed the free balance and the closed side's return
+ * before subtracting the fee, a signed overflow (UBSan) when the balance is near the limit.
+ * Taker fee 0.5; free F0 = INT64_MAX - 1000 units; long 1 at 100, 1x: margin 100, fee 50.
+ * Sell 2 at 200: the close returns 100 + 100 and pays 100 of fee, the reopened short of 1
+ * at 200 takes 200 of margin and 100 of fee: F0 - 150 + 200 - 100 - 200 - 100 = F0 - 350,
+ * which fits, while F0 - 150 + 200 did not. */
+START_TEST(test_flip_near_the_limit)
+{
+    margin_engine *e;
+    uint64_t m, a, p;
+    make_engine(&e, &m, &a, INT64_MAX - 1000);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, D("0.5")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("100"), D("1"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_trade(e, p, MARGIN_SHORT, D("2"), D("200"), 0));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_SIDE), MARGIN_SHORT);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("200"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), INT64_MAX - 1000 - D("350"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_regress(void)
 {
     Suite *s = suite_create("regress");
@@ -503,6 +554,8 @@ Suite *suite_regress(void)
     tcase_add_test(tc, test_short_bankruptcy_price_reported);
     tcase_add_test(tc, test_market_price_range);
     tcase_add_test(tc, test_callback_reentry_refused);
+    tcase_add_test(tc, test_removable_keeps_a_unit);
+    tcase_add_test(tc, test_flip_near_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
