@@ -99,6 +99,8 @@ pub const MARGIN_ENG_EVENTS_PENDING: i32 = 6;
 pub const MARGIN_ENG_LAST_SEQ: i32 = 7;
 /// Number of positions liquidated so far. Read-only.
 pub const MARGIN_ENG_LIQUIDATIONS: i32 = 8;
+/// Margin-call re-arm band, a rate at `MARGIN_RATE_SCALE` (default 0).
+pub const MARGIN_ENG_REARM_BAND: i32 = 9;
 /// Decimal places of prices in this market, 0 to 18; default 8. Settable only while the market has no tiers added and no positions.
 pub const MARGIN_MKT_PRICE_SCALE: i32 = 1;
 /// Decimal places of quantities in this market, 0 to 18; default 8. Same restriction.
