@@ -213,7 +213,9 @@ if [ -n "$py" ]; then
     rm -rf "$tmp/tree/bindings/python/build" "$tmp/tree/bindings/python/"*.egg-info \
         "$tmp/tree/bindings/python/margin/_build_config.py"
     cat "$tmp/pyblock.sh"
+    # (A sanitizer build's library needs the ASan runtime first in the interpreter.)
     (cd "$tmp/tree" && HOME="$tmp/home" PATH="$(dirname "$py"):/usr/bin:/bin:/usr/sbin:/sbin" \
+        ${pypreload:+LD_PRELOAD=$pypreload ASAN_OPTIONS=detect_leaks=0} \
         sh -e "$tmp/pyblock.sh") >"$tmp/py.log" 2>&1
     prc=$?
     cat "$tmp/py.log"
@@ -232,7 +234,11 @@ echo "---- the installed margin tool"
 /usr/local/bin/margin --version || { echo "FAIL: /usr/local/bin/margin does not run"; exit 100; }
 exit 0
 EOF
-export top_builddir top_srcdir MAKE tmp py
+pypreload=
+if [ -n "$san" ]; then
+    pypreload=$($CC -print-file-name=libasan.so):$($CC -print-file-name=libubsan.so)
+fi
+export top_builddir top_srcdir MAKE tmp py pypreload
 env -u LD_LIBRARY_PATH unshare --mount sh "$tmp/inside.sh" >"$tmp/inside.log" 2>&1
 rc=$?
 cat "$tmp/inside.log"
