@@ -215,7 +215,7 @@ if [ -n "$py" ]; then
     cat "$tmp/pyblock.sh"
     # (A sanitizer build's library needs the ASan runtime first in the interpreter.)
     (cd "$tmp/tree" && HOME="$tmp/home" PATH="$(dirname "$py"):/usr/bin:/bin:/usr/sbin:/sbin" \
-        ${pypreload:+LD_PRELOAD=$pypreload ASAN_OPTIONS=detect_leaks=0} \
+        env ${pypreload:+LD_PRELOAD=$pypreload ASAN_OPTIONS=detect_leaks=0} \
         sh -e "$tmp/pyblock.sh") >"$tmp/py.log" 2>&1
     prc=$?
     cat "$tmp/py.log"
