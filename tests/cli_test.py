@@ -260,6 +260,19 @@ class CalcVectors(unittest.TestCase):
         self.assertEqual(r["bankruptcy_price"], D("12"))
         self.assertEqual(r["liquidation_price"], D("11.95219123"))
 
+    def test_prices_and_sizes_beyond_the_default_range(self):
+        # A calculator's market is sized to the prices it is given (the library's default
+        # maximum price is 10,000,000). Long 1 at 20,000,000, 10x: M = 2,000,000,
+        # LP = (M - Q*E)/(Q*(mmr - 1)) = -18,000,000/-0.996 = 18,072,289.156626506...,
+        # a long rounds up: 18072289.15662651.
+        r = self.calc("--side", "long", "--entry", "20000000", "--qty", "1", "--leverage", "10")
+        self.assertEqual(r["liquidation_price"], D("18072289.15662651"))
+        # Short 100,000,000 at 100, 10x (worth 10^10): M = 10^9,
+        # LP = (M + Q*E)/(Q*(1 + mmr)) = 1.1e10/(1.004e8) = 109.561752988..., down 109.56175298.
+        r = self.calc("--side", "short", "--entry", "100", "--qty", "100000000",
+                      "--leverage", "10")
+        self.assertEqual(r["liquidation_price"], D("109.56175298"))
+
     def test_long_that_cannot_be_liquidated(self):
         # Margin 20 on a position worth 10: leverage 1 with extra margin;
         # LP = (20 - 10)/(0.004 - 1) < 0: none (null). BP = 10 - 20 < 0: 0.

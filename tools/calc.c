@@ -275,7 +275,12 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
             MARGIN_OK ||
         (rc = margin_market_set(e, mkt, MARGIN_MKT_TAKER_FEE, 0)) != MARGIN_OK ||
         (rc = margin_market_set(e, mkt, MARGIN_MKT_MAKER_FEE, 0)) != MARGIN_OK ||
-        (rc = margin_market_set(e, mkt, MARGIN_MKT_MM_BASIS, in->basis)) != MARGIN_OK) {
+        (rc = margin_market_set(e, mkt, MARGIN_MKT_MM_BASIS, in->basis)) != MARGIN_OK ||
+        /* a calculator's market needs no room beyond the prices it is given: the largest
+         * of the entry and the mark bounds it (the library checks every position against
+         * its market's maximum price) */
+        (rc = margin_market_set(e, mkt, MARGIN_MKT_MAX_PRICE,
+                                in->mark > in->entry ? in->mark : in->entry)) != MARGIN_OK) {
         status = cli_engine_fail(CMD, "setting up the market", e, rc);
         goto out;
     }
