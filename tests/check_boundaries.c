@@ -215,7 +215,7 @@ END_TEST
  * The largest money amount is 92233720368.54775807, so Q = 9223.37203685 fits
  * (92233720368.5) and 9223.37203686 does not (92233720368.6): EOVERFLOW.
  * Kills: `mark > max` -> `>=`, `price <= max` -> `<`, the default ten times too low, the
- * positions checked only up to half the maximum price. */
+ * value at the maximum price not checked, the margin left out of the balance check. */
 START_TEST(test_max_price_exact)
 {
     margin_engine *e = NULL;
@@ -236,6 +236,21 @@ START_TEST(test_max_price_exact)
                      MARGIN_EOVERFLOW);
     p = open_ok(e, a, m, MARGIN_LONG, "9223.37203685", "1", X(1), 0);
     ck_assert_int_eq(pos_at(e, p, MARGIN_AT_NOTIONAL, top), D("92233720368.5"));
+    ck_assert_ok(e, margin_position_close(e, p, D("1"), 0));
+    /* at 100x the margin balance at the maximum (92.24 + Q*(10^7 - 1)) fits either way: only
+     * the value Q*10^7 decides */
+    ck_assert_int_eq(open_rc(e, a, m, MARGIN_LONG, "9223.37203686", "1", X(100), 0),
+                     MARGIN_EOVERFLOW);
+    p = open_ok(e, a, m, MARGIN_LONG, "9223.37203685", "1", X(100), 0);
+    ck_assert_ok(e, margin_position_close(e, p, D("1"), 0));
+    /* and with a large margin only the balance decides: Q 9000 @ 1, value at the maximum
+     * 9e10 fits; balance M + 9000*(10^7 - 1) = M + 89999991000 fits for M up to
+     * 92233720368.54775807 - 89999991000 = 2233729368.54775807, not one unit more */
+    ck_assert_ok(e, margin_account_deposit(e, a, D("3000000000")));
+    ck_assert_int_eq(open_rc(e, a, m, MARGIN_LONG, "9000", "1", X(1),
+                             D("2233729368.54775807") + 1),
+                     MARGIN_EOVERFLOW);
+    p = open_ok(e, a, m, MARGIN_LONG, "9000", "1", X(1), D("2233729368.54775807"));
     margin_engine_free(e);
 }
 END_TEST
@@ -294,6 +309,56 @@ START_TEST(test_tier_derived_amount_rounds_up)
     ck_assert_int_eq(fl, D("50000.00000001"));
     ck_assert_int_eq(amt, D("50.00000001"));
     margin_engine_free(e);
+}
+END_TEST
+
+/* A maintenance margin is never negative, even where the derived amounts, each rounded up,
+ * add up to more than the notional times the rate. Tiers (0, 0.004), (0.00000001, 0.005),
+ * (0.00000002, 0.006), (0.00000003, 0.007), amounts derived:
+ *   cum1 = 0.00000001*0.001 = 1e-11, up 0.00000001; cum2 = 2e-11 up 1e-8, + cum1 = 2e-8;
+ *   cum3 = 3e-11 up 1e-8, + cum2 = 0.00000003.
+ * A long of 0.00000001 @ 3 at 3x (notional 0.00000003, exactly tier 3's floor; M 1e-8):
+ *   entry basis: MM_e = 3e-8*0.007 - 3e-8 = 2.1e-10 - 3e-8 < 0 -> 0 (rounded up it would be
+ *   -0.00000002); so LP = E - (M - MM_e)/Q = 3 - 1e-8/1e-8 = 2 (with MM_e < 0 it would be
+ *   3 - 3.979 < 0, i.e. none);
+ *   mark basis at mark 3: ceil(3e-8*0.007) - 3e-8 = 1e-8 - 3e-8 < 0 -> 0. At mark 6 (MM
+ *   ceil(6e-8*0.007) - 3e-8 < 0 -> 0): removable = min(M - 0, M + 3e-8 - 6e-8/3) =
+ *   min(1e-8, 2e-8) = 1e-8 = M, which the header caps at M minus one unit: 0.
+ * (If a later version refuses amounts above floor*rate here, the case cannot arise and the
+ * test only checks that the refusal is EINVAL.)
+ * Kills: the entry- and mark-basis clamps at 0 removed, the removable cap `x >= M` -> `>`. */
+START_TEST(test_maintenance_never_negative)
+{
+    for (int basis = 0; basis < 2; basis++) {
+        margin_engine *e = NULL;
+        uint64_t m = 0, a = 0, p;
+        int rc = MARGIN_OK;
+        make_engine(&e, &m, &a, D("1"));
+        ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_MM_BASIS,
+                                          basis ? MARGIN_MM_BASIS_ENTRY : MARGIN_MM_BASIS_MARK));
+        ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.004"), 0, MARGIN_DERIVE));
+        for (int k = 1; k <= 3 && rc == MARGIN_OK; k++)
+            rc = margin_market_add_tier(e, m, k, D("0.004") + k * D("0.001"), 0, MARGIN_DERIVE);
+        if (rc != MARGIN_OK) {
+            ck_assert_int_eq(rc, MARGIN_EINVAL);
+            margin_engine_free(e);
+            continue;
+        }
+        p = open_ok(e, a, m, MARGIN_LONG, "0.00000001", "3", X(3), 0);
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("0.00000001"));
+        ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_AMOUNT, D("3")), D("0.00000003"));
+        ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_RATE, D("3")), D("0.007"));
+        ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_MARGIN, D("3")), 0);
+        if (basis) {
+            ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), D("2"));
+        } else {
+            mark_at(e, m, D("6"));
+            ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_MARGIN, 0), 0);
+            ck_assert_int_eq(pos_at(e, p, MARGIN_AT_REMOVABLE_MARGIN, 0), 0);
+            ck_assert_int_eq(margin_position_remove_margin(e, p, 1), MARGIN_EMARGIN);
+        }
+        margin_engine_free(e);
+    }
 }
 END_TEST
 
@@ -855,6 +920,7 @@ Suite *suite_boundaries(void)
     tcase_add_test(tc, test_tier_floor_exact);
     tcase_add_test(tc, test_tier_derived_amount_rounds_up);
     tcase_add_test(tc, test_tier_and_level_validation);
+    tcase_add_test(tc, test_maintenance_never_negative);
     tcase_add_test(tc, test_whole_free_balance);
     tcase_add_test(tc, test_remove_exactly_removable);
     tcase_add_test(tc, test_leverage_extra_margin_exact);
