@@ -758,7 +758,6 @@ class ReplayFiles(ReplayBase):
                 self.assertIn(name, err)
 
 
-@unittest.skipUnless(os.path.isfile(SHARED_CSV), "needs ../shared/data (not present)")
 class ReplayIssue10(ReplayBase):
     PRICES = "time,mark\n1,20000\n2,19500\n3,19000\n"
 
@@ -813,6 +812,7 @@ class ReplayIssue10(ReplayBase):
         self.assertIsInstance(objs[-1]["insurance_fund"], str)
 
 
+@unittest.skipUnless(os.path.isfile(SHARED_CSV), "needs ../shared/data (not present)")
 class ReplayRealData(ReplayBase):
     def test_20x_long_on_march_2023(self):
         # A 20x long of notional 2000 opened at the first mark (the first candle's open).
