@@ -533,12 +533,13 @@ MARGIN_API int margin_market_symbol(const margin_engine *e, uint64_t market, cha
  * @retval #MARGIN_EINVAL   @p e is NULL, @p key is unknown or read-only, or @p value is out
  *                          of range for the key.
  * @retval #MARGIN_ENOTFOUND No market has that id.
- * @retval #MARGIN_ESTATE   The key cannot change now (open positions, or tiers added).
+ * @retval #MARGIN_ESTATE   The key cannot change now (open positions, or tiers added, or a
+ *                          maximum price below the last mark), or called from inside the
+ *                          event callback (nothing changes).
  * @retval #MARGIN_ELEVERAGE A new maximum leverage is below an open position's leverage.
  * @retval #MARGIN_ERANGE   A new #MARGIN_MKT_MAX_PRICE is below an open position's stop or
  *                          take-profit.
  * @retval #MARGIN_EOVERFLOW A new #MARGIN_MKT_MAX_PRICE is too large for an open position.
- * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value);
@@ -579,9 +580,9 @@ MARGIN_API int margin_market_get(const margin_engine *e, uint64_t market, int32_
  * @retval #MARGIN_OK       Added.
  * @retval #MARGIN_EINVAL   @p e is NULL or a value is out of range or out of order.
  * @retval #MARGIN_ENOTFOUND No market has that id.
- * @retval #MARGIN_ESTATE   The market has open positions, or already has 32 tiers.
+ * @retval #MARGIN_ESTATE   The market has open positions, or already has 32 tiers, or
+ *                          called from inside the event callback (nothing changes).
  * @retval #MARGIN_EOVERFLOW The derived amount does not fit.
- * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
  */
 MARGIN_API int margin_market_add_tier(margin_engine *e, uint64_t market, int64_t floor,
@@ -1077,8 +1078,6 @@ MARGIN_API int margin_position_at(const margin_engine *e, uint64_t position, int
  * Only positions whose triggers are crossed are visited (indexes), unless
  * #MARGIN_ENG_FULL_SCAN is set.
  *
- * @param[in,out] e      The engine.
- * @param[in]     market The market's id.
  * Every open position was checked against the market's price range when its state was
  * set, so no position's arithmetic can make the update fail; only an account ledger or the
  * insurance fund passing 92233720368.54775807 money can (#MARGIN_EOVERFLOW).
