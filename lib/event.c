@@ -122,6 +122,14 @@ int margin_event_next(margin_engine *e, int32_t *out_type)
     return MARGIN_OK;
 }
 
+/* The event being delivered to the callback, else the current event, else NULL. */
+static const margin__event *current(const margin_engine *e)
+{
+    if (e->delivering != NULL)
+        return e->delivering;
+    return e->has_cur ? &e->cur : NULL;
+}
+
 int margin_event_get(const margin_engine *e, int32_t field, int64_t *out)
 {
     const margin__event *ev;
@@ -131,11 +139,7 @@ int margin_event_get(const margin_engine *e, int32_t field, int64_t *out)
         return margin__fail(e, MARGIN_EINVAL, "out is NULL");
     if (field < 1 || field >= MARGIN__NFIELDS)
         return margin__fail(e, MARGIN_EINVAL, "unknown event field %d", (int)field);
-    if (e->delivering != NULL)
-        ev = e->delivering;
-    else if (e->has_cur)
-        ev = &e->cur;
-    else
+    if ((ev = current(e)) == NULL)
         return margin__fail(e, MARGIN_ESTATE, "no current event: call margin_event_next()");
     *out = ev->f[field];
     return MARGIN_OK;
@@ -149,11 +153,7 @@ int margin_event_fields(const margin_engine *e, int64_t *out, size_t n)
         return MARGIN_EINVAL;
     if (out == NULL && n > 0)
         return margin__fail(e, MARGIN_EINVAL, "out is NULL with n > 0");
-    if (e->delivering != NULL)
-        ev = e->delivering;
-    else if (e->has_cur)
-        ev = &e->cur;
-    else
+    if ((ev = current(e)) == NULL)
         return margin__fail(e, MARGIN_ESTATE, "no current event: call margin_event_next()");
     if (n > 0)
         out[0] = MARGIN__NFIELDS - 1; /* the fields this library knows: 1..22 */
