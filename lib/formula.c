@@ -1,0 +1,474 @@
+/* The formulas of one position: notional, PnL, tiers, maintenance margin, margin ratio,
+ * liquidation, bankruptcy and margin-call level prices, removable margin, and the range a
+ * position must fit in. Pure functions of a market's parameters and a position's figures:
+ * no engine state is read or written, and a failure is only a status code.
+ *
+ * Scales: money and rates 8; prices ps and quantities qs (the market's); a product Q*P has
+ * the native notional scale ns = qs + ps; the working scale w = max(ns, 8) holds both
+ * notionals and money exactly. Every formula is evaluated exactly in 128 bits and rounded
+ * once, against the holder.
+ *
+ * Range: every 128-bit operation is either proven in range (the comment beside it says
+ * why) or checked (MARGIN_EOVERFLOW). Q and P are below 2^63, so Q*P < 2^126; a rate is at
+ * most 10^8 < 2^27; ns <= MARGIN__MAX_SCALE_SUM = 28. */
+
+#include <string.h>
+
+#include "formula.h"
+
+#define ONE MARGIN__ONE
+#define RUP(side) ((side) > 0 ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR)
+
+/* a * 10^k, checked */
+static int up10(margin__i128 a, int k, margin__i128 *out)
+{
+    return margin__mul128(a, margin__pow10_128(k), out);
+}
+
+static int add128(margin__i128 a, margin__i128 b, margin__i128 *out)
+{
+    return __builtin_add_overflow(a, b, out) ? MARGIN_EOVERFLOW : MARGIN_OK;
+}
+
+static int sub128(margin__i128 a, margin__i128 b, margin__i128 *out)
+{
+    return __builtin_sub_overflow(a, b, out) ? MARGIN_EOVERFLOW : MARGIN_OK;
+}
+
+/* (num / 10^ns_num) / (den / 10^ns_den) at scale rs, rounded. */
+static int frac(margin__i128 num, int ns_num, margin__i128 den, int ns_den, int rs, int rounding,
+                margin__i128 *out)
+{
+    int k = rs + ns_den - ns_num, rc;
+    if (k >= 0) {
+        if ((rc = up10(num, k, &num)) != MARGIN_OK)
+            return rc;
+    } else {
+        if ((rc = up10(den, -k, &den)) != MARGIN_OK)
+            return rc;
+    }
+    return margin__div128(num, den, rounding, out);
+}
+
+int margin__frac64(margin__i128 num, int ns_num, margin__i128 den, int ns_den, int rs,
+                  int rounding, int64_t *out)
+{
+    margin__i128 r;
+    int rc = frac(num, ns_num, den, ns_den, rs, rounding, &r);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* n * rate / 10^ns, rounded: a notional n at scale ns times a rate (scale 8, |rate| <= 10^8)
+ * gives money (scale 8). Never a false overflow: for ns >= 10, n = q*10^ns + r with
+ * 0 <= r < 10^ns, and |q*rate| < 2^126 / 10^10 * 2^27 < 2^120, r*|rate| < 10^28 * 2^27
+ * < 2^121; for ns < 10, a product that overflows means a result beyond 2^127 / 10^9, which
+ * does not fit in 64 bits anyway. */
+int margin__rate_of(margin__i128 n, int ns, int64_t rate, int rounding, int64_t *out)
+{
+    margin__i128 d = margin__pow10_128(ns), r, x;
+    int rc;
+    if (margin__mul128(n, rate, &x) == MARGIN_OK) {
+        if ((rc = margin__div128(x, d, rounding, &r)) != MARGIN_OK)
+            return rc;
+    } else if (ns < 10) {
+        return MARGIN_EOVERFLOW;
+    } else {
+        margin__i128 q = n / d, lo = n % d;
+        if (lo < 0) { /* floor division: 0 <= lo < d */
+            lo += d;
+            q -= 1;
+        }
+        if ((rc = margin__div128(lo * rate, d, rounding, &r)) != MARGIN_OK)
+            return rc;
+        r += q * rate; /* |q*rate| < 2^120 and |r| <= 2^27: no overflow */
+    }
+    return margin__narrow(r, out);
+}
+
+/* Q*P at the working scale */
+int margin__qp_w(const margin__market *m, int64_t q, int64_t p, margin__i128 *out)
+{
+    return up10((margin__i128)q * p, m->w - m->ns, out);
+}
+
+/* The floor of tier k at the working scale, saturated: a floor whose scaled value does not
+ * fit in 128 bits is above every notional (they are below 2^126 * 10^8 / 10^ns < 2^127). */
+void margin__tier_scale(margin__market *m)
+{
+    uint32_t k;
+    for (k = 0; k < m->ntiers; k++)
+        if (up10(m->tiers[k].floor, m->w - MARGIN_MONEY_SCALE, &m->tiers[k].floor_w) !=
+            MARGIN_OK)
+            m->tiers[k].floor_w = MARGIN__I128_MAX;
+}
+
+int margin__tier_at(const margin__market *m, margin__i128 n_w)
+{
+    int k;
+    for (k = (int)m->ntiers - 1; k > 0; k--)
+        if (n_w >= m->tiers[k].floor_w)
+            return k;
+    return 0;
+}
+
+int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
+                     int64_t *out)
+{
+    margin__i128 r;
+    int rc = margin__rescale128((margin__i128)qty * price, m->ns, MARGIN_MONEY_SCALE, rounding, &r);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
+                int64_t *out)
+{
+    margin__i128 d = (margin__i128)price - entry, v, r;
+    int rc;
+    if ((rc = margin__mul128(d, (margin__i128)qty * side, &v)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__rescale128(v, m->ns, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* Maintenance margin in force at the entry basis, at scale w + 8, never negative:
+ *   MM_e = max(0, Q*E*mmr - cum + max(0, Q*BP)*f), with Q*BP = Q*E - s*M.
+ * The fee to close is charged at the bankruptcy price, and a long whose bankruptcy price is
+ * at or below zero owes no fee there. Q*E*mmr >= cum inside a tier whose amounts follow the
+ * recurrence; a maintenance amount given larger than that makes the formula negative, and
+ * the maintenance margin is then 0 (the liquidation price becomes the bankruptcy price). */
+static int mm_entry_x(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int *tier, margin__i128 *out)
+{
+    margin__i128 qe, mw, qbp, a, b, c, x;
+    int rc, k;
+    const margin__tier *t;
+    if ((rc = margin__qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
+        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK)
+        return rc;
+    k = margin__tier_at(m, qe);
+    t = &m->tiers[k];
+    if ((rc = sub128(qe, side * mw, &qbp)) != MARGIN_OK) /* side * mw: |mw| < 2^127 */
+        return rc;
+    if (qbp < 0)
+        qbp = 0;
+    if ((rc = margin__mul128(qe, t->mmr, &a)) != MARGIN_OK ||
+        (rc = margin__mul128(qbp, m->close_fee, &b)) != MARGIN_OK ||
+        (rc = up10(t->cum, m->w, &c)) != MARGIN_OK || (rc = add128(a, b, &x)) != MARGIN_OK)
+        return rc;
+    x -= c; /* x >= 0 and c >= 0: no overflow */
+    *out = x > 0 ? x : 0;
+    *tier = k;
+    return MARGIN_OK;
+}
+
+/* BP = E - s*M/Q, with M/Q rounded down (long up, short down); 0 for a long when <= 0. */
+static int bp_of(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t margin,
+                 int64_t *out)
+{
+    margin__i128 t, r;
+    int rc;
+    if ((rc = frac(margin, MARGIN_MONEY_SCALE, qty, m->qty_scale, m->price_scale,
+                   MARGIN_ROUND_FLOOR, &t)) != MARGIN_OK ||
+        (rc = sub128(entry, side * t, &r)) != MARGIN_OK)
+        return rc;
+    if (side > 0 && r <= 0)
+        r = 0;
+    return margin__narrow(r, out);
+}
+
+/* Price at which MM = level * balance; level at scale 8 (1.0 gives the liquidation price).
+ * Rounded long up, short down; 0 for a long when <= 0.
+ *
+ * Both bases are computed as a distance from the entry price, so that the intermediates
+ * stay the size of the position's value and margin (times 10^(w+8)), never their sum:
+ *  - entry basis (MM_e fixed): P = E - s*T, T = (L*M - MM_e) / (L*Q), T rounded down
+ *    (which rounds P up for a long and down for a short);
+ *  - mark basis, tier k (MM = Q*P*r - cum, r = mmr + f): P = E + d,
+ *    d = (Q*E*r - cum - L*M) / (Q*(s*L - r)), d rounded long up, short down; the tier is
+ *    the one holding Q*P (searched from the entry's tier outward). */
+int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int64_t level, int64_t *out)
+{
+    margin__i128 qe, mw, lm, num, den, d, price, nw;
+    int rc, k, k0, n = (int)m->ntiers, pass, found = 0;
+    int sh = m->w - m->ns;
+    int64_t best = 0;
+
+    if ((rc = margin__qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
+        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK ||
+        (rc = margin__mul128(mw, level, &lm)) != MARGIN_OK)
+        return rc;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        margin__i128 mme;
+        if ((rc = mm_entry_x(m, side, qty, entry, margin, &k, &mme)) != MARGIN_OK)
+            return rc;
+        /* lm, mme >= 0 (a margin is never negative): the difference fits */
+        if ((rc = up10((margin__i128)level * qty, sh, &den)) != MARGIN_OK ||
+            (rc = margin__div128(lm - mme, den, MARGIN_ROUND_FLOOR, &d)) != MARGIN_OK ||
+            (rc = sub128(entry, side * d, &price)) != MARGIN_OK) /* |d| <= |lm - mme| */
+            return rc;
+        if (side > 0 && price <= 0)
+            price = 0;
+        return margin__narrow(price, out);
+    }
+    k0 = margin__tier_at(m, qe);
+    for (pass = 0; pass < 2 && !found; pass++) {
+        int start = pass == 0 ? k0 : (side > 0 ? k0 + 1 : k0 - 1);
+        int step = (pass == 0) == (side > 0) ? -1 : 1;
+        for (k = start; k >= 0 && k < n; k += step) {
+            const margin__tier *t = &m->tiers[k];
+            int64_t r = t->mmr + m->close_fee; /* < 10^8 */
+            margin__i128 a, c;
+            int kk;
+            if ((rc = margin__mul128(qe, r, &a)) != MARGIN_OK ||
+                (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+                return rc;
+            /* a, c, lm >= 0: a - c fits, and subtracting lm is checked */
+            if ((rc = sub128(a - c, lm, &num)) != MARGIN_OK)
+                return rc;
+            /* qty * (s*L - r): |s*L - r| < 2^28, so the product is below 2^91 */
+            if ((rc = up10((margin__i128)qty * (side * level - r), sh, &den)) != MARGIN_OK)
+                return rc;
+            if ((rc = margin__div128(num, den, RUP(side), &d)) != MARGIN_OK ||
+                (rc = add128(entry, d, &price)) != MARGIN_OK)
+                return rc;
+            if (price <= 0) {
+                if (side > 0 && k == 0) {
+                    found = 1;
+                    best = 0;
+                    break;
+                }
+                continue;
+            }
+            if (price > INT64_MAX)
+                return MARGIN_EOVERFLOW;
+            if ((rc = margin__qp_w(m, qty, (int64_t)price, &nw)) != MARGIN_OK)
+                return rc;
+            kk = margin__tier_at(m, nw);
+            if (k == k0 && pass == 0)
+                best = (int64_t)price; /* fallback if no tier is consistent */
+            if (kk == k) {
+                best = (int64_t)price;
+                found = 1;
+                break;
+            }
+        }
+    }
+    if (best > 0) {
+        /* A maintenance amount given above floor*rate makes Q*P*r - cum negative at low
+         * notionals, where the maintenance margin is 0 instead: if the price found lies
+         * there, the threshold is where the balance reaches 0, the bankruptcy price. */
+        margin__i128 a, c;
+        const margin__tier *t;
+        if ((rc = margin__qp_w(m, qty, best, &nw)) != MARGIN_OK)
+            return rc;
+        t = &m->tiers[margin__tier_at(m, nw)];
+        if ((rc = margin__mul128(nw, t->mmr + m->close_fee, &a)) != MARGIN_OK ||
+            (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
+            return rc;
+        if (a < c)
+            return bp_of(m, side, qty, entry, margin, out);
+    }
+    *out = best;
+    return MARGIN_OK;
+}
+
+/* Maintenance margin (money, rounded up, never negative), its tier's rate and amount, at
+ * price. Mark basis: MM = ceil(Q*P*(mmr + f) / 10^ns) - cum, the tier holding Q*P. */
+int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price, int64_t *mm,
+                  int64_t *rate, int64_t *cum)
+{
+    int rc, k;
+    int64_t v;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        margin__i128 x, r;
+        if ((rc = mm_entry_x(m, p->side, p->qty, p->entry, p->margin, &k, &x)) != MARGIN_OK ||
+            (rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) !=
+                MARGIN_OK ||
+            (rc = margin__narrow(r, &v)) != MARGIN_OK)
+            return rc;
+    } else {
+        margin__i128 n;
+        if ((rc = margin__qp_w(m, p->qty, price, &n)) != MARGIN_OK)
+            return rc;
+        k = margin__tier_at(m, n);
+        if ((rc = margin__rate_of((margin__i128)p->qty * price, m->ns, m->tiers[k].mmr + m->close_fee,
+                          MARGIN_ROUND_CEIL, &v)) != MARGIN_OK)
+            return rc;
+        v -= m->tiers[k].cum; /* v >= 0, cum >= 0 */
+    }
+    *mm = v > 0 ? v : 0;
+    if (rate)
+        *rate = m->tiers[k].mmr;
+    if (cum)
+        *cum = m->tiers[k].cum;
+    return MARGIN_OK;
+}
+
+int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
+                       int64_t *out)
+{
+    int64_t pnl;
+    int rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl);
+    if (rc != MARGIN_OK)
+        return rc;
+    if (__builtin_add_overflow(p->margin, pnl, out))
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
+}
+
+/* MM / balance, rounded up; INT64_MAX when the balance is <= 0 or the ratio exceeds it. */
+int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out)
+{
+    int64_t mm, b;
+    int rc;
+    if ((rc = margin__mm_at(m, p, price, &mm, NULL, NULL)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__balance_at(m, p, price, &b)) != MARGIN_OK)
+        return rc;
+    if (b <= 0 || margin__frac64(mm, 0, b, 0, 8, MARGIN_ROUND_CEIL, out) != MARGIN_OK)
+        *out = INT64_MAX; /* mm * 10^8 < 2^91: only the narrowing can fail */
+    return MARGIN_OK;
+}
+
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
+{
+    return bp_of(m, p->side, p->qty, p->entry, p->margin, out);
+}
+
+/* Initial margin Q*P/L, money, rounded up. */
+int margin__initial_margin(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
+                          int64_t *out)
+{
+    return margin__frac64((margin__i128)qty * price, m->ns, lev, MARGIN_RATE_SCALE, MARGIN_MONEY_SCALE,
+                  MARGIN_ROUND_CEIL, out);
+}
+
+/* Fee rate * Q*P, money, rounded up. */
+int margin__fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate, int64_t *out)
+{
+    return margin__rate_of((margin__i128)qty * price, m->ns, rate, MARGIN_ROUND_CEIL, out);
+}
+
+/* Is x / 10^(ns-8) (money from a product at scale ns), rounded up (ceil) or down, at most
+ * k? Without a division: ceil(x/D) <= k <=> x <= k*D; floor(x/D) <= k <=> x < (k+1)*D. */
+static int money_le(const margin__market *m, margin__i128 x, int64_t k, int ceil)
+{
+    margin__i128 lim; /* k >= 0 */
+    if (m->ns >= MARGIN_MONEY_SCALE) {
+        if (margin__mul128((margin__i128)k + !ceil, margin__pow10_128(m->ns - MARGIN_MONEY_SCALE),
+                           &lim) != MARGIN_OK)
+            return 1; /* above any x (x < 2^127) */
+        return ceil ? x <= lim : x < lim;
+    }
+    /* money = x * 10^(8-ns), exact */
+    return x <= k / margin__pow10_64(MARGIN_MONEY_SCALE - m->ns);
+}
+
+/* Do the figures a mark update or a funding round computes from a mark P in [1, max price]
+ * fit in money? They are monotonic in P, so the extremes bound them: the notional Q*P
+ * (every fee and funding payment has a rate <= 1, the maintenance margin < 1) up to
+ * Q*top, top = max(max price, E), which also bounds |PnL| (a long at 1 loses at most
+ * Q*E, a short at the maximum Q*(max - E)); and the margin balance M + PnL, largest at the
+ * maximum for a long (M + Q*(max - E)) and at 1 for a short (M + Q*(E - 1)). */
+int margin__fits_price_range(const margin__market *m, const margin__position *p)
+{
+    int64_t top = p->entry > m->max_price ? p->entry : m->max_price;
+    margin__i128 up = p->side > 0 ? (margin__i128)m->max_price - p->entry
+                                  : (margin__i128)p->entry - 1;
+    if (!money_le(m, (margin__i128)p->qty * top, INT64_MAX, 1)) /* < 2^126 */
+        return 0;
+    return up <= 0 || money_le(m, up * p->qty, INT64_MAX - p->margin, 0); /* margin >= 0 */
+}
+
+/* Does a short's bankruptcy price E + floor(M/Q) (price scale) fit in 64 bits? A long's is
+ * at most its entry. floor(M*10^k / Q) <= L  <=>  M*10^k < (L + 1)*Q, k = ps + qs - 8. */
+int margin__short_bp_fits(const margin__market *m, const margin__position *p)
+{
+    margin__i128 a, b = ((margin__i128)INT64_MAX - p->entry + 1) * p->qty; /* < 2^126 */
+    int k = m->ns - MARGIN_MONEY_SCALE;
+    if (p->side > 0)
+        return 1;
+    if (k >= 0) {
+        if (margin__mul128(p->margin, margin__pow10_128(k), &a) != MARGIN_OK)
+            return 0; /* M*10^k >= 2^127 > b */
+        return a < b;
+    }
+    /* M / (Q*10^-k): compare M < (L + 1)*Q*10^-k */
+    if (margin__mul128(b, margin__pow10_128(-k), &b) != MARGIN_OK)
+        return 1;
+    return p->margin < b;
+}
+
+int64_t margin__tier_max_lev(const margin__market *m, int k)
+{
+    return m->tiers[k].max_lev ? m->tiers[k].max_lev : m->max_lev;
+}
+
+/* The smallest margin M' that covers its own maintenance margin at the entry basis, where
+ * the fee to close depends on the margin: M' >= base + f*(Q*E - s*M') with
+ * base = Q*E*mmr - cum, i.e. M' = (base + f*Q*E) / (1 + s*f), rounded up (the region
+ * Q*BP >= 0 holds there, since base < Q*E). Mark basis: the maintenance margin itself. */
+static int margin_floor(const margin__market *m, const margin__position *p, int64_t mm,
+                        int64_t *out)
+{
+    margin__i128 qe, a, b, c, num, den, r;
+    const margin__tier *t;
+    int rc;
+    if (m->mm_basis != MARGIN_MM_BASIS_ENTRY || m->close_fee == 0) {
+        *out = mm;
+        return MARGIN_OK;
+    }
+    if ((rc = margin__qp_w(m, p->qty, p->entry, &qe)) != MARGIN_OK)
+        return rc;
+    t = &m->tiers[margin__tier_at(m, qe)];
+    if ((rc = margin__mul128(qe, t->mmr, &a)) != MARGIN_OK ||
+        (rc = margin__mul128(qe, m->close_fee, &b)) != MARGIN_OK ||
+        (rc = up10(t->cum, m->w, &c)) != MARGIN_OK || (rc = add128(a, b, &num)) != MARGIN_OK)
+        return rc;
+    num -= c; /* num >= -c and c >= 0: no overflow */
+    if (num <= 0) {
+        *out = 0;
+        return MARGIN_OK;
+    }
+    /* (1 + s*f) at scale 8 times 10^(w-8): num (scale w+8) / den gives money */
+    if ((rc = up10(MARGIN__ONE + p->side * m->close_fee, m->w - MARGIN_MONEY_SCALE, &den)) !=
+            MARGIN_OK ||
+        (rc = margin__div128(num, den, MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
+/* Removable margin at price: max(0, min(M - M', M + uPnL - Q*P/L)), rounded down, never
+ * more than M; M' is the smallest margin covering its own maintenance margin (the
+ * maintenance margin, except at the entry basis with a fee to close, see margin_floor()). */
+int margin__removable(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out)
+{
+    int64_t mm, pnl, im, mmin;
+    margin__i128 x, y;
+    int rc;
+    if ((rc = margin__mm_at(m, p, price, &mm, NULL, NULL)) != MARGIN_OK ||
+        (rc = margin_floor(m, p, mm, &mmin)) != MARGIN_OK ||
+        (rc = margin__pnl(m, p->side, p->qty, p->entry, price, &pnl)) != MARGIN_OK ||
+        (rc = margin__initial_margin(m, p->qty, price, p->leverage, &im)) != MARGIN_OK)
+        return rc;
+    x = (margin__i128)p->margin - mmin; /* mmin >= 0: x <= M */
+    y = (margin__i128)p->margin + pnl - im;
+    if (y < x)
+        x = y;
+    if (x < 0)
+        x = 0;
+    if (x >= p->margin)
+        x = p->margin - 1; /* an open position keeps a margin: at least one unit */
+    if (x < 0)
+        x = 0;
+    *out = (int64_t)x;
+    return MARGIN_OK;
+}

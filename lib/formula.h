@@ -1,0 +1,61 @@
+/* The formulas of one position (formula.c): pure functions of a market's parameters and a
+ * position's figures, with no engine state. Each returns MARGIN_OK or a status
+ * (MARGIN_EOVERFLOW when a figure does not fit); rounding is always against the holder
+ * and is stated beside each function. Not installed. */
+#ifndef MARGIN_LIB_FORMULA_H
+#define MARGIN_LIB_FORMULA_H
+
+#include "types.h"
+
+/* (num / 10^ns_num) / (den / 10^ns_den) at scale rs, rounded, narrowed to 64 bits */
+int margin__frac64(margin__i128 num, int ns_num, margin__i128 den, int ns_den, int rs,
+                   int rounding, int64_t *out);
+/* n * rate / 10^ns rounded: notional n (scale ns) times a rate (scale 8) in money */
+int margin__rate_of(margin__i128 n, int ns, int64_t rate, int rounding, int64_t *out);
+/* Q*P at the market's working scale w */
+int margin__qp_w(const margin__market *m, int64_t q, int64_t p, margin__i128 *out);
+
+/* tiers: the tier holding notional n_w (scale w); every tier's floor at scale w */
+int margin__tier_at(const margin__market *m, margin__i128 n_w);
+void margin__tier_scale(margin__market *m);
+int64_t margin__tier_max_lev(const margin__market *m, int k);
+
+/* Q*P in money, rounded as asked */
+int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
+                     int64_t *out);
+/* s*Q*(price - entry), money, rounded down */
+int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
+                int64_t *out);
+/* Q*P/L, money, rounded up */
+int margin__initial_margin(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
+                           int64_t *out);
+/* rate*Q*P, money, rounded up */
+int margin__fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate,
+                   int64_t *out);
+
+/* Price at which MM = level * balance (level at scale 8; 1.0: the liquidation price),
+ * long rounded up, short down; 0 for a long when <= 0 */
+int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int64_t level, int64_t *out);
+/* E - s*M/Q, long rounded up, short down; 0 for a long when <= 0 */
+int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
+/* maintenance margin at price (money, rounded up, never negative), its tier's rate and
+ * amount (either pointer may be NULL) */
+int margin__mm_at(const margin__market *m, const margin__position *p, int64_t price,
+                  int64_t *mm, int64_t *rate, int64_t *cum);
+/* M + PnL at price */
+int margin__balance_at(const margin__market *m, const margin__position *p, int64_t price,
+                       int64_t *out);
+/* MM / balance at price, rounded up; INT64_MAX when the balance is <= 0 or it exceeds it */
+int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
+                     int64_t *out);
+/* removable margin at price, money, rounded down, at most M minus one unit */
+int margin__removable(const margin__market *m, const margin__position *p, int64_t price,
+                      int64_t *out);
+
+/* Does the position fit the market's price range (1 to the maximum price)? Does a
+ * short's bankruptcy price fit in 64 bits? 1 or 0. */
+int margin__fits_price_range(const margin__market *m, const margin__position *p);
+int margin__short_bp_fits(const margin__market *m, const margin__position *p);
+
+#endif

@@ -1,0 +1,124 @@
+/* The internal state structures: markets with their tiers and trigger heaps, accounts,
+ * positions, events and the engine. Not installed; the margin__ prefix keeps static links
+ * safe. Every other internal header builds on this one. */
+#ifndef MARGIN_LIB_TYPES_H
+#define MARGIN_LIB_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dec.h"
+#include "margin.h"
+
+#define MARGIN__NONE UINT32_MAX
+#define MARGIN__MAX_LEVELS 8
+#define MARGIN__MAX_TIERS 32
+#define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
+#define MARGIN__NFIELDS 23      /* event fields 1..22 */
+#define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
+/* The largest price scale + quantity scale accepted: every figure of a position is computed
+ * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
+ * margin) must stay below 1.7e38 / 10^(w + 8) money: 1.7e14 at scales 8/8, 1.7e2 at 28. */
+#define MARGIN__MAX_SCALE_SUM 28
+
+typedef struct {
+    int64_t floor;   /* money */
+    int64_t mmr;     /* rate */
+    int64_t max_lev; /* rate */
+    int64_t cum;     /* money */
+    /* floor at the market's working scale w, or MARGIN__I128_MAX when that does not fit in
+     * 128 bits (then no notional reaches it): margin__tier_scale() keeps it current */
+    margin__i128 floor_w;
+} margin__tier;
+
+/* 4-ary heap (trigger.c) of (key, position index). max = 1: the largest key on top. */
+typedef struct {
+    int64_t key;
+    uint32_t pos;
+} margin__hitem;
+
+typedef struct {
+    margin__hitem *a;
+    uint32_t n, cap;
+    int max;
+} margin__heap;
+
+typedef struct {
+    char symbol[32];
+    int32_t price_scale, qty_scale;
+    int32_t ns; /* native notional scale: qty_scale + price_scale */
+    int32_t w;  /* working scale: max(ns, 8) */
+    int64_t tick, step, max_lev, maker, taker, close_fee;
+    int64_t max_price; /* the largest mark, fill or trigger price accepted (price units) */
+    int max_price_set; /* given by the caller (else derived from the price scale) */
+    int32_t mm_basis;
+    int64_t mark;
+    uint32_t ntiers;
+    int tiers_custom;
+    margin__tier tiers[MARGIN__MAX_TIERS];
+    uint32_t open_count;
+    uint32_t head, tail; /* open positions, in id order */
+    margin__heap down;   /* fires when mark <= key (max-heap) */
+    margin__heap up;     /* fires when mark >= key (min-heap) */
+} margin__market;
+
+typedef struct {
+    int64_t free, deposits, withdrawals, realized, fees, funding, isolated;
+    uint32_t open_count;
+    uint32_t head, tail; /* open positions */
+    /* deltas staged by a batch (mark update, funding) before it commits: free, isolated,
+     * realized, fees, funding; zero outside a batch */
+    margin__i128 stage[5];
+} margin__account;
+
+typedef struct {
+    int64_t qty, entry, margin, leverage;
+    int64_t realized, fees, funding;
+    int64_t stop, take, liq;
+    uint32_t account, market; /* indexes (id - 1) */
+    uint32_t down_slot, up_slot;
+    uint32_t mprev, mnext, aprev, anext;
+    int8_t side;
+    uint8_t status;
+    uint8_t mc_fired; /* bit i: level i has fired and is not re-armed */
+} margin__position;
+
+typedef struct {
+    int64_t f[MARGIN__NFIELDS];
+} margin__event;
+
+struct margin_engine {
+    margin__market *markets;
+    uint32_t nmarkets, capmarkets;
+    margin__account *accounts;
+    uint32_t naccounts, capaccounts;
+    margin__position *pos;
+    uint32_t npos, cappos;
+
+    margin__event *q; /* ring buffer */
+    size_t qhead, qlen, qcap;
+    margin__event cur;
+    int has_cur;
+    const margin__event *delivering; /* event being passed to the callback */
+
+    int64_t time, insurance, last_seq, liquidations;
+    uint64_t open_positions;
+    int full_scan, queue_on;
+    int64_t levels[MARGIN__MAX_LEVELS];
+    uint32_t nlevels;
+    int64_t band; /* margin-call re-arm band (rate) */
+    margin_event_fn cb;
+    void *cb_user;
+
+    uint32_t *cand; /* trigger evaluation work space: candidate positions */
+    size_t cand_cap;
+    void *out; /* and their outcomes (struct margin__outcome, trigger.c) */
+    size_t out_cap;
+
+    int in_callback; /* > 0 while an event is being delivered to the callback */
+
+    int err;
+    char msg[256];
+};
+
+#endif
