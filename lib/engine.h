@@ -37,7 +37,8 @@ void margin__ev_commit(margin_engine *e, margin__event *ev);
 int margin__position_envelope(const margin_engine *e, const margin__market *m,
                               const margin__position *p);
 
-/* Changes to an account's ledgers (and the insurance fund) made by one operation. */
+/* Changes to an account's ledgers (and the insurance fund) made by one operation
+ * (account.c). */
 typedef struct {
     int64_t free, isolated, realized, fees, funding, insurance;
 } margin__delta;
@@ -79,7 +80,7 @@ void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
 int margin__index_reserve(margin__market *m);
 int margin__reindex(margin_engine *e, uint32_t pi);
 
-/* list management (engine.c) */
+/* list management (position.c) */
 void margin__link(margin_engine *e, uint32_t pi);
 void margin__unlink(margin_engine *e, uint32_t pi);
 

@@ -90,58 +90,6 @@ static int open_pos(const margin_engine *e, uint64_t id, margin__position **p)
     return MARGIN_OK;
 }
 
-static int add_ok(int64_t a, int64_t b)
-{
-    int64_t r;
-    return !__builtin_add_overflow(a, b, &r);
-}
-
-int margin__ledger_check(const margin_engine *e, const margin__position *p, int count_pos,
-                         const margin__delta *d)
-{
-    const margin__account *a = &e->accounts[p->account];
-    if (!add_ok(a->free, d->free) || !add_ok(a->isolated, d->isolated) ||
-        !add_ok(a->realized, d->realized) || !add_ok(a->fees, d->fees) ||
-        !add_ok(a->funding, d->funding) || !add_ok(e->insurance, d->insurance))
-        return MARGIN_EOVERFLOW;
-    if (count_pos && (!add_ok(p->realized, d->realized) || !add_ok(p->fees, d->fees) ||
-                      !add_ok(p->funding, d->funding)))
-        return MARGIN_EOVERFLOW;
-    return MARGIN_OK;
-}
-
-void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d)
-{
-    margin__account *a = &e->accounts[account];
-    a->free += d->free;
-    a->isolated += d->isolated;
-    a->realized += d->realized;
-    a->fees += d->fees;
-    a->funding += d->funding;
-    e->insurance += d->insurance;
-}
-
-int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d)
-{
-    margin__account *a = &e->accounts[account];
-    const int64_t now[5] = {a->free, a->isolated, a->realized, a->fees, a->funding};
-    const int64_t add[5] = {d->free, d->isolated, d->realized, d->fees, d->funding};
-    int i, rc = MARGIN_OK;
-    for (i = 0; i < 5; i++) {
-        margin__i128 v;
-        a->stage[i] += add[i]; /* |stage| < n * 2^63: no overflow in 128 bits */
-        v = now[i] + a->stage[i];
-        if (v > INT64_MAX || v < INT64_MIN)
-            rc = MARGIN_EOVERFLOW;
-    }
-    return rc;
-}
-
-void margin__ledger_unstage(margin_engine *e, uint32_t account)
-{
-    memset(e->accounts[account].stage, 0, sizeof e->accounts[account].stage);
-}
-
 static margin__delta delta_of(int64_t dfree, int64_t diso, int64_t dreal, int64_t dfees,
                               int64_t dins)
 {
@@ -913,4 +861,166 @@ int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, i
         return margin__fail(e, rc, "the figure does not fit in 64 bits");
     *out = v;
     return MARGIN_OK;
+}
+
+
+/* ------------------------------------------------------------------ position lists */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void margin__link(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__account *a = &e->accounts[p->account];
+    /* market list, kept in id order (positions are created in id order) */
+    p->mnext = MARGIN__NONE;
+    p->mprev = m->tail;
+    if (m->tail != MARGIN__NONE)
+        e->pos[m->tail].mnext = pi;
+    else
+        m->head = pi;
+    m->tail = pi;
+    p->anext = MARGIN__NONE;
+    p->aprev = a->tail;
+    if (a->tail != MARGIN__NONE)
+        e->pos[a->tail].anext = pi;
+    else
+        a->head = pi;
+    a->tail = pi;
+    m->open_count++;
+    a->open_count++;
+    e->open_positions++;
+}
+
+void margin__unlink(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__account *a = &e->accounts[p->account];
+    if (p->mprev != MARGIN__NONE)
+        e->pos[p->mprev].mnext = p->mnext;
+    else
+        m->head = p->mnext;
+    if (p->mnext != MARGIN__NONE)
+        e->pos[p->mnext].mprev = p->mprev;
+    else
+        m->tail = p->mprev;
+    if (p->aprev != MARGIN__NONE)
+        e->pos[p->aprev].anext = p->anext;
+    else
+        a->head = p->anext;
+    if (p->anext != MARGIN__NONE)
+        e->pos[p->anext].aprev = p->aprev;
+    else
+        a->tail = p->aprev;
+    p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
+    m->open_count--;
+    a->open_count--;
+    e->open_positions--;
+}
+
+/* ------------------------------------------------------------------ listing */
+
+/* The ids of the positions of one account (account != 0) or one market (market != 0), or
+ * of every position, with a status (or any), in id order. Open positions are walked on
+ * their lists (O(result)); other statuses scan every position (O(positions ever opened)). */
+static int list_positions(const margin_engine *e, uint64_t account, uint64_t market,
+                          int32_t status, uint64_t *ids, size_t cap, size_t *out_n)
+{
+    size_t n = 0;
+    uint32_t pi;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_n == NULL || (ids == NULL && cap > 0))
+        return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or ids is NULL with cap > 0");
+    if (status != MARGIN_STATUS_ANY && status != MARGIN_STATUS_OPEN &&
+        status != MARGIN_STATUS_CLOSED && status != MARGIN_STATUS_LIQUIDATED)
+        return margin__fail(e, MARGIN_EINVAL, "unknown status filter %d", (int)status);
+    if (account != 0) {
+        margin__account *a;
+        int rc = margin__get_account(e, account, &a);
+        if (rc != MARGIN_OK)
+            return rc;
+    }
+    if (market != 0) {
+        margin__market *m;
+        int rc = margin__get_market(e, market, &m);
+        if (rc != MARGIN_OK)
+            return rc;
+    }
+    if (status == MARGIN_STATUS_OPEN && (account != 0 || market != 0)) {
+        /* the open lists are kept in id order */
+        int by_acct = account != 0;
+        pi = by_acct ? e->accounts[account - 1].head : e->markets[market - 1].head;
+        for (; pi != MARGIN__NONE; pi = by_acct ? e->pos[pi].anext : e->pos[pi].mnext) {
+            if (n < cap)
+                ids[n] = (uint64_t)pi + 1;
+            n++;
+        }
+    } else {
+        for (pi = 0; pi < e->npos; pi++) {
+            const margin__position *p = &e->pos[pi];
+            if ((status != MARGIN_STATUS_ANY && p->status != status) ||
+                (account != 0 && p->account != account - 1) ||
+                (market != 0 && p->market != market - 1))
+                continue;
+            if (n < cap)
+                ids[n] = (uint64_t)pi + 1;
+            n++;
+        }
+    }
+    *out_n = n;
+    if (n > cap && ids != NULL) /* ids NULL: only counting */
+        return margin__fail(e, MARGIN_EBUFFER, "%zu positions do not fit in %zu", n, cap);
+    return MARGIN_OK;
+}
+
+int margin_account_positions(const margin_engine *e, uint64_t account, int32_t status,
+                             uint64_t *ids, size_t cap, size_t *out_n)
+{
+    if (e != NULL && account == 0)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no account with id 0");
+    return list_positions(e, account, 0, status, ids, cap, out_n);
+}
+
+int margin_market_positions(const margin_engine *e, uint64_t market, int32_t status,
+                            uint64_t *ids, size_t cap, size_t *out_n)
+{
+    if (e != NULL && market == 0)
+        return margin__fail(e, MARGIN_ENOTFOUND, "no market with id 0");
+    return list_positions(e, 0, market, status, ids, cap, out_n);
+}
+
+int margin_positions(const margin_engine *e, int32_t status, uint64_t *ids, size_t cap,
+                     size_t *out_n)
+{
+    if (e != NULL && status == MARGIN_STATUS_OPEN) {
+        /* every open position, in id order, without scanning closed ones: merge the
+         * markets' lists (each in id order) */
+        size_t n = 0;
+        uint32_t mi;
+        if (out_n == NULL || (ids == NULL && cap > 0))
+            return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or ids is NULL with cap > 0");
+        n = (size_t)e->open_positions;
+        *out_n = n;
+        if (ids == NULL)
+            return MARGIN_OK; /* only counting */
+        if (n > cap)
+            return margin__fail(e, MARGIN_EBUFFER, "%zu positions do not fit in %zu", n, cap);
+        n = 0;
+        for (mi = 0; mi < e->nmarkets; mi++) {
+            uint32_t pi;
+            for (pi = e->markets[mi].head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+                ids[n++] = (uint64_t)pi + 1;
+        }
+        if (e->nmarkets > 1)
+            qsort(ids, n, sizeof *ids, cmp_u64);
+        return MARGIN_OK;
+    }
+    return list_positions(e, 0, 0, status, ids, cap, out_n);
 }
