@@ -322,6 +322,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
                      const int64_t *kr_in, margin__outcome *o)
 {
     int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
+    const int64_t *pk = kp_in, *rk = kr_in; /* the prices in use */
     int long_ = p->side > 0, rc;
     uint32_t i;
     memset(o, 0, sizeof *o);
@@ -339,20 +340,20 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
         o->kind = OUT_TAKE;
         return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
     }
-    if (kp_in != NULL) {
-        memcpy(kp, kp_in, e->nlevels * sizeof kp[0]);
-        memcpy(kr, kr_in, e->nlevels * sizeof kr[0]);
-    } else if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK) {
-        return rc;
+    if (pk == NULL) {
+        if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK)
+            return rc;
+        pk = kp;
+        rk = kr;
     }
     for (i = 0; i < e->nlevels; i++) {
         uint8_t bit = (uint8_t)(1u << i);
         if (!(o->mask & bit)) {
-            if (level_hit(p, kp[i], mark)) { /* fires */
+            if (level_hit(p, pk[i], mark)) { /* fires */
                 o->mask |= bit;
                 o->newly |= bit;
             }
-        } else if (!level_hit(p, kr[i], mark)) {
+        } else if (!level_hit(p, rk[i], mark)) {
             o->mask &= (uint8_t)~bit; /* re-arms: past the price of level - band */
         }
     }
@@ -362,10 +363,13 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     if (o->newly && (rc = margin__ratio_at(m, p, mark, &o->ratio)) != MARGIN_OK)
         return rc;
     /* the new mask's keys: newly fired levels re-arm at level - band */
-    if (e->band != 0 && o->newly &&
-        (rc = level_prices(e, m, p, o->mask, kp, kr)) != MARGIN_OK)
-        return rc;
-    keys_from(p, o->mask, kp, kr, e->nlevels, &o->down, &o->up);
+    if (e->band != 0 && o->newly) {
+        if ((rc = level_prices(e, m, p, o->mask, kp, kr)) != MARGIN_OK)
+            return rc;
+        pk = kp;
+        rk = kr;
+    }
+    keys_from(p, o->mask, pk, rk, e->nlevels, &o->down, &o->up);
     return MARGIN_OK;
 }
 
@@ -373,6 +377,29 @@ static int decide(const margin_engine *e, const margin__market *m, uint32_t pi,
                   const margin__position *p, int64_t mark, margin__outcome *o)
 {
     return decide_at(e, m, pi, p, mark, NULL, NULL, o);
+}
+
+/* Count the events a decided outcome will produce (*nev) and, for a close, stage its
+ * ledger changes on its account and add its insurance change to *fund (the fund takes them
+ * all, so the sum must fit too): MARGIN_EOVERFLOW when a total would not fit. Used by a
+ * mark update and a funding round alike. */
+static int stage_outcome(margin_engine *e, const margin__outcome *o, size_t *nev,
+                         margin__i128 *fund)
+{
+    uint32_t b;
+    if (o->kind == OUT_NONE)
+        return MARGIN_OK;
+    if (o->kind == OUT_LEVELS) {
+        for (b = 0; b < e->nlevels; b++)
+            *nev += (o->newly >> b) & 1u;
+        return MARGIN_OK;
+    }
+    (*nev)++;
+    *fund += o->close.insurance; /* |fund| < 2^63 * (positions + 1) */
+    if (margin__close_stage(e, o->pi, &o->close) != MARGIN_OK || *fund > INT64_MAX ||
+        *fund < INT64_MIN)
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
 }
 
 /* Breadth-first walk of the part of a heap whose keys the mark crosses. */
@@ -491,19 +518,10 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
         }
         if (outs[nout].kind == OUT_NONE)
             continue;
-        if (outs[nout].kind == OUT_LEVELS) {
-            uint32_t b;
-            for (b = 0; b < e->nlevels; b++)
-                nev += (outs[nout].newly >> b) & 1u;
-        } else {
-            nev++;
-            fund += outs[nout].close.insurance; /* the fund takes them all: must fit too */
-            if (margin__close_stage(e, outs[nout].pi, &outs[nout].close) != MARGIN_OK ||
-                fund > INT64_MAX || fund < INT64_MIN) {
-                unstage_outcomes(e, outs, nout + 1);
-                return margin__fail(e, MARGIN_EOVERFLOW,
-                                    "an account's ledgers or the insurance fund would overflow");
-            }
+        if (stage_outcome(e, &outs[nout], &nev, &fund) != MARGIN_OK) {
+            unstage_outcomes(e, outs, nout + 1);
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "an account's ledgers or the insurance fund would overflow");
         }
         nout++;
     }
@@ -623,23 +641,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         if ((e->full_scan || fo[n].down >= mark || fo[n].up <= mark) &&
             (rc = decide_at(e, m, pi, &t, mark, kp, kr, &fo[n].o)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
-        switch (fo[n].o.kind) {
-        case OUT_NONE:
-            break;
-        case OUT_LEVELS: {
-            uint32_t b;
-            for (b = 0; b < e->nlevels; b++)
-                nev += (fo[n].o.newly >> b) & 1u;
-            break;
-        }
-        default:
-            nev++;
-            fund += fo[n].o.close.insurance;
-            if (margin__close_stage(e, pi, &fo[n].o.close) != MARGIN_OK || fund > INT64_MAX ||
-                fund < INT64_MIN)
-                return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
-            break;
-        }
+        if (stage_outcome(e, &fo[n].o, &nev, &fund) != MARGIN_OK)
+            return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
     }
     if ((rc = margin__ev_reserve(e, n + nev)) != MARGIN_OK)
         return funding_fail(e, m, rc, m->head);
