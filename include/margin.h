@@ -297,6 +297,18 @@ typedef struct margin_engine margin_engine;
  *  A band stops the chatter of a mark wiggling around a level.
  *  @since 0.2.0 */
 #define MARGIN_ENG_REARM_BAND 9
+/** How a cross account is liquidated when its cross margin balance is at or below its cross
+ *  maintenance margin: #MARGIN_CROSS_LIQ_ALL (default) or #MARGIN_CROSS_LIQ_WORST_FIRST.
+ *  Settable at any time; it applies from the next evaluation.
+ *  @since 0.2.0 */
+#define MARGIN_ENG_CROSS_LIQUIDATION 10
+/** #MARGIN_ENG_CROSS_LIQUIDATION: every cross position of the account closes at its market's
+ *  mark at once (Binance). @since 0.2.0 */
+#define MARGIN_CROSS_LIQ_ALL 0
+/** #MARGIN_ENG_CROSS_LIQUIDATION: close the cross position with the largest unrealized loss
+ *  (ties: the lowest id), re-evaluate the account, and repeat until it is healthy or has no
+ *  cross position left. @since 0.2.0 */
+#define MARGIN_CROSS_LIQ_WORST_FIRST 1
 /** @} */
 
 /**
@@ -641,6 +653,38 @@ MARGIN_API int margin_market_tier_for(const margin_engine *e, uint64_t market, i
 #define MARGIN_ACCT_FEES 7            /**< Fees paid, money. */
 #define MARGIN_ACCT_FUNDING 8         /**< Net funding received (negative: paid), money. */
 #define MARGIN_ACCT_OPEN_POSITIONS 9  /**< Number of open positions. */
+/** Cross wallet balance WB: the free balance, which backs every cross position (their
+ *  margins are part of it, not taken out of it), money. It can be below zero while the
+ *  unrealized profit of other cross positions covers a realized loss or funding; a
+ *  liquidation brings it back to at least 0. @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_WALLET 10
+/** Cross unrealized PnL: sum over the cross positions at their markets' last marks (entry
+ *  when a market has none), each rounded down, money. @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_UNREALIZED_PNL 11
+/** Cross margin balance: cross wallet + cross unrealized PnL, money. @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_MARGIN_BALANCE 12
+/** Cross maintenance margin: sum over the cross positions at their markets' last marks,
+ *  each on its own notional at its own tier (hedge legs are charged gross), each rounded
+ *  up, money. Mark basis: `max(0, Q*P*(mmr + f) - cum)`; entry basis
+ *  `max(0, Q*E*mmr - cum) + f*Q*P`, with f the market's fee to close. @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_MAINT_MARGIN 13
+/** Cross initial margin: sum of `Q*E/L` over the cross positions, each rounded up, money.
+ *  @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_INITIAL_MARGIN 14
+/** Account margin ratio: cross maintenance margin / cross margin balance,
+ *  #MARGIN_RATE_SCALE, rounded up; INT64_MAX when the balance is <= 0 (or the ratio does
+ *  not fit); 0 with no cross position. The account is liquidated when it reaches 1.
+ *  @since 0.2.0 */
+#define MARGIN_ACCT_MARGIN_RATIO 15
+/** Available balance: what can be withdrawn, or moved into an isolated position (margin and
+ *  fee), or used by a new cross position (its initial margin and fee), money, >= 0. With
+ *  no cross position it is the free balance; otherwise
+ *  `max(0, min(WB + min(0, uPnL) - IM, WB + uPnL - MM - 1 unit))` (cross figures): the
+ *  cross initial margins stay reserved, unrealized profit is not withdrawable, and the
+ *  cross book stays above its maintenance margin. @since 0.2.0 */
+#define MARGIN_ACCT_AVAILABLE 16
+/** Number of open cross positions. @since 0.2.0 */
+#define MARGIN_ACCT_CROSS_POSITIONS 17
 /** @} */
 
 /**
@@ -700,6 +744,52 @@ MARGIN_API int margin_account_withdraw(margin_engine *e, uint64_t account, int64
 MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int32_t key,
                                   int64_t *out);
 
+/**
+ * @brief Set an account's margin mode in a market (#MARGIN_MODE_ISOLATED, the default, or
+ *        #MARGIN_MODE_CROSS).
+ *
+ * Cross mode (Binance USD-M semantics): the account's free balance is the cross wallet WB
+ * and backs every cross position. The account is liquidated when its cross margin balance
+ * (WB + cross unrealized PnL) is at or below its cross maintenance margin, by the policy of
+ * #MARGIN_ENG_CROSS_LIQUIDATION; it loses at most its cross wallet (a deficit goes to the
+ * insurance fund and the wallet is left at 0). Isolated positions and their margins are
+ * never touched by a cross liquidation, and an isolated loss never reaches the cross
+ * wallet. Taking money out of the free balance (a withdrawal, an isolated open, margin
+ * added to an isolated position, a lower isolated leverage) is limited to
+ * #MARGIN_ACCT_AVAILABLE. Margin calls are per account (margin_engine_set_margin_call_levels()
+ * levels on #MARGIN_ACCT_MARGIN_RATIO, position 0). A mark update visits a cross account
+ * only when the mark leaves a price band that cannot change the account's state
+ * (docs/design.md).
+ *
+ * @param[in,out] e       The engine.
+ * @param[in]     account The account's id.
+ * @param[in]     market  The market's id.
+ * @param[in]     mode    #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS.
+ * @retval #MARGIN_OK        Set (setting the mode already in force is a no-op).
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p mode is unknown.
+ * @retval #MARGIN_ENOTFOUND No account or market has that id.
+ * @retval #MARGIN_ESTATE    The account has an open position in the market (close it
+ *                           first), or called from inside the event callback.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_account_set_mode(margin_engine *e, uint64_t account, uint64_t market,
+                                       int32_t mode);
+
+/**
+ * @brief Read an account's margin mode in a market.
+ * @param[in]  e        The engine.
+ * @param[in]  account  The account's id.
+ * @param[in]  market   The market's id.
+ * @param[out] out_mode #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS.
+ * @retval #MARGIN_OK        Read.
+ * @retval #MARGIN_EINVAL    A pointer is NULL.
+ * @retval #MARGIN_ENOTFOUND No account or market has that id.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_account_mode(const margin_engine *e, uint64_t account, uint64_t market,
+                                   int32_t *out_mode);
+
 /** @} */
 
 /**
@@ -713,8 +803,19 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 
 /** Flag for opening and trading: charge the maker fee instead of the taker fee. */
 #define MARGIN_FLAG_MAKER 1u
-/** Flag for opening: cross margin mode (not supported yet: #MARGIN_ENOTSUP). */
+/** Flag for opening: the position is a cross position. It must agree with the account's
+ *  mode in the market (margin_account_set_mode()): given in an isolated market, or missing
+ *  in a cross market, the open fails with #MARGIN_ESTATE, so a caller never gets the other
+ *  mode by mistake. */
 #define MARGIN_FLAG_CROSS 2u
+
+/** Margin mode of an account in a market (margin_account_set_mode()): isolated, the
+ *  default. Each position has its own margin, and only that margin is at risk.
+ *  @since 0.2.0 */
+#define MARGIN_MODE_ISOLATED 0
+/** Margin mode: cross. The account's free balance (the cross wallet) backs all its cross
+ *  positions, in every market where the account is in cross mode. @since 0.2.0 */
+#define MARGIN_MODE_CROSS 1
 
 /** Position status (#MARGIN_POS_STATUS): open. */
 #define MARGIN_STATUS_OPEN 0
@@ -741,10 +842,24 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 #define MARGIN_POS_FUNDING 11     /**< Net funding so far (negative: paid), money. */
 #define MARGIN_POS_STOP_LOSS 12   /**< Stop-loss trigger price, price units, 0 if none. */
 #define MARGIN_POS_TAKE_PROFIT 13 /**< Take-profit trigger price, price units, 0 if none. */
-#define MARGIN_POS_LIQ_PRICE 14   /**< Liquidation price in force (the trigger), price units, 0 if none. */
+#define MARGIN_POS_LIQ_PRICE 14   /**< Liquidation price in force (the trigger), price units, 0 if none. For a cross position, the cross liquidation price at the other markets' last marks (as #MARGIN_AT_LIQ_PRICE). */
+#define MARGIN_POS_MODE 15        /**< #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS. @since 0.2.0 */
 /** @} */
 
 /** @name Position keys: figures at a mark price (margin_position_at())
+ * For a cross position the figures that depend on the margin are the account's, with this
+ * position's market at P and every other market at its last mark (entry when it has none):
+ * #MARGIN_AT_MARGIN_BALANCE is the cross margin balance, #MARGIN_AT_MARGIN_RATIO the
+ * account margin ratio, #MARGIN_AT_MAINT_MARGIN this position's own share (mark basis as
+ * for isolated; entry basis `max(0, Q*E*mmr - cum) + f*Q*P`), #MARGIN_AT_REMOVABLE_MARGIN 0.
+ * #MARGIN_AT_LIQ_PRICE is the cross liquidation price (Binance: `WB - TMM_o + UPNL_o` in
+ * place of the margin, with the account's cross legs in this market, long and short,
+ * solved together through their tiers, so hedge legs share one price); it is searched
+ * below the mark when the legs are net long, above otherwise, and moves whenever another
+ * market's mark, the wallet or the account's other positions change.
+ * #MARGIN_AT_BANKRUPTCY_PRICE is the price where the cross margin balance reaches 0 and
+ * #MARGIN_AT_MARGIN_CALL_PRICE where the account ratio reaches the lowest level, the same
+ * way. These three are independent of P.
  * @{ */
 #define MARGIN_AT_NOTIONAL 101         /**< Position value Q*P, money, rounded up. */
 #define MARGIN_AT_UNREALIZED_PNL 102   /**< s*Q*(P-E), money, rounded down. */
@@ -762,14 +877,23 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
 /** @} */
 
 /**
- * @brief Open an isolated position.
+ * @brief Open an isolated or a cross position.
  *
- * The margin `M` is @p margin when given, else the initial margin `Q*E/L` rounded up. When
+ * Isolated (the account's mode in the market, without #MARGIN_FLAG_CROSS): the margin `M` is
+ * @p margin when given, else the initial margin `Q*E/L` rounded up. When
  * both are given, @p margin must be at least `Q*E/L` (the excess is extra margin). When only
  * @p margin is given, the leverage is `Q*E/M` rounded up. `M` moves from the free balance
  * into the position and the opening fee (`rate * Q*E`, rounded up; taker rate unless
  * #MARGIN_FLAG_MAKER) is charged to the free balance. The leverage must not exceed the
- * market's maximum nor that of the tier holding the entry notional.
+ * market's maximum nor that of the tier holding the entry notional. When the account holds
+ * cross positions, margin plus fee must not exceed #MARGIN_ACCT_AVAILABLE.
+ *
+ * Cross (#MARGIN_FLAG_CROSS, in a market where the account is in #MARGIN_MODE_CROSS): @p
+ * leverage is required and @p margin must be 0; nothing moves out of the wallet (the
+ * position's #MARGIN_POS_MARGIN is 0): its initial margin `Q*E/L` is reserved in the
+ * available balance, which after the open (fee paid, the new position at the market's mark)
+ * must still be >= 0, else #MARGIN_EFUNDS. An account may hold several cross positions in
+ * one market, long and short (hedge legs), each charged maintenance on its own notional.
  *
  * @param[in,out] e        The engine.
  * @param[in]     account  The account's id.
@@ -780,7 +904,7 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
  * @param[in]     leverage Leverage at #MARGIN_RATE_SCALE (>= 1x), or 0 to derive it from
  *                         @p margin.
  * @param[in]     margin   Isolated margin, money, or 0 to derive it from @p leverage.
- * @param[in]     flags    0 or #MARGIN_FLAG_MAKER (#MARGIN_FLAG_CROSS: #MARGIN_ENOTSUP).
+ * @param[in]     flags    0, #MARGIN_FLAG_MAKER, #MARGIN_FLAG_CROSS or both.
  * @param[out]    out_id   The new position's id.
  * @retval #MARGIN_OK        Opened (a #MARGIN_EV_OPEN event is produced).
  * @retval #MARGIN_EINVAL    A pointer is NULL, @p side or @p flags is unknown, a value is
@@ -790,12 +914,13 @@ MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int3
  * @retval #MARGIN_ELEVERAGE The leverage is below 1x or above the limit.
  * @retval #MARGIN_EMARGIN   @p margin is below `Q*E/L`, or the position would be
  *                           liquidatable at once at the market's mark.
- * @retval #MARGIN_EFUNDS    The free balance does not cover margin plus fee.
- * @retval #MARGIN_ENOTSUP   #MARGIN_FLAG_CROSS.
+ * @retval #MARGIN_EFUNDS    The free balance (or the available balance, see above) does
+ *                           not cover margin plus fee.
+ * @retval #MARGIN_ESTATE    #MARGIN_FLAG_CROSS disagrees with the account's mode in the
+ *                           market, or called from inside the event callback.
  * @retval #MARGIN_ERANGE    @p price is above the market's #MARGIN_MKT_MAX_PRICE.
  * @retval #MARGIN_EOVERFLOW An amount does not fit, or the position's figures would not fit
  *                           at some mark up to #MARGIN_MKT_MAX_PRICE (the message names it).
- * @retval #MARGIN_ESTATE    Called from inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -820,6 +945,14 @@ MARGIN_API int margin_position_open(margin_engine *e, uint64_t account, uint64_t
  *
  * A close never takes more than the position's margin from the holder: a loss beyond it is
  * charged to the insurance fund. Fees are charged to the free balance.
+ *
+ * A cross position has no margin of its own: PnL is realized into the cross wallet (which
+ * may go below zero while other cross positions' unrealized profit backs it; when the
+ * account's last cross position closes, a wallet below zero is brought back to 0 by the
+ * insurance fund), fees come from the wallet, and an increase or a flip needs the
+ * available balance to stay >= 0 after it (#MARGIN_EFUNDS). A reduction or close at a
+ * fill price that leaves the cross book at or below its maintenance margin is allowed:
+ * the next mark update of any of the account's cross markets liquidates it.
  *
  * @param[in,out] e        The engine.
  * @param[in]     position The position's id.
@@ -1155,6 +1288,13 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EV_LIQUIDATION 12   /**< Position liquidated. */
 #define MARGIN_EV_STOP_LOSS 13     /**< Position closed by its stop-loss. */
 #define MARGIN_EV_TAKE_PROFIT 14   /**< Position closed by its take-profit. */
+/** A cross account was liquidated (position 0, market: the market whose mark or funding
+ *  triggered it). Follows the #MARGIN_EV_LIQUIDATION events of the positions it closed.
+ *  #MARGIN_EVF_FREE_BALANCE: the cross wallet after; #MARGIN_EVF_AMOUNT: the deficit the
+ *  insurance fund covered (>= 0); #MARGIN_EVF_INSURANCE_DELTA: minus that deficit;
+ *  #MARGIN_EVF_MARGIN_RATIO: the account margin ratio that triggered it;
+ *  #MARGIN_EVF_QTY: the number of positions closed. @since 0.2.0 */
+#define MARGIN_EV_CROSS_LIQUIDATION 15
 /** @} */
 
 /** @name Event fields (margin_event_get()); a field that does not apply reads 0
@@ -1181,6 +1321,7 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EVF_LEVEL 20           /**< Margin-call level crossed. */
 #define MARGIN_EVF_FREE_BALANCE 21    /**< Account free balance after the event. */
 #define MARGIN_EVF_LEVERAGE 22        /**< Position leverage after the event. */
+#define MARGIN_EVF_MODE 23            /**< #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS: the position's mode; for account events (deposits, withdrawals, account margin calls, cross liquidations) #MARGIN_MODE_CROSS when they concern the cross book. @since 0.2.0 */
 /** @} */
 
 /**
