@@ -54,6 +54,8 @@ static int account_move(margin_engine *e, uint64_t account, int64_t amount, int 
             return margin__fail(e, MARGIN_EFUNDS, "withdrawal of %s exceeds the free balance %s",
                                 margin__fmt(b1, sizeof b1, amount, MARGIN_MONEY_SCALE),
                                 margin__fmt(b2, sizeof b2, a->free, MARGIN_MONEY_SCALE));
+        if ((rc = margin__cross_allows(e, (uint32_t)(account - 1), amount)) != MARGIN_OK)
+            return rc;
         nf = a->free - amount;
         if (__builtin_add_overflow(a->withdrawals, amount, &nt))
             return margin__fail(e, MARGIN_EOVERFLOW,
@@ -83,6 +85,9 @@ static int account_move(margin_engine *e, uint64_t account, int64_t amount, int 
     ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)account;
     ev->f[MARGIN_EVF_AMOUNT] = amount;
     ev->f[MARGIN_EVF_FREE_BALANCE] = nf;
+    ev->f[MARGIN_EVF_MODE] = a->ncross > 0 ? MARGIN_MODE_CROSS : MARGIN_MODE_ISOLATED;
+    if (a->ncross > 0)
+        margin__cross_rekey(e, (uint32_t)(account - 1));
     margin__ev_commit(e, ev);
     return MARGIN_OK;
 }
@@ -149,6 +154,15 @@ int margin_account_get(const margin_engine *e, uint64_t account, int32_t key, in
     case MARGIN_ACCT_OPEN_POSITIONS:
         v = a->open_count;
         break;
+    case MARGIN_ACCT_CROSS_WALLET:
+    case MARGIN_ACCT_CROSS_UNREALIZED_PNL:
+    case MARGIN_ACCT_CROSS_MARGIN_BALANCE:
+    case MARGIN_ACCT_CROSS_MAINT_MARGIN:
+    case MARGIN_ACCT_CROSS_INITIAL_MARGIN:
+    case MARGIN_ACCT_MARGIN_RATIO:
+    case MARGIN_ACCT_AVAILABLE:
+    case MARGIN_ACCT_CROSS_POSITIONS:
+        return margin__cross_account_get(e, (uint32_t)(account - 1), key, out);
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown account key %d", (int)key);
     }

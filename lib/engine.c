@@ -69,11 +69,16 @@ void margin_engine_free(margin_engine *e)
         free(e->markets[i].up.a);
     }
     free(e->markets);
+    for (i = 0; i < e->naccounts; i++)
+        free(e->accounts[i].cross_hi);
     free(e->accounts);
     free(e->pos);
     free(e->q);
     free(e->cand);
     free(e->out);
+    free(e->xacc);
+    free(e->xout);
+    free(e->xcl);
     free(e);
 }
 
@@ -121,8 +126,8 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
         e->band = value;
         for (pi = 0; pi < e->npos; pi++) {
             const margin__position *p = &e->pos[pi];
-            if (p->status != MARGIN_STATUS_OPEN)
-                continue;
+            if (p->status != MARGIN_STATUS_OPEN || p->cross)
+                continue; /* a cross book's keys never fail (cross.c) */
             rc = margin__position_keys(e, &e->markets[p->market], p, p->mc_fired, &d, &u);
             if (rc != MARGIN_OK) {
                 e->band = old;
@@ -135,6 +140,14 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
                 (void)margin__reindex(e, pi); /* validated above; cannot fail */
         return MARGIN_OK;
     }
+    case MARGIN_ENG_CROSS_LIQUIDATION:
+        if (value != MARGIN_CROSS_LIQ_ALL && value != MARGIN_CROSS_LIQ_WORST_FIRST)
+            return margin__fail(e, MARGIN_EINVAL,
+                                "unknown cross liquidation policy %lld: use "
+                                "MARGIN_CROSS_LIQ_ALL or MARGIN_CROSS_LIQ_WORST_FIRST",
+                                (long long)value);
+        e->cross_policy = (int32_t)value;
+        return MARGIN_OK;
     case MARGIN_ENG_INSURANCE_FUND:
     case MARGIN_ENG_OPEN_POSITIONS:
     case MARGIN_ENG_EVENTS_PENDING:
@@ -180,6 +193,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
         break;
     case MARGIN_ENG_REARM_BAND:
         v = e->band;
+        break;
+    case MARGIN_ENG_CROSS_LIQUIDATION:
+        v = e->cross_policy;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);
@@ -230,8 +246,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
         for (pi = 0; pi < e->npos; pi++) {
             margin__position *p = &e->pos[pi];
             int64_t d, u;
-            if (p->status != MARGIN_STATUS_OPEN)
-                continue;
+            if (p->status != MARGIN_STATUS_OPEN || p->cross)
+                continue; /* a cross book's keys never fail (cross.c) */
             rc = margin__position_keys(e, &e->markets[p->market], p, 0, &d, &u);
             if (rc != MARGIN_OK) {
                 memcpy(e->levels, save, sizeof save);
@@ -241,6 +257,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
             }
         }
     }
+    for (pi = 0; pi < e->naccounts; pi++)
+        e->accounts[pi].mc_fired = 0;
     for (pi = 0; pi < e->npos; pi++) {
         margin__position *p = &e->pos[pi];
         if (p->status != MARGIN_STATUS_OPEN)

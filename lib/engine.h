@@ -84,4 +84,39 @@ int margin__reindex(margin_engine *e, uint32_t pi);
 void margin__link(margin_engine *e, uint32_t pi);
 void margin__unlink(margin_engine *e, uint32_t pi);
 
+/* cross books (cross.c) */
+int margin__is_cross(const margin__account *a, uint32_t mi);
+/* recompute the trigger keys of every cross position of an account; never fails */
+void margin__cross_rekey(margin_engine *e, uint32_t ai);
+/* the cross liquidation price of a cross position (0 when none or it does not fit) */
+int64_t margin__cross_liq(const margin_engine *e, const margin__position *p);
+/* a margin_position_at() figure of a cross position; MARGIN_ENOTSUP: not a cross figure */
+int margin__cross_at(const margin_engine *e, const margin__position *p, int32_t key,
+                     int64_t mark, int64_t *out);
+/* an account figure MARGIN_ACCT_CROSS_WALLET .. MARGIN_ACCT_CROSS_POSITIONS */
+int margin__cross_account_get(const margin_engine *e, uint32_t ai, int32_t key, int64_t *out);
+/* MARGIN_EFUNDS (with a message) unless `take` (money leaving the free balance) is within
+ * the account's available balance; MARGIN_OK without cross positions */
+int margin__cross_allows(const margin_engine *e, uint32_t ai, margin__i128 take);
+/* MARGIN_EFUNDS unless the available balance stays >= 0 with the free balance changed by
+ * dfree and `alt` standing in for position alt_pi (or added, alt_pi MARGIN__NONE) */
+int margin__cross_check(const margin_engine *e, uint32_t ai, const margin__position *alt,
+                        uint32_t alt_pi, margin__i128 dfree);
+/* a holder's close of qty of cross position pi at price: PnL into the wallet, the fee
+ * capped at the cross margin balance left, a wallet below zero after the account's last
+ * cross position covered by the fund (unless `reopen`: a flip keeps the position) */
+int margin__cross_fill(const margin_engine *e, uint32_t pi, int64_t qty, int64_t price,
+                       int64_t fee_rate, int reopen, margin__close *out);
+/* number of open cross positions of an account in a market */
+int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi);
+/* batches (mark update, funding): note an account to evaluate in e->xacc; decide what
+ * market mi at mark does to each (sorting and de-duplicating *nacc), staging their
+ * ledger changes and counting events; unstage them; apply the outcomes and re-key every
+ * account evaluated */
+int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai);
+int margin__cross_decide(margin_engine *e, size_t *nacc, uint32_t mi, int64_t mark,
+                         size_t *nout, size_t *nev, margin__i128 *fund);
+void margin__cross_unstage(margin_engine *e, size_t nacc);
+void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout);
+
 #endif

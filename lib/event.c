@@ -69,6 +69,7 @@ margin__event *margin__ev_position(margin_engine *e, int32_t type, uint32_t pi)
     ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
     ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
     ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
+    ev->f[MARGIN_EVF_MODE] = p->cross;
     return ev;
 }
 
@@ -156,7 +157,7 @@ int margin_event_fields(const margin_engine *e, int64_t *out, size_t n)
     if ((ev = current(e)) == NULL)
         return margin__fail(e, MARGIN_ESTATE, "no current event: call margin_event_next()");
     if (n > 0)
-        out[0] = MARGIN__NFIELDS - 1; /* the fields this library knows: 1..22 */
+        out[0] = MARGIN__NFIELDS - 1; /* the fields this library knows: 1..23 */
     for (i = 1; i < n; i++)
         out[i] = i < MARGIN__NFIELDS ? ev->f[i] : 0;
     return MARGIN_OK;

@@ -472,3 +472,284 @@ int margin__removable(const margin__market *m, const margin__position *p, int64_
     *out = (int64_t)x;
     return MARGIN_OK;
 }
+
+/* ------------------------------------------------------------------ cross books */
+
+int margin__cross_mm(const margin__market *m, const margin__leg *l, int64_t price,
+                     int64_t *out)
+{
+    margin__position p;
+    margin__i128 qe, x, c, r;
+    int64_t v, fee;
+    int rc, k;
+    if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
+        memset(&p, 0, sizeof p);
+        p.side = (int8_t)l->side;
+        p.qty = l->qty;
+        p.entry = l->entry;
+        return margin__mm_at(m, &p, price, out, NULL, NULL);
+    }
+    if ((rc = margin__qp_w(m, l->qty, l->entry, &qe)) != MARGIN_OK)
+        return rc;
+    k = margin__tier_at(m, qe);
+    if ((rc = margin__mul128(qe, m->tiers[k].mmr, &x)) != MARGIN_OK ||
+        (rc = up10(m->tiers[k].cum, m->w, &c)) != MARGIN_OK)
+        return rc;
+    x -= c; /* both >= 0 */
+    if (x < 0)
+        x = 0;
+    if ((rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) !=
+            MARGIN_OK ||
+        (rc = margin__narrow(r, &v)) != MARGIN_OK ||
+        (rc = margin__fee_of(m, l->qty, price, m->close_fee, &fee)) != MARGIN_OK)
+        return rc;
+    if (__builtin_add_overflow(v, fee, out))
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
+}
+
+/* One leg's maintenance margin at scale w + 8 on the price segment holding P where it is
+ * linear: MM = a*P + b for P in [*lo, *hi] (integer prices). Mark basis: the segment keeps
+ * the tier and whether Q*P*r - cum is below zero (MM clamped at 0); entry basis: every
+ * price (the fee to close, f*Q*P, is the only part that moves). *slope is the steepest a
+ * the leg has anywhere in its tier (the unclamped one), for bounds. */
+static int leg_piece(const margin__market *m, const margin__leg *l, int64_t P, margin__i128 *a,
+                     margin__i128 *b, int64_t *lo, int64_t *hi, margin__i128 *slope)
+{
+    margin__i128 qd, n, c, x, t;
+    const margin__tier *tk;
+    int rc, k;
+    int64_t r;
+    /* Qd = Q*10^(w-ns): the notional at scale w is Qd*P; w - ns <= 8, so Qd < 2^90 */
+    qd = (margin__i128)l->qty * margin__pow10_64(m->w - m->ns);
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        margin__i128 qe;
+        if ((rc = margin__qp_w(m, l->qty, l->entry, &qe)) != MARGIN_OK)
+            return rc;
+        tk = &m->tiers[margin__tier_at(m, qe)];
+        if ((rc = margin__mul128(qe, tk->mmr, &x)) != MARGIN_OK ||
+            (rc = up10(tk->cum, m->w, &c)) != MARGIN_OK)
+            return rc;
+        x -= c;
+        *a = *slope = qd * m->close_fee; /* < 2^90 * 2^27 */
+        *b = x > 0 ? x : 0;
+        *lo = 1;
+        *hi = INT64_MAX;
+        return MARGIN_OK;
+    }
+    if ((rc = margin__mul128(qd, P, &n)) != MARGIN_OK)
+        return rc;
+    k = margin__tier_at(m, n);
+    tk = &m->tiers[k];
+    r = tk->mmr + m->close_fee;
+    *slope = qd * r;
+    if ((rc = up10(tk->cum, m->w, &c)) != MARGIN_OK)
+        return rc;
+    /* the tier's prices: ceil(floor_k / Qd) .. ceil(floor_k+1 / Qd) - 1 */
+    *lo = 1;
+    if (k > 0) {
+        if ((rc = margin__div128(tk->floor_w, qd, MARGIN_ROUND_CEIL, &t)) != MARGIN_OK)
+            return rc;
+        *lo = t > 1 ? (t > INT64_MAX ? INT64_MAX : (int64_t)t) : 1;
+    }
+    *hi = INT64_MAX;
+    if (k + 1 < (int)m->ntiers && m->tiers[k + 1].floor_w != MARGIN__I128_MAX) {
+        if ((rc = margin__div128(m->tiers[k + 1].floor_w, qd, MARGIN_ROUND_CEIL, &t)) !=
+            MARGIN_OK)
+            return rc;
+        if (t - 1 < INT64_MAX)
+            *hi = (int64_t)(t - 1);
+    }
+    /* below cum / (Qd*r) the formula is negative and the maintenance margin 0 */
+    if (*slope > 0) {
+        margin__i128 cp;
+        if ((rc = margin__div128(c, *slope, MARGIN_ROUND_FLOOR, &cp)) != MARGIN_OK)
+            return rc;
+        if (cp >= P) { /* clamped here, up to cp */
+            *a = *b = 0;
+            if (cp < *hi)
+                *hi = (int64_t)cp;
+            return MARGIN_OK;
+        }
+        if (cp + 1 > *lo)
+            *lo = (int64_t)(cp + 1);
+    } else if (c > 0) {
+        *a = *b = 0; /* r = 0 and a positive amount: clamped in the whole tier */
+        return MARGIN_OK;
+    }
+    *a = *slope;
+    *b = -c;
+    return MARGIN_OK;
+}
+
+/* h(P) = A*P + B at scale w + 8 on the segment [*lo, *hi] holding P (see
+ * margin__cross_solve). */
+static int book_piece(const margin__market *m, const margin__leg *legs, int n, margin__i128 k,
+                      margin__i128 mmo, int64_t level, int with_mm, int64_t P, margin__i128 *A,
+                      margin__i128 *B, int64_t *lo, int64_t *hi)
+{
+    margin__i128 sq = 0, sqe = 0, sa = 0, sb = 0, t, u, qd;
+    int i, rc;
+    *lo = 1;
+    *hi = INT64_MAX;
+    for (i = 0; i < n; i++) {
+        qd = (margin__i128)legs[i].qty * margin__pow10_64(m->w - m->ns); /* < 2^90 */
+        sq += legs[i].side * qd; /* n <= MARGIN__MAX_LEGS: < 2^94 */
+        if ((rc = margin__mul128(qd, legs[i].entry, &t)) != MARGIN_OK ||
+            (rc = add128(sqe, legs[i].side * t, &sqe)) != MARGIN_OK)
+            return rc;
+        if (with_mm) {
+            margin__i128 a, b, sl;
+            int64_t l, h;
+            if ((rc = leg_piece(m, &legs[i], P, &a, &b, &l, &h, &sl)) != MARGIN_OK ||
+                (rc = add128(sa, a, &sa)) != MARGIN_OK || (rc = add128(sb, b, &sb)) != MARGIN_OK)
+                return rc;
+            if (l > *lo)
+                *lo = l;
+            if (h < *hi)
+                *hi = h;
+        }
+    }
+    /* A = level*sum(s*Qd) - sum(a); B = level*(k*10^(w-8) - sum(s*Qd*E)) - mmo*10^w - sum(b) */
+    if ((rc = margin__mul128(sq, level, &t)) != MARGIN_OK || (rc = sub128(t, sa, A)) != MARGIN_OK)
+        return rc;
+    if ((rc = up10(k, m->w - 8, &t)) != MARGIN_OK || (rc = sub128(t, sqe, &t)) != MARGIN_OK ||
+        (rc = margin__mul128(t, level, &t)) != MARGIN_OK)
+        return rc;
+    if (with_mm) {
+        if ((rc = up10(mmo, m->w, &u)) != MARGIN_OK || (rc = sub128(t, u, &t)) != MARGIN_OK ||
+            (rc = sub128(t, sb, &t)) != MARGIN_OK)
+            return rc;
+    }
+    *B = t;
+    return MARGIN_OK;
+}
+
+int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
+                        margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                        int64_t start, int dir, int64_t *out)
+{
+    int64_t P = start, lo, hi;
+    int first = 1, rc;
+    for (;;) {
+        margin__i128 A, B, h, x;
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+                MARGIN_OK ||
+            (rc = margin__mul128(A, P, &h)) != MARGIN_OK || (rc = add128(h, B, &h)) != MARGIN_OK)
+            return rc;
+        if (h <= 0) {
+            /* at the start; or h crossed zero between the last segment's end and here */
+            *out = first ? P : (dir < 0 ? P + 1 : P - 1);
+            return MARGIN_OK;
+        }
+        first = 0;
+        if (dir < 0) {
+            if (A > 0) { /* h falls as P falls: root below P */
+                if ((rc = margin__div128(-B, A, MARGIN_ROUND_CEIL, &x)) != MARGIN_OK)
+                    return rc;
+                if (x >= lo) {
+                    *out = x > 0 ? (int64_t)x : 0;
+                    return MARGIN_OK;
+                }
+            }
+            if (lo <= 1) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = lo - 1;
+        } else {
+            if (A < 0) { /* h falls as P rises: root above P */
+                if ((rc = margin__div128(-B, A, MARGIN_ROUND_FLOOR, &x)) != MARGIN_OK)
+                    return rc;
+                if (x <= hi) {
+                    *out = (int64_t)x;
+                    return MARGIN_OK;
+                }
+            }
+            if (hi == INT64_MAX) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = hi + 1;
+        }
+    }
+}
+
+/* floor(b / s) as a price distance, saturated; b >= 0, s > 0 */
+static int64_t dist(margin__i128 b, margin__i128 s)
+{
+    margin__i128 q = b / s;
+    return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
+void margin__cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
+                        const margin__cond *conds, int nc, int64_t *down, int64_t *up)
+{
+    margin__i128 sq = 0, sl = 0, nw, sw, b;
+    int64_t lo = 1, hi = INT64_MAX, dn = INT64_MAX, upd = INT64_MAX, safe_lo, safe_hi;
+    int i;
+    for (i = 0; i < n; i++) {
+        margin__i128 a, bb, s;
+        int64_t l, h;
+        sq += legs[i].side * ((margin__i128)legs[i].qty * margin__pow10_64(m->w - m->ns));
+        if (leg_piece(m, &legs[i], p0, &a, &bb, &l, &h, &s) != MARGIN_OK)
+            goto any;
+        sl += s; /* each < 2^117, n <= 16 */
+        if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
+            /* the band stays in the tier (the clamp is covered by the slope bound) */
+            margin__leg t = legs[i];
+            margin__i128 qd = (margin__i128)t.qty * margin__pow10_64(m->w - m->ns), nn, f;
+            int k;
+            if (margin__mul128(qd, p0, &nn) != MARGIN_OK)
+                goto any;
+            k = margin__tier_at(m, nn);
+            if (k > 0) {
+                if (margin__div128(m->tiers[k].floor_w, qd, MARGIN_ROUND_CEIL, &f) != MARGIN_OK)
+                    goto any;
+                if (f > lo)
+                    lo = f > INT64_MAX ? INT64_MAX : (int64_t)f;
+            }
+            if (k + 1 < (int)m->ntiers && m->tiers[k + 1].floor_w != MARGIN__I128_MAX) {
+                if (margin__div128(m->tiers[k + 1].floor_w, qd, MARGIN_ROUND_CEIL, &f) !=
+                    MARGIN_OK)
+                    goto any;
+                if (f - 1 < hi)
+                    hi = (int64_t)(f - 1);
+            }
+        }
+    }
+    for (i = 0; i < nc; i++) {
+        /* per tick, at scale w + 8: the uPnL term moves h by nw, the maintenance margin by
+         * 0 to sw in the opposite direction */
+        if (margin__mul128(sq, conds[i].level, &nw) != MARGIN_OK)
+            goto any;
+        sw = sl;
+        if (up10(conds[i].budget, m->w - 8, &b) != MARGIN_OK)
+            b = MARGIN__I128_MAX / 4; /* less than the budget: still a safe band */
+        if (!conds[i].rise) { /* h must stay > 0: the worst moves are down nw, up sw - nw */
+            if (nw > 0 && dist(b, nw) < dn)
+                dn = dist(b, nw);
+            if (sw - nw > 0 && dist(b, sw - nw) < upd)
+                upd = dist(b, sw - nw);
+        } else { /* h must stay <= 0: up nw, down sw - nw */
+            if (nw > 0 && dist(b, nw) < upd)
+                upd = dist(b, nw);
+            if (sw - nw > 0 && dist(b, sw - nw) < dn)
+                dn = dist(b, sw - nw);
+        }
+    }
+    safe_lo = dn >= p0 ? 1 : p0 - dn;
+    if (safe_lo < lo)
+        safe_lo = lo;
+    safe_hi = upd > INT64_MAX - p0 ? INT64_MAX : p0 + upd;
+    if (safe_hi > hi)
+        safe_hi = hi;
+    if (safe_lo > p0 || safe_hi < p0)
+        goto any; /* cannot happen: p0 is in its own tier */
+    *down = safe_lo <= 1 ? INT64_MIN : safe_lo - 1;
+    *up = safe_hi >= m->max_price ? INT64_MAX : safe_hi + 1;
+    return;
+any:
+    *down = INT64_MAX;
+    *up = INT64_MAX;
+}

@@ -58,4 +58,25 @@ int margin__removable(const margin__market *m, const margin__position *p, int64_
 int margin__fits_price_range(const margin__market *m, const margin__position *p);
 int margin__short_bp_fits(const margin__market *m, const margin__position *p);
 
+/* ---- cross books (several legs, other markets folded into constants) ---- */
+
+/* Maintenance margin of one cross leg at price, money, rounded up, >= 0: mark basis as
+ * margin__mm_at; entry basis max(0, Q*E*mmr - cum) + f*Q*P (each term rounded up). */
+int margin__cross_mm(const margin__market *m, const margin__leg *l, int64_t price,
+                     int64_t *out);
+/* The first price, walking from `start` down (dir < 0) or up (dir > 0), at which
+ * h(P) = level*(k + uPnL(P)) - mmo - MM(P) <= 0, for the legs of one market (k: money
+ * outside them, e.g. wallet + other markets' uPnL; mmo: other markets' maintenance; MM
+ * and mmo left out when with_mm is 0). The root is rounded against the holder (down: up,
+ * up: down); `start` itself when h(start) <= 0; 0 when there is none. */
+int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
+                        margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                        int64_t start, int dir, int64_t *out);
+/* Trigger keys of a market's legs around the mark p0 (fires when mark <= *down or mark >=
+ * *up): within them no condition can change, each moving h by less than its budget
+ * (slopes bounded tier by tier; the band ends at the legs' tier boundaries). Never fails:
+ * when a bound does not fit, the band is empty (both keys fire on any mark). */
+void margin__cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
+                        const margin__cond *conds, int nc, int64_t *down, int64_t *up);
+
 #endif

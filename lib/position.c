@@ -1,5 +1,6 @@
-/* Isolated positions: open, trade, close, margin and leverage changes, stops, queries.
- * The mathematics is in formula.c. */
+/* Positions: open, trade, close, margin and leverage changes, stops, queries. Isolated
+ * positions carry their own margin; cross positions draw on their account's cross book
+ * (cross.c). The mathematics is in formula.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,10 +74,36 @@ static int flags_ok(const margin_engine *e, uint32_t flags, int allow_cross)
 {
     if (flags & ~(MARGIN_FLAG_MAKER | MARGIN_FLAG_CROSS))
         return margin__fail(e, MARGIN_EINVAL, "unknown flags 0x%x", (unsigned)flags);
-    if (flags & MARGIN_FLAG_CROSS)
-        return margin__fail(e, allow_cross ? MARGIN_ENOTSUP : MARGIN_EINVAL,
-                            "cross margin is not supported yet");
+    if ((flags & MARGIN_FLAG_CROSS) && !allow_cross)
+        return margin__fail(e, MARGIN_EINVAL,
+                            "MARGIN_FLAG_CROSS applies to opening a position only (a position "
+                            "keeps the mode it was opened in)");
     return MARGIN_OK;
+}
+
+/* After an operation changed an account's free balance or cross positions: its cross
+ * book's trigger keys follow. */
+static void touched(margin_engine *e, uint32_t ai)
+{
+    if (e->accounts[ai].ncross > 0)
+        margin__cross_rekey(e, ai);
+}
+
+/* Room for one more position in the engine and in market m (call before opening one). */
+static int reserve_position(margin_engine *e, margin__market *m)
+{
+    int rc;
+    if (e->npos == e->cappos) {
+        uint32_t cap = e->cappos ? (e->cappos < (1u << 30) ? e->cappos * 2 : UINT32_MAX - 1) : 64;
+        margin__position *np = realloc(e->pos, (size_t)cap * sizeof *np);
+        if (np == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->pos = np;
+        e->cappos = cap;
+    }
+    if ((rc = margin__index_reserve(m)) != MARGIN_OK)
+        return margin__fail(e, rc, "out of memory");
+    return margin__ev_reserve(e, 1);
 }
 
 static int open_pos(const margin_engine *e, uint64_t id, margin__position **p)
@@ -149,6 +176,60 @@ static int liquidatable(const margin__position *p, int64_t mark)
     return mark >= p->liq;
 }
 
+/* Open a cross position: no margin leaves the wallet (only the fee); the initial margin
+ * is reserved in the available balance, which must stay >= 0. */
+static int open_cross(margin_engine *e, margin__account *a, margin__market *m, int32_t side,
+                      int64_t qty, int64_t price, int64_t leverage, int64_t margin,
+                      uint32_t flags, uint64_t *out_id)
+{
+    margin__position np;
+    margin__delta d;
+    int64_t fee;
+    uint32_t ai = (uint32_t)(a - e->accounts), mi = (uint32_t)(m - e->markets), pi;
+    int rc;
+    if (margin != 0 || leverage == 0)
+        return margin__fail(e, MARGIN_EINVAL,
+                            "a cross position takes a leverage and no margin (the account's "
+                            "wallet is its margin)");
+    if ((rc = check_leverage(e, m, qty, price, leverage)) != MARGIN_OK)
+        return rc;
+    if (margin__cross_legs_in(e, ai, mi) >= MARGIN__MAX_LEGS)
+        return margin__fail(e, MARGIN_ESTATE,
+                            "an account holds at most %d cross positions in one market",
+                            MARGIN__MAX_LEGS);
+    if ((rc = margin__fee_of(m, qty, price, (flags & MARGIN_FLAG_MAKER) ? m->maker : m->taker,
+                             &fee)) != MARGIN_OK)
+        return margin__fail(e, rc, "fee overflows");
+    memset(&np, 0, sizeof np);
+    np.qty = qty;
+    np.entry = price;
+    np.leverage = leverage;
+    np.side = (int8_t)side;
+    np.account = ai;
+    np.market = mi;
+    np.cross = 1;
+    np.fees = fee;
+    np.status = MARGIN_STATUS_OPEN;
+    np.down_slot = np.up_slot = MARGIN__NONE;
+    if ((rc = margin__position_envelope(e, m, &np)) != MARGIN_OK ||
+        (rc = margin__cross_check(e, ai, &np, MARGIN__NONE, -(margin__i128)fee)) != MARGIN_OK)
+        return rc;
+    d = delta_of(-fee, 0, 0, fee, 0);
+    if (margin__ledger_check(e, &np, 0, &d) != MARGIN_OK)
+        return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
+    if ((rc = reserve_position(e, m)) != MARGIN_OK)
+        return rc;
+    pi = e->npos++;
+    e->pos[pi] = np;
+    margin__ledger_apply(e, ai, &d);
+    margin__link(e, pi);
+    margin__cross_rekey(e, ai);
+    e->pos[pi].liq = margin__cross_liq(e, &e->pos[pi]);
+    margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, qty, 0, fee));
+    *out_id = (uint64_t)pi + 1;
+    return MARGIN_OK;
+}
+
 int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, int32_t side,
                          int64_t qty, int64_t price, int64_t leverage, int64_t margin,
                          uint32_t flags, uint64_t *out_id)
@@ -184,6 +265,16 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return rc;
     if (e->npos == UINT32_MAX - 1)
         return margin__fail(e, MARGIN_ENOMEM, "too many positions");
+    if (!(flags & MARGIN_FLAG_CROSS) != !margin__is_cross(a, (uint32_t)(market - 1)))
+        return margin__fail(e, MARGIN_ESTATE,
+                            (flags & MARGIN_FLAG_CROSS)
+                                ? "account %llu is in isolated mode in market %s: set cross "
+                                  "mode with margin_account_set_mode() first"
+                                : "account %llu is in cross mode in market %s: open with "
+                                  "MARGIN_FLAG_CROSS, or set isolated mode first",
+                            (unsigned long long)account, m->symbol);
+    if (flags & MARGIN_FLAG_CROSS)
+        return open_cross(e, a, m, side, qty, price, leverage, margin, flags, out_id);
     /* what linking and indexing will touch: load it while the arithmetic runs */
     if (a->tail != MARGIN__NONE)
         __builtin_prefetch(&e->pos[a->tail], 1);
@@ -217,6 +308,8 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return margin__fail(e, MARGIN_EOVERFLOW, "margin plus fee overflows");
     if (need > a->free)
         return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover margin plus fee");
+    if ((rc = margin__cross_allows(e, (uint32_t)(account - 1), need)) != MARGIN_OK)
+        return rc;
 
     memset(&c, 0, sizeof c);
     c.p.qty = qty;
@@ -236,17 +329,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
 
     /* reserve everything, then commit */
-    if (e->npos == e->cappos) {
-        uint32_t cap = e->cappos ? (e->cappos < (1u << 30) ? e->cappos * 2 : UINT32_MAX - 1) : 64;
-        margin__position *np = realloc(e->pos, (size_t)cap * sizeof *np);
-        if (np == NULL)
-            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
-        e->pos = np;
-        e->cappos = cap;
-    }
-    if ((rc = margin__index_reserve(m)) != MARGIN_OK)
-        return margin__fail(e, rc, "out of memory");
-    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+    if ((rc = reserve_position(e, m)) != MARGIN_OK)
         return rc;
 
     pi = e->npos++;
@@ -257,6 +340,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     margin__ledger_apply(e, c.p.account, &d);
     margin__link(e, pi);
     margin__index_set(e, m, pi, c.down, c.up);
+    touched(e, c.p.account);
     margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, qty, margin, value_fee));
     *out_id = (uint64_t)pi + 1;
     return MARGIN_OK;
@@ -376,6 +460,7 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
 {
     margin__position *p = NULL;
     margin__close c;
+    int64_t rate;
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
@@ -392,15 +477,17 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
         return rc;
     if (price % e->markets[p->market].tick != 0)
         return margin__fail(e, MARGIN_EGRID, "price is not a multiple of the market's tick");
-    rc = margin__close_compute(e, p, price,
-                               (flags & MARGIN_FLAG_MAKER) ? e->markets[p->market].maker
-                                                           : e->markets[p->market].taker,
-                               0, &c);
+    rate = (flags & MARGIN_FLAG_MAKER) ? e->markets[p->market].maker : e->markets[p->market].taker;
+    if (p->cross)
+        rc = margin__cross_fill(e, (uint32_t)(position - 1), p->qty, price, rate, 0, &c);
+    else
+        rc = margin__close_compute(e, p, price, rate, 0, &c);
     if (rc != MARGIN_OK)
         return margin__fail(e, rc, "closing amounts overflow");
     if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
         return rc;
     margin__close_apply(e, (uint32_t)(position - 1), price, &c, MARGIN_EV_CLOSE);
+    touched(e, p->account);
     return MARGIN_OK;
 }
 
@@ -411,6 +498,100 @@ static void commit_state(margin_engine *e, uint32_t pi, const candidate *c)
     margin__market *m = &e->markets[p->market];
     *p = c->p;
     margin__index_set(e, m, pi, c->down, c->up);
+}
+
+/* A trade on a cross position: the wallet pays fees and receives PnL; an increase or a
+ * flip must leave the available balance >= 0. */
+static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty, int64_t price,
+                       int64_t rate, int64_t fee)
+{
+    margin__position *p = &e->pos[pi];
+    margin__market *m = &e->markets[p->market];
+    margin__position np = *p;
+    margin__close cl;
+    margin__delta d;
+    margin__event *ev;
+    int rc;
+    if (side == p->side) {
+        margin__i128 tot, ne;
+        if (__builtin_add_overflow(p->qty, qty, &np.qty))
+            return margin__fail(e, MARGIN_EOVERFLOW, "position size overflows");
+        tot = (margin__i128)p->qty * p->entry + (margin__i128)qty * price;
+        if ((rc = margin__div128(tot, np.qty, RUP(p->side), &ne)) != MARGIN_OK ||
+            (rc = margin__narrow(ne, &np.entry)) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "entry price overflows");
+        if ((rc = check_leverage(e, m, np.qty, np.entry, p->leverage)) != MARGIN_OK)
+            return rc;
+        np.fees += fee;
+        d = delta_of(-fee, 0, 0, fee, 0);
+        if ((rc = margin__position_envelope(e, m, &np)) != MARGIN_OK ||
+            (rc = margin__cross_check(e, p->account, &np, pi, -(margin__i128)fee)) != MARGIN_OK)
+            return rc;
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
+        if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+            return rc;
+        margin__ledger_apply(e, p->account, &d);
+        *p = np;
+        touched(e, p->account);
+        p->liq = margin__cross_liq(e, p);
+        margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, 0, fee));
+        return MARGIN_OK;
+    }
+    if (qty < p->qty) {
+        if ((rc = margin__cross_fill(e, pi, qty, price, rate, 1, &cl)) != MARGIN_OK)
+            return margin__fail(e, rc, "closing amounts overflow");
+        np.qty = p->qty - qty;
+        np.realized += cl.realized;
+        np.fees += cl.fee;
+        d = delta_of(cl.ret - cl.fee, 0, cl.realized, cl.fee, cl.insurance);
+        if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+            return rc;
+        margin__ledger_apply(e, p->account, &d);
+        *p = np;
+        touched(e, p->account);
+        p->liq = margin__cross_liq(e, p);
+        ev = trade_event(e, MARGIN_EV_REDUCE, pi, price, qty, 0, cl.fee);
+        ev->f[MARGIN_EVF_REALIZED_PNL] = cl.realized;
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = cl.insurance;
+        margin__ev_commit(e, ev);
+        return MARGIN_OK;
+    }
+    {
+        /* flip: close everything, reopen the rest on the other side */
+        int64_t rest = qty - p->qty, fee_open;
+        margin__delta d2;
+        if ((rc = margin__cross_fill(e, pi, p->qty, price, rate, 1, &cl)) != MARGIN_OK)
+            return margin__fail(e, rc, "closing amounts overflow");
+        if ((rc = check_leverage(e, m, rest, price, p->leverage)) != MARGIN_OK)
+            return rc;
+        if ((rc = margin__fee_of(m, rest, price, rate, &fee_open)) != MARGIN_OK)
+            return margin__fail(e, rc, "fee overflows");
+        np.side = (int8_t)side;
+        np.qty = rest;
+        np.entry = price;
+        np.realized += cl.realized;
+        np.fees += cl.fee + fee_open;
+        d = delta_of(cl.ret - cl.fee - fee_open, 0, cl.realized, cl.fee + fee_open,
+                     cl.insurance);
+        d2 = delta_of(-fee_open, 0, 0, fee_open, 0);
+        if ((rc = margin__position_envelope(e, m, &np)) != MARGIN_OK ||
+            (rc = margin__cross_check(e, p->account, &np, pi,
+                                      (margin__i128)cl.ret - cl.fee - fee_open)) != MARGIN_OK)
+            return rc;
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
+        if ((rc = margin__ev_reserve(e, 2)) != MARGIN_OK)
+            return rc;
+        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE);
+        np.status = MARGIN_STATUS_OPEN;
+        *p = np; /* same id, lists and index slots */
+        margin__ledger_apply(e, p->account, &d2);
+        touched(e, p->account);
+        p->liq = margin__cross_liq(e, p);
+        margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, 0, fee_open));
+        return MARGIN_OK;
+    }
 }
 
 int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int64_t qty,
@@ -445,6 +626,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
     rate = (flags & MARGIN_FLAG_MAKER) ? m->maker : m->taker;
     if ((rc = margin__fee_of(m, qty, price, rate, &fee)) != MARGIN_OK)
         return margin__fail(e, rc, "fee overflows");
+    if (p->cross && (side == p->side || qty != p->qty))
+        return trade_cross(e, pi, side, qty, price, rate, fee);
 
     if (side == p->side) {
         /* increase: weighted average entry, margin for the added part */
@@ -462,6 +645,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return margin__fail(e, rc, "margin overflows");
         if (__builtin_add_overflow(add, fee, &need) || need > a->free)
             return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover margin plus fee");
+        if ((rc = margin__cross_allows(e, p->account, need)) != MARGIN_OK)
+            return rc;
         c.p = *p;
         c.p.qty = nq;
         c.p.entry = (int64_t)ne;
@@ -477,6 +662,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return rc;
         margin__ledger_apply(e, p->account, &d);
         commit_state(e, pi, &c);
+        touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, add, fee));
         return MARGIN_OK;
     }
@@ -507,6 +693,8 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         }
         if ((margin__i128)a->free + out < fee)
             return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the fee");
+        if ((rc = margin__cross_allows(e, p->account, (margin__i128)fee - out)) != MARGIN_OK)
+            return rc;
         c.p = *p;
         c.p.qty = p->qty - qty;
         c.p.margin = nm;
@@ -522,6 +710,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         margin__ledger_apply(e, p->account, &d);
         amount = nm - p->margin;
         commit_state(e, pi, &c);
+        touched(e, p->account);
         ev = trade_event(e, MARGIN_EV_REDUCE, pi, price, qty, amount, fee);
         ev->f[MARGIN_EVF_REALIZED_PNL] = realized;
         ev->f[MARGIN_EVF_INSURANCE_DELTA] = ins;
@@ -550,6 +739,9 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         if (__builtin_add_overflow(im, fee_open, &need) || need > free_after)
             return margin__fail(e, MARGIN_EFUNDS,
                                 "free balance does not cover the reopened side's margin plus fee");
+        if ((rc = margin__cross_allows(e, p->account,
+                                       (margin__i128)need + fee_close - cl.ret)) != MARGIN_OK)
+            return rc;
         c.p = *p;
         c.p.side = (int8_t)side;
         c.p.qty = rest;
@@ -583,6 +775,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         *p = c.p;
         margin__ledger_apply(e, p->account, &d);
         margin__index_set(e, m, pi, c.down, c.up);
+        touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, im, fee_open));
         return MARGIN_OK;
     }
@@ -613,6 +806,7 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
         return rc;
     margin__ledger_apply(e, p->account, &d);
     commit_state(e, pi, &c);
+    touched(e, p->account);
     ev = margin__ev_position(e, ev_type, pi);
     ev->f[MARGIN_EVF_AMOUNT] = delta;
     margin__ev_commit(e, ev);
@@ -631,8 +825,15 @@ int margin_position_add_margin(margin_engine *e, uint64_t position, int64_t amou
         return rc;
     if (amount <= 0)
         return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    if (p->cross)
+        return margin__fail(e, MARGIN_ESTATE,
+                            "position %llu is a cross position: its margin is the account's "
+                            "wallet (deposit to the account instead)",
+                            (unsigned long long)position);
     if (amount > e->accounts[p->account].free)
         return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the amount");
+    if ((rc = margin__cross_allows(e, p->account, amount)) != MARGIN_OK)
+        return rc;
     return change_margin(e, (uint32_t)(position - 1), amount, p->leverage, MARGIN_EV_MARGIN_ADD);
 }
 
@@ -649,6 +850,11 @@ int margin_position_remove_margin(margin_engine *e, uint64_t position, int64_t a
         return rc;
     if (amount <= 0)
         return margin__fail(e, MARGIN_EINVAL, "amount must be > 0");
+    if (p->cross)
+        return margin__fail(e, MARGIN_ESTATE,
+                            "position %llu is a cross position: it has no margin of its own "
+                            "(withdraw from the account instead)",
+                            (unsigned long long)position);
     if ((rc = margin__removable(&e->markets[p->market], p, current_mark(&e->markets[p->market], p), &rem)) !=
         MARGIN_OK)
         return margin__fail(e, rc, "removable margin overflows");
@@ -679,12 +885,30 @@ int margin_position_set_leverage(margin_engine *e, uint64_t position, int64_t le
     m = &e->markets[p->market];
     if ((rc = check_leverage(e, m, p->qty, p->entry, leverage)) != MARGIN_OK)
         return rc;
+    if (p->cross) {
+        /* only the initial margin reserved in the available balance changes */
+        margin__position np = *p;
+        margin__event *ev;
+        np.leverage = leverage;
+        if (leverage < p->leverage &&
+            (rc = margin__cross_check(e, p->account, &np, (uint32_t)(position - 1), 0)) !=
+                MARGIN_OK)
+            return rc;
+        if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+            return rc;
+        p->leverage = leverage;
+        ev = margin__ev_position(e, MARGIN_EV_LEVERAGE, (uint32_t)(position - 1));
+        margin__ev_commit(e, ev);
+        return MARGIN_OK;
+    }
     if ((rc = margin__initial_margin(m, p->qty, p->entry, p->leverage, &im_old)) != MARGIN_OK ||
         (rc = margin__initial_margin(m, p->qty, p->entry, leverage, &im_new)) != MARGIN_OK)
         return margin__fail(e, rc, "initial margin overflows");
     delta = im_new - im_old;
     if (delta > 0 && delta > e->accounts[p->account].free)
         return margin__fail(e, MARGIN_EFUNDS, "free balance does not cover the extra margin");
+    if ((rc = margin__cross_allows(e, p->account, delta)) != MARGIN_OK)
+        return rc;
     if (delta < 0) {
         margin__position t = *p;
         int64_t mark = current_mark(m, p), mm, b;
@@ -720,6 +944,12 @@ int margin_position_set_stops(margin_engine *e, uint64_t position, int64_t stop_
         (rc = check_price_range(e, &e->markets[p->market], "take-profit", take_profit)) !=
             MARGIN_OK)
         return rc;
+    if (p->cross) {
+        p->stop = stop_loss;
+        p->take = take_profit;
+        margin__cross_rekey(e, p->account);
+        return MARGIN_OK;
+    }
     c.p = *p;
     c.p.stop = stop_loss;
     c.p.take = take_profit;
@@ -781,7 +1011,10 @@ int margin_position_get(const margin_engine *e, uint64_t position, int32_t key, 
         v = p->take;
         break;
     case MARGIN_POS_LIQ_PRICE:
-        v = p->liq;
+        v = p->cross && p->status == MARGIN_STATUS_OPEN ? margin__cross_liq(e, p) : p->liq;
+        break;
+    case MARGIN_POS_MODE:
+        v = p->cross ? MARGIN_MODE_CROSS : MARGIN_MODE_ISOLATED;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown position key %d", (int)key);
@@ -808,6 +1041,12 @@ int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, i
     m = &e->markets[p->market];
     if (mark == 0)
         mark = current_mark(m, p);
+    if (p->cross && (rc = margin__cross_at(e, p, key, mark, &v)) != MARGIN_ENOTSUP) {
+        if (rc != MARGIN_OK)
+            return margin__fail(e, rc, "the figure does not fit in 64 bits");
+        *out = v;
+        return MARGIN_OK;
+    }
     switch (key) {
     case MARGIN_AT_NOTIONAL:
         rc = margin__notional(m, p->qty, mark, MARGIN_ROUND_CEIL, &v);
@@ -894,6 +1133,7 @@ void margin__link(margin_engine *e, uint32_t pi)
     a->tail = pi;
     m->open_count++;
     a->open_count++;
+    a->ncross += p->cross;
     e->open_positions++;
 }
 
@@ -921,6 +1161,7 @@ void margin__unlink(margin_engine *e, uint32_t pi)
     p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
     m->open_count--;
     a->open_count--;
+    a->ncross -= p->cross;
     e->open_positions--;
 }
 

@@ -263,7 +263,12 @@ int margin__reindex(margin_engine *e, uint32_t pi)
     margin__position *p = &e->pos[pi];
     margin__market *m = &e->markets[p->market];
     int64_t d, u, liq;
-    int rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, MARGIN__ONE, &liq);
+    int rc;
+    if (p->cross) {
+        margin__cross_rekey(e, p->account);
+        return MARGIN_OK;
+    }
+    rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, MARGIN__ONE, &liq);
     if (rc != MARGIN_OK)
         return rc;
     p->liq = liq;
@@ -477,11 +482,22 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
  * mark is applied with all its consequences, or nothing changes. */
+/* An isolated outcome that moves money into or out of the free balance of an account with
+ * cross positions: that account's cross book is evaluated in the same batch. */
+static int note_touched(margin_engine *e, const margin__outcome *o, size_t *nx)
+{
+    const margin__position *p = &e->pos[o->pi];
+    if ((o->kind == OUT_STOP || o->kind == OUT_TAKE) && e->accounts[p->account].ncross > 0)
+        return margin__cross_note(e, nx, p->account);
+    return MARGIN_OK;
+}
+
 static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
-    size_t n = 0, i, nout = 0, nev = 0;
+    size_t n = 0, i, nout = 0, nev = 0, nx = 0, nxout = 0;
     margin__outcome *outs;
     margin__i128 fund = e->insurance;
+    uint32_t mi = (uint32_t)(m - e->markets);
     int rc;
 
     if (e->full_scan) {
@@ -511,24 +527,38 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
      * each close's ledger changes are staged on its account (just loaded by the decision)
      * and the totals checked; applying an outcome unstages its account. */
     for (i = 0; i < n; i++) {
-        if ((rc = decide(e, m, e->cand[i], &e->pos[e->cand[i]], mark, &outs[nout])) !=
-            MARGIN_OK) {
+        const margin__position *p = &e->pos[e->cand[i]];
+        if (p->cross) { /* its account's book is evaluated below */
+            if ((rc = margin__cross_note(e, &nx, p->account)) != MARGIN_OK) {
+                unstage_outcomes(e, outs, nout);
+                return rc;
+            }
+            continue;
+        }
+        if ((rc = decide(e, m, e->cand[i], p, mark, &outs[nout])) != MARGIN_OK) {
             unstage_outcomes(e, outs, nout);
             return margin__fail(e, rc, "evaluating position %u overflows", e->cand[i] + 1);
         }
         if (outs[nout].kind == OUT_NONE)
             continue;
-        if (stage_outcome(e, &outs[nout], &nev, &fund) != MARGIN_OK) {
+        if (stage_outcome(e, &outs[nout], &nev, &fund) != MARGIN_OK ||
+            (rc = note_touched(e, &outs[nout], &nx)) != MARGIN_OK) {
             unstage_outcomes(e, outs, nout + 1);
-            return margin__fail(e, MARGIN_EOVERFLOW,
-                                "an account's ledgers or the insurance fund would overflow");
+            return rc == MARGIN_OK ? margin__fail(e, MARGIN_EOVERFLOW,
+                                                  "an account's ledgers or the insurance fund "
+                                                  "would overflow")
+                                   : rc;
         }
         nout++;
     }
-    if ((rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
+    /* then the cross books: on the free balances the isolated outcomes leave */
+    if ((rc = margin__cross_decide(e, &nx, mi, mark, &nxout, &nev, &fund)) != MARGIN_OK ||
+        (rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
         unstage_outcomes(e, outs, nout);
+        margin__cross_unstage(e, nx);
         return rc;
     }
+    margin__cross_unstage(e, nx);
     m->mark = mark;
     for (i = 0; i < nout; i++) {
         if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
@@ -536,6 +566,7 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
         margin__ledger_unstage(e, e->pos[outs[i].pi].account);
         apply(e, m, &outs[i], mark);
     }
+    margin__cross_apply(e, nx, nxout);
     return MARGIN_OK;
 }
 
@@ -588,7 +619,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     margin__market *m = NULL;
     funding_out *fo;
     uint32_t pi;
-    size_t n = 0, i, nev = 0;
+    size_t n = 0, i, nev = 0, nx = 0, nxout = 0;
     margin__i128 fund;
     int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int rc;
@@ -617,6 +648,18 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         if ((rc = margin__rate_of((margin__i128)t.qty * mark, m->ns, -(int64_t)t.side * rate,
                                   MARGIN_ROUND_FLOOR, &fo[n].flow)) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
+        fo[n].o.kind = OUT_NONE;
+        if (t.cross) {
+            /* paid from (or to) the cross wallet; the book is evaluated below */
+            memset(&d, 0, sizeof d);
+            d.free = d.funding = fo[n].flow;
+            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
+                margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
+                return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
+            if ((rc = margin__cross_note(e, &nx, t.account)) != MARGIN_OK)
+                return funding_fail(e, m, rc, pi);
+            continue;
+        }
         if (fo[n].flow < -t.margin)
             fo[n].flow = -t.margin; /* a position never pays more than its margin */
         if (__builtin_add_overflow(t.margin, fo[n].flow, &t.margin))
@@ -637,15 +680,23 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         /* then the mark, on the state funding leaves: funding alone can liquidate. Only a
          * position whose new keys the mark crosses has anything happen (the full scan, the
          * reference, decides every one) */
-        fo[n].o.kind = OUT_NONE;
         if ((e->full_scan || fo[n].down >= mark || fo[n].up <= mark) &&
             (rc = decide_at(e, m, pi, &t, mark, kp, kr, &fo[n].o)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
         if (stage_outcome(e, &fo[n].o, &nev, &fund) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
+        if (fo[n].o.kind != OUT_NONE && (rc = note_touched(e, &fo[n].o, &nx)) != MARGIN_OK)
+            return funding_fail(e, m, rc, pi);
     }
-    if ((rc = margin__ev_reserve(e, n + nev)) != MARGIN_OK)
+    /* then the cross books, on the wallets the payments and the isolated outcomes leave:
+     * funding can liquidate them in the same call */
+    if ((rc = margin__cross_decide(e, &nx, (uint32_t)(m - e->markets), mark, &nxout, &nev,
+                                   &fund)) != MARGIN_OK ||
+        (rc = margin__ev_reserve(e, n + nev)) != MARGIN_OK) {
+        margin__cross_unstage(e, nx);
         return funding_fail(e, m, rc, m->head);
+    }
+    margin__cross_unstage(e, nx);
     for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
         margin__ledger_unstage(e, e->pos[pi].account);
     /* pass 2: apply the payments, in position-id order */
@@ -654,12 +705,17 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         margin__delta d;
         margin__event *ev;
         memset(&d, 0, sizeof d);
-        d.isolated = d.funding = fo[i].flow;
+        if (p->cross)
+            d.free = d.funding = fo[i].flow;
+        else
+            d.isolated = d.funding = fo[i].flow;
         margin__ledger_apply(e, p->account, &d);
         p->funding += fo[i].flow;
-        p->margin = fo[i].margin;
-        p->liq = fo[i].liq;
-        margin__index_set(e, m, pi, fo[i].down, fo[i].up);
+        if (!p->cross) {
+            p->margin = fo[i].margin;
+            p->liq = fo[i].liq;
+            margin__index_set(e, m, pi, fo[i].down, fo[i].up);
+        }
         ev = margin__ev_position(e, MARGIN_EV_FUNDING, pi);
         ev->f[MARGIN_EVF_PRICE] = mark;
         ev->f[MARGIN_EVF_AMOUNT] = fo[i].flow;
@@ -671,5 +727,6 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     for (i = 0; i < n; i++)
         if (fo[i].o.kind != OUT_NONE)
             apply(e, m, &fo[i].o, mark);
+    margin__cross_apply(e, nx, nxout);
     return MARGIN_OK;
 }

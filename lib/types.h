@@ -14,12 +14,15 @@
 #define MARGIN__MAX_LEVELS 8
 #define MARGIN__MAX_TIERS 32
 #define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
-#define MARGIN__NFIELDS 23      /* event fields 1..22 */
+#define MARGIN__NFIELDS 24      /* event fields 1..23 */
 #define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
 /* The largest price scale + quantity scale accepted: every figure of a position is computed
  * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
  * margin) must stay below 1.7e38 / 10^(w + 8) money: 1.7e14 at scales 8/8, 1.7e2 at 28. */
 #define MARGIN__MAX_SCALE_SUM 28
+/* The most cross positions one account holds in one market (hedge legs): the cross
+ * formulas solve a market's legs together on the stack. */
+#define MARGIN__MAX_LEGS 16
 
 typedef struct {
     int64_t floor;   /* money */
@@ -66,6 +69,13 @@ typedef struct {
     int64_t free, deposits, withdrawals, realized, fees, funding, isolated;
     uint32_t open_count;
     uint32_t head, tail; /* open positions */
+    uint32_t ncross;     /* open cross positions (cross.c) */
+    uint8_t mc_fired;    /* account-level margin-call levels fired (cross book) */
+    /* markets where the account is in cross mode: bit i for market index i < 64, and a
+     * sorted array of the indexes >= 64 */
+    uint64_t cross_lo;
+    uint32_t *cross_hi;
+    uint32_t ncross_hi, capcross_hi;
     /* deltas staged by a batch (mark update, funding) before it commits: free, isolated,
      * realized, fees, funding; zero outside a batch */
     margin__i128 stage[5];
@@ -81,11 +91,27 @@ typedef struct {
     int8_t side;
     uint8_t status;
     uint8_t mc_fired; /* bit i: level i has fired and is not re-armed */
+    uint8_t cross;    /* 1: a cross position (no margin of its own; its account's book) */
 } margin__position;
 
 typedef struct {
     int64_t f[MARGIN__NFIELDS];
 } margin__event;
+
+/* One leg of a cross book in one market: a cross position's side, size and entry. */
+typedef struct {
+    int64_t qty, entry;
+    int side;
+} margin__leg;
+
+/* A condition on a cross book that a band of prices must not let change (cross.c):
+ * h = level*balance - 1*MM at scale 16 must stay > 0 (rise = 0) or <= 0 (rise = 1); the
+ * band may move h by at most `budget` (scale 16, >= 0) in the unwanted direction. */
+typedef struct {
+    int64_t level;
+    int rise;
+    margin__i128 budget;
+} margin__cond;
 
 struct margin_engine {
     margin__market *markets;
@@ -107,6 +133,7 @@ struct margin_engine {
     int64_t levels[MARGIN__MAX_LEVELS];
     uint32_t nlevels;
     int64_t band; /* margin-call re-arm band (rate) */
+    int32_t cross_policy; /* MARGIN_CROSS_LIQ_* */
     margin_event_fn cb;
     void *cb_user;
 
@@ -114,6 +141,12 @@ struct margin_engine {
     size_t cand_cap;
     void *out; /* and their outcomes (struct margin__outcome, trigger.c) */
     size_t out_cap;
+    uint32_t *xacc; /* cross accounts to evaluate (cross.c) */
+    size_t xacc_cap;
+    void *xout; /* their outcomes */
+    size_t xout_cap;
+    void *xcl; /* and the closes they decide */
+    size_t xcl_cap;
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
 

@@ -1389,9 +1389,10 @@ START_TEST(test_bad_open)
     BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("0.1"), D("20000"), X(20), 0,
                                            0x80000000u)),
         MARGIN_EINVAL);
+    /* the cross flag must agree with the account's mode in the market (isolated here) */
     BAD(&w, margin_position_open(OPEN_ARGS(MARGIN_LONG, D("0.1"), D("20000"), X(20), 0,
                                            MARGIN_FLAG_CROSS)),
-        MARGIN_ENOTSUP);
+        MARGIN_ESTATE);
     /* unknown ids */
     BAD(&w, margin_position_open(e, 0, mm, MARGIN_LONG, D("0.1"), D("20000"), X(20), 0, 0, &id),
         MARGIN_ENOTFOUND);
@@ -1577,7 +1578,7 @@ START_TEST(test_bad_queries)
     BAD_NULL(&w, margin_position_get(NULL, p, MARGIN_POS_QTY, &v));
     BAD(&w, margin_position_get(e, p, MARGIN_POS_QTY, NULL), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, p, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_position_get(e, p, 15, &v), MARGIN_EINVAL);
+    BAD(&w, margin_position_get(e, p, MARGIN_POS_MODE + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, p, MARGIN_AT_NOTIONAL, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, 0, MARGIN_POS_QTY, &v), MARGIN_ENOTFOUND);
     BAD(&w, margin_position_get(e, 999, MARGIN_POS_QTY, &v), MARGIN_ENOTFOUND);
@@ -1638,7 +1639,7 @@ START_TEST(test_bad_accounts_marks)
     BAD_NULL(&w, margin_account_get(NULL, a, MARGIN_ACCT_FREE_BALANCE, &v));
     BAD(&w, margin_account_get(e, a, MARGIN_ACCT_FREE_BALANCE, NULL), MARGIN_EINVAL);
     BAD(&w, margin_account_get(e, a, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_account_get(e, a, 10, &v), MARGIN_EINVAL);
+    BAD(&w, margin_account_get(e, a, MARGIN_ACCT_CROSS_POSITIONS + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_account_get(e, 0, MARGIN_ACCT_FREE_BALANCE, &v), MARGIN_ENOTFOUND);
     BAD(&w, margin_account_get(e, 999, MARGIN_ACCT_FREE_BALANCE, &v), MARGIN_ENOTFOUND);
     ck_assert_int_eq(v, 4242);
@@ -1663,7 +1664,7 @@ START_TEST(test_bad_accounts_marks)
     BAD(&w, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, 2), MARGIN_EINVAL);
     BAD(&w, margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, -1), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_engine_get(e, 10, &v), MARGIN_EINVAL);
+    BAD(&w, margin_engine_get(e, MARGIN_ENG_CROSS_LIQUIDATION + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, MARGIN_ENG_TIME, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(v, 4242);
     margin_engine_free(e);

@@ -1,0 +1,971 @@
+/* Cross margin: an account's cross book (its cross positions, backed by its free balance,
+ * the cross wallet), its figures, its trigger bands, and what a mark or a funding round
+ * does to it. The formulas of a book's legs are in formula.c.
+ *
+ * Detection without a scan. A cross book's state can change (liquidation, a margin-call
+ * level firing or re-arming) only when h = level*balance - MM crosses zero for one of at
+ * most three levels: 1 (liquidation), the lowest level not fired, and the highest
+ * level - band among the fired ones (re-arm). Each h's distance from zero, less what
+ * rounding can take, is split evenly between the markets of the book; each market turns
+ * its share into a price band around its mark (the legs' PnL and maintenance slopes are
+ * bounded tier by tier, margin__cross_band) and the band's edges become the trigger keys
+ * of the account's positions in that market, in the same heaps as the isolated keys. While
+ * every mark stays inside its band, no h can cross zero; a mark outside re-evaluates the
+ * account exactly and re-splits. The full-scan path evaluates every cross account holding
+ * the market instead; both produce the same events. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define ONE MARGIN__ONE
+
+typedef struct {
+    margin__i128 upnl, mm, im, bal;
+    int nlegs;
+} book;
+
+/* ------------------------------------------------------------------ modes */
+
+int margin__is_cross(const margin__account *a, uint32_t mi)
+{
+    uint32_t lo = 0, hi;
+    if (mi < 64)
+        return (int)((a->cross_lo >> mi) & 1u);
+    hi = a->ncross_hi;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a->cross_hi[mid] == mi)
+            return 1;
+        if (a->cross_hi[mid] < mi)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int set_cross(margin_engine *e, margin__account *a, uint32_t mi, int cross)
+{
+    uint32_t i, j;
+    if (mi < 64) {
+        if (cross)
+            a->cross_lo |= (uint64_t)1 << mi;
+        else
+            a->cross_lo &= ~((uint64_t)1 << mi);
+        return MARGIN_OK;
+    }
+    if (margin__is_cross(a, mi) == cross)
+        return MARGIN_OK;
+    for (i = 0; i < a->ncross_hi && a->cross_hi[i] < mi; i++)
+        ;
+    if (!cross) {
+        memmove(&a->cross_hi[i], &a->cross_hi[i + 1],
+                (a->ncross_hi - i - 1) * sizeof a->cross_hi[0]);
+        a->ncross_hi--;
+        return MARGIN_OK;
+    }
+    if (a->ncross_hi == a->capcross_hi) {
+        uint32_t cap = a->capcross_hi ? a->capcross_hi * 2 : 4;
+        uint32_t *n = realloc(a->cross_hi, (size_t)cap * sizeof *n);
+        if (n == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        a->cross_hi = n;
+        a->capcross_hi = cap;
+    }
+    for (j = a->ncross_hi; j > i; j--)
+        a->cross_hi[j] = a->cross_hi[j - 1];
+    a->cross_hi[i] = mi;
+    a->ncross_hi++;
+    return MARGIN_OK;
+}
+
+int margin_account_set_mode(margin_engine *e, uint64_t account, uint64_t market, int32_t mode)
+{
+    margin__account *a = NULL;
+    margin__market *m = NULL;
+    uint32_t pi;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
+    if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK ||
+        (rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (mode != MARGIN_MODE_ISOLATED && mode != MARGIN_MODE_CROSS)
+        return margin__fail(e, MARGIN_EINVAL,
+                            "unknown mode %d: use MARGIN_MODE_ISOLATED or MARGIN_MODE_CROSS",
+                            (int)mode);
+    if (margin__is_cross(a, (uint32_t)(market - 1)) == (mode == MARGIN_MODE_CROSS))
+        return MARGIN_OK;
+    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext)
+        if (e->pos[pi].market == market - 1)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "account %llu has open position %u in market %s: close it "
+                                "before switching the margin mode",
+                                (unsigned long long)account, pi + 1, m->symbol);
+    return set_cross(e, a, (uint32_t)(market - 1), mode == MARGIN_MODE_CROSS);
+}
+
+int margin_account_mode(const margin_engine *e, uint64_t account, uint64_t market,
+                        int32_t *out_mode)
+{
+    margin__account *a = NULL;
+    margin__market *m = NULL;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_mode == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out_mode is NULL");
+    if ((rc = margin__get_account(e, account, &a)) != MARGIN_OK ||
+        (rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    *out_mode = margin__is_cross(a, (uint32_t)(market - 1)) ? MARGIN_MODE_CROSS
+                                                            : MARGIN_MODE_ISOLATED;
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ figures */
+
+/* The price a cross position is valued at: market mi at mark (mi == MARGIN__NONE: none),
+ * every other market at its last mark, the entry when it has none. */
+static int64_t leg_price(const margin_engine *e, const margin__position *p, uint32_t mi,
+                         int64_t mark)
+{
+    const margin__market *m = &e->markets[p->market];
+    if (p->market == mi)
+        return mark;
+    return m->mark ? m->mark : p->entry;
+}
+
+static margin__leg leg_of(const margin__position *p)
+{
+    margin__leg l;
+    l.qty = p->qty;
+    l.entry = p->entry;
+    l.side = p->side;
+    return l;
+}
+
+/* One position's PnL (rounded down) and maintenance margin (rounded up) at price. */
+static int leg_figs(const margin_engine *e, const margin__position *p, int64_t price,
+                    int64_t *pnl, int64_t *mm)
+{
+    const margin__market *m = &e->markets[p->market];
+    margin__leg l = leg_of(p);
+    int rc = margin__pnl(m, p->side, p->qty, p->entry, price, pnl);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__cross_mm(m, &l, price, mm);
+}
+
+/* The figures of account ai's cross book with market mi at mark, on wallet wb; `alt`, when
+ * not NULL, stands in for position alt_pi (a candidate state; qty 0: gone), or is an extra
+ * position when alt_pi is MARGIN__NONE. */
+static int book_at(const margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark,
+                   margin__i128 wb, const margin__position *alt, uint32_t alt_pi, book *b)
+{
+    const margin__account *a = &e->accounts[ai];
+    uint32_t pi = a->head;
+    int rc, extra = alt != NULL && alt_pi == MARGIN__NONE;
+    memset(b, 0, sizeof *b);
+    for (;;) {
+        const margin__position *p;
+        int64_t pnl, mm, im;
+        if (pi != MARGIN__NONE) {
+            p = pi == alt_pi && alt != NULL ? alt : &e->pos[pi];
+            pi = e->pos[pi].anext;
+        } else if (extra) {
+            p = alt;
+            extra = 0;
+        } else {
+            break;
+        }
+        if (!p->cross || p->qty == 0)
+            continue;
+        if ((rc = leg_figs(e, p, leg_price(e, p, mi, mark), &pnl, &mm)) != MARGIN_OK ||
+            (rc = margin__initial_margin(&e->markets[p->market], p->qty, p->entry, p->leverage,
+                                         &im)) != MARGIN_OK)
+            return rc;
+        b->upnl += pnl; /* each term < 2^63, and there are fewer than 2^32 of them */
+        b->mm += mm;
+        b->im += im;
+        b->nlegs++;
+    }
+    b->bal = wb + b->upnl;
+    return MARGIN_OK;
+}
+
+/* h = level*balance - 1*MM at scale 16 (fits: |balance|, MM < 2^96, level < 2^27) */
+static margin__i128 hval(const book *b, int64_t level)
+{
+    return b->bal * level - b->mm * ONE;
+}
+
+/* MM / balance, rate scale, rounded up; INT64_MAX when the balance is <= 0 or it does
+ * not fit; 0 with no cross position. */
+static int64_t ratio_of(const book *b)
+{
+    margin__i128 r;
+    if (b->nlegs == 0)
+        return 0;
+    if (b->bal <= 0 || margin__div128(b->mm * ONE, b->bal, MARGIN_ROUND_CEIL, &r) != MARGIN_OK ||
+        r > INT64_MAX)
+        return INT64_MAX;
+    return (int64_t)r;
+}
+
+/* What can still leave the wallet: see MARGIN_ACCT_AVAILABLE (before the max with 0). */
+static margin__i128 raw_available(const book *b, margin__i128 wb)
+{
+    margin__i128 x, y;
+    if (b->nlegs == 0)
+        return wb;
+    x = wb + (b->upnl < 0 ? b->upnl : 0) - b->im;
+    y = b->bal - b->mm - 1;
+    return x < y ? x : y;
+}
+
+static int cross_available(const margin_engine *e, uint32_t ai, margin__i128 *out)
+{
+    book b;
+    int rc = book_at(e, ai, MARGIN__NONE, 0, e->accounts[ai].free, NULL, MARGIN__NONE, &b);
+    if (rc != MARGIN_OK)
+        return rc;
+    *out = raw_available(&b, e->accounts[ai].free);
+    return MARGIN_OK;
+}
+
+int margin__cross_allows(const margin_engine *e, uint32_t ai, margin__i128 take)
+{
+    margin__i128 av;
+    char b1[48], b2[48];
+    int rc;
+    if (take <= 0 || e->accounts[ai].ncross == 0)
+        return MARGIN_OK;
+    if ((rc = cross_available(e, ai, &av)) != MARGIN_OK)
+        return margin__fail(e, rc, "the cross book's figures overflow");
+    if (take <= av)
+        return MARGIN_OK;
+    return margin__fail(e, MARGIN_EFUNDS,
+                        "%s exceeds the available balance %s: the cross positions keep their "
+                        "initial margin, and the cross book must stay above its maintenance "
+                        "margin",
+                        margin__fmt(b1, sizeof b1, take > INT64_MAX ? INT64_MAX : (int64_t)take,
+                                    MARGIN_MONEY_SCALE),
+                        margin__fmt(b2, sizeof b2,
+                                    av < 0 ? 0 : (av > INT64_MAX ? INT64_MAX : (int64_t)av),
+                                    MARGIN_MONEY_SCALE));
+}
+
+int margin__cross_account_get(const margin_engine *e, uint32_t ai, int32_t key, int64_t *out)
+{
+    const margin__account *a = &e->accounts[ai];
+    book b;
+    margin__i128 v;
+    int rc;
+    if (key == MARGIN_ACCT_CROSS_WALLET) {
+        *out = a->free;
+        return MARGIN_OK;
+    }
+    if (key == MARGIN_ACCT_CROSS_POSITIONS) {
+        *out = a->ncross;
+        return MARGIN_OK;
+    }
+    if ((rc = book_at(e, ai, MARGIN__NONE, 0, a->free, NULL, MARGIN__NONE, &b)) != MARGIN_OK)
+        return margin__fail(e, rc, "the cross book's figures overflow");
+    switch (key) {
+    case MARGIN_ACCT_CROSS_UNREALIZED_PNL:
+        v = b.upnl;
+        break;
+    case MARGIN_ACCT_CROSS_MARGIN_BALANCE:
+        v = b.bal;
+        break;
+    case MARGIN_ACCT_CROSS_MAINT_MARGIN:
+        v = b.mm;
+        break;
+    case MARGIN_ACCT_CROSS_INITIAL_MARGIN:
+        v = b.im;
+        break;
+    case MARGIN_ACCT_MARGIN_RATIO:
+        v = ratio_of(&b);
+        break;
+    default: /* MARGIN_ACCT_AVAILABLE */
+        v = raw_available(&b, a->free);
+        if (v < 0)
+            v = 0;
+        break;
+    }
+    if (margin__narrow(v, out) != MARGIN_OK)
+        return margin__fail(e, MARGIN_EOVERFLOW, "the account figure does not fit in 64 bits");
+    return MARGIN_OK;
+}
+
+/* The legs of account ai in market mi (alt as in book_at) and the money outside them:
+ * k = wallet + the other markets' uPnL, mmo = their maintenance margin. */
+static int market_legs(const margin_engine *e, uint32_t ai, uint32_t mi, margin__i128 wb,
+                       margin__leg *legs, int *n, margin__i128 *k, margin__i128 *mmo)
+{
+    uint32_t pi;
+    int rc;
+    *n = 0;
+    *k = wb;
+    *mmo = 0;
+    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+        const margin__position *p = &e->pos[pi];
+        int64_t pnl, mm;
+        if (!p->cross)
+            continue;
+        if (p->market == mi) {
+            if (*n == MARGIN__MAX_LEGS)
+                return MARGIN_EOVERFLOW; /* refused at open: cannot happen */
+            legs[(*n)++] = leg_of(p);
+            continue;
+        }
+        if ((rc = leg_figs(e, p, leg_price(e, p, MARGIN__NONE, 0), &pnl, &mm)) != MARGIN_OK)
+            return rc;
+        *k += pnl;
+        *mmo += mm;
+    }
+    return MARGIN_OK;
+}
+
+/* Cross liquidation (level 1), bankruptcy (no MM) or margin-call price of position p's
+ * market for its account: searched from the market's mark (the entry without one), down
+ * when the market's legs are net long, up otherwise. */
+static int cross_price(const margin_engine *e, const margin__position *p, int64_t level,
+                       int with_mm, int64_t *out)
+{
+    const margin__market *m = &e->markets[p->market];
+    margin__leg legs[MARGIN__MAX_LEGS];
+    margin__i128 k, mmo, net = 0;
+    int n, i, rc;
+    if ((rc = market_legs(e, p->account, p->market, e->accounts[p->account].free, legs, &n, &k,
+                          &mmo)) != MARGIN_OK)
+        return rc;
+    for (i = 0; i < n; i++)
+        net += legs[i].side * (margin__i128)legs[i].qty;
+    return margin__cross_solve(m, legs, n, k, mmo, level, with_mm,
+                               m->mark ? m->mark : p->entry, net > 0 ? -1 : 1, out);
+}
+
+int64_t margin__cross_liq(const margin_engine *e, const margin__position *p)
+{
+    int64_t v = 0;
+    if (cross_price(e, p, ONE, 1, &v) != MARGIN_OK)
+        return 0;
+    return v;
+}
+
+int margin__cross_at(const margin_engine *e, const margin__position *p, int32_t key,
+                     int64_t mark, int64_t *out)
+{
+    const margin__market *m = &e->markets[p->market];
+    margin__leg l = leg_of(p);
+    book b;
+    int rc;
+    switch (key) {
+    case MARGIN_AT_MAINT_MARGIN:
+        return margin__cross_mm(m, &l, mark, out);
+    case MARGIN_AT_MARGIN_BALANCE:
+    case MARGIN_AT_MARGIN_RATIO:
+        if ((rc = book_at(e, p->account, p->market, mark, e->accounts[p->account].free, NULL,
+                          MARGIN__NONE, &b)) != MARGIN_OK)
+            return rc;
+        if (key == MARGIN_AT_MARGIN_RATIO) {
+            *out = ratio_of(&b);
+            return MARGIN_OK;
+        }
+        return margin__narrow(b.bal, out);
+    case MARGIN_AT_LIQ_PRICE:
+        return cross_price(e, p, ONE, 1, out);
+    case MARGIN_AT_BANKRUPTCY_PRICE:
+        return cross_price(e, p, ONE, 0, out);
+    case MARGIN_AT_MARGIN_CALL_PRICE:
+        *out = 0;
+        return e->nlevels == 0 ? MARGIN_OK : cross_price(e, p, e->levels[0], 1, out);
+    case MARGIN_AT_REMOVABLE_MARGIN:
+        *out = 0;
+        return MARGIN_OK;
+    default:
+        return MARGIN_ENOTSUP; /* the position's own figure: the caller computes it */
+    }
+}
+
+/* ------------------------------------------------------------------ bands */
+
+/* The conditions of a book whose state is settled (no level due to fire or re-arm, not
+ * liquidatable): *nc of them, or -1 when the book must be re-evaluated at any mark. */
+static int book_conds(const margin_engine *e, const book *b, uint8_t fired, margin__cond *c)
+{
+    int nc = 0;
+    uint32_t i;
+    int64_t rearm = 0;
+    /* what rounding can take from h: under one unit of PnL and of MM per leg */
+    margin__i128 errk = b->nlegs;
+    margin__i128 h = hval(b, ONE), budget;
+    if (h <= 0)
+        return -1;
+    budget = h - errk * (ONE + ONE) - 1;
+    if (budget < 0)
+        return -1;
+    c[nc].level = ONE;
+    c[nc].rise = 0;
+    c[nc++].budget = budget;
+    for (i = 0; i < e->nlevels; i++) {
+        if (fired & (1u << i))
+            continue;
+        h = hval(b, e->levels[i]);
+        budget = h - errk * (e->levels[i] + ONE) - 1;
+        if (h <= 0 || budget < 0)
+            return -1;
+        c[nc].level = e->levels[i];
+        c[nc].rise = 0;
+        c[nc++].budget = budget;
+        break; /* the lowest level not fired comes first */
+    }
+    for (i = 0; i < e->nlevels; i++) {
+        int64_t mu = e->band == 0 ? e->levels[i] : e->levels[i] - e->band;
+        if ((fired & (1u << i)) && mu > rearm)
+            rearm = mu;
+    }
+    if (rearm > 0) {
+        h = hval(b, rearm);
+        budget = -h - errk * (rearm + ONE);
+        if (h > 0 || budget < 0)
+            return -1;
+        c[nc].level = rearm;
+        c[nc].rise = 1;
+        c[nc++].budget = budget;
+    }
+    return nc;
+}
+
+/* Stop-loss and take-profit keys of a position merged into band keys. */
+static void merge_stops(const margin__position *p, int64_t *d, int64_t *u)
+{
+    if (p->side > 0) {
+        if (p->stop > 0 && p->stop > *d)
+            *d = p->stop;
+        if (p->take > 0 && p->take < *u)
+            *u = p->take;
+    } else {
+        if (p->stop > 0 && p->stop < *u)
+            *u = p->stop;
+        if (p->take > 0 && p->take > *d)
+            *d = p->take;
+    }
+}
+
+/* Recompute the trigger keys of every cross position of account ai from its current state.
+ * Never fails: when a figure does not fit, the keys fire at any mark. O(legs^2). */
+void margin__cross_rekey(margin_engine *e, uint32_t ai)
+{
+    const margin__account *a = &e->accounts[ai];
+    margin__cond c[3], share[3];
+    book b;
+    int nc = -1, nmk = 0, i;
+    uint32_t pi, qi;
+    if (a->ncross == 0)
+        return;
+    if (book_at(e, ai, MARGIN__NONE, 0, a->free, NULL, MARGIN__NONE, &b) == MARGIN_OK)
+        nc = book_conds(e, &b, a->mc_fired, c);
+    /* the markets of the book: each takes an equal share of every budget */
+    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+        int seen = 0;
+        if (!e->pos[pi].cross)
+            continue;
+        for (qi = a->head; qi != pi && !seen; qi = e->pos[qi].anext)
+            seen = e->pos[qi].cross && e->pos[qi].market == e->pos[pi].market;
+        nmk += !seen;
+    }
+    for (i = 0; i < nc; i++) {
+        share[i] = c[i];
+        share[i].budget = c[i].budget / nmk;
+    }
+    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+        margin__position *p = &e->pos[pi];
+        margin__market *m = &e->markets[p->market];
+        int64_t d = INT64_MAX, u = INT64_MAX; /* fire at any mark */
+        if (!p->cross)
+            continue;
+        if (nc >= 0 && m->mark != 0) {
+            margin__leg legs[MARGIN__MAX_LEGS];
+            int n = 0;
+            for (qi = a->head; qi != MARGIN__NONE; qi = e->pos[qi].anext)
+                if (e->pos[qi].cross && e->pos[qi].market == p->market && n < MARGIN__MAX_LEGS)
+                    legs[n++] = leg_of(&e->pos[qi]);
+            margin__cross_band(m, legs, n, m->mark, share, nc, &d, &u);
+        }
+        merge_stops(p, &d, &u);
+        margin__index_set(e, m, pi, d, u);
+    }
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+/* A close decided for a cross position (evaluation, or a candidate list). */
+typedef struct {
+    uint32_t pi;
+    int32_t type; /* MARGIN_EV_LIQUIDATION, _STOP_LOSS, _TAKE_PROFIT */
+    int64_t price, pnl, mm, fee, liq, bp;
+} xclose;
+
+/* What a mark or a funding round does to one cross account. */
+typedef struct {
+    uint32_t ai;
+    uint32_t first, n; /* its closes: e->xcl[first .. first + n) */
+    int liq;           /* 1: the book was liquidated */
+    uint8_t mask, newly;
+    int64_t ratio, deficit, mark;
+    uint32_t market;
+} xout;
+
+static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
+{
+    size_t ncap;
+    void *nb;
+    if (need <= *cap)
+        return MARGIN_OK;
+    ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    nb = realloc(*buf, ncap * size);
+    if (nb == NULL)
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory evaluating cross accounts");
+    *buf = nb;
+    *cap = ncap;
+    return MARGIN_OK;
+}
+
+int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai)
+{
+    int rc = grow(e, (void **)&e->xacc, &e->xacc_cap, *n + 1, sizeof *e->xacc);
+    if (rc != MARGIN_OK)
+        return rc;
+    e->xacc[(*n)++] = ai;
+    return MARGIN_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sum of the open legs' PnL and MM in cl[from .. to). */
+static void open_sums(const xclose *cl, size_t from, size_t to, margin__i128 *pnl,
+                      margin__i128 *mm)
+{
+    size_t i;
+    *pnl = *mm = 0;
+    for (i = from; i < to; i++) {
+        *pnl += cl[i].pnl;
+        *mm += cl[i].mm;
+    }
+}
+
+static void swap_cl(xclose *cl, size_t i, size_t j)
+{
+    xclose t = cl[i];
+    cl[i] = cl[j];
+    cl[j] = t;
+}
+
+/* Liquidate the open legs cl[*c .. L) by the engine's policy, wallet *wb. */
+static void liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
+                      margin__i128 *wb)
+{
+    margin__i128 pnl, mm;
+    while (*c < L) {
+        size_t j = *c, i;
+        if (e->cross_policy == MARGIN_CROSS_LIQ_WORST_FIRST) {
+            open_sums(cl, *c, L, &pnl, &mm);
+            if (*wb + pnl > mm)
+                break; /* healthy again (never on entry: the book is liquidatable) */
+            for (i = *c + 1; i < L; i++)
+                if (cl[i].pnl < cl[j].pnl || (cl[i].pnl == cl[j].pnl && cl[i].pi < cl[j].pi))
+                    j = i;
+        }
+        swap_cl(cl, *c, j);
+        cl[*c].type = MARGIN_EV_LIQUIDATION;
+        cl[*c].fee = 0;
+        *wb += cl[*c].pnl;
+        (*c)++;
+    }
+    if (e->cross_policy == MARGIN_CROSS_LIQ_ALL) {
+        /* all at once: in id order */
+        size_t i, k;
+        for (i = 1; i < *c; i++)
+            for (k = i; k > 0 && cl[k - 1].type == MARGIN_EV_LIQUIDATION &&
+                        cl[k].type == MARGIN_EV_LIQUIDATION && cl[k - 1].pi > cl[k].pi;
+                 k--)
+                swap_cl(cl, k - 1, k);
+    }
+}
+
+/* Decide what market mi at mark does to cross account ai, whose wallet is wb (the free
+ * balance plus what the batch has staged on it); appends its closes to e->xcl at *ncl.
+ * No side effects on the books. */
+static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, margin__i128 wb,
+                  size_t *ncl, xout *o)
+{
+    const margin__account *a = &e->accounts[ai];
+    xclose *cl;
+    size_t base = *ncl, L = 0, c = 0, i;
+    margin__i128 pnl, mm;
+    book b;
+    uint32_t pi, lv;
+    int rc;
+
+    memset(o, 0, sizeof *o);
+    o->ai = ai;
+    o->mark = mark;
+    o->market = mi;
+    o->mask = a->mc_fired;
+    if ((rc = grow(e, &e->xcl, &e->xcl_cap, base + a->ncross, sizeof(xclose))) != MARGIN_OK)
+        return rc;
+    cl = (xclose *)e->xcl + base;
+    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+        const margin__position *p = &e->pos[pi];
+        if (!p->cross)
+            continue;
+        cl[L].pi = pi;
+        cl[L].type = 0;
+        cl[L].fee = 0;
+        cl[L].price = leg_price(e, p, mi, mark);
+        if ((rc = leg_figs(e, p, cl[L].price, &cl[L].pnl, &cl[L].mm)) != MARGIN_OK)
+            return rc;
+        L++;
+    }
+    if (L == 0)
+        return MARGIN_OK;
+    open_sums(cl, 0, L, &pnl, &mm);
+    b.bal = wb + pnl;
+    b.mm = mm;
+    b.nlegs = (int)L;
+    if (b.bal <= b.mm) {
+        o->liq = 1;
+        o->ratio = ratio_of(&b);
+        liquidate(e, cl, &c, L, &wb);
+    } else {
+        /* stops and take-profits of the legs in market mi, in id order; a fee never takes
+         * the cross margin balance below zero */
+        margin__i128 bal = b.bal;
+        for (i = 0; i < L; i++) {
+            const margin__position *p = &e->pos[cl[i].pi];
+            int32_t type = 0;
+            int64_t fee;
+            if (p->market != mi)
+                continue;
+            if (p->stop > 0 && (p->side > 0 ? mark <= p->stop : mark >= p->stop))
+                type = MARGIN_EV_STOP_LOSS;
+            else if (p->take > 0 && (p->side > 0 ? mark >= p->take : mark <= p->take))
+                type = MARGIN_EV_TAKE_PROFIT;
+            if (type == 0)
+                continue;
+            if ((rc = margin__fee_of(&e->markets[mi], p->qty, mark, e->markets[mi].taker,
+                                     &fee)) != MARGIN_OK)
+                return rc;
+            if (fee > bal)
+                fee = bal > 0 ? (int64_t)bal : 0;
+            bal -= fee;
+            cl[i].type = type;
+            cl[i].fee = fee;
+            wb += cl[i].pnl - fee;
+            /* keep the closes first, in id order */
+            {
+                xclose t = cl[i];
+                memmove(&cl[c + 1], &cl[c], (i - c) * sizeof *cl);
+                cl[c++] = t;
+            }
+        }
+        if (c > 0) {
+            open_sums(cl, c, L, &pnl, &mm);
+            b.bal = wb + pnl;
+            b.mm = mm;
+            b.nlegs = (int)(L - c);
+            if (c < L && b.bal <= b.mm) {
+                o->liq = 1;
+                o->ratio = ratio_of(&b);
+                liquidate(e, cl, &c, L, &wb);
+            }
+        }
+    }
+    if (c == L) {
+        o->mask = 0; /* no book left: nothing to call */
+        if (wb < 0) {
+            if (wb < INT64_MIN)
+                return MARGIN_EOVERFLOW;
+            o->deficit = (int64_t)-wb;
+        }
+    } else {
+        open_sums(cl, c, L, &pnl, &mm);
+        b.bal = wb + pnl;
+        b.mm = mm;
+        b.nlegs = (int)(L - c);
+        for (lv = 0; lv < e->nlevels; lv++) {
+            uint8_t bit = (uint8_t)(1u << lv);
+            int64_t mu = e->band == 0 ? e->levels[lv] : e->levels[lv] - e->band;
+            if (!(o->mask & bit)) {
+                if (hval(&b, e->levels[lv]) <= 0) {
+                    o->mask |= bit;
+                    o->newly |= bit;
+                }
+            } else if (mu > 0 && hval(&b, mu) > 0) {
+                o->mask &= (uint8_t)~bit;
+            }
+        }
+        if (o->newly)
+            o->ratio = ratio_of(&b);
+    }
+    /* the prices the events report, before anything changes */
+    for (i = 0; i < c; i++) {
+        const margin__position *p = &e->pos[cl[i].pi];
+        cl[i].liq = cl[i].bp = 0;
+        if (cl[i].type == MARGIN_EV_LIQUIDATION) {
+            cl[i].liq = margin__cross_liq(e, p);
+            if (cross_price(e, p, ONE, 0, &cl[i].bp) != MARGIN_OK)
+                cl[i].bp = 0;
+        }
+    }
+    o->first = (uint32_t)base;
+    o->n = (uint32_t)c;
+    *ncl = base + c;
+    return MARGIN_OK;
+}
+
+/* Stage an outcome's ledger changes (the totals are checked with what the batch staged
+ * before); count its events. */
+static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fund)
+{
+    const xclose *cl = (const xclose *)e->xcl + o->first;
+    margin__delta d;
+    uint32_t i;
+    memset(&d, 0, sizeof d);
+    for (i = 0; i < o->n; i++) {
+        const margin__position *p = &e->pos[cl[i].pi];
+        int64_t t;
+        if (__builtin_add_overflow(p->realized, cl[i].pnl, &t) ||
+            __builtin_add_overflow(p->fees, cl[i].fee, &t) ||
+            __builtin_add_overflow(d.free, cl[i].pnl, &d.free) ||
+            __builtin_sub_overflow(d.free, cl[i].fee, &d.free) ||
+            __builtin_add_overflow(d.realized, cl[i].pnl, &d.realized) ||
+            __builtin_add_overflow(d.fees, cl[i].fee, &d.fees))
+            return MARGIN_EOVERFLOW;
+    }
+    if (__builtin_add_overflow(d.free, o->deficit, &d.free) ||
+        __builtin_add_overflow(d.realized, o->deficit, &d.realized))
+        return MARGIN_EOVERFLOW;
+    d.insurance = -o->deficit;
+    *fund -= o->deficit;
+    if (*fund < INT64_MIN)
+        return MARGIN_EOVERFLOW;
+    *nev += o->n + (o->liq ? 1u : 0u);
+    for (i = 0; i < e->nlevels; i++)
+        *nev += (o->newly >> i) & 1u;
+    return margin__ledger_stage(e, o->ai, &d);
+}
+
+/* Close cross position pi on its books (index, lists, ledgers) and produce its event. */
+static void close_leg(margin_engine *e, const xclose *c)
+{
+    margin__position *p = &e->pos[c->pi];
+    margin__delta d;
+    margin__event *ev;
+    int64_t qty = p->qty;
+    memset(&d, 0, sizeof d);
+    d.free = c->pnl - c->fee;
+    d.realized = c->pnl;
+    d.fees = c->fee;
+    margin__index_remove(e, &e->markets[p->market], c->pi);
+    margin__unlink(e, c->pi);
+    margin__ledger_apply(e, p->account, &d);
+    p->realized += c->pnl;
+    p->fees += c->fee;
+    p->status = c->type == MARGIN_EV_LIQUIDATION ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_CLOSED;
+    if (c->type == MARGIN_EV_LIQUIDATION)
+        e->liquidations++;
+    p->qty = 0;
+    p->liq = 0;
+    ev = margin__ev_position(e, c->type, c->pi);
+    ev->f[MARGIN_EVF_PRICE] = c->price;
+    ev->f[MARGIN_EVF_QTY] = qty;
+    ev->f[MARGIN_EVF_FEE] = c->fee;
+    ev->f[MARGIN_EVF_REALIZED_PNL] = c->pnl;
+    ev->f[MARGIN_EVF_LIQ_PRICE] = c->liq;
+    ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = c->bp;
+    margin__ev_commit(e, ev);
+}
+
+static margin__event *account_event(margin_engine *e, int32_t type, const xout *o)
+{
+    margin__event *ev = margin__ev_begin(e, type);
+    ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)o->ai + 1;
+    ev->f[MARGIN_EVF_MARKET] = (int64_t)o->market + 1;
+    ev->f[MARGIN_EVF_PRICE] = o->mark;
+    ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[o->ai].free;
+    ev->f[MARGIN_EVF_MODE] = MARGIN_MODE_CROSS;
+    return ev;
+}
+
+static void apply(margin_engine *e, const xout *o)
+{
+    const xclose *cl = (const xclose *)e->xcl + o->first;
+    margin__account *a = &e->accounts[o->ai];
+    margin__event *ev;
+    uint32_t i;
+    for (i = 0; i < o->n; i++)
+        close_leg(e, &cl[i]);
+    if (o->deficit > 0) {
+        margin__delta d;
+        memset(&d, 0, sizeof d);
+        d.free = d.realized = o->deficit;
+        d.insurance = -o->deficit;
+        margin__ledger_apply(e, o->ai, &d);
+    }
+    if (o->liq) {
+        ev = account_event(e, MARGIN_EV_CROSS_LIQUIDATION, o);
+        ev->f[MARGIN_EVF_AMOUNT] = o->deficit;
+        ev->f[MARGIN_EVF_REALIZED_PNL] = o->deficit;
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = -o->deficit;
+        ev->f[MARGIN_EVF_MARGIN_RATIO] = o->ratio;
+        ev->f[MARGIN_EVF_QTY] = o->n;
+        margin__ev_commit(e, ev);
+    }
+    a->mc_fired = o->mask;
+    for (i = 0; i < e->nlevels; i++) {
+        if (!(o->newly & (1u << i)))
+            continue;
+        ev = account_event(e, MARGIN_EV_MARGIN_CALL, o);
+        ev->f[MARGIN_EVF_MARGIN_RATIO] = o->ratio;
+        ev->f[MARGIN_EVF_LEVEL] = e->levels[i];
+        margin__ev_commit(e, ev);
+    }
+}
+
+/* ------------------------------------------------------------------ batches */
+
+int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t mark,
+                         size_t *nout, size_t *nev, margin__i128 *fund)
+{
+    size_t i, j = 0, ncl = 0, nacc = *pnacc;
+    int rc;
+    *nout = 0;
+    if (nacc == 0)
+        return MARGIN_OK;
+    qsort(e->xacc, nacc, sizeof *e->xacc, cmp_u32);
+    for (i = 0; i < nacc; i++)
+        if (j == 0 || e->xacc[i] != e->xacc[j - 1])
+            e->xacc[j++] = e->xacc[i];
+    *pnacc = nacc = j;
+    if ((rc = grow(e, &e->xout, &e->xout_cap, nacc, sizeof(xout))) != MARGIN_OK)
+        return rc;
+    for (i = 0; i < nacc; i++) {
+        uint32_t ai = e->xacc[i];
+        xout *o = (xout *)e->xout + *nout;
+        margin__i128 wb = (margin__i128)e->accounts[ai].free + e->accounts[ai].stage[0];
+        if ((rc = decide(e, ai, mi, mark, wb, &ncl, o)) != MARGIN_OK)
+            return margin__fail(e, rc, "evaluating the cross book of account %u overflows",
+                                ai + 1);
+        if (o->n == 0 && o->mask == e->accounts[ai].mc_fired && !o->liq)
+            continue;
+        if (stage(e, o, nev, fund) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the ledgers of account %u or the insurance fund would overflow",
+                                ai + 1);
+        (*nout)++;
+    }
+    return MARGIN_OK;
+}
+
+void margin__cross_unstage(margin_engine *e, size_t nacc)
+{
+    size_t i;
+    for (i = 0; i < nacc; i++)
+        margin__ledger_unstage(e, e->xacc[i]);
+}
+
+void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout)
+{
+    size_t i;
+    for (i = 0; i < nout; i++)
+        apply(e, (xout *)e->xout + i);
+    for (i = 0; i < nacc; i++)
+        margin__cross_rekey(e, e->xacc[i]);
+}
+
+/* ------------------------------------------------------------------ operations */
+
+int margin__cross_check(const margin_engine *e, uint32_t ai, const margin__position *alt,
+                        uint32_t alt_pi, margin__i128 dfree)
+{
+    margin__i128 wb = (margin__i128)e->accounts[ai].free + dfree, av;
+    book b;
+    char buf[48];
+    int rc = book_at(e, ai, MARGIN__NONE, 0, wb, alt, alt_pi, &b);
+    if (rc != MARGIN_OK)
+        return margin__fail(e, rc, "the cross book's figures overflow");
+    av = raw_available(&b, wb);
+    if (av >= 0)
+        return MARGIN_OK;
+    av = -av;
+    return margin__fail(e, MARGIN_EFUNDS,
+                        "the cross wallet would be short by %s: after it the cross positions "
+                        "must keep their initial margin and the cross book stay above its "
+                        "maintenance margin",
+                        margin__fmt(buf, sizeof buf, av > INT64_MAX ? INT64_MAX : (int64_t)av,
+                                    MARGIN_MONEY_SCALE));
+}
+
+int margin__cross_fill(const margin_engine *e, uint32_t pi, int64_t qty, int64_t price,
+                       int64_t fee_rate, int reopen, margin__close *out)
+{
+    const margin__position *p = &e->pos[pi];
+    const margin__market *m = &e->markets[p->market];
+    const margin__account *a = &e->accounts[p->account];
+    margin__position alt = *p;
+    margin__delta d;
+    margin__i128 wb;
+    int64_t pnl, fee, deficit = 0;
+    book b;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = margin__pnl(m, p->side, qty, p->entry, price, &pnl)) != MARGIN_OK ||
+        (rc = margin__fee_of(m, qty, price, fee_rate, &fee)) != MARGIN_OK)
+        return rc;
+    alt.qty = p->qty - qty;
+    if ((rc = book_at(e, p->account, MARGIN__NONE, 0, (margin__i128)a->free + pnl, &alt, pi,
+                      &b)) != MARGIN_OK)
+        return rc;
+    if (fee > b.bal)
+        fee = b.bal > 0 ? (int64_t)b.bal : 0; /* a fee never takes the balance below zero */
+    wb = (margin__i128)a->free + pnl - fee;
+    if (alt.qty == 0 && !reopen && a->ncross == 1 && wb < 0) {
+        if (wb < INT64_MIN)
+            return MARGIN_EOVERFLOW;
+        deficit = (int64_t)-wb; /* the last cross position: the fund covers the wallet */
+    }
+    if (__builtin_add_overflow(pnl, deficit, &out->realized))
+        return MARGIN_EOVERFLOW;
+    out->ret = out->realized;
+    out->fee = fee;
+    out->insurance = -deficit;
+    memset(&d, 0, sizeof d);
+    if (__builtin_sub_overflow(out->ret, fee, &d.free))
+        return MARGIN_EOVERFLOW;
+    d.realized = out->realized;
+    d.fees = fee;
+    d.insurance = out->insurance;
+    return margin__ledger_check(e, p, 1, &d);
+}
+
+int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi)
+{
+    uint32_t pi;
+    int n = 0;
+    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = e->pos[pi].anext)
+        n += e->pos[pi].cross && e->pos[pi].market == mi;
+    return n;
+}
