@@ -309,6 +309,14 @@ typedef struct margin_engine margin_engine;
  *  (ties: the lowest id), re-evaluate the account, and repeat until it is healthy or has no
  *  cross position left. @since 0.2.0 */
 #define MARGIN_CROSS_LIQ_WORST_FIRST 1
+/** Number of cross-account evaluations so far (read-only): a mark update evaluates a cross
+ *  account when the mark leaves the account's price band in that market (its band is then
+ *  re-split), or when an isolated stop or take-profit of the same account moved its free
+ *  balance; a funding round evaluates every cross account holding the market. With
+ *  #MARGIN_ENG_FULL_SCAN every cross account holding the market is evaluated on every mark.
+ *  What a risk dashboard watches to see how often bands are re-split.
+ *  @since 0.2.0 */
+#define MARGIN_ENG_CROSS_EVALUATIONS 11
 /** @} */
 
 /**

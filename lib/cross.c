@@ -890,6 +890,7 @@ void margin__cross_unstage(margin_engine *e, size_t nacc)
 void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout)
 {
     size_t i;
+    e->cross_evals += (int64_t)nacc;
     for (i = 0; i < nout; i++)
         apply(e, (xout *)e->xout + i);
     for (i = 0; i < nacc; i++)

@@ -153,6 +153,7 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
     case MARGIN_ENG_EVENTS_PENDING:
     case MARGIN_ENG_LAST_SEQ:
     case MARGIN_ENG_LIQUIDATIONS:
+    case MARGIN_ENG_CROSS_EVALUATIONS:
         return margin__fail(e, MARGIN_EINVAL, "engine key %d is read-only", (int)key);
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine option %d", (int)key);
@@ -196,6 +197,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
         break;
     case MARGIN_ENG_CROSS_LIQUIDATION:
         v = e->cross_policy;
+        break;
+    case MARGIN_ENG_CROSS_EVALUATIONS:
+        v = e->cross_evals;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);

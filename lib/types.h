@@ -134,6 +134,7 @@ struct margin_engine {
     uint32_t nlevels;
     int64_t band; /* margin-call re-arm band (rate) */
     int32_t cross_policy; /* MARGIN_CROSS_LIQ_* */
+    int64_t cross_evals;  /* cross-account evaluations (MARGIN_ENG_CROSS_EVALUATIONS) */
     margin_event_fn cb;
     void *cb_user;
 
