@@ -402,12 +402,13 @@ static int book_conds(const margin_engine *e, const book *b, uint8_t fired, marg
     int nc = 0;
     uint32_t i;
     int64_t rearm = 0;
-    /* what rounding can take from h: under one unit of PnL and of MM per leg */
+    /* what rounding can take from h: under one unit of PnL (times the level) and two of
+     * MM (the entry basis rounds two terms) per leg */
     margin__i128 errk = b->nlegs;
     margin__i128 h = hval(b, ONE), budget;
     if (h <= 0)
         return -1;
-    budget = h - errk * (ONE + ONE) - 1;
+    budget = h - errk * (ONE + 2 * ONE) - 1;
     if (budget < 0)
         return -1;
     c[nc].level = ONE;
@@ -417,7 +418,7 @@ static int book_conds(const margin_engine *e, const book *b, uint8_t fired, marg
         if (fired & (1u << i))
             continue;
         h = hval(b, e->levels[i]);
-        budget = h - errk * (e->levels[i] + ONE) - 1;
+        budget = h - errk * (e->levels[i] + 2 * ONE) - 1;
         if (h <= 0 || budget < 0)
             return -1;
         c[nc].level = e->levels[i];
@@ -432,7 +433,7 @@ static int book_conds(const margin_engine *e, const book *b, uint8_t fired, marg
     }
     if (rearm > 0) {
         h = hval(b, rearm);
-        budget = -h - errk * (rearm + ONE);
+        budget = -h - errk * (rearm + 2 * ONE);
         if (h > 0 || budget < 0)
             return -1;
         c[nc].level = rearm;
