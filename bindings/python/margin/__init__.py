@@ -1,4 +1,4 @@
-"""libmargin for Python: exact isolated-margin accounting of leveraged futures.
+"""libmargin for Python: exact isolated- and cross-margin accounting of leveraged futures.
 
 A thin, typed :mod:`ctypes` binding of the libmargin C library.  Money, rates, prices and
 quantities go in as :class:`~decimal.Decimal`, :class:`int` or :class:`str` and come out as
@@ -24,7 +24,7 @@ from . import _capi, events
 from ._capi import LIBRARY_PATH, MISSING
 from ._num import DecimalLike, from_fixed, to_fixed
 from .engine import Account, Engine, EventCallback, Market, Position, Tier
-from .enums import EventType, MMBasis, Side, Status
+from .enums import CrossLiquidationPolicy, EventType, MMBasis, Mode, Side, Status
 from .errors import (
     AlreadyExists,
     BufferTooSmall,
@@ -62,6 +62,8 @@ __all__ = [
     "Side",
     "Status",
     "MMBasis",
+    "Mode",
+    "CrossLiquidationPolicy",
     "DecimalLike",
     "MarginError",
     "InvalidArgument",

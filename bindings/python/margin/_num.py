@@ -126,6 +126,14 @@ def from_fixed(v: int, scale: int) -> Decimal:
     return Decimal((sign, tuple(int(c) for c in str(abs(v))), -s))
 
 
+def ratio_from_fixed(v: int) -> Decimal:
+    """A margin ratio at the rate scale: ``Decimal('Infinity')`` for ``INT64_MAX`` (the
+    C API's value when the margin balance is <= 0), else :func:`from_fixed`."""
+    if v == _capi.INT64_MAX:
+        return Decimal("Infinity")
+    return from_fixed(v, _capi.MARGIN_RATE_SCALE)
+
+
 def to_u64(value: object, what: str = "id") -> int:
     """Check that *value* is an int in ``0 .. 2**64-1`` (an id) and return it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -23,8 +23,20 @@ from typing import (
 )
 
 from . import _capi
-from ._num import DecimalLike, from_fixed, to_fixed, to_i32, to_u64
-from .enums import MMBasis, Side, SideLike, Status, parse_side
+from ._num import DecimalLike, from_fixed, ratio_from_fixed, to_fixed, to_i32, to_u64
+from .enums import (
+    CrossLiquidationPolicy,
+    CrossLiquidationPolicyLike,
+    MMBasis,
+    Mode,
+    ModeLike,
+    Side,
+    SideLike,
+    Status,
+    parse_cross_liquidation,
+    parse_mode,
+    parse_side,
+)
 from .errors import InvalidArgument, MarginError, StateError, make_error
 from .events import FIELD_COUNT, Event, build_event
 
@@ -89,7 +101,8 @@ class Tier:
 
 
 class Engine:
-    """An isolated-margin engine: owns every market, account, position and event.
+    """A margin engine (isolated and cross): owns every market, account, position and
+    event.
 
     Use it as a context manager, or call :meth:`close` when done (the handle is also
     freed when the object is garbage-collected).  One engine must be used by one thread
@@ -102,6 +115,9 @@ class Engine:
         margin_call_levels: Margin-call levels (default: the engine's, 0.8).
         event_queue: Whether events are queued for :meth:`events` (default True).
         full_scan: Whether mark updates scan every position (default False).
+        cross_liquidation: How a cross account is liquidated (default
+            :attr:`CrossLiquidationPolicy.ALL <margin.CrossLiquidationPolicy.ALL>`; see
+            :attr:`cross_liquidation`).
 
     Example:
         >>> with Engine() as eng:                                   # doctest: +SKIP
@@ -116,6 +132,7 @@ class Engine:
         margin_call_levels: Optional[Sequence[DecimalLike]] = None,
         event_queue: Optional[bool] = None,
         full_scan: Optional[bool] = None,
+        cross_liquidation: Optional[CrossLiquidationPolicyLike] = None,
     ) -> None:
         self._handle: Optional[ctypes.c_void_p] = None
         self._callback: Optional[EventCallback] = None
@@ -136,6 +153,8 @@ class Engine:
                 self.event_queue = event_queue
             if full_scan is not None:
                 self.full_scan = full_scan
+            if cross_liquidation is not None:
+                self.cross_liquidation = cross_liquidation  # type: ignore[assignment]
             if margin_call_levels is not None:
                 self.set_margin_call_levels(margin_call_levels)
             if callback is not None:
@@ -271,6 +290,28 @@ class Engine:
         self.set(_capi.MARGIN_ENG_EVENT_QUEUE, 1 if value else 0)
 
     @property
+    def cross_liquidation(self) -> CrossLiquidationPolicy:
+        """How a cross account whose cross margin balance falls to its maintenance margin
+        is liquidated (``MARGIN_ENG_CROSS_LIQUIDATION``): ``CrossLiquidationPolicy.ALL``
+        (the default: every cross position at once) or
+        ``CrossLiquidationPolicy.WORST_FIRST`` (the largest unrealized loss first, until
+        the account is healthy).  Settable with a :class:`~margin.CrossLiquidationPolicy`,
+        ``"all"``, ``"worst_first"`` or the C value; it applies from the next
+        evaluation."""
+        return CrossLiquidationPolicy(self.get(_capi.MARGIN_ENG_CROSS_LIQUIDATION))
+
+    @cross_liquidation.setter
+    def cross_liquidation(self, value: CrossLiquidationPolicyLike) -> None:
+        self.set(_capi.MARGIN_ENG_CROSS_LIQUIDATION, parse_cross_liquidation(value))
+
+    @property
+    def cross_evaluations(self) -> int:
+        """Number of cross-account evaluations so far (``MARGIN_ENG_CROSS_EVALUATIONS``): a
+        mark update evaluates a cross account when the mark leaves the account's price
+        band in that market, a funding round every cross account holding the market."""
+        return self.get(_capi.MARGIN_ENG_CROSS_EVALUATIONS)
+
+    @property
     def insurance_fund(self) -> Decimal:
         """The insurance-fund ledger balance (money)."""
         return from_fixed(self.get(_capi.MARGIN_ENG_INSURANCE_FUND), _MONEY)
@@ -393,13 +434,19 @@ class Engine:
 
     def _read_event(self) -> Event:
         if "margin_event_fields" in _lib.missing:  # a library older than 0.2.0
-            raw = tuple(self._get64("margin_event_get", k) for k in range(1, FIELD_COUNT + 1))
+            # It knows fields 1 .. MARGIN_EVF_LEVERAGE; the later ones (the mode) read 0.
+            known = _capi.MARGIN_EVF_LEVERAGE
+            raw = tuple(
+                self._get64("margin_event_get", k) if k <= known else 0
+                for k in range(1, FIELD_COUNT + 1)
+            )
         else:
-            # One call: out[0] is the number of fields the library knows, out[f] field f;
-            # fields this library does not know read 0.
+            # One call: out[0] is the number of fields the library knows, out[f] field f.
+            # A field past out[0] (MARGIN_EVF_MODE from a library that reports 22) is 0.
             arr = (ctypes.c_int64 * (FIELD_COUNT + 1))()
             self._query("margin_event_fields", arr, FIELD_COUNT + 1)
-            raw = tuple(arr[1:])
+            known = arr[0]
+            raw = tuple(arr[k] if k <= known else 0 for k in range(1, FIELD_COUNT + 1))
         return build_event(raw, self._scales)
 
     def next_event(self) -> Optional[Event]:
@@ -775,7 +822,8 @@ class Market(_Thing):
 
 
 class Account(_Thing):
-    """A wallet whose free balance backs isolated positions."""
+    """A wallet.  Its free balance pays the margins of its isolated positions and is the
+    cross wallet that backs all its cross positions (:meth:`set_mode`)."""
 
     __slots__ = ()
 
@@ -788,7 +836,7 @@ class Account(_Thing):
 
     @property
     def free_balance(self) -> Decimal:
-        """Free (withdrawable) balance."""
+        """Free balance (the cross wallet; what can be withdrawn is :attr:`available`)."""
         return self._money(_capi.MARGIN_ACCT_FREE_BALANCE)
 
     @property
@@ -831,6 +879,75 @@ class Account(_Thing):
         """Number of open positions."""
         return self.get(_capi.MARGIN_ACCT_OPEN_POSITIONS)
 
+    # cross margin
+    def set_mode(self, market: MarketLike, mode: ModeLike) -> None:
+        """Set the account's margin mode in *market* (``margin_account_set_mode()``):
+        :attr:`Mode.ISOLATED <margin.Mode.ISOLATED>` (the default) or
+        :attr:`Mode.CROSS <margin.Mode.CROSS>` (also ``"isolated"``, ``"cross"``).
+
+        Raises:
+            InvalidArgument: an unknown mode.
+            NotFound: no such market.
+            StateError: the account has an open position in *market*.
+        """
+        self.engine._call(
+            "margin_account_set_mode", self.id, _market_id(market), parse_mode(mode)
+        )
+
+    def mode(self, market: MarketLike) -> Mode:
+        """The account's margin mode in *market* (``margin_account_mode()``)."""
+        out = ctypes.c_int32()
+        self.engine._query("margin_account_mode", self.id, _market_id(market), ctypes.byref(out))
+        return Mode(out.value)
+
+    @property
+    def cross_wallet(self) -> Decimal:
+        """Cross wallet balance WB: the free balance, which backs every cross position (it
+        can be below 0 while other cross positions' unrealized profit covers a loss)."""
+        return self._money(_capi.MARGIN_ACCT_CROSS_WALLET)
+
+    @property
+    def cross_unrealized_pnl(self) -> Decimal:
+        """Unrealized PnL of the cross positions at their markets' last marks (entry when a
+        market has none), each rounded down."""
+        return self._money(_capi.MARGIN_ACCT_CROSS_UNREALIZED_PNL)
+
+    @property
+    def cross_margin_balance(self) -> Decimal:
+        """Cross margin balance: :attr:`cross_wallet` + :attr:`cross_unrealized_pnl`."""
+        return self._money(_capi.MARGIN_ACCT_CROSS_MARGIN_BALANCE)
+
+    @property
+    def cross_maint_margin(self) -> Decimal:
+        """Maintenance margin of the cross positions, each on its own notional and tier,
+        each rounded up.  The account is liquidated when :attr:`cross_margin_balance`
+        is at or below it."""
+        return self._money(_capi.MARGIN_ACCT_CROSS_MAINT_MARGIN)
+
+    @property
+    def cross_initial_margin(self) -> Decimal:
+        """Initial margin ``Q*E/L`` of the cross positions, each rounded up."""
+        return self._money(_capi.MARGIN_ACCT_CROSS_INITIAL_MARGIN)
+
+    @property
+    def margin_ratio(self) -> Decimal:
+        """Account margin ratio :attr:`cross_maint_margin` / :attr:`cross_margin_balance`,
+        rounded up (1 = liquidation); 0 with no cross position; ``Decimal('Infinity')``
+        when the cross margin balance is <= 0."""
+        return ratio_from_fixed(self.get(_capi.MARGIN_ACCT_MARGIN_RATIO))
+
+    @property
+    def available(self) -> Decimal:
+        """What can be withdrawn, moved into an isolated position or used by a new cross
+        position: the free balance with no cross position, else
+        ``max(0, min(WB + min(0, uPnL) - IM, WB + uPnL - MM - 1 unit))``."""
+        return self._money(_capi.MARGIN_ACCT_AVAILABLE)
+
+    @property
+    def cross_positions(self) -> int:
+        """Number of open cross positions."""
+        return self.get(_capi.MARGIN_ACCT_CROSS_POSITIONS)
+
     def positions(self, status: StatusFilter = Status.OPEN) -> List["Position"]:
         """The account's positions with *status* (open by default; ``None`` for all), in id
         order (``margin_account_positions()``)."""
@@ -842,7 +959,7 @@ class Account(_Thing):
         self.engine._call("margin_account_deposit", self.id, to_fixed(amount, _MONEY, "amount"))
 
     def withdraw(self, amount: DecimalLike) -> None:
-        """Debit the free balance (0 < amount <= free balance)."""
+        """Debit the free balance (0 < amount <= :attr:`available`)."""
         self.engine._call("margin_account_withdraw", self.id, to_fixed(amount, _MONEY, "amount"))
 
     def open_position(
@@ -857,7 +974,7 @@ class Account(_Thing):
         maker: bool = False,
         cross: bool = False,
     ) -> "Position":
-        """Open an isolated position (``margin_position_open()``).
+        """Open an isolated or a cross position (``margin_position_open()``).
 
         Args:
             market: The :class:`Market` (or its id).
@@ -865,10 +982,17 @@ class Account(_Thing):
             qty: Size, on the market's step grid.
             price: Entry price, on the tick grid.
             leverage: Leverage such as ``20``; with no ``margin`` the margin is
-                ``qty*price/leverage`` rounded up.
+                ``qty*price/leverage`` rounded up.  Required for a cross position.
             margin: Isolated margin; with no ``leverage`` the leverage is derived from it.
+                Not for a cross position.
             maker: Charge the maker fee instead of the taker fee.
-            cross: Cross margin (not supported yet: raises :class:`~margin.NotSupported`).
+            cross: Open a cross position (``MARGIN_FLAG_CROSS``).  It must agree with the
+                account's mode in the market (:meth:`set_mode`): ``cross=True`` in an
+                isolated market, or ``cross=False`` in a cross market, raises
+                :class:`~margin.StateError`, so the other mode is never taken by mistake.
+                A cross position moves no margin out of the wallet (its ``margin`` is 0);
+                the account's :attr:`available` balance after it, fee paid, must stay
+                >= 0, else :class:`~margin.InsufficientFunds`.
         """
         m = market if isinstance(market, Market) else Market(self.engine, _market_id(market))
         if m.engine is not self.engine:
@@ -892,8 +1016,12 @@ class Account(_Thing):
 
 
 class Position(_Thing):
-    """An isolated position.  Figures "at a mark" take an optional ``mark``: ``None`` means
-    the market's last mark (the entry price if the market has none)."""
+    """A position, isolated or cross (:attr:`mode`).  Figures "at a mark" take an optional
+    ``mark``: ``None`` means the market's last mark (the entry price if the market has
+    none).  For a cross position the figures that depend on the margin are the account's
+    (``margin_position_at()``): :meth:`margin_balance` is the cross margin balance,
+    :meth:`margin_ratio` the account ratio, :meth:`liquidation_price` the cross
+    liquidation price at the other markets' last marks."""
 
     __slots__ = ()
 
@@ -945,8 +1073,13 @@ class Position(_Thing):
 
     @property
     def margin(self) -> Decimal:
-        """Isolated margin (0 once closed)."""
+        """Isolated margin (0 once closed, and always 0 for a cross position)."""
         return from_fixed(self.get(_capi.MARGIN_POS_MARGIN), _MONEY)
+
+    @property
+    def mode(self) -> Mode:
+        """:class:`~margin.Mode`: isolated or cross (``MARGIN_POS_MODE``)."""
+        return Mode(self.get(_capi.MARGIN_POS_MODE))
 
     @property
     def leverage(self) -> Decimal:
@@ -1024,10 +1157,7 @@ class Position(_Thing):
     def margin_ratio(self, mark: Optional[DecimalLike] = None) -> Decimal:
         """Maintenance margin / margin balance, rounded up; ``Decimal('Infinity')`` when
         the balance is <= 0."""
-        v = self.at(_capi.MARGIN_AT_MARGIN_RATIO, mark)
-        if v == _capi.INT64_MAX:
-            return Decimal("Infinity")
-        return from_fixed(v, _RATE)
+        return ratio_from_fixed(self.at(_capi.MARGIN_AT_MARGIN_RATIO, mark))
 
     # Figures that do not depend on the mark take no mark.
     def liquidation_price(self) -> Optional[Decimal]:

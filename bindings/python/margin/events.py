@@ -7,8 +7,13 @@ are :class:`~decimal.Decimal` (prices and quantities at the market's scales), id
 sequence numbers are :class:`int`.  A price that the C API reports as 0 for "none" (the
 liquidation price of a long that cannot be liquidated, for instance) is ``None``.
 
-Every object also keeps ``raw``: the 22 integer fields exactly as ``margin_event_get()``
-returned them, indexed by ``MARGIN_EVF_* - 1``.
+Every event has ``mode`` (:class:`~margin.Mode`, ``MARGIN_EVF_MODE``): ``CROSS`` for an
+event about a cross position or about the cross book of an account (a deposit, a
+withdrawal, an account margin call, a :class:`CrossLiquidation`), ``ISOLATED`` otherwise.
+
+Every object also keeps ``raw``: the 23 integer fields exactly as ``margin_event_fields()``
+returned them, indexed by ``MARGIN_EVF_* - 1`` (a field the loaded library does not know
+reads 0).
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from decimal import Decimal
 from typing import Callable, ClassVar, Dict, Optional, Tuple, Type
 
 from . import _capi
-from ._num import from_fixed
-from .enums import EventType, Side
+from ._num import from_fixed, ratio_from_fixed
+from .enums import EventType, Mode, Side
 
 __all__ = [
     "Event",
@@ -41,12 +46,13 @@ __all__ = [
     "Liquidation",
     "StopLoss",
     "TakeProfit",
+    "CrossLiquidation",
     "EVENT_CLASSES",
     "UnknownEvent",
 ]
 
-#: Number of MARGIN_EVF_* fields read for every event.
-FIELD_COUNT = 22
+#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_MODE``).
+FIELD_COUNT = 23
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Event:
         seq: Sequence number, from 1, increasing by 1 (``MARGIN_EVF_SEQ``).
         time: The engine time when it happened (``MARGIN_EVF_TIME``).
         account: Account id.
+        mode: :class:`~margin.Mode` of the position, or of the book an account event
+            concerns (``MARGIN_EVF_MODE``; ``ISOLATED`` from a library without the field).
     """
 
     TYPE: ClassVar[EventType] = EventType.NONE
@@ -65,6 +73,7 @@ class Event:
     time: int
     account: int
     raw: Tuple[int, ...] = field(default=(), repr=False, compare=False)
+    mode: Mode = Mode.ISOLATED
 
     @property
     def type(self) -> EventType:
@@ -125,7 +134,7 @@ class PositionEvent(Event):
         side: Side after the event (``None`` if the engine reports 0).
         position_qty: Size after the event.
         entry_price: Entry price after the event.
-        margin: Isolated margin after the event.
+        margin: Isolated margin after the event (0 for a cross position).
         leverage: Leverage after the event.
         liq_price: Liquidation price after the event (before it, for a liquidation);
             ``None`` if there is none.
@@ -209,6 +218,11 @@ class TakeProfit(TradeEvent):
 class Liquidation(TradeEvent):
     """``MARGIN_EV_LIQUIDATION``: liquidated at the mark ``price``.
 
+    A cross position (``mode`` ``CROSS``) is liquidated with the rest of its account's
+    cross book: ``realized_pnl`` is its PnL at the mark, ``free_balance`` the cross wallet
+    after it, ``liq_price`` the cross liquidation price before it, and ``margin``,
+    ``amount`` and ``fee`` are 0; a :class:`CrossLiquidation` follows the last one.
+
     Attributes:
         bankruptcy_price: The bankruptcy price (``None`` if reported as 0).
         insurance_delta: Change of the insurance fund (negative when the mark gapped past
@@ -272,9 +286,13 @@ class Funding(PositionEvent):
 class MarginCall(PositionEvent):
     """``MARGIN_EV_MARGIN_CALL``: the margin ratio reached a margin-call level.
 
+    For a cross account (``mode`` ``CROSS``) the call is the account's: ``position`` is 0,
+    ``market`` the market whose mark moved, ``margin_ratio`` the account margin ratio.
+
     Attributes:
         price: The mark.
-        margin_ratio: Margin ratio at the mark (rate, 1 = liquidation).
+        margin_ratio: Margin ratio at the mark (rate, 1 = liquidation;
+            ``Decimal('Infinity')`` when the margin balance is <= 0).
         level: The level crossed.
     """
 
@@ -283,6 +301,36 @@ class MarginCall(PositionEvent):
     price: Decimal = Decimal(0)
     margin_ratio: Decimal = Decimal(0)
     level: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class CrossLiquidation(Event):
+    """``MARGIN_EV_CROSS_LIQUIDATION``: a cross account was liquidated.  It follows the
+    :class:`Liquidation` events of the positions it closed.
+
+    Attributes:
+        market: The market whose mark update or funding triggered it.
+        price: ``MARGIN_EVF_PRICE`` as reported (the triggering mark, or 0).
+        amount: The deficit the insurance fund covered (>= 0).
+        realized_pnl: ``+deficit``, so that the ``realized_pnl`` of all events adds up to
+            the account's realized PnL.
+        insurance_delta: Change of the insurance fund (``-deficit``).
+        free_balance: The cross wallet after the liquidation.
+        margin_ratio: The account margin ratio that triggered it
+            (``Decimal('Infinity')`` when the cross margin balance was <= 0).
+        positions_closed: Number of positions the liquidation closed.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.CROSS_LIQUIDATION
+
+    market: int = 0
+    price: Decimal = Decimal(0)
+    amount: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+    insurance_delta: Decimal = Decimal(0)
+    free_balance: Decimal = Decimal(0)
+    margin_ratio: Decimal = Decimal(0)
+    positions_closed: int = 0
 
 
 #: ``MARGIN_EV_*`` value -> class.
@@ -303,6 +351,7 @@ EVENT_CLASSES: Dict[int, Type[Event]] = {
         Liquidation,
         StopLoss,
         TakeProfit,
+        CrossLiquidation,
     )
 }
 
@@ -314,14 +363,16 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     """Build the typed event from the raw field values.
 
     Args:
-        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_LEVERAGE``.
+        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_MODE``
+            (a shorter tuple, from an older library, lacks the last fields: they read 0).
         scales: Returns ``(price_scale, qty_scale)`` of a market id.
     """
 
     def f(key: int) -> int:
-        return raw[key - 1]
+        return raw[key - 1] if key <= len(raw) else 0
 
     code = f(_capi.MARGIN_EVF_TYPE)
+    mode_raw = f(_capi.MARGIN_EVF_MODE)
     common = dict(
         seq=f(_capi.MARGIN_EVF_SEQ),
         time=f(_capi.MARGIN_EVF_TIME),
@@ -331,6 +382,9 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     cls = EVENT_CLASSES.get(code)
     if cls is None:
         return UnknownEvent(code=code, **common)  # type: ignore[arg-type]
+    # A mode this binding does not know (from a newer library) is left in raw only.
+    if mode_raw in tuple(Mode):
+        common["mode"] = Mode(mode_raw)
 
     def money(key: int) -> Decimal:
         return from_fixed(f(key), _MONEY)
@@ -350,6 +404,19 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
 
     def price(key: int) -> Decimal:
         return from_fixed(f(key), pscale)
+
+    if cls is CrossLiquidation:
+        return cls(
+            market=market,
+            price=price(_capi.MARGIN_EVF_PRICE),
+            amount=money(_capi.MARGIN_EVF_AMOUNT),
+            realized_pnl=money(_capi.MARGIN_EVF_REALIZED_PNL),
+            insurance_delta=money(_capi.MARGIN_EVF_INSURANCE_DELTA),
+            free_balance=money(_capi.MARGIN_EVF_FREE_BALANCE),
+            margin_ratio=ratio_from_fixed(f(_capi.MARGIN_EVF_MARGIN_RATIO)),
+            positions_closed=f(_capi.MARGIN_EVF_QTY),
+            **common,  # type: ignore[arg-type]
+        )
 
     def opt_price(key: int) -> Optional[Decimal]:
         v = f(key)
@@ -387,7 +454,7 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     elif cls is MarginCall:
         kw.update(
             price=price(_capi.MARGIN_EVF_PRICE),
-            margin_ratio=rate(_capi.MARGIN_EVF_MARGIN_RATIO),
+            margin_ratio=ratio_from_fixed(f(_capi.MARGIN_EVF_MARGIN_RATIO)),
             level=rate(_capi.MARGIN_EVF_LEVEL),
         )
     return cls(**common, **kw)  # type: ignore[arg-type]

@@ -241,7 +241,15 @@ class EngineErrors(unittest.TestCase):
         self.engine_raises(margin.AlreadyExists, lambda: self.eng.new_market("BTCUSDT"))
 
     def test_not_supported(self) -> None:
-        self.engine_raises(margin.NotSupported, lambda: self.open(cross=True))
+        # The engine supports every flag now (cross included: a cross open in an isolated
+        # market is a StateError, see test_cross); NotSupported remains the answer of a
+        # function the loaded library does not export.
+        stub = _capi._missing_stub("margin_account_set_mode", "old-libmargin.so")
+        with self.assertRaises(margin.NotSupported) as cm:
+            stub(None, 1, 1, 1)
+        self.assertEqual(cm.exception.code, _capi.MARGIN_ENOTSUP)
+        self.assertIn("margin_account_set_mode", cm.exception.message)
+        self.engine_raises(margin.StateError, lambda: self.open(cross=True))
 
     def test_floats_are_refused_everywhere(self) -> None:
         p = self.open()

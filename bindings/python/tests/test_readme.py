@@ -19,24 +19,38 @@ def python_blocks(text: str) -> list:
     return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
 
 
+def run_block(code: str) -> list:
+    """Run a README block; return the lines it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, README, "exec"), {"__name__": "readme"})
+    return out.getvalue().splitlines()
+
+
 class ReadmeSeedExample(unittest.TestCase):
-    def test_seed_example_runs(self) -> None:
+    def setUp(self) -> None:
         with open(README, encoding="utf-8") as f:
-            blocks = python_blocks(f.read())
-        self.assertEqual(len(blocks), 1, "the README has exactly one python block")
-        code = blocks[0]
+            self.blocks = python_blocks(f.read())
+        # The seed example, then the cross-margin example.
+        self.assertEqual(len(self.blocks), 2, "the README has two python blocks")
+
+    def test_seed_example_runs(self) -> None:
+        code = self.blocks[0]
         # It is the seed example: 100 USDT at 20x on 0.1 BTC at 20000.
         self.assertIn('leverage=20', code)
         self.assertIn('qty="0.1", price="20000"', code)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, README, "exec"), {"__name__": "readme"})
-        lines = out.getvalue().splitlines()
+        lines = run_block(code)
         # What the block prints: the event types, then the code and message of the
         # refused close of the liquidated position.
         self.assertEqual(lines[0], "['deposit', 'open', 'margin_call', 'liquidation']")
         self.assertTrue(lines[1].startswith("-7 "), lines[1])
         self.assertGreater(len(lines[1]), 3)
+
+    def test_cross_example_runs(self) -> None:
+        code = self.blocks[1]
+        self.assertIn("cross=True", code)
+        lines = run_block(code)
+        self.assertEqual(lines, ["['liquidation', 'liquidation', 'cross_liquidation']"])
 
 
 if __name__ == "__main__":
