@@ -101,6 +101,14 @@ pub const MARGIN_ENG_LAST_SEQ: i32 = 7;
 pub const MARGIN_ENG_LIQUIDATIONS: i32 = 8;
 /// Margin-call re-arm band, a rate at `MARGIN_RATE_SCALE` (default 0).
 pub const MARGIN_ENG_REARM_BAND: i32 = 9;
+/// How a cross account is liquidated when its cross margin balance is at or below its cross maintenance margin: [`MARGIN_CROSS_LIQ_ALL`] (default) or [`MARGIN_CROSS_LIQ_WORST_FIRST`]. Settable at any time; it applies from the next evaluation.
+pub const MARGIN_ENG_CROSS_LIQUIDATION: i32 = 10;
+/// [`MARGIN_ENG_CROSS_LIQUIDATION`]: every cross position of the account closes at its market's mark at once (Binance).
+pub const MARGIN_CROSS_LIQ_ALL: i32 = 0;
+/// [`MARGIN_ENG_CROSS_LIQUIDATION`]: close the cross position with the largest unrealized loss (ties: the lowest id), re-evaluate the account, and repeat until it is healthy or has no cross position left.
+pub const MARGIN_CROSS_LIQ_WORST_FIRST: i32 = 1;
+/// Number of cross-account evaluations so far (read-only): a mark update evaluates a cross account when the mark leaves the account's price band in that market (or an isolated stop or take-profit of the same account moved its free balance); a funding round evaluates every cross account holding the market.
+pub const MARGIN_ENG_CROSS_EVALUATIONS: i32 = 11;
 /// Decimal places of prices in this market, 0 to 18; default 8. Settable only while the market has no tiers added and no positions.
 pub const MARGIN_MKT_PRICE_SCALE: i32 = 1;
 /// Decimal places of quantities in this market, 0 to 18; default 8. Same restriction.
@@ -151,14 +159,34 @@ pub const MARGIN_ACCT_FEES: i32 = 7;
 pub const MARGIN_ACCT_FUNDING: i32 = 8;
 /// Number of open positions.
 pub const MARGIN_ACCT_OPEN_POSITIONS: i32 = 9;
+/// Cross wallet balance WB: the free balance, which backs every cross position, money. It can be below zero while other cross positions' unrealized profit covers a loss; a liquidation brings it back to at least 0.
+pub const MARGIN_ACCT_CROSS_WALLET: i32 = 10;
+/// Cross unrealized PnL: sum over the cross positions at their markets' last marks (entry when a market has none), each rounded down, money.
+pub const MARGIN_ACCT_CROSS_UNREALIZED_PNL: i32 = 11;
+/// Cross margin balance: cross wallet + cross unrealized PnL, money.
+pub const MARGIN_ACCT_CROSS_MARGIN_BALANCE: i32 = 12;
+/// Cross maintenance margin: sum over the cross positions at their markets' last marks, each on its own notional at its own tier, each rounded up, money.
+pub const MARGIN_ACCT_CROSS_MAINT_MARGIN: i32 = 13;
+/// Cross initial margin: sum of `Q*E/L` over the cross positions, each rounded up, money.
+pub const MARGIN_ACCT_CROSS_INITIAL_MARGIN: i32 = 14;
+/// Account margin ratio: cross maintenance margin / cross margin balance, [`MARGIN_RATE_SCALE`], rounded up; INT64_MAX when the balance is <= 0; 0 with no cross position. Liquidation at 1.
+pub const MARGIN_ACCT_MARGIN_RATIO: i32 = 15;
+/// Available balance: what can be withdrawn, moved into an isolated position or used by a new cross position, money, >= 0 (see the C header for the formula).
+pub const MARGIN_ACCT_AVAILABLE: i32 = 16;
+/// Number of open cross positions.
+pub const MARGIN_ACCT_CROSS_POSITIONS: i32 = 17;
 /// Side: long (s = +1).
 pub const MARGIN_LONG: i32 = 1;
 /// Side: short (s = -1).
 pub const MARGIN_SHORT: i32 = -1;
 /// Flag for opening and trading: charge the maker fee instead of the taker fee.
 pub const MARGIN_FLAG_MAKER: u32 = 1;
-/// Flag for opening: cross margin mode (not supported yet: [`MARGIN_ENOTSUP`]).
+/// Flag for opening: the position is a cross position. It must agree with the account's mode in the market (margin_account_set_mode()), else [`MARGIN_ESTATE`].
 pub const MARGIN_FLAG_CROSS: u32 = 2;
+/// Margin mode of an account in a market: isolated, the default.
+pub const MARGIN_MODE_ISOLATED: i32 = 0;
+/// Margin mode: cross. The account's free balance (the cross wallet) backs all its cross positions.
+pub const MARGIN_MODE_CROSS: i32 = 1;
 /// Position status ([`MARGIN_POS_STATUS`]): open.
 pub const MARGIN_STATUS_OPEN: i32 = 0;
 /// Position status: closed by the holder, a stop-loss or a take-profit.
@@ -195,6 +223,8 @@ pub const MARGIN_POS_STOP_LOSS: i32 = 12;
 pub const MARGIN_POS_TAKE_PROFIT: i32 = 13;
 /// Liquidation price in force (the trigger), price units, 0 if none.
 pub const MARGIN_POS_LIQ_PRICE: i32 = 14;
+/// [`MARGIN_MODE_ISOLATED`] or [`MARGIN_MODE_CROSS`].
+pub const MARGIN_POS_MODE: i32 = 15;
 /// Position value Q*P, money, rounded up.
 pub const MARGIN_AT_NOTIONAL: i32 = 101;
 /// s*Q*(P-E), money, rounded down.
@@ -250,6 +280,8 @@ pub const MARGIN_EV_LIQUIDATION: i32 = 12;
 pub const MARGIN_EV_STOP_LOSS: i32 = 13;
 /// Position closed by its take-profit.
 pub const MARGIN_EV_TAKE_PROFIT: i32 = 14;
+/// A cross account was liquidated (position 0; follows the liquidation events of the positions it closed).
+pub const MARGIN_EV_CROSS_LIQUIDATION: i32 = 15;
 /// Sequence number, from 1, increasing by 1.
 pub const MARGIN_EVF_SEQ: i32 = 1;
 /// [`MARGIN_ENG_TIME`] when the event happened.
@@ -294,6 +326,8 @@ pub const MARGIN_EVF_LEVEL: i32 = 20;
 pub const MARGIN_EVF_FREE_BALANCE: i32 = 21;
 /// Position leverage after the event.
 pub const MARGIN_EVF_LEVERAGE: i32 = 22;
+/// [`MARGIN_MODE_ISOLATED`] or [`MARGIN_MODE_CROSS`]: the position's mode, or the book an account event concerns.
+pub const MARGIN_EVF_MODE: i32 = 23;
 
 // ---------------------------------------------------------------------------- functions
 
@@ -407,6 +441,18 @@ extern "C" {
         account: u64,
         key: i32,
         out: *mut i64,
+    ) -> c_int;
+    pub fn margin_account_set_mode(
+        e: *mut margin_engine,
+        account: u64,
+        market: u64,
+        mode: i32,
+    ) -> c_int;
+    pub fn margin_account_mode(
+        e: *const margin_engine,
+        account: u64,
+        market: u64,
+        out_mode: *mut i32,
     ) -> c_int;
 
     // ---- positions

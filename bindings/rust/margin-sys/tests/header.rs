@@ -453,6 +453,14 @@ fn parsed_text_is_what_is_compiled() {
     assert_eq!(MARGIN_FLAG_CROSS, 2u32);
     assert_eq!(MARGIN_SHORT, -1);
     assert_eq!(MARGIN_EVF_LEVERAGE, 22);
+    assert_eq!(MARGIN_EVF_MODE, 23);
+    assert_eq!((MARGIN_MODE_ISOLATED, MARGIN_MODE_CROSS), (0, 1));
+    assert_eq!(MARGIN_ACCT_CROSS_POSITIONS, 17);
+    assert_eq!(MARGIN_EV_CROSS_LIQUIDATION, 15);
+    let _: unsafe extern "C" fn(*mut margin_engine, u64, u64, i32) -> c_int =
+        margin_account_set_mode;
+    let _: unsafe extern "C" fn(*const margin_engine, u64, u64, *mut i32) -> c_int =
+        margin_account_mode;
     let _: unsafe extern "C" fn(*const c_char, i32, *mut i64) -> c_int = margin_dec_parse;
     let _: unsafe extern "C" fn(
         *mut margin_engine,

@@ -281,6 +281,39 @@ impl Engine {
         self.engine_set(sys::MARGIN_ENG_EVENT_QUEUE, on as i64)
     }
 
+    /// Sets how a cross account is liquidated when its cross margin balance falls to its
+    /// cross maintenance margin (`MARGIN_ENG_CROSS_LIQUIDATION`); it applies from the
+    /// next evaluation.
+    ///
+    /// ```
+    /// use margin::{CrossLiquidationPolicy, Engine, ErrorKind};
+    /// let mut engine = Engine::new().unwrap();
+    /// assert_eq!(engine.cross_liquidation().unwrap(), CrossLiquidationPolicy::All);
+    /// engine.set_cross_liquidation(CrossLiquidationPolicy::WorstFirst).unwrap();
+    /// assert_eq!(engine.cross_liquidation().unwrap(), CrossLiquidationPolicy::WorstFirst);
+    /// let err = engine.set_cross_liquidation(CrossLiquidationPolicy::Other(7)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Invalid);
+    /// ```
+    pub fn set_cross_liquidation(&mut self, policy: CrossLiquidationPolicy) -> Result<()> {
+        self.engine_set(sys::MARGIN_ENG_CROSS_LIQUIDATION, policy.raw())
+    }
+
+    /// How a cross account is liquidated ([`Engine::set_cross_liquidation`]).
+    pub fn cross_liquidation(&self) -> Result<CrossLiquidationPolicy> {
+        self.engine_get(sys::MARGIN_ENG_CROSS_LIQUIDATION)
+            .map(CrossLiquidationPolicy::from_raw)
+    }
+
+    /// Number of cross-account evaluations so far (`MARGIN_ENG_CROSS_EVALUATIONS`): a mark
+    /// update evaluates a cross account when the mark leaves the account's price band in
+    /// that market, a funding round every cross account holding the market.
+    pub fn cross_evaluations(&self) -> Result<u64> {
+        count(
+            self.engine_get(sys::MARGIN_ENG_CROSS_EVALUATIONS)?,
+            "cross evaluations",
+        )
+    }
+
     /// The insurance-fund ledger balance, money.
     pub fn insurance_fund(&self) -> Result<Decimal> {
         dec(
@@ -580,7 +613,8 @@ impl Engine {
         self.check(rc)
     }
 
-    /// Debits the free balance (money, > 0, at most the free balance).
+    /// Debits the free balance (money, > 0, at most the available balance
+    /// [`AccountInfo::available`]).
     pub fn withdraw(&mut self, a: AccountId, amount: impl IntoDecimal) -> Result<()> {
         let v = conv(amount, MONEY_SCALE, "withdrawal")?;
         // SAFETY: live engine.
@@ -596,17 +630,60 @@ impl Engine {
         Ok(v)
     }
 
-    /// Every figure of an account.
+    /// Sets an account's margin mode in a market (`margin_account_set_mode`):
+    /// [`Mode::Isolated`] (the default) or [`Mode::Cross`]. Setting the mode in force is a
+    /// no-op. Fails with [`ErrorKind::State`] while the account has an open position in
+    /// the market, [`ErrorKind::Invalid`] for an unknown mode.
+    ///
+    /// ```
+    /// use margin::{Decimal, Engine, ErrorKind, Mode, OpenOptions, Side};
+    /// let mut engine = Engine::new().unwrap();
+    /// let btc = engine.market_new("BTCUSDT").unwrap();
+    /// let a = engine.account_new().unwrap();
+    /// engine.deposit(a, "1000").unwrap();
+    /// assert_eq!(engine.account_mode(a, btc).unwrap(), Mode::Isolated);
+    /// engine.set_account_mode(a, btc, Mode::Cross).unwrap();
+    /// let cross = OpenOptions::cross_at("20").unwrap();
+    /// let p = engine.open_with(a, btc, Side::Long, "0.1", "20000", cross).unwrap();
+    /// let info = engine.position(p).unwrap();
+    /// assert_eq!((info.mode, info.margin), (Mode::Cross, Decimal::ZERO));
+    /// // IM 100 reserved and the 0.8 fee paid: 1000 - 0.8 - 100 is available.
+    /// assert_eq!(engine.account(a).unwrap().available, "899.2".parse().unwrap());
+    /// let err = engine.set_account_mode(a, btc, Mode::Isolated).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::State); // a position is open
+    /// ```
+    pub fn set_account_mode(&mut self, a: AccountId, m: MarketId, mode: Mode) -> Result<()> {
+        let v = i32::try_from(mode.raw())
+            .map_err(|_| Error::new(ErrorKind::Invalid, format!("mode {}", mode.raw())))?;
+        // SAFETY: live engine.
+        let rc = unsafe { sys::margin_account_set_mode(self.pm(), a.get(), m.get(), v) };
+        self.check(rc)
+    }
+
+    /// An account's margin mode in a market (`margin_account_mode`).
+    pub fn account_mode(&self, a: AccountId, m: MarketId) -> Result<Mode> {
+        let mut v = 0i32;
+        // SAFETY: live engine, valid out-pointer.
+        let rc = unsafe { sys::margin_account_mode(self.p(), a.get(), m.get(), &mut v) };
+        self.check_query(rc, || format!("mode of {a} in {m}"))?;
+        Ok(Mode::from_raw(v as i64))
+    }
+
+    /// Every figure of an account, the cross figures included.
     pub fn account(&self, a: AccountId) -> Result<AccountInfo> {
         let m = |k| self.account_get(a, k).and_then(|v| dec(v, MONEY_SCALE));
+        // A sum over positions that does not fit in 64 bits (the engine answers
+        // ErrorKind::Overflow for that key alone) is None.
+        let sum = |k| match m(k) {
+            Ok(v) => Ok(Some(v)),
+            Err(err) if err.kind() == ErrorKind::Overflow => Ok(None),
+            Err(err) => Err(err),
+        };
+        let ratio = self.account_get(a, sys::MARGIN_ACCT_MARGIN_RATIO)?;
         Ok(AccountInfo {
             free_balance: m(sys::MARGIN_ACCT_FREE_BALANCE)?,
             isolated_margin: m(sys::MARGIN_ACCT_ISOLATED_MARGIN)?,
-            equity: match m(sys::MARGIN_ACCT_EQUITY) {
-                Ok(v) => Some(v),
-                Err(err) if err.kind() == ErrorKind::Overflow => None,
-                Err(err) => return Err(err),
-            },
+            equity: sum(sys::MARGIN_ACCT_EQUITY)?,
             deposits: m(sys::MARGIN_ACCT_DEPOSITS)?,
             withdrawals: m(sys::MARGIN_ACCT_WITHDRAWALS)?,
             realized_pnl: m(sys::MARGIN_ACCT_REALIZED_PNL)?,
@@ -615,6 +692,17 @@ impl Engine {
             open_positions: count(
                 self.account_get(a, sys::MARGIN_ACCT_OPEN_POSITIONS)?,
                 "open positions",
+            )?,
+            cross_wallet: m(sys::MARGIN_ACCT_CROSS_WALLET)?,
+            cross_unrealized_pnl: sum(sys::MARGIN_ACCT_CROSS_UNREALIZED_PNL)?,
+            cross_margin_balance: sum(sys::MARGIN_ACCT_CROSS_MARGIN_BALANCE)?,
+            cross_maint_margin: sum(sys::MARGIN_ACCT_CROSS_MAINT_MARGIN)?,
+            cross_initial_margin: sum(sys::MARGIN_ACCT_CROSS_INITIAL_MARGIN)?,
+            margin_ratio: ratio_or_infinite(ratio)?,
+            available: m(sys::MARGIN_ACCT_AVAILABLE)?,
+            cross_positions: count(
+                self.account_get(a, sys::MARGIN_ACCT_CROSS_POSITIONS)?,
+                "cross positions",
             )?,
         })
     }
@@ -633,21 +721,15 @@ impl Engine {
         price: impl IntoDecimal,
         leverage: impl IntoDecimal,
     ) -> Result<PositionId> {
-        let leverage = Some(leverage.into_decimal()?);
-        self.open_with(
-            account,
-            market,
-            side,
-            qty,
-            price,
-            OpenOptions {
-                leverage,
-                ..OpenOptions::default()
-            },
-        )
+        let options = OpenOptions {
+            leverage: Some(leverage.into_decimal()?),
+            ..OpenOptions::default()
+        };
+        self.open_with(account, market, side, qty, price, options)
     }
 
-    /// Opens an isolated position sized by `options` (leverage, margin or both).
+    /// Opens a position sized by `options` (leverage, margin or both; a cross position,
+    /// [`OpenOptions::cross_at`], takes a leverage only).
     ///
     /// ```
     /// use margin::{Decimal, Engine, OpenOptions, Side};
@@ -836,6 +918,7 @@ impl Engine {
             entry_price: dec(g(sys::MARGIN_POS_ENTRY_PRICE)?, ps)?,
             margin: dec(g(sys::MARGIN_POS_MARGIN)?, MONEY_SCALE)?,
             leverage: dec(g(sys::MARGIN_POS_LEVERAGE)?, RATE_SCALE)?,
+            mode: Mode::from_raw(g(sys::MARGIN_POS_MODE)?),
             status: Status::from_raw(g(sys::MARGIN_POS_STATUS)?),
             realized_pnl: dec(g(sys::MARGIN_POS_REALIZED_PNL)?, MONEY_SCALE)?,
             fees: dec(g(sys::MARGIN_POS_FEES)?, MONEY_SCALE)?,
@@ -901,11 +984,7 @@ impl Engine {
             maint_margin: money(sys::MARGIN_AT_MAINT_MARGIN)?,
             maint_rate: rate(sys::MARGIN_AT_MAINT_RATE)?,
             maint_amount: money(sys::MARGIN_AT_MAINT_AMOUNT)?,
-            margin_ratio: if ratio == i64::MAX {
-                None
-            } else {
-                Some(dec(ratio, RATE_SCALE)?)
-            },
+            margin_ratio: ratio_or_infinite(ratio)?,
             liquidation_price: nonzero(self.at_raw(p, sys::MARGIN_AT_LIQ_PRICE, mark)?, ps)?,
             bankruptcy_price: nonzero(self.at_raw(p, sys::MARGIN_AT_BANKRUPTCY_PRICE, mark)?, ps)?,
             initial_margin: money(sys::MARGIN_AT_INITIAL_MARGIN)?,

@@ -2,7 +2,7 @@
 
 use crate::decimal::{Decimal, MONEY_SCALE, RATE_SCALE};
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{AccountId, MarketId, PositionId, Side};
+use crate::types::{ratio_or_infinite, AccountId, MarketId, Mode, PositionId, Side};
 use margin_sys as sys;
 
 /// The type of an [`Event`] (`MARGIN_EV_*`).
@@ -37,6 +37,13 @@ pub enum EventKind {
     StopLoss,
     /// Position closed by its take-profit.
     TakeProfit,
+    /// A cross account was liquidated: follows the [`EventKind::Liquidation`] events of
+    /// the positions it closed. `position` is `None`, `market` the market whose mark or
+    /// funding triggered it, `amount` the deficit the insurance fund covered (>= 0),
+    /// `realized_pnl` `+deficit`, `insurance_delta` `-deficit`, `free_balance` the cross
+    /// wallet after, `margin_ratio` the account ratio that triggered it,
+    /// `positions_closed` the number of positions closed.
+    CrossLiquidation,
     /// A type this binding does not know (from a newer library).
     Other(i32),
 }
@@ -60,6 +67,7 @@ impl EventKind {
             sys::MARGIN_EV_LIQUIDATION => EventKind::Liquidation,
             sys::MARGIN_EV_STOP_LOSS => EventKind::StopLoss,
             sys::MARGIN_EV_TAKE_PROFIT => EventKind::TakeProfit,
+            sys::MARGIN_EV_CROSS_LIQUIDATION => EventKind::CrossLiquidation,
             other => EventKind::Other(other),
         })
     }
@@ -87,13 +95,14 @@ pub struct Event {
     /// Fill price (trades, stops, take-profits) or the mark (margin calls,
     /// liquidations, funding).
     pub price: Decimal,
-    /// Quantity traded or closed.
+    /// Quantity traded or closed (0 for [`EventKind::CrossLiquidation`]: see
+    /// `positions_closed`).
     pub qty: Decimal,
     /// Position size after the event.
     pub position_qty: Decimal,
     /// Entry price after the event.
     pub entry_price: Decimal,
-    /// Position margin after the event.
+    /// Position margin after the event (0 for a cross position).
     pub margin: Decimal,
     /// Money moved: deposit or withdrawal amount, margin added (> 0) or removed (< 0),
     /// funding (received > 0), change of margin on open/increase/reduce/leverage.
@@ -108,7 +117,8 @@ pub struct Event {
     pub bankruptcy_price: Decimal,
     /// Change of the insurance fund.
     pub insurance_delta: Decimal,
-    /// Margin ratio at the mark (margin calls); `None` if infinite.
+    /// Margin ratio at the mark (margin calls; the account ratio for a cross account's
+    /// margin call or liquidation); `None` if infinite.
     pub margin_ratio: Option<Decimal>,
     /// Margin-call level crossed.
     pub level: Decimal,
@@ -116,14 +126,20 @@ pub struct Event {
     pub free_balance: Decimal,
     /// Position leverage after the event.
     pub leverage: Decimal,
+    /// The position's mode, or for an account event (a deposit, a withdrawal, an account
+    /// margin call, a cross liquidation) the book it concerns (`MARGIN_EVF_MODE`;
+    /// [`Mode::Isolated`] from a library without the field).
+    pub mode: Mode,
+    /// Number of positions a [`EventKind::CrossLiquidation`] closed (0 for other kinds).
+    pub positions_closed: u64,
 }
 
-/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_LEVERAGE`).
-pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_LEVERAGE as usize;
+/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_MODE`).
+pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_MODE as usize;
 
 /// Every field of the current event in one `margin_event_fields` call: `out[f]` is field
-/// `f` (`out[0]`, the number of fields the library knows, is not needed: fields it does
-/// not know read 0).
+/// `f`. `out[0]` is the number of fields the library knows; a field past it (such as
+/// `MARGIN_EVF_MODE` from a library that knows 22) is set to 0 here.
 fn fields(e: *const sys::margin_engine) -> Result<[i64; FIELD_COUNT + 1]> {
     let mut out = [0i64; FIELD_COUNT + 1];
     // SAFETY: e is a live engine (callers guarantee it); out holds out.len() elements.
@@ -133,6 +149,10 @@ fn fields(e: *const sys::margin_engine) -> Result<[i64; FIELD_COUNT + 1]> {
             ErrorKind::from_code(rc),
             format!("reading the event's fields: {}", crate::error::strerror(rc)),
         ));
+    }
+    let known = usize::try_from(out[0]).unwrap_or(0).min(FIELD_COUNT);
+    for v in out.iter_mut().skip(known + 1) {
+        *v = 0;
     }
     Ok(out)
 }
@@ -174,6 +194,13 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
     let rate = |field: i32| dec(field, RATE_SCALE);
     let liq = get(e, sys::MARGIN_EVF_LIQ_PRICE)?;
     let ratio = get(e, sys::MARGIN_EVF_MARGIN_RATIO)?;
+    // A cross liquidation reports the number of positions closed in the quantity field.
+    let (qty, positions_closed) = if kind == EventKind::CrossLiquidation {
+        let n = get(e, sys::MARGIN_EVF_QTY)?;
+        (Decimal::new(0, qs)?, crate::types::count(n, "positions closed")?)
+    } else {
+        (dec(sys::MARGIN_EVF_QTY, qs)?, 0)
+    };
     Ok(Event {
         seq: get(e, sys::MARGIN_EVF_SEQ)? as u64,
         time: get(e, sys::MARGIN_EVF_TIME)?,
@@ -183,7 +210,7 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
         position: id(get(e, sys::MARGIN_EVF_POSITION)?).map(PositionId::from_raw),
         side: Side::from_raw(get(e, sys::MARGIN_EVF_SIDE)?),
         price: dec(sys::MARGIN_EVF_PRICE, ps)?,
-        qty: dec(sys::MARGIN_EVF_QTY, qs)?,
+        qty,
         position_qty: dec(sys::MARGIN_EVF_POSITION_QTY, qs)?,
         entry_price: dec(sys::MARGIN_EVF_ENTRY_PRICE, ps)?,
         margin: money(sys::MARGIN_EVF_MARGIN)?,
@@ -197,14 +224,12 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
         },
         bankruptcy_price: dec(sys::MARGIN_EVF_BANKRUPTCY_PRICE, ps)?,
         insurance_delta: money(sys::MARGIN_EVF_INSURANCE_DELTA)?,
-        margin_ratio: if ratio == i64::MAX {
-            None
-        } else {
-            Some(Decimal::new(ratio, RATE_SCALE)?)
-        },
+        margin_ratio: ratio_or_infinite(ratio)?,
         level: rate(sys::MARGIN_EVF_LEVEL)?,
         free_balance: money(sys::MARGIN_EVF_FREE_BALANCE)?,
         leverage: rate(sys::MARGIN_EVF_LEVERAGE)?,
+        mode: Mode::from_raw(get(e, sys::MARGIN_EVF_MODE)?),
+        positions_closed,
     })
 }
 

@@ -1,5 +1,5 @@
-//! Safe Rust bindings of libmargin: exact isolated-margin accounting of leveraged
-//! futures and perpetual positions, as a crypto exchange's risk engine keeps it.
+//! Safe Rust bindings of libmargin: exact isolated- and cross-margin accounting of
+//! leveraged futures and perpetual positions, as a crypto exchange's risk engine keeps it.
 //!
 //! - [`Engine`] owns everything (markets, accounts, positions, events) and frees it on
 //!   drop. It is `Send` but not `Sync`: one thread at a time.
@@ -12,6 +12,9 @@
 //!   typed [`ErrorKind`] (one per C status code) and the engine's message.
 //! - What the engine did (fills, funding, margin calls, liquidations) comes out as typed
 //!   [`Event`]s, from [`Engine::events`] or a callback.
+//! - Each account is isolated or cross per market ([`Engine::set_account_mode`],
+//!   [`Mode`]); a cross account's figures are in [`AccountInfo`], and how it is
+//!   liquidated is an engine option ([`Engine::set_cross_liquidation`]).
 //!
 //! ```
 //! use margin::{Decimal, Engine, EventKind, Side};
@@ -47,8 +50,9 @@ pub use engine::Engine;
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use event::{Event, EventKind, Events};
 pub use types::{
-    AccountId, AccountInfo, Figure, Figures, Fill, IntoStop, MarketId, MarketInfo, MarketOption,
-    MmBasis, OpenOptions, PositionId, PositionInfo, Side, Status, Stop, Tier,
+    AccountId, AccountInfo, CrossLiquidationPolicy, Figure, Figures, Fill, IntoStop, MarketId,
+    MarketInfo, MarketOption, MmBasis, Mode, OpenOptions, PositionId, PositionInfo, Side,
+    Status, Stop, Tier,
 };
 
 use std::ffi::CStr;

@@ -108,6 +108,33 @@ impl Fill {
     }
 }
 
+/// `raw()` and `from_raw()` of an enum that mirrors C constants and has an `Other(i64)`
+/// variant for a value this binding does not know (or one to pass to the library as is).
+macro_rules! c_values {
+    ($ty:ident, $c_names:literal, { $($variant:ident => $c:expr),+ $(,)? }) => {
+        impl $ty {
+            #[doc = concat!("The `", $c_names, "` value.")]
+            pub fn raw(self) -> i64 {
+                match self {
+                    $($ty::$variant => $c as i64,)+
+                    $ty::Other(v) => v,
+                }
+            }
+
+            #[doc = concat!("The variant of a `", $c_names, "` value (`Other` for one this")]
+            /// binding does not know).
+            pub fn from_raw(v: i64) -> $ty {
+                $(
+                    if v == $c as i64 {
+                        return $ty::$variant;
+                    }
+                )+
+                $ty::Other(v)
+            }
+        }
+    };
+}
+
 /// Status of a position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -122,26 +149,11 @@ pub enum Status {
     Other(i64),
 }
 
-impl Status {
-    /// The `MARGIN_STATUS_*` value.
-    pub(crate) fn raw(self) -> i64 {
-        match self {
-            Status::Open => sys::MARGIN_STATUS_OPEN as i64,
-            Status::Closed => sys::MARGIN_STATUS_CLOSED as i64,
-            Status::Liquidated => sys::MARGIN_STATUS_LIQUIDATED as i64,
-            Status::Other(v) => v,
-        }
-    }
-
-    pub(crate) fn from_raw(v: i64) -> Status {
-        match v {
-            v if v == sys::MARGIN_STATUS_OPEN as i64 => Status::Open,
-            v if v == sys::MARGIN_STATUS_CLOSED as i64 => Status::Closed,
-            v if v == sys::MARGIN_STATUS_LIQUIDATED as i64 => Status::Liquidated,
-            other => Status::Other(other),
-        }
-    }
-}
+c_values!(Status, "MARGIN_STATUS_*", {
+    Open => sys::MARGIN_STATUS_OPEN,
+    Closed => sys::MARGIN_STATUS_CLOSED,
+    Liquidated => sys::MARGIN_STATUS_LIQUIDATED,
+});
 
 /// Where a market evaluates the maintenance margin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -156,22 +168,58 @@ pub enum MmBasis {
     Other(i64),
 }
 
-impl MmBasis {
-    pub(crate) fn raw(self) -> i64 {
-        match self {
-            MmBasis::Mark => sys::MARGIN_MM_BASIS_MARK as i64,
-            MmBasis::Entry => sys::MARGIN_MM_BASIS_ENTRY as i64,
-            MmBasis::Other(v) => v,
-        }
-    }
-    pub(crate) fn from_raw(v: i64) -> MmBasis {
-        match v {
-            v if v == sys::MARGIN_MM_BASIS_MARK as i64 => MmBasis::Mark,
-            v if v == sys::MARGIN_MM_BASIS_ENTRY as i64 => MmBasis::Entry,
-            other => MmBasis::Other(other),
-        }
-    }
+c_values!(MmBasis, "MARGIN_MM_BASIS_*", {
+    Mark => sys::MARGIN_MM_BASIS_MARK,
+    Entry => sys::MARGIN_MM_BASIS_ENTRY,
+});
+
+/// Margin mode of an account in a market ([`Engine::set_account_mode`]), and of a
+/// position ([`PositionInfo::mode`]) or an event ([`Event::mode`](crate::Event::mode)).
+///
+/// [`Engine::set_account_mode`]: crate::Engine::set_account_mode
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Isolated (the default): each position has its own margin, and only that margin is
+    /// at risk.
+    #[default]
+    Isolated,
+    /// Cross: the account's free balance (the cross wallet) backs every cross position of
+    /// the account, in every market where the account is in cross mode.
+    Cross,
+    /// A mode this binding does not know (from a newer library), or one to pass as is
+    /// (the engine refuses an unknown mode with [`ErrorKind::Invalid`]).
+    Other(i64),
 }
+
+c_values!(Mode, "MARGIN_MODE_*", {
+    Isolated => sys::MARGIN_MODE_ISOLATED,
+    Cross => sys::MARGIN_MODE_CROSS,
+});
+
+/// How the engine liquidates a cross account whose cross margin balance is at or below
+/// its cross maintenance margin ([`Engine::set_cross_liquidation`]).
+///
+/// [`Engine::set_cross_liquidation`]: crate::Engine::set_cross_liquidation
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CrossLiquidationPolicy {
+    /// Every cross position of the account closes at its market's mark at once
+    /// (Binance); the default.
+    #[default]
+    All,
+    /// The cross position with the largest unrealized loss closes first (ties: the lowest
+    /// id), then the account is evaluated again, until it is healthy or has no cross
+    /// position left.
+    WorstFirst,
+    /// A policy this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(CrossLiquidationPolicy, "MARGIN_CROSS_LIQ_*", {
+    All => sys::MARGIN_CROSS_LIQ_ALL,
+    WorstFirst => sys::MARGIN_CROSS_LIQ_WORST_FIRST,
+});
 
 /// A settable market option (`margin_market_set`), with its value in natural units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,19 +339,46 @@ impl Tier {
 pub struct OpenOptions {
     /// Leverage (e.g. `20`).
     pub leverage: Option<Decimal>,
-    /// Isolated margin, money.
+    /// Isolated margin, money (not for a cross position).
     pub margin: Option<Decimal>,
     /// Taker (default) or maker fee.
     pub fill: Fill,
-    /// Cross margin mode (the library answers [`ErrorKind::NotSupported`] for now).
+    /// A cross position (`MARGIN_FLAG_CROSS`). It must agree with the account's mode in
+    /// the market ([`Engine::set_account_mode`](crate::Engine::set_account_mode)): `true`
+    /// in an isolated market, or `false` in a cross market, fails with
+    /// [`ErrorKind::State`]. A cross position needs a leverage and no margin; it moves
+    /// nothing out of the wallet but the fee, and the account's available balance after
+    /// it must stay >= 0, else [`ErrorKind::Funds`].
     pub cross: bool,
 }
 
+impl OpenOptions {
+    /// A cross position at `leverage`, taker fee (`cross: true`; see the field).
+    ///
+    /// ```
+    /// use margin::{Decimal, OpenOptions};
+    /// let o = OpenOptions::cross_at("20").unwrap();
+    /// assert!(o.cross);
+    /// assert_eq!((o.leverage, o.margin), (Some(Decimal::from(20)), None));
+    /// ```
+    pub fn cross_at(leverage: impl IntoDecimal) -> Result<OpenOptions> {
+        Ok(OpenOptions {
+            leverage: Some(leverage.into_decimal()?),
+            cross: true,
+            ..OpenOptions::default()
+        })
+    }
+}
+
 /// An account's figures (`margin_account_get` for every key), money at scale 8.
+///
+/// The cross figures cover the account's cross positions only, each market at its last
+/// mark (the entry price when it has none); with no cross position they are 0 (and
+/// `available` is the free balance).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccountInfo {
-    /// Free (withdrawable) balance.
+    /// Free balance; it is also the cross wallet (what can be withdrawn is `available`).
     pub free_balance: Decimal,
     /// Sum of the isolated margins of open positions.
     pub isolated_margin: Decimal,
@@ -323,6 +398,31 @@ pub struct AccountInfo {
     pub funding: Decimal,
     /// Number of open positions.
     pub open_positions: u64,
+    /// Cross wallet balance WB (the free balance, which backs every cross position); it
+    /// can be below 0 while other cross positions' unrealized profit covers a loss.
+    pub cross_wallet: Decimal,
+    /// Unrealized PnL of the cross positions, each rounded down. Like `equity` and the
+    /// three sums below, `None` if it does not fit in 64 bits (the engine answers
+    /// [`ErrorKind::Overflow`] for it).
+    pub cross_unrealized_pnl: Option<Decimal>,
+    /// Cross margin balance: `cross_wallet + cross_unrealized_pnl`.
+    pub cross_margin_balance: Option<Decimal>,
+    /// Maintenance margin of the cross positions, each on its own notional and tier,
+    /// each rounded up. The account is liquidated when `cross_margin_balance` is at or
+    /// below it.
+    pub cross_maint_margin: Option<Decimal>,
+    /// Initial margin `Q*E/L` of the cross positions, each rounded up.
+    pub cross_initial_margin: Option<Decimal>,
+    /// Account margin ratio `cross_maint_margin / cross_margin_balance`, rounded up
+    /// (liquidation at 1); 0 with no cross position; `None` when the cross margin
+    /// balance is <= 0 (infinite).
+    pub margin_ratio: Option<Decimal>,
+    /// What can be withdrawn, moved into an isolated position or used by a new cross
+    /// position: the free balance with no cross position, else
+    /// `max(0, min(WB + min(0, uPnL) - IM, WB + uPnL - MM - 1 unit))`.
+    pub available: Decimal,
+    /// Number of open cross positions.
+    pub cross_positions: u64,
 }
 
 /// A position's stored figures (`margin_position_get` for every key).
@@ -341,10 +441,12 @@ pub struct PositionInfo {
     pub qty: Decimal,
     /// Average entry price.
     pub entry_price: Decimal,
-    /// Isolated margin (0 once closed).
+    /// Isolated margin (0 once closed, and always 0 for a cross position).
     pub margin: Decimal,
     /// Leverage.
     pub leverage: Decimal,
+    /// Isolated or cross.
+    pub mode: Mode,
     /// Open, closed or liquidated.
     pub status: Status,
     /// Realized PnL so far.
@@ -363,6 +465,11 @@ pub struct PositionInfo {
 
 /// Figures of an open position at one mark price (`margin_position_at` for every key),
 /// each rounded against the holder as the C documentation states.
+///
+/// For a cross position the figures that depend on the margin are the account's, with
+/// this position's market at the mark and every other market at its last mark:
+/// `margin_balance` is the cross margin balance, `margin_ratio` the account ratio,
+/// `liquidation_price` the cross liquidation price, `removable_margin` 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Figures {
@@ -456,6 +563,16 @@ impl Figure {
             Figure::RemovableMargin => (sys::MARGIN_AT_REMOVABLE_MARGIN, Unit::Money),
             Figure::MarginCallPrice => (sys::MARGIN_AT_MARGIN_CALL_PRICE, Unit::Price),
         }
+    }
+}
+
+/// A margin ratio at the rate scale, or `None` for the C API's `INT64_MAX` (infinite: the
+/// margin balance is <= 0).
+pub(crate) fn ratio_or_infinite(v: i64) -> Result<Option<Decimal>> {
+    if v == i64::MAX {
+        Ok(None)
+    } else {
+        Decimal::new(v, crate::decimal::RATE_SCALE).map(Some)
     }
 }
 

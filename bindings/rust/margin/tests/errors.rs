@@ -168,9 +168,11 @@ fn insufficient_funds_leverage_margin_grid_state_exists_notsup() {
         cross: true,
         ..Default::default()
     };
+    // The cross flag in a market where the account is isolated: a state error (the flag
+    // must agree with the account's mode in the market).
     expect(
         e.open_with(a, btc, Side::Long, "0.001", "20000", cross),
-        ErrorKind::NotSupported,
+        ErrorKind::State,
     );
     expect(e.market_new("BTCUSDT"), ErrorKind::Exists);
     assert_eq!(e.account(a).unwrap(), before, "failed calls change nothing");
