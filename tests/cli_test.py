@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tests of the `margin` command-line tool (tools/margin): `margin calc` (issue 3) and
-`margin replay` (issue 4).
+`margin replay` (issue 4), and their cross-margin options (issue 11).
 
 Standard library only. Every expected number is a published vector from
 ../shared/spec/margin-math.md or is computed here by hand from the spec's formulas with
@@ -40,8 +40,8 @@ def run(*args):
 
 # JSON keys written as numbers (ids, counts, sequence numbers) and as plain text; every
 # other value is a decimal, which the tool writes as a JSON string (issue 10, item 9).
-INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated"}
-TEXT_KEYS = {"side", "time", "type"}
+INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated", "positions_closed"}
+TEXT_KEYS = {"side", "time", "type", "mode", "run"}
 
 
 def loads(text):
@@ -481,9 +481,13 @@ REPLAY_KEYS = {
     "stop_loss": {"exit_price", "realized_pnl"},
     "take_profit": {"exit_price", "realized_pnl"},
     "funding": {"payment", "margin", "liquidation_price"},
+    "cross_liquidation": {"margin_ratio", "positions_closed", "deficit", "realized_pnl",
+                          "insurance_fund_delta", "wallet_balance"},
 }
-COMMON_KEYS = {"seq", "time", "type", "position", "mark"}
-SUMMARY_KEYS = {"type", "marks", "open_positions", "liquidated", "realized_pnl",
+# Every event says the mode of its position (or of the cross account); the summary gives
+# the account's free balance (issue 11).
+COMMON_KEYS = {"seq", "time", "type", "position", "mark", "mode"}
+SUMMARY_KEYS = {"type", "marks", "open_positions", "liquidated", "realized_pnl", "free_balance",
                 "insurance_fund"}
 
 
@@ -500,6 +504,7 @@ class ReplayBase(unittest.TestCase):
             self.assertEqual(set(o), COMMON_KEYS | REPLAY_KEYS[o["type"]], o)
             self.assertEqual(o["seq"], i + 1)
             self.assertIsInstance(o["time"], str)
+            self.assertIn(o["mode"], ("isolated", "cross"))
         self.assertEqual(objs[-1]["type"], "summary")
         self.assertEqual(set(objs[-1]), SUMMARY_KEYS)
         return objs[:-1], objs[-1]
@@ -561,6 +566,9 @@ class ReplayDemo(ReplayBase):
         self.assertEqual(summary["open_positions"], 1)
         self.assertEqual(summary["realized_pnl"], D("-100"))
         self.assertEqual(summary["insurance_fund"], liq["insurance_fund_delta"])
+        # Every position is isolated; the 1000 free stays free (issue 11 keys).
+        self.assertEqual({o["mode"] for o in events}, {"isolated"})
+        self.assertEqual(summary["free_balance"], D("1000"))
 
 
 class ReplayFiles(ReplayBase):
@@ -857,6 +865,401 @@ class ReplayRealData(ReplayBase):
         self.assertEqual(summary["marks"], len(marks))
         self.assertEqual(summary["liquidated"], 1)
         self.assertEqual(summary["open_positions"], 0)
+
+
+# ---------------------------------------------------------------- cross margin (issue 11)
+
+def assert_usage(tc, args, name):
+    """`margin ARGS...` is refused as a bad argument: exit 2, nothing on stdout, one line
+    on stderr that names `name`."""
+    rc, out, err = run(*args)
+    tc.assertEqual((rc, out), (2, ""), "args %s: rc %d, %r" % (args, rc, err))
+    tc.assertEqual(len(err.splitlines()), 1, err)
+    tc.assertIn(name, err)
+
+
+def up2(x):
+    return x.quantize(D("0.01"), rounding=ROUND_CEILING)
+
+
+def cross_liq_price(wb, legs, others):
+    """Binance's cross liquidation price of the legs of one market (the spec, issue 11):
+        LP = (WB - TMM_o + UPNL_o + cum_L + cum_S - Q_L*E_L + Q_S*E_S)
+             / (Q_L*mmr_L + Q_S*mmr_S - Q_L + Q_S)
+    legs: (side, Q, E, mmr, cum) in the market solved for; others: (side, Q, E, mark, mmr,
+    cum) in other markets, each at its mark (MM rounded up, uPnL down, to 8 decimals).
+    Net long rounds up, net short down, to 8 decimals."""
+    tmm = sum(up(q * p * mmr - cum) for _, q, e, p, mmr, cum in others)
+    upnl = sum(down((1 if s == "long" else -1) * q * (p - e)) for s, q, e, p, _, _ in others)
+    num, den, net = wb - tmm + upnl, D(0), D(0)
+    for side, q, e, mmr, cum in legs:
+        s = 1 if side == "long" else -1
+        num += cum - s * q * e
+        den += q * mmr - s * q
+        net += s * q
+    lp = num / den
+    return up(lp) if net > 0 else down(lp)
+
+
+class CalcCross(unittest.TestCase):
+    """`margin calc --cross`: the cross liquidation price given the account's other cross
+    positions, and the account's figures."""
+
+    # The spec's "Binance calculator example" (../shared/spec/margin-math.md, as quoted in
+    # the issue): one account, WB = 1535443.01, cross in both markets.
+    #   ETH: long 3683.979 @ 1456.84, one bracket mmr 0.10 cum 135365, mark 1335.18
+    #   BTC: long 109.488 @ 32481.98, mmr 0.025 cum 16300, mark 31967.27
+    # Binance shows the cross liquidation price of ETH as 1153.26, of BTC as 26316.89.
+    WB = D("1535443.01")
+    ETH = ("long", D("3683.979"), D("1456.84"), D("1335.18"), D("0.10"), D("135365"))
+    BTC = ("long", D("109.488"), D("32481.98"), D("31967.27"), D("0.025"), D("16300"))
+
+    def calc(self, *args):
+        rc, out, err = run("calc", "--cross", *args, "--json")
+        self.assertEqual(rc, 0, "margin calc --cross %s: %s" % (" ".join(map(str, args)), err))
+        self.assertEqual(err, "")
+        self.assertEqual(len(out.splitlines()), 1, out)
+        return loads(out)
+
+    @staticmethod
+    def other(side, q, e, mark, mmr, cum, symbol, leverage):
+        return "side=%s,entry=%s,qty=%s,mark=%s,mmr=%s,mm-amount=%s,symbol=%s,leverage=%s" % (
+            side, e, q, mark, mmr, cum, symbol, leverage)
+
+    def vector(self, main, main_sym, main_lev, other, other_sym, other_lev):
+        side, q, e, mark, mmr, cum = main
+        return self.calc("--wallet", self.WB, "--symbol", main_sym, "--side", side,
+                         "--entry", e, "--qty", q, "--mark", mark, "--mmr", mmr,
+                         "--mm-amount", cum, "--leverage", main_lev,
+                         "--other", self.other(*other, other_sym, other_lev))
+
+    def test_binance_vectors(self):
+        # Leverage only sizes the initial margins, which the wallet must cover at the
+        # opens: 5x ETH (1073393.59) + 20x BTC (177819.35) < WB.
+        cases = [(self.ETH, "ETHUSDT", 5, self.BTC, "BTCUSDT", 20, D("1153.26")),
+                 (self.BTC, "BTCUSDT", 20, self.ETH, "ETHUSDT", 5, D("26316.89"))]
+        for main, msym, mlev, oth, osym, olev, binance in cases:
+            with self.subTest(symbol=msym):
+                r = self.vector(main, msym, mlev, oth, osym, olev)
+                self.assertEqual(set(r), CalcVectors.KEYS | {
+                    "account_margin_balance", "account_maintenance_margin",
+                    "account_margin_ratio"})
+                side, q, e, mark, mmr, cum = main
+                want = cross_liq_price(self.WB, [(side, q, e, mmr, cum)], [oth])
+                self.assertEqual(r["liquidation_price"], want)
+                self.assertEqual(r["liquidation_price"].quantize(D("0.01"), ROUND_HALF_EVEN),
+                                 binance)
+                # A cross position has no margin of its own; its share of maintenance is
+                # Q*P*mmr - cum at its mark.
+                self.assertEqual(r["margin"], D(0))
+                self.assertEqual(r["maintenance_margin"], up(q * mark * mmr - cum))
+                self.assertEqual(r["unrealized_pnl"], down(q * (mark - e)))
+                self.assertEqual(r["initial_margin"], up(q * e / mlev))
+                # The account: WB + both uPnL, both MM, ratio MM / balance rounded up.
+                bal = self.WB + sum(down(l[1] * (l[3] - l[2])) for l in (main, oth))
+                mm = sum(up(l[1] * l[3] * l[4] - l[5]) for l in (main, oth))
+                self.assertEqual(r["account_margin_balance"], bal)  # 1030895.55638
+                self.assertEqual(r["account_maintenance_margin"], mm)  # 427713.319566
+                self.assertEqual(r["account_margin_ratio"], up(mm / bal))
+                self.assertEqual(r["margin_balance"], bal)
+                self.assertEqual(r["margin_ratio"], up(mm / bal))
+
+    def test_binance_vector_with_a_tiers_file(self):
+        # The ETH bracket as a tiers file (one tier, amount given), the same price.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "eth.csv")
+            with open(path, "w") as f:
+                f.write("floor_notional,mmr,maintenance_amount\n0,0.10,135365\n")
+            side, q, e, mark, _, _ = self.ETH
+            r = self.calc("--wallet", self.WB, "--symbol", "ETHUSDT", "--side", side,
+                          "--entry", e, "--qty", q, "--mark", mark, "--tiers", path,
+                          "--leverage", "5",
+                          "--other", self.other(*self.BTC, "BTCUSDT", 20))
+        self.assertEqual(r["liquidation_price"].quantize(D("0.01"), ROUND_HALF_EVEN),
+                         D("1153.26"))
+
+    def test_hedge_leg(self):
+        # Market MAIN (mmr 0.01): long 1 @ 100 (the position) and a hedge leg short 0.4 @
+        # 110 in the same market, which moves with the price solved for; market ETH: short
+        # 2 @ 50 at mark 55, mmr 0.02. Wallet 40. Binance's formula with both legs:
+        #   TMM_o = 2*55*0.02 = 2.2, UPNL_o = -2*(55 - 50) = -10
+        #   LP = (40 - 2.2 - 10 + 0 + 0 - 1*100 + 0.4*110) / (1*0.01 + 0.4*0.01 - 1 + 0.4)
+        #      = -28.2 / -0.586 = 48.12286689419795... -> net long, up: 48.1228669
+        # At --mark 60: balance = 40 + (60 - 100) + 0.4*(110 - 60) - 10 = 10,
+        # MM = 0.6 + 0.24 + 2.2 = 3.04, ratio 0.304.
+        self.assertEqual(up(D("-28.2") / D("-0.586")), D("48.1228669"))
+        self.assertEqual(cross_liq_price(
+            D(40), [("long", D(1), D(100), D("0.01"), D(0)),
+                    ("short", D("0.4"), D(110), D("0.01"), D(0))],
+            [("short", D(2), D(50), D(55), D("0.02"), D(0))]), D("48.1228669"))
+        base = ["--wallet", "40", "--side", "long", "--entry", "100", "--qty", "1",
+                "--mmr", "0.01", "--mark", "60",
+                "--other", "side=short,entry=50,qty=2,mark=55,mmr=0.02,symbol=ETH"]
+        for hedge in ("side=short,entry=110,qty=0.4,symbol=MAIN",
+                      "side=short,entry=110,qty=0.4,symbol=MAIN,mark=60,mmr=0.01"):
+            with self.subTest(hedge=hedge):
+                r = self.calc(*base, "--other", hedge)
+                self.assertEqual(r["liquidation_price"], D("48.1228669"))
+                self.assertEqual(r["account_margin_balance"], D(10))
+                self.assertEqual(r["account_maintenance_margin"], D("3.04"))
+                self.assertEqual(r["account_margin_ratio"], D("0.304"))
+                self.assertEqual(r["maintenance_margin"], D("0.6"))  # the position's own
+        # Without the hedge leg: LP = (40 - 2.2 - 10 - 100)/(0.01 - 1) = 72.9292929... up.
+        r = self.calc(*[a if a != "60" else "80" for a in base])  # --mark 80: above it
+        self.assertEqual(r["liquidation_price"], up(D("-72.2") / D("-0.99")))
+
+    def test_short_and_readable_table(self):
+        # Short 1 @ 100, wallet 50, mmr 0.01, alone: LP = (50 + 100)/(0.01 + 1)
+        # = 148.5148514851... -> short, down: 148.51485148.
+        r = self.calc("--wallet", "50", "--side", "short", "--entry", "100", "--qty", "1",
+                      "--mmr", "0.01")
+        self.assertEqual(r["liquidation_price"], D("148.51485148"))
+        rc, out, err = run("calc", "--cross", "--wallet", "1535443.01", "--symbol", "ETHUSDT",
+                           "--side", "long", "--entry", "1456.84", "--qty", "3683.979",
+                           "--mark", "1335.18", "--mmr", "0.10", "--mm-amount", "135365",
+                           "--leverage", "5", "--other",
+                           self.other(*self.BTC, "BTCUSDT", 20))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^Cross long: 3683\.979 at 1456\.84 in ETHUSDT")
+        self.assertRegex(out, r"liquidation price\s+1153\.25646424\s")
+        self.assertRegex(out, r"cross margin balance\s+1030895\.55638\s")
+        self.assertRegex(out, r"#2 long 109\.488 at 32481\.98 in BTCUSDT, mark 31967\.27")
+
+    def test_help(self):
+        rc, out, _ = run("help", "calc")
+        self.assertEqual(rc, 0)
+        self.assertIn("margin calc --cross", out)
+        for opt in ("--wallet", "--other", "--symbol", "account_margin_ratio"):
+            self.assertIn(opt, out)
+
+    def test_bad_arguments(self):
+        base = ["calc", "--cross", "--wallet", "40", "--side", "long", "--entry", "100",
+                "--qty", "1"]
+        other = "side=short,entry=50,qty=2,mark=55,mmr=0.02"
+        cases = [
+            (base[:2] + base[4:], "--wallet"),  # --cross without --wallet
+            (base[:1] + base[2:] + ["--leverage", "10"], "--wallet"),  # --wallet alone
+            (base + ["--other", "side=short,entry=50,mark=55,mmr=0.02"], "qty="),
+            (base + ["--other", "side=short,qty=2,mark=55,mmr=0.02"], "entry="),
+            (base + ["--other", "entry=50,qty=2,mark=55,mmr=0.02"], "side="),
+            (base + ["--other", "side=short,entry=50,qty=2,mmr=0.02"], "mark="),
+            (base + ["--other", "side=short,entry=50,qty=2,mark=55"], "mmr="),
+            (base + ["--other", other + ",color=red"], "color"),
+            (base + ["--other", "side=short,entry=50,qty"], "key=value"),
+            (base + ["--other", other.replace("short", "up")], "side"),
+            (base + ["--other", other + ",symbol=MAIN"], "mark=55"),  # hedge: not --mark
+            (base + ["--other", "side=short,entry=1,qty=1,mmr=0.5,symbol=MAIN"], "mmr"),
+            (base + ["--other", other + ",symbol=X", "--other",
+                     other.replace("mark=55", "mark=56") + ",symbol=X"], "mark 55"),
+            (base + ["--margin", "5"], "--margin"),
+            (base + ["--add-margin", "5"], "--add-margin"),
+            (base[:1] + base[4:] + ["--leverage", "1", "--other", other], "--other"),
+            # long 1 @ 100 at --mark 50: the account (40 - 50 <= 0.2) is liquidated
+            (base + ["--mark", "50"], "liquidated"),
+            # 1x: initial margin 100 > wallet 40
+            (base + ["--leverage", "1"], "--wallet"),
+        ]
+        for args, name in cases:
+            with self.subTest(args=args):
+                assert_usage(self, args, name)
+
+
+class ReplayCross(ReplayBase):
+    """`margin replay` with cross positions, --wallet, and `--demo contrast` (issue 11)."""
+
+    def test_cross_beside_isolated(self):
+        # One account: a cross long 0.1 @ 20000 at 20x (market P1) and an isolated short 0.1
+        # @ 20000 at 10x (P2, margin 200), --wallet 200: what is available once both are
+        # open. Cross: IM = 100 stays in the wallet, MM at 20000 = 8, so
+        #   available = min(WB - 100, WB - 8 - 0.00000001) = 200  ->  WB = 300.
+        # Cross LP (P2 is not a cross market): 300 + 0.1*(P - 20000) = 0.1*P*0.004
+        #   -> P = 1700/0.0996 = 17068.2730923694... -> up 17068.27309237.
+        # Marks 20000, 19000, 18000, 17000: liquidated at 17000 (the first at or below),
+        # PnL 0.1*(17000 - 20000) = -300: WB 0, no deficit. The isolated short keeps its
+        # 200 of margin (a cross liquidation never touches it); free balance 0.
+        lp = up(D(1700) / D("0.0996"))
+        self.assertEqual(lp, D("17068.27309237"))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.write(tmp, "p.csv", "t,mark\na,20000\nb,19000\nc,18000\nd,17000\n")
+            args = ("--prices", path, "--wallet", "200",
+                    "--position", "side=long,qty=0.1,leverage=20,mode=cross",
+                    "--position", "side=short,qty=0.1,leverage=10")
+            events, summary = self.replay_json(*args)
+            rc, out, err = run("replay", *args)
+        got = [(o["type"], o["position"], o["mode"], o["time"]) for o in events]
+        self.assertEqual(got, [("open", 1, "cross", "a"), ("open", 2, "isolated", "a"),
+                               ("liquidation", 1, "cross", "d"),
+                               ("cross_liquidation", 0, "cross", "d")])
+        self.assertEqual(events[0]["margin"], D(0))
+        self.assertEqual(events[0]["liquidation_price"], lp)
+        self.assertEqual(events[1]["margin"], D(200))
+        self.assertEqual(events[2]["liquidation_price"], lp)
+        self.assertEqual(events[2]["realized_pnl"], D(-300))
+        xl = events[3]
+        self.assertEqual(xl["mark"], D(17000))
+        self.assertIsNone(xl["margin_ratio"])  # balance 300 - 300 = 0
+        self.assertEqual(xl["positions_closed"], 1)
+        self.assertEqual((xl["deficit"], xl["insurance_fund_delta"], xl["wallet_balance"]),
+                         (D(0), D(0), D(0)))
+        self.assertEqual(summary["liquidated"], 1)
+        self.assertEqual(summary["open_positions"], 1)
+        self.assertEqual(summary["free_balance"], D(0))
+        self.assertEqual(summary["realized_pnl"], D(-300))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"a\s+#1\s+open\s+20000\s+long 0\.1 at 20000, 20x, cross")
+        self.assertRegex(out, r"d\s+acct\s+ACCOUNT LIQ\s+17000")
+        self.assertRegex(out, r"#2 short\s+still open: margin 200 \(as opened\)")
+        self.assertRegex(out, r"free balance: 200 after opening, 0 now\n")
+        self.assertRegex(out, r"cross wallet: 300 after opening, 0 now")
+
+    def test_wallet_of_isolated_positions(self):
+        # --wallet 250 with one isolated long (margin 100): 250 stays free.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.write(tmp, "p.csv", "t,mark\na,100\nb,95\n")
+            events, summary = self.replay_json(
+                "--prices", path, "--wallet", "250",
+                "--position", "side=long,qty=10,leverage=10")
+            rc, out, err = run("replay", "--prices", path, "--wallet", "250",
+                               "--position", "side=long,qty=10,leverage=10")
+        self.assertEqual(summary["free_balance"], D(250))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("free balance: 250 after opening, 250 now", out)
+
+    # The contrast story of the issue (BTCUSDT, price scale 2, one tier mmr 0.004, no
+    # fees): two longs of 0.1 @ 20000, A at 20x (IM 2000/20 = 100), B at 5x (IM 400), 100
+    # left free in both runs. Marks 20000 19500 19050 18500 18000 17500 16800 17500.
+    MARKS = [D(m) for m in ("20000", "19500", "19050", "18500", "18000", "17500", "16800",
+                            "17500")]
+    TIMES = ["10:00", "10:05", "10:10", "10:15", "10:20", "10:25", "10:30", "10:35"]
+
+    def contrast_json(self):
+        rc, out, err = run("replay", "--demo", "contrast", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")
+        runs = {"isolated": [], "cross": []}
+        for line in out.splitlines():
+            o = loads(line)
+            runs[o.pop("run")].append(o)
+        for objs in runs.values():
+            for i, o in enumerate(objs[:-1]):
+                self.assertEqual(set(o), COMMON_KEYS | REPLAY_KEYS[o["type"]], o)
+                self.assertEqual(o["seq"], i + 1)
+            self.assertEqual(set(objs[-1]), SUMMARY_KEYS)
+        return runs
+
+    def test_contrast_isolated_run(self):
+        # A: M = 100, LP = (20000 - 100/0.1)/(1 - 0.004) = 19076.3052... -> up 19076.31;
+        #    BP = 20000 - 100/0.1 = 19000. First mark <= 19076.31: 19050 (19500 is above).
+        #    A loses exactly its margin (-100); the fund gets M + PnL = 100 + 0.1*(19050 -
+        #    20000) = 5.
+        # B: M = 400, LP = (20000 - 4000)/0.996 = 16064.2570... -> up 16064.26, below every
+        #    mark (lowest 16800): B survives; at 16800 its balance is 400 - 320 = 80 > MM
+        #    0.1*16800*0.004 = 6.72. The 100 free stays 100.
+        a_lp = up2((D(20000) - D(100) / D("0.1")) / (1 - D("0.004")))
+        b_lp = up2((D(20000) - D(400) / D("0.1")) / (1 - D("0.004")))
+        self.assertEqual((a_lp, b_lp), (D("19076.31"), D("16064.26")))
+        liq_at = next(m for m in self.MARKS if m <= a_lp)
+        self.assertEqual(liq_at, D(19050))
+        self.assertTrue(all(m > b_lp for m in self.MARKS))
+        events, summary = (lambda o: (o[:-1], o[-1]))(self.contrast_json()["isolated"])
+        self.assertEqual([(o["type"], o["position"], o["mode"]) for o in events],
+                         [("open", 1, "isolated"), ("open", 2, "isolated"),
+                          ("liquidation", 1, "isolated")])
+        self.assertEqual([o["margin"] for o in events[:2]], [D(100), D(400)])
+        self.assertEqual([o["liquidation_price"] for o in events[:2]], [a_lp, b_lp])
+        liq = events[2]
+        self.assertEqual((liq["time"], liq["mark"]), ("10:10", liq_at))
+        self.assertEqual(liq["realized_pnl"], D(-100))
+        self.assertEqual(liq["bankruptcy_price"], D(19000))
+        self.assertEqual(liq["insurance_fund_delta"], D(100) + D("0.1") * (liq_at - 20000))
+        self.assertEqual(liq["insurance_fund_delta"], D(5))
+        self.assertEqual((summary["marks"], summary["liquidated"], summary["open_positions"]),
+                         (8, 1, 1))
+        self.assertEqual(summary["free_balance"], D(100))
+        self.assertEqual(summary["insurance_fund"], D(5))
+
+    def test_contrast_cross_run(self):
+        # WB = 600 backs both (available 600 - IM 500 = 100 before any mark moves).
+        # Liquidation when 600 + 0.2*(P - 20000) <= 0.2*P*0.004, i.e. P <= 3400/0.1992
+        # = 17068.2730... -> long, up: 17068.28 for both legs.
+        # 19050: balance 600 - 190 = 410 > MM 0.2*19050*0.004 = 15.24 (A's loss absorbed).
+        # 17500: balance 100 > MM 14. 16800 gaps past 17068.28: balance 600 - 640 = -40 <=
+        # MM 13.44: both close at 16800, each PnL 0.1*(16800 - 20000) = -320; WB = -40, the
+        # fund covers the deficit 40 (fund -40), WB 0. Free 0; realized -640 + 40 = -600.
+        lp = up2(D(3400) / D("0.1992"))
+        self.assertEqual(lp, D("17068.28"))
+        self.assertEqual(D(600) + D("0.2") * (19050 - 20000), D(410))
+        self.assertEqual(D("0.2") * 19050 * D("0.004"), D("15.24"))
+        liq_at = next(m for m in self.MARKS if m <= lp)
+        self.assertEqual(liq_at, D(16800))
+        pnl = D("0.1") * (liq_at - 20000)
+        self.assertEqual(pnl, D(-320))
+        self.assertEqual(D(600) + 2 * pnl, D(-40))
+        events, summary = (lambda o: (o[:-1], o[-1]))(self.contrast_json()["cross"])
+        self.assertEqual([(o["type"], o["position"], o["mode"]) for o in events],
+                         [("open", 1, "cross"), ("open", 2, "cross"),
+                          ("liquidation", 1, "cross"), ("liquidation", 2, "cross"),
+                          ("cross_liquidation", 0, "cross")])
+        self.assertEqual([o["liquidation_price"] for o in events[:2]], [lp, lp])
+        self.assertEqual([o["margin"] for o in events[:2]], [D(0), D(0)])
+        for liq in events[2:4]:
+            self.assertEqual((liq["time"], liq["mark"]), ("10:30", liq_at))
+            self.assertEqual(liq["liquidation_price"], lp)
+            self.assertEqual(liq["realized_pnl"], pnl)
+        xl = events[4]
+        self.assertEqual((xl["time"], xl["mark"]), ("10:30", liq_at))
+        self.assertIsNone(xl["margin_ratio"])  # balance -40 <= 0
+        self.assertEqual(xl["positions_closed"], 2)
+        self.assertEqual(xl["deficit"], D(40))
+        self.assertEqual(xl["insurance_fund_delta"], D(-40))
+        self.assertEqual(xl["wallet_balance"], D(0))
+        self.assertEqual((summary["marks"], summary["liquidated"], summary["open_positions"]),
+                         (8, 2, 0))
+        self.assertEqual(summary["free_balance"], D(0))
+        self.assertEqual(summary["insurance_fund"], D(-40))
+        self.assertEqual(summary["realized_pnl"], 2 * pnl + 40)
+        self.assertEqual(sum(o.get("realized_pnl", 0) for o in events),
+                         summary["realized_pnl"])
+
+    def test_contrast_text(self):
+        rc, out, err = run("replay", "--demo", "contrast")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")
+        rows = {}
+        for line in out.splitlines():
+            f = re.split(r"\s{2,}", line.strip())
+            if f and re.fullmatch(r"\d+", f[0]) and len(f) == 4:
+                rows.setdefault(f[0], []).append(f[1:])
+        # Margin balance vs maintenance at each mark (hand figures as in the tests above):
+        # isolated A at 19050: 100 - 95 = 5 <= 0.1*19050*0.004 = 7.62; B at 16800: 80 >
+        # 6.72; the cross account at 16800: -40 <= 13.44.
+        self.assertEqual(rows["20000"], [["100 > 8", "400 > 8", "600 > 16"]])
+        self.assertEqual(rows["19050"], [["5 <= 7.62 LIQUIDATED", "305 > 7.62",
+                                          "410 > 15.24"]])
+        self.assertEqual(rows["16800"], [["-", "80 > 6.72", "-40 <= 13.44 LIQUIDATED"]])
+        self.assertEqual(rows["17500"][1], ["-", "150 > 7", "-"])
+        self.assertRegex(out, r"end\s+free 100, insurance fund \+5\s+free 0, insurance fund -40")
+        for text in ("liquidation price 19076.31", "liquidation price was 17068.28",
+                     "isolated, had 16064.26", "gapped from 17500 to 16800",
+                     "covered the 40", "one wallet of 600", "100 of it"):
+            self.assertIn(text, " ".join(out.split()))
+
+    def test_bad_arguments(self):
+        cases = [
+            (["--position", "side=long,qty=1,leverage=10,mode=crossed"], "mode"),
+            (["--position", "side=long,qty=1,margin=100,mode=cross"], "mode=cross"),
+            (["--position", "side=long,qty=1,leverage=10,market=X",
+              "--position", "side=long,qty=1,leverage=10,market=X,mode=cross"], "market=X"),
+            (["--wallet", "-1"], "--wallet"),
+            (["--wallet", "ten"], "--wallet"),
+            (["--demo", "fall"], "--demo"),
+            (["--demo", "contrast", "--wallet", "5"], "--demo contrast"),
+            (["--demo", "contrast", "--position", "side=long,qty=1,leverage=10"],
+             "--demo contrast"),
+        ]
+        for args, name in cases:
+            with self.subTest(args=args):
+                assert_usage(self, ["replay"] + args, name)
 
 
 if __name__ == "__main__":

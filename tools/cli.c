@@ -93,6 +93,19 @@ int cli_parse_rate(const char *cmd, const char *what, const char *s, int lo_stri
     return 0;
 }
 
+int cli_parse_side(const char *cmd, const char *what, const char *s, int32_t *out)
+{
+    if (strcmp(s, "long") == 0) {
+        *out = MARGIN_LONG;
+    } else if (strcmp(s, "short") == 0) {
+        *out = MARGIN_SHORT;
+    } else {
+        cli_error(cmd, "%s: '%s' is not long or short", what, s);
+        return -1;
+    }
+    return 0;
+}
+
 const char *cli_num(char *buf, int64_t v, int32_t scale)
 {
     if (margin_dec_format(v, scale, buf, CLI_NUM_SIZE) != MARGIN_OK)
@@ -200,6 +213,46 @@ size_t cli_split(char *line, char **fields, size_t max)
         p = comma + 1;
     }
     return n;
+}
+
+int cli_copy_symbol(const char *cmd, const char *what, const char *s, char *sym)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= CLI_SYM_SIZE) {
+        cli_error(cmd, "%s: '%s' must have 1 to %d characters", what, s,
+                  CLI_SYM_SIZE - 1);
+        return -1;
+    }
+    memcpy(sym, s, n + 1);
+    return 0;
+}
+
+int cli_split_kv(const char *cmd, const char *opt, const char *text, char *buf, size_t size,
+                 char **keys, char **vals, size_t max)
+{
+    size_t n, i;
+
+    if (strlen(text) >= size) {
+        cli_error(cmd, "%s: '%s' is too long", opt, text);
+        return -1;
+    }
+    memcpy(buf, text, strlen(text) + 1);
+    n = cli_split(buf, keys, max);
+    if (n > max) {
+        cli_error(cmd, "%s '%s': too many keys", opt, text);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        char *eq = strchr(keys[i], '=');
+        if (!eq) {
+            cli_error(cmd, "%s '%s': '%s' is not key=value", opt, text, keys[i]);
+            return -1;
+        }
+        *eq = '\0';
+        vals[i] = eq + 1;
+    }
+    return (int)n;
 }
 
 static int blank(const char *s)

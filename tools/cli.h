@@ -54,6 +54,24 @@ int cli_parse_pos(const char *cmd, const char *what, const char *s, int32_t scal
 int cli_parse_rate(const char *cmd, const char *what, const char *s, int lo_strict,
                    int64_t *out);
 
+/* Parse "long" or "short" into MARGIN_LONG or MARGIN_SHORT. On failure print
+ * "margin CMD: WHAT: 'S' is not long or short" and return -1; 0 on success. */
+int cli_parse_side(const char *cmd, const char *what, const char *s, int32_t *out);
+
+/* Size of a buffer that holds a market symbol (1 to 31 characters). */
+#define CLI_SYM_SIZE 32
+
+/* Copy market symbol @p s into @p sym (CLI_SYM_SIZE bytes). On failure (empty or too long)
+ * print "margin CMD: WHAT: ..." and return -1; 0 on success. */
+int cli_copy_symbol(const char *cmd, const char *what, const char *s, char *sym);
+
+/* Split @p text, a comma-separated list of key=value pairs given to option @p opt, into
+ * @p keys and @p vals (at most @p max pairs, pointing into @p buf, a copy of @p text of
+ * @p size bytes). On failure (too long, too many pairs, a field without '=') print
+ * "margin CMD: OPT ..." and return -1; else return the number of pairs. */
+int cli_split_kv(const char *cmd, const char *opt, const char *text, char *buf, size_t size,
+                 char **keys, char **vals, size_t max);
+
 /* Format @p v at @p scale (shortest exact decimal, no exponent) into @p buf and return buf. */
 const char *cli_num(char *buf, int64_t v, int32_t scale);
 

@@ -1,6 +1,6 @@
 /* `margin`: command-line front end of libmargin.
  *
- *   margin calc ...     figures of one isolated position (see `margin help calc`)
+ *   margin calc ...     figures of one isolated or cross position (see `margin help calc`)
  *   margin replay ...   mark prices driving positions: margin calls, liquidations
  *   margin help [CMD]   usage
  *   margin --version    versions of the tool and of the loaded library */
@@ -13,12 +13,14 @@ static void usage(FILE *f)
 {
     fputs("usage: margin COMMAND [ARGS]\n"
           "\n"
-          "Exact isolated-margin arithmetic for leveraged futures and perpetuals.\n"
+          "Exact isolated- and cross-margin arithmetic for leveraged futures and perpetuals.\n"
           "\n"
           "Commands:\n"
           "  calc      liquidation, bankruptcy and maintenance figures of one position\n"
+          "            (isolated, or with --cross beside the account's other positions)\n"
           "  replay    replay mark prices over positions: margin calls, liquidations, stops,\n"
-          "            funding (with no arguments: the built-in demo)\n"
+          "            funding (with no arguments: the built-in demo; --demo contrast:\n"
+          "            isolated against cross margin)\n"
           "  help      this text, or `margin help COMMAND` for a command's options\n"
           "\n"
           "Options: --version, --help.\n"

@@ -1,12 +1,18 @@
-/* `margin replay`: drive isolated positions with a series of mark prices and print what the
- * engine does (margin calls, liquidations, stops, funding), as a readable log or JSON Lines.
+/* `margin replay`: drive isolated and cross positions with a series of mark prices and print
+ * what the engine does (margin calls, liquidations, stops, funding), as a readable log or
+ * JSON Lines.
  *
  * Each position gets its own market (same marks, its own maintenance tiers), all in one
- * account, so that positions can have different maintenance rates. Every mark is applied
- * to the markets in position order, so events come out ordered by position id within one
+ * account, so that positions can have different maintenance rates; positions given the
+ * same market=SYMBOL share one market instead. Every mark is applied to the markets in
+ * order of their first position, so events come out ordered by position id within one
  * mark. The engine time (MARGIN_ENG_TIME) is the 1-based row number; each event's time
  * text is looked up in the table of rows. The account is funded with what the positions
- * need plus 1000 USDT that stays free, to show that isolation holds. */
+ * need plus a free balance (--wallet, 1000 USDT by default) that stays free of them, to
+ * show what isolation (or cross margin) does with it.
+ *
+ * `--demo contrast` runs the same two longs twice, isolated and cross, and prints the two
+ * runs side by side. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,16 +23,17 @@
 #define CMD "replay"
 #define ONE 100000000LL /* 1 at scale 8 */
 #define REPLAY_MAX_LEVERAGE (1000 * ONE)
-#define REPLAY_FREE (1000 * ONE) /* free balance kept beside the positions */
+#define REPLAY_FREE (1000 * ONE) /* default --wallet: free balance beside the positions */
 #define MAX_LEVELS 8
 
 void cli_usage_replay(FILE *f)
 {
     fputs("usage: margin replay [--prices FILE] [--position SPEC]... [--mmr RATE] [--tiers FILE]\n"
           "                     [--margin-call LEVEL]... [--funding RATE --funding-every ROWS]\n"
-          "                     [--fee RATE] [--json]\n"
+          "                     [--fee RATE] [--wallet AMOUNT] [--json]\n"
+          "       margin replay --demo contrast [--json]\n"
           "\n"
-          "Replay mark prices over isolated positions and print the engine's events.\n"
+          "Replay mark prices over isolated and cross positions and print the engine's events.\n"
           "With no --prices and no --position: the built-in demo (the seed example).\n"
           "\n"
           "  --prices FILE        CSV with a header row; the first column is the time (text).\n"
@@ -38,28 +45,53 @@ void cli_usage_replay(FILE *f)
           "                       leverage=L, qty=Q or notional=V (Q = V / entry rounded down\n"
           "                       to 8 decimals), entry=PRICE (default: the first mark),\n"
           "                       margin=M (default Q * entry / L), mmr=RATE, stop=PRICE,\n"
-          "                       take=PRICE. Positions open at the first mark with ids 1, 2...\n"
-          "                       Default: the demo's long and short.\n"
+          "                       take=PRICE, mode=isolated|cross (default isolated),\n"
+          "                       market=SYMBOL. Positions open at the first mark with ids\n"
+          "                       1, 2... Default: the demo's long and short.\n"
+          "                       Each position has a market of its own, unless positions\n"
+          "                       name the same market=SYMBOL: they share it (its marks, its\n"
+          "                       mode and its mmr). mode=cross puts the account in cross\n"
+          "                       mode in the position's market: the account's wallet backs\n"
+          "                       every cross position and the account is liquidated as a\n"
+          "                       whole; a cross position takes leverage=L, not margin=M\n"
           "  --mmr RATE           maintenance margin rate (default 0.004)\n"
           "  --tiers FILE         maintenance tiers, as in margin calc\n"
           "  --margin-call LEVEL  repeatable margin-call level, 0 < LEVEL < 1 (default 0.8)\n"
           "  --funding RATE       funding rate applied at the close mark of every ROWS-th row\n"
           "  --funding-every ROWS (after that row's marks); longs pay when RATE > 0\n"
           "  --fee RATE           taker and maker fee rate (default 0)\n"
+          "  --wallet AMOUNT      the account's free balance once the positions are open\n"
+          "                       (default 1000): the account holds the isolated margins and\n"
+          "                       fees plus AMOUNT. The initial margins of cross positions\n"
+          "                       stay in the wallet, so the wallet is AMOUNT plus them, and\n"
+          "                       AMOUNT is what the account has available before marks move\n"
+          "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
+          "                       margin, printed side by side (takes only --json)\n"
           "  --json               JSON Lines: one object per event, then a summary line;\n"
           "                       every decimal (price, money, rate) is a JSON string, exact;\n"
-          "                       ids, counts and sequence numbers are JSON numbers\n"
+          "                       ids, counts and sequence numbers are JSON numbers. Every\n"
+          "                       event has \"mode\" (isolated or cross); a cross account's\n"
+          "                       liquidation ends with a cross_liquidation event (position\n"
+          "                       0: margin_ratio, null when the balance is <= 0;\n"
+          "                       positions_closed; deficit, what the insurance fund covered;\n"
+          "                       realized_pnl, that deficit given back; wallet_balance after).\n"
+          "                       The summary gives the account's free_balance (what it could\n"
+          "                       withdraw) and the insurance_fund. With --demo contrast each\n"
+          "                       line also has \"run\" (isolated or cross)\n"
           "\n"
-          "The account holds the positions' margins and fees plus 1000 USDT that stays free.\n"
           "Exit status: 0 success, 1 computation error, 2 bad argument or bad input file\n"
           "(a malformed line of FILE is reported with its line number).\n",
           f);
 }
 
-/* ------------------------------------------------------------------ the built-in path */
+/* ------------------------------------------------------------------ the built-in paths */
+
+struct path_row {
+    const char *time, *mark;
+};
 
 /* A fictional BTC/USDT path, one mark every 5 minutes: a 6 % fall and a late rebound. */
-static const char *const demo_path[][2] = {
+static const struct path_row demo_path[] = {
     {"09:00", "20000"}, {"09:05", "19950"}, {"09:10", "19880"}, {"09:15", "19810"},
     {"09:20", "19700"}, {"09:25", "19560"}, {"09:30", "19420"}, {"09:35", "19300"},
     {"09:40", "19180"}, {"09:45", "19090"}, {"09:50", "19060"}, {"09:55", "18950"},
@@ -70,6 +102,25 @@ static const char *const demo_path[][2] = {
 static const char *const demo_positions[] = {
     "side=long,notional=2000,leverage=20",
     "side=short,notional=2000,leverage=10",
+};
+
+/* --demo contrast: BTCUSDT at price scale 2 and quantity scale 3, one tier 0.004, no fees.
+ * Two longs of 0.1 at 20000, A at 20x and B at 5x, 100 USDT left free; the path falls
+ * through A's isolated liquidation price, then gaps past the cross book's. */
+#define CONTRAST_STEPS 8
+#define CONTRAST_WALLET (100 * ONE)
+#define CONTRAST_PRICE_SCALE 2
+#define CONTRAST_QTY_SCALE 3
+#define CONTRAST_SYMBOL "BTCUSDT"
+static const struct path_row contrast_path[CONTRAST_STEPS] = {
+    {"10:00", "20000"}, {"10:05", "19500"}, {"10:10", "19050"}, {"10:15", "18500"},
+    {"10:20", "18000"}, {"10:25", "17500"}, {"10:30", "16800"}, {"10:35", "17500"},
+};
+static const char *const contrast_positions[2][2] = {
+    {"side=long,qty=0.1,leverage=20,market=" CONTRAST_SYMBOL,
+     "side=long,qty=0.1,leverage=5,market=" CONTRAST_SYMBOL},
+    {"side=long,qty=0.1,leverage=20,market=" CONTRAST_SYMBOL ",mode=cross",
+     "side=long,qty=0.1,leverage=5,market=" CONTRAST_SYMBOL ",mode=cross"},
 };
 
 /* ------------------------------------------------------------------ price rows */
@@ -257,13 +308,14 @@ out:
     return status;
 }
 
-static int demo_prices(struct series *s)
+/* Load a built-in path at price scale @p scale. */
+static int path_prices(struct series *s, const struct path_row *path, size_t n, int32_t scale)
 {
     size_t i;
-    for (i = 0; i < sizeof demo_path / sizeof demo_path[0]; i++) {
+    for (i = 0; i < n; i++) {
         int64_t m = 0;
-        if (margin_dec_parse(demo_path[i][1], 8, &m) != MARGIN_OK ||
-            series_add(s, demo_path[i][0], &m, 1) != 0) {
+        if (margin_dec_parse(path[i].mark, scale, &m) != MARGIN_OK ||
+            series_add(s, path[i].time, &m, 1) != 0) {
             cli_error(CMD, "built-in price path: cannot load row %zu", i + 1);
             return CLI_EXIT_FAIL;
         }
@@ -275,57 +327,43 @@ static int demo_prices(struct series *s)
 
 struct spec {
     const char *text;
-    int32_t side;
+    int32_t side, mode;
     int64_t leverage, qty, notional, entry, margin, mmr, stop, take;
+    char market[CLI_SYM_SIZE]; /* market=SYMBOL, or "" */
 };
 
 struct rpos {
     struct spec sp;
+    size_t mkt; /* index into replay.mkts */
     uint64_t market, id;
     int64_t qty, entry;
     int64_t open_margin; /* margin when opened */
+    int64_t open_liq;    /* liquidation price when opened */
     int end_type;        /* 0 open, else the MARGIN_EV_* that ended it */
     int64_t end_time, end_mark, end_pnl, end_liq, end_bp, end_ins;
-    long calls; /* margin-call events seen */
+    int64_t end_step; /* index of the mark that ended it */
+    long calls;       /* margin-call events seen */
 };
 
-static int parse_spec(const char *text, struct spec *sp)
+/* Parse --position @p text; prices at scale @p ps, quantities at @p qs. */
+static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
 {
     char buf[1024], what[1200];
-    char *fields[16];
-    size_t nf, i;
+    char *keys[16], *vals[16];
+    int n, i;
 
     memset(sp, 0, sizeof *sp);
     sp->text = text;
-    if (strlen(text) >= sizeof buf) {
-        cli_error(CMD, "--position: '%s' is too long", text);
+    n = cli_split_kv(CMD, "--position", text, buf, sizeof buf, keys, vals, 16);
+    if (n < 0)
         return -1;
-    }
-    memcpy(buf, text, strlen(text) + 1);
-    nf = cli_split(buf, fields, 16);
-    if (nf > 16) {
-        cli_error(CMD, "--position '%s': too many keys", text);
-        return -1;
-    }
-    for (i = 0; i < nf; i++) {
-        char *key = fields[i], *val = strchr(fields[i], '=');
+    for (i = 0; i < n; i++) {
+        const char *key = keys[i], *val = vals[i];
         int rc = 0;
 
-        if (!val) {
-            cli_error(CMD, "--position '%s': '%s' is not key=value", text, key);
-            return -1;
-        }
-        *val++ = '\0';
         snprintf(what, sizeof what, "--position '%s': %s", text, key);
         if (strcmp(key, "side") == 0) {
-            if (strcmp(val, "long") == 0)
-                sp->side = MARGIN_LONG;
-            else if (strcmp(val, "short") == 0)
-                sp->side = MARGIN_SHORT;
-            else {
-                cli_error(CMD, "%s: '%s' is not long or short", what, val);
-                return -1;
-            }
+            rc = cli_parse_side(CMD, what, val, &sp->side);
         } else if (strcmp(key, "leverage") == 0) {
             rc = cli_parse_pos(CMD, what, val, MARGIN_RATE_SCALE, &sp->leverage);
             if (rc == 0 && (sp->leverage < ONE || sp->leverage > REPLAY_MAX_LEVERAGE)) {
@@ -333,19 +371,30 @@ static int parse_spec(const char *text, struct spec *sp)
                 rc = -1;
             }
         } else if (strcmp(key, "qty") == 0) {
-            rc = cli_parse_pos(CMD, what, val, 8, &sp->qty);
+            rc = cli_parse_pos(CMD, what, val, qs, &sp->qty);
         } else if (strcmp(key, "notional") == 0) {
             rc = cli_parse_pos(CMD, what, val, MARGIN_MONEY_SCALE, &sp->notional);
         } else if (strcmp(key, "entry") == 0) {
-            rc = cli_parse_pos(CMD, what, val, 8, &sp->entry);
+            rc = cli_parse_pos(CMD, what, val, ps, &sp->entry);
         } else if (strcmp(key, "margin") == 0) {
             rc = cli_parse_pos(CMD, what, val, MARGIN_MONEY_SCALE, &sp->margin);
         } else if (strcmp(key, "mmr") == 0) {
             rc = cli_parse_rate(CMD, what, val, 1, &sp->mmr);
         } else if (strcmp(key, "stop") == 0) {
-            rc = cli_parse_pos(CMD, what, val, 8, &sp->stop);
+            rc = cli_parse_pos(CMD, what, val, ps, &sp->stop);
         } else if (strcmp(key, "take") == 0) {
-            rc = cli_parse_pos(CMD, what, val, 8, &sp->take);
+            rc = cli_parse_pos(CMD, what, val, ps, &sp->take);
+        } else if (strcmp(key, "mode") == 0) {
+            if (strcmp(val, "isolated") == 0) {
+                sp->mode = MARGIN_MODE_ISOLATED;
+            } else if (strcmp(val, "cross") == 0) {
+                sp->mode = MARGIN_MODE_CROSS;
+            } else {
+                cli_error(CMD, "%s: '%s' is not isolated or cross", what, val);
+                rc = -1;
+            }
+        } else if (strcmp(key, "market") == 0) {
+            rc = cli_copy_symbol(CMD, what, val, sp->market);
         } else {
             cli_error(CMD, "--position '%s': unknown key '%s'", text, key);
             return -1;
@@ -365,6 +414,11 @@ static int parse_spec(const char *text, struct spec *sp)
         cli_error(CMD, "--position '%s': give qty or notional, not both", text);
         return -1;
     }
+    if (sp->mode == MARGIN_MODE_CROSS && sp->margin) {
+        cli_error(CMD, "--position '%s': mode=cross takes leverage=L, not margin=M (a cross "
+                  "position has no margin of its own: the account's wallet backs it)", text);
+        return -1;
+    }
     if (!sp->leverage && !sp->margin) {
         cli_error(CMD, "--position '%s': leverage=L or margin=M is required", text);
         return -1;
@@ -375,14 +429,41 @@ static int parse_spec(const char *text, struct spec *sp)
 /* ------------------------------------------------------------------ arguments */
 
 struct replay_args {
-    const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s;
+    const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s, *wallet_s, *demo_s;
     const char **specs;
     size_t nspecs;
     int64_t levels[MAX_LEVELS];
     size_t nlevels;
-    int json, demo;
-    int64_t mmr, funding, every, fee;
+    int json, demo, contrast;
+    int64_t mmr, funding, every, fee, wallet;
 };
+
+/* --demo NAME: the built-in demos, alone (but for --json). */
+static int check_demo(struct replay_args *a)
+{
+    if (!a->demo_s)
+        return 0;
+    if (strcmp(a->demo_s, "seed") == 0) {
+        if (a->prices || a->nspecs) {
+            cli_error(CMD, "--demo seed: runs the built-in positions on the built-in path "
+                      "(no --prices, no --position)");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(a->demo_s, "contrast") != 0) {
+        cli_error(CMD, "--demo: '%s' is not a built-in demo (seed, contrast)", a->demo_s);
+        return -1;
+    }
+    if (a->prices || a->nspecs || a->tiers || a->mmr_s || a->funding_s || a->every_s ||
+        a->fee_s || a->wallet_s || a->nlevels) {
+        cli_error(CMD, "--demo contrast: takes no option but --json (its positions, path "
+                  "and wallet are built in)");
+        return -1;
+    }
+    a->contrast = 1;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, struct replay_args *a)
 {
@@ -410,6 +491,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         OPT("--funding-every", a->every_s)
         OPT("--funding", a->funding_s)
         OPT("--fee", a->fee_s)
+        OPT("--wallet", a->wallet_s)
+        OPT("--demo", a->demo_s)
 #undef OPT
         m = cli_opt_value(CMD, argc, argv, &i, "--position", &v);
         if (m < 0)
@@ -435,7 +518,9 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         return -1;
     }
 
-    a->demo = !a->prices && a->nspecs == 0;
+    if (check_demo(a) != 0)
+        return -1;
+    a->demo = !a->prices && a->nspecs == 0 && !a->contrast;
     if (a->tiers && a->mmr_s) {
         cli_error(CMD, "--tiers: cannot be combined with --mmr");
         return -1;
@@ -463,10 +548,39 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
     }
     if (a->fee_s && cli_parse_rate(CMD, "--fee", a->fee_s, 0, &a->fee) != 0)
         return -1;
+    a->wallet = REPLAY_FREE;
+    if (a->wallet_s) {
+        if (cli_parse_dec(CMD, "--wallet", a->wallet_s, MARGIN_MONEY_SCALE, &a->wallet) != 0)
+            return -1;
+        if (a->wallet < 0) {
+            cli_error(CMD, "--wallet: '%s' must not be negative", a->wallet_s);
+            return -1;
+        }
+    }
     return 0;
 }
 
 /* ------------------------------------------------------------------ output */
+
+/* A market of the replay: a position's own, or one shared by market=SYMBOL. */
+struct rmkt {
+    char sym[CLI_SYM_SIZE];
+    size_t first; /* index of its first position, whose mmr it takes */
+    int32_t mode;
+    uint64_t id;
+};
+
+/* --demo contrast: the figures at each mark, taken before the mark is applied. */
+struct cfig {
+    int64_t balance, mm;
+    int open;
+};
+
+struct contrast {
+    int64_t mark[CONTRAST_STEPS];
+    struct cfig iso[CONTRAST_STEPS][2]; /* the isolated run: A and B */
+    struct cfig acct[CONTRAST_STEPS];   /* the cross run: the account */
+};
 
 struct replay {
     struct replay_args *a;
@@ -475,10 +589,19 @@ struct replay {
     uint64_t acct;
     struct rpos *pos;
     size_t npos;
-    int64_t first_mark, cur_mark, marks, free_after_open;
+    struct rmkt *mkts;
+    size_t nmkts;
+    int32_t ps, qs; /* price and quantity scales of the markets */
+    int64_t first_mark, cur_mark, marks, free_after_open, wallet_after_open;
+    int64_t mark_now; /* the mark being applied */
     long out_seq;
     const struct cli_tier *tiers; /* --tiers, read once */
     size_t ntiers;
+    const char *run;      /* --demo contrast: "isolated" or "cross", else NULL */
+    struct contrast *c;   /* --demo contrast in text: the figures of each mark */
+    int quiet;            /* do not print (--demo contrast in text) */
+    int xliq;             /* a cross liquidation happened: */
+    int64_t xliq_step, xliq_deficit; /* at which mark, and the deficit covered */
 };
 
 static struct rpos *find_pos(struct replay *rp, uint64_t id)
@@ -521,28 +644,38 @@ static const char *sgn(char *buf, int64_t v)
     return buf;
 }
 
-static const char *price_or_none(char *buf, int64_t p)
+static const char *money(char *buf, int64_t v)
+{
+    return cli_num(buf, v, MARGIN_MONEY_SCALE);
+}
+
+static const char *price(char *buf, const struct replay *rp, int64_t p)
+{
+    return cli_num(buf, p, rp->ps);
+}
+
+static const char *price_or_none(char *buf, const struct replay *rp, int64_t p)
 {
     if (p == 0) {
         snprintf(buf, CLI_NUM_SIZE, "none");
         return buf;
     }
-    return cli_num(buf, p, 8);
+    return price(buf, rp, p);
 }
 
-static void json_price(const char *key, int64_t p)
+static void json_price(const struct replay *rp, const char *key, int64_t p)
 {
     char b[CLI_NUM_SIZE];
     if (p == 0)
         printf(", \"%s\": null", key);
     else
-        printf(", \"%s\": \"%s\"", key, cli_num(b, p, 8));
+        printf(", \"%s\": \"%s\"", key, price(b, rp, p));
 }
 
 static void json_money(const char *key, int64_t v)
 {
     char b[CLI_NUM_SIZE];
-    printf(", \"%s\": \"%s\"", key, cli_num(b, v, MARGIN_MONEY_SCALE));
+    printf(", \"%s\": \"%s\"", key, money(b, v));
 }
 
 static const char *type_name(int32_t type)
@@ -560,49 +693,76 @@ static const char *type_name(int32_t type)
         return "take_profit";
     case MARGIN_EV_FUNDING:
         return "funding";
+    case MARGIN_EV_CROSS_LIQUIDATION:
+        return "cross_liquidation";
     default:
         return NULL;
     }
 }
 
-static void print_event_json(struct replay *rp, int32_t type, int64_t mark)
+/* The start of a JSON line: {"run": ..., (--demo contrast) "seq": N or "type": ... */
+static void json_start(const struct replay *rp)
+{
+    printf("{");
+    if (rp->run)
+        printf("\"run\": \"%s\", ", rp->run);
+}
+
+static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
+                             const struct rpos *p)
 {
     const margin_engine *e = rp->e;
     char b[CLI_NUM_SIZE];
     const char *name = type_name(type);
+    int64_t ratio;
 
-    printf("{\"seq\": %ld, \"time\": ", rp->out_seq);
+    json_start(rp);
+    printf("\"seq\": %ld, \"time\": ", rp->out_seq);
     cli_json_str(stdout, time_text(rp, ev(e, MARGIN_EVF_TIME)));
     printf(", \"type\": \"%s\", \"position\": %llu, \"mark\": \"%s\"", name ? name : "?",
-           (unsigned long long)ev(e, MARGIN_EVF_POSITION), cli_num(b, mark, 8));
+           (unsigned long long)ev(e, MARGIN_EVF_POSITION), price(b, rp, mark));
+    printf(", \"mode\": \"%s\"",
+           ev(e, MARGIN_EVF_MODE) == MARGIN_MODE_CROSS ? "cross" : "isolated");
     switch (type) {
     case MARGIN_EV_OPEN:
         printf(", \"side\": \"%s\"", ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long");
-        printf(", \"entry_price\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_ENTRY_PRICE), 8));
-        printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), 8));
+        printf(", \"entry_price\": \"%s\"", price(b, rp, ev(e, MARGIN_EVF_ENTRY_PRICE)));
+        printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs));
         json_money("margin", ev(e, MARGIN_EVF_MARGIN));
-        json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        json_price(rp, "liquidation_price", p ? p->open_liq : ev(e, MARGIN_EVF_LIQ_PRICE));
         break;
     case MARGIN_EV_MARGIN_CALL:
         printf(", \"margin_ratio\": \"%s\"",
                cli_num(b, ev(e, MARGIN_EVF_MARGIN_RATIO), MARGIN_RATE_SCALE));
-        json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        json_price(rp, "liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
         break;
     case MARGIN_EV_LIQUIDATION:
-        json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
-        json_price("bankruptcy_price", ev(e, MARGIN_EVF_BANKRUPTCY_PRICE));
+        json_price(rp, "liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        json_price(rp, "bankruptcy_price", ev(e, MARGIN_EVF_BANKRUPTCY_PRICE));
         json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
         json_money("insurance_fund_delta", ev(e, MARGIN_EVF_INSURANCE_DELTA));
         break;
     case MARGIN_EV_STOP_LOSS:
     case MARGIN_EV_TAKE_PROFIT:
-        printf(", \"exit_price\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_PRICE), 8));
+        printf(", \"exit_price\": \"%s\"", price(b, rp, ev(e, MARGIN_EVF_PRICE)));
         json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
         break;
     case MARGIN_EV_FUNDING:
         json_money("payment", ev(e, MARGIN_EVF_AMOUNT));
         json_money("margin", ev(e, MARGIN_EVF_MARGIN));
-        json_price("liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        json_price(rp, "liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        break;
+    case MARGIN_EV_CROSS_LIQUIDATION:
+        ratio = ev(e, MARGIN_EVF_MARGIN_RATIO);
+        if (ratio == INT64_MAX)
+            printf(", \"margin_ratio\": null");
+        else
+            printf(", \"margin_ratio\": \"%s\"", cli_num(b, ratio, MARGIN_RATE_SCALE));
+        printf(", \"positions_closed\": %lld", (long long)ev(e, MARGIN_EVF_QTY));
+        json_money("deficit", ev(e, MARGIN_EVF_AMOUNT));
+        json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
+        json_money("insurance_fund_delta", ev(e, MARGIN_EVF_INSURANCE_DELTA));
+        json_money("wallet_balance", ev(e, MARGIN_EVF_FREE_BALANCE));
         break;
     default:
         break;
@@ -610,7 +770,77 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark)
     printf("}\n");
 }
 
-static void print_event_text(struct replay *rp, int32_t type, int64_t mark)
+/* The details of a cross position's event, or of a cross account's. */
+static const char *cross_details(const struct replay *rp, int32_t type,
+                                 const struct rpos *p, char *details, size_t size)
+{
+    const margin_engine *e = rp->e;
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
+    char b5[CLI_NUM_SIZE];
+    int64_t v = 0, ratio;
+
+    switch (type) {
+    case MARGIN_EV_OPEN:
+        margin_position_at(e, (uint64_t)ev(e, MARGIN_EVF_POSITION), MARGIN_AT_INITIAL_MARGIN,
+                           0, &v);
+        snprintf(details, size,
+                 "%s %s at %s, %sx, cross: initial margin %s stays in the wallet; "
+                 "liquidation price %s",
+                 ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long",
+                 cli_num(b1, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs),
+                 price(b2, rp, ev(e, MARGIN_EVF_ENTRY_PRICE)),
+                 cli_num(b3, ev(e, MARGIN_EVF_LEVERAGE), MARGIN_RATE_SCALE), money(b4, v),
+                 price_or_none(b5, rp, p ? p->open_liq : ev(e, MARGIN_EVF_LIQ_PRICE)));
+        return "open";
+    case MARGIN_EV_MARGIN_CALL:
+        snprintf(details, size, "the cross account's margin ratio %s %% reached the %s %% level",
+                 cli_pct(b1, ev(e, MARGIN_EVF_MARGIN_RATIO)),
+                 cli_pct(b2, ev(e, MARGIN_EVF_LEVEL)));
+        return "margin call";
+    case MARGIN_EV_LIQUIDATION:
+        snprintf(details, size,
+                 "the cross account is liquidated (liquidation price %s): closed at the mark, "
+                 "PnL %s into the wallet, now %s",
+                 price_or_none(b1, rp, ev(e, MARGIN_EVF_LIQ_PRICE)),
+                 sgn(b2, ev(e, MARGIN_EVF_REALIZED_PNL)),
+                 money(b3, ev(e, MARGIN_EVF_FREE_BALANCE)));
+        return "LIQUIDATED";
+    case MARGIN_EV_CROSS_LIQUIDATION:
+        ratio = ev(e, MARGIN_EVF_MARGIN_RATIO);
+        v = ev(e, MARGIN_EVF_AMOUNT);
+        if (ratio == INT64_MAX)
+            snprintf(b1, sizeof b1, "infinite (balance <= 0)");
+        else
+            snprintf(b1, sizeof b1, "%s %%", cli_pct(b5, ratio));
+        if (v)
+            snprintf(details, size,
+                     "cross account liquidated at margin ratio %s: %lld position%s closed; "
+                     "the insurance fund covers the wallet's deficit %s (fund %s); wallet %s",
+                     b1, (long long)ev(e, MARGIN_EVF_QTY),
+                     ev(e, MARGIN_EVF_QTY) == 1 ? "" : "s", money(b2, v),
+                     sgn(b3, ev(e, MARGIN_EVF_INSURANCE_DELTA)),
+                     money(b4, ev(e, MARGIN_EVF_FREE_BALANCE)));
+        else
+            snprintf(details, size,
+                     "cross account liquidated at margin ratio %s: %lld position%s closed; "
+                     "wallet %s",
+                     b1, (long long)ev(e, MARGIN_EVF_QTY),
+                     ev(e, MARGIN_EVF_QTY) == 1 ? "" : "s",
+                     money(b4, ev(e, MARGIN_EVF_FREE_BALANCE)));
+        return "ACCOUNT LIQ";
+    case MARGIN_EV_FUNDING:
+        v = ev(e, MARGIN_EVF_AMOUNT);
+        snprintf(details, size, "%s %s, in the cross wallet; liquidation price %s",
+                 v < 0 ? "paid" : "received", money(b1, v < 0 ? -v : v),
+                 price_or_none(b2, rp, ev(e, MARGIN_EVF_LIQ_PRICE)));
+        return "funding";
+    default:
+        return NULL;
+    }
+}
+
+static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
+                             const struct rpos *p)
 {
     const margin_engine *e = rp->e;
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
@@ -618,19 +848,27 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark)
     const char *name = "";
     int64_t id = ev(e, MARGIN_EVF_POSITION);
 
-    snprintf(pos, sizeof pos, "#%lld", (long long)id);
+    if (id == 0)
+        snprintf(pos, sizeof pos, "acct"); /* an event of the cross account */
+    else
+        snprintf(pos, sizeof pos, "#%lld", (long long)id);
     details[0] = '\0';
+    if (ev(e, MARGIN_EVF_MODE) == MARGIN_MODE_CROSS &&
+        (name = cross_details(rp, type, p, details, sizeof details)) != NULL)
+        type = MARGIN_EV_NONE; /* done */
+    if (!name)
+        name = "";
     switch (type) {
     case MARGIN_EV_OPEN:
         name = "open";
         snprintf(details, sizeof details,
                  "%s %s at %s, %sx, margin %s; liquidation price %s",
                  ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long",
-                 cli_num(b1, ev(e, MARGIN_EVF_POSITION_QTY), 8),
-                 cli_num(b2, ev(e, MARGIN_EVF_ENTRY_PRICE), 8),
+                 cli_num(b1, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs),
+                 price(b2, rp, ev(e, MARGIN_EVF_ENTRY_PRICE)),
                  cli_num(b3, ev(e, MARGIN_EVF_LEVERAGE), MARGIN_RATE_SCALE),
-                 cli_num(b4, ev(e, MARGIN_EVF_MARGIN), MARGIN_MONEY_SCALE),
-                 price_or_none(b5, ev(e, MARGIN_EVF_LIQ_PRICE)));
+                 money(b4, ev(e, MARGIN_EVF_MARGIN)),
+                 price_or_none(b5, rp, p ? p->open_liq : ev(e, MARGIN_EVF_LIQ_PRICE)));
         break;
     case MARGIN_EV_MARGIN_CALL:
         name = "margin call";
@@ -638,15 +876,15 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark)
                  "margin ratio %s %% reached the %s %% level; liquidation at %s",
                  cli_pct(b1, ev(e, MARGIN_EVF_MARGIN_RATIO)),
                  cli_pct(b2, ev(e, MARGIN_EVF_LEVEL)),
-                 price_or_none(b3, ev(e, MARGIN_EVF_LIQ_PRICE)));
+                 price_or_none(b3, rp, ev(e, MARGIN_EVF_LIQ_PRICE)));
         break;
     case MARGIN_EV_LIQUIDATION:
         name = "LIQUIDATED";
         snprintf(details, sizeof details,
                  "mark crossed the liquidation price %s (bankruptcy %s): loses its margin, "
                  "PnL %s; insurance fund %s",
-                 price_or_none(b1, ev(e, MARGIN_EVF_LIQ_PRICE)),
-                 cli_num(b2, ev(e, MARGIN_EVF_BANKRUPTCY_PRICE), 8),
+                 price_or_none(b1, rp, ev(e, MARGIN_EVF_LIQ_PRICE)),
+                 price(b2, rp, ev(e, MARGIN_EVF_BANKRUPTCY_PRICE)),
                  sgn(b3, ev(e, MARGIN_EVF_REALIZED_PNL)),
                  sgn(b4, ev(e, MARGIN_EVF_INSURANCE_DELTA)));
         break;
@@ -654,29 +892,29 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark)
     case MARGIN_EV_TAKE_PROFIT:
         name = type == MARGIN_EV_STOP_LOSS ? "stop-loss" : "take-profit";
         snprintf(details, sizeof details, "closed at %s, PnL %s, fee %s",
-                 cli_num(b1, ev(e, MARGIN_EVF_PRICE), 8),
+                 price(b1, rp, ev(e, MARGIN_EVF_PRICE)),
                  sgn(b2, ev(e, MARGIN_EVF_REALIZED_PNL)),
-                 cli_num(b3, ev(e, MARGIN_EVF_FEE), MARGIN_MONEY_SCALE));
+                 money(b3, ev(e, MARGIN_EVF_FEE)));
         break;
     case MARGIN_EV_FUNDING: {
         int64_t amt = ev(e, MARGIN_EVF_AMOUNT);
         name = "funding";
         snprintf(details, sizeof details, "%s %s; margin %s, liquidation price %s",
-                 amt < 0 ? "paid" : "received",
-                 cli_num(b1, amt < 0 ? -amt : amt, MARGIN_MONEY_SCALE),
-                 cli_num(b2, ev(e, MARGIN_EVF_MARGIN), MARGIN_MONEY_SCALE),
-                 price_or_none(b3, ev(e, MARGIN_EVF_LIQ_PRICE)));
+                 amt < 0 ? "paid" : "received", money(b1, amt < 0 ? -amt : amt),
+                 money(b2, ev(e, MARGIN_EVF_MARGIN)),
+                 price_or_none(b3, rp, ev(e, MARGIN_EVF_LIQ_PRICE)));
         break;
     }
     default:
         break;
     }
     printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, time_text(rp, ev(e, MARGIN_EVF_TIME)),
-           pos, name, cli_num(b1, mark, 8), details);
+           pos, name, price(b1, rp, mark), details);
 }
 
-/* Print every queued event. @p mark is the mark shown for opens (which carry a fill
- * price, not a mark). */
+/* Print every queued event (unless quiet) and note how positions end. The mark shown for
+ * opens is the first mark (they carry a fill price, not a mark); for a cross account's
+ * event without a price, the mark being applied. */
 static void drain(struct replay *rp)
 {
     int32_t type = MARGIN_EV_NONE;
@@ -688,9 +926,18 @@ static void drain(struct replay *rp)
         if (!type_name(type))
             continue; /* deposits, withdrawals: not part of the log */
         mark = type == MARGIN_EV_OPEN ? rp->first_mark : ev(rp->e, MARGIN_EVF_PRICE);
+        if (mark == 0)
+            mark = rp->mark_now;
         p = find_pos(rp, (uint64_t)ev(rp->e, MARGIN_EVF_POSITION));
-        if (p && type == MARGIN_EV_OPEN)
+        if (p && type == MARGIN_EV_OPEN) {
             p->open_margin = ev(rp->e, MARGIN_EVF_MARGIN);
+            p->open_liq = ev(rp->e, MARGIN_EVF_LIQ_PRICE);
+            /* A cross position's liquidation price depends on the wallet and the other
+             * positions: show the one in force once all are open and the wallet is
+             * settled to --wallet (opens are read after that). */
+            if (p->sp.mode == MARGIN_MODE_CROSS)
+                margin_position_get(rp->e, p->id, MARGIN_POS_LIQ_PRICE, &p->open_liq);
+        }
         if (p && type == MARGIN_EV_MARGIN_CALL)
             p->calls++;
         if (p && (type == MARGIN_EV_LIQUIDATION || type == MARGIN_EV_STOP_LOSS ||
@@ -702,12 +949,20 @@ static void drain(struct replay *rp)
             p->end_liq = ev(rp->e, MARGIN_EVF_LIQ_PRICE);
             p->end_bp = ev(rp->e, MARGIN_EVF_BANKRUPTCY_PRICE);
             p->end_ins = ev(rp->e, MARGIN_EVF_INSURANCE_DELTA);
+            p->end_step = rp->marks;
+        }
+        if (type == MARGIN_EV_CROSS_LIQUIDATION) {
+            rp->xliq = 1;
+            rp->xliq_step = rp->marks;
+            rp->xliq_deficit = ev(rp->e, MARGIN_EVF_AMOUNT);
         }
         rp->out_seq++;
+        if (rp->quiet)
+            continue;
         if (rp->a->json)
-            print_event_json(rp, type, mark);
+            print_event_json(rp, type, mark, type == MARGIN_EV_OPEN ? p : NULL);
         else
-            print_event_text(rp, type, mark);
+            print_event_text(rp, type, mark, type == MARGIN_EV_OPEN ? p : NULL);
     }
 }
 
@@ -720,6 +975,10 @@ static int market_in(const struct replay *rp, margin_engine *e, const struct rpo
     int rc;
 
     if ((rc = margin_market_new(e, sym, market)) != MARGIN_OK ||
+        (rp->ps != 8 &&
+         (rc = margin_market_set(e, *market, MARGIN_MKT_PRICE_SCALE, rp->ps)) != MARGIN_OK) ||
+        (rp->qs != 8 &&
+         (rc = margin_market_set(e, *market, MARGIN_MKT_QTY_SCALE, rp->qs)) != MARGIN_OK) ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_MAX_LEVERAGE, REPLAY_MAX_LEVERAGE)) !=
             MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_TAKER_FEE, rp->a->fee)) != MARGIN_OK ||
@@ -739,12 +998,56 @@ static int market_in(const struct replay *rp, margin_engine *e, const struct rpo
     return 0;
 }
 
-static int setup_market(struct replay *rp, size_t i)
+/* Give every position a market: its own (P1, P2... by position number), or the one it
+ * shares with earlier positions of the same market=SYMBOL, which must agree on the mode
+ * and the maintenance rate. */
+static int assign_markets(struct replay *rp)
 {
-    char sym[32];
+    size_t i, k;
 
-    snprintf(sym, sizeof sym, "P%zu", i + 1);
-    return market_in(rp, rp->e, &rp->pos[i], sym, &rp->pos[i].market);
+    for (i = 0; i < rp->npos; i++) {
+        struct rpos *p = &rp->pos[i];
+        struct rmkt *m = NULL;
+
+        for (k = 0; p->sp.market[0] && k < rp->nmkts; k++)
+            if (strcmp(rp->mkts[k].sym, p->sp.market) == 0)
+                m = &rp->mkts[k];
+        if (m) {
+            const struct spec *first = &rp->pos[m->first].sp;
+            if (first->mode != p->sp.mode || first->mmr != p->sp.mmr) {
+                cli_error(CMD, "--position '%s': market=%s is shared with --position '%s', "
+                          "so mode= and mmr= must agree with it", p->sp.text, m->sym,
+                          first->text);
+                return CLI_EXIT_USAGE;
+            }
+        } else {
+            m = &rp->mkts[rp->nmkts++];
+            if (p->sp.market[0])
+                memcpy(m->sym, p->sp.market, CLI_SYM_SIZE);
+            else
+                snprintf(m->sym, sizeof m->sym, "P%zu", i + 1);
+            m->first = i;
+            m->mode = p->sp.mode;
+        }
+        p->mkt = (size_t)(m - rp->mkts);
+    }
+    return 0;
+}
+
+static int setup_markets(struct replay *rp)
+{
+    size_t k, i;
+    int status;
+
+    for (k = 0; k < rp->nmkts; k++) {
+        struct rmkt *m = &rp->mkts[k];
+        status = market_in(rp, rp->e, &rp->pos[m->first], m->sym, &m->id);
+        if (status != 0)
+            return status;
+    }
+    for (i = 0; i < rp->npos; i++)
+        rp->pos[i].market = rp->mkts[rp->pos[i].mkt].id;
+    return 0;
 }
 
 /* Open @p p, with leverage @p lev, in a throw-away engine whose market has no mark, and
@@ -770,15 +1073,21 @@ static int probe_liq_price(const struct replay *rp, const struct rpos *p, int64_
 }
 
 /* Size of what opening @p p needs from the free balance, generously: max(margin, Q*E)
- * plus the fee on Q*E plus one unit. */
+ * plus the fee on Q*E plus one unit. A cross position keeps its initial margin (at most
+ * Q*E) in the wallet and must stay above maintenance at the first mark, so it needs twice
+ * Q times the larger of the entry and the first mark. */
 static int need_for(const struct replay *rp, const struct rpos *p, int64_t *out)
 {
-    int64_t value = 0, fee = 0, need;
+    int64_t value = 0, fee = 0, need, px = p->entry;
+    int cross = p->sp.mode == MARGIN_MODE_CROSS;
 
-    if (margin_dec_mul(p->qty, 8, p->entry, 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &value) !=
-            MARGIN_OK ||
+    if (cross && rp->first_mark > px)
+        px = rp->first_mark;
+    if (margin_dec_mul(p->qty, rp->qs, px, rp->ps, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL,
+                       &value) != MARGIN_OK ||
         margin_dec_mul(value, MARGIN_MONEY_SCALE, rp->a->fee, MARGIN_RATE_SCALE,
-                       MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &fee) != MARGIN_OK)
+                       MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &fee) != MARGIN_OK ||
+        (cross && __builtin_add_overflow(value, value, &value)))
         return -1;
     need = value > p->sp.margin ? value : p->sp.margin;
     if (__builtin_add_overflow(need, fee, &need) || __builtin_add_overflow(need, 1, &need))
@@ -787,12 +1096,63 @@ static int need_for(const struct replay *rp, const struct rpos *p, int64_t *out)
     return 0;
 }
 
+/* Fund the account with @p deposit, put it in cross mode where asked, and give every
+ * market the first mark. 0 or an exit status. */
+static int prepare_account(struct replay *rp, int64_t deposit)
+{
+    margin_engine *e = rp->e;
+    size_t k;
+    int rc;
+
+    if ((rc = margin_account_new(e, &rp->acct)) != MARGIN_OK ||
+        (rc = margin_account_deposit(e, rp->acct, deposit)) != MARGIN_OK)
+        return cli_engine_fail(CMD, "funding the account", e, rc);
+    for (k = 0; k < rp->nmkts; k++) {
+        if (rp->mkts[k].mode != MARGIN_MODE_CROSS)
+            continue;
+        rc = margin_account_set_mode(e, rp->acct, rp->mkts[k].id, MARGIN_MODE_CROSS);
+        if (rc != MARGIN_OK)
+            return cli_engine_fail(CMD, "setting cross mode", e, rc);
+    }
+    /* The market's mark is the first mark before anything opens, so that the engine
+     * refuses a position that the first mark would liquidate at once. */
+    rp->mark_now = rp->first_mark;
+    for (k = 0; k < rp->nmkts; k++) {
+        rc = margin_mark_update(e, rp->mkts[k].id, rp->first_mark);
+        if (rc != MARGIN_OK)
+            return cli_engine_fail(CMD, "setting the first mark", e, rc);
+    }
+    return 0;
+}
+
+/* Make the account's available balance exactly --wallet: give back what the generous
+ * deposit left over. 0 or an exit status. */
+static int settle_wallet(struct replay *rp)
+{
+    margin_engine *e = rp->e;
+    int64_t avail = 0;
+    int rc;
+
+    rc = margin_account_get(e, rp->acct, MARGIN_ACCT_AVAILABLE, &avail);
+    if (rc == MARGIN_OK && avail > rp->a->wallet)
+        rc = margin_account_withdraw(e, rp->acct, avail - rp->a->wallet);
+    else if (rc == MARGIN_OK && avail < rp->a->wallet)
+        rc = margin_account_deposit(e, rp->acct, rp->a->wallet - avail);
+    if (rc == MARGIN_OK)
+        rc = margin_account_get(e, rp->acct, MARGIN_ACCT_AVAILABLE, &rp->free_after_open);
+    if (rc == MARGIN_OK)
+        rc = margin_account_get(e, rp->acct, MARGIN_ACCT_FREE_BALANCE, &rp->wallet_after_open);
+    if (rc != MARGIN_OK)
+        return cli_engine_fail(CMD, "funding the account", e, rc);
+    return 0;
+}
+
 static int open_positions(struct replay *rp)
 {
     margin_engine *e = rp->e;
-    int64_t deposit = REPLAY_FREE, free_ = 0;
+    int64_t deposit = rp->a->wallet;
     size_t i;
-    int rc;
+    int rc, status;
 
     for (i = 0; i < rp->npos; i++) {
         struct rpos *p = &rp->pos[i];
@@ -801,8 +1161,8 @@ static int open_positions(struct replay *rp)
         p->entry = p->sp.entry ? p->sp.entry : rp->first_mark;
         p->qty = p->sp.qty;
         if (p->sp.notional) {
-            /* Q = V / entry rounded down to 8 decimal places, as in margin calc. */
-            rc = margin_dec_div(p->sp.notional, MARGIN_MONEY_SCALE, p->entry, 8, 8,
+            /* Q = V / entry rounded down to the quantity scale, as in margin calc. */
+            rc = margin_dec_div(p->sp.notional, MARGIN_MONEY_SCALE, p->entry, rp->ps, rp->qs,
                                 MARGIN_ROUND_FLOOR, &p->qty);
             if (rc != MARGIN_OK) {
                 cli_error(CMD, "--position '%s': notional / entry: %s", p->sp.text,
@@ -820,50 +1180,45 @@ static int open_positions(struct replay *rp)
             return CLI_EXIT_FAIL;
         }
     }
-    if ((rc = margin_account_new(e, &rp->acct)) != MARGIN_OK ||
-        (rc = margin_account_deposit(e, rp->acct, deposit)) != MARGIN_OK)
-        return cli_engine_fail(CMD, "funding the account", e, rc);
-    /* The market's mark is the first mark before anything opens, so that the engine
-     * refuses a position that the first mark would liquidate at once. */
-    for (i = 0; i < rp->npos; i++) {
-        rc = margin_mark_update(e, rp->pos[i].market, rp->first_mark);
-        if (rc != MARGIN_OK)
-            return cli_engine_fail(CMD, "setting the first mark", e, rc);
-    }
+    status = prepare_account(rp, deposit);
+    if (status != 0)
+        return status;
 
     for (i = 0; i < rp->npos; i++) {
         struct rpos *p = &rp->pos[i];
         int64_t lev = p->sp.leverage;
+        int cross = p->sp.mode == MARGIN_MODE_CROSS;
 
         if (!lev) {
             int64_t value = 0;
-            if (margin_dec_mul(p->qty, 8, p->entry, 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL,
-                               &value) == MARGIN_OK &&
+            if (margin_dec_mul(p->qty, rp->qs, p->entry, rp->ps, MARGIN_MONEY_SCALE,
+                               MARGIN_ROUND_CEIL, &value) == MARGIN_OK &&
                 p->sp.margin >= value)
                 lev = ONE; /* the margin covers the whole position */
         }
         rc = margin_position_open(e, rp->acct, p->market, p->sp.side, p->qty, p->entry, lev,
-                                  p->sp.margin, 0, &p->id);
+                                  p->sp.margin, cross ? MARGIN_FLAG_CROSS : 0, &p->id);
         if (rc != MARGIN_OK) {
             int64_t liq = 0;
             char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE];
 
-            if (rc == MARGIN_EMARGIN && probe_liq_price(rp, p, lev, deposit, &liq) == 0 &&
-                liq != 0 &&
+            if (!cross && rc == MARGIN_EMARGIN &&
+                probe_liq_price(rp, p, lev, deposit, &liq) == 0 && liq != 0 &&
                 (p->sp.side == MARGIN_LONG ? rp->first_mark <= liq : rp->first_mark >= liq)) {
                 /* It opens on a market without a mark: the first mark is the reason. */
                 cli_error(CMD,
                           "--position '%s' (position %zu): refused: it would be liquidated at "
                           "once, since the first mark %s is at or %s its liquidation price %s "
                           "(entry %s); give an entry near the first mark or more margin",
-                          p->sp.text, i + 1, cli_num(b1, rp->first_mark, 8),
-                          p->sp.side == MARGIN_LONG ? "below" : "above", cli_num(b2, liq, 8),
-                          cli_num(b3, p->entry, 8));
+                          p->sp.text, i + 1, price(b1, rp, rp->first_mark),
+                          p->sp.side == MARGIN_LONG ? "below" : "above", price(b2, rp, liq),
+                          price(b3, rp, p->entry));
                 return CLI_EXIT_USAGE;
             }
             cli_error(CMD, "--position '%s': cannot open: %s", p->sp.text, margin_errmsg(e));
-            return rc == MARGIN_ELEVERAGE || rc == MARGIN_EMARGIN ? CLI_EXIT_USAGE
-                                                                   : CLI_EXIT_FAIL;
+            return rc == MARGIN_ELEVERAGE || rc == MARGIN_EMARGIN || rc == MARGIN_EFUNDS
+                       ? CLI_EXIT_USAGE
+                       : CLI_EXIT_FAIL;
         }
         if (p->sp.stop || p->sp.take) {
             rc = margin_position_set_stops(e, p->id, p->sp.stop, p->sp.take);
@@ -874,22 +1229,16 @@ static int open_positions(struct replay *rp)
             }
         }
     }
-    /* Keep exactly REPLAY_FREE free: give back what the generous deposit left over. */
-    rc = margin_account_get(e, rp->acct, MARGIN_ACCT_FREE_BALANCE, &free_);
-    if (rc == MARGIN_OK && free_ > REPLAY_FREE)
-        rc = margin_account_withdraw(e, rp->acct, free_ - REPLAY_FREE);
-    if (rc == MARGIN_OK)
-        rc = margin_account_get(e, rp->acct, MARGIN_ACCT_FREE_BALANCE, &rp->free_after_open);
-    if (rc != MARGIN_OK)
-        return cli_engine_fail(CMD, "funding the account", e, rc);
-    return 0;
+    return settle_wallet(rp);
 }
+
+static void contrast_before(struct replay *rp, int64_t mark);
 
 static int run_marks(struct replay *rp)
 {
     margin_engine *e = rp->e;
-    size_t r, i;
-    int k, rc;
+    size_t r, k;
+    int j, rc;
 
     for (r = 0; r < rp->s.n; r++) {
         const struct prow *row = &rp->s.rows[r];
@@ -897,9 +1246,12 @@ static int run_marks(struct replay *rp)
         rc = margin_engine_set(e, MARGIN_ENG_TIME, (int64_t)r + 1);
         if (rc != MARGIN_OK)
             return cli_engine_fail(CMD, "setting the time", e, rc);
-        for (k = 0; k < row->n; k++) {
-            for (i = 0; i < rp->npos; i++) {
-                rc = margin_mark_update(e, rp->pos[i].market, row->mark[k]);
+        for (j = 0; j < row->n; j++) {
+            rp->mark_now = row->mark[j];
+            if (rp->c)
+                contrast_before(rp, row->mark[j]);
+            for (k = 0; k < rp->nmkts; k++) {
+                rc = margin_mark_update(e, rp->mkts[k].id, row->mark[j]);
                 if (rc != MARGIN_OK) {
                     char what[600];
                     snprintf(what, sizeof what, "row %zu (%s): mark update", r + 1, row->time);
@@ -907,12 +1259,13 @@ static int run_marks(struct replay *rp)
                 }
                 drain(rp);
             }
-            rp->cur_mark = row->mark[k];
+            rp->cur_mark = row->mark[j];
             rp->marks++;
         }
         if (rp->a->funding_s && (int64_t)(r + 1) % rp->a->every == 0) {
-            for (i = 0; i < rp->npos; i++) {
-                rc = margin_funding_apply(e, rp->pos[i].market, rp->a->funding,
+            rp->mark_now = row->mark[row->n - 1];
+            for (k = 0; k < rp->nmkts; k++) {
+                rc = margin_funding_apply(e, rp->mkts[k].id, rp->a->funding,
                                           row->mark[row->n - 1]);
                 if (rc != MARGIN_OK) {
                     char what[600];
@@ -944,13 +1297,13 @@ static void print_summary_json(const struct replay *rp)
 {
     char b[CLI_NUM_SIZE];
 
-    printf("{\"type\": \"summary\", \"marks\": %lld", (long long)rp->marks);
+    json_start(rp);
+    printf("\"type\": \"summary\", \"marks\": %lld", (long long)rp->marks);
     printf(", \"open_positions\": %lld", (long long)eng(rp, MARGIN_ENG_OPEN_POSITIONS));
     printf(", \"liquidated\": %lld", (long long)eng(rp, MARGIN_ENG_LIQUIDATIONS));
-    printf(", \"realized_pnl\": \"%s\"",
-           cli_num(b, acct(rp, MARGIN_ACCT_REALIZED_PNL), MARGIN_MONEY_SCALE));
-    printf(", \"insurance_fund\": \"%s\"}\n",
-           cli_num(b, eng(rp, MARGIN_ENG_INSURANCE_FUND), MARGIN_MONEY_SCALE));
+    printf(", \"realized_pnl\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_REALIZED_PNL)));
+    printf(", \"free_balance\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_AVAILABLE)));
+    printf(", \"insurance_fund\": \"%s\"}\n", money(b, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
 }
 
 static int64_t low_mark(const struct replay *rp);
@@ -960,20 +1313,22 @@ static void print_intro(const struct replay *rp)
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE];
     int64_t lo = low_mark(rp), fall = 0;
     /* The fall to the low, in percent, truncated to 2 decimals. */
-    margin_dec_div(rp->first_mark - lo, 8, rp->first_mark, 8, 4, MARGIN_ROUND_TRUNC, &fall);
+    margin_dec_div(rp->first_mark - lo, rp->ps, rp->first_mark, rp->ps, 4, MARGIN_ROUND_TRUNC,
+                   &fall);
     if (rp->a->demo) {
         printf("margin replay: built-in demo (run `margin help replay` for your own data)\n\n"
                "BTC/USDT falls from %s to %s (-%s %%) on a built-in path, then rebounds.\n",
-               cli_num(b1, rp->first_mark, 8), cli_num(b2, lo, 8), cli_num(b3, fall, 2));
+               price(b1, rp, rp->first_mark), price(b2, rp, lo), cli_num(b3, fall, 2));
         printf("Position #1 is the seed's example: a 2,000 USDT long (0.1 BTC at 20000) with\n"
                "100 USDT of margin at 20x. A 5 %% fall (to 19000, its bankruptcy price) would\n"
                "erase that margin, so the engine liquidates it a little before, where the\n"
                "margin left only covers the maintenance margin. Position #2 is a short with\n"
-               "its own isolated margin; the account keeps 1000 USDT free beside them.\n\n");
+               "its own isolated margin; the account keeps %s USDT free beside them.\n\n",
+               money(b1, rp->a->wallet));
     } else {
         printf("margin replay: %zu row%s, %s marks from %s (low %s, %s%s %% from the first)\n\n",
                rp->s.n, rp->s.n == 1 ? "" : "s", rp->a->prices ? "file" : "built-in",
-               cli_num(b1, rp->first_mark, 8), cli_num(b2, lo, 8), fall > 0 ? "-" : "",
+               price(b1, rp, rp->first_mark), price(b2, rp, lo), fall > 0 ? "-" : "",
                cli_num(b3, fall, 2));
     }
     printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, "time", "pos", "event", "mark",
@@ -1005,15 +1360,15 @@ static void print_demo_moral(const struct replay *rp, int64_t free_end)
     if (rp->npos != 2 || l->end_type != MARGIN_EV_LIQUIDATION || sh->end_type != 0)
         return;
     margin_position_get(rp->e, sh->id, MARGIN_POS_MARGIN, &m);
-    cli_num(margin, l->open_margin, MARGIN_MONEY_SCALE);
-    cli_num(bp, l->end_bp, 8);
-    cli_num(at, l->end_mark, 8);
-    cli_num(liq, l->end_liq, 8);
-    cli_num(lost, -l->end_pnl, MARGIN_MONEY_SCALE);
-    cli_num(low, low_mark(rp), 8);
-    cli_num(last, rp->cur_mark, 8);
-    cli_num(sm, m, MARGIN_MONEY_SCALE);
-    cli_num(fb, free_end, MARGIN_MONEY_SCALE);
+    money(margin, l->open_margin);
+    price(bp, rp, l->end_bp);
+    price(at, rp, l->end_mark);
+    price(liq, rp, l->end_liq);
+    money(lost, -l->end_pnl);
+    price(low, rp, low_mark(rp));
+    price(last, rp, rp->cur_mark);
+    money(sm, m);
+    money(fb, free_end);
     printf("\nWhat happened:\n");
     printf("  - The long's %s USDT of margin could absorb a fall to %s (its bankruptcy price).\n",
            margin, bp);
@@ -1035,63 +1390,353 @@ static void print_demo_moral(const struct replay *rp, int64_t free_end)
 static void print_summary_text(const struct replay *rp)
 {
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
-    int64_t free_end = acct(rp, MARGIN_ACCT_FREE_BALANCE), liq = 0, closed = 0;
+    int64_t free_end = acct(rp, MARGIN_ACCT_AVAILABLE), liq = 0, closed = 0;
+    int any_cross = 0;
     size_t i;
 
     printf("\nSummary after %lld marks (last mark %s):\n", (long long)rp->marks,
-           cli_num(b1, rp->cur_mark, 8));
+           price(b1, rp, rp->cur_mark));
     for (i = 0; i < rp->npos; i++) {
         const struct rpos *p = &rp->pos[i];
         const char *side = p->sp.side == MARGIN_LONG ? "long " : "short";
+        int cross = p->sp.mode == MARGIN_MODE_CROSS;
 
+        any_cross |= cross;
         if (p->end_type == MARGIN_EV_LIQUIDATION) {
             liq++;
-            printf("  #%llu %s  liquidated at %s (mark %s): lost its margin, PnL %s, and no "
-                   "more\n",
-                   (unsigned long long)p->id, side, time_text(rp, p->end_time),
-                   cli_num(b1, p->end_mark, 8), sgn(b2, p->end_pnl));
+            if (cross)
+                printf("  #%llu %s  liquidated with the cross account at %s (mark %s): PnL %s "
+                       "in the wallet\n",
+                       (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                       price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
+            else
+                printf("  #%llu %s  liquidated at %s (mark %s): lost its margin, PnL %s, and "
+                       "no more\n",
+                       (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                       price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
         } else if (p->end_type) {
             closed++;
             printf("  #%llu %s  closed by its %s at %s (mark %s): PnL %s\n",
                    (unsigned long long)p->id, side,
                    p->end_type == MARGIN_EV_STOP_LOSS ? "stop-loss" : "take-profit",
-                   time_text(rp, p->end_time), cli_num(b1, p->end_mark, 8),
+                   time_text(rp, p->end_time), price(b1, rp, p->end_mark),
                    sgn(b2, p->end_pnl));
         } else {
             int64_t m = 0, upnl = 0, lp = 0;
             margin_position_get(rp->e, p->id, MARGIN_POS_MARGIN, &m);
             margin_position_get(rp->e, p->id, MARGIN_POS_LIQ_PRICE, &lp);
             margin_position_at(rp->e, p->id, MARGIN_AT_UNREALIZED_PNL, 0, &upnl);
-            printf("  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation price "
-                   "%s\n",
-                   (unsigned long long)p->id, side, cli_num(b1, m, MARGIN_MONEY_SCALE),
-                   m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
-                   price_or_none(b3, lp));
+            if (cross)
+                printf("  #%llu %s  still open (cross): unrealized PnL %s, liquidation price "
+                       "%s\n",
+                       (unsigned long long)p->id, side, sgn(b2, upnl),
+                       price_or_none(b3, rp, lp));
+            else
+                printf("  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation "
+                       "price %s\n",
+                       (unsigned long long)p->id, side, money(b1, m),
+                       m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
+                       price_or_none(b3, rp, lp));
         }
     }
-    printf("  free balance: %s after opening, %s now", cli_num(b1, rp->free_after_open, 8),
-           cli_num(b2, free_end, 8));
-    if (free_end == rp->free_after_open && liq > 0 && closed == 0)
+    printf("  free balance: %s after opening, %s now", money(b1, rp->free_after_open),
+           money(b2, free_end));
+    if (free_end == rp->free_after_open && liq > 0 && closed == 0 && !any_cross)
         printf(": untouched, isolation held (a liquidation takes only that position's "
                "margin)\n");
     else
         printf("\n");
+    if (any_cross)
+        printf("  cross wallet: %s after opening, %s now\n", money(b1, rp->wallet_after_open),
+               money(b2, acct(rp, MARGIN_ACCT_CROSS_WALLET)));
     printf("  realized PnL %s, fees %s, funding %s, insurance fund %s\n",
-           sgn(b1, acct(rp, MARGIN_ACCT_REALIZED_PNL)),
-           cli_num(b2, acct(rp, MARGIN_ACCT_FEES), MARGIN_MONEY_SCALE),
-           sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)),
-           sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+           sgn(b1, acct(rp, MARGIN_ACCT_REALIZED_PNL)), money(b2, acct(rp, MARGIN_ACCT_FEES)),
+           sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)), sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
     if (rp->a->demo)
         print_demo_moral(rp, free_end);
+}
+
+/* ------------------------------------------------------------------ --demo contrast */
+
+/* Before mark @p mark is applied: the figures at that mark of the open positions (the
+ * isolated run: each position's margin balance and maintenance margin; the cross run: the
+ * account's, every position being in the one market). */
+static void contrast_before(struct replay *rp, int64_t mark)
+{
+    int64_t step = rp->marks;
+    size_t i;
+    int cross = rp->pos[0].sp.mode == MARGIN_MODE_CROSS;
+
+    if (step < 0 || step >= CONTRAST_STEPS || rp->npos != 2)
+        return;
+    rp->c->mark[step] = mark;
+    for (i = 0; i < rp->npos; i++) {
+        const struct rpos *p = &rp->pos[i];
+        struct cfig *f = cross ? &rp->c->acct[step] : &rp->c->iso[step][i];
+        int64_t bal = 0, mm = 0;
+
+        if (p->end_type != 0)
+            continue;
+        margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_BALANCE, mark, &bal);
+        margin_position_at(rp->e, p->id, MARGIN_AT_MAINT_MARGIN, mark, &mm);
+        f->balance = bal; /* cross: the account's, the same for every position */
+        f->mm = f->open ? f->mm + mm : mm;
+        f->open = 1;
+    }
+}
+
+/* One cell of the table: "balance > maintenance" (or <=, LIQUIDATED), "-" once closed. */
+static const char *contrast_cell(char *buf, size_t size, const struct cfig *f, int liquidated)
+{
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE];
+
+    if (!f->open)
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%s %s %s%s", money(b1, f->balance), f->balance > f->mm ? ">" : "<=",
+                 money(b2, f->mm), liquidated ? " LIQUIDATED" : "");
+    return buf;
+}
+
+/* The last row's cell of a run: its free balance and insurance fund at the end. */
+static const char *end_cell(char *buf, size_t size, const struct replay *rp)
+{
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE];
+
+    snprintf(buf, size, "free %s, insurance fund %s", money(b1, acct(rp, MARGIN_ACCT_AVAILABLE)),
+             sgn(b2, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    return buf;
+}
+
+static void print_contrast_table(const struct contrast *c, const struct replay *rp)
+{
+    const struct replay *iso = &rp[0], *x = &rp[1];
+    const struct rpos *a = &iso->pos[0], *b = &iso->pos[1];
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
+    char b5[CLI_NUM_SIZE], b6[CLI_NUM_SIZE], b7[CLI_NUM_SIZE], b8[CLI_NUM_SIZE];
+    char b9[CLI_NUM_SIZE], b10[CLI_NUM_SIZE], b11[CLI_NUM_SIZE], c1[96], c2[96], c3[96];
+    int64_t s;
+
+    printf("margin replay --demo contrast: the same two longs, isolated and cross\n\n");
+    printf("Two longs on %s, %s BTC each at %s: A at %sx (initial margin %s) and B at %sx\n"
+           "(initial margin %s), with %s USDT left free. Isolated, each position holds its\n"
+           "own margin beside the %s free; cross, one wallet of %s backs both, %s of it\n"
+           "available. Maintenance rate %s %%, no fees. Each row: the mark, then the margin\n"
+           "balance against the maintenance margin at that mark.\n\n",
+           CONTRAST_SYMBOL, cli_num(b1, a->qty, iso->qs), price(b2, iso, a->entry),
+           cli_num(b3, a->sp.leverage, MARGIN_RATE_SCALE), money(b4, a->open_margin),
+           cli_num(b5, b->sp.leverage, MARGIN_RATE_SCALE), money(b6, b->open_margin),
+           money(b7, iso->free_after_open), money(b8, iso->free_after_open),
+           money(b9, x->wallet_after_open), money(b10, x->free_after_open),
+           cli_pct(b11, iso->a->mmr));
+    printf("%-8s  %-46s  %s\n", "", "isolated run", "cross run");
+    printf("%-8s  %-22s  %-22s  %s\n", "mark", "A", "B", "the account (A and B)");
+    for (s = 0; s < iso->marks && s < CONTRAST_STEPS; s++) {
+        contrast_cell(c1, sizeof c1, &c->iso[s][0],
+                      a->end_type == MARGIN_EV_LIQUIDATION && a->end_step == s);
+        contrast_cell(c2, sizeof c2, &c->iso[s][1],
+                      b->end_type == MARGIN_EV_LIQUIDATION && b->end_step == s);
+        contrast_cell(c3, sizeof c3, &c->acct[s], x->xliq && x->xliq_step == s);
+        printf("%-8s  %-22s  %-22s  %s\n", price(b1, iso, c->mark[s]), c1, c2, c3);
+    }
+    printf("%-8s  %-46s  %s\n", "end", end_cell(c1, sizeof c1, iso), end_cell(c3, sizeof c3, x));
+}
+
+/* The closing explanation, from the numbers of the two runs (printed only when they tell
+ * the story they were built for). */
+static void print_contrast_moral(const struct contrast *c, const struct replay *rp)
+{
+    const struct replay *iso = &rp[0], *x = &rp[1];
+    const struct rpos *a = &iso->pos[0], *b = &iso->pos[1], *xa = &x->pos[0], *xb = &x->pos[1];
+    char am[CLI_NUM_SIZE], abp[CLI_NUM_SIZE], aat[CLI_NUM_SIZE], aliq[CLI_NUM_SIZE];
+    char ains[CLI_NUM_SIZE], bm[CLI_NUM_SIZE], blow[CLI_NUM_SIZE], bbal[CLI_NUM_SIZE];
+    char bmm[CLI_NUM_SIZE], bliq[CLI_NUM_SIZE], ifree[CLI_NUM_SIZE], ifree2[CLI_NUM_SIZE];
+    char w[CLI_NUM_SIZE], xbal1[CLI_NUM_SIZE], xmm1[CLI_NUM_SIZE], xlp[CLI_NUM_SIZE];
+    char from[CLI_NUM_SIZE], to[CLI_NUM_SIZE], xbal2[CLI_NUM_SIZE], xmm2[CLI_NUM_SIZE];
+    char loss[CLI_NUM_SIZE], def[CLI_NUM_SIZE], xfree[CLI_NUM_SIZE], gone[CLI_NUM_SIZE];
+    int64_t sa = a->end_step, sx = x->xliq_step, slow = 0, s, wallet_end;
+
+    if (a->end_type != MARGIN_EV_LIQUIDATION || a->end_ins <= 0 || b->end_type != 0 ||
+        !x->xliq || xa->end_type != MARGIN_EV_LIQUIDATION ||
+        xb->end_type != MARGIN_EV_LIQUIDATION || sx < 1 || sx >= CONTRAST_STEPS ||
+        sa < 0 || sa >= CONTRAST_STEPS || sa >= sx)
+        return;
+    for (s = 0; s < iso->marks && s < CONTRAST_STEPS; s++)
+        if (c->mark[s] < c->mark[slow])
+            slow = s;
+    wallet_end = acct(x, MARGIN_ACCT_CROSS_WALLET);
+    money(am, a->open_margin);
+    price(abp, iso, a->end_bp);
+    price(aat, iso, a->end_mark);
+    price(aliq, iso, a->end_liq);
+    money(ains, a->end_ins);
+    money(bm, b->open_margin);
+    price(blow, iso, c->mark[slow]);
+    money(bbal, c->iso[slow][1].balance);
+    money(bmm, c->iso[slow][1].mm);
+    price(bliq, iso, b->open_liq);
+    money(ifree, iso->free_after_open);
+    money(ifree2, acct(iso, MARGIN_ACCT_AVAILABLE));
+    money(w, x->wallet_after_open);
+    money(xbal1, c->acct[sa].balance);
+    money(xmm1, c->acct[sa].mm);
+    price(xlp, x, xb->end_liq);
+    price(from, x, c->mark[sx - 1]);
+    price(to, x, c->mark[sx]);
+    money(xbal2, c->acct[sx].balance);
+    money(xmm2, c->acct[sx].mm);
+    money(loss, -(xa->end_pnl + xb->end_pnl));
+    money(def, x->xliq_deficit);
+    money(xfree, acct(x, MARGIN_ACCT_AVAILABLE));
+    money(gone, x->wallet_after_open - wallet_end);
+    printf("\nWhat happened:\n");
+    printf("  - Isolated: A's %s of margin could absorb a fall to %s (its bankruptcy\n"
+           "    price). A was liquidated at %s, the first mark at or below its liquidation\n"
+           "    price %s, and lost exactly that %s; the %s left above its bankruptcy\n"
+           "    price went to the insurance fund. B's own %s carried it down to %s (margin\n"
+           "    balance %s > maintenance %s; its liquidation price is %s): it is still\n"
+           "    open, and the %s free is still %s.\n",
+           am, abp, aat, aliq, am, ains, bm, blow, bbal, bmm, bliq, ifree, ifree2);
+    printf("  - Cross: one wallet of %s backed both longs. At %s it absorbed A's loss\n"
+           "    (balance %s > maintenance %s), but from then on A and B fell together: the\n"
+           "    account's liquidation price was %s for both, where B alone, isolated,\n"
+           "    had %s. The mark gapped from %s to %s (balance %s <= maintenance\n"
+           "    %s): both were liquidated at once, losing %s against a wallet of %s; the\n"
+           "    insurance fund covered the %s the wallet could not pay, and %s is left free.\n",
+           w, aat, xbal1, xmm1, xlp, bliq, from, to, xbal2, xmm2, loss, w, def, xfree);
+    printf("  - Isolated margin lost A's %s and kept B and the %s free; cross margin saved\n"
+           "    A at %s, then lost %s of the wallet at %s.\n",
+           am, ifree2, aat, gone, to);
+}
+
+/* ------------------------------------------------------------------ one replay */
+
+static void replay_free(struct replay *rp)
+{
+    margin_engine_free(rp->e);
+    rp->e = NULL;
+    series_free(&rp->s);
+    free(rp->pos);
+    rp->pos = NULL;
+    free(rp->mkts);
+    rp->mkts = NULL;
+}
+
+/* Run the replay of rp->a (its specs, its path) in a new engine; printing as it goes
+ * unless rp->quiet. The caller frees with replay_free(). 0 or an exit status. */
+static int replay_run(struct replay *rp, const struct path_row *path, size_t npath)
+{
+    struct replay_args *a = rp->a;
+    struct cli_tier tiers[CLI_MAX_TIERS];
+    size_t ntiers = 0, i;
+    int status, rc;
+
+    rp->pos = calloc(a->nspecs, sizeof *rp->pos);
+    rp->mkts = calloc(a->nspecs, sizeof *rp->mkts);
+    if (!rp->pos || !rp->mkts) {
+        cli_error(CMD, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    rp->npos = a->nspecs;
+    for (i = 0; i < a->nspecs; i++) {
+        if (parse_spec(a->specs[i], rp->ps, rp->qs, &rp->pos[i].sp) != 0)
+            return CLI_EXIT_USAGE;
+    }
+    status = assign_markets(rp);
+    if (status != 0)
+        return status;
+    if (a->tiers && cli_read_tiers(CMD, a->tiers, tiers, &ntiers) != 0)
+        return CLI_EXIT_USAGE;
+    status = a->prices ? read_prices(a->prices, &rp->s) : path_prices(&rp->s, path, npath, rp->ps);
+    if (status != 0)
+        return status;
+    if (rp->s.timew < 4)
+        rp->s.timew = 4;
+    rp->first_mark = rp->s.rows[0].mark[0];
+    rp->cur_mark = rp->first_mark;
+
+    rc = margin_engine_new(&rp->e);
+    if (rc != MARGIN_OK) {
+        cli_error(CMD, "cannot create an engine: %s", margin_strerror(rc));
+        return CLI_EXIT_FAIL;
+    }
+    if (a->nlevels > 0) {
+        rc = margin_engine_set_margin_call_levels(rp->e, a->levels, a->nlevels);
+        if (rc != MARGIN_OK) {
+            cli_engine_fail(CMD, "--margin-call", rp->e, rc);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    rp->tiers = tiers;
+    rp->ntiers = ntiers;
+    status = setup_markets(rp);
+    if (status != 0)
+        return status;
+    rc = margin_engine_set(rp->e, MARGIN_ENG_TIME, 1);
+    if (rc != MARGIN_OK)
+        return cli_engine_fail(CMD, "setting the time", rp->e, rc);
+    status = open_positions(rp);
+    if (status != 0)
+        return status;
+
+    /* From here on the run prints as it goes. */
+    if (!a->json && !rp->quiet)
+        print_intro(rp);
+    drain(rp);
+    status = run_marks(rp);
+    rp->tiers = NULL; /* the table lives on this stack frame */
+    if (status != 0 || rp->quiet)
+        return status;
+    if (a->json)
+        print_summary_json(rp);
+    else
+        print_summary_text(rp);
+    return 0;
+}
+
+/* --demo contrast: the isolated run, then the cross run; in text, side by side. */
+static int run_contrast(const struct replay_args *a)
+{
+    struct replay_args ra[2];
+    struct replay rp[2];
+    struct contrast c;
+    const char *specs[2][2];
+    int r, status = 0;
+
+    memset(rp, 0, sizeof rp);
+    memset(&c, 0, sizeof c);
+    for (r = 0; r < 2 && status == 0; r++) {
+        memset(&ra[r], 0, sizeof ra[r]);
+        specs[r][0] = contrast_positions[r][0];
+        specs[r][1] = contrast_positions[r][1];
+        ra[r].specs = specs[r];
+        ra[r].nspecs = 2;
+        ra[r].json = a->json;
+        ra[r].mmr = 400000; /* 0.004 */
+        ra[r].wallet = CONTRAST_WALLET;
+        rp[r].a = &ra[r];
+        rp[r].ps = CONTRAST_PRICE_SCALE;
+        rp[r].qs = CONTRAST_QTY_SCALE;
+        rp[r].run = r == 0 ? "isolated" : "cross";
+        rp[r].quiet = !a->json;
+        rp[r].c = &c;
+        status = replay_run(&rp[r], contrast_path, CONTRAST_STEPS);
+    }
+    if (status == 0 && !a->json) {
+        print_contrast_table(&c, rp);
+        print_contrast_moral(&c, rp);
+    }
+    replay_free(&rp[0]);
+    replay_free(&rp[1]);
+    return status;
 }
 
 int cli_cmd_replay(int argc, char **argv)
 {
     struct replay_args a;
     struct replay rp;
-    struct cli_tier tiers[CLI_MAX_TIERS];
-    size_t ntiers = 0, i;
-    int status = CLI_EXIT_OK, rc;
+    size_t i;
+    int status;
 
     for (i = 1; i < (size_t)argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -1101,7 +1746,6 @@ int cli_cmd_replay(int argc, char **argv)
     }
     memset(&a, 0, sizeof a);
     memset(&rp, 0, sizeof rp);
-    rp.a = &a;
     a.specs = calloc((size_t)argc + 2, sizeof *a.specs);
     if (!a.specs) {
         cli_error(CMD, "out of memory");
@@ -1109,84 +1753,21 @@ int cli_cmd_replay(int argc, char **argv)
     }
     if (parse_args(argc, argv, &a) != 0) {
         status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    if (a.nspecs == 0) {
-        for (i = 0; i < sizeof demo_positions / sizeof demo_positions[0]; i++)
-            a.specs[a.nspecs++] = demo_positions[i];
-    }
-    rp.pos = calloc(a.nspecs, sizeof *rp.pos);
-    if (!rp.pos) {
-        cli_error(CMD, "out of memory");
-        status = CLI_EXIT_FAIL;
-        goto out;
-    }
-    rp.npos = a.nspecs;
-    for (i = 0; i < a.nspecs; i++) {
-        if (parse_spec(a.specs[i], &rp.pos[i].sp) != 0) {
-            status = CLI_EXIT_USAGE;
-            goto out;
+    } else if (a.contrast) {
+        status = run_contrast(&a);
+    } else {
+        if (a.nspecs == 0) {
+            for (i = 0; i < sizeof demo_positions / sizeof demo_positions[0]; i++)
+                a.specs[a.nspecs++] = demo_positions[i];
         }
+        rp.a = &a;
+        rp.ps = 8;
+        rp.qs = 8;
+        status = replay_run(&rp, demo_path, sizeof demo_path / sizeof demo_path[0]);
+        replay_free(&rp);
     }
-    if (a.tiers && cli_read_tiers(CMD, a.tiers, tiers, &ntiers) != 0) {
-        status = CLI_EXIT_USAGE;
-        goto out;
-    }
-    status = a.prices ? read_prices(a.prices, &rp.s) : demo_prices(&rp.s);
-    if (status != 0)
-        goto out;
-    if (rp.s.timew < 4)
-        rp.s.timew = 4;
-    rp.first_mark = rp.s.rows[0].mark[0];
-    rp.cur_mark = rp.first_mark;
-
-    rc = margin_engine_new(&rp.e);
-    if (rc != MARGIN_OK) {
-        cli_error(CMD, "cannot create an engine: %s", margin_strerror(rc));
+    if (status == 0 && fflush(stdout) != 0)
         status = CLI_EXIT_FAIL;
-        goto out;
-    }
-    if (a.nlevels > 0) {
-        rc = margin_engine_set_margin_call_levels(rp.e, a.levels, a.nlevels);
-        if (rc != MARGIN_OK) {
-            cli_engine_fail(CMD, "--margin-call", rp.e, rc);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    rp.tiers = tiers;
-    rp.ntiers = ntiers;
-    for (i = 0; i < rp.npos; i++) {
-        status = setup_market(&rp, i);
-        if (status != 0)
-            goto out;
-    }
-    rc = margin_engine_set(rp.e, MARGIN_ENG_TIME, 1);
-    if (rc != MARGIN_OK) {
-        status = cli_engine_fail(CMD, "setting the time", rp.e, rc);
-        goto out;
-    }
-    status = open_positions(&rp);
-    if (status != 0)
-        goto out;
-
-    /* From here on the run prints as it goes. */
-    if (!a.json)
-        print_intro(&rp);
-    drain(&rp);
-    status = run_marks(&rp);
-    if (status != 0)
-        goto out;
-    if (a.json)
-        print_summary_json(&rp);
-    else
-        print_summary_text(&rp);
-    if (fflush(stdout) != 0)
-        status = CLI_EXIT_FAIL;
-out:
-    margin_engine_free(rp.e);
-    series_free(&rp.s);
-    free(rp.pos);
     free(a.specs);
     return status;
 }
