@@ -16,6 +16,9 @@
  *    fails for any reason but an overflow, or removing one unit more succeeds; a withdrawal
  *    beyond the free balance succeeds; a mark, funding mark or stop above the market's
  *    maximum price (MARGIN_MKT_MAX_PRICE, when the header has it) is accepted.
+ *  - a cross account (chosen by the setup, in either liquidation policy) is left with a
+ *    cross margin balance at or below its maintenance margin after a mark update or
+ *    funding, or has a negative wallet without cross positions.
  * Sanitizers catch memory errors and undefined behaviour (UBSan) on the way.
  *
  * The first input bytes choose the market: any price and quantity scales from 0/0 to 18/18
@@ -111,6 +114,7 @@ static struct {
     int ps, qs;
     int64_t tick, step, maxp;
     uint64_t npos;
+    unsigned cross; /* bit a: account a is in cross mode */
 } F;
 
 /* ceil(floor * mmr / 1e8): the largest maintenance amount a tier may be given */
@@ -123,7 +127,7 @@ static int64_t max_amount(int64_t floor, int64_t mmr)
 }
 
 /* Every getter of engine k, as (status, value) pairs. */
-#define SNAP_MAX (2 * (8 + 9 + 16 + 4 * 32 + NACCT * 9 + MAXPOS * 14))
+#define SNAP_MAX (2 * (11 + 9 + 16 + 4 * 32 + NACCT * 17 + MAXPOS * 15))
 typedef struct {
     size_t n;
     int64_t v[SNAP_MAX];
@@ -149,9 +153,10 @@ static void snap(int k, snap_t *s)
     uint64_t id;
     int a;
     s->n = 0;
-    for (key = MARGIN_ENG_TIME; key <= MARGIN_ENG_LIQUIDATIONS; key++) {
+    for (key = MARGIN_ENG_TIME; key <= MARGIN_ENG_CROSS_EVALUATIONS; key++) {
         rc = margin_engine_get(e, key, &v);
-        put(s, rc, key == MARGIN_ENG_FULL_SCAN ? 0 : v);
+        /* the paths differ in these two only */
+        put(s, rc, key == MARGIN_ENG_FULL_SCAN || key == MARGIN_ENG_CROSS_EVALUATIONS ? 0 : v);
     }
     memset(lv, 0, sizeof lv);
     rc = margin_engine_margin_call_levels(e, lv, 8, &nl);
@@ -173,12 +178,12 @@ static void snap(int k, snap_t *s)
         put(s, rc, t[3]);
     }
     for (a = 0; a < NACCT; a++)
-        for (key = MARGIN_ACCT_FREE_BALANCE; key <= MARGIN_ACCT_OPEN_POSITIONS; key++) {
+        for (key = MARGIN_ACCT_FREE_BALANCE; key <= MARGIN_ACCT_CROSS_POSITIONS; key++) {
             rc = margin_account_get(e, F.acct[k][a], key, &v);
             put(s, rc, v);
         }
     for (id = 1; id <= F.npos; id++)
-        for (key = MARGIN_POS_ACCOUNT; key <= MARGIN_POS_LIQ_PRICE; key++) {
+        for (key = MARGIN_POS_ACCOUNT; key <= MARGIN_POS_MODE; key++) {
             rc = margin_position_get(e, id, key, &v);
             put(s, rc, v);
         }
@@ -220,7 +225,13 @@ static void check_books(int k)
         for (key = 1; key <= 8; key++)
             if (key != MARGIN_ACCT_EQUITY)
                 check(margin_account_get(e, F.acct[k][a], key, &v[key]) == MARGIN_OK);
-        check(v[MARGIN_ACCT_FREE_BALANCE] >= 0);
+        {
+            /* a cross wallet may be below zero while cross positions' profit backs it */
+            int64_t nx = 0;
+            check(margin_account_get(e, F.acct[k][a], MARGIN_ACCT_CROSS_POSITIONS, &nx) ==
+                  MARGIN_OK);
+            check(v[MARGIN_ACCT_FREE_BALANCE] >= 0 || nx > 0);
+        }
         check(v[MARGIN_ACCT_ISOLATED_MARGIN] >= 0);
         check(v[MARGIN_ACCT_ISOLATED_MARGIN] == iso_sum[a]);
         check((i128)v[MARGIN_ACCT_FREE_BALANCE] + v[MARGIN_ACCT_ISOLATED_MARGIN] ==
@@ -233,10 +244,23 @@ static void check_books(int k)
 static void check_cleared(int k, int64_t P)
 {
     uint64_t id;
+    int a;
+    for (a = 0; a < NACCT; a++) {
+        int64_t nx = 0, bal = 0, mm = 0;
+        check(margin_account_get(F.e[k], F.acct[k][a], MARGIN_ACCT_CROSS_POSITIONS, &nx) ==
+              MARGIN_OK);
+        if (nx > 0 &&
+            margin_account_get(F.e[k], F.acct[k][a], MARGIN_ACCT_CROSS_MARGIN_BALANCE, &bal) ==
+                MARGIN_OK &&
+            margin_account_get(F.e[k], F.acct[k][a], MARGIN_ACCT_CROSS_MAINT_MARGIN, &mm) ==
+                MARGIN_OK)
+            check(bal > mm);
+    }
     for (id = 1; id <= F.npos; id++) {
-        int64_t st = -1, side = 0, lp = 0;
+        int64_t st = -1, side = 0, lp = 0, mode = 0;
         check(margin_position_get(F.e[k], id, MARGIN_POS_STATUS, &st) == MARGIN_OK);
-        if (st != MARGIN_STATUS_OPEN)
+        check(margin_position_get(F.e[k], id, MARGIN_POS_MODE, &mode) == MARGIN_OK);
+        if (st != MARGIN_STATUS_OPEN || mode == MARGIN_MODE_CROSS)
             continue;
         check(margin_position_get(F.e[k], id, MARGIN_POS_SIDE, &side) == MARGIN_OK);
         check(margin_position_get(F.e[k], id, MARGIN_POS_LIQ_PRICE, &lp) == MARGIN_OK);
@@ -354,6 +378,7 @@ static void setup(input *in)
     int64_t levels[3];
     size_t nlev = (size_t)(take(in, 1) % 4);
     int64_t small_deposit = pick_money(take(in, 1), take(in, 3));
+    uint64_t xsel = take(in, 1);
     int64_t tiers[4][4];
     for (i = 0; i < (int)nlev; i++)
         levels[i] = (int64_t)(1 + take(in, 1) % 99) * ONE / 100;
@@ -437,12 +462,20 @@ static void setup(input *in)
         }
         rc = margin_engine_set_margin_call_levels(F.e[k], levels, nlev);
         check(rc == MARGIN_OK || rc == MARGIN_EINVAL);
+        check(margin_engine_set(F.e[k], MARGIN_ENG_CROSS_LIQUIDATION, (int64_t)(xsel >> 7)) ==
+              MARGIN_OK);
         for (i = 0; i < NACCT; i++)
             check(margin_account_new(F.e[k], &F.acct[k][i]) == MARGIN_OK);
         /* from a few units to nearly INT64_MAX */
         check(margin_account_deposit(F.e[k], F.acct[k][0], INT64_MAX - 1000) == MARGIN_OK);
         check(margin_account_deposit(F.e[k], F.acct[k][1], 100000 * ONE) == MARGIN_OK);
         check(margin_account_deposit(F.e[k], F.acct[k][2], small_deposit) == MARGIN_OK);
+        /* accounts in cross mode: none, one or two of them */
+        F.cross = (unsigned)(xsel % 8) & 6u;
+        for (i = 0; i < NACCT; i++)
+            if (F.cross & (1u << i))
+                check(margin_account_set_mode(F.e[k], F.acct[k][i], F.mkt[k],
+                                              MARGIN_MODE_CROSS) == MARGIN_OK);
     }
     F.npos = 0;
 }
@@ -621,7 +654,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 want = MARGIN_EINVAL;
             else if (x > fr)
                 want = MARGIN_EFUNDS;
-            else if (x == fr)
+            else if (x == fr && !((F.cross >> acct_i) & 1u))
                 want = WANT_OK_OR_OVERFLOW;
             break;
         }
@@ -640,9 +673,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             switch (op) {
             case 0:
             case 1:
-                rc[k] = margin_position_open(e, ac, F.mkt[k], side, x, price, y,
-                                             (s2 & 0x80) ? pick_money(s1 >> 4, v1) : 0,
-                                             (uint32_t)(s2 >> 5) & 1u, &new_id[k]);
+                /* the cross flag as the mode wants it, or (rarely) the other way */
+                rc[k] = margin_position_open(
+                    e, ac, F.mkt[k], side, x, price, y,
+                    (s2 & 0x80) ? pick_money(s1 >> 4, v1) : 0,
+                    ((uint32_t)(s2 >> 5) & 1u) |
+                        ((((F.cross >> acct_i) & 1u) ^ ((s1 & 0x0f) == 0 ? 1u : 0u))
+                             ? MARGIN_FLAG_CROSS
+                             : 0u),
+                    &new_id[k]);
                 break;
             case 2:
             case 3:
@@ -717,7 +756,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(t0 == t1);
             if (t0 == MARGIN_EV_NONE)
                 break;
-            for (f = 1; f <= MARGIN_EVF_LEVERAGE; f++) {
+            for (f = 1; f <= MARGIN_EVF_MODE; f++) {
                 int64_t x0, x1;
                 check(margin_event_get(F.e[0], f, &x0) == MARGIN_OK);
                 check(margin_event_get(F.e[1], f, &x1) == MARGIN_OK);
@@ -729,7 +768,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     check(x0 == last_seq + 1);
                     last_seq = x0;
                 }
-                if (f == MARGIN_EVF_MARGIN || f == MARGIN_EVF_FREE_BALANCE)
+                if (f == MARGIN_EVF_MARGIN)
                     check(x0 >= 0);
             }
         }
