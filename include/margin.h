@@ -730,7 +730,8 @@ MARGIN_API int margin_account_deposit(margin_engine *e, uint64_t account, int64_
  * @retval #MARGIN_OK       Withdrawn (a #MARGIN_EV_WITHDRAW event is produced).
  * @retval #MARGIN_EINVAL   @p e is NULL or @p amount <= 0.
  * @retval #MARGIN_ENOTFOUND No account has that id.
- * @retval #MARGIN_EFUNDS   @p amount exceeds the free balance.
+ * @retval #MARGIN_EFUNDS   @p amount exceeds the free balance, or (with cross positions)
+ *                         the available balance #MARGIN_ACCT_AVAILABLE.
  * @retval #MARGIN_ENOMEM   Out of memory (event queue).
  * @retval #MARGIN_ESTATE    Called from inside the event callback (nothing changes).
  * @since 0.1.0
@@ -1022,10 +1023,12 @@ MARGIN_API int margin_position_close(margin_engine *e, uint64_t position, int64_
  * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Closed or liquidated.
- * @retval #MARGIN_EFUNDS    The free balance is short.
+ * @retval #MARGIN_EFUNDS    The free balance is short, or (when the account holds cross
+ *                           positions) the available balance #MARGIN_ACCT_AVAILABLE.
  * @retval #MARGIN_EOVERFLOW An amount does not fit, or the position's figures (liquidation
  *                           and bankruptcy prices among them) would not fit with that margin.
- * @retval #MARGIN_ESTATE    Called from inside the event callback.
+ * @retval #MARGIN_ESTATE    A cross position (it has no margin of its own), or called from
+ *                           inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -1044,7 +1047,8 @@ MARGIN_API int margin_position_add_margin(margin_engine *e, uint64_t position, i
  * @retval #MARGIN_EMARGIN   @p amount exceeds the removable margin (the message says how much
  *                           is removable, in money).
  * @retval #MARGIN_EOVERFLOW An amount does not fit.
- * @retval #MARGIN_ESTATE    Called from inside the event callback.
+ * @retval #MARGIN_ESTATE    A cross position (it has no margin of its own), or called from
+ *                           inside the event callback.
  * @retval #MARGIN_ENOMEM    Out of memory.
  * @since 0.1.0
  */
@@ -1058,6 +1062,8 @@ MARGIN_API int margin_position_remove_margin(margin_engine *e, uint64_t position
  * difference comes from or returns to the free balance. Lowering the margin fails if the
  * new margin is not positive or if the new margin balance (new margin plus unrealized PnL
  * at the market's last mark, or at entry if none) would not exceed the maintenance margin.
+ * A cross position has no margin to move: only the initial margin it reserves changes, and
+ * a lower leverage needs the available balance to stay >= 0 (#MARGIN_EFUNDS).
  *
  * @param[in,out] e        The engine.
  * @param[in]     position The position's id.
@@ -1067,7 +1073,8 @@ MARGIN_API int margin_position_remove_margin(margin_engine *e, uint64_t position
  * @retval #MARGIN_ENOTFOUND No position has that id.
  * @retval #MARGIN_ECLOSED   Closed or liquidated.
  * @retval #MARGIN_ELEVERAGE Out of the market's or tier's range.
- * @retval #MARGIN_EFUNDS    The free balance cannot cover the extra margin.
+ * @retval #MARGIN_EFUNDS    The free balance (or, with cross positions, the available
+ *                           balance) cannot cover the extra margin.
  * @retval #MARGIN_EMARGIN   The margin left would not cover the maintenance margin.
  * @retval #MARGIN_EOVERFLOW An amount does not fit.
  * @retval #MARGIN_ESTATE    Called from inside the event callback.
