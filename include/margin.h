@@ -1329,7 +1329,7 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EVF_AMOUNT 13          /**< Money moved: deposit or withdrawal amount, margin added or removed (signed: into the position > 0), funding (received > 0), change of margin on open/increase/reduce/leverage, minus the margin on close/stop/take-profit/liquidation. */
 #define MARGIN_EVF_REALIZED_PNL 14    /**< Realized PnL of this event (minus the margin for a liquidation). */
 #define MARGIN_EVF_FEE 15             /**< Fee charged by this event. */
-#define MARGIN_EVF_LIQ_PRICE 16       /**< Liquidation price after the event (before, for a liquidation), 0 if none. For a cross position: the cross liquidation price when the event happened (a liquidation), or as of the position's last trade (other events: it moves with every mark, the wallet and the account's other positions; read #MARGIN_AT_LIQ_PRICE for the current one). */
+#define MARGIN_EVF_LIQ_PRICE 16       /**< Liquidation price after the event (before, for a liquidation), 0 if none. For a cross position: the cross liquidation price of its book after the event (before, for a liquidation), at the other markets' marks of that moment; it moves with every mark, the wallet and the account's other positions. */
 #define MARGIN_EVF_BANKRUPTCY_PRICE 17 /**< Bankruptcy price (liquidations). */
 #define MARGIN_EVF_INSURANCE_DELTA 18 /**< Change of the insurance fund. */
 #define MARGIN_EVF_MARGIN_RATIO 19    /**< Margin ratio at the mark (margin calls). */

@@ -302,10 +302,12 @@ int margin__cross_account_get(const margin_engine *e, uint32_t ai, int32_t key, 
     return MARGIN_OK;
 }
 
-/* The legs of account ai in market mi (alt as in book_at) and the money outside them:
- * k = wallet + the other markets' uPnL, mmo = their maintenance margin. */
+/* The legs of account ai in market mi and the money outside them: k = wallet + the other
+ * markets' uPnL, mmo = their maintenance margin (market omi valued at omark, the others at
+ * their last marks). */
 static int market_legs(const margin_engine *e, uint32_t ai, uint32_t mi, margin__i128 wb,
-                       margin__leg *legs, int *n, margin__i128 *k, margin__i128 *mmo)
+                       uint32_t omi, int64_t omark, margin__leg *legs, int *n, margin__i128 *k,
+                       margin__i128 *mmo)
 {
     uint32_t pi;
     int rc;
@@ -323,7 +325,7 @@ static int market_legs(const margin_engine *e, uint32_t ai, uint32_t mi, margin_
             legs[(*n)++] = leg_of(p);
             continue;
         }
-        if ((rc = leg_figs(e, p, leg_price(e, p, MARGIN__NONE, 0), &pnl, &mm)) != MARGIN_OK)
+        if ((rc = leg_figs(e, p, leg_price(e, p, omi, omark), &pnl, &mm)) != MARGIN_OK)
             return rc;
         *k += pnl;
         *mmo += mm;
@@ -332,22 +334,29 @@ static int market_legs(const margin_engine *e, uint32_t ai, uint32_t mi, margin_
 }
 
 /* Cross liquidation (level 1), bankruptcy (no MM) or margin-call price of position p's
- * market for its account: searched from the market's mark (the entry without one), down
- * when the market's legs are net long, up otherwise. */
-static int cross_price(const margin_engine *e, const margin__position *p, int64_t level,
-                       int with_mm, int64_t *out)
+ * market for its account, market omi at omark (MARGIN__NONE: every market at its last
+ * mark): searched from the market's mark (the entry without one), down when the market's
+ * legs are net long, up otherwise. */
+static int cross_price_at(const margin_engine *e, const margin__position *p, uint32_t omi,
+                          int64_t omark, int64_t level, int with_mm, int64_t *out)
 {
     const margin__market *m = &e->markets[p->market];
     margin__leg legs[MARGIN__MAX_LEGS];
     margin__i128 k, mmo, net = 0;
     int n, i, rc;
-    if ((rc = market_legs(e, p->account, p->market, e->accounts[p->account].free, legs, &n, &k,
-                          &mmo)) != MARGIN_OK)
+    if ((rc = market_legs(e, p->account, p->market, e->accounts[p->account].free, omi, omark,
+                          legs, &n, &k, &mmo)) != MARGIN_OK)
         return rc;
     for (i = 0; i < n; i++)
         net += legs[i].side * (margin__i128)legs[i].qty;
     return margin__cross_solve(m, legs, n, k, mmo, level, with_mm,
                                m->mark ? m->mark : p->entry, net > 0 ? -1 : 1, out);
+}
+
+static int cross_price(const margin_engine *e, const margin__position *p, int64_t level,
+                       int with_mm, int64_t *out)
+{
+    return cross_price_at(e, p, MARGIN__NONE, 0, level, with_mm, out);
 }
 
 int64_t margin__cross_liq(const margin_engine *e, const margin__position *p)
@@ -517,9 +526,12 @@ typedef struct {
 typedef struct {
     uint32_t ai;
     uint32_t first, n; /* its closes: e->xcl[first .. first + n) */
-    int liq;           /* 1: the book was liquidated */
+    int liq;           /* the book was liquidated: once, or twice (see liq_ratio) */
     uint8_t mask, newly;
-    int64_t ratio, deficit, mark;
+    int64_t ratio;        /* after the closes (margin calls) */
+    int64_t liq_ratio[2]; /* that triggered the liquidation (and a second one, after
+                           * stop fees left the rest liquidatable) */
+    int64_t deficit, mark;
     uint32_t market;
 } xout;
 
@@ -648,13 +660,17 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     b.nlegs = (int)L;
     if (b.bal <= b.mm) {
         o->liq = 1;
-        o->ratio = ratio_of(&b);
+        o->liq_ratio[0] = ratio_of(&b);
         liquidate(e, cl, &c, L, &wb);
-    } else {
-        /* stops and take-profits of the legs in market mi, in id order; a fee never takes
-         * the cross margin balance below zero */
-        margin__i128 bal = b.bal;
-        for (i = 0; i < L; i++) {
+    }
+    if (c < L) {
+        /* stops and take-profits of the legs left in market mi, in id order; a fee never
+         * takes the cross margin balance below zero */
+        size_t c0 = c;
+        margin__i128 bal;
+        open_sums(cl, c, L, &pnl, &mm);
+        bal = wb + pnl;
+        for (i = c; i < L; i++) {
             const margin__position *p = &e->pos[cl[i].pi];
             int32_t type = 0;
             int64_t fee;
@@ -682,14 +698,15 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
                 cl[c++] = t;
             }
         }
-        if (c > 0) {
+        if (c > c0 && c < L) {
+            /* the fees may have left the rest at or below its maintenance margin */
             open_sums(cl, c, L, &pnl, &mm);
             b.bal = wb + pnl;
             b.mm = mm;
             b.nlegs = (int)(L - c);
-            if (c < L && b.bal <= b.mm) {
-                o->liq = 1;
-                o->ratio = ratio_of(&b);
+            if (b.bal <= b.mm) {
+                o->liq_ratio[o->liq] = ratio_of(&b);
+                o->liq++;
                 liquidate(e, cl, &c, L, &wb);
             }
         }
@@ -726,8 +743,10 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         const margin__position *p = &e->pos[cl[i].pi];
         cl[i].liq = cl[i].bp = 0;
         if (cl[i].type == MARGIN_EV_LIQUIDATION) {
-            cl[i].liq = margin__cross_liq(e, p);
-            if (cross_price(e, p, ONE, 0, &cl[i].bp) != MARGIN_OK)
+            /* at the marks of the moment: market mi at its new mark */
+            if (cross_price_at(e, p, mi, mark, ONE, 1, &cl[i].liq) != MARGIN_OK)
+                cl[i].liq = 0;
+            if (cross_price_at(e, p, mi, mark, ONE, 0, &cl[i].bp) != MARGIN_OK)
                 cl[i].bp = 0;
         }
     }
@@ -763,7 +782,7 @@ static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fun
     *fund -= o->deficit;
     if (*fund < INT64_MIN)
         return MARGIN_EOVERFLOW;
-    *nev += o->n + (o->liq ? 1u : 0u);
+    *nev += o->n + (uint32_t)o->liq;
     for (i = 0; i < e->nlevels; i++)
         *nev += (o->newly >> i) & 1u;
     return margin__ledger_stage(e, o->ai, &d);
@@ -816,25 +835,37 @@ static void apply(margin_engine *e, const xout *o)
     const xclose *cl = (const xclose *)e->xcl + o->first;
     margin__account *a = &e->accounts[o->ai];
     margin__event *ev;
-    uint32_t i;
-    for (i = 0; i < o->n; i++)
+    uint32_t i, run = 0;
+    int k = 0;
+    for (i = 0; i < o->n; i++) {
+        int last;
         close_leg(e, &cl[i]);
-    if (o->deficit > 0) {
-        margin__delta d;
-        memset(&d, 0, sizeof d);
-        d.free = d.realized = o->deficit;
-        d.insurance = -o->deficit;
-        margin__ledger_apply(e, o->ai, &d);
-    }
-    if (o->liq) {
+        if (cl[i].type != MARGIN_EV_LIQUIDATION)
+            continue;
+        run++;
+        if (i + 1 < o->n && cl[i + 1].type == MARGIN_EV_LIQUIDATION)
+            continue;
+        /* a liquidation ends: the account's event, with the deficit after the last close */
+        last = i + 1 == o->n;
+        if (last && o->deficit > 0) {
+            margin__delta d;
+            memset(&d, 0, sizeof d);
+            d.free = d.realized = o->deficit;
+            d.insurance = -o->deficit;
+            margin__ledger_apply(e, o->ai, &d);
+        }
         ev = account_event(e, MARGIN_EV_CROSS_LIQUIDATION, o);
-        ev->f[MARGIN_EVF_AMOUNT] = o->deficit;
-        ev->f[MARGIN_EVF_REALIZED_PNL] = o->deficit;
-        ev->f[MARGIN_EVF_INSURANCE_DELTA] = -o->deficit;
-        ev->f[MARGIN_EVF_MARGIN_RATIO] = o->ratio;
-        ev->f[MARGIN_EVF_QTY] = o->n;
+        ev->f[MARGIN_EVF_AMOUNT] = last ? o->deficit : 0;
+        ev->f[MARGIN_EVF_REALIZED_PNL] = last ? o->deficit : 0;
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = last ? -o->deficit : 0;
+        ev->f[MARGIN_EVF_MARGIN_RATIO] = o->liq_ratio[k < 2 ? k : 1];
+        ev->f[MARGIN_EVF_QTY] = run;
         margin__ev_commit(e, ev);
+        run = 0;
+        k++;
     }
+    /* (a deficit needs an empty book, and only a liquidation can leave the wallet below
+     * zero there: stop fees never take the balance below zero) */
     a->mc_fired = o->mask;
     for (i = 0; i < e->nlevels; i++) {
         if (!(o->newly & (1u << i)))

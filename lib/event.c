@@ -66,7 +66,10 @@ margin__event *margin__ev_position(margin_engine *e, int32_t type, uint32_t pi)
     ev->f[MARGIN_EVF_POSITION_QTY] = p->qty;
     ev->f[MARGIN_EVF_ENTRY_PRICE] = p->entry;
     ev->f[MARGIN_EVF_MARGIN] = p->margin;
-    ev->f[MARGIN_EVF_LIQ_PRICE] = p->liq;
+    /* a cross position's liquidation price moves with its whole book: computed now */
+    ev->f[MARGIN_EVF_LIQ_PRICE] = p->cross && p->status == MARGIN_STATUS_OPEN
+                                      ? margin__cross_liq(e, p)
+                                      : p->liq;
     ev->f[MARGIN_EVF_LEVERAGE] = p->leverage;
     ev->f[MARGIN_EVF_FREE_BALANCE] = e->accounts[p->account].free;
     ev->f[MARGIN_EVF_MODE] = p->cross;

@@ -625,6 +625,56 @@ static int book_piece(const margin__market *m, const margin__leg *legs, int n, m
     return MARGIN_OK;
 }
 
+/* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
+ * positive: the root there, rounded as margin__cross_solve() rounds. */
+static int cross_unsolve(const margin__market *m, const margin__leg *legs, int n,
+                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                         int64_t P, int dir, int64_t *out)
+{
+    int64_t lo, hi;
+    int rc;
+    for (;;) {
+        margin__i128 A, B, h, x;
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+                MARGIN_OK ||
+            (rc = margin__mul128(A, P, &h)) != MARGIN_OK || (rc = add128(h, B, &h)) != MARGIN_OK)
+            return rc;
+        if (h > 0) { /* turned positive between the last segment and here */
+            *out = P;
+            return MARGIN_OK;
+        }
+        if (dir < 0) { /* walking up: h rises with P when A > 0 */
+            if (A > 0) {
+                if ((rc = margin__div128(-B, A, MARGIN_ROUND_CEIL, &x)) != MARGIN_OK)
+                    return rc;
+                if (x <= hi) {
+                    *out = x < P ? P : (int64_t)x;
+                    return MARGIN_OK;
+                }
+            }
+            if (hi == INT64_MAX) {
+                *out = INT64_MAX;
+                return MARGIN_OK;
+            }
+            P = hi + 1;
+        } else { /* walking down: h rises as P falls when A < 0 */
+            if (A < 0) {
+                if ((rc = margin__div128(-B, A, MARGIN_ROUND_FLOOR, &x)) != MARGIN_OK)
+                    return rc;
+                if (x >= lo) {
+                    *out = x > P ? P : (int64_t)x;
+                    return MARGIN_OK;
+                }
+            }
+            if (lo <= 1) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = lo - 1;
+        }
+    }
+}
+
 int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
                         int64_t start, int dir, int64_t *out)
@@ -638,8 +688,10 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
             (rc = margin__mul128(A, P, &h)) != MARGIN_OK || (rc = add128(h, B, &h)) != MARGIN_OK)
             return rc;
         if (h <= 0) {
-            /* at the start; or h crossed zero between the last segment's end and here */
-            *out = first ? P : (dir < 0 ? P + 1 : P - 1);
+            if (first) /* already past it: the root is the other way */
+                return cross_unsolve(m, legs, n, k, mmo, level, with_mm, P, dir, out);
+            /* h crossed zero between the last segment's end and here */
+            *out = dir < 0 ? P + 1 : P - 1;
             return MARGIN_OK;
         }
         first = 0;

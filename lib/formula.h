@@ -68,7 +68,8 @@ int margin__cross_mm(const margin__market *m, const margin__leg *l, int64_t pric
  * h(P) = level*(k + uPnL(P)) - mmo - MM(P) <= 0, for the legs of one market (k: money
  * outside them, e.g. wallet + other markets' uPnL; mmo: other markets' maintenance; MM
  * and mmo left out when with_mm is 0). The root is rounded against the holder (down: up,
- * up: down); `start` itself when h(start) <= 0; 0 when there is none. */
+ * up: down); when h(start) <= 0 already, the root the other way (where h turns
+ * positive again); 0 when there is none. */
 int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
                         int64_t start, int dir, int64_t *out);

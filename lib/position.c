@@ -224,7 +224,6 @@ static int open_cross(margin_engine *e, margin__account *a, margin__market *m, i
     margin__ledger_apply(e, ai, &d);
     margin__link(e, pi);
     margin__cross_rekey(e, ai);
-    e->pos[pi].liq = margin__cross_liq(e, &e->pos[pi]);
     margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, qty, 0, fee));
     *out_id = (uint64_t)pi + 1;
     return MARGIN_OK;
@@ -375,8 +374,8 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     }
     if ((rc = margin__fee_of(m, p->qty, price, fee_rate, &fee)) != MARGIN_OK)
         return rc;
-    if ((margin__i128)fee > (margin__i128)a->free + gross)
-        fee = a->free + gross; /* a close never fails for its fee; cannot overflow here */
+    if ((margin__i128)fee > (margin__i128)a->free + gross) /* a close never fails for its fee */
+        fee = (margin__i128)a->free + gross > 0 ? a->free + gross : 0; /* no overflow: < fee */
     out->ret = gross;
     out->fee = fee;
     {
@@ -534,7 +533,6 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
         margin__ledger_apply(e, p->account, &d);
         *p = np;
         touched(e, p->account);
-        p->liq = margin__cross_liq(e, p);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, 0, fee));
         return MARGIN_OK;
     }
@@ -550,7 +548,6 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
         margin__ledger_apply(e, p->account, &d);
         *p = np;
         touched(e, p->account);
-        p->liq = margin__cross_liq(e, p);
         ev = trade_event(e, MARGIN_EV_REDUCE, pi, price, qty, 0, cl.fee);
         ev->f[MARGIN_EVF_REALIZED_PNL] = cl.realized;
         ev->f[MARGIN_EVF_INSURANCE_DELTA] = cl.insurance;
@@ -588,7 +585,6 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
         *p = np; /* same id, lists and index slots */
         margin__ledger_apply(e, p->account, &d2);
         touched(e, p->account);
-        p->liq = margin__cross_liq(e, p);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, 0, fee_open));
         return MARGIN_OK;
     }

@@ -699,7 +699,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     margin__cross_unstage(e, nx);
     for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
         margin__ledger_unstage(e, e->pos[pi].account);
-    /* pass 2: apply the payments, in position-id order */
+    /* pass 2: apply the payments, each with its event, in position-id order */
+    m->mark = mark;
     for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
         margin__position *p = &e->pos[pi];
         margin__delta d;
@@ -723,7 +724,6 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     }
     /* pass 3: the triggers, in position-id order (a close unlinks its position, so walk
      * the decisions by index, not the list) */
-    m->mark = mark;
     for (i = 0; i < n; i++)
         if (fo[i].o.kind != OUT_NONE)
             apply(e, m, &fo[i].o, mark);
