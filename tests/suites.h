@@ -16,5 +16,7 @@ Suite *suite_regress(void);  /* tests/check_regress.c: issue 9 regressions */
 Suite *suite_boundaries(void); /* tests/check_boundaries.c: exact boundaries, mutation killers */
 Suite *suite_api(void);      /* tests/check_api.c: issue 10 library items */
 Suite *suite_extreme(void);  /* tests/check_extreme.c: randomized extremes and atomicity */
+Suite *suite_cross(void);    /* tests/check_cross.c: cross margin, cases worked by hand */
+Suite *suite_cross_random(void); /* tests/check_cross_random.c: cross margin, randomized */
 
 #endif
