@@ -747,7 +747,9 @@ MARGIN_API int margin_account_withdraw(margin_engine *e, uint64_t account, int64
  * @retval #MARGIN_OK        Read.
  * @retval #MARGIN_EINVAL    A pointer is NULL or @p key is unknown.
  * @retval #MARGIN_ENOTFOUND No account has that id.
- * @retval #MARGIN_EOVERFLOW The equity does not fit.
+ * @retval #MARGIN_EOVERFLOW The figure does not fit in 64 bits (the equity, or a cross sum:
+ *                           unrealized PnL, margin balance, maintenance or initial margin,
+ *                           available balance).
  * @since 0.1.0
  */
 MARGIN_API int margin_account_get(const margin_engine *e, uint64_t account, int32_t key,
@@ -1393,12 +1395,12 @@ MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *
  * @brief Copy every field of the current event (or of the event being delivered to the
  *        callback) into @p out in one call.
  *
- * `out[0]` receives the number of fields this library knows (22 in this version: fields
- * 1 to 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `out[0]` receives the number of fields this library knows (23 in this version: fields
+ * 1 to 23; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
  * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
  * or larger (fields this library does not know are 0), so a program built against an
  * older or newer header works with this library. An array of
- * `MARGIN_EVF_LEVERAGE + 1` elements holds every field of this version.
+ * `MARGIN_EVF_MODE + 1` elements holds every field of this version.
  *
  * @param[in]  e   The engine.
  * @param[out] out Receives the fields; not written when @p n is 0.
