@@ -374,8 +374,13 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     }
     if ((rc = margin__fee_of(m, p->qty, price, fee_rate, &fee)) != MARGIN_OK)
         return rc;
-    if ((margin__i128)fee > (margin__i128)a->free + gross) /* a close never fails for its fee */
-        fee = (margin__i128)a->free + gross > 0 ? a->free + gross : 0; /* no overflow: < fee */
+    {
+        /* a close never fails for its fee: at most the free balance it leaves (in a batch,
+         * as the closes decided before it leave it), never below zero */
+        margin__i128 room = (margin__i128)a->free + a->stage[0] + gross;
+        if ((margin__i128)fee > room)
+            fee = room > 0 ? (int64_t)room : 0; /* room < fee: fits */
+    }
     out->ret = gross;
     out->fee = fee;
     {
