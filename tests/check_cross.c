@@ -17,7 +17,10 @@
  * tier, no fees and no fee to close, so that the arithmetic stays exact and short.
  *
  * Each case runs twice, on the trigger indexes and on MARGIN_ENG_FULL_SCAN = 1; the "index"
- * case then runs every scenario on both and requires byte-identical event streams. */
+ * case then runs every scenario on both and requires byte-identical event streams.
+ * sc_worst_first_call, sc_worst_first_take, sc_isolated_fee_negative_wallet and
+ * sc_isolated_stop_fees_in_order reproduce, by hand, core bugs the randomized suite
+ * (check_cross_random.c) found. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +135,17 @@ static void want_cross_end(const ev_t *v, uint64_t acct, uint64_t mkt, int64_t n
     EVEQ(*v, MARGIN_EVF_MODE, MARGIN_MODE_CROSS);
 }
 
+/* An account margin call (position 0) at a level, with the account's ratio. */
+static void want_call(const ev_t *v, uint64_t acct, int64_t level, int64_t ratio)
+{
+    EVEQ(*v, MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
+    EVEQ(*v, MARGIN_EVF_ACCOUNT, acct);
+    EVEQ(*v, MARGIN_EVF_POSITION, 0);
+    EVEQ(*v, MARGIN_EVF_LEVEL, level);
+    EVEQ(*v, MARGIN_EVF_MARGIN_RATIO, ratio);
+    EVEQ(*v, MARGIN_EVF_MODE, MARGIN_MODE_CROSS);
+}
+
 /* Money identities over the whole scenario: per account (assert_conserved), every ledger
  * total equal to its sum over the events, and
  *   sum_a (free + isolated) + insurance fund
@@ -203,6 +217,14 @@ static uint64_t new_account(margin_engine *e, const char *deposit)
     return a;
 }
 
+/* A new account holding deposit, in cross mode in market m. */
+static uint64_t cross_account(margin_engine *e, uint64_t m, const char *deposit)
+{
+    uint64_t a = new_account(e, deposit);
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    return a;
+}
+
 static uint64_t open_cross(margin_engine *e, uint64_t a, uint64_t m, int32_t side, int64_t q,
                            int64_t px, const char *lev)
 {
@@ -211,6 +233,40 @@ static uint64_t open_cross(margin_engine *e, uint64_t a, uint64_t m, int32_t sid
     ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MODE), MARGIN_MODE_CROSS);
     ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), 0);
     return p;
+}
+
+/* An isolated long, its margin from the leverage. */
+static uint64_t open_iso(margin_engine *e, uint64_t a, uint64_t m, int64_t q, int64_t px,
+                         const char *lev)
+{
+    uint64_t p = 0;
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, q, px, D(lev), 0, 0, &p));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MODE), MARGIN_MODE_ISOLATED);
+    return p;
+}
+
+/* Markets X ("BTCUSDT") and Y ("ETHUSDT"), mmr 0.004, no fees, both marked at 20000, and an
+ * account holding deposit, cross in X (isolated in Y). */
+static uint64_t xy_book(ctx_t *c, const char *deposit, uint64_t *x, uint64_t *y)
+{
+    *x = small_market(c->e, "BTCUSDT", "0.004");
+    *y = small_market(c->e, "ETHUSDT", "0.004");
+    quiet_mark(c, *x, PX("20000"));
+    quiet_mark(c, *y, PX("20000"));
+    return cross_account(c->e, *x, deposit);
+}
+
+/* Cross long 1 and short 1 @ 20000 at 100x in x; x to px, where the holder closes the
+ * short (x has no fees): the wallet takes the short's loss, the long's profit backs it.
+ * Returns the long. */
+static uint64_t close_short_leg(ctx_t *c, uint64_t a, uint64_t x, const char *px)
+{
+    uint64_t pl = open_cross(c->e, a, x, MARGIN_LONG, QT("1"), PX("20000"), "100");
+    uint64_t ps = open_cross(c->e, a, x, MARGIN_SHORT, QT("1"), PX("20000"), "100");
+    quiet_mark(c, x, PX(px));
+    ck_assert_ok(c->e, margin_position_close(c->e, ps, PX(px), 0));
+    ck_assert_int_eq(pos_get(c->e, ps, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    return pl;
 }
 
 /* The cross figures of an account, money (ratio at rate scale). */
@@ -338,9 +394,8 @@ static void sc_binance(ctx_t *c)
 static void sc_hedge(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = new_account(e, "5000"), pl, ps;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = cross_account(e, m, "5000"), pl, ps;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
     quiet_mark(c, m, PX("20000"));
     pl = open_cross(e, a, m, MARGIN_LONG, QT("1"), PX("20000"), "10");
     quiet_mark(c, m, PX("21000"));
@@ -355,12 +410,7 @@ static void sc_hedge(ctx_t *c)
 
     ck_assert_ok(e, margin_mark_update(e, m, PX("9109.32")));
     ck_assert_int_eq(take(c, v, 8), 1);
-    EVEQ(v[0], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-    EVEQ(v[0], MARGIN_EVF_POSITION, 0);
-    EVEQ(v[0], MARGIN_EVF_ACCOUNT, a);
-    EVEQ(v[0], MARGIN_EVF_LEVEL, D("0.8"));
-    EVEQ(v[0], MARGIN_EVF_MARGIN_RATIO, 99992536);
-    EVEQ(v[0], MARGIN_EVF_MODE, MARGIN_MODE_CROSS);
+    want_call(&v[0], a, D("0.8"), 99992536);
     want_figures(e, a, D("5000"), D("-4945.34"), D("54.65592"), 99992536);
 
     ck_assert_ok(e, margin_mark_update(e, m, PX("9109.31")));
@@ -390,9 +440,8 @@ static void sc_hedge(ctx_t *c)
 static void sc_hedge_gross(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = new_account(e, "500"), pl, ps;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = cross_account(e, m, "500"), pl, ps;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
     quiet_mark(c, m, PX("20000"));
     pl = open_cross(e, a, m, MARGIN_LONG, QT("1"), PX("20000"), "100");
     ps = open_cross(e, a, m, MARGIN_SHORT, QT("1"), PX("20000"), "100");
@@ -406,9 +455,7 @@ static void sc_hedge_gross(ctx_t *c)
 
     ck_assert_ok(e, margin_mark_update(e, m, PX("62499.99")));
     ck_assert_int_eq(take(c, v, 8), 1);
-    EVEQ(v[0], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-    EVEQ(v[0], MARGIN_EVF_POSITION, 0);
-    EVEQ(v[0], MARGIN_EVF_MARGIN_RATIO, 99999984);
+    want_call(&v[0], a, D("0.8"), 99999984);
     want_figures(e, a, D("500"), 0, D("499.99992"), 99999984);
 
     ck_assert_ok(e, margin_mark_update(e, m, PX("62500")));
@@ -441,13 +488,10 @@ static const char *const STORY[] = {"20000", "19500", "19050", "18500",
 static void sc_contrast_isolated(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), acct = new_account(e, "600"), pa = 0,
-             pb = 0;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), acct = new_account(e, "600"), pa, pb;
     ev_t v[8];
-    ck_assert_ok(e, margin_position_open(e, acct, m, MARGIN_LONG, QT("0.1"), PX("20000"),
-                                         D("20"), 0, 0, &pa));
-    ck_assert_ok(e, margin_position_open(e, acct, m, MARGIN_LONG, QT("0.1"), PX("20000"),
-                                         D("5"), 0, 0, &pb));
+    pa = open_iso(e, acct, m, QT("0.1"), PX("20000"), "20");
+    pb = open_iso(e, acct, m, QT("0.1"), PX("20000"), "5");
     flush(c);
     ck_assert_int_eq(pos_get(e, pa, MARGIN_POS_MARGIN), D("100"));
     ck_assert_int_eq(pos_get(e, pb, MARGIN_POS_MARGIN), D("400"));
@@ -510,9 +554,8 @@ static void sc_contrast_cross(ctx_t *c)
     static const char *const mm[] = {"16", "15.6", "15.24", "14.8", "14.4", "14"};
     static const int64_t ratio[] = {2666667, 3120000, 3717074, 4933334, 7200000, 14000000};
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), acct = new_account(e, "600"), pa, pb;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), acct = cross_account(e, m, "600"), pa, pb;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, acct, m, MARGIN_MODE_CROSS));
     pa = open_cross(e, acct, m, MARGIN_LONG, QT("0.1"), PX("20000"), "20");
     pb = open_cross(e, acct, m, MARGIN_LONG, QT("0.1"), PX("20000"), "5");
     flush(c);
@@ -558,8 +601,7 @@ static void book2(ctx_t *c, uint64_t *a, uint64_t *x, uint64_t *y, uint64_t *px,
     margin_engine *e = c->e;
     *x = small_market(e, "BTCUSDT", "0.004");
     *y = small_market(e, "ETHUSDT", "0.004");
-    *a = new_account(e, "2500");
-    ck_assert_ok(e, margin_account_set_mode(e, *a, *x, MARGIN_MODE_CROSS));
+    *a = cross_account(e, *x, "2500");
     ck_assert_ok(e, margin_account_set_mode(e, *a, *y, MARGIN_MODE_CROSS));
     quiet_mark(c, *x, PX("20000"));
     quiet_mark(c, *y, PX("1000"));
@@ -653,11 +695,10 @@ static void sc_policy_all(ctx_t *c)
 static void sc_worst_first_tie(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t y = small_market(e, "ETHUSDT", "0.004"), a = new_account(e, "2320"), p1, p2;
+    uint64_t y = small_market(e, "ETHUSDT", "0.004"), a = cross_account(e, y, "2320"), p1, p2;
     ev_t v[8];
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_CROSS_LIQUIDATION,
                                       MARGIN_CROSS_LIQ_WORST_FIRST));
-    ck_assert_ok(e, margin_account_set_mode(e, a, y, MARGIN_MODE_CROSS));
     quiet_mark(c, y, PX("1000"));
     p1 = open_cross(e, a, y, MARGIN_LONG, QT("5"), PX("1000"), "20");
     p2 = open_cross(e, a, y, MARGIN_LONG, QT("5"), PX("1000"), "20");
@@ -692,10 +733,7 @@ static void sc_worst_first_call(ctx_t *c)
     ck_assert_int_eq(take(c, v, 8), 3);
     want_cross_leg(&v[0], a, y, py, PX("770"), D("-2300"), D("200"));
     want_cross_end(&v[1], a, y, 1, 0, D("200"), 110400000);
-    EVEQ(v[2], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-    EVEQ(v[2], MARGIN_EVF_POSITION, 0);
-    EVEQ(v[2], MARGIN_EVF_LEVEL, level);
-    EVEQ(v[2], MARGIN_EVF_MARGIN_RATIO, 79600000);
+    want_call(&v[2], a, level, 79600000);
     want_figures(e, a, D("200"), D("-100"), D("79.6"), 79600000);
     check_books(c);
 }
@@ -712,11 +750,10 @@ static void sc_worst_first_call(ctx_t *c)
 static void sc_worst_first_take(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t y = small_market(e, "ETHUSDT", "0.004"), a = new_account(e, "2100"), pl, ps;
+    uint64_t y = small_market(e, "ETHUSDT", "0.004"), a = cross_account(e, y, "2100"), pl, ps;
     ev_t v[8];
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_CROSS_LIQUIDATION,
                                       MARGIN_CROSS_LIQ_WORST_FIRST));
-    ck_assert_ok(e, margin_account_set_mode(e, a, y, MARGIN_MODE_CROSS));
     quiet_mark(c, y, PX("1000"));
     pl = open_cross(e, a, y, MARGIN_LONG, QT("10"), PX("1000"), "20");
     ps = open_cross(e, a, y, MARGIN_SHORT, QT("1"), PX("1000"), "20");
@@ -751,15 +788,10 @@ static void sc_worst_first_take(ctx_t *c)
 static void sc_isolated_spares_wallet(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t x = small_market(e, "BTCUSDT", "0.004"), y = small_market(e, "ETHUSDT", "0.004");
-    uint64_t a = new_account(e, "3000"), pc, pi = 0;
+    uint64_t x, y, a = xy_book(c, "3000", &x, &y), pc, pi;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, a, x, MARGIN_MODE_CROSS));
-    quiet_mark(c, x, PX("20000"));
-    quiet_mark(c, y, PX("20000"));
     pc = open_cross(e, a, x, MARGIN_LONG, QT("0.1"), PX("20000"), "20");
-    ck_assert_ok(e, margin_position_open(e, a, y, MARGIN_LONG, QT("0.1"), PX("20000"), D("20"),
-                                         0, 0, &pi));
+    pi = open_iso(e, a, y, QT("0.1"), PX("20000"), "20");
     flush(c);
     ck_assert_int_eq(pos_get(e, pi, MARGIN_POS_MODE), MARGIN_MODE_ISOLATED);
     ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_ISOLATED_MARGIN), D("100"));
@@ -792,14 +824,10 @@ static void sc_isolated_spares_wallet(ctx_t *c)
 static void sc_cross_spares_isolated(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t x = small_market(e, "BTCUSDT", "0.004"), y = small_market(e, "ETHUSDT", "0.004");
-    uint64_t b = new_account(e, "1300"), cc = new_account(e, "500"), pbi = 0, pbc, pci = 0;
+    uint64_t x, y, b = xy_book(c, "1300", &x, &y), cc = new_account(e, "500"), pbi, pbc,
+                    pci = 0;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, b, x, MARGIN_MODE_CROSS));
-    quiet_mark(c, x, PX("20000"));
-    quiet_mark(c, y, PX("20000"));
-    ck_assert_ok(e, margin_position_open(e, b, y, MARGIN_LONG, QT("0.1"), PX("20000"), D("20"),
-                                         0, 0, &pbi));
+    pbi = open_iso(e, b, y, QT("0.1"), PX("20000"), "20");
     pbc = open_cross(e, b, x, MARGIN_LONG, QT("1"), PX("20000"), "20");
     ck_assert_ok(e, margin_position_open(e, cc, x, MARGIN_SHORT, QT("0.1"), PX("20000"),
                                          D("20"), 0, 0, &pci));
@@ -835,24 +863,17 @@ static void sc_cross_spares_isolated(ctx_t *c)
 static void sc_isolated_fee_negative_wallet(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t x = small_market(e, "BTCUSDT", "0.004"), y = small_market(e, "ETHUSDT", "0.004");
-    uint64_t a = new_account(e, "1000"), pi = 0, pl, ps;
+    uint64_t x, y, a = xy_book(c, "1000", &x, &y), pi, pl;
     ev_t v[8];
     ck_assert_ok(e, margin_market_set(e, y, MARGIN_MKT_TAKER_FEE, D("0.0004")));
-    ck_assert_ok(e, margin_account_set_mode(e, a, x, MARGIN_MODE_CROSS));
-    quiet_mark(c, x, PX("20000"));
-    quiet_mark(c, y, PX("20000"));
-    ck_assert_ok(e, margin_position_open(e, a, y, MARGIN_LONG, QT("0.1"), PX("20000"), D("20"),
-                                         0, 0, &pi));
+    pi = open_iso(e, a, y, QT("0.1"), PX("20000"), "20");
     ck_assert_ok(e, margin_position_set_stops(e, pi, PX("19500"), 0));
-    pl = open_cross(e, a, x, MARGIN_LONG, QT("1"), PX("20000"), "100");
-    ps = open_cross(e, a, x, MARGIN_SHORT, QT("1"), PX("20000"), "100");
-    quiet_mark(c, x, PX("21000"));
-    ck_assert_ok(e, margin_position_close(e, ps, PX("21000"), 0));
+    pl = close_short_leg(c, a, x, "21000");
     ck_assert_int_eq(take(c, v, 8), 1);
     EVEQ(v[0], MARGIN_EVF_REALIZED_PNL, D("-1000"));
     EVEQ(v[0], MARGIN_EVF_FREE_BALANCE, D("-100.8"));
-    want_figures(e, a, D("-100.8"), D("1000"), D("84"), /* 84/899.2 = 0.0934163701..., up */ 9341638);
+    /* ratio 84/899.2 = 0.0934163701..., up */
+    want_figures(e, a, D("-100.8"), D("1000"), D("84"), 9341638);
 
     ck_assert_ok(e, margin_mark_update(e, y, PX("19500")));
     ck_assert_int_eq(take(c, v, 8), 1);
@@ -863,7 +884,46 @@ static void sc_isolated_fee_negative_wallet(ctx_t *c)
     EVEQ(v[0], MARGIN_EVF_FREE_BALANCE, D("-50.8"));
     ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FEES), D("0.8"));
     ck_assert_int_eq(pos_get(e, pl, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
-    want_figures(e, a, D("-50.8"), D("1000"), D("84"), /* 84/949.2 = 0.0884955752..., up */ 8849558);
+    /* ratio 84/949.2 = 0.0884955752..., up */
+    want_figures(e, a, D("-50.8"), D("1000"), D("84"), 8849558);
+    check_books(c);
+}
+
+/* Two isolated stops in one update: each close's fee is capped by the free balance as the
+ * closes before it left it (the events' order), not as it was before the update.
+ * X: cross, no fees; Y: isolated, taker 0.0004. Deposit 5000; marks 20000.
+ *   isolated longs 0.1 @ 20000 in Y: A at 1x (margin 2000), B at 20x (margin 100), fees
+ *   0.8 each: free 2898.4; both with a stop at 19500 (B's LP 19076.31 is below it; A has
+ *   none); cross long 1 and short 1 @ 20000 at 100x in X.
+ * X to 23000, the short closed there: PnL -3000, WB -101.6 (the long's +3000 backs it).
+ * Y to 19500: A's stop returns 2000 - 50 = 1950: free -101.6 + 1950 = 1848.4 pays its fee
+ * 0.0004*1950 = 0.78: free 1847.62; then B's returns 100 - 50 = 50: 1897.62 pays 0.78:
+ * free 1896.84. */
+static void sc_isolated_stop_fees_in_order(ctx_t *c)
+{
+    margin_engine *e = c->e;
+    uint64_t x, y, a = xy_book(c, "5000", &x, &y), pa, pb;
+    ev_t v[8];
+    ck_assert_ok(e, margin_market_set(e, y, MARGIN_MKT_TAKER_FEE, D("0.0004")));
+    pa = open_iso(e, a, y, QT("0.1"), PX("20000"), "1");
+    pb = open_iso(e, a, y, QT("0.1"), PX("20000"), "20");
+    ck_assert_ok(e, margin_position_set_stops(e, pa, PX("19500"), 0));
+    ck_assert_ok(e, margin_position_set_stops(e, pb, PX("19500"), 0));
+    (void)close_short_leg(c, a, x, "23000");
+    flush(c);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("-101.6"));
+
+    ck_assert_ok(e, margin_mark_update(e, y, PX("19500")));
+    ck_assert_int_eq(take(c, v, 8), 2);
+    EVEQ(v[0], MARGIN_EVF_TYPE, MARGIN_EV_STOP_LOSS);
+    EVEQ(v[0], MARGIN_EVF_POSITION, pa);
+    EVEQ(v[0], MARGIN_EVF_FEE, D("0.78"));
+    EVEQ(v[0], MARGIN_EVF_FREE_BALANCE, D("1847.62"));
+    EVEQ(v[1], MARGIN_EVF_TYPE, MARGIN_EV_STOP_LOSS);
+    EVEQ(v[1], MARGIN_EVF_POSITION, pb);
+    EVEQ(v[1], MARGIN_EVF_FEE, D("0.78"));
+    EVEQ(v[1], MARGIN_EVF_FREE_BALANCE, D("1896.84"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FEES), D("3.16"));
     check_books(c);
 }
 
@@ -888,13 +948,8 @@ static void want_calls(ctx_t *c, uint64_t a, uint64_t m, const char *mark, int64
     n = take(c, v, 8);
     ck_assert_msg(n == want, "mark %s: %zu events, want %zu", mark, n, want);
     for (size_t i = 0; i < n; i++) {
-        EVEQ(v[i], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-        EVEQ(v[i], MARGIN_EVF_ACCOUNT, a);
+        want_call(&v[i], a, D(i == 0 ? l1 : l2), ratio);
         EVEQ(v[i], MARGIN_EVF_MARKET, m);
-        EVEQ(v[i], MARGIN_EVF_POSITION, 0);
-        EVEQ(v[i], MARGIN_EVF_MARGIN_RATIO, ratio);
-        EVEQ(v[i], MARGIN_EVF_LEVEL, D(i == 0 ? l1 : l2));
-        EVEQ(v[i], MARGIN_EVF_MODE, MARGIN_MODE_CROSS);
         EVEQ(v[i], MARGIN_EVF_PRICE, PX(mark));
     }
 }
@@ -903,9 +958,8 @@ static void sc_margin_calls(ctx_t *c)
 {
     static const int64_t levels[2] = {80000000, 50000000}; /* given unsorted */
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = new_account(e, "1200"), p;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = cross_account(e, m, "1200"), p;
     ck_assert_ok(e, margin_engine_set_margin_call_levels(e, levels, 2));
-    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
     quiet_mark(c, m, PX("20000"));
     p = open_cross(e, a, m, MARGIN_LONG, QT("1"), PX("20000"), "20");
     flush(c);
@@ -946,11 +1000,9 @@ static void sc_margin_calls(ctx_t *c)
 static void sc_funding(ctx_t *c)
 {
     margin_engine *e = c->e;
-    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = new_account(e, "1200"),
-             b = new_account(e, "1200"), pa, pb;
+    uint64_t m = small_market(e, "BTCUSDT", "0.004"), a = cross_account(e, m, "1200"),
+             b = cross_account(e, m, "1200"), pa, pb;
     ev_t v[8];
-    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
-    ck_assert_ok(e, margin_account_set_mode(e, b, m, MARGIN_MODE_CROSS));
     quiet_mark(c, m, PX("20000"));
     pa = open_cross(e, a, m, MARGIN_LONG, QT("1"), PX("20000"), "20");
     pb = open_cross(e, b, m, MARGIN_SHORT, QT("1"), PX("20000"), "20");
@@ -976,9 +1028,7 @@ static void sc_funding(ctx_t *c)
 
     ck_assert_ok(e, margin_mark_update(e, m, PX("18900")));
     ck_assert_int_eq(take(c, v, 8), 1);
-    EVEQ(v[0], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-    EVEQ(v[0], MARGIN_EVF_ACCOUNT, a);
-    EVEQ(v[0], MARGIN_EVF_MARGIN_RATIO, 94500000);
+    want_call(&v[0], a, D("0.8"), 94500000);
 
     ck_assert_ok(e, margin_funding_apply(e, m, D("0.001"), PX("18900")));
     ck_assert_int_eq(take(c, v, 8), 4);
@@ -1070,7 +1120,7 @@ static void sc_bad_input(ctx_t *c)
 {
     margin_engine *e = c->e;
     uint64_t h = small_market(e, "HIGHUSDT", "0.10"), y = small_market(e, "BTCUSDT", "0.004");
-    uint64_t a = new_account(e, "300"), b = new_account(e, "10"), pi = 0, pc, out = 0;
+    uint64_t a = new_account(e, "300"), b = new_account(e, "10"), pi, pc, out = 0;
     int32_t mode = -1;
     ev_t v[4];
     ck_assert_ok(e, margin_account_mode(e, a, h, &mode));
@@ -1081,8 +1131,7 @@ static void sc_bad_input(ctx_t *c)
     ck_assert_int_eq(mode, MARGIN_MODE_CROSS);
     quiet_mark(c, h, PX("1000"));
     quiet_mark(c, y, PX("20000"));
-    ck_assert_ok(e, margin_position_open(e, a, y, MARGIN_LONG, QT("0.01"), PX("20000"), D("20"),
-                                         0, 0, &pi));
+    pi = open_iso(e, a, y, QT("0.01"), PX("20000"), "20");
     pc = open_cross(e, a, h, MARGIN_LONG, QT("1"), PX("1000"), "20");
     flush(c);
     ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_AVAILABLE), D("189.99999999"));
@@ -1147,9 +1196,7 @@ static void sc_bad_input(ctx_t *c)
     flush(c);
     ck_assert_ok(e, margin_mark_update(e, h, PX("1000")));
     ck_assert_int_eq(take(c, v, 4), 1);
-    EVEQ(v[0], MARGIN_EVF_TYPE, MARGIN_EV_MARGIN_CALL);
-    EVEQ(v[0], MARGIN_EVF_POSITION, 0);
-    EVEQ(v[0], MARGIN_EVF_MARGIN_RATIO, 100000000);
+    want_call(&v[0], a, D("0.8"), 100000000);
     ck_assert_int_eq(pos_get(e, pc, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
     /* once the isolated position is closed, its market can switch to cross */
     ck_assert_ok(e, margin_position_close(e, pi, PX("20000"), 0));
@@ -1184,6 +1231,7 @@ static const struct {
     {"worst_first_take", sc_worst_first_take},
     {"isolated_fee_negative_wallet", sc_isolated_fee_negative_wallet},
     {"worst_first_tie", sc_worst_first_tie},
+    {"isolated_stop_fees_in_order", sc_isolated_stop_fees_in_order},
 };
 #define NSCEN (sizeof SCENARIOS / sizeof SCENARIOS[0])
 
@@ -1220,6 +1268,7 @@ CASE(test_worst_first_call, 13)
 CASE(test_worst_first_take, 14)
 CASE(test_isolated_fee_negative_wallet, 15)
 CASE(test_worst_first_tie, 16)
+CASE(test_isolated_stop_fees_in_order, 17)
 
 /* Scenario _i on both paths: the same event stream, field by field. */
 START_TEST(test_index_vs_full_scan)
@@ -1276,6 +1325,7 @@ Suite *suite_cross(void)
     ADD(tc, test_isolated_spares_wallet);
     ADD(tc, test_cross_spares_isolated);
     ADD(tc, test_isolated_fee_negative_wallet);
+    ADD(tc, test_isolated_stop_fees_in_order);
     tc = tcase(s, "margin_call");
     ADD(tc, test_account_margin_calls);
     tc = tcase(s, "funding");

@@ -38,8 +38,9 @@
  *  - nothing that must not be negative is: isolated margins; the free balance of an
  *    account without cross positions (so after any liquidation that closed its book);
  *  - after a mark update or funding of a market, no account that held a cross position
- *    there (or whose isolated stop or take-profit there moved its wallet) is left with MARGIN_ACCT_CROSS_MARGIN_BALANCE <= MARGIN_ACCT_CROSS_MAINT_MARGIN
- *    unless it has no cross position left; an isolated position of that market is not
+ *    there (or whose isolated stop or take-profit there moved its wallet) is left with
+ *    MARGIN_ACCT_CROSS_MARGIN_BALANCE <= MARGIN_ACCT_CROSS_MAINT_MARGIN unless it has no
+ *    cross position left; an isolated position of that market is not
  *    left past its liquidation price, and no position (cross or isolated) past a stop or
  *    take-profit;
  *  - cross liquidations follow the semantics: an account is liquidated only when the model
@@ -898,7 +899,8 @@ static void predict_funds(const op_t *op, funds_t *fu)
             fu->need = op->amount;
         } else {
             i128 d = p10(p->mi), qe = (i128)p->qty * p->entry;
-            fu->need = op->lev > 0 ? cdiv(qe * E8 * E8, d * op->lev) - cdiv(qe * E8 * E8, d * p->lev)
+            fu->need = op->lev > 0 ? cdiv(qe * E8 * E8, d * op->lev) -
+                                         cdiv(qe * E8 * E8, d * p->lev)
                                    : 0;
             fu->applies = fu->need > 0;
         }
@@ -1313,12 +1315,13 @@ static void check_state(int all_positions)
             REQ(gacct(0, ai, k) == gacct(1, ai, k), CTX "account %d key %d: %lld vs %lld", CTXA,
                 ai, k, (long long)gacct(0, ai, k), (long long)gacct(1, ai, k));
         {
-            const int32_t keys[] = {MARGIN_ACCT_FREE_BALANCE,         MARGIN_ACCT_CROSS_WALLET,
-                                    MARGIN_ACCT_CROSS_UNREALIZED_PNL, MARGIN_ACCT_CROSS_MARGIN_BALANCE,
-                                    MARGIN_ACCT_CROSS_MAINT_MARGIN,   MARGIN_ACCT_CROSS_INITIAL_MARGIN,
-                                    MARGIN_ACCT_MARGIN_RATIO,         MARGIN_ACCT_AVAILABLE,
-                                    MARGIN_ACCT_CROSS_POSITIONS,      MARGIN_ACCT_ISOLATED_MARGIN,
-                                    MARGIN_ACCT_OPEN_POSITIONS};
+            const int32_t keys[] = {
+                MARGIN_ACCT_FREE_BALANCE,         MARGIN_ACCT_CROSS_WALLET,
+                MARGIN_ACCT_CROSS_UNREALIZED_PNL, MARGIN_ACCT_CROSS_MARGIN_BALANCE,
+                MARGIN_ACCT_CROSS_MAINT_MARGIN,   MARGIN_ACCT_CROSS_INITIAL_MARGIN,
+                MARGIN_ACCT_MARGIN_RATIO,         MARGIN_ACCT_AVAILABLE,
+                MARGIN_ACCT_CROSS_POSITIONS,      MARGIN_ACCT_ISOLATED_MARGIN,
+                MARGIN_ACCT_OPEN_POSITIONS};
             const int64_t want[] = {wb,
                                     wb,
                                     clamp64(f.upnl),
@@ -1339,8 +1342,10 @@ static void check_state(int all_positions)
         REQ(f.n > 0 || wb >= 0, CTX "account %d: free balance %lld without cross positions", CTXA,
             ai, (long long)wb);
         for (int w = 0; w < 2; w++) {
-            int64_t dep = gacct(w, ai, MARGIN_ACCT_DEPOSITS), wd = gacct(w, ai, MARGIN_ACCT_WITHDRAWALS);
-            int64_t pnl = gacct(w, ai, MARGIN_ACCT_REALIZED_PNL), fee = gacct(w, ai, MARGIN_ACCT_FEES);
+            int64_t dep = gacct(w, ai, MARGIN_ACCT_DEPOSITS);
+            int64_t wd = gacct(w, ai, MARGIN_ACCT_WITHDRAWALS);
+            int64_t pnl = gacct(w, ai, MARGIN_ACCT_REALIZED_PNL);
+            int64_t fee = gacct(w, ai, MARGIN_ACCT_FEES);
             int64_t fund = gacct(w, ai, MARGIN_ACCT_FUNDING);
             REQ((i128)wb + iso == (i128)dep - wd + pnl - fee + fund,
                 CTX "account %d not conserved: %lld + %lld != %lld - %lld + %lld - %lld + %lld",
