@@ -579,11 +579,13 @@ static int edge_to(op_t *op, int ai, int64_t x, int64_t off)
     if (f.n == 0 || bal <= 0 || x <= 0)
         return 0;
     target = fdiv(f.mm * E8, x) + off; /* off 0: the condition holds, exactly when x divides */
-    for (size_t i = 0; i < S.nopen && mi < 0; i++) {
-        const spos_t *p = &S.pos[S.open[(i + rnd()) % S.nopen]];
+    for (size_t i = 0, start = (size_t)rnd(); i < S.nopen && mi < 0; i++) {
+        const spos_t *p = &S.pos[S.open[(start + i) % S.nopen]];
         if (p->cross && p->ai == ai)
             mi = p->mi;
     }
+    if (mi < 0)
+        return 0;
     for (size_t i = 0; i < S.nopen; i++) {
         const spos_t *p = &S.pos[S.open[i]];
         if (p->cross && p->ai == ai && p->mi == mi)
