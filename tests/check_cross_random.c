@@ -40,16 +40,18 @@
  *  - after a mark update or funding of a market, no account that held a cross position
  *    there (or whose isolated stop or take-profit there moved its wallet) is left with
  *    MARGIN_ACCT_CROSS_MARGIN_BALANCE <= MARGIN_ACCT_CROSS_MAINT_MARGIN unless it has no
- *    cross position left; an isolated position of that market is not
- *    left past its liquidation price, and no position (cross or isolated) past a stop or
- *    take-profit;
+ *    cross position left; no isolated position of that market is left past its
+ *    liquidation price, and no position (cross or isolated) past a stop or take-profit;
  *  - cross liquidations follow the semantics: an account is liquidated only when the model
  *    says balance <= MM (the MARGIN_RATIO it reports is the model's); its legs close at
  *    their markets' marks (no fee, AMOUNT 0, MARGIN 0), in id order and all of them with
  *    MARGIN_CROSS_LIQ_ALL, largest loss first (ties: lowest id) while the model still says
- *    balance <= MM with MARGIN_CROSS_LIQ_WORST_FIRST; then one MARGIN_EV_CROSS_LIQUIDATION
- *    with QTY = legs closed and a deficit only when no cross position is left
- *    (FREE_BALANCE 0 then); isolated positions are never touched by it;
+ *    balance <= MM with MARGIN_CROSS_LIQ_WORST_FIRST; each run of legs is followed by one
+ *    MARGIN_EV_CROSS_LIQUIDATION with QTY = legs closed and a deficit only when no cross
+ *    position is left (FREE_BALANCE 0 then); isolated positions are never touched by it;
+ *  - a stop or take-profit charges the taker fee, less only what cannot be paid: an
+ *    isolated close never more than the free balance (as the events before it left it)
+ *    plus what it returns, a cross one never below a book balance of zero;
  *  - funds rules, predicted from the model before the call: a withdrawal fails with
  *    MARGIN_EFUNDS exactly when it exceeds the available balance; an isolated open, margin
  *    addition or leverage decrease costing more than the available balance fails, and
@@ -1299,7 +1301,7 @@ static void compare_position(uint64_t id)
 /* Both engines alike, the model right, money conserved. */
 static void check_state(int all_positions)
 {
-    int64_t ledger[2][6] = {{0}}, held[2] = {0, 0};
+    int64_t ledger[2][5] = {{0}}, held[2] = {0, 0};
     for (int32_t k = MARGIN_ENG_INSURANCE_FUND; k <= MARGIN_ENG_CROSS_LIQUIDATION; k++)
         REQ(geng(0, k) == geng(1, k), CTX "engine key %d differs", CTXA, k);
     for (int ai = 0; ai < NACC; ai++) {
@@ -1344,20 +1346,20 @@ static void check_state(int all_positions)
         REQ(f.n > 0 || wb >= 0, CTX "account %d: free balance %lld without cross positions", CTXA,
             ai, (long long)wb);
         for (int w = 0; w < 2; w++) {
-            int64_t dep = gacct(w, ai, MARGIN_ACCT_DEPOSITS);
-            int64_t wd = gacct(w, ai, MARGIN_ACCT_WITHDRAWALS);
-            int64_t pnl = gacct(w, ai, MARGIN_ACCT_REALIZED_PNL);
-            int64_t fee = gacct(w, ai, MARGIN_ACCT_FEES);
-            int64_t fund = gacct(w, ai, MARGIN_ACCT_FUNDING);
-            REQ((i128)wb + iso == (i128)dep - wd + pnl - fee + fund,
-                CTX "account %d not conserved: %lld + %lld != %lld - %lld + %lld - %lld + %lld",
-                CTXA, ai, (long long)wb, (long long)iso, (long long)dep, (long long)wd,
-                (long long)pnl, (long long)fee, (long long)fund);
-            ledger[w][0] += dep;
-            ledger[w][1] += wd;
-            ledger[w][2] += fee;
-            ledger[w][3] += fund;
-            ledger[w][4] += pnl;
+            /* deposits, withdrawals, fees, funding, realized PnL (the order of ledger[w]) */
+            static const int32_t LK[5] = {MARGIN_ACCT_DEPOSITS, MARGIN_ACCT_WITHDRAWALS,
+                                          MARGIN_ACCT_FEES, MARGIN_ACCT_FUNDING,
+                                          MARGIN_ACCT_REALIZED_PNL};
+            int64_t l[5];
+            for (int k = 0; k < 5; k++) {
+                l[k] = gacct(w, ai, LK[k]);
+                ledger[w][k] += l[k];
+            }
+            REQ((i128)wb + iso == (i128)l[0] - l[1] - l[2] + l[3] + l[4],
+                CTX "account %d not conserved: free %lld + isolated %lld != deposits %lld - "
+                    "withdrawals %lld - fees %lld + funding %lld + realized %lld",
+                CTXA, ai, (long long)wb, (long long)iso, (long long)l[0], (long long)l[1],
+                (long long)l[2], (long long)l[3], (long long)l[4]);
             held[w] += wb + iso;
         }
     }
