@@ -14,6 +14,7 @@
  * take-profits, margin-call levels and re-arm bands, both liquidation policies, funding,
  * marks that random-walk, gap, and land exactly on (or one unit or one tick either side
  * of) a position's MARGIN_AT_LIQ_PRICE, MARGIN_AT_MARGIN_CALL_PRICE, stop or take-profit,
+ * or one of its trigger keys in the indexed engine (an edge of its account's price band),
  * and "edge" funding rounds whose rate the model picks so that an account's cross balance
  * lands exactly where liquidation, a margin-call level or its re-arm threshold flips, or
  * one unit either side (after a deposit that makes the amounts meet).
@@ -75,6 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h" /* the indexed engine's trigger keys: marks aimed at band edges */
 #include "helpers.h"
 #include "suites.h"
 
@@ -485,11 +487,30 @@ static uint64_t pick_pos(void)
     return S.npos + 1 + (uint64_t)between(0, 3);
 }
 
+/* A trigger key of position id in the indexed engine (for a cross position, an edge of its
+ * account's price band in that market), 0 when it has none. */
+static int64_t band_edge(uint64_t id)
+{
+    const margin_engine *e = S.e[1];
+    const margin__position *p = &e->pos[id - 1];
+    const margin__market *m = &e->markets[p->market];
+    int64_t k = 0;
+    if (pct(50) && p->down_slot != MARGIN__NONE)
+        k = m->down.a[p->down_slot].key;
+    else if (p->up_slot != MARGIN__NONE)
+        k = m->up.a[p->up_slot].key;
+    return k == INT64_MAX || k == INT64_MIN ? 0 : k;
+}
+
 /* A price of position id to aim a mark at (0: none). */
 static int64_t target_of(uint64_t id)
 {
     int64_t v = 0;
-    switch (rnd() % 4) {
+    switch (rnd() % 6) {
+    case 4:
+    case 5:
+        v = band_edge(id);
+        break;
     case 0:
     case 1:
         (void)margin_position_at(S.e[0], id, MARGIN_AT_LIQ_PRICE, 0, &v);
