@@ -97,12 +97,9 @@ typedef struct {
 /* ------------------------------------------------------------------ PRNG and arithmetic */
 
 static uint64_t rng;
-static uint64_t rnd(void) /* splitmix64 */
+static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return splitmix64(&rng);
 }
 static int64_t between(int64_t lo, int64_t hi) /* inclusive, hi >= lo */
 {
@@ -254,20 +251,6 @@ static struct {
 
 #define CTX "seed %" PRIu64 " step %d (%s): "
 #define CTXA S.seed, S.step, S.opname
-
-/* Only call into Check on failure (a passing ck_assert costs a message in fork mode). */
-#define REQ(cond, ...)                                                                      \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                      \
-    } while (0)
-#define REQ_OK(e, call)                                                                     \
-    do {                                                                                    \
-        int rq_ = (call);                                                                   \
-        if (rq_ != MARGIN_OK)                                                               \
-            ck_abort_msg(CTX "%s returned %d (%s): %s", CTXA, #call, rq_,                   \
-                         margin_strerror(rq_), margin_errmsg(e));                           \
-    } while (0)
 
 static int64_t gacct(int w, int ai, int32_t key)
 {

@@ -82,10 +82,7 @@ __extension__ typedef __int128 i128;
 static uint64_t rng_state;
 static uint64_t rnext(void)
 {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return splitmix64(&rng_state);
 }
 /* inclusive; the span is computed unsigned so [0, INT64_MAX] and [INT64_MIN, ...] work */
 static int64_t rrange(int64_t lo, int64_t hi)
@@ -180,21 +177,6 @@ static struct {
 
 #define CTX "seed %" PRIu64 " iter %d pair %d/%d step %d [%s]: "
 #define CTXA X.seed, X.iter, X.ps, X.qs, X.step_no, X.desc
-
-/* Check's passing assertions cost a message each in fork mode; these call into Check only
- * on failure. */
-#define REQ(cond, ...)                                                                      \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                      \
-    } while (0)
-#define REQ_OK(e, call)                                                                     \
-    do {                                                                                    \
-        int rq_ = (call);                                                                   \
-        if (rq_ != MARGIN_OK)                                                               \
-            ck_abort_msg(CTX "%s returned %d (%s): %s", CTXA, #call, rq_,                   \
-                         margin_strerror(rq_), margin_errmsg(e));                           \
-    } while (0)
 
 static int64_t gacct(int w, uint64_t a, int32_t key)
 {

@@ -72,10 +72,7 @@ typedef struct {
 static uint64_t rng_state;
 static uint64_t rnext(void)
 {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return splitmix64(&rng_state);
 }
 static int64_t rrange(int64_t lo, int64_t hi) /* inclusive */
 {
@@ -148,22 +145,6 @@ static struct {
 
 #define CTX "seed %" PRIu64 " step %d (%s): "
 #define CTXA S.seed, S.step, S.opname
-
-/* Check's assertions report every passing check to the runner (a write per assertion in
- * fork mode); with millions of checks that costs seconds, so the hot paths use these,
- * which only call into Check on failure. */
-#define REQ(cond, ...)                                                                      \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                      \
-    } while (0)
-#define REQ_OK(e, call)                                                                     \
-    do {                                                                                    \
-        int rq_ = (call);                                                                   \
-        if (rq_ != MARGIN_OK)                                                               \
-            ck_abort_msg(CTX "%s returned %d (%s): %s", CTXA, #call, rq_,                   \
-                         margin_strerror(rq_), margin_errmsg(e));                           \
-    } while (0)
 
 static int64_t racct(const margin_engine *e, uint64_t acct, int32_t key)
 {

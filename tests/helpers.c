@@ -70,3 +70,11 @@ void make_engine(margin_engine **e, uint64_t *mkt, uint64_t *acct, int64_t depos
     if (deposit > 0)
         ck_assert_ok(*e, margin_account_deposit(*e, *acct, deposit));
 }
+
+uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}

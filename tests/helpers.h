@@ -23,6 +23,26 @@ int64_t DS(const char *s, int32_t scale);
     } while (0)
 #define ck_assert_ok(e, call) ck_assert_rc(e, call, MARGIN_OK)
 
+/* For the randomized suites' hot paths: call into Check only on failure (a passing
+ * ck_assert costs a message to the runner in fork mode, seconds over millions of checks).
+ * REQ_OK's message starts with the suite's CTX format and CTXA arguments (a seed, a step),
+ * which the including file defines before using it. */
+#define REQ(cond, ...)                                                                      \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            ck_abort_msg(__VA_ARGS__);                                                      \
+    } while (0)
+#define REQ_OK(e, call)                                                                     \
+    do {                                                                                    \
+        int rq_ = (call);                                                                   \
+        if (rq_ != MARGIN_OK)                                                               \
+            ck_abort_msg(CTX "%s returned %d (%s): %s", CTXA, #call, rq_,                   \
+                         margin_strerror(rq_), margin_errmsg(e));                           \
+    } while (0)
+
+/* splitmix64: the next number of the sequence whose state is *state (seeded runs). */
+uint64_t splitmix64(uint64_t *state);
+
 /* Read one account / position / engine figure, failing the test on error. */
 int64_t acct_get(const margin_engine *e, uint64_t acct, int32_t key);
 int64_t pos_get(const margin_engine *e, uint64_t pos, int32_t key);
