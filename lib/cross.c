@@ -535,26 +535,9 @@ typedef struct {
     uint32_t market;
 } xout;
 
-static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
-{
-    size_t ncap;
-    void *nb;
-    if (need <= *cap)
-        return MARGIN_OK;
-    ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    nb = realloc(*buf, ncap * size);
-    if (nb == NULL)
-        return margin__fail(e, MARGIN_ENOMEM, "out of memory evaluating cross accounts");
-    *buf = nb;
-    *cap = ncap;
-    return MARGIN_OK;
-}
-
 int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai)
 {
-    int rc = grow(e, (void **)&e->xacc, &e->xacc_cap, *n + 1, sizeof *e->xacc);
+    int rc = margin__grow(e, (void **)&e->xacc, &e->xacc_cap, *n + 1, sizeof *e->xacc);
     if (rc != MARGIN_OK)
         return rc;
     e->xacc[(*n)++] = ai;
@@ -637,7 +620,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     o->mark = mark;
     o->market = mi;
     o->mask = a->mc_fired;
-    if ((rc = grow(e, &e->xcl, &e->xcl_cap, base + a->ncross, sizeof(xclose))) != MARGIN_OK)
+    if ((rc = margin__grow(e, &e->xcl, &e->xcl_cap, base + a->ncross, sizeof(xclose))) != MARGIN_OK)
         return rc;
     cl = (xclose *)e->xcl + base;
     for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
@@ -892,7 +875,7 @@ int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t m
         if (j == 0 || e->xacc[i] != e->xacc[j - 1])
             e->xacc[j++] = e->xacc[i];
     *pnacc = nacc = j;
-    if ((rc = grow(e, &e->xout, &e->xout_cap, nacc, sizeof(xout))) != MARGIN_OK)
+    if ((rc = margin__grow(e, &e->xout, &e->xout_cap, nacc, sizeof(xout))) != MARGIN_OK)
         return rc;
     for (i = 0; i < nacc; i++) {
         uint32_t ai = e->xacc[i];

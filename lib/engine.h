@@ -71,6 +71,8 @@ int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t
                      int64_t *out);
 
 /* triggers (trigger.c) */
+/* make a work buffer hold `need` items of `size` bytes (MARGIN_ENOMEM with a message) */
+int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size);
 int margin__position_keys(const margin_engine *e, const margin__market *m,
                           const margin__position *p, uint8_t fired, int64_t *down,
                           int64_t *up);

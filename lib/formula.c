@@ -625,6 +625,18 @@ static int book_piece(const margin__market *m, const margin__leg *legs, int n, m
     return MARGIN_OK;
 }
 
+/* book_piece() and h(P) = A*P + B itself */
+static int book_at_price(const margin__market *m, const margin__leg *legs, int n,
+                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                         int64_t P, margin__i128 *A, margin__i128 *B, int64_t *lo, int64_t *hi,
+                         margin__i128 *h)
+{
+    int rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, A, B, lo, hi);
+    if (rc != MARGIN_OK || (rc = margin__mul128(*A, P, h)) != MARGIN_OK)
+        return rc;
+    return add128(*h, *B, h);
+}
+
 /* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
  * positive: the root there, rounded as margin__cross_solve() rounds. */
 static int cross_unsolve(const margin__market *m, const margin__leg *legs, int n,
@@ -635,9 +647,8 @@ static int cross_unsolve(const margin__market *m, const margin__leg *legs, int n
     int rc;
     for (;;) {
         margin__i128 A, B, h, x;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
-                MARGIN_OK ||
-            (rc = margin__mul128(A, P, &h)) != MARGIN_OK || (rc = add128(h, B, &h)) != MARGIN_OK)
+        if ((rc = book_at_price(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi, &h)) !=
+            MARGIN_OK)
             return rc;
         if (h > 0) { /* turned positive between the last segment and here */
             *out = P;
@@ -683,9 +694,8 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
     int first = 1, rc;
     for (;;) {
         margin__i128 A, B, h, x;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
-                MARGIN_OK ||
-            (rc = margin__mul128(A, P, &h)) != MARGIN_OK || (rc = add128(h, B, &h)) != MARGIN_OK)
+        if ((rc = book_at_price(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi, &h)) !=
+            MARGIN_OK)
             return rc;
         if (h <= 0) {
             if (first) /* already past it: the root is the other way */

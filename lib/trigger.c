@@ -302,7 +302,7 @@ typedef struct {
 /* e->out holds outcomes or funding decisions: its capacity counts the larger of the two */
 #define OUT_SIZE sizeof(funding_out)
 
-static int grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
+int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size)
 {
     size_t ncap;
     void *nb;
@@ -414,7 +414,8 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
     int rc;
     if (h->n == 0 || (h->max ? h->a[0].key < mark : h->a[0].key > mark))
         return MARGIN_OK;
-    if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) != MARGIN_OK)
+    if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
+        MARGIN_OK)
         return rc;
     e->cand[(*n)++] = 0; /* slots first; converted to positions below */
     for (i = start; i < *n; i++) {
@@ -422,7 +423,7 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
         for (c = ARITY * s + 1; c <= ARITY * s + ARITY && c < h->n; c++) {
             if (h->max ? h->a[c].key < mark : h->a[c].key > mark)
                 continue;
-            if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
+            if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
                 MARGIN_OK)
                 return rc;
             e->cand[(*n)++] = c;
@@ -503,7 +504,8 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
     if (e->full_scan) {
         uint32_t pi;
         for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext) {
-            if ((rc = grow(e, (void **)&e->cand, &e->cand_cap, n + 1, sizeof *e->cand)) != MARGIN_OK)
+            if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, n + 1,
+                                   sizeof *e->cand)) != MARGIN_OK)
                 return rc;
             e->cand[n++] = pi;
         }
@@ -520,7 +522,7 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
             n = j;
         }
     }
-    if (n > 0 && (rc = grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
+    if (n > 0 && (rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
         return rc;
     outs = e->out;
     /* Decide every outcome. Several positions of one account may close in this update, so
@@ -634,7 +636,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         return rc;
     if (rate <= -MARGIN__ONE || rate >= MARGIN__ONE)
         return margin__fail(e, MARGIN_EINVAL, "funding rate must be strictly between -1 and 1");
-    if ((rc = grow(e, &e->out, &e->out_cap, m->open_count ? m->open_count : 1,
+    if ((rc = margin__grow(e, &e->out, &e->out_cap, m->open_count ? m->open_count : 1,
                    OUT_SIZE)) != MARGIN_OK)
         return rc;
     fo = e->out;
