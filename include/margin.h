@@ -120,6 +120,25 @@ MARGIN_API const char *margin_version_string(void);
 #define MARGIN_EBUFFER (-13)  /**< The output buffer is too small. */
 #define MARGIN_EEXIST (-14)   /**< Something with that name already exists. */
 #define MARGIN_ENOTSUP (-15)  /**< Not supported (yet) by this version. */
+/** The event queue is at its cap (#MARGIN_ENG_EVENT_CAP): the call would produce events
+ *  that could not be queued, so it changed nothing. Drain the queue with
+ *  margin_event_next() and call again. @since 0.2.0 */
+#define MARGIN_EFULL (-16)
+/** A snapshot does not start with the snapshot magic (it is not a libmargin snapshot).
+ *  @since 0.2.0 */
+#define MARGIN_EMAGIC (-17)
+/** A snapshot's format version is not one this library reads. @since 0.2.0 */
+#define MARGIN_EVERSION (-18)
+/** A snapshot's checksum does not match its bytes (it was damaged). @since 0.2.0 */
+#define MARGIN_ECHECKSUM (-19)
+/** A snapshot is shorter than its header says (it was cut). @since 0.2.0 */
+#define MARGIN_ETRUNCATED (-20)
+/** A snapshot field is out of range or inconsistent with the others (the message names
+ *  it). @since 0.2.0 */
+#define MARGIN_ECORRUPT (-21)
+/** A file could not be opened, written, synced, renamed or read (the message says which
+ *  step and the system's reason). @since 0.2.0 */
+#define MARGIN_EIO (-22)
 
 /**
  * @brief Static text describing a status code.
@@ -317,6 +336,12 @@ typedef struct margin_engine margin_engine;
  *  What a risk dashboard watches to see how often bands are re-split.
  *  @since 0.2.0 */
 #define MARGIN_ENG_CROSS_EVALUATIONS 11
+/** Cap on the number of queued events (#MARGIN_ENG_EVENT_QUEUE on), 0 (default): none.
+ *  Settable at any time (a cap below the number already queued only stops new ones). A call
+ *  that would queue events past the cap fails with #MARGIN_EFULL and changes nothing: no
+ *  event is ever dropped. A mark update or funding round reserves all its events first, so
+ *  it is refused whole. @since 0.2.0 */
+#define MARGIN_ENG_EVENT_CAP 12
 /** @} */
 
 /**
@@ -328,6 +353,38 @@ typedef struct margin_engine margin_engine;
  * @since 0.1.0
  */
 MARGIN_API int margin_engine_new(margin_engine **out);
+
+/** @brief Allocate @p size bytes (like malloc); NULL when it cannot. @since 0.2.0 */
+typedef void *(*margin_malloc_fn)(void *user, size_t size);
+/** @brief Resize @p ptr (NULL: allocate) to @p size > 0 bytes (like realloc); NULL when it
+ *  cannot, leaving @p ptr intact. @since 0.2.0 */
+typedef void *(*margin_realloc_fn)(void *user, void *ptr, size_t size);
+/** @brief Free @p ptr (NULL: nothing). @since 0.2.0 */
+typedef void (*margin_free_fn)(void *user, void *ptr);
+
+/**
+ * @brief Create an engine that takes every byte of its memory from the caller's functions.
+ *
+ * As margin_engine_new(), but the engine handle itself and everything it ever allocates
+ * (markets, accounts, positions, indexes, events, work space, snapshots being loaded) come
+ * from @p alloc / @p grow and go back through @p release, each called with @p user. The
+ * functions must stay valid until margin_engine_free() returns; they are called only from
+ * the thread calling into this engine. A function that returns NULL makes the call that
+ * needed the memory fail with #MARGIN_ENOMEM and change nothing.
+ *
+ * @param[out] out     Receives the new engine.
+ * @param[in]  alloc   malloc-like function, not NULL.
+ * @param[in]  grow    realloc-like function, not NULL.
+ * @param[in]  release free-like function, not NULL.
+ * @param[in]  user    Passed to each function as is (may be NULL).
+ * @retval #MARGIN_OK     Created.
+ * @retval #MARGIN_EINVAL @p out or a function is NULL.
+ * @retval #MARGIN_ENOMEM @p alloc returned NULL for the handle.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_engine_new_with_allocator(margin_engine **out, margin_malloc_fn alloc,
+                                                margin_realloc_fn grow,
+                                                margin_free_fn release, void *user);
 
 /**
  * @brief Free an engine and everything it owns. Accepts NULL.

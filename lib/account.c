@@ -18,7 +18,7 @@ int margin_account_new(margin_engine *e, uint64_t *out_id)
         return margin__fail(e, MARGIN_ENOMEM, "too many accounts");
     if (e->naccounts == e->capaccounts) {
         uint32_t cap = e->capaccounts ? e->capaccounts * 2 : 16;
-        margin__account *na = realloc(e->accounts, (size_t)cap * sizeof *na);
+        margin__account *na = margin__realloc(e, e->accounts, (size_t)cap * sizeof *na);
         if (na == NULL)
             return margin__fail(e, MARGIN_ENOMEM, "out of memory");
         e->accounts = na;

@@ -67,7 +67,7 @@ static int set_cross(margin_engine *e, margin__account *a, uint32_t mi, int cros
     }
     if (a->ncross_hi == a->capcross_hi) {
         uint32_t cap = a->capcross_hi ? a->capcross_hi * 2 : 4;
-        uint32_t *n = realloc(a->cross_hi, (size_t)cap * sizeof *n);
+        uint32_t *n = margin__realloc(e, a->cross_hi, (size_t)cap * sizeof *n);
         if (n == NULL)
             return margin__fail(e, MARGIN_ENOMEM, "out of memory");
         a->cross_hi = n;

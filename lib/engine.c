@@ -39,14 +39,55 @@ char *margin__fmt(char *buf, size_t size, int64_t v, int32_t scale)
     return buf;
 }
 
-int margin_engine_new(margin_engine **out)
+/* The C library's memory functions, in the caller-allocator shape. */
+static void *std_alloc(void *user, size_t n)
+{
+    (void)user;
+    return malloc(n);
+}
+
+static void *std_grow(void *user, void *p, size_t n)
+{
+    (void)user;
+    return realloc(p, n);
+}
+
+static void std_release(void *user, void *p)
+{
+    (void)user;
+    free(p);
+}
+
+void *margin__malloc(const margin_engine *e, size_t n)
+{
+    return e->mem_alloc(e->mem_user, n);
+}
+
+void *margin__realloc(const margin_engine *e, void *p, size_t n)
+{
+    return e->mem_grow(e->mem_user, p, n);
+}
+
+void margin__dealloc(const margin_engine *e, void *p)
+{
+    if (p != NULL)
+        e->mem_release(e->mem_user, p);
+}
+
+int margin_engine_new_with_allocator(margin_engine **out, margin_malloc_fn alloc,
+                                     margin_realloc_fn grow, margin_free_fn release, void *user)
 {
     margin_engine *e;
-    if (out == NULL)
+    if (out == NULL || alloc == NULL || grow == NULL || release == NULL)
         return MARGIN_EINVAL;
-    e = calloc(1, sizeof *e);
+    e = alloc(user, sizeof *e);
     if (e == NULL)
         return MARGIN_ENOMEM;
+    memset(e, 0, sizeof *e);
+    e->mem_alloc = alloc;
+    e->mem_grow = grow;
+    e->mem_release = release;
+    e->mem_user = user;
     e->queue_on = 1;
     e->nlevels = 1;
     e->levels[0] = 80000000; /* 0.8 */
@@ -54,9 +95,33 @@ int margin_engine_new(margin_engine **out)
     return MARGIN_OK;
 }
 
-void margin_engine_free(margin_engine *e)
+int margin_engine_new(margin_engine **out)
+{
+    return margin_engine_new_with_allocator(out, std_alloc, std_grow, std_release, NULL);
+}
+
+void margin__engine_clear(margin_engine *e)
 {
     uint32_t i;
+    for (i = 0; i < e->nmarkets; i++) {
+        margin__dealloc(e, e->markets[i].down.a);
+        margin__dealloc(e, e->markets[i].up.a);
+    }
+    margin__dealloc(e, e->markets);
+    for (i = 0; i < e->naccounts; i++)
+        margin__dealloc(e, e->accounts[i].cross_hi);
+    margin__dealloc(e, e->accounts);
+    margin__dealloc(e, e->pos);
+    margin__dealloc(e, e->q);
+    margin__dealloc(e, e->cand);
+    margin__dealloc(e, e->out);
+    margin__dealloc(e, e->xacc);
+    margin__dealloc(e, e->xout);
+    margin__dealloc(e, e->xcl);
+}
+
+void margin_engine_free(margin_engine *e)
+{
     if (e == NULL)
         return;
     if (e->in_callback) {
@@ -64,22 +129,8 @@ void margin_engine_free(margin_engine *e)
         (void)margin__busy(e);
         return;
     }
-    for (i = 0; i < e->nmarkets; i++) {
-        free(e->markets[i].down.a);
-        free(e->markets[i].up.a);
-    }
-    free(e->markets);
-    for (i = 0; i < e->naccounts; i++)
-        free(e->accounts[i].cross_hi);
-    free(e->accounts);
-    free(e->pos);
-    free(e->q);
-    free(e->cand);
-    free(e->out);
-    free(e->xacc);
-    free(e->xout);
-    free(e->xcl);
-    free(e);
+    margin__engine_clear(e);
+    margin__dealloc(e, e);
 }
 
 const char *margin_errmsg(const margin_engine *e)
@@ -140,6 +191,11 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
                 (void)margin__reindex(e, pi); /* validated above; cannot fail */
         return MARGIN_OK;
     }
+    case MARGIN_ENG_EVENT_CAP:
+        if (value < 0)
+            return margin__fail(e, MARGIN_EINVAL, "the event cap must be >= 0 (0: none)");
+        e->qmax = (size_t)value;
+        return MARGIN_OK;
     case MARGIN_ENG_CROSS_LIQUIDATION:
         if (value != MARGIN_CROSS_LIQ_ALL && value != MARGIN_CROSS_LIQ_WORST_FIRST)
             return margin__fail(e, MARGIN_EINVAL,
@@ -200,6 +256,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
         break;
     case MARGIN_ENG_CROSS_EVALUATIONS:
         v = e->cross_evals;
+        break;
+    case MARGIN_ENG_EVENT_CAP:
+        v = (int64_t)e->qmax;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);

@@ -7,6 +7,13 @@
 #include "formula.h"
 
 
+/* the engine's memory functions (margin_engine_new_with_allocator()) */
+void *margin__malloc(const margin_engine *e, size_t n);
+void *margin__realloc(const margin_engine *e, void *p, size_t n);
+void margin__dealloc(const margin_engine *e, void *p);
+/* free everything the engine owns but the handle itself */
+void margin__engine_clear(margin_engine *e);
+
 /* MARGIN_ESTATE (with a message) when called from inside the event callback: every function
  * that changes the engine starts with it. */
 int margin__busy(const margin_engine *e);
@@ -79,7 +86,7 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down,
                        int64_t up);
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
-int margin__index_reserve(margin__market *m);
+int margin__index_reserve(const margin_engine *e, margin__market *m);
 int margin__reindex(margin_engine *e, uint32_t pi);
 
 /* list management (position.c) */

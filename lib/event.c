@@ -9,7 +9,14 @@ int margin__ev_reserve(margin_engine *e, size_t n)
 {
     size_t need, cap;
     margin__event *nq;
-    if (!e->queue_on || e->qlen + n <= e->qcap)
+    if (!e->queue_on)
+        return MARGIN_OK;
+    if (e->qmax != 0 && e->qlen + n > e->qmax)
+        return margin__fail(e, MARGIN_EFULL,
+                            "the event queue would pass its cap of %zu events: drain it with "
+                            "margin_event_next() (nothing was changed)",
+                            e->qmax);
+    if (e->qlen + n <= e->qcap)
         return MARGIN_OK;
     need = e->qlen + n;
     cap = e->qcap ? e->qcap : 64;
@@ -18,7 +25,7 @@ int margin__ev_reserve(margin_engine *e, size_t n)
             return margin__fail(e, MARGIN_ENOMEM, "event queue too large");
         cap *= 2;
     }
-    nq = malloc(cap * sizeof *nq);
+    nq = margin__malloc(e, cap * sizeof *nq);
     if (nq == NULL)
         return margin__fail(e, MARGIN_ENOMEM, "out of memory for %zu events", need);
     /* unwrap the ring into the new buffer */
@@ -29,7 +36,7 @@ int margin__ev_reserve(margin_engine *e, size_t n)
         memcpy(nq, e->q + e->qhead, first * sizeof *nq);
         memcpy(nq + first, e->q, (e->qlen - first) * sizeof *nq);
     }
-    free(e->q);
+    margin__dealloc(e, e->q);
     e->q = nq;
     e->qcap = cap;
     e->qhead = 0;

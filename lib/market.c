@@ -52,7 +52,7 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
             return margin__fail(e, MARGIN_EEXIST, "market %s exists already", symbol);
     if (e->nmarkets == e->capmarkets) {
         uint32_t cap = e->capmarkets ? e->capmarkets * 2 : 4;
-        margin__market *nm = realloc(e->markets, cap * sizeof *nm);
+        margin__market *nm = margin__realloc(e, e->markets, cap * sizeof *nm);
         if (nm == NULL)
             return margin__fail(e, MARGIN_ENOMEM, "out of memory");
         e->markets = nm;

@@ -95,13 +95,13 @@ static int reserve_position(margin_engine *e, margin__market *m)
     int rc;
     if (e->npos == e->cappos) {
         uint32_t cap = e->cappos ? (e->cappos < (1u << 30) ? e->cappos * 2 : UINT32_MAX - 1) : 64;
-        margin__position *np = realloc(e->pos, (size_t)cap * sizeof *np);
+        margin__position *np = margin__realloc(e, e->pos, (size_t)cap * sizeof *np);
         if (np == NULL)
             return margin__fail(e, MARGIN_ENOMEM, "out of memory");
         e->pos = np;
         e->cappos = cap;
     }
-    if ((rc = margin__index_reserve(m)) != MARGIN_OK)
+    if ((rc = margin__index_reserve(e, m)) != MARGIN_OK)
         return margin__fail(e, rc, "out of memory");
     return margin__ev_reserve(e, 1);
 }

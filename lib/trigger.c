@@ -72,7 +72,7 @@ static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
     heap_put(e, h, i, it);
 }
 
-static int margin__heap_reserve(margin__heap *h, uint32_t n)
+static int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
     uint32_t cap;
     margin__hitem *na;
@@ -81,7 +81,7 @@ static int margin__heap_reserve(margin__heap *h, uint32_t n)
     cap = h->cap ? h->cap : 64;
     while (cap < n)
         cap = cap < (1u << 31) ? cap * 2 : UINT32_MAX;
-    na = realloc(h->a, (size_t)cap * sizeof *na);
+    na = margin__realloc(e, h->a, (size_t)cap * sizeof *na);
     if (na == NULL)
         return MARGIN_ENOMEM;
     h->a = na;
@@ -135,13 +135,13 @@ static void heap_set(margin_engine *e, margin__heap *h, uint32_t pi, int64_t key
 }
 
 /* Room for one more position in both heaps of a market (call before opening one). */
-int margin__index_reserve(margin__market *m)
+int margin__index_reserve(const margin_engine *e, margin__market *m)
 {
     uint32_t need = m->open_count + 1;
-    int rc = margin__heap_reserve(&m->down, need);
+    int rc = margin__heap_reserve(e, &m->down, need);
     if (rc != MARGIN_OK)
         return rc;
-    return margin__heap_reserve(&m->up, need);
+    return margin__heap_reserve(e, &m->up, need);
 }
 
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down, int64_t up)
@@ -311,7 +311,7 @@ int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t 
     ncap = *cap ? *cap : 256;
     while (ncap < need)
         ncap *= 2;
-    nb = realloc(*buf, ncap * size);
+    nb = margin__realloc(e, *buf, ncap * size);
     if (nb == NULL)
         return margin__fail(e, MARGIN_ENOMEM, "out of memory evaluating triggers");
     *buf = nb;

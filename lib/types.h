@@ -151,6 +151,13 @@ struct margin_engine {
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
 
+    /* the memory functions (margin_engine_new_with_allocator(), or the C library's) */
+    margin_malloc_fn mem_alloc;
+    margin_realloc_fn mem_grow;
+    margin_free_fn mem_release;
+    void *mem_user;
+    size_t qmax; /* event queue cap, 0: none (MARGIN_ENG_EVENT_CAP) */
+
     int err;
     char msg[256];
 };

@@ -46,6 +46,20 @@ const char *margin_strerror(int code)
         return "already exists";
     case MARGIN_ENOTSUP:
         return "not supported";
+    case MARGIN_EFULL:
+        return "event queue full";
+    case MARGIN_EMAGIC:
+        return "not a libmargin snapshot";
+    case MARGIN_EVERSION:
+        return "unknown snapshot format version";
+    case MARGIN_ECHECKSUM:
+        return "snapshot checksum mismatch";
+    case MARGIN_ETRUNCATED:
+        return "snapshot truncated";
+    case MARGIN_ECORRUPT:
+        return "snapshot field out of range or inconsistent";
+    case MARGIN_EIO:
+        return "file input/output error";
     default:
         return "unknown status code";
     }

@@ -11,12 +11,13 @@ static const int all_codes[] = {
     MARGIN_OK,        MARGIN_EINVAL,   MARGIN_ENOMEM,   MARGIN_EOVERFLOW, MARGIN_EPARSE,
     MARGIN_ERANGE,    MARGIN_ENOTFOUND, MARGIN_ECLOSED, MARGIN_EFUNDS,    MARGIN_ELEVERAGE,
     MARGIN_EGRID,     MARGIN_ESTATE,   MARGIN_EMARGIN,  MARGIN_EBUFFER,   MARGIN_EEXIST,
-    MARGIN_ENOTSUP,
+    MARGIN_ENOTSUP,   MARGIN_EFULL,    MARGIN_EMAGIC,   MARGIN_EVERSION,  MARGIN_ECHECKSUM,
+    MARGIN_ETRUNCATED, MARGIN_ECORRUPT, MARGIN_EIO,
 };
 #define N_CODES ((int)(sizeof all_codes / sizeof all_codes[0]))
 
 /* Values that are not status codes. */
-static const int unknown_codes[] = {1, 2, 100, -16, -17, -100, -1000, INT_MAX, INT_MIN};
+static const int unknown_codes[] = {1, 2, 100, -23, -24, -100, -1000, INT_MAX, INT_MIN};
 #define N_UNKNOWN ((int)(sizeof unknown_codes / sizeof unknown_codes[0]))
 
 /* ------------------------------------------------------------------ core */
@@ -40,6 +41,13 @@ START_TEST(test_code_values_fixed)
     ck_assert_int_eq(MARGIN_EBUFFER, -13);
     ck_assert_int_eq(MARGIN_EEXIST, -14);
     ck_assert_int_eq(MARGIN_ENOTSUP, -15);
+    ck_assert_int_eq(MARGIN_EFULL, -16);
+    ck_assert_int_eq(MARGIN_EMAGIC, -17);
+    ck_assert_int_eq(MARGIN_EVERSION, -18);
+    ck_assert_int_eq(MARGIN_ECHECKSUM, -19);
+    ck_assert_int_eq(MARGIN_ETRUNCATED, -20);
+    ck_assert_int_eq(MARGIN_ECORRUPT, -21);
+    ck_assert_int_eq(MARGIN_EIO, -22);
 }
 END_TEST
 
