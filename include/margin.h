@@ -1471,6 +1471,118 @@ MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t 
 
 /** @} */
 
+/**
+ * @defgroup snapshot Snapshots and the state hash
+ * The whole engine as bytes (docs/snapshot.md): markets with their tiers and options,
+ * accounts and every ledger, margin modes, positions open and closed with their triggers
+ * and fired margin-call levels, the margin-call levels, the insurance fund, sequence
+ * numbers, time, options and the queued events. An engine loaded from a snapshot produces
+ * the same events and the same next snapshot, byte for byte, as the one that saved it, on
+ * the same further calls. What a snapshot does not hold: the event callback and the
+ * memory functions, which belong to the engine that loads it.
+ *
+ * The format is little-endian with fixed field sizes: a header (magic, format version,
+ * section count, total length), tagged sections, and a CRC-32C of everything before it.
+ * The same calls always give the same bytes (no address, clock or random seed is written).
+ * @{
+ */
+
+/** Snapshot format version written by this library (and the only one it reads so far).
+ *  @since 0.2.0 */
+#define MARGIN_SNAPSHOT_VERSION 1
+
+/**
+ * @brief Save the engine into the caller's buffer.
+ *
+ * Call it with @p buf NULL and @p cap 0 to learn the size; then with a buffer of at least
+ * that size. The size is exact for the engine's state at that moment.
+ *
+ * @param[in]  e       The engine.
+ * @param[out] buf     Receives the snapshot (may be NULL when @p cap is 0).
+ * @param[in]  cap     Size of @p buf in bytes.
+ * @param[out] out_len Receives the snapshot's size in bytes (also when the buffer is too
+ *                     small).
+ * @retval #MARGIN_OK      Saved (or, with @p buf NULL, the size given).
+ * @retval #MARGIN_EINVAL  @p e or @p out_len is NULL, or @p buf is NULL with @p cap > 0.
+ * @retval #MARGIN_EBUFFER @p cap is smaller than the snapshot (nothing is written).
+ * @since 0.2.0
+ */
+MARGIN_API int margin_snapshot_save(const margin_engine *e, void *buf, size_t cap,
+                                    size_t *out_len);
+
+/**
+ * @brief Load a snapshot into an engine that is still empty.
+ *
+ * @p e must be as margin_engine_new() or margin_engine_new_with_allocator() made it (no
+ * market, account, position or event yet); its callback and memory functions stay, every
+ * other option comes from the snapshot. The snapshot is checked whole before anything is
+ * built; on any failure @p e is left empty, as it was, with a message naming the field.
+ *
+ * @param[in,out] e   An empty engine.
+ * @param[in]     buf The snapshot bytes (not kept after the call).
+ * @param[in]     len Their number.
+ * @retval #MARGIN_OK         Loaded.
+ * @retval #MARGIN_EINVAL     @p e is NULL, or @p buf is NULL with @p len > 0.
+ * @retval #MARGIN_ESTATE     @p e is not empty, or called from inside the event callback.
+ * @retval #MARGIN_EMAGIC     Not a libmargin snapshot.
+ * @retval #MARGIN_EVERSION   A format version this library does not read.
+ * @retval #MARGIN_ETRUNCATED Shorter than its header says, or cut inside a section.
+ * @retval #MARGIN_ECHECKSUM  The CRC-32C does not match.
+ * @retval #MARGIN_ECORRUPT   A field is out of range or inconsistent (a position in a
+ *                            market that does not exist, a ledger that does not balance, a
+ *                            tier table out of order...): the message names it.
+ * @retval #MARGIN_ENOMEM     Out of memory.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_snapshot_load(margin_engine *e, const void *buf, size_t len);
+
+/**
+ * @brief Save the engine to a file, atomically.
+ *
+ * Writes a temporary file in the same directory (`PATH.tmp.XXXXXX`), flushes and fsyncs
+ * it, renames it over @p path and fsyncs the directory, so that @p path always holds
+ * either the previous snapshot or the new one, whole, even if the process or the machine
+ * stops at any moment. On failure the temporary file is removed and @p path is untouched.
+ *
+ * @param[in] e    The engine.
+ * @param[in] path The file's path.
+ * @retval #MARGIN_OK     Written.
+ * @retval #MARGIN_EINVAL @p e or @p path is NULL.
+ * @retval #MARGIN_EIO    A step failed: the message names it (open, write, fsync, rename,
+ *                        directory fsync) with the system's reason.
+ * @retval #MARGIN_ENOMEM Out of memory.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_snapshot_write(const margin_engine *e, const char *path);
+
+/**
+ * @brief Load a snapshot file into an empty engine (as margin_snapshot_load()).
+ * @param[in,out] e    An empty engine.
+ * @param[in]     path The file's path.
+ * @retval #MARGIN_OK  Loaded.
+ * @retval #MARGIN_EIO The file could not be opened or read (the message says why).
+ * @return Or any status of margin_snapshot_load().
+ * @since 0.2.0
+ */
+MARGIN_API int margin_snapshot_read(margin_engine *e, const char *path);
+
+/**
+ * @brief A 64-bit hash of the engine's logical state.
+ *
+ * Equal for two engines that would write the same snapshot (it is a hash of those bytes,
+ * computed as they are produced, without storing them: at memory speed, O(state)), and
+ * different otherwise but for a 2^-64 chance. Meant for comparing replicas after a batch.
+ *
+ * @param[in]  e   The engine.
+ * @param[out] out The hash.
+ * @retval #MARGIN_OK     Computed.
+ * @retval #MARGIN_EINVAL @p e or @p out is NULL.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_state_hash(const margin_engine *e, uint64_t *out);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

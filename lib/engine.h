@@ -87,6 +87,8 @@ void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t
                        int64_t up);
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
 int margin__index_reserve(const margin_engine *e, margin__market *m);
+/* room for n items in a heap (MARGIN_ENOMEM) */
+int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n);
 int margin__reindex(margin_engine *e, uint32_t pi);
 
 /* list management (position.c) */

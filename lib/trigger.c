@@ -72,7 +72,7 @@ static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
     heap_put(e, h, i, it);
 }
 
-static int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
+int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
     uint32_t cap;
     margin__hitem *na;

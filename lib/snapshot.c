@@ -1,0 +1,1078 @@
+/* Snapshots: the whole engine as portable bytes, loaded back exactly; files written
+ * atomically; the state hash. The format is docs/snapshot.md:
+ *
+ *   header   magic "LMARGIN\x1a", u32 version, u32 section count, u64 total length,
+ *            u64 0 (reserved)
+ *   sections u32 tag, u32 item count, u64 payload length, payload   (ENGN MRKT ACCT POSN EVNT)
+ *   trailer  u32 CRC-32C of every byte before it
+ *
+ * Every integer is little-endian with the size the format gives it. What can be
+ * recomputed from what is stored is not stored: the position lists (kept in id order),
+ * the isolated positions' liquidation prices and trigger keys, the tiers' floors at the
+ * working scale, the counts. The cross positions' keys are stored: a band depends on the
+ * marks of the moment it was split (lib/cross.c), and the restored engine must evaluate
+ * the same accounts at the same marks. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, O_DIRECTORY */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c_table.h"
+#include "engine.h"
+
+#define MAGIC "LMARGIN\x1a"
+#define HEADER_SIZE 32
+#define SECTION_HEAD 16
+#define NSECTIONS 5
+#define TAG(a, b, c, d)                                                                    \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define TAG_ENGINE TAG('E', 'N', 'G', 'N')
+#define TAG_MARKETS TAG('M', 'R', 'K', 'T')
+#define TAG_ACCOUNTS TAG('A', 'C', 'C', 'T')
+#define TAG_POSITIONS TAG('P', 'O', 'S', 'N')
+#define TAG_EVENTS TAG('E', 'V', 'N', 'T')
+
+/* position record flags */
+#define PF_CROSS 1u
+#define PF_REALIZED 2u
+#define PF_FEES 4u
+#define PF_FUNDING 8u
+#define PF_STOP 16u
+#define PF_TAKE 32u
+#define PF_KEYS 64u
+
+/* ------------------------------------------------------------------ checksum, hash */
+
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+        crc = margin__crc32c_table[7][lo & 0xff] ^ margin__crc32c_table[6][(lo >> 8) & 0xff] ^
+              margin__crc32c_table[5][(lo >> 16) & 0xff] ^ margin__crc32c_table[4][lo >> 24] ^
+              margin__crc32c_table[3][p[4]] ^ margin__crc32c_table[2][p[5]] ^
+              margin__crc32c_table[1][p[6]] ^ margin__crc32c_table[0][p[7]];
+        p += 8;
+        n -= 8;
+    }
+    while (n-- > 0)
+        crc = (crc >> 8) ^ margin__crc32c_table[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+/* Where the bytes go: a buffer (buf != NULL), nowhere (counting), or a hash (hashing:
+ * through a small staging block). */
+typedef struct {
+    uint8_t *buf;
+    size_t len;
+    int hashing;
+    uint8_t block[4096];
+    size_t nblock;
+    uint64_t h, total;
+} sink;
+
+static uint64_t rotl(uint64_t x, int r)
+{
+    return x << r | x >> (64 - r);
+}
+
+static void hash_block(sink *s)
+{
+    size_t i;
+    for (i = 0; i + 8 <= s->nblock; i += 8) {
+        uint64_t w = 0;
+        int k;
+        for (k = 7; k >= 0; k--)
+            w = w << 8 | s->block[i + (size_t)k];
+        s->h = rotl(s->h ^ (w * 0x87C37B91114253D5ULL), 31) * 0x4CF5AD432745937FULL;
+    }
+    for (; i < s->nblock; i++)
+        s->h = (s->h ^ s->block[i]) * 0x100000001B3ULL;
+    s->total += s->nblock;
+    s->nblock = 0;
+}
+
+static void put(sink *s, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (s->hashing) {
+        while (n > 0) {
+            size_t k = sizeof s->block - s->nblock;
+            if (k > n)
+                k = n;
+            memcpy(s->block + s->nblock, b, k);
+            s->nblock += k;
+            b += k;
+            n -= k;
+            if (s->nblock == sizeof s->block)
+                hash_block(s);
+        }
+        return;
+    }
+    if (s->buf != NULL)
+        memcpy(s->buf + s->len, p, n);
+    s->len += n;
+}
+
+static void put_u(sink *s, uint64_t v, int bytes)
+{
+    uint8_t b[8];
+    int i;
+    for (i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put(s, b, (size_t)bytes);
+}
+
+#define PUT8(s, v) put_u((s), (uint64_t)(uint8_t)(v), 1)
+#define PUT32(s, v) put_u((s), (uint64_t)(uint32_t)(v), 4)
+#define PUT64(s, v) put_u((s), (uint64_t)(v), 8)
+
+/* A section's head; its payload length is known before it is written (sizes below). */
+static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
+{
+    PUT32(s, tag);
+    PUT32(s, count);
+    PUT64(s, len);
+}
+
+/* six i64, three u32, the levels, the cap, npos and a pad, the current event */
+#define ENGINE_SIZE (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 * (MARGIN__NFIELDS - 1))
+
+static void put_engine(sink *s, const margin_engine *e)
+{
+    uint32_t i;
+    int f;
+    put_section(s, TAG_ENGINE, 1, ENGINE_SIZE);
+    PUT64(s, e->time);
+    PUT64(s, e->insurance);
+    PUT64(s, e->last_seq);
+    PUT64(s, e->liquidations);
+    PUT64(s, e->cross_evals);
+    PUT64(s, e->band);
+    PUT32(s, e->cross_policy);
+    PUT32(s, (uint32_t)e->full_scan | (uint32_t)e->queue_on << 1 | (uint32_t)e->has_cur << 2);
+    PUT32(s, e->nlevels);
+    for (i = 0; i < MARGIN__MAX_LEVELS; i++)
+        PUT64(s, i < e->nlevels ? e->levels[i] : 0);
+    PUT64(s, e->qmax);
+    PUT32(s, e->npos);
+    PUT32(s, 0);
+    for (f = 1; f < MARGIN__NFIELDS; f++) /* the current event (margin_event_get) */
+        PUT64(s, e->has_cur ? e->cur.f[f] : 0);
+}
+
+static size_t market_size(const margin__market *m)
+{
+    return 1 + strlen(m->symbol) + 8 + 8 * 8 + (size_t)m->ntiers * 32;
+}
+
+static void put_markets(sink *s, const margin_engine *e)
+{
+    uint64_t len = 0;
+    uint32_t i, k;
+    for (i = 0; i < e->nmarkets; i++)
+        len += market_size(&e->markets[i]);
+    put_section(s, TAG_MARKETS, e->nmarkets, len);
+    for (i = 0; i < e->nmarkets; i++) {
+        const margin__market *m = &e->markets[i];
+        size_t n = strlen(m->symbol);
+        PUT8(s, n);
+        put(s, m->symbol, n);
+        PUT8(s, m->price_scale);
+        PUT8(s, m->qty_scale);
+        PUT8(s, m->mm_basis);
+        PUT8(s, m->max_price_set);
+        PUT8(s, m->tiers_custom);
+        PUT8(s, m->ntiers);
+        PUT8(s, 0);
+        PUT8(s, 0);
+        PUT64(s, m->tick);
+        PUT64(s, m->step);
+        PUT64(s, m->max_lev);
+        PUT64(s, m->maker);
+        PUT64(s, m->taker);
+        PUT64(s, m->close_fee);
+        PUT64(s, m->max_price);
+        PUT64(s, m->mark);
+        for (k = 0; k < m->ntiers; k++) {
+            PUT64(s, m->tiers[k].floor);
+            PUT64(s, m->tiers[k].mmr);
+            PUT64(s, m->tiers[k].max_lev);
+            PUT64(s, m->tiers[k].cum);
+        }
+    }
+}
+
+/* the markets where account a is cross, in index order */
+static uint32_t cross_markets(const margin_engine *e, const margin__account *a)
+{
+    uint32_t n = a->ncross_hi, i;
+    for (i = 0; i < 64 && i < e->nmarkets; i++)
+        n += (uint32_t)((a->cross_lo >> i) & 1u);
+    return n;
+}
+
+static void put_accounts(sink *s, const margin_engine *e)
+{
+    uint64_t len = 0;
+    uint32_t i, k;
+    for (i = 0; i < e->naccounts; i++)
+        len += 7 * 8 + 4 + 4 + 4 * (uint64_t)cross_markets(e, &e->accounts[i]);
+    put_section(s, TAG_ACCOUNTS, e->naccounts, len);
+    for (i = 0; i < e->naccounts; i++) {
+        const margin__account *a = &e->accounts[i];
+        PUT64(s, a->free);
+        PUT64(s, a->deposits);
+        PUT64(s, a->withdrawals);
+        PUT64(s, a->realized);
+        PUT64(s, a->fees);
+        PUT64(s, a->funding);
+        PUT64(s, a->isolated);
+        PUT32(s, a->mc_fired);
+        PUT32(s, cross_markets(e, a));
+        for (k = 0; k < 64 && k < e->nmarkets; k++)
+            if ((a->cross_lo >> k) & 1u)
+                PUT32(s, k);
+        for (k = 0; k < a->ncross_hi; k++)
+            PUT32(s, a->cross_hi[k]);
+    }
+}
+
+static uint32_t pos_flags(const margin__position *p)
+{
+    return (p->cross ? PF_CROSS : 0u) | (p->realized ? PF_REALIZED : 0u) |
+           (p->fees ? PF_FEES : 0u) | (p->funding ? PF_FUNDING : 0u) |
+           (p->stop ? PF_STOP : 0u) | (p->take ? PF_TAKE : 0u) |
+           (p->cross && p->status == MARGIN_STATUS_OPEN ? PF_KEYS : 0u);
+}
+
+static size_t pos_size(uint32_t fl)
+{
+    size_t n = 4 + 8 + 4 * 8;
+    uint32_t b;
+    for (b = PF_REALIZED; b <= PF_TAKE; b <<= 1)
+        n += (fl & b) ? 8 : 0;
+    return n + ((fl & PF_KEYS) ? 16 : 0);
+}
+
+static void put_positions(sink *s, const margin_engine *e)
+{
+    uint64_t len = 0;
+    uint32_t i;
+    for (i = 0; i < e->npos; i++)
+        len += pos_size(pos_flags(&e->pos[i]));
+    put_section(s, TAG_POSITIONS, e->npos, len);
+    for (i = 0; i < e->npos; i++) {
+        const margin__position *p = &e->pos[i];
+        const margin__market *m = &e->markets[p->market];
+        uint32_t fl = pos_flags(p);
+        PUT8(s, fl);
+        PUT8(s, p->status);
+        PUT8(s, p->side);
+        PUT8(s, p->mc_fired);
+        PUT32(s, p->account);
+        PUT32(s, p->market);
+        PUT64(s, p->qty);
+        PUT64(s, p->entry);
+        PUT64(s, p->margin);
+        PUT64(s, p->leverage);
+        if (fl & PF_REALIZED)
+            PUT64(s, p->realized);
+        if (fl & PF_FEES)
+            PUT64(s, p->fees);
+        if (fl & PF_FUNDING)
+            PUT64(s, p->funding);
+        if (fl & PF_STOP)
+            PUT64(s, p->stop);
+        if (fl & PF_TAKE)
+            PUT64(s, p->take);
+        if (fl & PF_KEYS) {
+            PUT64(s, p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : INT64_MIN);
+            PUT64(s, p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : INT64_MAX);
+        }
+    }
+}
+
+static void put_events(sink *s, const margin_engine *e)
+{
+    size_t i;
+    int f;
+    put_section(s, TAG_EVENTS, (uint32_t)e->qlen, (uint64_t)e->qlen * 8 * (MARGIN__NFIELDS - 1));
+    for (i = 0; i < e->qlen; i++) {
+        const margin__event *ev = &e->q[(e->qhead + i) % e->qcap];
+        for (f = 1; f < MARGIN__NFIELDS; f++)
+            PUT64(s, ev->f[f]);
+    }
+}
+
+/* The whole snapshot but the trailer; total: its length with the trailer. */
+static void put_all(sink *s, const margin_engine *e, uint64_t total)
+{
+    put(s, MAGIC, 8);
+    PUT32(s, MARGIN_SNAPSHOT_VERSION);
+    PUT32(s, NSECTIONS);
+    PUT64(s, total);
+    PUT64(s, 0);
+    put_engine(s, e);
+    put_markets(s, e);
+    put_accounts(s, e);
+    put_positions(s, e);
+    put_events(s, e);
+}
+
+static size_t snapshot_size(const margin_engine *e)
+{
+    sink s;
+    s.buf = NULL;
+    s.len = 0;
+    s.hashing = 0;
+    put_all(&s, e, 0);
+    return s.len + 4;
+}
+
+int margin_snapshot_save(const margin_engine *e, void *buf, size_t cap, size_t *out_len)
+{
+    sink s;
+    size_t n;
+    uint32_t crc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out_len == NULL || (buf == NULL && cap > 0))
+        return margin__fail(e, MARGIN_EINVAL, "out_len is NULL, or buf is NULL with cap > 0");
+    n = snapshot_size(e);
+    *out_len = n;
+    if (buf == NULL)
+        return MARGIN_OK;
+    if (cap < n)
+        return margin__fail(e, MARGIN_EBUFFER, "the snapshot needs %zu bytes, not %zu", n, cap);
+    s.buf = buf;
+    s.len = 0;
+    s.hashing = 0;
+    put_all(&s, e, n);
+    crc = crc32c(0, buf, n - 4);
+    PUT32(&s, crc);
+    return MARGIN_OK;
+}
+
+int margin_state_hash(const margin_engine *e, uint64_t *out)
+{
+    sink *s;
+    sink local;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (out == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "out is NULL");
+    s = &local;
+    s->buf = NULL;
+    s->len = 0;
+    s->hashing = 1;
+    s->nblock = 0;
+    s->h = 0x9E3779B97F4A7C15ULL;
+    s->total = 0;
+    put_all(s, e, 0);
+    hash_block(s);
+    /* finalization: the length, then an avalanche (murmur3's fmix64) */
+    s->h ^= s->total;
+    s->h ^= s->h >> 33;
+    s->h *= 0xFF51AFD7ED558CCDULL;
+    s->h ^= s->h >> 33;
+    s->h *= 0xC4CEB9FE1A85EC53ULL;
+    s->h ^= s->h >> 33;
+    *out = s->h;
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+typedef struct {
+    const uint8_t *p, *end;
+    margin_engine *e; /* for messages */
+    const char *section;
+} reader;
+
+/* 0 when n bytes remain, else the status (the section's payload was checked to fit). */
+static int need(reader *r, size_t n, const char *what)
+{
+    if ((size_t)(r->end - r->p) >= n)
+        return MARGIN_OK;
+    return margin__fail(r->e, MARGIN_ETRUNCATED, "snapshot section %s ends inside %s",
+                        r->section, what);
+}
+
+static uint64_t get_u(reader *r, int bytes)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = bytes - 1; i >= 0; i--)
+        v = v << 8 | r->p[i];
+    r->p += bytes;
+    return v;
+}
+
+#define GET8(r) ((uint8_t)get_u((r), 1))
+#define GET32(r) ((uint32_t)get_u((r), 4))
+#define GET64(r) ((int64_t)get_u((r), 8))
+
+static int bad(reader *r, const char *field, uint64_t index)
+{
+    return margin__fail(r->e, MARGIN_ECORRUPT,
+                        "snapshot section %s, item %llu: field %s is out of range or "
+                        "inconsistent",
+                        r->section, (unsigned long long)index, field);
+}
+
+static int rate_ok(int64_t v)
+{
+    return v >= 0 && v < MARGIN__ONE;
+}
+
+static int get_engine(reader *r, margin_engine *t)
+{
+    uint32_t flags, i;
+    int f, rc;
+    if ((rc = need(r, ENGINE_SIZE, "the engine")) != MARGIN_OK)
+        return rc;
+    t->time = GET64(r);
+    t->insurance = GET64(r);
+    t->last_seq = GET64(r);
+    t->liquidations = GET64(r);
+    t->cross_evals = GET64(r);
+    t->band = GET64(r);
+    t->cross_policy = (int32_t)GET32(r);
+    flags = GET32(r);
+    t->nlevels = GET32(r);
+    for (i = 0; i < MARGIN__MAX_LEVELS; i++)
+        t->levels[i] = GET64(r);
+    t->qmax = (size_t)GET64(r);
+    t->npos = GET32(r);
+    (void)GET32(r);
+    for (f = 1; f < MARGIN__NFIELDS; f++)
+        t->cur.f[f] = GET64(r);
+    t->full_scan = (int)(flags & 1u);
+    t->queue_on = (int)((flags >> 1) & 1u);
+    t->has_cur = (int)((flags >> 2) & 1u);
+    if (flags > 7)
+        return bad(r, "flags", 0);
+    if (t->last_seq < 0 || t->liquidations < 0 || t->cross_evals < 0)
+        return bad(r, "last_seq, liquidations or cross_evaluations", 0);
+    if (t->band < 0 || t->band >= MARGIN__ONE)
+        return bad(r, "rearm_band", 0);
+    if (t->cross_policy != MARGIN_CROSS_LIQ_ALL && t->cross_policy != MARGIN_CROSS_LIQ_WORST_FIRST)
+        return bad(r, "cross_liquidation", 0);
+    if (t->nlevels > MARGIN__MAX_LEVELS)
+        return bad(r, "level_count", 0);
+    for (i = 0; i < MARGIN__MAX_LEVELS; i++)
+        if (i < t->nlevels ? (t->levels[i] <= 0 || t->levels[i] >= MARGIN__ONE ||
+                              (i > 0 && t->levels[i] <= t->levels[i - 1]))
+                           : t->levels[i] != 0)
+            return bad(r, "levels (strictly rising, between 0 and 1)", i);
+    if (t->npos >= UINT32_MAX - 1)
+        return bad(r, "position_count", 0);
+    if (t->has_cur && t->cur.f[MARGIN_EVF_SEQ] > t->last_seq)
+        return bad(r, "current event sequence", 0);
+    t->cur.f[0] = 0;
+    return MARGIN_OK;
+}
+
+static int get_markets(reader *r, margin_engine *t, uint32_t count)
+{
+    uint32_t i, k;
+    int rc;
+    if (count > 0) {
+        t->markets = margin__malloc(t, (size_t)count * sizeof *t->markets);
+        if (t->markets == NULL)
+            return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the markets");
+        memset(t->markets, 0, (size_t)count * sizeof *t->markets);
+        t->capmarkets = count;
+    }
+    for (i = 0; i < count; i++) {
+        margin__market *m = &t->markets[i];
+        size_t n;
+        t->nmarkets = i + 1; /* what clearing frees */
+        m->head = m->tail = MARGIN__NONE;
+        m->down.max = 1;
+        if ((rc = need(r, 1, "a market's symbol")) != MARGIN_OK)
+            return rc;
+        n = GET8(r);
+        if (n == 0 || n >= sizeof m->symbol)
+            return bad(r, "symbol length", i);
+        if ((rc = need(r, n + 8 + 8 * 8, "a market")) != MARGIN_OK)
+            return rc;
+        memcpy(m->symbol, r->p, n);
+        m->symbol[n] = '\0';
+        r->p += n;
+        if (strlen(m->symbol) != n)
+            return bad(r, "symbol", i);
+        for (k = 0; k < i; k++)
+            if (strcmp(t->markets[k].symbol, m->symbol) == 0)
+                return bad(r, "symbol (a duplicate)", i);
+        m->price_scale = GET8(r);
+        m->qty_scale = GET8(r);
+        m->mm_basis = GET8(r);
+        m->max_price_set = GET8(r);
+        m->tiers_custom = GET8(r);
+        m->ntiers = GET8(r);
+        (void)GET8(r);
+        (void)GET8(r);
+        m->tick = GET64(r);
+        m->step = GET64(r);
+        m->max_lev = GET64(r);
+        m->maker = GET64(r);
+        m->taker = GET64(r);
+        m->close_fee = GET64(r);
+        m->max_price = GET64(r);
+        m->mark = GET64(r);
+        if (m->price_scale > MARGIN_MAX_SCALE || m->qty_scale > MARGIN_MAX_SCALE ||
+            m->price_scale + m->qty_scale > MARGIN__MAX_SCALE_SUM)
+            return bad(r, "price_scale or qty_scale", i);
+        if (m->mm_basis != MARGIN_MM_BASIS_MARK && m->mm_basis != MARGIN_MM_BASIS_ENTRY)
+            return bad(r, "mm_basis", i);
+        if (m->max_price_set > 1 || m->tiers_custom > 1)
+            return bad(r, "max_price_set or tiers_custom", i);
+        if (m->ntiers < 1 || m->ntiers > MARGIN__MAX_TIERS)
+            return bad(r, "tier_count", i);
+        if (m->max_price <= 0 || m->tick <= 0 || m->tick > m->max_price || m->step <= 0)
+            return bad(r, "max_price, tick or step", i);
+        if (m->max_lev < MARGIN__ONE || !rate_ok(m->maker) || !rate_ok(m->taker) ||
+            !rate_ok(m->close_fee))
+            return bad(r, "max_leverage or a fee rate", i);
+        if (m->mark < 0 || m->mark > m->max_price)
+            return bad(r, "mark", i);
+        m->ns = m->price_scale + m->qty_scale;
+        m->w = m->ns > 8 ? m->ns : 8;
+        if ((rc = need(r, (size_t)m->ntiers * 32, "a market's tiers")) != MARGIN_OK)
+            return rc;
+        for (k = 0; k < m->ntiers; k++) {
+            margin__tier *tk = &m->tiers[k];
+            tk->floor = GET64(r);
+            tk->mmr = GET64(r);
+            tk->max_lev = GET64(r);
+            tk->cum = GET64(r);
+            if ((k == 0 ? tk->floor != 0
+                        : tk->floor <= m->tiers[k - 1].floor || tk->mmr < m->tiers[k - 1].mmr) ||
+                tk->mmr <= 0 || tk->mmr + m->close_fee >= MARGIN__ONE ||
+                (tk->max_lev != 0 && tk->max_lev < MARGIN__ONE) || tk->cum < 0)
+                return bad(r, "tier (floors rising from 0, rates not falling, amounts)", i);
+        }
+        margin__tier_scale(m);
+    }
+    return MARGIN_OK;
+}
+
+static int get_accounts(reader *r, margin_engine *t, uint32_t count)
+{
+    uint32_t i, k;
+    int rc;
+    if (count > 0) {
+        t->accounts = margin__malloc(t, (size_t)count * sizeof *t->accounts);
+        if (t->accounts == NULL)
+            return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the accounts");
+        memset(t->accounts, 0, (size_t)count * sizeof *t->accounts);
+        t->capaccounts = count;
+    }
+    for (i = 0; i < count; i++) {
+        margin__account *a = &t->accounts[i];
+        uint32_t nx, last = 0;
+        t->naccounts = i + 1;
+        a->head = a->tail = MARGIN__NONE;
+        if ((rc = need(r, 7 * 8 + 8, "an account")) != MARGIN_OK)
+            return rc;
+        a->free = GET64(r);
+        a->deposits = GET64(r);
+        a->withdrawals = GET64(r);
+        a->realized = GET64(r);
+        a->fees = GET64(r);
+        a->funding = GET64(r);
+        a->isolated = GET64(r);
+        k = GET32(r);
+        nx = GET32(r);
+        if (k > 0xff || (t->nlevels < 8 && (k >> t->nlevels) != 0))
+            return bad(r, "margin-call levels fired", i);
+        a->mc_fired = (uint8_t)k;
+        if (a->deposits < 0 || a->withdrawals < 0 || a->fees < 0 || a->isolated < 0)
+            return bad(r, "deposits, withdrawals, fees or isolated margin", i);
+        if ((margin__i128)a->free + a->isolated !=
+            (margin__i128)a->deposits - a->withdrawals + a->realized - a->fees + a->funding)
+            return bad(r, "ledgers (free + isolated != deposits - withdrawals + realized - fees "
+                          "+ funding)",
+                       i);
+        if (nx > t->nmarkets || (rc = need(r, (size_t)nx * 4, "an account's modes")) != MARGIN_OK)
+            return nx > t->nmarkets ? bad(r, "cross market count", i) : rc;
+        for (k = 0; k < nx; k++) {
+            uint32_t mi = GET32(r);
+            if (mi >= t->nmarkets || (k > 0 && mi <= last))
+                return bad(r, "cross markets (rising market indexes)", i);
+            last = mi;
+            if (mi < 64) {
+                a->cross_lo |= (uint64_t)1 << mi;
+                continue;
+            }
+            if (a->cross_hi == NULL) {
+                a->cross_hi = margin__malloc(t, (size_t)nx * sizeof *a->cross_hi);
+                if (a->cross_hi == NULL)
+                    return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading modes");
+                a->capcross_hi = nx;
+            }
+            a->cross_hi[a->ncross_hi++] = mi;
+        }
+    }
+    return MARGIN_OK;
+}
+
+static int get_positions(reader *r, margin_engine *t, uint32_t count, int64_t *keys)
+{
+    uint32_t i;
+    int rc;
+    if (count != t->npos)
+        return bad(r, "position count (differs from the engine's)", 0);
+    if (count > 0) {
+        t->pos = margin__malloc(t, (size_t)count * sizeof *t->pos);
+        if (t->pos == NULL)
+            return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
+        memset(t->pos, 0, (size_t)count * sizeof *t->pos);
+        t->cappos = count;
+    }
+    for (i = 0; i < count; i++) {
+        margin__position *p = &t->pos[i];
+        uint32_t fl;
+        if ((rc = need(r, 4 + 8 + 4 * 8, "a position")) != MARGIN_OK)
+            return rc;
+        fl = GET8(r);
+        p->status = GET8(r);
+        p->side = (int8_t)GET8(r);
+        p->mc_fired = GET8(r);
+        p->account = GET32(r);
+        p->market = GET32(r);
+        p->qty = GET64(r);
+        p->entry = GET64(r);
+        p->margin = GET64(r);
+        p->leverage = GET64(r);
+        if (fl > 127 || (rc = need(r, pos_size(fl) - (4 + 8 + 4 * 8), "a position")) != MARGIN_OK)
+            return fl > 127 ? bad(r, "flags", i) : rc;
+        p->realized = (fl & PF_REALIZED) ? GET64(r) : 0;
+        p->fees = (fl & PF_FEES) ? GET64(r) : 0;
+        p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
+        p->stop = (fl & PF_STOP) ? GET64(r) : 0;
+        p->take = (fl & PF_TAKE) ? GET64(r) : 0;
+        keys[2 * (size_t)i] = (fl & PF_KEYS) ? GET64(r) : 0;
+        keys[2 * (size_t)i + 1] = (fl & PF_KEYS) ? GET64(r) : 0;
+        p->cross = (uint8_t)(fl & PF_CROSS);
+        p->down_slot = p->up_slot = MARGIN__NONE;
+        p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
+        if (p->account >= t->naccounts)
+            return bad(r, "account (no such account)", i);
+        if (p->market >= t->nmarkets)
+            return bad(r, "market (no such market)", i);
+        if (p->status > MARGIN_STATUS_LIQUIDATED)
+            return bad(r, "status", i);
+        if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
+            return bad(r, "side", i);
+        if (p->leverage < MARGIN__ONE || p->entry <= 0 || p->margin < 0 || p->fees < 0 ||
+            p->stop < 0 || p->take < 0)
+            return bad(r, "leverage, entry, margin, fees, stop or take-profit", i);
+        if (p->status == MARGIN_STATUS_OPEN
+                ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
+                   (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
+                : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired))
+            return bad(r, "qty, margin, keys or fired levels (for its status)", i);
+        if (p->status == MARGIN_STATUS_OPEN) {
+            const margin__market *m = &t->markets[p->market];
+            if (p->qty % m->step != 0 || p->stop > m->max_price || p->take > m->max_price)
+                return bad(r, "qty (off the step), stop or take-profit (above the maximum)", i);
+            if (p->cross && !margin__is_cross(&t->accounts[p->account], p->market))
+                return bad(r, "mode (a cross position where its account is isolated)", i);
+            if (!p->cross && margin__is_cross(&t->accounts[p->account], p->market))
+                return bad(r, "mode (an isolated position where its account is cross)", i);
+            if (!margin__fits_price_range(m, p) || !margin__short_bp_fits(m, p))
+                return bad(r, "size (its figures do not fit the market's price range)", i);
+        }
+    }
+    return MARGIN_OK;
+}
+
+static int get_events(reader *r, margin_engine *t, uint32_t count)
+{
+    uint32_t i;
+    int f, rc;
+    int64_t prev;
+    if ((rc = need(r, (size_t)count * 8 * (MARGIN__NFIELDS - 1), "the events")) != MARGIN_OK)
+        return rc;
+    if (count > 0) {
+        size_t cap = 64;
+        while (cap < count)
+            cap *= 2;
+        t->q = margin__malloc(t, cap * sizeof *t->q);
+        if (t->q == NULL)
+            return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the events");
+        t->qcap = cap;
+    }
+    prev = t->has_cur ? t->cur.f[MARGIN_EVF_SEQ] : 0;
+    for (i = 0; i < count; i++) {
+        margin__event *ev = &t->q[i];
+        ev->f[0] = 0;
+        for (f = 1; f < MARGIN__NFIELDS; f++)
+            ev->f[f] = GET64(r);
+        if (ev->f[MARGIN_EVF_SEQ] <= prev || ev->f[MARGIN_EVF_SEQ] > t->last_seq ||
+            ev->f[MARGIN_EVF_TYPE] < MARGIN_EV_DEPOSIT ||
+            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_CROSS_LIQUIDATION)
+            return bad(r, "sequence or type (rising, at most the last sequence)", i);
+        prev = ev->f[MARGIN_EVF_SEQ];
+    }
+    t->qlen = count;
+    t->qhead = 0;
+    if (count > 0 && t->q[count - 1].f[MARGIN_EVF_SEQ] != t->last_seq && !t->has_cur)
+        return MARGIN_OK; /* events delivered past the queue (queue off) are allowed */
+    return MARGIN_OK;
+}
+
+/* Everything that is recomputed: lists, counts, ledgers of open positions, the indexes. */
+static int rebuild(reader *r, margin_engine *t, const int64_t *keys)
+{
+    uint32_t i, mi;
+    margin__i128 *iso;
+    int rc = MARGIN_OK;
+    for (mi = 0; mi < t->nmarkets; mi++) {
+        uint32_t n = 0;
+        for (i = 0; i < t->npos; i++)
+            n += t->pos[i].market == mi && t->pos[i].status == MARGIN_STATUS_OPEN;
+        t->markets[mi].open_count = 0;
+        /* room for every open position in both heaps (margin__index_reserve's rule) */
+        if (n > 0 && ((rc = margin__heap_reserve(t, &t->markets[mi].down, n + 1)) != MARGIN_OK ||
+                      (rc = margin__heap_reserve(t, &t->markets[mi].up, n + 1)) != MARGIN_OK))
+            return margin__fail(r->e, rc, "out of memory building the trigger indexes");
+    }
+    iso = margin__malloc(t, ((size_t)t->naccounts + 1) * sizeof *iso);
+    if (iso == NULL)
+        return margin__fail(r->e, MARGIN_ENOMEM, "out of memory checking the ledgers");
+    memset(iso, 0, ((size_t)t->naccounts + 1) * sizeof *iso);
+    for (i = 0; i < t->npos; i++) {
+        margin__position *p = &t->pos[i];
+        if (p->status != MARGIN_STATUS_OPEN)
+            continue;
+        margin__link(t, i);
+        iso[p->account] += p->margin;
+        if (p->cross && margin__cross_legs_in(t, p->account, p->market) > MARGIN__MAX_LEGS) {
+            rc = bad(r, "mode (more cross positions in one market than allowed)", i);
+            break;
+        }
+    }
+    for (i = 0; rc == MARGIN_OK && i < t->naccounts; i++)
+        if (iso[i] != t->accounts[i].isolated)
+            rc = margin__fail(r->e, MARGIN_ECORRUPT,
+                              "snapshot section ACCT, item %u: field isolated margin differs "
+                              "from the sum of its open positions' margins",
+                              i);
+    margin__dealloc(t, iso);
+    if (rc != MARGIN_OK)
+        return rc;
+    r->section = "POSN";
+    for (i = 0; i < t->npos; i++) {
+        margin__position *p = &t->pos[i];
+        if (p->status != MARGIN_STATUS_OPEN)
+            continue;
+        if (p->cross) {
+            margin__index_set(t, &t->markets[p->market], i, keys[2 * (size_t)i],
+                              keys[2 * (size_t)i + 1]);
+        } else if (margin__reindex(t, i) != MARGIN_OK) {
+            return bad(r, "state (its liquidation or level prices do not fit)", i);
+        }
+    }
+    return MARGIN_OK;
+}
+
+/* Load into t (empty, e's memory functions) from a checked buffer. */
+static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, size_t len)
+{
+    reader r;
+    uint32_t version, nsec, s;
+    uint64_t total;
+    int64_t *keys = NULL;
+    int rc, seen = 0;
+    r.e = e;
+    r.p = buf;
+    r.end = buf + len;
+    r.section = "header";
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
+        return margin__fail(e, MARGIN_EMAGIC, "not a libmargin snapshot (wrong magic)");
+    if (len < HEADER_SIZE + 4)
+        return margin__fail(e, MARGIN_ETRUNCATED, "snapshot shorter than its header");
+    r.p += 8;
+    version = GET32(&r);
+    if (version != MARGIN_SNAPSHOT_VERSION)
+        return margin__fail(e, MARGIN_EVERSION,
+                            "snapshot format version %u: this library reads version %d",
+                            version, MARGIN_SNAPSHOT_VERSION);
+    nsec = GET32(&r);
+    total = (uint64_t)GET64(&r);
+    (void)GET64(&r);
+    if (total > len)
+        return margin__fail(e, MARGIN_ETRUNCATED, "snapshot of %llu bytes cut to %zu",
+                            (unsigned long long)total, len);
+    if (total < HEADER_SIZE + 4 || total != len)
+        return margin__fail(e, MARGIN_ECORRUPT,
+                            "snapshot length field %llu does not match its %zu bytes",
+                            (unsigned long long)total, len);
+    {
+        const uint8_t *c = buf + len - 4;
+        uint32_t want = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 |
+                        (uint32_t)c[3] << 24;
+        if (crc32c(0, buf, len - 4) != want)
+            return margin__fail(e, MARGIN_ECHECKSUM,
+                                "snapshot checksum mismatch: the bytes were damaged");
+    }
+    r.end = buf + len - 4;
+    if (nsec != NSECTIONS)
+        return margin__fail(e, MARGIN_ECORRUPT, "snapshot header: field section count %u, "
+                            "not 5", nsec);
+    for (s = 0; s < nsec; s++) {
+        uint32_t tag, count;
+        uint64_t plen;
+        const uint8_t *end;
+        static const uint32_t order[NSECTIONS] = {TAG_ENGINE, TAG_MARKETS, TAG_ACCOUNTS,
+                                                  TAG_POSITIONS, TAG_EVENTS};
+        static const char *const names[NSECTIONS] = {"ENGN", "MRKT", "ACCT", "POSN", "EVNT"};
+        r.section = "header";
+        if ((rc = need(&r, SECTION_HEAD, "a section header")) != MARGIN_OK)
+            goto out;
+        tag = GET32(&r);
+        count = GET32(&r);
+        plen = (uint64_t)GET64(&r);
+        if (tag != order[s]) {
+            rc = margin__fail(e, MARGIN_ECORRUPT,
+                              "snapshot section %u: tag 0x%08x where %s belongs", s, tag,
+                              names[s]);
+            goto out;
+        }
+        r.section = names[s];
+        if (plen > (uint64_t)(r.end - r.p)) {
+            rc = margin__fail(e, MARGIN_ETRUNCATED, "snapshot section %s longer than the rest",
+                              names[s]);
+            goto out;
+        }
+        end = r.p + plen;
+        {
+            const uint8_t *save_end = r.end;
+            r.end = end;
+            switch (s) {
+            case 0:
+                rc = count != 1 ? bad(&r, "count", 0) : get_engine(&r, t);
+                break;
+            case 1:
+                rc = get_markets(&r, t, count);
+                break;
+            case 2:
+                rc = get_accounts(&r, t, count);
+                break;
+            case 3:
+                keys = margin__malloc(t, ((size_t)count * 2 + 1) * sizeof *keys);
+                rc = keys == NULL ? margin__fail(e, MARGIN_ENOMEM, "out of memory")
+                                  : get_positions(&r, t, count, keys);
+                break;
+            default:
+                rc = get_events(&r, t, count);
+                break;
+            }
+            if (rc == MARGIN_OK && r.p != end)
+                rc = margin__fail(e, MARGIN_ECORRUPT,
+                                  "snapshot section %s: %lld bytes left over after its items",
+                                  names[s], (long long)(end - r.p));
+            r.end = save_end;
+        }
+        if (rc != MARGIN_OK)
+            goto out;
+        seen++;
+    }
+    if (r.p != r.end) {
+        rc = margin__fail(e, MARGIN_ECORRUPT, "snapshot: bytes after the last section");
+        goto out;
+    }
+    rc = rebuild(&r, t, keys);
+out:
+    margin__dealloc(t, keys);
+    (void)seen;
+    return rc;
+}
+
+int margin_snapshot_load(margin_engine *e, const void *buf, size_t len)
+{
+    margin_engine *t;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
+    if (buf == NULL && len > 0)
+        return margin__fail(e, MARGIN_EINVAL, "buf is NULL with len > 0");
+    if (e->nmarkets || e->naccounts || e->npos || e->qlen || e->last_seq)
+        return margin__fail(e, MARGIN_ESTATE,
+                            "a snapshot loads into an empty engine (new from "
+                            "margin_engine_new()), not one with markets, accounts, positions "
+                            "or events");
+    t = margin__malloc(e, sizeof *t);
+    if (t == NULL)
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory loading the snapshot");
+    memset(t, 0, sizeof *t);
+    t->mem_alloc = e->mem_alloc;
+    t->mem_grow = e->mem_grow;
+    t->mem_release = e->mem_release;
+    t->mem_user = e->mem_user;
+    rc = load_into(e, t, buf, len);
+    if (rc != MARGIN_OK) {
+        margin__engine_clear(t);
+        margin__dealloc(e, t);
+        return rc;
+    }
+    /* commit: e takes t's state, keeping its callback (e holds nothing to free but its
+     * work space) */
+    t->cb = e->cb;
+    t->cb_user = e->cb_user;
+    margin__engine_clear(e);
+    *e = *t;
+    e->err = MARGIN_OK;
+    e->msg[0] = '\0';
+    margin__dealloc(e, t);
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int io_fail(const margin_engine *e, const char *step, const char *path, int err)
+{
+    return margin__fail(e, MARGIN_EIO, "snapshot file %s: %s failed: %s", path, step,
+                        strerror(err));
+}
+
+/* Write all n bytes of p to fd, retrying short writes and interruptions. */
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int margin_snapshot_write(const margin_engine *e, const char *path)
+{
+    size_t n, plen, dlen;
+    uint8_t *buf;
+    char *tmp, *dir;
+    int fd, rc, err;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (path == NULL || *path == '\0')
+        return margin__fail(e, MARGIN_EINVAL, "path is NULL or empty");
+    plen = strlen(path);
+    n = snapshot_size(e);
+    buf = margin__malloc(e, n);
+    tmp = margin__malloc(e, plen + 16);
+    dir = margin__malloc(e, plen + 2);
+    if (buf == NULL || tmp == NULL || dir == NULL) {
+        margin__dealloc(e, buf);
+        margin__dealloc(e, tmp);
+        margin__dealloc(e, dir);
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory writing the snapshot");
+    }
+    (void)margin_snapshot_save(e, buf, n, &n);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    /* the directory: everything up to the last '/', or "." */
+    dlen = plen;
+    while (dlen > 0 && path[dlen - 1] != '/')
+        dlen--;
+    if (dlen == 0) {
+        memcpy(dir, ".", 2);
+    } else {
+        memcpy(dir, path, dlen);
+        dir[dlen] = '\0';
+    }
+    rc = MARGIN_OK;
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = io_fail(e, "open (of the temporary file)", path, errno);
+    } else {
+        if (write_all(fd, buf, n) != 0)
+            rc = io_fail(e, "write", path, errno);
+        else if (fsync(fd) != 0)
+            rc = io_fail(e, "fsync", path, errno);
+        err = errno;
+        if (close(fd) != 0 && rc == MARGIN_OK)
+            rc = io_fail(e, "close", path, errno);
+        (void)err;
+        if (rc == MARGIN_OK && rename(tmp, path) != 0)
+            rc = io_fail(e, "rename", path, errno);
+        if (rc != MARGIN_OK)
+            (void)unlink(tmp);
+    }
+    if (rc == MARGIN_OK) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0) {
+            rc = io_fail(e, "directory open", path, errno);
+        } else {
+            if (fsync(dfd) != 0)
+                rc = io_fail(e, "directory fsync", path, errno);
+            (void)close(dfd);
+        }
+    }
+    margin__dealloc(e, buf);
+    margin__dealloc(e, tmp);
+    margin__dealloc(e, dir);
+    return rc;
+}
+
+int margin_snapshot_read(margin_engine *e, const char *path)
+{
+    FILE *f;
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (path == NULL)
+        return margin__fail(e, MARGIN_EINVAL, "path is NULL");
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return io_fail(e, "open", path, errno);
+    for (;;) {
+        size_t k;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1u << 16;
+            uint8_t *nb = margin__realloc(e, buf, ncap);
+            if (nb == NULL) {
+                margin__dealloc(e, buf);
+                (void)fclose(f);
+                return margin__fail(e, MARGIN_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) {
+            if (ferror(f)) {
+                int err = errno;
+                margin__dealloc(e, buf);
+                (void)fclose(f);
+                return io_fail(e, "read", path, err);
+            }
+            break;
+        }
+    }
+    (void)fclose(f);
+    rc = margin_snapshot_load(e, buf, n);
+    margin__dealloc(e, buf);
+    return rc;
+}
