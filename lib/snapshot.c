@@ -351,7 +351,7 @@ int margin_snapshot_save(const margin_engine *e, void *buf, size_t cap, size_t *
     if (buf == NULL)
         return MARGIN_OK;
     if (cap < n)
-        return margin__fail(e, MARGIN_EBUFFER, "the snapshot needs %zu bytes, not %zu", n, cap);
+        return margin__fail(e, MARGIN_EBUFFER, "the snapshot needs %zu bytes; the buffer has %zu bytes", n, cap);
     s.buf = buf;
     s.len = 0;
     s.hashing = 0;
@@ -813,7 +813,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     total = (uint64_t)GET64(&r);
     (void)GET64(&r);
     if (total > len)
-        return margin__fail(e, MARGIN_ETRUNCATED, "snapshot of %llu bytes cut to %zu",
+        return margin__fail(e, MARGIN_ETRUNCATED, "snapshot of %llu bytes cut to %zu bytes",
                             (unsigned long long)total, len);
     if (total < HEADER_SIZE + 4 || total != len)
         return margin__fail(e, MARGIN_ECORRUPT,
@@ -829,8 +829,8 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     }
     r.end = buf + len - 4;
     if (nsec != NSECTIONS)
-        return margin__fail(e, MARGIN_ECORRUPT, "snapshot header: field section count %u, "
-                            "not 5", nsec);
+        return margin__fail(e, MARGIN_ECORRUPT, "snapshot header: %u sections, where this version writes 5",
+                            nsec);
     for (s = 0; s < nsec; s++) {
         uint32_t tag, count;
         uint64_t plen;

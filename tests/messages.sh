@@ -10,9 +10,9 @@ exec "$PYTHON3" - "$top_srcdir"/lib/*.c <<'PY'
 import re, sys
 # What an integer in a message may be: the word before or after it says so.
 ALLOWED = [
-    r"\b(id|key|option|field|filter|basis|index|position|account|mode|policy|level|scale|tiers?)\s+%$",
-    r"^(margin-call levels|tiers|events|bytes|positions|cross positions)\b",
-    r"\bscale must be at most\s+%$", r"levels, not\s+%$", r"\bflags 0x%$",
+    r"\b(id|key|option|field|filter|basis|index|position|account|mode|policy|level|scale|version|section|item|tiers?)\s+%$",
+    r"^(margin-call levels|tiers|events|bytes|positions|cross positions|sections)\b",
+    r"\bscale must be at most\s+%$", r"levels, not\s+%$", r"\b(flags|tag) 0x%$",
     r"\bin\s+%$", r"\(%$",
     r"\b(scale must be 0 to 18, not|takes 0 or 1, not)\s+%$",
     r"^with the other scale\b",
