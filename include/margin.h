@@ -342,6 +342,13 @@ typedef struct margin_engine margin_engine;
  *  event is ever dropped. A mark update or funding round reserves all its events first, so
  *  it is refused whole. @since 0.2.0 */
 #define MARGIN_ENG_EVENT_CAP 12
+/** How many of the most recently closed (or liquidated) positions stay readable, default
+ *  1048576; settable, >= 0. Older closed positions are retired, a block of ids at a time
+ *  once every position of the block is closed: their memory is freed and their ids answer
+ *  #MARGIN_ENOTFOUND with a message saying the record was retired. Ids are never reused,
+ *  and memory stays bounded by the open positions and this window, however many positions
+ *  were ever opened. @since 0.2.0 */
+#define MARGIN_ENG_RETAIN_CLOSED 13
 /** @} */
 
 /**

@@ -123,8 +123,8 @@ int margin_account_get(const margin_engine *e, uint64_t account, int32_t key, in
     case MARGIN_ACCT_EQUITY: {
         margin__i128 sum = (margin__i128)a->free + a->isolated;
         uint32_t pi;
-        for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
-            const margin__position *p = &e->pos[pi];
+        for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+            const margin__position *p = &MARGIN__POS(e, pi);
             const margin__market *m = &e->markets[p->market];
             int64_t pnl;
             rc = margin__pnl(m, p->side, p->qty, p->entry, m->mark ? m->mark : p->entry, &pnl);

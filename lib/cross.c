@@ -99,8 +99,8 @@ int margin_account_set_mode(margin_engine *e, uint64_t account, uint64_t market,
                             (int)mode);
     if (margin__is_cross(a, (uint32_t)(market - 1)) == (mode == MARGIN_MODE_CROSS))
         return MARGIN_OK;
-    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext)
-        if (e->pos[pi].market == market - 1)
+    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
+        if (MARGIN__POS(e, pi).market == market - 1)
             return margin__fail(e, MARGIN_ESTATE,
                                 "account %llu has open position %u in market %s: close it "
                                 "before switching the margin mode",
@@ -174,8 +174,8 @@ static int book_at(const margin_engine *e, uint32_t ai, uint32_t mi, int64_t mar
         const margin__position *p;
         int64_t pnl, mm, im;
         if (pi != MARGIN__NONE) {
-            p = pi == alt_pi && alt != NULL ? alt : &e->pos[pi];
-            pi = e->pos[pi].anext;
+            p = pi == alt_pi && alt != NULL ? alt : &MARGIN__POS(e, pi);
+            pi = MARGIN__POS(e, pi).anext;
         } else if (extra) {
             p = alt;
             extra = 0;
@@ -314,8 +314,8 @@ static int market_legs(const margin_engine *e, uint32_t ai, uint32_t mi, margin_
     *n = 0;
     *k = wb;
     *mmo = 0;
-    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
-        const margin__position *p = &e->pos[pi];
+    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+        const margin__position *p = &MARGIN__POS(e, pi);
         int64_t pnl, mm;
         if (!p->cross)
             continue;
@@ -482,20 +482,20 @@ void margin__cross_rekey(margin_engine *e, uint32_t ai)
     if (book_at(e, ai, MARGIN__NONE, 0, a->free, NULL, MARGIN__NONE, &b) == MARGIN_OK)
         nc = book_conds(e, &b, a->mc_fired, c);
     /* the markets of the book: each takes an equal share of every budget */
-    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
+    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
         int seen = 0;
-        if (!e->pos[pi].cross)
+        if (!MARGIN__POS(e, pi).cross)
             continue;
-        for (qi = a->head; qi != pi && !seen; qi = e->pos[qi].anext)
-            seen = e->pos[qi].cross && e->pos[qi].market == e->pos[pi].market;
+        for (qi = a->head; qi != pi && !seen; qi = MARGIN__POS(e, qi).anext)
+            seen = MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == MARGIN__POS(e, pi).market;
         nmk += !seen;
     }
     for (i = 0; i < nc; i++) {
         share[i] = c[i];
         share[i].budget = c[i].budget / nmk;
     }
-    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
-        margin__position *p = &e->pos[pi];
+    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+        margin__position *p = &MARGIN__POS(e, pi);
         margin__market *m = &e->markets[p->market];
         int64_t d = INT64_MAX, u = INT64_MAX; /* fire at any mark */
         if (!p->cross)
@@ -503,9 +503,9 @@ void margin__cross_rekey(margin_engine *e, uint32_t ai)
         if (nc >= 0 && m->mark != 0) {
             margin__leg legs[MARGIN__MAX_LEGS];
             int n = 0;
-            for (qi = a->head; qi != MARGIN__NONE; qi = e->pos[qi].anext)
-                if (e->pos[qi].cross && e->pos[qi].market == p->market && n < MARGIN__MAX_LEGS)
-                    legs[n++] = leg_of(&e->pos[qi]);
+            for (qi = a->head; qi != MARGIN__NONE; qi = MARGIN__POS(e, qi).anext)
+                if (MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == p->market && n < MARGIN__MAX_LEGS)
+                    legs[n++] = leg_of(&MARGIN__POS(e, qi));
             margin__cross_band(m, legs, n, m->mark, share, nc, &d, &u);
         }
         merge_stops(p, &d, &u);
@@ -623,8 +623,8 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     if ((rc = margin__grow(e, &e->xcl, &e->xcl_cap, base + a->ncross, sizeof(xclose))) != MARGIN_OK)
         return rc;
     cl = (xclose *)e->xcl + base;
-    for (pi = a->head; pi != MARGIN__NONE; pi = e->pos[pi].anext) {
-        const margin__position *p = &e->pos[pi];
+    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+        const margin__position *p = &MARGIN__POS(e, pi);
         if (!p->cross)
             continue;
         cl[L].pi = pi;
@@ -654,7 +654,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         open_sums(cl, c, L, &pnl, &mm);
         bal = wb + pnl;
         for (i = c; i < L; i++) {
-            const margin__position *p = &e->pos[cl[i].pi];
+            const margin__position *p = &MARGIN__POS(e, cl[i].pi);
             int32_t type = 0;
             int64_t fee;
             if (p->market != mi)
@@ -723,7 +723,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     }
     /* the prices the events report, before anything changes */
     for (i = 0; i < c; i++) {
-        const margin__position *p = &e->pos[cl[i].pi];
+        const margin__position *p = &MARGIN__POS(e, cl[i].pi);
         cl[i].liq = cl[i].bp = 0;
         if (cl[i].type == MARGIN_EV_LIQUIDATION) {
             /* at the marks of the moment: market mi at its new mark */
@@ -748,7 +748,7 @@ static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fun
     uint32_t i;
     memset(&d, 0, sizeof d);
     for (i = 0; i < o->n; i++) {
-        const margin__position *p = &e->pos[cl[i].pi];
+        const margin__position *p = &MARGIN__POS(e, cl[i].pi);
         int64_t t;
         if (__builtin_add_overflow(p->realized, cl[i].pnl, &t) ||
             __builtin_add_overflow(p->fees, cl[i].fee, &t) ||
@@ -774,7 +774,7 @@ static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fun
 /* Close cross position pi on its books (index, lists, ledgers) and produce its event. */
 static void close_leg(margin_engine *e, const xclose *c)
 {
-    margin__position *p = &e->pos[c->pi];
+    margin__position *p = &MARGIN__POS(e, c->pi);
     margin__delta d;
     margin__event *ev;
     int64_t qty = p->qty;
@@ -938,7 +938,7 @@ int margin__cross_check(const margin_engine *e, uint32_t ai, const margin__posit
 int margin__cross_fill(const margin_engine *e, uint32_t pi, int64_t qty, int64_t price,
                        int64_t fee_rate, int reopen, margin__close *out)
 {
-    const margin__position *p = &e->pos[pi];
+    const margin__position *p = &MARGIN__POS(e, pi);
     const margin__market *m = &e->markets[p->market];
     const margin__account *a = &e->accounts[p->account];
     margin__position alt = *p;
@@ -981,7 +981,7 @@ int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi)
 {
     uint32_t pi;
     int n = 0;
-    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = e->pos[pi].anext)
-        n += e->pos[pi].cross && e->pos[pi].market == mi;
+    for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
+        n += MARGIN__POS(e, pi).cross && MARGIN__POS(e, pi).market == mi;
     return n;
 }

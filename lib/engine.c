@@ -89,6 +89,7 @@ int margin_engine_new_with_allocator(margin_engine **out, margin_malloc_fn alloc
     e->mem_release = release;
     e->mem_user = user;
     e->queue_on = 1;
+    e->retain = MARGIN__RETAIN_DEFAULT;
     e->nlevels = 1;
     e->levels[0] = 80000000; /* 0.8 */
     *out = e;
@@ -111,7 +112,11 @@ void margin__engine_clear(margin_engine *e)
     for (i = 0; i < e->naccounts; i++)
         margin__dealloc(e, e->accounts[i].cross_hi);
     margin__dealloc(e, e->accounts);
-    margin__dealloc(e, e->pos);
+    for (i = 0; i < e->nchunks; i++)
+        margin__dealloc(e, e->chunks[i]);
+    margin__dealloc(e, e->chunks);
+    margin__dealloc(e, e->chunkinfo);
+    margin__dealloc(e, e->retire);
     margin__dealloc(e, e->q);
     margin__dealloc(e, e->cand);
     margin__dealloc(e, e->out);
@@ -175,8 +180,8 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
             return margin__fail(e, MARGIN_EINVAL, "the re-arm band must be 0 to below 1");
         /* every open position's keys must be computable with it: check, then reindex */
         e->band = value;
-        for (pi = 0; pi < e->npos; pi++) {
-            const margin__position *p = &e->pos[pi];
+        for (pi = margin__next_live(e, 0); pi < e->npos; pi = margin__next_live(e, pi + 1)) {
+            const margin__position *p = &MARGIN__POS(e, pi);
             if (p->status != MARGIN_STATUS_OPEN || p->cross)
                 continue; /* a cross book's keys never fail (cross.c) */
             rc = margin__position_keys(e, &e->markets[p->market], p, p->mc_fired, &d, &u);
@@ -186,11 +191,17 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
                                     pi + 1);
             }
         }
-        for (pi = 0; pi < e->npos; pi++)
-            if (e->pos[pi].status == MARGIN_STATUS_OPEN)
+        for (pi = margin__next_live(e, 0); pi < e->npos; pi = margin__next_live(e, pi + 1))
+            if (MARGIN__POS(e, pi).status == MARGIN_STATUS_OPEN)
                 (void)margin__reindex(e, pi); /* validated above; cannot fail */
         return MARGIN_OK;
     }
+    case MARGIN_ENG_RETAIN_CLOSED:
+        if (value < 0)
+            return margin__fail(e, MARGIN_EINVAL, "the closed positions kept must be >= 0");
+        e->retain = value;
+        margin__retire(e);
+        return MARGIN_OK;
     case MARGIN_ENG_EVENT_CAP:
         if (value < 0)
             return margin__fail(e, MARGIN_EINVAL, "the event cap must be >= 0 (0: none)");
@@ -260,6 +271,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
     case MARGIN_ENG_EVENT_CAP:
         v = (int64_t)e->qmax;
         break;
+    case MARGIN_ENG_RETAIN_CLOSED:
+        v = e->retain;
+        break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown engine key %d", (int)key);
     }
@@ -306,8 +320,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
         memcpy(save, e->levels, sizeof save);
         memcpy(e->levels, tmp, m * sizeof tmp[0]);
         e->nlevels = m;
-        for (pi = 0; pi < e->npos; pi++) {
-            margin__position *p = &e->pos[pi];
+        for (pi = margin__next_live(e, 0); pi < e->npos; pi = margin__next_live(e, pi + 1)) {
+            margin__position *p = &MARGIN__POS(e, pi);
             int64_t d, u;
             if (p->status != MARGIN_STATUS_OPEN || p->cross)
                 continue; /* a cross book's keys never fail (cross.c) */
@@ -322,8 +336,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
     }
     for (pi = 0; pi < e->naccounts; pi++)
         e->accounts[pi].mc_fired = 0;
-    for (pi = 0; pi < e->npos; pi++) {
-        margin__position *p = &e->pos[pi];
+    for (pi = margin__next_live(e, 0); pi < e->npos; pi = margin__next_live(e, pi + 1)) {
+        margin__position *p = &MARGIN__POS(e, pi);
         if (p->status != MARGIN_STATUS_OPEN)
             continue;
         p->mc_fired = 0;
@@ -373,6 +387,88 @@ int margin__get_position(const margin_engine *e, uint64_t id, margin__position *
     if (id == 0 || id > e->npos)
         return margin__fail(e, MARGIN_ENOTFOUND, "no position with id %llu",
                             (unsigned long long)id);
-    *out = &e->pos[id - 1];
+    if (e->chunks[(id - 1) >> MARGIN__CHUNK_BITS] == NULL)
+        return margin__fail(e, MARGIN_ENOTFOUND,
+                            "position %llu was retired: it closed before the most recent "
+                            "closes the engine keeps (%lld positions, MARGIN_ENG_RETAIN_CLOSED)",
+                            (unsigned long long)id, (long long)e->retain);
+    *out = &MARGIN__POS(e, id - 1);
     return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ position chunks */
+
+int margin__chunk_reserve(margin_engine *e)
+{
+    uint32_t c = e->npos >> MARGIN__CHUNK_BITS;
+    if (e->npos >= UINT32_MAX - MARGIN__CHUNK)
+        return margin__fail(e, MARGIN_ENOMEM, "too many positions");
+    if (c == e->capchunks) {
+        /* grow the chunk table, its bookkeeping and the retirement ring together */
+        uint32_t cap = e->capchunks ? e->capchunks * 2 : 16, i;
+        margin__position **nc = margin__malloc(e, (size_t)cap * sizeof *nc);
+        margin__chunkinfo *ni = margin__malloc(e, (size_t)cap * sizeof *ni);
+        uint32_t *nr = margin__malloc(e, (size_t)cap * sizeof *nr);
+        if (nc == NULL || ni == NULL || nr == NULL) {
+            margin__dealloc(e, nc);
+            margin__dealloc(e, ni);
+            margin__dealloc(e, nr);
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        }
+        memset(nc, 0, (size_t)cap * sizeof *nc);
+        memset(ni, 0, (size_t)cap * sizeof *ni);
+        for (i = 0; i < e->nchunks; i++) {
+            nc[i] = e->chunks[i];
+            ni[i] = e->chunkinfo[i];
+        }
+        for (i = 0; i < e->rlen; i++)
+            nr[i] = e->retire[(e->rhead + i) % e->capchunks];
+        margin__dealloc(e, e->chunks);
+        margin__dealloc(e, e->chunkinfo);
+        margin__dealloc(e, e->retire);
+        e->chunks = nc;
+        e->chunkinfo = ni;
+        e->retire = nr;
+        e->rhead = 0;
+        e->capchunks = cap;
+    }
+    if (c >= e->nchunks) {
+        margin__position *chunk = margin__malloc(e, MARGIN__CHUNK * sizeof *chunk);
+        if (chunk == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->chunks[c] = chunk;
+        e->nchunks = c + 1;
+    }
+    return MARGIN_OK;
+}
+
+void margin__chunk_closed(margin_engine *e, uint32_t pi)
+{
+    uint32_t c = pi >> MARGIN__CHUNK_BITS;
+    margin__chunkinfo *ci = &e->chunkinfo[c];
+    e->closes++;
+    ci->closed++;
+    ci->last_close = e->closes;
+    if (ci->closed == MARGIN__CHUNK) /* ring room: one slot per chunk */
+        e->retire[(e->rhead + e->rlen++) % e->capchunks] = c;
+}
+
+void margin__retire(margin_engine *e)
+{
+    while (e->rlen > 0) {
+        uint32_t c = e->retire[e->rhead];
+        if (e->chunkinfo[c].last_close > e->closes - e->retain)
+            break;
+        margin__dealloc(e, e->chunks[c]);
+        e->chunks[c] = NULL;
+        e->rhead = (e->rhead + 1) % e->capchunks;
+        e->rlen--;
+    }
+}
+
+uint32_t margin__next_live(const margin_engine *e, uint32_t pi)
+{
+    while (pi < e->npos && e->chunks[pi >> MARGIN__CHUNK_BITS] == NULL)
+        pi = (pi | (MARGIN__CHUNK - 1)) + 1;
+    return pi;
 }

@@ -91,6 +91,14 @@ int margin__index_reserve(const margin_engine *e, margin__market *m);
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n);
 int margin__reindex(margin_engine *e, uint32_t pi);
 
+/* position chunks (engine.c): room for the next id's chunk (MARGIN_ENOMEM); a position
+ * closed (its chunk may become retirable); retire the chunks out of the window; the next
+ * position index >= pi whose chunk is not retired (or e->npos) */
+int margin__chunk_reserve(margin_engine *e);
+void margin__chunk_closed(margin_engine *e, uint32_t pi);
+void margin__retire(margin_engine *e);
+uint32_t margin__next_live(const margin_engine *e, uint32_t pi);
+
 /* list management (position.c) */
 void margin__link(margin_engine *e, uint32_t pi);
 void margin__unlink(margin_engine *e, uint32_t pi);

@@ -64,7 +64,7 @@ margin__event *margin__ev_begin(margin_engine *e, int32_t type)
 /* Start an event about position pi, with its ids and its state after the event filled in. */
 margin__event *margin__ev_position(margin_engine *e, int32_t type, uint32_t pi)
 {
-    const margin__position *p = &e->pos[pi];
+    const margin__position *p = &MARGIN__POS(e, pi);
     margin__event *ev = margin__ev_begin(e, type);
     ev->f[MARGIN_EVF_ACCOUNT] = (int64_t)p->account + 1;
     ev->f[MARGIN_EVF_MARKET] = (int64_t)p->market + 1;

@@ -149,10 +149,9 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
         if (m->open_count > 0 || m->tiers_custom)
             return margin__fail(e, MARGIN_ESTATE,
                                 "scales can change only before tiers and positions");
-        for (pi = 0; pi < e->npos; pi++)
-            if (e->pos[pi].market == market - 1)
-                return margin__fail(e, MARGIN_ESTATE,
-                                    "scales cannot change once the market has had positions");
+        if (m->used)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "scales cannot change once the market has had positions");
         if (key == MARGIN_MKT_PRICE_SCALE)
             m->price_scale = (int32_t)value;
         else
@@ -172,8 +171,8 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
     case MARGIN_MKT_MAX_LEVERAGE:
         if (value < MARGIN__ONE)
             return margin__fail(e, MARGIN_EINVAL, "maximum leverage must be at least 1x");
-        for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
-            if (e->pos[pi].leverage > value)
+        for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext)
+            if (MARGIN__POS(e, pi).leverage > value)
                 return margin__fail(e, MARGIN_ELEVERAGE,
                                     "position %u has a higher leverage", pi + 1);
         m->max_lev = value;
@@ -221,8 +220,8 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
             /* every open position must stay valid in the new range: check, then set */
             int64_t old = m->max_price;
             m->max_price = value;
-            for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext) {
-                const margin__position *p = &e->pos[pi];
+            for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+                const margin__position *p = &MARGIN__POS(e, pi);
                 rc = p->stop > value || p->take > value ? MARGIN_ERANGE : MARGIN_OK;
                 if (rc != MARGIN_OK)
                     (void)margin__fail(e, rc, "position %u has a stop or take-profit above %s",

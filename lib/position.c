@@ -93,14 +93,9 @@ static void touched(margin_engine *e, uint32_t ai)
 static int reserve_position(margin_engine *e, margin__market *m)
 {
     int rc;
-    if (e->npos == e->cappos) {
-        uint32_t cap = e->cappos ? (e->cappos < (1u << 30) ? e->cappos * 2 : UINT32_MAX - 1) : 64;
-        margin__position *np = margin__realloc(e, e->pos, (size_t)cap * sizeof *np);
-        if (np == NULL)
-            return margin__fail(e, MARGIN_ENOMEM, "out of memory");
-        e->pos = np;
-        e->cappos = cap;
-    }
+    margin__retire(e);
+    if ((rc = margin__chunk_reserve(e)) != MARGIN_OK)
+        return rc;
     if ((rc = margin__index_reserve(e, m)) != MARGIN_OK)
         return margin__fail(e, rc, "out of memory");
     return margin__ev_reserve(e, 1);
@@ -220,7 +215,7 @@ static int open_cross(margin_engine *e, margin__account *a, margin__market *m, i
     if ((rc = reserve_position(e, m)) != MARGIN_OK)
         return rc;
     pi = e->npos++;
-    e->pos[pi] = np;
+    MARGIN__POS(e, pi) = np;
     margin__ledger_apply(e, ai, &d);
     margin__link(e, pi);
     margin__cross_rekey(e, ai);
@@ -276,9 +271,9 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return open_cross(e, a, m, side, qty, price, leverage, margin, flags, out_id);
     /* what linking and indexing will touch: load it while the arithmetic runs */
     if (a->tail != MARGIN__NONE)
-        __builtin_prefetch(&e->pos[a->tail], 1);
-    if (e->npos < e->cappos)
-        __builtin_prefetch(&e->pos[e->npos], 1);
+        __builtin_prefetch(&MARGIN__POS(e, a->tail), 1);
+    if ((e->npos >> MARGIN__CHUNK_BITS) < e->nchunks && e->chunks[e->npos >> MARGIN__CHUNK_BITS])
+        __builtin_prefetch(&MARGIN__POS(e, e->npos), 1);
     if (m->down.n > 0)
         __builtin_prefetch(&m->down.a[(m->down.n - 1) / 4], 1);
     if (m->up.n > 0)
@@ -335,7 +330,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     c.p.status = MARGIN_STATUS_OPEN;
     c.p.fees = value_fee;
     c.p.down_slot = c.p.up_slot = MARGIN__NONE;
-    e->pos[pi] = c.p;
+    MARGIN__POS(e, pi) = c.p;
     margin__ledger_apply(e, c.p.account, &d);
     margin__link(e, pi);
     margin__index_set(e, m, pi, c.down, c.up);
@@ -397,34 +392,34 @@ void margin__prefetch_close(const margin_engine *e, const margin__position *p)
     const margin__market *m = &e->markets[p->market];
     __builtin_prefetch(&e->accounts[p->account], 1);
     if (p->mprev != MARGIN__NONE)
-        __builtin_prefetch(&e->pos[p->mprev], 1);
+        __builtin_prefetch(&MARGIN__POS(e, p->mprev), 1);
     if (p->mnext != MARGIN__NONE)
-        __builtin_prefetch(&e->pos[p->mnext], 1);
+        __builtin_prefetch(&MARGIN__POS(e, p->mnext), 1);
     if (p->aprev != MARGIN__NONE)
-        __builtin_prefetch(&e->pos[p->aprev], 1);
+        __builtin_prefetch(&MARGIN__POS(e, p->aprev), 1);
     if (p->anext != MARGIN__NONE)
-        __builtin_prefetch(&e->pos[p->anext], 1);
+        __builtin_prefetch(&MARGIN__POS(e, p->anext), 1);
     if (p->down_slot != MARGIN__NONE && m->down.n > 0) {
         __builtin_prefetch(&m->down.a[p->down_slot], 1);
-        __builtin_prefetch(&e->pos[m->down.a[m->down.n - 1].pos], 1);
+        __builtin_prefetch(&MARGIN__POS(e, m->down.a[m->down.n - 1].pos), 1);
     }
     if (p->up_slot != MARGIN__NONE && m->up.n > 0) {
         __builtin_prefetch(&m->up.a[p->up_slot], 1);
-        __builtin_prefetch(&e->pos[m->up.a[m->up.n - 1].pos], 1);
+        __builtin_prefetch(&MARGIN__POS(e, m->up.a[m->up.n - 1].pos), 1);
     }
 }
 
 int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c)
 {
-    margin__delta d = close_delta(&e->pos[pi], c);
-    return margin__ledger_stage(e, e->pos[pi].account, &d);
+    margin__delta d = close_delta(&MARGIN__POS(e, pi), c);
+    return margin__ledger_stage(e, MARGIN__POS(e, pi).account, &d);
 }
 
 /* The money side of a close and its event; the position stays linked and indexed. */
 static void close_books(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                         int32_t ev_type)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     margin__event *ev;
     int64_t qty = p->qty, margin = p->margin, liq = p->liq, bp = 0;
@@ -455,7 +450,7 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type)
 {
-    margin__index_remove(e, &e->markets[e->pos[pi].market], pi);
+    margin__index_remove(e, &e->markets[MARGIN__POS(e, pi).market], pi);
     margin__unlink(e, pi);
     close_books(e, pi, price, c, ev_type);
 }
@@ -492,13 +487,14 @@ int margin_position_close(margin_engine *e, uint64_t position, int64_t price, ui
         return rc;
     margin__close_apply(e, (uint32_t)(position - 1), price, &c, MARGIN_EV_CLOSE);
     touched(e, p->account);
+    margin__retire(e);
     return MARGIN_OK;
 }
 
 /* Commit a new state of an open position (same side, still open) and its index keys. */
 static void commit_state(margin_engine *e, uint32_t pi, const candidate *c)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     *p = c->p;
     margin__index_set(e, m, pi, c->down, c->up);
@@ -509,7 +505,7 @@ static void commit_state(margin_engine *e, uint32_t pi, const candidate *c)
 static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty, int64_t price,
                        int64_t rate, int64_t fee)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     margin__position np = *p;
     margin__close cl;
@@ -786,7 +782,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
 static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t new_lev,
                          int32_t ev_type)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     candidate c;
     margin__delta d;
@@ -1114,25 +1110,26 @@ static int cmp_u64(const void *a, const void *b)
 
 void margin__link(margin_engine *e, uint32_t pi)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     margin__account *a = &e->accounts[p->account];
     /* market list, kept in id order (positions are created in id order) */
     p->mnext = MARGIN__NONE;
     p->mprev = m->tail;
     if (m->tail != MARGIN__NONE)
-        e->pos[m->tail].mnext = pi;
+        MARGIN__POS(e, m->tail).mnext = pi;
     else
         m->head = pi;
     m->tail = pi;
     p->anext = MARGIN__NONE;
     p->aprev = a->tail;
     if (a->tail != MARGIN__NONE)
-        e->pos[a->tail].anext = pi;
+        MARGIN__POS(e, a->tail).anext = pi;
     else
         a->head = pi;
     a->tail = pi;
     m->open_count++;
+    m->used = 1;
     a->open_count++;
     a->ncross += p->cross;
     e->open_positions++;
@@ -1140,23 +1137,23 @@ void margin__link(margin_engine *e, uint32_t pi)
 
 void margin__unlink(margin_engine *e, uint32_t pi)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     margin__account *a = &e->accounts[p->account];
     if (p->mprev != MARGIN__NONE)
-        e->pos[p->mprev].mnext = p->mnext;
+        MARGIN__POS(e, p->mprev).mnext = p->mnext;
     else
         m->head = p->mnext;
     if (p->mnext != MARGIN__NONE)
-        e->pos[p->mnext].mprev = p->mprev;
+        MARGIN__POS(e, p->mnext).mprev = p->mprev;
     else
         m->tail = p->mprev;
     if (p->aprev != MARGIN__NONE)
-        e->pos[p->aprev].anext = p->anext;
+        MARGIN__POS(e, p->aprev).anext = p->anext;
     else
         a->head = p->anext;
     if (p->anext != MARGIN__NONE)
-        e->pos[p->anext].aprev = p->aprev;
+        MARGIN__POS(e, p->anext).aprev = p->aprev;
     else
         a->tail = p->aprev;
     p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
@@ -1164,6 +1161,7 @@ void margin__unlink(margin_engine *e, uint32_t pi)
     a->open_count--;
     a->ncross -= p->cross;
     e->open_positions--;
+    margin__chunk_closed(e, pi);
 }
 
 /* ------------------------------------------------------------------ listing */
@@ -1199,14 +1197,14 @@ static int list_positions(const margin_engine *e, uint64_t account, uint64_t mar
         /* the open lists are kept in id order */
         int by_acct = account != 0;
         pi = by_acct ? e->accounts[account - 1].head : e->markets[market - 1].head;
-        for (; pi != MARGIN__NONE; pi = by_acct ? e->pos[pi].anext : e->pos[pi].mnext) {
+        for (; pi != MARGIN__NONE; pi = by_acct ? MARGIN__POS(e, pi).anext : MARGIN__POS(e, pi).mnext) {
             if (n < cap)
                 ids[n] = (uint64_t)pi + 1;
             n++;
         }
     } else {
-        for (pi = 0; pi < e->npos; pi++) {
-            const margin__position *p = &e->pos[pi];
+        for (pi = margin__next_live(e, 0); pi < e->npos; pi = margin__next_live(e, pi + 1)) {
+            const margin__position *p = &MARGIN__POS(e, pi);
             if ((status != MARGIN_STATUS_ANY && p->status != status) ||
                 (account != 0 && p->account != account - 1) ||
                 (market != 0 && p->market != market - 1))
@@ -1257,7 +1255,7 @@ int margin_positions(const margin_engine *e, int32_t status, uint64_t *ids, size
         n = 0;
         for (mi = 0; mi < e->nmarkets; mi++) {
             uint32_t pi;
-            for (pi = e->markets[mi].head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
+            for (pi = e->markets[mi].head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext)
                 ids[n++] = (uint64_t)pi + 1;
         }
         if (e->nmarkets > 1)

@@ -142,8 +142,10 @@ static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
     PUT64(s, len);
 }
 
-/* six i64, three u32, the levels, the cap, npos and a pad, the current event */
-#define ENGINE_SIZE (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 * (MARGIN__NFIELDS - 1))
+/* six i64, three u32, the levels, the cap, npos and a pad, closes and the window, the
+ * current event */
+#define ENGINE_SIZE                                                                        \
+    (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (MARGIN__NFIELDS - 1))
 
 static void put_engine(sink *s, const margin_engine *e)
 {
@@ -164,6 +166,8 @@ static void put_engine(sink *s, const margin_engine *e)
     PUT64(s, e->qmax);
     PUT32(s, e->npos);
     PUT32(s, 0);
+    PUT64(s, e->closes);
+    PUT64(s, e->retain);
     for (f = 1; f < MARGIN__NFIELDS; f++) /* the current event (margin_event_get) */
         PUT64(s, e->has_cur ? e->cur.f[f] : 0);
 }
@@ -191,7 +195,7 @@ static void put_markets(sink *s, const margin_engine *e)
         PUT8(s, m->max_price_set);
         PUT8(s, m->tiers_custom);
         PUT8(s, m->ntiers);
-        PUT8(s, 0);
+        PUT8(s, m->used);
         PUT8(s, 0);
         PUT64(s, m->tick);
         PUT64(s, m->step);
@@ -262,40 +266,58 @@ static size_t pos_size(uint32_t fl)
     return n + ((fl & PF_KEYS) ? 16 : 0);
 }
 
+/* ids of chunk c: [c * CHUNK, min(npos, (c + 1) * CHUNK)) */
+static uint32_t chunk_end(uint32_t npos, uint32_t c)
+{
+    uint32_t end = (c + 1) * MARGIN__CHUNK;
+    return end < npos ? end : npos;
+}
+
 static void put_positions(sink *s, const margin_engine *e)
 {
     uint64_t len = 0;
-    uint32_t i;
-    for (i = 0; i < e->npos; i++)
-        len += pos_size(pos_flags(&e->pos[i]));
-    put_section(s, TAG_POSITIONS, e->npos, len);
-    for (i = 0; i < e->npos; i++) {
-        const margin__position *p = &e->pos[i];
-        const margin__market *m = &e->markets[p->market];
-        uint32_t fl = pos_flags(p);
-        PUT8(s, fl);
-        PUT8(s, p->status);
-        PUT8(s, p->side);
-        PUT8(s, p->mc_fired);
-        PUT32(s, p->account);
-        PUT32(s, p->market);
-        PUT64(s, p->qty);
-        PUT64(s, p->entry);
-        PUT64(s, p->margin);
-        PUT64(s, p->leverage);
-        if (fl & PF_REALIZED)
-            PUT64(s, p->realized);
-        if (fl & PF_FEES)
-            PUT64(s, p->fees);
-        if (fl & PF_FUNDING)
-            PUT64(s, p->funding);
-        if (fl & PF_STOP)
-            PUT64(s, p->stop);
-        if (fl & PF_TAKE)
-            PUT64(s, p->take);
-        if (fl & PF_KEYS) {
-            PUT64(s, p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : INT64_MIN);
-            PUT64(s, p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : INT64_MAX);
+    uint32_t c, i;
+    for (c = 0; c < e->nchunks; c++) {
+        len += 4 + (e->chunks[c] != NULL ? 8 : 0);
+        if (e->chunks[c] != NULL)
+            for (i = c * MARGIN__CHUNK; i < chunk_end(e->npos, c); i++)
+                len += pos_size(pos_flags(&MARGIN__POS(e, i)));
+    }
+    put_section(s, TAG_POSITIONS, e->nchunks, len);
+    for (c = 0; c < e->nchunks; c++) {
+        /* a block of ids: retired (0), or live with its last close and its positions */
+        PUT32(s, e->chunks[c] != NULL);
+        if (e->chunks[c] == NULL)
+            continue;
+        PUT64(s, e->chunkinfo[c].last_close);
+        for (i = c * MARGIN__CHUNK; i < chunk_end(e->npos, c); i++) {
+            const margin__position *p = &MARGIN__POS(e, i);
+            const margin__market *m = &e->markets[p->market];
+            uint32_t fl = pos_flags(p);
+            PUT8(s, fl);
+            PUT8(s, p->status);
+            PUT8(s, p->side);
+            PUT8(s, p->mc_fired);
+            PUT32(s, p->account);
+            PUT32(s, p->market);
+            PUT64(s, p->qty);
+            PUT64(s, p->entry);
+            PUT64(s, p->margin);
+            PUT64(s, p->leverage);
+            if (fl & PF_REALIZED)
+                PUT64(s, p->realized);
+            if (fl & PF_FEES)
+                PUT64(s, p->fees);
+            if (fl & PF_FUNDING)
+                PUT64(s, p->funding);
+            if (fl & PF_STOP)
+                PUT64(s, p->stop);
+            if (fl & PF_TAKE)
+                PUT64(s, p->take);
+            if (fl & PF_KEYS) {
+                PUT64(s, p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : INT64_MIN);
+                PUT64(s, p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : INT64_MAX);
+            }
         }
     }
 }
@@ -453,6 +475,8 @@ static int get_engine(reader *r, margin_engine *t)
     t->qmax = (size_t)GET64(r);
     t->npos = GET32(r);
     (void)GET32(r);
+    t->closes = GET64(r);
+    t->retain = GET64(r);
     for (f = 1; f < MARGIN__NFIELDS; f++)
         t->cur.f[f] = GET64(r);
     t->full_scan = (int)(flags & 1u);
@@ -473,8 +497,10 @@ static int get_engine(reader *r, margin_engine *t)
                               (i > 0 && t->levels[i] <= t->levels[i - 1]))
                            : t->levels[i] != 0)
             return bad(r, "levels (strictly rising, between 0 and 1)", i);
-    if (t->npos >= UINT32_MAX - 1)
+    if (t->npos >= UINT32_MAX - MARGIN__CHUNK)
         return bad(r, "position_count", 0);
+    if (t->closes < 0 || t->closes > t->npos || t->retain < 0)
+        return bad(r, "closes or retain_closed", 0);
     if (t->has_cur && t->cur.f[MARGIN_EVF_SEQ] > t->last_seq)
         return bad(r, "current event sequence", 0);
     t->cur.f[0] = 0;
@@ -519,7 +545,7 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
         m->max_price_set = GET8(r);
         m->tiers_custom = GET8(r);
         m->ntiers = GET8(r);
-        (void)GET8(r);
+        m->used = GET8(r);
         (void)GET8(r);
         m->tick = GET64(r);
         m->step = GET64(r);
@@ -534,8 +560,8 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
             return bad(r, "price_scale or qty_scale", i);
         if (m->mm_basis != MARGIN_MM_BASIS_MARK && m->mm_basis != MARGIN_MM_BASIS_ENTRY)
             return bad(r, "mm_basis", i);
-        if (m->max_price_set > 1 || m->tiers_custom > 1)
-            return bad(r, "max_price_set or tiers_custom", i);
+        if (m->max_price_set > 1 || m->tiers_custom > 1 || m->used > 1)
+            return bad(r, "max_price_set, tiers_custom or used", i);
         if (m->ntiers < 1 || m->ntiers > MARGIN__MAX_TIERS)
             return bad(r, "tier_count", i);
         if (m->max_price <= 0 || m->tick <= 0 || m->tick > m->max_price || m->step <= 0)
@@ -626,73 +652,144 @@ static int get_accounts(reader *r, margin_engine *t, uint32_t count)
     return MARGIN_OK;
 }
 
-static int get_positions(reader *r, margin_engine *t, uint32_t count, int64_t *keys)
+/* The stored trigger keys of the open cross positions, until the heaps are built. */
+typedef struct {
+    uint32_t pi, n, cap;
+    struct xkey {
+        uint32_t pi;
+        int64_t down, up;
+    } *k;
+} keyset;
+
+static int add_keys(reader *r, margin_engine *t, keyset *ks, uint32_t pi)
 {
-    uint32_t i;
-    int rc;
-    if (count != t->npos)
-        return bad(r, "position count (differs from the engine's)", 0);
-    if (count > 0) {
-        t->pos = margin__malloc(t, (size_t)count * sizeof *t->pos);
-        if (t->pos == NULL)
+    if (ks->n == ks->cap) {
+        uint32_t cap = ks->cap ? ks->cap * 2 : 64;
+        struct xkey *nk = margin__realloc(t, ks->k, (size_t)cap * sizeof *nk);
+        if (nk == NULL)
             return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
-        memset(t->pos, 0, (size_t)count * sizeof *t->pos);
-        t->cappos = count;
+        ks->k = nk;
+        ks->cap = cap;
     }
-    for (i = 0; i < count; i++) {
-        margin__position *p = &t->pos[i];
-        uint32_t fl;
-        if ((rc = need(r, 4 + 8 + 4 * 8, "a position")) != MARGIN_OK)
+    ks->k[ks->n].pi = pi;
+    ks->k[ks->n].down = GET64(r);
+    ks->k[ks->n].up = GET64(r);
+    ks->n++;
+    return MARGIN_OK;
+}
+
+static int cmp_last_close(const void *a, const void *b, const margin_engine *t)
+{
+    int64_t x = t->chunkinfo[*(const uint32_t *)a].last_close;
+    int64_t y = t->chunkinfo[*(const uint32_t *)b].last_close;
+    return (x > y) - (x < y);
+}
+
+static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *keys)
+{
+    uint32_t c, i, cap = 16;
+    int rc;
+    if (count != (t->npos + MARGIN__CHUNK - 1) / MARGIN__CHUNK)
+        return bad(r, "block count (differs from the engine's position count)", 0);
+    while (cap < count)
+        cap *= 2;
+    t->chunks = margin__malloc(t, (size_t)cap * sizeof *t->chunks);
+    t->chunkinfo = margin__malloc(t, (size_t)cap * sizeof *t->chunkinfo);
+    t->retire = margin__malloc(t, (size_t)cap * sizeof *t->retire);
+    if (t->chunks == NULL || t->chunkinfo == NULL || t->retire == NULL)
+        return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
+    memset(t->chunks, 0, (size_t)cap * sizeof *t->chunks);
+    memset(t->chunkinfo, 0, (size_t)cap * sizeof *t->chunkinfo);
+    t->capchunks = cap;
+    t->nchunks = count;
+    for (c = 0; c < count; c++) {
+        uint32_t live;
+        if ((rc = need(r, 4, "a block of positions")) != MARGIN_OK)
             return rc;
-        fl = GET8(r);
-        p->status = GET8(r);
-        p->side = (int8_t)GET8(r);
-        p->mc_fired = GET8(r);
-        p->account = GET32(r);
-        p->market = GET32(r);
-        p->qty = GET64(r);
-        p->entry = GET64(r);
-        p->margin = GET64(r);
-        p->leverage = GET64(r);
-        if (fl > 127 || (rc = need(r, pos_size(fl) - (4 + 8 + 4 * 8), "a position")) != MARGIN_OK)
-            return fl > 127 ? bad(r, "flags", i) : rc;
-        p->realized = (fl & PF_REALIZED) ? GET64(r) : 0;
-        p->fees = (fl & PF_FEES) ? GET64(r) : 0;
-        p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
-        p->stop = (fl & PF_STOP) ? GET64(r) : 0;
-        p->take = (fl & PF_TAKE) ? GET64(r) : 0;
-        keys[2 * (size_t)i] = (fl & PF_KEYS) ? GET64(r) : 0;
-        keys[2 * (size_t)i + 1] = (fl & PF_KEYS) ? GET64(r) : 0;
-        p->cross = (uint8_t)(fl & PF_CROSS);
-        p->down_slot = p->up_slot = MARGIN__NONE;
-        p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
-        if (p->account >= t->naccounts)
-            return bad(r, "account (no such account)", i);
-        if (p->market >= t->nmarkets)
-            return bad(r, "market (no such market)", i);
-        if (p->status > MARGIN_STATUS_LIQUIDATED)
-            return bad(r, "status", i);
-        if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
-            return bad(r, "side", i);
-        if (p->leverage < MARGIN__ONE || p->entry <= 0 || p->margin < 0 || p->fees < 0 ||
-            p->stop < 0 || p->take < 0)
-            return bad(r, "leverage, entry, margin, fees, stop or take-profit", i);
-        if (p->status == MARGIN_STATUS_OPEN
-                ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
-                   (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
-                : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired))
-            return bad(r, "qty, margin, keys or fired levels (for its status)", i);
-        if (p->status == MARGIN_STATUS_OPEN) {
-            const margin__market *m = &t->markets[p->market];
-            if (p->qty % m->step != 0 || p->stop > m->max_price || p->take > m->max_price)
-                return bad(r, "qty (off the step), stop or take-profit (above the maximum)", i);
-            if (p->cross && !margin__is_cross(&t->accounts[p->account], p->market))
-                return bad(r, "mode (a cross position where its account is isolated)", i);
-            if (!p->cross && margin__is_cross(&t->accounts[p->account], p->market))
-                return bad(r, "mode (an isolated position where its account is cross)", i);
-            if (!margin__fits_price_range(m, p) || !margin__short_bp_fits(m, p))
-                return bad(r, "size (its figures do not fit the market's price range)", i);
+        live = GET32(r);
+        if (live > 1 || (!live && chunk_end(t->npos, c) - c * MARGIN__CHUNK != MARGIN__CHUNK))
+            return bad(r, "block state (only whole blocks retire)", c);
+        if (!live)
+            continue;
+        if ((rc = need(r, 8, "a block of positions")) != MARGIN_OK)
+            return rc;
+        t->chunkinfo[c].last_close = GET64(r);
+        if (t->chunkinfo[c].last_close < 0 || t->chunkinfo[c].last_close > t->closes)
+            return bad(r, "block last close", c);
+        t->chunks[c] = margin__malloc(t, MARGIN__CHUNK * sizeof *t->chunks[c]);
+        if (t->chunks[c] == NULL)
+            return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
+        memset(t->chunks[c], 0, MARGIN__CHUNK * sizeof *t->chunks[c]);
+        for (i = c * MARGIN__CHUNK; i < chunk_end(t->npos, c); i++) {
+            margin__position *p = &MARGIN__POS(t, i);
+            uint32_t fl;
+            if ((rc = need(r, 4 + 8 + 4 * 8, "a position")) != MARGIN_OK)
+                return rc;
+            fl = GET8(r);
+            p->status = GET8(r);
+            p->side = (int8_t)GET8(r);
+            p->mc_fired = GET8(r);
+            p->account = GET32(r);
+            p->market = GET32(r);
+            p->qty = GET64(r);
+            p->entry = GET64(r);
+            p->margin = GET64(r);
+            p->leverage = GET64(r);
+            if (fl > 127 || (rc = need(r, pos_size(fl) - (4 + 8 + 4 * 8), "a position")) != MARGIN_OK)
+                return fl > 127 ? bad(r, "flags", i) : rc;
+            p->realized = (fl & PF_REALIZED) ? GET64(r) : 0;
+            p->fees = (fl & PF_FEES) ? GET64(r) : 0;
+            p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
+            p->stop = (fl & PF_STOP) ? GET64(r) : 0;
+            p->take = (fl & PF_TAKE) ? GET64(r) : 0;
+            if (fl & PF_KEYS) {
+                if ((rc = add_keys(r, t, keys, i)) != MARGIN_OK)
+                    return rc;
+            }
+            p->cross = (uint8_t)(fl & PF_CROSS);
+            p->down_slot = p->up_slot = MARGIN__NONE;
+            p->mprev = p->mnext = p->aprev = p->anext = MARGIN__NONE;
+            if (p->account >= t->naccounts)
+                return bad(r, "account (no such account)", i);
+            if (p->market >= t->nmarkets)
+                return bad(r, "market (no such market)", i);
+            if (p->status > MARGIN_STATUS_LIQUIDATED)
+                return bad(r, "status", i);
+            if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
+                return bad(r, "side", i);
+            if (p->leverage < MARGIN__ONE || p->entry <= 0 || p->margin < 0 || p->fees < 0 ||
+                p->stop < 0 || p->take < 0)
+                return bad(r, "leverage, entry, margin, fees, stop or take-profit", i);
+            if (p->status == MARGIN_STATUS_OPEN
+                    ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
+                       (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
+                    : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired))
+                return bad(r, "qty, margin, keys or fired levels (for its status)", i);
+            if (p->status == MARGIN_STATUS_OPEN) {
+                const margin__market *m = &t->markets[p->market];
+                if (p->qty % m->step != 0 || p->stop > m->max_price || p->take > m->max_price)
+                    return bad(r, "qty (off the step), stop or take-profit (above the maximum)", i);
+                if (p->cross && !margin__is_cross(&t->accounts[p->account], p->market))
+                    return bad(r, "mode (a cross position where its account is isolated)", i);
+                if (!p->cross && margin__is_cross(&t->accounts[p->account], p->market))
+                    return bad(r, "mode (an isolated position where its account is cross)", i);
+                if (!margin__fits_price_range(m, p) || !margin__short_bp_fits(m, p))
+                    return bad(r, "size (its figures do not fit the market's price range)", i);
+            }
+            t->chunkinfo[c].closed += p->status != MARGIN_STATUS_OPEN;
         }
+        if (t->chunkinfo[c].closed == MARGIN__CHUNK)
+            t->retire[t->rlen++] = c;
+    }
+    /* the blocks waiting to retire, in the order of their last close (insertion sort:
+     * they are few, the window holds at most retain / CHUNK + 1 of them) */
+    for (i = 1; i < t->rlen; i++) {
+        uint32_t k = i, x = t->retire[i];
+        while (k > 0 && cmp_last_close(&t->retire[k - 1], &x, t) > 0) {
+            t->retire[k] = t->retire[k - 1];
+            k--;
+        }
+        t->retire[k] = x;
     }
     return MARGIN_OK;
 }
@@ -733,15 +830,15 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
 }
 
 /* Everything that is recomputed: lists, counts, ledgers of open positions, the indexes. */
-static int rebuild(reader *r, margin_engine *t, const int64_t *keys)
+static int rebuild(reader *r, margin_engine *t, const keyset *keys)
 {
     uint32_t i, mi;
     margin__i128 *iso;
     int rc = MARGIN_OK;
     for (mi = 0; mi < t->nmarkets; mi++) {
         uint32_t n = 0;
-        for (i = 0; i < t->npos; i++)
-            n += t->pos[i].market == mi && t->pos[i].status == MARGIN_STATUS_OPEN;
+        for (i = margin__next_live(t, 0); i < t->npos; i = margin__next_live(t, i + 1))
+            n += MARGIN__POS(t, i).market == mi && MARGIN__POS(t, i).status == MARGIN_STATUS_OPEN;
         t->markets[mi].open_count = 0;
         /* room for every open position in both heaps (margin__index_reserve's rule) */
         if (n > 0 && ((rc = margin__heap_reserve(t, &t->markets[mi].down, n + 1)) != MARGIN_OK ||
@@ -752,8 +849,8 @@ static int rebuild(reader *r, margin_engine *t, const int64_t *keys)
     if (iso == NULL)
         return margin__fail(r->e, MARGIN_ENOMEM, "out of memory checking the ledgers");
     memset(iso, 0, ((size_t)t->naccounts + 1) * sizeof *iso);
-    for (i = 0; i < t->npos; i++) {
-        margin__position *p = &t->pos[i];
+    for (i = margin__next_live(t, 0); i < t->npos; i = margin__next_live(t, i + 1)) {
+        margin__position *p = &MARGIN__POS(t, i);
         if (p->status != MARGIN_STATUS_OPEN)
             continue;
         margin__link(t, i);
@@ -773,16 +870,13 @@ static int rebuild(reader *r, margin_engine *t, const int64_t *keys)
     if (rc != MARGIN_OK)
         return rc;
     r->section = "POSN";
-    for (i = 0; i < t->npos; i++) {
-        margin__position *p = &t->pos[i];
-        if (p->status != MARGIN_STATUS_OPEN)
-            continue;
-        if (p->cross) {
-            margin__index_set(t, &t->markets[p->market], i, keys[2 * (size_t)i],
-                              keys[2 * (size_t)i + 1]);
-        } else if (margin__reindex(t, i) != MARGIN_OK) {
+    for (i = 0; i < keys->n; i++)
+        margin__index_set(t, &t->markets[MARGIN__POS(t, keys->k[i].pi).market], keys->k[i].pi,
+                          keys->k[i].down, keys->k[i].up);
+    for (i = margin__next_live(t, 0); i < t->npos; i = margin__next_live(t, i + 1)) {
+        margin__position *p = &MARGIN__POS(t, i);
+        if (p->status == MARGIN_STATUS_OPEN && !p->cross && margin__reindex(t, i) != MARGIN_OK)
             return bad(r, "state (its liquidation or level prices do not fit)", i);
-        }
     }
     return MARGIN_OK;
 }
@@ -793,8 +887,9 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     reader r;
     uint32_t version, nsec, s;
     uint64_t total;
-    int64_t *keys = NULL;
+    keyset keys;
     int rc, seen = 0;
+    memset(&keys, 0, sizeof keys);
     r.e = e;
     r.p = buf;
     r.end = buf + len;
@@ -871,9 +966,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
                 rc = get_accounts(&r, t, count);
                 break;
             case 3:
-                keys = margin__malloc(t, ((size_t)count * 2 + 1) * sizeof *keys);
-                rc = keys == NULL ? margin__fail(e, MARGIN_ENOMEM, "out of memory")
-                                  : get_positions(&r, t, count, keys);
+                rc = get_positions(&r, t, count, &keys);
                 break;
             default:
                 rc = get_events(&r, t, count);
@@ -893,9 +986,9 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
         rc = margin__fail(e, MARGIN_ECORRUPT, "snapshot: bytes after the last section");
         goto out;
     }
-    rc = rebuild(&r, t, keys);
+    rc = rebuild(&r, t, &keys);
 out:
-    margin__dealloc(t, keys);
+    margin__dealloc(t, keys.k);
     (void)seen;
     return rc;
 }

@@ -30,8 +30,8 @@ static int before(const margin__heap *h, int64_t a, int64_t b)
 
 static uint32_t *slot_of(margin_engine *e, const margin__heap *h, uint32_t pi)
 {
-    margin__market *m = &e->markets[e->pos[pi].market];
-    return h == &m->down ? &e->pos[pi].down_slot : &e->pos[pi].up_slot;
+    margin__market *m = &e->markets[MARGIN__POS(e, pi).market];
+    return h == &m->down ? &MARGIN__POS(e, pi).down_slot : &MARGIN__POS(e, pi).up_slot;
 }
 
 static void heap_put(margin_engine *e, margin__heap *h, uint32_t i, margin__hitem it)
@@ -260,7 +260,7 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
  * room for every open position, so this cannot fail for lack of memory. */
 int margin__reindex(margin_engine *e, uint32_t pi)
 {
-    margin__position *p = &e->pos[pi];
+    margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
     int64_t d, u, liq;
     int rc;
@@ -442,7 +442,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static void apply(margin_engine *e, margin__market *m, const margin__outcome *o, int64_t mark)
 {
-    margin__position *p = &e->pos[o->pi];
+    margin__position *p = &MARGIN__POS(e, o->pi);
     uint32_t i;
     switch (o->kind) {
     case OUT_LIQ:
@@ -478,7 +478,7 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
 {
     size_t i;
     for (i = 0; i < n; i++)
-        margin__ledger_unstage(e, e->pos[outs[i].pi].account);
+        margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
 }
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
@@ -487,7 +487,7 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
  * cross positions: that account's cross book is evaluated in the same batch. */
 static int note_touched(margin_engine *e, const margin__outcome *o, size_t *nx)
 {
-    const margin__position *p = &e->pos[o->pi];
+    const margin__position *p = &MARGIN__POS(e, o->pi);
     if ((o->kind == OUT_STOP || o->kind == OUT_TAKE) && e->accounts[p->account].ncross > 0)
         return margin__cross_note(e, nx, p->account);
     return MARGIN_OK;
@@ -503,7 +503,7 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
 
     if (e->full_scan) {
         uint32_t pi;
-        for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext) {
+        for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
             if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, n + 1,
                                    sizeof *e->cand)) != MARGIN_OK)
                 return rc;
@@ -529,7 +529,7 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
      * each close's ledger changes are staged on its account (just loaded by the decision)
      * and the totals checked; applying an outcome unstages its account. */
     for (i = 0; i < n; i++) {
-        const margin__position *p = &e->pos[e->cand[i]];
+        const margin__position *p = &MARGIN__POS(e, e->cand[i]);
         if (p->cross) { /* its account's book is evaluated below */
             if ((rc = margin__cross_note(e, &nx, p->account)) != MARGIN_OK) {
                 unstage_outcomes(e, outs, nout);
@@ -564,11 +564,12 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
     m->mark = mark;
     for (i = 0; i < nout; i++) {
         if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
-            margin__prefetch_close(e, &e->pos[outs[i + 1].pi]);
-        margin__ledger_unstage(e, e->pos[outs[i].pi].account);
+            margin__prefetch_close(e, &MARGIN__POS(e, outs[i + 1].pi));
+        margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
         apply(e, m, &outs[i], mark);
     }
     margin__cross_apply(e, nx, nxout);
+    margin__retire(e);
     return MARGIN_OK;
 }
 
@@ -608,8 +609,8 @@ int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark)
 static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint32_t pi)
 {
     uint32_t q;
-    for (q = m->head; q != MARGIN__NONE; q = e->pos[q].mnext)
-        margin__ledger_unstage(e, e->pos[q].account);
+    for (q = m->head; q != MARGIN__NONE; q = MARGIN__POS(e, q).mnext)
+        margin__ledger_unstage(e, MARGIN__POS(e, q).account);
     if (rc == MARGIN_ENOMEM)
         return margin__fail(e, rc, "out of memory for the funding round's events");
     return margin__fail(e, rc, "funding of position %u (or its account's totals) overflows",
@@ -643,8 +644,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     fund = e->insurance;
     /* pass 1: every payment, the state it leaves, and what the mark then does; nothing
      * changes (each account's ledger changes are staged to check their totals) */
-    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext, n++) {
-        margin__position t = e->pos[pi];
+    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext, n++) {
+        margin__position t = MARGIN__POS(e, pi);
         margin__delta d;
         /* flow to the holder = -s*Q*mark*rate, rounded down (payments up, receipts down) */
         if ((rc = margin__rate_of((margin__i128)t.qty * mark, m->ns, -(int64_t)t.side * rate,
@@ -655,7 +656,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             /* paid from (or to) the cross wallet; the book is evaluated below */
             memset(&d, 0, sizeof d);
             d.free = d.funding = fo[n].flow;
-            if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
+            if (margin__ledger_check(e, &MARGIN__POS(e, pi), 1, &d) != MARGIN_OK ||
                 margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
                 return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
             if ((rc = margin__cross_note(e, &nx, t.account)) != MARGIN_OK)
@@ -676,7 +677,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         fo[n].liq = t.liq;
         memset(&d, 0, sizeof d);
         d.isolated = d.funding = fo[n].flow;
-        if (margin__ledger_check(e, &e->pos[pi], 1, &d) != MARGIN_OK ||
+        if (margin__ledger_check(e, &MARGIN__POS(e, pi), 1, &d) != MARGIN_OK ||
             margin__ledger_stage(e, t.account, &d) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         /* then the mark, on the state funding leaves: funding alone can liquidate. Only a
@@ -699,12 +700,12 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         return funding_fail(e, m, rc, m->head);
     }
     margin__cross_unstage(e, nx);
-    for (pi = m->head; pi != MARGIN__NONE; pi = e->pos[pi].mnext)
-        margin__ledger_unstage(e, e->pos[pi].account);
+    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext)
+        margin__ledger_unstage(e, MARGIN__POS(e, pi).account);
     /* pass 2: apply the payments, each with its event, in position-id order */
     m->mark = mark;
-    for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = e->pos[pi].mnext, i++) {
-        margin__position *p = &e->pos[pi];
+    for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext, i++) {
+        margin__position *p = &MARGIN__POS(e, pi);
         margin__delta d;
         margin__event *ev;
         memset(&d, 0, sizeof d);
@@ -730,5 +731,6 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         if (fo[i].o.kind != OUT_NONE)
             apply(e, m, &fo[i].o, mark);
     margin__cross_apply(e, nx, nxout);
+    margin__retire(e);
     return MARGIN_OK;
 }

@@ -58,6 +58,7 @@ typedef struct {
     int64_t mark;
     uint32_t ntiers;
     int tiers_custom;
+    int used; /* has had a position (its scales are fixed) */
     margin__tier tiers[MARGIN__MAX_TIERS];
     uint32_t open_count;
     uint32_t head, tail; /* open positions, in id order */
@@ -98,6 +99,20 @@ typedef struct {
     int64_t f[MARGIN__NFIELDS];
 } margin__event;
 
+/* Positions live in chunks of MARGIN__CHUNK consecutive ids. A chunk whose positions are
+ * all closed, and whose last close is older than the MARGIN_ENG_RETAIN_CLOSED most recent
+ * closes, is retired: its memory is freed and its ids answer MARGIN_ENOTFOUND. */
+#define MARGIN__CHUNK_BITS 10
+#define MARGIN__CHUNK (1u << MARGIN__CHUNK_BITS)
+#define MARGIN__RETAIN_DEFAULT 1048576 /* closed positions kept readable by default */
+#define MARGIN__POS(e, i)                                                                  \
+    ((e)->chunks[(uint32_t)(i) >> MARGIN__CHUNK_BITS][(uint32_t)(i) & (MARGIN__CHUNK - 1)])
+
+typedef struct {
+    uint32_t closed;    /* positions of the chunk closed so far */
+    int64_t last_close; /* ordinal (e->closes) of the latest of them */
+} margin__chunkinfo;
+
 /* One leg of a cross book in one market: a cross position's side, size and entry. */
 typedef struct {
     int64_t qty, entry;
@@ -118,8 +133,14 @@ struct margin_engine {
     uint32_t nmarkets, capmarkets;
     margin__account *accounts;
     uint32_t naccounts, capaccounts;
-    margin__position *pos;
-    uint32_t npos, cappos;
+    margin__position **chunks; /* NULL: not yet allocated, or retired */
+    margin__chunkinfo *chunkinfo;
+    uint32_t npos, nchunks, capchunks;
+    int64_t closes;   /* positions closed so far */
+    int64_t retain;   /* closed positions kept readable (MARGIN_ENG_RETAIN_CLOSED) */
+    uint32_t *retire; /* chunks all closed, waiting to leave the window: a ring, in the
+                       * order of their last close (room for every chunk) */
+    uint32_t rhead, rlen;
 
     margin__event *q; /* ring buffer */
     size_t qhead, qlen, qcap;

@@ -475,7 +475,7 @@ static uint64_t pick_pos(void)
 static int64_t band_edge(uint64_t id)
 {
     const margin_engine *e = S.e[1];
-    const margin__position *p = &e->pos[id - 1];
+    const margin__position *p = &MARGIN__POS(e, id - 1);
     const margin__market *m = &e->markets[p->market];
     int64_t k = 0;
     if (pct(50) && p->down_slot != MARGIN__NONE)

@@ -1664,7 +1664,7 @@ START_TEST(test_bad_accounts_marks)
     BAD(&w, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, 2), MARGIN_EINVAL);
     BAD(&w, margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, -1), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_engine_get(e, MARGIN_ENG_EVENT_CAP + 1, &v), MARGIN_EINVAL);
+    BAD(&w, margin_engine_get(e, MARGIN_ENG_RETAIN_CLOSED + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, MARGIN_ENG_TIME, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(v, 4242);
     margin_engine_free(e);
