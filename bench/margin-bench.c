@@ -1,6 +1,7 @@
 /* margin-bench: what libmargin's operations cost, at 1,000 to 1,000,000 open positions.
  *
- *   bench/margin-bench [--positions N] [--json] [--quick] [--seed S]
+ *   bench/margin-bench [--positions N] [--json] [--quick] [--seed S] [--only NAMES]
+ *                      [--data FILE]
  *
  * One engine, one BTCUSDT-like market (tick 0.1, step 0.001, Binance's ten BTCUSDT
  * maintenance tiers), N isolated positions (longs and shorts, leverage 2x to 100x, sizes
@@ -23,6 +24,31 @@
  *                           draining its N events, divided by N
  *   bytes_per_position      growth of the resident set (/proc/self/statm) while the N
  *                           positions were opened, divided by N (accounts exist before)
+ *
+ * Cross margin (issue 11), in a second engine: four markets (BTCUSDT, ETHUSDT, SOLUSDT,
+ * BNBUSDT-like: Binance's ticks and steps, brackets like theirs, marks 60,000, 3,000, 150
+ * and 600) and N accounts, each cross in a random pair of them with one position in each
+ * (either side, notional 128 to 524,287 USDT log-uniform, 5x to 50x within the tier's
+ * limit, entry within 0.5 % of the mark); one account in four also holds an isolated
+ * position (2x to 10x) in a third market. Each account deposits 1 million USDT, opens, and
+ * withdraws everything available above a cushion of 5 % to 100 % of its cross initial
+ * margin.
+ *   cross_mark_update_no_trigger  BTCUSDT's mark 1 or 2 ticks either side of 60,000: no
+ *                           account leaves its band (checked: MARGIN_ENG_CROSS_EVALUATIONS
+ *                           and the event sequence do not move)
+ *   cross_mark_update_full_scan   the same marks with MARGIN_ENG_FULL_SCAN = 1 (every cross
+ *                           account holding BTCUSDT evaluated: checked), per update
+ *   cross_liquidation       one update to a tick past the cross liquidation price of the
+ *                           1 %-th most exposed account on one side of one market (policy
+ *                           ALL), plus draining its events, divided by the positions
+ *                           liquidated
+ *   cross_band_resplits     the real BTC/USDT one-minute candles of ../shared/data (--data)
+ *                           replayed as BTCUSDT's marks (open, low/high, high/low, close) over
+ *                           N/10 accounts cross in BTCUSDT and ETHUSDT (fixed mark):
+ *                           MARGIN_ENG_CROSS_EVALUATIONS per update, and per account per day;
+ *                           cross_replay_liquidations counts the accounts liquidated (each
+ *                           reopens before the next mark). Skipped, saying so, without the
+ *                           file.
  * Each N runs in a child process of its own, so that one size's memory does not flatter the
  * next one's. Timings are measured, not money: they are the only floating point here. */
 #define _POSIX_C_SOURCE 200809L
@@ -56,10 +82,13 @@
 #define LEVEL_PPM 800000LL  /* the engine's default margin-call level, 0.8 */
 #define DEPOSIT (10000000LL * ONE) /* per account: 10 million USDT */
 
-/* Binance's BTCUSDT tiers (the spec's table): floor in USDT, mmr in ppm, max leverage. */
-static const struct {
+/* A maintenance tier: floor in USDT, mmr in ppm, max leverage. */
+typedef struct {
     int64_t floor, mmr_ppm, max_lev;
-} TIERS[] = {
+} tier_def;
+
+/* Binance's BTCUSDT tiers (the spec's table). */
+static const tier_def TIERS[] = {
     {0, 4000, 125},         {50000, 5000, 100},       {250000, 10000, 50},
     {1000000, 25000, 20},   {7500000, 50000, 10},     {40000000, 100000, 5},
     {100000000, 125000, 4}, {200000000, 150000, 3},   {400000000, 250000, 2},
@@ -115,13 +144,21 @@ static int64_t eng_get(margin_engine *e, int32_t key)
     return v;
 }
 
-static int64_t pos_get(margin_engine *e, uint64_t id, int32_t key)
+typedef int (*getter)(const margin_engine *e, uint64_t id, int32_t key, int64_t *out);
+
+/* A figure of a position or an account (fn and its name). */
+static int64_t get_fig(margin_engine *e, getter fn, const char *name, uint64_t id, int32_t key)
 {
     int64_t v = 0;
-    int rc = margin_position_get(e, id, key, &v);
+    int rc = fn(e, id, key, &v);
     if (rc != MARGIN_OK)
-        die("margin_position_get", e, rc);
+        die(name, e, rc);
     return v;
+}
+
+static int64_t pos_get(margin_engine *e, uint64_t id, int32_t key)
+{
+    return get_fig(e, margin_position_get, "margin_position_get", id, key);
 }
 
 /* Take every queued event; returns how many there were. */
@@ -269,12 +306,18 @@ typedef struct {
     int quick;
 } bench;
 
-static size_t tier_of(int64_t notional_usdt)
+/* The tier of t[0 .. n) whose range holds a notional in USDT. */
+static size_t tier_in(const tier_def *t, size_t n, int64_t notional_usdt)
 {
     size_t k = 0;
-    while (k + 1 < NTIERS && notional_usdt >= TIERS[k + 1].floor)
+    while (k + 1 < n && notional_usdt >= t[k + 1].floor)
         k++;
     return k;
+}
+
+static size_t tier_of(int64_t notional_usdt)
+{
+    return tier_in(TIERS, NTIERS, notional_usdt);
 }
 
 /* Draw a position that nothing triggers at any mark within P0 +- SAFE ticks.
@@ -325,24 +368,33 @@ static uint64_t open_spec(bench *b, const spec *s)
     return id;
 }
 
+/* A market with a tick, a step and tiers (scales 8), at a first mark. */
+static uint64_t new_market(margin_engine *e, const char *symbol, int64_t tick, int64_t step,
+                           const tier_def *tiers, size_t ntiers, int64_t mark)
+{
+    uint64_t id = 0;
+    size_t k;
+    int rc;
+    if ((rc = margin_market_new(e, symbol, &id)) != MARGIN_OK ||
+        (rc = margin_market_set(e, id, MARGIN_MKT_TICK, tick)) != MARGIN_OK ||
+        (rc = margin_market_set(e, id, MARGIN_MKT_STEP, step)) != MARGIN_OK)
+        die("creating the market", e, rc);
+    for (k = 0; k < ntiers; k++)
+        if ((rc = margin_market_add_tier(e, id, tiers[k].floor * ONE, tiers[k].mmr_ppm * 100,
+                                         tiers[k].max_lev * ONE, MARGIN_DERIVE)) != MARGIN_OK)
+            die("margin_market_add_tier", e, rc);
+    if ((rc = margin_mark_update(e, id, mark)) != MARGIN_OK)
+        die("margin_mark_update", e, rc);
+    return id;
+}
+
 static void setup_engine(bench *b, size_t n)
 {
     uint64_t i, id;
-    size_t k;
     int rc;
     if ((rc = margin_engine_new(&b->e)) != MARGIN_OK)
         die("margin_engine_new", NULL, rc);
-    if ((rc = margin_market_new(b->e, "BTCUSDT", &b->market)) != MARGIN_OK ||
-        (rc = margin_market_set(b->e, b->market, MARGIN_MKT_TICK, TICK)) != MARGIN_OK ||
-        (rc = margin_market_set(b->e, b->market, MARGIN_MKT_STEP, STEP)) != MARGIN_OK)
-        die("creating the market", b->e, rc);
-    for (k = 0; k < NTIERS; k++)
-        if ((rc = margin_market_add_tier(b->e, b->market, TIERS[k].floor * ONE,
-                                         TIERS[k].mmr_ppm * 100, TIERS[k].max_lev * ONE,
-                                         MARGIN_DERIVE)) != MARGIN_OK)
-            die("margin_market_add_tier", b->e, rc);
-    if ((rc = margin_mark_update(b->e, b->market, P0 * TICK)) != MARGIN_OK)
-        die("margin_mark_update", b->e, rc);
+    b->market = new_market(b->e, "BTCUSDT", TICK, STEP, TIERS, NTIERS, P0 * TICK);
     b->naccounts = n / 4 ? n / 4 : 1;
     for (i = 0; i < b->naccounts; i++) {
         if ((rc = margin_account_new(b->e, &id)) != MARGIN_OK)
@@ -450,8 +502,16 @@ enum {
     R_BYTES,
     R_SPEEDUP,
     R_LIQ_PRICE_RANDOM,
+    R_X_NO_TRIGGER, /* the cross-margin measurements: from here to R_COUNT */
+    R_X_FULL_SCAN,
+    R_X_SPEEDUP,
+    R_X_LIQUIDATION,
+    R_X_RESPLITS,
+    R_X_RESPLITS_DAY,
+    R_X_REPLAY_LIQ,
     R_COUNT
 };
+#define R_X_FIRST R_X_NO_TRIGGER
 
 static const struct {
     const char *name, *unit, *what;
@@ -466,11 +526,19 @@ static const struct {
     {"bytes_per_position", "bytes", "resident set growth / N"},
     {"speedup_vs_full_scan", "x", "full_scan / no_trigger"},
     {"liquidation_price_random", "ns", "margin_position_at(LIQ_PRICE), random order"},
+    {"cross_mark_update_no_trigger", "ns/update", "BTC mark +-1-2 ticks, no band left"},
+    {"cross_mark_update_full_scan", "ns/update", "MARGIN_ENG_FULL_SCAN=1, same marks"},
+    {"cross_speedup_vs_full_scan", "x", "cross full_scan / no_trigger"},
+    {"cross_liquidation", "ns/position", "per liquidated position, policy ALL, drained"},
+    {"cross_band_resplits", "evals/update", "BTC candles replayed: evaluations per mark"},
+    {"cross_band_resplits_per_account_day", "evals/day", "the same, per account per day"},
+    {"cross_replay_liquidations", "accounts", "cross accounts liquidated in the replay"},
 };
 
 typedef struct {
     double v[R_COUNT];
-    char detail[R_COUNT][96];
+    char detail[R_COUNT][192];
+    uint64_t accounts[R_COUNT]; /* cross rows: the number of cross accounts (JSON member) */
 } report;
 
 static unsigned only = ~0u; /* measurements selected with --only (bit per R_*) */
@@ -561,6 +629,22 @@ static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark)
     return drain(b->e);
 }
 
+/* One timed liquidating update at mark (liquidating_update): its time in ns; *nliq receives
+ * the positions it liquidated (at least one: checked), *nev the events it produced. */
+static uint64_t time_liquidation(bench *b, int64_t mark, uint64_t *nliq, uint64_t *nev)
+{
+    int64_t l0 = eng_get(b->e, MARGIN_ENG_LIQUIDATIONS), seq0 = eng_get(b->e, MARGIN_ENG_LAST_SEQ);
+    uint64_t t0 = now_ns(), t1;
+    *nev = liquidating_update(b, mark);
+    t1 = now_ns();
+    *nliq = (uint64_t)(eng_get(b->e, MARGIN_ENG_LIQUIDATIONS) - l0);
+    if (*nliq == 0 || *nev != (uint64_t)(eng_get(b->e, MARGIN_ENG_LAST_SEQ) - seq0)) {
+        fprintf(stderr, "margin-bench: the liquidating update liquidated nobody\n");
+        exit(1);
+    }
+    return t1 - t0;
+}
+
 /* Liquidation: an update to the mark at which the k-th most exposed long (or short) is
  * liquidated, k = 1 % of N; then the mark goes back to P0 and fresh positions replace the
  * liquidated ones (not timed). Sides alternate between samples. */
@@ -573,8 +657,8 @@ static void measure_liquidation(bench *b, report *rep)
     int64_t *vals = xmalloc(b->n * sizeof *vals);
     for (r = 0; r < reps + (b->quick ? 0 : 1); r++) { /* sample 0 warms up (unless quick) */
         int32_t side = (r & 1) ? MARGIN_SHORT : MARGIN_LONG;
-        int64_t mark, l0, seq0;
-        uint64_t t0, t1, nev, nliq;
+        int64_t mark;
+        uint64_t t, nev, nliq;
         int rc;
         for (m = 0, i = 0; i < b->n; i++)
             if (pos_get(b->e, b->ids[i], MARGIN_POS_SIDE) == side)
@@ -586,16 +670,7 @@ static void measure_liquidation(bench *b, report *rep)
         }
         qsort(vals, m, sizeof *vals, side == MARGIN_LONG ? cmp_i64_desc : cmp_i64_asc);
         mark = vals[(k < m ? k : m) - 1];
-        l0 = eng_get(b->e, MARGIN_ENG_LIQUIDATIONS);
-        seq0 = eng_get(b->e, MARGIN_ENG_LAST_SEQ);
-        t0 = now_ns();
-        nev = liquidating_update(b, mark);
-        t1 = now_ns();
-        nliq = (uint64_t)(eng_get(b->e, MARGIN_ENG_LIQUIDATIONS) - l0);
-        if (nliq == 0 || nev != (uint64_t)(eng_get(b->e, MARGIN_ENG_LAST_SEQ) - seq0)) {
-            fprintf(stderr, "margin-bench: the liquidating update liquidated nobody\n");
-            exit(1);
-        }
+        t = time_liquidation(b, mark, &nliq, &nev);
         /* restore: mark back in the band, fresh positions for the liquidated ones */
         if ((rc = margin_mark_update(b->e, b->market, P0 * TICK)) != MARGIN_OK)
             die("margin_mark_update", b->e, rc);
@@ -609,7 +684,7 @@ static void measure_liquidation(bench *b, report *rep)
         drain(b->e);
         if (r == 0 && !b->quick)
             continue;
-        v[nr++] = (double)(t1 - t0) / (double)nliq;
+        v[nr++] = (double)t / (double)nliq;
         liqs += nliq;
         calls += nev - nliq;
         if (nr >= 3 && now_ns() - budget_start > 10000000000ull)
@@ -628,31 +703,64 @@ static void detail_of(report *rep, int which, const result *r)
              r->reps, r->iters);
 }
 
-static void print_report(size_t n, const report *rep, int json, uint64_t nlong,
-                         uint64_t naccounts, double build_s)
+/* Decimals of a value: 1, or 3 for the small counts of the cross rows (evaluations). */
+static int decimals(int which, double v)
 {
-    int i;
+    return which >= R_X_FIRST && v < 10 ? 3 : 1;
+}
+
+/* The rows from .. to - 1 that were measured: JSON lines, or the table under its title. */
+static void print_rows(size_t n, const report *rep, int json, int from, int to)
+{
+    int i, w;
     if (json) {
-        for (i = 0; i < R_COUNT; i++) {
+        for (i = from; i < to; i++) {
             if (!want(i))
                 continue;
-            printf("{\"name\":\"%s\",\"positions\":%zu,\"value\":%.1f,\"unit\":\"%s\"}\n",
-                   RNAMES[i].name, n, rep->v[i], RNAMES[i].unit);
+            printf("{\"name\":\"%s\",\"positions\":%zu,\"value\":%.*f,\"unit\":\"%s\"",
+                   RNAMES[i].name, n, decimals(i, rep->v[i]), rep->v[i], RNAMES[i].unit);
+            if (rep->accounts[i] != 0)
+                printf(",\"accounts\":%" PRIu64, rep->accounts[i]);
+            printf("}\n");
         }
         return;
     }
-    printf("\nN = %zu positions (%" PRIu64 " long, %" PRIu64 " short; %" PRIu64
-           " accounts), built in %.3f s\n",
-           n, nlong, (uint64_t)n - nlong, naccounts, build_s);
-    printf("  %-26s %12s  %-12s %s\n", "measurement", "value", "unit", "how");
-    for (i = 0; i < R_COUNT; i++)
+    w = from < R_X_FIRST ? 26 : 35;
+    printf("  %-*s %12s  %-12s %s\n", w, "measurement", "value", "unit", "how");
+    for (i = from; i < to; i++)
         if (want(i))
-                printf("  %-26s %12.1f  %-12s %s; %s\n", RNAMES[i].name, rep->v[i],
-                   RNAMES[i].unit, RNAMES[i].what, rep->detail[i]);
+            printf("  %-*s %12.*f  %-12s %s; %s\n", w, RNAMES[i].name,
+                   decimals(i, rep->v[i]), rep->v[i], RNAMES[i].unit, RNAMES[i].what,
+                   rep->detail[i]);
     fflush(stdout);
 }
 
-static int run_one(size_t n, int json, int quick, uint64_t seed)
+static void print_report(size_t n, const report *rep, int json, uint64_t nlong,
+                         uint64_t naccounts, double build_s)
+{
+    if (!json)
+        printf("\nN = %zu positions (%" PRIu64 " long, %" PRIu64 " short; %" PRIu64
+               " accounts), built in %.3f s\n",
+               n, nlong, (uint64_t)n - nlong, naccounts, build_s);
+    print_rows(n, rep, json, 0, R_X_FIRST);
+}
+
+/* How samples are taken: fast operations (samples of at least 2 ms, up to 31 or 0.5 s) and
+ * full scans (samples of at least 1 ms, at least 3, up to 15 or about 1.5 s). */
+static void plans(int quick, plan *fast, plan *scan)
+{
+    fast->min_sample_ns = quick ? 20000 : 2000000;
+    fast->min_reps = 3;
+    fast->max_reps = quick ? 3 : 31;
+    fast->budget_ns = quick ? 0 : 500000000;
+    scan->min_sample_ns = quick ? 20000 : 1000000;
+    scan->min_reps = 3;
+    scan->max_reps = quick ? 3 : 15;
+    scan->budget_ns = quick ? 0 : 1500000000;
+}
+
+/* The isolated measurements at N positions. */
+static int run_isolated(size_t n, int json, int quick, uint64_t seed)
 {
     bench b;
     report rep;
@@ -709,10 +817,7 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
         return 1;
     }
 
-    p_fast.min_sample_ns = quick ? 20000 : 2000000;
-    p_fast.min_reps = 3;
-    p_fast.max_reps = quick ? 3 : 31;
-    p_fast.budget_ns = quick ? 0 : 500000000;
+    plans(quick, &p_fast, &p_scan);
 
     /* mark updates through the indexes */
     if (want(R_NO_TRIGGER) || want(R_SPEEDUP)) {
@@ -738,10 +843,6 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
     }
 
     /* the full scan: as many samples as about 1.5 s allows, at least 3 */
-    p_scan.min_sample_ns = quick ? 20000 : 1000000;
-    p_scan.min_reps = 3;
-    p_scan.max_reps = quick ? 3 : 15;
-    p_scan.budget_ns = quick ? 0 : 1500000000;
     if (want(R_FULL_SCAN) || want(R_SPEEDUP)) {
         if ((rc = margin_engine_set(b.e, MARGIN_ENG_FULL_SCAN, 1)) != MARGIN_OK)
             die("margin_engine_set", b.e, rc);
@@ -784,18 +885,615 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
     return 0;
 }
 
+/* ------------------------------------------------------------------ cross margin */
+
+/* The cross book: four markets modelled on Binance's USD-M contracts (their ticks and
+ * steps; bracket tables approximating theirs, BTC's being the spec's), each at a starting
+ * mark. */
+static const tier_def ETH_TIERS[] = {
+    {0, 5000, 100},          {10000, 6500, 75},        {100000, 10000, 50},
+    {500000, 20000, 25},     {1000000, 50000, 10},     {2000000, 100000, 5},
+    {5000000, 125000, 4},    {10000000, 150000, 3},    {20000000, 250000, 2},
+    {50000000, 500000, 1},
+};
+static const tier_def SOL_TIERS[] = {
+    {0, 10000, 50},          {5000, 20000, 25},        {25000, 25000, 20},
+    {100000, 50000, 10},     {250000, 100000, 5},      {1000000, 125000, 4},
+    {3000000, 150000, 3},    {5000000, 250000, 2},     {10000000, 500000, 1},
+};
+static const tier_def BNB_TIERS[] = {
+    {0, 5000, 75},           {10000, 10000, 50},       {50000, 20000, 25},
+    {250000, 50000, 10},     {1000000, 100000, 5},     {2000000, 125000, 4},
+    {5000000, 150000, 3},    {10000000, 250000, 2},    {20000000, 500000, 1},
+};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct {
+    const char *symbol;
+    int64_t mark, tick, step; /* starting mark and tick in price units, step in quantity units */
+    const tier_def *tiers;
+    size_t ntiers;
+} xmarket_def;
+
+static const xmarket_def XMARKETS[] = {
+    {"BTCUSDT", 60000 * ONE, TICK, STEP, TIERS, NTIERS},
+    {"ETHUSDT", 3000 * ONE, ONE / 100, STEP, ETH_TIERS, NELEM(ETH_TIERS)},
+    {"SOLUSDT", 150 * ONE, ONE / 100, ONE, SOL_TIERS, NELEM(SOL_TIERS)},
+    {"BNBUSDT", 600 * ONE, ONE / 100, ONE / 100, BNB_TIERS, NELEM(BNB_TIERS)},
+};
+#define NXMARKETS NELEM(XMARKETS)
+#define XDEPOSIT (1000000LL * ONE) /* deposited before (re)opening: 1 million USDT */
+#define XGUARD 3                    /* no tier edge of a size within 3 ticks of the mark */
+
+typedef struct {
+    uint64_t id;  /* the market's id */
+    int64_t mark; /* where positions are drawn around (the starting mark, or the replay's) */
+    const xmarket_def *def;
+} xmarket;
+
+typedef struct {      /* account id = index + 1 */
+    uint64_t pos[2];  /* its cross positions, one in each of its two cross markets */
+    uint64_t iso;     /* its isolated position (in a third market), 0 if none */
+    uint8_t mk[2], iso_mk;
+    int8_t side[2];
+} xacct;
+
+typedef struct {
+    margin_engine *e;
+    xmarket mk[NXMARKETS];
+    size_t nmk;
+    xacct *acct;
+    size_t nacct;
+    uint64_t niso; /* accounts with an isolated position */
+    uint64_t seed;
+} xbook;
+
+static int64_t acct_get(margin_engine *e, uint64_t id, int32_t key)
+{
+    return get_fig(e, margin_account_get, "margin_account_get", id, key);
+}
+
+/* 1 when a tier edge of market m lies within XGUARD ticks of its mark for a size qty: an
+ * account's band ends at the edge of the tier the mark is in, so a quiet mark must not
+ * cross one. */
+static int near_tier_edge(const xmarket *m, int64_t qty)
+{
+    size_t k;
+    for (k = 1; k < m->def->ntiers; k++) {
+        int64_t p; /* the price at which qty's notional is the tier's floor */
+        if (margin_dec_div(m->def->tiers[k].floor * ONE, 8, qty, 8, 8, MARGIN_ROUND_FLOOR, &p) !=
+            MARGIN_OK)
+            continue; /* beyond any price */
+        if (p >= m->mark - XGUARD * m->def->tick - 1 && p <= m->mark + XGUARD * m->def->tick + 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* A position in market m: either side with equal odds; notional at the mark log-uniform
+ * from 128 to 524,287 USDT (at least one step); leverage lev_lo to lev_hi (uniform), capped
+ * by the tier of the entry notional; entry within 0.5 % of the mark, on the tick grid. */
+static void xdraw(xbook *x, const xmarket *m, int64_t lev_lo, int64_t lev_hi, spec *s)
+{
+    const xmarket_def *d = m->def;
+    uint64_t *r = &x->seed;
+    int64_t ticks = m->mark / d->tick, w = ticks / 200, usdt = 0, cap;
+    int rc;
+    do {
+        unsigned e2 = 7 + (unsigned)rng_below(r, 12);
+        int64_t notional = ((int64_t)1 << e2) + (int64_t)rng_below(r, (uint64_t)1 << e2);
+        int64_t steps = notional * (ONE * ONE / d->step) / m->mark; /* USDT -> steps */
+        s->qty = (steps > 0 ? steps : 1) * d->step;
+    } while (near_tier_edge(m, s->qty));
+    s->side = (rng_next(r) & 1) ? MARGIN_LONG : MARGIN_SHORT;
+    s->price = (ticks - w + (int64_t)rng_below(r, (uint64_t)(2 * w + 1))) * d->tick;
+    if ((rc = margin_dec_mul(s->qty, 8, s->price, 8, 0, MARGIN_ROUND_CEIL, &usdt)) != MARGIN_OK)
+        die("margin_dec_mul", NULL, rc);
+    cap = d->tiers[tier_in(d->tiers, d->ntiers, usdt)].max_lev;
+    s->lev = lev_lo + (int64_t)rng_below(r, (uint64_t)(lev_hi - lev_lo + 1));
+    if (s->lev > cap)
+        s->lev = cap;
+    s->lev *= ONE;
+}
+
+static uint64_t xopen(xbook *x, uint64_t account, const xmarket *m, const spec *s,
+                      uint32_t flags)
+{
+    uint64_t id = 0;
+    int rc = margin_position_open(x->e, account, m->id, s->side, s->qty, s->price, s->lev, 0,
+                                  flags, &id);
+    if (rc != MARGIN_OK)
+        die("margin_position_open", x->e, rc);
+    return id;
+}
+
+/* (Re)open account i's two cross positions (cross: 5x to 50x) and its isolated one (iso:
+ * 2x to 10x, so that the moves of cross_liquidation rarely reach it): 1 million USDT is
+ * deposited first, then everything available above a cushion of 5 % to 100 % of the cross
+ * initial margin is withdrawn again. Nothing triggers at the marks, and a move of a few per
+ * cent liquidates the most leveraged accounts. */
+static void xfill(xbook *x, size_t i, int cross, int iso)
+{
+    xacct *a = &x->acct[i];
+    uint64_t id = (uint64_t)i + 1;
+    int64_t avail, keep;
+    spec s;
+    int k, rc;
+    if ((rc = margin_account_deposit(x->e, id, XDEPOSIT)) != MARGIN_OK)
+        die("margin_account_deposit", x->e, rc);
+    for (k = 0; cross && k < 2; k++) {
+        xdraw(x, &x->mk[a->mk[k]], 5, 50, &s);
+        a->pos[k] = xopen(x, id, &x->mk[a->mk[k]], &s, MARGIN_FLAG_CROSS);
+        a->side[k] = (int8_t)s.side;
+    }
+    if (iso) {
+        xdraw(x, &x->mk[a->iso_mk], 2, 10, &s);
+        a->iso = xopen(x, id, &x->mk[a->iso_mk], &s, 0);
+    }
+    avail = acct_get(x->e, id, MARGIN_ACCT_AVAILABLE);
+    keep = acct_get(x->e, id, MARGIN_ACCT_CROSS_INITIAL_MARGIN) / 1000 *
+           (50 + (int64_t)rng_below(&x->seed, 951));
+    if (avail > keep && (rc = margin_account_withdraw(x->e, id, avail - keep)) != MARGIN_OK)
+        die("margin_account_withdraw", x->e, rc);
+    drain(x->e);
+}
+
+/* The first nmk markets of XMARKETS (at marks[k], or their starting marks when marks is
+ * NULL) and nacct accounts, each cross in two of them (a random pair) with one position in
+ * each; with iso_one_in > 0 (and more than two markets), one account in iso_one_in also
+ * holds an isolated position in a third market. */
+static void xbuild(xbook *x, size_t nmk, const int64_t *marks, size_t nacct, unsigned iso_one_in,
+                   uint64_t seed)
+{
+    size_t i, k;
+    int rc;
+    memset(x, 0, sizeof *x);
+    x->seed = seed;
+    x->nmk = nmk;
+    x->nacct = nacct;
+    x->acct = xmalloc(nacct * sizeof *x->acct);
+    memset(x->acct, 0, nacct * sizeof *x->acct);
+    if ((rc = margin_engine_new(&x->e)) != MARGIN_OK)
+        die("margin_engine_new", NULL, rc);
+    for (k = 0; k < nmk; k++) {
+        const xmarket_def *d = &XMARKETS[k];
+        x->mk[k].def = d;
+        x->mk[k].mark = marks != NULL ? marks[k] : d->mark;
+        x->mk[k].id =
+            new_market(x->e, d->symbol, d->tick, d->step, d->tiers, d->ntiers, x->mk[k].mark);
+    }
+    for (i = 0; i < nacct; i++) {
+        xacct *a = &x->acct[i];
+        uint64_t id = 0;
+        int iso;
+        if ((rc = margin_account_new(x->e, &id)) != MARGIN_OK)
+            die("margin_account_new", x->e, rc);
+        if (id != (uint64_t)i + 1) {
+            fprintf(stderr, "margin-bench: account ids are not 1, 2, 3, ...\n");
+            exit(1);
+        }
+        a->mk[0] = (uint8_t)rng_below(&x->seed, nmk);
+        a->mk[1] = (uint8_t)rng_below(&x->seed, nmk - 1);
+        a->mk[1] += a->mk[1] >= a->mk[0];
+        for (k = 0; k < 2; k++)
+            if ((rc = margin_account_set_mode(x->e, id, x->mk[a->mk[k]].id, MARGIN_MODE_CROSS)) !=
+                MARGIN_OK)
+                die("margin_account_set_mode", x->e, rc);
+        iso = nmk > 2 && iso_one_in > 0 && rng_below(&x->seed, iso_one_in) == 0;
+        if (iso) { /* the c-th market outside the pair */
+            uint64_t c = rng_below(&x->seed, nmk - 2);
+            for (k = 0; k < nmk; k++)
+                if (k != a->mk[0] && k != a->mk[1] && c-- == 0)
+                    a->iso_mk = (uint8_t)k;
+            x->niso++;
+        }
+        xfill(x, i, 1, iso);
+    }
+}
+
+static void xfree(xbook *x)
+{
+    margin_engine_free(x->e);
+    free(x->acct);
+    x->e = NULL;
+    x->acct = NULL;
+}
+
+static int is_open(margin_engine *e, uint64_t pos)
+{
+    return pos_get(e, pos, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN;
+}
+
+/* Reopen what a move liquidated (the marks are back where the positions are drawn): adds
+ * the accounts whose cross book was liquidated to *nacc, the isolated positions to *niso. */
+static void xrestore(xbook *x, uint64_t *nacc, uint64_t *niso)
+{
+    size_t i;
+    for (i = 0; i < x->nacct; i++) {
+        const xacct *a = &x->acct[i];
+        int c0 = !is_open(x->e, a->pos[0]), c1 = !is_open(x->e, a->pos[1]);
+        int iso = a->iso != 0 && !is_open(x->e, a->iso);
+        if (c0 != c1) { /* policy ALL closes both */
+            fprintf(stderr, "margin-bench: account %zu lost one cross position of two\n", i + 1);
+            exit(1);
+        }
+        if (c0 || iso)
+            xfill(x, i, c0, iso);
+        *nacc += (uint64_t)c0;
+        *niso += (uint64_t)iso;
+    }
+}
+
+/* Liquidation: an update of one market one tick past the cross liquidation price of the
+ * 1 %-th most exposed account holding it on one side (longs: the k-th highest price); every
+ * account at or past it is liquidated (policy ALL: both its cross positions), together with
+ * the isolated positions the move reaches, and the margin calls fire. Timed: the update and
+ * the draining of its events, divided by the positions liquidated. Then, not timed, the
+ * mark goes back and the liquidated positions are reopened. Markets rotate and sides
+ * alternate between samples. */
+static void measure_xliquidation(xbook *x, bench *b, report *rep)
+{
+    unsigned reps = b->quick ? 1 : 11, r, nr = 0;
+    double v[16];
+    uint64_t xacc = 0, xpos = 0, iso = 0, calls = 0, evals = 0, budget_start = now_ns();
+    int64_t *vals = xmalloc(x->nacct * sizeof *vals);
+    for (r = 0; r < reps + (b->quick ? 0 : 1); r++) { /* sample 0 warms up (unless quick) */
+        size_t mi = 0, m = 0, i, k, c;
+        int32_t side = MARGIN_LONG;
+        int64_t mark, ev0;
+        uint64_t t, nev, nliq, nacc = 0, niso = 0;
+        int rc;
+        for (c = 0; c < 2 * x->nmk && m == 0; c++) { /* a market and side with holders */
+            mi = ((r >> 1) + c / 2) % x->nmk;
+            side = ((r + c) & 1) ? MARGIN_SHORT : MARGIN_LONG;
+            for (i = 0; i < x->nacct; i++)
+                for (k = 0; k < 2; k++)
+                    if (x->acct[i].mk[k] == mi && x->acct[i].side[k] == side) {
+                        int64_t lp = pos_get(x->e, x->acct[i].pos[k], MARGIN_POS_LIQ_PRICE);
+                        if (lp > 0)
+                            vals[m++] = lp;
+                    }
+        }
+        if (m == 0) {
+            fprintf(stderr, "margin-bench: no cross position can be liquidated\n");
+            exit(1);
+        }
+        qsort(vals, m, sizeof *vals, side == MARGIN_LONG ? cmp_i64_desc : cmp_i64_asc);
+        /* one tick past it: the cross liquidation price is a figure for people, the exact
+         * evaluation of the book can differ from it by its rounding */
+        mark = vals[(m / 100 ? m / 100 : 1) - 1] - side * x->mk[mi].def->tick;
+        b->market = x->mk[mi].id;
+        ev0 = eng_get(x->e, MARGIN_ENG_CROSS_EVALUATIONS);
+        t = time_liquidation(b, mark, &nliq, &nev);
+        ev0 = eng_get(x->e, MARGIN_ENG_CROSS_EVALUATIONS) - ev0;
+        if ((rc = margin_mark_update(x->e, b->market, x->mk[mi].mark)) != MARGIN_OK)
+            die("margin_mark_update", x->e, rc);
+        drain(x->e);
+        xrestore(x, &nacc, &niso);
+        if (r == 0 && !b->quick)
+            continue;
+        v[nr++] = (double)t / (double)nliq;
+        xacc += nacc;
+        xpos += nliq - niso;
+        iso += niso;
+        calls += nev - nliq - nacc; /* one event per position, one per cross account */
+        evals += (uint64_t)ev0;
+        if (nr >= 3 && now_ns() - budget_start > 30000000000ull)
+            break;
+    }
+    free(vals);
+    rep->v[R_X_LIQUIDATION] = median(v, nr);
+    snprintf(rep->detail[R_X_LIQUIDATION], sizeof rep->detail[R_X_LIQUIDATION],
+             "median of %u updates; each: %.0f cross accounts (%.0f positions) + %.0f isolated "
+             "liquidated, %.0f margin calls, %.0f accounts evaluated",
+             nr, (double)xacc / nr, (double)xpos / nr, (double)iso / nr, (double)calls / nr,
+             (double)evals / nr);
+}
+
+/* ------------------------------------------------------------------ the real candles */
+
+#define CANDLES "btcusdt-1m-2023-03-01_21.csv"
+#ifdef MARGIN_BENCH_SRCDIR
+#define DEFAULT_DATA MARGIN_BENCH_SRCDIR "/../shared/data/" CANDLES
+#else
+#define DEFAULT_DATA "../shared/data/" CANDLES
+#endif
+static const char *data_path = DEFAULT_DATA; /* --data */
+
+/* Read one-minute candles (open_time,open,high,low,close,volume) as marks, four a row:
+ * open, then low and high (high and low when the candle closed below its open), close.
+ * -1 when the file cannot be opened; a malformed file ends the program. */
+static int load_candles(const char *path, int64_t **out, size_t *nmarks, size_t *nrows)
+{
+    char line[512];
+    size_t cap = 0, n = 0, rows = 0;
+    long lineno = 0;
+    int64_t *v = NULL;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *field[6];
+        int64_t o = 0, h = 0, l = 0, c = 0;
+        int k, bad = 0;
+        lineno++;
+        if (lineno == 1) {
+            if (strncmp(line, "open_time,open,high,low,close", 29) != 0)
+                break;
+            continue;
+        }
+        field[0] = line;
+        for (k = 1; k < 6 && !bad; k++) {
+            char *comma = strchr(field[k - 1], ',');
+            bad = comma == NULL;
+            if (!bad) {
+                *comma = '\0';
+                field[k] = comma + 1;
+            }
+        }
+        if (bad || margin_dec_parse(field[1], 8, &o) != MARGIN_OK ||
+            margin_dec_parse(field[2], 8, &h) != MARGIN_OK ||
+            margin_dec_parse(field[3], 8, &l) != MARGIN_OK ||
+            margin_dec_parse(field[4], 8, &c) != MARGIN_OK || l <= 0 || h < o || h < c ||
+            l > o || l > c) {
+            fprintf(stderr, "margin-bench: %s: line %ld is not a candle\n", path, lineno);
+            exit(1);
+        }
+        if (n + 4 > cap) {
+            int64_t *nv;
+            cap = cap ? cap * 2 : 4096;
+            if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
+                fprintf(stderr, "margin-bench: out of memory reading %s\n", path);
+                exit(1);
+            }
+            v = nv;
+        }
+        v[n++] = o;
+        v[n++] = c >= o ? l : h;
+        v[n++] = c >= o ? h : l;
+        v[n++] = c;
+        rows++;
+    }
+    fclose(f);
+    if (rows == 0) {
+        fprintf(stderr, "margin-bench: %s: no open_time,open,high,low,close,volume candles\n",
+                path);
+        exit(1);
+    }
+    *out = v;
+    *nmarks = n;
+    *nrows = rows;
+    return 0;
+}
+
+/* Band re-splits on a real path: n/10 accounts (at least 1), each cross in BTCUSDT and
+ * ETHUSDT with one position in each, drawn around the first candle's open and ETHUSDT's
+ * fixed mark; then every mark of the candles is applied to BTCUSDT. Counted: the cross
+ * evaluations each update caused (MARGIN_ENG_CROSS_EVALUATIONS) and the liquidations. A
+ * liquidated account reopens two positions before the next mark (not counted), so that n/10
+ * accounts hold cross positions throughout. Returns 0, or -1 (why says why) to skip. */
+static int measure_replay(size_t n, uint64_t seed, report *rep, char *why, size_t whysize)
+{
+    xbook x;
+    int64_t *marks = NULL, m0[2], l0, ev, evals = 0;
+    size_t nm = 0, rows = 0, na = n / 10 ? n / 10 : 1, i, nre;
+    uint64_t t_upd = 0, xliq = 0, calls = 0, *reopen;
+    double days;
+    int rc;
+    if (load_candles(data_path, &marks, &nm, &rows) != 0) {
+        snprintf(why, whysize, "cannot read %s (%s)", data_path, strerror(errno));
+        return -1;
+    }
+    m0[0] = marks[0];
+    m0[1] = XMARKETS[1].mark;
+    xbuild(&x, 2, m0, na, 0, seed);
+    reopen = xmalloc(na * sizeof *reopen);
+    l0 = eng_get(x.e, MARGIN_ENG_LIQUIDATIONS);
+    for (i = 0; i < nm; i++) {
+        uint64_t t0;
+        int32_t type;
+        ev = eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS);
+        t0 = now_ns();
+        if ((rc = margin_mark_update(x.e, x.mk[0].id, marks[i])) != MARGIN_OK)
+            die("margin_mark_update", x.e, rc);
+        t_upd += now_ns() - t0;
+        evals += eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS) - ev;
+        x.mk[0].mark = marks[i];
+        for (nre = 0;;) {
+            int64_t acct = 0;
+            if ((rc = margin_event_next(x.e, &type)) != MARGIN_OK)
+                die("margin_event_next", x.e, rc);
+            if (type == MARGIN_EV_NONE)
+                break;
+            calls += type == MARGIN_EV_MARGIN_CALL;
+            if (type != MARGIN_EV_CROSS_LIQUIDATION)
+                continue;
+            if ((rc = margin_event_get(x.e, MARGIN_EVF_ACCOUNT, &acct)) != MARGIN_OK)
+                die("margin_event_get", x.e, rc);
+            reopen[nre++] = (uint64_t)acct;
+        }
+        xliq += nre;
+        for (; nre > 0; nre--)
+            xfill(&x, (size_t)(reopen[nre - 1] - 1), 1, 0);
+    }
+    l0 = eng_get(x.e, MARGIN_ENG_LIQUIDATIONS) - l0;
+    free(reopen);
+    days = (double)rows / 1440.0;
+    rep->v[R_X_RESPLITS] = (double)evals / (double)nm;
+    rep->v[R_X_RESPLITS_DAY] = (double)evals / (double)na / days;
+    rep->v[R_X_REPLAY_LIQ] = (double)xliq;
+    rep->accounts[R_X_RESPLITS] = rep->accounts[R_X_RESPLITS_DAY] = na;
+    rep->accounts[R_X_REPLAY_LIQ] = na;
+    snprintf(rep->detail[R_X_RESPLITS], sizeof rep->detail[R_X_RESPLITS],
+             "%zu accounts (BTC + ETH at a fixed mark), %zu marks (o, l/h, h/l, c of %zu "
+             "candles); a full scan: %zu per mark; %.0f ns per update",
+             na, nm, rows, na, (double)t_upd / (double)nm);
+    snprintf(rep->detail[R_X_RESPLITS_DAY], sizeof rep->detail[R_X_RESPLITS_DAY],
+             "%" PRId64 " evaluations / %zu accounts / %.2f days", evals, na, days);
+    snprintf(rep->detail[R_X_REPLAY_LIQ], sizeof rep->detail[R_X_REPLAY_LIQ],
+             "%" PRId64 " positions; %" PRIu64 " margin calls; each liquidated account reopens "
+             "before the next mark",
+             l0, calls);
+    free(marks);
+    xfree(&x);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ cross: one size */
+
+static void set_full_scan(margin_engine *e, int on)
+{
+    int rc = margin_engine_set(e, MARGIN_ENG_FULL_SCAN, on);
+    if (rc != MARGIN_OK)
+        die("margin_engine_set", e, rc);
+}
+
+/* The cross measurements at N cross accounts (and N/10 for the replay). */
+static int run_cross(size_t n, int json, int quick, uint64_t seed)
+{
+    int book = want(R_X_NO_TRIGGER) || want(R_X_FULL_SCAN) || want(R_X_SPEEDUP) ||
+               want(R_X_LIQUIDATION);
+    int replay = want(R_X_RESPLITS) || want(R_X_RESPLITS_DAY) || want(R_X_REPLAY_LIQ);
+    int skipped = 0, i;
+    char why[512];
+    report rep;
+    bench b;
+    xbook x;
+    double build_s = 0;
+    uint64_t holders = 0, t0;
+    plan p_fast, p_scan;
+    result r;
+
+    memset(&rep, 0, sizeof rep);
+    memset(&b, 0, sizeof b);
+    memset(&x, 0, sizeof x);
+    for (i = R_X_FIRST; i < R_COUNT; i++)
+        rep.accounts[i] = n;
+    plans(quick, &p_fast, &p_scan);
+    if (book) {
+        int64_t seq0, ev0;
+        size_t k;
+        t0 = now_ns();
+        xbuild(&x, NXMARKETS, NULL, n, 4, seed);
+        build_s = (double)(now_ns() - t0) / 1e9;
+        for (k = 0; k < x.nacct; k++)
+            holders += x.acct[k].mk[0] == 0 || x.acct[k].mk[1] == 0;
+        b.e = x.e;
+        b.market = x.mk[0].id;
+        b.quick = quick;
+        for (i = 0; i < 64; i++) /* BTCUSDT's mark -1, +1, -2, +2, ... ticks */
+            b.marks[i] = x.mk[0].mark + (int64_t)((i & 1) ? 1 : -1) * (1 + (i % 3 == 0)) * TICK;
+        seq0 = eng_get(x.e, MARGIN_ENG_LAST_SEQ);
+        ev0 = eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS);
+        if (want(R_X_NO_TRIGGER) || want(R_X_SPEEDUP)) {
+            r = measure(&b, op_mark, &p_fast);
+            rep.v[R_X_NO_TRIGGER] = r.ns;
+            detail_of(&rep, R_X_NO_TRIGGER, &r);
+            if (eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS) != ev0 ||
+                eng_get(x.e, MARGIN_ENG_LAST_SEQ) != seq0) {
+                fprintf(stderr, "margin-bench: a quiet cross mark update evaluated %" PRId64
+                                " accounts and produced %" PRId64 " events\n",
+                        eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS) - ev0,
+                        eng_get(x.e, MARGIN_ENG_LAST_SEQ) - seq0);
+                return 1;
+            }
+            snprintf(rep.detail[R_X_NO_TRIGGER] + strlen(rep.detail[R_X_NO_TRIGGER]),
+                     sizeof rep.detail[R_X_NO_TRIGGER] - strlen(rep.detail[R_X_NO_TRIGGER]),
+                     "; 0 evaluations, 0 events");
+        }
+        if (want(R_X_FULL_SCAN) || want(R_X_SPEEDUP)) {
+            uint64_t c0 = op_counter;
+            ev0 = eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS);
+            set_full_scan(x.e, 1);
+            r = measure(&b, op_mark, &p_scan);
+            set_full_scan(x.e, 0);
+            rep.v[R_X_FULL_SCAN] = r.ns;
+            ev0 = eng_get(x.e, MARGIN_ENG_CROSS_EVALUATIONS) - ev0;
+            if ((uint64_t)ev0 != (op_counter - c0) * holders ||
+                eng_get(x.e, MARGIN_ENG_LAST_SEQ) != seq0) {
+                fprintf(stderr, "margin-bench: the full scan evaluated %" PRId64 " accounts in %"
+                                PRIu64 " updates (%" PRIu64 " hold BTCUSDT) or produced events\n",
+                        ev0, op_counter - c0, holders);
+                return 1;
+            }
+            snprintf(rep.detail[R_X_FULL_SCAN], sizeof rep.detail[R_X_FULL_SCAN],
+                     "median of %u samples x %" PRIu64 "; %" PRIu64 " accounts evaluated each",
+                     r.reps, r.iters, holders);
+        }
+        rep.v[R_X_SPEEDUP] =
+            rep.v[R_X_NO_TRIGGER] > 0 ? rep.v[R_X_FULL_SCAN] / rep.v[R_X_NO_TRIGGER] : 0;
+        snprintf(rep.detail[R_X_SPEEDUP], sizeof rep.detail[R_X_SPEEDUP], "same run");
+        if (want(R_X_LIQUIDATION))
+            measure_xliquidation(&x, &b, &rep);
+    }
+    if (replay && measure_replay(n, seed, &rep, why, sizeof why) != 0)
+        skipped = 1;
+
+    if (!json && book) {
+        char mk[4][48];
+        size_t k;
+        for (k = 0; k < NXMARKETS; k++)
+            if (margin_dec_format(XMARKETS[k].mark, 8, mk[k], sizeof mk[k]) != MARGIN_OK)
+                snprintf(mk[k], sizeof mk[k], "?");
+        printf("\nN = %zu cross accounts (%zu cross positions in %s %s, %s %s, %s %s, %s %s; "
+               "%" PRIu64 " isolated; %" PRIu64 " accounts hold %s), built in %.3f s\n",
+               n, 2 * n, XMARKETS[0].symbol, mk[0], XMARKETS[1].symbol, mk[1],
+               XMARKETS[2].symbol, mk[2], XMARKETS[3].symbol, mk[3], x.niso, holders,
+               XMARKETS[0].symbol, build_s);
+    } else if (!json)
+        printf("\nN = %zu: cross margin\n", n);
+    print_rows(n, &rep, json, R_X_FIRST, skipped ? R_X_RESPLITS : R_COUNT);
+    if (skipped && json) {
+        printf("{\"name\":\"skipped\",\"positions\":%zu,\"value\":0,\"unit\":\"none\",\"what\":"
+               "\"cross_band_resplits\",\"reason\":",
+               n);
+        json_string(why);
+        printf("}\n");
+    } else if (skipped) {
+        printf("  cross_band_resplits and the other replay rows: skipped: %s\n", why);
+    }
+    fflush(stdout);
+    if (book)
+        xfree(&x);
+    return 0;
+}
+
+static int want_any(int from, int to)
+{
+    int i;
+    for (i = from; i < to; i++)
+        if (want(i))
+            return 1;
+    return 0;
+}
+
+static int run_one(size_t n, int json, int quick, uint64_t seed)
+{
+    if (want_any(0, R_X_FIRST) && run_isolated(n, json, quick, seed) != 0)
+        return 1;
+    if (want_any(R_X_FIRST, R_COUNT))
+        return run_cross(n, json, quick, seed);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: margin-bench [--positions N] [--json] [--quick] [--seed S] "
-               "[--only NAME,...]\n"
-               "  --positions N  only N open positions (default: 1000, 10000, 100000, 1000000)\n"
+               "[--only NAME,...] [--data FILE]\n"
+               "  --positions N  only N open positions (default: 1000, 10000, 100000, 1000000);\n"
+               "                 the cross measurements use N cross accounts (N/10 in the "
+               "replay)\n"
                "  --json         one JSON object per line: name, positions, value, unit\n"
                "  --quick        minimal samples and warm-up (a smoke test, not a measurement)\n"
                "  --seed S       seed of the position generator (default 1)\n"
                "  --only NAMES   only these measurements (comma-separated names), e.g. for "
-               "profiling\n");
+               "profiling\n"
+               "  --data FILE    the BTC/USDT one-minute candles replayed by "
+               "cross_band_resplits\n"
+               "                 (default %s; skipped when missing)\n",
+            DEFAULT_DATA);
 }
 
 static int parse_count(const char *s, uint64_t *out)
@@ -890,6 +1588,16 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
             }
+        } else if (strcmp(arg, "--data") == 0 || strncmp(arg, "--data=", 7) == 0) {
+            FILE *f;
+            val = arg[6] == '=' ? arg + 7 : (a + 1 < argc ? argv[++a] : NULL);
+            if (val == NULL || *val == '\0' || (f = fopen(val, "r")) == NULL) {
+                fprintf(stderr, "margin-bench: --data needs a readable candle file\n");
+                usage(stderr);
+                return 2;
+            }
+            fclose(f);
+            data_path = val;
         } else if (strcmp(arg, "--positions") == 0 || strcmp(arg, "--seed") == 0 ||
                    strncmp(arg, "--positions=", 12) == 0 || strncmp(arg, "--seed=", 7) == 0) {
             int is_pos = strncmp(arg, "--positions", 11) == 0;

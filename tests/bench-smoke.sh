@@ -1,9 +1,11 @@
 #!/bin/sh
-# Smoke test of bench/margin-bench (issue 6): it runs at a tiny size with minimal samples and
-# prints what it promises. Only the FORMAT is checked, never a timing: one JSON object per
-# line with name, positions, value and unit; every required measurement present, once, for
-# the requested N; the machine line first. Also: bad arguments are refused with status 2.
-# Run by `make check` (top_builddir comes from the harness).
+# Smoke test of bench/margin-bench (issues 6 and 11): it runs at a tiny size with minimal
+# samples and prints what it promises. Only the FORMAT is checked, never a timing: one JSON
+# object per line with name, positions, value and unit; every required measurement present,
+# once, for the requested N (the cross ones with an "accounts" member); the replay of the
+# real candles present when ../shared/data has them, else one "skipped" line; the machine
+# line first. Also: bad arguments are refused with status 2.
+# Run by `make check` (top_builddir and top_srcdir come from the harness).
 set -u
 
 : "${top_builddir:?top_builddir is not set (run through make check)}"
@@ -18,7 +20,20 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 n=1000
 
-if ! "$bench" --positions "$n" --json --quick >"$tmp/out" 2>"$tmp/err"; then
+# The real candles of cross_band_resplits: given explicitly when they are there.
+data="${top_srcdir:-}/../shared/data/btcusdt-1m-2023-03-01_21.csv"
+if [ -z "${top_srcdir:-}" ]; then
+    replay_want=any
+    set --
+elif [ -r "$data" ]; then
+    replay_want=lines
+    set -- --data "$data"
+else
+    replay_want=skipped
+    set --
+fi
+
+if ! "$bench" --positions "$n" --json --quick "$@" >"$tmp/out" 2>"$tmp/err"; then
     echo "FAIL: margin-bench --positions $n --json --quick exited non-zero:"
     cat "$tmp/err"
     exit 1
@@ -51,9 +66,31 @@ for key in '"cpu":' '"compiler":' '"cflags":'; do
     fi
 done
 
+cross="cross_mark_update_no_trigger cross_mark_update_full_scan cross_speedup_vs_full_scan \
+    cross_liquidation"
+replay="cross_band_resplits cross_band_resplits_per_account_day cross_replay_liquidations"
 for name in mark_update_no_trigger mark_update_full_scan liquidation open_position \
-    close_position liquidation_price funding bytes_per_position; do
-    count=$(grep -c "^{\"name\":\"$name\",\"positions\":$n," "$tmp/out")
+    close_position liquidation_price funding bytes_per_position $cross $replay; do
+    case " $cross $replay " in
+    *" $name "*) pat="^{\"name\":\"$name\",\"positions\":$n,.*,\"accounts\":[0-9][0-9]*}\$" ;;
+    *) pat="^{\"name\":\"$name\",\"positions\":$n," ;;
+    esac
+    count=$(grep -c "$pat" "$tmp/out")
+    case " $replay " in
+    *" $name "*)
+        skips=$(grep -c "^{\"name\":\"skipped\",\"positions\":$n,.*\"what\":\"cross_band_resplits\"" "$tmp/out")
+        if [ "$replay_want" = lines ] && [ "$count" -ne 1 ]; then
+            echo "FAIL: $name for positions $n appears $count times (want 1: $data is there)"
+            fail=1
+        elif [ "$replay_want" = skipped ] && { [ "$count" -ne 0 ] || [ "$skips" -ne 1 ]; }; then
+            echo "FAIL: $name appears $count times and its skip line $skips times (want 0 and 1: no $data)"
+            fail=1
+        elif [ "$replay_want" = any ] && [ "$count" -ne 1 ] && [ "$skips" -ne 1 ]; then
+            echo "FAIL: $name for positions $n appears $count times, its skip line $skips times"
+            fail=1
+        fi
+        continue ;;
+    esac
     if [ "$count" -ne 1 ]; then
         echo "FAIL: $name for positions $n appears $count times (want 1)"
         fail=1
@@ -90,11 +127,12 @@ EOF
 fi
 
 # Human-readable output (no --json) names the same measurements.
-if ! "$bench" --positions 200 --quick >"$tmp/text" 2>"$tmp/err"; then
+if ! "$bench" --positions 200 --quick "$@" >"$tmp/text" 2>"$tmp/err"; then
     echo "FAIL: margin-bench --positions 200 --quick exited non-zero:"
     cat "$tmp/err"
     fail=1
 elif ! grep -q '^N = 200 positions' "$tmp/text" || ! grep -q 'mark_update_no_trigger' "$tmp/text" ||
+    ! grep -q '^N = 200 cross accounts' "$tmp/text" || ! grep -q '^  cross_liquidation ' "$tmp/text" ||
     ! grep -q '^machine:' "$tmp/text"; then
     echo "FAIL: the readable output lacks the N line, a measurement or the machine:"
     cat "$tmp/text"
@@ -102,7 +140,8 @@ elif ! grep -q '^N = 200 positions' "$tmp/text" || ! grep -q 'mark_update_no_tri
 fi
 
 # Bad arguments: status 2, nothing measured.
-for args in "--positions 0" "--positions abc" "--positions" "--bogus"; do
+for args in "--positions 0" "--positions abc" "--positions" "--bogus" "--only cross_bogus" \
+    "--data $tmp/no-such-file"; do
     # shellcheck disable=SC2086
     "$bench" $args >"$tmp/bad" 2>/dev/null
     rc=$?
