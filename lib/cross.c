@@ -349,8 +349,15 @@ static int cross_price_at(const margin_engine *e, const margin__position *p, uin
         return rc;
     for (i = 0; i < n; i++)
         net += legs[i].side * (margin__i128)legs[i].qty;
-    return margin__cross_solve(m, legs, n, k, mmo, level, with_mm,
-                               m->mark ? m->mark : p->entry, net > 0 ? -1 : 1, out);
+    if ((rc = margin__cross_solve(m, legs, n, k, mmo, level, with_mm,
+                                  m->mark ? m->mark : p->entry, net > 0 ? -1 : 1, out)) !=
+            MARGIN_OK ||
+        with_mm != 2)
+        return rc;
+    /* with_mm 2: out[0] the liquidation price, out[1] the bankruptcy price, from the same
+     * legs */
+    return margin__cross_solve(m, legs, n, k, mmo, level, 0, m->mark ? m->mark : p->entry,
+                               net > 0 ? -1 : 1, &out[1]);
 }
 
 static int cross_price(const margin_engine *e, const margin__position *p, int64_t level,
@@ -468,49 +475,125 @@ static void merge_stops(const margin__position *p, int64_t *d, int64_t *u)
     }
 }
 
-/* Recompute the trigger keys of every cross position of account ai from its current state.
- * Never fails: when a figure does not fit, the keys fire at any mark. O(legs^2). */
-void margin__cross_rekey(margin_engine *e, uint32_t ai)
+/* The markets of a book, each with its weight in the split of the budgets: the value of
+ * its legs at its mark (the entry without one), money. */
+#define REKEY_MARKETS 32
+typedef struct {
+    uint32_t mi;
+    margin__i128 w;
+} mkshare;
+
+/* Recompute the trigger keys of every cross position of account ai, given its book's
+ * figures when the caller has them (known) or from its current state. Each market takes
+ * a share of every budget in proportion to its legs' value (an equal share when the book
+ * spans more than REKEY_MARKETS markets), so that every band allows the same relative
+ * move. Never fails: when a figure does not fit, the keys fire at any mark. */
+static void rekey_with(margin_engine *e, uint32_t ai, const book *known)
 {
     const margin__account *a = &e->accounts[ai];
     margin__cond c[3], share[3];
+    mkshare mk[REKEY_MARKETS];
+    margin__i128 wsum = 0;
     book b;
-    int nc = -1, nmk = 0, i;
+    int nc = -1, nmk = 0, equal = 0, i, k;
     uint32_t pi, qi;
     if (a->ncross == 0)
         return;
-    if (book_at(e, ai, MARGIN__NONE, 0, a->free, NULL, MARGIN__NONE, &b) == MARGIN_OK)
+    if (known != NULL)
+        b = *known;
+    if (known != NULL || book_at(e, ai, MARGIN__NONE, 0, a->free, NULL, MARGIN__NONE, &b) ==
+                             MARGIN_OK)
         nc = book_conds(e, &b, a->mc_fired, c);
-    /* the markets of the book: each takes an equal share of every budget */
     for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
-        int seen = 0;
-        if (!MARGIN__POS(e, pi).cross)
-            continue;
-        for (qi = a->head; qi != pi && !seen; qi = MARGIN__POS(e, qi).anext)
-            seen = MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == MARGIN__POS(e, pi).market;
-        nmk += !seen;
-    }
-    for (i = 0; i < nc; i++) {
-        share[i] = c[i];
-        share[i].budget = c[i].budget / nmk;
-    }
-    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
-        margin__position *p = &MARGIN__POS(e, pi);
-        margin__market *m = &e->markets[p->market];
-        int64_t d = INT64_MAX, u = INT64_MAX; /* fire at any mark */
+        const margin__position *p = &MARGIN__POS(e, pi);
+        const margin__market *m = &e->markets[p->market];
+        margin__i128 v;
         if (!p->cross)
             continue;
+        for (k = 0; k < nmk && mk[k].mi != p->market; k++)
+            ;
+        if (k == nmk) {
+            if (nmk == REKEY_MARKETS) {
+                equal = 1;
+                continue;
+            }
+            mk[nmk].mi = p->market;
+            mk[nmk++].w = 0;
+        }
+        if (margin__rescale128((margin__i128)p->qty * (m->mark ? m->mark : p->entry), m->ns,
+                               MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &v) != MARGIN_OK)
+            equal = 1;
+        else
+            mk[k].w += v; /* each < 2^119 (Q*P < 2^126), at most 16 legs per market */
+    }
+    for (k = 0; k < nmk && !equal; k++)
+        if (__builtin_add_overflow(wsum, mk[k].w, &wsum))
+            equal = 1;
+    if (wsum <= 0)
+        equal = 1;
+    if (equal) { /* the markets, counted without a limit */
+        nmk = 0;
+        for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+            int seen = 0;
+            if (!MARGIN__POS(e, pi).cross)
+                continue;
+            for (qi = a->head; qi != pi && !seen; qi = MARGIN__POS(e, qi).anext)
+                seen = MARGIN__POS(e, qi).cross &&
+                       MARGIN__POS(e, qi).market == MARGIN__POS(e, pi).market;
+            nmk += !seen;
+        }
+    }
+    /* each market once: its band from its legs, then every leg's keys */
+    for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext) {
+        const margin__position *p = &MARGIN__POS(e, pi);
+        margin__market *m = &e->markets[p->market];
+        int64_t d = INT64_MAX, u = INT64_MAX; /* fire at any mark */
+        int seen = 0;
+        if (!p->cross)
+            continue;
+        for (qi = a->head; qi != pi && !seen; qi = MARGIN__POS(e, qi).anext)
+            seen = MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == p->market;
+        if (seen)
+            continue; /* done with its market */
         if (nc >= 0 && m->mark != 0) {
             margin__leg legs[MARGIN__MAX_LEGS];
             int n = 0;
-            for (qi = a->head; qi != MARGIN__NONE; qi = MARGIN__POS(e, qi).anext)
-                if (MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == p->market && n < MARGIN__MAX_LEGS)
+            for (k = 0; !equal && mk[k].mi != p->market; k++)
+                ;
+            for (i = 0; i < nc; i++) {
+                share[i] = c[i];
+                if (equal) {
+                    share[i].budget = c[i].budget / nmk;
+                } else {
+                    /* budget * w / wsum, without overflow: wsum < 2^127 */
+                    margin__i128 q = c[i].budget / wsum, r = c[i].budget % wsum, t;
+                    if (__builtin_mul_overflow(q, mk[k].w, &q) ||
+                        __builtin_mul_overflow(r, mk[k].w, &t))
+                        share[i].budget = c[i].budget / (nmk > 0 ? nmk : 1);
+                    else
+                        share[i].budget = q + t / wsum;
+                }
+            }
+            for (qi = pi; qi != MARGIN__NONE; qi = MARGIN__POS(e, qi).anext)
+                if (MARGIN__POS(e, qi).cross && MARGIN__POS(e, qi).market == p->market &&
+                    n < MARGIN__MAX_LEGS)
                     legs[n++] = leg_of(&MARGIN__POS(e, qi));
             margin__cross_band(m, legs, n, m->mark, share, nc, &d, &u);
         }
-        merge_stops(p, &d, &u);
-        margin__index_set(e, m, pi, d, u);
+        for (qi = pi; qi != MARGIN__NONE; qi = MARGIN__POS(e, qi).anext) {
+            margin__position *q = &MARGIN__POS(e, qi);
+            int64_t dq = d, uq = u;
+            if (!q->cross || q->market != p->market)
+                continue;
+            merge_stops(q, &dq, &uq);
+            margin__index_set(e, m, qi, dq, uq);
+        }
     }
+}
+
+void margin__cross_rekey(margin_engine *e, uint32_t ai)
+{
+    rekey_with(e, ai, NULL);
 }
 
 /* ------------------------------------------------------------------ evaluation */
@@ -533,6 +616,8 @@ typedef struct {
                            * stop fees left the rest liquidatable) */
     int64_t deficit, mark;
     uint32_t market;
+    int active; /* something happens (else only the bands are re-split) */
+    book b;     /* the book decided on (its figures after the batch when n == 0) */
 } xout;
 
 int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai)
@@ -721,16 +806,18 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         if (o->newly)
             o->ratio = ratio_of(&b);
     }
+    o->b = b; /* the book as it stands after the closes (or as it was, without any) */
     /* the prices the events report, before anything changes */
     for (i = 0; i < c; i++) {
         const margin__position *p = &MARGIN__POS(e, cl[i].pi);
         cl[i].liq = cl[i].bp = 0;
         if (cl[i].type == MARGIN_EV_LIQUIDATION) {
-            /* at the marks of the moment: market mi at its new mark */
-            if (cross_price_at(e, p, mi, mark, ONE, 1, &cl[i].liq) != MARGIN_OK)
-                cl[i].liq = 0;
-            if (cross_price_at(e, p, mi, mark, ONE, 0, &cl[i].bp) != MARGIN_OK)
-                cl[i].bp = 0;
+            /* at the marks of the moment (market mi at its new mark): both prices */
+            int64_t lb[2] = {0, 0};
+            if (cross_price_at(e, p, mi, mark, ONE, 2, lb) != MARGIN_OK)
+                lb[0] = lb[1] = 0;
+            cl[i].liq = lb[0];
+            cl[i].bp = lb[1];
         }
     }
     o->first = (uint32_t)base;
@@ -879,19 +966,22 @@ int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t m
         return rc;
     for (i = 0; i < nacc; i++) {
         uint32_t ai = e->xacc[i];
-        xout *o = (xout *)e->xout + *nout;
+        xout *o = (xout *)e->xout + i;
         margin__i128 wb = (margin__i128)e->accounts[ai].free + e->accounts[ai].stage[0];
+        if (i + 2 < nacc) /* the accounts ahead: their memory loads while this one works */
+            __builtin_prefetch(&e->accounts[e->xacc[i + 2]]);
+        if (i + 1 < nacc && e->accounts[e->xacc[i + 1]].head != MARGIN__NONE)
+            __builtin_prefetch(&MARGIN__POS(e, e->accounts[e->xacc[i + 1]].head));
         if ((rc = decide(e, ai, mi, mark, wb, &ncl, o)) != MARGIN_OK)
             return margin__fail(e, rc, "evaluating the cross book of account %u overflows",
                                 ai + 1);
-        if (o->n == 0 && o->mask == e->accounts[ai].mc_fired && !o->liq)
-            continue;
-        if (stage(e, o, nev, fund) != MARGIN_OK)
+        o->active = o->n > 0 || o->mask != e->accounts[ai].mc_fired || o->liq;
+        if (o->active && stage(e, o, nev, fund) != MARGIN_OK)
             return margin__fail(e, MARGIN_EOVERFLOW,
                                 "the ledgers of account %u or the insurance fund would overflow",
                                 ai + 1);
-        (*nout)++;
     }
+    *nout = nacc;
     return MARGIN_OK;
 }
 
@@ -906,10 +996,17 @@ void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout)
 {
     size_t i;
     e->cross_evals += (int64_t)nacc;
-    for (i = 0; i < nout; i++)
-        apply(e, (xout *)e->xout + i);
-    for (i = 0; i < nacc; i++)
-        margin__cross_rekey(e, e->xacc[i]);
+    for (i = 0; i < nout; i++) {
+        const xout *o = (const xout *)e->xout + i;
+        if (o->active)
+            apply(e, o);
+    }
+    /* after every outcome (an isolated stop of one account can move another's...): the
+     * bands; an account that closed nothing has the book it was decided on */
+    for (i = 0; i < nacc; i++) {
+        const xout *o = (const xout *)e->xout + i;
+        rekey_with(e, e->xacc[i], i < nout && o->n == 0 ? &o->b : NULL);
+    }
 }
 
 /* ------------------------------------------------------------------ operations */

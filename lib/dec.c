@@ -30,32 +30,26 @@ int64_t margin__pow10_64(int n)
     return pow10_64[n];
 }
 
-margin__i128 margin__pow10_128(int n)
-{
-    if (n <= 18)
-        return pow10_64[n];
-    return (margin__i128)pow10_64[18] * margin__pow10_128(n - 18);
-}
+#define E18 ((margin__i128)1000000000000000000LL)
+/* 10^0 .. 10^38 (margin__pow10_128() in dec.h reads it) */
+const margin__i128 margin__pow10_tab[39] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL,
+    E18 * 10, E18 * 100, E18 * 1000, E18 * 10000, E18 * 100000, E18 * 1000000,
+    E18 * 10000000, E18 * 100000000, E18 * 1000000000, E18 * 10000000000LL,
+    E18 * 100000000000LL, E18 * 1000000000000LL, E18 * 10000000000000LL,
+    E18 * 100000000000000LL, E18 * 1000000000000000LL, E18 * 10000000000000000LL,
+    E18 * 100000000000000000LL, E18 * 1000000000000000000LL, E18 * E18 * 10,
+    E18 * E18 * 100,
+};
 
 int margin__rounding_ok(int32_t r)
 {
     return r >= MARGIN_ROUND_FLOOR && r <= MARGIN_ROUND_EXACT;
 }
 
-int margin__narrow(margin__i128 v, int64_t *out)
-{
-    if (v > INT64_MAX || v < INT64_MIN)
-        return MARGIN_EOVERFLOW;
-    *out = (int64_t)v;
-    return MARGIN_OK;
-}
 
-int margin__mul128(margin__i128 a, margin__i128 b, margin__i128 *out)
-{
-    if (__builtin_mul_overflow(a, b, out))
-        return MARGIN_EOVERFLOW;
-    return MARGIN_OK;
-}
 
 int margin__div128(margin__i128 num, margin__i128 den, int rounding, margin__i128 *out)
 {
@@ -70,8 +64,15 @@ int margin__div128(margin__i128 num, margin__i128 den, int rounding, margin__i12
         *out = q;
         return MARGIN_OK;
     }
-    q = num / den; /* truncates toward zero */
-    r = num % den;
+    if (num >= INT64_MIN && num <= INT64_MAX && den >= INT64_MIN && den <= INT64_MAX) {
+        /* both fit in 64 bits (the usual case): one hardware division; den == -1, the only
+         * 64-bit overflow, was handled above */
+        q = (int64_t)num / (int64_t)den; /* truncates toward zero */
+        r = (int64_t)num % (int64_t)den;
+    } else {
+        q = num / den; /* truncates toward zero */
+        r = num - q * den;
+    }
     if (r == 0) {
         *out = q;
         return MARGIN_OK;

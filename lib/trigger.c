@@ -126,6 +126,8 @@ static void heap_set(margin_engine *e, margin__heap *h, uint32_t pi, int64_t key
     {
         uint32_t i = *slot;
         int64_t old = h->a[i].key;
+        if (old == key)
+            return; /* (re-keying often leaves a key where it was) */
         h->a[i].key = key;
         if (before(h, key, old))
             sift_up(e, h, i);
@@ -522,7 +524,11 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
             n = j;
         }
     }
-    if (n > 0 && (rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
+    if (n == 0) { /* nothing crossed (the common case): only the mark moves */
+        m->mark = mark;
+        return MARGIN_OK;
+    }
+    if ((rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
         return rc;
     outs = e->out;
     /* Decide every outcome. Several positions of one account may close in this update, so
