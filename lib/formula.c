@@ -757,28 +757,12 @@ void margin__cross_band(const margin__market *m, const margin__leg *legs, int n,
         if (leg_piece(m, &legs[i], p0, &a, &bb, &l, &h, &s) != MARGIN_OK)
             goto any;
         sl += s; /* each < 2^117, n <= 16 */
-        if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
-            /* the band stays in the tier (the clamp is covered by the slope bound) */
-            margin__leg t = legs[i];
-            margin__i128 qd = (margin__i128)t.qty * margin__pow10_64(m->w - m->ns), nn, f;
-            int k;
-            if (margin__mul128(qd, p0, &nn) != MARGIN_OK)
-                goto any;
-            k = margin__tier_at(m, nn);
-            if (k > 0) {
-                if (margin__div128(m->tiers[k].floor_w, qd, MARGIN_ROUND_CEIL, &f) != MARGIN_OK)
-                    goto any;
-                if (f > lo)
-                    lo = f > INT64_MAX ? INT64_MAX : (int64_t)f;
-            }
-            if (k + 1 < (int)m->ntiers && m->tiers[k + 1].floor_w != MARGIN__I128_MAX) {
-                if (margin__div128(m->tiers[k + 1].floor_w, qd, MARGIN_ROUND_CEIL, &f) !=
-                    MARGIN_OK)
-                    goto any;
-                if (f - 1 < hi)
-                    hi = (int64_t)(f - 1);
-            }
-        }
+        /* the band stays where every leg's maintenance margin is linear (its tier, and on
+         * one side of the point where a given amount stops clamping it at 0) */
+        if (l > lo)
+            lo = l;
+        if (h < hi)
+            hi = h;
     }
     for (i = 0; i < nc; i++) {
         /* per tick, at scale w + 8: the uPnL term moves h by nw, the maintenance margin by
