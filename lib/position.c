@@ -93,7 +93,6 @@ static void touched(margin_engine *e, uint32_t ai)
 static int reserve_position(margin_engine *e, margin__market *m)
 {
     int rc;
-    margin__retire(e);
     if ((rc = margin__chunk_reserve(e)) != MARGIN_OK)
         return rc;
     if ((rc = margin__index_reserve(e, m)) != MARGIN_OK)
