@@ -28,6 +28,8 @@ from .enums import CrossLiquidationPolicy, EventType, MMBasis, Mode, Side, Statu
 from .errors import (
     AlreadyExists,
     BufferTooSmall,
+    EventQueueFull,
+    FileError,
     GridError,
     InsufficientFunds,
     InsufficientMargin,
@@ -41,6 +43,12 @@ from .errors import (
     ParseError,
     PositionClosed,
     RangeError,
+    SnapshotChecksumError,
+    SnapshotCorruptError,
+    SnapshotError,
+    SnapshotMagicError,
+    SnapshotTruncatedError,
+    SnapshotVersionError,
     StateError,
     error_class,
     strerror,
@@ -81,6 +89,14 @@ __all__ = [
     "BufferTooSmall",
     "AlreadyExists",
     "NotSupported",
+    "EventQueueFull",
+    "SnapshotError",
+    "SnapshotMagicError",
+    "SnapshotVersionError",
+    "SnapshotChecksumError",
+    "SnapshotTruncatedError",
+    "SnapshotCorruptError",
+    "FileError",
     "error_class",
     "strerror",
     "to_fixed",
@@ -92,12 +108,15 @@ __all__ = [
     "MISSING",
     "MONEY_SCALE",
     "RATE_SCALE",
+    "SNAPSHOT_VERSION",
 ]
 
 #: Decimal places of money amounts (``margin_money_scale()``).
 MONEY_SCALE: int = _capi.MARGIN_MONEY_SCALE
 #: Decimal places of rates, ratios and leverage (``margin_rate_scale()``).
 RATE_SCALE: int = _capi.MARGIN_RATE_SCALE
+#: The snapshot format version this library writes (``MARGIN_SNAPSHOT_VERSION``).
+SNAPSHOT_VERSION: int = _capi.MARGIN_SNAPSHOT_VERSION
 
 
 def library_version() -> str:

@@ -1,8 +1,9 @@
 """Raw access to the libmargin C ABI through :mod:`ctypes`.
 
 This module finds and loads the shared library, declares ``argtypes`` and ``restype`` for
-every function of ``include/margin.h`` (the table :data:`PROTOTYPES`), and repeats the
-header's ``#define`` constants under their C names.  The rest of the package is built on
+every function of ``include/margin.h`` (the table :data:`PROTOTYPES`) but the ones listed,
+with the reason, in :data:`NOT_BOUND` (``margin_engine_new_with_allocator``), and repeats
+the header's ``#define`` constants under their C names.  The rest of the package is built on
 it; ordinary code should use :class:`margin.Engine` instead.
 
 The library is looked up, in order:
@@ -42,6 +43,7 @@ __all__ = [
     "LIBRARY_PATH",
     "MISSING",
     "PROTOTYPES",
+    "NOT_BOUND",
     "lib",
     "find_library",
 ]
@@ -65,6 +67,13 @@ MARGIN_EMARGIN = -12
 MARGIN_EBUFFER = -13
 MARGIN_EEXIST = -14
 MARGIN_ENOTSUP = -15
+MARGIN_EFULL = -16
+MARGIN_EMAGIC = -17
+MARGIN_EVERSION = -18
+MARGIN_ECHECKSUM = -19
+MARGIN_ETRUNCATED = -20
+MARGIN_ECORRUPT = -21
+MARGIN_EIO = -22
 
 MARGIN_MONEY_SCALE = 8
 MARGIN_RATE_SCALE = 8
@@ -90,6 +99,8 @@ MARGIN_ENG_CROSS_LIQUIDATION = 10
 MARGIN_CROSS_LIQ_ALL = 0
 MARGIN_CROSS_LIQ_WORST_FIRST = 1
 MARGIN_ENG_CROSS_EVALUATIONS = 11
+MARGIN_ENG_EVENT_CAP = 12
+MARGIN_ENG_RETAIN_CLOSED = 13
 
 MARGIN_MKT_PRICE_SCALE = 1
 MARGIN_MKT_QTY_SCALE = 2
@@ -213,6 +224,8 @@ MARGIN_EVF_FREE_BALANCE = 21
 MARGIN_EVF_LEVERAGE = 22
 MARGIN_EVF_MODE = 23
 
+MARGIN_SNAPSHOT_VERSION = 1
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1
@@ -305,6 +318,24 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
         _int, [_E, _u64, _i32, _pu64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "margin_positions": (
         _int, [_E, _i32, _pu64, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    # snapshots and the state hash
+    "margin_snapshot_save": (
+        _int, [_E, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "margin_snapshot_load": (_int, [_E, ctypes.c_void_p, ctypes.c_size_t]),
+    "margin_snapshot_write": (_int, [_E, _str]),
+    "margin_snapshot_read": (_int, [_E, _str]),
+    "margin_state_hash": (_int, [_E, _pu64]),
+}
+
+#: Functions of the header that this binding leaves out on purpose, with the reason
+#: (tests/test_header.py accepts exactly these).
+NOT_BOUND: Dict[str, str] = {
+    "margin_engine_new_with_allocator": (
+        "a caller's allocator is for C and Rust programs that pool or account for memory; "
+        "from Python every allocation of the engine would call back into the interpreter "
+        "through ctypes (under the GIL, unable to raise), for no gain over the C library's "
+        "own malloc. The engine's memory is freed with the engine either way."
+    ),
 }
 
 

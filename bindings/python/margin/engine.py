@@ -8,6 +8,7 @@ never dangle; every property reads the engine's current state.
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import (
@@ -37,7 +38,7 @@ from .enums import (
     parse_mode,
     parse_side,
 )
-from .errors import InvalidArgument, MarginError, StateError, make_error
+from .errors import FileError, InvalidArgument, MarginError, StateError, make_error
 from .events import FIELD_COUNT, Event, build_event
 
 __all__ = ["Engine", "Market", "Account", "Position", "Tier", "EventCallback"]
@@ -59,6 +60,22 @@ def _market_id(market: MarketLike) -> int:
 
 
 StatusFilter = Union[Status, str, int, None]
+
+#: A file path as the snapshot functions accept it.
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+#: Snapshot bytes as :meth:`Engine.load` accepts them.
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def _path_bytes(path: PathLike) -> bytes:
+    """The path as the C library takes it (``os.fsencode``); NUL bytes refused."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: expected str, bytes or os.PathLike, got {type(path).__name__}")
+    raw = os.fsencode(path)
+    if not raw or b"\0" in raw:
+        raise InvalidArgument(_capi.MARGIN_EINVAL, f"path {path!r} is empty or contains NUL")
+    return raw
 
 
 def _status_filter(status: StatusFilter) -> int:
@@ -118,6 +135,10 @@ class Engine:
         cross_liquidation: How a cross account is liquidated (default
             :attr:`CrossLiquidationPolicy.ALL <margin.CrossLiquidationPolicy.ALL>`; see
             :attr:`cross_liquidation`).
+        event_cap: Cap on the number of queued events (default ``None``: none; see
+            :attr:`event_cap`).
+
+    An engine can also be made from a snapshot: :meth:`load` and :meth:`load_file`.
 
     Example:
         >>> with Engine() as eng:                                   # doctest: +SKIP
@@ -133,6 +154,7 @@ class Engine:
         event_queue: Optional[bool] = None,
         full_scan: Optional[bool] = None,
         cross_liquidation: Optional[CrossLiquidationPolicyLike] = None,
+        event_cap: Optional[int] = None,
     ) -> None:
         self._handle: Optional[ctypes.c_void_p] = None
         self._callback: Optional[EventCallback] = None
@@ -155,6 +177,8 @@ class Engine:
                 self.full_scan = full_scan
             if cross_liquidation is not None:
                 self.cross_liquidation = cross_liquidation  # type: ignore[assignment]
+            if event_cap is not None:
+                self.event_cap = event_cap
             if margin_call_levels is not None:
                 self.set_margin_call_levels(margin_call_levels)
             if callback is not None:
@@ -305,6 +329,33 @@ class Engine:
         self.set(_capi.MARGIN_ENG_CROSS_LIQUIDATION, parse_cross_liquidation(value))
 
     @property
+    def event_cap(self) -> Optional[int]:
+        """Cap on the number of queued events (``MARGIN_ENG_EVENT_CAP``), or ``None`` for
+        no cap (the default; setting ``None`` or 0 removes it).  A call that would queue
+        events past the cap raises :class:`~margin.EventQueueFull` and changes nothing: no
+        event is ever dropped.  A mark update or funding round is refused whole.  Drain
+        the queue with :meth:`events` and call again.  A cap below the number already
+        queued only stops new events."""
+        cap = self.get(_capi.MARGIN_ENG_EVENT_CAP)
+        return None if cap == 0 else cap
+
+    @event_cap.setter
+    def event_cap(self, value: Optional[int]) -> None:
+        self.set(_capi.MARGIN_ENG_EVENT_CAP, 0 if value is None else value)
+
+    @property
+    def retain_closed(self) -> int:
+        """How many of the most recently closed (or liquidated) positions stay readable
+        (``MARGIN_ENG_RETAIN_CLOSED``, default 1048576, settable, >= 0).  Older closed
+        positions are retired a block of ids at a time: their memory is freed and their
+        ids raise :class:`~margin.NotFound`; ids are never reused."""
+        return self.get(_capi.MARGIN_ENG_RETAIN_CLOSED)
+
+    @retain_closed.setter
+    def retain_closed(self, value: int) -> None:
+        self.set(_capi.MARGIN_ENG_RETAIN_CLOSED, value)
+
+    @property
     def cross_evaluations(self) -> int:
         """Number of cross-account evaluations so far (``MARGIN_ENG_CROSS_EVALUATIONS``): a
         mark update evaluates a cross account when the mark leaves the account's price
@@ -358,6 +409,95 @@ class Engine:
     @margin_call_levels.setter
     def margin_call_levels(self, levels: Iterable[DecimalLike]) -> None:
         self.set_margin_call_levels(levels)
+
+    # ------------------------------------------------------------------ snapshots
+    def save(self) -> bytes:
+        """The whole engine as snapshot bytes (``margin_snapshot_save()``; the format is
+        ``docs/snapshot.md``): markets, accounts, positions open and closed, options,
+        sequence numbers and the queued events.  Not in it: the callback.
+
+        The same state always gives the same bytes, and :meth:`load` gives an engine
+        that produces the same events and the same next snapshot on the same calls.
+        """
+        n = ctypes.c_size_t()
+        self._query("margin_snapshot_save", None, 0, ctypes.byref(n))
+        buf = ctypes.create_string_buffer(n.value)
+        self._query("margin_snapshot_save", buf, n.value, ctypes.byref(n))
+        return buf.raw[: n.value]
+
+    def save_file(self, path: PathLike) -> None:
+        """Save the engine to the file *path*, atomically (``margin_snapshot_write()``):
+        a temporary file beside it is written, synced and renamed over *path*, so *path*
+        holds either its previous content or the whole new snapshot.
+
+        Raises:
+            FileError: a step failed (an :class:`OSError`; the message names the step
+                and the reason); *path* is untouched and no temporary file is left.
+        """
+        raw = _path_bytes(path)
+        try:
+            self._query("margin_snapshot_write", raw)
+        except FileError as exc:
+            exc.filename = os.fspath(path)
+            raise
+
+    @classmethod
+    def load(cls, data: BytesLike, *, callback: Optional[EventCallback] = None) -> "Engine":
+        """A new engine from snapshot bytes (``margin_snapshot_load()``), with every
+        option, figure and queued event of the engine that saved them, and *callback*
+        (which a snapshot does not hold).
+
+        Raises:
+            SnapshotError: the bytes are not a snapshot this library reads; the subclass
+                says why (:class:`~margin.SnapshotMagicError`,
+                :class:`~margin.SnapshotVersionError`,
+                :class:`~margin.SnapshotTruncatedError`,
+                :class:`~margin.SnapshotChecksumError`,
+                :class:`~margin.SnapshotCorruptError`).  No engine is returned, and none
+                is left half-built.
+        """
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data: expected bytes, got {type(data).__name__}")
+        raw = bytes(data)
+        eng = cls(callback=callback)
+        try:
+            eng._call("margin_snapshot_load", raw, len(raw))
+        except BaseException:
+            eng.close()
+            raise
+        return eng
+
+    @classmethod
+    def load_file(cls, path: PathLike, *, callback: Optional[EventCallback] = None) -> "Engine":
+        """A new engine from the snapshot file *path* (``margin_snapshot_read()``), as
+        :meth:`load`.
+
+        Raises:
+            FileError: the file cannot be opened or read (an :class:`OSError`).
+            SnapshotError: its content is not a snapshot this library reads.
+        """
+        raw = _path_bytes(path)
+        eng = cls(callback=callback)
+        try:
+            eng._call("margin_snapshot_read", raw)
+        except FileError as exc:
+            eng.close()
+            exc.filename = os.fspath(path)
+            raise
+        except BaseException:
+            eng.close()
+            raise
+        return eng
+
+    @property
+    def state_hash(self) -> int:
+        """A 64-bit hash of the engine's state (``margin_state_hash()``): equal for two
+        engines that would save the same snapshot, different otherwise but for a 2**-64
+        chance.  Computed on each read, in time proportional to the state, without
+        building the snapshot; for comparing replicas, not for security."""
+        out = ctypes.c_uint64()
+        self._query("margin_state_hash", ctypes.byref(out))
+        return out.value
 
     # ------------------------------------------------------------------ events
     def set_callback(self, callback: Optional[EventCallback]) -> None:

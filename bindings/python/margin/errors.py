@@ -5,6 +5,10 @@ Every class derives from :class:`MarginError`, which carries the C status ``code
 ``margin_strerror()`` when there is no engine message.  Where a built-in exception means
 the same thing, the class also derives from it, so ``except ValueError`` catches a
 :class:`ParseError` and ``except LookupError`` a :class:`NotFound`.
+
+The five ways a snapshot can be refused share the base :class:`SnapshotError` (a
+``ValueError``: the bytes are bad, as with :class:`json.JSONDecodeError`); a file that
+cannot be written or read is a :class:`FileError`, which is an :class:`OSError`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ __all__ = [
     "BufferTooSmall",
     "AlreadyExists",
     "NotSupported",
+    "EventQueueFull",
+    "SnapshotError",
+    "SnapshotMagicError",
+    "SnapshotVersionError",
+    "SnapshotChecksumError",
+    "SnapshotTruncatedError",
+    "SnapshotCorruptError",
+    "FileError",
     "ERROR_CLASSES",
     "error_class",
     "strerror",
@@ -156,6 +168,60 @@ class NotSupported(MarginError, NotImplementedError):
     CODE = _capi.MARGIN_ENOTSUP
 
 
+class EventQueueFull(MarginError):
+    """``MARGIN_EFULL``: the event queue is at its cap (:attr:`Engine.event_cap
+    <margin.Engine.event_cap>`) and the call would have queued more events, so it changed
+    nothing.  Drain the queue (:meth:`Engine.events <margin.Engine.events>`) and call
+    again."""
+
+    CODE = _capi.MARGIN_EFULL
+
+
+class SnapshotError(MarginError, ValueError):
+    """Base of the errors of a snapshot that cannot be loaded (its subclasses say why).
+    The engine it was loaded into stays empty: nothing is half-built."""
+
+
+class SnapshotMagicError(SnapshotError):
+    """``MARGIN_EMAGIC``: the bytes do not start with the snapshot magic (not a libmargin
+    snapshot at all)."""
+
+    CODE = _capi.MARGIN_EMAGIC
+
+
+class SnapshotVersionError(SnapshotError):
+    """``MARGIN_EVERSION``: a snapshot format version this library does not read."""
+
+    CODE = _capi.MARGIN_EVERSION
+
+
+class SnapshotChecksumError(SnapshotError):
+    """``MARGIN_ECHECKSUM``: the CRC-32C does not match the bytes (they were damaged)."""
+
+    CODE = _capi.MARGIN_ECHECKSUM
+
+
+class SnapshotTruncatedError(SnapshotError):
+    """``MARGIN_ETRUNCATED``: the snapshot is shorter than its header says (it was cut)."""
+
+    CODE = _capi.MARGIN_ETRUNCATED
+
+
+class SnapshotCorruptError(SnapshotError):
+    """``MARGIN_ECORRUPT``: a field is out of range or inconsistent with the others (the
+    message names it)."""
+
+    CODE = _capi.MARGIN_ECORRUPT
+
+
+class FileError(MarginError, OSError):
+    """``MARGIN_EIO``: a snapshot file could not be opened, written, synced, renamed or
+    read; the message names the step and the system's reason.  An :class:`OSError`, whose
+    ``filename`` is the path given (``errno`` is not known: the message has the reason)."""
+
+    CODE = _capi.MARGIN_EIO
+
+
 #: Status code -> exception class.
 ERROR_CLASSES: Dict[int, Type[MarginError]] = {
     cls.CODE: cls
@@ -175,6 +241,13 @@ ERROR_CLASSES: Dict[int, Type[MarginError]] = {
         BufferTooSmall,
         AlreadyExists,
         NotSupported,
+        EventQueueFull,
+        SnapshotMagicError,
+        SnapshotVersionError,
+        SnapshotChecksumError,
+        SnapshotTruncatedError,
+        SnapshotCorruptError,
+        FileError,
     )
 }
 

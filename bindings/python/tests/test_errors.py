@@ -37,7 +37,18 @@ class ErrorClasses(unittest.TestCase):
             -13: (margin.BufferTooSmall, margin.MarginError),
             -14: (margin.AlreadyExists, margin.MarginError),
             -15: (margin.NotSupported, NotImplementedError),
+            -16: (margin.EventQueueFull, margin.MarginError),
+            -17: (margin.SnapshotMagicError, margin.SnapshotError),
+            -18: (margin.SnapshotVersionError, margin.SnapshotError),
+            -19: (margin.SnapshotChecksumError, margin.SnapshotError),
+            -20: (margin.SnapshotTruncatedError, margin.SnapshotError),
+            -21: (margin.SnapshotCorruptError, margin.SnapshotError),
+            -22: (margin.FileError, OSError),
         }
+        # A damaged snapshot is bad input: the snapshot errors are ValueErrors.
+        self.assertTrue(issubclass(margin.SnapshotError, ValueError))
+        self.assertTrue(issubclass(margin.SnapshotError, margin.MarginError))
+        self.assertFalse(issubclass(margin.FileError, margin.SnapshotError))
         for code, (cls, builtin) in expected.items():
             with self.subTest(code=code):
                 self.assertIs(margin.error_class(code), cls)

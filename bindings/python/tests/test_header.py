@@ -155,13 +155,22 @@ class HeaderVersusBinding(unittest.TestCase):
         self.assertIn("margin_position_open", self.functions)
 
     def test_every_function_is_declared_by_the_binding(self) -> None:
-        missing = sorted(set(self.functions) - set(_capi.PROTOTYPES))
+        # One function is left out on purpose, with its reason in _capi.NOT_BOUND: the
+        # caller's allocator (ctypes callbacks for every allocation bring Python nothing).
+        self.assertEqual(set(_capi.NOT_BOUND), {"margin_engine_new_with_allocator"})
+        for name, reason in _capi.NOT_BOUND.items():
+            self.assertIn(name, self.functions, f"{name} is no longer in margin.h")
+            self.assertNotIn(name, _capi.PROTOTYPES)
+            self.assertTrue(reason)
+        missing = sorted(set(self.functions) - set(_capi.PROTOTYPES) - set(_capi.NOT_BOUND))
         self.assertEqual(missing, [], "functions of margin.h missing from the binding")
         extra = sorted(set(_capi.PROTOTYPES) - set(self.functions))
         self.assertEqual(extra, [], "binding declares functions that margin.h lacks")
 
     def test_signatures_match(self) -> None:
         for name, (ret, params) in self.functions.items():
+            if name in _capi.NOT_BOUND:
+                continue
             with self.subTest(function=name):
                 restype, argtypes = _capi.PROTOTYPES[name]
                 want_ret = ctype_for(ret, _capi.EVENT_FN)

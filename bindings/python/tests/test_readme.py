@@ -31,8 +31,8 @@ class ReadmeSeedExample(unittest.TestCase):
     def setUp(self) -> None:
         with open(README, encoding="utf-8") as f:
             self.blocks = python_blocks(f.read())
-        # The seed example, then the cross-margin example.
-        self.assertEqual(len(self.blocks), 2, "the README has two python blocks")
+        # The seed example, the cross-margin example, then the snapshot example.
+        self.assertEqual(len(self.blocks), 3, "the README has three python blocks")
 
     def test_seed_example_runs(self) -> None:
         code = self.blocks[0]
@@ -51,6 +51,13 @@ class ReadmeSeedExample(unittest.TestCase):
         self.assertIn("cross=True", code)
         lines = run_block(code)
         self.assertEqual(lines, ["['liquidation', 'liquidation', 'cross_liquidation']"])
+
+    def test_snapshot_example_runs(self) -> None:
+        code = self.blocks[2]
+        self.assertIn("margin.Engine.load(data)", code)
+        self.assertIn("save_file", code)
+        lines = run_block(code)
+        self.assertEqual(lines, ["['LIQUIDATED']", "SnapshotTruncatedError"])
 
 
 if __name__ == "__main__":
