@@ -31,6 +31,21 @@ pub struct margin_engine {
 pub type margin_event_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, e: *const margin_engine, type_: i32)>;
 
+/// Allocates `size` bytes, like `malloc` (`typedef void *(*margin_malloc_fn)(void *user,
+/// size_t size)`); returns NULL when it cannot. Memory must be aligned for any C type.
+pub type margin_malloc_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, size: usize) -> *mut c_void>;
+
+/// Resizes `ptr` (NULL: allocates) to `size > 0` bytes, like `realloc`
+/// (`typedef void *(*margin_realloc_fn)(void *user, void *ptr, size_t size)`); returns NULL
+/// when it cannot, leaving `ptr` intact.
+pub type margin_realloc_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, ptr: *mut c_void, size: usize) -> *mut c_void>;
+
+/// Frees `ptr` (NULL: nothing), like `free`
+/// (`typedef void (*margin_free_fn)(void *user, void *ptr)`).
+pub type margin_free_fn = Option<unsafe extern "C" fn(user: *mut c_void, ptr: *mut c_void)>;
+
 // ---------------------------------------------------------------------------- constants
 
 /// Success.
@@ -65,6 +80,20 @@ pub const MARGIN_EBUFFER: i32 = -13;
 pub const MARGIN_EEXIST: i32 = -14;
 /// Not supported (yet) by this version.
 pub const MARGIN_ENOTSUP: i32 = -15;
+/// The event queue is at its cap ([`MARGIN_ENG_EVENT_CAP`]): the call would produce events that could not be queued, so it changed nothing. Drain the queue and call again.
+pub const MARGIN_EFULL: i32 = -16;
+/// A snapshot does not start with the snapshot magic (it is not a libmargin snapshot).
+pub const MARGIN_EMAGIC: i32 = -17;
+/// A snapshot's format version is not one this library reads.
+pub const MARGIN_EVERSION: i32 = -18;
+/// A snapshot's checksum does not match its bytes (it was damaged).
+pub const MARGIN_ECHECKSUM: i32 = -19;
+/// A snapshot is shorter than its header says (it was cut).
+pub const MARGIN_ETRUNCATED: i32 = -20;
+/// A snapshot field is out of range or inconsistent with the others (the message names it).
+pub const MARGIN_ECORRUPT: i32 = -21;
+/// A file could not be opened, written, synced, renamed or read (the message says which step and the system's reason).
+pub const MARGIN_EIO: i32 = -22;
 /// Decimal places of every money amount.
 pub const MARGIN_MONEY_SCALE: i32 = 8;
 /// Decimal places of rates, ratios and leverage.
@@ -109,6 +138,10 @@ pub const MARGIN_CROSS_LIQ_ALL: i32 = 0;
 pub const MARGIN_CROSS_LIQ_WORST_FIRST: i32 = 1;
 /// Number of cross-account evaluations so far (read-only): a mark update evaluates a cross account when the mark leaves the account's price band in that market (or an isolated stop or take-profit of the same account moved its free balance); a funding round evaluates every cross account holding the market.
 pub const MARGIN_ENG_CROSS_EVALUATIONS: i32 = 11;
+/// Cap on the number of queued events, 0 (default): none. A call that would queue events past it fails with [`MARGIN_EFULL`] and changes nothing. Settable at any time.
+pub const MARGIN_ENG_EVENT_CAP: i32 = 12;
+/// How many of the most recently closed (or liquidated) positions stay readable, default 1048576; settable, >= 0. Older closed positions are retired a block of ids at a time (their ids answer [`MARGIN_ENOTFOUND`]); ids are never reused.
+pub const MARGIN_ENG_RETAIN_CLOSED: i32 = 13;
 /// Decimal places of prices in this market, 0 to 18; default 8. Settable only while the market has no tiers added and no positions.
 pub const MARGIN_MKT_PRICE_SCALE: i32 = 1;
 /// Decimal places of quantities in this market, 0 to 18; default 8. Same restriction.
@@ -328,6 +361,8 @@ pub const MARGIN_EVF_FREE_BALANCE: i32 = 21;
 pub const MARGIN_EVF_LEVERAGE: i32 = 22;
 /// [`MARGIN_MODE_ISOLATED`] or [`MARGIN_MODE_CROSS`]: the position's mode, or the book an account event concerns.
 pub const MARGIN_EVF_MODE: i32 = 23;
+/// Snapshot format version written by this library (and the only one it reads so far).
+pub const MARGIN_SNAPSHOT_VERSION: i32 = 1;
 
 // ---------------------------------------------------------------------------- functions
 
@@ -366,6 +401,13 @@ extern "C" {
 
     // ---- engine
     pub fn margin_engine_new(out: *mut *mut margin_engine) -> c_int;
+    pub fn margin_engine_new_with_allocator(
+        out: *mut *mut margin_engine,
+        alloc: margin_malloc_fn,
+        grow: margin_realloc_fn,
+        release: margin_free_fn,
+        user: *mut c_void,
+    ) -> c_int;
     pub fn margin_engine_free(e: *mut margin_engine);
     pub fn margin_errmsg(e: *const margin_engine) -> *const c_char;
     pub fn margin_errcode(e: *const margin_engine) -> c_int;
@@ -549,4 +591,16 @@ extern "C" {
         cap: usize,
         out_n: *mut usize,
     ) -> c_int;
+
+    // ---- snapshots and the state hash
+    pub fn margin_snapshot_save(
+        e: *const margin_engine,
+        buf: *mut c_void,
+        cap: usize,
+        out_len: *mut usize,
+    ) -> c_int;
+    pub fn margin_snapshot_load(e: *mut margin_engine, buf: *const c_void, len: usize) -> c_int;
+    pub fn margin_snapshot_write(e: *const margin_engine, path: *const c_char) -> c_int;
+    pub fn margin_snapshot_read(e: *mut margin_engine, path: *const c_char) -> c_int;
+    pub fn margin_state_hash(e: *const margin_engine, out: *mut u64) -> c_int;
 }

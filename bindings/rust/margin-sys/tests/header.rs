@@ -1,7 +1,7 @@
 //! Header-versus-binding test: parses `include/margin.h` and `src/lib.rs` and fails when a
-//! function, the callback typedef or a `#define MARGIN_*` constant of the header is missing
-//! from margin-sys (or is extra there), or when a parameter, return type, constant type or
-//! constant value differs.
+//! function, a function-pointer typedef (the event callback, the memory functions) or a
+//! `#define MARGIN_*` constant of the header is missing from margin-sys (or is extra
+//! there), or when a parameter, return type, constant type or constant value differs.
 //!
 //! C-to-Rust type mapping checked here: `int` -> `c_int`, `int32_t` -> `i32`,
 //! `int64_t` -> `i64`, `uint32_t` -> `u32`, `uint64_t` -> `u64`, `size_t` -> `usize`,
@@ -90,6 +90,9 @@ fn c_base_to_rust(base: &str) -> String {
         "void" => "c_void",
         "margin_engine" => "margin_engine",
         "margin_event_fn" => "margin_event_fn",
+        "margin_malloc_fn" => "margin_malloc_fn",
+        "margin_realloc_fn" => "margin_realloc_fn",
+        "margin_free_fn" => "margin_free_fn",
         other => panic!("C type `{other}` has no Rust mapping in this test: extend the test"),
     }
     .to_string()
@@ -158,16 +161,23 @@ fn c_params(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every `MARGIN_API` prototype of the header.
-fn header_functions(h: &str) -> BTreeMap<String, Sig> {
-    let mut out = BTreeMap::new();
-    for line_block in h.split(';') {
-        // Prototypes are the statements containing MARGIN_API outside #define lines.
-        let stmt: String = line_block
+/// The header's statements (the text between two `;`), each on one line, without its
+/// preprocessor lines.
+fn statements(h: &str) -> impl Iterator<Item = String> + '_ {
+    h.split(';').map(|block| {
+        block
             .lines()
             .filter(|l| !l.trim_start().starts_with('#'))
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" ")
+    })
+}
+
+/// Every `MARGIN_API` prototype of the header.
+fn header_functions(h: &str) -> BTreeMap<String, Sig> {
+    let mut out = BTreeMap::new();
+    // Prototypes are the statements containing MARGIN_API outside #define lines.
+    for stmt in statements(h) {
         let pos = match stmt.find("MARGIN_API") {
             Some(p) => p,
             None => continue,
@@ -187,19 +197,35 @@ fn header_functions(h: &str) -> BTreeMap<String, Sig> {
     out
 }
 
-/// The header's `typedef void (*margin_event_fn)(...)`.
-fn header_callback(h: &str) -> Sig {
-    let start = h
-        .find("typedef void (*margin_event_fn)")
-        .expect("margin_event_fn typedef");
-    let rest = &h[start + "typedef void (*margin_event_fn)".len()..];
-    let end = rest.find(';').unwrap();
-    let decl = rest[..end].trim();
-    let inner = decl.trim_start_matches('(').trim_end_matches(')');
-    Sig {
-        params: c_params(inner),
-        ret: None,
+/// The header's function-pointer typedefs (`typedef void (*margin_event_fn)(...)`,
+/// `typedef void *(*margin_malloc_fn)(...)`, ...), by name.
+fn header_fn_typedefs(h: &str) -> BTreeMap<String, Sig> {
+    let mut out = BTreeMap::new();
+    for stmt in statements(h) {
+        let decl = match stmt.find("typedef ") {
+            Some(p) => &stmt[p + "typedef ".len()..],
+            None => continue,
+        };
+        let star = match decl.find("(*") {
+            Some(p) => p,
+            None => continue, // `typedef struct margin_engine margin_engine`
+        };
+        let ret = c_type_to_rust(&tokens(&decl[..star]));
+        let rest = &decl[star + 2..];
+        let close = rest.find(')').expect("typedef name without )");
+        let name = rest[..close].trim().to_string();
+        let params = rest[close + 1..].trim();
+        let inner = params
+            .strip_prefix('(')
+            .and_then(|p| p.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("typedef {name}: parameters `{params}`"));
+        let sig = Sig {
+            params: c_params(inner),
+            ret,
+        };
+        assert!(out.insert(name.clone(), sig).is_none(), "{name} twice");
     }
+    out
 }
 
 /// Integer value of a C macro body, with its Rust type.
@@ -248,28 +274,36 @@ fn header_constants(h: &str) -> BTreeMap<String, (String, i128)> {
     out
 }
 
+/// The declarations of `src` that start with `keyword`: the text after it, up to `;`.
+fn declarations<'a>(src: &'a str, keyword: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    src.match_indices(keyword).map(move |(p, _)| {
+        let rest = &src[p + keyword.len()..];
+        &rest[..rest.find(';').expect("declaration without ;")]
+    })
+}
+
+/// The normalised types of a Rust parameter list (`user: *mut c_void, size: usize`).
+fn rust_params(list: &str, name: &str) -> Vec<String> {
+    split_top(list)
+        .into_iter()
+        .map(|p| {
+            let colon = p
+                .find(':')
+                .unwrap_or_else(|| panic!("{name}: parameter without a type: `{p}`"));
+            norm(&p[colon + 1..])
+        })
+        .collect()
+}
+
 /// `pub fn` declarations inside the `extern "C"` block of the binding.
 fn rust_functions(src: &str) -> BTreeMap<String, Sig> {
     let start = src.find("extern \"C\" {").expect("extern block");
-    let body = &src[start..];
     let mut out = BTreeMap::new();
-    let mut rest = body;
-    while let Some(p) = rest.find("pub fn ") {
-        let decl_end = rest[p..].find(';').unwrap() + p;
-        let decl = &rest[p + "pub fn ".len()..decl_end];
-        rest = &rest[decl_end + 1..];
+    for decl in declarations(&src[start..], "pub fn ") {
         let open = decl.find('(').unwrap();
         let name = decl[..open].trim().to_string();
         let close = decl.rfind(')').unwrap();
-        let params = split_top(&decl[open + 1..close])
-            .into_iter()
-            .map(|p| {
-                let colon = p
-                    .find(':')
-                    .unwrap_or_else(|| panic!("{name}: parameter without a type: `{p}`"));
-                norm(&p[colon + 1..])
-            })
-            .collect();
+        let params = rust_params(&decl[open + 1..close], &name);
         let after = decl[close + 1..].trim();
         let ret = after.strip_prefix("->").map(norm);
         assert!(
@@ -304,29 +338,35 @@ fn split_top(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn rust_callback(src: &str) -> Sig {
-    let start = src
-        .find("pub type margin_event_fn =")
-        .expect("pub type margin_event_fn");
-    let decl = &src[start..start + src[start..].find(';').unwrap()];
-    let fnpos = decl
-        .find("unsafe extern \"C\" fn(")
-        .expect("Option<unsafe extern \"C\" fn(...)>");
-    assert!(
-        decl.contains("Option<"),
-        "margin_event_fn must be an Option (nullable) fn pointer"
-    );
-    let inner = &decl[fnpos + "unsafe extern \"C\" fn(".len()..];
-    let close = inner.rfind(')').unwrap();
-    let params = split_top(&inner[..close])
-        .into_iter()
-        .map(|p| norm(&p[p.find(':').unwrap() + 1..]))
-        .collect();
-    let after = inner[close + 1..].trim().trim_end_matches('>').trim();
-    Sig {
-        params,
-        ret: after.strip_prefix("->").map(norm),
+/// Every `pub type NAME = Option<unsafe extern "C" fn(...) -> R>;` of the binding.
+fn rust_fn_types(src: &str) -> BTreeMap<String, Sig> {
+    let mut out = BTreeMap::new();
+    for decl in declarations(src, "pub type ") {
+        let eq = decl.find('=').expect("pub type without =");
+        let name = decl[..eq].trim().to_string();
+        let ty = decl[eq + 1..].trim();
+        let fnpos = ty
+            .find("unsafe extern \"C\" fn(")
+            .unwrap_or_else(|| panic!("{name}: not Option<unsafe extern \"C\" fn(...)>"));
+        assert!(
+            ty.starts_with("Option<"),
+            "{name} must be an Option (nullable) fn pointer"
+        );
+        let inner = &ty[fnpos + "unsafe extern \"C\" fn(".len()..];
+        let close = inner.rfind(')').unwrap();
+        let params = rust_params(&inner[..close], &name);
+        let after = inner[close + 1..].trim();
+        let after = after
+            .strip_suffix('>')
+            .expect("Option<...> not closed")
+            .trim();
+        let sig = Sig {
+            params,
+            ret: after.strip_prefix("->").map(norm),
+        };
+        assert!(out.insert(name.clone(), sig).is_none(), "{name} twice");
     }
+    out
 }
 
 fn rust_constants(src: &str) -> BTreeMap<String, (String, i128)> {
@@ -403,9 +443,18 @@ fn every_header_function_is_declared_with_the_same_types() {
 }
 
 #[test]
-fn callback_typedef_matches() {
+fn function_pointer_typedefs_match() {
     let (h, rs) = sources();
-    assert_eq!(header_callback(&h), rust_callback(&rs));
+    let ht = header_fn_typedefs(&h);
+    for name in [
+        "margin_event_fn",
+        "margin_malloc_fn",
+        "margin_realloc_fn",
+        "margin_free_fn",
+    ] {
+        assert!(ht.contains_key(name), "the parser missed {name}");
+    }
+    assert_eq!(ht, rust_fn_types(&rs));
 }
 
 #[test]
@@ -476,6 +525,28 @@ fn parsed_text_is_what_is_compiled() {
     ) -> c_int = margin_position_open;
     let _: unsafe extern "C" fn(*mut margin_engine, margin_event_fn, *mut c_void) -> c_int =
         margin_engine_set_callback;
+    assert_eq!((MARGIN_EFULL, MARGIN_EIO), (-16, -22));
+    assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 1));
+    let _: unsafe extern "C" fn(*const margin_engine, *mut c_void, usize, *mut usize) -> c_int =
+        margin_snapshot_save;
+    let _: unsafe extern "C" fn(*mut margin_engine, *const c_void, usize) -> c_int =
+        margin_snapshot_load;
+    let _: unsafe extern "C" fn(*const margin_engine, *mut u64) -> c_int = margin_state_hash;
+    let _: unsafe extern "C" fn(
+        *mut *mut margin_engine,
+        margin_malloc_fn,
+        margin_realloc_fn,
+        margin_free_fn,
+        *mut c_void,
+    ) -> c_int = margin_engine_new_with_allocator;
+    unsafe extern "C" fn m(_: *mut c_void, _: usize) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    unsafe extern "C" fn r(_: *mut c_void, _: *mut c_void, _: usize) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    unsafe extern "C" fn f(_: *mut c_void, _: *mut c_void) {}
+    let _: (margin_malloc_fn, margin_realloc_fn, margin_free_fn) = (Some(m), Some(r), Some(f));
 }
 
 /// The parser itself must catch a difference (so that a passing run means something).
@@ -504,4 +575,10 @@ fn parser_detects_a_changed_type() {
     assert_eq!(c["MARGIN_A"], ("i32".to_string(), -3));
     assert_eq!(c["MARGIN_B"], ("u32".to_string(), 2));
     assert_eq!(c["MARGIN_C"], ("i64".to_string(), i64::MIN as i128));
+    // Function-pointer typedefs: a changed return or parameter type is caught.
+    let t = header_fn_typedefs("typedef void *(*margin_x_fn)(void *user, size_t size);");
+    let good = "pub type margin_x_fn = Option<unsafe extern \"C\" fn(user: *mut c_void, size: usize) -> *mut c_void>;";
+    let bad = "pub type margin_x_fn = Option<unsafe extern \"C\" fn(user: *mut c_void, size: u64) -> *mut c_void>;";
+    assert_eq!(t, rust_fn_types(good));
+    assert_ne!(t, rust_fn_types(bad));
 }

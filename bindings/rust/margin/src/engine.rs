@@ -13,6 +13,11 @@ use crate::event::{read_current, Event, EventKind, Events};
 use crate::types::*;
 use margin_sys as sys;
 
+mod allocator;
+mod snapshot;
+
+pub use allocator::Allocator;
+
 type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 
 /// What the C side's `user` pointer points to while a callback is installed.
@@ -106,6 +111,9 @@ extern "C" fn trampoline(user: *mut sys::c_void, e: *const sys::margin_engine, t
 pub struct Engine {
     raw: NonNull<sys::margin_engine>,
     callback: *mut CallbackState,
+    /// The caller's allocator ([`Engine::with_allocator`]), dropped after the engine
+    /// (fields drop after `Drop::drop` has freed it).
+    _allocator: Option<Box<dyn Send>>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -157,11 +165,17 @@ impl Engine {
         }
         let raw = NonNull::new(p)
             .ok_or_else(|| Error::new(ErrorKind::NoMemory, "margin_engine_new returned NULL"))?;
-        Ok(Engine {
+        Ok(Engine::from_raw(raw, None))
+    }
+
+    /// Takes ownership of a new handle (and of the allocator it was made with).
+    fn from_raw(raw: NonNull<sys::margin_engine>, allocator: Option<Box<dyn Send>>) -> Engine {
+        Engine {
             raw,
             callback: ptr::null_mut(),
+            _allocator: allocator,
             _not_sync: PhantomData,
-        })
+        }
     }
 
     /// The raw handle, for calling `margin_sys` directly. It stays owned by `self`.
@@ -279,6 +293,68 @@ impl Engine {
     /// callback still sees them).
     pub fn set_event_queue(&mut self, on: bool) -> Result<()> {
         self.engine_set(sys::MARGIN_ENG_EVENT_QUEUE, on as i64)
+    }
+
+    /// Caps the number of queued events (`MARGIN_ENG_EVENT_CAP`; `None` or `Some(0)`: no
+    /// cap, the default). A call that would queue events past the cap fails with
+    /// [`ErrorKind::Full`] and changes nothing: no event is ever dropped, and a mark
+    /// update or funding round is refused whole. Drain the queue ([`Engine::events`])
+    /// and call again. A cap below the number already queued only stops new events.
+    ///
+    /// ```
+    /// use margin::{Engine, ErrorKind};
+    /// let mut engine = Engine::new().unwrap();
+    /// engine.set_event_cap(Some(1)).unwrap();
+    /// let a = engine.account_new().unwrap();
+    /// engine.deposit(a, "10").unwrap();
+    /// let err = engine.deposit(a, "5").unwrap_err(); // a second event would not fit
+    /// assert_eq!(err.kind(), ErrorKind::Full);
+    /// // Nothing changed:
+    /// assert_eq!(engine.account(a).unwrap().free_balance, margin::Decimal::from(10));
+    /// assert_eq!(engine.events().count(), 1);
+    /// engine.deposit(a, "5").unwrap(); // room again
+    /// ```
+    pub fn set_event_cap(&mut self, cap: Option<u64>) -> Result<()> {
+        let v = match cap {
+            None => 0,
+            Some(c) => i64::try_from(c).map_err(|_| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("event cap {c} does not fit in i64"),
+                )
+            })?,
+        };
+        self.engine_set(sys::MARGIN_ENG_EVENT_CAP, v)
+    }
+
+    /// The cap on queued events ([`Engine::set_event_cap`]); `None`: no cap.
+    pub fn event_cap(&self) -> Result<Option<u64>> {
+        match self.engine_get(sys::MARGIN_ENG_EVENT_CAP)? {
+            0 => Ok(None),
+            v => count(v, "event cap").map(Some),
+        }
+    }
+
+    /// Sets how many of the most recently closed (or liquidated) positions stay readable
+    /// (`MARGIN_ENG_RETAIN_CLOSED`, default 1048576). Older closed positions are retired
+    /// a block of ids at a time: their memory is freed and their ids answer
+    /// [`ErrorKind::NotFound`]; ids are never reused.
+    pub fn set_retain_closed(&mut self, n: u64) -> Result<()> {
+        let v = i64::try_from(n).map_err(|_| {
+            Error::new(
+                ErrorKind::Invalid,
+                format!("retain_closed {n} does not fit in i64"),
+            )
+        })?;
+        self.engine_set(sys::MARGIN_ENG_RETAIN_CLOSED, v)
+    }
+
+    /// How many closed positions stay readable ([`Engine::set_retain_closed`]).
+    pub fn retain_closed(&self) -> Result<u64> {
+        count(
+            self.engine_get(sys::MARGIN_ENG_RETAIN_CLOSED)?,
+            "retain_closed",
+        )
     }
 
     /// Sets how a cross account is liquidated when its cross margin balance falls to its

@@ -43,6 +43,24 @@ pub enum ErrorKind {
     Exists,
     /// `MARGIN_ENOTSUP`: not supported (yet) by this version of the library.
     NotSupported,
+    /// `MARGIN_EFULL`: the event queue is at its cap
+    /// ([`Engine::set_event_cap`](crate::Engine::set_event_cap)) and the call would have
+    /// queued more events, so it changed nothing. Drain the queue and call again.
+    Full,
+    /// `MARGIN_EMAGIC`: the bytes are not a libmargin snapshot (wrong magic).
+    Magic,
+    /// `MARGIN_EVERSION`: a snapshot format version this library does not read.
+    Version,
+    /// `MARGIN_ECHECKSUM`: the snapshot's CRC-32C does not match its bytes (damaged).
+    Checksum,
+    /// `MARGIN_ETRUNCATED`: the snapshot is shorter than its header says (cut).
+    Truncated,
+    /// `MARGIN_ECORRUPT`: a snapshot field is out of range or inconsistent with the
+    /// others (the message names it).
+    Corrupt,
+    /// `MARGIN_EIO`: a snapshot file could not be opened, written, synced, renamed or
+    /// read (the message names the step and the system's reason).
+    Io,
     /// A status code this binding does not know (from a newer library).
     Other(i32),
 }
@@ -66,6 +84,13 @@ impl ErrorKind {
             sys::MARGIN_EBUFFER => ErrorKind::Buffer,
             sys::MARGIN_EEXIST => ErrorKind::Exists,
             sys::MARGIN_ENOTSUP => ErrorKind::NotSupported,
+            sys::MARGIN_EFULL => ErrorKind::Full,
+            sys::MARGIN_EMAGIC => ErrorKind::Magic,
+            sys::MARGIN_EVERSION => ErrorKind::Version,
+            sys::MARGIN_ECHECKSUM => ErrorKind::Checksum,
+            sys::MARGIN_ETRUNCATED => ErrorKind::Truncated,
+            sys::MARGIN_ECORRUPT => ErrorKind::Corrupt,
+            sys::MARGIN_EIO => ErrorKind::Io,
             other => ErrorKind::Other(other),
         }
     }
@@ -88,8 +113,36 @@ impl ErrorKind {
             ErrorKind::Buffer => sys::MARGIN_EBUFFER,
             ErrorKind::Exists => sys::MARGIN_EEXIST,
             ErrorKind::NotSupported => sys::MARGIN_ENOTSUP,
+            ErrorKind::Full => sys::MARGIN_EFULL,
+            ErrorKind::Magic => sys::MARGIN_EMAGIC,
+            ErrorKind::Version => sys::MARGIN_EVERSION,
+            ErrorKind::Checksum => sys::MARGIN_ECHECKSUM,
+            ErrorKind::Truncated => sys::MARGIN_ETRUNCATED,
+            ErrorKind::Corrupt => sys::MARGIN_ECORRUPT,
+            ErrorKind::Io => sys::MARGIN_EIO,
             ErrorKind::Other(code) => code,
         }
+    }
+
+    /// `true` for the five ways a snapshot can be refused: [`ErrorKind::Magic`],
+    /// [`ErrorKind::Version`], [`ErrorKind::Checksum`], [`ErrorKind::Truncated`] and
+    /// [`ErrorKind::Corrupt`] (not [`ErrorKind::Io`]: the file, not its bytes).
+    ///
+    /// ```
+    /// use margin::{Engine, ErrorKind};
+    /// let err = Engine::load(b"not a snapshot").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Magic);
+    /// assert!(err.kind().is_snapshot());
+    /// ```
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Magic
+                | ErrorKind::Version
+                | ErrorKind::Checksum
+                | ErrorKind::Truncated
+                | ErrorKind::Corrupt
+        )
     }
 
     /// The library's static text for this kind (`margin_strerror`).

@@ -15,6 +15,9 @@
 //! - Each account is isolated or cross per market ([`Engine::set_account_mode`],
 //!   [`Mode`]); a cross account's figures are in [`AccountInfo`], and how it is
 //!   liquidated is an engine option ([`Engine::set_cross_liquidation`]).
+//! - The whole engine saves to bytes or a file and loads back ([`Engine::save`],
+//!   [`Engine::load`], [`Engine::save_file`], [`Engine::load_file`]); [`Engine::state_hash`]
+//!   compares replicas. An engine can take its memory from an [`Allocator`] of yours.
 //!
 //! ```
 //! use margin::{Decimal, Engine, EventKind, Side};
@@ -46,7 +49,7 @@ mod types;
 pub use margin_sys as sys;
 
 pub use decimal::{Decimal, IntoDecimal, Rounding, MAX_SCALE, MONEY_SCALE, RATE_SCALE};
-pub use engine::Engine;
+pub use engine::{Allocator, Engine};
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use event::{Event, EventKind, Events};
 pub use types::{

@@ -42,13 +42,27 @@ fn header_functions() -> Vec<String> {
     out
 }
 
+/// Appends every `.rs` file under `dir` (submodules included) to `out`.
+fn read_sources(dir: &std::path::Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            read_sources(&path, out);
+        } else if path.extension().map_or(false, |x| x == "rs") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
 #[test]
 fn every_header_function_is_wrapped() {
     let src_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut src = String::new();
-    for entry in std::fs::read_dir(&src_dir).unwrap() {
-        src.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
-    }
+    read_sources(&src_dir, &mut src);
+    assert!(
+        src.contains("sys::margin_snapshot_load("),
+        "src/engine/ was read"
+    );
     let funcs = header_functions();
     assert!(funcs.len() >= 42, "found only {} functions", funcs.len());
     let mut missing = Vec::new();

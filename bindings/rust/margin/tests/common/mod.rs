@@ -25,3 +25,5 @@ pub fn setup(balance: &str) -> (Engine, MarketId, AccountId) {
     e.deposit(a, balance).expect("deposit");
     (e, m, a)
 }
+
+pub mod story;
