@@ -18,5 +18,7 @@ Suite *suite_api(void);      /* tests/check_api.c: issue 10 library items */
 Suite *suite_extreme(void);  /* tests/check_extreme.c: randomized extremes and atomicity */
 Suite *suite_cross(void);    /* tests/check_cross.c: cross margin, cases worked by hand */
 Suite *suite_cross_random(void); /* tests/check_cross_random.c: cross margin, randomized */
+Suite *suite_snapshot(void);  /* tests/check_snapshot.c: snapshots, the state hash, files */
+Suite *suite_alloc(void);     /* tests/check_alloc.c: allocation failures, the event cap */
 
 #endif
