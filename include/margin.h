@@ -1512,6 +1512,8 @@ MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t 
  * @retval #MARGIN_OK      Saved (or, with @p buf NULL, the size given).
  * @retval #MARGIN_EINVAL  @p e or @p out_len is NULL, or @p buf is NULL with @p cap > 0.
  * @retval #MARGIN_EBUFFER @p cap is smaller than the snapshot (nothing is written).
+ * @retval #MARGIN_ESTATE  Called from inside the event callback (the call delivering the
+ *                         event is half applied: its state is not one to keep).
  * @since 0.2.0
  */
 MARGIN_API int margin_snapshot_save(const margin_engine *e, void *buf, size_t cap,
@@ -1546,18 +1548,22 @@ MARGIN_API int margin_snapshot_load(margin_engine *e, const void *buf, size_t le
 /**
  * @brief Save the engine to a file, atomically.
  *
- * Writes a temporary file in the same directory (`PATH.tmp.XXXXXX`), flushes and fsyncs
- * it, renames it over @p path and fsyncs the directory, so that @p path always holds
- * either the previous snapshot or the new one, whole, even if the process or the machine
- * stops at any moment. On failure the temporary file is removed and @p path is untouched.
+ * Opens the directory, writes a temporary file in it (`PATH.tmp.XXXXXX`), fsyncs and
+ * closes it, renames it over @p path and fsyncs the directory, so that @p path always
+ * holds either the previous snapshot or the new one, whole, even if the process or the
+ * machine stops at any moment. When any step up to the rename fails, the temporary file
+ * is removed and @p path is untouched. When only the directory's final fsync fails, the
+ * new snapshot is already in place, whole, but may not survive a power loss: the status
+ * is #MARGIN_EIO and the message says so.
  *
  * @param[in] e    The engine.
  * @param[in] path The file's path.
  * @retval #MARGIN_OK     Written.
  * @retval #MARGIN_EINVAL @p e or @p path is NULL.
- * @retval #MARGIN_EIO    A step failed: the message names it (open, write, fsync, rename,
- *                        directory fsync) with the system's reason.
+ * @retval #MARGIN_EIO    A step failed: the message names it (directory open, open, write,
+ *                        fsync, close, rename, directory fsync) with the system's reason.
  * @retval #MARGIN_ENOMEM Out of memory.
+ * @retval #MARGIN_ESTATE Called from inside the event callback.
  * @since 0.2.0
  */
 MARGIN_API int margin_snapshot_write(const margin_engine *e, const char *path);
@@ -1566,8 +1572,9 @@ MARGIN_API int margin_snapshot_write(const margin_engine *e, const char *path);
  * @brief Load a snapshot file into an empty engine (as margin_snapshot_load()).
  * @param[in,out] e    An empty engine.
  * @param[in]     path The file's path.
- * @retval #MARGIN_OK  Loaded.
- * @retval #MARGIN_EIO The file could not be opened or read (the message says why).
+ * @retval #MARGIN_OK     Loaded.
+ * @retval #MARGIN_EINVAL @p e is NULL, or @p path is NULL or empty.
+ * @retval #MARGIN_EIO    The file could not be opened or read (the message says why).
  * @return Or any status of margin_snapshot_load().
  * @since 0.2.0
  */
@@ -1584,6 +1591,7 @@ MARGIN_API int margin_snapshot_read(margin_engine *e, const char *path);
  * @param[out] out The hash.
  * @retval #MARGIN_OK     Computed.
  * @retval #MARGIN_EINVAL @p e or @p out is NULL.
+ * @retval #MARGIN_ESTATE Called from inside the event callback.
  * @since 0.2.0
  */
 MARGIN_API int margin_state_hash(const margin_engine *e, uint64_t *out);

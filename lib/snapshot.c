@@ -366,6 +366,8 @@ int margin_snapshot_save(const margin_engine *e, void *buf, size_t cap, size_t *
     uint32_t crc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e)) /* the call delivering the event is half applied */
+        return MARGIN_ESTATE;
     if (out_len == NULL || (buf == NULL && cap > 0))
         return margin__fail(e, MARGIN_EINVAL, "out_len is NULL, or buf is NULL with cap > 0");
     n = snapshot_size(e);
@@ -389,6 +391,8 @@ int margin_state_hash(const margin_engine *e, uint64_t *out)
     sink local;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (out == NULL)
         return margin__fail(e, MARGIN_EINVAL, "out is NULL");
     s = &local;
@@ -1063,9 +1067,11 @@ int margin_snapshot_write(const margin_engine *e, const char *path)
     size_t n, plen, dlen;
     uint8_t *buf;
     char *tmp, *dir;
-    int fd, rc, err;
+    int fd, dfd, rc;
     if (e == NULL)
         return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
     if (path == NULL || *path == '\0')
         return margin__fail(e, MARGIN_EINVAL, "path is NULL or empty");
     plen = strlen(path);
@@ -1092,34 +1098,33 @@ int margin_snapshot_write(const margin_engine *e, const char *path)
         memcpy(dir, path, dlen);
         dir[dlen] = '\0';
     }
+    /* the directory first: a path whose directory cannot be opened fails before anything
+     * is written */
     rc = MARGIN_OK;
-    fd = mkstemp(tmp);
-    if (fd < 0) {
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) {
+        rc = io_fail(e, "directory open", path, errno);
+    } else if ((fd = mkstemp(tmp)) < 0) {
         rc = io_fail(e, "open (of the temporary file)", path, errno);
     } else {
         if (write_all(fd, buf, n) != 0)
             rc = io_fail(e, "write", path, errno);
         else if (fsync(fd) != 0)
             rc = io_fail(e, "fsync", path, errno);
-        err = errno;
         if (close(fd) != 0 && rc == MARGIN_OK)
             rc = io_fail(e, "close", path, errno);
-        (void)err;
         if (rc == MARGIN_OK && rename(tmp, path) != 0)
             rc = io_fail(e, "rename", path, errno);
         if (rc != MARGIN_OK)
             (void)unlink(tmp);
+        else if (fsync(dfd) != 0) /* the rename is done: only its durability is in doubt */
+            rc = margin__fail(e, MARGIN_EIO,
+                              "snapshot file %s: directory fsync failed: %s (the new snapshot "
+                              "is in place, whole, but may not survive a power loss)",
+                              path, strerror(errno));
     }
-    if (rc == MARGIN_OK) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-        if (dfd < 0) {
-            rc = io_fail(e, "directory open", path, errno);
-        } else {
-            if (fsync(dfd) != 0)
-                rc = io_fail(e, "directory fsync", path, errno);
-            (void)close(dfd);
-        }
-    }
+    if (dfd >= 0)
+        (void)close(dfd);
     margin__dealloc(e, buf);
     margin__dealloc(e, tmp);
     margin__dealloc(e, dir);
@@ -1134,8 +1139,8 @@ int margin_snapshot_read(margin_engine *e, const char *path)
     int rc;
     if (e == NULL)
         return MARGIN_EINVAL;
-    if (path == NULL)
-        return margin__fail(e, MARGIN_EINVAL, "path is NULL");
+    if (path == NULL || *path == '\0')
+        return margin__fail(e, MARGIN_EINVAL, "path is NULL or empty");
     f = fopen(path, "rb");
     if (f == NULL)
         return io_fail(e, "open", path, errno);

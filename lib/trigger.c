@@ -617,8 +617,8 @@ static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint3
     uint32_t q;
     for (q = m->head; q != MARGIN__NONE; q = MARGIN__POS(e, q).mnext)
         margin__ledger_unstage(e, MARGIN__POS(e, q).account);
-    if (rc == MARGIN_ENOMEM)
-        return margin__fail(e, rc, "out of memory for the funding round's events");
+    if (rc != MARGIN_EOVERFLOW)
+        return rc; /* out of memory, a full queue...: the callee said so */
     return margin__fail(e, rc, "funding of position %u (or its account's totals) overflows",
                         pi + 1);
 }
