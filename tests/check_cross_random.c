@@ -78,6 +78,7 @@
 
 #include "engine.h" /* the indexed engine's trigger keys: marks aimed at band edges */
 #include "helpers.h"
+#include "snapshot_util.h"
 #include "suites.h"
 
 __extension__ typedef __int128 i128;
@@ -226,7 +227,8 @@ typedef struct {
 } op_t;
 
 static struct {
-    margin_engine *e[2];
+    margin_engine *e[3]; /* e[2]: the twin of e[1] (save / load / continue), when one runs */
+    su_twin tw;
     uint64_t mkt[NMKT], acct[NACC];
     int64_t mark[NMKT];
     spos_t pos[MAXPOS];
@@ -1438,6 +1440,39 @@ static void dump_step(const op_t *op, int rc, size_t n0, size_t n1)
         }
 }
 
+/* ------------------------------------------------------------------ save / load / continue
+ * (issue 12). About one step in 500, right after an operation and before its events are
+ * taken, the indexed engine is saved and loaded into a fresh engine, its twin (its queue
+ * holds that step's events; its cross positions' band keys come from the snapshot). For the
+ * next 12 steps the twin gets the same operations: the same status and new id, the same
+ * events field by field, the same state hash (every fourth step) and identical snapshot
+ * bytes at the end; then the twin replaces the indexed engine for the rest of the run (the
+ * marks aimed at band edges then read the restored engine's keys). */
+#define TWIN_ONE_IN 500
+#define TWIN_STEPS 12
+
+static const char *twin_ctx(void)
+{
+    static char ctx[96];
+    snprintf(ctx, sizeof ctx, "seed %" PRIu64 " step %d (%s): ", S.seed, S.step, S.opname);
+    return ctx;
+}
+
+static void twin_apply(const op_t *op, int rc1, uint64_t id1)
+{
+    uint64_t id2 = 0;
+    int rc2;
+    if (S.tw.e == NULL) {
+        su_twin_maybe_start(&S.tw, S.e[1], TWIN_ONE_IN, TWIN_STEPS, twin_ctx());
+        return;
+    }
+    S.e[2] = S.tw.e;
+    REQ_OK(S.e[2], margin_engine_set(S.e[2], MARGIN_ENG_TIME, S.step)); /* as the others */
+    rc2 = apply(2, op, &id2);
+    REQ(rc2 == rc1 && id2 == id1, CTX "twin: status %d, id %" PRIu64 "; indexed %d, %" PRIu64,
+        CTXA, rc2, id2, rc1, id1);
+}
+
 static void step_once(void)
 {
     op_t op;
@@ -1461,6 +1496,7 @@ static void step_once(void)
         REQ_OK(S.e[w], margin_engine_set(S.e[w], MARGIN_ENG_TIME, S.step));
     rc0 = apply(0, &op, &id0);
     rc1 = apply(1, &op, &id1);
+    twin_apply(&op, rc1, id1);
     REQ(rc0 == rc1, CTX "status %d (%s) vs %d (%s)", CTXA, rc0, margin_errmsg(S.e[0]), rc1,
         margin_errmsg(S.e[1]));
     REQ(id0 == id1, CTX "new ids %" PRIu64 " vs %" PRIu64, CTXA, id0, id1);
@@ -1470,6 +1506,7 @@ static void step_once(void)
         REQ(rc0 == MARGIN_ESTATE, CTX "margin moved on a cross position: %d", CTXA, rc0);
     n0 = drain(0);
     n1 = drain(1);
+    su_twin_events(&S.tw, S.ev[1][0].f, NF, n1, NF, twin_ctx());
     if (n0 != n1 || memcmp(S.ev[0], S.ev[1], n0 * sizeof S.ev[0][0]) != 0 || S.trace)
         dump_step(&op, rc0, n0, n1);
     REQ(n0 == n1, CTX "%zu events (full scan) vs %zu (indexed)", CTXA, n0, n1);
@@ -1537,6 +1574,8 @@ static void step_once(void)
             compare_position((uint64_t)S.ev[0][i].f[MARGIN_EVF_POSITION]);
     if (op.pos >= 1 && op.pos <= S.npos)
         compare_position(op.pos);
+    if (S.tw.e != NULL)
+        su_twin_end_step(&S.tw, &S.e[1], twin_ctx());
 }
 
 static void run(uint64_t seed, int nops)
@@ -1544,6 +1583,7 @@ static void run(uint64_t seed, int nops)
     memset(&S, 0, sizeof S);
     S.seed = seed;
     rng = seed;
+    S.tw.rng = seed ^ 0x7A1A5EEDULL;
     S.opname = "setup";
     S.run_acct = -1;
     S.trace = getenv("MARGIN_CROSS_TRACE") != NULL;
@@ -1596,6 +1636,10 @@ static void run(uint64_t seed, int nops)
             "account margin calls, %d MARGIN_EFUNDS",
             seed, S.n_cross_liq, S.n_ev[MARGIN_EV_LIQUIDATION], S.n_acct_calls, S.n_efunds);
     }
+    if (nops >= 4000)
+        REQ(S.tw.started > 0, "seed %" PRIu64 ": no engine was restored", seed);
+    margin_engine_free(S.tw.e);
+    S.tw.e = NULL;
     margin_engine_free(S.e[0]);
     margin_engine_free(S.e[1]);
     S.e[0] = S.e[1] = NULL;

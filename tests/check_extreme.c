@@ -59,6 +59,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "snapshot_util.h"
 #include "suites.h"
 
 __extension__ typedef __int128 i128;
@@ -160,7 +161,8 @@ typedef struct {
 } snap_t;
 
 static struct {
-    margin_engine *e[2];
+    margin_engine *e[3]; /* e[2]: the twin of e[1] (save / load / continue), when one runs */
+    su_twin tw;
     uint64_t mkt, acct[NACC];
     int ps, qs;
     int64_t tick, step, maxp, max_lev;
@@ -283,7 +285,7 @@ static size_t drain(int w)
     return n;
 }
 
-static void compare_events(void)
+static size_t compare_events(void)
 {
     size_t n0 = drain(0), n1 = drain(1);
     REQ(n0 == n1, CTX "%zu events (full scan) vs %zu (indexed)", CTXA, n0, n1);
@@ -303,6 +305,7 @@ static void compare_events(void)
             (long long)f[MARGIN_EVF_FREE_BALANCE]);
         X.ev_count[f[MARGIN_EVF_TYPE] & 15]++;
     }
+    return n0;
 }
 
 /* ------------------------------------------------------------------ invariants */
@@ -1266,6 +1269,58 @@ static void check_want(const op_t *op, int rc, const char *msg)
         REQ(rc == op->want, CTX "status %d (%s), want %d", CTXA, rc, msg, op->want);
 }
 
+/* ------------------------------------------------------------------ save / load / continue
+ * (issue 12). About one step in 100, right after an operation and before its events are
+ * taken, the indexed engine is saved and loaded into a fresh engine, its twin (the
+ * market's scales, tiers, bounds and options at this iteration's extremes come from the
+ * snapshot). For the next 16 steps the twin gets the same operations: the same status, id
+ * and results, the same events field by field, the same state hash (every fourth step) and
+ * identical snapshot bytes at the end; then the twin replaces the indexed engine for the
+ * rest of the run. */
+#define TWIN_ONE_IN 100
+#define TWIN_STEPS 16
+
+static const char *twin_ctx(void)
+{
+    static char ctx[320];
+    snprintf(ctx, sizeof ctx, CTX, CTXA);
+    return ctx;
+}
+
+/* Is an open position's size off the market's step? margin_market_set() changes the step
+ * with positions open, and then (KNOWN LIBRARY BUG, reported with issue 12;
+ * test_known_step_changed in check_snapshot.c) margin_snapshot_load() rejects the engine's
+ * snapshot ("qty (off the step)"): no twin is made then, unless MARGIN_TEST_KNOWN_BUGS=1. */
+static int off_step(void)
+{
+    for (uint64_t id = 1; id <= X.npos; id++)
+        if (gpos(1, id, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN &&
+            gpos(1, id, MARGIN_POS_QTY) % gmkt(1, MARGIN_MKT_STEP) != 0)
+            return 1;
+    return 0;
+}
+
+static void twin_apply(const op_t *op, int rc1, uint64_t id1, const int64_t out1[2])
+{
+    uint64_t id2 = 0;
+    int64_t out2[2] = {0, 0};
+    int rc2;
+    if (X.tw.e == NULL) {
+        if (off_step() && getenv("MARGIN_TEST_KNOWN_BUGS") == NULL)
+            return;
+        su_twin_maybe_start(&X.tw, X.e[1], TWIN_ONE_IN, TWIN_STEPS, twin_ctx());
+        return;
+    }
+    X.e[2] = X.tw.e;
+    REQ_OK(X.e[2], margin_engine_set(X.e[2], MARGIN_ENG_TIME, X.step_no)); /* as the others */
+    rc2 = apply(2, op, &id2, out2);
+    REQ(rc2 == rc1 && id2 == id1 && out2[0] == out1[0] && out2[1] == out1[1],
+        CTX "twin: status %d, id %" PRIu64 ", results %lld/%lld; indexed %d, %" PRIu64
+            ", %lld/%lld",
+        CTXA, rc2, id2, (long long)out2[0], (long long)out2[1], rc1, id1, (long long)out1[0],
+        (long long)out1[1]);
+}
+
 static void step(void)
 {
     op_t op;
@@ -1284,6 +1339,7 @@ static void step(void)
         (long long)X.before[0].v[d], (long long)X.before[1].v[d]);
     for (int w = 0; w < 2; w++)
         rc[w] = apply(w, &op, &id[w], out[w]);
+    twin_apply(&op, rc[1], id[1], out[1]);
     snprintf(msg, sizeof msg, "%s", rc[0] ? margin_errmsg(X.e[0]) : "");
     if (X.trace)
         fprintf(stderr, "iter %d step %d: %s -> %d %s\n", X.iter, X.step_no, X.desc, rc[0],
@@ -1327,7 +1383,7 @@ static void step(void)
 #endif
         }
     }
-    compare_events();
+    su_twin_events(&X.tw, X.ev[1][0].f, NF, compare_events(), NF, twin_ctx());
     check_query(&op, rc[0], out[0]);
     check_state(0);
     check_state(1);
@@ -1342,6 +1398,8 @@ static void step(void)
             CTX "after removing %lld the margin %lld is below the maintenance margin %lld",
             CTXA, (long long)op.amount, (long long)m, (long long)mm);
     }
+    if (X.tw.e != NULL)
+        su_twin_end_step(&X.tw, &X.e[1], twin_ctx());
 }
 
 static uint64_t base_seed(void)
@@ -1359,6 +1417,7 @@ static void run(int iter)
     X.iter = iter;
     X.seed = base_seed() + (uint64_t)iter * 7919;
     rng_state = X.seed;
+    X.tw.rng = X.seed ^ 0x7A1A5EEDULL;
     if (iter < NPAIRS) {
         ps = iter / 19;
         qs = iter % 19;
@@ -1379,6 +1438,8 @@ static void run(int iter)
     if (X.trace)
         fprintf(stderr, "iter %d pair %d/%d: %d ok, %d failed, %lld liquidations\n", iter, X.ps,
                 X.qs, X.ok, X.failed, (long long)geng(0, MARGIN_ENG_LIQUIDATIONS));
+    margin_engine_free(X.tw.e);
+    X.tw.e = NULL;
     margin_engine_free(X.e[0]);
     margin_engine_free(X.e[1]);
     X.e[0] = X.e[1] = NULL;

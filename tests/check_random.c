@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "snapshot_util.h"
 #include "suites.h"
 
 __extension__ typedef __int128 i128;
@@ -124,7 +125,8 @@ typedef struct {
 } sums_t;
 
 static struct {
-    margin_engine *e[2];
+    margin_engine *e[3]; /* e[2]: the twin of e[1] (save / load / continue), when one runs */
+    su_twin tw;
     uint64_t mkt[NMKT], acct[NACC];
     int64_t mark[NMKT]; /* last mark sent (0: none) */
     shadow_pos pos[MAXPOS];
@@ -1016,11 +1018,44 @@ static void dump_step(const op_t *op, size_t n0, size_t n1)
     }
 }
 
+/* ------------------------------------------------------------------ save / load / continue
+ * (issue 12). About one step in 500, right after an operation and before its events are
+ * taken, the indexed engine is saved and loaded into a fresh engine, its twin (its queue
+ * holds that step's events). For the next 12 steps the twin gets the same operations: the
+ * same status and new id, the same events field by field, the same state hash (every
+ * fourth step) and identical snapshot bytes at the end; then the twin replaces the indexed
+ * engine for the rest of the run, so the suite's later checks run on a restored engine. */
+#define TWIN_ONE_IN 500
+#define TWIN_STEPS 12
+
+static const char *twin_ctx(void)
+{
+    static char ctx[96];
+    snprintf(ctx, sizeof ctx, "seed %" PRIu64 " step %d (%s): ", S.seed, S.step, S.opname);
+    return ctx;
+}
+
+static void twin_apply(const op_t *op, int rc1, uint64_t id1)
+{
+    uint64_t id2 = 0;
+    int rc2;
+    if (S.tw.e == NULL) {
+        su_twin_maybe_start(&S.tw, S.e[1], TWIN_ONE_IN, TWIN_STEPS, twin_ctx());
+        return;
+    }
+    S.e[2] = S.tw.e;
+    REQ_OK(S.e[2], margin_engine_set(S.e[2], MARGIN_ENG_TIME, S.step)); /* as the others */
+    rc2 = apply(2, op, &id2);
+    REQ(rc2 == rc1 && id2 == id1, CTX "twin: status %d, id %" PRIu64 "; indexed %d, %" PRIu64,
+        CTXA, rc2, id2, rc1, id1);
+}
+
 static void run(uint64_t seed, int nops)
 {
     memset(&S, 0, sizeof S);
     S.seed = seed;
     rng_state = seed;
+    S.tw.rng = seed ^ 0x7A1A5EEDULL;
     S.opname = "setup";
     setup_engine(0, 1);
     setup_engine(1, 0);
@@ -1055,6 +1090,7 @@ static void run(uint64_t seed, int nops)
             REQ_OK(S.e[w], margin_engine_set(S.e[w], MARGIN_ENG_TIME, S.step));
         rc0 = apply(0, &op, &id0);
         rc1 = apply(1, &op, &id1);
+        twin_apply(&op, rc1, id1);
         REQ(rc0 == rc1, CTX "status %d (%s) vs %d (%s)", CTXA, rc0, margin_errmsg(S.e[0]),
                       rc1, margin_errmsg(S.e[1]));
         REQ(id0 == id1, CTX "new ids %" PRIu64 " vs %" PRIu64, CTXA, id0, id1);
@@ -1072,6 +1108,7 @@ static void run(uint64_t seed, int nops)
         }
         n0 = drain_w(0);
         n1 = drain_w(1);
+        su_twin_events(&S.tw, S.ev[1][0].f, NF, n1, NF, twin_ctx());
         if (!events_equal(n0, n1))
             dump_step(&op, n0, n1);
         REQ(n0 == n1, CTX "%zu events (full scan) vs %zu (indexed)", CTXA, n0, n1);
@@ -1108,6 +1145,8 @@ static void run(uint64_t seed, int nops)
         if (op.pos >= 1 && op.pos <= S.npos)
             compare_position(op.pos);
         compare_all(S.step % 64 == 0 || S.step == nops);
+        if (S.tw.e != NULL)
+            su_twin_end_step(&S.tw, &S.e[1], twin_ctx());
     }
     if (getenv("MARGIN_RANDOM_STATS")) {
         fprintf(stderr, "seed %" PRIu64 ": %d ops, events by type:", seed, nops);
@@ -1119,6 +1158,8 @@ static void run(uint64_t seed, int nops)
     /* the run must have exercised the triggers, or it proves little */
     REQ(reng(S.e[0], MARGIN_ENG_LIQUIDATIONS) > 10, "seed %" PRIu64 ": only %lld liquidations",
                   seed, (long long)reng(S.e[0], MARGIN_ENG_LIQUIDATIONS));
+    REQ(S.tw.started > 0, "seed %" PRIu64 ": no engine was restored", seed);
+    margin_engine_free(S.tw.e);
     margin_engine_free(S.e[0]);
     margin_engine_free(S.e[1]);
 }

@@ -1657,6 +1657,31 @@ START_TEST(test_corrupt_huge_counts)
 }
 END_TEST
 
+/* Every state the API can reach loads back. KNOWN LIBRARY BUG (reported with issue 12):
+ * margin_market_set(MARGIN_MKT_STEP) accepts a new step while positions are open, but
+ * margin_snapshot_load() rejects an open position whose size is off its market's step
+ * ("qty (off the step)"), so such an engine's snapshot does not load (found by the extreme
+ * suite's twins). Run with MARGIN_TEST_KNOWN_BUGS=1 until one side changes. */
+START_TEST(test_known_step_changed)
+{
+    margin_engine *e = new_engine(), *t;
+    uint64_t m, a, id;
+    if (getenv("MARGIN_TEST_KNOWN_BUGS") == NULL) {
+        margin_engine_free(e);
+        return;
+    }
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &m));
+    ck_assert_ok(e, margin_account_new(e, &a));
+    ck_assert_ok(e, margin_account_deposit(e, a, D("10000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, 49, DS("20000", 8), D("10"), 0,
+                                         0, &id));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STEP, 100));
+    t = su_clone(e, "a market step changed under an open position");
+    margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Random damage with the CRC recomputed: every result is a documented status; whatever
  * loads saves and loads again to the same bytes and survives further calls. */
 START_TEST(test_corrupt_random)
@@ -2346,6 +2371,7 @@ Suite *suite_snapshot(void)
     tcase_add_test(tc, test_corrupt_truncated);
     tcase_add_loop_test(tc, test_corrupt_random, 0, 2);
     tcase_add_test(tc, test_corrupt_huge_counts);
+    tcase_add_test(tc, test_known_step_changed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("compat");

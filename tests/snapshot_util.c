@@ -139,6 +139,54 @@ size_t su_drain_same(margin_engine *a, margin_engine *b, const char *what)
     return na;
 }
 
+/* ------------------------------------------------------------------ twins */
+
+int su_twin_maybe_start(su_twin *t, const margin_engine *src, unsigned one_in, int window,
+                        const char *ctx)
+{
+    if (t->e != NULL || splitmix64(&t->rng) % one_in != 0)
+        return 0;
+    t->e = su_clone(src, ctx);
+    t->left = window;
+    t->started++;
+    return 1;
+}
+
+void su_twin_events(su_twin *t, const int64_t *ev, size_t stride, size_t n, int nf,
+                    const char *ctx)
+{
+    static su_event got[SU_MAXEV];
+    size_t m, i;
+    int f;
+    if (t->e == NULL)
+        return;
+    m = su_drain(t->e, got, SU_MAXEV);
+    if (m != n)
+        ck_abort_msg("%stwin: %zu events, the original %zu", ctx, m, n);
+    for (i = 0; i < n; i++)
+        for (f = 1; f < nf && f < SU_NF; f++)
+            if (got[i].f[f] != ev[i * stride + (size_t)f])
+                ck_abort_msg("%stwin: event %zu (type %lld) field %d: %lld, the original %lld",
+                             ctx, i, (long long)got[i].f[MARGIN_EVF_TYPE], f,
+                             (long long)got[i].f[f], (long long)ev[i * stride + (size_t)f]);
+}
+
+void su_twin_end_step(su_twin *t, margin_engine **orig, const char *ctx)
+{
+    if (t->e == NULL)
+        return;
+    if (--t->left > 0) {
+        /* every fourth step (a hash costs a pass over the state) */
+        if (t->left % 4 == 0 && su_hash(t->e) != su_hash(*orig))
+            su_require_same(*orig, t->e, ctx); /* says where the bytes differ */
+        return;
+    }
+    su_require_same(*orig, t->e, ctx);
+    margin_engine_free(*orig);
+    *orig = t->e;
+    t->e = NULL;
+}
+
 /* ------------------------------------------------------------------ every getter */
 
 /* tags: kind * 10^12 + id * 10^4 + key */

@@ -47,6 +47,32 @@ size_t su_drain(margin_engine *e, su_event *out, size_t max);
 /* Drain a and b and require the same events, field by field. Returns how many. */
 size_t su_drain_same(margin_engine *a, margin_engine *b, const char *what);
 
+/* ------------------------------------------------------------------ twins */
+
+/* Save, load, continue (the randomized suites): at random moments an engine is copied
+ * through its snapshot into a twin; the suite gives the twin the same calls as the
+ * original for `window` steps, requiring the same statuses, ids and events, equal state
+ * hashes along the way and identical snapshot bytes at the end of the window; then
+ * the twin takes the original's place for the rest of the run. The decisions use their own
+ * random sequence, so the suite's own sequence of operations is unchanged. */
+typedef struct {
+    margin_engine *e; /* the twin, NULL when none */
+    int left;         /* steps left in its window */
+    uint64_t rng;     /* when to start one */
+    long started;     /* twins made so far */
+} su_twin;
+
+/* With probability 1/one_in, copy src into t->e (checked: same bytes, same hash). */
+int su_twin_maybe_start(su_twin *t, const margin_engine *src, unsigned one_in, int window,
+                        const char *ctx);
+/* The twin's events against the original's n events (fields 1..nf-1, each event `stride`
+ * int64 apart, field f at offset f). */
+void su_twin_events(su_twin *t, const int64_t *ev, size_t stride, size_t n, int nf,
+                    const char *ctx);
+/* End of a step: equal hashes (every fourth step); at the end of the window identical
+ * bytes and hashes, and then the twin replaces *orig (which is freed). */
+void su_twin_end_step(su_twin *t, margin_engine **orig, const char *ctx);
+
 /* ------------------------------------------------------------------ every getter */
 
 /* (tag, status, value) of every getter of an engine: engine keys and levels, the current
