@@ -500,14 +500,7 @@ START_TEST(test_cap_refuses_whole)
     rc = CALLS[_i].fn(e);
     ck_assert_msg(rc == MARGIN_EFULL, "%s with room for %lld of its %lld events: %d (%s)", name,
                   (long long)(n - 1), (long long)n, rc, margin_errmsg(e));
-    /* KNOWN LIBRARY BUG (reported with issue 12): a funding round refused for the cap says
-     * "funding of position N (or its account's totals) overflows" (funding_fail() in
-     * lib/trigger.c words every status but MARGIN_ENOMEM as an overflow). Checked with
-     * MARGIN_TEST_KNOWN_BUGS=1 until that is fixed. */
-    if ((CALLS[_i].fn != c_funding && CALLS[_i].fn != c_funding_liq) ||
-        getenv("MARGIN_TEST_KNOWN_BUGS") != NULL)
-        ck_assert_msg(strstr(margin_errmsg(e), "cap") != NULL, "%s: %s", name,
-                      margin_errmsg(e));
+    ck_assert_msg(strstr(margin_errmsg(e), "cap") != NULL, "%s: %s", name, margin_errmsg(e));
     require_same_state(before, e, name);
     /* room for exactly its events: done, the same as the copy */
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, q + n));

@@ -5,16 +5,16 @@
  * --wrap=rename,--wrap=open (Makefile.am), so the library's calls to those functions come
  * here; each wrapper passes the call through unless the test armed it for that step, and
  * then fails it with an errno of the test's choosing. The steps (docs/snapshot.md,
- * "Files"): mkstemp (the temporary file's open), write (a short write, then a failure: a
- * half-written temporary file), fsync of the file, close, rename, the directory's open and
- * the directory's fsync. For every step:
+ * "Files"): the directory's open, mkstemp (the temporary file's open), write (a short
+ * write, then a failure: a half-written temporary file), fsync of the file, close, rename
+ * and the directory's final fsync. For every step:
  *  - the call returns MARGIN_EIO, and its message names the step and quotes the system's
  *    reason (strerror of the injected errno);
  *  - no temporary file is left in the directory;
  *  - the file holds the previous snapshot, whole, for every step up to the rename. After
- *    the rename (the directory's open or fsync failing) the new snapshot is already in
- *    place and cannot be taken back: the file then holds the new snapshot, whole; the
- *    status says that its durability is not certain. Either way the file loads.
+ *    the rename (the directory's fsync failing) the new snapshot is already in place and
+ *    cannot be taken back: the file then holds the new snapshot, whole, and the message
+ *    says so. Either way the file loads.
  * And the calls that must succeed: a write interrupted (EINTR) before any byte, and writes
  * that take 100 bytes at a time, give the complete new file. Each injected failure is
  * counted, so a library that stopped calling the function would fail the test rather than
@@ -283,12 +283,17 @@ START_TEST(test_step_fails)
     ck_assert_msg(strays(names, sizeof names) == 0, "step %s: left behind: %s",
                   STEP_NAMES[step], names);
     fb = slurp(&fn);
-    if (step < F_DIROPEN)
+    if (step != F_DIRFSYNC)
         ck_assert_msg(su_bytes_diff(fb, fn, old_b, on) < 0,
                       "step %s: the file is not the previous snapshot", STEP_NAMES[step]);
-    else /* renamed already: the new snapshot, whole */
+    else /* renamed already: the new snapshot, whole, and the message says so */
+        ck_assert_msg(strstr(margin_errmsg(new_e), "new snapshot") != NULL, "%s",
+                      margin_errmsg(new_e));
+    if (step == F_DIRFSYNC)
         ck_assert_msg(su_bytes_diff(fb, fn, new_b, nn) < 0,
-                      "step %s: the file is not the new snapshot", STEP_NAMES[step]);
+                      "step %s: the file is not the new snapshot (%zu bytes; the new one %zu, "
+                      "the old one %zu): %s", STEP_NAMES[step], fn, nn, on,
+                      margin_errmsg(new_e));
     ck_assert_int_eq(margin_engine_new(&t), MARGIN_OK);
     ck_assert_ok(t, margin_snapshot_read(t, path));
     /* and the engine writes normally afterwards */

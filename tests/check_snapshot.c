@@ -1021,16 +1021,23 @@ START_TEST(test_load_nonempty)
 }
 END_TEST
 
-/* Loading from inside the event callback is refused. */
+/* Loading, saving, writing and hashing from inside the event callback are refused. */
 static const uint8_t *cb_buf;
 static size_t cb_len;
 static int cb_rc;
+static int cb_save_rc, cb_write_rc, cb_hash_rc;
+static const char *cb_path;
 static void load_cb(void *user, const margin_engine *ce, int32_t type)
 {
     margin_engine *e = user;
-    (void)ce;
+    size_t n = 0;
+    uint64_t h;
     (void)type;
     cb_rc = margin_snapshot_load(e, cb_buf, cb_len);
+    /* the call delivering the event is half applied: no snapshot of that state */
+    cb_save_rc = margin_snapshot_save(ce, NULL, 0, &n);
+    cb_write_rc = margin_snapshot_write(ce, cb_path);
+    cb_hash_rc = margin_state_hash(ce, &h);
 }
 
 START_TEST(test_load_in_callback)
@@ -1042,10 +1049,14 @@ START_TEST(test_load_in_callback)
     cb_buf = b;
     cb_len = n;
     cb_rc = 0;
+    cb_path = "/nonexistent-dir/never-written.bin";
     ck_assert_ok(t, margin_account_new(t, &a));
     ck_assert_ok(t, margin_engine_set_callback(t, load_cb, t));
     ck_assert_ok(t, margin_account_deposit(t, a, 100));
     ck_assert_int_eq(cb_rc, MARGIN_ESTATE);
+    ck_assert_int_eq(cb_save_rc, MARGIN_ESTATE);
+    ck_assert_int_eq(cb_write_rc, MARGIN_ESTATE);
+    ck_assert_int_eq(cb_hash_rc, MARGIN_ESTATE);
     free(b);
     margin_engine_free(t);
     margin_engine_free(src);
@@ -2167,6 +2178,7 @@ START_TEST(test_file_round_trip)
     ck_assert_rc(e, margin_snapshot_write(e, ""), MARGIN_EINVAL);
     ck_assert_int_eq(margin_snapshot_read(NULL, path), MARGIN_EINVAL);
     ck_assert_rc(t, margin_snapshot_read(t, NULL), MARGIN_EINVAL);
+    ck_assert_rc(t, margin_snapshot_read(t, ""), MARGIN_EINVAL);
     /* reading into a non-empty engine: as margin_snapshot_load */
     ck_assert_rc(t, margin_snapshot_read(t, path), MARGIN_ESTATE);
     free(s);
