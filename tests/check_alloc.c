@@ -469,17 +469,6 @@ static margin_engine *scenario_engine(void)
     return e;
 }
 
-static void require_same_state(margin_engine *a, margin_engine *b, const char *what)
-{
-    su_obs x = {0}, y = {0};
-    su_observe(a, &x);
-    su_observe(b, &y);
-    su_obs_require_same(&x, &y, what);
-    su_require_same(a, b, what);
-    su_obs_free(&x);
-    su_obs_free(&y);
-}
-
 START_TEST(test_cap_refuses_whole)
 {
     margin_engine *base = scenario_engine(), *probe, *e, *before;
@@ -501,12 +490,12 @@ START_TEST(test_cap_refuses_whole)
     ck_assert_msg(rc == MARGIN_EFULL, "%s with room for %lld of its %lld events: %d (%s)", name,
                   (long long)(n - 1), (long long)n, rc, margin_errmsg(e));
     ck_assert_msg(strstr(margin_errmsg(e), "cap") != NULL, "%s: %s", name, margin_errmsg(e));
-    require_same_state(before, e, name);
+    su_require_same_state(before, e, name);
     /* room for exactly its events: done, the same as the copy */
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, q + n));
     ck_assert_ok(probe, margin_engine_set(probe, MARGIN_ENG_EVENT_CAP, q + n));
     ck_assert_ok(e, CALLS[_i].fn(e));
-    require_same_state(probe, e, name);
+    su_require_same_state(probe, e, name);
     ck_assert_int_eq(pending(e), q + n);
     /* now full: the next call that makes an event is refused; after draining it works */
     ck_assert_rc(e, margin_account_deposit(e, 2, 1), MARGIN_EFULL);
@@ -532,7 +521,7 @@ START_TEST(test_cap_full_queue)
     for (size_t i = 0; i < NCALLS; i++) {
         ck_assert_msg(CALLS[i].fn(e) == MARGIN_EFULL, "%s at a full queue: %s", CALLS[i].name,
                       margin_errmsg(e));
-        require_same_state(before, e, CALLS[i].name);
+        su_require_same_state(before, e, CALLS[i].name);
     }
     /* what makes no event still works at a full queue */
     ck_assert_ok(e, margin_position_set_stops(e, 1, DS("15000", 8), 0));
@@ -578,7 +567,7 @@ START_TEST(test_cap_open_at_block_boundary)
     ck_assert_rc(e, margin_position_open(e, a, m, MARGIN_LONG, DS("0.1", 8), DS("20000", 8),
                                          D("10"), 0, 0, &id),
                  MARGIN_EFULL);
-    require_same_state(before, e, "an open refused at a block boundary");
+    su_require_same_state(before, e, "an open refused at a block boundary");
     b = su_save(e, &n);
     ck_assert_int_eq(margin_engine_new(&t), MARGIN_OK);
     ck_assert_ok(t, margin_snapshot_load(t, b, n));

@@ -1305,14 +1305,11 @@ static void twin_apply(const op_t *op, int rc1, uint64_t id1, const int64_t out1
     uint64_t id2 = 0;
     int64_t out2[2] = {0, 0};
     int rc2;
-    if (X.tw.e == NULL) {
-        if (off_step() && getenv("MARGIN_TEST_KNOWN_BUGS") == NULL)
-            return;
-        su_twin_maybe_start(&X.tw, X.e[1], TWIN_ONE_IN, TWIN_STEPS, twin_ctx());
+    if (X.tw.e == NULL && off_step() && getenv("MARGIN_TEST_KNOWN_BUGS") == NULL)
         return;
-    }
+    if (!su_twin_step(&X.tw, X.e[1], X.step_no, TWIN_ONE_IN, TWIN_STEPS, twin_ctx()))
+        return;
     X.e[2] = X.tw.e;
-    REQ_OK(X.e[2], margin_engine_set(X.e[2], MARGIN_ENG_TIME, X.step_no)); /* as the others */
     rc2 = apply(2, op, &id2, out2);
     REQ(rc2 == rc1 && id2 == id1 && out2[0] == out1[0] && out2[1] == out1[1],
         CTX "twin: status %d, id %" PRIu64 ", results %lld/%lld; indexed %d, %" PRIu64

@@ -1028,26 +1028,12 @@ static void dump_step(const op_t *op, size_t n0, size_t n1)
 #define TWIN_ONE_IN 500
 #define TWIN_STEPS 12
 
-static const char *twin_ctx(void)
-{
-    static char ctx[96];
-    snprintf(ctx, sizeof ctx, "seed %" PRIu64 " step %d (%s): ", S.seed, S.step, S.opname);
-    return ctx;
-}
+#define twin_ctx() su_ctx(S.seed, S.step, S.opname)
 
-static void twin_apply(const op_t *op, int rc1, uint64_t id1)
+static int twin_call(margin_engine *twin, const void *op, uint64_t *id)
 {
-    uint64_t id2 = 0;
-    int rc2;
-    if (S.tw.e == NULL) {
-        su_twin_maybe_start(&S.tw, S.e[1], TWIN_ONE_IN, TWIN_STEPS, twin_ctx());
-        return;
-    }
-    S.e[2] = S.tw.e;
-    REQ_OK(S.e[2], margin_engine_set(S.e[2], MARGIN_ENG_TIME, S.step)); /* as the others */
-    rc2 = apply(2, op, &id2);
-    REQ(rc2 == rc1 && id2 == id1, CTX "twin: status %d, id %" PRIu64 "; indexed %d, %" PRIu64,
-        CTXA, rc2, id2, rc1, id1);
+    S.e[2] = twin;
+    return apply(2, op, id);
 }
 
 static void run(uint64_t seed, int nops)
@@ -1090,7 +1076,8 @@ static void run(uint64_t seed, int nops)
             REQ_OK(S.e[w], margin_engine_set(S.e[w], MARGIN_ENG_TIME, S.step));
         rc0 = apply(0, &op, &id0);
         rc1 = apply(1, &op, &id1);
-        twin_apply(&op, rc1, id1);
+        su_twin_call(&S.tw, S.e[1], S.step, TWIN_ONE_IN, TWIN_STEPS, twin_call, &op, rc1, id1,
+                     twin_ctx());
         REQ(rc0 == rc1, CTX "status %d (%s) vs %d (%s)", CTXA, rc0, margin_errmsg(S.e[0]),
                       rc1, margin_errmsg(S.e[1]));
         REQ(id0 == id1, CTX "new ids %" PRIu64 " vs %" PRIu64, CTXA, id0, id1);

@@ -953,13 +953,7 @@ END_TEST
 static void require_empty(margin_engine *t, const char *what)
 {
     margin_engine *fresh = new_engine();
-    su_obs a = {0}, b = {0};
-    su_observe(fresh, &a);
-    su_observe(t, &b);
-    su_obs_require_same(&a, &b, what);
-    su_require_same(fresh, t, what);
-    su_obs_free(&a);
-    su_obs_free(&b);
+    su_require_same_state(fresh, t, what);
     margin_engine_free(fresh);
 }
 
@@ -1858,17 +1852,33 @@ static int compat_path(char *buf, size_t size)
     return 0;
 }
 
-#define EV_IS(f, field, want)                                                               \
-    ck_assert_msg((f)[field] == (int64_t)(want), "%s = %lld, want %lld", #field,            \
-                  (long long)(f)[field], (long long)(want))
+/* The current event has these fields (pairs: field, value). */
+static void fields_are(const margin_engine *e, const int64_t (*want)[2], size_t n)
+{
+    int64_t f[SU_NF];
+    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(f[want[i][0]] == want[i][1], "event %lld (type %lld): field %lld = %lld, "
+                      "want %lld", (long long)f[MARGIN_EVF_SEQ], (long long)f[MARGIN_EVF_TYPE],
+                      (long long)want[i][0], (long long)f[want[i][0]], (long long)want[i][1]);
+}
+
+/* Take the next event: of this type (MARGIN_EV_NONE: the queue is empty), with these
+ * fields. */
+static void next_is(margin_engine *e, int32_t type, const int64_t (*want)[2], size_t n)
+{
+    int32_t t = -1;
+    ck_assert_ok(e, margin_event_next(e, &t));
+    ck_assert_int_eq(t, type);
+    if (type != MARGIN_EV_NONE)
+        fields_are(e, want, n);
+}
 
 START_TEST(test_compat_v1)
 {
     const char *gen = getenv("MARGIN_SNAPSHOT_V1_WRITE");
     char path[4096];
     margin_engine *e = new_engine();
-    int64_t f[SU_NF];
-    int32_t t;
     if (gen != NULL && *gen != '\0') {
         margin_engine *g = build_compat_scenario();
         ck_assert_ok(g, margin_snapshot_write(g, gen));
@@ -1970,74 +1980,73 @@ START_TEST(test_compat_v1)
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_FEES), D("3.24"));
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_QTY), 0);
     /* the current event: event 10, P6's open */
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 10);
-    EV_IS(f, MARGIN_EVF_TIME, 1000);
-    EV_IS(f, MARGIN_EVF_TYPE, MARGIN_EV_OPEN);
-    EV_IS(f, MARGIN_EVF_ACCOUNT, 2);
-    EV_IS(f, MARGIN_EVF_POSITION, 6);
-    EV_IS(f, MARGIN_EVF_PRICE, PX8("20000"));
-    EV_IS(f, MARGIN_EVF_QTY, PX8("0.2"));
-    EV_IS(f, MARGIN_EVF_MARGIN, D("800"));
-    EV_IS(f, MARGIN_EVF_AMOUNT, D("800"));
-    EV_IS(f, MARGIN_EVF_FEE, D("1.6"));
-    EV_IS(f, MARGIN_EVF_FREE_BALANCE, D("3694.4"));
-    EV_IS(f, MARGIN_EVF_LIQ_PRICE, PX8("16064.25702812"));
-    EV_IS(f, MARGIN_EVF_LEVERAGE, D("5"));
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 10},
+                                {MARGIN_EVF_TIME, 1000},
+                                {MARGIN_EVF_TYPE, MARGIN_EV_OPEN},
+                                {MARGIN_EVF_ACCOUNT, 2},
+                                {MARGIN_EVF_POSITION, 6},
+                                {MARGIN_EVF_PRICE, PX8("20000")},
+                                {MARGIN_EVF_QTY, PX8("0.2")},
+                                {MARGIN_EVF_MARGIN, D("800")},
+                                {MARGIN_EVF_AMOUNT, D("800")},
+                                {MARGIN_EVF_FEE, D("1.6")},
+                                {MARGIN_EVF_FREE_BALANCE, D("3694.4")},
+                                {MARGIN_EVF_LIQ_PRICE, PX8("16064.25702812")},
+                                {MARGIN_EVF_LEVERAGE, D("5")}};
+        fields_are(e, w, sizeof w / sizeof w[0]);
+    }
     /* the queued ones */
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_CLOSE);
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 11);
-    EV_IS(f, MARGIN_EVF_PRICE, PX8("20500"));
-    EV_IS(f, MARGIN_EVF_REALIZED_PNL, D("100"));
-    EV_IS(f, MARGIN_EVF_FEE, D("1.64"));
-    EV_IS(f, MARGIN_EVF_AMOUNT, D("-800"));
-    EV_IS(f, MARGIN_EVF_FREE_BALANCE, D("4592.76"));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_MARGIN_CALL);
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 12);
-    EV_IS(f, MARGIN_EVF_TIME, 2000);
-    EV_IS(f, MARGIN_EVF_POSITION, 1);
-    EV_IS(f, MARGIN_EVF_LEVEL, D("0.5"));
-    EV_IS(f, MARGIN_EVF_PRICE, PX8("18100"));
-    EV_IS(f, MARGIN_EVF_MARGIN_RATIO, D("0.724"));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_LIQUIDATION);
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 13);
-    EV_IS(f, MARGIN_EVF_POSITION, 3);
-    EV_IS(f, MARGIN_EVF_REALIZED_PNL, D("-20"));
-    EV_IS(f, MARGIN_EVF_INSURANCE_DELTA, D("-170"));
-    EV_IS(f, MARGIN_EVF_LIQ_PRICE, PX8("19879.51807229"));
-    EV_IS(f, MARGIN_EVF_BANKRUPTCY_PRICE, PX8("19800"));
-    EV_IS(f, MARGIN_EVF_FREE_BALANCE, D("979.2"));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_NONE);
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 11},
+                                {MARGIN_EVF_PRICE, PX8("20500")},
+                                {MARGIN_EVF_REALIZED_PNL, D("100")},
+                                {MARGIN_EVF_FEE, D("1.64")},
+                                {MARGIN_EVF_AMOUNT, D("-800")},
+                                {MARGIN_EVF_FREE_BALANCE, D("4592.76")}};
+        next_is(e, MARGIN_EV_CLOSE, w, sizeof w / sizeof w[0]);
+    }
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 12},
+                                {MARGIN_EVF_TIME, 2000},
+                                {MARGIN_EVF_POSITION, 1},
+                                {MARGIN_EVF_LEVEL, D("0.5")},
+                                {MARGIN_EVF_PRICE, PX8("18100")},
+                                {MARGIN_EVF_MARGIN_RATIO, D("0.724")}};
+        next_is(e, MARGIN_EV_MARGIN_CALL, w, sizeof w / sizeof w[0]);
+    }
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 13},
+                                {MARGIN_EVF_POSITION, 3},
+                                {MARGIN_EVF_REALIZED_PNL, D("-20")},
+                                {MARGIN_EVF_INSURANCE_DELTA, D("-170")},
+                                {MARGIN_EVF_LIQ_PRICE, PX8("19879.51807229")},
+                                {MARGIN_EVF_BANKRUPTCY_PRICE, PX8("19800")},
+                                {MARGIN_EVF_FREE_BALANCE, D("979.2")}};
+        next_is(e, MARGIN_EV_LIQUIDATION, w, sizeof w / sizeof w[0]);
+    }
+    next_is(e, MARGIN_EV_NONE, NULL, 0);
     /* continued: the loaded triggers work as the hand calculation says */
     ck_assert_ok(e, margin_mark_update(e, 1, PX8("21000")));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_LIQUIDATION);
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 14);
-    EV_IS(f, MARGIN_EVF_POSITION, 2);
-    EV_IS(f, MARGIN_EVF_REALIZED_PNL, D("-500"));
-    EV_IS(f, MARGIN_EVF_INSURANCE_DELTA, 0);
-    EV_IS(f, MARGIN_EVF_BANKRUPTCY_PRICE, PX8("21000"));
-    EV_IS(f, MARGIN_EVF_LIQ_PRICE, PX8("20916.33466135"));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_NONE);
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 14},
+                                {MARGIN_EVF_POSITION, 2},
+                                {MARGIN_EVF_REALIZED_PNL, D("-500")},
+                                {MARGIN_EVF_INSURANCE_DELTA, 0},
+                                {MARGIN_EVF_BANKRUPTCY_PRICE, PX8("21000")},
+                                {MARGIN_EVF_LIQ_PRICE, PX8("20916.33466135")}};
+        next_is(e, MARGIN_EV_LIQUIDATION, w, sizeof w / sizeof w[0]);
+    }
+    next_is(e, MARGIN_EV_NONE, NULL, 0);
     ck_assert_ok(e, margin_mark_update(e, 1, PX8("18140")));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_MARGIN_CALL);
-    ck_assert_ok(e, margin_event_fields(e, f, SU_NF));
-    EV_IS(f, MARGIN_EVF_SEQ, 15);
-    EV_IS(f, MARGIN_EVF_POSITION, 1);
-    EV_IS(f, MARGIN_EVF_LEVEL, D("0.5"));
-    EV_IS(f, MARGIN_EVF_MARGIN_RATIO, D("0.51828572"));
-    ck_assert_ok(e, margin_event_next(e, &t));
-    ck_assert_int_eq(t, MARGIN_EV_NONE);
+    {
+        const int64_t w[][2] = {{MARGIN_EVF_SEQ, 15},
+                                {MARGIN_EVF_POSITION, 1},
+                                {MARGIN_EVF_LEVEL, D("0.5")},
+                                {MARGIN_EVF_MARGIN_RATIO, D("0.51828572")}};
+        next_is(e, MARGIN_EV_MARGIN_CALL, w, sizeof w / sizeof w[0]);
+    }
+    next_is(e, MARGIN_EV_NONE, NULL, 0);
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("-170"));
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_LIQUIDATIONS), 2);
     margin_engine_free(e);

@@ -152,6 +152,45 @@ int su_twin_maybe_start(su_twin *t, const margin_engine *src, unsigned one_in, i
     return 1;
 }
 
+int su_twin_step(su_twin *t, const margin_engine *src, int64_t time, unsigned one_in,
+                 int window, const char *ctx)
+{
+    int rc;
+    if (t->e == NULL) {
+        su_twin_maybe_start(t, src, one_in, window, ctx);
+        return 0;
+    }
+    if ((rc = margin_engine_set(t->e, MARGIN_ENG_TIME, time)) != MARGIN_OK)
+        ck_abort_msg("%stwin: setting the time: %d", ctx, rc);
+    return 1;
+}
+
+void su_twin_result(int rc2, uint64_t id2, int rc1, uint64_t id1, const char *ctx)
+{
+    if (rc2 != rc1 || id2 != id1)
+        ck_abort_msg("%stwin: status %d, id %" PRIu64 "; the original %d, %" PRIu64, ctx, rc2,
+                     id2, rc1, id1);
+}
+
+void su_twin_call(su_twin *t, const margin_engine *src, int64_t time, unsigned one_in,
+                  int window, su_call_fn call, const void *op, int rc1, uint64_t id1,
+                  const char *ctx)
+{
+    uint64_t id2 = 0;
+    int rc2;
+    if (!su_twin_step(t, src, time, one_in, window, ctx))
+        return;
+    rc2 = call(t->e, op, &id2);
+    su_twin_result(rc2, id2, rc1, id1, ctx);
+}
+
+const char *su_ctx(uint64_t seed, int step, const char *op)
+{
+    static char ctx[128];
+    snprintf(ctx, sizeof ctx, "seed %" PRIu64 " step %d (%s): ", seed, step, op);
+    return ctx;
+}
+
 void su_twin_events(su_twin *t, const int64_t *ev, size_t stride, size_t n, int nf,
                     const char *ctx)
 {
@@ -346,6 +385,17 @@ void su_obs_free(su_obs *o)
     memset(o, 0, sizeof *o);
 }
 
+void su_require_same_state(const margin_engine *a, const margin_engine *b, const char *what)
+{
+    su_obs x = {0}, y = {0};
+    su_observe(a, &x);
+    su_observe(b, &y);
+    su_obs_require_same(&x, &y, what);
+    su_require_same(a, b, what);
+    su_obs_free(&x);
+    su_obs_free(&y);
+}
+
 void su_obs_require_same(const su_obs *a, const su_obs *b, const char *what)
 {
     static const char *const kinds[] = {"?",       "engine key",    "level",   "event field",
@@ -369,15 +419,23 @@ void su_obs_require_same(const su_obs *a, const su_obs *b, const char *what)
 
 /* ------------------------------------------------------------------ counting allocator */
 
+/* Count an allocation; 1 when it is to fail. */
+static int su_refuse(su_alloc *a)
+{
+    a->count++;
+    if (a->fail_at != 0 && (a->count == a->fail_at || (a->persistent && a->count > a->fail_at))) {
+        a->failures++;
+        return 1;
+    }
+    return 0;
+}
+
 void *su_malloc(void *user, size_t n)
 {
     su_alloc *a = user;
     void *p;
-    a->count++;
-    if (a->fail_at != 0 && (a->count == a->fail_at || (a->persistent && a->count > a->fail_at))) {
-        a->failures++;
+    if (su_refuse(a))
         return NULL;
-    }
     p = malloc(n);
     if (p != NULL)
         a->live++;
@@ -388,11 +446,8 @@ void *su_realloc(void *user, void *p, size_t n)
 {
     su_alloc *a = user;
     void *q;
-    a->count++;
-    if (a->fail_at != 0 && (a->count == a->fail_at || (a->persistent && a->count > a->fail_at))) {
-        a->failures++;
+    if (su_refuse(a))
         return NULL;
-    }
     q = realloc(p, n);
     if (q != NULL && p == NULL)
         a->live++;

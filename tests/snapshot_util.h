@@ -65,6 +65,19 @@ typedef struct {
 /* With probability 1/one_in, copy src into t->e (checked: same bytes, same hash). */
 int su_twin_maybe_start(su_twin *t, const margin_engine *src, unsigned one_in, int window,
                         const char *ctx);
+/* Right after the original's call of a step: with no twin, maybe start one (returns 0);
+ * with one, set its time as the suite set the original's and return 1: the suite then
+ * makes the same call on t->e and checks it with su_twin_result(). */
+int su_twin_step(su_twin *t, const margin_engine *src, int64_t time, unsigned one_in,
+                 int window, const char *ctx);
+void su_twin_result(int rc2, uint64_t id2, int rc1, uint64_t id1, const char *ctx);
+/* Both in one: call(twin, op, &id) makes the step's call on the twin when one runs. */
+typedef int (*su_call_fn)(margin_engine *twin, const void *op, uint64_t *id);
+void su_twin_call(su_twin *t, const margin_engine *src, int64_t time, unsigned one_in,
+                  int window, su_call_fn call, const void *op, int rc1, uint64_t id1,
+                  const char *ctx);
+/* "seed S step N (op): ", for messages (a static buffer). */
+const char *su_ctx(uint64_t seed, int step, const char *op);
 /* The twin's events against the original's n events (fields 1..nf-1, each event `stride`
  * int64 apart, field f at offset f). */
 void su_twin_events(su_twin *t, const int64_t *ev, size_t stride, size_t n, int nf,
@@ -90,6 +103,9 @@ void su_obs_free(su_obs *o);
 void su_obs_require_same(const su_obs *a, const su_obs *b, const char *what);
 
 /* ------------------------------------------------------------------ counting allocator */
+
+/* Every getter and the snapshot bytes of a and b are the same. */
+void su_require_same_state(const margin_engine *a, const margin_engine *b, const char *what);
 
 /* Every allocation of an engine made with margin_engine_new_with_allocator(su_malloc,
  * su_realloc, su_free, &state) is counted; the one numbered fail_at (from 1; 0: none)
