@@ -25,6 +25,19 @@
  *   bytes_per_position      growth of the resident set (/proc/self/statm) while the N
  *                           positions were opened, divided by N (accounts exist before)
  *
+ * Snapshots (issue 12), of the same engine just after it is built and checked (N open
+ * positions, N/4 accounts, nothing closed, no event queued), before anything else runs:
+ *   snapshot_save           margin_snapshot_save() into a buffer of the right size (allocated
+ *                           and touched before), ms per save
+ *   snapshot_save_throughput  the snapshot's bytes / snapshot_save, MB/s (10^6 bytes)
+ *   snapshot_load           margin_snapshot_load() into a fresh engine (margin_engine_new()
+ *                           before and margin_engine_free() after, not timed), ms per load;
+ *                           the first loaded engine must save the same bytes and have the same
+ *                           state hash (checked once, not timed)
+ *   snapshot_load_throughput  the snapshot's bytes / snapshot_load, MB/s
+ *   snapshot_bytes_per_position  the snapshot's bytes / MARGIN_ENG_OPEN_POSITIONS
+ *   state_hash              margin_state_hash(), ms per hash
+ *
  * Cross margin (issue 11), in a second engine: four markets (BTCUSDT, ETHUSDT, SOLUSDT,
  * BNBUSDT-like: Binance's ticks and steps, brackets like theirs, marks 60,000, 3,000, 150
  * and 600) and N accounts, each cross in a random pair of them with one position in each
@@ -304,6 +317,8 @@ typedef struct {
     int64_t rate;      /* funding rate of the next funding op */
     volatile int64_t sink;
     int quick;
+    uint8_t *snap; /* a snapshot of e (snapshot_save writes it again) */
+    size_t snaplen;
 } bench;
 
 /* The tier of t[0 .. n) whose range holds a notional in USDT. */
@@ -489,6 +504,25 @@ static void op_funding(bench *b, uint64_t i)
     }
 }
 
+static void op_save(bench *b, uint64_t i)
+{
+    size_t len = 0;
+    int rc = margin_snapshot_save(b->e, b->snap, b->snaplen, &len);
+    (void)i;
+    if (rc != MARGIN_OK || len != b->snaplen)
+        die("margin_snapshot_save", b->e, rc);
+}
+
+static void op_hash(bench *b, uint64_t i)
+{
+    uint64_t h = 0;
+    int rc = margin_state_hash(b->e, &h);
+    (void)i;
+    if (rc != MARGIN_OK)
+        die("margin_state_hash", b->e, rc);
+    b->sink += (int64_t)(h & 0x7fffffff);
+}
+
 /* ------------------------------------------------------------------ one size */
 
 enum {
@@ -502,6 +536,12 @@ enum {
     R_BYTES,
     R_SPEEDUP,
     R_LIQ_PRICE_RANDOM,
+    R_SNAP_SAVE, /* snapshots (issue 12) */
+    R_SNAP_SAVE_MBS,
+    R_SNAP_LOAD,
+    R_SNAP_LOAD_MBS,
+    R_SNAP_BYTES,
+    R_STATE_HASH,
     R_X_NO_TRIGGER, /* the cross-margin measurements: from here to R_COUNT */
     R_X_FULL_SCAN,
     R_X_SPEEDUP,
@@ -526,6 +566,12 @@ static const struct {
     {"bytes_per_position", "bytes", "resident set growth / N"},
     {"speedup_vs_full_scan", "x", "full_scan / no_trigger"},
     {"liquidation_price_random", "ns", "margin_position_at(LIQ_PRICE), random order"},
+    {"snapshot_save", "ms", "margin_snapshot_save into a buffer"},
+    {"snapshot_save_throughput", "MB/s", "snapshot bytes / snapshot_save"},
+    {"snapshot_load", "ms", "margin_snapshot_load into a fresh engine"},
+    {"snapshot_load_throughput", "MB/s", "snapshot bytes / snapshot_load"},
+    {"snapshot_bytes_per_position", "bytes", "snapshot bytes / open positions"},
+    {"state_hash", "ms", "margin_state_hash"},
     {"cross_mark_update_no_trigger", "ns/update", "BTC mark +-1-2 ticks, no band left"},
     {"cross_mark_update_full_scan", "ns/update", "MARGIN_ENG_FULL_SCAN=1, same marks"},
     {"cross_speedup_vs_full_scan", "x", "cross full_scan / no_trigger"},
@@ -546,6 +592,15 @@ static unsigned only = ~0u; /* measurements selected with --only (bit per R_*) *
 static int want(int which)
 {
     return (only >> which) & 1u;
+}
+
+static int want_any(int from, int to)
+{
+    int i;
+    for (i = from; i < to; i++)
+        if (want(i))
+            return 1;
+    return 0;
 }
 
 static void shuffle(bench *b, uint64_t *a, size_t n)
@@ -703,10 +758,142 @@ static void detail_of(report *rep, int which, const result *r)
              r->reps, r->iters);
 }
 
-/* Decimals of a value: 1, or 3 for the small counts of the cross rows (evaluations). */
+static margin_engine *new_engine(void)
+{
+    margin_engine *e = NULL;
+    int rc = margin_engine_new(&e);
+    if (rc != MARGIN_OK)
+        die("margin_engine_new", NULL, rc);
+    return e;
+}
+
+static uint64_t state_hash(margin_engine *e)
+{
+    uint64_t h = 0;
+    int rc = margin_state_hash(e, &h);
+    if (rc != MARGIN_OK)
+        die("margin_state_hash", e, rc);
+    return h;
+}
+
+#define MAX_LOAD_BATCH 64
+
+/* Snapshots of the engine as it is: one save (not timed) sizes and fills b->snap; then the
+ * save, the load and the state hash are timed (plan p: samples of at least p->min_sample_ns,
+ * min_reps to max_reps of them within about p->budget_ns). A load is timed alone: the fresh
+ * engines are made before the batch and freed after it. The first engine loaded (the
+ * warm-up) must save the same bytes and have the same hash as b->e: checked, not timed. */
+static void measure_snapshots(bench *b, report *rep, const plan *p)
+{
+    margin_engine *ld[MAX_LOAD_BATCH];
+    double v[1024];
+    size_t len = 0, len2 = 0, k, j, open;
+    uint8_t *buf2;
+    uint64_t t, start, h1;
+    unsigned nr = 0;
+    result r;
+    int rc;
+
+    if ((rc = margin_snapshot_save(b->e, NULL, 0, &len)) != MARGIN_OK)
+        die("margin_snapshot_save", b->e, rc);
+    b->snaplen = len;
+    b->snap = xmalloc(len);
+    memset(b->snap, 0, len); /* resident before any timing */
+    op_save(b, 0);
+    open = (size_t)eng_get(b->e, MARGIN_ENG_OPEN_POSITIONS);
+    rep->v[R_SNAP_BYTES] = (double)len / (double)(open ? open : 1);
+    snprintf(rep->detail[R_SNAP_BYTES], sizeof rep->detail[R_SNAP_BYTES],
+             "%zu bytes / %zu open positions (as built)", len, open);
+
+    if (want(R_SNAP_SAVE) || want(R_SNAP_SAVE_MBS)) {
+        r = measure(b, op_save, p);
+        rep->v[R_SNAP_SAVE] = r.ns / 1e6;
+        rep->v[R_SNAP_SAVE_MBS] = (double)len * 1e3 / r.ns;
+        detail_of(rep, R_SNAP_SAVE, &r);
+        snprintf(rep->detail[R_SNAP_SAVE_MBS], sizeof rep->detail[R_SNAP_SAVE_MBS],
+                 "%.1f MB per save; same run", (double)len / 1e6);
+    }
+
+    if (want(R_SNAP_LOAD) || want(R_SNAP_LOAD_MBS)) {
+        /* the first load: warm-up, calibration and the check */
+        ld[0] = new_engine();
+        t = now_ns();
+        if ((rc = margin_snapshot_load(ld[0], b->snap, len)) != MARGIN_OK)
+            die("margin_snapshot_load", ld[0], rc);
+        t = now_ns() - t;
+        buf2 = xmalloc(len);
+        if ((rc = margin_snapshot_save(ld[0], buf2, len, &len2)) != MARGIN_OK)
+            die("margin_snapshot_save (of the loaded engine)", ld[0], rc);
+        h1 = state_hash(b->e);
+        if (len2 != len || memcmp(buf2, b->snap, len) != 0 || state_hash(ld[0]) != h1) {
+            fprintf(stderr, "margin-bench: the loaded engine saves other bytes (%zu, not %zu) "
+                            "or hashes differently\n", len2, len);
+            exit(1);
+        }
+        free(buf2);
+        margin_engine_free(ld[0]);
+        k = t >= p->min_sample_ns ? 1 : (size_t)(p->min_sample_ns / (t ? t : 1)) + 1;
+        if (k > MAX_LOAD_BATCH)
+            k = MAX_LOAD_BATCH;
+        start = now_ns();
+        while (nr < p->max_reps && nr < 1024) {
+            for (j = 0; j < k; j++)
+                ld[j] = new_engine();
+            t = now_ns();
+            for (j = 0; j < k; j++)
+                if ((rc = margin_snapshot_load(ld[j], b->snap, len)) != MARGIN_OK)
+                    die("margin_snapshot_load", ld[j], rc);
+            t = now_ns() - t;
+            for (j = 0; j < k; j++)
+                margin_engine_free(ld[j]);
+            v[nr++] = (double)t / (double)k;
+            if (nr >= p->min_reps && now_ns() - start >= p->budget_ns)
+                break;
+        }
+        r.reps = nr;
+        r.iters = k;
+        r.ns = median(v, nr);
+        rep->v[R_SNAP_LOAD] = r.ns / 1e6;
+        rep->v[R_SNAP_LOAD_MBS] = (double)len * 1e3 / r.ns;
+        detail_of(rep, R_SNAP_LOAD, &r);
+        snprintf(rep->detail[R_SNAP_LOAD] + strlen(rep->detail[R_SNAP_LOAD]),
+                 sizeof rep->detail[R_SNAP_LOAD] - strlen(rep->detail[R_SNAP_LOAD]),
+                 "; reloaded bytes and hash identical");
+        snprintf(rep->detail[R_SNAP_LOAD_MBS], sizeof rep->detail[R_SNAP_LOAD_MBS],
+                 "%.1f MB per load; same run", (double)len / 1e6);
+    }
+
+    if (want(R_STATE_HASH)) {
+        r = measure(b, op_hash, p);
+        rep->v[R_STATE_HASH] = r.ns / 1e6;
+        detail_of(rep, R_STATE_HASH, &r);
+    }
+}
+
+/* The snapshot's size after the other measurements (funding paid, positions closed and
+ * reopened, liquidated and replaced), appended to snapshot_bytes_per_position's detail. */
+static void snapshot_size_at_end(bench *b, report *rep)
+{
+    size_t len = 0, open, i, used;
+    uint64_t last = 0;
+    char *d = rep->detail[R_SNAP_BYTES];
+    int rc;
+    if ((rc = margin_snapshot_save(b->e, NULL, 0, &len)) != MARGIN_OK)
+        die("margin_snapshot_save", b->e, rc);
+    open = (size_t)eng_get(b->e, MARGIN_ENG_OPEN_POSITIONS);
+    for (i = 0; i < b->n; i++)
+        last = b->ids[i] > last ? b->ids[i] : last;
+    used = strlen(d);
+    snprintf(d + used, sizeof rep->detail[R_SNAP_BYTES] - used,
+             "; after the run: %zu bytes, %zu open of %" PRIu64 " ids, %.1f per open position",
+             len, open, last, (double)len / (double)(open ? open : 1));
+}
+
+/* Decimals of a value: 1, or 3 for the small counts of the cross rows (evaluations) and
+ * for milliseconds. */
 static int decimals(int which, double v)
 {
-    return which >= R_X_FIRST && v < 10 ? 3 : 1;
+    return (which >= R_X_FIRST && v < 10) || strcmp(RNAMES[which].unit, "ms") == 0 ? 3 : 1;
 }
 
 /* The rows from .. to - 1 that were measured: JSON lines, or the table under its title. */
@@ -725,7 +912,7 @@ static void print_rows(size_t n, const report *rep, int json, int from, int to)
         }
         return;
     }
-    w = from < R_X_FIRST ? 26 : 35;
+    w = from < R_X_FIRST ? 27 : 35;
     printf("  %-*s %12s  %-12s %s\n", w, "measurement", "value", "unit", "how");
     for (i = from; i < to; i++)
         if (want(i))
@@ -819,6 +1006,10 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
 
     plans(quick, &p_fast, &p_scan);
 
+    /* snapshots of the engine as built (before anything else changes it) */
+    if (want_any(R_SNAP_SAVE, R_STATE_HASH + 1))
+        measure_snapshots(&b, &rep, &p_scan);
+
     /* mark updates through the indexes */
     if (want(R_NO_TRIGGER) || want(R_SPEEDUP)) {
         r = measure(&b, op_mark, &p_fast);
@@ -877,11 +1068,14 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
         measure_open_close(&b, &rep);
     if (want(R_LIQUIDATION))
         measure_liquidation(&b, &rep);
+    if (want(R_SNAP_BYTES) && want_any(0, R_SNAP_SAVE))
+        snapshot_size_at_end(&b, &rep);
 
     print_report(n, &rep, json, nlong, b.naccounts, build_s);
     margin_engine_free(b.e);
     free(b.ids);
     free(b.order);
+    free(b.snap);
     return 0;
 }
 
@@ -1455,15 +1649,6 @@ static int run_cross(size_t n, int json, int quick, uint64_t seed)
     fflush(stdout);
     if (book)
         xfree(&x);
-    return 0;
-}
-
-static int want_any(int from, int to)
-{
-    int i;
-    for (i = from; i < to; i++)
-        if (want(i))
-            return 1;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Smoke test of bench/margin-bench (issues 6 and 11): it runs at a tiny size with minimal
+# Smoke test of bench/margin-bench (issues 6, 11 and 12): it runs at a tiny size with minimal
 # samples and prints what it promises. Only the FORMAT is checked, never a timing: one JSON
 # object per line with name, positions, value and unit; every required measurement present,
 # once, for the requested N (the cross ones with an "accounts" member); the replay of the
@@ -47,7 +47,7 @@ fi
 # Every line: {"name":"...","positions":N,"value":NUMBER,"unit":"..."} with, for the machine
 # line only, more string or number members after unit.
 num='-?[0-9]+(\.[0-9]+)?'
-line_re="^\\{\"name\":\"[a-z_]+\",\"positions\":[0-9]+,\"value\":$num,\"unit\":\"[a-z/]+\"(,\"[a-z_]+\":(\"([^\"\\\\]|\\\\.)*\"|$num))*\\}\$"
+line_re="^\\{\"name\":\"[a-z_]+\",\"positions\":[0-9]+,\"value\":$num,\"unit\":\"[A-Za-z/]+\"(,\"[a-z_]+\":(\"([^\"\\\\]|\\\\.)*\"|$num))*\\}\$"
 if grep -Evq "$line_re" "$tmp/out"; then
     echo "FAIL: lines that are not one flat JSON object with name, positions, value, unit:"
     grep -Ev "$line_re" "$tmp/out"
@@ -69,8 +69,10 @@ done
 cross="cross_mark_update_no_trigger cross_mark_update_full_scan cross_speedup_vs_full_scan \
     cross_liquidation"
 replay="cross_band_resplits cross_band_resplits_per_account_day cross_replay_liquidations"
+snapshot="snapshot_save snapshot_save_throughput snapshot_load snapshot_load_throughput \
+    snapshot_bytes_per_position state_hash"
 for name in mark_update_no_trigger mark_update_full_scan liquidation open_position \
-    close_position liquidation_price funding bytes_per_position $cross $replay; do
+    close_position liquidation_price funding bytes_per_position $snapshot $cross $replay; do
     case " $cross $replay " in
     *" $name "*) pat="^{\"name\":\"$name\",\"positions\":$n,.*,\"accounts\":[0-9][0-9]*}\$" ;;
     *) pat="^{\"name\":\"$name\",\"positions\":$n," ;;
@@ -132,6 +134,7 @@ if ! "$bench" --positions 200 --quick "$@" >"$tmp/text" 2>"$tmp/err"; then
     cat "$tmp/err"
     fail=1
 elif ! grep -q '^N = 200 positions' "$tmp/text" || ! grep -q 'mark_update_no_trigger' "$tmp/text" ||
+    ! grep -q '^  snapshot_load ' "$tmp/text" || ! grep -q '^  state_hash ' "$tmp/text" ||
     ! grep -q '^N = 200 cross accounts' "$tmp/text" || ! grep -q '^  cross_liquidation ' "$tmp/text" ||
     ! grep -q '^machine:' "$tmp/text"; then
     echo "FAIL: the readable output lacks the N line, a measurement or the machine:"
