@@ -276,15 +276,16 @@ static uint32_t chunk_end(uint32_t npos, uint32_t c)
 static void put_positions(sink *s, const margin_engine *e)
 {
     uint64_t len = 0;
-    uint32_t c, i;
-    for (c = 0; c < e->nchunks; c++) {
+    uint32_t c, i, nblocks = (e->npos + MARGIN__CHUNK - 1) / MARGIN__CHUNK;
+    /* (a block allocated ahead for the next id, by an open that then failed, is not state) */
+    for (c = 0; c < nblocks; c++) {
         len += 4 + (e->chunks[c] != NULL ? 8 : 0);
         if (e->chunks[c] != NULL)
             for (i = c * MARGIN__CHUNK; i < chunk_end(e->npos, c); i++)
                 len += pos_size(pos_flags(&MARGIN__POS(e, i)));
     }
-    put_section(s, TAG_POSITIONS, e->nchunks, len);
-    for (c = 0; c < e->nchunks; c++) {
+    put_section(s, TAG_POSITIONS, nblocks, len);
+    for (c = 0; c < nblocks; c++) {
         /* a block of ids: retired (0), or live with its last close and its positions */
         PUT32(s, e->chunks[c] != NULL);
         if (e->chunks[c] == NULL)
@@ -423,12 +424,16 @@ typedef struct {
     const char *section;
 } reader;
 
-/* 0 when n bytes remain, else the status (the section's payload was checked to fit). */
+/* 0 when n bytes remain in the section, else MARGIN_ECORRUPT: the buffer's length was
+ * checked against the header, and each section's against what is left, so a record
+ * running past its section means its counts and its length disagree. */
 static int need(reader *r, size_t n, const char *what)
 {
     if ((size_t)(r->end - r->p) >= n)
         return MARGIN_OK;
-    return margin__fail(r->e, MARGIN_ETRUNCATED, "snapshot section %s ends inside %s",
+    return margin__fail(r->e, MARGIN_ECORRUPT,
+                        "snapshot section %s ends inside %s (its item count does not match "
+                        "its length)",
                         r->section, what);
 }
 
@@ -515,6 +520,9 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
 {
     uint32_t i, k;
     int rc;
+    /* the smallest market record: a 1-byte symbol and one tier */
+    if ((uint64_t)count * (1 + 1 + 8 + 8 * 8 + 32) > (uint64_t)(r->end - r->p))
+        return bad(r, "count (more markets than the section holds)", 0);
     if (count > 0) {
         t->markets = margin__malloc(t, (size_t)count * sizeof *t->markets);
         if (t->markets == NULL)
@@ -600,6 +608,8 @@ static int get_accounts(reader *r, margin_engine *t, uint32_t count)
 {
     uint32_t i, k;
     int rc;
+    if ((uint64_t)count * (7 * 8 + 8) > (uint64_t)(r->end - r->p))
+        return bad(r, "count (more accounts than the section holds)", 0);
     if (count > 0) {
         t->accounts = margin__malloc(t, (size_t)count * sizeof *t->accounts);
         if (t->accounts == NULL)
@@ -695,6 +705,8 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
     int rc;
     if (count != (t->npos + MARGIN__CHUNK - 1) / MARGIN__CHUNK)
         return bad(r, "block count (differs from the engine's position count)", 0);
+    if ((uint64_t)count * 4 > (uint64_t)(r->end - r->p))
+        return bad(r, "block count (more blocks than the section holds)", 0);
     while (cap < count)
         cap *= 2;
     t->chunks = margin__malloc(t, (size_t)cap * sizeof *t->chunks);
@@ -771,8 +783,9 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "qty, margin, keys or fired levels (for its status)", i);
             if (p->status == MARGIN_STATUS_OPEN) {
                 const margin__market *m = &t->markets[p->market];
-                if (p->qty % m->step != 0 || p->stop > m->max_price || p->take > m->max_price)
-                    return bad(r, "qty (off the step), stop or take-profit (above the maximum)", i);
+                /* (no step check: the step may have changed since the position traded) */
+                if (p->stop > m->max_price || p->take > m->max_price)
+                    return bad(r, "stop or take-profit (above the maximum price)", i);
                 if (p->cross && !margin__is_cross(&t->accounts[p->account], p->market))
                     return bad(r, "mode (a cross position where its account is isolated)", i);
                 if (!p->cross && margin__is_cross(&t->accounts[p->account], p->market))
@@ -928,8 +941,8 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     }
     r.end = buf + len - 4;
     if (nsec != NSECTIONS)
-        return margin__fail(e, MARGIN_ECORRUPT, "snapshot header: %u sections, where this version writes 5",
-                            nsec);
+        return margin__fail(e, MARGIN_ECORRUPT,
+                            "snapshot header: %u sections, where this version writes 5", nsec);
     for (s = 0; s < nsec; s++) {
         uint32_t tag, count;
         uint64_t plen;

@@ -263,16 +263,6 @@ static void require_unchanged(run_t *r, int i, const uint8_t *file_before, size_
     su_obs_require_same(&R.obs[i], &o, msg);
     su_obs_free(&o);
     s = su_save(r->e, &n);
-    /* KNOWN LIBRARY BUG (reported with issue 12): an open refused after reserve_position()
-     * allocated a new block of position ids (the scenario's first open, step 37, is at the
-     * start of block 1) keeps that block: the getters are unchanged but the snapshot holds
-     * one more (empty) block, and it no longer loads (MARGIN_ECORRUPT, "block count"); see
-     * test_cap_open_at_block_boundary. Checked with MARGIN_TEST_KNOWN_BUGS=1 until that is
-     * fixed; the retried call and the rest of the run are checked either way. */
-    if (order[i] == 37 && getenv("MARGIN_TEST_KNOWN_BUGS") == NULL) {
-        free(s);
-        return;
-    }
     ck_assert_msg(su_bytes_diff(s, n, R.snap[i], R.len[i]) < 0,
                   "%s: snapshot bytes changed (first at byte %ld of %zu; %zu before)", msg,
                   su_bytes_diff(s, n, R.snap[i], R.len[i]), n, R.len[i]);
@@ -544,20 +534,14 @@ START_TEST(test_cap_full_queue)
 END_TEST
 
 /* An open refused at the start of a block of 1024 position ids changes nothing: its
- * snapshot is the one from before, and it loads.
- * KNOWN LIBRARY BUG (reported with issue 12): reserve_position() (lib/position.c) keeps the
- * block margin__chunk_reserve() allocated when the index or the event queue then refuses
- * (MARGIN_EFULL here, MARGIN_ENOMEM in the sweep): the snapshot has one block too many and
- * margin_snapshot_load() rejects it ("block count"). Run with MARGIN_TEST_KNOWN_BUGS=1 until
- * that is fixed. */
+ * snapshot is the one from before, and it loads (the block allocated ahead for the id is
+ * not state: the snapshot once held it and its own load rejected it, "block count"). */
 START_TEST(test_cap_open_at_block_boundary)
 {
     margin_engine *e = NULL, *before, *t;
     uint64_t m, a, id;
     size_t n;
     uint8_t *b;
-    if (getenv("MARGIN_TEST_KNOWN_BUGS") == NULL)
-        return;
     ck_assert_int_eq(margin_engine_new(&e), MARGIN_OK);
     ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &m));
     ck_assert_ok(e, margin_account_new(e, &a));

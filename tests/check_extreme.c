@@ -1287,26 +1287,11 @@ static const char *twin_ctx(void)
     return ctx;
 }
 
-/* Is an open position's size off the market's step? margin_market_set() changes the step
- * with positions open, and then (KNOWN LIBRARY BUG, reported with issue 12;
- * test_known_step_changed in check_snapshot.c) margin_snapshot_load() rejects the engine's
- * snapshot ("qty (off the step)"): no twin is made then, unless MARGIN_TEST_KNOWN_BUGS=1. */
-static int off_step(void)
-{
-    for (uint64_t id = 1; id <= X.npos; id++)
-        if (gpos(1, id, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN &&
-            gpos(1, id, MARGIN_POS_QTY) % gmkt(1, MARGIN_MKT_STEP) != 0)
-            return 1;
-    return 0;
-}
-
 static void twin_apply(const op_t *op, int rc1, uint64_t id1, const int64_t out1[2])
 {
     uint64_t id2 = 0;
     int64_t out2[2] = {0, 0};
     int rc2;
-    if (X.tw.e == NULL && off_step() && getenv("MARGIN_TEST_KNOWN_BUGS") == NULL)
-        return;
     if (!su_twin_step(&X.tw, X.e[1], X.step_no, TWIN_ONE_IN, TWIN_STEPS, twin_ctx()))
         return;
     X.e[2] = X.tw.e;
