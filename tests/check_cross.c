@@ -1293,6 +1293,34 @@ START_TEST(test_index_vs_full_scan)
 }
 END_TEST
 
+/* The entry basis rounds a cross leg's maintenance margin up, to the holder's cost. Market
+ * at the entry basis, price scale 2, quantity scale 3, one tier mmr 0.0043, no fee to close:
+ * a cross long of 0.001 at 123.45 has Q*E*mmr = 0.12345 * 0.0043 = 0.000530835, which
+ * money (8 decimals) holds only rounded: up, 0.00053084 (down would be 0.00053083). The
+ * account's cross maintenance margin is that one leg's; its ratio is MM / balance with the
+ * balance 10 (no mark: the leg at its entry, no PnL): 0.00053084 / 10 = 0.000053084, up
+ * 0.00005309. */
+START_TEST(test_entry_basis_rounding)
+{
+    margin_engine *e = NULL;
+    uint64_t m = 0, a, p;
+    ck_assert_int_eq(margin_engine_new(&e), MARGIN_OK);
+    ck_assert_ok(e, margin_market_new(e, "ENTRYUSDT", &m));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_PRICE_SCALE, 2));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_QTY_SCALE, 3));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_MM_BASIS, MARGIN_MM_BASIS_ENTRY));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.0043"), 0, 0));
+    a = new_account(e, "10");
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    p = open_cross(e, a, m, MARGIN_LONG, 1, 12345, "10");
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN), 53084);
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_MAINT_MARGIN, 0), 53084);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_MARGIN_RATIO), 5309);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Each case twice: _i = 0 on the indexes, 1 on the full scan. */
 #define ADD(tc, t) tcase_add_loop_test(tc, t, 0, 2)
 
@@ -1332,6 +1360,8 @@ Suite *suite_cross(void)
     ADD(tc, test_funding);
     tc = tcase(s, "errors");
     ADD(tc, test_bad_input);
+    tc = tcase(s, "rounding");
+    tcase_add_test(tc, test_entry_basis_rounding);
     tc = tcase(s, "index");
     tcase_add_loop_test(tc, test_index_vs_full_scan, 0, (int)NSCEN);
     return s;
