@@ -37,9 +37,11 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "margin.h"
+#include "snapshot_walk.h"
 
 #ifdef FUZZ_DEBUG
 #include <stdio.h>
@@ -269,6 +271,115 @@ static void check_cleared(int k, int64_t P)
         else
             check(P < lp);
     }
+}
+
+/* ------------------------------------------------------------------ snapshots */
+#define FIELDS_MAX 65536
+static sw_field fields[2][FIELDS_MAX];
+static snap_t keep;
+
+/* Engine k's snapshot in a new buffer (*n: its size), checked against the document: the
+ * fields as docs/snapshot.md lays them out and the trailer's CRC-32C; with strict, also a
+ * buffer one byte short refused whole (nothing written, the size given). */
+static uint8_t *save_of(int k, size_t *n, int strict)
+{
+    size_t len = 0, got = 0;
+    uint8_t *b;
+    check(margin_snapshot_save(F.e[k], NULL, 0, &len) == MARGIN_OK);
+    check(len >= 36);
+    b = malloc(len);
+    check(b != NULL);
+    if (strict) {
+        memset(b, 0xA5, len);
+        check(margin_snapshot_save(F.e[k], b, len - 1, &got) == MARGIN_EBUFFER && got == len);
+        check(b[0] == 0xA5 && b[len - 2] == 0xA5);
+    }
+    check(margin_snapshot_save(F.e[k], b, len, &got) == MARGIN_OK && got == len);
+    *n = len;
+    return b;
+}
+
+/* Save engine k's bytes a (with state hash h) into a new engine and put it in k's place:
+ * the new engine saves the same bytes, has the same state hash and answers every getter
+ * (and the current event) as the old one did. The caller then compares the two engines'
+ * events as usual. */
+static void reload(int k, const uint8_t *a, size_t n, uint64_t h)
+{
+    size_t n2 = 0;
+    uint8_t *b = malloc(n);
+    uint64_t h2 = 0;
+    int64_t cur1[MARGIN_EVF_MODE + 1], cur2[MARGIN_EVF_MODE + 1];
+    int rc1, rc2;
+    margin_engine *fresh = NULL;
+    check(b != NULL);
+    snap(k, &keep);
+    memset(cur1, 0, sizeof cur1);
+    memset(cur2, 0, sizeof cur2);
+    rc1 = margin_event_fields(F.e[k], cur1, MARGIN_EVF_MODE + 1);
+    check(margin_engine_new(&fresh) == MARGIN_OK);
+    rc2 = margin_snapshot_load(fresh, a, n);
+    DBG("reload engine %d: %zu bytes, load -> %d %s\n", k, n, rc2,
+        rc2 ? margin_errmsg(fresh) : "");
+    check(rc2 == MARGIN_OK);
+    check(margin_snapshot_save(fresh, b, n, &n2) == MARGIN_OK && n2 == n);
+    check(memcmp(a, b, n) == 0);
+    check(margin_state_hash(fresh, &h2) == MARGIN_OK && h2 == h);
+    margin_engine_free(F.e[k]);
+    F.e[k] = fresh;
+    snap(k, &after[k]);
+    check(snap_equal(&keep, &after[k]));
+    rc2 = margin_event_fields(F.e[k], cur2, MARGIN_EVF_MODE + 1);
+    check(rc1 == rc2 && memcmp(cur1, cur2, sizeof cur1) == 0);
+    free(b);
+}
+
+/* First, the two engines hold the same state: their snapshots follow the document and
+ * agree field by field but for what tells the paths apart (the full-scan flag, the
+ * cross-evaluation counter, and the open cross positions' trigger keys, which only the
+ * indexed path keeps), and the state hash tells the snapshots apart exactly when their
+ * bytes differ. Then reload engine 1 (which 0), engine 0 (1) or both (2, 3). */
+static void reload_some(unsigned which, int strict)
+{
+    size_t n[2], nf[2], i;
+    uint8_t *b[2];
+    uint64_t h[2];
+    int k;
+    for (k = 0; k < 2; k++) {
+        b[k] = save_of(k, &n[k], strict);
+        nf[k] = sw_walk(b[k], n[k], fields[k], FIELDS_MAX);
+        check(nf[k] > 0);
+        check(margin_state_hash(F.e[k], &h[k]) == MARGIN_OK);
+    }
+    check(n[0] == n[1] && nf[0] == nf[1]);
+    for (i = 0; i < nf[0]; i++) {
+        const sw_field *f = &fields[0][i];
+        uint64_t x = sw_get(b[0] + f->off, f->size > 8 ? 0 : f->size);
+        uint64_t y = sw_get(b[1] + f->off, f->size > 8 ? 0 : f->size);
+        check(f->off == fields[1][i].off && f->role == fields[1][i].role &&
+              f->sec == fields[1][i].sec);
+        if (f->sec == SW_TRAILER || (f->sec == SW_ENGN && f->role == SWE_CROSS_EVALS) ||
+            (f->sec == SW_POSN && (f->role == SWP_KEY_DOWN || f->role == SWP_KEY_UP)))
+            continue;
+        if (f->sec == SW_ENGN && f->role == SWE_FLAGS) {
+            check((x & 1u) == 0 && (y & 1u) == 1); /* engine 1 is the full scan */
+            x |= 1u;
+        }
+        if (x != y)
+            DBG("snapshots differ: section %d role %d at %u: indexed %llu, full scan %llu\n",
+                f->sec, f->role, f->off, (unsigned long long)x, (unsigned long long)y);
+        check(x == y);
+        check(f->size <= 8 || memcmp(b[0] + f->off, b[1] + f->off, f->size) == 0);
+    }
+    if (n[0] == n[1] && memcmp(b[0], b[1], n[0]) == 0)
+        check(h[0] == h[1]);
+    else
+        check(h[0] != h[1]);
+    if (which != 1)
+        reload(1, b[1], n[1], h[1]);
+    if (which != 0)
+        reload(0, b[0], n[0], h[0]);
+    free(b[0]);
+    free(b[1]);
 }
 
 /* ------------------------------------------------------------------ values */
@@ -522,9 +633,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     while (in.n > 0 && F.npos < MAXPOS - 1) {
-        int op = (int)(take(&in, 1) % 16);
+        uint64_t opb = take(&in, 1);
+        int op = (int)(opb % 16);
         uint64_t a = take(&in, 1), s1 = take(&in, 1), v1 = take(&in, 3), s2 = take(&in, 1),
                  v2 = take(&in, 3);
+        /* a high nibble of 15 (one operation in sixteen): save, load and continue, at the
+         * point of the event drain the next byte chooses (the queued events and the
+         * current event are in the snapshot), on engine 1, 0 or both */
+        uint64_t rb = (opb >> 4) == 15 ? take(&in, 1) : 0;
+        int reload_at = (opb >> 4) == 15 ? (int)(rb >> 2) % 8 : -1, nev = 0;
         int rc[2], want = WANT_ANY;
         uint64_t pos = 1 + a % (F.npos + 2), new_id[2] = {0, 0};
         int32_t side = (a & 0x80) ? MARGIN_SHORT : MARGIN_LONG;
@@ -751,11 +868,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
             int32_t t0, t1;
             int32_t f;
+            if (reload_at == nev)
+                reload_some((unsigned)(rb & 3), 0);
             check(margin_event_next(F.e[0], &t0) == MARGIN_OK);
             check(margin_event_next(F.e[1], &t1) == MARGIN_OK);
             check(t0 == t1);
-            if (t0 == MARGIN_EV_NONE)
+            nev++;
+            if (t0 == MARGIN_EV_NONE) {
+                if (reload_at >= nev)
+                    reload_some((unsigned)(rb & 3), 0); /* no current event, queue empty */
                 break;
+            }
             for (f = 1; f <= MARGIN_EVF_MODE; f++) {
                 int64_t x0, x1;
                 check(margin_event_get(F.e[0], f, &x0) == MARGIN_OK);
@@ -778,6 +901,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_cleared(k, price);
         }
     }
+    /* every input ends with a comparison of the whole states and a round trip of engine 1 */
+    reload_some(0, 1);
     margin_engine_free(F.e[0]);
     margin_engine_free(F.e[1]);
     return 0;
