@@ -19,6 +19,13 @@
  *  - a cross account (chosen by the setup, in either liquidation policy) is left with a
  *    cross margin balance at or below its maintenance margin after a mark update or
  *    funding, or has a negative wallet without cross positions.
+ *  - save, load, continue (one operation in sixteen, at a point of the event drain, and at
+ *    the end of every input): the two engines' snapshots differ in a field other than the
+ *    full-scan flag, the cross-evaluation counter and the cross positions' trigger keys
+ *    (read with snapshot_walk.h), or their state hashes fail to differ exactly when their
+ *    bytes do; a buffer one byte short is not refused whole; the engine loaded from a
+ *    snapshot saves other bytes, hashes differently, answers a getter or the current event
+ *    differently, or (it then replaces the engine) produces different events.
  * Sanitizers catch memory errors and undefined behaviour (UBSan) on the way.
  *
  * The first input bytes choose the market: any price and quantity scales from 0/0 to 18/18
