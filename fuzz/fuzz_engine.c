@@ -50,8 +50,8 @@
 #include "margin.h"
 #include "snapshot_walk.h"
 
-#ifdef FUZZ_DEBUG
 #include <stdio.h>
+#ifdef FUZZ_DEBUG
 #define DBG(...) fprintf(stderr, __VA_ARGS__)
 #else
 #define DBG(...) ((void)0)
@@ -87,7 +87,7 @@ static uint64_t take(input *in, int bytes)
     return v;
 }
 
-#ifdef FUZZ_DEBUG
+/* a failed check names itself (fuzz/run.sh shows the line), then traps */
 #define check(cond)                                                                         \
     do {                                                                                    \
         if (!(cond)) {                                                                      \
@@ -95,13 +95,6 @@ static uint64_t take(input *in, int bytes)
             __builtin_trap();                                                               \
         }                                                                                   \
     } while (0)
-#else
-#define check(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            __builtin_trap();                                                               \
-    } while (0)
-#endif
 
 static int64_t clamp(i128 v, int64_t lo, int64_t hi)
 {

@@ -47,6 +47,10 @@
 
 #ifdef FUZZ_DEBUG
 #define DBG(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define DBG(...) ((void)0)
+#endif
+/* a failed check names itself (fuzz/run.sh shows the line), then traps */
 #define check(cond)                                                                         \
     do {                                                                                    \
         if (!(cond)) {                                                                      \
@@ -54,14 +58,6 @@
             __builtin_trap();                                                               \
         }                                                                                   \
     } while (0)
-#else
-#define DBG(...) ((void)0)
-#define check(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            __builtin_trap();                                                               \
-    } while (0)
-#endif
 
 #define ONE 100000000LL
 
