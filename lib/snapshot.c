@@ -483,7 +483,8 @@ static int get_engine(reader *r, margin_engine *t)
         t->levels[i] = GET64(r);
     t->qmax = (size_t)GET64(r);
     t->npos = GET32(r);
-    (void)GET32(r);
+    if (GET32(r) != 0)
+        return bad(r, "padding", 0);
     t->closes = GET64(r);
     t->retain = GET64(r);
     for (f = 1; f < MARGIN__NFIELDS; f++)
@@ -493,7 +494,12 @@ static int get_engine(reader *r, margin_engine *t)
     t->has_cur = (int)((flags >> 2) & 1u);
     if (flags > 7)
         return bad(r, "flags", 0);
-    if (t->last_seq < 0 || t->liquidations < 0 || t->cross_evals < 0)
+    for (f = 1; !t->has_cur && f < MARGIN__NFIELDS; f++)
+        if (t->cur.f[f] != 0)
+            return bad(r, "current event (fields without a current event)", 0);
+    if (t->last_seq < 0 || t->liquidations < 0 || t->cross_evals < 0 ||
+        t->last_seq > INT64_MAX / 2 || t->liquidations > INT64_MAX / 2 ||
+        t->cross_evals > INT64_MAX / 2)
         return bad(r, "last_seq, liquidations or cross_evaluations", 0);
     if (t->band < 0 || t->band >= MARGIN__ONE)
         return bad(r, "rearm_band", 0);
@@ -558,7 +564,8 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
         m->tiers_custom = GET8(r);
         m->ntiers = GET8(r);
         m->used = GET8(r);
-        (void)GET8(r);
+        if (GET8(r) != 0)
+            return bad(r, "padding", i);
         m->tick = GET64(r);
         m->step = GET64(r);
         m->max_lev = GET64(r);
@@ -595,7 +602,7 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
             tk->cum = GET64(r);
             if ((k == 0 ? tk->floor != 0
                         : tk->floor <= m->tiers[k - 1].floor || tk->mmr < m->tiers[k - 1].mmr) ||
-                tk->mmr <= 0 || tk->mmr + m->close_fee >= MARGIN__ONE ||
+                tk->mmr <= 0 || tk->mmr >= MARGIN__ONE - m->close_fee ||
                 (tk->max_lev != 0 && tk->max_lev < MARGIN__ONE) || tk->cum < 0)
                 return bad(r, "tier (floors rising from 0, rates not falling, amounts)", i);
         }
@@ -758,6 +765,10 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
             p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
             p->stop = (fl & PF_STOP) ? GET64(r) : 0;
             p->take = (fl & PF_TAKE) ? GET64(r) : 0;
+            if (((fl & PF_REALIZED) && p->realized == 0) || ((fl & PF_FEES) && p->fees == 0) ||
+                ((fl & PF_FUNDING) && p->funding == 0) || ((fl & PF_STOP) && p->stop == 0) ||
+                ((fl & PF_TAKE) && p->take == 0))
+                return bad(r, "flags (an optional field flagged present is 0)", i);
             if (fl & PF_KEYS) {
                 if ((rc = add_keys(r, t, keys, i)) != MARGIN_OK)
                     return rc;
@@ -778,6 +789,7 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "leverage, entry, margin, fees, stop or take-profit", i);
             if (p->status == MARGIN_STATUS_OPEN
                     ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
+                       (p->cross && p->mc_fired != 0) ||
                        (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
                     : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired))
                 return bad(r, "qty, margin, keys or fired levels (for its status)", i);
@@ -849,9 +861,22 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
 /* Everything that is recomputed: lists, counts, ledgers of open positions, the indexes. */
 static int rebuild(reader *r, margin_engine *t, const keyset *keys)
 {
-    uint32_t i, mi;
+    uint32_t i, mi, c;
     margin__i128 *iso;
     int rc = MARGIN_OK;
+    int64_t closed = 0;
+    /* the close count is the number of positions closed: retired blocks (all closed) and
+     * the closed records of live blocks; a market with a live position has been used */
+    for (c = 0; c < t->nchunks; c++)
+        if (t->chunks[c] == NULL)
+            closed += MARGIN__CHUNK;
+    for (i = margin__next_live(t, 0); i < t->npos; i = margin__next_live(t, i + 1)) {
+        closed += MARGIN__POS(t, i).status != MARGIN_STATUS_OPEN;
+        if (!t->markets[MARGIN__POS(t, i).market].used)
+            return bad(r, "used (a market with positions)", MARGIN__POS(t, i).market);
+    }
+    if (closed != t->closes)
+        return bad(r, "closes (differs from the positions closed)", 0);
     for (mi = 0; mi < t->nmarkets; mi++) {
         uint32_t n = 0;
         for (i = margin__next_live(t, 0); i < t->npos; i = margin__next_live(t, i + 1))
@@ -903,7 +928,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
 {
     reader r;
     uint32_t version, nsec, s;
-    uint64_t total;
+    uint64_t total, reserved;
     keyset keys;
     int rc, seen = 0;
     memset(&keys, 0, sizeof keys);
@@ -923,7 +948,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
                             version, MARGIN_SNAPSHOT_VERSION);
     nsec = GET32(&r);
     total = (uint64_t)GET64(&r);
-    (void)GET64(&r);
+    reserved = (uint64_t)GET64(&r); /* checked after the checksum: damage is damage */
     if (total > len)
         return margin__fail(e, MARGIN_ETRUNCATED, "snapshot of %llu bytes cut to %zu bytes",
                             (unsigned long long)total, len);
@@ -940,6 +965,8 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
                                 "snapshot checksum mismatch: the bytes were damaged");
     }
     r.end = buf + len - 4;
+    if (reserved != 0)
+        return margin__fail(e, MARGIN_ECORRUPT, "snapshot header: the reserved field is not 0");
     if (nsec != NSECTIONS)
         return margin__fail(e, MARGIN_ECORRUPT,
                             "snapshot header: %u sections, where this version writes 5", nsec);
