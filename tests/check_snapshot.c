@@ -1826,6 +1826,62 @@ static margin_engine *build_compat_scenario(void)
     return e;
 }
 
+/* The snapshot fuzzer's findings (fuzz/corpus-snapshot/regress-*: the first byte picks
+ * the harness's mode, the rest is the snapshot), each a loader bug fixed in lib/: each must
+ * be refused as inconsistent, and leave its engine empty and able to load a good one. */
+START_TEST(test_fuzz_findings)
+{
+    static const char *const names[] = {
+        "regress-alloc-accounts",        "regress-alloc-markets",
+        "regress-closes-count",          "regress-cross-fired-level",
+        "regress-last-seq-max",          "regress-noncanon-current-event",
+        "regress-noncanon-engn-pad",     "regress-noncanon-flagged-zero",
+        "regress-noncanon-market-pad",   "regress-noncanon-market-used",
+        "regress-noncanon-reserved",     "regress-tier-rate-overflow",
+    };
+    const char *top = getenv("top_srcdir");
+    const char *cands[3] = {top, ".", ".."};
+    margin_engine *fresh = new_engine();
+    size_t empty_n, found = 0;
+    uint8_t *empty = su_save(fresh, &empty_n);
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char path[1024];
+        FILE *f = NULL;
+        uint8_t buf[1 << 16];
+        size_t n;
+        for (int i = 0; i < 3 && f == NULL; i++) {
+            if (cands[i] == NULL)
+                continue;
+            snprintf(path, sizeof path, "%s/fuzz/corpus-snapshot/%s", cands[i], names[k]);
+            f = fopen(path, "rb");
+        }
+        if (f == NULL)
+            continue; /* (a tree without the corpus: checked below) */
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        found++;
+        {
+            margin_engine *t = new_engine();
+            size_t tn;
+            uint8_t *tb;
+            int rc = margin_snapshot_load(t, buf + 1, n - 1);
+            ck_assert_msg(rc == MARGIN_ECORRUPT, "%s: status %d (%s), want MARGIN_ECORRUPT",
+                          names[k], rc, margin_errmsg(t));
+            tb = su_save(t, &tn);
+            ck_assert_msg(tn == empty_n && memcmp(tb, empty, tn) == 0, "%s: engine not empty",
+                          names[k]);
+            free(tb);
+            ck_assert_ok(t, margin_snapshot_load(t, empty, empty_n));
+            margin_engine_free(t);
+        }
+    }
+    ck_assert_msg(found == sizeof names / sizeof names[0],
+                  "found %zu of the fuzzer's regression inputs (set top_srcdir)", found);
+    free(empty);
+    margin_engine_free(fresh);
+}
+END_TEST
+
 static int compat_path(char *buf, size_t size)
 {
     const char *top = getenv("top_srcdir");
@@ -2384,6 +2440,9 @@ Suite *suite_snapshot(void)
     tcase_add_test(tc, test_known_step_changed);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("fuzz_findings");
+    tcase_add_test(tc, test_fuzz_findings);
+    suite_add_tcase(s, tc);
     tc = tcase_create("compat");
     tcase_add_test(tc, test_compat_v1);
     suite_add_tcase(s, tc);
