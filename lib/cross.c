@@ -675,15 +675,7 @@ static void liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
         *wb += cl[*c].pnl;
         (*c)++;
     }
-    if (e->cross_policy == MARGIN_CROSS_LIQ_ALL) {
-        /* all at once: in id order */
-        size_t i, k;
-        for (i = 1; i < *c; i++)
-            for (k = i; k > 0 && cl[k - 1].type == MARGIN_EV_LIQUIDATION &&
-                        cl[k].type == MARGIN_EV_LIQUIDATION && cl[k - 1].pi > cl[k].pi;
-                 k--)
-                swap_cl(cl, k - 1, k);
-    }
+    /* (all at once: the legs left are still in id order, the order the closes keep) */
 }
 
 /* Decide what market mi at mark does to cross account ai, whose wallet is wb (the free

@@ -853,8 +853,6 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
     }
     t->qlen = count;
     t->qhead = 0;
-    if (count > 0 && t->q[count - 1].f[MARGIN_EVF_SEQ] != t->last_seq && !t->has_cur)
-        return MARGIN_OK; /* events delivered past the queue (queue off) are allowed */
     return MARGIN_OK;
 }
 
@@ -930,7 +928,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     uint32_t version, nsec, s;
     uint64_t total, reserved;
     keyset keys;
-    int rc, seen = 0;
+    int rc;
     memset(&keys, 0, sizeof keys);
     r.e = e;
     r.p = buf;
@@ -1024,7 +1022,6 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
         }
         if (rc != MARGIN_OK)
             goto out;
-        seen++;
     }
     if (r.p != r.end) {
         rc = margin__fail(e, MARGIN_ECORRUPT, "snapshot: bytes after the last section");
@@ -1033,7 +1030,6 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     rc = rebuild(&r, t, &keys);
 out:
     margin__dealloc(t, keys.k);
-    (void)seen;
     return rc;
 }
 
