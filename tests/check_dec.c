@@ -885,6 +885,46 @@ START_TEST(test_internal_div128)
             ck_assert_int_eq(margin__div128(rows[i].num, rows[i].den, EXACT, &r), MARGIN_ERANGE);
         }
     }
+    /* Wide numerators over 64-bit denominators (the x86-64 128-by-64 path where the
+     * quotient fits 64 bits, the general path where it does not), every sign and mode,
+     * against the compiler's 128-bit division with the rounding applied here by hand. */
+    {
+        uint64_t x = 0x9E3779B97F4A7C15ULL;
+        int n;
+        for (n = 0; n < 200000; n++) {
+            margin__i128 num, den, q, rem, want;
+            int neg;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            num = (margin__i128)(((margin__u128)x << 64) | (x * 0x2545F4914F6CDD1DULL));
+            num >>= (int)(x % 120); /* every width from 8 to 127 bits */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            den = (margin__i128)(x >> (x % 63));
+            if (n & 1)
+                den = -den;
+            if (n & 2)
+                num = -num;
+            if (den == 0)
+                continue;
+            q = num / den;
+            rem = num % den;
+            neg = (num < 0) != (den < 0);
+            mode = (int)(x % 4); /* FLOOR CEIL TRUNC AWAY */
+            want = q;
+            if (rem != 0) {
+                if (mode == FLOOR && neg)
+                    want = q - 1;
+                else if (mode == CEIL && !neg)
+                    want = q + 1;
+                else if (mode == AWAY)
+                    want = neg ? q - 1 : q + 1;
+            }
+            ck_assert_int_eq(margin__div128(num, den, mode, &r), MARGIN_OK);
+            ck_assert_msg(r == want, "div128 case %d (%s) = %lld..., want %lld...", n,
+                          mode_name[mode], (long long)(r >> 64), (long long)(want >> 64));
+            ck_assert_int_eq(margin__div128(num, den, EXACT, &r),
+                             rem == 0 ? MARGIN_OK : MARGIN_ERANGE);
+        }
+    }
     /* Errors */
     ck_assert_int_eq(margin__div128(1, 0, FLOOR, &r), MARGIN_EINVAL);
     ck_assert_int_eq(margin__div128(1, 1, 6, &r), MARGIN_EINVAL);
