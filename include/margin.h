@@ -1583,9 +1583,12 @@ MARGIN_API int margin_snapshot_read(margin_engine *e, const char *path);
 /**
  * @brief A 64-bit hash of the engine's logical state.
  *
- * Equal for two engines that would write the same snapshot (it is a hash of those bytes,
- * computed as they are produced, without storing them: at memory speed, O(state)), and
- * different otherwise but for a 2^-64 chance. Meant for comparing replicas after a batch.
+ * Equal for two engines that would write the same snapshot (it hashes the fields a
+ * snapshot holds, read from the engine's records without building the snapshot: one pass
+ * at memory speed, O(state); docs/snapshot.md), and different otherwise but for a 2^-64
+ * chance. Meant for comparing replicas after a batch, of the same library version: the
+ * values may change between versions. Not a cryptographic hash. Thread rule: as for every
+ * function taking an engine, one thread at a time per engine.
  *
  * @param[in]  e   The engine.
  * @param[out] out The hash.
