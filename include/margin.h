@@ -552,7 +552,94 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  #MARGIN_ESTATE, #MARGIN_ERANGE or #MARGIN_EOVERFLOW, and nothing changes).
  *  @since 0.2.0 */
 #define MARGIN_MKT_MAX_PRICE 13
+/** Clearance (liquidation) fee rate at #MARGIN_RATE_SCALE, 0 to 1; default 0 (Binance
+ *  publishes it per symbol as `liquidationFee`, e.g. 0.0125 for BTCUSDT). Charged on the
+ *  liquidated quantity times the price #MARGIN_MKT_LIQ_FEE_BASIS names, credited to the
+ *  insurance fund, and never more than what the holder has left at the fill: an isolated
+ *  holder still loses at most the position's margin, a cross holder at most the cross
+ *  wallet. The liquidation price does not count it unless #MARGIN_MKT_CLOSE_FEE says so
+ *  (set the two alike to have the liquidation price include it, as Binance's formula does
+ *  with its fee to close). Settable at any time. @since 0.2.0 */
+#define MARGIN_MKT_LIQ_FEE 14
+/** The price that multiplies the liquidated quantity in the clearance fee:
+ *  #MARGIN_LIQ_FEE_BASIS_FILL (default: the liquidation's fill price) or
+ *  #MARGIN_LIQ_FEE_BASIS_MARK. @since 0.2.0 */
+#define MARGIN_MKT_LIQ_FEE_BASIS 15
+/** The price a liquidation settles at: #MARGIN_LIQ_FILL_MARK (default), #MARGIN_LIQ_FILL_LIQ_PRICE
+ *  or #MARGIN_LIQ_FILL_BANKRUPTCY (see each). @since 0.2.0 */
+#define MARGIN_MKT_LIQ_FILL 16
+/** The price stop-losses and take-profits fill at: #MARGIN_STOP_FILL_MARK (default) or
+ *  #MARGIN_STOP_FILL_TRIGGER. @since 0.2.0 */
+#define MARGIN_MKT_STOP_FILL 17
+/** How much of a liquidatable position is liquidated: #MARGIN_LIQ_POLICY_FULL (default),
+ *  #MARGIN_LIQ_POLICY_MIN_REDUCE, #MARGIN_LIQ_POLICY_TIER_DOWN or #MARGIN_LIQ_POLICY_SLICES.
+ *  Applies to isolated positions; cross positions close in full (their account's policy,
+ *  #MARGIN_ENG_CROSS_LIQUIDATION). @since 0.2.0 */
+#define MARGIN_MKT_LIQ_POLICY 18
+/** #MARGIN_LIQ_POLICY_SLICES: the notional (money, at the mark) above which a liquidation
+ *  takes one slice; default 100000. @since 0.2.0 */
+#define MARGIN_MKT_SLICE_THRESHOLD 19
+/** #MARGIN_LIQ_POLICY_SLICES: the fraction of the position one slice takes, at
+ *  #MARGIN_RATE_SCALE, above 0 and below 1; default 0.2. @since 0.2.0 */
+#define MARGIN_MKT_SLICE_FRACTION 20
+/** #MARGIN_LIQ_POLICY_SLICES: for this long after a partial liquidation (in
+ *  #MARGIN_ENG_TIME units, >= 0; default 30000, i.e. 30 s in milliseconds), a liquidation
+ *  of a position of the same account closes it in full. @since 0.2.0 */
+#define MARGIN_MKT_SLICE_COOLDOWN 21
+/** #MARGIN_LIQ_POLICY_SLICES: the backstop: when the margin balance falls below this
+ *  fraction of the maintenance margin (at #MARGIN_RATE_SCALE, 0 to 1; default 0.66666667),
+ *  the position is liquidated in full. @since 0.2.0 */
+#define MARGIN_MKT_SLICE_BACKSTOP 22
 /** @} */
+
+/** Clearance fee on the liquidation's fill price (#MARGIN_MKT_LIQ_FEE_BASIS). */
+#define MARGIN_LIQ_FEE_BASIS_FILL 0
+/** Clearance fee on the mark that triggered the liquidation. */
+#define MARGIN_LIQ_FEE_BASIS_MARK 1
+
+/** A liquidation settles at the mark (#MARGIN_MKT_LIQ_FILL): the holder loses the whole
+ *  margin of what is liquidated; what is left of it at the mark, after the clearance fee,
+ *  goes to the insurance fund, and a deficit past the bankruptcy price is taken from it.
+ *  The default, and the behaviour of 0.1.0. */
+#define MARGIN_LIQ_FILL_MARK 0
+/** A liquidation fills at the position's liquidation price (the price at which the
+ *  trigger was set, whatever the mark jumped to): the holder keeps what its margin is
+ *  worth there, less the clearance fee; the fund receives the fee. The optimistic
+ *  assumption of many backtesters, made explicit. */
+#define MARGIN_LIQ_FILL_LIQ_PRICE 1
+/** The insurance fund takes the position over at its bankruptcy price (Binance's and
+ *  Bybit's last step): the holder loses exactly the margin of what is liquidated; the fund
+ *  books the difference between the mark and the bankruptcy price (a surplus above it, a
+ *  deficit past it). */
+#define MARGIN_LIQ_FILL_BANKRUPTCY 2
+
+/** Stop-losses and take-profits fill at the mark that reached them (#MARGIN_MKT_STOP_FILL;
+ *  the default, and the behaviour of 0.1.0). */
+#define MARGIN_STOP_FILL_MARK 0
+/** Stop-losses and take-profits fill at their trigger price when the mark reaches it
+ *  without a gap: inside a candle's path (margin_mark_candle()), where the price moves
+ *  continuously from one point to the next; at the mark when the mark jumped past it: a
+ *  candle's open, and every margin_mark_update() (a new mark is a jump from the last). */
+#define MARGIN_STOP_FILL_TRIGGER 1
+
+/** Liquidate the whole position (#MARGIN_MKT_LIQ_POLICY; the default, and the behaviour of 0.1.0). */
+#define MARGIN_LIQ_POLICY_FULL 0
+/** Binance's first step: sell the smallest quantity, rounded up to the step, that leaves
+ *  the margin balance above the maintenance margin after the realized loss and the
+ *  clearance fee, `q = (Q*P*mmr - cum - Eq) / (P*(mmr - f_liq))`, the tier re-evaluated
+ *  for what remains; in full when no partial sale helps (`f_liq >= mmr`, or the remainder
+ *  would still be liquidatable). The margin the sale releases stays in the position. */
+#define MARGIN_LIQ_POLICY_MIN_REDUCE 1
+/** Bybit's and BitMEX's step-down: reduce the position to the cap (the next tier's floor)
+ *  of the highest lower tier whose maintenance margin the equity after the clearance fee
+ *  covers; in full from the lowest tier. The released margin stays in the position. */
+#define MARGIN_LIQ_POLICY_TIER_DOWN 2
+/** Hyperliquid's slices: a position whose notional at the mark is above
+ *  #MARGIN_MKT_SLICE_THRESHOLD loses #MARGIN_MKT_SLICE_FRACTION of its quantity (rounded up
+ *  to the step) per trigger; in full below the threshold, below the backstop
+ *  (#MARGIN_MKT_SLICE_BACKSTOP), or within #MARGIN_MKT_SLICE_COOLDOWN of the account's last
+ *  partial liquidation. The released margin stays in the position. */
+#define MARGIN_LIQ_POLICY_SLICES 3
 
 /** Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid). */
 #define MARGIN_MM_BASIS_MARK 0
@@ -1376,7 +1463,24 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  #MARGIN_EVF_MARGIN_RATIO: the account margin ratio that triggered it;
  *  #MARGIN_EVF_QTY: the number of positions closed. @since 0.2.0 */
 #define MARGIN_EV_CROSS_LIQUIDATION 15
+/** Part of an isolated position was liquidated (#MARGIN_MKT_LIQ_POLICY); the position stays
+ *  open, smaller. #MARGIN_EVF_QTY: the quantity liquidated; #MARGIN_EVF_PRICE: its fill
+ *  price (#MARGIN_EVF_FILL names it); #MARGIN_EVF_FEE: the clearance fee;
+ *  #MARGIN_EVF_REALIZED_PNL: the PnL realized on the part; #MARGIN_EVF_AMOUNT: the change
+ *  of the position's margin; #MARGIN_EVF_LIQ_PRICE: the liquidation price after it.
+ *  @since 0.2.0 */
+#define MARGIN_EV_PARTIAL_LIQUIDATION 16
 /** @} */
+
+/** #MARGIN_EVF_FILL: the mark. @since 0.2.0 */
+#define MARGIN_FILL_MARK 1
+/** #MARGIN_EVF_FILL: the stop-loss or take-profit price. @since 0.2.0 */
+#define MARGIN_FILL_TRIGGER 2
+/** #MARGIN_EVF_FILL: the position's liquidation price. @since 0.2.0 */
+#define MARGIN_FILL_LIQ_PRICE 3
+/** #MARGIN_EVF_FILL: the position's bankruptcy price (the insurance fund took it over).
+ *  @since 0.2.0 */
+#define MARGIN_FILL_BANKRUPTCY 4
 
 /** @name Event fields (margin_event_get()); a field that does not apply reads 0
  * @{ */
@@ -1403,6 +1507,14 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EVF_FREE_BALANCE 21    /**< Account free balance after the event. */
 #define MARGIN_EVF_LEVERAGE 22        /**< Position leverage after the event. */
 #define MARGIN_EVF_MODE 23            /**< #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS: the position's mode; for account events (deposits, withdrawals, account margin calls, cross liquidations) #MARGIN_MODE_CROSS when they concern the cross book. @since 0.2.0 */
+/** Which price a triggered close or liquidation filled at (#MARGIN_EVF_PRICE):
+ *  #MARGIN_FILL_MARK, #MARGIN_FILL_TRIGGER, #MARGIN_FILL_LIQ_PRICE or
+ *  #MARGIN_FILL_BANKRUPTCY; 0 for every other event. @since 0.2.0 */
+#define MARGIN_EVF_FILL 24
+/** The point of a candle's path (margin_mark_candle()) whose mark produced the event: 1 the
+ *  open, 2 the first extreme, 3 the second extreme, 4 the close; 0 for events of a plain
+ *  mark update and every other call. @since 0.2.0 */
+#define MARGIN_EVF_PATH_POINT 25
 /** @} */
 
 /**
@@ -1459,8 +1571,8 @@ MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *
  * @brief Copy every field of the current event (or of the event being delivered to the
  *        callback) into @p out in one call.
  *
- * `out[0]` receives the number of fields this library knows (23 in this version: fields
- * 1 to 23; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `out[0]` receives the number of fields this library knows (25 in this version: fields
+ * 1 to 25; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
  * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
  * or larger (fields this library does not know are 0), so a program built against an
  * older or newer header works with this library. An array of
@@ -1496,7 +1608,7 @@ MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t 
 
 /** Snapshot format version written by this library (and the only one it reads so far).
  *  @since 0.2.0 */
-#define MARGIN_SNAPSHOT_VERSION 1
+#define MARGIN_SNAPSHOT_VERSION 2
 
 /**
  * @brief Save the engine into the caller's buffer.

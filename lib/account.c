@@ -27,6 +27,7 @@ int margin_account_new(margin_engine *e, uint64_t *out_id)
     a = &e->accounts[e->naccounts];
     memset(a, 0, sizeof *a);
     a->head = a->tail = MARGIN__NONE;
+    a->last_slice = INT64_MIN;
     e->naccounts++;
     *out_id = e->naccounts;
     return MARGIN_OK;

@@ -73,9 +73,30 @@ int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c);
 /* needs one reserved event */
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type);
+/* the same, saying which price a triggered close filled at (MARGIN_FILL_*) */
+void margin__close_apply_fill(margin_engine *e, uint32_t pi, int64_t price,
+                              const margin__close *c, int32_t ev_type, int32_t fill);
 void margin__prefetch_close(const margin_engine *e, const margin__position *p);
 int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
                      int64_t *out);
+
+/* liquidation (liquidation.c): what a liquidation of isolated position p at mark does
+ * (how much, at what price, the money), without side effects; the ledger delta it makes */
+typedef struct {
+    int partial;     /* 1: q < Q, the position stays open with margin `margin` */
+    int64_t qty;     /* quantity liquidated */
+    int64_t price;   /* fill price */
+    int32_t fill;    /* MARGIN_FILL_* */
+    int64_t margin;  /* the position's margin after a partial step */
+    int64_t before;  /* its margin in the state decided on (funding may have changed it) */
+    margin__close c; /* realized, ret (to the free balance, before the fee), fee, insurance */
+} margin__liq;
+int margin__liq_decide(const margin_engine *e, const margin__market *m,
+                       const margin__position *p, int64_t mark, margin__liq *out);
+margin__delta margin__liq_delta(const margin__liq *l);
+/* apply a partial liquidation (position.c); needs one reserved event */
+void margin__partial_apply(margin_engine *e, uint32_t pi, const margin__liq *l);
+void margin__market_liq_defaults(margin__market *m);
 
 /* triggers (trigger.c) */
 /* make a work buffer hold `need` items of `size` bytes (MARGIN_ENOMEM with a message) */

@@ -71,6 +71,7 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     m->maker = 20000; /* 0.0002 */
     m->taker = 40000; /* 0.0004 */
     m->mm_basis = MARGIN_MM_BASIS_MARK;
+    margin__market_liq_defaults(m);
     m->head = m->tail = MARGIN__NONE;
     m->down.max = 1;
     m->up.max = 0;
@@ -115,6 +116,75 @@ int margin_market_symbol(const margin_engine *e, uint64_t market, char *buf, siz
 static int rate_ok(int64_t v)
 {
     return v >= 0 && v <= MARGIN__ONE;
+}
+
+void margin__market_liq_defaults(margin__market *m)
+{
+    m->liq_fee = 0;
+    m->liq_fee_basis = MARGIN_LIQ_FEE_BASIS_FILL;
+    m->liq_fill = MARGIN_LIQ_FILL_MARK;
+    m->stop_fill = MARGIN_STOP_FILL_MARK;
+    m->liq_policy = MARGIN_LIQ_POLICY_FULL;
+    m->slice_threshold = 100000 * MARGIN__ONE;
+    m->slice_fraction = MARGIN__ONE / 5;
+    m->slice_cooldown = 30000;
+    m->slice_backstop = 66666667; /* 2/3, rounded up */
+}
+
+/* The liquidation options (MARGIN_MKT_LIQ_FEE to MARGIN_MKT_SLICE_BACKSTOP): settable at
+ * any time; they decide how the next liquidation or triggered close fills. */
+static int set_liq_option(margin_engine *e, margin__market *m, int32_t key, int64_t value)
+{
+    switch (key) {
+    case MARGIN_MKT_LIQ_FEE:
+        if (!rate_ok(value))
+            return margin__fail(e, MARGIN_EINVAL, "clearance fee rate must be 0 to 1");
+        m->liq_fee = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_LIQ_FEE_BASIS:
+        if (value != MARGIN_LIQ_FEE_BASIS_FILL && value != MARGIN_LIQ_FEE_BASIS_MARK)
+            return margin__fail(e, MARGIN_EINVAL, "unknown clearance fee basis %lld",
+                                (long long)value);
+        m->liq_fee_basis = (int32_t)value;
+        return MARGIN_OK;
+    case MARGIN_MKT_LIQ_FILL:
+        if (value < MARGIN_LIQ_FILL_MARK || value > MARGIN_LIQ_FILL_BANKRUPTCY)
+            return margin__fail(e, MARGIN_EINVAL, "unknown liquidation fill option %lld",
+                                (long long)value);
+        m->liq_fill = (int32_t)value;
+        return MARGIN_OK;
+    case MARGIN_MKT_STOP_FILL:
+        if (value != MARGIN_STOP_FILL_MARK && value != MARGIN_STOP_FILL_TRIGGER)
+            return margin__fail(e, MARGIN_EINVAL, "unknown stop fill option %lld", (long long)value);
+        m->stop_fill = (int32_t)value;
+        return MARGIN_OK;
+    case MARGIN_MKT_LIQ_POLICY:
+        if (value < MARGIN_LIQ_POLICY_FULL || value > MARGIN_LIQ_POLICY_SLICES)
+            return margin__fail(e, MARGIN_EINVAL, "unknown liquidation policy %lld",
+                                (long long)value);
+        m->liq_policy = (int32_t)value;
+        return MARGIN_OK;
+    case MARGIN_MKT_SLICE_THRESHOLD:
+        if (value < 0)
+            return margin__fail(e, MARGIN_EINVAL, "slice threshold must be >= 0");
+        m->slice_threshold = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_SLICE_FRACTION:
+        if (value <= 0 || value >= MARGIN__ONE)
+            return margin__fail(e, MARGIN_EINVAL, "slice fraction must be above 0 and below 1");
+        m->slice_fraction = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_SLICE_COOLDOWN:
+        if (value < 0)
+            return margin__fail(e, MARGIN_EINVAL, "slice cooldown must be >= 0");
+        m->slice_cooldown = value;
+        return MARGIN_OK;
+    default: /* MARGIN_MKT_SLICE_BACKSTOP */
+        if (!rate_ok(value))
+            return margin__fail(e, MARGIN_EINVAL, "slice backstop must be 0 to 1");
+        m->slice_backstop = value;
+        return MARGIN_OK;
+    }
 }
 
 int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value)
@@ -236,6 +306,16 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
         }
         m->max_price_set = 1;
         return MARGIN_OK;
+    case MARGIN_MKT_LIQ_FEE:
+    case MARGIN_MKT_LIQ_FEE_BASIS:
+    case MARGIN_MKT_LIQ_FILL:
+    case MARGIN_MKT_STOP_FILL:
+    case MARGIN_MKT_LIQ_POLICY:
+    case MARGIN_MKT_SLICE_THRESHOLD:
+    case MARGIN_MKT_SLICE_FRACTION:
+    case MARGIN_MKT_SLICE_COOLDOWN:
+    case MARGIN_MKT_SLICE_BACKSTOP:
+        return set_liq_option(e, m, key, value);
     case MARGIN_MKT_MARK:
     case MARGIN_MKT_TIER_COUNT:
     case MARGIN_MKT_OPEN_POSITIONS:
@@ -295,6 +375,33 @@ int margin_market_get(const margin_engine *e, uint64_t market, int32_t key, int6
         break;
     case MARGIN_MKT_MAX_PRICE:
         v = m->max_price;
+        break;
+    case MARGIN_MKT_LIQ_FEE:
+        v = m->liq_fee;
+        break;
+    case MARGIN_MKT_LIQ_FEE_BASIS:
+        v = m->liq_fee_basis;
+        break;
+    case MARGIN_MKT_LIQ_FILL:
+        v = m->liq_fill;
+        break;
+    case MARGIN_MKT_STOP_FILL:
+        v = m->stop_fill;
+        break;
+    case MARGIN_MKT_LIQ_POLICY:
+        v = m->liq_policy;
+        break;
+    case MARGIN_MKT_SLICE_THRESHOLD:
+        v = m->slice_threshold;
+        break;
+    case MARGIN_MKT_SLICE_FRACTION:
+        v = m->slice_fraction;
+        break;
+    case MARGIN_MKT_SLICE_COOLDOWN:
+        v = m->slice_cooldown;
+        break;
+    case MARGIN_MKT_SLICE_BACKSTOP:
+        v = m->slice_backstop;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown market key %d", (int)key);

@@ -414,9 +414,10 @@ int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c)
     return margin__ledger_stage(e, MARGIN__POS(e, pi).account, &d);
 }
 
-/* The money side of a close and its event; the position stays linked and indexed. */
+/* The money side of a close and its event; the position stays linked and indexed. `fill`:
+ * the MARGIN_FILL_* of a triggered close (0 for a holder's close). */
 static void close_books(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
-                        int32_t ev_type)
+                        int32_t ev_type, int32_t fill)
 {
     margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
@@ -443,15 +444,51 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
     ev->f[MARGIN_EVF_LIQ_PRICE] = ev_type == MARGIN_EV_LIQUIDATION ? liq : 0;
     ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
     ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->insurance;
+    ev->f[MARGIN_EVF_FILL] = fill;
     margin__ev_commit(e, ev);
+}
+
+void margin__close_apply_fill(margin_engine *e, uint32_t pi, int64_t price,
+                              const margin__close *c, int32_t ev_type, int32_t fill)
+{
+    margin__index_remove(e, &e->markets[MARGIN__POS(e, pi).market], pi);
+    margin__unlink(e, pi);
+    close_books(e, pi, price, c, ev_type, fill);
 }
 
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type)
 {
-    margin__index_remove(e, &e->markets[MARGIN__POS(e, pi).market], pi);
-    margin__unlink(e, pi);
-    close_books(e, pi, price, c, ev_type);
+    margin__close_apply_fill(e, pi, price, c, ev_type,
+                             ev_type == MARGIN_EV_CLOSE ? 0 : MARGIN_FILL_MARK);
+}
+
+/* A partial liquidation (liquidation.c decided it): the position keeps its side and entry,
+ * its quantity and margin shrink, its keys move; the free balance does not change. Needs
+ * one reserved event; cannot fail. */
+void margin__partial_apply(margin_engine *e, uint32_t pi, const margin__liq *l)
+{
+    margin__position *p = &MARGIN__POS(e, pi);
+    margin__market *m = &e->markets[p->market];
+    margin__event *ev;
+    int64_t before = p->margin;
+    {
+        margin__delta d = margin__liq_delta(l);
+        margin__ledger_apply(e, p->account, &d);
+    }
+    p->qty -= l->qty;
+    p->margin = l->margin;
+    p->realized += l->c.realized;
+    p->fees += l->c.fee;
+    if (m->liq_policy == MARGIN_LIQ_POLICY_SLICES)
+        e->accounts[p->account].last_slice = e->time;
+    (void)margin__reindex(e, pi); /* a smaller position of the same market: fits */
+    ev = trade_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, pi, l->price, l->qty,
+                     l->margin - before, l->c.fee);
+    ev->f[MARGIN_EVF_REALIZED_PNL] = l->c.realized;
+    ev->f[MARGIN_EVF_INSURANCE_DELTA] = l->c.insurance;
+    ev->f[MARGIN_EVF_FILL] = l->fill;
+    margin__ev_commit(e, ev);
 }
 
 int margin_position_close(margin_engine *e, uint64_t position, int64_t price, uint32_t flags)
@@ -580,7 +617,7 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
             return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 2)) != MARGIN_OK)
             return rc;
-        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE);
+        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE, 0);
         np.status = MARGIN_STATUS_OPEN;
         *p = np; /* same id, lists and index slots */
         margin__ledger_apply(e, p->account, &d2);
@@ -760,7 +797,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return rc;
         /* close the old side's books, then reopen under the same id, keeping the
          * position's place in the id-ordered lists and its index slots */
-        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE);
+        close_books(e, pi, price, &cl, MARGIN_EV_CLOSE, 0);
         c.p.status = MARGIN_STATUS_OPEN;
         c.p.down_slot = p->down_slot;
         c.p.up_slot = p->up_slot;

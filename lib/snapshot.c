@@ -177,8 +177,14 @@ static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
 
 /* six i64, three u32, the levels, the cap, npos and a pad, closes and the window, the
  * current event */
-#define ENGINE_SIZE                                                                        \
-    (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (MARGIN__NFIELDS - 1))
+#define ENGINE_SIZE_V(nf) (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (nf))
+#define ENGINE_SIZE ENGINE_SIZE_V(MARGIN__NFIELDS - 1)
+/* the event fields a version stores: 1..23 in version 1, 1..25 in version 2 */
+#define V1_FIELDS 23
+/* version 2 adds to each market its liquidation options (4 bytes, a pad, 5 integers) and
+ * to each account the time of its last sliced liquidation */
+#define MARKET_V2_EXTRA (4 + 4 + 5 * 8)
+#define ACCOUNT_V2_EXTRA 8
 
 static void put_engine(sink *s, const margin_engine *e)
 {
@@ -207,7 +213,7 @@ static void put_engine(sink *s, const margin_engine *e)
 
 static size_t market_size(const margin__market *m)
 {
-    return 1 + strlen(m->symbol) + 8 + 8 * 8 + (size_t)m->ntiers * 32;
+    return 1 + strlen(m->symbol) + 8 + 8 * 8 + MARKET_V2_EXTRA + (size_t)m->ntiers * 32;
 }
 
 static void put_markets(sink *s, const margin_engine *e)
@@ -244,6 +250,17 @@ static void put_markets(sink *s, const margin_engine *e)
             PUT64(s, m->tiers[k].max_lev);
             PUT64(s, m->tiers[k].cum);
         }
+        /* version 2: the liquidation options */
+        PUT8(s, m->liq_fee_basis);
+        PUT8(s, m->liq_fill);
+        PUT8(s, m->stop_fill);
+        PUT8(s, m->liq_policy);
+        PUT32(s, 0);
+        PUT64(s, m->liq_fee);
+        PUT64(s, m->slice_threshold);
+        PUT64(s, m->slice_fraction);
+        PUT64(s, m->slice_cooldown);
+        PUT64(s, m->slice_backstop);
     }
 }
 
@@ -261,7 +278,7 @@ static void put_accounts(sink *s, const margin_engine *e)
     uint64_t len = 0;
     uint32_t i, k;
     for (i = 0; i < e->naccounts; i++)
-        len += 7 * 8 + 4 + 4 + 4 * (uint64_t)cross_markets(e, &e->accounts[i]);
+        len += 7 * 8 + ACCOUNT_V2_EXTRA + 4 + 4 + 4 * (uint64_t)cross_markets(e, &e->accounts[i]);
     put_section(s, TAG_ACCOUNTS, e->naccounts, len);
     for (i = 0; i < e->naccounts; i++) {
         const margin__account *a = &e->accounts[i];
@@ -279,6 +296,7 @@ static void put_accounts(sink *s, const margin_engine *e)
                 PUT32(s, k);
         for (k = 0; k < a->ncross_hi; k++)
             PUT32(s, a->cross_hi[k]);
+        PUT64(s, a->last_slice); /* version 2 */
     }
 }
 
@@ -483,6 +501,7 @@ static void whash_accounts(whash *h, const margin_engine *e)
                 x[n] = UINT64_MAX;
             wgroup(h, x[0], x[1], x[2], x[3]);
         }
+        wgroup(h, (uint64_t)a->last_slice, 0, 0, 0);
     }
 }
 
@@ -520,7 +539,7 @@ static void whash_positions(whash *h, const margin_engine *e)
     }
 }
 
-_Static_assert(MARGIN__NFIELDS == 24, "events hash as fields 1..20 in groups, then 21..23");
+_Static_assert(MARGIN__NFIELDS == 26, "events hash as fields 1..24 in groups, then 25");
 
 static void whash_events(whash *h, const margin_engine *e)
 {
@@ -529,10 +548,10 @@ static void whash_events(whash *h, const margin_engine *e)
     wgroup(h, TAG_EVENTS, e->qlen, 0, 0);
     for (i = 0; i < e->qlen; i++) {
         const margin__event *ev = &e->q[(e->qhead + i) % e->qcap];
-        for (f = 1; f + 3 < MARGIN__NFIELDS; f += 4) /* fields 1..20 */
+        for (f = 1; f + 3 < MARGIN__NFIELDS; f += 4) /* fields 1..24 */
             wgroup(h, (uint64_t)ev->f[f], (uint64_t)ev->f[f + 1], (uint64_t)ev->f[f + 2],
                    (uint64_t)ev->f[f + 3]);
-        wgroup(h, (uint64_t)ev->f[21], (uint64_t)ev->f[22], (uint64_t)ev->f[23], 0);
+        wgroup(h, (uint64_t)ev->f[25], 0, 0, 0);
     }
 }
 
@@ -592,6 +611,7 @@ typedef struct {
     const uint8_t *p, *end;
     margin_engine *e; /* for messages */
     const char *section;
+    uint32_t version; /* the snapshot's format version (1 or 2) */
 } reader;
 
 /* 0 when n bytes remain in the section, else MARGIN_ECORRUPT: the buffer's length was
@@ -633,16 +653,19 @@ static int bad(reader *r, const char *field, uint64_t index)
                         r->section, (unsigned long long)index, field);
 }
 
+/* a fee rate as margin_market_set() accepts it: 0 to 1 (the fee to close is bounded
+ * further by the tiers' rates) */
 static int rate_ok(int64_t v)
 {
-    return v >= 0 && v < MARGIN__ONE;
+    return v >= 0 && v <= MARGIN__ONE;
 }
 
 static int get_engine(reader *r, margin_engine *t)
 {
     uint32_t flags, i;
     int f, rc;
-    if ((rc = need(r, ENGINE_SIZE, "the engine")) != MARGIN_OK)
+    int nf = r->version == 1 ? V1_FIELDS : MARGIN__NFIELDS - 1;
+    if ((rc = need(r, ENGINE_SIZE_V(nf), "the engine")) != MARGIN_OK)
         return rc;
     t->time = GET64(r);
     t->insurance = GET64(r);
@@ -661,7 +684,7 @@ static int get_engine(reader *r, margin_engine *t)
         return bad(r, "padding", 0);
     t->closes = GET64(r);
     t->retain = GET64(r);
-    for (f = 1; f < MARGIN__NFIELDS; f++)
+    for (f = 1; f <= nf; f++)
         t->cur.f[f] = GET64(r);
     t->full_scan = (int)(flags & 1u);
     t->queue_on = (int)((flags >> 1) & 1u);
@@ -781,6 +804,30 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
                 return bad(r, "tier (floors rising from 0, rates not falling, amounts)", i);
         }
         margin__tier_scale(m);
+        margin__market_liq_defaults(m); /* version 1: the defaults, as 0.1.0 behaved */
+        if (r->version >= 2) {
+            if ((rc = need(r, MARKET_V2_EXTRA, "a market")) != MARGIN_OK)
+                return rc;
+            m->liq_fee_basis = GET8(r);
+            m->liq_fill = GET8(r);
+            m->stop_fill = GET8(r);
+            m->liq_policy = GET8(r);
+            if (GET32(r) != 0)
+                return bad(r, "padding", i);
+            m->liq_fee = GET64(r);
+            m->slice_threshold = GET64(r);
+            m->slice_fraction = GET64(r);
+            m->slice_cooldown = GET64(r);
+            m->slice_backstop = GET64(r);
+            if (m->liq_fee_basis > MARGIN_LIQ_FEE_BASIS_MARK ||
+                m->liq_fill > MARGIN_LIQ_FILL_BANKRUPTCY ||
+                m->stop_fill > MARGIN_STOP_FILL_TRIGGER || m->liq_policy > MARGIN_LIQ_POLICY_SLICES)
+                return bad(r, "liquidation fee basis, fill, stop fill or policy", i);
+            if (!rate_ok(m->liq_fee) || m->slice_threshold < 0 || m->slice_fraction <= 0 ||
+                m->slice_fraction >= MARGIN__ONE || m->slice_cooldown < 0 ||
+                m->slice_backstop < 0 || m->slice_backstop > MARGIN__ONE)
+                return bad(r, "liquidation fee or slice options", i);
+        }
     }
     return MARGIN_OK;
 }
@@ -814,6 +861,7 @@ static int get_accounts(reader *r, margin_engine *t, uint32_t count)
         a->fees = GET64(r);
         a->funding = GET64(r);
         a->isolated = GET64(r);
+        a->last_slice = INT64_MIN;
         k = GET32(r);
         nx = GET32(r);
         if (k > 0xff || (t->nlevels < 8 && (k >> t->nlevels) != 0))
@@ -844,6 +892,11 @@ static int get_accounts(reader *r, margin_engine *t, uint32_t count)
                 a->capcross_hi = nx;
             }
             a->cross_hi[a->ncross_hi++] = mi;
+        }
+        if (r->version >= 2) {
+            if ((rc = need(r, ACCOUNT_V2_EXTRA, "an account")) != MARGIN_OK)
+                return rc;
+            a->last_slice = GET64(r);
         }
     }
     return MARGIN_OK;
@@ -1000,7 +1053,8 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
     uint32_t i;
     int f, rc;
     int64_t prev;
-    if ((rc = need(r, (size_t)count * 8 * (MARGIN__NFIELDS - 1), "the events")) != MARGIN_OK)
+    int nf = r->version == 1 ? V1_FIELDS : MARGIN__NFIELDS - 1;
+    if ((rc = need(r, (size_t)count * 8 * (size_t)nf, "the events")) != MARGIN_OK)
         return rc;
     if (count > 0) {
         size_t cap = 64;
@@ -1015,7 +1069,8 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
     for (i = 0; i < count; i++) {
         margin__event *ev = &t->q[i];
         ev->f[0] = 0;
-        for (f = 1; f < MARGIN__NFIELDS; f++)
+        memset(ev, 0, sizeof *ev);
+        for (f = 1; f <= nf; f++)
             ev->f[f] = GET64(r);
         if (ev->f[MARGIN_EVF_SEQ] <= prev || ev->f[MARGIN_EVF_SEQ] > t->last_seq ||
             ev->f[MARGIN_EVF_TYPE] < MARGIN_EV_DEPOSIT ||
@@ -1172,9 +1227,10 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
         return margin__fail(e, MARGIN_ETRUNCATED, "snapshot shorter than its header");
     r.p += 8;
     version = GET32(&r);
-    if (version != MARGIN_SNAPSHOT_VERSION)
+    r.version = version;
+    if (version != 1 && version != MARGIN_SNAPSHOT_VERSION)
         return margin__fail(e, MARGIN_EVERSION,
-                            "snapshot format version %u: this library reads version %d",
+                            "snapshot format version %u: this library reads versions 1 and 2 (format version %d)",
                             version, MARGIN_SNAPSHOT_VERSION);
     nsec = GET32(&r);
     total = (uint64_t)GET64(&r);

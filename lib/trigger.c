@@ -289,7 +289,10 @@ typedef struct margin__outcome {
     uint8_t kind;
     uint8_t mask;  /* new fired mask */
     uint8_t newly; /* levels that fire now */
-    margin__close close;
+    margin__close close; /* a stop or take-profit close */
+    margin__liq liq;     /* a liquidation (liquidation.c), in full or in part */
+    int64_t price;       /* a stop's or take-profit's fill price, and its MARGIN_FILL_* */
+    int32_t fill;
     int64_t ratio, down, up;
 } margin__outcome;
 
@@ -332,20 +335,28 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     const int64_t *pk = kp_in, *rk = kr_in; /* the prices in use */
     int long_ = p->side > 0, rc;
     uint32_t i;
+    int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && e->continuous;
+    int liq_hit = long_ ? (p->liq > 0 && mark <= p->liq) : mark >= p->liq;
+    int stop_hit = p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop);
     memset(o, 0, sizeof *o);
     o->pi = pi;
     o->mask = p->mc_fired;
-    if (long_ ? (p->liq > 0 && mark <= p->liq) : mark >= p->liq) {
+    /* On a jump both fire at once and the liquidation wins (it is decided on the mark).
+     * On a continuous move filled at the trigger price, the one the path reaches first
+     * wins: a stop at or before the liquidation price closes the position at the stop. */
+    if (liq_hit && !(stop_hit && at_trigger && (long_ ? p->stop >= p->liq : p->stop <= p->liq))) {
+        margin__delta d;
         o->kind = OUT_LIQ;
-        return margin__close_compute(e, p, mark, 0, 1, &o->close);
+        if ((rc = margin__liq_decide(e, m, p, mark, &o->liq)) != MARGIN_OK)
+            return rc;
+        d = margin__liq_delta(&o->liq);
+        return margin__ledger_check(e, p, 1, &d);
     }
-    if (p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop)) {
-        o->kind = OUT_STOP;
-        return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
-    }
-    if (p->take > 0 && (long_ ? mark >= p->take : mark <= p->take)) {
-        o->kind = OUT_TAKE;
-        return margin__close_compute(e, p, mark, m->taker, 0, &o->close);
+    if (stop_hit || (p->take > 0 && (long_ ? mark >= p->take : mark <= p->take))) {
+        o->kind = stop_hit ? OUT_STOP : OUT_TAKE;
+        o->price = at_trigger ? (stop_hit ? p->stop : p->take) : mark;
+        o->fill = at_trigger ? MARGIN_FILL_TRIGGER : MARGIN_FILL_MARK;
+        return margin__close_compute(e, p, o->price, m->taker, 0, &o->close);
     }
     if (pk == NULL) {
         if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK)
@@ -402,9 +413,17 @@ static int stage_outcome(margin_engine *e, const margin__outcome *o, size_t *nev
         return MARGIN_OK;
     }
     (*nev)++;
-    *fund += o->close.insurance; /* |fund| < 2^63 * (positions + 1) */
-    if (margin__close_stage(e, o->pi, &o->close) != MARGIN_OK || *fund > INT64_MAX ||
-        *fund < INT64_MIN)
+    if (o->kind == OUT_LIQ) {
+        margin__delta d = margin__liq_delta(&o->liq);
+        *fund += o->liq.c.insurance; /* |fund| < 2^63 * (positions + 1) */
+        if (margin__ledger_stage(e, MARGIN__POS(e, o->pi).account, &d) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+    } else {
+        *fund += o->close.insurance;
+        if (margin__close_stage(e, o->pi, &o->close) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+    }
+    if (*fund > INT64_MAX || *fund < INT64_MIN)
         return MARGIN_EOVERFLOW;
     return MARGIN_OK;
 }
@@ -448,13 +467,17 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
     uint32_t i;
     switch (o->kind) {
     case OUT_LIQ:
-        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_LIQUIDATION);
+        if (o->liq.partial)
+            margin__partial_apply(e, o->pi, &o->liq);
+        else
+            margin__close_apply_fill(e, o->pi, o->liq.price, &o->liq.c, MARGIN_EV_LIQUIDATION,
+                                     o->liq.fill);
         return;
     case OUT_STOP:
-        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_STOP_LOSS);
+        margin__close_apply_fill(e, o->pi, o->price, &o->close, MARGIN_EV_STOP_LOSS, o->fill);
         return;
     case OUT_TAKE:
-        margin__close_apply(e, o->pi, mark, &o->close, MARGIN_EV_TAKE_PROFIT);
+        margin__close_apply_fill(e, o->pi, o->price, &o->close, MARGIN_EV_TAKE_PROFIT, o->fill);
         return;
     case OUT_LEVELS:
         p->mc_fired = o->mask;

@@ -14,7 +14,7 @@
 #define MARGIN__MAX_LEVELS 8
 #define MARGIN__MAX_TIERS 32
 #define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
-#define MARGIN__NFIELDS 24      /* event fields 1..23 */
+#define MARGIN__NFIELDS 26      /* event fields 1..25 */
 #define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
 /* The largest price scale + quantity scale accepted: every figure of a position is computed
  * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
@@ -59,6 +59,13 @@ typedef struct {
     uint32_t ntiers;
     int tiers_custom;
     int used; /* has had a position (its scales are fixed) */
+    /* how liquidations and triggered closes fill (liquidation.c; MARGIN_MKT_LIQ_FEE ...) */
+    int64_t liq_fee;        /* clearance fee rate */
+    int32_t liq_fee_basis;  /* MARGIN_LIQ_FEE_BASIS_* */
+    int32_t liq_fill;       /* MARGIN_LIQ_FILL_* */
+    int32_t stop_fill;      /* MARGIN_STOP_FILL_* */
+    int32_t liq_policy;     /* MARGIN_LIQ_POLICY_* */
+    int64_t slice_threshold, slice_fraction, slice_cooldown, slice_backstop;
     margin__tier tiers[MARGIN__MAX_TIERS];
     uint32_t open_count;
     uint32_t head, tail; /* open positions, in id order */
@@ -72,6 +79,9 @@ typedef struct {
     uint32_t head, tail; /* open positions */
     uint32_t ncross;     /* open cross positions (cross.c) */
     uint8_t mc_fired;    /* account-level margin-call levels fired (cross book) */
+    /* engine time of the account's last sliced liquidation (MARGIN_LIQ_POLICY_SLICES),
+     * INT64_MIN: none */
+    int64_t last_slice;
     /* markets where the account is in cross mode: bit i for market index i < 64, and a
      * sorted array of the indexes >= 64 */
     uint64_t cross_lo;
@@ -171,6 +181,10 @@ struct margin_engine {
     size_t xcl_cap;
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
+    /* while margin_mark_candle() walks a candle: the point of its path being applied (1 to
+     * 4; 0 otherwise, stamped on events as MARGIN_EVF_PATH_POINT), and whether the mark
+     * reached it continuously from the previous point (every point but the open) */
+    int path_point, continuous;
 
     /* the memory functions (margin_engine_new_with_allocator(), or the C library's) */
     margin_malloc_fn mem_alloc;

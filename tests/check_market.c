@@ -388,13 +388,29 @@ START_TEST(test_option_validation)
         {MARGIN_MKT_MM_BASIS, -1},
         {MARGIN_MKT_CLOSE_FEE, -1},
         {MARGIN_MKT_CLOSE_FEE, D("1.00000001")},
+        {MARGIN_MKT_LIQ_FEE, -1},
+        {MARGIN_MKT_LIQ_FEE, D("1.00000001")},
+        {MARGIN_MKT_LIQ_FEE_BASIS, 2},
+        {MARGIN_MKT_LIQ_FEE_BASIS, -1},
+        {MARGIN_MKT_LIQ_FILL, 3},
+        {MARGIN_MKT_LIQ_FILL, -1},
+        {MARGIN_MKT_STOP_FILL, 2},
+        {MARGIN_MKT_STOP_FILL, -1},
+        {MARGIN_MKT_LIQ_POLICY, 4},
+        {MARGIN_MKT_LIQ_POLICY, -1},
+        {MARGIN_MKT_SLICE_THRESHOLD, -1},
+        {MARGIN_MKT_SLICE_FRACTION, 0},
+        {MARGIN_MKT_SLICE_FRACTION, D("1")},
+        {MARGIN_MKT_SLICE_COOLDOWN, -1},
+        {MARGIN_MKT_SLICE_BACKSTOP, -1},
+        {MARGIN_MKT_SLICE_BACKSTOP, D("1.00000001")},
         /* read-only keys */
         {MARGIN_MKT_MARK, D("20000")},
         {MARGIN_MKT_TIER_COUNT, 3},
         {MARGIN_MKT_OPEN_POSITIONS, 0},
         /* unknown keys */
         {0, 1},
-        {14, 1},
+        {23, 1},
         {-1, 1},
         {100, 1},
         {INT32_MAX, 1},
@@ -410,7 +426,7 @@ START_TEST(test_option_validation)
     MKT_BAD(e, m, a, margin_market_get(e, m + 1000, MARGIN_MKT_TICK, &v), MARGIN_ENOTFOUND);
     /* Bad get arguments. */
     MKT_BAD(e, m, a, margin_market_get(e, m, 0, &v), MARGIN_EINVAL);
-    MKT_BAD(e, m, a, margin_market_get(e, m, 14, &v), MARGIN_EINVAL);
+    MKT_BAD(e, m, a, margin_market_get(e, m, 23, &v), MARGIN_EINVAL);
     MKT_BAD(e, m, a, margin_market_get(e, m, MARGIN_MKT_TICK, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(v, 4242);
     ck_assert_int_eq(margin_market_set(NULL, m, MARGIN_MKT_TICK, 1), MARGIN_EINVAL);

@@ -22,7 +22,7 @@
  *  - "api": the size query (NULL/0, MARGIN_EBUFFER with the exact size, nothing written),
  *    EINVAL cases, loading into a non-empty engine (MARGIN_ESTATE, nothing changed), an
  *    engine whose options alone were set loads (the options come from the snapshot), and
- *    the empty engine's size from the format (456 bytes).
+ *    the empty engine's size from the format (472 bytes).
  *  - "corrupt": wrong magic, unknown version, bad checksum (every byte, one bit each),
  *    truncation at every length, cuts with a consistent header, and out-of-range or
  *    inconsistent fields written into a valid snapshot with the CRC recomputed (each
@@ -67,10 +67,14 @@
 #define HDR 32
 #define SECHEAD 16
 /* ENGN: 6 i64, 3 u32, 8 i64 levels, u64 cap, u32 npos, u32 0, i64 closes, i64 window,
- * 23 i64 (the current event) */
-#define ENGN_LEN 340
+ * 25 i64 (the current event; format version 2) */
+#define ENGN_LEN 356
 #define BLOCK 1024 /* position ids per POSN block */
-#define EV_LEN (23 * 8)
+#define EV_LEN (25 * 8)
+/* version 2 adds the liquidation options after a market's tiers, an account's last
+ * slice time after its cross markets */
+#define MKT_V2 48
+#define ACCT_V2 8
 #define POS_FIXED 44
 /* ENGN payload offsets */
 #define EN_TIME 0
@@ -155,7 +159,7 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
     l->n = n;
     ck_assert_msg(n >= HDR + 5 * SECHEAD + ENGN_LEN + 4, "snapshot of %zu bytes", n);
     ck_assert_msg(memcmp(b, "LMARGIN\x1a", 8) == 0, "magic");
-    ck_assert_uint_eq(rd32(b + 8), 1);
+    ck_assert_uint_eq(rd32(b + 8), 2);
     ck_assert_uint_eq(rd32(b + 12), 5);
     ck_assert_uint_eq((uint64_t)rd64(b + 16), n);
     ck_assert_int_eq(rd64(b + 24), 0);
@@ -186,7 +190,7 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
                 l->mkt[i] = p;
                 ck_assert_msg(sl >= 1 && sl <= 31, "symbol length %u", sl);
                 ck_assert_msg(b[p + 1 + sl + 6] <= 1 && b[p + 1 + sl + 7] == 0, "used, padding");
-                p += 1 + sl + 8 + 64 + (size_t)b[p + 1 + sl + 5] * 32;
+                p += 1 + sl + 8 + 64 + (size_t)b[p + 1 + sl + 5] * 32 + MKT_V2;
             }
             l->nm = count;
             break;
@@ -194,7 +198,7 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
             ck_assert_msg(count <= 64, "%u accounts", count);
             for (i = 0; i < count; i++) {
                 l->acct[i] = p;
-                p += 64 + 4 * (size_t)rd32(b + p + 60);
+                p += 64 + 4 * (size_t)rd32(b + p + 60) + ACCT_V2;
             }
             l->na = count;
             break;
@@ -324,6 +328,24 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
             if (rd64(o + 72 + 32 * t + 16) != 0)
                 ck_assert_int_eq(rd64(o + 72 + 32 * t + 16), tl);
             ck_assert_int_eq(rd64(o + 72 + 32 * t + 24), ta);
+        }
+        {
+            /* version 2: the liquidation options after the tiers: 4 bytes, a 0 pad, 5 i64 */
+            const uint8_t *x = o + 72 + 32 * (size_t)o[5];
+            const int32_t b8[4] = {MARGIN_MKT_LIQ_FEE_BASIS, MARGIN_MKT_LIQ_FILL,
+                                   MARGIN_MKT_STOP_FILL, MARGIN_MKT_LIQ_POLICY};
+            const int32_t i64[5] = {MARGIN_MKT_LIQ_FEE, MARGIN_MKT_SLICE_THRESHOLD,
+                                    MARGIN_MKT_SLICE_FRACTION, MARGIN_MKT_SLICE_COOLDOWN,
+                                    MARGIN_MKT_SLICE_BACKSTOP};
+            for (int k = 0; k < 4; k++) {
+                ck_assert_ok(e, margin_market_get(e, id, b8[k], &v));
+                ck_assert_int_eq(x[k], v);
+            }
+            ck_assert_uint_eq(rd32(x + 4), 0);
+            for (int k = 0; k < 5; k++) {
+                ck_assert_ok(e, margin_market_get(e, id, i64[k], &v));
+                ck_assert_int_eq(rd64(x + 8 + 8 * k), v);
+            }
         }
     }
     for (i = 0; i < L.na; i++) {
@@ -904,25 +926,25 @@ START_TEST(test_sizes_from_the_format)
     size_t n = 0, n2 = 0;
     uint64_t id;
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
-    ck_assert_uint_eq(n, 456);
-    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id)); /* 1 + 7 + 8 + 64 + 1 tier 32 */
+    ck_assert_uint_eq(n, 472);
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id)); /* 1 + 7 + 8 + 64 + 1 tier 32 + 48 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 112);
+    ck_assert_uint_eq(n2, n + 160);
     n = n2;
-    ck_assert_ok(e, margin_account_new(e, &id)); /* 7*8 + 4 + 4 */
+    ck_assert_ok(e, margin_account_new(e, &id)); /* 7*8 + 4 + 4 + 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 64);
+    ck_assert_uint_eq(n2, n + 72);
     n = n2;
-    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 184 */
+    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 200 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 184);
+    ck_assert_uint_eq(n2, n + 200);
     n = n2;
     /* an open position with no PnL, funding or stops, but a fee: 44 + 8 (fees), the head
-     * of its block 12; its OPEN event 184 */
+     * of its block 12; its OPEN event 200 */
     ck_assert_ok(e, margin_position_open(e, 1, 1, MARGIN_LONG, DS("0.1", 8), DS("20000", 8),
                                          D("10"), 0, 0, &id));
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 12 + 52 + 184);
+    ck_assert_uint_eq(n2, n + 12 + 52 + 200);
     n = n2;
     ck_assert_ok(e, margin_position_set_stops(e, id, DS("19000", 8), 0)); /* + stop 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
@@ -943,7 +965,7 @@ START_TEST(test_sizes_from_the_format)
         ck_assert_ok(e, margin_position_open(e, 1, m2, MARGIN_LONG, DS("1", 8),
                                              DS("1500", 8), D("10"), 0, MARGIN_FLAG_CROSS, &id));
         ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-        ck_assert_uint_eq(n2, n + 68 + 184);
+        ck_assert_uint_eq(n2, n + 68 + 200);
     }
     margin_engine_free(e);
 }
@@ -1306,8 +1328,9 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
         wr64(b + GL.eng + EN_BAND, E8);
         break;
     case 35:
-        DMG("taker fee 1", "fee");
-        wr64(b + MKO(0) + 8 + 32, E8);
+        /* (a taker fee of exactly 1 is a rate margin_market_set() accepts: above it) */
+        DMG("taker fee above 1", "fee");
+        wr64(b + MKO(0) + 8 + 32, E8 + 1);
         break;
     case 36:
         DMG("maximum price 0", "max_price");
@@ -1510,9 +1533,9 @@ START_TEST(test_corrupt_magic_version_checksum)
         fix_crc(b, good_n);
         ck_assert_int_eq(load_exact(b, good_n, 1), MARGIN_EMAGIC);
     }
-    /* versions 0, 2 and a large one, with and without the CRC recomputed */
+    /* versions 0, 3 and a large one, with and without the CRC recomputed */
     {
-        const uint32_t vs[3] = {0, 2, 0x01000001};
+        const uint32_t vs[3] = {0, 3, 0x01000001};
         for (int i = 0; i < 3; i++) {
             margin_engine *t = new_engine();
             memcpy(b, good, good_n);
