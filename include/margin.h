@@ -617,9 +617,12 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  the default, and the behaviour of 0.1.0). */
 #define MARGIN_STOP_FILL_MARK 0
 /** Stop-losses and take-profits fill at their trigger price when the mark reaches it
- *  without a gap: inside a candle's path (margin_mark_candle()), where the price moves
- *  continuously from one point to the next; at the mark when the mark jumped past it: a
- *  candle's open, and every margin_mark_update() (a new mark is a jump from the last). */
+ *  without a gap: a mark update is taken as a continuous move from the market's last mark,
+ *  so a trigger between the last mark and the new one fills at the trigger price; at the
+ *  mark when the last mark was already past it (or there was none), as when the mark
+ *  opened past it. On such a continuous move, a stop-loss the path reaches before the
+ *  liquidation price (at or above it for a long, at or below for a short) closes the
+ *  position at the stop even when the new mark is also past the liquidation price. */
 #define MARGIN_STOP_FILL_TRIGGER 1
 
 /** Liquidate the whole position (#MARGIN_MKT_LIQ_POLICY; the default, and the behaviour of 0.1.0). */
@@ -1511,10 +1514,6 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  #MARGIN_FILL_MARK, #MARGIN_FILL_TRIGGER, #MARGIN_FILL_LIQ_PRICE or
  *  #MARGIN_FILL_BANKRUPTCY; 0 for every other event. @since 0.2.0 */
 #define MARGIN_EVF_FILL 24
-/** The point of a candle's path (margin_mark_candle()) whose mark produced the event: 1 the
- *  open, 2 the first extreme, 3 the second extreme, 4 the close; 0 for events of a plain
- *  mark update and every other call. @since 0.2.0 */
-#define MARGIN_EVF_PATH_POINT 25
 /** @} */
 
 /**
@@ -1571,8 +1570,8 @@ MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *
  * @brief Copy every field of the current event (or of the event being delivered to the
  *        callback) into @p out in one call.
  *
- * `out[0]` receives the number of fields this library knows (25 in this version: fields
- * 1 to 25; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `out[0]` receives the number of fields this library knows (24 in this version: fields
+ * 1 to 24; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
  * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
  * or larger (fields this library does not know are 0), so a program built against an
  * older or newer header works with this library. An array of

@@ -179,7 +179,7 @@ static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
  * current event */
 #define ENGINE_SIZE_V(nf) (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (nf))
 #define ENGINE_SIZE ENGINE_SIZE_V(MARGIN__NFIELDS - 1)
-/* the event fields a version stores: 1..23 in version 1, 1..25 in version 2 */
+/* the event fields a version stores: 1..23 in version 1, 1..24 in version 2 */
 #define V1_FIELDS 23
 /* version 2 adds to each market its liquidation options (4 bytes, a pad, 5 integers) and
  * to each account the time of its last sliced liquidation */
@@ -539,7 +539,7 @@ static void whash_positions(whash *h, const margin_engine *e)
     }
 }
 
-_Static_assert(MARGIN__NFIELDS == 26, "events hash as fields 1..24 in groups, then 25");
+_Static_assert(MARGIN__NFIELDS == 25, "events hash as fields 1..24 in groups of four");
 
 static void whash_events(whash *h, const margin_engine *e)
 {
@@ -551,7 +551,6 @@ static void whash_events(whash *h, const margin_engine *e)
         for (f = 1; f + 3 < MARGIN__NFIELDS; f += 4) /* fields 1..24 */
             wgroup(h, (uint64_t)ev->f[f], (uint64_t)ev->f[f + 1], (uint64_t)ev->f[f + 2],
                    (uint64_t)ev->f[f + 3]);
-        wgroup(h, (uint64_t)ev->f[25], 0, 0, 0);
     }
 }
 

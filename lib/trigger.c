@@ -335,9 +335,16 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     const int64_t *pk = kp_in, *rk = kr_in; /* the prices in use */
     int long_ = p->side > 0, rc;
     uint32_t i;
-    int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && e->continuous;
     int liq_hit = long_ ? (p->liq > 0 && mark <= p->liq) : mark >= p->liq;
     int stop_hit = p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop);
+    int take_hit = p->take > 0 && (long_ ? mark >= p->take : mark <= p->take);
+    /* MARGIN_STOP_FILL_TRIGGER: a move from the last mark (m->mark, still the previous one
+     * while the update is decided) is continuous; the trigger between the two fills at its
+     * price, unless the last mark was already past it (a gap) */
+    int64_t last = m->mark, trig = stop_hit ? p->stop : p->take;
+    int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 &&
+                     (stop_hit || take_hit) &&
+                     (stop_hit == long_ ? last > trig : last < trig);
     memset(o, 0, sizeof *o);
     o->pi = pi;
     o->mask = p->mc_fired;
@@ -352,9 +359,9 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
         d = margin__liq_delta(&o->liq);
         return margin__ledger_check(e, p, 1, &d);
     }
-    if (stop_hit || (p->take > 0 && (long_ ? mark >= p->take : mark <= p->take))) {
+    if (stop_hit || take_hit) {
         o->kind = stop_hit ? OUT_STOP : OUT_TAKE;
-        o->price = at_trigger ? (stop_hit ? p->stop : p->take) : mark;
+        o->price = at_trigger ? trig : mark;
         o->fill = at_trigger ? MARGIN_FILL_TRIGGER : MARGIN_FILL_MARK;
         return margin__close_compute(e, p, o->price, m->taker, 0, &o->close);
     }

@@ -36,9 +36,9 @@ uint64_t su_hash(const margin_engine *e);
 
 /* ------------------------------------------------------------------ events */
 
-#define SU_NF (MARGIN_EVF_PATH_POINT + 1)
+#define SU_NF (MARGIN_EVF_FILL + 1)
 typedef struct {
-    int64_t f[SU_NF]; /* f[1..25]: margin_event_fields(); f[0] unused (0) */
+    int64_t f[SU_NF]; /* f[1..24]: margin_event_fields(); f[0] unused (0) */
 } su_event;
 
 /* Take every queued event (at most max; more fails the test) with all its fields. */
