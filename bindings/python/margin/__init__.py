@@ -24,7 +24,19 @@ from . import _capi, events
 from ._capi import LIBRARY_PATH, MISSING
 from ._num import DecimalLike, from_fixed, to_fixed
 from .engine import Account, Engine, EventCallback, Market, Position, Tier
-from .enums import CrossLiquidationPolicy, EventType, MMBasis, Mode, Side, Status
+from .enums import (
+    CrossLiquidationPolicy,
+    EventType,
+    FillPrice,
+    LiqFeeBasis,
+    LiquidationFill,
+    LiquidationPolicy,
+    MMBasis,
+    Mode,
+    Side,
+    Status,
+    StopFill,
+)
 from .errors import (
     AlreadyExists,
     BufferTooSmall,
@@ -72,6 +84,11 @@ __all__ = [
     "MMBasis",
     "Mode",
     "CrossLiquidationPolicy",
+    "LiquidationPolicy",
+    "LiquidationFill",
+    "StopFill",
+    "LiqFeeBasis",
+    "FillPrice",
     "DecimalLike",
     "MarginError",
     "InvalidArgument",

@@ -28,15 +28,23 @@ from ._num import DecimalLike, from_fixed, ratio_from_fixed, to_fixed, to_i32, t
 from .enums import (
     CrossLiquidationPolicy,
     CrossLiquidationPolicyLike,
+    LiqFeeBasis,
+    LiquidationFill,
+    LiquidationPolicy,
     MMBasis,
     Mode,
     ModeLike,
     Side,
     SideLike,
     Status,
+    StopFill,
     parse_cross_liquidation,
+    parse_liq_fee_basis,
+    parse_liquidation_fill,
+    parse_liquidation_policy,
     parse_mode,
     parse_side,
+    parse_stop_fill,
 )
 from .errors import FileError, InvalidArgument, MarginError, StateError, make_error
 from .events import FIELD_COUNT, Event, build_event
@@ -620,10 +628,17 @@ class Engine:
         mm_basis: Optional[Union[MMBasis, int]] = None,
         close_fee: Optional[DecimalLike] = None,
         tiers: Optional[Iterable[Sequence[Optional[DecimalLike]]]] = None,
+        liq_fee: Optional[DecimalLike] = None,
+        liq_fee_basis: Optional[Union[LiqFeeBasis, int, str]] = None,
+        liq_fill: Optional[Union[LiquidationFill, int, str]] = None,
+        stop_fill: Optional[Union[StopFill, int, str]] = None,
+        liq_policy: Optional[Union[LiquidationPolicy, int, str]] = None,
     ) -> "Market":
         """Create a market (``margin_market_new()``) and set the options given.
 
-        Scales are set first, so ``tick`` and ``step`` are read at the new scales.
+        Scales are set first, so ``tick`` and ``step`` are read at the new scales.  The
+        liquidation options (``liq_fee`` .. ``liq_policy``) are the properties of the same
+        names of :class:`Market`; the ``slices`` policy's parameters are set there.
         ``tiers`` is a list of ``(floor, mmr[, max_leverage[, maint_amount]])`` passed to
         :meth:`Market.add_tier` in order (replacing the default tier).
         """
@@ -654,6 +669,16 @@ class Engine:
         if tiers is not None:
             for t in tiers:
                 m.add_tier(*t)
+        if liq_fee is not None:
+            m.liq_fee = liq_fee
+        if liq_fee_basis is not None:
+            m.liq_fee_basis = liq_fee_basis  # type: ignore[assignment]
+        if liq_fill is not None:
+            m.liq_fill = liq_fill  # type: ignore[assignment]
+        if stop_fill is not None:
+            m.stop_fill = stop_fill  # type: ignore[assignment]
+        if liq_policy is not None:
+            m.liq_policy = liq_policy  # type: ignore[assignment]
         return m
 
     def market(self, key: Union[str, int]) -> "Market":
@@ -848,7 +873,73 @@ class Market(_Thing):
         "close_fee",
         "Fee rate to close counted in the maintenance margin (the spec's f).",
     )
+    liq_fee = _rate_prop(
+        _capi.MARGIN_MKT_LIQ_FEE,
+        "liq_fee",
+        "Clearance (liquidation) fee rate (e.g. 0.0125), charged on the liquidated notional "
+        "and credited to the insurance fund; default 0.",
+    )
+    slice_fraction = _rate_prop(
+        _capi.MARGIN_MKT_SLICE_FRACTION,
+        "slice_fraction",
+        "``slices`` policy: the fraction of the position one slice takes (default 0.2).",
+    )
+    slice_backstop = _rate_prop(
+        _capi.MARGIN_MKT_SLICE_BACKSTOP,
+        "slice_backstop",
+        "``slices`` policy: below this fraction of the maintenance margin the position is "
+        "liquidated in full (default 0.66666667).",
+    )
     del _rate_prop
+
+    def _enum_prop(key: int, cls: Any, parse: Callable[[Any], int], doc: str) -> property:  # type: ignore[misc]
+        def fget(self: "Market") -> Any:
+            v = self.get(key)
+            return cls(v) if v in tuple(cls) else v
+
+        def fset(self: "Market", value: Any) -> None:
+            self.set(key, parse(value))
+
+        return property(fget, fset, doc=doc)
+
+    liq_fee_basis = _enum_prop(
+        _capi.MARGIN_MKT_LIQ_FEE_BASIS, LiqFeeBasis, parse_liq_fee_basis,
+        "The price multiplying the liquidated quantity in the clearance fee "
+        "(:class:`~margin.LiqFeeBasis`; ``'fill'`` by default, or ``'mark'``).")
+    liq_fill = _enum_prop(
+        _capi.MARGIN_MKT_LIQ_FILL, LiquidationFill, parse_liquidation_fill,
+        "The price a liquidation settles at (:class:`~margin.LiquidationFill`; ``'mark'`` by "
+        "default, ``'liq_price'`` or ``'bankruptcy'``).")
+    stop_fill = _enum_prop(
+        _capi.MARGIN_MKT_STOP_FILL, StopFill, parse_stop_fill,
+        "The price stop-losses and take-profits fill at (:class:`~margin.StopFill`; "
+        "``'mark'`` by default, or ``'trigger'``).")
+    liq_policy = _enum_prop(
+        _capi.MARGIN_MKT_LIQ_POLICY, LiquidationPolicy, parse_liquidation_policy,
+        "How much of a liquidatable isolated position is liquidated "
+        "(:class:`~margin.LiquidationPolicy`; ``'full'`` by default, ``'min_reduce'``, "
+        "``'tier_down'`` or ``'slices'``).")
+    del _enum_prop
+
+    @property
+    def slice_threshold(self) -> Decimal:
+        """``slices`` policy: the notional (money, at the mark) above which a liquidation
+        takes one slice (default 100000)."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_SLICE_THRESHOLD), _MONEY)
+
+    @slice_threshold.setter
+    def slice_threshold(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_SLICE_THRESHOLD, to_fixed(value, _MONEY, "slice_threshold"))
+
+    @property
+    def slice_cooldown(self) -> int:
+        """``slices`` policy: for this long after a partial liquidation (engine time units,
+        default 30000), a liquidation of the same account's position closes it in full."""
+        return self.get(_capi.MARGIN_MKT_SLICE_COOLDOWN)
+
+    @slice_cooldown.setter
+    def slice_cooldown(self, value: int) -> None:
+        self.set(_capi.MARGIN_MKT_SLICE_COOLDOWN, value)
 
     @property
     def mm_basis(self) -> MMBasis:

@@ -13,6 +13,11 @@ __all__ = [
     "MMBasis",
     "Mode",
     "CrossLiquidationPolicy",
+    "LiquidationPolicy",
+    "LiquidationFill",
+    "StopFill",
+    "LiqFeeBasis",
+    "FillPrice",
     "EventType",
     "SideLike",
     "ModeLike",
@@ -20,6 +25,10 @@ __all__ = [
     "parse_side",
     "parse_mode",
     "parse_cross_liquidation",
+    "parse_liquidation_policy",
+    "parse_liquidation_fill",
+    "parse_stop_fill",
+    "parse_liq_fee_basis",
 ]
 
 
@@ -75,6 +84,70 @@ class CrossLiquidationPolicy(enum.IntEnum):
     WORST_FIRST = _capi.MARGIN_CROSS_LIQ_WORST_FIRST
 
 
+class LiquidationPolicy(enum.IntEnum):
+    """How much of a liquidatable isolated position is liquidated (``MARGIN_LIQ_POLICY_*``,
+    the market option ``MARGIN_MKT_LIQ_POLICY``).
+
+    ``FULL`` (the default): the whole position.  ``MIN_REDUCE`` (Binance's first step): the
+    smallest quantity, rounded up to the step, that leaves the margin balance above the
+    maintenance margin after the loss and the clearance fee.  ``TIER_DOWN`` (Bybit,
+    BitMEX): down to the cap of the highest lower tier whose maintenance margin the equity
+    covers.  ``SLICES`` (Hyperliquid): a fraction per trigger above a notional threshold,
+    with a cooldown and a backstop.  A partial step is a
+    :class:`~margin.events.PartialLiquidation` event.
+    """
+
+    FULL = _capi.MARGIN_LIQ_POLICY_FULL
+    MIN_REDUCE = _capi.MARGIN_LIQ_POLICY_MIN_REDUCE
+    TIER_DOWN = _capi.MARGIN_LIQ_POLICY_TIER_DOWN
+    SLICES = _capi.MARGIN_LIQ_POLICY_SLICES
+
+
+class LiquidationFill(enum.IntEnum):
+    """The price a liquidation settles at (``MARGIN_LIQ_FILL_*``, the market option
+    ``MARGIN_MKT_LIQ_FILL``).
+
+    ``MARK`` (the default): the mark.  ``LIQ_PRICE``: the position's liquidation price.
+    ``BANKRUPTCY``: the insurance fund takes the position over at its bankruptcy price (the
+    holder loses exactly the margin).
+    """
+
+    MARK = _capi.MARGIN_LIQ_FILL_MARK
+    LIQ_PRICE = _capi.MARGIN_LIQ_FILL_LIQ_PRICE
+    BANKRUPTCY = _capi.MARGIN_LIQ_FILL_BANKRUPTCY
+
+
+class StopFill(enum.IntEnum):
+    """The price stop-losses and take-profits fill at (``MARGIN_STOP_FILL_*``, the market
+    option ``MARGIN_MKT_STOP_FILL``).
+
+    ``MARK`` (the default): the mark that reached them.  ``TRIGGER``: their trigger price
+    when the mark reaches it without a gap (inside a candle's path), the mark otherwise.
+    """
+
+    MARK = _capi.MARGIN_STOP_FILL_MARK
+    TRIGGER = _capi.MARGIN_STOP_FILL_TRIGGER
+
+
+class LiqFeeBasis(enum.IntEnum):
+    """The price multiplying the liquidated quantity in the clearance fee
+    (``MARGIN_LIQ_FEE_BASIS_*``, the market option ``MARGIN_MKT_LIQ_FEE_BASIS``):
+    ``FILL`` (the default, the liquidation's fill price) or ``MARK``."""
+
+    FILL = _capi.MARGIN_LIQ_FEE_BASIS_FILL
+    MARK = _capi.MARGIN_LIQ_FEE_BASIS_MARK
+
+
+class FillPrice(enum.IntEnum):
+    """Which price a triggered close or a liquidation filled at (``MARGIN_FILL_*``, the
+    event field ``MARGIN_EVF_FILL``)."""
+
+    MARK = _capi.MARGIN_FILL_MARK
+    TRIGGER = _capi.MARGIN_FILL_TRIGGER
+    LIQ_PRICE = _capi.MARGIN_FILL_LIQ_PRICE
+    BANKRUPTCY = _capi.MARGIN_FILL_BANKRUPTCY
+
+
 class EventType(enum.IntEnum):
     """Event types (``MARGIN_EV_*``)."""
 
@@ -94,6 +167,7 @@ class EventType(enum.IntEnum):
     STOP_LOSS = _capi.MARGIN_EV_STOP_LOSS
     TAKE_PROFIT = _capi.MARGIN_EV_TAKE_PROFIT
     CROSS_LIQUIDATION = _capi.MARGIN_EV_CROSS_LIQUIDATION
+    PARTIAL_LIQUIDATION = _capi.MARGIN_EV_PARTIAL_LIQUIDATION
 
 
 #: A side as the binding accepts it: a :class:`Side`, ``1``/``-1``, or one of the strings
@@ -160,3 +234,32 @@ def parse_mode(mode: ModeLike) -> int:
 def parse_cross_liquidation(policy: CrossLiquidationPolicyLike) -> int:
     """The C value (``MARGIN_CROSS_LIQ_*``) of a :data:`CrossLiquidationPolicyLike`."""
     return _parse_named(policy, CrossLiquidationPolicy, "cross liquidation policy")
+
+
+def parse_liquidation_policy(policy: Union[LiquidationPolicy, int, str]) -> int:
+    """The C value (``MARGIN_LIQ_POLICY_*``) of a policy: a :class:`LiquidationPolicy`,
+    its value, or ``"full"``, ``"min_reduce"``, ``"tier_down"``, ``"slices"`` (any case;
+    ``-`` for ``_``)."""
+    if isinstance(policy, str):
+        policy = policy.replace("-", "_")
+    return _parse_named(policy, LiquidationPolicy, "liquidation policy")
+
+
+def parse_liquidation_fill(fill: Union[LiquidationFill, int, str]) -> int:
+    """The C value (``MARGIN_LIQ_FILL_*``) of ``"mark"``, ``"liq_price"``, ``"bankruptcy"``
+    (any case; ``-`` for ``_``), a :class:`LiquidationFill` or its value."""
+    if isinstance(fill, str):
+        fill = fill.replace("-", "_")
+    return _parse_named(fill, LiquidationFill, "liquidation fill")
+
+
+def parse_stop_fill(fill: Union[StopFill, int, str]) -> int:
+    """The C value (``MARGIN_STOP_FILL_*``) of ``"mark"`` or ``"trigger"`` (any case), a
+    :class:`StopFill` or its value."""
+    return _parse_named(fill, StopFill, "stop fill")
+
+
+def parse_liq_fee_basis(basis: Union[LiqFeeBasis, int, str]) -> int:
+    """The C value (``MARGIN_LIQ_FEE_BASIS_*``) of ``"fill"`` or ``"mark"`` (any case), a
+    :class:`LiqFeeBasis` or its value."""
+    return _parse_named(basis, LiqFeeBasis, "liquidation fee basis")

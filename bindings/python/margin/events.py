@@ -11,7 +11,12 @@ Every event has ``mode`` (:class:`~margin.Mode`, ``MARGIN_EVF_MODE``): ``CROSS``
 event about a cross position or about the cross book of an account (a deposit, a
 withdrawal, an account margin call, a :class:`CrossLiquidation`), ``ISOLATED`` otherwise.
 
-Every object also keeps ``raw``: the 23 integer fields exactly as ``margin_event_fields()``
+Triggered closes and liquidations
+(:class:`StopLoss`, :class:`TakeProfit`, :class:`Liquidation`,
+:class:`PartialLiquidation`) have ``fill`` (:class:`~margin.FillPrice`,
+``MARGIN_EVF_FILL``): which price ``price`` is.
+
+Every object also keeps ``raw``: the 24 integer fields exactly as ``margin_event_fields()``
 returned them, indexed by ``MARGIN_EVF_* - 1`` (a field the loaded library does not know
 reads 0).
 """
@@ -24,7 +29,7 @@ from typing import Callable, ClassVar, Dict, Optional, Tuple, Type
 
 from . import _capi
 from ._num import from_fixed, ratio_from_fixed
-from .enums import EventType, Mode, Side
+from .enums import EventType, FillPrice, Mode, Side
 
 __all__ = [
     "Event",
@@ -47,12 +52,13 @@ __all__ = [
     "StopLoss",
     "TakeProfit",
     "CrossLiquidation",
+    "PartialLiquidation",
     "EVENT_CLASSES",
     "UnknownEvent",
 ]
 
-#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_MODE``).
-FIELD_COUNT = 23
+#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_FILL``).
+FIELD_COUNT = 24
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,9 @@ class TradeEvent(PositionEvent):
         amount: Change of margin (signed: into the position > 0).
         realized_pnl: PnL realized by this event.
         fee: Fee charged by this event.
+        fill: For a triggered close or a liquidation, which price ``price`` is
+            (:class:`~margin.FillPrice`, ``MARGIN_EVF_FILL``); ``None`` for a trade of the
+            holder's (and from a library without the field).
     """
 
     price: Decimal = Decimal(0)
@@ -170,6 +179,7 @@ class TradeEvent(PositionEvent):
     amount: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
     fee: Decimal = Decimal(0)
+    fill: Optional[FillPrice] = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +226,9 @@ class TakeProfit(TradeEvent):
 
 @dataclass(frozen=True)
 class Liquidation(TradeEvent):
-    """``MARGIN_EV_LIQUIDATION``: liquidated at the mark ``price``.
+    """``MARGIN_EV_LIQUIDATION``: liquidated at ``price``: the mark by default, or the
+    price the market's ``liq_fill`` option names (``fill`` says which).  ``fee`` is the
+    clearance fee (the market's ``liq_fee``), credited to the insurance fund.
 
     A cross position (``mode`` ``CROSS``) is liquidated with the rest of its account's
     cross book: ``realized_pnl`` is its PnL at the mark, ``free_balance`` the cross wallet
@@ -232,6 +244,26 @@ class Liquidation(TradeEvent):
     TYPE: ClassVar[EventType] = EventType.LIQUIDATION
 
     bankruptcy_price: Optional[Decimal] = None
+    insurance_delta: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PartialLiquidation(TradeEvent):
+    """``MARGIN_EV_PARTIAL_LIQUIDATION``: part of an isolated position was liquidated
+    (the market's ``liq_policy``); the position stays open, smaller.
+
+    Attributes:
+        qty: The quantity liquidated (``position_qty`` is what remains).
+        price: Its fill price (``fill`` names it).
+        fee: The clearance fee, credited to the insurance fund.
+        realized_pnl: The PnL realized on the part liquidated.
+        amount: The change of the position's margin (<= 0; ``margin`` is what remains).
+        liq_price: The liquidation price after it.
+        insurance_delta: Change of the insurance fund.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.PARTIAL_LIQUIDATION
+
     insurance_delta: Decimal = Decimal(0)
 
 
@@ -352,6 +384,7 @@ EVENT_CLASSES: Dict[int, Type[Event]] = {
         StopLoss,
         TakeProfit,
         CrossLiquidation,
+        PartialLiquidation,
     )
 }
 
@@ -363,7 +396,7 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     """Build the typed event from the raw field values.
 
     Args:
-        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_MODE``
+        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_FILL``
             (a shorter tuple, from an older library, lacks the last fields: they read 0).
         scales: Returns ``(price_scale, qty_scale)`` of a market id.
     """
@@ -442,6 +475,11 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
             realized_pnl=money(_capi.MARGIN_EVF_REALIZED_PNL),
             fee=money(_capi.MARGIN_EVF_FEE),
         )
+        fill_raw = f(_capi.MARGIN_EVF_FILL)
+        if fill_raw in tuple(FillPrice):
+            kw.update(fill=FillPrice(fill_raw))
+        if cls is PartialLiquidation:
+            kw.update(insurance_delta=money(_capi.MARGIN_EVF_INSURANCE_DELTA))
         if cls is Liquidation:
             kw.update(
                 bankruptcy_price=opt_price(_capi.MARGIN_EVF_BANKRUPTCY_PRICE),

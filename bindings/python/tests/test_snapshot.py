@@ -413,7 +413,8 @@ class Damaged(unittest.TestCase):
     def test_version(self) -> None:
         d = bytearray(self.good)
         struct.pack_into("<I", d, 8, margin.SNAPSHOT_VERSION + 1)
-        self.assert_refused(bytes(d), margin.SnapshotVersionError, "version 2")
+        self.assert_refused(bytes(d), margin.SnapshotVersionError,
+                            f"version {margin.SNAPSHOT_VERSION + 1}")
         self.assert_refused(resealed(d), margin.SnapshotVersionError)
 
     def test_truncated(self) -> None:

@@ -168,6 +168,46 @@ pub const MARGIN_MKT_TIER_COUNT: i32 = 11;
 pub const MARGIN_MKT_OPEN_POSITIONS: i32 = 12;
 /// The largest price the market accepts (price units); see the C header.
 pub const MARGIN_MKT_MAX_PRICE: i32 = 13;
+/// Clearance (liquidation) fee rate at [`MARGIN_RATE_SCALE`], 0 to 1; default 0. Charged on the liquidated quantity times the price [`MARGIN_MKT_LIQ_FEE_BASIS`] names, credited to the insurance fund, never more than what the holder has left at the fill. Settable at any time.
+pub const MARGIN_MKT_LIQ_FEE: i32 = 14;
+/// The price that multiplies the liquidated quantity in the clearance fee: [`MARGIN_LIQ_FEE_BASIS_FILL`] (default) or [`MARGIN_LIQ_FEE_BASIS_MARK`].
+pub const MARGIN_MKT_LIQ_FEE_BASIS: i32 = 15;
+/// The price a liquidation settles at: [`MARGIN_LIQ_FILL_MARK`] (default), [`MARGIN_LIQ_FILL_LIQ_PRICE`] or [`MARGIN_LIQ_FILL_BANKRUPTCY`].
+pub const MARGIN_MKT_LIQ_FILL: i32 = 16;
+/// The price stop-losses and take-profits fill at: [`MARGIN_STOP_FILL_MARK`] (default) or [`MARGIN_STOP_FILL_TRIGGER`].
+pub const MARGIN_MKT_STOP_FILL: i32 = 17;
+/// How much of a liquidatable isolated position is liquidated: [`MARGIN_LIQ_POLICY_FULL`] (default), [`MARGIN_LIQ_POLICY_MIN_REDUCE`], [`MARGIN_LIQ_POLICY_TIER_DOWN`] or [`MARGIN_LIQ_POLICY_SLICES`].
+pub const MARGIN_MKT_LIQ_POLICY: i32 = 18;
+/// [`MARGIN_LIQ_POLICY_SLICES`]: the notional (money, at the mark) above which a liquidation takes one slice; default 100000.
+pub const MARGIN_MKT_SLICE_THRESHOLD: i32 = 19;
+/// [`MARGIN_LIQ_POLICY_SLICES`]: the fraction of the position one slice takes, at [`MARGIN_RATE_SCALE`], above 0 and below 1; default 0.2.
+pub const MARGIN_MKT_SLICE_FRACTION: i32 = 20;
+/// [`MARGIN_LIQ_POLICY_SLICES`]: for this long after a partial liquidation ([`MARGIN_ENG_TIME`] units, default 30000), a liquidation of a position of the same account closes it in full.
+pub const MARGIN_MKT_SLICE_COOLDOWN: i32 = 21;
+/// [`MARGIN_LIQ_POLICY_SLICES`]: below this fraction of the maintenance margin (at [`MARGIN_RATE_SCALE`], default 0.66666667) the position is liquidated in full.
+pub const MARGIN_MKT_SLICE_BACKSTOP: i32 = 22;
+/// Clearance fee on the liquidation's fill price ([`MARGIN_MKT_LIQ_FEE_BASIS`]).
+pub const MARGIN_LIQ_FEE_BASIS_FILL: i32 = 0;
+/// Clearance fee on the mark that triggered the liquidation.
+pub const MARGIN_LIQ_FEE_BASIS_MARK: i32 = 1;
+/// A liquidation settles at the mark ([`MARGIN_MKT_LIQ_FILL`]; the default, the behaviour of 0.1.0).
+pub const MARGIN_LIQ_FILL_MARK: i32 = 0;
+/// A liquidation fills at the position's liquidation price.
+pub const MARGIN_LIQ_FILL_LIQ_PRICE: i32 = 1;
+/// The insurance fund takes the position over at its bankruptcy price: the holder loses exactly the margin of what is liquidated.
+pub const MARGIN_LIQ_FILL_BANKRUPTCY: i32 = 2;
+/// Stop-losses and take-profits fill at the mark that reached them ([`MARGIN_MKT_STOP_FILL`]; the default).
+pub const MARGIN_STOP_FILL_MARK: i32 = 0;
+/// Stop-losses and take-profits fill at their trigger price when the mark reaches it without a gap (a mark update is a continuous move from the last mark), at the mark otherwise.
+pub const MARGIN_STOP_FILL_TRIGGER: i32 = 1;
+/// Liquidate the whole position ([`MARGIN_MKT_LIQ_POLICY`]; the default).
+pub const MARGIN_LIQ_POLICY_FULL: i32 = 0;
+/// Binance's first step: sell the smallest quantity, rounded up to the step, that leaves the margin balance above the maintenance margin after the loss and the clearance fee.
+pub const MARGIN_LIQ_POLICY_MIN_REDUCE: i32 = 1;
+/// Bybit's and BitMEX's step-down: reduce the position to the cap of the highest lower tier whose maintenance margin the equity after the clearance fee covers.
+pub const MARGIN_LIQ_POLICY_TIER_DOWN: i32 = 2;
+/// Hyperliquid's slices: above [`MARGIN_MKT_SLICE_THRESHOLD`], [`MARGIN_MKT_SLICE_FRACTION`] of the position per trigger, with a cooldown and a backstop.
+pub const MARGIN_LIQ_POLICY_SLICES: i32 = 3;
 /// Maintenance margin evaluated at the liquidation price (Binance, OKX, dYdX, Hyperliquid).
 pub const MARGIN_MM_BASIS_MARK: i32 = 0;
 /// Maintenance margin fixed at the entry value (Bybit classic, BitMEX).
@@ -315,6 +355,16 @@ pub const MARGIN_EV_STOP_LOSS: i32 = 13;
 pub const MARGIN_EV_TAKE_PROFIT: i32 = 14;
 /// A cross account was liquidated (position 0; follows the liquidation events of the positions it closed).
 pub const MARGIN_EV_CROSS_LIQUIDATION: i32 = 15;
+/// Part of an isolated position was liquidated ([`MARGIN_MKT_LIQ_POLICY`]); the position stays open, smaller.
+pub const MARGIN_EV_PARTIAL_LIQUIDATION: i32 = 16;
+/// [`MARGIN_EVF_FILL`]: the mark.
+pub const MARGIN_FILL_MARK: i32 = 1;
+/// [`MARGIN_EVF_FILL`]: the stop-loss or take-profit price.
+pub const MARGIN_FILL_TRIGGER: i32 = 2;
+/// [`MARGIN_EVF_FILL`]: the position's liquidation price.
+pub const MARGIN_FILL_LIQ_PRICE: i32 = 3;
+/// [`MARGIN_EVF_FILL`]: the position's bankruptcy price (the insurance fund took it over).
+pub const MARGIN_FILL_BANKRUPTCY: i32 = 4;
 /// Sequence number, from 1, increasing by 1.
 pub const MARGIN_EVF_SEQ: i32 = 1;
 /// [`MARGIN_ENG_TIME`] when the event happened.
@@ -361,8 +411,10 @@ pub const MARGIN_EVF_FREE_BALANCE: i32 = 21;
 pub const MARGIN_EVF_LEVERAGE: i32 = 22;
 /// [`MARGIN_MODE_ISOLATED`] or [`MARGIN_MODE_CROSS`]: the position's mode, or the book an account event concerns.
 pub const MARGIN_EVF_MODE: i32 = 23;
-/// Snapshot format version written by this library (and the only one it reads so far).
-pub const MARGIN_SNAPSHOT_VERSION: i32 = 1;
+/// Which price a triggered close or liquidation filled at: [`MARGIN_FILL_MARK`], [`MARGIN_FILL_TRIGGER`], [`MARGIN_FILL_LIQ_PRICE`] or [`MARGIN_FILL_BANKRUPTCY`]; 0 for every other event.
+pub const MARGIN_EVF_FILL: i32 = 24;
+/// Snapshot format version written by this library (it also reads format 1).
+pub const MARGIN_SNAPSHOT_VERSION: i32 = 2;
 
 // ---------------------------------------------------------------------------- functions
 

@@ -565,6 +565,24 @@ impl Engine {
                 sys::MARGIN_MKT_MAX_PRICE,
                 conv(d, self.scales(m)?.0, "max price")?,
             ),
+            MarketOption::LiqFee(d) => (sys::MARGIN_MKT_LIQ_FEE, conv(d, RATE_SCALE, "liquidation fee")?),
+            MarketOption::LiqFeeBasis(b) => (sys::MARGIN_MKT_LIQ_FEE_BASIS, b.raw()),
+            MarketOption::LiqFill(f) => (sys::MARGIN_MKT_LIQ_FILL, f.raw()),
+            MarketOption::StopFill(f) => (sys::MARGIN_MKT_STOP_FILL, f.raw()),
+            MarketOption::LiqPolicy(p) => (sys::MARGIN_MKT_LIQ_POLICY, p.raw()),
+            MarketOption::SliceThreshold(d) => (
+                sys::MARGIN_MKT_SLICE_THRESHOLD,
+                conv(d, MONEY_SCALE, "slice threshold")?,
+            ),
+            MarketOption::SliceFraction(d) => (
+                sys::MARGIN_MKT_SLICE_FRACTION,
+                conv(d, RATE_SCALE, "slice fraction")?,
+            ),
+            MarketOption::SliceCooldown(t) => (sys::MARGIN_MKT_SLICE_COOLDOWN, t),
+            MarketOption::SliceBackstop(d) => (
+                sys::MARGIN_MKT_SLICE_BACKSTOP,
+                conv(d, RATE_SCALE, "slice backstop")?,
+            ),
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
@@ -600,6 +618,15 @@ impl Engine {
             tier_count: count(g(sys::MARGIN_MKT_TIER_COUNT)?, "tier count")? as u32,
             open_positions: count(g(sys::MARGIN_MKT_OPEN_POSITIONS)?, "open positions")?,
             max_price: dec(g(sys::MARGIN_MKT_MAX_PRICE)?, ps)?,
+            liq_fee: dec(g(sys::MARGIN_MKT_LIQ_FEE)?, RATE_SCALE)?,
+            liq_fee_basis: LiqFeeBasis::from_raw(g(sys::MARGIN_MKT_LIQ_FEE_BASIS)?),
+            liq_fill: LiquidationFill::from_raw(g(sys::MARGIN_MKT_LIQ_FILL)?),
+            stop_fill: StopFill::from_raw(g(sys::MARGIN_MKT_STOP_FILL)?),
+            liq_policy: LiquidationPolicy::from_raw(g(sys::MARGIN_MKT_LIQ_POLICY)?),
+            slice_threshold: dec(g(sys::MARGIN_MKT_SLICE_THRESHOLD)?, MONEY_SCALE)?,
+            slice_fraction: dec(g(sys::MARGIN_MKT_SLICE_FRACTION)?, RATE_SCALE)?,
+            slice_cooldown: g(sys::MARGIN_MKT_SLICE_COOLDOWN)?,
+            slice_backstop: dec(g(sys::MARGIN_MKT_SLICE_BACKSTOP)?, RATE_SCALE)?,
         })
     }
 

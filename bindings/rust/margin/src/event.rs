@@ -2,7 +2,7 @@
 
 use crate::decimal::{Decimal, MONEY_SCALE, RATE_SCALE};
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{ratio_or_infinite, AccountId, MarketId, Mode, PositionId, Side};
+use crate::types::{ratio_or_infinite, AccountId, FillPrice, MarketId, Mode, PositionId, Side};
 use margin_sys as sys;
 
 /// The type of an [`Event`] (`MARGIN_EV_*`).
@@ -44,6 +44,13 @@ pub enum EventKind {
     /// wallet after, `margin_ratio` the account ratio that triggered it,
     /// `positions_closed` the number of positions closed.
     CrossLiquidation,
+    /// Part of an isolated position was liquidated (the market's
+    /// [`LiquidationPolicy`](crate::LiquidationPolicy)); the position stays open, smaller.
+    /// `qty` is the quantity liquidated, `price` its fill price (`fill` names it), `fee`
+    /// the clearance fee, `realized_pnl` the PnL realized on the part, `amount` the change
+    /// of the position's margin, `liq_price` the liquidation price after it,
+    /// `insurance_delta` the change of the insurance fund.
+    PartialLiquidation,
     /// A type this binding does not know (from a newer library).
     Other(i32),
 }
@@ -68,6 +75,7 @@ impl EventKind {
             sys::MARGIN_EV_STOP_LOSS => EventKind::StopLoss,
             sys::MARGIN_EV_TAKE_PROFIT => EventKind::TakeProfit,
             sys::MARGIN_EV_CROSS_LIQUIDATION => EventKind::CrossLiquidation,
+            sys::MARGIN_EV_PARTIAL_LIQUIDATION => EventKind::PartialLiquidation,
             other => EventKind::Other(other),
         })
     }
@@ -132,10 +140,14 @@ pub struct Event {
     pub mode: Mode,
     /// Number of positions a [`EventKind::CrossLiquidation`] closed (0 for other kinds).
     pub positions_closed: u64,
+    /// Which price `price` is, for a stop-loss, a take-profit, a liquidation or a partial
+    /// liquidation (`MARGIN_EVF_FILL`); `None` for every other event (and from a library
+    /// without the field).
+    pub fill: Option<FillPrice>,
 }
 
-/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_MODE`).
-pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_MODE as usize;
+/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_FILL`).
+pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_FILL as usize;
 
 /// Every field of the current event in one `margin_event_fields` call: `out[f]` is field
 /// `f`. `out[0]` is the number of fields the library knows; a field past it (such as
@@ -230,6 +242,10 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
         leverage: rate(sys::MARGIN_EVF_LEVERAGE)?,
         mode: Mode::from_raw(get(e, sys::MARGIN_EVF_MODE)?),
         positions_closed,
+        fill: match get(e, sys::MARGIN_EVF_FILL)? {
+            0 => None,
+            v => Some(FillPrice::from_raw(v)),
+        },
     })
 }
 

@@ -221,6 +221,126 @@ c_values!(CrossLiquidationPolicy, "MARGIN_CROSS_LIQ_*", {
     WorstFirst => sys::MARGIN_CROSS_LIQ_WORST_FIRST,
 });
 
+/// How much of a liquidatable isolated position is liquidated (`MARGIN_LIQ_POLICY_*`,
+/// [`MarketOption::LiqPolicy`]). A partial step is an
+/// [`EventKind::PartialLiquidation`](crate::EventKind::PartialLiquidation) event; cross
+/// positions close in full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum LiquidationPolicy {
+    /// The whole position (the default, and 0.1.0's behaviour).
+    #[default]
+    Full,
+    /// Binance's first step: the smallest quantity, rounded up to the step, that leaves the
+    /// margin balance above the maintenance margin after the loss and the clearance fee,
+    /// `q = (Q*P*mmr - cum - Eq) / (P*(mmr - f_liq))`; in full when no partial sale helps.
+    MinReduce,
+    /// Bybit's and BitMEX's step-down: down to the cap of the highest lower tier whose
+    /// maintenance margin the equity after the clearance fee covers; in full from the
+    /// lowest tier.
+    TierDown,
+    /// Hyperliquid's slices: above [`MarketOption::SliceThreshold`],
+    /// [`MarketOption::SliceFraction`] of the position per trigger, with a cooldown
+    /// ([`MarketOption::SliceCooldown`]) and a backstop ([`MarketOption::SliceBackstop`]).
+    Slices,
+    /// A policy this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(LiquidationPolicy, "MARGIN_LIQ_POLICY_*", {
+    Full => sys::MARGIN_LIQ_POLICY_FULL,
+    MinReduce => sys::MARGIN_LIQ_POLICY_MIN_REDUCE,
+    TierDown => sys::MARGIN_LIQ_POLICY_TIER_DOWN,
+    Slices => sys::MARGIN_LIQ_POLICY_SLICES,
+});
+
+/// The price a liquidation settles at (`MARGIN_LIQ_FILL_*`, [`MarketOption::LiqFill`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum LiquidationFill {
+    /// The mark (the default): the holder loses the whole margin of what is liquidated.
+    #[default]
+    Mark,
+    /// The position's liquidation price: the holder keeps what its margin is worth there,
+    /// less the clearance fee.
+    LiqPrice,
+    /// The insurance fund takes the position over at its bankruptcy price: the holder
+    /// loses exactly the margin; the fund books the difference from the mark.
+    Bankruptcy,
+    /// A value this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(LiquidationFill, "MARGIN_LIQ_FILL_*", {
+    Mark => sys::MARGIN_LIQ_FILL_MARK,
+    LiqPrice => sys::MARGIN_LIQ_FILL_LIQ_PRICE,
+    Bankruptcy => sys::MARGIN_LIQ_FILL_BANKRUPTCY,
+});
+
+/// The price stop-losses and take-profits fill at (`MARGIN_STOP_FILL_*`,
+/// [`MarketOption::StopFill`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum StopFill {
+    /// The mark that reached them (the default).
+    #[default]
+    Mark,
+    /// Their trigger price when the mark reaches it without a gap (a mark update is a
+    /// continuous move from the last mark); the mark when the last mark was already past
+    /// it.
+    Trigger,
+    /// A value this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(StopFill, "MARGIN_STOP_FILL_*", {
+    Mark => sys::MARGIN_STOP_FILL_MARK,
+    Trigger => sys::MARGIN_STOP_FILL_TRIGGER,
+});
+
+/// The price multiplying the liquidated quantity in the clearance fee
+/// (`MARGIN_LIQ_FEE_BASIS_*`, [`MarketOption::LiqFeeBasis`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum LiqFeeBasis {
+    /// The liquidation's fill price (the default).
+    #[default]
+    Fill,
+    /// The mark that triggered the liquidation.
+    Mark,
+    /// A value this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(LiqFeeBasis, "MARGIN_LIQ_FEE_BASIS_*", {
+    Fill => sys::MARGIN_LIQ_FEE_BASIS_FILL,
+    Mark => sys::MARGIN_LIQ_FEE_BASIS_MARK,
+});
+
+/// Which price a triggered close or a liquidation filled at
+/// ([`Event::fill`](crate::Event::fill), `MARGIN_EVF_FILL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FillPrice {
+    /// The mark.
+    Mark,
+    /// The stop-loss or take-profit price.
+    Trigger,
+    /// The position's liquidation price.
+    LiqPrice,
+    /// The position's bankruptcy price (the insurance fund took it over).
+    Bankruptcy,
+    /// A value this binding does not know (from a newer library).
+    Other(i64),
+}
+
+c_values!(FillPrice, "MARGIN_FILL_*", {
+    Mark => sys::MARGIN_FILL_MARK,
+    Trigger => sys::MARGIN_FILL_TRIGGER,
+    LiqPrice => sys::MARGIN_FILL_LIQ_PRICE,
+    Bankruptcy => sys::MARGIN_FILL_BANKRUPTCY,
+});
+
 /// A settable market option (`margin_market_set`), with its value in natural units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -245,6 +365,30 @@ pub enum MarketOption {
     CloseFee(Decimal),
     /// The largest mark, fill, stop or take-profit price the market accepts, a price.
     MaxPrice(Decimal),
+    /// Clearance (liquidation) fee rate (e.g. `0.0125`), charged on the liquidated
+    /// notional and credited to the insurance fund; default 0.
+    LiqFee(Decimal),
+    /// The price multiplying the liquidated quantity in the clearance fee.
+    LiqFeeBasis(LiqFeeBasis),
+    /// The price a liquidation settles at.
+    LiqFill(LiquidationFill),
+    /// The price stop-losses and take-profits fill at.
+    StopFill(StopFill),
+    /// How much of a liquidatable isolated position is liquidated.
+    LiqPolicy(LiquidationPolicy),
+    /// [`LiquidationPolicy::Slices`]: the notional (money, at the mark) above which a
+    /// liquidation takes one slice; default 100000.
+    SliceThreshold(Decimal),
+    /// [`LiquidationPolicy::Slices`]: the fraction one slice takes, above 0 and below 1;
+    /// default 0.2.
+    SliceFraction(Decimal),
+    /// [`LiquidationPolicy::Slices`]: for this long (engine time units, default 30000)
+    /// after a partial liquidation, a liquidation of the same account's position closes
+    /// it in full.
+    SliceCooldown(i64),
+    /// [`LiquidationPolicy::Slices`]: below this fraction of the maintenance margin the
+    /// position is liquidated in full; default 0.66666667.
+    SliceBackstop(Decimal),
 }
 
 /// A market's options and figures (`margin_market_get` for every key).
@@ -277,6 +421,24 @@ pub struct MarketInfo {
     pub open_positions: u64,
     /// The largest price the market accepts.
     pub max_price: Decimal,
+    /// Clearance (liquidation) fee rate.
+    pub liq_fee: Decimal,
+    /// The price multiplying the liquidated quantity in the clearance fee.
+    pub liq_fee_basis: LiqFeeBasis,
+    /// The price a liquidation settles at.
+    pub liq_fill: LiquidationFill,
+    /// The price stop-losses and take-profits fill at.
+    pub stop_fill: StopFill,
+    /// How much of a liquidatable isolated position is liquidated.
+    pub liq_policy: LiquidationPolicy,
+    /// [`LiquidationPolicy::Slices`]: the notional above which a liquidation takes a slice.
+    pub slice_threshold: Decimal,
+    /// [`LiquidationPolicy::Slices`]: the fraction one slice takes.
+    pub slice_fraction: Decimal,
+    /// [`LiquidationPolicy::Slices`]: the cooldown, engine time units.
+    pub slice_cooldown: i64,
+    /// [`LiquidationPolicy::Slices`]: the backstop, a fraction of the maintenance margin.
+    pub slice_backstop: Decimal,
 }
 
 /// A maintenance-margin tier: notional from `floor` up to the next tier's floor.
