@@ -1,0 +1,484 @@
+/* Suite "liquidation" (issue 13): fill prices, the clearance fee and partial liquidation,
+ * each case computed by hand in its comments (scales 8/8 unless said; the market's taker
+ * fee is 0 where fees would only clutter the arithmetic).
+ *
+ * Every case also checks the money identities: each account's ledgers balance
+ * (assert_conserved), and what the holder lost plus the market's PnL is what the insurance
+ * fund received. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "suites.h"
+
+/* The last event of the queue of type `type` (drains the queue), its fields in f. */
+static int last_event(margin_engine *e, int32_t type, int64_t f[MARGIN_EVF_FILL + 1])
+{
+    int32_t t;
+    int found = 0;
+    while (margin_event_next(e, &t) == MARGIN_OK && t != MARGIN_EV_NONE)
+        if (t == type) {
+            ck_assert_ok(e, margin_event_fields(e, f, MARGIN_EVF_FILL + 1));
+            found = 1;
+        }
+    return found;
+}
+
+/* An engine with BTCUSDT (step 0.0001, taker fee 0, one tier at `mmr`, no margin-call
+ * levels) and an account with 1,000,000. */
+static margin_engine *engine(const char *mmr, uint64_t *m, uint64_t *a)
+{
+    margin_engine *e;
+    make_engine(&e, m, a, D("1000000"));
+    ck_assert_ok(e, margin_market_set(e, *m, MARGIN_MKT_STEP, D("0.0001")));
+    ck_assert_ok(e, margin_market_set(e, *m, MARGIN_MKT_TAKER_FEE, 0));
+    if (mmr != NULL)
+        ck_assert_ok(e, margin_market_add_tier(e, *m, 0, D(mmr), 0, 0));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    return e;
+}
+
+/* The issue's min-reduce check: long 10 BTC at 50,000, margin 25,000 (20x), mmr 0.5 %,
+ * cum 0, mark 47,700. Equity Eq = 25,000 + 10 * (47,700 - 50,000) = 2,000; maintenance
+ * 10 * 47,700 * 0.005 = 2,385 (liquidatable: 2,000 <= 2,385).
+ *   fee 0:     q >= (2,385 - 2,000) / (47,700 * 0.005) = 385 / 238.5 = 1.61425..  -> 1.6143
+ *   fee 0.001: q >= 385 / (47,700 * 0.004) = 385 / 190.8 = 2.01781..           -> 2.0179
+ *   fee 0.01 >= mmr: no partial sale helps: in full. */
+/* (one step less leaves the remainder liquidatable: fee 0, 1.6142: maintenance
+ * 8.3858 * 238.5 = 2,000.0133 > equity 2,000; 1.6143: 8.3857 * 238.5 = 1,999.98945; fee
+ * 0.001, 2.0178: equity 2,000 - 96.24906 = 1,903.75094 < 7.9822 * 238.5 = 1,903.7547;
+ * 2.0179: 1,903.74617 > 7.9821 * 238.5 = 1,903.73085) */
+static void min_reduce_case(const char *fee, const char *want_q)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1], q = D(want_q), pnl, fe, ins0;
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D(fee)));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
+                                         0, &p));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("25000"));
+    ins0 = eng_get(e, MARGIN_ENG_INSURANCE_FUND);
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], q);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("47700"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    /* PnL of the part: q * (47,700 - 50,000) = -2,300 q; fee: q * 47,700 * rate, up */
+    pnl = -q * 2300; /* q BTC at scale 8 times 2,300: money at scale 8, exact */
+    fe = (int64_t)(((__int128)q * D("47700") / D("1") * D(fee) + D("1") - 1) / D("1"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], pnl);
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], fe);
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], fe);
+    ck_assert_int_eq(f[MARGIN_EVF_AMOUNT], pnl - fe); /* the margin keeps the rest */
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("10") - q);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("25000") + pnl - fe);
+    /* the remainder is safe at this mark: its liquidation price is below it */
+    ck_assert(pos_get(e, p, MARGIN_POS_LIQ_PRICE) < D("47700"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND) - ins0, fe);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1000000") - D("25000"));
+    assert_conserved(e, a);
+    /* the same mark again changes nothing: the remainder is healthy */
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("10") - q);
+    margin_engine_free(e);
+}
+
+START_TEST(test_min_reduce_worked)
+{
+    min_reduce_case("0", "1.6143");
+    min_reduce_case("0.001", "2.0179");
+}
+END_TEST
+
+START_TEST(test_min_reduce_fee_at_mmr_goes_full)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.01")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
+                                         0, &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    /* in full at the mark: equity 2,000; the fee 10 * 47,700 * 0.01 = 4,770 is capped at
+     * what is left, 2,000; the holder loses the 25,000 margin, the fund receives 2,000 */
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("2000"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], D("2000"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], D("2000") - D("25000"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("975000"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The issue's tier-down check. Tiers: T1 from 0 at 0.5 % (cum 0), T2 from 1,000,000 at 1 %
+ * (cum 5,000), T3 from 2,000,000 at 1.5 % (cum 15,000). A long of 50 BTC opened at 51,000
+ * (notional 2,550,000) with margin M; at the mark 50,000 (notional 2,500,000, tier T3) its
+ * equity is M - 50,000 and its maintenance 2,500,000 * 0.015 - 15,000 = 22,500.
+ *  - M = 70,000: equity 20,000. T2's cap is 2,000,000 (40 BTC): maintenance there
+ *    2,000,000 * 0.015 - 15,000 = 15,000 (= 2,000,000 * 0.01 - 5,000) <= 20,000: sell
+ *    10 BTC (500,000 of notional); margin after 70,000 - 10 * 1,000 = 60,000.
+ *  - M = 64,000: equity 14,000 < 15,000; T1's cap 1,000,000 (20 BTC): maintenance
+ *    1,000,000 * 0.01 - 5,000 = 5,000 <= 14,000: sell 30 BTC (1,500,000); margin after
+ *    64,000 - 30 * 1,000 = 34,000. */
+static void tier_down_case(const char *margin, const char *want_q, const char *want_margin)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine(NULL, &m, &a);
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("1000000"), D("0.01"), 0, D("5000")));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("2000000"), D("0.015"), 0, D("15000")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
+    ck_assert_ok(e, margin_mark_update(e, m, D("51000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("50"), D("51000"), 0,
+                                         D(margin), 0, &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D(want_q));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("50") - D(want_q));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D(want_margin));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D(want_q) / 100000000 * D("1000"));
+    ck_assert(pos_get(e, p, MARGIN_POS_LIQ_PRICE) < D("50000"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+
+START_TEST(test_tier_down_worked)
+{
+    tier_down_case("70000", "10", "60000");
+    tier_down_case("64000", "30", "34000");
+}
+END_TEST
+
+/* From the lowest tier there is no lower cap: in full. */
+START_TEST(test_tier_down_lowest_tier_full)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
+                                         0, &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Slices: long 10 BTC at 50,000, margin 25,000, mmr 0.5 %: at 47,700 the notional 477,000
+ * is above 100,000 and the equity 2,000 above 2/3 of 2,385: one slice of 20 %, 2 BTC:
+ * PnL -4,600, margin 20,400, 8 BTC left, whose liquidation price is
+ * (8 * 50,000 - 20,400) / (8 * 0.995) = 47,688.44.. < 47,700. 1 s later the mark 47,600 is
+ * past it: within the 30 s cooldown, in full. */
+START_TEST(test_slices)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
+                                         0, &p));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_TIME, 1000000));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("2"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("20400"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE) / 1000000, D("47688.44") / 1000000);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_TIME, 1001000));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47600")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("8"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Below the threshold, or below the backstop, in full. 1 BTC at 50,000 (notional at
+ * 47,700: 47,700 < 100,000). Backstop: 10 BTC, margin 25,000, mark 47,500: equity
+ * 25,000 - 25,000 = 0 < 2/3 * 2,375. */
+START_TEST(test_slices_threshold_and_backstop)
+{
+    uint64_t m, a, p, q;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
+                                         0, &q));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47500")));
+    ck_assert(!last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Fills of a full liquidation. Long 1 BTC at 50,000, 10x: margin 5,000; mmr 0.5 %:
+ * liquidation price (50,000 - 5,000) / 0.995 = 45,226.13065326.. up: 45,226.13065327;
+ * bankruptcy price 45,000. The mark gaps to 44,000. */
+static margin_engine *gap_case(int32_t fill, const char *fee, uint64_t *a, uint64_t *p,
+                               int64_t f[MARGIN_EVF_FILL + 1])
+{
+    uint64_t m;
+    margin_engine *e = engine("0.005", &m, a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FILL, fill));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D(fee)));
+    ck_assert_ok(e, margin_position_open(e, *a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
+                                         p));
+    ck_assert_int_eq(pos_get(e, *p, MARGIN_POS_LIQ_PRICE), D("45226.13065327"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("44000")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(pos_get(e, *p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    assert_conserved(e, *a);
+    return e;
+}
+
+START_TEST(test_fill_mark)
+{
+    uint64_t a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    /* at the mark: the holder loses 5,000; the fund takes 5,000 - 6,000 = -1,000 */
+    margin_engine *e = gap_case(MARGIN_LIQ_FILL_MARK, "0", &a, &p, f);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("44000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D("5000"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], -D("1000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], 0);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), -D("1000"));
+    margin_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_fill_liquidation_price)
+{
+    uint64_t a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    /* at 45,226.13065327: the part's balance 5,000 - 4,773.86934673 = 226.13065327; fee
+     * 0.001 * 45,226.13065327 = 45.22613065327 up: 45.22613066; the holder keeps
+     * 226.13065327 - 45.22613066 = 180.90452261, so its realized PnL is
+     * 226.13065327 - 5,000 = -4,773.86934673; the fund receives the fee */
+    margin_engine *e = gap_case(MARGIN_LIQ_FILL_LIQ_PRICE, "0.001", &a, &p, f);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("45226.13065327"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_LIQ_PRICE);
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("45.22613066"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D("4773.86934673"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], D("45.22613066"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE),
+                     D("1000000") - D("5000") + D("180.90452261"));
+    margin_engine_free(e);
+}
+END_TEST
+
+START_TEST(test_fill_bankruptcy_takeover)
+{
+    uint64_t a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    /* taken over at 45,000: the holder loses exactly 5,000 (nothing is left at the
+     * bankruptcy price, so the clearance fee is 0); the fund books 44,000 - 45,000 = -1,000 */
+    margin_engine *e = gap_case(MARGIN_LIQ_FILL_BANKRUPTCY, "0.0125", &a, &p, f);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("45000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_BANKRUPTCY);
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], 0);
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D("5000"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], -D("1000"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("995000"));
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The clearance fee at the mark, between the liquidation and bankruptcy prices: at 45,100
+ * the balance is 5,000 - 4,900 = 100; the fee 0.0125 * 45,100 = 563.75 is capped at 100.
+ * The holder loses its 5,000 (realized -4,900, fee 100); the fund receives 100. With the
+ * fee on the mark basis and a fill at the liquidation price the basis is the mark too. */
+START_TEST(test_clearance_fee_capped)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.0125")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("45100")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("100"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D("4900"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], D("100"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("995000"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_FEES), D("100"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+    /* at the liquidation price 45,226.13065327 the balance is 226.13065327; the fee on
+     * the mark basis, 0.001 * 45,100 = 45.1, is what the fund receives */
+    e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.001")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE_BASIS, MARGIN_LIQ_FEE_BASIS_MARK));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FILL, MARGIN_LIQ_FILL_LIQ_PRICE));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("45100")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("45.1"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], D("45.1"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE),
+                     D("995000") + D("226.13065327") - D("45.1"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Stop fills. Long 1 BTC at 50,000, 10x (liquidation 45,226.13065327), taker 0.0004.
+ *  - stop 48,000, the mark from 50,000 to 47,000: at the trigger, -2,000, fee 19.2; at the
+ *    mark, -3,000, fee 18.8;
+ *  - stop 46,000, the mark from 50,000 to 44,000 (past the liquidation price too): at the
+ *    trigger the path meets the stop first: closed at 46,000 (-4,000, fee 18.4); at the
+ *    mark the liquidation wins (0.1.0's rule);
+ *  - a take-profit 55,000 and no mark before: the first mark 56,000 is a gap: at the mark. */
+static int64_t stop_case(int32_t rule, const char *stop, const char *take, const char *first,
+                         const char *mark, int32_t want_type, int64_t f[MARGIN_EVF_FILL + 1])
+{
+    uint64_t m, a, p;
+    int64_t free;
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, D("0.0004")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, rule));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_set_stops(e, p, stop ? D(stop) : 0, take ? D(take) : 0));
+    if (first != NULL)
+        ck_assert_ok(e, margin_mark_update(e, m, D(first)));
+    ck_assert_ok(e, margin_mark_update(e, m, D(mark)));
+    ck_assert(last_event(e, want_type, f));
+    assert_conserved(e, a);
+    free = acct_get(e, a, MARGIN_ACCT_FREE_BALANCE);
+    margin_engine_free(e);
+    return free;
+}
+
+START_TEST(test_stop_fills)
+{
+    int64_t f[MARGIN_EVF_FILL + 1];
+    /* opening fee 50,000 * 0.0004 = 20: free 1,000,000 - 5,000 - 20 = 994,980 */
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, "48000", NULL, "50000", "47000",
+                               MARGIN_EV_STOP_LOSS, f),
+                     D("994980") + D("3000") - D("19.2"));
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("48000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_TRIGGER);
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_MARK, "48000", NULL, "50000", "47000",
+                               MARGIN_EV_STOP_LOSS, f),
+                     D("994980") + D("2000") - D("18.8"));
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("47000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, "46000", NULL, "50000", "44000",
+                               MARGIN_EV_STOP_LOSS, f),
+                     D("994980") + D("1000") - D("18.4"));
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("46000"));
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_MARK, "46000", NULL, "50000", "44000",
+                               MARGIN_EV_LIQUIDATION, f),
+                     D("994980"));
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, NULL, "55000", NULL, "56000",
+                               MARGIN_EV_TAKE_PROFIT, f),
+                     D("994980") + D("5000") + D("6000") - D("22.4"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, NULL, "55000", "50000", "56000",
+                               MARGIN_EV_TAKE_PROFIT, f),
+                     D("994980") + D("5000") + D("5000") - D("22"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_TRIGGER);
+}
+END_TEST
+
+/* A short is the mirror: short 1 BTC at 50,000, 10x, mmr 0.5 %: liquidation price
+ * (50,000 + 5,000) / 1.005 = 54,726.36815920.. down: 54,726.36815920; min-reduce of 10 BTC
+ * short at 50,000 (margin 25,000) at 52,300: equity 25,000 - 23,000 = 2,000, maintenance
+ * 10 * 52,300 * 0.005 = 2,615: q >= 615 / 261.5 = 2.35181.. -> 2.3519. */
+START_TEST(test_short_mirror)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_FILL + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("10"), D("50000"), D("20"), 0,
+                                         0, &p));
+    ck_assert_ok(e, margin_mark_update(e, m, D("52300")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("2.3519"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("25000") - D("2.3519") * 2300 / 1);
+    ck_assert(pos_get(e, p, MARGIN_POS_LIQ_PRICE) > D("52300"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The options survive a snapshot, and format 2 carries them. */
+START_TEST(test_options_round_trip)
+{
+    uint64_t m, a, m2, a2;
+    int64_t v;
+    size_t n = 0;
+    void *buf;
+    margin_engine *e = engine("0.005", &m, &a), *t = NULL;
+    const int32_t keys[9] = {MARGIN_MKT_LIQ_FEE,         MARGIN_MKT_LIQ_FEE_BASIS,
+                             MARGIN_MKT_LIQ_FILL,        MARGIN_MKT_STOP_FILL,
+                             MARGIN_MKT_LIQ_POLICY,      MARGIN_MKT_SLICE_THRESHOLD,
+                             MARGIN_MKT_SLICE_FRACTION,  MARGIN_MKT_SLICE_COOLDOWN,
+                             MARGIN_MKT_SLICE_BACKSTOP};
+    const int64_t vals[9] = {D("0.0125"), MARGIN_LIQ_FEE_BASIS_MARK, MARGIN_LIQ_FILL_BANKRUPTCY,
+                             MARGIN_STOP_FILL_TRIGGER, MARGIN_LIQ_POLICY_SLICES, D("5000"),
+                             D("0.25"), 60000, D("0.5")};
+    const int64_t defaults[9] = {0, MARGIN_LIQ_FEE_BASIS_FILL, MARGIN_LIQ_FILL_MARK,
+                                 MARGIN_STOP_FILL_MARK, MARGIN_LIQ_POLICY_FULL, D("100000"),
+                                 D("0.2"), 30000, D("0.66666667")};
+    for (int k = 0; k < 9; k++) {
+        ck_assert_ok(e, margin_market_get(e, m, keys[k], &v));
+        ck_assert_int_eq(v, defaults[k]);
+        ck_assert_ok(e, margin_market_set(e, m, keys[k], vals[k]));
+    }
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, D("1"))); /* 100 %: legal */
+    ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
+    buf = malloc(n);
+    ck_assert_ok(e, margin_snapshot_save(e, buf, n, &n));
+    ck_assert_int_eq(margin_engine_new(&t), MARGIN_OK);
+    ck_assert_ok(t, margin_snapshot_load(t, buf, n));
+    m2 = m;
+    a2 = a;
+    for (int k = 0; k < 9; k++) {
+        ck_assert_ok(t, margin_market_get(t, m2, keys[k], &v));
+        ck_assert_int_eq(v, vals[k]);
+    }
+    ck_assert_int_eq(acct_get(t, a2, MARGIN_ACCT_FREE_BALANCE), D("1000000"));
+    free(buf);
+    margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
+Suite *suite_liquidation(void)
+{
+    Suite *s = suite_create("liquidation");
+    TCase *tc = tcase_create("policies");
+    tcase_add_test(tc, test_min_reduce_worked);
+    tcase_add_test(tc, test_min_reduce_fee_at_mmr_goes_full);
+    tcase_add_test(tc, test_tier_down_worked);
+    tcase_add_test(tc, test_tier_down_lowest_tier_full);
+    tcase_add_test(tc, test_slices);
+    tcase_add_test(tc, test_slices_threshold_and_backstop);
+    tcase_add_test(tc, test_short_mirror);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fills");
+    tcase_add_test(tc, test_fill_mark);
+    tcase_add_test(tc, test_fill_liquidation_price);
+    tcase_add_test(tc, test_fill_bankruptcy_takeover);
+    tcase_add_test(tc, test_clearance_fee_capped);
+    tcase_add_test(tc, test_stop_fills);
+    tcase_add_test(tc, test_options_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}
