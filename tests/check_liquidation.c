@@ -6,6 +6,7 @@
  * (assert_conserved), and what the holder lost plus the market's PnL is what the insurance
  * fund received. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,6 +461,302 @@ START_TEST(test_options_round_trip)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ randomized */
+
+/* Two engines, one with the full scan (the reference) and one with the indexes, fed the
+ * same random operations on three markets whose liquidation options are drawn at random
+ * (every policy, fill, fee basis and stop fill, random clearance fees up to 2 %): opens
+ * of random size, side and leverage, with stops and take-profits now and then, mark
+ * updates that walk with gaps and often land on (or one unit off) a position's
+ * liquidation price, funding, and the clock moving (the slices' cooldown). After every
+ * operation: the same status and the same events field by field; every position's
+ * figures alike; each account's ledgers balance; the fund equals the sum of the events'
+ * insurance deltas; and for every liquidation, in full or in part:
+ *   realized PnL + insurance delta - fee == floor(s*q*(P - E)),
+ * the market's PnL on the part at the price the money settles at (the fill, or the mark
+ * for a takeover at the bankruptcy price): money is neither made nor lost; the holder
+ * never loses more than the margin of what is liquidated; a partial step leaves the
+ * position open, smaller, not past its new liquidation price under min-reduce and
+ * tier-down. */
+/* (Check only on failure: a passing ck_assert costs a message to the runner) */
+#define RQ(cond, ...)                                                                      \
+    do {                                                                                   \
+        if (!(cond))                                                                       \
+            ck_abort_msg(__VA_ARGS__);                                                     \
+    } while (0)
+#define RQ_OK(e, call)                                                                     \
+    do {                                                                                   \
+        int rq_ = (call);                                                                  \
+        RQ(rq_ == MARGIN_OK, "%s: %d (%s)", #call, rq_, margin_errmsg(e));                \
+    } while (0)
+#define RN_ACC 3
+#define RN_MKT 3
+#define RN_MAXPOS 4096
+
+typedef struct {
+    margin_engine *e[2];
+    uint64_t mkt[RN_MKT], acct[RN_ACC];
+    int64_t mark[RN_MKT];
+    uint64_t rng;
+    int64_t ins_sum[2];
+    int64_t count[32], fills[8]; /* events by type; liquidations by MARGIN_FILL_* */
+    int64_t entry[RN_MAXPOS], qty[RN_MAXPOS], margin[RN_MAXPOS];
+    int side[RN_MAXPOS];
+    uint64_t npos;
+} rn_t;
+
+/* a position's, an account's, the engine's figure (Check only on failure) */
+static int64_t rn_pos(const margin_engine *e, uint64_t id, int32_t key)
+{
+    int64_t v = 0;
+    RQ_OK(e, margin_position_get(e, id, key, &v));
+    return v;
+}
+static int64_t rn_acct(const margin_engine *e, uint64_t id, int32_t key)
+{
+    int64_t v = 0;
+    RQ_OK(e, margin_account_get(e, id, key, &v));
+    return v;
+}
+
+static int64_t rn_range(rn_t *r, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(splitmix64(&r->rng) % (uint64_t)(hi - lo + 1));
+}
+
+static void rn_setup(rn_t *r, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    r->rng = seed;
+    for (int w = 0; w < 2; w++) {
+        margin_engine *e;
+        ck_assert_int_eq(margin_engine_new(&r->e[w]), MARGIN_OK);
+        e = r->e[w];
+        ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, w == 0));
+    }
+    for (int i = 0; i < RN_MKT; i++) {
+        int32_t policy = i == 0 ? (int32_t)rn_range(r, 0, 3) : i; /* 1, 2 on the others */
+        int32_t fill = (int32_t)rn_range(r, 0, 2), basis = (int32_t)rn_range(r, 0, 1);
+        int32_t stop = (int32_t)rn_range(r, 0, 1);
+        /* up to 2 %; below the lowest rate, 0.5 %, in the min-reduce market, where a fee
+         * at or above it makes every liquidation full */
+        int64_t fee = rn_range(r, 0, 4) == 0 ? 0 : rn_range(r, 0, i == 1 ? 400000 : 2000000);
+        for (int w = 0; w < 2; w++) {
+            margin_engine *e = r->e[w];
+            char sym[8] = "MKT0";
+            sym[3] = (char)('0' + i);
+            ck_assert_ok(e, margin_market_new(e, sym, &r->mkt[i]));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STEP, D("0.001")));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_TICK, D("0.1")));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], 0, D("0.005"), 0, 0));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("50000"), D("0.01"), 0,
+                                                   MARGIN_DERIVE));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("250000"), D("0.025"), 0,
+                                                   MARGIN_DERIVE));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_POLICY, policy));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FILL, fill));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE_BASIS, basis));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STOP_FILL, stop));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE, fee));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_THRESHOLD,
+                                              D("20000")));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_COOLDOWN, 5));
+        }
+        r->mark[i] = D("1000");
+    }
+    for (int k = 0; k < RN_ACC; k++)
+        for (int w = 0; w < 2; w++) {
+            ck_assert_ok(r->e[w], margin_account_new(r->e[w], &r->acct[k]));
+            ck_assert_ok(r->e[w], margin_account_deposit(r->e[w], r->acct[k], D("100000000")));
+        }
+    for (int i = 0; i < RN_MKT; i++)
+        for (int w = 0; w < 2; w++)
+            ck_assert_ok(r->e[w], margin_mark_update(r->e[w], r->mkt[i], r->mark[i]));
+}
+
+/* floor(s*q*(P - E)) in money (scales 1/3: price at 0.1 units... all at scale 8 here) */
+static int64_t rn_market_pnl(int side, int64_t q, int64_t price, int64_t entry)
+{
+    __int128 v = (__int128)side * q * (price - entry), d = (__int128)100000000;
+    __int128 f = v / d;
+    if (v % d != 0 && v < 0)
+        f -= 1;
+    return (int64_t)f;
+}
+
+/* Drain both queues, compare them, check each liquidation's money. */
+static void rn_events(rn_t *r, int step)
+{
+    int32_t t0, t1;
+    int64_t a[MARGIN_EVF_FILL + 1], b[MARGIN_EVF_FILL + 1];
+    for (;;) {
+        int r0 = margin_event_next(r->e[0], &t0), r1 = margin_event_next(r->e[1], &t1);
+        RQ(r0 == r1, "step %d: statuses %d and %d", step, r0, r1);
+        RQ(t0 == t1, "step %d: event types %d and %d", step, t0, t1);
+        if (r0 != MARGIN_OK || t0 == MARGIN_EV_NONE)
+            break;
+        RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_FILL + 1));
+        RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_FILL + 1));
+        r->count[t0 < 32 ? t0 : 0]++;
+        if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION)
+            r->fills[a[MARGIN_EVF_FILL] & 7]++;
+        for (int f = 1; f <= MARGIN_EVF_FILL; f++)
+            RQ(a[f] == b[f], "step %d: event field %d: %lld and %lld", step, f,
+                          (long long)a[f], (long long)b[f]);
+        r->ins_sum[0] += a[MARGIN_EVF_INSURANCE_DELTA];
+        if (t0 == MARGIN_EV_OPEN && (uint64_t)a[MARGIN_EVF_POSITION] < RN_MAXPOS) {
+            uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
+            r->entry[id] = a[MARGIN_EVF_ENTRY_PRICE];
+            r->side[id] = (int)a[MARGIN_EVF_SIDE];
+        }
+        if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION) {
+            uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
+            uint64_t mi = (uint64_t)a[MARGIN_EVF_MARKET] - 1;
+            int64_t settle = a[MARGIN_EVF_FILL] == MARGIN_FILL_BANKRUPTCY ? r->mark[mi]
+                                                                         : a[MARGIN_EVF_PRICE];
+            int64_t x = a[MARGIN_EVF_REALIZED_PNL] + a[MARGIN_EVF_INSURANCE_DELTA] -
+                        a[MARGIN_EVF_FEE];
+            RQ(id < RN_MAXPOS && r->entry[id] > 0, "step %d: unknown position", step);
+            RQ(x == rn_market_pnl(r->side[id], a[MARGIN_EVF_QTY], settle, r->entry[id]),
+                          "step %d: position %llu: realized %lld + insurance %lld - fee %lld "
+                          "!= market PnL %lld", step, (unsigned long long)id,
+                          (long long)a[MARGIN_EVF_REALIZED_PNL],
+                          (long long)a[MARGIN_EVF_INSURANCE_DELTA], (long long)a[MARGIN_EVF_FEE],
+                          (long long)rn_market_pnl(r->side[id], a[MARGIN_EVF_QTY], settle,
+                                                   r->entry[id]));
+            RQ(a[MARGIN_EVF_FEE] >= 0, "step %d: negative fee", step);
+            if (t0 == MARGIN_EV_LIQUIDATION) {
+                /* the holder loses at most the margin: realized - fee >= -margin */
+                RQ(a[MARGIN_EVF_REALIZED_PNL] - a[MARGIN_EVF_FEE] >= a[MARGIN_EVF_AMOUNT],
+                   "step %d: the holder lost more than the margin", step);
+            } else {
+                RQ(a[MARGIN_EVF_POSITION_QTY] > 0 && a[MARGIN_EVF_MARGIN] >= 0,
+                   "step %d: a partial step left nothing", step);
+                RQ(a[MARGIN_EVF_AMOUNT] == a[MARGIN_EVF_REALIZED_PNL] - a[MARGIN_EVF_FEE],
+                   "step %d: partial margin change", step);
+                {
+                    /* min-reduce and tier-down leave the remainder safe at the mark */
+                    int64_t pol = 0, lp = a[MARGIN_EVF_LIQ_PRICE];
+                    RQ_OK(r->e[0], margin_market_get(r->e[0], mi + 1, MARGIN_MKT_LIQ_POLICY, &pol));
+                    if (pol != MARGIN_LIQ_POLICY_SLICES)
+                        RQ(r->side[id] == MARGIN_LONG ? r->mark[mi] > lp : r->mark[mi] < lp,
+                           "step %d: position %llu left past its liquidation price %lld at %lld",
+                           step, (unsigned long long)id, (long long)lp, (long long)r->mark[mi]);
+                }
+            }
+        }
+    }
+}
+
+static void rn_compare(rn_t *r, int step)
+{
+    static const int32_t keys[] = {MARGIN_POS_QTY, MARGIN_POS_MARGIN, MARGIN_POS_STATUS,
+                                   MARGIN_POS_REALIZED_PNL, MARGIN_POS_FEES, MARGIN_POS_LIQ_PRICE};
+    for (uint64_t id = 1; id <= r->npos; id++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            RQ(rn_pos(r->e[0], id, keys[k]) == rn_pos(r->e[1], id, keys[k]),
+                          "step %d: position %llu key %d differs", step,
+                          (unsigned long long)id, keys[k]);
+    for (int w = 0; w < 2; w++) {
+        int64_t ins = 0;
+        for (int k = 0; k < RN_ACC; k++) {
+            const margin_engine *e = r->e[w];
+            uint64_t ac = r->acct[k];
+            RQ(rn_acct(e, ac, MARGIN_ACCT_FREE_BALANCE) + rn_acct(e, ac, MARGIN_ACCT_ISOLATED_MARGIN) ==
+                   rn_acct(e, ac, MARGIN_ACCT_DEPOSITS) - rn_acct(e, ac, MARGIN_ACCT_WITHDRAWALS) +
+                       rn_acct(e, ac, MARGIN_ACCT_REALIZED_PNL) - rn_acct(e, ac, MARGIN_ACCT_FEES) +
+                       rn_acct(e, ac, MARGIN_ACCT_FUNDING),
+               "step %d: account %d's ledgers do not balance", step, k);
+        }
+        RQ_OK(r->e[w], margin_engine_get(r->e[w], MARGIN_ENG_INSURANCE_FUND, &ins));
+        RQ(ins == r->ins_sum[0],
+           "step %d: the fund differs from its events' sum", step);
+    }
+}
+
+static void rn_run(uint64_t seed, int nops)
+{
+    static rn_t R;
+    rn_t *r = &R;
+    rn_setup(r, seed);
+    for (int step = 0; step < nops; step++) {
+        int mi = (int)rn_range(r, 0, RN_MKT - 1), rc[2];
+        int64_t op = rn_range(r, 0, 99);
+        uint64_t id[2] = {0, 0};
+        if (op < 35 && r->npos + 1 < RN_MAXPOS) {
+            int32_t side = rn_range(r, 0, 1) ? MARGIN_LONG : MARGIN_SHORT;
+            int64_t qty = rn_range(r, 1, 400) * D("0.5"), lev = rn_range(r, 2, 50) * D("1");
+            uint64_t a = r->acct[rn_range(r, 0, RN_ACC - 1)];
+            for (int w = 0; w < 2; w++)
+                rc[w] = margin_position_open(r->e[w], a, r->mkt[mi], side, qty, r->mark[mi], lev,
+                                             0, 0, &id[w]);
+            RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
+            if (rc[0] == MARGIN_OK) {
+                RQ(id[0] == id[1], "step %d: ids differ", step);
+                r->npos = id[0];
+                if (rn_range(r, 0, 3) == 0) {
+                    int64_t d = r->mark[mi] / 50 * rn_range(r, 1, 5) / 10 * 10;
+                    int64_t st = side == MARGIN_LONG ? r->mark[mi] - d : r->mark[mi] + d;
+                    int64_t tp = side == MARGIN_LONG ? r->mark[mi] + d : r->mark[mi] - d;
+                    for (int w = 0; w < 2; w++)
+                        rc[w] = margin_position_set_stops(r->e[w], id[0], st, tp > 0 ? tp : 0);
+                    RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
+                }
+            }
+        } else if (op < 90) {
+            int64_t m = r->mark[mi];
+            if (op < 60 && r->npos > 0) { /* aim at a position's liquidation price */
+                uint64_t pid = (uint64_t)rn_range(r, 1, (int64_t)r->npos);
+                int64_t lp = rn_pos(r->e[0], pid, MARGIN_POS_LIQ_PRICE);
+                if (rn_pos(r->e[0], pid, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN && lp > 0 &&
+                    (uint64_t)rn_pos(r->e[0], pid, MARGIN_POS_MARKET) == r->mkt[mi])
+                    m = lp / D("0.1") * D("0.1") + D("0.1") * rn_range(r, -1, 1);
+            } else {
+                m += m / 1000 * rn_range(r, -30, 30) / D("0.1") * D("0.1");
+            }
+            if (m < D("100"))
+                m = D("100");
+            if (m > D("100000"))
+                m = D("100000");
+            for (int w = 0; w < 2; w++)
+                rc[w] = margin_mark_update(r->e[w], r->mkt[mi], m);
+            RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
+            if (rc[0] == MARGIN_OK)
+                r->mark[mi] = m;
+        } else if (op < 95) {
+            int64_t rate = rn_range(r, -300000, 300000);
+            for (int w = 0; w < 2; w++)
+                rc[w] = margin_funding_apply(r->e[w], r->mkt[mi], rate, r->mark[mi]);
+            RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
+        } else {
+            for (int w = 0; w < 2; w++)
+                RQ_OK(r->e[w], margin_engine_set(r->e[w], MARGIN_ENG_TIME, step));
+        }
+        rn_events(r, step);
+        rn_compare(r, step);
+    }
+    /* the run did what it is for: liquidations in full and in part */
+    if (getenv("MARGIN_RANDOM_STATS") != NULL)
+        fprintf(stderr, "seed %llu: %lld liquidations, %lld partial, fills %lld/%lld/%lld\n",
+                (unsigned long long)seed, (long long)r->count[MARGIN_EV_LIQUIDATION],
+                (long long)r->count[MARGIN_EV_PARTIAL_LIQUIDATION],
+                (long long)r->fills[MARGIN_FILL_MARK], (long long)r->fills[MARGIN_FILL_LIQ_PRICE],
+                (long long)r->fills[MARGIN_FILL_BANKRUPTCY]);
+    ck_assert(r->count[MARGIN_EV_LIQUIDATION] > 0 && r->count[MARGIN_EV_PARTIAL_LIQUIDATION] > 0);
+    margin_engine_free(r->e[0]);
+    margin_engine_free(r->e[1]);
+}
+
+START_TEST(test_random_policies)
+{
+    uint64_t seed = 0x13 + (uint64_t)_i * 7919;
+    const char *env = getenv("MARGIN_RANDOM_SEED");
+    if (env != NULL)
+        seed += strtoull(env, NULL, 10);
+    rn_run(seed, 1500);
+}
+END_TEST
+
 Suite *suite_liquidation(void)
 {
     Suite *s = suite_create("liquidation");
@@ -479,6 +776,10 @@ Suite *suite_liquidation(void)
     tcase_add_test(tc, test_clearance_fee_capped);
     tcase_add_test(tc, test_stop_fills);
     tcase_add_test(tc, test_options_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("random");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_random_policies, 0, 12);
     suite_add_tcase(s, tc);
     return s;
 }
