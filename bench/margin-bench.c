@@ -17,6 +17,11 @@
  *   mark_update_full_scan   the same marks with MARGIN_ENG_FULL_SCAN = 1 (every position visited)
  *   liquidation             one update that liquidates about 1 % of the positions, plus
  *                           draining every event it produced, divided by the liquidations
+ *   liquidation_min_reduce, liquidation_tier_down, liquidation_slices (issue 13)
+ *                           the same with the market's MARGIN_MKT_LIQ_POLICY set to that
+ *                           policy, divided by the liquidations in full and in part (the
+ *                           detail says how many of each); the positions a step left open
+ *                           stay in the book for the next samples
  *   open_position           margin_position_open() of a fresh position, plus draining its event
  *   close_position          margin_position_close() of a random open position, plus its event
  *   liquidation_price       margin_position_at(MARGIN_AT_LIQ_PRICE), positions in id order
@@ -318,6 +323,7 @@ typedef struct {
     volatile int64_t sink;
     int quick;
     uint8_t *snap; /* a snapshot of e (snapshot_save writes it again) */
+    uint64_t partial; /* partial liquidations of the last timed liquidating update */
     size_t snaplen;
 } bench;
 
@@ -542,6 +548,9 @@ enum {
     R_SNAP_LOAD_MBS,
     R_SNAP_BYTES,
     R_STATE_HASH,
+    R_LIQ_MIN_REDUCE, /* liquidation policies (issue 13) */
+    R_LIQ_TIER_DOWN,
+    R_LIQ_SLICES,
     R_X_NO_TRIGGER, /* the cross-margin measurements: from here to R_COUNT */
     R_X_FULL_SCAN,
     R_X_SPEEDUP,
@@ -572,6 +581,9 @@ static const struct {
     {"snapshot_load_throughput", "MB/s", "snapshot bytes / snapshot_load"},
     {"snapshot_bytes_per_position", "bytes", "snapshot bytes / open positions"},
     {"state_hash", "ms", "margin_state_hash"},
+    {"liquidation_min_reduce", "ns/position", "as liquidation, policy min-reduce"},
+    {"liquidation_tier_down", "ns/position", "as liquidation, policy tier-down"},
+    {"liquidation_slices", "ns/position", "as liquidation, policy slices"},
     {"cross_mark_update_no_trigger", "ns/update", "BTC mark +-1-2 ticks, no band left"},
     {"cross_mark_update_full_scan", "ns/update", "MARGIN_ENG_FULL_SCAN=1, same marks"},
     {"cross_speedup_vs_full_scan", "x", "cross full_scan / no_trigger"},
@@ -676,12 +688,22 @@ static void measure_open_close(bench *b, report *rep)
 /* The timed part of a liquidation sample, apart so that a profiler can single it out
  * (valgrind --tool=callgrind --toggle-collect=liquidating_update): the update and the
  * draining of the events it produced. Returns the number of events. */
-static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark)
+static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark, uint64_t *npartial)
 {
+    uint64_t n = 0;
+    int32_t type;
     int rc = margin_mark_update(b->e, b->market, mark);
     if (rc != MARGIN_OK)
         die("margin_mark_update", b->e, rc);
-    return drain(b->e);
+    *npartial = 0;
+    for (;;) { /* drain, counting the partial liquidations */
+        if ((rc = margin_event_next(b->e, &type)) != MARGIN_OK)
+            die("margin_event_next", b->e, rc);
+        if (type == MARGIN_EV_NONE)
+            return n;
+        *npartial += type == MARGIN_EV_PARTIAL_LIQUIDATION;
+        n++;
+    }
 }
 
 /* One timed liquidating update at mark (liquidating_update): its time in ns; *nliq receives
@@ -689,10 +711,11 @@ static NOINLINE uint64_t liquidating_update(bench *b, int64_t mark)
 static uint64_t time_liquidation(bench *b, int64_t mark, uint64_t *nliq, uint64_t *nev)
 {
     int64_t l0 = eng_get(b->e, MARGIN_ENG_LIQUIDATIONS), seq0 = eng_get(b->e, MARGIN_ENG_LAST_SEQ);
-    uint64_t t0 = now_ns(), t1;
-    *nev = liquidating_update(b, mark);
+    uint64_t t0 = now_ns(), t1, npartial;
+    *nev = liquidating_update(b, mark, &npartial);
     t1 = now_ns();
-    *nliq = (uint64_t)(eng_get(b->e, MARGIN_ENG_LIQUIDATIONS) - l0);
+    b->partial = npartial;
+    *nliq = (uint64_t)(eng_get(b->e, MARGIN_ENG_LIQUIDATIONS) - l0) + npartial;
     if (*nliq == 0 || *nev != (uint64_t)(eng_get(b->e, MARGIN_ENG_LAST_SEQ) - seq0)) {
         fprintf(stderr, "margin-bench: the liquidating update liquidated nobody\n");
         exit(1);
@@ -703,13 +726,16 @@ static uint64_t time_liquidation(bench *b, int64_t mark, uint64_t *nliq, uint64_
 /* Liquidation: an update to the mark at which the k-th most exposed long (or short) is
  * liquidated, k = 1 % of N; then the mark goes back to P0 and fresh positions replace the
  * liquidated ones (not timed). Sides alternate between samples. */
-static void measure_liquidation(bench *b, report *rep)
+static void measure_liquidation(bench *b, report *rep, int which, int32_t policy)
 {
     size_t k = b->n / 100 ? b->n / 100 : 1, i, m;
     unsigned reps = b->quick ? 1 : 11, r, nr = 0;
     double v[16];
-    uint64_t liqs = 0, calls = 0, budget_start = now_ns();
+    uint64_t liqs = 0, calls = 0, parts = 0, budget_start = now_ns();
     int64_t *vals = xmalloc(b->n * sizeof *vals);
+    int rc0 = margin_market_set(b->e, b->market, MARGIN_MKT_LIQ_POLICY, policy);
+    if (rc0 != MARGIN_OK)
+        die("margin_market_set", b->e, rc0);
     for (r = 0; r < reps + (b->quick ? 0 : 1); r++) { /* sample 0 warms up (unless quick) */
         int32_t side = (r & 1) ? MARGIN_SHORT : MARGIN_LONG;
         int64_t mark;
@@ -741,15 +767,26 @@ static void measure_liquidation(bench *b, report *rep)
             continue;
         v[nr++] = (double)t / (double)nliq;
         liqs += nliq;
+        parts += b->partial;
         calls += nev - nliq;
         if (nr >= 3 && now_ns() - budget_start > 10000000000ull)
             break;
     }
     free(vals);
-    rep->v[R_LIQUIDATION] = median(v, nr);
-    snprintf(rep->detail[R_LIQUIDATION], sizeof rep->detail[R_LIQUIDATION],
-             "median of %u updates; %.0f liquidations + %.0f margin calls each", nr,
-             (double)liqs / nr, (double)calls / nr);
+    if ((rc0 = margin_market_set(b->e, b->market, MARGIN_MKT_LIQ_POLICY,
+                                 MARGIN_LIQ_POLICY_FULL)) != MARGIN_OK)
+        die("margin_market_set", b->e, rc0);
+    rep->v[which] = median(v, nr);
+    if (which == R_LIQUIDATION)
+        snprintf(rep->detail[which], sizeof rep->detail[which],
+                 "median of %u updates; %.0f liquidations + %.0f margin calls each", nr,
+                 (double)liqs / nr, (double)calls / nr);
+    else
+        snprintf(rep->detail[which], sizeof rep->detail[which],
+                 "median of %u updates; %.0f liquidations (%.0f in part) + %.0f margin calls "
+                 "each; %.2fx the full policy",
+                 nr, (double)liqs / nr, (double)parts / nr, (double)calls / nr,
+                 rep->v[R_LIQUIDATION] > 0 ? rep->v[which] / rep->v[R_LIQUIDATION] : 0.0);
 }
 
 static void detail_of(report *rep, int which, const result *r)
@@ -1066,8 +1103,14 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
 
     if (want(R_OPEN) || want(R_CLOSE))
         measure_open_close(&b, &rep);
-    if (want(R_LIQUIDATION))
-        measure_liquidation(&b, &rep);
+    if (want(R_LIQUIDATION) || want_any(R_LIQ_MIN_REDUCE, R_LIQ_SLICES + 1))
+        measure_liquidation(&b, &rep, R_LIQUIDATION, MARGIN_LIQ_POLICY_FULL);
+    if (want(R_LIQ_MIN_REDUCE))
+        measure_liquidation(&b, &rep, R_LIQ_MIN_REDUCE, MARGIN_LIQ_POLICY_MIN_REDUCE);
+    if (want(R_LIQ_TIER_DOWN))
+        measure_liquidation(&b, &rep, R_LIQ_TIER_DOWN, MARGIN_LIQ_POLICY_TIER_DOWN);
+    if (want(R_LIQ_SLICES))
+        measure_liquidation(&b, &rep, R_LIQ_SLICES, MARGIN_LIQ_POLICY_SLICES);
     if (want(R_SNAP_BYTES) && want_any(0, R_SNAP_SAVE))
         snapshot_size_at_end(&b, &rep);
 
