@@ -106,11 +106,23 @@ void margin__tier_scale(margin__market *m)
 
 int margin__tier_at(const margin__market *m, margin__i128 n_w)
 {
-    int k;
-    for (k = (int)m->ntiers - 1; k > 0; k--)
-        if (n_w >= m->tiers[k].floor_w)
-            return k;
-    return 0;
+    /* the last tier whose floor is at most n_w (the floors rise from 0): binary search */
+    int lo = 0, hi = (int)m->ntiers - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (n_w >= m->tiers[mid].floor_w)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Does tier k hold notional n_w (scale w)? */
+static int tier_holds(const margin__market *m, int k, margin__i128 n_w)
+{
+    return n_w >= m->tiers[k].floor_w &&
+           ((uint32_t)k + 1 >= m->ntiers || n_w < m->tiers[k + 1].floor_w);
 }
 
 int margin__notional(const margin__market *m, int64_t qty, int64_t price, int rounding,
@@ -194,8 +206,8 @@ static int bp_of(const margin__market *m, int side, int64_t qty, int64_t entry, 
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out)
 {
-    margin__i128 qe, mw, lm, num, den, d, price, nw;
-    int rc, k, k0, n = (int)m->ntiers, pass, found = 0;
+    margin__i128 qe, mw, lm, num, den, d, price, nw, best_nw = 0;
+    int rc, k, k0, n = (int)m->ntiers, pass, found = 0, best_k = -1;
     int sh = m->w - m->ns;
     int64_t best = 0;
 
@@ -224,7 +236,6 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
             const margin__tier *t = &m->tiers[k];
             int64_t r = t->mmr + m->close_fee; /* < 10^8 */
             margin__i128 a, c;
-            int kk;
             if ((rc = margin__mul128(qe, r, &a)) != MARGIN_OK ||
                 (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
                 return rc;
@@ -249,11 +260,14 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
                 return MARGIN_EOVERFLOW;
             if ((rc = margin__qp_w(m, qty, (int64_t)price, &nw)) != MARGIN_OK)
                 return rc;
-            kk = margin__tier_at(m, nw);
-            if (k == k0 && pass == 0)
+            if (k == k0 && pass == 0) {
                 best = (int64_t)price; /* fallback if no tier is consistent */
-            if (kk == k) {
+                best_nw = nw;
+            }
+            if (tier_holds(m, k, nw)) {
                 best = (int64_t)price;
+                best_nw = nw;
+                best_k = k;
                 found = 1;
                 break;
             }
@@ -265,9 +279,8 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
          * there, the threshold is where the balance reaches 0, the bankruptcy price. */
         margin__i128 a, c;
         const margin__tier *t;
-        if ((rc = margin__qp_w(m, qty, best, &nw)) != MARGIN_OK)
-            return rc;
-        t = &m->tiers[margin__tier_at(m, nw)];
+        nw = best_nw; /* Q * best, and its tier when the walk found one */
+        t = &m->tiers[best_k >= 0 ? best_k : margin__tier_at(m, nw)];
         if ((rc = margin__mul128(nw, t->mmr + m->close_fee, &a)) != MARGIN_OK ||
             (rc = up10(t->cum, m->w, &c)) != MARGIN_OK)
             return rc;
