@@ -113,7 +113,9 @@ static int64_t min_reduce_qty(const margin__market *m, const margin__position *p
         if (margin__mul128(qe, r, &a) != MARGIN_OK ||
             margin__mul128((margin__i128)t->cum, margin__pow10_128(m->w), &c) != MARGIN_OK)
             return 0;
-        num = a - c - eq_w; /* scale w + 8 (money * 10^w) */
+        /* a, c >= 0: a - c fits; minus Eq is checked (scale w + 8, money * 10^w) */
+        if (__builtin_sub_overflow(a - c, eq_w, &num))
+            return 0;
         /* den = ref*r - mark*f at scale ps + 8, times 10^(w - ns) to match Q's scale */
         pr = (margin__i128)ref * r;
         pf = (margin__i128)mark * f;
