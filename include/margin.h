@@ -617,10 +617,11 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  the default, and the behaviour of 0.1.0). */
 #define MARGIN_STOP_FILL_MARK 0
 /** Stop-losses and take-profits fill at their trigger price when the mark reaches it
- *  without a gap: a mark update is taken as a continuous move from the market's last mark,
- *  so a trigger between the last mark and the new one fills at the trigger price; at the
- *  mark when the last mark was already past it (or there was none), as when the mark
- *  opened past it. On such a continuous move, a stop-loss the path reaches before the
+ *  without a gap: a mark update, and each point of a candle after its open
+ *  (margin_mark_candle()), is taken as a continuous move from the market's last mark, so a
+ *  trigger between the last mark and the new one fills at the trigger price; at the mark
+ *  when the last mark was already past it (or there was none), and at a candle's open,
+ *  which is a jump. On a continuous move, a stop-loss the path reaches before the
  *  liquidation price (at or above it for a long, at or below for a short) closes the
  *  position at the stop even when the new mark is also past the liquidation price. */
 #define MARGIN_STOP_FILL_TRIGGER 1
@@ -1401,6 +1402,55 @@ MARGIN_API int margin_position_at(const margin_engine *e, uint64_t position, int
  */
 MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark);
 
+/** margin_mark_candle() path: the open, then the low and the high in the order a bar that
+ *  closes up (close >= open) takes them (open, low, high, close), else open, high, low,
+ *  close; the order `margin replay` has always used. @since 0.2.0 */
+#define MARGIN_PATH_UPDOWN 0
+
+/**
+ * @brief Apply one candle (open, high, low, close) to a market: its marks as a path.
+ *
+ * The mark walks the path's four points (#MARGIN_PATH_UPDOWN); at each point the market's
+ * triggers act exactly as margin_mark_update() would at that mark, so every trigger fires
+ * at the first point of the path that reaches it, and each event carries the point in
+ * #MARGIN_EVF_PATH_POINT (1 the open, 2 and 3 the extremes in path order, 4 the close).
+ * The open is a jump from the market's last mark (a gap: stops and take-profits it
+ * crosses fill at the open); from the open on, the price moves continuously, so with
+ * #MARGIN_STOP_FILL_TRIGGER a stop or take-profit the path crosses between two points
+ * fills at its own price (see #MARGIN_STOP_FILL_TRIGGER), and a liquidation settles by
+ * #MARGIN_MKT_LIQ_FILL at the point's mark. A backtester makes one call per candle
+ * instead of four.
+ *
+ * Atomic: the whole path is first played on a scratch copy of what it can touch (the
+ * positions whose triggers lie between the low and the high, their accounts and those
+ * accounts' cross books), and the engine changes only once that has succeeded, so a
+ * failure at any point changes nothing. The cost is proportional to what the candle
+ * triggers, as for margin_mark_update(), plus the copy of those positions and accounts.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     open   Prices, price units, each > 0 and at most the market's
+ * @param[in]     high   #MARGIN_MKT_MAX_PRICE (need not be on the tick grid), with
+ * @param[in]     low    `low <= open, close <= high`.
+ * @param[in]     close
+ * @param[in]     path   #MARGIN_PATH_UPDOWN.
+ * @retval #MARGIN_OK        Applied; the market's mark is @p close.
+ * @retval #MARGIN_EINVAL    @p e is NULL, a price is <= 0, the prices are not a candle
+ *                           (low above open or close, high below them), or @p path is
+ *                           unknown.
+ * @retval #MARGIN_ERANGE    A price is above #MARGIN_MKT_MAX_PRICE.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
+ * @retval #MARGIN_ENOMEM    Out of memory.
+ * @retval #MARGIN_EFULL     The events of the whole candle would pass the event queue's
+ *                           cap (#MARGIN_ENG_EVENT_CAP).
+ * @retval #MARGIN_EOVERFLOW A ledger total does not fit at some point of the path.
+ * On any error nothing changed.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t high,
+                                  int64_t low, int64_t close, int32_t path);
+
 /**
  * @brief Settle one funding interval on a market, then evaluate triggers at @p mark.
  *
@@ -1514,6 +1564,10 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  #MARGIN_FILL_MARK, #MARGIN_FILL_TRIGGER, #MARGIN_FILL_LIQ_PRICE or
  *  #MARGIN_FILL_BANKRUPTCY; 0 for every other event. @since 0.2.0 */
 #define MARGIN_EVF_FILL 24
+/** The point of a candle's path (margin_mark_candle()) at which the event happened: 1 the
+ *  open, 2 the first extreme, 3 the second, 4 the close; 0 for events of every other call.
+ *  @since 0.2.0 */
+#define MARGIN_EVF_PATH_POINT 25
 /** @} */
 
 /**
@@ -1570,8 +1624,8 @@ MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *
  * @brief Copy every field of the current event (or of the event being delivered to the
  *        callback) into @p out in one call.
  *
- * `out[0]` receives the number of fields this library knows (24 in this version: fields
- * 1 to 24; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `out[0]` receives the number of fields this library knows (25 in this version: fields
+ * 1 to 25; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
  * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
  * or larger (fields this library does not know are 0), so a program built against an
  * older or newer header works with this library. An array of

@@ -1074,3 +1074,15 @@ int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi)
         n += MARGIN__POS(e, pi).cross && MARGIN__POS(e, pi).market == mi;
     return n;
 }
+
+/* Room in the cross work space for nacc noted accounts, nout outcomes and ncl closes
+ * (margin__reserve_work). */
+int margin__cross_reserve(margin_engine *e, size_t nacc, size_t nout, size_t ncl)
+{
+    int rc;
+    if ((rc = margin__grow(e, (void **)&e->xacc, &e->xacc_cap, nacc, sizeof *e->xacc)) !=
+            MARGIN_OK ||
+        (rc = margin__grow(e, &e->xout, &e->xout_cap, nout, sizeof(xout))) != MARGIN_OK)
+        return rc;
+    return margin__grow(e, &e->xcl, &e->xcl_cap, ncl, sizeof(xclose));
+}

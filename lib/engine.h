@@ -98,6 +98,17 @@ margin__delta margin__liq_delta(const margin__liq *l);
 void margin__partial_apply(margin_engine *e, uint32_t pi, const margin__liq *l);
 void margin__market_liq_defaults(margin__market *m);
 
+/* triggers (trigger.c): the positions of heap h whose keys `mark` crosses, appended to
+ * e->cand at *n (heap slots converted to positions); evaluate and apply a mark on market m
+ * (atomic); a mark's range check (MARGIN_EINVAL, MARGIN_ERANGE) */
+int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t *n);
+int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark);
+int margin__check_mark(const margin_engine *e, const margin__market *m, int64_t mark);
+/* e's evaluation work space at least t's, or room for `all` candidates (trigger.c); room
+ * in the cross work space (cross.c) */
+int margin__reserve_work(margin_engine *e, const margin_engine *t, size_t all);
+int margin__cross_reserve(margin_engine *e, size_t nacc, size_t nout, size_t ncl);
+
 /* triggers (trigger.c) */
 /* make a work buffer hold `need` items of `size` bytes (MARGIN_ENOMEM with a message) */
 int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size);
@@ -107,6 +118,9 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down,
                        int64_t up);
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
+/* a position's keys in its market's heaps (INT64_MIN / INT64_MAX: none) */
+void margin__index_get(const margin_engine *e, const margin__market *m, uint32_t pi,
+                       int64_t *down, int64_t *up);
 int margin__index_reserve(const margin_engine *e, margin__market *m);
 /* room for n items in a heap (MARGIN_ENOMEM) */
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n);

@@ -58,6 +58,7 @@ margin__event *margin__ev_begin(margin_engine *e, int32_t type)
     ev->f[MARGIN_EVF_SEQ] = e->last_seq + 1;
     ev->f[MARGIN_EVF_TIME] = e->time;
     ev->f[MARGIN_EVF_TYPE] = type;
+    ev->f[MARGIN_EVF_PATH_POINT] = e->path_point; /* 0 outside margin_mark_candle() */
     return ev;
 }
 

@@ -179,7 +179,7 @@ static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
  * current event */
 #define ENGINE_SIZE_V(nf) (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (nf))
 #define ENGINE_SIZE ENGINE_SIZE_V(MARGIN__NFIELDS - 1)
-/* the event fields a version stores: 1..23 in version 1, 1..24 in version 2 */
+/* the event fields a version stores: 1..23 in version 1, 1..25 in version 2 */
 #define V1_FIELDS 23
 /* version 2 adds to each market its liquidation options (4 bytes, a pad, 5 integers) and
  * to each account the time of its last sliced liquidation */
@@ -539,7 +539,7 @@ static void whash_positions(whash *h, const margin_engine *e)
     }
 }
 
-_Static_assert(MARGIN__NFIELDS == 25, "events hash as fields 1..24 in groups of four");
+_Static_assert(MARGIN__NFIELDS == 26, "events hash as fields 1..24 in groups, then 25");
 
 static void whash_events(whash *h, const margin_engine *e)
 {
@@ -551,6 +551,7 @@ static void whash_events(whash *h, const margin_engine *e)
         for (f = 1; f + 3 < MARGIN__NFIELDS; f += 4) /* fields 1..24 */
             wgroup(h, (uint64_t)ev->f[f], (uint64_t)ev->f[f + 1], (uint64_t)ev->f[f + 2],
                    (uint64_t)ev->f[f + 3]);
+        wgroup(h, (uint64_t)ev->f[25], 0, 0, 0);
     }
 }
 
@@ -1073,7 +1074,7 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
             ev->f[f] = GET64(r);
         if (ev->f[MARGIN_EVF_SEQ] <= prev || ev->f[MARGIN_EVF_SEQ] > t->last_seq ||
             ev->f[MARGIN_EVF_TYPE] < MARGIN_EV_DEPOSIT ||
-            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_CROSS_LIQUIDATION)
+            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_PARTIAL_LIQUIDATION)
             return bad(r, "sequence or type (rising, at most the last sequence)", i);
         prev = ev->f[MARGIN_EVF_SEQ];
     }

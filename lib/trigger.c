@@ -152,6 +152,14 @@ void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t
     heap_set(e, &m->up, pi, up, KEY_NONE_UP);
 }
 
+void margin__index_get(const margin_engine *e, const margin__market *m, uint32_t pi,
+                       int64_t *down, int64_t *up)
+{
+    const margin__position *p = &MARGIN__POS(e, pi);
+    *down = p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : KEY_NONE_DOWN;
+    *up = p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : KEY_NONE_UP;
+}
+
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi)
 {
     margin__index_set(e, m, pi, KEY_NONE_DOWN, KEY_NONE_UP);
@@ -324,6 +332,22 @@ int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t 
     return MARGIN_OK;
 }
 
+/* Make e's evaluation work space as large as t's (a scratch engine that played the same
+ * marks: margin_mark_candle()), or room for `all` candidates (a full scan), so that the
+ * same evaluation on e cannot fail for memory. */
+int margin__reserve_work(margin_engine *e, const margin_engine *t, size_t all)
+{
+    size_t n = t->out_cap > all ? t->out_cap : all;
+    int rc;
+    if ((rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
+        return rc;
+    return margin__cross_reserve(e, t->xacc_cap > all ? t->xacc_cap : all,
+                                 t->xout_cap > all ? t->xout_cap : all,
+                                 t->xcl_cap > (all ? e->open_positions : 0)
+                                     ? t->xcl_cap
+                                     : (size_t)(all ? e->open_positions : 0));
+}
+
 /* Decide what a mark does to position pi in state p (its current state, or the state a
  * funding round gives it), given its level and re-arm prices (kp, kr; NULL: computed
  * here); no side effects. */
@@ -342,7 +366,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
      * while the update is decided) is continuous; the trigger between the two fills at its
      * price, unless the last mark was already past it (a gap) */
     int64_t last = m->mark, trig = stop_hit ? p->stop : p->take;
-    int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 &&
+    int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 && !e->jump &&
                      (stop_hit || take_hit) &&
                      (stop_hit == long_ ? last > trig : last < trig);
     memset(o, 0, sizeof *o);
@@ -436,7 +460,7 @@ static int stage_outcome(margin_engine *e, const margin__outcome *o, size_t *nev
 }
 
 /* Breadth-first walk of the part of a heap whose keys the mark crosses. */
-static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t *n)
+int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t *n)
 {
     size_t start = *n, i;
     int rc;
@@ -525,7 +549,7 @@ static int note_touched(margin_engine *e, const margin__outcome *o, size_t *nx)
     return MARGIN_OK;
 }
 
-static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
+int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
     size_t n = 0, i, nout = 0, nev = 0, nx = 0, nxout = 0;
     margin__outcome *outs;
@@ -542,8 +566,8 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
             e->cand[n++] = pi;
         }
     } else {
-        if ((rc = collect(e, &m->down, mark, &n)) != MARGIN_OK ||
-            (rc = collect(e, &m->up, mark, &n)) != MARGIN_OK)
+        if ((rc = margin__collect(e, &m->down, mark, &n)) != MARGIN_OK ||
+            (rc = margin__collect(e, &m->up, mark, &n)) != MARGIN_OK)
             return rc;
         if (n > 1) {
             size_t j = 0;
@@ -611,7 +635,7 @@ static int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t 
 
 /* A mark must be > 0 (MARGIN_EINVAL) and at most the market's maximum price (MARGIN_ERANGE):
  * inside that range every position's figures are known to fit. */
-static int check_mark(const margin_engine *e, const margin__market *m, int64_t mark)
+int margin__check_mark(const margin_engine *e, const margin__market *m, int64_t mark)
 {
     char b1[48], b2[48];
     if (mark <= 0)
@@ -633,7 +657,7 @@ int margin_mark_update(margin_engine *e, uint64_t market, int64_t mark)
         return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    if ((rc = check_mark(e, m, mark)) != MARGIN_OK)
+    if ((rc = margin__check_mark(e, m, mark)) != MARGIN_OK)
         return rc;
     return margin__evaluate_market(e, m, mark);
 }
@@ -669,7 +693,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    if ((rc = check_mark(e, m, mark)) != MARGIN_OK)
+    if ((rc = margin__check_mark(e, m, mark)) != MARGIN_OK)
         return rc;
     if (rate <= -MARGIN__ONE || rate >= MARGIN__ONE)
         return margin__fail(e, MARGIN_EINVAL, "funding rate must be strictly between -1 and 1");

@@ -14,7 +14,7 @@
 #define MARGIN__MAX_LEVELS 8
 #define MARGIN__MAX_TIERS 32
 #define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
-#define MARGIN__NFIELDS 25      /* event fields 1..24 */
+#define MARGIN__NFIELDS 26      /* event fields 1..25 */
 #define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
 /* The largest price scale + quantity scale accepted: every figure of a position is computed
  * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
@@ -181,6 +181,10 @@ struct margin_engine {
     size_t xcl_cap;
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
+    /* while margin_mark_candle() walks a candle: the point of its path being applied (1 to
+     * 4, stamped on events as MARGIN_EVF_PATH_POINT; 0 otherwise), and whether the mark
+     * jumped to it (the open: a gap, so stops fill at the mark) */
+    int path_point, jump;
 
 
     /* the memory functions (margin_engine_new_with_allocator(), or the C library's) */

@@ -516,7 +516,7 @@ START_TEST(test_cap_full_queue)
     /* what makes no event still works at a full queue */
     ck_assert_ok(e, margin_position_set_stops(e, 1, DS("15000", 8), 0));
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_TIME, 99));
-    ck_assert_ok(e, margin_mark_update(e, 1, DS("19156", 8))); /* crosses no trigger */
+    ck_assert_ok(e, margin_mark_update(e, 1, DS("19061", 8))); /* crosses no trigger (the scenario ends at 19,060) */
     ck_assert_ok(e, margin_event_next(e, &t));
     ck_assert_int_eq(pending(e), q - 1);
     ck_assert_rc(e, margin_account_deposit(e, 1, 1), MARGIN_EFULL); /* q - 1 > cap */

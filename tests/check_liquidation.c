@@ -13,14 +13,15 @@
 #include "helpers.h"
 #include "suites.h"
 
-/* The last event of the queue of type `type` (drains the queue), its fields in f. */
-static int last_event(margin_engine *e, int32_t type, int64_t f[MARGIN_EVF_FILL + 1])
+/* The last event of the queue of type `type` (drains the queue), its fields in f; with f
+ * NULL, only drains. */
+static int last_event(margin_engine *e, int32_t type, int64_t f[MARGIN_EVF_PATH_POINT + 1])
 {
     int32_t t;
     int found = 0;
     while (margin_event_next(e, &t) == MARGIN_OK && t != MARGIN_EV_NONE)
-        if (t == type) {
-            ck_assert_ok(e, margin_event_fields(e, f, MARGIN_EVF_FILL + 1));
+        if (t == type && f != NULL) {
+            ck_assert_ok(e, margin_event_fields(e, f, MARGIN_EVF_PATH_POINT + 1));
             found = 1;
         }
     return found;
@@ -53,7 +54,7 @@ static margin_engine *engine(const char *mmr, uint64_t *m, uint64_t *a)
 static void min_reduce_case(const char *fee, const char *want_q)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1], q = D(want_q), pnl, fe, ins0;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1], q = D(want_q), pnl, fe, ins0;
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D(fee)));
@@ -97,7 +98,7 @@ END_TEST
 START_TEST(test_min_reduce_fee_at_mmr_goes_full)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.01")));
@@ -131,7 +132,7 @@ END_TEST
 static void tier_down_case(const char *margin, const char *want_q, const char *want_margin)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine(NULL, &m, &a);
     ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
     ck_assert_ok(e, margin_market_add_tier(e, m, D("1000000"), D("0.01"), 0, D("5000")));
@@ -162,7 +163,7 @@ END_TEST
 START_TEST(test_tier_down_lowest_tier_full)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
@@ -182,7 +183,7 @@ END_TEST
 START_TEST(test_slices)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
@@ -208,7 +209,7 @@ END_TEST
 START_TEST(test_slices_threshold_and_backstop)
 {
     uint64_t m, a, p, q;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
@@ -227,7 +228,7 @@ END_TEST
  * liquidation price (50,000 - 5,000) / 0.995 = 45,226.13065326.. up: 45,226.13065327;
  * bankruptcy price 45,000. The mark gaps to 44,000. */
 static margin_engine *gap_case(int32_t fill, const char *fee, uint64_t *a, uint64_t *p,
-                               int64_t f[MARGIN_EVF_FILL + 1])
+                               int64_t f[MARGIN_EVF_PATH_POINT + 1])
 {
     uint64_t m;
     margin_engine *e = engine("0.005", &m, a);
@@ -246,7 +247,7 @@ static margin_engine *gap_case(int32_t fill, const char *fee, uint64_t *a, uint6
 START_TEST(test_fill_mark)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     /* at the mark: the holder loses 5,000; the fund takes 5,000 - 6,000 = -1,000 */
     margin_engine *e = gap_case(MARGIN_LIQ_FILL_MARK, "0", &a, &p, f);
     ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("44000"));
@@ -262,7 +263,7 @@ END_TEST
 START_TEST(test_fill_liquidation_price)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     /* at 45,226.13065327: the part's balance 5,000 - 4,773.86934673 = 226.13065327; fee
      * 0.001 * 45,226.13065327 = 45.22613065327 up: 45.22613066; the holder keeps
      * 226.13065327 - 45.22613066 = 180.90452261, so its realized PnL is
@@ -282,7 +283,7 @@ END_TEST
 START_TEST(test_fill_bankruptcy_takeover)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     /* taken over at 45,000: the holder loses exactly 5,000 (nothing is left at the
      * bankruptcy price, so the clearance fee is 0); the fund books 44,000 - 45,000 = -1,000 */
     margin_engine *e = gap_case(MARGIN_LIQ_FILL_BANKRUPTCY, "0.0125", &a, &p, f);
@@ -303,7 +304,7 @@ END_TEST
 START_TEST(test_clearance_fee_capped)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.0125")));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
@@ -344,7 +345,7 @@ END_TEST
  *    mark the liquidation wins (0.1.0's rule);
  *  - a take-profit 55,000 and no mark before: the first mark 56,000 is a gap: at the mark. */
 static int64_t stop_case(int32_t rule, const char *stop, const char *take, const char *first,
-                         const char *mark, int32_t want_type, int64_t f[MARGIN_EVF_FILL + 1])
+                         const char *mark, int32_t want_type, int64_t f[MARGIN_EVF_PATH_POINT + 1])
 {
     uint64_t m, a, p;
     int64_t free;
@@ -366,7 +367,7 @@ static int64_t stop_case(int32_t rule, const char *stop, const char *take, const
 
 START_TEST(test_stop_fills)
 {
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     /* opening fee 50,000 * 0.0004 = 20: free 1,000,000 - 5,000 - 20 = 994,980 */
     ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, "48000", NULL, "50000", "47000",
                                MARGIN_EV_STOP_LOSS, f),
@@ -403,7 +404,7 @@ END_TEST
 START_TEST(test_short_mirror)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_FILL + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("10"), D("50000"), D("20"), 0,
@@ -461,6 +462,139 @@ START_TEST(test_options_round_trip)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ candles */
+
+/* The issue's backtest: a 20x long with a 2 % stop. Long 1 BTC at 50,000, 20x: margin
+ * 2,500 (liquidation price (50,000 - 2,500) / 0.995 = 47,738.69..); stop 49,000. A bar
+ * that closes down, open 50,100, high 50,200, low 48,000, close 49,500, walks open, high,
+ * low, close: the stop fires at the low (point 3), and fills at 49,000 when stops fill at
+ * their trigger: -1,000, -40 % of the margin; at the mark, 48,000: -2,000, -80 %. */
+START_TEST(test_candle_stop_inside_the_bar)
+{
+    for (int rule = 0; rule < 2; rule++) {
+        uint64_t m, a, p;
+        int64_t f[MARGIN_EVF_PATH_POINT + 1];
+        margin_engine *e = engine("0.005", &m, &a);
+        ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, rule));
+        ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                             0, &p));
+        ck_assert_ok(e, margin_position_set_stops(e, p, D("49000"), 0));
+        ck_assert_ok(e, margin_mark_candle(e, m, D("50100"), D("50200"), D("48000"), D("49500"),
+                                           MARGIN_PATH_UPDOWN));
+        ck_assert(last_event(e, MARGIN_EV_STOP_LOSS, f));
+        ck_assert_int_eq(f[MARGIN_EVF_PATH_POINT], 3);
+        ck_assert_int_eq(f[MARGIN_EVF_PRICE], rule ? D("49000") : D("48000"));
+        ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], rule ? -D("1000") : -D("2000"));
+        ck_assert_int_eq(f[MARGIN_EVF_FILL], rule ? MARGIN_FILL_TRIGGER : MARGIN_FILL_MARK);
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+        {
+            int64_t mk;
+            ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MARK, &mk));
+            ck_assert_int_eq(mk, D("49500")); /* the close */
+        }
+        assert_conserved(e, a);
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
+/* A gap at the open: the last mark 50,000, the bar opens at 48,500, below the 49,000 stop:
+ * the stop fires at the open (point 1) and fills there even with trigger fills. */
+START_TEST(test_candle_gap_at_open)
+{
+    uint64_t m, a, p;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_set_stops(e, p, D("49000"), 0));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("48500"), D("48600"), D("48100"), D("48200"),
+                                       MARGIN_PATH_UPDOWN));
+    ck_assert(last_event(e, MARGIN_EV_STOP_LOSS, f));
+    ck_assert_int_eq(f[MARGIN_EVF_PATH_POINT], 1);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("48500"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Which of stop-loss and take-profit first: long at 50,000, stop 49,000, take 51,000. A bar
+ * closing up (open 50,000, low 48,900, high 51,100, close 51,000) meets the low first: the
+ * stop (point 2); one closing down (open 50,000, high 51,100, low 48,900, close 49,500)
+ * meets the high first: the take-profit (point 2), at 51,000 with trigger fills. */
+START_TEST(test_candle_order)
+{
+    for (int up = 0; up < 2; up++) {
+        uint64_t m, a, p;
+        int64_t f[MARGIN_EVF_PATH_POINT + 1];
+        margin_engine *e = engine("0.005", &m, &a);
+        ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+        ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                             0, &p));
+        ck_assert_ok(e, margin_position_set_stops(e, p, D("49000"), D("51000")));
+        ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("51100"), D("48900"),
+                                           up ? D("51000") : D("49500"), MARGIN_PATH_UPDOWN));
+        ck_assert(last_event(e, up ? MARGIN_EV_STOP_LOSS : MARGIN_EV_TAKE_PROFIT, f));
+        ck_assert_int_eq(f[MARGIN_EVF_PATH_POINT], 2);
+        ck_assert_int_eq(f[MARGIN_EVF_PRICE], up ? D("49000") : D("51000"));
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
+/* Bad candles are refused and change nothing; the whole candle is refused when its events
+ * would pass the queue's cap, even though the first point's alone would fit. */
+START_TEST(test_candle_refusals)
+{
+    uint64_t m, a, p, q;
+    uint64_t h0, h1;
+    margin_engine *e = engine("0.005", &m, &a);
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("50000"), D("20"), 0, 0,
+                                         &q));
+    ck_assert_ok(e, margin_position_set_stops(e, p, D("49900"), 0));
+    ck_assert_ok(e, margin_position_set_stops(e, q, D("50500"), 0));
+    while (last_event(e, -1, NULL))
+        ;
+    ck_assert_ok(e, margin_state_hash(e, &h0));
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("49000"), D("48000"), D("48500"),
+                                       MARGIN_PATH_UPDOWN), MARGIN_EINVAL); /* high < open */
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("51000"), D("50100"), D("50500"),
+                                       MARGIN_PATH_UPDOWN), MARGIN_EINVAL); /* low > open */
+    ck_assert_rc(e, margin_mark_candle(e, m, 0, D("51000"), D("48000"), D("50500"),
+                                       MARGIN_PATH_UPDOWN), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("51000"), D("48000"), D("50500"), 7),
+                 MARGIN_EINVAL);
+    ck_assert_rc(e, margin_mark_candle(e, m + 9, D("50000"), D("51000"), D("48000"), D("50500"),
+                                       MARGIN_PATH_UPDOWN), MARGIN_ENOTFOUND);
+    ck_assert_int_eq(margin_mark_candle(NULL, m, 1, 1, 1, 1, 0), MARGIN_EINVAL);
+    ck_assert_ok(e, margin_state_hash(e, &h1));
+    ck_assert(h0 == h1);
+    /* up bar: open 50,000, low 49,800 (the long's stop: one event), high 50,600 (the
+     * short's: a second one), close 50,550. A cap of one event: the first point would fit,
+     * the candle does not. */
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 1));
+    ck_assert_ok(e, margin_state_hash(e, &h0)); /* (the cap is state too) */
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_UPDOWN), MARGIN_EFULL);
+    ck_assert_ok(e, margin_state_hash(e, &h1));
+    ck_assert(h0 == h1);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 2));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_UPDOWN));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ randomized */
 
 /* Two engines, one with the full scan (the reference) and one with the indexes, fed the
@@ -494,9 +628,11 @@ END_TEST
 #define RN_MAXPOS 4096
 
 typedef struct {
-    margin_engine *e[2];
+    margin_engine *e[3]; /* full scan, indexes, and (twin runs) candles as four updates */
+    int nw, twin;
     uint64_t mkt[RN_MKT], acct[RN_ACC];
     int64_t mark[RN_MKT];
+    int64_t pt[4]; /* the last candle's path (the marks of its events' points) */
     uint64_t rng;
     int64_t ins_sum[2];
     int64_t count[32], fills[8]; /* events by type; liquidations by MARGIN_FILL_* */
@@ -524,11 +660,13 @@ static int64_t rn_range(rn_t *r, int64_t lo, int64_t hi)
     return lo + (int64_t)(splitmix64(&r->rng) % (uint64_t)(hi - lo + 1));
 }
 
-static void rn_setup(rn_t *r, uint64_t seed)
+static void rn_setup(rn_t *r, uint64_t seed, int twin)
 {
     memset(r, 0, sizeof *r);
     r->rng = seed;
-    for (int w = 0; w < 2; w++) {
+    r->twin = twin;
+    r->nw = twin ? 3 : 2;
+    for (int w = 0; w < r->nw; w++) {
         margin_engine *e;
         ck_assert_int_eq(margin_engine_new(&r->e[w]), MARGIN_OK);
         e = r->e[w];
@@ -537,11 +675,12 @@ static void rn_setup(rn_t *r, uint64_t seed)
     for (int i = 0; i < RN_MKT; i++) {
         int32_t policy = i == 0 ? (int32_t)rn_range(r, 0, 3) : i; /* 1, 2 on the others */
         int32_t fill = (int32_t)rn_range(r, 0, 2), basis = (int32_t)rn_range(r, 0, 1);
-        int32_t stop = (int32_t)rn_range(r, 0, 1);
+        /* (twin runs: stops at the mark, where a candle's open and a mark update agree) */
+        int32_t stop = twin ? MARGIN_STOP_FILL_MARK : (int32_t)rn_range(r, 0, 1);
         /* up to 2 %; below the lowest rate, 0.5 %, in the min-reduce market, where a fee
          * at or above it makes every liquidation full */
         int64_t fee = rn_range(r, 0, 4) == 0 ? 0 : rn_range(r, 0, i == 1 ? 400000 : 2000000);
-        for (int w = 0; w < 2; w++) {
+        for (int w = 0; w < r->nw; w++) {
             margin_engine *e = r->e[w];
             char sym[8] = "MKT0";
             sym[3] = (char)('0' + i);
@@ -565,12 +704,12 @@ static void rn_setup(rn_t *r, uint64_t seed)
         r->mark[i] = D("1000");
     }
     for (int k = 0; k < RN_ACC; k++)
-        for (int w = 0; w < 2; w++) {
+        for (int w = 0; w < r->nw; w++) {
             ck_assert_ok(r->e[w], margin_account_new(r->e[w], &r->acct[k]));
             ck_assert_ok(r->e[w], margin_account_deposit(r->e[w], r->acct[k], D("100000000")));
         }
     for (int i = 0; i < RN_MKT; i++)
-        for (int w = 0; w < 2; w++)
+        for (int w = 0; w < r->nw; w++)
             ck_assert_ok(r->e[w], margin_mark_update(r->e[w], r->mkt[i], r->mark[i]));
 }
 
@@ -588,19 +727,35 @@ static int64_t rn_market_pnl(int side, int64_t q, int64_t price, int64_t entry)
 static void rn_events(rn_t *r, int step)
 {
     int32_t t0, t1;
-    int64_t a[MARGIN_EVF_FILL + 1], b[MARGIN_EVF_FILL + 1];
+    int64_t a[MARGIN_EVF_PATH_POINT + 1], b[MARGIN_EVF_PATH_POINT + 1];
     for (;;) {
         int r0 = margin_event_next(r->e[0], &t0), r1 = margin_event_next(r->e[1], &t1);
+        if (r->twin) {
+            int32_t t2;
+            int64_t c[MARGIN_EVF_PATH_POINT + 1];
+            int r2 = margin_event_next(r->e[2], &t2);
+            RQ(r2 == r1 && t2 == t1, "step %d: the twin's event type %d, %d", step, t2, t1);
+            if (r2 == MARGIN_OK && t2 != MARGIN_EV_NONE) {
+                int64_t d[MARGIN_EVF_PATH_POINT + 1];
+                RQ_OK(r->e[2], margin_event_fields(r->e[2], c, MARGIN_EVF_PATH_POINT + 1));
+                RQ_OK(r->e[1], margin_event_get(r->e[1], MARGIN_EVF_SEQ, &d[0]));
+                for (int f = 1; f < MARGIN_EVF_PATH_POINT; f++) {
+                    RQ_OK(r->e[1], margin_event_get(r->e[1], f, &d[f]));
+                    RQ(c[f] == d[f], "step %d: the twin's event field %d: %lld, %lld", step,
+                       f, (long long)c[f], (long long)d[f]);
+                }
+            }
+        }
         RQ(r0 == r1, "step %d: statuses %d and %d", step, r0, r1);
         RQ(t0 == t1, "step %d: event types %d and %d", step, t0, t1);
         if (r0 != MARGIN_OK || t0 == MARGIN_EV_NONE)
             break;
-        RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_FILL + 1));
-        RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_FILL + 1));
+        RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_PATH_POINT + 1));
+        RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_PATH_POINT + 1));
         r->count[t0 < 32 ? t0 : 0]++;
         if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION)
             r->fills[a[MARGIN_EVF_FILL] & 7]++;
-        for (int f = 1; f <= MARGIN_EVF_FILL; f++)
+        for (int f = 1; f <= MARGIN_EVF_PATH_POINT; f++)
             RQ(a[f] == b[f], "step %d: event field %d: %lld and %lld", step, f,
                           (long long)a[f], (long long)b[f]);
         r->ins_sum[0] += a[MARGIN_EVF_INSURANCE_DELTA];
@@ -612,8 +767,9 @@ static void rn_events(rn_t *r, int step)
         if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION) {
             uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
             uint64_t mi = (uint64_t)a[MARGIN_EVF_MARKET] - 1;
-            int64_t settle = a[MARGIN_EVF_FILL] == MARGIN_FILL_BANKRUPTCY ? r->mark[mi]
-                                                                         : a[MARGIN_EVF_PRICE];
+            /* the mark of the moment: a candle's point, or the update's mark */
+            int64_t mk = a[MARGIN_EVF_PATH_POINT] ? r->pt[a[MARGIN_EVF_PATH_POINT] - 1] : r->mark[mi];
+            int64_t settle = a[MARGIN_EVF_FILL] == MARGIN_FILL_BANKRUPTCY ? mk : a[MARGIN_EVF_PRICE];
             int64_t x = a[MARGIN_EVF_REALIZED_PNL] + a[MARGIN_EVF_INSURANCE_DELTA] -
                         a[MARGIN_EVF_FEE];
             RQ(id < RN_MAXPOS && r->entry[id] > 0, "step %d: unknown position", step);
@@ -639,9 +795,9 @@ static void rn_events(rn_t *r, int step)
                     int64_t pol = 0, lp = a[MARGIN_EVF_LIQ_PRICE];
                     RQ_OK(r->e[0], margin_market_get(r->e[0], mi + 1, MARGIN_MKT_LIQ_POLICY, &pol));
                     if (pol != MARGIN_LIQ_POLICY_SLICES)
-                        RQ(r->side[id] == MARGIN_LONG ? r->mark[mi] > lp : r->mark[mi] < lp,
+                        RQ(r->side[id] == MARGIN_LONG ? mk > lp : mk < lp,
                            "step %d: position %llu left past its liquidation price %lld at %lld",
-                           step, (unsigned long long)id, (long long)lp, (long long)r->mark[mi]);
+                           step, (unsigned long long)id, (long long)lp, (long long)mk);
                 }
             }
         }
@@ -654,10 +810,11 @@ static void rn_compare(rn_t *r, int step)
                                    MARGIN_POS_REALIZED_PNL, MARGIN_POS_FEES, MARGIN_POS_LIQ_PRICE};
     for (uint64_t id = 1; id <= r->npos; id++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            RQ(rn_pos(r->e[0], id, keys[k]) == rn_pos(r->e[1], id, keys[k]),
+            RQ(rn_pos(r->e[0], id, keys[k]) == rn_pos(r->e[1], id, keys[k]) &&
+                   (!r->twin || rn_pos(r->e[2], id, keys[k]) == rn_pos(r->e[1], id, keys[k])),
                           "step %d: position %llu key %d differs", step,
                           (unsigned long long)id, keys[k]);
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < r->nw; w++) {
         int64_t ins = 0;
         for (int k = 0; k < RN_ACC; k++) {
             const margin_engine *e = r->e[w];
@@ -674,20 +831,20 @@ static void rn_compare(rn_t *r, int step)
     }
 }
 
-static void rn_run(uint64_t seed, int nops)
+static void rn_run(uint64_t seed, int nops, int twin)
 {
     static rn_t R;
     rn_t *r = &R;
-    rn_setup(r, seed);
+    rn_setup(r, seed, twin);
     for (int step = 0; step < nops; step++) {
-        int mi = (int)rn_range(r, 0, RN_MKT - 1), rc[2];
+        int mi = (int)rn_range(r, 0, RN_MKT - 1), rc[3] = {0, 0, 0};
         int64_t op = rn_range(r, 0, 99);
-        uint64_t id[2] = {0, 0};
+        uint64_t id[3] = {0, 0, 0};
         if (op < 35 && r->npos + 1 < RN_MAXPOS) {
             int32_t side = rn_range(r, 0, 1) ? MARGIN_LONG : MARGIN_SHORT;
             int64_t qty = rn_range(r, 1, 400) * D("0.5"), lev = rn_range(r, 2, 50) * D("1");
             uint64_t a = r->acct[rn_range(r, 0, RN_ACC - 1)];
-            for (int w = 0; w < 2; w++)
+            for (int w = 0; w < r->nw; w++)
                 rc[w] = margin_position_open(r->e[w], a, r->mkt[mi], side, qty, r->mark[mi], lev,
                                              0, 0, &id[w]);
             RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
@@ -698,11 +855,32 @@ static void rn_run(uint64_t seed, int nops)
                     int64_t d = r->mark[mi] / 50 * rn_range(r, 1, 5) / 10 * 10;
                     int64_t st = side == MARGIN_LONG ? r->mark[mi] - d : r->mark[mi] + d;
                     int64_t tp = side == MARGIN_LONG ? r->mark[mi] + d : r->mark[mi] - d;
-                    for (int w = 0; w < 2; w++)
+                    for (int w = 0; w < r->nw; w++)
                         rc[w] = margin_position_set_stops(r->e[w], id[0], st, tp > 0 ? tp : 0);
                     RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
                 }
             }
+        } else if (op < 50) { /* a candle around the mark, sometimes gapping */
+            int64_t o = r->mark[mi] + r->mark[mi] / 1000 * rn_range(r, -8, 8) / D("0.1") * D("0.1");
+            int64_t c = o + o / 1000 * rn_range(r, -30, 30) / D("0.1") * D("0.1");
+            int64_t hi = (o > c ? o : c) + D("0.1") * rn_range(r, 0, 3000);
+            int64_t lo = (o < c ? o : c) - D("0.1") * rn_range(r, 0, 3000);
+            if (lo < D("100"))
+                lo = D("100");
+            if (o < lo || c < lo)
+                continue;
+            for (int w = 0; w < 2; w++)
+                rc[w] = margin_mark_candle(r->e[w], r->mkt[mi], o, hi, lo, c, MARGIN_PATH_UPDOWN);
+            RQ(rc[0] == rc[1], "step %d: candle statuses %d and %d", step, rc[0], rc[1]);
+            r->pt[0] = o;
+            r->pt[1] = c >= o ? lo : hi;
+            r->pt[2] = c >= o ? hi : lo;
+            r->pt[3] = c;
+            if (r->twin)
+                for (int k = 0; k < 4; k++)
+                    RQ_OK(r->e[2], margin_mark_update(r->e[2], r->mkt[mi], r->pt[k]));
+            if (rc[0] == MARGIN_OK)
+                r->mark[mi] = c;
         } else if (op < 90) {
             int64_t m = r->mark[mi];
             if (op < 60 && r->npos > 0) { /* aim at a position's liquidation price */
@@ -718,18 +896,18 @@ static void rn_run(uint64_t seed, int nops)
                 m = D("100");
             if (m > D("100000"))
                 m = D("100000");
-            for (int w = 0; w < 2; w++)
+            for (int w = 0; w < r->nw; w++)
                 rc[w] = margin_mark_update(r->e[w], r->mkt[mi], m);
             RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
             if (rc[0] == MARGIN_OK)
                 r->mark[mi] = m;
         } else if (op < 95) {
             int64_t rate = rn_range(r, -300000, 300000);
-            for (int w = 0; w < 2; w++)
+            for (int w = 0; w < r->nw; w++)
                 rc[w] = margin_funding_apply(r->e[w], r->mkt[mi], rate, r->mark[mi]);
             RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
         } else {
-            for (int w = 0; w < 2; w++)
+            for (int w = 0; w < r->nw; w++)
                 RQ_OK(r->e[w], margin_engine_set(r->e[w], MARGIN_ENG_TIME, step));
         }
         rn_events(r, step);
@@ -743,8 +921,8 @@ static void rn_run(uint64_t seed, int nops)
                 (long long)r->fills[MARGIN_FILL_MARK], (long long)r->fills[MARGIN_FILL_LIQ_PRICE],
                 (long long)r->fills[MARGIN_FILL_BANKRUPTCY]);
     ck_assert(r->count[MARGIN_EV_LIQUIDATION] > 0 && r->count[MARGIN_EV_PARTIAL_LIQUIDATION] > 0);
-    margin_engine_free(r->e[0]);
-    margin_engine_free(r->e[1]);
+    for (int w = 0; w < r->nw; w++)
+        margin_engine_free(r->e[w]);
 }
 
 START_TEST(test_random_policies)
@@ -753,7 +931,19 @@ START_TEST(test_random_policies)
     const char *env = getenv("MARGIN_RANDOM_SEED");
     if (env != NULL)
         seed += strtoull(env, NULL, 10);
-    rn_run(seed, 1500);
+    rn_run(seed, 1500, 0);
+}
+END_TEST
+
+/* With stops filled at the mark, a candle is the four mark updates of its path: the same
+ * events (but their path point) and the same state, on a third engine. */
+START_TEST(test_random_candles_are_four_marks)
+{
+    uint64_t seed = 0x4c + (uint64_t)_i * 104729;
+    const char *env = getenv("MARGIN_RANDOM_SEED");
+    if (env != NULL)
+        seed += strtoull(env, NULL, 10);
+    rn_run(seed, 1500, 1);
 }
 END_TEST
 
@@ -777,9 +967,16 @@ Suite *suite_liquidation(void)
     tcase_add_test(tc, test_stop_fills);
     tcase_add_test(tc, test_options_round_trip);
     suite_add_tcase(s, tc);
+    tc = tcase_create("candles");
+    tcase_add_test(tc, test_candle_stop_inside_the_bar);
+    tcase_add_test(tc, test_candle_gap_at_open);
+    tcase_add_test(tc, test_candle_order);
+    tcase_add_test(tc, test_candle_refusals);
+    suite_add_tcase(s, tc);
     tc = tcase_create("random");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_random_policies, 0, 12);
+    tcase_add_loop_test(tc, test_random_candles_are_four_marks, 0, 6);
     suite_add_tcase(s, tc);
     return s;
 }

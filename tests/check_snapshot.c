@@ -22,7 +22,7 @@
  *  - "api": the size query (NULL/0, MARGIN_EBUFFER with the exact size, nothing written),
  *    EINVAL cases, loading into a non-empty engine (MARGIN_ESTATE, nothing changed), an
  *    engine whose options alone were set loads (the options come from the snapshot), and
- *    the empty engine's size from the format (464 bytes).
+ *    the empty engine's size from the format (472 bytes).
  *  - "corrupt": wrong magic, unknown version, bad checksum (every byte, one bit each),
  *    truncation at every length, cuts with a consistent header, and out-of-range or
  *    inconsistent fields written into a valid snapshot with the CRC recomputed (each
@@ -67,10 +67,10 @@
 #define HDR 32
 #define SECHEAD 16
 /* ENGN: 6 i64, 3 u32, 8 i64 levels, u64 cap, u32 npos, u32 0, i64 closes, i64 window,
- * 24 i64 (the current event; format version 2) */
-#define ENGN_LEN 348
+ * 25 i64 (the current event; format version 2) */
+#define ENGN_LEN 356
 #define BLOCK 1024 /* position ids per POSN block */
-#define EV_LEN (24 * 8)
+#define EV_LEN (25 * 8)
 /* version 2 adds the liquidation options after a market's tiers, an account's last
  * slice time after its cross markets */
 #define MKT_V2 48
@@ -496,7 +496,7 @@ START_TEST(test_scenario_coverage)
 {
     margin_engine *e = new_engine(), *c;
     su_event *ev = malloc(MAXEV * sizeof *ev);
-    int count[16] = {0}, acct_calls = 0, open_cross = 0, fired_pos = 0, stops = 0;
+    int count[32] = {0}, acct_calls = 0, open_cross = 0, fired_pos = 0, stops = 0;
     size_t n, nopen = 0;
     uint64_t ids[64];
     ck_assert(ev != NULL);
@@ -504,11 +504,12 @@ START_TEST(test_scenario_coverage)
     c = su_clone(e, "coverage");
     n = su_drain(c, ev, MAXEV);
     for (size_t i = 0; i < n; i++) {
-        count[ev[i].f[MARGIN_EVF_TYPE] & 15]++;
+        count[ev[i].f[MARGIN_EVF_TYPE] & 31]++;
         acct_calls += ev[i].f[MARGIN_EVF_TYPE] == MARGIN_EV_MARGIN_CALL &&
                       ev[i].f[MARGIN_EVF_POSITION] == 0;
     }
     ck_assert_int_ge(count[MARGIN_EV_LIQUIDATION], 6);
+    ck_assert_int_ge(count[MARGIN_EV_PARTIAL_LIQUIDATION], 1); /* the candle of step 87 */
     ck_assert_int_ge(count[MARGIN_EV_CROSS_LIQUIDATION], 2);
     ck_assert_int_ge(count[MARGIN_EV_STOP_LOSS], 1);
     ck_assert_int_ge(count[MARGIN_EV_FUNDING], 4);
@@ -525,13 +526,16 @@ START_TEST(test_scenario_coverage)
     }
     ck_assert_int_ge(open_cross, 1);
     ck_assert_int_ge(stops, 2);
-    /* fired levels still fired at the end: position 11 (0.5) and account 5 (0.5), seen in
-     * the bytes (the getters do not show them) */
+    /* fired levels still fired at the end: a position's (position 11's 0.5, kept through
+     * the partial liquidation of step 87's candle) and account 5's (0.5), seen in the
+     * bytes (the getters do not show them) */
     {
         size_t len;
         uint8_t *b = su_save(e, &len);
         walk(b, len, &L);
-        fired_pos = b[L.pos[10] + 3];
+        for (size_t i = 0; i < L.np; i++)
+            if (L.pos[i] != 0 && b[L.pos[i] + 1] == MARGIN_STATUS_OPEN)
+                fired_pos |= b[L.pos[i] + 3];
         ck_assert_int_eq(fired_pos & 1, 1);
         ck_assert_int_eq(rd32(b + L.acct[4] + 56) & 1, 1);
         free(b);
@@ -926,7 +930,7 @@ START_TEST(test_sizes_from_the_format)
     size_t n = 0, n2 = 0;
     uint64_t id;
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
-    ck_assert_uint_eq(n, 464);
+    ck_assert_uint_eq(n, 472);
     ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id)); /* 1 + 7 + 8 + 64 + 1 tier 32 + 48 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
     ck_assert_uint_eq(n2, n + 160);
@@ -935,16 +939,16 @@ START_TEST(test_sizes_from_the_format)
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
     ck_assert_uint_eq(n2, n + 72);
     n = n2;
-    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 192 */
+    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 200 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 192);
+    ck_assert_uint_eq(n2, n + 200);
     n = n2;
     /* an open position with no PnL, funding or stops, but a fee: 44 + 8 (fees), the head
-     * of its block 12; its OPEN event 192 */
+     * of its block 12; its OPEN event 200 */
     ck_assert_ok(e, margin_position_open(e, 1, 1, MARGIN_LONG, DS("0.1", 8), DS("20000", 8),
                                          D("10"), 0, 0, &id));
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 12 + 52 + 192);
+    ck_assert_uint_eq(n2, n + 12 + 52 + 200);
     n = n2;
     ck_assert_ok(e, margin_position_set_stops(e, id, DS("19000", 8), 0)); /* + stop 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
@@ -965,7 +969,7 @@ START_TEST(test_sizes_from_the_format)
         ck_assert_ok(e, margin_position_open(e, 1, m2, MARGIN_LONG, DS("1", 8),
                                              DS("1500", 8), D("10"), 0, MARGIN_FLAG_CROSS, &id));
         ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-        ck_assert_uint_eq(n2, n + 68 + 192);
+        ck_assert_uint_eq(n2, n + 68 + 200);
     }
     margin_engine_free(e);
 }

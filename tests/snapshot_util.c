@@ -583,6 +583,11 @@ int su_step(margin_engine *e, int i)
     case 81: return margin_account_withdraw(e, 1, D("5000"));
     case 82: return margin_position_set_leverage(e, 13, D("4"));
     case 83: return margin_mark_update(e, BTC, BP("19155"));
+    /* issue 13: the liquidation options, and a candle through them */
+    case 84: return margin_market_set(e, BTC, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE);
+    case 85: return margin_market_set(e, BTC, MARGIN_MKT_LIQ_FEE, D("0.001"));
+    case 86: return margin_market_set(e, BTC, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER);
+    case 87: return margin_mark_candle(e, BTC, BP("19160"), BP("19165"), BP("19050"), BP("19060"), MARGIN_PATH_UPDOWN);
     default: return MARGIN_EINVAL;
     }
 }
