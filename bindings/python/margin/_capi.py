@@ -207,6 +207,8 @@ MARGIN_AT_ROE = 111
 MARGIN_AT_REMOVABLE_MARGIN = 112
 MARGIN_AT_MARGIN_CALL_PRICE = 113
 
+MARGIN_PATH_UPDOWN = 0
+
 MARGIN_EV_NONE = 0
 MARGIN_EV_DEPOSIT = 1
 MARGIN_EV_WITHDRAW = 2
@@ -254,6 +256,7 @@ MARGIN_EVF_FREE_BALANCE = 21
 MARGIN_EVF_LEVERAGE = 22
 MARGIN_EVF_MODE = 23
 MARGIN_EVF_FILL = 24
+MARGIN_EVF_PATH_POINT = 25
 
 MARGIN_SNAPSHOT_VERSION = 2
 
@@ -336,6 +339,7 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "margin_position_at": (_int, [_E, _u64, _i32, _i64, _pi64]),
     # marks and funding
     "margin_mark_update": (_int, [_E, _u64, _i64]),
+    "margin_mark_candle": (_int, [_E, _u64, _i64, _i64, _i64, _i64, _i32]),
     "margin_funding_apply": (_int, [_E, _u64, _i64, _i64]),
     # events
     "margin_engine_set_callback": (_int, [_E, EVENT_FN, ctypes.c_void_p]),

@@ -730,6 +730,19 @@ class Engine:
         m = market if isinstance(market, Market) else Market(self, _market_id(market))
         m.mark_update(mark)
 
+    def mark_candle(
+        self,
+        market: MarketLike,
+        open: DecimalLike,
+        high: DecimalLike,
+        low: DecimalLike,
+        close: DecimalLike,
+        path: Union[str, int] = "updown",
+    ) -> None:
+        """Apply one candle to a market (see :meth:`Market.mark_candle`)."""
+        m = market if isinstance(market, Market) else Market(self, _market_id(market))
+        m.mark_candle(open, high, low, close, path)
+
     def funding(self, market: MarketLike, rate: DecimalLike, mark: DecimalLike) -> None:
         """Settle one funding interval (see :meth:`Market.funding`)."""
         m = market if isinstance(market, Market) else Market(self, _market_id(market))
@@ -1043,6 +1056,32 @@ class Market(_Thing):
         """Apply a new mark price and act on every trigger it crosses (liquidations,
         stop-losses, take-profits, margin calls), producing events."""
         self.engine._call("margin_mark_update", self.id, self.to_price(mark))
+
+    def mark_candle(
+        self,
+        open: DecimalLike,
+        high: DecimalLike,
+        low: DecimalLike,
+        close: DecimalLike,
+        path: Union[str, int] = "updown",
+    ) -> None:
+        """Apply one candle (``margin_mark_candle()``): the mark walks the path's four
+        points, open, then low and high in the order a bar that closes up takes them
+        (open, low, high, close), else open, high, low, close (``path="updown"``,
+        ``MARGIN_PATH_UPDOWN``, the only path so far).  Every trigger fires at the first
+        point that reaches it, and each event's ``path_point`` says which.  The open is a
+        jump from the last mark; from there the price moves continuously (stops fill at
+        their price with :attr:`stop_fill` ``'trigger'``).  Atomic: on an error nothing
+        changed; afterwards the mark is *close*."""
+        if isinstance(path, str):
+            if path.lower() != "updown":
+                raise InvalidArgument(_capi.MARGIN_EINVAL, f"path: {path!r} is not 'updown'")
+            code = _capi.MARGIN_PATH_UPDOWN
+        else:
+            code = to_i32(path, "path")
+        self.engine._call(
+            "margin_mark_candle", self.id, self.to_price(open), self.to_price(high),
+            self.to_price(low), self.to_price(close), code)
 
     def funding(self, rate: DecimalLike, mark: DecimalLike) -> None:
         """Settle one funding interval at *rate* (a long pays when rate > 0) and *mark*,

@@ -11,12 +11,14 @@ Every event has ``mode`` (:class:`~margin.Mode`, ``MARGIN_EVF_MODE``): ``CROSS``
 event about a cross position or about the cross book of an account (a deposit, a
 withdrawal, an account margin call, a :class:`CrossLiquidation`), ``ISOLATED`` otherwise.
 
-Triggered closes and liquidations
+Every event has ``path_point`` (``MARGIN_EVF_PATH_POINT``): the point of a candle's path
+(:meth:`margin.Market.mark_candle`) at which it happened, 1 the open, 2 and 3 the extremes
+in path order, 4 the close; 0 for events of every other call.  Triggered closes and liquidations
 (:class:`StopLoss`, :class:`TakeProfit`, :class:`Liquidation`,
 :class:`PartialLiquidation`) have ``fill`` (:class:`~margin.FillPrice`,
 ``MARGIN_EVF_FILL``): which price ``price`` is.
 
-Every object also keeps ``raw``: the 24 integer fields exactly as ``margin_event_fields()``
+Every object also keeps ``raw``: the 25 integer fields exactly as ``margin_event_fields()``
 returned them, indexed by ``MARGIN_EVF_* - 1`` (a field the loaded library does not know
 reads 0).
 """
@@ -57,8 +59,8 @@ __all__ = [
     "UnknownEvent",
 ]
 
-#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_FILL``).
-FIELD_COUNT = 24
+#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_PATH_POINT``).
+FIELD_COUNT = 25
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Event:
         account: Account id.
         mode: :class:`~margin.Mode` of the position, or of the book an account event
             concerns (``MARGIN_EVF_MODE``; ``ISOLATED`` from a library without the field).
+        path_point: The point of a candle's path at which the event happened
+            (``MARGIN_EVF_PATH_POINT``: 1 the open, 2 and 3 the extremes in path order, 4
+            the close); 0 for events of every other call.
     """
 
     TYPE: ClassVar[EventType] = EventType.NONE
@@ -80,6 +85,7 @@ class Event:
     account: int
     raw: Tuple[int, ...] = field(default=(), repr=False, compare=False)
     mode: Mode = Mode.ISOLATED
+    path_point: int = 0
 
     @property
     def type(self) -> EventType:
@@ -396,7 +402,7 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     """Build the typed event from the raw field values.
 
     Args:
-        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_FILL``
+        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_PATH_POINT``
             (a shorter tuple, from an older library, lacks the last fields: they read 0).
         scales: Returns ``(price_scale, qty_scale)`` of a market id.
     """
@@ -411,6 +417,7 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
         time=f(_capi.MARGIN_EVF_TIME),
         account=f(_capi.MARGIN_EVF_ACCOUNT),
         raw=raw,
+        path_point=f(_capi.MARGIN_EVF_PATH_POINT),
     )
     cls = EVENT_CLASSES.get(code)
     if cls is None:

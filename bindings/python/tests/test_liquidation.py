@@ -275,5 +275,53 @@ class TierDown(unittest.TestCase):
         self.assertEqual(e.liq_price, ceil_at(Fraction(986000) / Fraction("19.9")))
 
 
+class Candle(unittest.TestCase):
+    """The issue's stop example: a 20x long with a 2 % stop.  Long 1 BTC at 50,000, 20x:
+    margin 2,500; stop-loss 49,000; no trading fee; mmr 0.5 % (liquidation price
+    47,500/0.995 = 47,738.69..., below every price of the bar).  Bar: open 50,000, high
+    50,100, low 48,000, close 48,500 (closes down: path open, high, low, close)."""
+
+    def run_bar(self, stop_fill: str) -> ev.StopLoss:
+        self.eng = margin.Engine()
+        self.addCleanup(self.eng.close)
+        m = self.eng.new_market("BTCUSDT", maker_fee=0, taker_fee=0, stop_fill=stop_fill,
+                                tiers=[("0", "0.005", None, "0")])
+        a = self.eng.new_account(deposit="10000")
+        p = a.open_position(m, "long", "1", "50000", leverage=20)
+        self.assertEqual(p.margin, D(2500))  # 50,000 / 20
+        p.set_stops(stop_loss="49000")
+        m.mark_update("50000")
+        drain(self.eng)
+        self.eng.mark_candle(m, "50000", "50100", "48000", "48500")
+        (e,) = drain(self.eng)
+        self.assertIsInstance(e, ev.StopLoss)
+        # Points: 1 open 50,000, 2 high 50,100, 3 low 48,000: the stop is first reached
+        # on the way to the low.
+        self.assertEqual(e.path_point, 3)
+        self.assertEqual(m.mark, D(48500))  # the close
+        return e  # type: ignore[return-value]
+
+    def test_stop_fills_at_its_price(self) -> None:
+        e = self.run_bar("trigger")
+        self.assertEqual(e.price, D(49000))
+        self.assertIs(e.fill, margin.FillPrice.TRIGGER)
+        self.assertEqual(e.realized_pnl, D(-1000))  # 1*(49,000 - 50,000): -40 % of 2,500
+
+    def test_stop_fills_at_the_mark(self) -> None:
+        e = self.run_bar("mark")
+        self.assertEqual(e.price, D(48000))
+        self.assertIs(e.fill, margin.FillPrice.MARK)
+        self.assertEqual(e.realized_pnl, D(-2000))  # 1*(48,000 - 50,000): -80 % of 2,500
+
+    def test_refusals(self) -> None:
+        with margin.Engine() as eng:
+            m = eng.new_market("BTCUSDT")
+            with self.assertRaises(margin.InvalidArgument):
+                m.mark_candle("100", "90", "80", "95")  # high below the open
+            with self.assertRaises(margin.InvalidArgument):
+                m.mark_candle("100", "110", "90", "95", path="adverse")
+            self.assertIsNone(m.mark)  # nothing changed
+
+
 if __name__ == "__main__":
     unittest.main()
