@@ -200,6 +200,8 @@ pub const MARGIN_LIQ_FILL_BANKRUPTCY: i32 = 2;
 pub const MARGIN_STOP_FILL_MARK: i32 = 0;
 /// Stop-losses and take-profits fill at their trigger price when the mark reaches it without a gap (a mark update is a continuous move from the last mark), at the mark otherwise.
 pub const MARGIN_STOP_FILL_TRIGGER: i32 = 1;
+/// margin_mark_candle() path: open, low, high, close for a bar that closes up (close >= open), else open, high, low, close.
+pub const MARGIN_PATH_UPDOWN: i32 = 0;
 /// Liquidate the whole position ([`MARGIN_MKT_LIQ_POLICY`]; the default).
 pub const MARGIN_LIQ_POLICY_FULL: i32 = 0;
 /// Binance's first step: sell the smallest quantity, rounded up to the step, that leaves the margin balance above the maintenance margin after the loss and the clearance fee.
@@ -413,6 +415,8 @@ pub const MARGIN_EVF_LEVERAGE: i32 = 22;
 pub const MARGIN_EVF_MODE: i32 = 23;
 /// Which price a triggered close or liquidation filled at: [`MARGIN_FILL_MARK`], [`MARGIN_FILL_TRIGGER`], [`MARGIN_FILL_LIQ_PRICE`] or [`MARGIN_FILL_BANKRUPTCY`]; 0 for every other event.
 pub const MARGIN_EVF_FILL: i32 = 24;
+/// The point of a candle's path (margin_mark_candle()) at which the event happened: 1 the open, 2 the first extreme, 3 the second, 4 the close; 0 for events of every other call.
+pub const MARGIN_EVF_PATH_POINT: i32 = 25;
 /// Snapshot format version written by this library (it also reads format 1).
 pub const MARGIN_SNAPSHOT_VERSION: i32 = 2;
 
@@ -609,6 +613,15 @@ extern "C" {
 
     // ---- mark prices and funding
     pub fn margin_mark_update(e: *mut margin_engine, market: u64, mark: i64) -> c_int;
+    pub fn margin_mark_candle(
+        e: *mut margin_engine,
+        market: u64,
+        open: i64,
+        high: i64,
+        low: i64,
+        close: i64,
+        path: i32,
+    ) -> c_int;
     pub fn margin_funding_apply(e: *mut margin_engine, market: u64, rate: i64, mark: i64) -> c_int;
 
     // ---- events

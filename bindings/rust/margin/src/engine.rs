@@ -1250,6 +1250,33 @@ impl Engine {
         self.check(rc)
     }
 
+    /// Applies one candle (open, high, low, close) to a market (`margin_mark_candle`):
+    /// the mark walks the path's four points and every trigger fires at the first point
+    /// that reaches it ([`Event::path_point`] says which). The open is a jump from the
+    /// last mark; from there the price moves continuously, so with
+    /// [`StopFill::Trigger`] a stop crossed between two points fills at its own price.
+    /// Atomic: on an error nothing changed; afterwards the mark is `close`.
+    pub fn mark_candle(
+        &mut self,
+        m: MarketId,
+        open: impl IntoDecimal,
+        high: impl IntoDecimal,
+        low: impl IntoDecimal,
+        close: impl IntoDecimal,
+        path: CandlePath,
+    ) -> Result<()> {
+        let (ps, _) = self.scales(m)?;
+        let o = conv(open, ps, "open")?;
+        let h = conv(high, ps, "high")?;
+        let l = conv(low, ps, "low")?;
+        let c = conv(close, ps, "close")?;
+        let code = i32::try_from(path.raw())
+            .map_err(|_| Error::new(ErrorKind::Invalid, format!("candle path {} does not fit", path.raw())))?;
+        // SAFETY: live engine.
+        let rc = unsafe { sys::margin_mark_candle(self.pm(), m.get(), o, h, l, c, code) };
+        self.check(rc)
+    }
+
     /// Settles one funding interval at `rate` (a long pays when it is positive) and
     /// evaluates triggers at `mark`.
     ///

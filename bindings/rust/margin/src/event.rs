@@ -144,10 +144,14 @@ pub struct Event {
     /// liquidation (`MARGIN_EVF_FILL`); `None` for every other event (and from a library
     /// without the field).
     pub fill: Option<FillPrice>,
+    /// The point of a candle's path ([`Engine::mark_candle`](crate::Engine::mark_candle))
+    /// at which the event happened: 1 the open, 2 and 3 the extremes in path order, 4 the
+    /// close; 0 for events of every other call (`MARGIN_EVF_PATH_POINT`).
+    pub path_point: u8,
 }
 
-/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_FILL`).
-pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_FILL as usize;
+/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_PATH_POINT`).
+pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_PATH_POINT as usize;
 
 /// Every field of the current event in one `margin_event_fields` call: `out[f]` is field
 /// `f`. `out[0]` is the number of fields the library knows; a field past it (such as
@@ -246,6 +250,7 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
             0 => None,
             v => Some(FillPrice::from_raw(v)),
         },
+        path_point: u8::try_from(get(e, sys::MARGIN_EVF_PATH_POINT)?).unwrap_or(0),
     })
 }
 

@@ -341,6 +341,22 @@ c_values!(FillPrice, "MARGIN_FILL_*", {
     Bankruptcy => sys::MARGIN_FILL_BANKRUPTCY,
 });
 
+/// The path a candle's mark walks ([`Engine::mark_candle`](crate::Engine::mark_candle)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CandlePath {
+    /// Open, low, high, close for a bar that closes up (close >= open), else open, high,
+    /// low, close (`MARGIN_PATH_UPDOWN`; the order `margin replay` has always used).
+    #[default]
+    UpDown,
+    /// A path this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(CandlePath, "MARGIN_PATH_*", {
+    UpDown => sys::MARGIN_PATH_UPDOWN,
+});
+
 /// A settable market option (`margin_market_set`), with its value in natural units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

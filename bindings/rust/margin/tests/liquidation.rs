@@ -5,7 +5,7 @@
 mod common;
 use common::d;
 use margin::{
-    AccountId, Decimal, Engine, ErrorKind, Event, EventKind, FillPrice, LiqFeeBasis,
+    AccountId, CandlePath, Decimal, Engine, ErrorKind, Event, EventKind, FillPrice, LiqFeeBasis,
     LiquidationFill, LiquidationPolicy, MarketId, MarketOption, OpenOptions, PositionId,
     Side, Status, StopFill, Tier,
 };
@@ -299,4 +299,66 @@ fn tier_down_equity_14000_sells_1500000() {
     assert_eq!(ev.position_qty, d("20"));
     // In T1: 34,000 + 20*(P - 51,000) = 0.1*P -> P = 986,000/19.9 = 49,547.7386934...
     assert_eq!(ev.liq_price, Some(d("49547.73869347")));
+}
+
+/// The stop example: a 20x long with a 2 % stop. Long 1 BTC at 50,000, 20x:
+/// margin 2,500; stop-loss 49,000; no trading fee; mmr 0.5 % (liquidation price
+/// 47,500/0.995 = 47,738.69..., below every price of the bar). Bar: open 50,000, high
+/// 50,100, low 48,000, close 48,500 (closes down: path open, high, low, close).
+fn stop_bar(fill: StopFill) -> Event {
+    let mut e = Engine::new().unwrap();
+    let m = e
+        .market_with(
+            "BTCUSDT",
+            &[
+                MarketOption::MakerFee(Decimal::ZERO),
+                MarketOption::TakerFee(Decimal::ZERO),
+                MarketOption::StopFill(fill),
+            ],
+        )
+        .unwrap();
+    e.add_tier(m, &Tier::new("0", "0.005").unwrap().with_maint_amount("0").unwrap())
+        .unwrap();
+    let a = e.account_new().unwrap();
+    e.deposit(a, "10000").unwrap();
+    let p = e.open(a, m, Side::Long, "1", "50000", "20").unwrap();
+    assert_eq!(e.position(p).unwrap().margin, d("2500")); // 50,000 / 20
+    e.set_stops(p, d("49000"), None::<Decimal>).unwrap();
+    e.mark_update(m, "50000").unwrap();
+    drain(&mut e);
+    e.mark_candle(m, "50000", "50100", "48000", "48500", CandlePath::UpDown)
+        .unwrap();
+    let ev = one(&mut e);
+    assert_eq!(ev.kind, EventKind::StopLoss);
+    // Points: 1 open 50,000, 2 high 50,100, 3 low 48,000: the stop is first reached on the
+    // way to the low.
+    assert_eq!(ev.path_point, 3);
+    assert_eq!(e.market(m).unwrap().mark, Some(d("48500"))); // the close
+    ev
+}
+
+#[test]
+fn candle_stop_fills_at_its_price() {
+    let ev = stop_bar(StopFill::Trigger);
+    assert_eq!((ev.price, ev.fill), (d("49000"), Some(FillPrice::Trigger)));
+    assert_eq!(ev.realized_pnl, d("-1000")); // 1*(49,000 - 50,000): -40 % of 2,500
+}
+
+#[test]
+fn candle_stop_fills_at_the_mark() {
+    let ev = stop_bar(StopFill::Mark);
+    assert_eq!((ev.price, ev.fill), (d("48000"), Some(FillPrice::Mark)));
+    assert_eq!(ev.realized_pnl, d("-2000")); // 1*(48,000 - 50,000): -80 % of 2,500
+}
+
+#[test]
+fn candle_refusals_change_nothing() {
+    let mut e = Engine::new().unwrap();
+    let m = e.market_new("BTCUSDT").unwrap();
+    // High below the open: not a candle.
+    let err = e.mark_candle(m, "100", "90", "80", "95", CandlePath::UpDown).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let err = e.mark_candle(m, "100", "110", "90", "95", CandlePath::Other(7)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert_eq!(e.market(m).unwrap().mark, None);
 }
