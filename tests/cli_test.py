@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tests of the `margin` command-line tool (tools/margin): `margin calc` (issue 3) and
-`margin replay` (issue 4), and their cross-margin options (issue 11).
+`margin replay` (issue 4), their cross-margin options (issue 11) and their liquidation
+options and candles (issue 13).
 
 Standard library only. Every expected number is a published vector from
 ../shared/spec/margin-math.md or is computed here by hand from the spec's formulas with
@@ -40,8 +41,9 @@ def run(*args):
 
 # JSON keys written as numbers (ids, counts, sequence numbers) and as plain text; every
 # other value is a decimal, which the tool writes as a JSON string (issue 10, item 9).
-INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated", "positions_closed"}
-TEXT_KEYS = {"side", "time", "type", "mode", "run"}
+INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated", "positions_closed",
+            "path_point"}
+TEXT_KEYS = {"side", "time", "type", "mode", "run", "fill", "liquidation_policy"}
 
 
 def loads(text):
@@ -1260,6 +1262,278 @@ class ReplayCross(ReplayBase):
         for args, name in cases:
             with self.subTest(args=args):
                 assert_usage(self, ["replay"] + args, name)
+
+
+class CalcLiquidation(unittest.TestCase):
+    """`margin calc --liquidation` (issue 13): what a liquidation at --mark does, read from
+    the engine's events. The worked checks of the issue, by hand."""
+
+    LIQ_KEYS = {"liquidation_policy", "liquidated_qty", "liquidation_fee", "fill_price",
+                "fill", "remaining_qty", "remaining_margin", "insurance_fund_delta"}
+
+    def calc(self, *args):
+        rc, out, err = run("calc", *args, "--json")
+        self.assertEqual(rc, 0, "margin calc %s failed: %s" % (" ".join(map(str, args)), err))
+        self.assertEqual(err, "")
+        r = loads(out)
+        self.assertEqual(set(r), CalcVectors.KEYS | self.LIQ_KEYS)
+        return r
+
+    # Long 10 BTC at 50,000 with margin 25,000 (20x), mmr 0.5 %, cum 0, mark 47,700:
+    # equity 25,000 + 10*(47,700 - 50,000) = 2,000 < MM 10*47,700*0.005 = 2,385.
+    TEN = ("--side", "long", "--entry", "50000", "--qty", "10", "--leverage", "20",
+           "--mmr", "0.005", "--mark", "47700")
+
+    def test_min_reduce_without_fee(self):
+        # q = (Q*P*mmr - cum - Eq) / (P*(mmr - f)) = (2,385 - 2,000) / 238.5 = 1.61425...,
+        # up to the step 0.0001: 1.6143. Its PnL 1.6143*(-2,300) = -3,712.89 leaves the
+        # margin 25,000 - 3,712.89 = 21,287.11 on 10 - 1.6143 = 8.3857.
+        r = self.calc(*self.TEN, "--liquidation", "min-reduce", "--step", "0.0001")
+        self.assertEqual(r["liquidation_policy"], "min-reduce")
+        self.assertEqual(r["margin_balance"], D("2000"))
+        self.assertEqual(r["maintenance_margin"], D("2385"))
+        self.assertEqual(r["liquidated_qty"], D("1.6143"))
+        self.assertEqual(r["liquidation_fee"], D("0"))
+        self.assertEqual(r["fill_price"], D("47700"))
+        self.assertEqual(r["fill"], "mark")
+        self.assertEqual(r["remaining_qty"], D("8.3857"))
+        self.assertEqual(r["remaining_margin"], D("21287.11"))
+        self.assertEqual(r["insurance_fund_delta"], D("0"))
+
+    def test_min_reduce_with_fee(self):
+        # q = 385 / (47,700*(0.005 - 0.001)) = 385 / 190.8 = 2.01781..., up: 2.0179.
+        # Fee 2.0179*47,700*0.001 = 96.25383 (to the fund); margin 25,000 - 2.0179*2,300
+        # - 96.25383 = 25,000 - 4,641.17 - 96.25383 = 20,262.57617.
+        r = self.calc(*self.TEN, "--liquidation", "min-reduce", "--liq-fee", "0.001",
+                      "--step", "0.0001")
+        self.assertEqual(r["liquidated_qty"], D("2.0179"))
+        self.assertEqual(r["liquidation_fee"], D("96.25383"))
+        self.assertEqual(r["remaining_qty"], D("7.9821"))
+        self.assertEqual(r["remaining_margin"], D("20262.57617"))
+        self.assertEqual(r["insurance_fund_delta"], D("96.25383"))
+
+    def test_min_reduce_fee_at_mmr_closes_in_full(self):
+        # f 0.01 >= mmr 0.005: no partial sale helps; in full at the mark. Fee
+        # 10*47,700*0.01 = 4,770, capped at the 2,000 the holder has left; the fund gets
+        # the 2,000.
+        r = self.calc(*self.TEN, "--liquidation", "min-reduce", "--liq-fee", "0.01",
+                      "--step", "0.0001")
+        self.assertEqual(r["liquidated_qty"], D("10"))
+        self.assertEqual(r["liquidation_fee"], D("2000"))
+        self.assertEqual(r["fill_price"], D("47700"))
+        self.assertEqual((r["remaining_qty"], r["remaining_margin"]), (D(0), D(0)))
+        self.assertEqual(r["insurance_fund_delta"], D("2000"))
+
+    def test_bankruptcy_fill(self):
+        # BP: 25,000 + 10*(BP - 50,000) = 0 -> 47,500. The holder loses exactly the margin,
+        # has nothing left for the fee; the fund takes over 10 BTC worth 47,700: +2,000.
+        r = self.calc(*self.TEN, "--liquidation", "full", "--liq-fill", "bankruptcy",
+                      "--liq-fee", "0.0125")
+        self.assertEqual(r["liquidated_qty"], D("10"))
+        self.assertEqual(r["fill_price"], D("47500"))
+        self.assertEqual(r["fill"], "bankruptcy")
+        self.assertEqual(r["liquidation_fee"], D("0"))
+        self.assertEqual(r["insurance_fund_delta"], D("2000"))
+
+    def test_liq_price_fill(self):
+        # LP = (500,000 - 25,000) / (10*0.995) = 47,738.6934673366..., up at 8 decimals:
+        # 47,738.69346734. Left there: 25,000 + 10*(47,738.69346734 - 50,000)
+        # = 2,386.9346734; fee 10*47,738.69346734*0.0001 = 47.738693467340 -> up to 8
+        # decimals 47.73869347; the fund gets the fee.
+        lp = up(D(475000) / D("9.95"))
+        self.assertEqual(lp, D("47738.69346734"))
+        r = self.calc(*self.TEN, "--liquidation", "full", "--liq-fill", "liq-price",
+                      "--liq-fee", "0.0001")
+        self.assertEqual(r["fill_price"], lp)
+        self.assertEqual(r["fill"], "liquidation_price")
+        self.assertEqual(r["liquidation_fee"], up(10 * lp * D("0.0001")))
+        self.assertEqual(r["insurance_fund_delta"], D("47.73869347"))
+
+    def test_not_liquidatable(self):
+        # At 48,000: equity 25,000 - 20,000 = 5,000 > MM 48,000*10*0.005 = 2,400.
+        r = self.calc("--side", "long", "--entry", "50000", "--qty", "10", "--leverage", "20",
+                      "--mmr", "0.005", "--mark", "48000", "--liquidation", "full")
+        self.assertEqual(r["liquidated_qty"], D("0"))
+        self.assertIsNone(r["fill_price"])
+        self.assertIsNone(r["fill"])
+        self.assertEqual((r["remaining_qty"], r["remaining_margin"]), (D(10), D(25000)))
+        self.assertEqual(r["insurance_fund_delta"], D("0"))
+
+    def tier_down(self, margin):
+        # T1 floor 0 at 0.5 % (cum 0), T2 floor 1,000,000 at 1 % (cum 5,000), T3 floor
+        # 2,000,000 at 1.5 % (cum 15,000). Long 50 at 51,000 with margin M: at 50,000 the
+        # notional is 2,500,000 (T3: MM 37,500 - 15,000 = 22,500) and the equity M - 50,000.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "tiers.csv")
+            with open(path, "w") as f:
+                f.write("floor,mmr,amount\n0,0.005,0\n1000000,0.01,5000\n2000000,0.015,15000\n")
+            return self.calc("--side", "long", "--entry", "51000", "--qty", "50",
+                             "--margin", margin, "--tiers", path, "--mark", "50000",
+                             "--liquidation", "tier-down")
+
+    def test_tier_down_equity_20000(self):
+        # Equity 20,000 < 22,500. To T2's cap 2,000,000 = 40 BTC: sell 10 (500,000);
+        # margin 70,000 - 10*1,000 = 60,000, equity 20,000 > MM 2,000,000*0.015 - 15,000.
+        r = self.tier_down("70000")
+        self.assertEqual((r["margin_balance"], r["maintenance_margin"]),
+                         (D("20000"), D("22500")))
+        self.assertEqual(r["liquidated_qty"], D("10"))
+        self.assertEqual(r["liquidated_qty"] * r["fill_price"], D("500000"))
+        self.assertEqual((r["remaining_qty"], r["remaining_margin"]), (D(40), D(60000)))
+
+    def test_tier_down_equity_14000(self):
+        # Equity 14,000: 40 BTC would keep 14,000 < 15,000. To T1's cap 1,000,000 = 20 BTC:
+        # sell 30 (1,500,000); margin 64,000 - 30,000 = 34,000; equity 14,000 > MM
+        # 1,000,000*0.01 - 5,000 = 5,000.
+        r = self.tier_down("64000")
+        self.assertEqual(r["margin_balance"], D("14000"))
+        self.assertEqual(r["liquidated_qty"], D("30"))
+        self.assertEqual(r["liquidated_qty"] * r["fill_price"], D("1500000"))
+        self.assertEqual((r["remaining_qty"], r["remaining_margin"]), (D(20), D(34000)))
+
+    def test_readable_table(self):
+        rc, out, err = run("calc", *self.TEN, "--liquidation", "min-reduce", "--step", "0.0001")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("Liquidation at mark 47700 (policy min-reduce, clearance fee 0 %)", out)
+        self.assertRegex(out, r"liquidated quantity\s+1\.6143\s+\(in part")
+        self.assertRegex(out, r"remaining margin\s+21287\.11")
+
+    def test_help(self):
+        rc, out, _ = run("calc", "--help")
+        self.assertEqual(rc, 0)
+        for word in ("--liquidation POLICY", "min-reduce", "tier-down", "slices", "--liq-fee",
+                     "--liq-fill", "--step", "liquidated_qty", "insurance_fund_delta"):
+            self.assertIn(word, out)
+
+    def test_bad_arguments(self):
+        base = ("--side", "long", "--entry", "50000", "--qty", "10", "--leverage", "20")
+        for args, needle in [
+            (("--liquidation", "sometimes"), "--liquidation: 'sometimes'"),
+            (("--liq-fee", "0.001"), "--liq-fee: only with --liquidation"),
+            (("--step", "0.001"), "--step: only with --liquidation"),
+            (("--liquidation", "full", "--liq-fee", "1.5"), "--liq-fee: '1.5'"),
+            (("--liquidation", "full", "--liq-fill", "best"), "--liq-fill: 'best'"),
+            (("--liquidation", "full", "--step", "0.3"), "--qty: '10' is not a multiple"),
+        ]:
+            with self.subTest(args=args):
+                rc, out, err = run("calc", *base, *args)
+                self.assertEqual((rc, out), (2, ""))
+                self.assertIn(needle, err)
+        rc, out, err = run("calc", "--cross", "--wallet", "1000", *base, "--liquidation", "full")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("--liquidation: not with --cross", err)
+
+
+class ReplayLiquidation(ReplayBase):
+    """`margin replay` with the liquidation options and candles (issue 13)."""
+
+    EXT = {"liquidation": {"fill_price", "fill", "fee"},
+           "stop_loss": {"fill_price", "fill"}, "take_profit": {"fill_price", "fill"}}
+    PARTIAL = {"quantity", "remaining_qty", "fill_price", "fill", "fee", "realized_pnl",
+               "margin", "liquidation_price", "insurance_fund_delta"}
+
+    def run_json(self, tmp, csv_text, *args):
+        prices = self.write(tmp, "p.csv", csv_text)
+        rc, out, err = run("replay", "--prices", prices, *args, "--json")
+        self.assertEqual(rc, 0, err)
+        objs = [loads(line) for line in out.splitlines()]
+        for o in objs[:-1]:
+            keys = (COMMON_KEYS | self.PARTIAL if o["type"] == "partial_liquidation"
+                    else COMMON_KEYS | REPLAY_KEYS[o["type"]] | self.EXT.get(o["type"], set()))
+            if "--path" in args:
+                keys = keys | {"path_point"}
+            self.assertEqual(set(o), keys, o)
+        self.assertEqual(objs[-1]["type"], "summary")
+        return objs[:-1], objs[-1]
+
+    def test_tier_down(self):
+        # The issue's tiers; long 50 opened at the first mark 51,000 with margin 70,000; at
+        # 50,000 its equity is 70,000 - 50,000 = 20,000 < MM 22,500 (T3): tier-down sells 10
+        # to T2's cap, keeping margin 60,000; liquidation price after, in T2:
+        # 60,000 + 40*(P - 51,000) = 0.4*P - 5,000 -> P = 1,975,000/39.6 = 49,873.7373...
+        with tempfile.TemporaryDirectory() as tmp:
+            tiers = self.write(tmp, "t.csv",
+                               "0,0.005,0\n1000000,0.01,5000\n2000000,0.015,15000\n")
+            events, summary = self.run_json(tmp, "time,price\na,51000\nb,50000\n",
+                                            "--tiers", tiers,
+                                            "--position", "side=long,qty=50,margin=70000",
+                                            "--liquidation", "tier-down")
+        self.assertEqual([e["type"] for e in events], ["open", "partial_liquidation"])
+        p = events[1]
+        self.assertEqual((p["mark"], p["fill_price"], p["fill"]), (D(50000), D(50000), "mark"))
+        self.assertEqual((p["quantity"], p["remaining_qty"]), (D(10), D(40)))
+        self.assertEqual((p["realized_pnl"], p["margin"], p["fee"]), (D(-10000), D(60000), D(0)))
+        self.assertEqual(p["liquidation_price"], up(D(1975000) / D("39.6")))
+        self.assertEqual((summary["open_positions"], summary["liquidated"]), (1, 0))
+
+    def test_bankruptcy_fill(self):
+        # Long 10 at 50,000, 20x (margin 25,000), mmr 0.5 %; mark 47,700 < LP 47,738.69...:
+        # the fund takes it over at BP 47,500; the holder loses exactly 25,000 and has
+        # nothing left for the 1.25 % fee; the fund books 10*(47,700 - 47,500) = 2,000.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(tmp, "time,price\na,50000\nb,47700\n",
+                                            "--mmr", "0.005",
+                                            "--position", "side=long,qty=10,leverage=20",
+                                            "--liq-fill", "bankruptcy", "--liq-fee", "0.0125")
+        liq = events[-1]
+        self.assertEqual(liq["type"], "liquidation")
+        self.assertEqual((liq["mark"], liq["fill_price"], liq["fill"]),
+                         (D(47700), D(47500), "bankruptcy"))
+        self.assertEqual((liq["realized_pnl"], liq["fee"]), (D(-25000), D(0)))
+        self.assertEqual(liq["insurance_fund_delta"], D(2000))
+        self.assertEqual(summary["insurance_fund"], D(2000))
+
+    BAR = "time,open,high,low,close\na,50000,50000,50000,50000\nb,50000,50100,48000,48500\n"
+    STOP = ("--mmr", "0.005", "--position", "side=long,qty=1,leverage=20,stop=49000")
+
+    def test_candle_stop_at_its_price(self):
+        # The issue's 2 % stop on a 20x long: 1 BTC at 50,000, margin 2,500, stop 49,000.
+        # Bar b closes down: path open 50,000, high 50,100, low 48,000, close 48,500; the
+        # stop is reached on the way to the low (point 3) and fills at 49,000: PnL -1,000,
+        # -40 % of the margin (not -80 % at the low's 48,000).
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(tmp, self.BAR, *self.STOP, "--fill", "trigger",
+                                            "--path", "updown")
+        stop = events[-1]
+        self.assertEqual(stop["type"], "stop_loss")
+        self.assertEqual(stop["path_point"], 3)
+        self.assertEqual((stop["mark"], stop["exit_price"], stop["fill"]),
+                         (D(48000), D(49000), "trigger"))
+        self.assertEqual(stop["realized_pnl"], D(-1000))
+        self.assertEqual(summary["marks"], 8)  # two bars of four points
+
+    def test_stop_at_the_mark(self):
+        # The default fill: at the mark that reached it, 48,000: PnL -2,000 (-80 %).
+        with tempfile.TemporaryDirectory() as tmp:
+            events, _ = self.run_json(tmp, self.BAR, *self.STOP, "--fill", "mark",
+                                      "--path", "updown")
+        self.assertEqual((events[-1]["exit_price"], events[-1]["fill"]), (D(48000), "mark"))
+        self.assertEqual(events[-1]["realized_pnl"], D(-2000))
+
+    def test_stop_at_its_price_between_mark_updates(self):
+        # Without --path the row is four mark updates; the move from the high 50,100 to
+        # the low 48,000 is continuous, so the stop still fills at 49,000.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, _ = self.run_json(tmp, self.BAR, *self.STOP, "--fill", "trigger")
+        self.assertEqual((events[-1]["exit_price"], events[-1]["fill"]), (D(49000), "trigger"))
+
+    def test_help_and_bad_arguments(self):
+        rc, out, _ = run("replay", "--help")
+        self.assertEqual(rc, 0)
+        for word in ("--liquidation POLICY", "--liq-fee", "--liq-fill", "--fill mark|trigger",
+                     "--path updown", "partial_liquidation", "path_point"):
+            self.assertIn(word, out)
+        for args, needle in [
+            (("--liquidation", "never"), "--liquidation: 'never'"),
+            (("--fill", "best"), "--fill: 'best'"),
+            (("--path", "adverse"), "--path: 'adverse'"),
+            (("--liq-fee", "2"), "--liq-fee: '2'"),
+            (("--demo", "contrast", "--liquidation", "full"), "--demo contrast"),
+        ]:
+            with self.subTest(args=args):
+                rc, out, err = run("replay", *args)
+                self.assertEqual((rc, out), (2, ""))
+                self.assertIn(needle, err)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@
  * the position's symbol are hedge legs in its market). Markets are set up as above. Every
  * position opens at its entry before any market has a mark; then each market gets its
  * mark, and the figures are read at the position's mark, every other market at its own.
- * Nothing is computed here that the library computes. */
+ * Nothing is computed here that the library computes.
+ *
+ * Liquidation (--liquidation POLICY, isolated only): the market also gets the policy, the
+ * clearance fee (--liq-fee), the fill (--liq-fill) and the quantity step (--step); after the
+ * figures are read, the mark is applied with margin_mark_update() and the liquidation
+ * events it produces say what was liquidated, at what price and fee; what remains is read
+ * from the position and the change of the insurance fund from the engine. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +36,8 @@ void cli_usage_calc(FILE *f)
           "                   [--leverage L] [--margin M] [--add-margin X]\n"
           "                   [--mmr RATE] [--mm-amount A] [--tiers FILE]\n"
           "                   [--fee-to-close RATE] [--mm-basis mark|entry] [--mark PRICE]\n"
-          "                   [--json]\n"
+          "                   [--liquidation POLICY [--liq-fee R] [--liq-fill FILL]\n"
+          "                   [--step S]] [--json]\n"
           "       margin calc --cross --wallet WB --side long|short --entry PRICE\n"
           "                   (--qty Q | --notional V) [--leverage L] [--symbol SYM]\n"
           "                   [--other SPEC]... [the options above but --margin, --add-margin]\n"
@@ -54,11 +61,38 @@ void cli_usage_calc(FILE *f)
           "  --mm-basis mark|entry maintenance at the liquidation price (mark, default) or\n"
           "                        fixed at the entry value (entry)\n"
           "  --mark PRICE          mark price of the queries (default: the entry price)\n"
+          "  --liquidation POLICY  also report what a liquidation at --mark would do under\n"
+          "                        the market policy POLICY: full (the whole position),\n"
+          "                        min-reduce (Binance: the smallest quantity, rounded up to\n"
+          "                        the step, that leaves the margin balance above the\n"
+          "                        maintenance margin after the loss and the clearance fee),\n"
+          "                        tier-down (Bybit, BitMEX: down to the cap of the highest\n"
+          "                        lower tier the equity covers) or slices (Hyperliquid: 20 %\n"
+          "                        of a position above 100,000 of notional, in full below 2/3\n"
+          "                        of the maintenance margin). The position is opened, the\n"
+          "                        mark applied, and the engine's liquidation events read:\n"
+          "                        liquidated quantity (0 when not liquidatable at --mark),\n"
+          "                        clearance fee, fill price, what remains (quantity, margin)\n"
+          "                        and the change of the insurance fund. Isolated only\n"
+          "  --liq-fee R           clearance (liquidation) fee rate, 0 to 1 (default 0),\n"
+          "                        charged on the liquidated quantity at the fill price and\n"
+          "                        credited to the insurance fund; never more than the holder\n"
+          "                        has left\n"
+          "  --liq-fill FILL       the price a full liquidation settles at: mark (default),\n"
+          "                        liq-price (the liquidation price) or bankruptcy (the\n"
+          "                        insurance fund takes the position over: the holder loses\n"
+          "                        exactly the margin)\n"
+          "  --step S              the market's quantity step (default 0.00000001); --qty must\n"
+          "                        be a multiple of it, --notional is rounded down to it\n"
           "  --json                one JSON object; every decimal is a JSON string\n"
           "                        (\"19076.30522089\": exact, never a binary float);\n"
           "                        liquidation_price is null when the position cannot be\n"
           "                        liquidated, margin_ratio is null when the margin balance\n"
-          "                        is <= 0\n"
+          "                        is <= 0; with --liquidation also liquidation_policy,\n"
+          "                        liquidated_qty, liquidation_fee, fill_price (null when\n"
+          "                        nothing is liquidated), fill (mark, liquidation_price or\n"
+          "                        bankruptcy; null likewise), remaining_qty, remaining_margin,\n"
+          "                        insurance_fund_delta\n"
           "\n"
           "margin calc --cross: the cross liquidation price (Binance's formula: the wallet\n"
           "less the other markets' maintenance margins plus their unrealized PnL, the legs\n"
@@ -101,7 +135,8 @@ void cli_usage_calc(FILE *f)
 struct calc_args {
     int side; /* 0 until given */
     const char *entry_s, *qty_s, *notional_s, *lev_s, *margin_s, *add_s, *mmr_s, *mma_s,
-        *tiers, *fee_s, *basis_s, *mark_s, *wallet_s, *symbol_s;
+        *tiers, *fee_s, *basis_s, *mark_s, *wallet_s, *symbol_s, *liq_s, *liq_fee_s,
+        *liq_fill_s, *step_s;
     const char **others; /* --other SPEC, nothers of them */
     size_t nothers;
     int json, cross;
@@ -111,6 +146,8 @@ struct calc_in {
     int32_t side;
     int64_t entry, qty, notional_in, leverage, margin, add, mmr, mm_amount, fee, mark, wallet;
     int32_t basis;
+    int liq;                  /* --liquidation given */
+    int64_t liq_policy, liq_fee, liq_fill, step;
 };
 
 /* Cross: the account's markets and positions (the position itself is legs[0] in
@@ -158,6 +195,10 @@ static int parse_args(int argc, char **argv, const char **others, struct calc_ar
         {"--mark", offsetof(struct calc_args, mark_s)},
         {"--wallet", offsetof(struct calc_args, wallet_s)},
         {"--symbol", offsetof(struct calc_args, symbol_s)},
+        {"--liquidation", offsetof(struct calc_args, liq_s)},
+        {"--liq-fee", offsetof(struct calc_args, liq_fee_s)},
+        {"--liq-fill", offsetof(struct calc_args, liq_fill_s)},
+        {"--step", offsetof(struct calc_args, step_s)},
     };
     int i;
 
@@ -245,6 +286,13 @@ static int check_mode(const struct calc_args *a)
         }
         return 0;
     }
+    if (a->liq_s || a->liq_fee_s || a->liq_fill_s || a->step_s) {
+        cli_error(CMD, "%s: not with --cross (a cross position closes in full with its "
+                  "account's cross book; the liquidation policies are for isolated positions)",
+                  a->liq_s ? "--liquidation" : a->liq_fee_s ? "--liq-fee"
+                  : a->liq_fill_s ? "--liq-fill" : "--step");
+        return -1;
+    }
     if (!a->wallet_s) {
         cli_error(CMD, "--cross: needs --wallet WB, the account's cross wallet balance");
         return -1;
@@ -252,6 +300,64 @@ static int check_mode(const struct calc_args *a)
     if (a->margin_s || a->add_s) {
         cli_error(CMD, "%s: not with --cross: a cross position has no margin of its own (the "
                   "cross wallet --wallet backs it)", a->margin_s ? "--margin" : "--add-margin");
+        return -1;
+    }
+    return 0;
+}
+
+/* The liquidation options: --liquidation, and --liq-fee, --liq-fill and --step with it. */
+static int check_liq_args(const struct calc_args *a, struct calc_in *in)
+{
+    in->step = 1;
+    if (!a->liq_s) {
+        const char *dep = a->liq_fee_s ? "--liq-fee" : a->liq_fill_s ? "--liq-fill"
+                          : a->step_s ? "--step" : NULL;
+        if (dep) {
+            cli_error(CMD, "%s: only with --liquidation POLICY", dep);
+            return -1;
+        }
+        return 0;
+    }
+    in->liq = 1;
+    if (strcmp(a->liq_s, "full") == 0)
+        in->liq_policy = MARGIN_LIQ_POLICY_FULL;
+    else if (strcmp(a->liq_s, "min-reduce") == 0)
+        in->liq_policy = MARGIN_LIQ_POLICY_MIN_REDUCE;
+    else if (strcmp(a->liq_s, "tier-down") == 0)
+        in->liq_policy = MARGIN_LIQ_POLICY_TIER_DOWN;
+    else if (strcmp(a->liq_s, "slices") == 0)
+        in->liq_policy = MARGIN_LIQ_POLICY_SLICES;
+    else {
+        cli_error(CMD, "--liquidation: '%s' is not full, min-reduce, tier-down or slices",
+                  a->liq_s);
+        return -1;
+    }
+    in->liq_fill = MARGIN_LIQ_FILL_MARK;
+    if (a->liq_fill_s) {
+        if (strcmp(a->liq_fill_s, "mark") == 0)
+            in->liq_fill = MARGIN_LIQ_FILL_MARK;
+        else if (strcmp(a->liq_fill_s, "liq-price") == 0)
+            in->liq_fill = MARGIN_LIQ_FILL_LIQ_PRICE;
+        else if (strcmp(a->liq_fill_s, "bankruptcy") == 0)
+            in->liq_fill = MARGIN_LIQ_FILL_BANKRUPTCY;
+        else {
+            cli_error(CMD, "--liq-fill: '%s' is not mark, liq-price or bankruptcy",
+                      a->liq_fill_s);
+            return -1;
+        }
+    }
+    if (a->liq_fee_s) {
+        if (cli_parse_dec(CMD, "--liq-fee", a->liq_fee_s, MARGIN_RATE_SCALE, &in->liq_fee) != 0)
+            return -1;
+        if (in->liq_fee < 0 || in->liq_fee > ONE) {
+            cli_error(CMD, "--liq-fee: '%s' must be between 0 and 1", a->liq_fee_s);
+            return -1;
+        }
+    }
+    if (a->step_s && cli_parse_pos(CMD, "--step", a->step_s, 8, &in->step) != 0)
+        return -1;
+    if (in->qty && in->qty % in->step != 0) {
+        cli_error(CMD, "--qty: '%s' is not a multiple of --step %s", a->qty_s, a->step_s);
         return -1;
     }
     return 0;
@@ -329,7 +435,7 @@ static int check_args(const struct calc_args *a, struct calc_in *in)
     if (a->wallet_s &&
         cli_parse_pos(CMD, "--wallet", a->wallet_s, MARGIN_MONEY_SCALE, &in->wallet) != 0)
         return -1;
-    return 0;
+    return check_liq_args(a, in);
 }
 
 /* ------------------------------------------------------------------ cross arguments */
@@ -511,6 +617,8 @@ struct calc_out {
     int64_t qty, notional, leverage, margin, im, mmr, mma, mm, liq, bp, upnl, balance, ratio,
         roe;
     int64_t acct_balance, acct_mm, acct_ratio; /* cross: the account's */
+    /* --liquidation: what the mark update did (read from its events and the engine) */
+    int64_t liq_qty, liq_fee, fill_price, fill, rem_qty, rem_margin, fund_delta;
 };
 
 static int query(const char *what, const margin_engine *e, uint64_t pos, int32_t key,
@@ -634,6 +742,72 @@ static int read_figures(const margin_engine *e, uint64_t pos, const struct calc_
     return 0;
 }
 
+/* The liquidation options of the calculator's market. 0 or an exit status. */
+static int liq_market(const struct calc_args *a, const struct calc_in *in, margin_engine *e,
+                      uint64_t mkt)
+{
+    int rc;
+
+    if ((rc = margin_market_set(e, mkt, MARGIN_MKT_STEP, in->step)) != MARGIN_OK) {
+        cli_engine_fail(CMD, "--step", e, rc);
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_FEE, in->liq_fee)) != MARGIN_OK) {
+        cli_engine_fail(CMD, "--liq-fee", e, rc);
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_POLICY, in->liq_policy)) != MARGIN_OK ||
+        (rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_FILL, in->liq_fill)) != MARGIN_OK)
+        return cli_engine_fail(CMD, a->liq_s, e, rc);
+    return 0;
+}
+
+/* Apply --mark to the market and read what the liquidation did: the position's
+ * liquidation and partial-liquidation events (quantity, fee, fill price), what remains of
+ * it, and the change of the insurance fund. 0 or an exit status. */
+static int liquidate(margin_engine *e, uint64_t mkt, uint64_t pos, const struct calc_in *in,
+                     struct calc_out *o)
+{
+    int64_t fund0 = 0, fund1 = 0;
+    int32_t type = MARGIN_EV_NONE;
+    int rc;
+
+    while (margin_event_next(e, &type) == MARGIN_OK && type != MARGIN_EV_NONE)
+        ; /* the opening's events */
+    if ((rc = margin_engine_get(e, MARGIN_ENG_INSURANCE_FUND, &fund0)) != MARGIN_OK)
+        return cli_engine_fail(CMD, "reading the insurance fund", e, rc);
+    if ((rc = margin_mark_update(e, mkt, in->mark)) != MARGIN_OK)
+        return cli_engine_fail(CMD, "--mark", e, rc);
+    while ((rc = margin_event_next(e, &type)) == MARGIN_OK && type != MARGIN_EV_NONE) {
+        int64_t id = 0, q = 0, fee = 0, price = 0, fill = 0;
+
+        if (type != MARGIN_EV_LIQUIDATION && type != MARGIN_EV_PARTIAL_LIQUIDATION)
+            continue;
+        if ((rc = margin_event_get(e, MARGIN_EVF_POSITION, &id)) != MARGIN_OK ||
+            (rc = margin_event_get(e, MARGIN_EVF_QTY, &q)) != MARGIN_OK ||
+            (rc = margin_event_get(e, MARGIN_EVF_FEE, &fee)) != MARGIN_OK ||
+            (rc = margin_event_get(e, MARGIN_EVF_PRICE, &price)) != MARGIN_OK ||
+            (rc = margin_event_get(e, MARGIN_EVF_FILL, &fill)) != MARGIN_OK)
+            return cli_engine_fail(CMD, "reading the liquidation", e, rc);
+        if ((uint64_t)id != pos)
+            continue;
+        if (__builtin_add_overflow(o->liq_qty, q, &o->liq_qty) ||
+            __builtin_add_overflow(o->liq_fee, fee, &o->liq_fee))
+            return cli_engine_fail(CMD, "adding up the liquidation", e, MARGIN_EOVERFLOW);
+        o->fill_price = price;
+        o->fill = fill;
+    }
+    if (rc != MARGIN_OK)
+        return cli_engine_fail(CMD, "reading the events", e, rc);
+    if ((rc = margin_position_get(e, pos, MARGIN_POS_QTY, &o->rem_qty)) != MARGIN_OK ||
+        (rc = margin_position_get(e, pos, MARGIN_POS_MARGIN, &o->rem_margin)) != MARGIN_OK ||
+        (rc = margin_engine_get(e, MARGIN_ENG_INSURANCE_FUND, &fund1)) != MARGIN_OK)
+        return cli_engine_fail(CMD, "reading the position after the mark", e, rc);
+    if (__builtin_sub_overflow(fund1, fund0, &o->fund_delta))
+        return cli_engine_fail(CMD, "the insurance fund's change", e, MARGIN_EOVERFLOW);
+    return 0;
+}
+
 static int compute(const struct calc_args *a, const struct calc_in *in, struct calc_out *o)
 {
     margin_engine *e = NULL;
@@ -644,6 +818,14 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
     status = qty_of(a, in, &qty);
     if (status != 0)
         return status;
+    if (in->liq && in->notional_in) {
+        qty -= qty % in->step;
+        if (qty == 0) {
+            cli_error(CMD, "--notional: %s / %s rounds down to a quantity of 0 at --step %s",
+                      a->notional_s, a->entry_s, a->step_s);
+            return CLI_EXIT_USAGE;
+        }
+    }
     /* Position value, only to size the deposit and to decide the leverage for --margin. */
     rc = margin_dec_mul(qty, 8, in->entry, 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &value);
     if (rc != MARGIN_OK) {
@@ -667,6 +849,8 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
     status = new_market(e, "CALC", in, in->mark > in->entry ? in->mark : in->entry, &mkt);
     if (status == 0)
         status = position_tiers(a, in, e, mkt);
+    if (status == 0 && in->liq)
+        status = liq_market(a, in, e, mkt);
     if (status != 0)
         goto out;
     status = CLI_EXIT_FAIL;
@@ -703,6 +887,8 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
         }
     }
     status = read_figures(e, pos, in, o);
+    if (status == 0 && in->liq)
+        status = liquidate(e, mkt, pos, in, o);
 out:
     margin_engine_free(e);
     return status;
@@ -900,6 +1086,30 @@ static void json_ratio(const char *key, int64_t ratio)
         printf(", \"%s\": \"%s\"", key, cli_num(b, ratio, MARGIN_RATE_SCALE));
 }
 
+static const char *fill_name(int64_t fill)
+{
+    switch (fill) {
+    case MARGIN_FILL_MARK:
+        return "mark";
+    case MARGIN_FILL_LIQ_PRICE:
+        return "liquidation_price";
+    case MARGIN_FILL_BANKRUPTCY:
+        return "bankruptcy";
+    case MARGIN_FILL_TRIGGER:
+        return "trigger";
+    default:
+        return NULL;
+    }
+}
+
+static const char *policy_name(int64_t policy)
+{
+    return policy == MARGIN_LIQ_POLICY_MIN_REDUCE  ? "min-reduce"
+           : policy == MARGIN_LIQ_POLICY_TIER_DOWN ? "tier-down"
+           : policy == MARGIN_LIQ_POLICY_SLICES    ? "slices"
+                                                   : "full";
+}
+
 static void print_json(const struct calc_in *in, const struct calc_out *o, int cross)
 {
     char b[CLI_NUM_SIZE];
@@ -930,6 +1140,25 @@ static void print_json(const struct calc_in *in, const struct calc_out *o, int c
         printf(", \"account_maintenance_margin\": \"%s\"",
                cli_num(b, o->acct_mm, MARGIN_MONEY_SCALE));
         json_ratio("account_margin_ratio", o->acct_ratio);
+    }
+    if (in->liq) {
+        const char *fill = o->liq_qty ? fill_name(o->fill) : NULL;
+
+        printf(", \"liquidation_policy\": \"%s\"", policy_name(in->liq_policy));
+        printf(", \"liquidated_qty\": \"%s\"", cli_num(b, o->liq_qty, 8));
+        printf(", \"liquidation_fee\": \"%s\"", cli_num(b, o->liq_fee, MARGIN_MONEY_SCALE));
+        if (o->liq_qty)
+            printf(", \"fill_price\": \"%s\"", cli_num(b, o->fill_price, 8));
+        else
+            printf(", \"fill_price\": null");
+        if (fill)
+            printf(", \"fill\": \"%s\"", fill);
+        else
+            printf(", \"fill\": null");
+        printf(", \"remaining_qty\": \"%s\"", cli_num(b, o->rem_qty, 8));
+        printf(", \"remaining_margin\": \"%s\"", cli_num(b, o->rem_margin, MARGIN_MONEY_SCALE));
+        printf(", \"insurance_fund_delta\": \"%s\"",
+               cli_num(b, o->fund_delta, MARGIN_MONEY_SCALE));
     }
     printf("}\n");
 }
@@ -967,6 +1196,30 @@ static void print_at_mark(const struct calc_in *in, const struct calc_out *o, co
     row("maintenance rate", v, note);
 }
 
+/* What a liquidation at the mark did (--liquidation). */
+static void print_liquidation(const struct calc_in *in, const struct calc_out *o)
+{
+    char b[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], note[128];
+
+    printf("Liquidation at mark %s (policy %s, clearance fee %s %%):\n", cli_num(b, in->mark, 8),
+           policy_name(in->liq_policy), cli_pct(b2, in->liq_fee));
+    if (o->liq_qty == 0) {
+        row("liquidated quantity", "0", "(not liquidatable at this mark)");
+        return;
+    }
+    row("liquidated quantity", cli_num(b, o->liq_qty, 8),
+        o->rem_qty ? "(in part: the position stays open)" : "(the whole position)");
+    snprintf(note, sizeof note, "(%s)",
+             o->fill == MARGIN_FILL_LIQ_PRICE ? "the liquidation price"
+             : o->fill == MARGIN_FILL_BANKRUPTCY ? "the bankruptcy price: the fund takes over"
+                                                 : "the mark");
+    row("fill price", cli_num(b, o->fill_price, 8), note);
+    row("clearance fee", cli_num(b, o->liq_fee, MARGIN_MONEY_SCALE), "(to the insurance fund)");
+    row("remaining quantity", cli_num(b, o->rem_qty, 8), NULL);
+    row("remaining margin", cli_num(b, o->rem_margin, MARGIN_MONEY_SCALE), NULL);
+    row("insurance fund", cli_num(b, o->fund_delta, MARGIN_MONEY_SCALE), "(change)");
+}
+
 static void print_table(const struct calc_in *in, const struct calc_out *o)
 {
     char b[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], v[96], note[128];
@@ -995,6 +1248,8 @@ static void print_table(const struct calc_in *in, const struct calc_out *o)
     ratio_row("margin ratio", o->ratio);
     snprintf(v, sizeof v, "%s %%", cli_pct(b, o->roe));
     row("ROE", v, NULL);
+    if (in->liq)
+        print_liquidation(in, o);
 }
 
 static void print_table_cross(const struct calc_in *in, const struct calc_out *o,

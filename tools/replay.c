@@ -11,6 +11,10 @@
  * need plus a free balance (--wallet, 1000 USDT by default) that stays free of them, to
  * show what isolation (or cross margin) does with it.
  *
+ * Liquidation options (issue 13) set every market's policy, clearance fee, liquidation fill
+ * and stop fill; --path updown applies each OHLC row with margin_mark_candle(), one call per
+ * market, instead of four mark updates.
+ *
  * `--demo contrast` runs the same two longs twice, isolated and cross, and prints the two
  * runs side by side. */
 #include <errno.h>
@@ -30,7 +34,9 @@ void cli_usage_replay(FILE *f)
 {
     fputs("usage: margin replay [--prices FILE] [--position SPEC]... [--mmr RATE] [--tiers FILE]\n"
           "                     [--margin-call LEVEL]... [--funding RATE --funding-every ROWS]\n"
-          "                     [--fee RATE] [--wallet AMOUNT] [--json]\n"
+          "                     [--fee RATE] [--wallet AMOUNT] [--liquidation POLICY]\n"
+          "                     [--liq-fee R] [--liq-fill FILL] [--fill mark|trigger]\n"
+          "                     [--path updown] [--json]\n"
           "       margin replay --demo contrast [--json]\n"
           "\n"
           "Replay mark prices over isolated and cross positions and print the engine's events.\n"
@@ -65,6 +71,33 @@ void cli_usage_replay(FILE *f)
           "                       fees plus AMOUNT. The initial margins of cross positions\n"
           "                       stay in the wallet, so the wallet is AMOUNT plus them, and\n"
           "                       AMOUNT is what the account has available before marks move\n"
+          "  --liquidation POLICY how much of a liquidatable isolated position is liquidated:\n"
+          "                       full (default), min-reduce (Binance: the smallest quantity\n"
+          "                       that restores margin balance > maintenance after the loss\n"
+          "                       and the clearance fee), tier-down (Bybit, BitMEX: down to\n"
+          "                       the cap of the highest lower tier the equity covers) or\n"
+          "                       slices (Hyperliquid: 20 % of a position above 100,000 of\n"
+          "                       notional per trigger, in full below 2/3 of maintenance or\n"
+          "                       within 30000 units of engine time of the account's last\n"
+          "                       slice; the engine time is the row number, so in practice\n"
+          "                       one slice per account per run). A partial step is a\n"
+          "                       partial liquidation event; the position stays open, its\n"
+          "                       margin less the part's loss and fee\n"
+          "  --liq-fee R          clearance fee rate, 0 to 1 (default 0), on the liquidated\n"
+          "                       quantity at the fill price, to the insurance fund; never\n"
+          "                       more than the holder has left\n"
+          "  --liq-fill FILL      the price a liquidation settles at: mark (default), liq-price\n"
+          "                       (the liquidation price) or bankruptcy (the insurance fund\n"
+          "                       takes the position over: the holder loses exactly its margin)\n"
+          "  --fill mark|trigger  the price stop-losses and take-profits fill at: the mark\n"
+          "                       that reached them (default) or their own price when the mark\n"
+          "                       reaches it without a gap (the marks are a continuous move\n"
+          "                       from one to the next; a row's open is a gap with --path)\n"
+          "  --path updown        apply each open,high,low,close row as one candle\n"
+          "                       (margin_mark_candle: open, low, high, close for a bar that\n"
+          "                       closes up, else open, high, low, close; the open a gap from\n"
+          "                       the last close), every trigger firing at the first point\n"
+          "                       that reaches it; events name the point (path_point 1 to 4)\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
           "                       margin, printed side by side (takes only --json);\n"
           "                       --demo seed is the demo run with no arguments\n"
@@ -77,7 +110,14 @@ void cli_usage_replay(FILE *f)
           "                       positions_closed; deficit, what the insurance fund covered;\n"
           "                       realized_pnl, that deficit given back; wallet_balance after).\n"
           "                       The summary gives the account's free_balance (what it could\n"
-          "                       withdraw) and the insurance_fund. With --demo contrast each\n"
+          "                       withdraw) and the insurance_fund. With any of the options\n"
+          "                       --liquidation to --path, a liquidation (also fee), stop_loss\n"
+          "                       or take_profit has fill_price and fill (mark, trigger,\n"
+          "                       liquidation_price or bankruptcy); a\n"
+          "                       partial_liquidation has quantity (liquidated),\n"
+          "                       remaining_qty, fee, realized_pnl, margin (after),\n"
+          "                       liquidation_price (after) and insurance_fund_delta; with\n"
+          "                       --path every event has path_point. With --demo contrast each\n"
           "                       line also has \"run\" (isolated or cross)\n"
           "\n"
           "Exit status: 0 success, 1 computation error, 2 bad argument or bad input file\n"
@@ -431,6 +471,10 @@ static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
 
 struct replay_args {
     const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s, *wallet_s, *demo_s;
+    const char *liq_s, *liq_fee_s, *liq_fill_s, *fill_s, *path_s;
+    int64_t liq_policy, liq_fee, liq_fill, stop_fill;
+    int candle; /* --path updown */
+    int ext;    /* any of the liquidation options: events also say how they filled */
     const char **specs;
     size_t nspecs;
     int64_t levels[MAX_LEVELS];
@@ -457,12 +501,70 @@ static int check_demo(struct replay_args *a)
         return -1;
     }
     if (a->prices || a->nspecs || a->tiers || a->mmr_s || a->funding_s || a->every_s ||
-        a->fee_s || a->wallet_s || a->nlevels) {
+        a->fee_s || a->wallet_s || a->nlevels || a->liq_s || a->liq_fee_s || a->liq_fill_s ||
+        a->fill_s || a->path_s) {
         cli_error(CMD, "--demo contrast: takes no option but --json (its positions, path "
                   "and wallet are built in)");
         return -1;
     }
     a->contrast = 1;
+    return 0;
+}
+
+/* A keyword of @p opt among @p names (NULL-terminated), whose values are @p values. */
+static int keyword(const char *opt, const char *s, const char *const *names,
+                   const int64_t *values, const char *list, int64_t *out)
+{
+    size_t k;
+
+    for (k = 0; names[k]; k++) {
+        if (strcmp(s, names[k]) == 0) {
+            *out = values[k];
+            return 0;
+        }
+    }
+    cli_error(CMD, "%s: '%s' is not %s", opt, s, list);
+    return -1;
+}
+
+/* --liquidation, --liq-fee, --liq-fill, --fill, --path. */
+static int parse_liq_args(struct replay_args *a)
+{
+    static const char *const policies[] = {"full", "min-reduce", "tier-down", "slices", NULL};
+    static const int64_t policy_v[] = {MARGIN_LIQ_POLICY_FULL, MARGIN_LIQ_POLICY_MIN_REDUCE,
+                                       MARGIN_LIQ_POLICY_TIER_DOWN, MARGIN_LIQ_POLICY_SLICES};
+    static const char *const fills[] = {"mark", "liq-price", "bankruptcy", NULL};
+    static const int64_t fill_v[] = {MARGIN_LIQ_FILL_MARK, MARGIN_LIQ_FILL_LIQ_PRICE,
+                                     MARGIN_LIQ_FILL_BANKRUPTCY};
+    static const char *const stops[] = {"mark", "trigger", NULL};
+    static const int64_t stop_v[] = {MARGIN_STOP_FILL_MARK, MARGIN_STOP_FILL_TRIGGER};
+
+    if (a->liq_s && keyword("--liquidation", a->liq_s, policies, policy_v,
+                            "full, min-reduce, tier-down or slices", &a->liq_policy) != 0)
+        return -1;
+    if (a->liq_fill_s && keyword("--liq-fill", a->liq_fill_s, fills, fill_v,
+                                 "mark, liq-price or bankruptcy", &a->liq_fill) != 0)
+        return -1;
+    if (a->fill_s &&
+        keyword("--fill", a->fill_s, stops, stop_v, "mark or trigger", &a->stop_fill) != 0)
+        return -1;
+    if (a->liq_fee_s) {
+        if (cli_parse_dec(CMD, "--liq-fee", a->liq_fee_s, MARGIN_RATE_SCALE, &a->liq_fee) != 0)
+            return -1;
+        if (a->liq_fee < 0 || a->liq_fee > ONE) {
+            cli_error(CMD, "--liq-fee: '%s' must be between 0 and 1", a->liq_fee_s);
+            return -1;
+        }
+    }
+    if (a->path_s) {
+        if (strcmp(a->path_s, "updown") != 0) {
+            cli_error(CMD, "--path: '%s' is not updown (the only candle path so far)",
+                      a->path_s);
+            return -1;
+        }
+        a->candle = 1;
+    }
+    a->ext = a->liq_s || a->liq_fee_s || a->liq_fill_s || a->fill_s || a->path_s;
     return 0;
 }
 
@@ -494,6 +596,11 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         OPT("--fee", a->fee_s)
         OPT("--wallet", a->wallet_s)
         OPT("--demo", a->demo_s)
+        OPT("--liquidation", a->liq_s)
+        OPT("--liq-fee", a->liq_fee_s)
+        OPT("--liq-fill", a->liq_fill_s)
+        OPT("--fill", a->fill_s)
+        OPT("--path", a->path_s)
 #undef OPT
         m = cli_opt_value(CMD, argc, argv, &i, "--position", &v);
         if (m < 0)
@@ -549,6 +656,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
     }
     if (a->fee_s && cli_parse_rate(CMD, "--fee", a->fee_s, 0, &a->fee) != 0)
         return -1;
+    if (parse_liq_args(a) != 0)
+        return -1;
     a->wallet = REPLAY_FREE;
     if (a->wallet_s) {
         if (cli_parse_dec(CMD, "--wallet", a->wallet_s, MARGIN_MONEY_SCALE, &a->wallet) != 0)
@@ -595,6 +704,7 @@ struct replay {
     int32_t ps, qs; /* price and quantity scales of the markets */
     int64_t first_mark, cur_mark, marks, free_after_open, wallet_after_open;
     int64_t mark_now; /* the mark being applied */
+    const struct prow *row_now; /* --path: the row (candle) being applied */
     long out_seq;
     const struct cli_tier *tiers; /* --tiers, read once */
     size_t ntiers;
@@ -696,9 +806,33 @@ static const char *type_name(int32_t type)
         return "funding";
     case MARGIN_EV_CROSS_LIQUIDATION:
         return "cross_liquidation";
+    case MARGIN_EV_PARTIAL_LIQUIDATION:
+        return "partial_liquidation";
     default:
         return NULL;
     }
+}
+
+/* The MARGIN_FILL_* of a triggered close, as a word. */
+static const char *fill_word(int64_t fill)
+{
+    switch (fill) {
+    case MARGIN_FILL_TRIGGER:
+        return "trigger";
+    case MARGIN_FILL_LIQ_PRICE:
+        return "liquidation_price";
+    case MARGIN_FILL_BANKRUPTCY:
+        return "bankruptcy";
+    default:
+        return "mark";
+    }
+}
+
+static void json_fill(const struct replay *rp)
+{
+    char b[CLI_NUM_SIZE];
+    printf(", \"fill_price\": \"%s\", \"fill\": \"%s\"",
+           price(b, rp, ev(rp->e, MARGIN_EVF_PRICE)), fill_word(ev(rp->e, MARGIN_EVF_FILL)));
 }
 
 /* The start of a JSON line: {"run": ..., (--demo contrast) "seq": N or "type": ... */
@@ -724,6 +858,8 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
            (unsigned long long)ev(e, MARGIN_EVF_POSITION), price(b, rp, mark));
     printf(", \"mode\": \"%s\"",
            ev(e, MARGIN_EVF_MODE) == MARGIN_MODE_CROSS ? "cross" : "isolated");
+    if (rp->a->candle)
+        printf(", \"path_point\": %lld", (long long)ev(e, MARGIN_EVF_PATH_POINT));
     switch (type) {
     case MARGIN_EV_OPEN:
         printf(", \"side\": \"%s\"", ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long");
@@ -742,11 +878,28 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
         json_price(rp, "bankruptcy_price", ev(e, MARGIN_EVF_BANKRUPTCY_PRICE));
         json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
         json_money("insurance_fund_delta", ev(e, MARGIN_EVF_INSURANCE_DELTA));
+        if (rp->a->ext) {
+            json_fill(rp);
+            json_money("fee", ev(e, MARGIN_EVF_FEE));
+        }
+        break;
+    case MARGIN_EV_PARTIAL_LIQUIDATION:
+        printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_QTY), rp->qs));
+        printf(", \"remaining_qty\": \"%s\"",
+               cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs));
+        json_fill(rp);
+        json_money("fee", ev(e, MARGIN_EVF_FEE));
+        json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
+        json_money("margin", ev(e, MARGIN_EVF_MARGIN));
+        json_price(rp, "liquidation_price", ev(e, MARGIN_EVF_LIQ_PRICE));
+        json_money("insurance_fund_delta", ev(e, MARGIN_EVF_INSURANCE_DELTA));
         break;
     case MARGIN_EV_STOP_LOSS:
     case MARGIN_EV_TAKE_PROFIT:
         printf(", \"exit_price\": \"%s\"", price(b, rp, ev(e, MARGIN_EVF_PRICE)));
         json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
+        if (rp->a->ext)
+            json_fill(rp);
         break;
     case MARGIN_EV_FUNDING:
         json_money("payment", ev(e, MARGIN_EVF_AMOUNT));
@@ -879,15 +1032,43 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
                  cli_pct(b2, ev(e, MARGIN_EVF_LEVEL)),
                  price_or_none(b3, rp, ev(e, MARGIN_EVF_LIQ_PRICE)));
         break;
-    case MARGIN_EV_LIQUIDATION:
+    case MARGIN_EV_LIQUIDATION: {
+        int64_t fill = ev(e, MARGIN_EVF_FILL), fee = ev(e, MARGIN_EVF_FEE);
+        char how[160] = "";
         name = "LIQUIDATED";
+        if (fill == MARGIN_FILL_LIQ_PRICE || fill == MARGIN_FILL_BANKRUPTCY || fee)
+            snprintf(how, sizeof how, "; filled at %s (%s), clearance fee %s",
+                     price(b5, rp, ev(e, MARGIN_EVF_PRICE)),
+                     fill == MARGIN_FILL_LIQ_PRICE   ? "the liquidation price"
+                     : fill == MARGIN_FILL_BANKRUPTCY ? "the bankruptcy price"
+                                                      : "the mark",
+                     money(b1, fee));
         snprintf(details, sizeof details,
-                 "mark crossed the liquidation price %s (bankruptcy %s): loses its margin, "
-                 "PnL %s; insurance fund %s",
+                 "mark crossed the liquidation price %s (bankruptcy %s): %s, "
+                 "PnL %s; insurance fund %s%s",
                  price_or_none(b1, rp, ev(e, MARGIN_EVF_LIQ_PRICE)),
                  price(b2, rp, ev(e, MARGIN_EVF_BANKRUPTCY_PRICE)),
+                 fill == MARGIN_FILL_LIQ_PRICE ? "keeps what is left there" : "loses its margin",
                  sgn(b3, ev(e, MARGIN_EVF_REALIZED_PNL)),
-                 sgn(b4, ev(e, MARGIN_EVF_INSURANCE_DELTA)));
+                 sgn(b4, ev(e, MARGIN_EVF_INSURANCE_DELTA)), how);
+        break;
+    }
+    case MARGIN_EV_PARTIAL_LIQUIDATION:
+        name = "PARTIAL LIQ";
+        {
+            char m1[CLI_NUM_SIZE], l1[CLI_NUM_SIZE];
+            snprintf(details, sizeof details,
+                     "%s liquidated at %s (%s), fee %s, PnL %s; %s left with margin %s, "
+                     "liquidation price %s",
+                     cli_num(b1, ev(e, MARGIN_EVF_QTY), rp->qs),
+                     price(b2, rp, ev(e, MARGIN_EVF_PRICE)),
+                     ev(e, MARGIN_EVF_FILL) == MARGIN_FILL_LIQ_PRICE ? "the liquidation price"
+                                                                     : "the mark",
+                     money(b3, ev(e, MARGIN_EVF_FEE)), sgn(b4, ev(e, MARGIN_EVF_REALIZED_PNL)),
+                     cli_num(b5, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs),
+                     money(m1, ev(e, MARGIN_EVF_MARGIN)),
+                     price_or_none(l1, rp, ev(e, MARGIN_EVF_LIQ_PRICE)));
+        }
         break;
     case MARGIN_EV_STOP_LOSS:
     case MARGIN_EV_TAKE_PROFIT:
@@ -927,8 +1108,16 @@ static void drain(struct replay *rp)
         if (!type_name(type))
             continue; /* deposits, withdrawals: not part of the log */
         mark = type == MARGIN_EV_OPEN ? rp->first_mark : ev(rp->e, MARGIN_EVF_PRICE);
-        if (mark == 0)
+        /* A triggered close may fill away from the mark (--liq-fill, --fill trigger): its
+         * mark is the one being applied (with --path, the candle's point that fired it). */
+        if (type == MARGIN_EV_LIQUIDATION || type == MARGIN_EV_PARTIAL_LIQUIDATION ||
+            type == MARGIN_EV_STOP_LOSS || type == MARGIN_EV_TAKE_PROFIT || mark == 0)
             mark = rp->mark_now;
+        if (rp->row_now && type != MARGIN_EV_OPEN && type != MARGIN_EV_FUNDING) {
+            int64_t pp = ev(rp->e, MARGIN_EVF_PATH_POINT);
+            if (pp >= 1 && pp <= rp->row_now->n)
+                mark = rp->row_now->mark[pp - 1];
+        }
         p = find_pos(rp, (uint64_t)ev(rp->e, MARGIN_EVF_POSITION));
         if (p && type == MARGIN_EV_OPEN) {
             p->open_margin = ev(rp->e, MARGIN_EVF_MARGIN);
@@ -983,8 +1172,18 @@ static int market_in(const struct replay *rp, margin_engine *e, const struct rpo
         (rc = margin_market_set(e, *market, MARGIN_MKT_MAX_LEVERAGE, REPLAY_MAX_LEVERAGE)) !=
             MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_TAKER_FEE, rp->a->fee)) != MARGIN_OK ||
-        (rc = margin_market_set(e, *market, MARGIN_MKT_MAKER_FEE, rp->a->fee)) != MARGIN_OK)
+        (rc = margin_market_set(e, *market, MARGIN_MKT_MAKER_FEE, rp->a->fee)) != MARGIN_OK ||
+        (rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_POLICY, rp->a->liq_policy)) !=
+            MARGIN_OK ||
+        (rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_FILL, rp->a->liq_fill)) !=
+            MARGIN_OK ||
+        (rc = margin_market_set(e, *market, MARGIN_MKT_STOP_FILL, rp->a->stop_fill)) !=
+            MARGIN_OK)
         return cli_engine_fail(CMD, "setting up a market", e, rc);
+    if ((rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_FEE, rp->a->liq_fee)) != MARGIN_OK) {
+        cli_engine_fail(CMD, "--liq-fee", e, rc);
+        return CLI_EXIT_USAGE;
+    }
     if (p->sp.mmr) {
         rc = margin_market_add_tier(e, *market, 0, p->sp.mmr, 0, 0);
     } else if (rp->a->tiers) {
@@ -1247,7 +1446,28 @@ static int run_marks(struct replay *rp)
         rc = margin_engine_set(e, MARGIN_ENG_TIME, (int64_t)r + 1);
         if (rc != MARGIN_OK)
             return cli_engine_fail(CMD, "setting the time", e, rc);
-        for (j = 0; j < row->n; j++) {
+        if (rp->a->candle && row->n == 4) {
+            /* one candle per market: open, high, low, close (the row holds them in path
+             * order: open, the two extremes, close) */
+            int64_t hi = row->mark[1] > row->mark[2] ? row->mark[1] : row->mark[2];
+            int64_t lo = row->mark[1] > row->mark[2] ? row->mark[2] : row->mark[1];
+            rp->row_now = row;
+            rp->mark_now = row->mark[3];
+            for (k = 0; k < rp->nmkts; k++) {
+                rc = margin_mark_candle(e, rp->mkts[k].id, row->mark[0], hi, lo, row->mark[3],
+                                        MARGIN_PATH_UPDOWN);
+                if (rc != MARGIN_OK) {
+                    char what[600];
+                    snprintf(what, sizeof what, "row %zu (%s): candle", r + 1, row->time);
+                    return cli_engine_fail(CMD, what, e, rc);
+                }
+                drain(rp);
+            }
+            rp->row_now = NULL;
+            rp->cur_mark = row->mark[3];
+            rp->marks += 4;
+        }
+        for (j = rp->a->candle && row->n == 4 ? row->n : 0; j < row->n; j++) {
             rp->mark_now = row->mark[j];
             if (rp->c)
                 contrast_before(rp, row->mark[j]);
