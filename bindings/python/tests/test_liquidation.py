@@ -219,6 +219,37 @@ class TenBtc(unittest.TestCase):
         self.assertEqual(e.insurance_delta, D("477.387"))
         self.assertEqual(self.a.free_balance, D("76909.613"))  # 75,000 + 1,909.613
 
+    def test_slices_cooldown_and_backstop(self) -> None:
+        self.build(liq_policy="slices")
+        self.eng.time = 1000
+        self.m.mark_update("47700")
+        (e,) = drain(self.eng)
+        # Notional 477,000 > the threshold 100,000; equity 2,000 >= the backstop
+        # 0.66666667*2,385 = 1,590.00...: one slice of 20 %, 2 BTC at the mark.
+        self.assertIsInstance(e, ev.PartialLiquidation)
+        self.assertEqual(e.qty, D(2))
+        self.assertEqual(e.realized_pnl, D(-4600))  # 2*(47,700 - 50,000)
+        self.assertEqual(e.margin, D(20400))  # 25,000 - 4,600
+        self.assertEqual(e.position_qty, D(8))
+        # 8 BTC: equity 20,400 - 8*2,300 = 2,000 > MM 8*238.5 = 1,908: healthy.
+        # 10 s later (within the 30 s cooldown), at 47,600: equity 20,400 - 8*2,400 = 1,200
+        # < MM 8*47,600*0.005 = 1,904: liquidated, in full because of the cooldown.
+        self.eng.time = 11000
+        self.m.mark_update("47600")
+        (e,) = drain(self.eng)
+        self.assertIsInstance(e, ev.Liquidation)
+        self.assertEqual(e.qty, D(8))
+        self.assertEqual(e.amount, D(-20400))
+
+    def test_slices_backstop_closes_in_full(self) -> None:
+        self.build(liq_policy="slices")
+        self.m.mark_update("47600")
+        (e,) = drain(self.eng)
+        # Equity 25,000 - 10*2,400 = 1,000 < 0.66666667 * MM (10*47,600*0.005 = 2,380)
+        # = 1,586.67: below the backstop, in full.
+        self.assertIsInstance(e, ev.Liquidation)
+        self.assertEqual(e.qty, D(10))
+
 
 class TierDown(unittest.TestCase):
     """The issue's second worked check: tiers T1 floor 0 at 0.5 % (cum 0), T2 floor

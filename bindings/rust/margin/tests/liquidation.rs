@@ -236,6 +236,39 @@ fn fill_at_the_liquidation_price() {
     assert_eq!(e.account(a).unwrap().free_balance, d("76909.613")); // 75,000 + 1,909.613
 }
 
+#[test]
+fn slices_cooldown() {
+    let (mut e, m, _, p) = ten_btc(8, &[MarketOption::LiqPolicy(LiquidationPolicy::Slices)]);
+    e.set_time(1000).unwrap();
+    e.mark_update(m, "47700").unwrap();
+    let ev = one(&mut e);
+    // Notional 477,000 > the threshold 100,000; equity 2,000 >= the backstop
+    // 0.66666667*2,385 = 1,590.00...: one slice of 20 %, 2 BTC at the mark.
+    assert_eq!(ev.kind, EventKind::PartialLiquidation);
+    assert_eq!(ev.qty, d("2"));
+    assert_eq!(ev.realized_pnl, d("-4600")); // 2*(47,700 - 50,000)
+    assert_eq!((ev.margin, ev.position_qty), (d("20400"), d("8")));
+    // 8 BTC: equity 20,400 - 8*2,300 = 2,000 > MM 8*238.5 = 1,908: healthy. 10 s later
+    // (within the 30 s cooldown), at 47,600: equity 20,400 - 8*2,400 = 1,200 < MM
+    // 8*47,600*0.005 = 1,904: liquidated, in full because of the cooldown.
+    e.set_time(11000).unwrap();
+    e.mark_update(m, "47600").unwrap();
+    let ev = one(&mut e);
+    assert_eq!(ev.kind, EventKind::Liquidation);
+    assert_eq!((ev.qty, ev.amount), (d("8"), d("-20400")));
+    assert_eq!(e.position(p).unwrap().status, Status::Liquidated);
+}
+
+#[test]
+fn slices_backstop_closes_in_full() {
+    let (mut e, m, _, _) = ten_btc(8, &[MarketOption::LiqPolicy(LiquidationPolicy::Slices)]);
+    e.mark_update(m, "47600").unwrap();
+    let ev = one(&mut e);
+    // Equity 25,000 - 10*2,400 = 1,000 < 0.66666667 * MM (10*47,600*0.005 = 2,380) =
+    // 1,586.67: below the backstop, in full.
+    assert_eq!((ev.kind, ev.qty), (EventKind::Liquidation, d("10")));
+}
+
 /// The second worked check: tiers T1 floor 0 at 0.5 % (cum 0), T2 floor 1,000,000
 /// at 1 % (cum 5,000), T3 floor 2,000,000 at 1.5 % (cum 15,000); long 50 BTC entered at
 /// 51,000 with margin `m0`; mark 50,000 (notional 2,500,000, T3: MM 37,500 - 15,000 =
