@@ -308,14 +308,14 @@ static void reload(int k, const uint8_t *a, size_t n, uint64_t h)
     size_t n2 = 0;
     uint8_t *b = malloc(n);
     uint64_t h2 = 0;
-    int64_t cur1[MARGIN_EVF_MODE + 1], cur2[MARGIN_EVF_MODE + 1];
+    int64_t cur1[MARGIN_EVF_PATH_POINT + 1], cur2[MARGIN_EVF_PATH_POINT + 1];
     int rc1, rc2;
     margin_engine *fresh = NULL;
     check(b != NULL);
     snap(k, &keep);
     memset(cur1, 0, sizeof cur1);
     memset(cur2, 0, sizeof cur2);
-    rc1 = margin_event_fields(F.e[k], cur1, MARGIN_EVF_MODE + 1);
+    rc1 = margin_event_fields(F.e[k], cur1, MARGIN_EVF_PATH_POINT + 1);
     check(margin_engine_new(&fresh) == MARGIN_OK);
     rc2 = margin_snapshot_load(fresh, a, n);
     DBG("reload engine %d: %zu bytes, load -> %d %s\n", k, n, rc2,
@@ -328,7 +328,7 @@ static void reload(int k, const uint8_t *a, size_t n, uint64_t h)
     F.e[k] = fresh;
     snap(k, &after[k]);
     check(snap_equal(&keep, &after[k]));
-    rc2 = margin_event_fields(F.e[k], cur2, MARGIN_EVF_MODE + 1);
+    rc2 = margin_event_fields(F.e[k], cur2, MARGIN_EVF_PATH_POINT + 1);
     check(rc1 == rc2 && memcmp(cur1, cur2, sizeof cur1) == 0);
     free(b);
 }
@@ -665,10 +665,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 want = WANT_FAIL;
             break;
         case 2:
-        case 3: /* mark */
+        case 3: /* mark (op 3: or a candle, whose low may fall below 0: any status) */
 #ifdef MARGIN_MKT_MAX_PRICE
             want = price > F.maxp ? MARGIN_ERANGE : WANT_OK_OR_OVERFLOW;
 #endif
+            if (op == 3 && (s2 & 1))
+                want = WANT_ANY;
             break;
         case 4: /* trade: increase, reduce, close or flip */
             if (open_) {
@@ -760,7 +762,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          : pick_money(s2 >> 1, v2);
             if (x <= 0)
                 want = MARGIN_EINVAL;
-            else if (x > INT64_MAX - free_of(F.acct[0][acct_i]))
+            else if ((i128)x > (i128)INT64_MAX - free_of(F.acct[0][acct_i]))
                 want = WANT_FAIL;
             break;
         case 13: { /* withdraw: exactly the free balance, one unit more, or any */
@@ -801,8 +803,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     &new_id[k]);
                 break;
             case 2:
-            case 3:
                 rc[k] = margin_mark_update(e, F.mkt[k], price);
+                break;
+            case 3: /* a mark, or a candle around it (issue 13) */
+                if (s2 & 1) {
+                    /* saturating: the prices may be anywhere, the call checks them */
+                    int64_t w1 = (int64_t)(v2 % 4096) * F.tick, w2 = (int64_t)((v2 >> 12) % 4096) * F.tick;
+                    int64_t cl, hi, lo;
+                    if (__builtin_add_overflow(price, (s2 & 2) ? w1 / 2 : -(w1 / 2), &cl))
+                        cl = price;
+                    if (__builtin_add_overflow(price > cl ? price : cl, w2, &hi))
+                        hi = INT64_MAX;
+                    if (__builtin_sub_overflow(price < cl ? price : cl, w1, &lo))
+                        lo = INT64_MIN;
+                    rc[k] = margin_mark_candle(e, F.mkt[k], price, hi, lo, cl, MARGIN_PATH_UPDOWN);
+                } else {
+                    rc[k] = margin_mark_update(e, F.mkt[k], price);
+                }
                 break;
             case 4:
                 rc[k] = margin_position_trade(e, pos, side, x, price, (uint32_t)(v2 & 1));
@@ -836,7 +853,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             case 14: {
                 int64_t lv[2] = {(int64_t)(v1 % ONE), (int64_t)(v2 % ONE)};
-                rc[k] = margin_engine_set_margin_call_levels(e, lv, s2 % 3);
+                if (s2 & 0x40) /* a liquidation option (issue 13), any value */
+                    rc[k] = margin_market_set(e, F.mkt[k], MARGIN_MKT_LIQ_FEE + (int32_t)(v1 % 9),
+                                              (v1 & 0x100) ? (int64_t)(v2 % 5) : (int64_t)(v2 % (2 * ONE)));
+                else
+                    rc[k] = margin_engine_set_margin_call_levels(e, lv, s2 % 3);
                 break;
             }
             default:
@@ -879,7 +900,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     reload_some((unsigned)(rb & 3), 0); /* no current event, queue empty */
                 break;
             }
-            for (f = 1; f <= MARGIN_EVF_MODE; f++) {
+            for (f = 1; f <= MARGIN_EVF_PATH_POINT; f++) {
                 int64_t x0, x1;
                 check(margin_event_get(F.e[0], f, &x0) == MARGIN_OK);
                 check(margin_event_get(F.e[1], f, &x1) == MARGIN_OK);

@@ -165,13 +165,13 @@ static uint8_t *save(const margin_engine *e, size_t *n)
 static void drain(margin_engine *e, int all)
 {
     int32_t t = 0;
-    int64_t f[MARGIN_EVF_MODE + 1];
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
     int i;
     for (i = 0; i < 100000; i++) {
         check(margin_event_next(e, &t) == MARGIN_OK);
         if (t == MARGIN_EV_NONE)
             return;
-        check(margin_event_fields(e, f, MARGIN_EVF_MODE + 1) == MARGIN_OK);
+        check(margin_event_fields(e, f, MARGIN_EVF_PATH_POINT + 1) == MARGIN_OK);
         check(f[MARGIN_EVF_TYPE] == t);
         if (!all && i >= 2)
             return; /* leave the rest queued, and this one current */
@@ -685,7 +685,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
         }
 #ifndef FUZZ_LENIENT
-        check(len == n && memcmp(out, buf, n) == 0);
+        /* (an older format version loads, and saves in this version's format) */
+        if (sw_get(buf + 8, 4) == MARGIN_SNAPSHOT_VERSION)
+            check(len == n && memcmp(out, buf, n) == 0);
 #endif
         /* a second engine loads them the same */
         check(margin_snapshot_load(e2, out, len) == MARGIN_OK);

@@ -1,4 +1,4 @@
-/* A reader of the snapshot format (docs/snapshot.md, version 1) for the fuzz harnesses,
+/* A reader of the snapshot format (docs/snapshot.md, versions 1 and 2) for the fuzz harnesses,
  * written from the document, not from lib/snapshot.c:
  *  - sw_crc32c(): the trailer's CRC-32C (Castagnoli, reflected 0x82F63B78);
  *  - sw_walk(): every field of a well-formed snapshot, in order, with its offset, size,
@@ -20,10 +20,13 @@ enum {
     SW_ENGN,       /* roles: SWE_* below */
     SW_MRKT,       /* roles: 0 symbol length, 1 symbol, 2..8 the u8s, 9 padding,
                       10..17 tick, step, max leverage, maker, taker, close fee, max price,
-                      mark; 18 + 4k + j: tier k's floor, rate, max leverage, amount */
-    SW_ACCT,       /* roles: 0..6 ledgers, 7 levels fired, 8 cross count, 9 a cross market */
+                      mark; 18 + 4k + j: tier k's floor, rate, max leverage, amount;
+                      version 2: 300..303 the liquidation u8s, 304 padding, 305..309 the
+                      liquidation fee and the slice options */
+    SW_ACCT,       /* roles: 0..6 ledgers, 7 levels fired, 8 cross count, 9 a cross market,
+                      10 (version 2) the last slice's time */
     SW_POSN,       /* roles: SWP_* below (a block's head: SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE) */
-    SW_EVNT,       /* roles: 0..22 fields 1..23 */
+    SW_EVNT,       /* roles: 0..22 fields 1..23 (version 2: 0..24, fields 1..25) */
     SW_HEAD,       /* a section head; roles: 3 * section index + 0 tag, 1 count, 2 length */
     SW_TRAILER     /* role 0: the CRC-32C */
 };
@@ -31,7 +34,7 @@ enum {
 enum {
     SWE_TIME = 0, SWE_INSURANCE, SWE_LAST_SEQ, SWE_LIQUIDATIONS, SWE_CROSS_EVALS, SWE_BAND,
     SWE_POLICY, SWE_FLAGS, SWE_NLEVELS, SWE_LEVEL0, SWE_CAP = SWE_LEVEL0 + 8, SWE_NPOS,
-    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0 /* 23 fields */
+    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0 /* 23 fields (version 2: 25) */
 };
 
 enum {
@@ -42,7 +45,8 @@ enum {
 
 #define SW_BLOCK 1024 /* position ids per POSN item */
 
-#define SW_NFIELDS 23 /* event fields in version 1 */
+#define SW_NFIELDS 23    /* event fields in version 1 */
+#define SW_NFIELDS_V2 25 /* and in version 2 */
 
 typedef struct {
     uint32_t off;  /* offset in the snapshot */
@@ -141,8 +145,8 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                                      0x54434341u /* ACCT */, 0x4E534F50u /* POSN */,
                                      0x544E5645u /* EVNT */};
     sw_walker w;
-    int s, r;
-    uint32_t i, k, npos = 0;
+    int s, r, nfields;
+    uint32_t i, k, npos = 0, version;
     w.b = b;
     w.n = n;
     w.at = 0;
@@ -150,8 +154,11 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
     w.cap = cap;
     w.nf = 0;
     w.bad = 0;
-    if (n < 36 || sw_get(b + 8, 4) != 1 || sw_get(b + 12, 4) != 5 || sw_get(b + 16, 8) != n)
+    version = n >= 12 ? (uint32_t)sw_get(b + 8, 4) : 0;
+    if (n < 36 || (version != 1 && version != 2) || sw_get(b + 12, 4) != 5 ||
+        sw_get(b + 16, 8) != n)
         return 0;
+    nfields = version == 1 ? SW_NFIELDS : SW_NFIELDS_V2;
     sw_take(&w, SW_HEADER, 0, 8);
     for (r = 1; r <= 4; r++)
         sw_take(&w, SW_HEADER, r, r <= 2 ? 4 : 8);
@@ -185,7 +192,7 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                 sw_take(&w, SW_ENGN, SWE_PAD, 4);
                 sw_take(&w, SW_ENGN, SWE_CLOSES, 8);
                 sw_take(&w, SW_ENGN, SWE_RETAIN, 8);
-                for (r = 0; r < SW_NFIELDS; r++)
+                for (r = 0; r < nfields; r++)
                     sw_take(&w, SW_ENGN, SWE_CUR0 + r, 8);
                 break;
             case 1: { /* MRKT */
@@ -200,6 +207,13 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                 for (k = 0; k < ntiers && k < 64; k++)
                     for (r = 0; r < 4; r++)
                         sw_take(&w, SW_MRKT, 18 + 4 * (int)k + r, 8);
+                if (version >= 2) {
+                    for (r = 300; r <= 303; r++)
+                        sw_take(&w, SW_MRKT, r, 1);
+                    sw_take(&w, SW_MRKT, 304, 4);
+                    for (r = 305; r <= 309; r++)
+                        sw_take(&w, SW_MRKT, r, 8);
+                }
                 break;
             }
             case 2: { /* ACCT */
@@ -210,6 +224,8 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                 nx = (uint32_t)sw_last(&w);
                 for (k = 0; k < nx && !w.bad; k++)
                     sw_take(&w, SW_ACCT, 9, 4);
+                if (version >= 2)
+                    sw_take(&w, SW_ACCT, 10, 8);
                 break;
             }
             case 3: { /* POSN: block i, ids 1024 i + 1 to min(1024 (i + 1), npos) */
@@ -244,7 +260,7 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                 break;
             }
             default: /* EVNT */
-                for (r = 0; r < SW_NFIELDS; r++)
+                for (r = 0; r < nfields; r++)
                     sw_take(&w, SW_EVNT, r, 8);
                 break;
             }

@@ -32,6 +32,8 @@ static int cmp_u32(const void *a, const void *b)
 static void uniq(uint32_t *a, size_t *n)
 {
     size_t i, j = 0;
+    if (*n == 0)
+        return; /* (a may be NULL) */
     qsort(a, *n, sizeof *a, cmp_u32);
     for (i = 0; i < *n; i++)
         if (j == 0 || a[i] != a[j - 1])
@@ -217,7 +219,7 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
     if (path != MARGIN_PATH_UPDOWN)
-        return margin__fail(e, MARGIN_EINVAL, "unknown candle path %d", (int)path);
+        return margin__fail(e, MARGIN_EINVAL, "unknown candle path option %d", (int)path);
     if ((rc = margin__check_mark(e, m, open)) != MARGIN_OK ||
         (rc = margin__check_mark(e, m, high)) != MARGIN_OK ||
         (rc = margin__check_mark(e, m, low)) != MARGIN_OK ||
