@@ -18,9 +18,10 @@
 
 /* ------------------------------------------------------------------ heaps */
 
-/* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many items
- * (each move writes the moved position's slot, a likely cache miss at a million
- * positions), and the four children of a node are 64 contiguous bytes. */
+/* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many nodes,
+ * and the four children of a node are 64 contiguous bytes. A position reaches its node
+ * through a handle (types.h): a move writes the node's new slot into h->a, which is
+ * dense, rather than into the moved position's record. */
 #define ARITY 4
 
 static int before(const margin__heap *h, int64_t a, int64_t b)
@@ -28,59 +29,60 @@ static int before(const margin__heap *h, int64_t a, int64_t b)
     return h->max ? a > b : a < b;
 }
 
-static uint32_t *slot_of(margin_engine *e, const margin__heap *h, uint32_t pi)
+static void heap_put(margin__heap *h, uint32_t i, margin__hnode nd)
 {
-    margin__market *m = &e->markets[MARGIN__POS(e, pi).market];
-    return h == &m->down ? &MARGIN__POS(e, pi).down_slot : &MARGIN__POS(e, pi).up_slot;
+    h->nodes[i] = nd;
+    h->a[nd.id].slot = i;
 }
 
-static void heap_put(margin_engine *e, margin__heap *h, uint32_t i, margin__hitem it)
+static void sift_up(margin__heap *h, uint32_t i)
 {
-    h->a[i] = it;
-    *slot_of(e, h, it.pos) = i;
-}
-
-static void sift_up(margin_engine *e, margin__heap *h, uint32_t i)
-{
-    margin__hitem it = h->a[i];
+    margin__hnode nd = h->nodes[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / ARITY;
-        if (!before(h, it.key, h->a[parent].key))
+        if (!before(h, nd.key, h->nodes[parent].key))
             break;
-        heap_put(e, h, i, h->a[parent]);
+        heap_put(h, i, h->nodes[parent]);
         i = parent;
     }
-    heap_put(e, h, i, it);
+    heap_put(h, i, nd);
 }
 
-static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
+static void sift_down(margin__heap *h, uint32_t i)
 {
-    margin__hitem it = h->a[i];
+    margin__hnode nd = h->nodes[i];
     for (;;) {
         uint32_t first = ARITY * i + 1, c, k, end;
         if (first >= h->n)
             break;
         end = first + ARITY < h->n ? first + ARITY : h->n;
         for (c = first, k = first + 1; k < end; k++)
-            if (before(h, h->a[k].key, h->a[c].key))
+            if (before(h, h->nodes[k].key, h->nodes[c].key))
                 c = k;
-        if (!before(h, h->a[c].key, it.key))
+        if (!before(h, h->nodes[c].key, nd.key))
             break;
-        heap_put(e, h, i, h->a[c]);
+        heap_put(h, i, h->nodes[c]);
         i = c;
     }
-    heap_put(e, h, i, it);
+    heap_put(h, i, nd);
 }
 
+/* Room for n nodes (and handles). The two arrays grow one after the other; cap counts
+ * what both hold, so a failure of the second leaves the heap as it was (MARGIN_ENOMEM). */
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
     uint32_t cap;
+    margin__hnode *nn;
     margin__hitem *na;
     if (n <= h->cap)
         return MARGIN_OK;
     cap = h->cap ? h->cap : 64;
     while (cap < n)
         cap = cap < (1u << 31) ? cap * 2 : UINT32_MAX;
+    nn = margin__realloc(e, h->nodes, (size_t)cap * sizeof *nn);
+    if (nn == NULL)
+        return MARGIN_ENOMEM;
+    h->nodes = nn;
     na = margin__realloc(e, h->a, (size_t)cap * sizeof *na);
     if (na == NULL)
         return MARGIN_ENOMEM;
@@ -89,50 +91,70 @@ int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
     return MARGIN_OK;
 }
 
-static void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot)
+/* A handle for a new node: a freed one if any, else the next unused (n < cap nodes are in
+ * use, so then used < cap). */
+static uint32_t handle_new(margin__heap *h)
 {
-    uint32_t pi = h->a[slot].pos;
-    *slot_of(e, h, pi) = MARGIN__NONE;
+    uint32_t id;
+    if (h->free1 != 0) {
+        id = h->free1 - 1;
+        h->free1 = h->a[id].slot;
+        return id;
+    }
+    return h->used++;
+}
+
+static void heap_remove(margin__heap *h, uint32_t id)
+{
+    uint32_t slot = h->a[id].slot;
+    h->a[id].slot = h->free1; /* onto the free list */
+    h->free1 = id + 1;
     h->n--;
     if (slot == h->n)
         return;
     {
-        uint32_t moved = h->a[h->n].pos;
-        heap_put(e, h, slot, h->a[h->n]);
-        sift_up(e, h, slot);
-        if (*slot_of(e, h, moved) == slot)
-            sift_down(e, h, slot);
+        uint32_t moved = h->nodes[h->n].id;
+        heap_put(h, slot, h->nodes[h->n]);
+        sift_up(h, slot);
+        if (h->a[moved].slot == slot)
+            sift_down(h, slot);
     }
 }
 
-/* Insert, update or remove a position in one heap; `none` means no key. */
-static void heap_set(margin_engine *e, margin__heap *h, uint32_t pi, int64_t key, int64_t none)
+/* Insert, update or remove position pi's node in one heap (*hd: the position's handle in
+ * it); `none` means no key. */
+static void heap_set(margin__heap *h, uint32_t pi, uint32_t *hd, int64_t key, int64_t none)
 {
-    uint32_t *slot = slot_of(e, h, pi);
     if (key == none) {
-        if (*slot != MARGIN__NONE)
-            margin__heap_remove(e, h, *slot);
+        if (*hd != MARGIN__NONE) {
+            heap_remove(h, *hd);
+            *hd = MARGIN__NONE;
+        }
         return;
     }
-    if (*slot == MARGIN__NONE) {
-        margin__hitem it;
-        it.key = key;
-        it.pos = pi;
-        h->a[h->n] = it;
-        *slot = h->n++;
-        sift_up(e, h, h->n - 1);
+    if (*hd == MARGIN__NONE) {
+        margin__hnode nd;
+        nd.key = key;
+        nd.id = handle_new(h);
+        nd.pos = pi;
+        h->a[nd.id].key = key;
+        *hd = nd.id;
+        h->nodes[h->n++] = nd;
+        sift_up(h, h->n - 1);
         return;
     }
     {
-        uint32_t i = *slot;
-        int64_t old = h->a[i].key;
+        margin__hitem *it = &h->a[*hd];
+        uint32_t i = it->slot;
+        int64_t old = it->key;
         if (old == key)
             return; /* (re-keying often leaves a key where it was) */
-        h->a[i].key = key;
+        it->key = key;
+        h->nodes[i].key = key;
         if (before(h, key, old))
-            sift_up(e, h, i);
+            sift_up(h, i);
         else
-            sift_down(e, h, i);
+            sift_down(h, i);
     }
 }
 
@@ -148,8 +170,9 @@ int margin__index_reserve(const margin_engine *e, margin__market *m)
 
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down, int64_t up)
 {
-    heap_set(e, &m->down, pi, down, KEY_NONE_DOWN);
-    heap_set(e, &m->up, pi, up, KEY_NONE_UP);
+    margin__position *p = &MARGIN__POS(e, pi);
+    heap_set(&m->down, pi, &p->down_slot, down, KEY_NONE_DOWN);
+    heap_set(&m->up, pi, &p->up_slot, up, KEY_NONE_UP);
 }
 
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi)
@@ -414,7 +437,7 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
 {
     size_t start = *n, i;
     int rc;
-    if (h->n == 0 || (h->max ? h->a[0].key < mark : h->a[0].key > mark))
+    if (h->n == 0 || (h->max ? h->nodes[0].key < mark : h->nodes[0].key > mark))
         return MARGIN_OK;
     if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
         MARGIN_OK)
@@ -423,7 +446,7 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
     for (i = start; i < *n; i++) {
         uint32_t s = e->cand[i], c;
         for (c = ARITY * s + 1; c <= ARITY * s + ARITY && c < h->n; c++) {
-            if (h->max ? h->a[c].key < mark : h->a[c].key > mark)
+            if (h->max ? h->nodes[c].key < mark : h->nodes[c].key > mark)
                 continue;
             if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
                 MARGIN_OK)
@@ -432,7 +455,7 @@ static int collect(margin_engine *e, const margin__heap *h, int64_t mark, size_t
         }
     }
     for (i = start; i < *n; i++)
-        e->cand[i] = h->a[e->cand[i]].pos;
+        e->cand[i] = h->nodes[e->cand[i]].pos;
     return MARGIN_OK;
 }
 
