@@ -76,6 +76,11 @@ typedef struct {
     int tiers_custom;
     int used; /* has had a position (its scales are fixed) */
     margin__tier tiers[MARGIN__MAX_TIERS];
+    /* the maintenance margin of a mark-basis leg is continuous in the notional (each
+     * tier's amount is exactly the one the rates below it derive) and its rates do not
+     * decrease: then it is convex and never rises as the price falls, across tiers
+     * (margin__tier_scale() keeps it current; margin__cross_band() relies on it) */
+    int mm_convex;
     uint32_t open_count;
     uint32_t head, tail; /* open positions, in id order */
     margin__heap down;   /* fires when mark <= key (max-heap) */
