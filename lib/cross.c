@@ -6,12 +6,12 @@
  * level firing or re-arming) only when h = level*balance - MM crosses zero for one of at
  * most three levels: 1 (liquidation), the lowest level not fired, and the highest
  * level - band among the fired ones (re-arm). Each h's distance from zero, less what
- * rounding can take, is split evenly between the markets of the book; each market turns
- * its share into a price band around its mark (the legs' PnL and maintenance slopes are
- * bounded tier by tier, margin__cross_band) and the band's edges become the trigger keys
- * of the account's positions in that market, in the same heaps as the isolated keys. While
- * every mark stays inside its band, no h can cross zero; a mark outside re-evaluates the
- * account exactly and re-splits. The full-scan path evaluates every cross account holding
+ * rounding can take, is split between the markets of the book in proportion to the value
+ * of their legs; each market turns its share into a price band around its mark (the legs'
+ * PnL and maintenance slopes are bounded, margin__cross_band) and the band's edges become
+ * the trigger keys of the account's positions in that market, in the same heaps as the
+ * isolated keys. While every mark stays inside its band, no h can cross zero; a mark
+ * outside re-evaluates the account exactly and re-splits. The full-scan path evaluates every cross account holding
  * the market instead; both produce the same events. */
 #include <stdlib.h>
 #include <string.h>
@@ -609,6 +609,8 @@ typedef struct {
 typedef struct {
     uint32_t ai;
     uint32_t first, n; /* its closes: e->xcl[first .. first + n) */
+    uint32_t nlegs;    /* its cross legs: the closes, then the legs left open (for the
+                        * prefetches of margin__cross_apply) */
     int liq;           /* the book was liquidated: once, or twice (see liq_ratio) */
     uint8_t mask, newly;
     int64_t ratio;        /* after the closes (margin calls) */
@@ -814,7 +816,8 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     }
     o->first = (uint32_t)base;
     o->n = (uint32_t)c;
-    *ncl = base + c;
+    o->nlegs = (uint32_t)L;
+    *ncl = base + L;
     return MARGIN_OK;
 }
 
@@ -941,6 +944,45 @@ static void apply(margin_engine *e, const xout *o)
 
 /* ------------------------------------------------------------------ batches */
 
+/* Start loading an account record's first 128 bytes (its ledgers, lists, cross counts
+ * and the staged free balance: what a decision and a re-split read). */
+static void prefetch_account(const margin_engine *e, uint32_t ai)
+{
+    const char *rec = (const char *)&e->accounts[ai];
+    __builtin_prefetch(rec, 1);
+    __builtin_prefetch(rec + 64, 1);
+    __builtin_prefetch(rec + 127, 1);
+}
+
+/* Start loading a position record (it may straddle three cache lines). */
+static void prefetch_record(const margin_engine *e, uint32_t pi)
+{
+    const char *rec = (const char *)&MARGIN__POS(e, pi);
+    __builtin_prefetch(rec, 1);
+    __builtin_prefetch(rec + sizeof(margin__position) / 2, 1);
+    __builtin_prefetch(rec + sizeof(margin__position) - 1, 1);
+}
+
+/* The decisions load, for each account, its record, then its positions one after the
+ * other along its list: stage 0 the account, stage k its k-th position, read from the
+ * (k-1)-th that stage k-1 loaded an account earlier. */
+#define DECIDE_AHEAD 6
+
+static void prefetch_book(const margin_engine *e, uint32_t ai, int stage)
+{
+    uint32_t pi;
+    int k;
+    if (stage == 0) {
+        prefetch_account(e, ai);
+        return;
+    }
+    pi = e->accounts[ai].head;
+    for (k = 1; k < stage && pi != MARGIN__NONE; k++)
+        pi = MARGIN__POS(e, pi).anext;
+    if (pi != MARGIN__NONE)
+        prefetch_record(e, pi);
+}
+
 int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t mark,
                          size_t *nout, size_t *nev, margin__i128 *fund)
 {
@@ -960,10 +1002,11 @@ int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t m
         uint32_t ai = e->xacc[i];
         xout *o = (xout *)e->xout + i;
         margin__i128 wb = (margin__i128)e->accounts[ai].free + e->accounts[ai].stage[0];
-        if (i + 2 < nacc) /* the accounts ahead: their memory loads while this one works */
-            __builtin_prefetch(&e->accounts[e->xacc[i + 2]]);
-        if (i + 1 < nacc && e->accounts[e->xacc[i + 1]].head != MARGIN__NONE)
-            __builtin_prefetch(&MARGIN__POS(e, e->accounts[e->xacc[i + 1]].head));
+        int k;
+        /* the accounts ahead: their memory loads while this one works */
+        for (k = DECIDE_AHEAD; k >= 1; k--)
+            if (i + (size_t)k < nacc)
+                prefetch_book(e, e->xacc[i + (size_t)k], DECIDE_AHEAD - k);
         if ((rc = decide(e, ai, mi, mark, wb, &ncl, o)) != MARGIN_OK)
             return margin__fail(e, rc, "evaluating the cross book of account %u overflows",
                                 ai + 1);
@@ -984,20 +1027,85 @@ void margin__cross_unstage(margin_engine *e, size_t nacc)
         margin__ledger_unstage(e, e->xacc[i]);
 }
 
+/* How far ahead margin__cross_apply starts loading the memory of the accounts it will
+ * apply and re-key (in accounts): their records and their legs' records, then the
+ * handles of the legs' heap nodes (which need the legs' records), then the nodes and
+ * their ancestors (a band that narrows moves its key up towards the root), then the
+ * handles of those ancestors (the nodes a sift moves). Each stage reads what the
+ * previous one loaded AHEAD_STEP accounts earlier. At a million positions, each of these
+ * is otherwise a trip to memory that nothing else overlaps. */
+enum { AHEAD_IDS = 1, AHEAD_NODES, AHEAD_HANDLES, AHEAD_RECORDS };
+#define AHEAD_STEP 2 /* accounts between two stages */
+/* the levels of a heap nearer its root than this are used by every sift: not prefetched */
+#define HOT_NODES 341
+
+/* `up`: the ancestors too (a key whose band narrows rises towards the root) */
+static void prefetch_heap(const margin__heap *h, uint32_t hd, int what, int up)
+{
+    uint32_t s;
+    if (hd == MARGIN__NONE)
+        return;
+    if (what == AHEAD_HANDLES) {
+        __builtin_prefetch(&h->a[hd], 1);
+        return;
+    }
+    if (!up) {
+        if (what == AHEAD_NODES && h->a[hd].slot < h->n)
+            __builtin_prefetch(&h->nodes[h->a[hd].slot], 1);
+        return;
+    }
+    for (s = h->a[hd].slot; s < h->n; s = (s - 1) / 4) {
+        if (what == AHEAD_NODES)
+            __builtin_prefetch(&h->nodes[s], 1);
+        else
+            __builtin_prefetch(&h->a[h->nodes[s].id], 1);
+        if (s < HOT_NODES)
+            break;
+    }
+}
+
+static void prefetch_legs(const margin_engine *e, const xout *o, int what)
+{
+    const xclose *cl = (const xclose *)e->xcl + o->first;
+    uint32_t i;
+    if (what == AHEAD_RECORDS)
+        prefetch_account(e, o->ai);
+    for (i = 0; i < o->nlegs; i++) {
+        const margin__position *p = &MARGIN__POS(e, cl[i].pi);
+        const margin__market *m;
+        int other;
+        if (what == AHEAD_RECORDS) {
+            prefetch_record(e, cl[i].pi);
+            continue;
+        }
+        /* In the market that moved, the crossed keys are near the roots, which every
+         * sift of this batch visits. In the others, a band that narrows moves the key
+         * that bounds it (a long's down key, a short's up key) up its heap. */
+        m = &e->markets[p->market];
+        other = p->market != o->market;
+        prefetch_heap(&m->down, p->down_slot, what, other && p->side > 0);
+        prefetch_heap(&m->up, p->up_slot, what, other && p->side < 0);
+    }
+}
+
 void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout)
 {
+    const xout *xo = (const xout *)e->xout;
     size_t i;
     e->cross_evals += (int64_t)nacc;
-    for (i = 0; i < nout; i++) {
-        const xout *o = (const xout *)e->xout + i;
-        if (o->active)
-            apply(e, o);
-    }
-    /* after every outcome (an isolated stop of one account can move another's...): the
-     * bands; an account that closed nothing has the book it was decided on */
+    /* Each account: its outcome, then its bands (an account that closed nothing has the
+     * book it was decided on). An outcome changes only its own account's book, so an
+     * account's bands do not depend on the outcomes applied after it. */
     for (i = 0; i < nacc; i++) {
-        const xout *o = (const xout *)e->xout + i;
-        rekey_with(e, e->xacc[i], i < nout && o->n == 0 ? &o->b : NULL);
+        if (i < nout) {
+            int k;
+            for (k = AHEAD_RECORDS; k >= AHEAD_IDS; k--)
+                if (i + (size_t)k * AHEAD_STEP < nout)
+                    prefetch_legs(e, &xo[i + (size_t)k * AHEAD_STEP], k);
+            if (xo[i].active)
+                apply(e, &xo[i]);
+        }
+        rekey_with(e, e->xacc[i], i < nout && xo[i].n == 0 ? &xo[i].b : NULL);
     }
 }
 
