@@ -496,12 +496,11 @@ typedef struct {
 #define DAMP_DEN 8
 static margin__i128 damp(margin__i128 x)
 {
-    int b = 0; /* the top bit of x */
-    uint64_t f, l, y;
+    uint64_t hi = (uint64_t)((margin__u128)x >> 64), f, l, y;
+    int b; /* the top bit of x */
     if (x <= 0)
         return 1;
-    while ((x >> b) > 1)
-        b++;
+    b = hi != 0 ? 127 - __builtin_clzll(hi) : 63 - __builtin_clzll((uint64_t)x);
     /* log2 x at scale 2^16: b, and the 16 bits after the top one as the fraction */
     f = b >= 16 ? (uint64_t)(x >> (b - 16)) & 0xFFFF : ((uint64_t)x << (16 - b)) & 0xFFFF;
     l = ((uint64_t)b << 16) | f;
@@ -659,11 +658,6 @@ int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai)
     return MARGIN_OK;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Sum of the open legs' PnL and MM in cl[from .. to). */
 static void open_sums(const xclose *cl, size_t from, size_t to, margin__i128 *pnl,
@@ -1019,7 +1013,7 @@ int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t m
     *nout = 0;
     if (nacc == 0)
         return MARGIN_OK;
-    qsort(e->xacc, nacc, sizeof *e->xacc, cmp_u32);
+    margin__sort_u32(e->xacc, nacc);
     for (i = 0; i < nacc; i++)
         if (j == 0 || e->xacc[i] != e->xacc[j - 1])
             e->xacc[j++] = e->xacc[i];
