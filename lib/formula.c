@@ -772,7 +772,7 @@ static int64_t up_reach(const margin__cond *conds, int nc, const margin__i128 *n
 void margin__cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
                         const margin__cond *conds, int nc, int64_t *down, int64_t *up)
 {
-    margin__i128 sq = 0, sl = 0, nw[3], b[3], sw;
+    margin__i128 sq = 0, sl = 0, nw[3] = {0, 0, 0}, b[3] = {0, 0, 0}, sw;
     int64_t lo = 1, hi = INT64_MAX, dn = INT64_MAX, upd, safe_lo, safe_hi;
     int i;
     if (nc > 3)
