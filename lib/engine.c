@@ -105,7 +105,9 @@ void margin__engine_clear(margin_engine *e)
 {
     uint32_t i;
     for (i = 0; i < e->nmarkets; i++) {
+        margin__dealloc(e, e->markets[i].down.nodes);
         margin__dealloc(e, e->markets[i].down.a);
+        margin__dealloc(e, e->markets[i].up.nodes);
         margin__dealloc(e, e->markets[i].up.a);
     }
     margin__dealloc(e, e->markets);

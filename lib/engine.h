@@ -112,6 +112,8 @@ int margin__cross_reserve(margin_engine *e, size_t nacc, size_t nout, size_t ncl
 /* triggers (trigger.c) */
 /* make a work buffer hold `need` items of `size` bytes (MARGIN_ENOMEM with a message) */
 int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size);
+/* sort n indexes in increasing order (O(n log n), no allocation) */
+void margin__sort_u32(uint32_t *a, size_t n);
 int margin__position_keys(const margin_engine *e, const margin__market *m,
                           const margin__position *p, uint8_t fired, int64_t *down,
                           int64_t *up);

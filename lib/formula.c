@@ -102,6 +102,15 @@ void margin__tier_scale(margin__market *m)
         if (up10(m->tiers[k].floor, m->w - MARGIN_MONEY_SCALE, &m->tiers[k].floor_w) !=
             MARGIN_OK)
             m->tiers[k].floor_w = MARGIN__I128_MAX;
+    /* continuous at every tier floor: cum_k - cum_(k-1) = floor_k * (mmr_k - mmr_(k-1))
+     * exactly (scale 16; each side < 2^63 * 2^27), and the rates non-decreasing */
+    m->mm_convex = 1;
+    for (k = 1; k < m->ntiers && m->mm_convex; k++) {
+        const margin__tier *t = &m->tiers[k], *b = &m->tiers[k - 1];
+        m->mm_convex = t->mmr >= b->mmr &&
+                       ((margin__i128)t->cum - b->cum) * MARGIN__ONE ==
+                           (margin__i128)t->floor * (t->mmr - b->mmr);
+    }
 }
 
 int margin__tier_at(const margin__market *m, margin__i128 n_w)
@@ -757,12 +766,30 @@ static int64_t dist(margin__i128 b, margin__i128 s)
     return q > INT64_MAX ? INT64_MAX : (int64_t)q;
 }
 
+/* How far above the mark the conditions allow the price to rise, in ticks, when the
+ * legs' maintenance margin rises by at most sw per tick (the PnL term nw[i] per tick
+ * and the budget b[i] per condition, all at scale w + 8): INT64_MAX when unbounded. */
+static int64_t up_reach(const margin__cond *conds, int nc, const margin__i128 *nw,
+                        const margin__i128 *b, margin__i128 sw)
+{
+    int64_t upd = INT64_MAX;
+    int i;
+    for (i = 0; i < nc; i++) {
+        margin__i128 s = conds[i].rise ? nw[i] : sw - nw[i];
+        if (s > 0 && dist(b[i], s) < upd)
+            upd = dist(b[i], s);
+    }
+    return upd;
+}
+
 void margin__cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
                         const margin__cond *conds, int nc, int64_t *down, int64_t *up)
 {
-    margin__i128 sq = 0, sl = 0, nw, sw, b;
-    int64_t lo = 1, hi = INT64_MAX, dn = INT64_MAX, upd = INT64_MAX, safe_lo, safe_hi;
+    margin__i128 sq = 0, sl = 0, nw[3] = {0, 0, 0}, b[3] = {0, 0, 0}, sw;
+    int64_t lo = 1, hi = INT64_MAX, dn = INT64_MAX, upd, safe_lo, safe_hi;
     int i;
+    if (nc > 3)
+        goto any; /* (at most three conditions: book_conds) */
     for (i = 0; i < n; i++) {
         margin__i128 a, bb, s;
         int64_t l, h;
@@ -771,8 +798,11 @@ void margin__cross_band(const margin__market *m, const margin__leg *legs, int n,
             goto any;
         sl += s; /* each < 2^117, n <= 16 */
         /* the band stays where every leg's maintenance margin is linear (its tier, and on
-         * one side of the point where a given amount stops clamping it at 0) */
-        if (l > lo)
+         * one side of the point where a given amount stops clamping it at 0). Below p0
+         * that is not needed when the tiers make it convex (m->mm_convex): as the price
+         * falls it then never rises and falls at most by the slope s of p0's tier per
+         * tick, whatever tiers and clamp lie below, which is all the bounds below use */
+        if (l > lo && !m->mm_convex)
             lo = l;
         if (h < hi)
             hi = h;
@@ -780,29 +810,62 @@ void margin__cross_band(const margin__market *m, const margin__leg *legs, int n,
     for (i = 0; i < nc; i++) {
         /* per tick, at scale w + 8: the uPnL term moves h by nw, the maintenance margin by
          * 0 to sw in the opposite direction */
-        if (margin__mul128(sq, conds[i].level, &nw) != MARGIN_OK)
+        if (margin__mul128(sq, conds[i].level, &nw[i]) != MARGIN_OK)
             goto any;
         sw = sl;
-        if (up10(conds[i].budget, m->w - 8, &b) != MARGIN_OK)
-            b = MARGIN__I128_MAX / 4; /* less than the budget: still a safe band */
+        if (up10(conds[i].budget, m->w - 8, &b[i]) != MARGIN_OK)
+            b[i] = MARGIN__I128_MAX / 4; /* less than the budget: still a safe band */
         if (!conds[i].rise) { /* h must stay > 0: the worst moves are down nw, up sw - nw */
-            if (nw > 0 && dist(b, nw) < dn)
-                dn = dist(b, nw);
-            if (sw - nw > 0 && dist(b, sw - nw) < upd)
-                upd = dist(b, sw - nw);
+            if (nw[i] > 0 && dist(b[i], nw[i]) < dn)
+                dn = dist(b[i], nw[i]);
         } else { /* h must stay <= 0: up nw, down sw - nw */
-            if (nw > 0 && dist(b, nw) < upd)
-                upd = dist(b, nw);
-            if (sw - nw > 0 && dist(b, sw - nw) < dn)
-                dn = dist(b, sw - nw);
+            if (sw - nw[i] > 0 && dist(b[i], sw - nw[i]) < dn)
+                dn = dist(b[i], sw - nw[i]);
         }
     }
+    upd = up_reach(conds, nc, nw, b, sl);
     safe_lo = dn >= p0 ? 1 : p0 - dn;
     if (safe_lo < lo)
         safe_lo = lo;
     safe_hi = upd > INT64_MAX - p0 ? INT64_MAX : p0 + upd;
-    if (safe_hi > hi)
+    if (safe_hi > hi && m->mm_convex) {
+        /* Above p0 the slopes grow tier by tier. With convex tiers the band may still
+         * go on past the boundary hi: over [p0, P] every leg's maintenance margin rises
+         * by at most its slope at P per tick, so the slopes of the next segment (where
+         * every leg is linear again) bound the whole way there. A few segments at most. */
+        int64_t seg = hi;
+        int steps;
+        for (steps = 0;; steps++) {
+            margin__i128 s2 = 0;
+            int64_t nhi = INT64_MAX, reach;
+            if (seg >= m->max_price || steps == 4) {
+                safe_hi = seg; /* (at the maximum price the band needs no end) */
+                break;
+            }
+            for (i = 0; i < n; i++) {
+                margin__i128 a, bb, s;
+                int64_t l, h;
+                if (leg_piece(m, &legs[i], seg + 1, &a, &bb, &l, &h, &s) != MARGIN_OK)
+                    break;
+                s2 += s;
+                if (h < nhi)
+                    nhi = h;
+            }
+            if (i < n) {
+                safe_hi = seg;
+                break;
+            }
+            reach = up_reach(conds, nc, nw, b, s2);
+            reach = reach > INT64_MAX - p0 ? INT64_MAX : p0 + reach;
+            if (reach <= nhi) {
+                safe_hi = reach > seg ? reach : seg;
+                break;
+            }
+            seg = nhi; /* this segment is safe to its end: on to the next */
+        }
+    } else if (safe_hi > hi) {
         safe_hi = hi;
+    }
     if (safe_lo > p0 || safe_hi < p0)
         goto any; /* cannot happen: p0 is in its own tier */
     *down = safe_lo <= 1 ? INT64_MIN : safe_lo - 1;

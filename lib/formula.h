@@ -75,7 +75,8 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
                         int64_t start, int dir, int64_t *out);
 /* Trigger keys of a market's legs around the mark p0 (fires when mark <= *down or mark >=
  * *up): within them no condition can change, each moving h by less than its budget
- * (slopes bounded tier by tier; the band ends at the legs' tier boundaries). Never fails:
+ * (slopes bounded by p0's tiers; above p0 the band ends at the legs' next tier
+ * boundary, below p0 at the tier boundary too unless m->mm_convex). Never fails:
  * when a bound does not fit, the band is empty (both keys fire on any mark). */
 void margin__cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
                         const margin__cond *conds, int nc, int64_t *down, int64_t *up);

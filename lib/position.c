@@ -274,9 +274,9 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     if ((e->npos >> MARGIN__CHUNK_BITS) < e->nchunks && e->chunks[e->npos >> MARGIN__CHUNK_BITS])
         __builtin_prefetch(&MARGIN__POS(e, e->npos), 1);
     if (m->down.n > 0)
-        __builtin_prefetch(&m->down.a[(m->down.n - 1) / 4], 1);
+        __builtin_prefetch(&m->down.nodes[(m->down.n - 1) / 4], 1);
     if (m->up.n > 0)
-        __builtin_prefetch(&m->up.a[(m->up.n - 1) / 4], 1);
+        __builtin_prefetch(&m->up.nodes[(m->up.n - 1) / 4], 1);
     qe = (margin__i128)qty * price;
     if (leverage == 0) {
         if ((rc = margin__frac64(qe, m->ns, margin, MARGIN_MONEY_SCALE, MARGIN_RATE_SCALE,
@@ -383,9 +383,10 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     }
 }
 
-/* Start loading everything a close touches (account, list neighbours, heap slots and the
- * heaps' last items, which fill the holes), so that the cache misses overlap instead of
- * following one another: at a million positions each is a trip to memory. */
+/* Start loading everything a close touches (account, list neighbours, the handles of its
+ * heap nodes and those of the heaps' last nodes, which fill the holes), so that the cache
+ * misses overlap instead of following one another: at a million positions each is a trip
+ * to memory. */
 void margin__prefetch_close(const margin_engine *e, const margin__position *p)
 {
     const margin__market *m = &e->markets[p->market];
@@ -400,11 +401,11 @@ void margin__prefetch_close(const margin_engine *e, const margin__position *p)
         __builtin_prefetch(&MARGIN__POS(e, p->anext), 1);
     if (p->down_slot != MARGIN__NONE && m->down.n > 0) {
         __builtin_prefetch(&m->down.a[p->down_slot], 1);
-        __builtin_prefetch(&MARGIN__POS(e, m->down.a[m->down.n - 1].pos), 1);
+        __builtin_prefetch(&m->down.a[m->down.nodes[m->down.n - 1].id], 1);
     }
     if (p->up_slot != MARGIN__NONE && m->up.n > 0) {
         __builtin_prefetch(&m->up.a[p->up_slot], 1);
-        __builtin_prefetch(&MARGIN__POS(e, m->up.a[m->up.n - 1].pos), 1);
+        __builtin_prefetch(&m->up.a[m->up.nodes[m->up.n - 1].id], 1);
     }
 }
 

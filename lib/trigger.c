@@ -18,9 +18,10 @@
 
 /* ------------------------------------------------------------------ heaps */
 
-/* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many items
- * (each move writes the moved position's slot, a likely cache miss at a million
- * positions), and the four children of a node are 64 contiguous bytes. */
+/* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many nodes,
+ * and the four children of a node are 64 contiguous bytes. A position reaches its node
+ * through a handle (types.h): a move writes the node's new slot into h->a, which is
+ * dense, rather than into the moved position's record. */
 #define ARITY 4
 
 static int before(const margin__heap *h, int64_t a, int64_t b)
@@ -28,59 +29,60 @@ static int before(const margin__heap *h, int64_t a, int64_t b)
     return h->max ? a > b : a < b;
 }
 
-static uint32_t *slot_of(margin_engine *e, const margin__heap *h, uint32_t pi)
+static void heap_put(margin__heap *h, uint32_t i, margin__hnode nd)
 {
-    margin__market *m = &e->markets[MARGIN__POS(e, pi).market];
-    return h == &m->down ? &MARGIN__POS(e, pi).down_slot : &MARGIN__POS(e, pi).up_slot;
+    h->nodes[i] = nd;
+    h->a[nd.id].slot = i;
 }
 
-static void heap_put(margin_engine *e, margin__heap *h, uint32_t i, margin__hitem it)
+static void sift_up(margin__heap *h, uint32_t i)
 {
-    h->a[i] = it;
-    *slot_of(e, h, it.pos) = i;
-}
-
-static void sift_up(margin_engine *e, margin__heap *h, uint32_t i)
-{
-    margin__hitem it = h->a[i];
+    margin__hnode nd = h->nodes[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / ARITY;
-        if (!before(h, it.key, h->a[parent].key))
+        if (!before(h, nd.key, h->nodes[parent].key))
             break;
-        heap_put(e, h, i, h->a[parent]);
+        heap_put(h, i, h->nodes[parent]);
         i = parent;
     }
-    heap_put(e, h, i, it);
+    heap_put(h, i, nd);
 }
 
-static void sift_down(margin_engine *e, margin__heap *h, uint32_t i)
+static void sift_down(margin__heap *h, uint32_t i)
 {
-    margin__hitem it = h->a[i];
+    margin__hnode nd = h->nodes[i];
     for (;;) {
         uint32_t first = ARITY * i + 1, c, k, end;
         if (first >= h->n)
             break;
         end = first + ARITY < h->n ? first + ARITY : h->n;
         for (c = first, k = first + 1; k < end; k++)
-            if (before(h, h->a[k].key, h->a[c].key))
+            if (before(h, h->nodes[k].key, h->nodes[c].key))
                 c = k;
-        if (!before(h, h->a[c].key, it.key))
+        if (!before(h, h->nodes[c].key, nd.key))
             break;
-        heap_put(e, h, i, h->a[c]);
+        heap_put(h, i, h->nodes[c]);
         i = c;
     }
-    heap_put(e, h, i, it);
+    heap_put(h, i, nd);
 }
 
+/* Room for n nodes (and handles). The two arrays grow one after the other; cap counts
+ * what both hold, so a failure of the second leaves the heap as it was (MARGIN_ENOMEM). */
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
     uint32_t cap;
+    margin__hnode *nn;
     margin__hitem *na;
     if (n <= h->cap)
         return MARGIN_OK;
     cap = h->cap ? h->cap : 64;
     while (cap < n)
         cap = cap < (1u << 31) ? cap * 2 : UINT32_MAX;
+    nn = margin__realloc(e, h->nodes, (size_t)cap * sizeof *nn);
+    if (nn == NULL)
+        return MARGIN_ENOMEM;
+    h->nodes = nn;
     na = margin__realloc(e, h->a, (size_t)cap * sizeof *na);
     if (na == NULL)
         return MARGIN_ENOMEM;
@@ -89,50 +91,70 @@ int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
     return MARGIN_OK;
 }
 
-static void margin__heap_remove(margin_engine *e, margin__heap *h, uint32_t slot)
+/* A handle for a new node: a freed one if any, else the next unused (n < cap nodes are in
+ * use, so then used < cap). */
+static uint32_t handle_new(margin__heap *h)
 {
-    uint32_t pi = h->a[slot].pos;
-    *slot_of(e, h, pi) = MARGIN__NONE;
+    uint32_t id;
+    if (h->free1 != 0) {
+        id = h->free1 - 1;
+        h->free1 = h->a[id].slot;
+        return id;
+    }
+    return h->used++;
+}
+
+static void heap_remove(margin__heap *h, uint32_t id)
+{
+    uint32_t slot = h->a[id].slot;
+    h->a[id].slot = h->free1; /* onto the free list */
+    h->free1 = id + 1;
     h->n--;
     if (slot == h->n)
         return;
     {
-        uint32_t moved = h->a[h->n].pos;
-        heap_put(e, h, slot, h->a[h->n]);
-        sift_up(e, h, slot);
-        if (*slot_of(e, h, moved) == slot)
-            sift_down(e, h, slot);
+        uint32_t moved = h->nodes[h->n].id;
+        heap_put(h, slot, h->nodes[h->n]);
+        sift_up(h, slot);
+        if (h->a[moved].slot == slot)
+            sift_down(h, slot);
     }
 }
 
-/* Insert, update or remove a position in one heap; `none` means no key. */
-static void heap_set(margin_engine *e, margin__heap *h, uint32_t pi, int64_t key, int64_t none)
+/* Insert, update or remove position pi's node in one heap (*hd: the position's handle in
+ * it); `none` means no key. */
+static void heap_set(margin__heap *h, uint32_t pi, uint32_t *hd, int64_t key, int64_t none)
 {
-    uint32_t *slot = slot_of(e, h, pi);
     if (key == none) {
-        if (*slot != MARGIN__NONE)
-            margin__heap_remove(e, h, *slot);
+        if (*hd != MARGIN__NONE) {
+            heap_remove(h, *hd);
+            *hd = MARGIN__NONE;
+        }
         return;
     }
-    if (*slot == MARGIN__NONE) {
-        margin__hitem it;
-        it.key = key;
-        it.pos = pi;
-        h->a[h->n] = it;
-        *slot = h->n++;
-        sift_up(e, h, h->n - 1);
+    if (*hd == MARGIN__NONE) {
+        margin__hnode nd;
+        nd.key = key;
+        nd.id = handle_new(h);
+        nd.pos = pi;
+        h->a[nd.id].key = key;
+        *hd = nd.id;
+        h->nodes[h->n++] = nd;
+        sift_up(h, h->n - 1);
         return;
     }
     {
-        uint32_t i = *slot;
-        int64_t old = h->a[i].key;
+        margin__hitem *it = &h->a[*hd];
+        uint32_t i = it->slot;
+        int64_t old = it->key;
         if (old == key)
             return; /* (re-keying often leaves a key where it was) */
-        h->a[i].key = key;
+        it->key = key;
+        h->nodes[i].key = key;
         if (before(h, key, old))
-            sift_up(e, h, i);
+            sift_up(h, i);
         else
-            sift_down(e, h, i);
+            sift_down(h, i);
     }
 }
 
@@ -148,8 +170,9 @@ int margin__index_reserve(const margin_engine *e, margin__market *m)
 
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down, int64_t up)
 {
-    heap_set(e, &m->down, pi, down, KEY_NONE_DOWN);
-    heap_set(e, &m->up, pi, up, KEY_NONE_UP);
+    margin__position *p = &MARGIN__POS(e, pi);
+    heap_set(&m->down, pi, &p->down_slot, down, KEY_NONE_DOWN);
+    heap_set(&m->up, pi, &p->up_slot, up, KEY_NONE_UP);
 }
 
 void margin__index_get(const margin_engine *e, const margin__market *m, uint32_t pi,
@@ -464,7 +487,7 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
 {
     size_t start = *n, i;
     int rc;
-    if (h->n == 0 || (h->max ? h->a[0].key < mark : h->a[0].key > mark))
+    if (h->n == 0 || (h->max ? h->nodes[0].key < mark : h->nodes[0].key > mark))
         return MARGIN_OK;
     if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
         MARGIN_OK)
@@ -473,7 +496,7 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
     for (i = start; i < *n; i++) {
         uint32_t s = e->cand[i], c;
         for (c = ARITY * s + 1; c <= ARITY * s + ARITY && c < h->n; c++) {
-            if (h->max ? h->a[c].key < mark : h->a[c].key > mark)
+            if (h->max ? h->nodes[c].key < mark : h->nodes[c].key > mark)
                 continue;
             if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
                 MARGIN_OK)
@@ -482,14 +505,100 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
         }
     }
     for (i = start; i < *n; i++)
-        e->cand[i] = h->a[e->cand[i]].pos;
+        e->cand[i] = h->nodes[e->cand[i]].pos;
     return MARGIN_OK;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Sort n indexes in increasing order (candidates, accounts to evaluate): the C library's
+ * qsort calls a comparison function per step and was 3 % of a cross liquidation. A
+ * quicksort (median of three, the smaller side first, insertion sort below 16) that
+ * falls back to a heapsort past 2*log2(n) levels, so never worse than O(n log n). */
+static void sift_u32(uint32_t *a, size_t i, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    uint32_t v = a[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && a[c + 1] > a[c])
+            c++;
+        if (a[c] <= v)
+            break;
+        a[i] = a[c];
+        i = c;
+    }
+    a[i] = v;
+}
+
+static void swap_u32(uint32_t *a, size_t i, size_t j)
+{
+    uint32_t t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+static void sort_u32(uint32_t *a, size_t n, int depth)
+{
+    while (n > 16) {
+        size_t i, j, mid = n / 2;
+        uint32_t p;
+        if (depth-- == 0) { /* heapsort */
+            for (i = n / 2; i-- > 0;)
+                sift_u32(a, i, n);
+            for (i = n - 1; i > 0; i--) {
+                swap_u32(a, 0, i);
+                sift_u32(a, 0, i);
+            }
+            return;
+        }
+        /* median of the first, middle and last as the pivot */
+        if (a[mid] < a[0])
+            swap_u32(a, mid, 0);
+        if (a[n - 1] < a[0])
+            swap_u32(a, n - 1, 0);
+        if (a[n - 1] < a[mid])
+            swap_u32(a, n - 1, mid);
+        p = a[mid];
+        i = 0;
+        j = n - 1;
+        for (;;) { /* Hoare partition: a[0..j] <= p <= a[j+1..n) */
+            while (a[i] < p)
+                i++;
+            while (a[j] > p)
+                j--;
+            if (i >= j)
+                break;
+            swap_u32(a, i, j);
+            i++;
+            j--;
+        }
+        if (j + 1 < n - j - 1) {
+            sort_u32(a, j + 1, depth);
+            a += j + 1;
+            n -= j + 1;
+        } else {
+            sort_u32(a + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    {
+        size_t i, k;
+        for (i = 1; i < n; i++) {
+            uint32_t v = a[i];
+            for (k = i; k > 0 && a[k - 1] > v; k--)
+                a[k] = a[k - 1];
+            a[k] = v;
+        }
+    }
+}
+
+void margin__sort_u32(uint32_t *a, size_t n)
+{
+    int depth = 0;
+    size_t m;
+    for (m = n; m > 1; m >>= 1)
+        depth += 2;
+    sort_u32(a, n, depth);
 }
 
 static void apply(margin_engine *e, margin__market *m, const margin__outcome *o, int64_t mark)
@@ -571,7 +680,7 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
             return rc;
         if (n > 1) {
             size_t j = 0;
-            qsort(e->cand, n, sizeof *e->cand, cmp_u32);
+            margin__sort_u32(e->cand, n);
             for (i = 0; i < n; i++)
                 if (j == 0 || e->cand[i] != e->cand[j - 1])
                     e->cand[j++] = e->cand[i];

@@ -34,15 +34,31 @@ typedef struct {
     margin__i128 floor_w;
 } margin__tier;
 
-/* 4-ary heap (trigger.c) of (key, position index). max = 1: the largest key on top. */
+/* A market's trigger heap (trigger.c): a 4-ary heap of (key, position index); max = 1:
+ * the largest key on top.
+ *
+ * A position's entry is found through a handle, not through its slot: the position keeps
+ * the handle (margin__position.down_slot / up_slot, fixed while it has a key) and a[handle]
+ * keeps the key and the node's current slot. A sift moves nodes; each move then writes the
+ * slot into a[] (16 bytes a key, dense per heap) instead of into the moved position's cold
+ * 128-byte record, which at a million positions was a cache miss per move. */
 typedef struct {
-    int64_t key;
-    uint32_t pos;
+    int64_t key;   /* the position's key (what snapshots and the state hash read) */
+    uint32_t slot; /* its node in the heap; free handles: the next free handle + 1 */
 } margin__hitem;
 
 typedef struct {
-    margin__hitem *a;
+    int64_t key;
+    uint32_t id;  /* handle: a[id] */
+    uint32_t pos; /* position index */
+} margin__hnode;
+
+typedef struct {
+    margin__hnode *nodes; /* the heap, nodes[0] on top; n of cap used */
+    margin__hitem *a;     /* by handle: `used` handed out, cap allocated */
     uint32_t n, cap;
+    uint32_t used;     /* handles handed out so far (the free ones are on the free list) */
+    uint32_t free1;    /* first free handle + 1 (0: none) */
     int max;
 } margin__heap;
 
@@ -67,6 +83,11 @@ typedef struct {
     int32_t liq_policy;     /* MARGIN_LIQ_POLICY_* */
     int64_t slice_threshold, slice_fraction, slice_cooldown, slice_backstop;
     margin__tier tiers[MARGIN__MAX_TIERS];
+    /* the maintenance margin of a mark-basis leg is continuous in the notional (each
+     * tier's amount is exactly the one the rates below it derive) and its rates do not
+     * decrease: then it is convex and never rises as the price falls, across tiers
+     * (margin__tier_scale() keeps it current; margin__cross_band() relies on it) */
+    int mm_convex;
     uint32_t open_count;
     uint32_t head, tail; /* open positions, in id order */
     margin__heap down;   /* fires when mark <= key (max-heap) */
@@ -97,7 +118,7 @@ typedef struct {
     int64_t realized, fees, funding;
     int64_t stop, take, liq;
     uint32_t account, market; /* indexes (id - 1) */
-    uint32_t down_slot, up_slot;
+    uint32_t down_slot, up_slot; /* handles of its keys in the market's heaps (NONE: none) */
     uint32_t mprev, mnext, aprev, anext;
     int8_t side;
     uint8_t status;
