@@ -630,6 +630,8 @@ typedef struct {
     uint32_t pi;
     int32_t type; /* MARGIN_EV_LIQUIDATION, _STOP_LOSS, _TAKE_PROFIT */
     int64_t price, pnl, mm, fee, liq, bp;
+    int64_t qty;        /* the quantity closed: the leg's, or less (a partial liquidation) */
+    int64_t rpnl, rmm;  /* a partially liquidated leg: what stays open, its PnL and MM */
 } xclose;
 
 /* What a mark or a funding round does to one cross account. */
@@ -659,12 +661,17 @@ int margin__cross_note(margin_engine *e, size_t *n, uint32_t ai)
 }
 
 
-/* Sum of the open legs' PnL and MM in cl[from .. to). */
+/* Sum of the PnL and MM of what is open: the legs cl[from .. to) and what partial
+ * liquidations left of the closes before them. */
 static void open_sums(const xclose *cl, size_t from, size_t to, margin__i128 *pnl,
                       margin__i128 *mm)
 {
     size_t i;
     *pnl = *mm = 0;
+    for (i = 0; i < from; i++) {
+        *pnl += cl[i].rpnl;
+        *mm += cl[i].rmm;
+    }
     for (i = from; i < to; i++) {
         *pnl += cl[i].pnl;
         *mm += cl[i].mm;
@@ -678,13 +685,69 @@ static void swap_cl(xclose *cl, size_t i, size_t j)
     cl[j] = t;
 }
 
-/* Liquidate the open legs cl[*c .. L) by the engine's policy, wallet *wb. */
-static void liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
-                      margin__i128 *wb)
+/* Selling q of the leg cl[c] at the mark, the book's other legs cl[c+1 .. L) and the
+ * remainders before c staying open, wallet wb: the part's PnL (x->pnl), its clearance fee
+ * (x->fee: never more than the margin balance left), what stays of the leg (x->rpnl,
+ * x->rmm, x->qty = q) and the book's health after it, h = balance - MM. */
+typedef struct {
+    const margin_engine *e;
+    const xclose *cl;
+    size_t c, L;
+    margin__i128 wb;
+} part_ctx;
+
+static int part_figs(const part_ctx *x, int64_t q, xclose *out, margin__i128 *h)
 {
-    margin__i128 pnl, mm;
+    const xclose *leg = &x->cl[x->c];
+    const margin__position *p = &MARGIN__POS(x->e, leg->pi);
+    const margin__market *m = &x->e->markets[p->market];
+    margin__i128 opnl, omm, bal;
+    int64_t fee;
+    int rc;
+    open_sums(x->cl, x->c + 1, x->L, &opnl, &omm); /* (before out, which may be the leg) */
+    *out = *leg;
+    out->qty = q;
+    out->rpnl = out->rmm = 0;
+    if ((rc = margin__pnl(m, p->side, q, p->entry, out->price, &out->pnl)) != MARGIN_OK ||
+        (rc = margin__liq_fee(m, q, out->price, out->price, &fee)) != MARGIN_OK)
+        return rc;
+    if (q < p->qty) {
+        margin__position r = *p;
+        r.qty = p->qty - q;
+        if ((rc = leg_figs(x->e, &r, out->price, &out->rpnl, &out->rmm)) != MARGIN_OK)
+            return rc;
+    }
+    bal = x->wb + out->pnl + out->rpnl + opnl;
+    if (fee > bal)
+        fee = bal > 0 ? (int64_t)bal : 0; /* never takes the margin balance below zero */
+    out->fee = fee;
+    *h = bal - fee - out->rmm - omm;
+    return MARGIN_OK;
+}
+
+static int part_ok(const void *ctx, int64_t q)
+{
+    xclose t;
+    margin__i128 h;
+    return part_figs(ctx, q, &t, &h) == MARGIN_OK && h > 0;
+}
+
+/* Liquidate the open legs cl[*c .. L) in the engine's cross policy's order, wallet *wb:
+ * each leg by its market's policy (MARGIN_MKT_LIQ_POLICY), at the mark, with its clearance
+ * fee (MARGIN_MKT_LIQ_FEE, never taking the margin balance below zero). A partial step
+ * ends the liquidation: the policies size it to restore the book (min-reduce, tier-down),
+ * or to be one slice per trigger (slices). */
+static int liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
+                     margin__i128 *wb)
+{
+    margin__i128 pnl, mm, h;
+    int rc;
     while (*c < L) {
         size_t j = *c, i;
+        const margin__position *p;
+        const margin__market *m;
+        part_ctx x;
+        int64_t q = 0;
         if (e->cross_policy == MARGIN_CROSS_LIQ_WORST_FIRST) {
             open_sums(cl, *c, L, &pnl, &mm);
             if (*wb + pnl > mm)
@@ -694,12 +757,42 @@ static void liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
                     j = i;
         }
         swap_cl(cl, *c, j);
+        p = &MARGIN__POS(e, cl[*c].pi);
+        m = &e->markets[p->market];
+        x.e = e;
+        x.cl = cl;
+        x.c = *c;
+        x.L = L;
+        x.wb = *wb;
+        if (m->liq_policy == MARGIN_LIQ_POLICY_MIN_REDUCE)
+            q = margin__liq_min_search(m, p, part_ok, &x);
+        else if (m->liq_policy == MARGIN_LIQ_POLICY_TIER_DOWN)
+            q = margin__liq_tier_down(m, p, cl[*c].price, part_ok, &x);
+        else if (m->liq_policy == MARGIN_LIQ_POLICY_SLICES) {
+            open_sums(cl, *c, L, &pnl, &mm);
+            q = margin__liq_slice(e, m, p, cl[*c].price, *wb + pnl, mm);
+        }
+        if ((rc = part_figs(&x, q > 0 ? q : p->qty, &cl[*c], &h)) != MARGIN_OK)
+            return rc;
         cl[*c].type = MARGIN_EV_LIQUIDATION;
-        cl[*c].fee = 0;
-        *wb += cl[*c].pnl;
+        *wb += cl[*c].pnl - cl[*c].fee;
         (*c)++;
+        if (q > 0)
+            break;
     }
     /* (all at once: the legs left are still in id order, the order the closes keep) */
+    return MARGIN_OK;
+}
+
+/* How many legs stay open after the closes cl[0 .. c) of L legs: those not closed, and
+ * those partially liquidated. */
+static int legs_left(const margin_engine *e, const xclose *cl, size_t c, size_t L)
+{
+    size_t i;
+    int n = (int)(L - c);
+    for (i = 0; i < c; i++)
+        n += cl[i].qty < MARGIN__POS(e, cl[i].pi).qty;
+    return n;
 }
 
 /* Decide what market mi at mark does to cross account ai, whose wallet is wb (the free
@@ -731,6 +824,8 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         cl[L].pi = pi;
         cl[L].type = 0;
         cl[L].fee = 0;
+        cl[L].qty = p->qty;
+        cl[L].rpnl = cl[L].rmm = 0;
         cl[L].price = leg_price(e, p, mi, mark);
         if ((rc = leg_figs(e, p, cl[L].price, &cl[L].pnl, &cl[L].mm)) != MARGIN_OK)
             return rc;
@@ -745,7 +840,8 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
     if (b.bal <= b.mm) {
         o->liq = 1;
         o->liq_ratio[0] = ratio_of(&b);
-        liquidate(e, cl, &c, L, &wb);
+        if ((rc = liquidate(e, cl, &c, L, &wb)) != MARGIN_OK)
+            return rc;
     }
     if (c < L) {
         /* stops and take-profits of the legs left in market mi, in id order; a fee never
@@ -787,15 +883,16 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
             open_sums(cl, c, L, &pnl, &mm);
             b.bal = wb + pnl;
             b.mm = mm;
-            b.nlegs = (int)(L - c);
+            b.nlegs = legs_left(e, cl, c, L);
             if (b.bal <= b.mm) {
                 o->liq_ratio[o->liq] = ratio_of(&b);
                 o->liq++;
-                liquidate(e, cl, &c, L, &wb);
+                if ((rc = liquidate(e, cl, &c, L, &wb)) != MARGIN_OK)
+                    return rc;
             }
         }
     }
-    if (c == L) {
+    if (legs_left(e, cl, c, L) == 0) {
         o->mask = 0; /* no book left: nothing to call */
         if (wb < 0) {
             if (wb < INT64_MIN)
@@ -806,7 +903,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         open_sums(cl, c, L, &pnl, &mm);
         b.bal = wb + pnl;
         b.mm = mm;
-        b.nlegs = (int)(L - c);
+        b.nlegs = legs_left(e, cl, c, L);
         for (lv = 0; lv < e->nlevels; lv++) {
             uint8_t bit = (uint8_t)(1u << lv);
             int64_t mu = e->band == 0 ? e->levels[lv] : e->levels[lv] - e->band;
@@ -861,11 +958,15 @@ static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fun
             __builtin_add_overflow(d.realized, cl[i].pnl, &d.realized) ||
             __builtin_add_overflow(d.fees, cl[i].fee, &d.fees))
             return MARGIN_EOVERFLOW;
+        if (cl[i].type == MARGIN_EV_LIQUIDATION) { /* the clearance fee goes to the fund */
+            d.insurance += cl[i].fee; /* each fee <= the margin balance: the sum fits */
+            *fund += cl[i].fee;
+        }
     }
     if (__builtin_add_overflow(d.free, o->deficit, &d.free) ||
         __builtin_add_overflow(d.realized, o->deficit, &d.realized))
         return MARGIN_EOVERFLOW;
-    d.insurance = -o->deficit;
+    d.insurance -= o->deficit;
     *fund -= o->deficit;
     if (*fund < INT64_MIN)
         return MARGIN_EOVERFLOW;
@@ -875,34 +976,52 @@ static int stage(margin_engine *e, const xout *o, size_t *nev, margin__i128 *fun
     return margin__ledger_stage(e, o->ai, &d);
 }
 
-/* Close cross position pi on its books (index, lists, ledgers) and produce its event. */
+/* Close cross position pi on its books (index, lists, ledgers), or liquidate part of it,
+ * and produce its event. */
 static void close_leg(margin_engine *e, const xclose *c)
 {
     margin__position *p = &MARGIN__POS(e, c->pi);
     margin__delta d;
     margin__event *ev;
     int64_t qty = p->qty;
+    int liq = c->type == MARGIN_EV_LIQUIDATION;
     memset(&d, 0, sizeof d);
     d.free = c->pnl - c->fee;
     d.realized = c->pnl;
     d.fees = c->fee;
-    margin__index_remove(e, &e->markets[p->market], c->pi);
-    margin__unlink(e, c->pi);
+    d.insurance = liq ? c->fee : 0;
     margin__ledger_apply(e, p->account, &d);
     p->realized += c->pnl;
     p->fees += c->fee;
-    p->status = c->type == MARGIN_EV_LIQUIDATION ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_CLOSED;
-    if (c->type == MARGIN_EV_LIQUIDATION)
-        e->liquidations++;
-    p->qty = 0;
-    p->liq = 0;
-    ev = margin__ev_position(e, c->type, c->pi);
+    if (liq && c->qty < qty) { /* a partial step: the leg stays open, re-keyed with its book */
+        margin__market *m = &e->markets[p->market];
+        p->qty -= c->qty;
+        if (m->liq_policy == MARGIN_LIQ_POLICY_SLICES)
+            e->accounts[p->account].last_slice = e->time;
+        ev = margin__ev_position(e, MARGIN_EV_PARTIAL_LIQUIDATION, c->pi);
+        qty = c->qty;
+    } else {
+        margin__index_remove(e, &e->markets[p->market], c->pi);
+        margin__unlink(e, c->pi);
+        p->status = liq ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_CLOSED;
+        if (liq)
+            e->liquidations++;
+        p->qty = 0;
+        p->liq = 0;
+        ev = margin__ev_position(e, c->type, c->pi);
+    }
     ev->f[MARGIN_EVF_PRICE] = c->price;
     ev->f[MARGIN_EVF_QTY] = qty;
     ev->f[MARGIN_EVF_FEE] = c->fee;
     ev->f[MARGIN_EVF_REALIZED_PNL] = c->pnl;
-    ev->f[MARGIN_EVF_LIQ_PRICE] = c->liq;
-    ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = c->bp;
+    if (p->status != MARGIN_STATUS_OPEN) { /* (a partial step: the remainder's price) */
+        ev->f[MARGIN_EVF_LIQ_PRICE] = c->liq;
+        ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = c->bp;
+    }
+    if (liq) {
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->fee;
+        ev->f[MARGIN_EVF_FILL] = MARGIN_FILL_MARK;
+    }
     margin__ev_commit(e, ev);
 }
 

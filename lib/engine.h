@@ -94,6 +94,20 @@ typedef struct {
 int margin__liq_decide(const margin_engine *e, const margin__market *m,
                        const margin__position *p, int64_t mark, margin__liq *out);
 margin__delta margin__liq_delta(const margin__liq *l);
+/* the clearance fee of q at `fill` (or the mark, by the market's basis), rounded up */
+int margin__liq_fee(const margin__market *m, int64_t q, int64_t fill, int64_t mark,
+                    int64_t *out);
+/* The partial policies' quantity for position p at mark, the holder's health after
+ * selling q judged by ok(ctx, q) (1: healthy): tier-down, min-reduce by search (cross
+ * books), slices (eq and mm: the holder's equity and maintenance). 0: in full. */
+typedef int (*margin__liq_ok)(const void *ctx, int64_t q);
+int64_t margin__liq_tier_down(const margin__market *m, const margin__position *p, int64_t mark,
+                              margin__liq_ok ok, const void *ctx);
+int64_t margin__liq_min_search(const margin__market *m, const margin__position *p,
+                               margin__liq_ok ok, const void *ctx);
+int64_t margin__liq_slice(const margin_engine *e, const margin__market *m,
+                          const margin__position *p, int64_t mark, margin__i128 eq,
+                          margin__i128 mm);
 /* apply a partial liquidation (position.c); needs one reserved event */
 void margin__partial_apply(margin_engine *e, uint32_t pi, const margin__liq *l);
 void margin__market_liq_defaults(margin__market *m);

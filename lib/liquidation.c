@@ -49,7 +49,7 @@ static int remainder_liquidatable(const margin__market *m, const margin__positio
 }
 
 /* The clearance fee of q at price `fill` (or the mark, by the market's basis), rounded up. */
-static int clearance_fee(const margin__market *m, int64_t q, int64_t fill, int64_t mark,
+int margin__liq_fee(const margin__market *m, int64_t q, int64_t fill, int64_t mark,
                          int64_t *out)
 {
     int64_t basis = m->liq_fee_basis == MARGIN_LIQ_FEE_BASIS_MARK ? mark : fill;
@@ -68,7 +68,7 @@ static int partial_money(const margin__market *m, const margin__position *p, int
     int64_t pnl, fee, ma;
     int rc;
     if ((rc = margin__pnl(m, p->side, q, p->entry, fill, &pnl)) != MARGIN_OK ||
-        (rc = clearance_fee(m, q, fill, mark, &fee)) != MARGIN_OK)
+        (rc = margin__liq_fee(m, q, fill, mark, &fee)) != MARGIN_OK)
         return rc;
     if (__builtin_add_overflow(p->margin, pnl, &ma) || __builtin_sub_overflow(ma, fee, &ma))
         return MARGIN_EOVERFLOW;
@@ -147,10 +147,10 @@ static int64_t min_reduce_qty(const margin__market *m, const margin__position *p
     return 0;
 }
 
-/* tier-down: reduce to the cap (the next tier's floor) of the highest lower tier whose
- * maintenance the equity after the fee covers (the remainder not liquidatable); 0: none */
-static int64_t tier_down_qty(const margin__market *m, const margin__position *p, int64_t fill,
-                             int64_t mark)
+/* tier-down: reduce to the cap (the next tier's floor) of the highest lower tier for which
+ * ok(ctx, q) says the holder is healthy after the sale; 0: none */
+int64_t margin__liq_tier_down(const margin__market *m, const margin__position *p, int64_t mark,
+                              margin__liq_ok ok, const void *ctx)
 {
     margin__i128 n;
     int k;
@@ -162,30 +162,64 @@ static int64_t tier_down_qty(const margin__market *m, const margin__position *p,
         /* the largest remainder whose notional at the mark is at most floor_(k+1):
          * Q' = floor(floor_(k+1) * 10^(ns - 8) / P) in quantity units, to the step */
         margin__i128 cap = m->tiers[k + 1].floor;
-        int64_t keep, q;
-        margin__liq t2;
+        int64_t keep;
         if (margin__frac64(cap, MARGIN_MONEY_SCALE, ref, m->price_scale, m->qty_scale,
                            MARGIN_ROUND_FLOOR, &keep) != MARGIN_OK)
             continue;
         keep -= keep % m->step;
         if (keep <= 0 || keep >= p->qty)
             continue;
-        q = p->qty - keep;
-        if (partial_money(m, p, q, fill, mark, &t2) == MARGIN_OK &&
-            !remainder_liquidatable(m, p, q, t2.margin, mark))
-            return q;
+        if (ok(ctx, p->qty - keep))
+            return p->qty - keep;
     }
     return 0;
 }
 
+/* min-reduce by search: the smallest multiple of the step q < Q for which ok(ctx, q), when
+ * ok holds for the largest one (else 0). Bisection: the holder's health after selling q
+ * rises with q (each unit sold releases its maintenance at a rate above the fee rate);
+ * where rounding or a fee rate at or above a tier's rate breaks that, the answer is still
+ * a q for which ok holds, never one for which it does not. */
+int64_t margin__liq_min_search(const margin__market *m, const margin__position *p,
+                               margin__liq_ok ok, const void *ctx)
+{
+    int64_t lo = 0, hi = (p->qty - 1) / m->step; /* in steps: hi*step < Q */
+    if (hi < 1 || !ok(ctx, hi * m->step))
+        return 0;
+    while (hi - lo > 1) { /* ok(hi), and lo == 0 or !ok(lo) */
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ok(ctx, mid * m->step))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi * m->step;
+}
+
+/* the isolated predicate: the sale's money fits, and the remainder is not liquidatable */
+typedef struct {
+    const margin__market *m;
+    const margin__position *p;
+    int64_t fill, mark;
+} iso_ctx;
+
+static int iso_ok(const void *ctx, int64_t q)
+{
+    const iso_ctx *x = ctx;
+    margin__liq t2;
+    return partial_money(x->m, x->p, q, x->fill, x->mark, &t2) == MARGIN_OK &&
+           !remainder_liquidatable(x->m, x->p, q, t2.margin, x->mark);
+}
+
 /* slices: a fraction of a position above the threshold, unless the account is in its
- * cooldown or the position below the backstop; 0: in full */
-static int64_t slice_qty(const margin_engine *e, const margin__market *m,
-                         const margin__position *p, int64_t mark)
+ * cooldown or the holder (equity eq, maintenance mm) below the backstop; 0: in full */
+int64_t margin__liq_slice(const margin_engine *e, const margin__market *m,
+                          const margin__position *p, int64_t mark, margin__i128 eq,
+                          margin__i128 mm)
 {
     const margin__account *a = &e->accounts[p->account];
-    int64_t notional, eq, mm, q, elapsed;
-    margin__i128 part, bs;
+    int64_t notional, q, elapsed;
+    margin__i128 part;
     /* within the cooldown of the account's last slice (a clock set back counts as within) */
     if (a->last_slice != INT64_MIN && !__builtin_sub_overflow(e->time, a->last_slice, &elapsed) &&
         elapsed < m->slice_cooldown)
@@ -193,12 +227,8 @@ static int64_t slice_qty(const margin_engine *e, const margin__market *m,
     if (margin__notional(m, p->qty, mark, MARGIN_ROUND_FLOOR, &notional) != MARGIN_OK ||
         notional <= m->slice_threshold)
         return 0;
-    if (margin__balance_at(m, p, mark, &eq) != MARGIN_OK ||
-        margin__mm_at(m, p, mark, &mm, NULL, NULL) != MARGIN_OK)
-        return 0;
-    /* backstop: Eq < backstop * MM (scale 8 both sides times 10^8) */
-    bs = (margin__i128)mm * m->slice_backstop;
-    if ((margin__i128)eq * MARGIN__ONE < bs)
+    /* backstop: Eq < backstop * MM (scale 8 both sides times 10^8; |eq|, mm < 2^96) */
+    if (eq * MARGIN__ONE < mm * m->slice_backstop)
         return 0;
     part = ((margin__i128)p->qty * m->slice_fraction + MARGIN__ONE - 1) / MARGIN__ONE;
     q = step_up(part > 0 ? (int64_t)part : 1, m->step);
@@ -215,12 +245,19 @@ int margin__liq_decide(const margin_engine *e, const margin__market *m,
     /* a partial step, when the policy finds one */
     if (m->liq_policy != MARGIN_LIQ_POLICY_FULL) {
         int64_t pf = m->liq_fill == MARGIN_LIQ_FILL_LIQ_PRICE && p->liq > 0 ? p->liq : mark;
+        iso_ctx x;
+        int64_t eq, mm;
+        x.m = m;
+        x.p = p;
+        x.fill = pf;
+        x.mark = mark;
         if (m->liq_policy == MARGIN_LIQ_POLICY_MIN_REDUCE)
             q = min_reduce_qty(m, p, pf, mark);
         else if (m->liq_policy == MARGIN_LIQ_POLICY_TIER_DOWN)
-            q = tier_down_qty(m, p, pf, mark);
-        else
-            q = slice_qty(e, m, p, mark);
+            q = margin__liq_tier_down(m, p, mark, iso_ok, &x);
+        else if (margin__balance_at(m, p, mark, &eq) == MARGIN_OK &&
+                 margin__mm_at(m, p, mark, &mm, NULL, NULL) == MARGIN_OK)
+            q = margin__liq_slice(e, m, p, mark, eq, mm);
         if (q > 0 && (rc = partial_money(m, p, q, pf, mark, out)) == MARGIN_OK) {
             out->partial = 1;
             out->before = p->margin;
@@ -254,7 +291,7 @@ int margin__liq_decide(const margin_engine *e, const margin__market *m,
         rref = rf;
     else if ((rc = margin__balance_at(m, p, mark, &rref)) != MARGIN_OK)
         return rc;
-    if ((rc = clearance_fee(m, p->qty, fill, mark, &fee)) != MARGIN_OK)
+    if ((rc = margin__liq_fee(m, p->qty, fill, mark, &fee)) != MARGIN_OK)
         return rc;
     if (fee > (rf > 0 ? rf : 0))
         fee = rf > 0 ? rf : 0; /* never more than the holder has left at the fill */

@@ -597,6 +597,224 @@ END_TEST
 
 /* ------------------------------------------------------------------ randomized */
 
+/* ------------------------------------------------------------------ cross books */
+
+/* A cross book of one leg behaves like the isolated worked checks: an account holding
+ * only `wallet`, cross in BTCUSDT, long 10 BTC at 50,000 (20x: initial margin 25,000).
+ * With wallet 25,000 its cross margin balance at 47,700 is 25,000 - 23,000 = 2,000 and its
+ * maintenance 2,385, the figures of the isolated case: the same quantities come out.
+ * The part's PnL and fee leave the wallet (a cross position has no margin of its own):
+ * wallet after = 25,000 - 2,300 q - fee; the book is healthy again at the mark. */
+static uint64_t cross_long(margin_engine *e, uint64_t m, const char *wallet, const char *qty,
+                           const char *px, const char *lev, uint64_t *pos)
+{
+    uint64_t a;
+    ck_assert_ok(e, margin_account_new(e, &a));
+    ck_assert_ok(e, margin_account_deposit(e, a, D(wallet)));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D(qty), D(px), D(lev), 0,
+                                         MARGIN_FLAG_CROSS, pos));
+    return a;
+}
+
+static void cross_min_reduce_case(int full_scan, const char *fee, const char *want_q)
+{
+    uint64_t m, a0, a, p;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1], q = D(want_q), pnl, fe, ins0;
+    margin_engine *e = engine("0.005", &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D(fee)));
+    a = cross_long(e, m, "25000", "10", "50000", "20", &p);
+    ins0 = eng_get(e, MARGIN_ENG_INSURANCE_FUND);
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_POSITION], (int64_t)p);
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], q);
+    ck_assert_int_eq(f[MARGIN_EVF_POSITION_QTY], D("10") - q);
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("47700"));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], MARGIN_FILL_MARK);
+    ck_assert_int_eq(f[MARGIN_EVF_MODE], MARGIN_MODE_CROSS);
+    pnl = -q * 2300;
+    fe = (int64_t)(((__int128)q * D("47700") / D("1") * D(fee) + D("1") - 1) / D("1"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], pnl);
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], fe);
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], fe);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("10") - q);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("25000") + pnl - fe);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND) - ins0, fe);
+    ck_assert(acct_get(e, a, MARGIN_ACCT_CROSS_MARGIN_BALANCE) >
+              acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN));
+    assert_conserved(e, a);
+    /* the same mark again changes nothing: the book is healthy */
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(!last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("10") - q);
+    margin_engine_free(e);
+}
+
+START_TEST(test_cross_min_reduce_worked)
+{
+    cross_min_reduce_case(_i, "0", "1.6143");
+    cross_min_reduce_case(_i, "0.001", "2.0179");
+}
+END_TEST
+
+/* A fee rate at the maintenance rate: no sale helps, the leg goes in full at the mark; the
+ * fee 10 * 47,700 * 0.01 = 4,770 is capped at the margin balance left, 2,000: the wallet
+ * ends at 0 (the holder loses the whole wallet, no more), the fund receives 2,000, no
+ * deficit. */
+START_TEST(test_cross_fee_capped_full)
+{
+    uint64_t m, a0, a, p;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1], ins0;
+    margin_engine *e = engine("0.005", &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.01")));
+    a = cross_long(e, m, "25000", "10", "50000", "20", &p);
+    ins0 = eng_get(e, MARGIN_ENG_INSURANCE_FUND);
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D("23000"));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("2000"));
+    ck_assert_int_eq(f[MARGIN_EVF_INSURANCE_DELTA], D("2000"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND) - ins0, D("2000"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+    /* a smaller fee, 0.1 % (47.7 per BTC), in full (the default policy): 477 from the 2,000
+     * left; the wallet keeps 1,523 */
+    e = engine("0.005", &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.001")));
+    a = cross_long(e, m, "25000", "10", "50000", "20", &p);
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D("477"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1523"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The tier-down check on a cross book (the tiers of test_tier_down_worked): long 50 BTC at
+ * 51,000, 50x (initial margin 51,000), the wallet W, the mark 50,000: balance W - 50,000,
+ * maintenance 22,500 (tier T3).
+ *  - W = 70,000: balance 20,000 covers T2's cap (40 BTC, maintenance 15,000): sell 10 BTC
+ *    (PnL -10,000): wallet 60,000, 40 BTC left, balance 20,000 > 15,000.
+ *  - W = 64,000: balance 14,000 < 15,000; T1's cap 20 BTC (maintenance 5,000): sell 30
+ *    BTC (PnL -30,000): wallet 34,000. */
+static void cross_tier_down_case(int full_scan, const char *wallet, const char *want_q,
+                                 const char *want_wallet)
+{
+    uint64_t m, a0, a, p;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    margin_engine *e = engine(NULL, &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("1000000"), D("0.01"), 0, D("5000")));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("2000000"), D("0.015"), 0, D("15000")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
+    ck_assert_ok(e, margin_mark_update(e, m, D("51000")));
+    a = cross_long(e, m, wallet, "50", "51000", "50", &p);
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D(want_q));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], -D(want_q) / 100000000 * D("1000"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("50") - D(want_q));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D(want_wallet));
+    ck_assert(acct_get(e, a, MARGIN_ACCT_CROSS_MARGIN_BALANCE) >
+              acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+
+START_TEST(test_cross_tier_down_worked)
+{
+    cross_tier_down_case(_i, "70000", "10", "60000");
+    cross_tier_down_case(_i, "64000", "30", "34000");
+}
+END_TEST
+
+/* Slices on a cross book (test_slices' numbers): one slice of 2 BTC at 47,700 (PnL -4,600:
+ * wallet 20,400; balance 20,400 - 8 * 2,300 = 2,000 > maintenance 8 * 238.5 = 1,908);
+ * 1 s later at 47,600 the balance 20,400 - 8 * 2,400 = 1,200 <= 1,904: within the
+ * cooldown, in full; the wallet keeps 1,200. */
+START_TEST(test_cross_slices)
+{
+    uint64_t m, a0, a, p;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    margin_engine *e = engine("0.005", &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
+    a = cross_long(e, m, "25000", "10", "50000", "20", &p);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_TIME, 1000000));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47700")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("2"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("20400"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MARGIN_BALANCE), D("2000"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN), D("1908"));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_TIME, 1001000));
+    ck_assert_ok(e, margin_mark_update(e, m, D("47600")));
+    ck_assert(last_event(e, MARGIN_EV_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("8"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1200"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Worst first with a partial policy: a cross account with BTC long 10 at 50,000 (market
+ * min-reduce, mmr 0.5 %) and ETH long 100 at 3,000 (default policy: in full, mmr 0.5 %),
+ * wallet 40,000. ETH at 2,990 (PnL -1,000, MM 1,495), then BTC to 47,700 (PnL -23,000, MM
+ * 2,385): balance 40,000 - 24,000 = 16,000 > 3,880: healthy. BTC to 46,300: PnL -37,000,
+ * balance 2,000, MM 2,315 + 1,495 = 3,810: liquidatable. Worst first picks BTC (-37,000);
+ * min-reduce sells the smallest q with 2,000 > (10 - q) * 231.5 + 1,495 (fee 0):
+ * q > (3,810 - 2,000) / 231.5 = 7.8185.. -> 7.8186 BTC (7.8185 leaves 2.1815 * 231.5 =
+ * 505.01725 + 1,495 = 2,000.01725 >= 2,000); ETH stays whole. */
+START_TEST(test_cross_worst_first_partial)
+{
+    uint64_t btc, eth, a0, a, p, q;
+    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    margin_engine *e = engine("0.005", &btc, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_CROSS_LIQUIDATION, MARGIN_CROSS_LIQ_WORST_FIRST));
+    ck_assert_ok(e, margin_market_set(e, btc, MARGIN_MKT_LIQ_POLICY,
+                                      MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_new(e, "ETHUSDT", &eth));
+    ck_assert_ok(e, margin_market_set(e, eth, MARGIN_MKT_STEP, D("0.0001")));
+    ck_assert_ok(e, margin_market_set(e, eth, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, eth, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_mark_update(e, btc, D("50000")));
+    ck_assert_ok(e, margin_mark_update(e, eth, D("3000")));
+    a = cross_long(e, btc, "40000", "10", "50000", "20", &p);
+    ck_assert_ok(e, margin_account_set_mode(e, a, eth, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, a, eth, MARGIN_LONG, D("100"), D("3000"), D("20"), 0,
+                                         MARGIN_FLAG_CROSS, &q));
+    ck_assert_ok(e, margin_mark_update(e, eth, D("2990")));
+    ck_assert_ok(e, margin_mark_update(e, btc, D("47700")));
+    ck_assert(!last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_ok(e, margin_mark_update(e, btc, D("46300")));
+    ck_assert(last_event(e, MARGIN_EV_PARTIAL_LIQUIDATION, f));
+    ck_assert_int_eq(f[MARGIN_EVF_POSITION], (int64_t)p);
+    ck_assert_int_eq(f[MARGIN_EVF_QTY], D("7.8186"));
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_QTY), D("100"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("10") - D("7.8186"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE),
+                     D("40000") - D("7.8186") * 3700);
+    ck_assert(acct_get(e, a, MARGIN_ACCT_CROSS_MARGIN_BALANCE) >
+              acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Two engines, one with the full scan (the reference) and one with the indexes, fed the
  * same random operations on three markets whose liquidation options are drawn at random
  * (every policy, fill, fee basis and stop fill, random clearance fees up to 2 %): opens
@@ -626,6 +844,7 @@ END_TEST
 #define RN_ACC 3
 #define RN_MKT 3
 #define RN_MAXPOS 4096
+#define RN_CROSS (RN_ACC - 1) /* the account in cross mode */
 
 typedef struct {
     margin_engine *e[3]; /* full scan, indexes, and (twin runs) candles as four updates */
@@ -633,12 +852,17 @@ typedef struct {
     uint64_t mkt[RN_MKT], acct[RN_ACC];
     int64_t mark[RN_MKT];
     int64_t pt[4]; /* the last candle's path (the marks of its events' points) */
+    uint64_t pt_mkt; /* and its market's index */
     uint64_t rng;
     int64_t ins_sum[2];
     int64_t count[32], fills[8]; /* events by type; liquidations by MARGIN_FILL_* */
     int64_t entry[RN_MAXPOS], qty[RN_MAXPOS], margin[RN_MAXPOS];
     int side[RN_MAXPOS];
     uint64_t npos;
+    int32_t cross_policy;
+    int64_t cross_liq[2]; /* cross legs liquidated in full, in part */
+    int sliced; /* the cross book had a slice and has not been healthy since: it may stay
+                 * liquidatable until its next evaluation */
 } rn_t;
 
 /* a position's, an account's, the engine's figure (Check only on failure) */
@@ -703,10 +927,20 @@ static void rn_setup(rn_t *r, uint64_t seed, int twin)
         }
         r->mark[i] = D("1000");
     }
+    r->cross_policy = (int32_t)rn_range(r, 0, 1);
     for (int k = 0; k < RN_ACC; k++)
         for (int w = 0; w < r->nw; w++) {
             ck_assert_ok(r->e[w], margin_account_new(r->e[w], &r->acct[k]));
-            ck_assert_ok(r->e[w], margin_account_deposit(r->e[w], r->acct[k], D("100000000")));
+            /* the last account: cross in every market, a smaller wallet */
+            ck_assert_ok(r->e[w], margin_account_deposit(r->e[w], r->acct[k],
+                                                         k == RN_CROSS ? D("2000000")
+                                                                       : D("100000000")));
+            if (k == RN_CROSS)
+                for (int i = 0; i < RN_MKT; i++)
+                    ck_assert_ok(r->e[w], margin_account_set_mode(r->e[w], r->acct[k], r->mkt[i],
+                                                                  MARGIN_MODE_CROSS));
+            ck_assert_ok(r->e[w], margin_engine_set(r->e[w], MARGIN_ENG_CROSS_LIQUIDATION,
+                                                    r->cross_policy));
         }
     for (int i = 0; i < RN_MKT; i++)
         for (int w = 0; w < r->nw; w++)
@@ -752,6 +986,12 @@ static void rn_events(rn_t *r, int step)
             break;
         RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_PATH_POINT + 1));
         RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_PATH_POINT + 1));
+        if (getenv("RN_DEBUG") && step >= atoi(getenv("RN_DEBUG")))
+            fprintf(stderr, "step %d ev %d acct %lld mkt %lld pos %lld qty %lld price %lld pt %lld pqty %lld\n",
+                    step, t0, (long long)a[MARGIN_EVF_ACCOUNT], (long long)a[MARGIN_EVF_MARKET],
+                    (long long)a[MARGIN_EVF_POSITION], (long long)a[MARGIN_EVF_QTY],
+                    (long long)a[MARGIN_EVF_PRICE], (long long)a[MARGIN_EVF_PATH_POINT],
+                    (long long)a[MARGIN_EVF_POSITION_QTY]);
         r->count[t0 < 32 ? t0 : 0]++;
         if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION)
             r->fills[a[MARGIN_EVF_FILL] & 7]++;
@@ -768,7 +1008,9 @@ static void rn_events(rn_t *r, int step)
             uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
             uint64_t mi = (uint64_t)a[MARGIN_EVF_MARKET] - 1;
             /* the mark of the moment: a candle's point, or the update's mark */
-            int64_t mk = a[MARGIN_EVF_PATH_POINT] ? r->pt[a[MARGIN_EVF_PATH_POINT] - 1] : r->mark[mi];
+            int64_t mk = a[MARGIN_EVF_PATH_POINT] && mi == r->pt_mkt
+                             ? r->pt[a[MARGIN_EVF_PATH_POINT] - 1]
+                             : r->mark[mi];
             int64_t settle = a[MARGIN_EVF_FILL] == MARGIN_FILL_BANKRUPTCY ? mk : a[MARGIN_EVF_PRICE];
             int64_t x = a[MARGIN_EVF_REALIZED_PNL] + a[MARGIN_EVF_INSURANCE_DELTA] -
                         a[MARGIN_EVF_FEE];
@@ -781,7 +1023,24 @@ static void rn_events(rn_t *r, int step)
                           (long long)rn_market_pnl(r->side[id], a[MARGIN_EVF_QTY], settle,
                                                    r->entry[id]));
             RQ(a[MARGIN_EVF_FEE] >= 0, "step %d: negative fee", step);
-            if (t0 == MARGIN_EV_LIQUIDATION) {
+            if (a[MARGIN_EVF_MODE] == MARGIN_MODE_CROSS) {
+                /* a cross leg: at the mark; the wallet and the book are checked after the
+                 * operation (rn_cross_book) */
+                int64_t pol = 0;
+                RQ(a[MARGIN_EVF_FILL] == MARGIN_FILL_MARK && a[MARGIN_EVF_PRICE] == mk,
+                   "step %d: a cross leg not filled at the mark: type %d fill %lld price %lld "
+                   "mark %lld point %lld market %llu", step, t0, (long long)a[MARGIN_EVF_FILL],
+                   (long long)a[MARGIN_EVF_PRICE], (long long)mk,
+                   (long long)a[MARGIN_EVF_PATH_POINT], (unsigned long long)mi);
+                RQ(a[MARGIN_EVF_INSURANCE_DELTA] == a[MARGIN_EVF_FEE],
+                   "step %d: a cross leg's clearance fee is not the fund's", step);
+                RQ_OK(r->e[0], margin_market_get(r->e[0], mi + 1, MARGIN_MKT_LIQ_POLICY, &pol));
+                if (t0 == MARGIN_EV_PARTIAL_LIQUIDATION && pol == MARGIN_LIQ_POLICY_SLICES)
+                    r->sliced = 1;
+                r->cross_liq[t0 == MARGIN_EV_PARTIAL_LIQUIDATION]++;
+                RQ(t0 == MARGIN_EV_LIQUIDATION || a[MARGIN_EVF_POSITION_QTY] > 0,
+                   "step %d: a partial step left nothing", step);
+            } else if (t0 == MARGIN_EV_LIQUIDATION) {
                 /* the holder loses at most the margin: realized - fee >= -margin */
                 RQ(a[MARGIN_EVF_REALIZED_PNL] - a[MARGIN_EVF_FEE] >= a[MARGIN_EVF_AMOUNT],
                    "step %d: the holder lost more than the margin", step);
@@ -831,6 +1090,36 @@ static void rn_compare(rn_t *r, int step)
     }
 }
 
+/* The cross account after an operation: its wallet never below zero once it has no cross
+ * position (a liquidation's deficit is the fund's; with positions open, realized losses
+ * may take it below zero while their profits back it), and its book above its maintenance margin (a liquidatable book
+ * is liquidated at once: in full, worst first until healthy, or by min-reduce and
+ * tier-down steps sized to restore it), unless a slice left it for its next trigger. */
+static void rn_cross_book(rn_t *r, int step)
+{
+    for (int w = 0; w < r->nw; w++) {
+        const margin_engine *e = r->e[w];
+        uint64_t ac = r->acct[RN_CROSS];
+        if (rn_acct(e, ac, MARGIN_ACCT_CROSS_POSITIONS) == 0) {
+            RQ(rn_acct(e, ac, MARGIN_ACCT_FREE_BALANCE) >= 0,
+               "step %d: engine %d: an empty cross book left the wallet at %lld", step, w,
+               (long long)rn_acct(e, ac, MARGIN_ACCT_FREE_BALANCE));
+            r->sliced = 0;
+            continue;
+        }
+        if (rn_acct(e, ac, MARGIN_ACCT_CROSS_MARGIN_BALANCE) >
+            rn_acct(e, ac, MARGIN_ACCT_CROSS_MAINT_MARGIN)) {
+            r->sliced = 0; /* healthy again */
+            continue;
+        }
+        RQ(r->sliced,
+           "step %d: engine %d: the cross book was left liquidatable (balance %lld, "
+           "maintenance %lld)", step, w,
+           (long long)rn_acct(e, ac, MARGIN_ACCT_CROSS_MARGIN_BALANCE),
+           (long long)rn_acct(e, ac, MARGIN_ACCT_CROSS_MAINT_MARGIN));
+    }
+}
+
 static void rn_run(uint64_t seed, int nops, int twin)
 {
     static rn_t R;
@@ -843,10 +1132,11 @@ static void rn_run(uint64_t seed, int nops, int twin)
         if (op < 35 && r->npos + 1 < RN_MAXPOS) {
             int32_t side = rn_range(r, 0, 1) ? MARGIN_LONG : MARGIN_SHORT;
             int64_t qty = rn_range(r, 1, 400) * D("0.5"), lev = rn_range(r, 2, 50) * D("1");
-            uint64_t a = r->acct[rn_range(r, 0, RN_ACC - 1)];
+            int k = (int)rn_range(r, 0, RN_ACC - 1);
+            uint64_t a = r->acct[k];
             for (int w = 0; w < r->nw; w++)
                 rc[w] = margin_position_open(r->e[w], a, r->mkt[mi], side, qty, r->mark[mi], lev,
-                                             0, 0, &id[w]);
+                                             0, k == RN_CROSS ? MARGIN_FLAG_CROSS : 0, &id[w]);
             RQ(rc[0] == rc[1], "step %d: statuses %d and %d", step, rc[0], rc[1]);
             if (rc[0] == MARGIN_OK) {
                 RQ(id[0] == id[1], "step %d: ids differ", step);
@@ -872,6 +1162,7 @@ static void rn_run(uint64_t seed, int nops, int twin)
             for (int w = 0; w < 2; w++)
                 rc[w] = margin_mark_candle(r->e[w], r->mkt[mi], o, hi, lo, c, MARGIN_PATH_UPDOWN);
             RQ(rc[0] == rc[1], "step %d: candle statuses %d and %d", step, rc[0], rc[1]);
+            r->pt_mkt = (uint64_t)mi;
             r->pt[0] = o;
             r->pt[1] = c >= o ? lo : hi;
             r->pt[2] = c >= o ? hi : lo;
@@ -912,14 +1203,17 @@ static void rn_run(uint64_t seed, int nops, int twin)
         }
         rn_events(r, step);
         rn_compare(r, step);
+        rn_cross_book(r, step);
     }
     /* the run did what it is for: liquidations in full and in part */
     if (getenv("MARGIN_RANDOM_STATS") != NULL)
-        fprintf(stderr, "seed %llu: %lld liquidations, %lld partial, fills %lld/%lld/%lld\n",
+        fprintf(stderr, "seed %llu: %lld liquidations, %lld partial, fills %lld/%lld/%lld, "
+                "cross legs %lld/%lld\n",
                 (unsigned long long)seed, (long long)r->count[MARGIN_EV_LIQUIDATION],
                 (long long)r->count[MARGIN_EV_PARTIAL_LIQUIDATION],
                 (long long)r->fills[MARGIN_FILL_MARK], (long long)r->fills[MARGIN_FILL_LIQ_PRICE],
-                (long long)r->fills[MARGIN_FILL_BANKRUPTCY]);
+                (long long)r->fills[MARGIN_FILL_BANKRUPTCY], (long long)r->cross_liq[0],
+                (long long)r->cross_liq[1]);
     ck_assert(r->count[MARGIN_EV_LIQUIDATION] > 0 && r->count[MARGIN_EV_PARTIAL_LIQUIDATION] > 0);
     for (int w = 0; w < r->nw; w++)
         margin_engine_free(r->e[w]);
@@ -972,6 +1266,13 @@ Suite *suite_liquidation(void)
     tcase_add_test(tc, test_candle_gap_at_open);
     tcase_add_test(tc, test_candle_order);
     tcase_add_test(tc, test_candle_refusals);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cross");
+    tcase_add_loop_test(tc, test_cross_min_reduce_worked, 0, 2);
+    tcase_add_loop_test(tc, test_cross_fee_capped_full, 0, 2);
+    tcase_add_loop_test(tc, test_cross_tier_down_worked, 0, 2);
+    tcase_add_loop_test(tc, test_cross_slices, 0, 2);
+    tcase_add_loop_test(tc, test_cross_worst_first_partial, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("random");
     tcase_set_timeout(tc, 600);
