@@ -565,16 +565,31 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  #MARGIN_LIQ_FEE_BASIS_FILL (default: the liquidation's fill price) or
  *  #MARGIN_LIQ_FEE_BASIS_MARK. @since 0.2.0 */
 #define MARGIN_MKT_LIQ_FEE_BASIS 15
-/** The price a liquidation settles at: #MARGIN_LIQ_FILL_MARK (default), #MARGIN_LIQ_FILL_LIQ_PRICE
- *  or #MARGIN_LIQ_FILL_BANKRUPTCY (see each). @since 0.2.0 */
+/** The price an isolated position's liquidation settles at: #MARGIN_LIQ_FILL_MARK
+ *  (default), #MARGIN_LIQ_FILL_LIQ_PRICE or #MARGIN_LIQ_FILL_BANKRUPTCY (see each). A cross
+ *  position always settles at the mark: its liquidation and bankruptcy prices depend on
+ *  the rest of its book, and what a liquidated cross book owes past its wallet is the
+ *  insurance fund's deficit (#MARGIN_EV_CROSS_LIQUIDATION). @since 0.2.0 */
 #define MARGIN_MKT_LIQ_FILL 16
 /** The price stop-losses and take-profits fill at: #MARGIN_STOP_FILL_MARK (default) or
  *  #MARGIN_STOP_FILL_TRIGGER. @since 0.2.0 */
 #define MARGIN_MKT_STOP_FILL 17
 /** How much of a liquidatable position is liquidated: #MARGIN_LIQ_POLICY_FULL (default),
  *  #MARGIN_LIQ_POLICY_MIN_REDUCE, #MARGIN_LIQ_POLICY_TIER_DOWN or #MARGIN_LIQ_POLICY_SLICES.
- *  Applies to isolated positions; cross positions close in full (their account's policy,
- *  #MARGIN_ENG_CROSS_LIQUIDATION). @since 0.2.0 */
+ *
+ *  Cross books: when a cross book is liquidatable, its positions are taken in the order
+ *  of #MARGIN_ENG_CROSS_LIQUIDATION (all in id order, or worst first while the book stays
+ *  liquidatable), each by the policy of its own market, with the book's figures in place
+ *  of the position's: min-reduce sells the smallest multiple of the step after which the
+ *  book's margin balance (after the clearance fee) is above its maintenance margin (found
+ *  by bisection on the book's exact figures; in full when selling all but one step does
+ *  not restore it); tier-down reduces to the highest lower tier cap that restores the
+ *  book; slices compare the book's margin balance with the backstop times the book's
+ *  maintenance margin, and the cooldown is the account's. A partial step ends the
+ *  liquidation of the book (min-reduce and tier-down sized it to restore the book; a
+ *  slice is one per trigger); its PnL and clearance fee go to the cross wallet, and the
+ *  position stays open, re-keyed with its book. Each leg fills at its market's mark.
+ *  @since 0.2.0 */
 #define MARGIN_MKT_LIQ_POLICY 18
 /** #MARGIN_LIQ_POLICY_SLICES: the notional (money, at the mark) above which a liquidation
  *  takes one slice; default 100000. @since 0.2.0 */
@@ -1510,18 +1525,21 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 #define MARGIN_EV_STOP_LOSS 13     /**< Position closed by its stop-loss. */
 #define MARGIN_EV_TAKE_PROFIT 14   /**< Position closed by its take-profit. */
 /** A cross account was liquidated (position 0, market: the market whose mark or funding
- *  triggered it). Follows the #MARGIN_EV_LIQUIDATION events of the positions it closed.
- *  #MARGIN_EVF_FREE_BALANCE: the cross wallet after; #MARGIN_EVF_AMOUNT: the deficit the
- *  insurance fund covered (>= 0); #MARGIN_EVF_INSURANCE_DELTA: minus that deficit;
- *  #MARGIN_EVF_MARGIN_RATIO: the account margin ratio that triggered it;
- *  #MARGIN_EVF_QTY: the number of positions closed. @since 0.2.0 */
+ *  triggered it). Follows the #MARGIN_EV_LIQUIDATION (and #MARGIN_EV_PARTIAL_LIQUIDATION)
+ *  events of the positions it liquidated, each with its clearance fee in #MARGIN_EVF_FEE
+ *  and #MARGIN_EVF_INSURANCE_DELTA. #MARGIN_EVF_FREE_BALANCE: the cross wallet after;
+ *  #MARGIN_EVF_AMOUNT: the deficit the insurance fund covered (>= 0);
+ *  #MARGIN_EVF_INSURANCE_DELTA: minus that deficit; #MARGIN_EVF_MARGIN_RATIO: the account
+ *  margin ratio that triggered it; #MARGIN_EVF_QTY: the number of positions liquidated,
+ *  in full or in part. @since 0.2.0 */
 #define MARGIN_EV_CROSS_LIQUIDATION 15
-/** Part of an isolated position was liquidated (#MARGIN_MKT_LIQ_POLICY); the position stays
- *  open, smaller. #MARGIN_EVF_QTY: the quantity liquidated; #MARGIN_EVF_PRICE: its fill
- *  price (#MARGIN_EVF_FILL names it); #MARGIN_EVF_FEE: the clearance fee;
- *  #MARGIN_EVF_REALIZED_PNL: the PnL realized on the part; #MARGIN_EVF_AMOUNT: the change
- *  of the position's margin; #MARGIN_EVF_LIQ_PRICE: the liquidation price after it.
- *  @since 0.2.0 */
+/** Part of a position was liquidated (#MARGIN_MKT_LIQ_POLICY); the position stays open,
+ *  smaller. #MARGIN_EVF_QTY: the quantity liquidated; #MARGIN_EVF_PRICE: its fill price
+ *  (#MARGIN_EVF_FILL names it); #MARGIN_EVF_FEE: the clearance fee (also in
+ *  #MARGIN_EVF_INSURANCE_DELTA); #MARGIN_EVF_REALIZED_PNL: the PnL realized on the part;
+ *  #MARGIN_EVF_AMOUNT: the change of the position's margin (isolated; 0 for a cross
+ *  position, whose part's PnL and fee go to the cross wallet); #MARGIN_EVF_LIQ_PRICE: the
+ *  liquidation price after it. @since 0.2.0 */
 #define MARGIN_EV_PARTIAL_LIQUIDATION 16
 /** @} */
 

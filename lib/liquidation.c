@@ -19,7 +19,12 @@
  *    which keeps the released share (Binance's and Bybit's rule): M' = M + PnL_q - fee; the
  *    free balance does not move; the fund receives the fee. F is the liquidation price
  *    when the market fills there, else the mark (a takeover at the bankruptcy price is
- *    always the last, full step). */
+ *    always the last, full step).
+ *
+ * Cross books (cross.c) use the same policies on their legs, judged on the whole book
+ * through a predicate (margin__liq_ok): tier-down and slices share the code below;
+ * min-reduce searches the smallest step by bisection (margin__liq_min_search), since the
+ * closed form holds for one position only. */
 #include <string.h>
 
 #include "engine.h"
