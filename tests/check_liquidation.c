@@ -595,6 +595,324 @@ START_TEST(test_candle_refusals)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the adverse path */
+
+/* Every event of a candle as the callback saw it: its type, position, path point, price,
+ * realized PnL and insurance delta, and the market's mark at that moment. */
+typedef struct {
+    uint64_t market;
+    int n;
+    int32_t type[16];
+    int64_t pos[16], point[16], price[16], realized[16], insurance[16], mark[16];
+} adv_seen;
+
+static void adv_cb(void *user, const margin_engine *e, int32_t type)
+{
+    adv_seen *s = user;
+    if (s->n >= 16 || type == MARGIN_EV_OPEN || type == MARGIN_EV_DEPOSIT)
+        return;
+    s->type[s->n] = type;
+    margin_event_get(e, MARGIN_EVF_POSITION, &s->pos[s->n]);
+    margin_event_get(e, MARGIN_EVF_PATH_POINT, &s->point[s->n]);
+    margin_event_get(e, MARGIN_EVF_PRICE, &s->price[s->n]);
+    margin_event_get(e, MARGIN_EVF_REALIZED_PNL, &s->realized[s->n]);
+    margin_event_get(e, MARGIN_EVF_INSURANCE_DELTA, &s->insurance[s->n]);
+    margin_market_get(e, s->market, MARGIN_MKT_MARK, &s->mark[s->n]);
+    s->n++;
+}
+
+/* One position (1 BTC at 50,000, 20x: margin 2,500, mmr 0.5 %, taker fee 0, stops at their
+ * trigger price) with a stop and a take-profit, one candle on the given path; the events
+ * in *s. Returns the account's free balance after. */
+static int64_t adv_case(int32_t side, const char *stop, const char *take, const char *o,
+                        const char *h, const char *l, const char *c, int32_t path, adv_seen *s)
+{
+    uint64_t m, a, p;
+    int64_t free, mk;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(s, 0, sizeof *s);
+    s->market = m;
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, side, D("1"), D("50000"), D("20"), 0, 0, &p));
+    ck_assert_ok(e, margin_position_set_stops(e, p, stop ? D(stop) : 0, D(take)));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D(o), D(h), D(l), D(c), path));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_ne(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MARK, &mk));
+    ck_assert_int_eq(mk, D(c)); /* the close, on either path */
+    assert_conserved(e, a);
+    free = acct_get(e, a, MARGIN_ACCT_FREE_BALANCE);
+    margin_engine_free(e);
+    return free;
+}
+
+/* Stop-loss against take-profit. A long with stop 49,000 and take-profit 51,000 on a bar
+ * that closes down (open 50,000, high 51,100, low 48,900, close 49,500):
+ *   up-down (open, high, low, close): the high comes first: the take-profit at point 2,
+ *     filled at 51,000 (a continuous move from 50,000): realized 1 * (51,000 - 50,000)
+ *     = +1,000, free 1,000,000 - 2,500 (margin) + 2,500 + 1,000 = 1,001,000;
+ *   adverse (the long walks open, low, high, close): the low first: the stop at point 2,
+ *     filled at 49,000: realized -1,000, free 999,000.
+ * The short mirrored on a bar that closes up (open 50,000, low 48,900, high 51,100, close
+ * 50,500), stop 51,000, take-profit 49,000: up-down meets the low first (take-profit at
+ * 49,000, +1,000), adverse the high (stop at 51,000, -1,000), both at point 2. */
+START_TEST(test_adverse_stop_before_take)
+{
+    adv_seen s;
+    /* the long, bar closing down */
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "49500",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("51000"));
+    ck_assert_int_eq(s.realized[0], D("1000"));
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "49500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(s.realized[0], -D("1000"));
+    /* the short, bar closing up */
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, "51000", "49000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(s.realized[0], D("1000"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, "51000", "49000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("51000"));
+    ck_assert_int_eq(s.realized[0], -D("1000"));
+    /* a bar whose direction already puts the adverse extreme first: both paths agree (the
+     * long on a bar closing up meets the low at point 2 either way) */
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+}
+END_TEST
+
+/* Liquidation against take-profit. Long 1 BTC at 50,000, 20x: margin 2,500, liquidation
+ * price (50,000 - 2,500) / (1 - 0.005) = 47,738.69..; take-profit 51,000; a bar closing
+ * down: open 50,000, high 51,100, low 47,000, close 48,000.
+ *   up-down: the high first: take-profit at 51,000 (point 2), +1,000;
+ *   adverse: the low first: liquidated at point 2 at the mark 47,000 (fill at the mark,
+ *     the default): the holder loses the margin, realized -2,500; the insurance fund
+ *     books the margin balance at the mark, 2,500 + 1 * (47,000 - 50,000) = -500; free
+ *     1,000,000 - 2,500 = 997,500.
+ * Short mirrored: liquidation price (50,000 + 2,500) / 1.005 = 52,238.80..; take-profit
+ * 49,000; a bar closing up: open 50,000, low 48,900, high 53,000, close 52,000: up-down
+ * takes profit at the low (+1,000), adverse liquidates at the high 53,000: realized -2,500,
+ * fund 2,500 - 3,000 = -500. */
+START_TEST(test_adverse_liquidation_before_take)
+{
+    adv_seen s;
+    ck_assert_int_eq(adv_case(MARGIN_LONG, NULL, "51000", "50000", "51100", "47000", "48000",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(adv_case(MARGIN_LONG, NULL, "51000", "50000", "51100", "47000", "48000",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("997500"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_LIQUIDATION);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("47000"));
+    ck_assert_int_eq(s.realized[0], -D("2500"));
+    ck_assert_int_eq(s.insurance[0], -D("500"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, NULL, "49000", "50000", "53000", "48900", "52000",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, NULL, "49000", "50000", "53000", "48900", "52000",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("997500"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_LIQUIDATION);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("53000"));
+    ck_assert_int_eq(s.realized[0], -D("2500"));
+    ck_assert_int_eq(s.insurance[0], -D("500"));
+}
+END_TEST
+
+/* Both sides in one candle. One account holds a long (stop 49,000, take 51,000) and a
+ * short (stop 51,000, take 49,000), both 1 BTC at 50,000, 20x; a bar closing down (open
+ * 50,000, high 51,100, low 48,900, close 49,500). The short walks the bar's up-down order
+ * (its adverse extreme, the high, comes first in it), the long the mirrored one:
+ *   point 2: the short at the high: stopped at 51,000 (-1,000), the market's mark now
+ *            51,100; then the long at the low: stopped at 49,000 (-1,000), a continuous
+ *            move from the open; the market's mark stays 51,100 (the long's walk does not
+ *            move it);
+ *   the free balance: 1,000,000 - 2 * 2,500 + 2 * (2,500 - 1,000) = 998,000.
+ * Up-down would have closed both at the high: the short's stop and the long's
+ * take-profit, +1,000 - 1,000: 1,000,000. */
+START_TEST(test_adverse_both_sides)
+{
+    for (int adverse = 0; adverse < 2; adverse++) {
+        uint64_t m, a, pl, ps;
+        adv_seen s;
+        margin_engine *e = engine("0.005", &m, &a);
+        memset(&s, 0, sizeof s);
+        s.market = m;
+        ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+        ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                             0, &pl));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("50000"), D("20"),
+                                             0, 0, &ps));
+        ck_assert_ok(e, margin_position_set_stops(e, pl, D("49000"), D("51000")));
+        ck_assert_ok(e, margin_position_set_stops(e, ps, D("51000"), D("49000")));
+        ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+        ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("51100"), D("48900"), D("49500"),
+                                           adverse ? MARGIN_PATH_ADVERSE : MARGIN_PATH_UPDOWN));
+        ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+        ck_assert_int_eq(s.n, 2);
+        if (adverse) {
+            ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[0], (int64_t)ps);
+            ck_assert_int_eq(s.price[0], D("51000"));
+            ck_assert_int_eq(s.point[0], 2);
+            ck_assert_int_eq(s.mark[0], D("51100"));
+            ck_assert_int_eq(s.type[1], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[1], (int64_t)pl);
+            ck_assert_int_eq(s.price[1], D("49000"));
+            ck_assert_int_eq(s.point[1], 2);
+            ck_assert_int_eq(s.realized[1], -D("1000"));
+            ck_assert_int_eq(s.mark[1], D("51100"));
+            ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("998000"));
+        } else {
+            ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+            ck_assert_int_eq(s.pos[0], (int64_t)pl);
+            ck_assert_int_eq(s.type[1], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[1], (int64_t)ps);
+            ck_assert_int_eq(s.point[0], 2);
+            ck_assert_int_eq(s.point[1], 2);
+            ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1000000"));
+        }
+        assert_conserved(e, a);
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
+/* A cross book walks the bar's up-down order on the adverse path. Account A holds a cross
+ * long, account B an isolated long, both 1 BTC at 50,000 with stop 49,000 and take-profit
+ * 51,000 (B at 20x; A's wallet of 1,000,000 keeps its liquidation price far away). A bar
+ * closing down (open 50,000, high 51,100, low 48,900, close 49,500), adverse, stops at the
+ * mark (the default): the cross long meets the high first: take-profit at point 2, at
+ * 51,100 (+1,100); the isolated long meets the low first: stop at point 2, at 48,900
+ * (-1,100). */
+START_TEST(test_adverse_cross_walks_updown)
+{
+    uint64_t m, a, b, pa, pb;
+    int seen = 0;
+    adv_seen s;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(&s, 0, sizeof s);
+    s.market = m;
+    ck_assert_ok(e, margin_account_new(e, &b));
+    ck_assert_ok(e, margin_account_deposit(e, b, D("1000000")));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                         MARGIN_FLAG_CROSS, &pa));
+    ck_assert_ok(e, margin_position_open(e, b, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &pb));
+    ck_assert_ok(e, margin_position_set_stops(e, pa, D("49000"), D("51000")));
+    ck_assert_ok(e, margin_position_set_stops(e, pb, D("49000"), D("51000")));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("51100"), D("48900"), D("49500"),
+                                       MARGIN_PATH_ADVERSE));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_eq(pos_get(e, pa, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, pb, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, pa, MARGIN_POS_REALIZED_PNL), D("1100"));
+    ck_assert_int_eq(pos_get(e, pb, MARGIN_POS_REALIZED_PNL), -D("1100"));
+    for (int i = 0; i < s.n; i++) {
+        if (s.pos[i] == (int64_t)pa) {
+            seen |= 1;
+            ck_assert_int_eq(s.type[i], MARGIN_EV_TAKE_PROFIT);
+            ck_assert_int_eq(s.price[i], D("51100"));
+            ck_assert_int_eq(s.point[i], 2);
+        } else if (s.pos[i] == (int64_t)pb) {
+            seen |= 2;
+            ck_assert_int_eq(s.type[i], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.price[i], D("48900"));
+            ck_assert_int_eq(s.point[i], 2);
+        }
+    }
+    ck_assert_int_eq(seen, 3);
+    assert_conserved(e, a);
+    assert_conserved(e, b);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The adverse candle is atomic too. The refusal test's book: a long with stop 49,900 and
+ * a short with stop 50,500; a bar closing up (open 50,000, low 49,800, high 50,600, close
+ * 50,550). Adverse: both stop at point 2 (the long at the low, the short at the high),
+ * two events; with a cap of one the candle is refused (MARGIN_EFULL) and nothing changes,
+ * the state hash the same; with a cap of two both close, each at point 2. */
+START_TEST(test_adverse_refused_whole)
+{
+    uint64_t m, a, p, q, h0, h1;
+    adv_seen s;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(&s, 0, sizeof s);
+    s.market = m;
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("50000"), D("20"), 0, 0,
+                                         &q));
+    ck_assert_ok(e, margin_position_set_stops(e, p, D("49900"), 0));
+    ck_assert_ok(e, margin_position_set_stops(e, q, D("50500"), 0));
+    while (last_event(e, -1, NULL))
+        ;
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 1));
+    ck_assert_ok(e, margin_state_hash(e, &h0));
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_ADVERSE), MARGIN_EFULL);
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"), 2),
+                 MARGIN_EINVAL); /* no third path */
+    ck_assert_ok(e, margin_state_hash(e, &h1));
+    ck_assert(h0 == h1);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 2));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_ADVERSE));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.point[1], 2);
+    ck_assert_int_eq(s.pos[0], (int64_t)p); /* the long first: it walks the bar's order */
+    ck_assert_int_eq(s.price[0], D("49800")); /* stops at the mark (the default) */
+    ck_assert_int_eq(s.price[1], D("50600"));
+    margin_engine_free(e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ randomized */
 
 /* Two engines, one with the full scan (the reference) and one with the indexes, fed the
@@ -972,6 +1290,13 @@ Suite *suite_liquidation(void)
     tcase_add_test(tc, test_candle_gap_at_open);
     tcase_add_test(tc, test_candle_order);
     tcase_add_test(tc, test_candle_refusals);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("adverse");
+    tcase_add_test(tc, test_adverse_stop_before_take);
+    tcase_add_test(tc, test_adverse_liquidation_before_take);
+    tcase_add_test(tc, test_adverse_both_sides);
+    tcase_add_test(tc, test_adverse_cross_walks_updown);
+    tcase_add_test(tc, test_adverse_refused_whole);
     suite_add_tcase(s, tc);
     tc = tcase_create("random");
     tcase_set_timeout(tc, 600);
