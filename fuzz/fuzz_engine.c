@@ -805,7 +805,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case 2:
                 rc[k] = margin_mark_update(e, F.mkt[k], price);
                 break;
-            case 3: /* a mark, or a candle around it (issue 13) */
+            case 3: /* a mark, or a candle around it (issue 13), on either path */
                 if (s2 & 1) {
                     /* saturating: the prices may be anywhere, the call checks them */
                     int64_t w1 = (int64_t)(v2 % 4096) * F.tick, w2 = (int64_t)((v2 >> 12) % 4096) * F.tick;
@@ -816,7 +816,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         hi = INT64_MAX;
                     if (__builtin_sub_overflow(price < cl ? price : cl, w1, &lo))
                         lo = INT64_MIN;
-                    rc[k] = margin_mark_candle(e, F.mkt[k], price, hi, lo, cl, MARGIN_PATH_UPDOWN);
+                    rc[k] = margin_mark_candle(e, F.mkt[k], price, hi, lo, cl,
+                                               (s2 & 4) ? MARGIN_PATH_ADVERSE
+                                                        : MARGIN_PATH_UPDOWN);
                 } else {
                     rc[k] = margin_mark_update(e, F.mkt[k], price);
                 }

@@ -1421,6 +1421,14 @@ MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mar
  *  closes up (close >= open) takes them (open, low, high, close), else open, high, low,
  *  close; the order `margin replay` has always used. @since 0.2.0 */
 #define MARGIN_PATH_UPDOWN 0
+/** margin_mark_candle() path: per position, the adverse extreme first, the worst case a
+ *  risk manager wants. An isolated long walks open, low, high, close and an isolated short
+ *  open, high, low, close, whatever the bar's direction. A cross book (one holder whose
+ *  legs share one mark and one wallet) has no single adverse side: it walks the
+ *  #MARGIN_PATH_UPDOWN order, and only that order moves the market's mark. Point 2 is an
+ *  isolated position's adverse extreme, point 3 its favourable one
+ *  (#MARGIN_EVF_PATH_POINT). @since 0.2.0 */
+#define MARGIN_PATH_ADVERSE 1
 
 /**
  * @brief Apply one candle (open, high, low, close) to a market: its marks as a path.
@@ -1429,6 +1437,19 @@ MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mar
  * triggers act exactly as margin_mark_update() would at that mark, so every trigger fires
  * at the first point of the path that reaches it, and each event carries the point in
  * #MARGIN_EVF_PATH_POINT (1 the open, 2 and 3 the extremes in path order, 4 the close).
+ *
+ * With #MARGIN_PATH_ADVERSE each isolated position walks its own order, its adverse
+ * extreme first (a long the low, a short the high). Point 1 is the open for every
+ * position. Each later point is applied in two groups: first the positions that walk the
+ * bar's up-down order (the isolated side whose adverse extreme that order visits first,
+ * longs on a bar closing up and shorts on one closing down, and every cross book, which
+ * always walks the up-down order), at that order's point, which moves the market's mark;
+ * then the isolated positions of the other side at the mirrored order's point (open, the
+ * other extreme, the first extreme, close), taken as a continuous move from their own
+ * previous point, the market's mark left where the first group put it. A cross book whose
+ * wallet a stop or take-profit of the second group changes is evaluated at the market's
+ * mark. So points 2 and 3 are, for an isolated position, its adverse and its favourable
+ * extreme; the events of point k come first for the first group, then for the second.
  * The open is a jump from the market's last mark (a gap: stops and take-profits it
  * crosses fill at the open); from the open on, the price moves continuously, so with
  * #MARGIN_STOP_FILL_TRIGGER a stop or take-profit the path crosses between two points
@@ -1448,7 +1469,8 @@ MARGIN_API int margin_mark_update(margin_engine *e, uint64_t market, int64_t mar
  * @param[in]     high   #MARGIN_MKT_MAX_PRICE (need not be on the tick grid), with
  * @param[in]     low    `low <= open, close <= high`.
  * @param[in]     close
- * @param[in]     path   #MARGIN_PATH_UPDOWN.
+ * @param[in]     path   #MARGIN_PATH_UPDOWN or #MARGIN_PATH_ADVERSE: the order in which
+ *                        the positions meet the high and the low.
  * @retval #MARGIN_OK        Applied; the market's mark is @p close.
  * @retval #MARGIN_EINVAL    @p e is NULL, a price is <= 0, the prices are not a candle
  *                           (low above open or close, high below them), or @p path is
@@ -1583,8 +1605,10 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  #MARGIN_FILL_BANKRUPTCY; 0 for every other event. @since 0.2.0 */
 #define MARGIN_EVF_FILL 24
 /** The point of a candle's path (margin_mark_candle()) at which the event happened: 1 the
- *  open, 2 the first extreme, 3 the second, 4 the close; 0 for events of every other call.
- *  @since 0.2.0 */
+ *  open, 2 the first extreme, 3 the second, 4 the close; on #MARGIN_PATH_ADVERSE, for an
+ *  isolated position, 2 its adverse extreme (a long's low, a short's high) and 3 its
+ *  favourable one (#MARGIN_EVF_PRICE and the candle say which price), for a cross book the
+ *  up-down order's points; 0 for events of every other call. @since 0.2.0 */
 #define MARGIN_EVF_PATH_POINT 25
 /** @} */
 

@@ -17,7 +17,10 @@
  *     of the whole path): nothing can fail any more, and each point is applied with its
  *     events (and the callback) as a mark update would.
  *
- * The cost is the copy of what the candle triggers, and the path played twice. */
+ * The cost is the copy of what the candle triggers, and the path played twice.
+ *
+ * The adverse path (MARGIN_PATH_ADVERSE) applies each point after the open in two
+ * evaluations, one per group of positions (walk()); both runs walk alike. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,17 +191,48 @@ static void points(int64_t o, int64_t h, int64_t l, int64_t c, int64_t pt[4])
     pt[3] = c;
 }
 
-/* Walk the path on engine x (market mi); stops at the first failure. */
-static int walk(margin_engine *x, uint32_t mi, const int64_t pt[4])
+/* Walk the path on engine x (market mi); stops at the first failure.
+ *
+ * MARGIN_PATH_UPDOWN: every position at each point of pt in turn.
+ * MARGIN_PATH_ADVERSE: point 1, everyone at the open (a jump). Then each point k = 2, 3, 4
+ * in two evaluations: the first group (the isolated positions whose adverse extreme the
+ * up-down order visits first, and every cross book) at pt[k], moving the market's mark;
+ * then the second group (the isolated positions of the other side, `g2`) at the mirrored
+ * order's point q[k] (open, other extreme, first extreme, close), from q[k - 1] (the
+ * continuity test's last mark), the market's mark untouched. So each isolated position
+ * meets its adverse extreme at point 2 and its favourable one at point 3. The scratch run
+ * and the engine run walk alike: the same decisions, the same events. */
+static int walk(margin_engine *x, uint32_t mi, const int64_t pt[4], int32_t path, int32_t g2)
 {
     int k, rc = MARGIN_OK;
+    int64_t q[4];
+    q[0] = pt[0];
+    q[1] = pt[2];
+    q[2] = pt[1];
+    q[3] = pt[3];
     for (k = 0; k < 4 && rc == MARGIN_OK; k++) {
         x->path_point = k + 1;
         x->jump = k == 0;
+        if (path != MARGIN_PATH_ADVERSE || k == 0) {
+            rc = margin__evaluate_market(x, &x->markets[mi], pt[k]);
+            continue;
+        }
+        x->path_skip = g2;
         rc = margin__evaluate_market(x, &x->markets[mi], pt[k]);
+        x->path_skip = 0;
+        if (rc != MARGIN_OK)
+            break;
+        x->path_only = g2;
+        x->path_last = q[k - 1];
+        rc = margin__evaluate_market(x, &x->markets[mi], q[k]);
+        x->path_only = 0;
+        x->path_last = 0;
     }
     x->path_point = 0;
     x->jump = 0;
+    x->path_skip = 0;
+    x->path_only = 0;
+    x->path_last = 0;
     return rc;
 }
 
@@ -209,6 +243,7 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
     margin_engine *t;
     subset s;
     int64_t pt[4];
+    int32_t g2;
     uint32_t mi;
     size_t nev, need;
     int rc;
@@ -218,7 +253,7 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
         return MARGIN_ESTATE;
     if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
         return rc;
-    if (path != MARGIN_PATH_UPDOWN)
+    if (path != MARGIN_PATH_UPDOWN && path != MARGIN_PATH_ADVERSE)
         return margin__fail(e, MARGIN_EINVAL, "unknown candle path option %d", (int)path);
     if ((rc = margin__check_mark(e, m, open)) != MARGIN_OK ||
         (rc = margin__check_mark(e, m, high)) != MARGIN_OK ||
@@ -237,6 +272,9 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
     }
     mi = (uint32_t)(m - e->markets);
     points(open, high, low, close, pt);
+    /* the adverse path's second group: the isolated side whose adverse extreme the up-down
+     * order visits second (shorts on a bar closing up, longs on one closing down) */
+    g2 = close >= open ? MARGIN_SHORT : MARGIN_LONG;
 
     /* 1. the scratch run */
     memset(&s, 0, sizeof s);
@@ -253,7 +291,7 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
         rc = build(e, t, &s);
     if (rc != MARGIN_OK)
         (void)margin__fail(e, rc, "out of memory applying a candle");
-    else if ((rc = walk(t, mi, pt)) != MARGIN_OK)
+    else if ((rc = walk(t, mi, pt, path, g2)) != MARGIN_OK)
         (void)margin__fail(e, rc, "%s", t->msg); /* the scratch's reason, e unchanged */
     nev = (size_t)(t->last_seq - e->last_seq);
     /* 2. reserve what the engine will need, so that nothing can fail on it: the work
@@ -274,6 +312,6 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
     if (rc != MARGIN_OK)
         return rc;
     /* 3. the engine: cannot fail now */
-    rc = walk(e, mi, pt);
+    rc = walk(e, mi, pt, path, g2);
     return rc;
 }

@@ -386,9 +386,10 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     int stop_hit = p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop);
     int take_hit = p->take > 0 && (long_ ? mark >= p->take : mark <= p->take);
     /* MARGIN_STOP_FILL_TRIGGER: a move from the last mark (m->mark, still the previous one
-     * while the update is decided) is continuous; the trigger between the two fills at its
-     * price, unless the last mark was already past it (a gap) */
-    int64_t last = m->mark, trig = stop_hit ? p->stop : p->take;
+     * while the update is decided; on the adverse path's mirrored walk, that walk's previous
+     * point) is continuous; the trigger between the two fills at its price, unless the last
+     * mark was already past it (a gap) */
+    int64_t last = e->path_only ? e->path_last : m->mark, trig = stop_hit ? p->stop : p->take;
     int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 && !e->jump &&
                      (stop_hit || take_hit) &&
                      (stop_hit == long_ ? last > trig : last < trig);
@@ -687,8 +688,19 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
             n = j;
         }
     }
+    if (e->path_skip != 0 || e->path_only != 0) { /* a group of the adverse path */
+        size_t j = 0;
+        for (i = 0; i < n; i++) {
+            const margin__position *p = &MARGIN__POS(e, e->cand[i]);
+            if (e->path_only != 0 ? !p->cross && p->side == e->path_only
+                                  : p->cross || p->side != e->path_skip)
+                e->cand[j++] = e->cand[i];
+        }
+        n = j;
+    }
     if (n == 0) { /* nothing crossed (the common case): only the mark moves */
-        m->mark = mark;
+        if (!e->path_only)
+            m->mark = mark;
         return MARGIN_OK;
     }
     if ((rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
@@ -722,15 +734,19 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
         }
         nout++;
     }
-    /* then the cross books: on the free balances the isolated outcomes leave */
-    if ((rc = margin__cross_decide(e, &nx, mi, mark, &nxout, &nev, &fund)) != MARGIN_OK ||
+    /* then the cross books: on the free balances the isolated outcomes leave (on the
+     * adverse path's mirrored walk, a book noted by a close is valued at its own current
+     * mark, the market's, which that walk does not move) */
+    if ((rc = margin__cross_decide(e, &nx, mi, e->path_only ? m->mark : mark, &nxout, &nev,
+                                   &fund)) != MARGIN_OK ||
         (rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
         unstage_outcomes(e, outs, nout);
         margin__cross_unstage(e, nx);
         return rc;
     }
     margin__cross_unstage(e, nx);
-    m->mark = mark;
+    if (!e->path_only)
+        m->mark = mark;
     for (i = 0; i < nout; i++) {
         if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
             margin__prefetch_close(e, &MARGIN__POS(e, outs[i + 1].pi));

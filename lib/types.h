@@ -206,6 +206,17 @@ struct margin_engine {
      * 4, stamped on events as MARGIN_EVF_PATH_POINT; 0 otherwise), and whether the mark
      * jumped to it (the open: a gap, so stops fill at the mark) */
     int path_point, jump;
+    /* the adverse path (MARGIN_PATH_ADVERSE) evaluates each point in two groups (candle.c):
+     *  - path_skip: a side (+1 long, -1 short) whose isolated positions this evaluation
+     *    skips (the first group's: the bar's up-down order, every cross book); 0 none;
+     *  - path_only: a side: only the isolated positions of that side are decided, cross
+     *    positions skipped, and the market's mark is not moved (the second group's, which
+     *    walks the mirrored order); 0: an ordinary evaluation;
+     *  - path_last: in a path_only evaluation, that walk's previous point, the "last mark"
+     *    of the stop-fill continuity test (decide_at() in trigger.c) instead of m->mark.
+     * All 0 outside margin_mark_candle(). */
+    int32_t path_skip, path_only;
+    int64_t path_last;
 
 
     /* the memory functions (margin_engine_new_with_allocator(), or the C library's) */

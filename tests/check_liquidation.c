@@ -595,6 +595,324 @@ START_TEST(test_candle_refusals)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the adverse path */
+
+/* Every event of a candle as the callback saw it: its type, position, path point, price,
+ * realized PnL and insurance delta, and the market's mark at that moment. */
+typedef struct {
+    uint64_t market;
+    int n;
+    int32_t type[16];
+    int64_t pos[16], point[16], price[16], realized[16], insurance[16], mark[16];
+} adv_seen;
+
+static void adv_cb(void *user, const margin_engine *e, int32_t type)
+{
+    adv_seen *s = user;
+    if (s->n >= 16 || type == MARGIN_EV_OPEN || type == MARGIN_EV_DEPOSIT)
+        return;
+    s->type[s->n] = type;
+    margin_event_get(e, MARGIN_EVF_POSITION, &s->pos[s->n]);
+    margin_event_get(e, MARGIN_EVF_PATH_POINT, &s->point[s->n]);
+    margin_event_get(e, MARGIN_EVF_PRICE, &s->price[s->n]);
+    margin_event_get(e, MARGIN_EVF_REALIZED_PNL, &s->realized[s->n]);
+    margin_event_get(e, MARGIN_EVF_INSURANCE_DELTA, &s->insurance[s->n]);
+    margin_market_get(e, s->market, MARGIN_MKT_MARK, &s->mark[s->n]);
+    s->n++;
+}
+
+/* One position (1 BTC at 50,000, 20x: margin 2,500, mmr 0.5 %, taker fee 0, stops at their
+ * trigger price) with a stop and a take-profit, one candle on the given path; the events
+ * in *s. Returns the account's free balance after. */
+static int64_t adv_case(int32_t side, const char *stop, const char *take, const char *o,
+                        const char *h, const char *l, const char *c, int32_t path, adv_seen *s)
+{
+    uint64_t m, a, p;
+    int64_t free, mk;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(s, 0, sizeof *s);
+    s->market = m;
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, side, D("1"), D("50000"), D("20"), 0, 0, &p));
+    ck_assert_ok(e, margin_position_set_stops(e, p, stop ? D(stop) : 0, D(take)));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D(o), D(h), D(l), D(c), path));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_ne(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MARK, &mk));
+    ck_assert_int_eq(mk, D(c)); /* the close, on either path */
+    assert_conserved(e, a);
+    free = acct_get(e, a, MARGIN_ACCT_FREE_BALANCE);
+    margin_engine_free(e);
+    return free;
+}
+
+/* Stop-loss against take-profit. A long with stop 49,000 and take-profit 51,000 on a bar
+ * that closes down (open 50,000, high 51,100, low 48,900, close 49,500):
+ *   up-down (open, high, low, close): the high comes first: the take-profit at point 2,
+ *     filled at 51,000 (a continuous move from 50,000): realized 1 * (51,000 - 50,000)
+ *     = +1,000, free 1,000,000 - 2,500 (margin) + 2,500 + 1,000 = 1,001,000;
+ *   adverse (the long walks open, low, high, close): the low first: the stop at point 2,
+ *     filled at 49,000: realized -1,000, free 999,000.
+ * The short mirrored on a bar that closes up (open 50,000, low 48,900, high 51,100, close
+ * 50,500), stop 51,000, take-profit 49,000: up-down meets the low first (take-profit at
+ * 49,000, +1,000), adverse the high (stop at 51,000, -1,000), both at point 2. */
+START_TEST(test_adverse_stop_before_take)
+{
+    adv_seen s;
+    /* the long, bar closing down */
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "49500",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("51000"));
+    ck_assert_int_eq(s.realized[0], D("1000"));
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "49500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(s.realized[0], -D("1000"));
+    /* the short, bar closing up */
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, "51000", "49000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(s.realized[0], D("1000"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, "51000", "49000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("51000"));
+    ck_assert_int_eq(s.realized[0], -D("1000"));
+    /* a bar whose direction already puts the adverse extreme first: both paths agree (the
+     * long on a bar closing up meets the low at point 2 either way) */
+    ck_assert_int_eq(adv_case(MARGIN_LONG, "49000", "51000", "50000", "51100", "48900", "50500",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("999000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(s.point[0], 2);
+}
+END_TEST
+
+/* Liquidation against take-profit. Long 1 BTC at 50,000, 20x: margin 2,500, liquidation
+ * price (50,000 - 2,500) / (1 - 0.005) = 47,738.69..; take-profit 51,000; a bar closing
+ * down: open 50,000, high 51,100, low 47,000, close 48,000.
+ *   up-down: the high first: take-profit at 51,000 (point 2), +1,000;
+ *   adverse: the low first: liquidated at point 2 at the mark 47,000 (fill at the mark,
+ *     the default): the holder loses the margin, realized -2,500; the insurance fund
+ *     books the margin balance at the mark, 2,500 + 1 * (47,000 - 50,000) = -500; free
+ *     1,000,000 - 2,500 = 997,500.
+ * Short mirrored: liquidation price (50,000 + 2,500) / 1.005 = 52,238.80..; take-profit
+ * 49,000; a bar closing up: open 50,000, low 48,900, high 53,000, close 52,000: up-down
+ * takes profit at the low (+1,000), adverse liquidates at the high 53,000: realized -2,500,
+ * fund 2,500 - 3,000 = -500. */
+START_TEST(test_adverse_liquidation_before_take)
+{
+    adv_seen s;
+    ck_assert_int_eq(adv_case(MARGIN_LONG, NULL, "51000", "50000", "51100", "47000", "48000",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(adv_case(MARGIN_LONG, NULL, "51000", "50000", "51100", "47000", "48000",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("997500"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_LIQUIDATION);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("47000"));
+    ck_assert_int_eq(s.realized[0], -D("2500"));
+    ck_assert_int_eq(s.insurance[0], -D("500"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, NULL, "49000", "50000", "53000", "48900", "52000",
+                              MARGIN_PATH_UPDOWN, &s),
+                     D("1001000"));
+    ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("49000"));
+    ck_assert_int_eq(adv_case(MARGIN_SHORT, NULL, "49000", "50000", "53000", "48900", "52000",
+                              MARGIN_PATH_ADVERSE, &s),
+                     D("997500"));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.type[0], MARGIN_EV_LIQUIDATION);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.price[0], D("53000"));
+    ck_assert_int_eq(s.realized[0], -D("2500"));
+    ck_assert_int_eq(s.insurance[0], -D("500"));
+}
+END_TEST
+
+/* Both sides in one candle. One account holds a long (stop 49,000, take 51,000) and a
+ * short (stop 51,000, take 49,000), both 1 BTC at 50,000, 20x; a bar closing down (open
+ * 50,000, high 51,100, low 48,900, close 49,500). The short walks the bar's up-down order
+ * (its adverse extreme, the high, comes first in it), the long the mirrored one:
+ *   point 2: the short at the high: stopped at 51,000 (-1,000), the market's mark now
+ *            51,100; then the long at the low: stopped at 49,000 (-1,000), a continuous
+ *            move from the open; the market's mark stays 51,100 (the long's walk does not
+ *            move it);
+ *   the free balance: 1,000,000 - 2 * 2,500 + 2 * (2,500 - 1,000) = 998,000.
+ * Up-down would have closed both at the high: the short's stop and the long's
+ * take-profit, +1,000 - 1,000: 1,000,000. */
+START_TEST(test_adverse_both_sides)
+{
+    for (int adverse = 0; adverse < 2; adverse++) {
+        uint64_t m, a, pl, ps;
+        adv_seen s;
+        margin_engine *e = engine("0.005", &m, &a);
+        memset(&s, 0, sizeof s);
+        s.market = m;
+        ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
+        ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                             0, &pl));
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("50000"), D("20"),
+                                             0, 0, &ps));
+        ck_assert_ok(e, margin_position_set_stops(e, pl, D("49000"), D("51000")));
+        ck_assert_ok(e, margin_position_set_stops(e, ps, D("51000"), D("49000")));
+        ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+        ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("51100"), D("48900"), D("49500"),
+                                           adverse ? MARGIN_PATH_ADVERSE : MARGIN_PATH_UPDOWN));
+        ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+        ck_assert_int_eq(s.n, 2);
+        if (adverse) {
+            ck_assert_int_eq(s.type[0], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[0], (int64_t)ps);
+            ck_assert_int_eq(s.price[0], D("51000"));
+            ck_assert_int_eq(s.point[0], 2);
+            ck_assert_int_eq(s.mark[0], D("51100"));
+            ck_assert_int_eq(s.type[1], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[1], (int64_t)pl);
+            ck_assert_int_eq(s.price[1], D("49000"));
+            ck_assert_int_eq(s.point[1], 2);
+            ck_assert_int_eq(s.realized[1], -D("1000"));
+            ck_assert_int_eq(s.mark[1], D("51100"));
+            ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("998000"));
+        } else {
+            ck_assert_int_eq(s.type[0], MARGIN_EV_TAKE_PROFIT);
+            ck_assert_int_eq(s.pos[0], (int64_t)pl);
+            ck_assert_int_eq(s.type[1], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.pos[1], (int64_t)ps);
+            ck_assert_int_eq(s.point[0], 2);
+            ck_assert_int_eq(s.point[1], 2);
+            ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1000000"));
+        }
+        assert_conserved(e, a);
+        margin_engine_free(e);
+    }
+}
+END_TEST
+
+/* A cross book walks the bar's up-down order on the adverse path. Account A holds a cross
+ * long, account B an isolated long, both 1 BTC at 50,000 with stop 49,000 and take-profit
+ * 51,000 (B at 20x; A's wallet of 1,000,000 keeps its liquidation price far away). A bar
+ * closing down (open 50,000, high 51,100, low 48,900, close 49,500), adverse, stops at the
+ * mark (the default): the cross long meets the high first: take-profit at point 2, at
+ * 51,100 (+1,100); the isolated long meets the low first: stop at point 2, at 48,900
+ * (-1,100). */
+START_TEST(test_adverse_cross_walks_updown)
+{
+    uint64_t m, a, b, pa, pb;
+    int seen = 0;
+    adv_seen s;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(&s, 0, sizeof s);
+    s.market = m;
+    ck_assert_ok(e, margin_account_new(e, &b));
+    ck_assert_ok(e, margin_account_deposit(e, b, D("1000000")));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0,
+                                         MARGIN_FLAG_CROSS, &pa));
+    ck_assert_ok(e, margin_position_open(e, b, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &pb));
+    ck_assert_ok(e, margin_position_set_stops(e, pa, D("49000"), D("51000")));
+    ck_assert_ok(e, margin_position_set_stops(e, pb, D("49000"), D("51000")));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("51100"), D("48900"), D("49500"),
+                                       MARGIN_PATH_ADVERSE));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_eq(pos_get(e, pa, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, pb, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, pa, MARGIN_POS_REALIZED_PNL), D("1100"));
+    ck_assert_int_eq(pos_get(e, pb, MARGIN_POS_REALIZED_PNL), -D("1100"));
+    for (int i = 0; i < s.n; i++) {
+        if (s.pos[i] == (int64_t)pa) {
+            seen |= 1;
+            ck_assert_int_eq(s.type[i], MARGIN_EV_TAKE_PROFIT);
+            ck_assert_int_eq(s.price[i], D("51100"));
+            ck_assert_int_eq(s.point[i], 2);
+        } else if (s.pos[i] == (int64_t)pb) {
+            seen |= 2;
+            ck_assert_int_eq(s.type[i], MARGIN_EV_STOP_LOSS);
+            ck_assert_int_eq(s.price[i], D("48900"));
+            ck_assert_int_eq(s.point[i], 2);
+        }
+    }
+    ck_assert_int_eq(seen, 3);
+    assert_conserved(e, a);
+    assert_conserved(e, b);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The adverse candle is atomic too. The refusal test's book: a long with stop 49,900 and
+ * a short with stop 50,500; a bar closing up (open 50,000, low 49,800, high 50,600, close
+ * 50,550). Adverse: both stop at point 2 (the long at the low, the short at the high),
+ * two events; with a cap of one the candle is refused (MARGIN_EFULL) and nothing changes,
+ * the state hash the same; with a cap of two both close, each at point 2. */
+START_TEST(test_adverse_refused_whole)
+{
+    uint64_t m, a, p, q, h0, h1;
+    adv_seen s;
+    margin_engine *e = engine("0.005", &m, &a);
+    memset(&s, 0, sizeof s);
+    s.market = m;
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
+                                         &p));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("1"), D("50000"), D("20"), 0, 0,
+                                         &q));
+    ck_assert_ok(e, margin_position_set_stops(e, p, D("49900"), 0));
+    ck_assert_ok(e, margin_position_set_stops(e, q, D("50500"), 0));
+    while (last_event(e, -1, NULL))
+        ;
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 1));
+    ck_assert_ok(e, margin_state_hash(e, &h0));
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_ADVERSE), MARGIN_EFULL);
+    ck_assert_rc(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"), 2),
+                 MARGIN_EINVAL); /* no third path */
+    ck_assert_ok(e, margin_state_hash(e, &h1));
+    ck_assert(h0 == h1);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 2));
+    ck_assert_ok(e, margin_engine_set_callback(e, adv_cb, &s));
+    ck_assert_ok(e, margin_mark_candle(e, m, D("50000"), D("50600"), D("49800"), D("50550"),
+                                       MARGIN_PATH_ADVERSE));
+    ck_assert_ok(e, margin_engine_set_callback(e, NULL, NULL));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_STATUS), MARGIN_STATUS_CLOSED);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.point[0], 2);
+    ck_assert_int_eq(s.point[1], 2);
+    ck_assert_int_eq(s.pos[0], (int64_t)p); /* the long first: it walks the bar's order */
+    ck_assert_int_eq(s.price[0], D("49800")); /* stops at the mark (the default) */
+    ck_assert_int_eq(s.price[1], D("50600"));
+    margin_engine_free(e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ randomized */
 
 /* ------------------------------------------------------------------ cross books */
@@ -1241,6 +1559,360 @@ START_TEST(test_random_candles_are_four_marks)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the adverse path, randomized */
+
+/* An independent model of the adverse path. Engines 0 and 1 (indexes, and the full scan)
+ * hold random isolated longs and shorts on three markets with random liquidation options
+ * (every policy, fill, fee basis and stop fill, clearance fees) and receive adverse
+ * candles; twin engine 2 holds only the longs and twin 3 only the shorts (the same
+ * accounts, opened in the same order), and receive plain mark updates: the longs' twin
+ * open, low, high, close, the shorts' twin open, high, low, close, whatever the bar's
+ * direction. The open of a candle is a jump (stops fill at the mark, as
+ * MARGIN_STOP_FILL_MARK does); the twins take it with their market's stop fill set to the
+ * mark for that one update. Isolated positions share nothing but their account's free
+ * balance, which decides nothing here, and the slices' cooldown, which is per account: the
+ * odd seeds give the longs accounts 1 and 2 and the shorts accounts 3 and 4 (a cooldown of
+ * 5 and a moving clock), the even ones mix them (no cooldown). After every operation:
+ *  - per position: status, quantity, realized PnL, fees, margin, liquidation price as its
+ *    twin has them (and engines 0 and 1 alike);
+ *  - per account: the change of the free balance is the sum of the twins' changes; the
+ *    insurance fund is the twins' sum;
+ *  - a candle's events: per position, in order, those of its twin's four updates, the
+ *    path point being the update's rank (2: the position's adverse extreme), every field
+ *    alike but the sequence and the free balance. */
+#define AV_ACC 4
+#define AV_MAXPOS 2048
+#define AV_MAXEV 4096
+
+typedef struct {
+    int64_t pos, point, f[MARGIN_EVF_PATH_POINT + 1];
+    int32_t type;
+    int rank;
+} av_ev;
+
+typedef struct {
+    margin_engine *e[4];
+    uint64_t mkt[RN_MKT], acct[AV_ACC];
+    int64_t mark[RN_MKT], stop_rule[RN_MKT];
+    uint64_t rng;
+    int mixed;
+    uint64_t npos;
+    int side[AV_MAXPOS];
+    uint64_t twin_id[AV_MAXPOS]; /* the id in its twin */
+    uint64_t main_id[2][AV_MAXPOS]; /* a twin's id -> the main id */
+    av_ev ev[2][AV_MAXEV];
+    int nev[2];
+    int64_t liqs;
+} av_t;
+
+#define AV_D0 D("100000000")
+
+static int64_t av_range(av_t *r, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(splitmix64(&r->rng) % (uint64_t)(hi - lo + 1));
+}
+
+static void av_drain(av_t *r, int w, int keep, int rank, int step);
+
+static void av_setup(av_t *r, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    r->rng = seed;
+    r->mixed = (seed & 1) == 0;
+    for (int w = 0; w < 4; w++) {
+        ck_assert_int_eq(margin_engine_new(&r->e[w]), MARGIN_OK);
+        ck_assert_ok(r->e[w], margin_engine_set(r->e[w], MARGIN_ENG_FULL_SCAN, w == 1));
+    }
+    for (int i = 0; i < RN_MKT; i++) {
+        int32_t policy = i == 0 ? (int32_t)av_range(r, 0, 3) : i; /* 1, 2 on the others */
+        int32_t fill = (int32_t)av_range(r, 0, 2), basis = (int32_t)av_range(r, 0, 1);
+        int32_t stop = (int32_t)av_range(r, 0, 1);
+        int64_t fee = av_range(r, 0, 4) == 0 ? 0 : av_range(r, 0, i == 1 ? 400000 : 2000000);
+        r->stop_rule[i] = stop;
+        for (int w = 0; w < 4; w++) {
+            margin_engine *e = r->e[w];
+            char sym[8] = "MKT0";
+            sym[3] = (char)('0' + i);
+            ck_assert_ok(e, margin_market_new(e, sym, &r->mkt[i]));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STEP, D("0.001")));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_TICK, D("0.1")));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], 0, D("0.005"), 0, 0));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("50000"), D("0.01"), 0,
+                                                   MARGIN_DERIVE));
+            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("250000"), D("0.025"), 0,
+                                                   MARGIN_DERIVE));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_POLICY, policy));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FILL, fill));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE_BASIS, basis));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STOP_FILL, stop));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE, fee));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_THRESHOLD,
+                                              D("20000")));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_COOLDOWN,
+                                              r->mixed ? 0 : 5));
+        }
+        r->mark[i] = D("1000");
+    }
+    for (int k = 0; k < AV_ACC; k++)
+        for (int w = 0; w < 4; w++) {
+            ck_assert_ok(r->e[w], margin_account_new(r->e[w], &r->acct[k]));
+            ck_assert_ok(r->e[w], margin_account_deposit(r->e[w], r->acct[k], AV_D0));
+        }
+    for (int i = 0; i < RN_MKT; i++)
+        for (int w = 0; w < 4; w++)
+            ck_assert_ok(r->e[w], margin_mark_update(r->e[w], r->mkt[i], r->mark[i]));
+    for (int w = 0; w < 4; w++)
+        if (w != 1)
+            av_drain(r, w, 0, 0, -1);
+}
+
+/* Drain engine w's queue. Engines 0 and 1: their events alike, in order; with `keep`,
+ * engine 0's position events are kept (list 0). Twins (w 2, 3): kept in list 1 with the
+ * main position id and `rank` as their path point. */
+static void av_drain(av_t *r, int w, int keep, int rank, int step)
+{
+    int32_t t, t1;
+    for (;;) {
+        int rc = margin_event_next(r->e[w], &t);
+        av_ev *x;
+        RQ(rc == MARGIN_OK, "step %d: event_next %d", step, rc);
+        if (w == 0) {
+            RQ(margin_event_next(r->e[1], &t1) == MARGIN_OK && t1 == t,
+               "step %d: the full scan's event type %d, the indexes' %d", step, t1, t);
+        }
+        if (t == MARGIN_EV_NONE)
+            break;
+        if (!keep)
+            continue;
+        RQ(r->nev[w > 0] < AV_MAXEV, "step %d: too many events", step);
+        x = &r->ev[w > 0][r->nev[w > 0]++];
+        x->type = t;
+        RQ_OK(r->e[w], margin_event_fields(r->e[w], x->f, MARGIN_EVF_PATH_POINT + 1));
+        if (w == 0) {
+            int64_t g[MARGIN_EVF_PATH_POINT + 1];
+            RQ_OK(r->e[1], margin_event_fields(r->e[1], g, MARGIN_EVF_PATH_POINT + 1));
+            for (int f = 1; f <= MARGIN_EVF_PATH_POINT; f++)
+                RQ(g[f] == x->f[f], "step %d: event field %d: full scan %lld, indexes %lld",
+                   step, f, (long long)g[f], (long long)x->f[f]);
+            x->pos = x->f[MARGIN_EVF_POSITION];
+            x->point = x->f[MARGIN_EVF_PATH_POINT];
+        } else {
+            uint64_t tid = (uint64_t)x->f[MARGIN_EVF_POSITION];
+            RQ(tid > 0 && tid < AV_MAXPOS, "step %d: twin event without a position", step);
+            x->pos = (int64_t)r->main_id[w - 2][tid];
+            x->point = rank;
+            RQ(x->f[MARGIN_EVF_PATH_POINT] == 0, "step %d: a mark update's path point", step);
+        }
+        x->rank = r->nev[w > 0];
+    }
+}
+
+/* by position, then path point, then order of production */
+static int av_cmp(const void *a, const void *b)
+{
+    const av_ev *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
+    if (x->point != y->point)
+        return x->point < y->point ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static void av_compare_events(av_t *r, int step)
+{
+    RQ(r->nev[0] == r->nev[1], "step %d: %d events, the twins %d", step, r->nev[0], r->nev[1]);
+    qsort(r->ev[0], (size_t)r->nev[0], sizeof r->ev[0][0], av_cmp);
+    qsort(r->ev[1], (size_t)r->nev[1], sizeof r->ev[1][0], av_cmp);
+    for (int i = 0; i < r->nev[0]; i++) {
+        const av_ev *x = &r->ev[0][i], *y = &r->ev[1][i];
+        RQ(x->pos == y->pos && x->type == y->type && x->point == y->point,
+           "step %d: event %d: position %lld type %d point %lld; the twin's position %lld type "
+           "%d point %lld",
+           step, i, (long long)x->pos, x->type, (long long)x->point, (long long)y->pos, y->type,
+           (long long)y->point);
+        for (int f = MARGIN_EVF_ACCOUNT; f < MARGIN_EVF_PATH_POINT; f++)
+            RQ(f == MARGIN_EVF_POSITION || f == MARGIN_EVF_FREE_BALANCE || x->f[f] == y->f[f],
+               "step %d: position %lld, event type %d at point %lld: field %d %lld, the twin's "
+               "%lld",
+               step, (long long)x->pos, x->type, (long long)x->point, f, (long long)x->f[f],
+               (long long)y->f[f]);
+        if (x->type == MARGIN_EV_LIQUIDATION || x->type == MARGIN_EV_PARTIAL_LIQUIDATION)
+            r->liqs++;
+    }
+    r->nev[0] = r->nev[1] = 0;
+}
+
+static void av_compare(av_t *r, int step)
+{
+    static const int32_t keys[] = {MARGIN_POS_STATUS, MARGIN_POS_QTY, MARGIN_POS_REALIZED_PNL,
+                                   MARGIN_POS_FEES, MARGIN_POS_MARGIN, MARGIN_POS_LIQ_PRICE};
+    int64_t ins[4];
+    for (uint64_t id = 1; id <= r->npos; id++) {
+        margin_engine *t = r->e[r->side[id] == MARGIN_LONG ? 2 : 3];
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            int64_t v = rn_pos(r->e[0], id, keys[k]);
+            RQ(v == rn_pos(r->e[1], id, keys[k]), "step %d: position %llu key %d: full scan",
+               step, (unsigned long long)id, keys[k]);
+            RQ(v == rn_pos(t, r->twin_id[id], keys[k]),
+               "step %d: position %llu key %d: %lld, the twin's %lld", step,
+               (unsigned long long)id, keys[k], (long long)v,
+               (long long)rn_pos(t, r->twin_id[id], keys[k]));
+        }
+    }
+    for (int k = 0; k < AV_ACC; k++) {
+        int64_t f0 = rn_acct(r->e[0], r->acct[k], MARGIN_ACCT_FREE_BALANCE);
+        int64_t fl = rn_acct(r->e[2], r->acct[k], MARGIN_ACCT_FREE_BALANCE);
+        int64_t fs = rn_acct(r->e[3], r->acct[k], MARGIN_ACCT_FREE_BALANCE);
+        RQ(f0 == rn_acct(r->e[1], r->acct[k], MARGIN_ACCT_FREE_BALANCE),
+           "step %d: account %d: full scan", step, k);
+        RQ(f0 - AV_D0 == (fl - AV_D0) + (fs - AV_D0),
+           "step %d: account %d: free balance change %lld, the twins' %lld + %lld", step, k,
+           (long long)(f0 - AV_D0), (long long)(fl - AV_D0), (long long)(fs - AV_D0));
+    }
+    for (int w = 0; w < 4; w++)
+        RQ_OK(r->e[w], margin_engine_get(r->e[w], MARGIN_ENG_INSURANCE_FUND, &ins[w]));
+    RQ(ins[0] == ins[1] && ins[0] == ins[2] + ins[3],
+       "step %d: insurance fund %lld, the twins' %lld + %lld", step, (long long)ins[0],
+       (long long)ins[2], (long long)ins[3]);
+}
+
+static void av_run(uint64_t seed, int nops)
+{
+    static av_t R;
+    av_t *r = &R;
+    int candles = 0;
+    av_setup(r, seed);
+    for (int step = 0; step < nops; step++) {
+        int mi = (int)av_range(r, 0, RN_MKT - 1), rc[4] = {0, 0, 0, 0};
+        int64_t op = av_range(r, 0, 99);
+        if (op < 35 && r->npos + 1 < AV_MAXPOS) {
+            int32_t side = av_range(r, 0, 1) ? MARGIN_LONG : MARGIN_SHORT;
+            int tw = side == MARGIN_LONG ? 2 : 3;
+            int64_t qty = av_range(r, 1, 400) * D("0.5"), lev = av_range(r, 2, 50) * D("1");
+            int k = r->mixed ? (int)av_range(r, 0, AV_ACC - 1)
+                             : (side == MARGIN_LONG ? 0 : 2) + (int)av_range(r, 0, 1);
+            uint64_t id[4] = {0, 0, 0, 0};
+            for (int w = 0; w < 4; w++)
+                if (w < 2 || w == tw)
+                    rc[w] = margin_position_open(r->e[w], r->acct[k], r->mkt[mi], side, qty,
+                                                 r->mark[mi], lev, 0, 0, &id[w]);
+            RQ(rc[0] == rc[1] && rc[0] == rc[tw], "step %d: open statuses %d %d %d", step, rc[0],
+               rc[1], rc[tw]);
+            if (rc[0] == MARGIN_OK) {
+                RQ(id[0] == id[1] && id[0] == r->npos + 1 && id[tw] < AV_MAXPOS,
+                   "step %d: ids", step);
+                r->npos = id[0];
+                r->side[id[0]] = side;
+                r->twin_id[id[0]] = id[tw];
+                r->main_id[tw - 2][id[tw]] = id[0];
+                if (av_range(r, 0, 2) == 0) {
+                    int64_t d = r->mark[mi] / 50 * av_range(r, 1, 5) / 10 * 10;
+                    int64_t d2 = r->mark[mi] / 50 * av_range(r, 1, 5) / 10 * 10;
+                    int64_t st = side == MARGIN_LONG ? r->mark[mi] - d : r->mark[mi] + d;
+                    int64_t tp = side == MARGIN_LONG ? r->mark[mi] + d2 : r->mark[mi] - d2;
+                    for (int w = 0; w < 4; w++)
+                        if (w < 2 || w == tw)
+                            rc[w] = margin_position_set_stops(r->e[w], w < 2 ? id[0] : id[tw],
+                                                              st, tp > 0 ? tp : 0);
+                    RQ(rc[0] == rc[1] && rc[0] == rc[tw], "step %d: stops statuses", step);
+                }
+            }
+            for (int w = 0; w < 4; w++)
+                if (w != 1)
+                    av_drain(r, w, 0, 0, step);
+        } else if (op < 70) { /* an adverse candle around the mark, sometimes gapping */
+            int64_t o = r->mark[mi] + r->mark[mi] / 1000 * av_range(r, -8, 8) / D("0.1") * D("0.1");
+            int64_t c = o + o / 1000 * av_range(r, -30, 30) / D("0.1") * D("0.1");
+            int64_t hi = (o > c ? o : c) + D("0.1") * av_range(r, 0, 3000);
+            int64_t lo = (o < c ? o : c) - D("0.1") * av_range(r, 0, 3000);
+            int64_t walk[2][4];
+            if (lo < D("100"))
+                lo = D("100");
+            if (o < lo || c < lo)
+                continue;
+            for (int w = 0; w < 2; w++)
+                rc[w] = margin_mark_candle(r->e[w], r->mkt[mi], o, hi, lo, c, MARGIN_PATH_ADVERSE);
+            RQ(rc[0] == MARGIN_OK && rc[1] == MARGIN_OK, "step %d: candle statuses %d, %d (%s)",
+               step, rc[0], rc[1], margin_errmsg(r->e[0]));
+            av_drain(r, 0, 1, 0, step);
+            /* the model: longs open, low, high, close; shorts open, high, low, close */
+            walk[0][0] = walk[1][0] = o;
+            walk[0][1] = walk[1][2] = lo;
+            walk[0][2] = walk[1][1] = hi;
+            walk[0][3] = walk[1][3] = c;
+            for (int tw = 2; tw < 4; tw++) {
+                margin_engine *t = r->e[tw];
+                for (int k = 0; k < 4; k++) {
+                    if (k == 0) /* the open is a jump: stops fill at the mark */
+                        RQ_OK(t, margin_market_set(t, r->mkt[mi], MARGIN_MKT_STOP_FILL,
+                                                   MARGIN_STOP_FILL_MARK));
+                    RQ_OK(t, margin_mark_update(t, r->mkt[mi], walk[tw - 2][k]));
+                    if (k == 0)
+                        RQ_OK(t, margin_market_set(t, r->mkt[mi], MARGIN_MKT_STOP_FILL,
+                                                   r->stop_rule[mi]));
+                    av_drain(r, tw, 1, k + 1, step);
+                }
+            }
+            av_compare_events(r, step);
+            r->mark[mi] = c;
+            candles++;
+        } else if (op < 90) {
+            int64_t m = r->mark[mi];
+            if (op < 80 && r->npos > 0) { /* aim at a position's liquidation price */
+                uint64_t pid = (uint64_t)av_range(r, 1, (int64_t)r->npos);
+                int64_t lp = rn_pos(r->e[0], pid, MARGIN_POS_LIQ_PRICE);
+                if (rn_pos(r->e[0], pid, MARGIN_POS_STATUS) == MARGIN_STATUS_OPEN && lp > 0 &&
+                    (uint64_t)rn_pos(r->e[0], pid, MARGIN_POS_MARKET) == r->mkt[mi])
+                    m = lp / D("0.1") * D("0.1") + D("0.1") * av_range(r, -1, 1);
+            } else {
+                m += m / 1000 * av_range(r, -30, 30) / D("0.1") * D("0.1");
+            }
+            if (m < D("100"))
+                m = D("100");
+            if (m > D("100000"))
+                m = D("100000");
+            for (int w = 0; w < 4; w++)
+                rc[w] = margin_mark_update(r->e[w], r->mkt[mi], m);
+            RQ(rc[0] == MARGIN_OK && rc[1] == MARGIN_OK && rc[2] == MARGIN_OK &&
+                   rc[3] == MARGIN_OK, "step %d: mark update statuses", step);
+            r->mark[mi] = m;
+            for (int w = 0; w < 4; w++)
+                if (w != 1)
+                    av_drain(r, w, 0, 0, step);
+        } else if (op < 95) {
+            int64_t rate = av_range(r, -300000, 300000);
+            for (int w = 0; w < 4; w++)
+                rc[w] = margin_funding_apply(r->e[w], r->mkt[mi], rate, r->mark[mi]);
+            RQ(rc[0] == MARGIN_OK && rc[1] == MARGIN_OK && rc[2] == MARGIN_OK &&
+                   rc[3] == MARGIN_OK, "step %d: funding statuses", step);
+            for (int w = 0; w < 4; w++)
+                if (w != 1)
+                    av_drain(r, w, 0, 0, step);
+        } else {
+            for (int w = 0; w < 4; w++)
+                RQ_OK(r->e[w], margin_engine_set(r->e[w], MARGIN_ENG_TIME, step));
+        }
+        av_compare(r, step);
+    }
+    if (getenv("MARGIN_RANDOM_STATS") != NULL)
+        fprintf(stderr, "adverse seed %llu: %d candles, %llu positions, %lld liquidations in "
+                "candles\n", (unsigned long long)seed, candles, (unsigned long long)r->npos,
+                (long long)r->liqs);
+    ck_assert(candles > 0 && r->liqs > 0);
+    for (int w = 0; w < 4; w++)
+        margin_engine_free(r->e[w]);
+}
+
+START_TEST(test_random_adverse_twins)
+{
+    uint64_t seed = 0xad + (uint64_t)_i * 65537;
+    const char *env = getenv("MARGIN_RANDOM_SEED");
+    if (env != NULL)
+        seed += strtoull(env, NULL, 10);
+    av_run(seed, 1500);
+}
+END_TEST
+
 Suite *suite_liquidation(void)
 {
     Suite *s = suite_create("liquidation");
@@ -1274,10 +1946,18 @@ Suite *suite_liquidation(void)
     tcase_add_loop_test(tc, test_cross_slices, 0, 2);
     tcase_add_loop_test(tc, test_cross_worst_first_partial, 0, 2);
     suite_add_tcase(s, tc);
+    tc = tcase_create("adverse");
+    tcase_add_test(tc, test_adverse_stop_before_take);
+    tcase_add_test(tc, test_adverse_liquidation_before_take);
+    tcase_add_test(tc, test_adverse_both_sides);
+    tcase_add_test(tc, test_adverse_cross_walks_updown);
+    tcase_add_test(tc, test_adverse_refused_whole);
+    suite_add_tcase(s, tc);
     tc = tcase_create("random");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_random_policies, 0, 12);
     tcase_add_loop_test(tc, test_random_candles_are_four_marks, 0, 6);
+    tcase_add_loop_test(tc, test_random_adverse_twins, 0, 8);
     suite_add_tcase(s, tc);
     return s;
 }

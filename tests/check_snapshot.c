@@ -496,7 +496,7 @@ START_TEST(test_scenario_coverage)
 {
     margin_engine *e = new_engine(), *c;
     su_event *ev = malloc(MAXEV * sizeof *ev);
-    int count[32] = {0}, acct_calls = 0, open_cross = 0, fired_pos = 0, stops = 0;
+    int count[32] = {0}, acct_calls = 0, open_cross = 0, fired_pos = 0, stops = 0, adverse = 0;
     size_t n, nopen = 0;
     uint64_t ids[64];
     ck_assert(ev != NULL);
@@ -507,7 +507,12 @@ START_TEST(test_scenario_coverage)
         count[ev[i].f[MARGIN_EVF_TYPE] & 31]++;
         acct_calls += ev[i].f[MARGIN_EVF_TYPE] == MARGIN_EV_MARGIN_CALL &&
                       ev[i].f[MARGIN_EVF_POSITION] == 0;
+        /* step 88's adverse candle: the long P11 meets the low first, at point 2 */
+        adverse += ev[i].f[MARGIN_EVF_TYPE] == MARGIN_EV_MARGIN_CALL &&
+                   ev[i].f[MARGIN_EVF_POSITION] == 11 && ev[i].f[MARGIN_EVF_PATH_POINT] == 2 &&
+                   ev[i].f[MARGIN_EVF_PRICE] == DS("19052", 8);
     }
+    ck_assert_int_eq(adverse, 1);
     ck_assert_int_ge(count[MARGIN_EV_LIQUIDATION], 6);
     ck_assert_int_ge(count[MARGIN_EV_PARTIAL_LIQUIDATION], 1); /* the candle of step 87 */
     ck_assert_int_ge(count[MARGIN_EV_CROSS_LIQUIDATION], 2);

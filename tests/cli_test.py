@@ -1517,16 +1517,43 @@ class ReplayLiquidation(ReplayBase):
             events, _ = self.run_json(tmp, self.BAR, *self.STOP, "--fill", "trigger")
         self.assertEqual((events[-1]["exit_price"], events[-1]["fill"]), (D(49000), "trigger"))
 
+    def test_candle_adverse_path(self):
+        # A long (stop 49,000, take-profit 51,000) and a short (stop 51,000, take-profit
+        # 49,000), each 1 at 50,000, 20x, in markets of their own; bar b closes down: open
+        # 50,000, high 51,100, low 48,900, close 49,500. Stops fill at their price.
+        #   updown (open, high, low, close) for both: the long takes profit at the high
+        #     (51,000, +1,000), the short is stopped at the high (51,000, -1,000);
+        #   adverse: the long walks open, low, high, close: stopped at the low (point 2,
+        #     mark 48,900, filled at 49,000, -1,000); the short walks open, high: stopped at
+        #     point 2 (mark 51,100, filled at 51,000, -1,000).
+        bar = "time,open,high,low,close\na,50000,50000,50000,50000\nb,50000,51100,48900,49500\n"
+        pos = ("--mmr", "0.005",
+               "--position", "side=long,qty=1,leverage=20,stop=49000,take=51000",
+               "--position", "side=short,qty=1,leverage=20,stop=51000,take=49000",
+               "--fill", "trigger")
+        want = {"updown": {1: ("take_profit", 2, D(51100), D(51000), D(1000)),
+                           2: ("stop_loss", 2, D(51100), D(51000), D(-1000))},
+                "adverse": {1: ("stop_loss", 2, D(48900), D(49000), D(-1000)),
+                            2: ("stop_loss", 2, D(51100), D(51000), D(-1000))}}
+        for path in ("updown", "adverse"):
+            with self.subTest(path=path), tempfile.TemporaryDirectory() as tmp:
+                events, summary = self.run_json(tmp, bar, *pos, "--path", path)
+                closes = {e["position"]: (e["type"], e["path_point"], e["mark"],
+                                          e["exit_price"], e["realized_pnl"])
+                          for e in events if e["type"] in ("stop_loss", "take_profit")}
+                self.assertEqual(closes, want[path])
+                self.assertEqual(summary["marks"], 8)
+
     def test_help_and_bad_arguments(self):
         rc, out, _ = run("replay", "--help")
         self.assertEqual(rc, 0)
         for word in ("--liquidation POLICY", "--liq-fee", "--liq-fill", "--fill mark|trigger",
-                     "--path updown", "partial_liquidation", "path_point"):
+                     "--path updown", "--path adverse", "partial_liquidation", "path_point"):
             self.assertIn(word, out)
         for args, needle in [
             (("--liquidation", "never"), "--liquidation: 'never'"),
             (("--fill", "best"), "--fill: 'best'"),
-            (("--path", "adverse"), "--path: 'adverse'"),
+            (("--path", "sideways"), "--path: 'sideways'"),
             (("--liq-fee", "2"), "--liq-fee: '2'"),
             (("--demo", "contrast", "--liquidation", "full"), "--demo contrast"),
         ]:

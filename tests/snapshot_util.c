@@ -497,7 +497,13 @@ enum { BTC = 1, ETH, SOL };
  *  68-83 mark SOL 14.45: A5's level 0.5 fires (still fired at the end); P5 closed;
  *        new stops on P1; P13 A2 short 1 ETH @900 with stops; A4 deposits again and goes
  *        back to isolated in ETH; the time goes on; more marks and funding that change
- *        nothing but the marks. */
+ *        nothing but the marks.
+ *  84-87 BTC's liquidation options (min-reduce, a clearance fee, stops at the trigger) and
+ *        an up-down candle: P11 partly liquidated at its low (point 3)
+ *  88    an adverse candle on BTC, a bar closing down (open 19070, high 19170, low 19052,
+ *        close 19055): the longs walk their adverse extreme first (open, low, high,
+ *        close): P11's level 0.9 fires at the low (point 2), the high re-arms its levels
+ *        (band 0.05), the close fires 0.5, 0.8 and 0.9 again (point 4). */
 int su_step(margin_engine *e, int i)
 {
     static const int64_t levels[3] = {50000000, 80000000, 90000000};
@@ -588,6 +594,7 @@ int su_step(margin_engine *e, int i)
     case 85: return margin_market_set(e, BTC, MARGIN_MKT_LIQ_FEE, D("0.001"));
     case 86: return margin_market_set(e, BTC, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER);
     case 87: return margin_mark_candle(e, BTC, BP("19160"), BP("19165"), BP("19050"), BP("19060"), MARGIN_PATH_UPDOWN);
+    case 88: return margin_mark_candle(e, BTC, BP("19070"), BP("19170"), BP("19052"), BP("19055"), MARGIN_PATH_ADVERSE);
     default: return MARGIN_EINVAL;
     }
 }

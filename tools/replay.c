@@ -12,8 +12,10 @@
  * show what isolation (or cross margin) does with it.
  *
  * Liquidation options (issue 13) set every market's policy, clearance fee, liquidation fill
- * and stop fill; --path updown applies each OHLC row with margin_mark_candle(), one call per
- * market, instead of four mark updates.
+ * and stop fill; --path updown|adverse applies each OHLC row with margin_mark_candle(), one
+ * call per market, instead of four mark updates (adverse: each isolated position meets its
+ * adverse extreme first, a long the low, a short the high; cross positions the bar's
+ * up-down order).
  *
  * `--demo contrast` runs the same two longs twice, isolated and cross, and prints the two
  * runs side by side. */
@@ -36,7 +38,7 @@ void cli_usage_replay(FILE *f)
           "                     [--margin-call LEVEL]... [--funding RATE --funding-every ROWS]\n"
           "                     [--fee RATE] [--wallet AMOUNT] [--liquidation POLICY]\n"
           "                     [--liq-fee R] [--liq-fill FILL] [--fill mark|trigger]\n"
-          "                     [--path updown] [--json]\n"
+          "                     [--path updown|adverse] [--json]\n"
           "       margin replay --demo contrast [--json]\n"
           "\n"
           "Replay mark prices over isolated and cross positions and print the engine's events.\n"
@@ -98,6 +100,11 @@ void cli_usage_replay(FILE *f)
           "                       closes up, else open, high, low, close; the open a gap from\n"
           "                       the last close), every trigger firing at the first point\n"
           "                       that reaches it; events name the point (path_point 1 to 4)\n"
+          "  --path adverse       the same, but each isolated position meets its adverse\n"
+          "                       extreme first, whatever the bar's direction: a long walks\n"
+          "                       open, low, high, close, a short open, high, low, close\n"
+          "                       (path_point 2 its adverse extreme, 3 its favourable one);\n"
+          "                       cross positions walk the up-down order\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
           "                       margin, printed side by side (takes only --json);\n"
           "                       --demo seed is the demo run with no arguments\n"
@@ -473,7 +480,8 @@ struct replay_args {
     const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s, *wallet_s, *demo_s;
     const char *liq_s, *liq_fee_s, *liq_fill_s, *fill_s, *path_s;
     int64_t liq_policy, liq_fee, liq_fill, stop_fill;
-    int candle; /* --path updown */
+    int candle;  /* --path updown or adverse */
+    int adverse; /* --path adverse */
     int ext;    /* any of the liquidation options: events also say how they filled */
     const char **specs;
     size_t nspecs;
@@ -557,9 +565,10 @@ static int parse_liq_args(struct replay_args *a)
         }
     }
     if (a->path_s) {
-        if (strcmp(a->path_s, "updown") != 0) {
-            cli_error(CMD, "--path: '%s' is not updown (the only candle path so far)",
-                      a->path_s);
+        if (strcmp(a->path_s, "adverse") == 0) {
+            a->adverse = 1;
+        } else if (strcmp(a->path_s, "updown") != 0) {
+            cli_error(CMD, "--path: '%s' is not updown or adverse", a->path_s);
             return -1;
         }
         a->candle = 1;
@@ -1117,6 +1126,20 @@ static void drain(struct replay *rp)
             int64_t pp = ev(rp->e, MARGIN_EVF_PATH_POINT);
             if (pp >= 1 && pp <= rp->row_now->n)
                 mark = rp->row_now->mark[pp - 1];
+            /* --path adverse: an isolated position's point 2 is its adverse extreme (a
+             * long's low, a short's high), 3 its favourable one */
+            if (rp->a->adverse && (pp == 2 || pp == 3) && rp->row_now->n == 4 &&
+                ev(rp->e, MARGIN_EVF_POSITION) != 0 &&
+                ev(rp->e, MARGIN_EVF_MODE) != MARGIN_MODE_CROSS) {
+                int64_t side = 0;
+                int64_t hi = rp->row_now->mark[1] > rp->row_now->mark[2] ? rp->row_now->mark[1]
+                                                                         : rp->row_now->mark[2];
+                int64_t lo = rp->row_now->mark[1] > rp->row_now->mark[2] ? rp->row_now->mark[2]
+                                                                         : rp->row_now->mark[1];
+                margin_position_get(rp->e, (uint64_t)ev(rp->e, MARGIN_EVF_POSITION),
+                                    MARGIN_POS_SIDE, &side);
+                mark = (side == MARGIN_LONG) == (pp == 2) ? lo : hi;
+            }
         }
         p = find_pos(rp, (uint64_t)ev(rp->e, MARGIN_EVF_POSITION));
         if (p && type == MARGIN_EV_OPEN) {
@@ -1455,7 +1478,8 @@ static int run_marks(struct replay *rp)
             rp->mark_now = row->mark[3];
             for (k = 0; k < rp->nmkts; k++) {
                 rc = margin_mark_candle(e, rp->mkts[k].id, row->mark[0], hi, lo, row->mark[3],
-                                        MARGIN_PATH_UPDOWN);
+                                        rp->a->adverse ? MARGIN_PATH_ADVERSE
+                                                       : MARGIN_PATH_UPDOWN);
                 if (rc != MARGIN_OK) {
                     char what[600];
                     snprintf(what, sizeof what, "row %zu (%s): candle", r + 1, row->time);

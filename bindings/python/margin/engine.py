@@ -1068,15 +1068,21 @@ class Market(_Thing):
         """Apply one candle (``margin_mark_candle()``): the mark walks the path's four
         points, open, then low and high in the order a bar that closes up takes them
         (open, low, high, close), else open, high, low, close (``path="updown"``,
-        ``MARGIN_PATH_UPDOWN``, the only path so far).  Every trigger fires at the first
-        point that reaches it, and each event's ``path_point`` says which.  The open is a
-        jump from the last mark; from there the price moves continuously (stops fill at
-        their price with :attr:`stop_fill` ``'trigger'``).  Atomic: on an error nothing
-        changed; afterwards the mark is *close*."""
+        ``MARGIN_PATH_UPDOWN``).  With ``path="adverse"`` (``MARGIN_PATH_ADVERSE``) each
+        isolated position meets its adverse extreme first, whatever the bar's direction:
+        a long walks open, low, high, close, a short open, high, low, close (its
+        ``path_point`` 2 is the adverse extreme, 3 the favourable one); cross positions
+        walk the up-down order, which alone moves the market's mark.  Every trigger fires
+        at the first point that reaches it, and each event's ``path_point`` says which.
+        The open is a jump from the last mark; from there the price moves continuously
+        (stops fill at their price with :attr:`stop_fill` ``'trigger'``).  Atomic: on an
+        error nothing changed; afterwards the mark is *close*."""
         if isinstance(path, str):
-            if path.lower() != "updown":
-                raise InvalidArgument(_capi.MARGIN_EINVAL, f"path: {path!r} is not 'updown'")
-            code = _capi.MARGIN_PATH_UPDOWN
+            paths = {"updown": _capi.MARGIN_PATH_UPDOWN, "adverse": _capi.MARGIN_PATH_ADVERSE}
+            if path.lower() not in paths:
+                raise InvalidArgument(
+                    _capi.MARGIN_EINVAL, f"path: {path!r} is not 'updown' or 'adverse'")
+            code = paths[path.lower()]
         else:
             code = to_i32(path, "path")
         self.engine._call(

@@ -350,8 +350,58 @@ class Candle(unittest.TestCase):
             with self.assertRaises(margin.InvalidArgument):
                 m.mark_candle("100", "90", "80", "95")  # high below the open
             with self.assertRaises(margin.InvalidArgument):
-                m.mark_candle("100", "110", "90", "95", path="adverse")
+                m.mark_candle("100", "110", "90", "95", path="sideways")
+            with self.assertRaises(margin.InvalidArgument):
+                m.mark_candle("100", "110", "90", "95", path=2)
             self.assertIsNone(m.mark)  # nothing changed
+
+
+class AdverseCandle(unittest.TestCase):
+    """The adverse path (``MARGIN_PATH_ADVERSE``).  A long with stop-loss 49,000 and
+    take-profit 51,000 and a short with stop-loss 51,000 and take-profit 49,000, each 1 BTC
+    at 50,000, 20x (margin 2,500), in one account; no trading fee, mmr 0.5 %, stops fill at
+    their price.  Bar: open 50,000, high 51,100, low 48,900, close 49,500 (closes down).
+
+    - up-down (open, high, low, close) for both: at the high (point 2) the short is
+      stopped at 51,000 (-1,000) and the long takes profit at 51,000 (+1,000);
+    - adverse: the short walks the bar's order (its adverse extreme, the high, comes first
+      in it) and is stopped at point 2 (-1,000); the long walks open, low, high, close and is
+      stopped at the low, point 2, at 49,000 (-1,000)."""
+
+    def run_bar(self, path) -> dict:
+        eng = margin.Engine()
+        self.addCleanup(eng.close)
+        m = eng.new_market("BTCUSDT", maker_fee=0, taker_fee=0, stop_fill="trigger",
+                           tiers=[("0", "0.005", None, "0")])
+        a = eng.new_account(deposit="10000")
+        m.mark_update("50000")
+        lng = a.open_position(m, "long", "1", "50000", leverage=20)
+        sht = a.open_position(m, "short", "1", "50000", leverage=20)
+        lng.set_stops(stop_loss="49000", take_profit="51000")
+        sht.set_stops(stop_loss="51000", take_profit="49000")
+        drain(eng)
+        eng.mark_candle(m, "50000", "51100", "48900", "49500", path=path)
+        self.assertEqual(m.mark, D(49500))  # the close, on either path
+        out = {}
+        for e in drain(eng):
+            side = "long" if e.position == lng.id else "short"
+            out[side] = (type(e).__name__, e.path_point, e.price, e.realized_pnl)
+        # 10,000 - 2 * 2,500 + each position's margin and PnL back
+        free = D(5000) + sum(D(2500) + v[3] for v in out.values())
+        self.assertEqual(a.free_balance, free)
+        return out
+
+    def test_updown(self) -> None:
+        self.assertEqual(self.run_bar("updown"),
+                         {"short": ("StopLoss", 2, D(51000), D(-1000)),
+                          "long": ("TakeProfit", 2, D(51000), D(1000))})
+
+    def test_adverse(self) -> None:
+        want = {"short": ("StopLoss", 2, D(51000), D(-1000)),
+                "long": ("StopLoss", 2, D(49000), D(-1000))}
+        self.assertEqual(self.run_bar("adverse"), want)
+        self.assertEqual(self.run_bar("ADVERSE"), want)
+        self.assertEqual(self.run_bar(margin._capi.MARGIN_PATH_ADVERSE), want)
 
 
 if __name__ == "__main__":

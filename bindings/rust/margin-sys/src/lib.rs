@@ -202,6 +202,8 @@ pub const MARGIN_STOP_FILL_MARK: i32 = 0;
 pub const MARGIN_STOP_FILL_TRIGGER: i32 = 1;
 /// margin_mark_candle() path: open, low, high, close for a bar that closes up (close >= open), else open, high, low, close.
 pub const MARGIN_PATH_UPDOWN: i32 = 0;
+/// margin_mark_candle() path: per position, the adverse extreme first: an isolated long walks open, low, high, close, an isolated short open, high, low, close; cross books walk the up-down order, which alone moves the market's mark.
+pub const MARGIN_PATH_ADVERSE: i32 = 1;
 /// Liquidate the whole position ([`MARGIN_MKT_LIQ_POLICY`]; the default).
 pub const MARGIN_LIQ_POLICY_FULL: i32 = 0;
 /// Binance's first step: sell the smallest quantity, rounded up to the step, that leaves the margin balance above the maintenance margin after the loss and the clearance fee.

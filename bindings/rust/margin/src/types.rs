@@ -349,12 +349,19 @@ pub enum CandlePath {
     /// low, close (`MARGIN_PATH_UPDOWN`; the order `margin replay` has always used).
     #[default]
     UpDown,
+    /// Per position, the adverse extreme first: an isolated long walks open, low, high,
+    /// close and an isolated short open, high, low, close, whatever the bar's direction
+    /// (its `path_point` 2 is the adverse extreme, 3 the favourable one); cross positions
+    /// walk the up-down order, which alone moves the market's mark
+    /// (`MARGIN_PATH_ADVERSE`).
+    Adverse,
     /// A path this binding does not know, passed as is.
     Other(i64),
 }
 
 c_values!(CandlePath, "MARGIN_PATH_*", {
     UpDown => sys::MARGIN_PATH_UPDOWN,
+    Adverse => sys::MARGIN_PATH_ADVERSE,
 });
 
 /// A settable market option (`margin_market_set`), with its value in natural units.

@@ -395,3 +395,72 @@ fn candle_refusals_change_nothing() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert_eq!(e.market(m).unwrap().mark, None);
 }
+
+/// The adverse path: a long (stop-loss 49,000, take-profit 51,000) and a short (stop-loss
+/// 51,000, take-profit 49,000), each 1 BTC at 50,000, 20x (margin 2,500), in one account
+/// with 10,000; no trading fee, mmr 0.5 %, stops fill at their price. Bar: open 50,000,
+/// high 51,100, low 48,900, close 49,500 (closes down).
+/// - up-down (open, high, low, close) for both: at the high (point 2) the short is stopped
+///   at 51,000 (-1,000) and the long takes profit at 51,000 (+1,000): free 10,000;
+/// - adverse: the short is stopped at the high (point 2, its adverse extreme, first in the
+///   bar's order), the long walks open, low, high, close and is stopped at the low (point
+///   2) at 49,000 (-1,000): free 10,000 - 2,000 = 8,000.
+fn both_sides_bar(path: CandlePath) -> (Vec<(EventKind, u8, Decimal, Decimal)>, Decimal) {
+    let mut e = Engine::new().unwrap();
+    let m = e
+        .market_with(
+            "BTCUSDT",
+            &[
+                MarketOption::MakerFee(Decimal::ZERO),
+                MarketOption::TakerFee(Decimal::ZERO),
+                MarketOption::StopFill(StopFill::Trigger),
+            ],
+        )
+        .unwrap();
+    e.add_tier(m, &Tier::new("0", "0.005").unwrap().with_maint_amount("0").unwrap())
+        .unwrap();
+    let a = e.account_new().unwrap();
+    e.deposit(a, "10000").unwrap();
+    e.mark_update(m, "50000").unwrap();
+    let long = e.open(a, m, Side::Long, "1", "50000", "20").unwrap();
+    let short = e.open(a, m, Side::Short, "1", "50000", "20").unwrap();
+    e.set_stops(long, d("49000"), Some(d("51000"))).unwrap();
+    e.set_stops(short, d("51000"), Some(d("49000"))).unwrap();
+    drain(&mut e);
+    e.mark_candle(m, "50000", "51100", "48900", "49500", path).unwrap();
+    assert_eq!(e.market(m).unwrap().mark, Some(d("49500"))); // the close
+    let mut out: Vec<_> = drain(&mut e)
+        .into_iter()
+        .map(|ev| {
+            assert!(ev.position == Some(long) || ev.position == Some(short));
+            (ev.position != Some(long), (ev.kind, ev.path_point, ev.price, ev.realized_pnl))
+        })
+        .collect();
+    out.sort_by_key(|x| x.0); // the long first, then the short
+    (out.into_iter().map(|x| x.1).collect(), e.account(a).unwrap().free_balance)
+}
+
+#[test]
+fn candle_adverse_path() {
+    let (updown, free) = both_sides_bar(CandlePath::UpDown);
+    assert_eq!(
+        updown,
+        vec![
+            (EventKind::TakeProfit, 2, d("51000"), d("1000")),
+            (EventKind::StopLoss, 2, d("51000"), d("-1000")),
+        ]
+    );
+    assert_eq!(free, d("10000"));
+    let (adverse, free) = both_sides_bar(CandlePath::Adverse);
+    assert_eq!(
+        adverse,
+        vec![
+            (EventKind::StopLoss, 2, d("49000"), d("-1000")),
+            (EventKind::StopLoss, 2, d("51000"), d("-1000")),
+        ]
+    );
+    assert_eq!(free, d("8000"));
+    // the constant as passed through
+    let (other, _) = both_sides_bar(CandlePath::Other(1));
+    assert_eq!(other, adverse);
+}
