@@ -349,6 +349,11 @@ typedef struct margin_engine margin_engine;
  *  and memory stays bounded by the open positions and this window, however many positions
  *  were ever opened. @since 0.2.0 */
 #define MARGIN_ENG_RETAIN_CLOSED 13
+/** Money the caller has put into the insurance pools with margin_insurance_deposit(), in
+ *  all (money; read-only). The pools hold this plus what liquidations, clearance fees and
+ *  auto-deleveraging moved into them: #MARGIN_ENG_INSURANCE_FUND is the sum of the pools.
+ *  @since 0.2.0 */
+#define MARGIN_ENG_INSURANCE_DEPOSITS 14
 /** @} */
 
 /**
@@ -605,7 +610,61 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  fraction of the maintenance margin (at #MARGIN_RATE_SCALE, 0 to 1; default 0.66666667),
  *  the position is liquidated in full. @since 0.2.0 */
 #define MARGIN_MKT_SLICE_BACKSTOP 22
+/** The market whose insurance pool this market uses: its own id (the default, one pool per
+ *  market) or another market's id, whose pool it then shares (as Bybit groups symbols).
+ *  Liquidation surpluses and deficits, clearance fees and auto-deleveraging of a position
+ *  go to the pool of its market; a cross book's deficit to the pool of the market whose
+ *  mark or funding liquidated it. A market joins another's pool, or returns to its own
+ *  (its own id), only while the pool it leaves is not shared by another market and, for
+ *  its own pool, holds 0; the pool it joins must be that market's own (no chains): else
+ *  #MARGIN_ESTATE and nothing changes. @since 0.2.0 */
+#define MARGIN_MKT_INSURANCE_POOL 23
+/** Balance of the market's insurance pool, money (read-only: margin_insurance_deposit()
+ *  seeds and tops it up). It may be below zero when #MARGIN_MKT_ADL is off, or when
+ *  deleveraging could not cover a deficit (see #MARGIN_ADL_ON). @since 0.2.0 */
+#define MARGIN_MKT_INSURANCE 24
+/** Auto-deleveraging of the market's pool: #MARGIN_ADL_OFF (default) or #MARGIN_ADL_ON.
+ *  An option of the pool: set or read through any market that uses it. Settable at any
+ *  time. @since 0.2.0 */
+#define MARGIN_MKT_ADL 25
+/** The pool's floor, money, >= 0 (default 0): with #MARGIN_ADL_ON, the part of a
+ *  liquidation's deficit that would take the pool below its floor is covered by
+ *  auto-deleveraging. An option of the pool, like #MARGIN_MKT_ADL. @since 0.2.0 */
+#define MARGIN_MKT_INSURANCE_FLOOR 26
+/** How the market ranks positions for auto-deleveraging (#MARGIN_POS_ADL_SCORE):
+ *  #MARGIN_ADL_RANK_BINANCE (default) or #MARGIN_ADL_RANK_BITMEX. @since 0.2.0 */
+#define MARGIN_MKT_ADL_RANKING 27
 /** @} */
+
+/** #MARGIN_MKT_ADL: the pool takes every deficit and may go below zero (the behaviour of
+ *  0.1.0). @since 0.2.0 */
+#define MARGIN_ADL_OFF 0
+/** #MARGIN_MKT_ADL: when an isolated position's liquidation in full (at a mark update, a
+ *  candle's point or a funding round) leaves a deficit that would take its pool below the
+ *  floor, that part of the deficit is covered by closing positions of the other side of the
+ *  same market, isolated and cross, at the bankrupt position's bankruptcy price, without a
+ *  fee, highest #MARGIN_POS_ADL_SCORE first (ties: the lower id), the last one in part
+ *  (to the quantity step). Each pays the difference between its PnL at the mark and at the
+ *  bankruptcy price into the pool (#MARGIN_EV_ADL), so the pool ends at its floor or above
+ *  it. Not deleveraged: positions that the same call closes or evaluates otherwise
+ *  (triggered, or of a cross book it evaluates), and isolated positions that closing at
+ *  the bankruptcy price would take past their own margin. The pool still takes what the
+ *  other side cannot cover, and the deficits of cross books, of stops past the
+ *  bankruptcy price and of partial steps (none: a partial step leaves margin). A cross
+ *  book whose position was deleveraged is re-keyed; if that leaves it liquidatable, its
+ *  next evaluation (the next mark of any of its markets) liquidates it. @since 0.2.0 */
+#define MARGIN_ADL_ON 1
+/** #MARGIN_MKT_ADL_RANKING: Binance's ranking (Binance USDⓈ-M, "Auto-Deleveraging"):
+ *  `max(0, uPnL) / max(1, W) * MM / (W + uPnL)`, 0 when `W + uPnL <= 0`; uPnL and MM the
+ *  position's at the mark, W its margin (isolated) or its account's cross wallet (cross),
+ *  `1` one unit of money. @since 0.2.0 */
+#define MARGIN_ADL_RANK_BINANCE 0
+/** #MARGIN_MKT_ADL_RANKING: BitMEX's ranking (BitMEX, "Auto-Deleveraging"): with values
+ *  signed (negative for shorts), `PnL% = (mark value - entry value) / |entry value|` and
+ *  `effective leverage = |mark value| / (mark value - bankrupt value)`, the score is
+ *  `PnL% * effective leverage` when `PnL% > 0`, else `PnL% / effective leverage`; 0 when
+ *  the mark is at or past the bankruptcy price. @since 0.2.0 */
+#define MARGIN_ADL_RANK_BITMEX 1
 
 /** Clearance fee on the liquidation's fill price (#MARGIN_MKT_LIQ_FEE_BASIS). */
 #define MARGIN_LIQ_FEE_BASIS_FILL 0
@@ -812,6 +871,50 @@ MARGIN_API int margin_market_tier(const margin_engine *e, uint64_t market, uint3
 MARGIN_API int margin_market_tier_for(const margin_engine *e, uint64_t market, int64_t notional,
                                       int64_t *out_mmr, int64_t *out_maint_amount);
 
+/**
+ * @brief Put money into the insurance pool of a market (seed or top up).
+ *
+ * The pool is the one the market uses (#MARGIN_MKT_INSURANCE_POOL). The money comes from
+ * outside the accounts (the venue's own), and is counted in #MARGIN_ENG_INSURANCE_DEPOSITS.
+ * Produces a #MARGIN_EV_INSURANCE_DEPOSIT event.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @param[in]     amount Money, > 0.
+ * @retval #MARGIN_OK        Added.
+ * @retval #MARGIN_EINVAL    @p e is NULL or @p amount <= 0.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_EOVERFLOW The pool, the fund or the deposits total would not fit.
+ * @retval #MARGIN_EFULL     The event queue is at its cap (#MARGIN_ENG_EVENT_CAP).
+ * @retval #MARGIN_ENOMEM    Out of memory for the event.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
+ * On any error nothing changes. Not thread-safe on one engine.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_insurance_deposit(margin_engine *e, uint64_t market, int64_t amount);
+
+/**
+ * @brief Compute the ADL quantile of every open position of a market at once.
+ *
+ * Each side is ranked on its own by #MARGIN_POS_ADL_SCORE at the market's last mark
+ * (highest first, ties by the lower id); a position at rank `r` (0 the first) of `n` gets
+ * the quantile `4 - floor(5 * r / n)`, so the top fifth reads 4 and the bottom fifth 0,
+ * except that a position whose score is <= 0 reads 0. Stored on each position
+ * (#MARGIN_POS_ADL_QUANTILE) until the next call: the venues refresh these every few
+ * seconds, not on every mark. O(n log n) for n open positions of the market.
+ *
+ * @param[in,out] e      The engine.
+ * @param[in]     market The market's id.
+ * @retval #MARGIN_OK        Computed.
+ * @retval #MARGIN_EINVAL    @p e is NULL.
+ * @retval #MARGIN_ENOTFOUND No market has that id.
+ * @retval #MARGIN_ENOMEM    Out of memory; nothing changed.
+ * @retval #MARGIN_ESTATE    Called from inside the event callback.
+ * Not thread-safe on one engine.
+ * @since 0.2.0
+ */
+MARGIN_API int margin_market_adl_quantiles(margin_engine *e, uint64_t market);
+
 /** @} */
 
 /**
@@ -1004,6 +1107,9 @@ MARGIN_API int margin_account_mode(const margin_engine *e, uint64_t account, uin
 #define MARGIN_STATUS_CLOSED 1
 /** Position status: liquidated (irreversible). */
 #define MARGIN_STATUS_LIQUIDATED 2
+/** Position status: closed by auto-deleveraging against a bankrupt position
+ *  (#MARGIN_EV_ADL). @since 0.2.0 */
+#define MARGIN_STATUS_DELEVERAGED 3
 /** Status filter of the listing functions (margin_positions()): every status.
  *  @since 0.2.0 */
 #define MARGIN_STATUS_ANY (-1)
@@ -1025,6 +1131,15 @@ MARGIN_API int margin_account_mode(const margin_engine *e, uint64_t account, uin
 #define MARGIN_POS_TAKE_PROFIT 13 /**< Take-profit trigger price, price units, 0 if none. */
 #define MARGIN_POS_LIQ_PRICE 14   /**< Liquidation price in force (the trigger), price units, 0 if none. For a cross position, the cross liquidation price at the other markets' last marks (as #MARGIN_AT_LIQ_PRICE). */
 #define MARGIN_POS_MODE 15        /**< #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS. @since 0.2.0 */
+/** The position's raw auto-deleveraging score at its market's last mark (the entry before
+ *  any), by the market's #MARGIN_MKT_ADL_RANKING, at #MARGIN_RATE_SCALE, rounded down;
+ *  a magnitude past INT64_MAX saturates. Higher scores are deleveraged first; 0 for a
+ *  position that is not open. @since 0.2.0 */
+#define MARGIN_POS_ADL_SCORE 16
+/** The position's ADL quantile, 0 to 4 (4: the first to be deleveraged; the venues' five
+ *  lights), as the last margin_market_adl_quantiles() of its market set it (0 before any,
+ *  and once closed). @since 0.2.0 */
+#define MARGIN_POS_ADL_QUANTILE 17
 /** @} */
 
 /** @name Position keys: figures at a mark price (margin_position_at())
@@ -1563,6 +1678,20 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  position, whose part's PnL and fee go to the cross wallet); #MARGIN_EVF_LIQ_PRICE: the
  *  liquidation price after it. @since 0.2.0 */
 #define MARGIN_EV_PARTIAL_LIQUIDATION 16
+/** Money was put into a market's insurance pool (margin_insurance_deposit()): account and
+ *  position 0; #MARGIN_EVF_AMOUNT and #MARGIN_EVF_INSURANCE_DELTA: the amount.
+ *  @since 0.2.0 */
+#define MARGIN_EV_INSURANCE_DEPOSIT 17
+/** A position was auto-deleveraged (#MARGIN_ADL_ON) against a bankrupt position, which
+ *  #MARGIN_EVF_COUNTERPARTY names; it follows that position's #MARGIN_EV_LIQUIDATION.
+ *  #MARGIN_EVF_QTY: the quantity closed (all of it: the position is
+ *  #MARGIN_STATUS_DELEVERAGED; less: it stays open, smaller, its margin reduced pro rata);
+ *  #MARGIN_EVF_PRICE: the bankrupt position's bankruptcy price, the fill
+ *  (#MARGIN_EVF_FILL #MARGIN_FILL_BANKRUPTCY); no fee; #MARGIN_EVF_REALIZED_PNL: the PnL at
+ *  that price; #MARGIN_EVF_AMOUNT: minus the margin released (isolated);
+ *  #MARGIN_EVF_INSURANCE_DELTA: what it paid into the pool, its PnL at the mark less its
+ *  PnL at the fill. @since 0.2.0 */
+#define MARGIN_EV_ADL 18
 /** @} */
 
 /** #MARGIN_EVF_FILL: the mark. @since 0.2.0 */
@@ -1610,6 +1739,14 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  favourable one (#MARGIN_EVF_PRICE and the candle say which price), for a cross book the
  *  up-down order's points; 0 for events of every other call. @since 0.2.0 */
 #define MARGIN_EVF_PATH_POINT 25
+/** #MARGIN_EV_ADL: the id of the bankrupt position it was deleveraged against.
+ *  @since 0.2.0 */
+#define MARGIN_EVF_COUNTERPARTY 26
+/** #MARGIN_EV_LIQUIDATION of a bankrupt position with #MARGIN_ADL_ON: the part of its
+ *  deficit that auto-deleveraging covered (the sum of the #MARGIN_EVF_INSURANCE_DELTA of
+ *  the #MARGIN_EV_ADL events that follow it); the pool paid #MARGIN_EVF_INSURANCE_DELTA
+ *  (negative) less that. @since 0.2.0 */
+#define MARGIN_EVF_ADL_COVERED 27
 /** @} */
 
 /**
@@ -1666,12 +1803,12 @@ MARGIN_API int margin_event_get(const margin_engine *e, int32_t field, int64_t *
  * @brief Copy every field of the current event (or of the event being delivered to the
  *        callback) into @p out in one call.
  *
- * `out[0]` receives the number of fields this library knows (25 in this version: fields
- * 1 to 25; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
+ * `out[0]` receives the number of fields this library knows (27 in this version: fields
+ * 1 to 27; 0.1.0 knew 22), and `out[f]` the value of field `f` (a `MARGIN_EVF_*` constant) for
  * `1 <= f < n`. @p n may be smaller than the number of fields (only the first are copied)
  * or larger (fields this library does not know are 0), so a program built against an
  * older or newer header works with this library. An array of
- * `MARGIN_EVF_MODE + 1` elements holds every field of this version.
+ * `MARGIN_EVF_ADL_COVERED + 1` elements holds every field of this version.
  *
  * @param[in]  e   The engine.
  * @param[out] out Receives the fields; not written when @p n is 0.
@@ -1701,9 +1838,9 @@ MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t 
  * @{
  */
 
-/** Snapshot format version written by this library (and the only one it reads so far).
+/** Snapshot format version written by this library (it reads every version up to this one).
  *  @since 0.2.0 */
-#define MARGIN_SNAPSHOT_VERSION 2
+#define MARGIN_SNAPSHOT_VERSION 3
 
 /**
  * @brief Save the engine into the caller's buffer.

@@ -185,7 +185,8 @@ int margin__ledger_check(const margin_engine *e, const margin__position *p, int 
     const margin__account *a = &e->accounts[p->account];
     if (!add_ok(a->free, d->free) || !add_ok(a->isolated, d->isolated) ||
         !add_ok(a->realized, d->realized) || !add_ok(a->fees, d->fees) ||
-        !add_ok(a->funding, d->funding) || !add_ok(e->insurance, d->insurance))
+        !add_ok(a->funding, d->funding) || !add_ok(e->insurance, d->insurance) ||
+        !add_ok(e->markets[e->markets[p->market].pool_of].pool, d->insurance))
         return MARGIN_EOVERFLOW;
     if (count_pos && (!add_ok(p->realized, d->realized) || !add_ok(p->fees, d->fees) ||
                       !add_ok(p->funding, d->funding)))
@@ -193,7 +194,8 @@ int margin__ledger_check(const margin_engine *e, const margin__position *p, int 
     return MARGIN_OK;
 }
 
-void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d)
+void margin__ledger_apply(margin_engine *e, uint32_t account, uint32_t market,
+                          const margin__delta *d)
 {
     margin__account *a = &e->accounts[account];
     a->free += d->free;
@@ -201,7 +203,7 @@ void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delt
     a->realized += d->realized;
     a->fees += d->fees;
     a->funding += d->funding;
-    e->insurance += d->insurance;
+    margin__pool_add(e, market, d->insurance);
 }
 
 int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d)

@@ -990,7 +990,7 @@ static void close_leg(margin_engine *e, const xclose *c)
     d.realized = c->pnl;
     d.fees = c->fee;
     d.insurance = liq ? c->fee : 0;
-    margin__ledger_apply(e, p->account, &d);
+    margin__ledger_apply(e, p->account, p->market, &d);
     p->realized += c->pnl;
     p->fees += c->fee;
     if (liq && c->qty < qty) { /* a partial step: the leg stays open, re-keyed with its book */
@@ -1058,7 +1058,7 @@ static void apply(margin_engine *e, const xout *o)
             memset(&d, 0, sizeof d);
             d.free = d.realized = o->deficit;
             d.insurance = -o->deficit;
-            margin__ledger_apply(e, o->ai, &d);
+            margin__ledger_apply(e, o->ai, o->market, &d);
         }
         ev = account_event(e, MARGIN_EV_CROSS_LIQUIDATION, o);
         ev->f[MARGIN_EVF_AMOUNT] = last ? o->deficit : 0;
@@ -1246,7 +1246,11 @@ void margin__cross_apply(margin_engine *e, size_t nacc, size_t nout)
             if (xo[i].active)
                 apply(e, &xo[i]);
         }
-        rekey_with(e, e->xacc[i], i < nout && xo[i].n == 0 ? &xo[i].b : NULL);
+        /* (a deleveraging since the decision moved the book: from its state) */
+        rekey_with(e, e->xacc[i],
+                   i < nout && xo[i].n == 0 && !(e->nadlx > 0 && margin__adl_touches(e, e->xacc[i]))
+                       ? &xo[i].b
+                       : NULL);
     }
 }
 
@@ -1322,6 +1326,21 @@ int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi)
     for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
         n += MARGIN__POS(e, pi).cross && MARGIN__POS(e, pi).market == mi;
     return n;
+}
+
+int margin__cross_active(const margin_engine *e, size_t nacc, size_t nout, uint32_t ai)
+{
+    size_t lo = 0, hi = nacc < nout ? nacc : nout;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->xacc[mid] == ai)
+            return ((const xout *)e->xout)[mid].active;
+        if (e->xacc[mid] < ai)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }
 
 /* Room in the cross work space for nacc noted accounts, nout outcomes and ncl closes

@@ -125,6 +125,8 @@ void margin__engine_clear(margin_engine *e)
     margin__dealloc(e, e->xacc);
     margin__dealloc(e, e->xout);
     margin__dealloc(e, e->xcl);
+    margin__dealloc(e, e->adl);
+    margin__dealloc(e, e->adlx);
 }
 
 void margin_engine_free(margin_engine *e)
@@ -218,6 +220,7 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
         e->cross_policy = (int32_t)value;
         return MARGIN_OK;
     case MARGIN_ENG_INSURANCE_FUND:
+    case MARGIN_ENG_INSURANCE_DEPOSITS:
     case MARGIN_ENG_OPEN_POSITIONS:
     case MARGIN_ENG_EVENTS_PENDING:
     case MARGIN_ENG_LAST_SEQ:
@@ -248,6 +251,9 @@ int margin_engine_get(const margin_engine *e, int32_t key, int64_t *out)
         break;
     case MARGIN_ENG_INSURANCE_FUND:
         v = e->insurance;
+        break;
+    case MARGIN_ENG_INSURANCE_DEPOSITS:
+        v = e->insurance_deposits;
         break;
     case MARGIN_ENG_OPEN_POSITIONS:
         v = (int64_t)e->open_positions;

@@ -53,7 +53,38 @@ typedef struct {
  * realized/fees/funding totals) would overflow any ledger; checked before every commit. */
 int margin__ledger_check(const margin_engine *e, const margin__position *p, int count_pos,
                          const margin__delta *d);
-void margin__ledger_apply(margin_engine *e, uint32_t account, const margin__delta *d);
+/* insurance pools and auto-deleveraging (insurance.c) */
+void margin__pool_add(margin_engine *e, uint32_t mi, int64_t amount);
+int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t value);
+int64_t margin__pool_get(const margin_engine *e, const margin__market *m, int32_t key);
+/* the raw ADL score of open position p at mark (MARGIN_POS_ADL_SCORE) */
+int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int64_t mark);
+/* One planned deleveraging: qty of position pi closed at `price` (the bankrupt position's
+ * bankruptcy price) without a fee; pnl its PnL there, released the isolated margin it
+ * frees, credit what it pays into the pool (its PnL at the mark less pnl). */
+typedef struct {
+    uint32_t pi, bankrupt;
+    int64_t qty, price, pnl, released, credit;
+} margin__adlx;
+/* 1: position pi cannot be deleveraged in this batch */
+typedef int (*margin__adl_skip)(const void *ctx, uint32_t pi);
+/* Cover `need` of the deficit of isolated position `bankrupt` (market m at mark) by
+ * deleveraging: appends to e->adlx (from e->nadlx on) and stages each close on its account;
+ * *covered receives the credits (>= need unless the other side runs out). MARGIN_ENOMEM,
+ * MARGIN_EOVERFLOW (with the message set). */
+int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrupt,
+                     int64_t mark, int64_t need, margin__adl_skip skip, const void *ctx,
+                     int64_t *covered);
+void margin__adl_unstage(margin_engine *e);
+/* apply the planned closes e->adlx[first .. first + count) with their events (reserved) */
+void margin__adl_apply(margin_engine *e, size_t first, size_t count);
+/* room for what scratch engine t's deleveraging used (margin_mark_candle) */
+int margin__adl_reserve(margin_engine *e, const margin_engine *t);
+/* does a planned deleveraging touch account ai? */
+int margin__adl_touches(const margin_engine *e, uint32_t ai);
+/* apply d to the account; its insurance change goes to the pool of market `market` */
+void margin__ledger_apply(margin_engine *e, uint32_t account, uint32_t market,
+                          const margin__delta *d);
 /* A batch changes several positions of one account at once: stage each delta on its
  * account, so that the totals are checked and not only each delta (MARGIN_EOVERFLOW);
  * then unstage every account touched, whatever the outcome. */
@@ -66,6 +97,7 @@ typedef struct {
     int64_t ret;       /* returned to the free balance before the fee */
     int64_t fee;       /* fee actually charged */
     int64_t insurance; /* insurance-fund change */
+    int64_t adl;       /* a bankrupt liquidation: what auto-deleveraging covered */
 } margin__close;
 int margin__close_compute(const margin_engine *e, const margin__position *p, int64_t price,
                           int64_t fee_rate, int liquidation, margin__close *out);
@@ -122,6 +154,9 @@ int margin__check_mark(const margin_engine *e, const margin__market *m, int64_t 
  * in the cross work space (cross.c) */
 int margin__reserve_work(margin_engine *e, const margin_engine *t, size_t all);
 int margin__cross_reserve(margin_engine *e, size_t nacc, size_t nout, size_t ncl);
+/* after margin__cross_decide (nacc accounts, nout outcomes): does account ai's outcome
+ * change anything? */
+int margin__cross_active(const margin_engine *e, size_t nacc, size_t nout, uint32_t ai);
 
 /* triggers (trigger.c) */
 /* make a work buffer hold `need` items of `size` bytes (MARGIN_ENOMEM with a message) */

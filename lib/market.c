@@ -72,6 +72,7 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     m->taker = 40000; /* 0.0004 */
     m->mm_basis = MARGIN_MM_BASIS_MARK;
     margin__market_liq_defaults(m);
+    m->pool_of = e->nmarkets; /* its own pool */
     m->head = m->tail = MARGIN__NONE;
     m->down.max = 1;
     m->up.max = 0;
@@ -316,6 +317,12 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
     case MARGIN_MKT_SLICE_COOLDOWN:
     case MARGIN_MKT_SLICE_BACKSTOP:
         return set_liq_option(e, m, key, value);
+    case MARGIN_MKT_INSURANCE_POOL:
+    case MARGIN_MKT_INSURANCE:
+    case MARGIN_MKT_ADL:
+    case MARGIN_MKT_INSURANCE_FLOOR:
+    case MARGIN_MKT_ADL_RANKING:
+        return margin__pool_set(e, m, key, value);
     case MARGIN_MKT_MARK:
     case MARGIN_MKT_TIER_COUNT:
     case MARGIN_MKT_OPEN_POSITIONS:
@@ -402,6 +409,13 @@ int margin_market_get(const margin_engine *e, uint64_t market, int32_t key, int6
         break;
     case MARGIN_MKT_SLICE_BACKSTOP:
         v = m->slice_backstop;
+        break;
+    case MARGIN_MKT_INSURANCE_POOL:
+    case MARGIN_MKT_INSURANCE:
+    case MARGIN_MKT_ADL:
+    case MARGIN_MKT_INSURANCE_FLOOR:
+    case MARGIN_MKT_ADL_RANKING:
+        v = margin__pool_get(e, m, key);
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown market key %d", (int)key);

@@ -215,7 +215,7 @@ static int open_cross(margin_engine *e, margin__account *a, margin__market *m, i
         return rc;
     pi = e->npos++;
     MARGIN__POS(e, pi) = np;
-    margin__ledger_apply(e, ai, &d);
+    margin__ledger_apply(e, ai, np.market, &d);
     margin__link(e, pi);
     margin__cross_rekey(e, ai);
     margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, qty, 0, fee));
@@ -330,7 +330,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     c.p.fees = value_fee;
     c.p.down_slot = c.p.up_slot = MARGIN__NONE;
     MARGIN__POS(e, pi) = c.p;
-    margin__ledger_apply(e, c.p.account, &d);
+    margin__ledger_apply(e, c.p.account, c.p.market, &d);
     margin__link(e, pi);
     margin__index_set(e, m, pi, c.down, c.up);
     touched(e, c.p.account);
@@ -428,7 +428,7 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
         (void)margin__bankruptcy(m, p, &bp); /* computed before: cannot fail here */
     {
         margin__delta d = close_delta(p, c);
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
     }
     p->realized += c->realized;
     p->fees += c->fee;
@@ -446,6 +446,7 @@ static void close_books(margin_engine *e, uint32_t pi, int64_t price, const marg
     ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = bp;
     ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->insurance;
     ev->f[MARGIN_EVF_FILL] = fill;
+    ev->f[MARGIN_EVF_ADL_COVERED] = c->adl;
     margin__ev_commit(e, ev);
 }
 
@@ -475,7 +476,7 @@ void margin__partial_apply(margin_engine *e, uint32_t pi, const margin__liq *l)
     int64_t before = p->margin;
     {
         margin__delta d = margin__liq_delta(l);
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
     }
     p->qty -= l->qty;
     p->margin = l->margin;
@@ -568,7 +569,7 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
             return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         *p = np;
         touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, 0, fee));
@@ -583,7 +584,7 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
         d = delta_of(cl.ret - cl.fee, 0, cl.realized, cl.fee, cl.insurance);
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         *p = np;
         touched(e, p->account);
         ev = trade_event(e, MARGIN_EV_REDUCE, pi, price, qty, 0, cl.fee);
@@ -621,7 +622,7 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
         close_books(e, pi, price, &cl, MARGIN_EV_CLOSE, 0);
         np.status = MARGIN_STATUS_OPEN;
         *p = np; /* same id, lists and index slots */
-        margin__ledger_apply(e, p->account, &d2);
+        margin__ledger_apply(e, p->account, p->market, &d2);
         touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, 0, fee_open));
         return MARGIN_OK;
@@ -694,7 +695,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         commit_state(e, pi, &c);
         touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_INCREASE, pi, price, qty, add, fee));
@@ -741,7 +742,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
             return margin__fail(e, MARGIN_EOVERFLOW, "the account's ledgers would overflow");
         if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
             return rc;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         amount = nm - p->margin;
         commit_state(e, pi, &c);
         touched(e, p->account);
@@ -807,7 +808,7 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
         c.p.aprev = p->aprev;
         c.p.anext = p->anext;
         *p = c.p;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         margin__index_set(e, m, pi, c.down, c.up);
         touched(e, p->account);
         margin__ev_commit(e, trade_event(e, MARGIN_EV_OPEN, pi, price, rest, im, fee_open));
@@ -838,7 +839,7 @@ static int change_margin(margin_engine *e, uint32_t pi, int64_t delta, int64_t n
         return margin__fail(e, MARGIN_EOVERFLOW, "the free balance would overflow");
     if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
         return rc;
-    margin__ledger_apply(e, p->account, &d);
+    margin__ledger_apply(e, p->account, p->market, &d);
     commit_state(e, pi, &c);
     touched(e, p->account);
     ev = margin__ev_position(e, ev_type, pi);
@@ -1049,6 +1050,16 @@ int margin_position_get(const margin_engine *e, uint64_t position, int32_t key, 
         break;
     case MARGIN_POS_MODE:
         v = p->cross ? MARGIN_MODE_CROSS : MARGIN_MODE_ISOLATED;
+        break;
+    case MARGIN_POS_ADL_SCORE:
+        v = 0;
+        if (p->status == MARGIN_STATUS_OPEN) {
+            const margin__market *m = &e->markets[p->market];
+            v = margin__adl_score(e, p, m->mark ? m->mark : p->entry);
+        }
+        break;
+    case MARGIN_POS_ADL_QUANTILE:
+        v = p->status == MARGIN_STATUS_OPEN ? p->adl_q : 0;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown position key %d", (int)key);

@@ -44,6 +44,7 @@
 #define PF_STOP 16u
 #define PF_TAKE 32u
 #define PF_KEYS 64u
+#define PF_ADLQ 128u /* version 3: the ADL quantile (8 bytes) */
 
 /* ------------------------------------------------------------------ checksum, hash */
 
@@ -178,9 +179,19 @@ static void put_section(sink *s, uint32_t tag, uint32_t count, uint64_t len)
 /* six i64, three u32, the levels, the cap, npos and a pad, closes and the window, the
  * current event */
 #define ENGINE_SIZE_V(nf) (8 * 6 + 4 * 3 + 8 * MARGIN__MAX_LEVELS + 8 + 4 + 4 + 8 + 8 + 8 * (nf))
-#define ENGINE_SIZE ENGINE_SIZE_V(MARGIN__NFIELDS - 1)
-/* the event fields a version stores: 1..23 in version 1, 1..25 in version 2 */
+/* version 3 adds the insurance deposits after the current event */
+#define ENGINE_V3_EXTRA 8
+#define ENGINE_SIZE (ENGINE_SIZE_V(MARGIN__NFIELDS - 1) + ENGINE_V3_EXTRA)
+/* the event fields a version stores: 1..23 in version 1, 1..25 in version 2, 1..27 in 3 */
 #define V1_FIELDS 23
+#define V2_FIELDS 25
+static int fields_of(uint32_t version)
+{
+    return version == 1 ? V1_FIELDS : version == 2 ? V2_FIELDS : MARGIN__NFIELDS - 1;
+}
+/* version 3 adds to each market its insurance pool: the pool's market (u32), the ADL
+ * switch and ranking (u8 each), a pad (u16), the pool's balance and floor */
+#define MARKET_V3_EXTRA (4 + 1 + 1 + 2 + 8 + 8)
 /* version 2 adds to each market its liquidation options (4 bytes, a pad, 5 integers) and
  * to each account the time of its last sliced liquidation */
 #define MARKET_V2_EXTRA (4 + 4 + 5 * 8)
@@ -209,11 +220,13 @@ static void put_engine(sink *s, const margin_engine *e)
     PUT64(s, e->retain);
     for (f = 1; f < MARGIN__NFIELDS; f++) /* the current event (margin_event_get) */
         PUT64(s, e->has_cur ? e->cur.f[f] : 0);
+    PUT64(s, e->insurance_deposits); /* version 3 */
 }
 
 static size_t market_size(const margin__market *m)
 {
-    return 1 + strlen(m->symbol) + 8 + 8 * 8 + MARKET_V2_EXTRA + (size_t)m->ntiers * 32;
+    return 1 + strlen(m->symbol) + 8 + 8 * 8 + MARKET_V2_EXTRA + MARKET_V3_EXTRA +
+           (size_t)m->ntiers * 32;
 }
 
 static void put_markets(sink *s, const margin_engine *e)
@@ -261,6 +274,13 @@ static void put_markets(sink *s, const margin_engine *e)
         PUT64(s, m->slice_fraction);
         PUT64(s, m->slice_cooldown);
         PUT64(s, m->slice_backstop);
+        /* version 3: the insurance pool */
+        PUT32(s, m->pool_of);
+        PUT8(s, m->adl);
+        PUT8(s, m->adl_rank);
+        put_u(s, 0, 2);
+        PUT64(s, m->pool);
+        PUT64(s, m->pool_floor);
     }
 }
 
@@ -305,7 +325,8 @@ static uint32_t pos_flags(const margin__position *p)
     return (p->cross ? PF_CROSS : 0u) | (p->realized ? PF_REALIZED : 0u) |
            (p->fees ? PF_FEES : 0u) | (p->funding ? PF_FUNDING : 0u) |
            (p->stop ? PF_STOP : 0u) | (p->take ? PF_TAKE : 0u) |
-           (p->cross && p->status == MARGIN_STATUS_OPEN ? PF_KEYS : 0u);
+           (p->cross && p->status == MARGIN_STATUS_OPEN ? PF_KEYS : 0u) |
+           (p->adl_q ? PF_ADLQ : 0u);
 }
 
 static size_t pos_size(uint32_t fl)
@@ -314,7 +335,7 @@ static size_t pos_size(uint32_t fl)
     uint32_t b;
     for (b = PF_REALIZED; b <= PF_TAKE; b <<= 1)
         n += (fl & b) ? 8 : 0;
-    return n + ((fl & PF_KEYS) ? 16 : 0);
+    return n + ((fl & PF_KEYS) ? 16 : 0) + ((fl & PF_ADLQ) ? 8 : 0);
 }
 
 /* ids of chunk c: [c * CHUNK, min(npos, (c + 1) * CHUNK)) */
@@ -370,6 +391,8 @@ static void put_positions(sink *s, const margin_engine *e)
                 PUT64(s, p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : INT64_MIN);
                 PUT64(s, p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : INT64_MAX);
             }
+            if (fl & PF_ADLQ)
+                PUT64(s, p->adl_q);
         }
     }
 }
@@ -525,7 +548,7 @@ static void whash_positions(whash *h, const margin_engine *e)
                    p->market, (uint64_t)p->qty, (uint64_t)p->entry);
             wgroup(h, (uint64_t)p->margin, (uint64_t)p->leverage, (uint64_t)p->realized,
                    (uint64_t)p->fees);
-            wgroup(h, (uint64_t)p->funding, (uint64_t)p->stop, (uint64_t)p->take, 0);
+            wgroup(h, (uint64_t)p->funding, (uint64_t)p->stop, (uint64_t)p->take, p->adl_q);
             if (p->cross && p->status == MARGIN_STATUS_OPEN) { /* PF_KEYS: the stored keys */
                 const margin__market *m = &e->markets[p->market];
                 wgroup(h,
@@ -539,7 +562,7 @@ static void whash_positions(whash *h, const margin_engine *e)
     }
 }
 
-_Static_assert(MARGIN__NFIELDS == 26, "events hash as fields 1..24 in groups, then 25");
+_Static_assert(MARGIN__NFIELDS == 28, "events hash as fields 1..24 in groups, then 25..27");
 
 static void whash_events(whash *h, const margin_engine *e)
 {
@@ -551,7 +574,7 @@ static void whash_events(whash *h, const margin_engine *e)
         for (f = 1; f + 3 < MARGIN__NFIELDS; f += 4) /* fields 1..24 */
             wgroup(h, (uint64_t)ev->f[f], (uint64_t)ev->f[f + 1], (uint64_t)ev->f[f + 2],
                    (uint64_t)ev->f[f + 3]);
-        wgroup(h, (uint64_t)ev->f[25], 0, 0, 0);
+        wgroup(h, (uint64_t)ev->f[25], (uint64_t)ev->f[26], (uint64_t)ev->f[27], 0);
     }
 }
 
@@ -611,7 +634,7 @@ typedef struct {
     const uint8_t *p, *end;
     margin_engine *e; /* for messages */
     const char *section;
-    uint32_t version; /* the snapshot's format version (1 or 2) */
+    uint32_t version; /* the snapshot's format version (1 to 3) */
 } reader;
 
 /* 0 when n bytes remain in the section, else MARGIN_ECORRUPT: the buffer's length was
@@ -664,8 +687,9 @@ static int get_engine(reader *r, margin_engine *t)
 {
     uint32_t flags, i;
     int f, rc;
-    int nf = r->version == 1 ? V1_FIELDS : MARGIN__NFIELDS - 1;
-    if ((rc = need(r, ENGINE_SIZE_V(nf), "the engine")) != MARGIN_OK)
+    int nf = fields_of(r->version);
+    if ((rc = need(r, ENGINE_SIZE_V(nf) + (r->version >= 3 ? ENGINE_V3_EXTRA : 0), "the engine")) !=
+        MARGIN_OK)
         return rc;
     t->time = GET64(r);
     t->insurance = GET64(r);
@@ -686,6 +710,9 @@ static int get_engine(reader *r, margin_engine *t)
     t->retain = GET64(r);
     for (f = 1; f <= nf; f++)
         t->cur.f[f] = GET64(r);
+    t->insurance_deposits = r->version >= 3 ? GET64(r) : 0;
+    if (t->insurance_deposits < 0)
+        return bad(r, "insurance deposits", 0);
     t->full_scan = (int)(flags & 1u);
     t->queue_on = (int)((flags >> 1) & 1u);
     t->has_cur = (int)((flags >> 2) & 1u);
@@ -828,6 +855,48 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
                 m->slice_backstop < 0 || m->slice_backstop > MARGIN__ONE)
                 return bad(r, "liquidation fee or slice options", i);
         }
+        /* version 3: the insurance pool (before it: its own, without ADL; the fund's
+         * balance is given to the first market's pool by get_all) */
+        m->pool_of = i;
+        m->adl = MARGIN_ADL_OFF;
+        m->adl_rank = MARGIN_ADL_RANK_BINANCE;
+        m->pool = m->pool_floor = 0;
+        if (r->version >= 3) {
+            if ((rc = need(r, MARKET_V3_EXTRA, "a market")) != MARGIN_OK)
+                return rc;
+            m->pool_of = GET32(r);
+            m->adl = GET8(r);
+            m->adl_rank = GET8(r);
+            if (GET8(r) != 0 || GET8(r) != 0)
+                return bad(r, "padding", i);
+            m->pool = GET64(r);
+            m->pool_floor = GET64(r);
+            if (m->adl > MARGIN_ADL_ON || m->adl_rank > MARGIN_ADL_RANK_BITMEX ||
+                m->pool_floor < 0)
+                return bad(r, "ADL switch, ranking or pool floor", i);
+        }
+    }
+    /* the pools: each market's is its own or an owner's; the pools sum to the fund */
+    if (r->version < 3) {
+        if (count > 0)
+            t->markets[0].pool = t->insurance;
+        else if (t->insurance != 0)
+            return bad(r, "insurance fund (no market to hold it)", 0);
+        return MARGIN_OK;
+    }
+    {
+        margin__i128 sum = 0;
+        for (i = 0; i < count; i++) {
+            const margin__market *m = &t->markets[i];
+            if (m->pool_of >= count || t->markets[m->pool_of].pool_of != m->pool_of ||
+                (m->pool_of != i && (m->pool != 0 || m->adl != 0 || m->pool_floor != 0)))
+                return bad(r, "insurance pool (its own, or one another market owns; a market "
+                              "sharing one holds nothing itself)",
+                           i);
+            sum += m->pool;
+        }
+        if (sum != t->insurance)
+            return bad(r, "insurance pools (their sum is not the fund)", 0);
     }
     return MARGIN_OK;
 }
@@ -986,8 +1055,9 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
             p->entry = GET64(r);
             p->margin = GET64(r);
             p->leverage = GET64(r);
-            if (fl > 127 || (rc = need(r, pos_size(fl) - (4 + 8 + 4 * 8), "a position")) != MARGIN_OK)
-                return fl > 127 ? bad(r, "flags", i) : rc;
+            if ((fl & PF_ADLQ && r->version < 3) ||
+                (rc = need(r, pos_size(fl) - (4 + 8 + 4 * 8), "a position")) != MARGIN_OK)
+                return fl & PF_ADLQ && r->version < 3 ? bad(r, "flags", i) : rc;
             p->realized = (fl & PF_REALIZED) ? GET64(r) : 0;
             p->fees = (fl & PF_FEES) ? GET64(r) : 0;
             p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
@@ -1001,6 +1071,13 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 if ((rc = add_keys(r, t, keys, i)) != MARGIN_OK)
                     return rc;
             }
+            p->adl_q = 0;
+            if (fl & PF_ADLQ) {
+                uint64_t q = GET64(r);
+                if (q == 0 || q > 4)
+                    return bad(r, "ADL quantile (1 to 4 when flagged)", i);
+                p->adl_q = (uint8_t)q;
+            }
             p->cross = (uint8_t)(fl & PF_CROSS);
             p->liq = 0; /* an open isolated position's is computed by rebuild() */
             p->down_slot = p->up_slot = MARGIN__NONE;
@@ -1009,7 +1086,7 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "account (no such account)", i);
             if (p->market >= t->nmarkets)
                 return bad(r, "market (no such market)", i);
-            if (p->status > MARGIN_STATUS_LIQUIDATED)
+            if (p->status > MARGIN_STATUS_DELEVERAGED)
                 return bad(r, "status", i);
             if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
                 return bad(r, "side", i);
@@ -1020,7 +1097,8 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                     ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
                        (p->cross && p->mc_fired != 0) ||
                        (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
-                    : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired))
+                    : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired ||
+                       p->adl_q))
                 return bad(r, "qty, margin, keys or fired levels (for its status)", i);
             if (p->status == MARGIN_STATUS_OPEN) {
                 const margin__market *m = &t->markets[p->market];
@@ -1053,7 +1131,7 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
     uint32_t i;
     int f, rc;
     int64_t prev;
-    int nf = r->version == 1 ? V1_FIELDS : MARGIN__NFIELDS - 1;
+    int nf = fields_of(r->version);
     if ((rc = need(r, (size_t)count * 8 * (size_t)nf, "the events")) != MARGIN_OK)
         return rc;
     if (count > 0) {
@@ -1074,7 +1152,7 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
             ev->f[f] = GET64(r);
         if (ev->f[MARGIN_EVF_SEQ] <= prev || ev->f[MARGIN_EVF_SEQ] > t->last_seq ||
             ev->f[MARGIN_EVF_TYPE] < MARGIN_EV_DEPOSIT ||
-            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_PARTIAL_LIQUIDATION)
+            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_ADL)
             return bad(r, "sequence or type (rising, at most the last sequence)", i);
         prev = ev->f[MARGIN_EVF_SEQ];
     }
@@ -1228,9 +1306,9 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     r.p += 8;
     version = GET32(&r);
     r.version = version;
-    if (version != 1 && version != MARGIN_SNAPSHOT_VERSION)
+    if (version < 1 || version > MARGIN_SNAPSHOT_VERSION)
         return margin__fail(e, MARGIN_EVERSION,
-                            "snapshot format version %u: this library reads versions 1 and 2 (format version %d)",
+                            "snapshot format version %u: this library reads versions 1 to 3 (format version %d)",
                             version, MARGIN_SNAPSHOT_VERSION);
     nsec = GET32(&r);
     total = (uint64_t)GET64(&r);

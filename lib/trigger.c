@@ -325,6 +325,7 @@ typedef struct margin__outcome {
     int64_t price;       /* a stop's or take-profit's fill price, and its MARGIN_FILL_* */
     int32_t fill;
     int64_t ratio, down, up;
+    size_t adl_first, adl_n; /* a bankrupt liquidation's deleveraging: e->adlx[first ..] */
 } margin__outcome;
 
 /* Funding is one atomic batch like a mark update: every payment and every trigger it
@@ -362,7 +363,8 @@ int margin__reserve_work(margin_engine *e, const margin_engine *t, size_t all)
 {
     size_t n = t->out_cap > all ? t->out_cap : all;
     int rc;
-    if ((rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK)
+    if ((rc = margin__grow(e, &e->out, &e->out_cap, n, OUT_SIZE)) != MARGIN_OK ||
+        (rc = margin__adl_reserve(e, t)) != MARGIN_OK)
         return rc;
     return margin__cross_reserve(e, t->xacc_cap > all ? t->xacc_cap : all,
                                  t->xout_cap > all ? t->xout_cap : all,
@@ -613,6 +615,7 @@ static void apply(margin_engine *e, margin__market *m, const margin__outcome *o,
         else
             margin__close_apply_fill(e, o->pi, o->liq.price, &o->liq.c, MARGIN_EV_LIQUIDATION,
                                      o->liq.fill);
+        margin__adl_apply(e, o->adl_first, o->adl_n);
         return;
     case OUT_STOP:
         margin__close_apply_fill(e, o->pi, o->price, &o->close, MARGIN_EV_STOP_LOSS, o->fill);
@@ -645,6 +648,74 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
     size_t i;
     for (i = 0; i < n; i++)
         margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
+}
+
+/* Auto-deleveraging (insurance.c) in a mark update: what cannot take part. */
+typedef struct {
+    const margin_engine *e;
+    const margin__outcome *outs;
+    size_t nout, nx, nxout;
+} skip_ctx;
+
+/* a position with an outcome in this batch (outs are in position order), or of an account
+ * whose cross book this batch changes */
+static int skip_pos(const void *ctx, uint32_t pi)
+{
+    const skip_ctx *c = ctx;
+    size_t lo = 0, hi = c->nout;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->outs[mid].pi == pi)
+            return 1;
+        if (c->outs[mid].pi < pi)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return margin__cross_active(c->e, c->nx, c->nxout, MARGIN__POS(c->e, pi).account);
+}
+
+/* Walk the isolated outcomes in order with the pool's balance as they leave it; a
+ * liquidation in full whose deficit would take the pool below its floor has that part
+ * covered by deleveraging (MARGIN_ADL_ON). Counts the events in *nev. */
+static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark,
+                    margin__outcome *outs, size_t nout, size_t nx, size_t nxout, size_t *nev)
+{
+    const margin__market *owner = &e->markets[m->pool_of];
+    margin__i128 rb = owner->pool;
+    skip_ctx c;
+    size_t i;
+    int rc;
+    e->nadlx = 0;
+    if (owner->adl != MARGIN_ADL_ON)
+        return MARGIN_OK;
+    c.e = e;
+    c.outs = outs;
+    c.nout = nout;
+    c.nx = nx;
+    c.nxout = nxout;
+    for (i = 0; i < nout; i++) {
+        margin__outcome *o = &outs[i];
+        int64_t delta = 0, covered;
+        if (o->kind == OUT_LIQ)
+            delta = o->liq.c.insurance;
+        else if (o->kind == OUT_STOP || o->kind == OUT_TAKE)
+            delta = o->close.insurance;
+        if (o->kind == OUT_LIQ && !o->liq.partial && delta < 0 && rb + delta < owner->pool_floor) {
+            margin__i128 want = owner->pool_floor - (rb + delta);
+            int64_t need = want < -(margin__i128)delta ? (int64_t)want : -delta;
+            o->adl_first = e->nadlx;
+            if ((rc = margin__adl_plan(e, m, o->pi, mark, need, skip_pos, &c, &covered)) !=
+                MARGIN_OK)
+                return rc;
+            o->adl_n = e->nadlx - o->adl_first;
+            o->liq.c.adl = covered;
+            rb += covered;
+            *nev += o->adl_n;
+        }
+        rb += delta;
+    }
+    return MARGIN_OK;
 }
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
@@ -736,15 +807,20 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
     }
     /* then the cross books: on the free balances the isolated outcomes leave (on the
      * adverse path's mirrored walk, a book noted by a close is valued at its own current
-     * mark, the market's, which that walk does not move) */
+     * mark, the market's, which that walk does not move); then the deleveraging that
+     * bankrupt liquidations need */
     if ((rc = margin__cross_decide(e, &nx, mi, e->path_only ? m->mark : mark, &nxout, &nev,
                                    &fund)) != MARGIN_OK ||
+        (rc = plan_adl(e, m, mark, outs, nout, nx, nxout, &nev)) != MARGIN_OK ||
         (rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
         unstage_outcomes(e, outs, nout);
         margin__cross_unstage(e, nx);
+        margin__adl_unstage(e);
+        e->nadlx = 0;
         return rc;
     }
     margin__cross_unstage(e, nx);
+    margin__adl_unstage(e);
     if (!e->path_only)
         m->mark = mark;
     for (i = 0; i < nout; i++) {
@@ -898,7 +974,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             d.free = d.funding = fo[i].flow;
         else
             d.isolated = d.funding = fo[i].flow;
-        margin__ledger_apply(e, p->account, &d);
+        margin__ledger_apply(e, p->account, p->market, &d);
         p->funding += fo[i].flow;
         if (!p->cross) {
             p->margin = fo[i].margin;

@@ -14,7 +14,7 @@
 #define MARGIN__MAX_LEVELS 8
 #define MARGIN__MAX_TIERS 32
 #define MARGIN__ONE 100000000LL /* 1 at scale 8 (money and rates) */
-#define MARGIN__NFIELDS 26      /* event fields 1..25 */
+#define MARGIN__NFIELDS 28      /* event fields 1..27 */
 #define MARGIN__I128_MAX ((margin__i128)(~(margin__u128)0 >> 1))
 /* The largest price scale + quantity scale accepted: every figure of a position is computed
  * at scale w + 8 (w = max(scale sum, 8)) in 128 bits, so that a position's value (and its
@@ -82,6 +82,13 @@ typedef struct {
     int32_t stop_fill;      /* MARGIN_STOP_FILL_* */
     int32_t liq_policy;     /* MARGIN_LIQ_POLICY_* */
     int64_t slice_threshold, slice_fraction, slice_cooldown, slice_backstop;
+    /* insurance (insurance.c): the pool this market uses (an index; itself by default),
+     * and, read from the pool's own market, the pool's balance, floor and ADL switch */
+    uint32_t pool_of;
+    int32_t adl;      /* MARGIN_ADL_* (the pool's) */
+    int32_t adl_rank; /* MARGIN_ADL_RANK_* (the market's) */
+    int64_t pool;     /* the pool's balance (money) */
+    int64_t pool_floor;
     margin__tier tiers[MARGIN__MAX_TIERS];
     /* the maintenance margin of a mark-basis leg is continuous in the notional (each
      * tier's amount is exactly the one the rates below it derive) and its rates do not
@@ -124,6 +131,7 @@ typedef struct {
     uint8_t status;
     uint8_t mc_fired; /* bit i: level i has fired and is not re-armed */
     uint8_t cross;    /* 1: a cross position (no margin of its own; its account's book) */
+    uint8_t adl_q;    /* ADL quantile 0..4 (margin_market_adl_quantiles) */
 } margin__position;
 
 typedef struct {
@@ -180,6 +188,7 @@ struct margin_engine {
     const margin__event *delivering; /* event being passed to the callback */
 
     int64_t time, insurance, last_seq, liquidations;
+    int64_t insurance_deposits; /* MARGIN_ENG_INSURANCE_DEPOSITS */
     uint64_t open_positions;
     int full_scan, queue_on;
     int64_t levels[MARGIN__MAX_LEVELS];
@@ -200,6 +209,10 @@ struct margin_engine {
     size_t xout_cap;
     void *xcl; /* and the closes they decide */
     size_t xcl_cap;
+    void *adl; /* auto-deleveraging (insurance.c): the ranked other side, and the closes */
+    size_t adl_cap;
+    void *adlx;
+    size_t adlx_cap, nadlx;
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
     /* while margin_mark_candle() walks a candle: the point of its path being applied (1 to

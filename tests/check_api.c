@@ -107,12 +107,12 @@ START_TEST(test_event_fields)
     for (k = 0; k < 40; k++)
         f[k] = -7;
     ck_assert_ok(e, margin_event_fields(e, f, 40));
-    ck_assert_int_eq(f[0], MARGIN_EVF_PATH_POINT); /* fields 1..25 */
-    for (k = 1; k <= MARGIN_EVF_PATH_POINT; k++) {
+    ck_assert_int_eq(f[0], MARGIN_EVF_ADL_COVERED); /* fields 1..27 */
+    for (k = 1; k <= MARGIN_EVF_ADL_COVERED; k++) {
         ck_assert_ok(e, margin_event_get(e, k, &g));
         ck_assert_int_eq(f[k], g);
     }
-    for (k = MARGIN_EVF_PATH_POINT + 1; k < 40; k++)
+    for (k = MARGIN_EVF_ADL_COVERED + 1; k < 40; k++)
         ck_assert_int_eq(f[k], 0);
     /* margin 2,000/20 = 100, fee 2,000*0.0004 = 0.8 */
     ck_assert_int_eq(f[MARGIN_EVF_MARGIN], D("100"));
@@ -120,7 +120,7 @@ START_TEST(test_event_fields)
     ck_assert_int_eq(f[MARGIN_EVF_POSITION], (int64_t)p);
     small[2] = 55;
     ck_assert_ok(e, margin_event_fields(e, small, 2));
-    ck_assert_int_eq(small[0], MARGIN_EVF_PATH_POINT);
+    ck_assert_int_eq(small[0], MARGIN_EVF_ADL_COVERED);
     ck_assert_int_eq(small[1], 2); /* MARGIN_EVF_SEQ */
     ck_assert_int_eq(small[2], 55);
     ck_assert_ok(e, margin_event_fields(e, NULL, 0));

@@ -410,7 +410,7 @@ START_TEST(test_option_validation)
         {MARGIN_MKT_OPEN_POSITIONS, 0},
         /* unknown keys */
         {0, 1},
-        {23, 1},
+        {28, 1},
         {-1, 1},
         {100, 1},
         {INT32_MAX, 1},

@@ -1578,7 +1578,7 @@ START_TEST(test_bad_queries)
     BAD_NULL(&w, margin_position_get(NULL, p, MARGIN_POS_QTY, &v));
     BAD(&w, margin_position_get(e, p, MARGIN_POS_QTY, NULL), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, p, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_position_get(e, p, MARGIN_POS_MODE + 1, &v), MARGIN_EINVAL);
+    BAD(&w, margin_position_get(e, p, MARGIN_POS_ADL_QUANTILE + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, p, MARGIN_AT_NOTIONAL, &v), MARGIN_EINVAL);
     BAD(&w, margin_position_get(e, 0, MARGIN_POS_QTY, &v), MARGIN_ENOTFOUND);
     BAD(&w, margin_position_get(e, 999, MARGIN_POS_QTY, &v), MARGIN_ENOTFOUND);
@@ -1664,7 +1664,7 @@ START_TEST(test_bad_accounts_marks)
     BAD(&w, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, 2), MARGIN_EINVAL);
     BAD(&w, margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, -1), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, 0, &v), MARGIN_EINVAL);
-    BAD(&w, margin_engine_get(e, MARGIN_ENG_RETAIN_CLOSED + 1, &v), MARGIN_EINVAL);
+    BAD(&w, margin_engine_get(e, MARGIN_ENG_INSURANCE_DEPOSITS + 1, &v), MARGIN_EINVAL);
     BAD(&w, margin_engine_get(e, MARGIN_ENG_TIME, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(v, 4242);
     margin_engine_free(e);

@@ -1,0 +1,510 @@
+/* Insurance pools and auto-deleveraging (issue 14).
+ *
+ * Pools. Every market uses one pool: its own (pool_of == its index) or another market's,
+ * whose pool it shares. A pool's balance, floor and ADL switch live on the market that
+ * owns it; e->insurance is the sum of the pools (MARGIN_ENG_INSURANCE_FUND), kept with
+ * them by margin__pool_add, the one place the fund changes.
+ *
+ * Auto-deleveraging. When an isolated position's liquidation in full leaves a deficit that
+ * would take its pool below the floor (MARGIN_ADL_ON), the trigger evaluation (trigger.c)
+ * asks margin__adl_plan to cover that part: the open positions of the other side of the
+ * market are scored (MARGIN_POS_ADL_SCORE), put in a max-heap (O(n)), and taken from the
+ * top (O(log n) each) until the credits cover the need: each closes, in full or for the
+ * last one in part, at the bankrupt position's bankruptcy price without a fee, and pays
+ * the pool its PnL at the mark less its PnL at that price. The plan is decided with the
+ * batch, staged on the accounts with it (so a failure changes nothing) and applied after
+ * the bankrupt position's liquidation (margin__adl_apply). */
+#include <string.h>
+
+#include "engine.h"
+
+#define ONE MARGIN__ONE
+
+/* ------------------------------------------------------------------ pools */
+
+void margin__pool_add(margin_engine *e, uint32_t mi, int64_t amount)
+{
+    e->markets[e->markets[mi].pool_of].pool += amount;
+    e->insurance += amount;
+}
+
+static int add_ok(int64_t a, int64_t b)
+{
+    int64_t t;
+    return !__builtin_add_overflow(a, b, &t);
+}
+
+int margin_insurance_deposit(margin_engine *e, uint64_t market, int64_t amount)
+{
+    margin__market *m = NULL, *owner;
+    margin__event *ev;
+    int rc;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if (amount <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "an insurance deposit must be > 0");
+    owner = &e->markets[m->pool_of];
+    if (!add_ok(owner->pool, amount) || !add_ok(e->insurance, amount) ||
+        !add_ok(e->insurance_deposits, amount))
+        return margin__fail(e, MARGIN_EOVERFLOW, "the insurance pool of %s would overflow",
+                            m->symbol);
+    if ((rc = margin__ev_reserve(e, 1)) != MARGIN_OK)
+        return rc;
+    margin__pool_add(e, (uint32_t)(m - e->markets), amount);
+    e->insurance_deposits += amount;
+    ev = margin__ev_begin(e, MARGIN_EV_INSURANCE_DEPOSIT);
+    ev->f[MARGIN_EVF_MARKET] = (int64_t)market;
+    ev->f[MARGIN_EVF_AMOUNT] = amount;
+    ev->f[MARGIN_EVF_INSURANCE_DELTA] = amount;
+    margin__ev_commit(e, ev);
+    return MARGIN_OK;
+}
+
+/* MARGIN_MKT_INSURANCE_POOL to MARGIN_MKT_ADL_RANKING (market.c hands them over) */
+int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t value)
+{
+    uint32_t mi = (uint32_t)(m - e->markets), k;
+    margin__market *owner = &e->markets[m->pool_of];
+    switch (key) {
+    case MARGIN_MKT_INSURANCE_POOL: {
+        uint32_t to;
+        if (value < 1 || (uint64_t)value > e->nmarkets)
+            return margin__fail(e, MARGIN_ENOTFOUND, "no market has the id %lld",
+                                (long long)value);
+        to = (uint32_t)(value - 1);
+        if (to == m->pool_of)
+            return MARGIN_OK;
+        if (to != mi && e->markets[to].pool_of != to)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "market %s shares the pool of %s: join that pool instead",
+                                e->markets[to].symbol, e->markets[e->markets[to].pool_of].symbol);
+        for (k = 0; k < e->nmarkets; k++)
+            if (k != mi && e->markets[k].pool_of == mi)
+                return margin__fail(e, MARGIN_ESTATE,
+                                    "market %s shares the pool of %s: move it first",
+                                    e->markets[k].symbol, m->symbol);
+        if (m->pool_of == mi && m->pool != 0)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "the pool of %s is not empty: a market joins another pool only "
+                                "with an empty pool of its own",
+                                m->symbol);
+        if (to == mi && m->pool != 0)
+            return margin__fail(e, MARGIN_ESTATE,
+                                "the pool of %s is not empty", m->symbol);
+        m->pool_of = to;
+        if (to != mi) { /* the pool's settings are its owner's */
+            m->adl = MARGIN_ADL_OFF;
+            m->pool_floor = 0;
+        }
+        return MARGIN_OK;
+    }
+    case MARGIN_MKT_ADL:
+        if (value != MARGIN_ADL_OFF && value != MARGIN_ADL_ON)
+            return margin__fail(e, MARGIN_EINVAL, "unknown auto-deleveraging option %lld",
+                                (long long)value);
+        owner->adl = (int32_t)value;
+        return MARGIN_OK;
+    case MARGIN_MKT_INSURANCE_FLOOR:
+        if (value < 0)
+            return margin__fail(e, MARGIN_EINVAL, "an insurance pool's floor must be >= 0");
+        owner->pool_floor = value;
+        return MARGIN_OK;
+    case MARGIN_MKT_ADL_RANKING:
+        if (value != MARGIN_ADL_RANK_BINANCE && value != MARGIN_ADL_RANK_BITMEX)
+            return margin__fail(e, MARGIN_EINVAL, "unknown ADL ranking %lld", (long long)value);
+        m->adl_rank = (int32_t)value;
+        return MARGIN_OK;
+    default: /* MARGIN_MKT_INSURANCE */
+        return margin__fail(e, MARGIN_EINVAL,
+                            "market key %d is read-only: margin_insurance_deposit() adds to "
+                            "the pool",
+                            (int)key);
+    }
+}
+
+int64_t margin__pool_get(const margin_engine *e, const margin__market *m, int32_t key)
+{
+    const margin__market *owner = &e->markets[m->pool_of];
+    switch (key) {
+    case MARGIN_MKT_INSURANCE_POOL:
+        return (int64_t)m->pool_of + 1;
+    case MARGIN_MKT_INSURANCE:
+        return owner->pool;
+    case MARGIN_MKT_ADL:
+        return owner->adl;
+    case MARGIN_MKT_INSURANCE_FLOOR:
+        return owner->pool_floor;
+    default: /* MARGIN_MKT_ADL_RANKING */
+        return m->adl_rank;
+    }
+}
+
+/* ------------------------------------------------------------------ scores */
+
+/* floor(num * ONE / den), den > 0, saturating at +-INT64_MAX; where num * ONE does not fit
+ * in 128 bits both are halved until it does (a score that large is ranked by its leading
+ * bits, then by id) */
+static int64_t ratio_score(margin__i128 num, margin__i128 den)
+{
+    margin__i128 t, q;
+    while (__builtin_mul_overflow(num, (margin__i128)ONE, &t) && den > 1) {
+        num /= 2;
+        den /= 2;
+    }
+    if (__builtin_mul_overflow(num, (margin__i128)ONE, &t))
+        return num > 0 ? INT64_MAX : -INT64_MAX;
+    if (margin__div128(t, den, MARGIN_ROUND_FLOOR, &q) != MARGIN_OK)
+        return 0;
+    if (q > INT64_MAX)
+        return INT64_MAX;
+    if (q < -INT64_MAX)
+        return -INT64_MAX;
+    return (int64_t)q;
+}
+
+int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int64_t mark)
+{
+    const margin__market *m = &e->markets[p->market];
+    int64_t upnl, mm = 0, bp = 0;
+    margin__i128 w, s_move, gap;
+    if (margin__pnl(m, p->side, p->qty, p->entry, mark, &upnl) != MARGIN_OK)
+        return 0;
+    if (m->adl_rank == MARGIN_ADL_RANK_BITMEX) {
+        /* PnL% = s*(P - E)/E; effective leverage = P / (s*(P - BP)) */
+        if (p->cross) {
+            if (margin__cross_at(e, p, MARGIN_AT_BANKRUPTCY_PRICE, mark, &bp) != MARGIN_OK)
+                return 0;
+        } else if (margin__bankruptcy(m, p, &bp) != MARGIN_OK) {
+            return 0;
+        }
+        gap = p->side * ((margin__i128)mark - bp);
+        if (gap <= 0)
+            return 0; /* at or past the bankruptcy price */
+        s_move = p->side * ((margin__i128)mark - p->entry);
+        if (s_move > 0) /* PnL% * leverage = s(P - E) * P / (E * s(P - BP)) */
+            return ratio_score(s_move * mark, (margin__i128)p->entry * gap);
+        /* PnL% / leverage = s(P - E) * s(P - BP) / (E * P) */
+        return ratio_score(s_move * gap, (margin__i128)p->entry * mark);
+    }
+    /* Binance: max(0, uPnL) / max(1, W) * MM / (W + uPnL) */
+    if (upnl <= 0)
+        return 0;
+    w = p->cross ? e->accounts[p->account].free : p->margin;
+    if (w + upnl <= 0)
+        return 0;
+    if (p->cross) {
+        margin__leg l;
+        l.qty = p->qty;
+        l.entry = p->entry;
+        l.side = p->side;
+        if (margin__cross_mm(m, &l, mark, &mm) != MARGIN_OK)
+            return 0;
+    } else if (margin__mm_at(m, p, mark, &mm, NULL, NULL) != MARGIN_OK) {
+        return 0;
+    }
+    {
+        /* upnl * mm / (max(1, W) * (W + upnl)): each product < 2^127 */
+        margin__i128 d1 = w > ONE ? w : ONE, d2 = w + upnl, den;
+        if (__builtin_mul_overflow(d1, d2, &den))
+            return ratio_score((margin__i128)upnl * mm / d1, d2);
+        return ratio_score((margin__i128)upnl * mm, den);
+    }
+}
+
+/* ------------------------------------------------------------------ quantiles */
+
+typedef struct {
+    int64_t score;
+    uint32_t pi;
+    int32_t side;
+} ranked;
+
+/* a before b: higher score, then the lower id */
+static int ahead(const ranked *a, const ranked *b)
+{
+    return a->score > b->score || (a->score == b->score && a->pi < b->pi);
+}
+
+static void sift(ranked *h, size_t i, size_t n)
+{
+    ranked v = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ahead(&h[c + 1], &h[c]))
+            c++;
+        if (!ahead(&h[c], &v))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+}
+
+static void heapify(ranked *h, size_t n)
+{
+    size_t i;
+    for (i = n / 2; i-- > 0;)
+        sift(h, i, n);
+}
+
+/* the top of heap h[0..*n) out, into *out */
+static void pop(ranked *h, size_t *n, ranked *out)
+{
+    *out = h[0];
+    h[0] = h[--*n];
+    if (*n > 0)
+        sift(h, 0, *n);
+}
+
+int margin_market_adl_quantiles(margin_engine *e, uint64_t market)
+{
+    margin__market *m = NULL;
+    ranked *h;
+    size_t n[2] = {0, 0}, k, total = 0;
+    uint32_t pi;
+    int64_t mark;
+    int rc, s;
+    if (e == NULL)
+        return MARGIN_EINVAL;
+    if (margin__busy(e))
+        return MARGIN_ESTATE;
+    if ((rc = margin__get_market(e, market, &m)) != MARGIN_OK)
+        return rc;
+    if ((rc = margin__grow(e, &e->adl, &e->adl_cap, m->open_count + 1, sizeof(ranked))) !=
+        MARGIN_OK)
+        return rc;
+    h = e->adl;
+    /* longs from the front, shorts from the back */
+    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+        const margin__position *p = &MARGIN__POS(e, pi);
+        mark = m->mark ? m->mark : p->entry;
+        k = p->side > 0 ? n[0]++ : m->open_count - 1 - n[1]++;
+        h[k].score = margin__adl_score(e, p, mark);
+        h[k].pi = pi;
+        h[k].side = p->side;
+        total++;
+    }
+    for (s = 0; s < 2; s++) {
+        ranked *part = s == 0 ? h : h + n[0];
+        size_t cnt = n[s], r, left = cnt;
+        heapify(part, cnt);
+        for (r = 0; r < cnt; r++) {
+            ranked top;
+            pop(part, &left, &top);
+            MARGIN__POS(e, top.pi).adl_q =
+                top.score <= 0 ? 0 : (uint8_t)(4 - (5 * (uint64_t)r) / cnt);
+        }
+    }
+    (void)total;
+    return MARGIN_OK;
+}
+
+/* ------------------------------------------------------------------ deleveraging */
+
+/* Close q of position p at price bp against the bankrupt position: its money (*x), or 0
+ * when it cannot take part (an isolated position would lose more than its margin's share,
+ * or it pays nothing into the pool). */
+static int adl_close(const margin_engine *e, const margin__position *p, int64_t q, int64_t bp,
+                     int64_t mark, margin__adlx *x)
+{
+    const margin__market *m = &e->markets[p->market];
+    int64_t at_mark;
+    margin__i128 r;
+    if (margin__pnl(m, p->side, q, p->entry, bp, &x->pnl) != MARGIN_OK ||
+        margin__pnl(m, p->side, q, p->entry, mark, &at_mark) != MARGIN_OK ||
+        __builtin_sub_overflow(at_mark, x->pnl, &x->credit) || x->credit <= 0)
+        return 0;
+    x->qty = q;
+    x->price = bp;
+    x->released = 0;
+    if (!p->cross) {
+        if (q == p->qty)
+            x->released = p->margin;
+        else if (margin__div128((margin__i128)p->margin * q, p->qty, MARGIN_ROUND_FLOOR, &r) !=
+                 MARGIN_OK)
+            return 0;
+        else
+            x->released = (int64_t)r;
+        if ((margin__i128)x->released + x->pnl < 0)
+            return 0; /* past its own margin */
+    }
+    return 1;
+}
+
+static margin__delta adl_delta(const margin__adlx *x)
+{
+    margin__delta d;
+    memset(&d, 0, sizeof d);
+    d.free = x->released + x->pnl;
+    d.isolated = -x->released;
+    d.realized = x->pnl;
+    d.insurance = x->credit;
+    return d;
+}
+
+typedef struct {
+    const margin_engine *e;
+    const margin__position *p;
+    int64_t bp, mark, need;
+} part_ctx;
+
+static int covers(const void *ctx, int64_t q)
+{
+    const part_ctx *c = ctx;
+    margin__adlx x;
+    return adl_close(c->e, c->p, q, c->bp, c->mark, &x) && x.credit >= c->need;
+}
+
+static int planned(const margin_engine *e, uint32_t pi)
+{
+    const margin__adlx *x = e->adlx;
+    size_t i;
+    for (i = 0; i < e->nadlx; i++)
+        if (x[i].pi == pi)
+            return 1;
+    return 0;
+}
+
+int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrupt,
+                     int64_t mark, int64_t need, margin__adl_skip skip, const void *ctx,
+                     int64_t *covered)
+{
+    const margin__position *b = &MARGIN__POS(e, bankrupt);
+    ranked *h;
+    size_t n = 0;
+    uint32_t pi;
+    int64_t bp = 0, left_qty = b->qty;
+    int rc;
+    *covered = 0;
+    if (margin__bankruptcy(m, b, &bp) != MARGIN_OK || bp <= 0)
+        return MARGIN_OK; /* no price to deleverage at: the pool takes it */
+    if ((rc = margin__grow(e, &e->adl, &e->adl_cap, m->open_count + 1, sizeof(ranked))) !=
+        MARGIN_OK)
+        return rc;
+    h = e->adl;
+    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+        const margin__position *p = &MARGIN__POS(e, pi);
+        if (p->side == b->side || skip(ctx, pi) || planned(e, pi))
+            continue;
+        h[n].score = margin__adl_score(e, p, mark);
+        h[n].pi = pi;
+        h[n].side = p->side;
+        n++;
+    }
+    heapify(h, n);
+    while (n > 0 && *covered < need && left_qty > 0) {
+        ranked top;
+        const margin__position *p;
+        margin__adlx x;
+        int64_t q;
+        margin__delta d;
+        pop(h, &n, &top);
+        p = &MARGIN__POS(e, top.pi);
+        q = p->qty < left_qty ? p->qty : left_qty;
+        if (!adl_close(e, p, q, bp, mark, &x))
+            continue;
+        if (x.credit > need - *covered) {
+            /* the last one in part: the least quantity (to the step) that covers the rest */
+            part_ctx c;
+            int64_t qp;
+            c.e = e;
+            c.p = p;
+            c.bp = bp;
+            c.mark = mark;
+            c.need = need - *covered;
+            qp = margin__liq_min_search(m, p, covers, &c);
+            if (qp > 0 && qp < q && !adl_close(e, p, qp, bp, mark, &x))
+                continue; /* (cannot happen: covers() held for qp) */
+        }
+        x.pi = top.pi;
+        x.bankrupt = bankrupt;
+        d = adl_delta(&x);
+        if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK ||
+            margin__ledger_stage(e, p->account, &d) != MARGIN_OK)
+            return margin__fail(e, MARGIN_EOVERFLOW,
+                                "the ledgers of account %u would overflow deleveraging "
+                                "position %u",
+                                p->account + 1, top.pi + 1);
+        if ((rc = margin__grow(e, &e->adlx, &e->adlx_cap, e->nadlx + 1, sizeof x)) !=
+            MARGIN_OK) {
+            margin__ledger_unstage(e, p->account);
+            return rc;
+        }
+        ((margin__adlx *)e->adlx)[e->nadlx++] = x;
+        *covered += x.credit; /* < need + one position's credit: fits */
+        left_qty -= x.qty;
+    }
+    return MARGIN_OK;
+}
+
+void margin__adl_unstage(margin_engine *e)
+{
+    const margin__adlx *x = e->adlx;
+    size_t i;
+    for (i = 0; i < e->nadlx; i++)
+        margin__ledger_unstage(e, MARGIN__POS(e, x[i].pi).account);
+}
+
+void margin__adl_apply(margin_engine *e, size_t first, size_t count)
+{
+    size_t i;
+    for (i = first; i < first + count; i++) {
+        const margin__adlx *x = (const margin__adlx *)e->adlx + i;
+        margin__position *p = &MARGIN__POS(e, x->pi);
+        margin__market *m = &e->markets[p->market];
+        margin__delta d = adl_delta(x);
+        margin__event *ev;
+        int full = x->qty == p->qty;
+        margin__ledger_apply(e, p->account, p->market, &d);
+        p->realized += x->pnl;
+        p->margin -= x->released;
+        if (full) {
+            margin__index_remove(e, m, x->pi);
+            margin__unlink(e, x->pi);
+            p->status = MARGIN_STATUS_DELEVERAGED;
+            p->qty = 0;
+            p->liq = 0;
+            p->mc_fired = 0;
+            p->adl_q = 0;
+        } else {
+            p->qty -= x->qty;
+            if (!p->cross)
+                (void)margin__reindex(e, x->pi); /* smaller, same market: fits */
+        }
+        if (e->accounts[p->account].ncross > 0)
+            margin__cross_rekey(e, p->account); /* its wallet or its book moved */
+        ev = margin__ev_position(e, MARGIN_EV_ADL, x->pi);
+        ev->f[MARGIN_EVF_PRICE] = x->price;
+        ev->f[MARGIN_EVF_QTY] = x->qty;
+        ev->f[MARGIN_EVF_AMOUNT] = -x->released;
+        ev->f[MARGIN_EVF_REALIZED_PNL] = x->pnl;
+        ev->f[MARGIN_EVF_INSURANCE_DELTA] = x->credit;
+        ev->f[MARGIN_EVF_FILL] = MARGIN_FILL_BANKRUPTCY;
+        ev->f[MARGIN_EVF_COUNTERPARTY] = (int64_t)x->bankrupt + 1;
+        margin__ev_commit(e, ev);
+    }
+}
+
+int margin__adl_touches(const margin_engine *e, uint32_t ai)
+{
+    const margin__adlx *x = e->adlx;
+    size_t i;
+    for (i = 0; i < e->nadlx; i++)
+        if (MARGIN__POS(e, x[i].pi).account == ai)
+            return 1;
+    return 0;
+}
+
+int margin__adl_reserve(margin_engine *e, const margin_engine *t)
+{
+    int rc = margin__grow(e, &e->adl, &e->adl_cap, t->adl_cap, sizeof(ranked));
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__grow(e, &e->adlx, &e->adlx_cap, t->adlx_cap, sizeof(margin__adlx));
+}
