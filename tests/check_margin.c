@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, suite_snapshot());
     srunner_add_suite(sr, suite_alloc());
     srunner_add_suite(sr, suite_liquidation());
+    srunner_add_suite(sr, suite_adl());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -60,6 +60,23 @@ void assert_conserved(const margin_engine *e, uint64_t acct)
                   "%lld - withdrawals %lld + pnl %lld - fees %lld + funding %lld",
                   (unsigned long long)acct, (long long)free_, (long long)iso, (long long)dep,
                   (long long)wd, (long long)pnl, (long long)fees, (long long)fund);
+    assert_pools(e);
+}
+
+void assert_pools(const margin_engine *e)
+{
+    /* the insurance pools (each market's own, or one it shares) sum to the fund */
+    margin__i128 sum = 0;
+    uint64_t mk;
+    int64_t v = 0, pool = 0;
+    for (mk = 1; margin_market_get(e, mk, MARGIN_MKT_INSURANCE_POOL, &pool) == MARGIN_OK; mk++)
+        if ((uint64_t)pool == mk) {
+            ck_assert_ok(e, margin_market_get(e, mk, MARGIN_MKT_INSURANCE, &v));
+            sum += v;
+        }
+    ck_assert_msg(sum == eng_get(e, MARGIN_ENG_INSURANCE_FUND),
+                  "the insurance pools sum to %lld, the fund is %lld", (long long)sum,
+                  (long long)eng_get(e, MARGIN_ENG_INSURANCE_FUND));
 }
 
 void make_engine(margin_engine **e, uint64_t *mkt, uint64_t *acct, int64_t deposit)

@@ -54,6 +54,8 @@ int64_t eng_get(const margin_engine *e, int32_t key);
  *     == deposits - withdrawals + realized PnL - fees + funding
  * Fails the test (with the numbers) if it does not hold. */
 void assert_conserved(const margin_engine *e, uint64_t acct);
+/* The insurance pools sum to the engine's fund (called by assert_conserved). */
+void assert_pools(const margin_engine *e);
 
 /* A fresh engine with market "BTCUSDT" (defaults: scales 8, mmr 0.004, taker 0.0004,
  * maker 0.0002, max leverage 125x) and one account holding `deposit` (money units). */

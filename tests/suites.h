@@ -21,5 +21,6 @@ Suite *suite_cross_random(void); /* tests/check_cross_random.c: cross margin, ra
 Suite *suite_snapshot(void);  /* tests/check_snapshot.c: snapshots, the state hash, files */
 Suite *suite_alloc(void);     /* tests/check_alloc.c: allocation failures, the event cap */
 Suite *suite_liquidation(void); /* tests/check_liquidation.c: fills, clearance fee, partial */
+Suite *suite_adl(void);         /* tests/check_adl.c: insurance pools, auto-deleveraging */
 
 #endif

@@ -1,0 +1,444 @@
+/* Suite "adl" (issue 14): insurance pools and auto-deleveraging, every case worked by hand
+ * in its comment (scales 8/8, no trading fees, one tier at 0.5 %, no margin-call levels).
+ *
+ * The bankrupt position of most cases: a short of 20 at 600 with margin 1,000 (12x). Its
+ * bankruptcy price is 600 + 1,000/20 = 650 and its liquidation price 650/1.005 =
+ * 646.7661.. The mark gaps from 600 to 700: it is liquidated at 700 (fill at the mark),
+ * and the fund receives its balance there, 1,000 - 20*(700 - 600) = -1,000: a deficit of
+ * 1,000. Deleveraging a long at 650 instead of 700 takes 50 per unit from it into the
+ * pool. Each case runs on the indexes (_i = 0) and on the full scan (_i = 1). */
+#include <check.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "suites.h"
+
+#define NF (MARGIN_EVF_ADL_COVERED + 1)
+
+typedef struct {
+    int32_t type;
+    int64_t f[NF];
+} ev_t;
+
+/* Drain the queue into ev[0..*n) */
+static void drain(margin_engine *e, ev_t *ev, size_t cap, size_t *n)
+{
+    int32_t t;
+    *n = 0;
+    while (margin_event_next(e, &t) == MARGIN_OK && t != MARGIN_EV_NONE) {
+        ck_assert(*n < cap);
+        ev[*n].type = t;
+        ck_assert_ok(e, margin_event_fields(e, ev[*n].f, NF));
+        (*n)++;
+    }
+}
+
+/* The engine: market BTCUSDT (id 1), account 1 (the longs) with 1,000,000, account 2 (the
+ * short) with 100,000; the mark at 600; ADL `adl` on the market's pool. */
+static margin_engine *setup(int full_scan, int32_t adl, int32_t rank, uint64_t *m, uint64_t *al,
+                            uint64_t *as)
+{
+    margin_engine *e;
+    make_engine(&e, m, al, D("1000000"));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_ok(e, margin_market_set(e, *m, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, *m, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_market_set(e, *m, MARGIN_MKT_ADL, adl));
+    ck_assert_ok(e, margin_market_set(e, *m, MARGIN_MKT_ADL_RANKING, rank));
+    ck_assert_ok(e, margin_account_new(e, as));
+    ck_assert_ok(e, margin_account_deposit(e, *as, D("100000")));
+    ck_assert_ok(e, margin_mark_update(e, *m, D("600")));
+    return e;
+}
+
+static uint64_t open_long(margin_engine *e, uint64_t a, uint64_t m, const char *q,
+                          const char *entry, const char *lev)
+{
+    uint64_t p;
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D(q), D(entry), D(lev), 0, 0, &p));
+    return p;
+}
+
+static uint64_t bankrupt_short(margin_engine *e, uint64_t a, uint64_t m)
+{
+    uint64_t p;
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("20"), D("600"), 0, D("1000"),
+                                         0, &p));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_BANKRUPTCY_PRICE, D("600")), D("650"));
+    return p;
+}
+
+/* BitMEX's published example. Six longs entered at 500 with leverage 10, 5, 4, 2, 1.25, 1
+ * (bankruptcy prices 450, 400, 375, 250, 100, 0) and sizes 10, 20, 30, 10, 10, 20. BitMEX
+ * score at mark P: PnL% * leverage = ((P - 500)/500) * (P/(P - BP)).
+ * At 600: 100*600/(500*(600 - BP)) = 120/(600 - BP): 0.8, 0.6, 0.53333333, 0.34285714,
+ * 0.24, 0.2: ranks 1 to 6, quantiles 4 - floor(5r/6) = 4, 4, 3, 2, 1, 0; the short (PnL
+ * 0) scores 0 and reads 0.
+ * At 700: 280/(700 - BP): 1.12, 0.93333333, 0.86153846, ... The short of 20 goes bankrupt
+ * with an empty pool: need 1,000 = 20 units at 50: the first long closes in full (10:
+ * credit 500, PnL at 650 10*150 = 1,500, margin 10*500/10 = 500 released), then 10 of the
+ * second (credit 500, PnL 1,500, margin 20*500/5 = 2,000 of which 1,000 released). The
+ * pool ends at -1,000 + 500 + 500 = 0. */
+START_TEST(test_bitmex_example)
+{
+    static const char *const lev[6] = {"10", "5", "4", "2", "1.25", "1"};
+    static const char *const qty[6] = {"10", "20", "30", "10", "10", "20"};
+    static const int64_t q600[6] = {4, 4, 3, 2, 1, 0};
+    uint64_t m, al, as, p[6], s;
+    ev_t ev[32];
+    size_t n, i;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BITMEX, &m, &al, &as);
+    for (i = 0; i < 6; i++)
+        p[i] = open_long(e, al, m, qty[i], "500", lev[i]);
+    s = bankrupt_short(e, as, m);
+    ck_assert_int_eq(pos_get(e, p[0], MARGIN_POS_ADL_SCORE), D("0.8"));
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_ADL_SCORE), D("0.6"));
+    ck_assert_int_eq(pos_get(e, p[2], MARGIN_POS_ADL_SCORE), 53333333);
+    ck_assert_int_eq(pos_get(e, p[3], MARGIN_POS_ADL_SCORE), 34285714);
+    ck_assert_int_eq(pos_get(e, p[4], MARGIN_POS_ADL_SCORE), D("0.24"));
+    ck_assert_int_eq(pos_get(e, p[5], MARGIN_POS_ADL_SCORE), D("0.2"));
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_ADL_SCORE), 0);
+    ck_assert_ok(e, margin_market_adl_quantiles(e, m));
+    for (i = 0; i < 6; i++)
+        ck_assert_int_eq(pos_get(e, p[i], MARGIN_POS_ADL_QUANTILE), q600[i]);
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_ADL_QUANTILE), 0);
+    drain(e, ev, 32, &n);
+
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 32, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ev[0].type, MARGIN_EV_LIQUIDATION);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_POSITION], (int64_t)s);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_INSURANCE_DELTA], -D("1000"));
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_ADL_COVERED], D("1000"));
+    ck_assert_int_eq(ev[1].type, MARGIN_EV_ADL);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_POSITION], (int64_t)p[0]);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_COUNTERPARTY], (int64_t)s);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_PRICE], D("650"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_FILL], MARGIN_FILL_BANKRUPTCY);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_FEE], 0);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_REALIZED_PNL], D("1500"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_INSURANCE_DELTA], D("500"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_AMOUNT], -D("500"));
+    ck_assert_int_eq(ev[2].type, MARGIN_EV_ADL);
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_POSITION], (int64_t)p[1]);
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_REALIZED_PNL], D("1500"));
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_INSURANCE_DELTA], D("500"));
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_AMOUNT], -D("1000"));
+    ck_assert_int_eq(pos_get(e, p[0], MARGIN_POS_STATUS), MARGIN_STATUS_DELEVERAGED);
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_MARGIN), D("1000"));
+    for (i = 2; i < 6; i++)
+        ck_assert_int_eq(pos_get(e, p[i], MARGIN_POS_QTY), D(qty[i]));
+    ck_assert_int_eq(pos_get(e, p[2], MARGIN_POS_ADL_SCORE), 86153846); /* 280/325 */
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    ck_assert_int_eq(acct_get(e, al, MARGIN_ACCT_REALIZED_PNL), D("3000"));
+    assert_conserved(e, al);
+    assert_conserved(e, as);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Binance's score, max(0, uPnL)/max(1, W) * MM/(W + uPnL), W the isolated margin, at 700:
+ *  - A: 10 at 500, 10x: W 500, uPnL 2,000, MM 10*700*0.005 = 35:
+ *    2,000/500 * 35/2,500 = 0.056;
+ *  - B: 20 at 600, 2x: W 6,000, uPnL 2,000, MM 70: 2,000/6,000 * 70/8,000 = 0.0029166..
+ *    -> 0.00291666 (down);
+ *  - C: 10 at 800, 1x: a loss, 0.
+ * (BitMEX would rank them A: 200*700/(500*250) = 1.12, B: 100*700/(600*400) = 0.29166666.)
+ * The short's deficit of 1,000 needs 20 units: A closes in full (credit 500), then 10 of
+ * B (credit 500); C is untouched. */
+START_TEST(test_binance_ranking)
+{
+    uint64_t m, al, as, a, b, c, s;
+    ev_t ev[16];
+    size_t n;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    b = open_long(e, al, m, "20", "600", "2");
+    a = open_long(e, al, m, "10", "500", "10");
+    c = open_long(e, al, m, "10", "800", "1");
+    s = bankrupt_short(e, as, m);
+    ck_assert_ok(e, margin_mark_update(e, m, D("640"))); /* not yet liquidated */
+    drain(e, ev, 16, &n);
+    ck_assert_int_eq(pos_at(e, a, MARGIN_AT_UNREALIZED_PNL, D("700")), D("2000"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 16, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_POSITION], (int64_t)a);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_POSITION], (int64_t)b);
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(pos_get(e, c, MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(pos_get(e, c, MARGIN_POS_ADL_SCORE), 0);
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    /* B's score at 700 with 10 left (margin 6,000 - 6,000*10/20 = 3,000): uPnL 1,000, MM 35:
+     * 1,000/3,000 * 35/4,000 = 0.00291666.. */
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_MARGIN), D("3000"));
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 291666);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, al);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The scores of A and B on their own (before any deleveraging). */
+START_TEST(test_binance_scores)
+{
+    uint64_t m, al, as, a, b;
+    margin_engine *e = setup(_i, MARGIN_ADL_OFF, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    a = open_long(e, al, m, "10", "500", "10");
+    b = open_long(e, al, m, "10", "600", "2");
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_ADL_SCORE), D("0.056"));
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 291666);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX));
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_ADL_SCORE), D("1.12"));
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 29166666);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* ADL off (the default): the pool takes the whole deficit and goes to -1,000; nobody is
+ * deleveraged. */
+START_TEST(test_adl_off)
+{
+    uint64_t m, al, as, a;
+    ev_t ev[8];
+    size_t n;
+    margin_engine *e = setup(_i, MARGIN_ADL_OFF, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    a = open_long(e, al, m, "10", "500", "10");
+    (void)bankrupt_short(e, as, m);
+    drain(e, ev, 8, &n);
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 8, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_ADL_COVERED], 0);
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), -D("1000"));
+    {
+        int64_t v = 0;
+        ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_INSURANCE, &v));
+        ck_assert_int_eq(v, -D("1000"));
+    }
+    assert_pools(e);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* A seeded pool with a floor: 600 seeded, floor 200. The deficit of 1,000 may take the pool
+ * to 200 (400 from it); ADL covers the other 600: 12 units of the long (credit 12*50).
+ * The pool ends at 600 - 1,000 + 600 = 200, the floor. With 1,200 seeded the pool pays it
+ * all (1,200 - 1,000 = 200): no ADL. */
+START_TEST(test_floor)
+{
+    uint64_t m, al, as, a, s;
+    ev_t ev[8];
+    size_t n;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    drain(e, ev, 8, &n);
+    ck_assert_ok(e, margin_insurance_deposit(e, m, D("600")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_INSURANCE_FLOOR, D("200")));
+    drain(e, ev, 8, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ev[0].type, MARGIN_EV_INSURANCE_DEPOSIT);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_AMOUNT], D("600"));
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_INSURANCE_DELTA], D("600"));
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_MARKET], (int64_t)m);
+    a = open_long(e, al, m, "20", "500", "10");
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 8, &n);
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 8, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_POSITION], (int64_t)s);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_ADL_COVERED], D("600"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_QTY], D("12"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_INSURANCE_DELTA], D("600"));
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_QTY), D("8"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("200"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("600"));
+    assert_conserved(e, al);
+    margin_engine_free(e);
+
+    e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    ck_assert_ok(e, margin_insurance_deposit(e, m, D("1200")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_INSURANCE_FLOOR, D("200")));
+    a = open_long(e, al, m, "20", "500", "10");
+    (void)bankrupt_short(e, as, m);
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_QTY), D("20"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("200"));
+    margin_engine_free(e);
+}
+END_TEST
+
+/* A cross long is deleveraged: account 3 holds 5,000, cross in the market, long 20 at 500
+ * (10x). The deficit of 1,000 takes all of it (credit 20*50 = 1,000): its PnL at 650,
+ * 20*150 = 3,000, goes to its wallet: 8,000; its book is empty. An account with no
+ * position (account 4) pays nothing. */
+START_TEST(test_cross_deleveraged)
+{
+    uint64_t m, al, as, ac, ae, c, s;
+    ev_t ev[8];
+    size_t n;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    ck_assert_ok(e, margin_account_new(e, &ac));
+    ck_assert_ok(e, margin_account_deposit(e, ac, D("5000")));
+    ck_assert_ok(e, margin_account_set_mode(e, ac, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_account_new(e, &ae));
+    ck_assert_ok(e, margin_account_deposit(e, ae, D("77")));
+    ck_assert_ok(e, margin_position_open(e, ac, m, MARGIN_LONG, D("20"), D("500"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &c));
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 8, &n);
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 8, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(ev[1].type, MARGIN_EV_ADL);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_POSITION], (int64_t)c);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_COUNTERPARTY], (int64_t)s);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_MODE], MARGIN_MODE_CROSS);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_QTY], D("20"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_REALIZED_PNL], D("3000"));
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_AMOUNT], 0);
+    ck_assert_int_eq(pos_get(e, c, MARGIN_POS_STATUS), MARGIN_STATUS_DELEVERAGED);
+    ck_assert_int_eq(acct_get(e, ac, MARGIN_ACCT_FREE_BALANCE), D("8000"));
+    ck_assert_int_eq(acct_get(e, ac, MARGIN_ACCT_CROSS_POSITIONS), 0);
+    ck_assert_int_eq(acct_get(e, ae, MARGIN_ACCT_FREE_BALANCE), D("77"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, ac);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Pools: BTCUSDT (1) and ETHUSDT (2) share 1's pool; SOLUSDT (3) has its own.
+ * Deposits of 100 into 1 and 50 into 2 both land in 1's pool (150, read alike through 1
+ * and 2); 30 into 3. The fund is 180, the deposits 180. Refusals (nothing changes): 1
+ * cannot join 3 while 2 shares its pool; 3 cannot join 1 with 30 in its own; 4 (LTCUSDT)
+ * cannot join 2, which shares 1's pool (no chains). The pool's options are set through
+ * any market of it. A clearance fee in market 2 (tier 0.5 %; long 1 at 600, margin 100:
+ * liquidation price 500/0.995 = 502.51..; the mark to 501: balance 1; the fee
+ * 0.01*501 = 5.01 capped at 1) goes to 1's pool: 151. */
+START_TEST(test_pools)
+{
+    margin_engine *e;
+    uint64_t m1, m2, m3, m4, a, p;
+    int64_t v = 0;
+    make_engine(&e, &m1, &a, D("100000"));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_ok(e, margin_market_new(e, "ETHUSDT", &m2));
+    ck_assert_ok(e, margin_market_new(e, "SOLUSDT", &m3));
+    ck_assert_ok(e, margin_market_new(e, "LTCUSDT", &m4));
+    ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_INSURANCE_POOL, &v));
+    ck_assert_int_eq(v, (int64_t)m2);
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_INSURANCE_POOL, (int64_t)m1));
+    ck_assert_ok(e, margin_insurance_deposit(e, m1, D("100")));
+    ck_assert_ok(e, margin_insurance_deposit(e, m2, D("50")));
+    ck_assert_ok(e, margin_insurance_deposit(e, m3, D("30")));
+    ck_assert_ok(e, margin_market_get(e, m1, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, D("150"));
+    ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, D("150"));
+    ck_assert_ok(e, margin_market_get(e, m3, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, D("30"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("180"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("180"));
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_INSURANCE_POOL, (int64_t)m3),
+                 MARGIN_ESTATE);
+    ck_assert_rc(e, margin_market_set(e, m3, MARGIN_MKT_INSURANCE_POOL, (int64_t)m1),
+                 MARGIN_ESTATE);
+    ck_assert_rc(e, margin_market_set(e, m4, MARGIN_MKT_INSURANCE_POOL, (int64_t)m2),
+                 MARGIN_ESTATE);
+    ck_assert_rc(e, margin_market_set(e, m4, MARGIN_MKT_INSURANCE_POOL, 99), MARGIN_ENOTFOUND);
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_INSURANCE, 5), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_insurance_deposit(e, m1, 0), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_insurance_deposit(e, 99, 1), MARGIN_ENOTFOUND);
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_INSURANCE_FLOOR, -1), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_ADL, 2), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_ADL_RANKING, 2), MARGIN_EINVAL);
+    ck_assert_ok(e, margin_market_get(e, m4, MARGIN_MKT_INSURANCE_POOL, &v));
+    ck_assert_int_eq(v, (int64_t)m4);
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_ADL, MARGIN_ADL_ON));
+    ck_assert_ok(e, margin_market_get(e, m1, MARGIN_MKT_ADL, &v));
+    ck_assert_int_eq(v, MARGIN_ADL_ON);
+    ck_assert_ok(e, margin_market_get(e, m3, MARGIN_MKT_ADL, &v));
+    ck_assert_int_eq(v, MARGIN_ADL_OFF);
+    /* the clearance fee of a liquidation in market 2 */
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_LIQ_FEE, D("0.01")));
+    ck_assert_ok(e, margin_market_add_tier(e, m2, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_position_open(e, a, m2, MARGIN_LONG, D("1"), D("600"), 0, D("100"), 0,
+                                         &p));
+    ck_assert_ok(e, margin_mark_update(e, m2, D("501")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_ok(e, margin_market_get(e, m1, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, D("151"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("181"));
+    assert_conserved(e, a);
+    /* 2 returns to its own pool (empty, ADL off); 1, no longer shared, still holds 151:
+     * it cannot join 3 */
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_INSURANCE_POOL, (int64_t)m2));
+    ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, 0);
+    ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_ADL, &v));
+    ck_assert_int_eq(v, MARGIN_ADL_OFF);
+    ck_assert_rc(e, margin_market_set(e, m1, MARGIN_MKT_INSURANCE_POOL, (int64_t)m3),
+                 MARGIN_ESTATE);
+    ck_assert_ok(e, margin_market_set(e, m4, MARGIN_MKT_INSURANCE_POOL, (int64_t)m3));
+    ck_assert_ok(e, margin_insurance_deposit(e, m4, D("4")));
+    ck_assert_ok(e, margin_market_get(e, m3, MARGIN_MKT_INSURANCE, &v));
+    ck_assert_int_eq(v, D("34"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("185"));
+    assert_pools(e);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* A deleveraging that cannot be staged changes nothing: with the event cap at the
+ * liquidation's own event, the update fails with MARGIN_EFULL and the state hash is as
+ * before. */
+START_TEST(test_atomic)
+{
+    uint64_t m, al, as, a, s;
+    uint64_t h0 = 0, h1 = 0;
+    ev_t ev[8];
+    size_t n;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    a = open_long(e, al, m, "20", "500", "10");
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 8, &n);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 1));
+    ck_assert_ok(e, margin_state_hash(e, &h0));
+    ck_assert_rc(e, margin_mark_update(e, m, D("700")), MARGIN_EFULL);
+    ck_assert_ok(e, margin_state_hash(e, &h1));
+    ck_assert_uint_eq(h0, h1);
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_QTY), D("20"));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_CAP, 0));
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_QTY), 0);
+    margin_engine_free(e);
+}
+END_TEST
+
+Suite *suite_adl(void)
+{
+    Suite *s = suite_create("adl");
+    TCase *tc = tcase_create("ranking");
+    tcase_add_loop_test(tc, test_bitmex_example, 0, 2);
+    tcase_add_loop_test(tc, test_binance_ranking, 0, 2);
+    tcase_add_loop_test(tc, test_binance_scores, 0, 2);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pools");
+    tcase_add_loop_test(tc, test_adl_off, 0, 2);
+    tcase_add_loop_test(tc, test_floor, 0, 2);
+    tcase_add_loop_test(tc, test_pools, 0, 2);
+    tcase_add_loop_test(tc, test_cross_deleveraged, 0, 2);
+    tcase_add_loop_test(tc, test_atomic, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
