@@ -77,16 +77,26 @@ static int push(const margin_engine *e, uint32_t **a, size_t *n, size_t *cap, ui
     return MARGIN_OK;
 }
 
-/* What the candle can touch: positions crossed anywhere in [low, high], their accounts,
- * and those accounts' cross positions. Uses e->cand as work space. */
-static int gather(margin_engine *e, margin__market *m, int64_t low, int64_t high, subset *s)
+/* What the candle can touch: positions crossed anywhere in [low, high] (with `whole`:
+ * every open position of the market, which a deleveraging may close), their accounts, and
+ * those accounts' cross positions. Uses e->cand as work space. */
+static int gather(margin_engine *e, margin__market *m, int64_t low, int64_t high, int whole,
+                  subset *s)
 {
     size_t n = 0, i, na;
     uint32_t pi;
     int rc;
-    if ((rc = margin__collect(e, &m->down, low, &n)) != MARGIN_OK ||
-        (rc = margin__collect(e, &m->up, high, &n)) != MARGIN_OK)
+    if (whole) {
+        for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+            if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, n + 1,
+                                   sizeof *e->cand)) != MARGIN_OK)
+                return rc;
+            e->cand[n++] = pi;
+        }
+    } else if ((rc = margin__collect(e, &m->down, low, &n)) != MARGIN_OK ||
+               (rc = margin__collect(e, &m->up, high, &n)) != MARGIN_OK) {
         return rc;
+    }
     for (i = 0; i < n; i++)
         if ((rc = push(e, &s->pos, &s->npos, &s->cap_pos, e->cand[i])) != MARGIN_OK ||
             (rc = push(e, &s->acc, &s->nacc, &s->cap_acc,
@@ -244,6 +254,7 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
     subset s;
     int64_t pt[4];
     int32_t g2;
+    int whole;
     uint32_t mi;
     size_t nev, need;
     int rc;
@@ -276,23 +287,33 @@ int margin_mark_candle(margin_engine *e, uint64_t market, int64_t open, int64_t 
      * order visits second (shorts on a bar closing up, longs on one closing down) */
     g2 = close >= open ? MARGIN_SHORT : MARGIN_LONG;
 
-    /* 1. the scratch run */
-    memset(&s, 0, sizeof s);
-    t = margin__malloc(e, sizeof *t);
-    if (t == NULL)
-        return margin__fail(e, MARGIN_ENOMEM, "out of memory applying a candle");
-    memset(t, 0, sizeof *t);
-    t->mem_alloc = e->mem_alloc;
-    t->mem_grow = e->mem_grow;
-    t->mem_release = e->mem_release;
-    t->mem_user = e->mem_user;
-    rc = gather(e, m, low, high, &s);
-    if (rc == MARGIN_OK)
-        rc = build(e, t, &s);
-    if (rc != MARGIN_OK)
-        (void)margin__fail(e, rc, "out of memory applying a candle");
-    else if ((rc = walk(t, mi, pt, path, g2)) != MARGIN_OK)
-        (void)margin__fail(e, rc, "%s", t->msg); /* the scratch's reason, e unchanged */
+    /* 1. the scratch run: on what the path triggers; again on the whole market when a
+     * bankrupt liquidation needs a deleveraging (which may close any position of it) */
+    for (whole = 0;; whole = 1) {
+        memset(&s, 0, sizeof s);
+        t = margin__malloc(e, sizeof *t);
+        if (t == NULL)
+            return margin__fail(e, MARGIN_ENOMEM, "out of memory applying a candle");
+        memset(t, 0, sizeof *t);
+        t->mem_alloc = e->mem_alloc;
+        t->mem_grow = e->mem_grow;
+        t->mem_release = e->mem_release;
+        t->mem_user = e->mem_user;
+        t->adl_probe = !whole;
+        rc = gather(e, m, low, high, whole, &s);
+        if (rc == MARGIN_OK)
+            rc = build(e, t, &s);
+        if (rc != MARGIN_OK)
+            (void)margin__fail(e, rc, "out of memory applying a candle");
+        else if ((rc = walk(t, mi, pt, path, g2)) != MARGIN_OK)
+            (void)margin__fail(e, rc, "%s", t->msg); /* the scratch's reason, e unchanged */
+        if (rc != MARGIN_OK || !t->adl_wanted || whole)
+            break;
+        margin__dealloc(e, s.pos);
+        margin__dealloc(e, s.acc);
+        margin__engine_clear(t);
+        margin__dealloc(e, t);
+    }
     nev = (size_t)(t->last_seq - e->last_seq);
     /* 2. reserve what the engine will need, so that nothing can fail on it: the work
      * buffers the scratch grew (the engine's full scan visits every open position of the

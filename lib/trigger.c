@@ -704,6 +704,10 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark,
         if (o->kind == OUT_LIQ && !o->liq.partial && delta < 0 && rb + delta < owner->pool_floor) {
             margin__i128 want = owner->pool_floor - (rb + delta);
             int64_t need = want < -(margin__i128)delta ? (int64_t)want : -delta;
+            if (e->adl_probe) { /* a candle's partial scratch: it runs again, whole */
+                e->adl_wanted = 1;
+                return MARGIN_OK;
+            }
             o->adl_first = e->nadlx;
             if ((rc = margin__adl_plan(e, m, o->pi, mark, need, skip_pos, &c, &covered)) !=
                 MARGIN_OK)

@@ -213,6 +213,10 @@ struct margin_engine {
     size_t adl_cap;
     void *adlx;
     size_t adlx_cap, nadlx;
+    /* a candle's scratch engine holding only what the path triggers (candle.c): a
+     * deleveraging it would need is noted (adl_wanted), not planned, and the scratch run
+     * again with the whole market */
+    int adl_probe, adl_wanted;
 
     int in_callback; /* > 0 while an event is being delivered to the callback */
     /* while margin_mark_candle() walks a candle: the point of its path being applied (1 to

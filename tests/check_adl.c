@@ -425,6 +425,41 @@ START_TEST(test_atomic)
 }
 END_TEST
 
+/* The BitMEX example inside a candle (open 600, high 700, low 600, close 700: the path
+ * 600, 600, 700, 700): the same deleveraging at the third point, whose mark is 700. The
+ * longs' keys lie outside the bar, so the candle's first scratch run holds only the short;
+ * the deleveraging sends it round again with the whole market. */
+START_TEST(test_candle)
+{
+    static const char *const lev[6] = {"10", "5", "4", "2", "1.25", "1"};
+    static const char *const qty[6] = {"10", "20", "30", "10", "10", "20"};
+    uint64_t m, al, as, p[6], s;
+    ev_t ev[32];
+    size_t n, i;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BITMEX, &m, &al, &as);
+    for (i = 0; i < 6; i++)
+        p[i] = open_long(e, al, m, qty[i], "500", lev[i]);
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 32, &n);
+    ck_assert_ok(e, margin_mark_candle(e, m, D("600"), D("700"), D("600"), D("700"),
+                                       MARGIN_PATH_UPDOWN));
+    drain(e, ev, 32, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_POSITION], (int64_t)s);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_PATH_POINT], 3);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_ADL_COVERED], D("1000"));
+    ck_assert_int_eq(ev[1].type, MARGIN_EV_ADL);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_POSITION], (int64_t)p[0]);
+    ck_assert_int_eq(ev[1].f[MARGIN_EVF_PATH_POINT], 3);
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_POSITION], (int64_t)p[1]);
+    ck_assert_int_eq(ev[2].f[MARGIN_EVF_QTY], D("10"));
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, al);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_adl(void)
 {
     Suite *s = suite_create("adl");
@@ -439,6 +474,7 @@ Suite *suite_adl(void)
     tcase_add_loop_test(tc, test_pools, 0, 2);
     tcase_add_loop_test(tc, test_cross_deleveraged, 0, 2);
     tcase_add_loop_test(tc, test_atomic, 0, 2);
+    tcase_add_loop_test(tc, test_candle, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,13 +15,13 @@
 
 /* The last event of the queue of type `type` (drains the queue), its fields in f; with f
  * NULL, only drains. */
-static int last_event(margin_engine *e, int32_t type, int64_t f[MARGIN_EVF_PATH_POINT + 1])
+static int last_event(margin_engine *e, int32_t type, int64_t f[MARGIN_EVF_ADL_COVERED + 1])
 {
     int32_t t;
     int found = 0;
     while (margin_event_next(e, &t) == MARGIN_OK && t != MARGIN_EV_NONE)
         if (t == type && f != NULL) {
-            ck_assert_ok(e, margin_event_fields(e, f, MARGIN_EVF_PATH_POINT + 1));
+            ck_assert_ok(e, margin_event_fields(e, f, MARGIN_EVF_ADL_COVERED + 1));
             found = 1;
         }
     return found;
@@ -54,7 +54,7 @@ static margin_engine *engine(const char *mmr, uint64_t *m, uint64_t *a)
 static void min_reduce_case(const char *fee, const char *want_q)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1], q = D(want_q), pnl, fe, ins0;
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1], q = D(want_q), pnl, fe, ins0;
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D(fee)));
@@ -98,7 +98,7 @@ END_TEST
 START_TEST(test_min_reduce_fee_at_mmr_goes_full)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.01")));
@@ -132,7 +132,7 @@ END_TEST
 static void tier_down_case(const char *margin, const char *want_q, const char *want_margin)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine(NULL, &m, &a);
     ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
     ck_assert_ok(e, margin_market_add_tier(e, m, D("1000000"), D("0.01"), 0, D("5000")));
@@ -163,7 +163,7 @@ END_TEST
 START_TEST(test_tier_down_lowest_tier_full)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(test_slices)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("10"), D("50000"), D("20"), 0,
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(test_slices_threshold_and_backstop)
 {
     uint64_t m, a, p, q;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("20"), 0, 0,
@@ -228,7 +228,7 @@ END_TEST
  * liquidation price (50,000 - 5,000) / 0.995 = 45,226.13065326.. up: 45,226.13065327;
  * bankruptcy price 45,000. The mark gaps to 44,000. */
 static margin_engine *gap_case(int32_t fill, const char *fee, uint64_t *a, uint64_t *p,
-                               int64_t f[MARGIN_EVF_PATH_POINT + 1])
+                               int64_t f[MARGIN_EVF_ADL_COVERED + 1])
 {
     uint64_t m;
     margin_engine *e = engine("0.005", &m, a);
@@ -247,7 +247,7 @@ static margin_engine *gap_case(int32_t fill, const char *fee, uint64_t *a, uint6
 START_TEST(test_fill_mark)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     /* at the mark: the holder loses 5,000; the fund takes 5,000 - 6,000 = -1,000 */
     margin_engine *e = gap_case(MARGIN_LIQ_FILL_MARK, "0", &a, &p, f);
     ck_assert_int_eq(f[MARGIN_EVF_PRICE], D("44000"));
@@ -263,7 +263,7 @@ END_TEST
 START_TEST(test_fill_liquidation_price)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     /* at 45,226.13065327: the part's balance 5,000 - 4,773.86934673 = 226.13065327; fee
      * 0.001 * 45,226.13065327 = 45.22613065327 up: 45.22613066; the holder keeps
      * 226.13065327 - 45.22613066 = 180.90452261, so its realized PnL is
@@ -283,7 +283,7 @@ END_TEST
 START_TEST(test_fill_bankruptcy_takeover)
 {
     uint64_t a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     /* taken over at 45,000: the holder loses exactly 5,000 (nothing is left at the
      * bankruptcy price, so the clearance fee is 0); the fund books 44,000 - 45,000 = -1,000 */
     margin_engine *e = gap_case(MARGIN_LIQ_FILL_BANKRUPTCY, "0.0125", &a, &p, f);
@@ -304,7 +304,7 @@ END_TEST
 START_TEST(test_clearance_fee_capped)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_FEE, D("0.0125")));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1"), D("50000"), D("10"), 0, 0,
@@ -345,7 +345,7 @@ END_TEST
  *    mark the liquidation wins (0.1.0's rule);
  *  - a take-profit 55,000 and no mark before: the first mark 56,000 is a gap: at the mark. */
 static int64_t stop_case(int32_t rule, const char *stop, const char *take, const char *first,
-                         const char *mark, int32_t want_type, int64_t f[MARGIN_EVF_PATH_POINT + 1])
+                         const char *mark, int32_t want_type, int64_t f[MARGIN_EVF_ADL_COVERED + 1])
 {
     uint64_t m, a, p;
     int64_t free;
@@ -367,7 +367,7 @@ static int64_t stop_case(int32_t rule, const char *stop, const char *take, const
 
 START_TEST(test_stop_fills)
 {
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     /* opening fee 50,000 * 0.0004 = 20: free 1,000,000 - 5,000 - 20 = 994,980 */
     ck_assert_int_eq(stop_case(MARGIN_STOP_FILL_TRIGGER, "48000", NULL, "50000", "47000",
                                MARGIN_EV_STOP_LOSS, f),
@@ -404,7 +404,7 @@ END_TEST
 START_TEST(test_short_mirror)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
     ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("10"), D("50000"), D("20"), 0,
@@ -473,7 +473,7 @@ START_TEST(test_candle_stop_inside_the_bar)
 {
     for (int rule = 0; rule < 2; rule++) {
         uint64_t m, a, p;
-        int64_t f[MARGIN_EVF_PATH_POINT + 1];
+        int64_t f[MARGIN_EVF_ADL_COVERED + 1];
         margin_engine *e = engine("0.005", &m, &a);
         ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, rule));
         ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
@@ -504,7 +504,7 @@ END_TEST
 START_TEST(test_candle_gap_at_open)
 {
     uint64_t m, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
     ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
@@ -529,7 +529,7 @@ START_TEST(test_candle_order)
 {
     for (int up = 0; up < 2; up++) {
         uint64_t m, a, p;
-        int64_t f[MARGIN_EVF_PATH_POINT + 1];
+        int64_t f[MARGIN_EVF_ADL_COVERED + 1];
         margin_engine *e = engine("0.005", &m, &a);
         ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER));
         ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
@@ -938,7 +938,7 @@ static uint64_t cross_long(margin_engine *e, uint64_t m, const char *wallet, con
 static void cross_min_reduce_case(int full_scan, const char *fee, const char *want_q)
 {
     uint64_t m, a0, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1], q = D(want_q), pnl, fe, ins0;
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1], q = D(want_q), pnl, fe, ins0;
     margin_engine *e = engine("0.005", &m, &a0);
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
@@ -986,7 +986,7 @@ END_TEST
 START_TEST(test_cross_fee_capped_full)
 {
     uint64_t m, a0, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1], ins0;
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1], ins0;
     margin_engine *e = engine("0.005", &m, &a0);
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
@@ -1030,7 +1030,7 @@ static void cross_tier_down_case(int full_scan, const char *wallet, const char *
                                  const char *want_wallet)
 {
     uint64_t m, a0, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine(NULL, &m, &a0);
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
     ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
@@ -1065,7 +1065,7 @@ END_TEST
 START_TEST(test_cross_slices)
 {
     uint64_t m, a0, a, p;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &m, &a0);
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_SLICES));
@@ -1099,7 +1099,7 @@ END_TEST
 START_TEST(test_cross_worst_first_partial)
 {
     uint64_t btc, eth, a0, a, p, q;
-    int64_t f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
     margin_engine *e = engine("0.005", &btc, &a0);
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, _i));
     ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_CROSS_LIQUIDATION, MARGIN_CROSS_LIQ_WORST_FIRST));
@@ -1179,6 +1179,7 @@ typedef struct {
     uint64_t npos;
     int32_t cross_policy;
     int64_t cross_liq[2]; /* cross legs liquidated in full, in part */
+    int64_t adl_events;   /* deleveragings */
     int sliced; /* the cross book had a slice and has not been healthy since: it may stay
                  * liquidatable until its next evaluation */
 } rn_t;
@@ -1222,6 +1223,9 @@ static void rn_setup(rn_t *r, uint64_t seed, int twin)
         /* up to 2 %; below the lowest rate, 0.5 %, in the min-reduce market, where a fee
          * at or above it makes every liquidation full */
         int64_t fee = rn_range(r, 0, 4) == 0 ? 0 : rn_range(r, 0, i == 1 ? 400000 : 2000000);
+        /* ADL on two markets in three; pools of 0 to 500 with floors of 0 to 100 */
+        int32_t adl = rn_range(r, 0, 2) != 0, rank = (int32_t)rn_range(r, 0, 1);
+        int64_t seedp = D("1") * rn_range(r, 0, 500), floor = D("1") * rn_range(r, 0, 100);
         for (int w = 0; w < r->nw; w++) {
             margin_engine *e = r->e[w];
             char sym[8] = "MKT0";
@@ -1242,6 +1246,12 @@ static void rn_setup(rn_t *r, uint64_t seed, int twin)
             ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_THRESHOLD,
                                               D("20000")));
             ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_COOLDOWN, 5));
+            /* issue 14: small pools, so that deleveraging happens often */
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_ADL, adl));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_ADL_RANKING, rank));
+            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_INSURANCE_FLOOR, floor));
+            if (seedp > 0)
+                ck_assert_ok(e, margin_insurance_deposit(e, r->mkt[i], seedp));
         }
         r->mark[i] = D("1000");
     }
@@ -1279,19 +1289,21 @@ static int64_t rn_market_pnl(int side, int64_t q, int64_t price, int64_t entry)
 static void rn_events(rn_t *r, int step)
 {
     int32_t t0, t1;
-    int64_t a[MARGIN_EVF_PATH_POINT + 1], b[MARGIN_EVF_PATH_POINT + 1];
+    int64_t a[MARGIN_EVF_ADL_COVERED + 1], b[MARGIN_EVF_ADL_COVERED + 1];
     for (;;) {
         int r0 = margin_event_next(r->e[0], &t0), r1 = margin_event_next(r->e[1], &t1);
         if (r->twin) {
             int32_t t2;
-            int64_t c[MARGIN_EVF_PATH_POINT + 1];
+            int64_t c[MARGIN_EVF_ADL_COVERED + 1];
             int r2 = margin_event_next(r->e[2], &t2);
             RQ(r2 == r1 && t2 == t1, "step %d: the twin's event type %d, %d", step, t2, t1);
             if (r2 == MARGIN_OK && t2 != MARGIN_EV_NONE) {
-                int64_t d[MARGIN_EVF_PATH_POINT + 1];
-                RQ_OK(r->e[2], margin_event_fields(r->e[2], c, MARGIN_EVF_PATH_POINT + 1));
+                int64_t d[MARGIN_EVF_ADL_COVERED + 1];
+                RQ_OK(r->e[2], margin_event_fields(r->e[2], c, MARGIN_EVF_ADL_COVERED + 1));
                 RQ_OK(r->e[1], margin_event_get(r->e[1], MARGIN_EVF_SEQ, &d[0]));
-                for (int f = 1; f < MARGIN_EVF_PATH_POINT; f++) {
+                for (int f = 1; f <= MARGIN_EVF_ADL_COVERED; f++) {
+                    if (f == MARGIN_EVF_PATH_POINT)
+                        continue; /* (the twin's updates have none) */
                     RQ_OK(r->e[1], margin_event_get(r->e[1], f, &d[f]));
                     RQ(c[f] == d[f], "step %d: the twin's event field %d: %lld, %lld", step,
                        f, (long long)c[f], (long long)d[f]);
@@ -1302,8 +1314,8 @@ static void rn_events(rn_t *r, int step)
         RQ(t0 == t1, "step %d: event types %d and %d", step, t0, t1);
         if (r0 != MARGIN_OK || t0 == MARGIN_EV_NONE)
             break;
-        RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_PATH_POINT + 1));
-        RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_PATH_POINT + 1));
+        RQ_OK(r->e[0], margin_event_fields(r->e[0], a, MARGIN_EVF_ADL_COVERED + 1));
+        RQ_OK(r->e[1], margin_event_fields(r->e[1], b, MARGIN_EVF_ADL_COVERED + 1));
         if (getenv("RN_DEBUG") && step >= atoi(getenv("RN_DEBUG")))
             fprintf(stderr, "step %d ev %d acct %lld mkt %lld pos %lld qty %lld price %lld pt %lld pqty %lld\n",
                     step, t0, (long long)a[MARGIN_EVF_ACCOUNT], (long long)a[MARGIN_EVF_MARKET],
@@ -1313,7 +1325,7 @@ static void rn_events(rn_t *r, int step)
         r->count[t0 < 32 ? t0 : 0]++;
         if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION)
             r->fills[a[MARGIN_EVF_FILL] & 7]++;
-        for (int f = 1; f <= MARGIN_EVF_PATH_POINT; f++)
+        for (int f = 1; f <= MARGIN_EVF_ADL_COVERED; f++)
             RQ(a[f] == b[f], "step %d: event field %d: %lld and %lld", step, f,
                           (long long)a[f], (long long)b[f]);
         r->ins_sum[0] += a[MARGIN_EVF_INSURANCE_DELTA];
@@ -1321,6 +1333,29 @@ static void rn_events(rn_t *r, int step)
             uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
             r->entry[id] = a[MARGIN_EVF_ENTRY_PRICE];
             r->side[id] = (int)a[MARGIN_EVF_SIDE];
+        }
+        if (t0 == MARGIN_EV_ADL) {
+            /* deleveraged at the bankruptcy price: its PnL there plus what it paid the pool
+             * is its PnL at the mark; no fee; of the other side of its counterparty */
+            uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION], cp = (uint64_t)a[MARGIN_EVF_COUNTERPARTY];
+            uint64_t mi = (uint64_t)a[MARGIN_EVF_MARKET] - 1;
+            int64_t mk = a[MARGIN_EVF_PATH_POINT] && mi == r->pt_mkt
+                             ? r->pt[a[MARGIN_EVF_PATH_POINT] - 1]
+                             : r->mark[mi];
+            RQ(id < RN_MAXPOS && cp < RN_MAXPOS && r->side[id] == -r->side[cp],
+               "step %d: position %llu (side %d, event side %lld) deleveraged against %llu "
+               "(side %d)", step, (unsigned long long)id, r->side[id],
+               (long long)a[MARGIN_EVF_SIDE], (unsigned long long)cp, r->side[cp]);
+            RQ(a[MARGIN_EVF_FEE] == 0 && a[MARGIN_EVF_INSURANCE_DELTA] > 0 &&
+                   a[MARGIN_EVF_FILL] == MARGIN_FILL_BANKRUPTCY,
+               "step %d: an ADL event's fee, credit or fill", step);
+            RQ(a[MARGIN_EVF_REALIZED_PNL] + a[MARGIN_EVF_INSURANCE_DELTA] ==
+                   rn_market_pnl(r->side[id], a[MARGIN_EVF_QTY], mk, r->entry[id]),
+               "step %d: position %llu deleveraged: PnL %lld + credit %lld != PnL at the mark %lld",
+               step, (unsigned long long)id, (long long)a[MARGIN_EVF_REALIZED_PNL],
+               (long long)a[MARGIN_EVF_INSURANCE_DELTA],
+               (long long)rn_market_pnl(r->side[id], a[MARGIN_EVF_QTY], mk, r->entry[id]));
+            r->adl_events++;
         }
         if (t0 == MARGIN_EV_LIQUIDATION || t0 == MARGIN_EV_PARTIAL_LIQUIDATION) {
             uint64_t id = (uint64_t)a[MARGIN_EVF_POSITION];
@@ -1405,6 +1440,16 @@ static void rn_compare(rn_t *r, int step)
         RQ_OK(r->e[w], margin_engine_get(r->e[w], MARGIN_ENG_INSURANCE_FUND, &ins));
         RQ(ins == r->ins_sum[0],
            "step %d: the fund differs from its events' sum", step);
+        {
+            /* the pools (each market's own here) sum to the fund */
+            int64_t sum = 0, v = 0;
+            for (int i = 0; i < RN_MKT; i++) {
+                RQ_OK(r->e[w], margin_market_get(r->e[w], r->mkt[i], MARGIN_MKT_INSURANCE, &v));
+                sum += v;
+            }
+            RQ(sum == ins, "step %d: the pools sum to %lld, the fund is %lld", step,
+               (long long)sum, (long long)ins);
+        }
     }
 }
 
@@ -1526,12 +1571,12 @@ static void rn_run(uint64_t seed, int nops, int twin)
     /* the run did what it is for: liquidations in full and in part */
     if (getenv("MARGIN_RANDOM_STATS") != NULL)
         fprintf(stderr, "seed %llu: %lld liquidations, %lld partial, fills %lld/%lld/%lld, "
-                "cross legs %lld/%lld\n",
+                "cross legs %lld/%lld, adl %lld\n",
                 (unsigned long long)seed, (long long)r->count[MARGIN_EV_LIQUIDATION],
                 (long long)r->count[MARGIN_EV_PARTIAL_LIQUIDATION],
                 (long long)r->fills[MARGIN_FILL_MARK], (long long)r->fills[MARGIN_FILL_LIQ_PRICE],
                 (long long)r->fills[MARGIN_FILL_BANKRUPTCY], (long long)r->cross_liq[0],
-                (long long)r->cross_liq[1]);
+                (long long)r->cross_liq[1], (long long)r->adl_events);
     ck_assert(r->count[MARGIN_EV_LIQUIDATION] > 0 && r->count[MARGIN_EV_PARTIAL_LIQUIDATION] > 0);
     for (int w = 0; w < r->nw; w++)
         margin_engine_free(r->e[w]);
@@ -1585,7 +1630,7 @@ END_TEST
 #define AV_MAXEV 4096
 
 typedef struct {
-    int64_t pos, point, f[MARGIN_EVF_PATH_POINT + 1];
+    int64_t pos, point, f[MARGIN_EVF_ADL_COVERED + 1];
     int32_t type;
     int rank;
 } av_ev;
@@ -1687,10 +1732,10 @@ static void av_drain(av_t *r, int w, int keep, int rank, int step)
         RQ(r->nev[w > 0] < AV_MAXEV, "step %d: too many events", step);
         x = &r->ev[w > 0][r->nev[w > 0]++];
         x->type = t;
-        RQ_OK(r->e[w], margin_event_fields(r->e[w], x->f, MARGIN_EVF_PATH_POINT + 1));
+        RQ_OK(r->e[w], margin_event_fields(r->e[w], x->f, MARGIN_EVF_ADL_COVERED + 1));
         if (w == 0) {
-            int64_t g[MARGIN_EVF_PATH_POINT + 1];
-            RQ_OK(r->e[1], margin_event_fields(r->e[1], g, MARGIN_EVF_PATH_POINT + 1));
+            int64_t g[MARGIN_EVF_ADL_COVERED + 1];
+            RQ_OK(r->e[1], margin_event_fields(r->e[1], g, MARGIN_EVF_ADL_COVERED + 1));
             for (int f = 1; f <= MARGIN_EVF_PATH_POINT; f++)
                 RQ(g[f] == x->f[f], "step %d: event field %d: full scan %lld, indexes %lld",
                    step, f, (long long)g[f], (long long)x->f[f]);
