@@ -697,7 +697,9 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  when the last mark was already past it (or there was none), and at a candle's open,
  *  which is a jump. On a continuous move, a stop-loss the path reaches before the
  *  liquidation price (at or above it for a long, at or below for a short) closes the
- *  position at the stop even when the new mark is also past the liquidation price. */
+ *  position at the stop even when the new mark is also past the liquidation price.
+ *  Cross positions fill the same way; their book, judged as a whole at the new mark, is
+ *  liquidated first when it is at or below its maintenance margin there. */
 #define MARGIN_STOP_FILL_TRIGGER 1
 
 /** Liquidate the whole position (#MARGIN_MKT_LIQ_POLICY; the default, and the behaviour of 0.1.0). */

@@ -631,6 +631,7 @@ typedef struct {
     int32_t type; /* MARGIN_EV_LIQUIDATION, _STOP_LOSS, _TAKE_PROFIT */
     int64_t price, pnl, mm, fee, liq, bp;
     int64_t qty;        /* the quantity closed: the leg's, or less (a partial liquidation) */
+    int32_t fill;       /* MARGIN_FILL_* of a triggered close */
     int64_t rpnl, rmm;  /* a partially liquidated leg: what stays open, its PnL and MM */
 } xclose;
 
@@ -825,6 +826,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         cl[L].type = 0;
         cl[L].fee = 0;
         cl[L].qty = p->qty;
+        cl[L].fill = MARGIN_FILL_MARK;
         cl[L].rpnl = cl[L].rmm = 0;
         cl[L].price = leg_price(e, p, mi, mark);
         if ((rc = leg_figs(e, p, cl[L].price, &cl[L].pnl, &cl[L].mm)) != MARGIN_OK)
@@ -862,7 +864,26 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
                 type = MARGIN_EV_TAKE_PROFIT;
             if (type == 0)
                 continue;
-            if ((rc = margin__fee_of(&e->markets[mi], p->qty, mark, e->markets[mi].taker,
+            cl[i].fill = MARGIN_FILL_MARK;
+            {
+                /* MARGIN_STOP_FILL_TRIGGER: a continuous move from the market's last mark
+                 * fills at the trigger (as for an isolated position, trigger.c) */
+                const margin__market *mm_ = &e->markets[mi];
+                int64_t trig = type == MARGIN_EV_STOP_LOSS ? p->stop : p->take, np;
+                int64_t last = mm_->mark;
+                if (mm_->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 && !e->jump &&
+                    (((type == MARGIN_EV_STOP_LOSS) == (p->side > 0)) ? last > trig
+                                                                      : last < trig)) {
+                    if ((rc = margin__pnl(mm_, p->side, p->qty, p->entry, trig, &np)) !=
+                        MARGIN_OK)
+                        return rc;
+                    bal += (margin__i128)np - cl[i].pnl;
+                    cl[i].pnl = np;
+                    cl[i].price = trig;
+                    cl[i].fill = MARGIN_FILL_TRIGGER;
+                }
+            }
+            if ((rc = margin__fee_of(&e->markets[mi], p->qty, cl[i].price, e->markets[mi].taker,
                                      &fee)) != MARGIN_OK)
                 return rc;
             if (fee > bal)
@@ -1018,10 +1039,9 @@ static void close_leg(margin_engine *e, const xclose *c)
         ev->f[MARGIN_EVF_LIQ_PRICE] = c->liq;
         ev->f[MARGIN_EVF_BANKRUPTCY_PRICE] = c->bp;
     }
-    if (liq) {
+    if (liq)
         ev->f[MARGIN_EVF_INSURANCE_DELTA] = c->fee;
-        ev->f[MARGIN_EVF_FILL] = MARGIN_FILL_MARK;
-    }
+    ev->f[MARGIN_EVF_FILL] = liq ? MARGIN_FILL_MARK : c->fill;
     margin__ev_commit(e, ev);
 }
 

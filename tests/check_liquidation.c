@@ -1088,6 +1088,44 @@ START_TEST(test_cross_slices)
 }
 END_TEST
 
+/* Stops of a cross position fill by the market's MARGIN_MKT_STOP_FILL like isolated ones:
+ * a cross long of 1 at 50,000 (wallet 100,000, 10x) with a take-profit at 51,000, taker
+ * fee 0.0004; the mark 50,500 then 51,100 (a continuous move): with the trigger fill it
+ * closes at 51,000 (PnL 1,000, fee 51,000*0.0004 = 20.4), with the mark fill at 51,100
+ * (PnL 1,100, fee 20.44). */
+static void cross_take_case(int full_scan, int32_t rule, const char *px, const char *pnl,
+                            const char *fee, int32_t fill)
+{
+    uint64_t m, a0, a, p;
+    int64_t f[MARGIN_EVF_ADL_COVERED + 1];
+    margin_engine *e = engine("0.005", &m, &a0);
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_FULL_SCAN, full_scan));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, D("0.0004")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STOP_FILL, rule));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50000")));
+    a = cross_long(e, m, "100000", "1", "50000", "10", &p);
+    ck_assert_ok(e, margin_position_set_stops(e, p, 0, D("51000")));
+    ck_assert_ok(e, margin_mark_update(e, m, D("50500")));
+    ck_assert_ok(e, margin_mark_update(e, m, D("51100")));
+    ck_assert(last_event(e, MARGIN_EV_TAKE_PROFIT, f));
+    ck_assert_int_eq(f[MARGIN_EVF_PRICE], D(px));
+    ck_assert_int_eq(f[MARGIN_EVF_REALIZED_PNL], D(pnl));
+    ck_assert_int_eq(f[MARGIN_EVF_FEE], D(fee));
+    ck_assert_int_eq(f[MARGIN_EVF_FILL], fill);
+    /* wallet: 100,000 - the open fee 20 + PnL - fee */
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE),
+                     D("100000") - D("20") + D(pnl) - D(fee));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+
+START_TEST(test_cross_stop_fills)
+{
+    cross_take_case(_i, MARGIN_STOP_FILL_TRIGGER, "51000", "1000", "20.4", MARGIN_FILL_TRIGGER);
+    cross_take_case(_i, MARGIN_STOP_FILL_MARK, "51100", "1100", "20.44", MARGIN_FILL_MARK);
+}
+END_TEST
+
 /* Worst first with a partial policy: a cross account with BTC long 10 at 50,000 (market
  * min-reduce, mmr 0.5 %) and ETH long 100 at 3,000 (default policy: in full, mmr 0.5 %),
  * wallet 40,000. ETH at 2,990 (PnL -1,000, MM 1,495), then BTC to 47,700 (PnL -23,000, MM
@@ -1990,6 +2028,7 @@ Suite *suite_liquidation(void)
     tcase_add_loop_test(tc, test_cross_tier_down_worked, 0, 2);
     tcase_add_loop_test(tc, test_cross_slices, 0, 2);
     tcase_add_loop_test(tc, test_cross_worst_first_partial, 0, 2);
+    tcase_add_loop_test(tc, test_cross_stop_fills, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("adverse");
     tcase_add_test(tc, test_adverse_stop_before_take);
