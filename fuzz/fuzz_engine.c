@@ -847,16 +847,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case 11:
                 rc[k] = margin_position_at(e, pos, (int32_t)x, (s1 & 1) ? 0 : price, &out[k][0]);
                 break;
-            case 12:
-                rc[k] = margin_account_deposit(e, ac, x);
+            case 12: /* a deposit, or (issue 14) into the market's insurance pool */
+                rc[k] = (s2 & 0x40) ? margin_insurance_deposit(e, F.mkt[k], x)
+                                    : margin_account_deposit(e, ac, x);
                 break;
             case 13:
                 rc[k] = margin_account_withdraw(e, ac, x);
                 break;
             case 14: {
                 int64_t lv[2] = {(int64_t)(v1 % ONE), (int64_t)(v2 % ONE)};
-                if (s2 & 0x40) /* a liquidation option (issue 13), any value */
-                    rc[k] = margin_market_set(e, F.mkt[k], MARGIN_MKT_LIQ_FEE + (int32_t)(v1 % 9),
+                if ((s2 & 0x40) && (v1 & 0x200)) /* the ADL quantiles (issue 14) */
+                    rc[k] = margin_market_adl_quantiles(e, F.mkt[k]);
+                else if (s2 & 0x40) /* a liquidation or pool option (issues 13, 14), any value */
+                    rc[k] = margin_market_set(e, F.mkt[k], MARGIN_MKT_LIQ_FEE + (int32_t)(v1 % 14),
                                               (v1 & 0x100) ? (int64_t)(v2 % 5) : (int64_t)(v2 % (2 * ONE)));
                 else
                     rc[k] = margin_engine_set_margin_call_levels(e, lv, s2 % 3);

@@ -639,9 +639,9 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
 /** #MARGIN_MKT_ADL: the pool takes every deficit and may go below zero (the behaviour of
  *  0.1.0). @since 0.2.0 */
 #define MARGIN_ADL_OFF 0
-/** #MARGIN_MKT_ADL: when an isolated position's liquidation in full (at a mark update, a
- *  candle's point or a funding round) leaves a deficit that would take its pool below the
- *  floor, that part of the deficit is covered by closing positions of the other side of the
+/** #MARGIN_MKT_ADL: when an isolated position's liquidation in full (at a mark update or a
+ *  candle's point; a funding round's deficits are the pool's) leaves a deficit that would
+ *  take its pool below the floor, that part of the deficit is covered by closing positions of the other side of the
  *  same market, isolated and cross, at the bankrupt position's bankruptcy price, without a
  *  fee, highest #MARGIN_POS_ADL_SCORE first (ties: the lower id), the last one in part
  *  (to the quantity step). Each pays the difference between its PnL at the mark and at the
