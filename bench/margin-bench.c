@@ -551,6 +551,7 @@ enum {
     R_LIQ_MIN_REDUCE, /* liquidation policies (issue 13) */
     R_LIQ_TIER_DOWN,
     R_LIQ_SLICES,
+    R_ADL, /* auto-deleveraging (issue 14) */
     R_X_NO_TRIGGER, /* the cross-margin measurements: from here to R_COUNT */
     R_X_FULL_SCAN,
     R_X_SPEEDUP,
@@ -584,6 +585,7 @@ static const struct {
     {"liquidation_min_reduce", "ns/position", "as liquidation, policy min-reduce"},
     {"liquidation_tier_down", "ns/position", "as liquidation, policy tier-down"},
     {"liquidation_slices", "ns/position", "as liquidation, policy slices"},
+    {"adl_liquidation", "ms", "a bankrupt short deleveraging the top longs of N - 1"},
     {"cross_mark_update_no_trigger", "ns/update", "BTC mark +-1-2 ticks, no band left"},
     {"cross_mark_update_full_scan", "ns/update", "MARGIN_ENG_FULL_SCAN=1, same marks"},
     {"cross_speedup_vs_full_scan", "x", "cross full_scan / no_trigger"},
@@ -787,6 +789,79 @@ static void measure_liquidation(bench *b, report *rep, int which, int32_t policy
                  "each; %.2fx the full policy",
                  nr, (double)liqs / nr, (double)parts / nr, (double)calls / nr,
                  rep->v[R_LIQUIDATION] > 0 ? rep->v[which] / rep->v[R_LIQUIDATION] : 0.0);
+}
+
+static margin_engine *new_engine(void);
+
+/* Auto-deleveraging (issue 14): its own engine of n positions in one market (the bench's
+ * tiers, margin-call levels off, ADL on, an empty pool): n - 1 longs entered between 50,000
+ * and 59,000 (2x to 50x, the bench's sizes) and a short of 10 BTC at 60,000 with margin
+ * 15,000 (40x; bankruptcy price 61,500). The timed update moves the mark from 60,000 to
+ * 61,600 and drains its events: the short is liquidated with a deficit of 10 * 100 =
+ * 1,000, which the top-ranked longs cover at 100 per BTC (their PnL at 61,600 less at
+ * 61,500), the last in part: about ten of them at the bench's sizes. The longs are all in profit and far from their triggers, so the update does
+ * nothing else: its cost is the liquidation, the ranking of the n - 1 longs (O(n) to
+ * score and heapify) and the deleveragings. The mark then goes back (not timed) and a
+ * fresh short is opened for the next sample. */
+static void measure_adl(size_t n, int quick, uint64_t seed, report *rep)
+{
+    margin_engine *e = new_engine();
+    uint64_t m, acct, id, r = seed ^ 0xAD1u, adl_events = 0;
+    unsigned reps = quick ? 1 : 7, k, nr = 0;
+    double v[8];
+    size_t i;
+    int rc;
+    m = new_market(e, "BTCUSDT", TICK, STEP, TIERS, sizeof TIERS / sizeof TIERS[0],
+                   P0 * TICK);
+    if ((rc = margin_engine_set_margin_call_levels(e, NULL, 0)) != MARGIN_OK ||
+        (rc = margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, 0)) != MARGIN_OK ||
+        (rc = margin_market_set(e, m, MARGIN_MKT_ADL, MARGIN_ADL_ON)) != MARGIN_OK ||
+        (rc = margin_account_new(e, &acct)) != MARGIN_OK ||
+        (rc = margin_account_deposit(e, acct, INT64_MAX / 4)) != MARGIN_OK)
+        die("setting up the ADL engine", e, rc);
+    for (i = 0; i + 1 < n; i++) {
+        unsigned e2 = (unsigned)rng_below(&r, 12);
+        int64_t steps = ((int64_t)1 << e2) + (int64_t)rng_below(&r, (uint64_t)1 << e2);
+        int64_t entry = 500000 + (int64_t)rng_below(&r, 90001); /* ticks */
+        int64_t lev = 2 + (int64_t)rng_below(&r, 49);
+        int64_t cap = TIERS[tier_of(steps * P0 / 10000)].max_lev; /* (at the mark) */
+        if (lev > cap)
+            lev = cap;
+        if ((rc = margin_position_open(e, acct, m, MARGIN_LONG, steps * STEP, entry * TICK,
+                                       lev * ONE, 0, 0, &id)) != MARGIN_OK)
+            die("margin_position_open", e, rc);
+    }
+    if ((rc = margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, 1)) != MARGIN_OK)
+        die("margin_engine_set", e, rc);
+    for (k = 0; k < reps + (quick ? 0 : 1); k++) {
+        uint64_t t0, t1, nev;
+        if ((rc = margin_position_open(e, acct, m, MARGIN_SHORT, 10000 * STEP, P0 * TICK, 0,
+                                       15000 * ONE, 0, &id)) != MARGIN_OK)
+            die("margin_position_open", e, rc);
+        drain(e);
+        t0 = now_ns();
+        if ((rc = margin_mark_update(e, m, (P0 + 16000) * TICK)) != MARGIN_OK)
+            die("margin_mark_update", e, rc);
+        nev = drain(e);
+        t1 = now_ns();
+        if (pos_get(e, id, MARGIN_POS_STATUS) != MARGIN_STATUS_LIQUIDATED || nev < 2) {
+            fprintf(stderr, "margin-bench: the ADL update did not deleverage\n");
+            exit(1);
+        }
+        if ((rc = margin_mark_update(e, m, P0 * TICK)) != MARGIN_OK)
+            die("margin_mark_update", e, rc);
+        drain(e);
+        if (k == 0 && !quick)
+            continue;
+        v[nr++] = (double)(t1 - t0) / 1e6;
+        adl_events += nev - 1;
+    }
+    rep->v[R_ADL] = median(v, nr);
+    snprintf(rep->detail[R_ADL], sizeof rep->detail[R_ADL],
+             "median of %u updates against %zu open positions; %.1f positions deleveraged "
+             "each",
+             nr, n, (double)adl_events / nr);
+    margin_engine_free(e);
 }
 
 static void detail_of(report *rep, int which, const result *r)
@@ -1113,6 +1188,12 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
         measure_liquidation(&b, &rep, R_LIQ_SLICES, MARGIN_LIQ_POLICY_SLICES);
     if (want(R_SNAP_BYTES) && want_any(0, R_SNAP_SAVE))
         snapshot_size_at_end(&b, &rep);
+
+    if (want(R_ADL)) { /* its own engine: the bench's first */
+        margin_engine_free(b.e);
+        b.e = NULL;
+        measure_adl(n, quick, seed, &rep);
+    }
 
     print_report(n, &rep, json, nlong, b.naccounts, build_s);
     margin_engine_free(b.e);

@@ -1134,8 +1134,9 @@ MARGIN_API int margin_account_mode(const margin_engine *e, uint64_t account, uin
 #define MARGIN_POS_LIQ_PRICE 14   /**< Liquidation price in force (the trigger), price units, 0 if none. For a cross position, the cross liquidation price at the other markets' last marks (as #MARGIN_AT_LIQ_PRICE). */
 #define MARGIN_POS_MODE 15        /**< #MARGIN_MODE_ISOLATED or #MARGIN_MODE_CROSS. @since 0.2.0 */
 /** The position's raw auto-deleveraging score at its market's last mark (the entry before
- *  any), by the market's #MARGIN_MKT_ADL_RANKING, at #MARGIN_RATE_SCALE, rounded down;
- *  a magnitude past INT64_MAX saturates. Higher scores are deleveraged first; 0 for a
+ *  any), by the market's #MARGIN_MKT_ADL_RANKING, at #MARGIN_RATE_SCALE: the product of two
+ *  ratios (see the ranking), the first rounded down to the rate scale, then the product
+ *  rounded down; a magnitude past INT64_MAX saturates. Higher scores are deleveraged first; 0 for a
  *  position that is not open. @since 0.2.0 */
 #define MARGIN_POS_ADL_SCORE 16
 /** The position's ADL quantile, 0 to 4 (4: the first to be deleveraged; the venues' five

@@ -145,56 +145,52 @@ int64_t margin__pool_get(const margin_engine *e, const margin__market *m, int32_
 
 /* ------------------------------------------------------------------ scores */
 
-/* floor(num * ONE / den), den > 0, saturating at +-INT64_MAX; where num * ONE does not fit
- * in 128 bits both are halved until it does (a score that large is ranked by its leading
- * bits, then by id) */
-static int64_t ratio_score(margin__i128 num, margin__i128 den)
+/* floor(floor(a * ONE / b) * c / d): a score as two ratios, each rounded down (b, d > 0,
+ * each division by a 64-bit divisor: one hardware division where the quotient fits);
+ * saturating at +-INT64_MAX */
+static int64_t two_ratios(int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    margin__i128 t, q;
-    while (__builtin_mul_overflow(num, (margin__i128)ONE, &t) && den > 1) {
-        num /= 2;
-        den /= 2;
-    }
-    if (__builtin_mul_overflow(num, (margin__i128)ONE, &t))
-        return num > 0 ? INT64_MAX : -INT64_MAX;
-    if (margin__div128(t, den, MARGIN_ROUND_FLOOR, &q) != MARGIN_OK)
+    margin__i128 t, u;
+    if (margin__div128((margin__i128)a * ONE, b, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
         return 0;
-    if (q > INT64_MAX)
+    if (__builtin_mul_overflow(t, (margin__i128)c, &u))
+        return (t > 0) == (c > 0) ? INT64_MAX : -INT64_MAX;
+    if (margin__div128(u, d, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
+        return 0;
+    if (t > INT64_MAX)
         return INT64_MAX;
-    if (q < -INT64_MAX)
+    if (t < -INT64_MAX)
         return -INT64_MAX;
-    return (int64_t)q;
+    return (int64_t)t;
 }
 
 int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int64_t mark)
 {
     const margin__market *m = &e->markets[p->market];
-    int64_t upnl, mm = 0, bp = 0;
-    margin__i128 w, s_move, gap;
-    if (margin__pnl(m, p->side, p->qty, p->entry, mark, &upnl) != MARGIN_OK)
-        return 0;
+    int64_t upnl, mm = 0, bp = 0, w, s_move, gap;
     if (m->adl_rank == MARGIN_ADL_RANK_BITMEX) {
-        /* PnL% = s*(P - E)/E; effective leverage = P / (s*(P - BP)) */
+        /* PnL% = s*(P - E)/E; effective leverage = P / (s*(P - BP)); the prices are < 2^63
+         * and s*(P - E), s*(P - BP) fit: both are in (-2^63, 2^63) */
         if (p->cross) {
             if (margin__cross_at(e, p, MARGIN_AT_BANKRUPTCY_PRICE, mark, &bp) != MARGIN_OK)
                 return 0;
         } else if (margin__bankruptcy(m, p, &bp) != MARGIN_OK) {
             return 0;
         }
-        gap = p->side * ((margin__i128)mark - bp);
+        gap = p->side > 0 ? mark - bp : bp - mark;
         if (gap <= 0)
             return 0; /* at or past the bankruptcy price */
-        s_move = p->side * ((margin__i128)mark - p->entry);
-        if (s_move > 0) /* PnL% * leverage = s(P - E) * P / (E * s(P - BP)) */
-            return ratio_score(s_move * mark, (margin__i128)p->entry * gap);
-        /* PnL% / leverage = s(P - E) * s(P - BP) / (E * P) */
-        return ratio_score(s_move * gap, (margin__i128)p->entry * mark);
+        s_move = p->side > 0 ? mark - p->entry : p->entry - mark;
+        if (s_move > 0) /* PnL% * leverage = (s(P - E)/E) * P / s(P - BP) */
+            return two_ratios(s_move, p->entry, mark, gap);
+        /* PnL% / leverage = (s(P - E)/E) * s(P - BP) / P */
+        return two_ratios(s_move, p->entry, gap, mark);
     }
     /* Binance: max(0, uPnL) / max(1, W) * MM / (W + uPnL) */
-    if (upnl <= 0)
+    if (margin__pnl(m, p->side, p->qty, p->entry, mark, &upnl) != MARGIN_OK || upnl <= 0)
         return 0;
     w = p->cross ? e->accounts[p->account].free : p->margin;
-    if (w + upnl <= 0)
+    if (w > INT64_MAX - upnl || w + upnl <= 0)
         return 0;
     if (p->cross) {
         margin__leg l;
@@ -206,13 +202,7 @@ int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int
     } else if (margin__mm_at(m, p, mark, &mm, NULL, NULL) != MARGIN_OK) {
         return 0;
     }
-    {
-        /* upnl * mm / (max(1, W) * (W + upnl)): each product < 2^127 */
-        margin__i128 d1 = w > ONE ? w : ONE, d2 = w + upnl, den;
-        if (__builtin_mul_overflow(d1, d2, &den))
-            return ratio_score((margin__i128)upnl * mm / d1, d2);
-        return ratio_score((margin__i128)upnl * mm, den);
-    }
+    return two_ratios(upnl, w > ONE ? w : ONE, mm, w + upnl);
 }
 
 /* ------------------------------------------------------------------ quantiles */
@@ -361,14 +351,70 @@ static int covers(const void *ctx, int64_t q)
     return adl_close(c->e, c->p, q, c->bp, c->mark, &x) && x.credit >= c->need;
 }
 
-static int planned(const margin_engine *e, uint32_t pi)
+static void sift_up(ranked *h, size_t i)
 {
-    const margin__adlx *x = e->adlx;
-    size_t i;
-    for (i = 0; i < e->nadlx; i++)
-        if (x[i].pi == pi)
-            return 1;
-    return 0;
+    ranked v = h[i];
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!ahead(&v, &h[up]))
+            break;
+        h[i] = h[up];
+        i = up;
+    }
+    h[i] = v;
+}
+
+/* Rank the open positions of side `side` in market m that may be deleveraged: a max-heap
+ * in e->adl[0 .. e->adl_n). Walks the market's list, or the position records in id order
+ * when the market holds most of them (sequential memory instead of a chase). */
+static int rank_side(margin_engine *e, const margin__market *m, int side, int64_t mark,
+                     margin__adl_skip skip, const void *ctx)
+{
+    uint32_t mi = (uint32_t)(m - e->markets), pi;
+    ranked *h;
+    size_t n = 0;
+    /* room for every open position of the market, and as many passed over (see the plan) */
+    int rc = margin__grow(e, &e->adl, &e->adl_cap, 2 * (size_t)m->open_count + 2,
+                          sizeof(ranked));
+    if (rc != MARGIN_OK)
+        return rc;
+    h = e->adl;
+    if ((uint64_t)m->open_count * 2 >= e->open_positions) {
+        uint32_t c;
+        for (c = 0; c < e->nchunks; c++) {
+            const margin__position *blk = e->chunks[c];
+            uint32_t j, end;
+            if (blk == NULL)
+                continue;
+            end = e->npos - c * MARGIN__CHUNK < MARGIN__CHUNK ? e->npos - c * MARGIN__CHUNK
+                                                               : MARGIN__CHUNK;
+            for (j = 0; j < end; j++) {
+                const margin__position *p = &blk[j];
+                pi = c * MARGIN__CHUNK + j;
+                if (p->status != MARGIN_STATUS_OPEN || p->market != mi || p->side != side ||
+                    skip(ctx, pi))
+                    continue;
+                h[n].score = margin__adl_score(e, p, mark);
+                h[n].pi = pi;
+                h[n].side = p->side;
+                n++;
+            }
+        }
+    } else {
+        for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+            const margin__position *p = &MARGIN__POS(e, pi);
+            if (p->side != side || skip(ctx, pi))
+                continue;
+            h[n].score = margin__adl_score(e, p, mark);
+            h[n].pi = pi;
+            h[n].side = p->side;
+            n++;
+        }
+    }
+    heapify(h, n);
+    e->adl_n = n;
+    e->adl_side = side;
+    return MARGIN_OK;
 }
 
 int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrupt,
@@ -377,27 +423,20 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
 {
     const margin__position *b = &MARGIN__POS(e, bankrupt);
     ranked *h;
-    size_t n = 0;
-    uint32_t pi;
+    size_t n, nback = 0, k;
     int64_t bp = 0, left_qty = b->qty;
     int rc;
     *covered = 0;
     if (margin__bankruptcy(m, b, &bp) != MARGIN_OK || bp <= 0)
         return MARGIN_OK; /* no price to deleverage at: the pool takes it */
-    if ((rc = margin__grow(e, &e->adl, &e->adl_cap, m->open_count + 1, sizeof(ranked))) !=
-        MARGIN_OK)
-        return rc;
-    h = e->adl;
-    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
-        const margin__position *p = &MARGIN__POS(e, pi);
-        if (p->side == b->side || skip(ctx, pi) || planned(e, pi))
-            continue;
-        h[n].score = margin__adl_score(e, p, mark);
-        h[n].pi = pi;
-        h[n].side = p->side;
-        n++;
+    /* the other side, ranked once per batch (the scores are those of the batch's mark and
+     * state; a later bankrupt position of the same side takes from what is left) */
+    if (e->adl_side != -b->side) {
+        if ((rc = rank_side(e, m, -b->side, mark, skip, ctx)) != MARGIN_OK)
+            return rc;
     }
-    heapify(h, n);
+    h = e->adl;
+    n = e->adl_n;
     while (n > 0 && *covered < need && left_qty > 0) {
         ranked top;
         const margin__position *p;
@@ -407,8 +446,12 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
         pop(h, &n, &top);
         p = &MARGIN__POS(e, top.pi);
         q = p->qty < left_qty ? p->qty : left_qty;
-        if (!adl_close(e, p, q, bp, mark, &x))
+        if (!adl_close(e, p, q, bp, mark, &x)) {
+            /* passed over at this price: back after this one's turn (at the end of the
+             * array past the heap, which only shrinks while popping) */
+            h[e->adl_cap - 1 - nback++] = top;
             continue;
+        }
         if (x.credit > need - *covered) {
             /* the last one in part: the least quantity (to the step) that covers the rest */
             part_ctx c;
@@ -440,6 +483,13 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
         *covered += x.credit; /* < need + one position's credit: fits */
         left_qty -= x.qty;
     }
+    /* the passed-over ones back into the heap */
+    for (k = 0; k < nback; k++) {
+        h[n] = h[e->adl_cap - 1 - k];
+        n++;
+        sift_up(h, n - 1);
+    }
+    e->adl_n = n;
     return MARGIN_OK;
 }
 

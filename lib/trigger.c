@@ -687,6 +687,7 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark,
     size_t i;
     int rc;
     e->nadlx = 0;
+    e->adl_side = 0; /* no ranking yet in this batch */
     if (owner->adl != MARGIN_ADL_ON)
         return MARGIN_OK;
     c.e = e;

@@ -210,7 +210,8 @@ struct margin_engine {
     void *xcl; /* and the closes they decide */
     size_t xcl_cap;
     void *adl; /* auto-deleveraging (insurance.c): the ranked other side, and the closes */
-    size_t adl_cap;
+    size_t adl_cap, adl_n;
+    int adl_side; /* the side ranked in e->adl for this batch (0: none) */
     void *adlx;
     size_t adlx_cap, nadlx;
     /* a candle's scratch engine holding only what the path triggers (candle.c): a

@@ -143,13 +143,15 @@ START_TEST(test_bitmex_example)
 }
 END_TEST
 
-/* Binance's score, max(0, uPnL)/max(1, W) * MM/(W + uPnL), W the isolated margin, at 700:
+/* Binance's score, max(0, uPnL)/max(1, W) * MM/(W + uPnL) (the first ratio rounded down to
+ * 8 decimals, then the product), W the isolated margin, at 700:
  *  - A: 10 at 500, 10x: W 500, uPnL 2,000, MM 10*700*0.005 = 35:
  *    2,000/500 * 35/2,500 = 0.056;
  *  - B: 20 at 600, 2x: W 6,000, uPnL 2,000, MM 70: 2,000/6,000 * 70/8,000 = 0.0029166..
  *    -> 0.00291666 (down);
  *  - C: 10 at 800, 1x: a loss, 0.
- * (BitMEX would rank them A: 200*700/(500*250) = 1.12, B: 100*700/(600*400) = 0.29166666.)
+ * (BitMEX would rank them A: (200/500)*700/250 = 1.12; B: PnL% 100/600 = 0.16666666 (rounded
+ * down first), times 700/400: 0.29166665 (down).)
  * The short's deficit of 1,000 needs 20 units: A closes in full (credit 500), then 10 of
  * B (credit 500); C is untouched. */
 START_TEST(test_binance_ranking)
@@ -197,7 +199,7 @@ START_TEST(test_binance_scores)
     ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 291666);
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX));
     ck_assert_int_eq(pos_get(e, a, MARGIN_POS_ADL_SCORE), D("1.12"));
-    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 29166666);
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_ADL_SCORE), 29166665);
     margin_engine_free(e);
 }
 END_TEST
