@@ -1,4 +1,4 @@
-/* A reader of the snapshot format (docs/snapshot.md, versions 1 and 2) for the fuzz harnesses,
+/* A reader of the snapshot format (docs/snapshot.md, versions 1 to 3) for the fuzz harnesses,
  * written from the document, not from lib/snapshot.c:
  *  - sw_crc32c(): the trailer's CRC-32C (Castagnoli, reflected 0x82F63B78);
  *  - sw_walk(): every field of a well-formed snapshot, in order, with its offset, size,
@@ -22,11 +22,14 @@ enum {
                       10..17 tick, step, max leverage, maker, taker, close fee, max price,
                       mark; 18 + 4k + j: tier k's floor, rate, max leverage, amount;
                       version 2: 300..303 the liquidation u8s, 304 padding, 305..309 the
-                      liquidation fee and the slice options */
+                      liquidation fee and the slice options; version 3: 310 the pool's
+                      market, 311 ADL, 312 ranking, 313 padding (u16), 314 the pool's
+                      balance, 315 its floor */
     SW_ACCT,       /* roles: 0..6 ledgers, 7 levels fired, 8 cross count, 9 a cross market,
                       10 (version 2) the last slice's time */
     SW_POSN,       /* roles: SWP_* below (a block's head: SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE) */
-    SW_EVNT,       /* roles: 0..22 fields 1..23 (version 2: 0..24, fields 1..25) */
+    SW_EVNT,       /* roles: 0..22 fields 1..23 (version 2: 0..24, fields 1..25; version 3:
+                      0..26, fields 1..27) */
     SW_HEAD,       /* a section head; roles: 3 * section index + 0 tag, 1 count, 2 length */
     SW_TRAILER     /* role 0: the CRC-32C */
 };
@@ -34,19 +37,22 @@ enum {
 enum {
     SWE_TIME = 0, SWE_INSURANCE, SWE_LAST_SEQ, SWE_LIQUIDATIONS, SWE_CROSS_EVALS, SWE_BAND,
     SWE_POLICY, SWE_FLAGS, SWE_NLEVELS, SWE_LEVEL0, SWE_CAP = SWE_LEVEL0 + 8, SWE_NPOS,
-    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0 /* 23 fields (version 2: 25) */
+    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0, /* 23 fields (version 2: 25, version 3: 27) */
+    SWE_DEPOSITS = SWE_CUR0 + 27 /* version 3: the insurance deposits, after the fields */
 };
 
 enum {
     SWP_FLAGS = 0, SWP_STATUS, SWP_SIDE, SWP_FIRED, SWP_ACCOUNT, SWP_MARKET, SWP_QTY,
     SWP_ENTRY, SWP_MARGIN, SWP_LEVERAGE, SWP_REALIZED, SWP_FEES, SWP_FUNDING, SWP_STOP,
-    SWP_TAKE, SWP_KEY_DOWN, SWP_KEY_UP, SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE
+    SWP_TAKE, SWP_KEY_DOWN, SWP_KEY_UP, SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE,
+    SWP_ADLQ /* version 3 (flag 128): the ADL quantile, after the keys */
 };
 
 #define SW_BLOCK 1024 /* position ids per POSN item */
 
 #define SW_NFIELDS 23    /* event fields in version 1 */
 #define SW_NFIELDS_V2 25 /* and in version 2 */
+#define SW_NFIELDS_V3 27 /* and in version 3 */
 
 typedef struct {
     uint32_t off;  /* offset in the snapshot */
@@ -155,10 +161,10 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
     w.nf = 0;
     w.bad = 0;
     version = n >= 12 ? (uint32_t)sw_get(b + 8, 4) : 0;
-    if (n < 36 || (version != 1 && version != 2) || sw_get(b + 12, 4) != 5 ||
+    if (n < 36 || version < 1 || version > 3 || sw_get(b + 12, 4) != 5 ||
         sw_get(b + 16, 8) != n)
         return 0;
-    nfields = version == 1 ? SW_NFIELDS : SW_NFIELDS_V2;
+    nfields = version == 1 ? SW_NFIELDS : version == 2 ? SW_NFIELDS_V2 : SW_NFIELDS_V3;
     sw_take(&w, SW_HEADER, 0, 8);
     for (r = 1; r <= 4; r++)
         sw_take(&w, SW_HEADER, r, r <= 2 ? 4 : 8);
@@ -194,6 +200,8 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                 sw_take(&w, SW_ENGN, SWE_RETAIN, 8);
                 for (r = 0; r < nfields; r++)
                     sw_take(&w, SW_ENGN, SWE_CUR0 + r, 8);
+                if (version >= 3)
+                    sw_take(&w, SW_ENGN, SWE_DEPOSITS, 8);
                 break;
             case 1: { /* MRKT */
                 uint32_t ntiers;
@@ -213,6 +221,14 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                     sw_take(&w, SW_MRKT, 304, 4);
                     for (r = 305; r <= 309; r++)
                         sw_take(&w, SW_MRKT, r, 8);
+                }
+                if (version >= 3) {
+                    sw_take(&w, SW_MRKT, 310, 4);
+                    sw_take(&w, SW_MRKT, 311, 1);
+                    sw_take(&w, SW_MRKT, 312, 1);
+                    sw_take(&w, SW_MRKT, 313, 2);
+                    sw_take(&w, SW_MRKT, 314, 8);
+                    sw_take(&w, SW_MRKT, 315, 8);
                 }
                 break;
             }
@@ -255,6 +271,11 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                     if (fl & 64u) {
                         sw_take(&w, SW_POSN, SWP_KEY_DOWN, 8);
                         sw_take(&w, SW_POSN, SWP_KEY_UP, 8);
+                    }
+                    if (fl & 128u) { /* version 3 only */
+                        if (version < 3)
+                            w.bad = 1;
+                        sw_take(&w, SW_POSN, SWP_ADLQ, 8);
                     }
                 }
                 break;

@@ -22,7 +22,7 @@
  *  - "api": the size query (NULL/0, MARGIN_EBUFFER with the exact size, nothing written),
  *    EINVAL cases, loading into a non-empty engine (MARGIN_ESTATE, nothing changed), an
  *    engine whose options alone were set loads (the options come from the snapshot), and
- *    the empty engine's size from the format (472 bytes).
+ *    the empty engine's size from the format (496 bytes, format version 3).
  *  - "corrupt": wrong magic, unknown version, bad checksum (every byte, one bit each),
  *    truncation at every length, cuts with a consistent header, and out-of-range or
  *    inconsistent fields written into a valid snapshot with the CRC recomputed (each
@@ -34,7 +34,15 @@
  *    the comments there; continuing it fires what the hand calculation says. With
  *    MARGIN_SNAPSHOT_V1_WRITE=path set, the test writes that file instead (how it was
  *    made: MARGIN_SNAPSHOT_V1_WRITE=$PWD/tests/data/snapshot-v1.bin CK_RUN_SUITE=snapshot
- *    CK_RUN_CASE=compat tests/check_margin, from the source tree).
+ *    CK_RUN_CASE=compat tests/check_margin, from the source tree, with a library of format
+ *    1; a later library writes its own version). tests/data/snapshot-v2.bin holds the same
+ *    scenario with format 2's options set on ETHUSDT, written by a library of format 2
+ *    (commit 84c4ddd) through tests/data/make-snapshot-v2.c (its comment says how). Both
+ *    files load with the fund in the first market's pool, save as version 3 and load back
+ *    the same; a version-2 file with a version-3 quantile flag is refused.
+ *  - "round_trip" also: pools shared and own, deposits, ADL with a floor, BitMEX's
+ *    ranking and quantiles through a save and a load (test_pool_round_trip); "corrupt":
+ *    each inconsistent pool or quantile field refused by name.
  *  - "files": margin_snapshot_write/read round trip; read and write failures the system
  *    gives without fault injection (missing file, a directory, a missing directory, a
  *    directory in the way of the rename); and a child process killed with SIGKILL at
@@ -55,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../fuzz/snapshot_walk.h" /* the fuzzers' reader of the format, checked here too */
 #include "helpers.h"
 #include "snapshot_util.h"
 #include "suites.h"
@@ -66,14 +75,23 @@
 
 #define HDR 32
 #define SECHEAD 16
-/* ENGN: 6 i64, 3 u32, 8 i64 levels, u64 cap, u32 npos, u32 0, i64 closes, i64 window,
- * 25 i64 (the current event; format version 2) */
-#define ENGN_LEN 356
+/* The event fields each format version stores: 1..23 (version 1), 1..25 (2), 1..27 (3). */
+#define NF_OF(v) ((v) == 1 ? 23 : (v) == 2 ? 25 : 27)
+/* ENGN: 6 i64 (48), 3 u32 (12), 8 i64 levels (64), u64 cap, u32 npos, u32 0, i64 closes,
+ * i64 window (32): 156 bytes; then the current event, one i64 per stored field; version 3
+ * adds an i64, the insurance deposits: 156 + 184 = 340 (v1), 156 + 200 = 356 (v2),
+ * 156 + 216 + 8 = 380 (v3) */
+#define ENGN_LEN_V(v) (156 + 8 * NF_OF(v) + ((v) >= 3 ? 8 : 0))
+#define ENGN_LEN ENGN_LEN_V(3)
 #define BLOCK 1024 /* position ids per POSN block */
-#define EV_LEN (25 * 8)
-/* version 2 adds the liquidation options after a market's tiers, an account's last
- * slice time after its cross markets */
+#define EV_LEN_V(v) (8 * NF_OF(v))
+#define EV_LEN EV_LEN_V(3) /* 27 * 8 = 216 */
+/* version 2 adds the liquidation options after a market's tiers (4 u8, a u32 pad, 5 i64:
+ * 48 bytes), an account's last slice time after its cross markets (8); version 3 adds the
+ * market's insurance pool after the liquidation options (u32 pool_of, u8 adl, u8 ranking,
+ * u16 pad, i64 balance, i64 floor: 24 bytes) */
 #define MKT_V2 48
+#define MKT_V3 24
 #define ACCT_V2 8
 #define POS_FIXED 44
 /* ENGN payload offsets */
@@ -93,6 +111,7 @@
 #define EN_CLOSES 140
 #define EN_RETAIN 148
 #define EN_CUR 156
+#define EN_DEPOSITS (EN_CUR + 8 * 27) /* version 3: after the current event, 372 */
 /* position flags */
 #define PF_CROSS 1u
 #define PF_REALIZED 2u
@@ -101,6 +120,7 @@
 #define PF_STOP 16u
 #define PF_TAKE 32u
 #define PF_KEYS 64u
+#define PF_ADLQ 128u /* version 3: the ADL quantile, an i64 after the keys */
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -119,6 +139,13 @@ static void wr64(uint8_t *p, int64_t v)
 {
     wr32(p, (uint32_t)(uint64_t)v);
     wr32(p + 4, (uint32_t)((uint64_t)v >> 32));
+}
+
+static int64_t mkt_get(const margin_engine *e, uint64_t m, int32_t key)
+{
+    int64_t v = 0;
+    ck_assert_ok(e, margin_market_get(e, m, key, &v));
+    return v;
 }
 
 /* CRC-32C as the format gives it, bit by bit (independent of the library's tables). */
@@ -141,6 +168,7 @@ static void fix_crc(uint8_t *b, size_t n)
 #define MAXREC 8192
 typedef struct {
     size_t n;
+    uint32_t version; /* the format version in the header */
     size_t head[5]; /* each section's head */
     size_t eng;     /* ENGN payload */
     size_t nm, na, np, nev, nblocks;
@@ -152,14 +180,19 @@ static layout_t L; /* big: not on the stack */
 
 static const char *const TAGS[5] = {"ENGN", "MRKT", "ACCT", "POSN", "EVNT"};
 
-static void walk(const uint8_t *b, size_t n, layout_t *l)
+/* Any format version (1 to 3): old files are walked with their own record sizes. */
+static void walk_any(const uint8_t *b, size_t n, layout_t *l)
 {
     size_t off = HDR, i;
+    uint32_t v;
     memset(l, 0, sizeof *l);
     l->n = n;
-    ck_assert_msg(n >= HDR + 5 * SECHEAD + ENGN_LEN + 4, "snapshot of %zu bytes", n);
+    ck_assert_msg(n >= HDR + 4, "snapshot of %zu bytes", n);
     ck_assert_msg(memcmp(b, "LMARGIN\x1a", 8) == 0, "magic");
-    ck_assert_uint_eq(rd32(b + 8), 2);
+    v = rd32(b + 8);
+    ck_assert_msg(v >= 1 && v <= 3, "format version %u", v);
+    l->version = v;
+    ck_assert_msg(n >= HDR + 5 * SECHEAD + (size_t)ENGN_LEN_V(v) + 4, "snapshot of %zu bytes", n);
     ck_assert_uint_eq(rd32(b + 12), 5);
     ck_assert_uint_eq((uint64_t)rd64(b + 16), n);
     ck_assert_int_eq(rd64(b + 24), 0);
@@ -179,9 +212,9 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
         switch (s) {
         case 0:
             ck_assert_uint_eq(count, 1);
-            ck_assert_uint_eq(plen, ENGN_LEN);
+            ck_assert_uint_eq(plen, ENGN_LEN_V(v));
             l->eng = p;
-            p += ENGN_LEN;
+            p += ENGN_LEN_V(v);
             break;
         case 1:
             ck_assert_msg(count <= 64, "%u markets", count);
@@ -190,7 +223,8 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
                 l->mkt[i] = p;
                 ck_assert_msg(sl >= 1 && sl <= 31, "symbol length %u", sl);
                 ck_assert_msg(b[p + 1 + sl + 6] <= 1 && b[p + 1 + sl + 7] == 0, "used, padding");
-                p += 1 + sl + 8 + 64 + (size_t)b[p + 1 + sl + 5] * 32 + MKT_V2;
+                p += 1 + sl + 8 + 64 + (size_t)b[p + 1 + sl + 5] * 32 + (v >= 2 ? MKT_V2 : 0) +
+                     (v >= 3 ? MKT_V3 : 0);
             }
             l->nm = count;
             break;
@@ -198,7 +232,7 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
             ck_assert_msg(count <= 64, "%u accounts", count);
             for (i = 0; i < count; i++) {
                 l->acct[i] = p;
-                p += 64 + 4 * (size_t)rd32(b + p + 60) + ACCT_V2;
+                p += 64 + 4 * (size_t)rd32(b + p + 60) + (v >= 2 ? ACCT_V2 : 0);
             }
             l->na = count;
             break;
@@ -231,13 +265,17 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
                     for (unsigned bit = PF_REALIZED; bit <= PF_TAKE; bit <<= 1)
                         p += (fl & bit) ? 8 : 0;
                     p += (fl & PF_KEYS) ? 16 : 0;
+                    if (v >= 3)
+                        p += (fl & PF_ADLQ) ? 8 : 0;
+                    else
+                        ck_assert_msg(!(fl & PF_ADLQ), "an ADL quantile in version %u", v);
                 }
             }
             break;
         default:
             l->ev = p;
             l->nev = count;
-            p += (size_t)count * EV_LEN;
+            p += (size_t)count * EV_LEN_V(v);
             break;
         }
         ck_assert_msg(p - off == plen, "section %s: items take %zu bytes, its head says %llu",
@@ -249,12 +287,28 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
     ck_assert_msg(rd32(b + n - 4) == crc32c_ref(b, n - 4), "trailer is not the CRC-32C");
 }
 
+/* What this library writes: version 3. */
+static void walk(const uint8_t *b, size_t n, layout_t *l)
+{
+    ck_assert_msg(n >= HDR + 4 && rd32(b + 8) == 3, "format version %u, want 3",
+                  n >= 12 ? rd32(b + 8) : 0);
+    walk_any(b, n, l);
+}
+
+/* A market's insurance pool in a snapshot walked into L (version 3): after its symbol,
+ * the 8 u8 and 8 i64 (72 bytes), its tiers and its liquidation options. */
+#define MKP_OF(b, m)                                                                       \
+    (L.mkt[m] + 1 + (b)[L.mkt[m]] + 72 + 32 * (size_t)(b)[L.mkt[m] + 1 + (b)[L.mkt[m]] + 5] + \
+     MKT_V2)
+
 /* An optional position field (0 when its flag is clear). */
 static int64_t pos_opt(const uint8_t *b, size_t off, unsigned fl, unsigned bit)
 {
     size_t p = off + POS_FIXED;
-    for (unsigned k = PF_REALIZED; k < bit; k <<= 1)
+    for (unsigned k = PF_REALIZED; k < bit && k <= PF_TAKE; k <<= 1)
         p += (fl & k) ? 8 : 0;
+    if (bit == PF_ADLQ) /* after the keys (16 bytes) */
+        p += (fl & PF_KEYS) ? 16 : 0;
     return (fl & bit) ? rd64(b + p) : 0;
 }
 
@@ -262,7 +316,7 @@ static int64_t pos_opt(const uint8_t *b, size_t off, unsigned fl, unsigned bit)
 static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
 {
     const uint8_t *en;
-    int64_t v, cur[SU_NF];
+    int64_t v, cur[SU_NF], pools = 0;
     size_t nl = 0, i;
     int64_t lv[8];
     walk(b, n, &L);
@@ -276,6 +330,7 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
     ck_assert_int_eq(rd32(en + EN_POLICY), eng_get(e, MARGIN_ENG_CROSS_LIQUIDATION));
     ck_assert_int_eq(rd64(en + EN_CAP), eng_get(e, MARGIN_ENG_EVENT_CAP));
     ck_assert_uint_eq(rd32(en + EN_PAD), 0);
+    ck_assert_int_eq(rd64(en + EN_DEPOSITS), eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS));
 #ifdef MARGIN_ENG_RETAIN_CLOSED
     ck_assert_int_eq(rd64(en + EN_RETAIN), eng_get(e, MARGIN_ENG_RETAIN_CLOSED));
 #endif
@@ -346,8 +401,31 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
                 ck_assert_ok(e, margin_market_get(e, id, i64[k], &v));
                 ck_assert_int_eq(rd64(x + 8 + 8 * k), v);
             }
+            /* version 3: the pool after them: u32 the pool's market index, u8 ADL, u8
+             * ranking, u16 0, i64 balance, i64 floor; a market sharing another's pool
+             * stores 0 for the pool's own fields (its getters read the owner's) */
+            x += MKT_V2;
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_INSURANCE_POOL, &v));
+            ck_assert_int_eq((int64_t)rd32(x) + 1, v);
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_ADL_RANKING, &v));
+            ck_assert_int_eq(x[5], v);
+            ck_assert_msg(x[6] == 0 && x[7] == 0, "market %zu: pool padding", i);
+            if (rd32(x) == i) {
+                ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_ADL, &v));
+                ck_assert_int_eq(x[4], v);
+                ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_INSURANCE, &v));
+                ck_assert_int_eq(rd64(x + 8), v);
+                ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_INSURANCE_FLOOR, &v));
+                ck_assert_int_eq(rd64(x + 16), v);
+            } else {
+                ck_assert_msg(x[4] == 0 && rd64(x + 8) == 0 && rd64(x + 16) == 0,
+                              "market %zu shares a pool but stores its own", i);
+            }
+            pools += rd64(x + 8);
         }
     }
+    /* the pools hold the whole fund */
+    ck_assert_int_eq(pools, eng_get(e, MARGIN_ENG_INSURANCE_FUND));
     for (i = 0; i < L.na; i++) {
         const uint8_t *a = b + L.acct[i];
         uint64_t id = i + 1;
@@ -381,7 +459,6 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
             continue;
         }
         status = pos_get(e, id, MARGIN_POS_STATUS);
-        ck_assert_uint_eq(fl >> 7, 0);
         ck_assert_int_eq((int64_t)(fl & PF_CROSS), pos_get(e, id, MARGIN_POS_MODE));
         ck_assert_int_eq(p[1], status);
         ck_assert_int_eq((int8_t)p[2], pos_get(e, id, MARGIN_POS_SIDE));
@@ -400,6 +477,12 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
         ck_assert_int_eq(pos_opt(p, 0, fl, PF_TAKE), pos_get(e, id, MARGIN_POS_TAKE_PROFIT));
         /* keys follow exactly for open cross positions */
         ck_assert_int_eq((fl & PF_KEYS) != 0, (fl & PF_CROSS) && status == MARGIN_STATUS_OPEN);
+        /* the ADL quantile (1 to 4) after the keys, when it is not 0 */
+        ck_assert_int_eq(pos_opt(p, 0, fl, PF_ADLQ), pos_get(e, id, MARGIN_POS_ADL_QUANTILE));
+        if (fl & PF_ADLQ)
+            ck_assert_msg(pos_opt(p, 0, fl, PF_ADLQ) >= 1 && pos_opt(p, 0, fl, PF_ADLQ) <= 4,
+                          "position %" PRIu64 ": quantile %lld", id,
+                          (long long)pos_opt(p, 0, fl, PF_ADLQ));
     }
     ck_assert_int_eq((int64_t)L.nev, eng_get(e, MARGIN_ENG_EVENTS_PENDING));
     if (L.nev > 0) {
@@ -546,6 +629,20 @@ START_TEST(test_scenario_coverage)
         free(b);
     }
     ck_assert_int_eq(acct_get(e, 4, MARGIN_ACCT_CROSS_POSITIONS), 0); /* liquidated worst first */
+    /* steps 89-96: two insurance deposits, the pools' options, one quantile of 4 (P14) */
+    ck_assert_int_eq(count[MARGIN_EV_INSURANCE_DEPOSIT], 2);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("5300"));
+    ck_assert_int_eq(pos_get(e, 14, MARGIN_POS_ADL_QUANTILE), 4);
+    ck_assert_int_eq(pos_get(e, 13, MARGIN_POS_ADL_QUANTILE), 0);
+    {
+        int64_t v;
+        ck_assert_ok(e, margin_market_get(e, 2, MARGIN_MKT_ADL, &v));
+        ck_assert_int_eq(v, MARGIN_ADL_ON);
+        ck_assert_ok(e, margin_market_get(e, 2, MARGIN_MKT_INSURANCE_FLOOR, &v));
+        ck_assert_int_eq(v, D("100"));
+        ck_assert_ok(e, margin_market_get(e, 3, MARGIN_MKT_ADL_RANKING, &v));
+        ck_assert_int_eq(v, MARGIN_ADL_RANK_BITMEX);
+    }
     free(ev);
     margin_engine_free(c);
     margin_engine_free(e);
@@ -580,6 +677,119 @@ START_TEST(test_round_trip)
     su_obs_free(&b);
     free(s1);
     free(s2);
+    margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Insurance pools and ADL quantiles (format 3) through a save and a load. Markets 1 and 2
+ * share market 1's pool, market 3 has its own; deposits of 1000 (through market 1) and 500
+ * (through market 2) go to the shared pool, 200 to market 3's: pools 1500 and 200, the
+ * fund and the deposits 1700. The shared pool has ADL on and a floor of 300 (set through
+ * market 2), market 3 ranks by BitMEX's score. Quantiles: market 1 at the mark 110 (entry
+ * 100), the long alone among the longs and in profit: 4, the short at a loss: 0; market 3
+ * at 55 (entries 50), two longs in profit, ranked by BitMEX's PnL% * effective leverage:
+ * both PnL% 0.1; P3 (5x, bankrupt at 40) 55 / (55 - 40) = 3.67, P4 (10x, bankrupt at 45)
+ * 55 / (55 - 45) = 5.5: P4 rank 0, P3 rank 1 of 2, quantiles 4 - floor(5 * r / 2): P4 4,
+ * P3 2. */
+static margin_engine *build_pools(void)
+{
+    margin_engine *e = new_engine();
+    uint64_t id;
+    static const char *const sym[3] = {"AAAUSDT", "BBBUSDT", "CCCUSDT"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_ok(e, margin_market_new(e, sym[i], &id));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_INSURANCE_POOL, 1));
+    ck_assert_ok(e, margin_insurance_deposit(e, 1, D("1000")));
+    ck_assert_ok(e, margin_insurance_deposit(e, 2, D("500")));
+    ck_assert_ok(e, margin_insurance_deposit(e, 3, D("200")));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_ADL, MARGIN_ADL_ON));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_INSURANCE_FLOOR, D("300")));
+    ck_assert_ok(e, margin_market_set(e, 3, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX));
+    for (int a = 0; a < 2; a++) {
+        ck_assert_ok(e, margin_account_new(e, &id));
+        ck_assert_ok(e, margin_account_deposit(e, id, D("10000")));
+    }
+    ck_assert_ok(e, margin_position_open(e, 1, 1, MARGIN_LONG, D("1"), D("100"), D("10"), 0, 0, &id));
+    ck_assert_ok(e, margin_position_open(e, 2, 1, MARGIN_SHORT, D("1"), D("100"), D("10"), 0, 0, &id));
+    ck_assert_ok(e, margin_position_open(e, 1, 3, MARGIN_LONG, D("2"), D("50"), D("5"), 0, 0, &id));
+    ck_assert_ok(e, margin_position_open(e, 2, 3, MARGIN_LONG, D("1"), D("50"), D("10"), 0, 0, &id));
+    ck_assert_ok(e, margin_mark_update(e, 1, D("110")));
+    ck_assert_ok(e, margin_mark_update(e, 3, D("55")));
+    ck_assert_ok(e, margin_market_adl_quantiles(e, 1));
+    ck_assert_ok(e, margin_market_adl_quantiles(e, 3));
+    return e;
+}
+
+static void require_pools(const margin_engine *e)
+{
+    static const int64_t q[5] = {0, 4, 0, 0, 0}; /* positions 1..4; 3 and 4 below */
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("1700"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("1700"));
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE_POOL), 1);
+    ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_INSURANCE_POOL), 1);
+    ck_assert_int_eq(mkt_get(e, 3, MARGIN_MKT_INSURANCE_POOL), 3);
+    for (uint64_t m = 1; m <= 2; m++) {
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE), D("1500"));
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL), MARGIN_ADL_ON);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_FLOOR), D("300"));
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL_RANKING), MARGIN_ADL_RANK_BINANCE);
+    }
+    ck_assert_int_eq(mkt_get(e, 3, MARGIN_MKT_INSURANCE), D("200"));
+    ck_assert_int_eq(mkt_get(e, 3, MARGIN_MKT_ADL), MARGIN_ADL_OFF);
+    ck_assert_int_eq(mkt_get(e, 3, MARGIN_MKT_INSURANCE_FLOOR), 0);
+    ck_assert_int_eq(mkt_get(e, 3, MARGIN_MKT_ADL_RANKING), MARGIN_ADL_RANK_BITMEX);
+    for (uint64_t p = 1; p <= 2; p++)
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_ADL_QUANTILE), q[p]);
+    ck_assert_int_eq(pos_get(e, 3, MARGIN_POS_ADL_QUANTILE), 2);
+    ck_assert_int_eq(pos_get(e, 4, MARGIN_POS_ADL_QUANTILE), 4);
+}
+
+START_TEST(test_pool_round_trip)
+{
+    margin_engine *e = build_pools(), *t;
+    size_t n;
+    uint8_t *b;
+    require_pools(e);
+    b = su_save(e, &n);
+    check_fields(e, b, n); /* market 2 stores its pool as market index 0, and zeros */
+    ck_assert_uint_eq(rd32(b + MKP_OF(b, 1)), 0);
+    ck_assert_int_eq(rd64(b + MKP_OF(b, 1) + 8), 0);
+    ck_assert_int_eq(rd64(b + MKP_OF(b, 0) + 8), D("1500"));
+    ck_assert_int_eq(rd64(b + MKP_OF(b, 0) + 16), D("300"));
+    ck_assert_uint_eq(b[MKP_OF(b, 0) + 4], MARGIN_ADL_ON);
+    ck_assert_uint_eq(b[MKP_OF(b, 2) + 5], MARGIN_ADL_RANK_BITMEX);
+    ck_assert_int_eq(rd64(b + L.eng + EN_DEPOSITS), D("1700"));
+    t = su_clone(e, "pools and quantiles"); /* the same bytes and state hash */
+    ck_assert_msg(su_hash(e) == su_hash(t), "hashes differ");
+    require_pools(t);
+    su_require_same_state(e, t, "pools and quantiles");
+    /* the next snapshot is the same too: the same further calls on both (a deposit through
+     * the sharing market, marks that liquidate market 1's long and market 3's 10x long,
+     * with the shared pool's ADL on): the same statuses, events and bytes */
+    ck_assert_ok(e, margin_insurance_deposit(e, 2, D("1")));
+    ck_assert_ok(t, margin_insurance_deposit(t, 2, D("1")));
+    ck_assert_int_eq(margin_mark_update(e, 1, D("50")), margin_mark_update(t, 1, D("50")));
+    ck_assert_int_eq(margin_mark_update(e, 3, D("30")), margin_mark_update(t, 3, D("30")));
+    su_drain_same(e, t, "pools, continued");
+    su_require_same_state(e, t, "pools, continued");
+    free(b);
+    margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Known library bug (lib/: see the report of the snapshot-3 branch): a position closed
+ * after margin_market_adl_quantiles() gave it a quantile keeps it (p->adl_q), the saver
+ * writes it (PF_ADLQ), and the loader refuses a quantile on a closed position: the engine
+ * saves a snapshot it cannot load. Registered only with MARGIN_KNOWN_BUGS set, until it is
+ * fixed in lib/. */
+START_TEST(test_known_quantile_after_close)
+{
+    margin_engine *e = build_pools(), *t;
+    ck_assert_int_eq(pos_get(e, 3, MARGIN_POS_ADL_QUANTILE), 2);
+    ck_assert_ok(e, margin_position_close(e, 3, D("55"), 0));
+    t = su_clone(e, "a position closed after its quantile was computed");
     margin_engine_free(t);
     margin_engine_free(e);
 }
@@ -926,34 +1136,39 @@ START_TEST(test_size_protocol)
 }
 END_TEST
 
-/* The empty engine's snapshot, by the format: header 32, five section heads 80, ENGN 340,
- * trailer 4: 456 bytes. Each market, account, position and event adds its record; the
- * first position of a block of 1024 ids adds the block's head (u32 live, i64 last close). */
+/* The empty engine's snapshot, by the format (version 3): header 32, five section heads
+ * 80, ENGN 380 (156 + 27 * 8 + 8), trailer 4: 496 bytes. Each market, account, position and
+ * event adds its record; the first position of a block of 1024 ids adds the block's head
+ * (u32 live, i64 last close). */
 START_TEST(test_sizes_from_the_format)
 {
     margin_engine *e = new_engine();
     size_t n = 0, n2 = 0;
     uint64_t id;
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
-    ck_assert_uint_eq(n, 472);
-    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id)); /* 1 + 7 + 8 + 64 + 1 tier 32 + 48 */
+    ck_assert_uint_eq(n, 32 + 5 * 16 + 380 + 4);
+    ck_assert_uint_eq(n, 496);
+    /* symbol 1 + 7, scales and flags 8, 8 i64 64, 1 tier 32, liquidation options 48,
+     * pool 24 */
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id));
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 160);
+    ck_assert_uint_eq(n2, n + 1 + 7 + 8 + 64 + 32 + 48 + 24);
+    ck_assert_uint_eq(n2, n + 184);
     n = n2;
     ck_assert_ok(e, margin_account_new(e, &id)); /* 7*8 + 4 + 4 + 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
     ck_assert_uint_eq(n2, n + 72);
     n = n2;
-    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 200 */
+    ck_assert_ok(e, margin_account_deposit(e, 1, D("1000"))); /* one queued event: 27 * 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 200);
+    ck_assert_uint_eq(n2, n + 216);
     n = n2;
     /* an open position with no PnL, funding or stops, but a fee: 44 + 8 (fees), the head
-     * of its block 12; its OPEN event 200 */
+     * of its block 12; its OPEN event 216 */
     ck_assert_ok(e, margin_position_open(e, 1, 1, MARGIN_LONG, DS("0.1", 8), DS("20000", 8),
                                          D("10"), 0, 0, &id));
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 12 + 52 + 200);
+    ck_assert_uint_eq(n2, n + 12 + 52 + 216);
     n = n2;
     ck_assert_ok(e, margin_position_set_stops(e, id, DS("19000", 8), 0)); /* + stop 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
@@ -974,7 +1189,22 @@ START_TEST(test_sizes_from_the_format)
         ck_assert_ok(e, margin_position_open(e, 1, m2, MARGIN_LONG, DS("1", 8),
                                              DS("1500", 8), D("10"), 0, MARGIN_FLAG_CROSS, &id));
         ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-        ck_assert_uint_eq(n2, n + 68 + 200);
+        ck_assert_uint_eq(n2, n + 68 + 216);
+        /* an insurance deposit: only its event (the ENGN total and the pool are fixed
+         * fields) */
+        n = n2;
+        ck_assert_ok(e, margin_insurance_deposit(e, 1, D("50")));
+        ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
+        ck_assert_uint_eq(n2, n + 216);
+        /* an ADL quantile: 8 bytes on the record of the position that has one (the long
+         * of ETHUSDT, alone on its side, in profit at the mark 1600: quantile 4) */
+        n = n2;
+        ck_assert_ok(e, margin_mark_update(e, m2, DS("1600", 8)));
+        ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
+        ck_assert_ok(e, margin_market_adl_quantiles(e, m2));
+        ck_assert_int_eq(pos_get(e, id, MARGIN_POS_ADL_QUANTILE), 4);
+        ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
+        ck_assert_uint_eq(n2, n + 8);
     }
     margin_engine_free(e);
 }
@@ -1139,8 +1369,10 @@ static size_t opt_at(const uint8_t *b, size_t off, unsigned bit)
     unsigned fl = b[off];
     size_t at = off + POS_FIXED;
     ck_assert_msg(fl & bit, "position record without field %u", bit);
-    for (unsigned k = PF_REALIZED; k < bit; k <<= 1)
+    for (unsigned k = PF_REALIZED; k < bit && k <= PF_TAKE; k <<= 1)
         at += (fl & k) ? 8 : 0;
+    if (bit == PF_ADLQ)
+        at += (fl & PF_KEYS) ? 16 : 0;
     return at;
 }
 
@@ -1162,6 +1394,29 @@ typedef struct {
 
 #define MK0 (GL.mkt[0]) /* BTCUSDT: 3 tiers given */
 #define MKO(m) (GL.mkt[m] + 1 + b[GL.mkt[m]]) /* a market's options, after its symbol */
+/* a market's insurance pool (version 3), after its tiers and liquidation options */
+#define MKP(m) (MKO(m) + 72 + 32 * (size_t)b[MKO(m) + 5] + MKT_V2)
+
+/* Make market m's pool empty and plain (balance, ADL and floor 0), its balance moved to
+ * market `to`'s pool: the pools still sum to the fund, so that a damage after it is the
+ * only thing wrong. */
+static void pool_move(uint8_t *b, size_t m, size_t to)
+{
+    wr64(b + MKP(to) + 8, rd64(b + MKP(to) + 8) + rd64(b + MKP(m) + 8));
+    wr64(b + MKP(m) + 8, 0);
+    wr64(b + MKP(m) + 16, 0);
+    b[MKP(m) + 4] = MARGIN_ADL_OFF;
+}
+
+/* The record of the first position with an ADL quantile (the scenario computes them). */
+static size_t find_adlq(const uint8_t *b)
+{
+    for (size_t i = 0; i < GL.np; i++)
+        if (GL.pos[i] != 0 && (b[GL.pos[i]] & PF_ADLQ))
+            return GL.pos[i];
+    ck_abort_msg("the scenario has no position with an ADL quantile");
+    return 0;
+}
 
 /* Damage number k of the good snapshot in b (room for 16 more bytes); returns the new
  * length, 0 when there is no damage k. Each documents what it breaks. */
@@ -1238,9 +1493,9 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
         DMG("an isolated position where its account is cross", "mode");
         break;
     }
-    case 11:
-        DMG("position status 3", "status");
-        b[find_pos(b, 2, -1) + 1] = 3;
+    case 11: /* (3 is MARGIN_STATUS_DELEVERAGED since version 3) */
+        DMG("position status 4", "status");
+        b[find_pos(b, 2, -1) + 1] = 4;
         break;
     case 12:
         DMG("position side 0", "side");
@@ -1415,10 +1670,20 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
         DMG("8 bytes after the last section", "after the last section");
         n = splice(b, n, n - 4, 8);
         break;
-    case 53:
-        DMG("position flags bit 7", "flags");
-        b[find_pos(b, 1, -1)] |= 0x80;
+    case 53: { /* every flag bit has a meaning since version 3: bit 7 (an ADL quantile,
+                * here 1) on a closed position, its 8 bytes added to the record */
+        size_t pp = find_pos(b, 1, -1), end;
+        unsigned fl = b[pp];
+        DMG("an ADL quantile on a closed position", "status");
+        end = pp + POS_FIXED + ((fl & PF_KEYS) ? 16 : 0);
+        for (unsigned bit = PF_REALIZED; bit <= PF_TAKE; bit <<= 1)
+            end += (fl & bit) ? 8 : 0;
+        b[pp] = (uint8_t)(fl | PF_ADLQ);
+        wr64(b + GL.head[3] + 8, rd64(b + GL.head[3] + 8) + 8);
+        n = splice(b, n, end, 8);
+        wr64(b + end, 1);
         break;
+    }
     case 54:
         DMG("fees -1 on an account", "fees");
         wr64(b + GL.acct[1] + 32, -1);
@@ -1454,6 +1719,95 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
     case 62:
         DMG("a stop-loss -1", "stop");
         wr64(b + opt_at(b, GL.pos[0], PF_STOP), -1);
+        break;
+    /* version 3: the insurance pools and the ADL quantiles */
+    case 63: /* BTCUSDT's pool one unit more: the pools are not the ENGN fund */
+        DMG("the pools sum to the fund plus one", "insurance pools");
+        wr64(b + MKP(0) + 8, rd64(b + MKP(0) + 8) + 1);
+        break;
+    case 64: /* ...and the fund one unit more instead */
+        DMG("the fund one unit more than the pools", "insurance pools");
+        wr64(b + GL.eng + EN_INSURANCE, rd64(en + EN_INSURANCE) + 1);
+        break;
+    case 65:
+        DMG("SOLUSDT's pool in market index 3 (there are 3 markets)", "insurance pool");
+        ck_assert_uint_eq(GL.nm, 3);
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 3);
+        break;
+    case 66:
+        DMG("SOLUSDT's pool in market index 2^32 - 1", "insurance pool");
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 0xFFFFFFFFu);
+        break;
+    case 67: /* ETHUSDT shares BTCUSDT's pool (valid alone: test_pool_bytes) and SOLUSDT
+              * shares ETHUSDT's: a chain */
+        DMG("a market sharing the pool of a market that shares another's", "insurance pool");
+        pool_move(b, 1, 0);
+        wr32(b + MKP(1), 0);
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 1);
+        break;
+    case 68: /* SOLUSDT shares BTCUSDT's pool but holds 1 (the sum still the fund) */
+        DMG("a market sharing a pool with a balance of its own", "insurance pool");
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 0);
+        wr64(b + MKP(2) + 8, 1);
+        wr64(b + MKP(0) + 8, rd64(b + MKP(0) + 8) - 1);
+        break;
+    case 69:
+        DMG("a market sharing a pool with ADL on of its own", "insurance pool");
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 0);
+        b[MKP(2) + 4] = MARGIN_ADL_ON;
+        break;
+    case 70:
+        DMG("a market sharing a pool with a floor of its own", "insurance pool");
+        pool_move(b, 2, 0);
+        wr32(b + MKP(2), 0);
+        wr64(b + MKP(2) + 16, 1);
+        break;
+    case 71: /* BTCUSDT shares ETHUSDT's pool while ETHUSDT shares BTCUSDT's (a cycle) */
+        DMG("two markets sharing each other's pool", "insurance pool");
+        pool_move(b, 1, 0);
+        wr32(b + MKP(1), 0);
+        wr32(b + MKP(0), 1);
+        break;
+    case 72:
+        DMG("ADL switch 2", "ADL");
+        b[MKP(1) + 4] = 2;
+        break;
+    case 73:
+        DMG("ADL ranking 2", "ranking");
+        b[MKP(2) + 5] = 2;
+        break;
+    case 74:
+        DMG("ADL ranking 255", "ranking");
+        b[MKP(0) + 5] = 255;
+        break;
+    case 75:
+        DMG("a pool's floor -1", "floor");
+        wr64(b + MKP(1) + 16, -1);
+        break;
+    case 76:
+        DMG("the pool's padding not 0", "padding");
+        b[MKP(0) + 7] = 1;
+        break;
+    case 77:
+        DMG("a flagged ADL quantile of 0", "ADL quantile");
+        wr64(b + opt_at(b, find_adlq(b), PF_ADLQ), 0);
+        break;
+    case 78:
+        DMG("a flagged ADL quantile of 5", "ADL quantile");
+        wr64(b + opt_at(b, find_adlq(b), PF_ADLQ), 5);
+        break;
+    case 79:
+        DMG("a flagged ADL quantile of -1", "ADL quantile");
+        wr64(b + opt_at(b, find_adlq(b), PF_ADLQ), -1);
+        break;
+    case 80:
+        DMG("insurance deposits -1", "insurance deposits");
+        wr64(b + GL.eng + EN_DEPOSITS, -1);
         break;
     default:
         return 0;
@@ -1502,7 +1856,7 @@ START_TEST(test_corrupt_fields)
         free(exact);
         margin_engine_free(t);
     }
-    ck_assert_int_ge(k, 60);
+    ck_assert_int_ge(k, 81);
     free(b);
 }
 END_TEST
@@ -1542,9 +1896,9 @@ START_TEST(test_corrupt_magic_version_checksum)
         fix_crc(b, good_n);
         ck_assert_int_eq(load_exact(b, good_n, 1), MARGIN_EMAGIC);
     }
-    /* versions 0, 3 and a large one, with and without the CRC recomputed */
+    /* versions 0, 4 and a large one, with and without the CRC recomputed */
     {
-        const uint32_t vs[3] = {0, 3, 0x01000001};
+        const uint32_t vs[3] = {0, 4, 0x01000001};
         for (int i = 0; i < 3; i++) {
             margin_engine *t = new_engine();
             memcpy(b, good, good_n);
@@ -1565,8 +1919,8 @@ START_TEST(test_corrupt_magic_version_checksum)
         rc = load_exact(b, good_n, i % 97 == 0);
         if (i < 8)
             want = MARGIN_EMAGIC;
-        else if (i < 12)
-            want = MARGIN_EVERSION;
+        else if (i < 12) /* a version this library reads (3 to 2) fails on the CRC */
+            want = rd32(b + 8) >= 1 && rd32(b + 8) <= 3 ? MARGIN_ECHECKSUM : MARGIN_EVERSION;
         else if (i >= 16 && i < 24)
             want = (uint64_t)rd64(b + 16) > good_n ? MARGIN_ETRUNCATED : MARGIN_ECORRUPT;
         else
@@ -1914,7 +2268,7 @@ START_TEST(test_fuzz_findings)
 }
 END_TEST
 
-static int compat_path(char *buf, size_t size)
+static int compat_path(char *buf, size_t size, int version)
 {
     const char *top = getenv("top_srcdir");
     const char *cands[3] = {top, ".", ".."};
@@ -1922,7 +2276,7 @@ static int compat_path(char *buf, size_t size)
         struct stat st;
         if (cands[i] == NULL)
             continue;
-        snprintf(buf, size, "%s/tests/data/snapshot-v1.bin", cands[i]);
+        snprintf(buf, size, "%s/tests/data/snapshot-v%d.bin", cands[i], version);
         if (stat(buf, &st) == 0)
             return 1;
     }
@@ -1951,9 +2305,12 @@ static void next_is(margin_engine *e, int32_t type, const int64_t (*want)[2], si
         fields_are(e, want, n);
 }
 
-START_TEST(test_compat_v1)
+/* The compatibility file of format `version` (1 or 2): both hold the scenario of
+ * build_compat_scenario(), version 2 with format 2's options set on ETHUSDT
+ * (tests/data/make-snapshot-v2.c). */
+static void compat_run(int version)
 {
-    const char *gen = getenv("MARGIN_SNAPSHOT_V1_WRITE");
+    const char *gen = version == 1 ? getenv("MARGIN_SNAPSHOT_V1_WRITE") : NULL;
     char path[4096];
     margin_engine *e = new_engine();
     if (gen != NULL && *gen != '\0') {
@@ -1962,8 +2319,8 @@ START_TEST(test_compat_v1)
         margin_engine_free(g);
         snprintf(path, sizeof path, "%s", gen);
     } else {
-        ck_assert_msg(compat_path(path, sizeof path), "tests/data/snapshot-v1.bin not found "
-                                                      "(set top_srcdir)");
+        ck_assert_msg(compat_path(path, sizeof path, version),
+                      "tests/data/snapshot-v%d.bin not found (set top_srcdir)", version);
     }
     ck_assert_ok(e, margin_snapshot_read(e, path));
     /* the engine */
@@ -2056,6 +2413,70 @@ START_TEST(test_compat_v1)
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_REALIZED_PNL), D("100"));
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_FEES), D("3.24"));
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_QTY), 0);
+    /* format 3's fields, which the file does not hold: the whole fund (-170) in the first
+     * market's pool, each market's pool its own, ADL off with a floor of 0, Binance's
+     * ranking, no deposits, no quantiles */
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), 0);
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), eng_get(e, MARGIN_ENG_INSURANCE_FUND));
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), D("-170"));
+    ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_INSURANCE), 0);
+    for (uint64_t m = 1; m <= 2; m++) {
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_POOL), (int64_t)m);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL), MARGIN_ADL_OFF);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_FLOOR), 0);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL_RANKING), MARGIN_ADL_RANK_BINANCE);
+    }
+    for (uint64_t p = 1; p <= 6; p++)
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_ADL_QUANTILE), 0);
+    /* the liquidation options: format 2's as tests/data/make-snapshot-v2.c set them on
+     * ETHUSDT; format 1's, and BTCUSDT's, the defaults a new market has */
+    {
+        static const int32_t keys[9] = {MARGIN_MKT_LIQ_FEE,         MARGIN_MKT_LIQ_FEE_BASIS,
+                                        MARGIN_MKT_LIQ_FILL,        MARGIN_MKT_STOP_FILL,
+                                        MARGIN_MKT_LIQ_POLICY,      MARGIN_MKT_SLICE_THRESHOLD,
+                                        MARGIN_MKT_SLICE_FRACTION,  MARGIN_MKT_SLICE_COOLDOWN,
+                                        MARGIN_MKT_SLICE_BACKSTOP};
+        const int64_t v2[9] = {D("0.002"),         MARGIN_LIQ_FEE_BASIS_MARK,
+                               MARGIN_LIQ_FILL_BANKRUPTCY, MARGIN_STOP_FILL_TRIGGER,
+                               MARGIN_LIQ_POLICY_SLICES,   D("50000"),
+                               D("0.25"),          30,
+                               D("0.5")};
+        margin_engine *fresh = new_engine();
+        uint64_t fm;
+        ck_assert_ok(fresh, margin_market_new(fresh, "NEWUSDT", &fm));
+        for (int k = 0; k < 9; k++) {
+            int64_t def = mkt_get(fresh, fm, keys[k]);
+            ck_assert_int_eq(mkt_get(e, 1, keys[k]), def);
+            ck_assert_int_eq(mkt_get(e, 2, keys[k]), version == 2 ? v2[k] : def);
+        }
+        margin_engine_free(fresh);
+    }
+    /* the file is the documented format of its version (the test's walker and the
+     * fuzzers'), and the loaded engine saves as version 3 and loads back the same */
+    {
+        FILE *fp = fopen(path, "rb");
+        uint8_t *fb, *s;
+        size_t fn, n;
+        margin_engine *g;
+        sw_field *fields = malloc(4096 * sizeof *fields);
+        ck_assert(fp != NULL && fields != NULL);
+        fb = malloc(1 << 16);
+        ck_assert(fb != NULL);
+        fn = fread(fb, 1, 1 << 16, fp);
+        fclose(fp);
+        walk_any(fb, fn, &L);
+        ck_assert_uint_eq(L.version, (uint32_t)version);
+        ck_assert_uint_gt(sw_walk(fb, fn, fields, 4096), 0);
+        s = su_save(e, &n);
+        check_fields(e, s, n); /* version 3, field by field */
+        ck_assert_uint_gt(sw_walk(s, n, fields, 4096), 0);
+        g = su_clone(e, "a loaded old snapshot, saved as version 3"); /* same bytes, hash */
+        su_require_same_state(e, g, "an old snapshot saved as version 3 and loaded");
+        margin_engine_free(g);
+        free(s);
+        free(fb);
+        free(fields);
+    }
     /* the current event: event 10, P6's open */
     {
         const int64_t w[][2] = {{MARGIN_EVF_SEQ, 10},
@@ -2126,9 +2547,10 @@ START_TEST(test_compat_v1)
     next_is(e, MARGIN_EV_NONE, NULL, 0);
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("-170"));
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_LIQUIDATIONS), 2);
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), D("-170"));
     margin_engine_free(e);
-    /* a reader of version 1 writes the file's bytes back exactly */
-    if (MARGIN_SNAPSHOT_VERSION == 1) {
+    /* a reader of the file's version writes its bytes back exactly */
+    if (MARGIN_SNAPSHOT_VERSION == version) {
         FILE *fp = fopen(path, "rb");
         uint8_t *fb;
         size_t fn, n;
@@ -2147,6 +2569,58 @@ START_TEST(test_compat_v1)
         free(fb);
         margin_engine_free(g);
     }
+}
+
+START_TEST(test_compat_v1)
+{
+    compat_run(1);
+}
+END_TEST
+
+START_TEST(test_compat_v2)
+{
+    compat_run(2);
+}
+END_TEST
+
+/* A version-2 file with a position record flagged with an ADL quantile (flag 128, which
+ * version 3 added), its 8 bytes (a valid quantile, 1) inserted and the lengths and the CRC
+ * fixed: refused, the message naming the flags. */
+START_TEST(test_compat_v2_no_quantile)
+{
+    char path[4096];
+    FILE *fp;
+    uint8_t *b = malloc((1 << 16) + 8);
+    size_t n, at, end;
+    unsigned fl;
+    margin_engine *t = new_engine();
+    ck_assert(b != NULL);
+    ck_assert_msg(compat_path(path, sizeof path, 2), "tests/data/snapshot-v2.bin not found");
+    fp = fopen(path, "rb");
+    ck_assert(fp != NULL);
+    n = fread(b, 1, 1 << 16, fp);
+    fclose(fp);
+    walk_any(b, n, &L);
+    ck_assert_uint_eq(L.version, 2);
+    at = L.pos[0]; /* P1: open, isolated, fees and stops */
+    fl = b[at];
+    end = at + POS_FIXED + ((fl & PF_KEYS) ? 16 : 0);
+    for (unsigned bit = PF_REALIZED; bit <= PF_TAKE; bit <<= 1)
+        end += (fl & bit) ? 8 : 0;
+    b[at] = (uint8_t)(fl | PF_ADLQ);
+    memmove(b + end + 8, b + end, n - end);
+    wr64(b + end, 1);
+    n += 8;
+    wr64(b + L.head[3] + 8, rd64(b + L.head[3] + 8) + 8);
+    wr64(b + 16, (int64_t)n);
+    fix_crc(b, n);
+    ck_assert_rc(t, margin_snapshot_load(t, b, n), MARGIN_ECORRUPT);
+    ck_assert_msg(strstr(margin_errmsg(t), "POSN") != NULL &&
+                      strstr(margin_errmsg(t), "flags") != NULL,
+                  "message: %s", margin_errmsg(t));
+    require_empty(t, "a quantile in a version-2 file");
+    margin_engine_free(t);
+    free(b);
 }
 END_TEST
 
@@ -2437,6 +2911,9 @@ Suite *suite_snapshot(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_scenario_coverage);
     tcase_add_loop_test(tc, test_round_trip, 0, NVARIANTS);
+    tcase_add_test(tc, test_pool_round_trip);
+    if (getenv("MARGIN_KNOWN_BUGS") != NULL)
+        tcase_add_test(tc, test_known_quantile_after_close);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("restore");
@@ -2477,6 +2954,8 @@ Suite *suite_snapshot(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("compat");
     tcase_add_test(tc, test_compat_v1);
+    tcase_add_test(tc, test_compat_v2);
+    tcase_add_test(tc, test_compat_v2_no_quantile);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("files");

@@ -273,11 +273,7 @@ void su_observe(const margin_engine *e, su_obs *o)
     int32_t k;
     int rc, si;
     o->n = 0;
-#ifdef MARGIN_ENG_RETAIN_CLOSED
-#define SU_ENG_LAST MARGIN_ENG_RETAIN_CLOSED
-#else
-#define SU_ENG_LAST MARGIN_ENG_EVENT_CAP
-#endif
+#define SU_ENG_LAST MARGIN_ENG_INSURANCE_DEPOSITS
     for (k = MARGIN_ENG_TIME; k <= SU_ENG_LAST; k++) {
         rc = margin_engine_get(e, k, &v);
         obs_put(o, T_ENG, 0, k, rc, v);
@@ -323,7 +319,7 @@ void su_observe(const margin_engine *e, su_obs *o)
         }
         rc = margin_market_find(e, sym, &found);
         obs_put(o, T_MKT, id, 99, rc, (int64_t)found);
-        for (k = MARGIN_MKT_PRICE_SCALE; k <= MARGIN_MKT_MAX_PRICE; k++) {
+        for (k = MARGIN_MKT_PRICE_SCALE; k <= MARGIN_MKT_ADL_RANKING; k++) {
             rc = margin_market_get(e, id, k, &v);
             obs_put(o, T_MKT, id, k, rc, v);
             if (k == MARGIN_MKT_TIER_COUNT && rc == MARGIN_OK)
@@ -367,7 +363,7 @@ void su_observe(const margin_engine *e, su_obs *o)
     }
     free(ids);
     for (id = 1; id <= maxid + 1; id++) {
-        for (k = MARGIN_POS_ACCOUNT; k <= MARGIN_POS_MODE; k++) {
+        for (k = MARGIN_POS_ACCOUNT; k <= MARGIN_POS_ADL_QUANTILE; k++) {
             rc = margin_position_get(e, id, k, &v);
             obs_put(o, T_POS, id, k, rc, v);
         }
@@ -503,7 +499,11 @@ enum { BTC = 1, ETH, SOL };
  *  88    an adverse candle on BTC, a bar closing down (open 19070, high 19170, low 19052,
  *        close 19055): the longs walk their adverse extreme first (open, low, high,
  *        close): P11's level 0.9 fires at the low (point 2), the high re-arms its levels
- *        (band 0.05), the close fires 0.5, 0.8 and 0.9 again (point 4). */
+ *        (band 0.05), the close fires 0.5, 0.8 and 0.9 again (point 4).
+ *  89-96 insurance deposits into BTC's pool (5000) and ETH's (300); ETH's pool with ADL on
+ *        and a floor of 100; SOL ranked by BitMEX's score; mark ETH 950 (P14 A4 long 0.2
+ *        @905 in profit, P13 A2 short 1 @900 at a loss); the ADL quantiles of ETH (P14,
+ *        alone among the longs with a score > 0: 4; P13: 0) and SOL (P12 at a loss: 0). */
 int su_step(margin_engine *e, int i)
 {
     static const int64_t levels[3] = {50000000, 80000000, 90000000};
@@ -595,6 +595,15 @@ int su_step(margin_engine *e, int i)
     case 86: return margin_market_set(e, BTC, MARGIN_MKT_STOP_FILL, MARGIN_STOP_FILL_TRIGGER);
     case 87: return margin_mark_candle(e, BTC, BP("19160"), BP("19165"), BP("19050"), BP("19060"), MARGIN_PATH_UPDOWN);
     case 88: return margin_mark_candle(e, BTC, BP("19070"), BP("19170"), BP("19052"), BP("19055"), MARGIN_PATH_ADVERSE);
+    /* issue 14: insurance pools, ADL options and quantiles (snapshot format 3) */
+    case 89: return margin_insurance_deposit(e, BTC, D("5000"));
+    case 90: return margin_insurance_deposit(e, ETH, D("300"));
+    case 91: return margin_market_set(e, ETH, MARGIN_MKT_ADL, MARGIN_ADL_ON);
+    case 92: return margin_market_set(e, ETH, MARGIN_MKT_INSURANCE_FLOOR, D("100"));
+    case 93: return margin_market_set(e, SOL, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX);
+    case 94: return margin_mark_update(e, ETH, EP("950"));
+    case 95: return margin_market_adl_quantiles(e, ETH);
+    case 96: return margin_market_adl_quantiles(e, SOL);
     default: return MARGIN_EINVAL;
     }
 }

@@ -36,9 +36,9 @@ uint64_t su_hash(const margin_engine *e);
 
 /* ------------------------------------------------------------------ events */
 
-#define SU_NF (MARGIN_EVF_PATH_POINT + 1)
+#define SU_NF (MARGIN_EVF_ADL_COVERED + 1)
 typedef struct {
-    int64_t f[SU_NF]; /* f[1..25]: margin_event_fields(); f[0] unused (0) */
+    int64_t f[SU_NF]; /* f[1..27]: margin_event_fields(); f[0] unused (0) */
 } su_event;
 
 /* Take every queued event (at most max; more fails the test) with all its fields. */
@@ -132,10 +132,11 @@ void su_free(void *user, void *p);
  * change, stops and take-profits (one fired), funding, isolated liquidations, margin calls
  * (position and account level, some still fired at the end), cross liquidations under
  * both policies (one with a deficit), three margin-call levels and a re-arm band, an event
- * cap and withdrawals. su_step(e, i) makes call i (0 <= i < SU_STEPS) and returns its
+ * cap and withdrawals; insurance deposits, a pool with ADL on and a floor, the BitMEX
+ * ranking and ADL quantiles. su_step(e, i) makes call i (0 <= i < SU_STEPS) and returns its
  * status. Ids are those of a fresh engine (markets 1-3, accounts 1-5, positions from 1).
  * Every step succeeds when the steps run in order on a fresh engine. */
-#define SU_STEPS 89
+#define SU_STEPS 97
 int su_step(margin_engine *e, int i);
 
 /* Run every step on e (time 1000 + i before step i), requiring success. */
