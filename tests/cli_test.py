@@ -42,7 +42,7 @@ def run(*args):
 # JSON keys written as numbers (ids, counts, sequence numbers) and as plain text; every
 # other value is a decimal, which the tool writes as a JSON string (issue 10, item 9).
 INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated", "positions_closed",
-            "path_point"}
+            "path_point", "counterparty", "deleveraged"}
 TEXT_KEYS = {"side", "time", "type", "mode", "run", "fill", "liquidation_policy"}
 
 
@@ -1258,6 +1258,198 @@ class ReplayCross(ReplayBase):
             (["--demo", "contrast", "--wallet", "5"], "--demo contrast"),
             (["--demo", "contrast", "--position", "side=long,qty=1,leverage=10"],
              "--demo contrast"),
+        ]
+        for args, name in cases:
+            with self.subTest(args=args):
+                assert_usage(self, ["replay"] + args, name)
+
+
+class ReplayAdl(ReplayBase):
+    """`margin replay --insurance` and `--demo adl` (issue 14): insurance pools and
+    auto-deleveraging. The worked case (scales 8/8, no fees, --mmr 0.005): a short of 20
+    at 600 with margin 1,000 has the bankruptcy price 600 + 1,000/20 = 650 and the
+    liquidation price 650/1.005 = 646.76616915 (a short's rounds down). When the mark gaps
+    from 600 to 700 it is liquidated at 700: the pool receives its margin balance there,
+    1,000 + 20*(600 - 700) = -1,000, a deficit of 1,000. A long deleveraged at 650 instead
+    of 700 gives up 700 - 650 = 50 per unit into the pool."""
+
+    ADL_KEYS = {"counterparty", "quantity", "remaining_qty", "price", "realized_pnl",
+                "margin", "insurance_fund_delta"}
+    KEYS = dict(REPLAY_KEYS, adl=ADL_KEYS, insurance_deposit={"amount"})
+    SUMMARY = SUMMARY_KEYS | {"insurance_pool", "deleveraged"}
+    # BitMEX's published example: six longs at 500, leverage 10, 5, 4, 2, 1.25, 1 and sizes
+    # 10, 20, 30, 10, 10, 20. BitMEX's score at the mark P is PnL% * effective leverage =
+    # (P - 500)/500 * P/(P - BP), BP = 500*(1 - 1/L) = 450, 400, 375, 250, 100, 0: at 700,
+    # 280/(700 - BP) = 1.12, 0.93333333, 0.86153846, 0.62222222, 0.46666666, 0.4: the order
+    # of the list, 10x first.
+    LONGS = [("10", "10"), ("5", "20"), ("4", "30"), ("2", "10"), ("1.25", "10"), ("1", "20")]
+    SHORT = "side=short,qty=20,margin=1000,market=M"
+
+    def adl_json(self, *args):
+        rc, out, err = run("replay", *args, "--json")
+        self.assertEqual(rc, 0, "margin replay %s: %s" % (" ".join(args), err))
+        self.assertEqual(err, "")
+        objs = [loads(line) for line in out.splitlines()]
+        for i, o in enumerate(objs[:-1]):
+            keys = COMMON_KEYS | self.KEYS[o["type"]]
+            if o["type"] == "liquidation" and "adl_covered" in o:
+                keys = keys | {"adl_covered"}
+            self.assertEqual(set(o), keys, o)
+            self.assertEqual(o["seq"], i + 1)
+        self.assertEqual(set(objs[-1]), self.SUMMARY)
+        return objs[:-1], objs[-1]
+
+    def example(self, tmp, *extra, marks=("600", "700")):
+        path = self.write(tmp, "p.csv", "t,mark\n" + "".join(
+            "%s,%s\n" % (chr(ord("a") + i), m) for i, m in enumerate(marks)))
+        args = ["--prices", path, "--mmr", "0.005"]
+        for lev, qty in self.LONGS:
+            args += ["--position", "side=long,qty=%s,entry=500,leverage=%s,market=M" % (qty, lev)]
+        return args + ["--position", self.SHORT] + list(extra)
+
+    def test_bitmex_example_empty_pool(self):
+        # --insurance 0: ADL on, an empty pool (no insurance_deposit event). The short is
+        # position 7. Need 1,000 = 20 units at 50: #1 (10 units) closes in full: PnL at 650
+        # 10*(650 - 500) = 1,500, credit 10*50 = 500, its margin 10*500/10 = 500 released;
+        # then 10 of #2's 20: PnL 1,500, credit 500, margin 20*500/5 = 2,000 less half = 1,000.
+        # The pool: 0 - 1,000 + 500 + 500 = 0. Realized: -1,000 (the short's margin) + 3,000.
+        # Free balance: 1,000 (--wallet) + #1's margin 500 and PnL 1,500 + #2's margin
+        # released 1,000 and PnL 1,500 = 5,500.
+        with tempfile.TemporaryDirectory() as tmp:
+            args = self.example(tmp, "--insurance", "0", "--adl-ranking", "bitmex")
+            events, summary = self.adl_json(*args)
+            rc, out, err = run("replay", *args)
+        after = [o for o in events if o["type"] != "open"]
+        self.assertEqual([(o["type"], o["position"], o["time"]) for o in after],
+                         [("liquidation", 7, "b"), ("adl", 1, "b"), ("adl", 2, "b")])
+        liq, a1, a2 = after
+        self.assertEqual((liq["mark"], liq["bankruptcy_price"], liq["realized_pnl"]),
+                         (D(700), D(650), D(-1000)))
+        self.assertEqual(liq["liquidation_price"], down(D(650) / D("1.005")))
+        self.assertEqual(liq["liquidation_price"], D("646.76616915"))
+        self.assertEqual((liq["insurance_fund_delta"], liq["adl_covered"]), (D(-1000), D(1000)))
+        self.assertEqual((a1["counterparty"], a1["quantity"], a1["remaining_qty"], a1["price"],
+                          a1["realized_pnl"], a1["margin"], a1["insurance_fund_delta"],
+                          a1["mark"]),
+                         (7, D(10), D(0), D(650), D(1500), D(0), D(500), D(700)))
+        self.assertEqual((a2["counterparty"], a2["quantity"], a2["remaining_qty"], a2["price"],
+                          a2["realized_pnl"], a2["margin"], a2["insurance_fund_delta"]),
+                         (7, D(10), D(10), D(650), D(1500), D(1000), D(500)))
+        self.assertEqual((summary["insurance_pool"], summary["insurance_fund"],
+                          summary["deleveraged"], summary["liquidated"],
+                          summary["open_positions"]), (D(0), D(0), 1, 1, 5))
+        self.assertEqual(summary["realized_pnl"], D(2000))
+        self.assertEqual(summary["free_balance"], D(5500))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"b\s+#1\s+DELEVERAGED\s+700\s+auto-deleveraged against #7: 10 "
+                         r"closed at 650 \(its bankruptcy price\), PnL \+1500, 500 paid into "
+                         r"the insurance pool; closed in full")
+        self.assertIn("10 left with margin 1000", out)
+        self.assertIn("ADL covers 1000 of the deficit", out)
+        self.assertRegex(out, r"#1 long\s+deleveraged at b \(mark 700\): closed at 650 "
+                         r"against #7, PnL \+1500")
+        self.assertIn("; 10 deleveraged at 650 against #7", out)
+        self.assertIn("insurance pool: seeded 0, now 0; 1 position deleveraged in full", out)
+
+    def test_pool_pays_what_it_holds(self):
+        # --insurance 1000 exactly covers the deficit: the pool ends at 0, its floor, and
+        # nobody is deleveraged (no adl_covered). The deposit is event 1, before the opens.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.adl_json(*self.example(tmp, "--insurance", "1000"))
+        self.assertEqual((events[0]["type"], events[0]["position"], events[0]["amount"]),
+                         ("insurance_deposit", 0, D(1000)))
+        self.assertEqual([o["type"] for o in events[1:]], ["open"] * 7 + ["liquidation"])
+        self.assertEqual(events[-1]["insurance_fund_delta"], D(-1000))
+        self.assertNotIn("adl_covered", events[-1])
+        self.assertEqual((summary["insurance_pool"], summary["deleveraged"]), (D(0), 0))
+
+    def test_pool_in_part_binance(self):
+        # --insurance 250, Binance's ranking (the default). Binance's score of a long at 500
+        # at 700 with margin W = 500*Q/L: uPnL 200*Q, MM 700*Q*0.005 = 3.5*Q:
+        # 200*Q/W * 3.5*Q/(W + 200*Q) = 0.4*L * 3.5/(500/L + 200), growing with L: the same
+        # order as BitMEX's. The pool pays 250; ADL covers 750 = 15 units at 50: #1 in full
+        # (10, credit 500), then 5 of #2 (credit 250, PnL 5*150 = 750, margin 2,000 - 500).
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.adl_json(*self.example(tmp, "--insurance", "250"))
+        liq = next(o for o in events if o["type"] == "liquidation")
+        self.assertEqual((liq["insurance_fund_delta"], liq["adl_covered"]), (D(-1000), D(750)))
+        adl = [(o["position"], o["quantity"], o["realized_pnl"], o["margin"],
+                o["insurance_fund_delta"]) for o in events if o["type"] == "adl"]
+        self.assertEqual(adl, [(1, D(10), D(1500), D(0), D(500)),
+                               (2, D(5), D(750), D(1500), D(250))])
+        self.assertEqual(summary["insurance_pool"], D(0))
+
+    def test_without_insurance_the_fund_goes_negative(self):
+        # No --insurance: ADL is off, the fund takes the whole deficit (-1,000) and the
+        # summary has no pool keys.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.replay_json(*self.example(tmp))
+        self.assertEqual([o["type"] for o in events], ["open"] * 7 + ["liquidation"])
+        self.assertEqual(summary["insurance_fund"], D(-1000))
+
+    # --demo adl: the worked case with the short as #1, the six longs as #2 to #7, a pool of
+    # 400 and BitMEX's ranking; marks 600 615 630 645 700 690 at 09:00 to 09:25. 645 is
+    # below the liquidation price 646.77, so the short survives until the gap to 700 (at
+    # 09:20). Deficit 1,000: the pool pays 400 (to its floor 0); ADL covers 600 = 12 units
+    # at 50: #2 (10x) in full (PnL 1,500, credit 500), then 2 of #3 (5x): PnL 2*150 = 300,
+    # credit 100, margin 2,000 - 2,000*2/20 = 1,800. Realized -1,000 + 1,800 = 800; free
+    # 1,000 + (500 + 1,500) + (200 + 300) = 3,500.
+    def test_demo_adl_json(self):
+        events, summary = self.adl_json("--demo", "adl")
+        self.assertEqual([(o["type"], o["position"]) for o in events],
+                         [("insurance_deposit", 0)] + [("open", i) for i in range(1, 8)] +
+                         [("liquidation", 1), ("adl", 2), ("adl", 3)])
+        self.assertEqual(events[0]["amount"], D(400))
+        liq, a2, a3 = events[8:]
+        self.assertEqual((liq["time"], liq["mark"], liq["insurance_fund_delta"],
+                          liq["adl_covered"]), ("09:20", D(700), D(-1000), D(600)))
+        self.assertEqual((a2["quantity"], a2["remaining_qty"], a2["realized_pnl"],
+                          a2["insurance_fund_delta"], a2["counterparty"]),
+                         (D(10), D(0), D(1500), D(500), 1))
+        self.assertEqual((a3["quantity"], a3["remaining_qty"], a3["realized_pnl"],
+                          a3["insurance_fund_delta"], a3["margin"], a3["price"]),
+                         (D(2), D(18), D(300), D(100), D(1800), D(650)))
+        self.assertEqual((summary["insurance_pool"], summary["insurance_fund"],
+                          summary["deleveraged"], summary["realized_pnl"],
+                          summary["free_balance"], summary["marks"]),
+                         (D(0), D(0), 1, D(800), D(3500), 6))
+
+    def test_demo_adl_text(self):
+        # The scores at 600: 120/(600 - BP) = 0.8, 0.6, 0.53333333, 0.34285714, 0.24, 0.2;
+        # quantiles 4 - floor(5*r/6) for r = 0..5: 4, 4, 3, 2, 1, 0; the short scores 0.
+        rc, out, err = run("replay", "--demo", "adl")
+        self.assertEqual((rc, err), (0, ""))
+        text = " ".join(out.split())
+        for i, (score, q) in enumerate([("0.8", 4), ("0.6", 4), ("0.53333333", 3),
+                                        ("0.34285714", 2), ("0.24", 1), ("0.2", 0)]):
+            self.assertRegex(text, r"#%d long \S+ at 500, \S+x: score %s, quantile %d"
+                             % (i + 2, re.escape(score), q))
+        for needle in ("#1 short 20 at 600, 12x: score 0, quantile 0",
+                       "bankruptcy price is 650", "liquidation price 646.76616915",
+                       "gapped from 645 to 700", "left a deficit of 1000",
+                       "The insurance pool held 400: it paid 400",
+                       "auto-deleveraging covered the other 600",
+                       "#2 (10x): 10 of 10 closed, PnL +1500, 500 paid into the pool",
+                       "#3 (5x): 2 of 20 closed, PnL +300, 100 paid into the pool; the rest "
+                       "stays open", "The pool ends at 0; the 4 other longs were not touched",
+                       "insurance pool: seeded 400, now 0"):
+            self.assertIn(needle, text)
+
+    def test_help(self):
+        rc, out, _ = run("replay", "--help")
+        self.assertEqual(rc, 0)
+        for word in ("--insurance AMOUNT", "--adl-ranking", "--demo contrast|adl",
+                     "insurance_deposit", "adl_covered", "counterparty"):
+            self.assertIn(word, out)
+
+    def test_bad_arguments(self):
+        cases = [
+            (["--insurance", "-1"], "--insurance"),
+            (["--insurance", "ten"], "--insurance"),
+            (["--insurance", "5", "--adl-ranking", "bybit"], "--adl-ranking"),
+            (["--adl-ranking", "bitmex"], "--adl-ranking"),
+            (["--demo", "adl", "--insurance", "5"], "--demo adl"),
+            (["--demo", "adl", "--mmr", "0.01"], "--demo adl"),
         ]
         for args, name in cases:
             with self.subTest(args=args):

@@ -18,7 +18,12 @@
  * up-down order).
  *
  * `--demo contrast` runs the same two longs twice, isolated and cross, and prints the two
- * runs side by side. */
+ * runs side by side.
+ *
+ * --insurance AMOUNT (issue 14) puts every market of the replay in one insurance pool (the
+ * first market's), seeds it with AMOUNT and switches auto-deleveraging on for it: a
+ * liquidation whose deficit would take the pool below 0 closes positions of the other side
+ * of its market at its bankruptcy price. `--demo adl` shows it. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,8 +43,9 @@ void cli_usage_replay(FILE *f)
           "                     [--margin-call LEVEL]... [--funding RATE --funding-every ROWS]\n"
           "                     [--fee RATE] [--wallet AMOUNT] [--liquidation POLICY]\n"
           "                     [--liq-fee R] [--liq-fill FILL] [--fill mark|trigger]\n"
-          "                     [--path updown|adverse] [--json]\n"
-          "       margin replay --demo contrast [--json]\n"
+          "                     [--path updown|adverse] [--insurance AMOUNT]\n"
+          "                     [--adl-ranking binance|bitmex] [--json]\n"
+          "       margin replay --demo contrast|adl [--json]\n"
           "\n"
           "Replay mark prices over isolated and cross positions and print the engine's events.\n"
           "With no --prices and no --position: the built-in demo (the seed example).\n"
@@ -105,8 +111,23 @@ void cli_usage_replay(FILE *f)
           "                       open, low, high, close, a short open, high, low, close\n"
           "                       (path_point 2 its adverse extreme, 3 its favourable one);\n"
           "                       cross positions walk the up-down order\n"
+          "  --insurance AMOUNT   every market of the replay uses one insurance pool (the\n"
+          "                       first market's), seeded with AMOUNT (>= 0), and\n"
+          "                       auto-deleveraging is on for it: when an isolated\n"
+          "                       position's liquidation leaves a deficit the pool cannot\n"
+          "                       pay without going below 0, positions of the other side\n"
+          "                       of the same market (market=SYMBOL) are closed at the\n"
+          "                       bankrupt position's bankruptcy price, without a fee,\n"
+          "                       highest ADL score first, the last one in part, until\n"
+          "                       their PnL given up covers the rest (adl events). Every\n"
+          "                       position belongs to the one account of the replay\n"
+          "  --adl-ranking RANK   with --insurance: binance (default) or bitmex, the score\n"
+          "                       that orders the positions to deleverage\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
           "                       margin, printed side by side (takes only --json);\n"
+          "                       --demo adl: a gap bankrupts a short of 20 at 600, a pool of\n"
+          "                       400 pays what it can and the two longs with the highest\n"
+          "                       BitMEX scores are deleveraged (takes only --json);\n"
           "                       --demo seed is the demo run with no arguments\n"
           "  --json               JSON Lines: one object per event, then a summary line;\n"
           "                       every decimal (price, money, rate) is a JSON string, exact;\n"
@@ -125,7 +146,15 @@ void cli_usage_replay(FILE *f)
           "                       remaining_qty, fee, realized_pnl, margin (after),\n"
           "                       liquidation_price (after) and insurance_fund_delta; with\n"
           "                       --path every event has path_point. With --demo contrast each\n"
-          "                       line also has \"run\" (isolated or cross)\n"
+          "                       line also has \"run\" (isolated or cross). With\n"
+          "                       --insurance: insurance_deposit (position 0: amount) when\n"
+          "                       AMOUNT > 0; adl events (counterparty, the bankrupt\n"
+          "                       position's id; quantity, closed; remaining_qty; price, the\n"
+          "                       bankruptcy price it closed at; realized_pnl; margin, after;\n"
+          "                       insurance_fund_delta, paid into the pool); a liquidation\n"
+          "                       whose deficit ADL covered in part has adl_covered; the\n"
+          "                       summary adds insurance_pool and deleveraged (positions\n"
+          "                       closed in full by ADL)\n"
           "\n"
           "Exit status: 0 success, 1 computation error, 2 bad argument or bad input file\n"
           "(a malformed line of FILE is reported with its line number).\n",
@@ -169,6 +198,27 @@ static const char *const contrast_positions[2][2] = {
      "side=long,qty=0.1,leverage=5,market=" CONTRAST_SYMBOL},
     {"side=long,qty=0.1,leverage=20,market=" CONTRAST_SYMBOL ",mode=cross",
      "side=long,qty=0.1,leverage=5,market=" CONTRAST_SYMBOL ",mode=cross"},
+};
+
+/* --demo adl: BTCUSDT at scales 8/8, one tier 0.005, no fees, BitMEX ranking, a pool of
+ * 400. #1 is a short of 20 at 600 with margin 1,000 (bankruptcy price 650, liquidation
+ * price 650/1.005 = 646.77); #2 to #7 are longs entered at 500 at 10x, 5x, 4x, 2x, 1.25x
+ * and 1x (BitMEX's published example). The mark climbs to 645, then gaps to 700. */
+#define ADL_DEMO_SYMBOL "BTCUSDT"
+#define ADL_DEMO_POOL (400 * ONE)
+#define ADL_DEMO_MMR 500000 /* 0.005 */
+static const struct path_row adl_path[] = {
+    {"09:00", "600"}, {"09:05", "615"}, {"09:10", "630"},
+    {"09:15", "645"}, {"09:20", "700"}, {"09:25", "690"},
+};
+static const char *const adl_positions[] = {
+    "side=short,qty=20,margin=1000,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=10,entry=500,leverage=10,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=20,entry=500,leverage=5,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=30,entry=500,leverage=4,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=10,entry=500,leverage=2,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=10,entry=500,leverage=1.25,market=" ADL_DEMO_SYMBOL,
+    "side=long,qty=20,entry=500,leverage=1,market=" ADL_DEMO_SYMBOL,
 };
 
 /* ------------------------------------------------------------------ price rows */
@@ -391,6 +441,9 @@ struct rpos {
     int64_t end_time, end_mark, end_pnl, end_liq, end_bp, end_ins;
     int64_t end_step; /* index of the mark that ended it */
     long calls;       /* margin-call events seen */
+    int64_t end_adl, end_pool; /* its liquidation: ADL covered, the pool just before */
+    int64_t adl_qty, adl_pnl, adl_paid, adl_price; /* deleveraged: totals, the last price */
+    uint64_t adl_against;                          /* the last counterparty */
 };
 
 /* Parse --position @p text; prices at scale @p ps, quantities at @p qs. */
@@ -479,6 +532,9 @@ static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
 struct replay_args {
     const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s, *wallet_s, *demo_s;
     const char *liq_s, *liq_fee_s, *liq_fill_s, *fill_s, *path_s;
+    const char *insurance_s, *adl_rank_s;
+    int64_t insurance, adl_rank; /* --insurance (then adl is set), --adl-ranking */
+    int adl, adl_demo;
     int64_t liq_policy, liq_fee, liq_fill, stop_fill;
     int candle;  /* --path updown or adverse */
     int adverse; /* --path adverse */
@@ -504,18 +560,21 @@ static int check_demo(struct replay_args *a)
         }
         return 0;
     }
-    if (strcmp(a->demo_s, "contrast") != 0) {
-        cli_error(CMD, "--demo: '%s' is not a built-in demo (seed, contrast)", a->demo_s);
+    if (strcmp(a->demo_s, "contrast") != 0 && strcmp(a->demo_s, "adl") != 0) {
+        cli_error(CMD, "--demo: '%s' is not a built-in demo (seed, contrast, adl)", a->demo_s);
         return -1;
     }
     if (a->prices || a->nspecs || a->tiers || a->mmr_s || a->funding_s || a->every_s ||
         a->fee_s || a->wallet_s || a->nlevels || a->liq_s || a->liq_fee_s || a->liq_fill_s ||
-        a->fill_s || a->path_s) {
-        cli_error(CMD, "--demo contrast: takes no option but --json (its positions, path "
-                  "and wallet are built in)");
+        a->fill_s || a->path_s || a->insurance_s || a->adl_rank_s) {
+        cli_error(CMD, "--demo %s: takes no option but --json (its positions, path "
+                  "and wallet are built in)", a->demo_s);
         return -1;
     }
-    a->contrast = 1;
+    if (strcmp(a->demo_s, "adl") == 0)
+        a->adl_demo = 1;
+    else
+        a->contrast = 1;
     return 0;
 }
 
@@ -577,6 +636,33 @@ static int parse_liq_args(struct replay_args *a)
     return 0;
 }
 
+/* --insurance, --adl-ranking. */
+static int parse_adl_args(struct replay_args *a)
+{
+    static const char *const ranks[] = {"binance", "bitmex", NULL};
+    static const int64_t rank_v[] = {MARGIN_ADL_RANK_BINANCE, MARGIN_ADL_RANK_BITMEX};
+
+    if (a->adl_rank_s && !a->insurance_s) {
+        cli_error(CMD, "--adl-ranking: needs --insurance AMOUNT (auto-deleveraging is off "
+                  "without it)");
+        return -1;
+    }
+    if (a->adl_rank_s && keyword("--adl-ranking", a->adl_rank_s, ranks, rank_v,
+                                 "binance or bitmex", &a->adl_rank) != 0)
+        return -1;
+    if (a->insurance_s) {
+        if (cli_parse_dec(CMD, "--insurance", a->insurance_s, MARGIN_MONEY_SCALE,
+                          &a->insurance) != 0)
+            return -1;
+        if (a->insurance < 0) {
+            cli_error(CMD, "--insurance: '%s' must not be negative", a->insurance_s);
+            return -1;
+        }
+        a->adl = 1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct replay_args *a)
 {
     int i;
@@ -610,6 +696,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         OPT("--liq-fill", a->liq_fill_s)
         OPT("--fill", a->fill_s)
         OPT("--path", a->path_s)
+        OPT("--insurance", a->insurance_s)
+        OPT("--adl-ranking", a->adl_rank_s)
 #undef OPT
         m = cli_opt_value(CMD, argc, argv, &i, "--position", &v);
         if (m < 0)
@@ -637,7 +725,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 
     if (check_demo(a) != 0)
         return -1;
-    a->demo = !a->prices && a->nspecs == 0 && !a->contrast;
+    a->demo = !a->prices && a->nspecs == 0 && !a->contrast && !a->adl_demo;
     if (a->tiers && a->mmr_s) {
         cli_error(CMD, "--tiers: cannot be combined with --mmr");
         return -1;
@@ -665,7 +753,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
     }
     if (a->fee_s && cli_parse_rate(CMD, "--fee", a->fee_s, 0, &a->fee) != 0)
         return -1;
-    if (parse_liq_args(a) != 0)
+    if (parse_liq_args(a) != 0 || parse_adl_args(a) != 0)
         return -1;
     a->wallet = REPLAY_FREE;
     if (a->wallet_s) {
@@ -722,6 +810,8 @@ struct replay {
     int quiet;            /* do not print (--demo contrast in text) */
     int xliq;             /* a cross liquidation happened: */
     int64_t xliq_step, xliq_deficit; /* at which mark, and the deficit covered */
+    int64_t pool;         /* --insurance: the pool, followed through the events */
+    long deleveraged;     /* positions closed in full by ADL */
 };
 
 static struct rpos *find_pos(struct replay *rp, uint64_t id)
@@ -817,6 +907,10 @@ static const char *type_name(int32_t type)
         return "cross_liquidation";
     case MARGIN_EV_PARTIAL_LIQUIDATION:
         return "partial_liquidation";
+    case MARGIN_EV_ADL:
+        return "adl";
+    case MARGIN_EV_INSURANCE_DEPOSIT:
+        return "insurance_deposit";
     default:
         return NULL;
     }
@@ -891,6 +985,21 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
             json_fill(rp);
             json_money("fee", ev(e, MARGIN_EVF_FEE));
         }
+        if (ev(e, MARGIN_EVF_ADL_COVERED) != 0)
+            json_money("adl_covered", ev(e, MARGIN_EVF_ADL_COVERED));
+        break;
+    case MARGIN_EV_ADL:
+        printf(", \"counterparty\": %lld", (long long)ev(e, MARGIN_EVF_COUNTERPARTY));
+        printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_QTY), rp->qs));
+        printf(", \"remaining_qty\": \"%s\"",
+               cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs));
+        printf(", \"price\": \"%s\"", price(b, rp, ev(e, MARGIN_EVF_PRICE)));
+        json_money("realized_pnl", ev(e, MARGIN_EVF_REALIZED_PNL));
+        json_money("margin", ev(e, MARGIN_EVF_MARGIN));
+        json_money("insurance_fund_delta", ev(e, MARGIN_EVF_INSURANCE_DELTA));
+        break;
+    case MARGIN_EV_INSURANCE_DEPOSIT:
+        json_money("amount", ev(e, MARGIN_EVF_AMOUNT));
         break;
     case MARGIN_EV_PARTIAL_LIQUIDATION:
         printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_QTY), rp->qs));
@@ -1011,7 +1120,9 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
     const char *name = "";
     int64_t id = ev(e, MARGIN_EVF_POSITION);
 
-    if (id == 0)
+    if (type == MARGIN_EV_INSURANCE_DEPOSIT)
+        snprintf(pos, sizeof pos, "pool");
+    else if (id == 0)
         snprintf(pos, sizeof pos, "acct"); /* an event of the cross account */
     else
         snprintf(pos, sizeof pos, "#%lld", (long long)id);
@@ -1052,6 +1163,11 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
                      : fill == MARGIN_FILL_BANKRUPTCY ? "the bankruptcy price"
                                                       : "the mark",
                      money(b1, fee));
+        if (ev(e, MARGIN_EVF_ADL_COVERED) != 0) {
+            size_t used = strlen(how);
+            snprintf(how + used, sizeof how - used, "; ADL covers %s of the deficit",
+                     money(b5, ev(e, MARGIN_EVF_ADL_COVERED)));
+        }
         snprintf(details, sizeof details,
                  "mark crossed the liquidation price %s (bankruptcy %s): %s, "
                  "PnL %s; insurance fund %s%s",
@@ -1062,6 +1178,29 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
                  sgn(b4, ev(e, MARGIN_EVF_INSURANCE_DELTA)), how);
         break;
     }
+    case MARGIN_EV_ADL: {
+        char m1[CLI_NUM_SIZE], left[128];
+        int64_t rest = ev(e, MARGIN_EVF_POSITION_QTY);
+        name = "DELEVERAGED";
+        if (rest > 0)
+            snprintf(left, sizeof left, "%s left with margin %s",
+                     cli_num(m1, rest, rp->qs), money(b5, ev(e, MARGIN_EVF_MARGIN)));
+        else
+            snprintf(left, sizeof left, "closed in full");
+        snprintf(details, sizeof details,
+                 "auto-deleveraged against #%lld: %s closed at %s (its bankruptcy price), "
+                 "PnL %s, %s paid into the insurance pool; %s",
+                 (long long)ev(e, MARGIN_EVF_COUNTERPARTY),
+                 cli_num(b1, ev(e, MARGIN_EVF_QTY), rp->qs),
+                 price(b2, rp, ev(e, MARGIN_EVF_PRICE)), sgn(b3, ev(e, MARGIN_EVF_REALIZED_PNL)),
+                 money(b4, ev(e, MARGIN_EVF_INSURANCE_DELTA)), left);
+        break;
+    }
+    case MARGIN_EV_INSURANCE_DEPOSIT:
+        name = "insurance";
+        snprintf(details, sizeof details, "%s put into the insurance pool (now %s)",
+                 money(b1, ev(e, MARGIN_EVF_AMOUNT)), money(b2, rp->pool));
+        break;
     case MARGIN_EV_PARTIAL_LIQUIDATION:
         name = "PARTIAL LIQ";
         {
@@ -1120,7 +1259,8 @@ static void drain(struct replay *rp)
         /* A triggered close may fill away from the mark (--liq-fill, --fill trigger): its
          * mark is the one being applied (with --path, the candle's point that fired it). */
         if (type == MARGIN_EV_LIQUIDATION || type == MARGIN_EV_PARTIAL_LIQUIDATION ||
-            type == MARGIN_EV_STOP_LOSS || type == MARGIN_EV_TAKE_PROFIT || mark == 0)
+            type == MARGIN_EV_STOP_LOSS || type == MARGIN_EV_TAKE_PROFIT ||
+            type == MARGIN_EV_ADL || mark == 0)
             mark = rp->mark_now;
         if (rp->row_now && type != MARGIN_EV_OPEN && type != MARGIN_EV_FUNDING) {
             int64_t pp = ev(rp->e, MARGIN_EVF_PATH_POINT);
@@ -1164,6 +1304,26 @@ static void drain(struct replay *rp)
             p->end_ins = ev(rp->e, MARGIN_EVF_INSURANCE_DELTA);
             p->end_step = rp->marks;
         }
+        if (p && type == MARGIN_EV_LIQUIDATION) {
+            p->end_adl = ev(rp->e, MARGIN_EVF_ADL_COVERED);
+            p->end_pool = rp->pool;
+        }
+        if (p && type == MARGIN_EV_ADL) {
+            p->adl_qty += ev(rp->e, MARGIN_EVF_QTY);
+            p->adl_pnl += ev(rp->e, MARGIN_EVF_REALIZED_PNL);
+            p->adl_paid += ev(rp->e, MARGIN_EVF_INSURANCE_DELTA);
+            p->adl_price = ev(rp->e, MARGIN_EVF_PRICE);
+            p->adl_against = (uint64_t)ev(rp->e, MARGIN_EVF_COUNTERPARTY);
+            if (ev(rp->e, MARGIN_EVF_POSITION_QTY) == 0) {
+                rp->deleveraged++;
+                p->end_type = type;
+                p->end_time = ev(rp->e, MARGIN_EVF_TIME);
+                p->end_mark = mark;
+                p->end_pnl = ev(rp->e, MARGIN_EVF_REALIZED_PNL);
+                p->end_step = rp->marks;
+            }
+        }
+        rp->pool += ev(rp->e, MARGIN_EVF_INSURANCE_DELTA);
         if (type == MARGIN_EV_CROSS_LIQUIDATION) {
             rp->xliq = 1;
             rp->xliq_step = rp->marks;
@@ -1257,6 +1417,45 @@ static int assign_markets(struct replay *rp)
     return 0;
 }
 
+/* --insurance: one pool, the first market's, for every market; ADL on; the ranking. */
+static int setup_pool(struct replay *rp)
+{
+    margin_engine *e = rp->e;
+    uint64_t first = rp->mkts[0].id;
+    size_t k;
+    int rc;
+
+    if (!rp->a->adl)
+        return 0;
+    for (k = 0; k < rp->nmkts; k++) {
+        uint64_t m = rp->mkts[k].id;
+        if ((k > 0 && (rc = margin_market_set(e, m, MARGIN_MKT_INSURANCE_POOL,
+                                              (int64_t)first)) != MARGIN_OK) ||
+            (rc = margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, rp->a->adl_rank)) !=
+                MARGIN_OK)
+            return cli_engine_fail(CMD, "setting up the insurance pool", e, rc);
+    }
+    rc = margin_market_set(e, first, MARGIN_MKT_ADL, MARGIN_ADL_ON);
+    if (rc != MARGIN_OK)
+        return cli_engine_fail(CMD, "switching auto-deleveraging on", e, rc);
+    return 0;
+}
+
+/* --insurance AMOUNT > 0: seed the pool (an insurance_deposit event). */
+static int seed_pool(struct replay *rp)
+{
+    int rc;
+
+    if (!rp->a->adl || rp->a->insurance == 0)
+        return 0;
+    rc = margin_insurance_deposit(rp->e, rp->mkts[0].id, rp->a->insurance);
+    if (rc != MARGIN_OK) {
+        cli_engine_fail(CMD, "--insurance", rp->e, rc);
+        return rc == MARGIN_EOVERFLOW ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 static int setup_markets(struct replay *rp)
 {
     size_t k, i;
@@ -1270,7 +1469,7 @@ static int setup_markets(struct replay *rp)
     }
     for (i = 0; i < rp->npos; i++)
         rp->pos[i].market = rp->mkts[rp->pos[i].mkt].id;
-    return 0;
+    return setup_pool(rp);
 }
 
 /* Open @p p, with leverage @p lev, in a throw-away engine whose market has no mark, and
@@ -1538,6 +1737,14 @@ static int64_t eng(const struct replay *rp, int32_t key)
     return v;
 }
 
+/* --insurance: the balance of the replay's one pool. */
+static int64_t pool_now(const struct replay *rp)
+{
+    int64_t v = 0;
+    margin_market_get(rp->e, rp->mkts[0].id, MARGIN_MKT_INSURANCE, &v);
+    return v;
+}
+
 static void print_summary_json(const struct replay *rp)
 {
     char b[CLI_NUM_SIZE];
@@ -1548,10 +1755,60 @@ static void print_summary_json(const struct replay *rp)
     printf(", \"liquidated\": %lld", (long long)eng(rp, MARGIN_ENG_LIQUIDATIONS));
     printf(", \"realized_pnl\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_REALIZED_PNL)));
     printf(", \"free_balance\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_AVAILABLE)));
-    printf(", \"insurance_fund\": \"%s\"}\n", money(b, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    printf(", \"insurance_fund\": \"%s\"", money(b, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    if (rp->a->adl) {
+        printf(", \"insurance_pool\": \"%s\"", money(b, pool_now(rp)));
+        printf(", \"deleveraged\": %ld", rp->deleveraged);
+    }
+    printf("}\n");
 }
 
 static int64_t low_mark(const struct replay *rp);
+static int64_t lev_of(const struct replay *rp, const struct rpos *p);
+
+/* --demo adl: the setting, and each position's ADL score and quantile at the first mark. */
+static void print_adl_intro(const struct replay *rp)
+{
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
+    char b5[CLI_NUM_SIZE], b6[CLI_NUM_SIZE], b7[CLI_NUM_SIZE], b8[CLI_NUM_SIZE];
+    char b9[CLI_NUM_SIZE], b10[CLI_NUM_SIZE];
+    const struct rpos *sh = &rp->pos[0];
+    int64_t bp = 0, m = 0, lp = 0;
+    size_t i;
+
+    /* (read from the engine: the open events are drained after this) */
+    margin_position_at(rp->e, sh->id, MARGIN_AT_BANKRUPTCY_PRICE, 0, &bp);
+    margin_position_get(rp->e, sh->id, MARGIN_POS_MARGIN, &m);
+    margin_position_get(rp->e, sh->id, MARGIN_POS_LIQ_PRICE, &lp);
+    printf("margin replay --demo adl: an insurance pool drained, then auto-deleveraging\n\n");
+    printf("%s, maintenance %s %%, no fees. Position #1 is a short of %s at %s with %s of\n"
+           "margin: its bankruptcy price is %s and its liquidation price %s. #2 to #%zu are\n"
+           "longs entered at %s (BitMEX's published example). The insurance pool holds %s;\n"
+           "when a deficit would take it below 0, the longs with the highest ADL score are\n"
+           "closed at the short's bankruptcy price. The mark climbs to %s, then gaps to %s.\n"
+           "(Every position of a replay is in one account; on a venue these would be other\n"
+           "traders.)\n\n",
+           ADL_DEMO_SYMBOL, cli_pct(b1, rp->a->mmr), cli_num(b2, sh->qty, rp->qs),
+           price(b3, rp, sh->entry), money(b4, m), price(b5, rp, bp), price(b6, rp, lp),
+           rp->npos, price(b7, rp, rp->pos[1].entry), money(b8, rp->a->insurance),
+           price(b9, rp, rp->s.rows[3].mark[0]), price(b10, rp, rp->s.rows[4].mark[0]));
+    if (margin_market_adl_quantiles(rp->e, sh->market) == MARGIN_OK) {
+        printf("BitMEX ADL score and quantile (the venues' lights, 4 first) at %s:\n",
+               price(b1, rp, rp->first_mark));
+        for (i = 0; i < rp->npos; i++) {
+            const struct rpos *p = &rp->pos[i];
+            int64_t score = 0, q = 0;
+            margin_position_get(rp->e, p->id, MARGIN_POS_ADL_SCORE, &score);
+            margin_position_get(rp->e, p->id, MARGIN_POS_ADL_QUANTILE, &q);
+            printf("  #%llu %s %s at %s, %sx: score %s, quantile %lld\n",
+                   (unsigned long long)p->id, p->sp.side == MARGIN_LONG ? "long " : "short",
+                   cli_num(b1, p->qty, rp->qs), price(b2, rp, p->entry),
+                   cli_num(b3, lev_of(rp, p), MARGIN_RATE_SCALE),
+                   cli_num(b4, score, MARGIN_RATE_SCALE), (long long)q);
+        }
+        printf("\n");
+    }
+}
 
 static void print_intro(const struct replay *rp)
 {
@@ -1560,7 +1817,9 @@ static void print_intro(const struct replay *rp)
     /* The fall to the low, in percent, truncated to 2 decimals. */
     margin_dec_div(rp->first_mark - lo, rp->ps, rp->first_mark, rp->ps, 4, MARGIN_ROUND_TRUNC,
                    &fall);
-    if (rp->a->demo) {
+    if (rp->a->adl_demo) {
+        print_adl_intro(rp);
+    } else if (rp->a->demo) {
         printf("margin replay: built-in demo (run `margin help replay` for your own data)\n\n"
                "BTC/USDT falls from %s to %s (-%s %%) on a built-in path, then rebounds.\n",
                price(b1, rp, rp->first_mark), price(b2, rp, lo), cli_num(b3, fall, 2));
@@ -1591,6 +1850,57 @@ static int64_t low_mark(const struct replay *rp)
             if (rp->s.rows[r].mark[k] < lo)
                 lo = rp->s.rows[r].mark[k];
     return lo;
+}
+
+/* A position's leverage as the engine holds it. */
+static int64_t lev_of(const struct replay *rp, const struct rpos *p)
+{
+    int64_t v = 0;
+    margin_position_get(rp->e, p->id, MARGIN_POS_LEVERAGE, &v);
+    return v;
+}
+
+/* --demo adl: the story, from the numbers of the run (printed only when it tells it). */
+static void print_adl_moral(const struct replay *rp)
+{
+    char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
+    char b5[CLI_NUM_SIZE], b6[CLI_NUM_SIZE];
+    const struct rpos *sh = &rp->pos[0];
+    int64_t deficit = -sh->end_ins, paid, pool_end = pool_now(rp), prev = rp->first_mark;
+    size_t i, untouched = 0;
+
+    if (sh->end_type != MARGIN_EV_LIQUIDATION || sh->end_adl <= 0 || deficit <= 0)
+        return;
+    for (i = 0; i < rp->s.n && rp->s.rows[i].mark[0] != sh->end_mark; i++)
+        prev = rp->s.rows[i].mark[0];
+    paid = deficit - sh->end_adl;
+    printf("\nWhat happened:\n");
+    printf("  - The mark gapped from %s to %s, past #1's bankruptcy price %s: liquidated\n"
+           "    at %s, the short lost its %s of margin and left a deficit of %s.\n",
+           price(b1, rp, prev), price(b2, rp, sh->end_mark), price(b3, rp, sh->end_bp),
+           price(b4, rp, sh->end_mark), money(b5, -sh->end_pnl), money(b6, deficit));
+    printf("  - The insurance pool held %s: it paid %s, down to its floor, and\n"
+           "    auto-deleveraging covered the other %s.\n",
+           money(b1, sh->end_pool), money(b2, paid), money(b3, sh->end_adl));
+    printf("  - The longs with the highest ADL score were closed at %s instead of %s,\n"
+           "    each giving up its PnL between the two:\n",
+           price(b1, rp, sh->end_bp), price(b2, rp, sh->end_mark));
+    for (i = 1; i < rp->npos; i++) {
+        const struct rpos *p = &rp->pos[i];
+        if (p->adl_qty == 0) {
+            untouched++;
+            continue;
+        }
+        printf("      #%llu (%sx): %s of %s closed, PnL %s, %s paid into the pool%s\n",
+               (unsigned long long)p->id, cli_num(b1, lev_of(rp, p), MARGIN_RATE_SCALE),
+               cli_num(b2, p->adl_qty, rp->qs), cli_num(b3, p->qty, rp->qs),
+               sgn(b4, p->adl_pnl), money(b5, p->adl_paid),
+               p->end_type == MARGIN_EV_ADL ? "" : "; the rest stays open");
+    }
+    printf("  - The pool ends at %s; the %zu other longs were not touched. The pool never\n"
+           "    goes below its floor through a liquidation: the most profitable, most\n"
+           "    leveraged positions on the other side pay instead.\n",
+           money(b1, pool_end), untouched);
 }
 
 /* The demo's closing explanation, from the numbers of the run. */
@@ -1632,6 +1942,19 @@ static void print_demo_moral(const struct replay *rp, int64_t free_end)
                sm, fb);
 }
 
+/* "; Q deleveraged at P against #N" for a position deleveraged in part, else "". */
+static const char *adl_note(char *buf, size_t size, const struct replay *rp,
+                            const struct rpos *p)
+{
+    char q[CLI_NUM_SIZE], px[CLI_NUM_SIZE];
+
+    buf[0] = '\0';
+    if (p->adl_qty > 0)
+        snprintf(buf, size, "; %s deleveraged at %s against #%llu", cli_num(q, p->adl_qty, rp->qs),
+                 price(px, rp, p->adl_price), (unsigned long long)p->adl_against);
+    return buf;
+}
+
 static void print_summary_text(const struct replay *rp)
 {
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
@@ -1659,6 +1982,13 @@ static void print_summary_text(const struct replay *rp)
                        "no more\n",
                        (unsigned long long)p->id, side, time_text(rp, p->end_time),
                        price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
+        } else if (p->end_type == MARGIN_EV_ADL) {
+            closed++;
+            printf("  #%llu %s  deleveraged at %s (mark %s): closed at %s against #%llu, PnL "
+                   "%s\n",
+                   (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                   price(b1, rp, p->end_mark), price(b3, rp, p->adl_price),
+                   (unsigned long long)p->adl_against, sgn(b2, p->adl_pnl));
         } else if (p->end_type) {
             closed++;
             printf("  #%llu %s  closed by its %s at %s (mark %s): PnL %s\n",
@@ -1678,10 +2008,10 @@ static void print_summary_text(const struct replay *rp)
                        price_or_none(b3, rp, lp));
             else
                 printf("  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation "
-                       "price %s\n",
+                       "price %s%s\n",
                        (unsigned long long)p->id, side, money(b1, m),
                        m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
-                       price_or_none(b3, rp, lp));
+                       price_or_none(b3, rp, lp), adl_note(b4, sizeof b4, rp, p));
         }
     }
     printf("  free balance: %s after opening, %s now", money(b1, rp->free_after_open),
@@ -1697,8 +2027,14 @@ static void print_summary_text(const struct replay *rp)
     printf("  realized PnL %s, fees %s, funding %s, insurance fund %s\n",
            sgn(b1, acct(rp, MARGIN_ACCT_REALIZED_PNL)), money(b2, acct(rp, MARGIN_ACCT_FEES)),
            sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)), sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    if (rp->a->adl)
+        printf("  insurance pool: seeded %s, now %s; %ld position%s deleveraged in full\n",
+               money(b1, rp->a->insurance), money(b2, pool_now(rp)), rp->deleveraged,
+               rp->deleveraged == 1 ? "" : "s");
     if (rp->a->demo)
         print_demo_moral(rp, free_end);
+    if (rp->a->adl_demo)
+        print_adl_moral(rp);
 }
 
 /* ------------------------------------------------------------------ --demo contrast */
@@ -1920,6 +2256,9 @@ static int replay_run(struct replay *rp, const struct path_row *path, size_t npa
     rc = margin_engine_set(rp->e, MARGIN_ENG_TIME, 1);
     if (rc != MARGIN_OK)
         return cli_engine_fail(CMD, "setting the time", rp->e, rc);
+    status = seed_pool(rp);
+    if (status != 0)
+        return status;
     status = open_positions(rp);
     if (status != 0)
         return status;
@@ -1991,7 +2330,9 @@ int cli_cmd_replay(int argc, char **argv)
     }
     memset(&a, 0, sizeof a);
     memset(&rp, 0, sizeof rp);
-    a.specs = calloc((size_t)argc + 2, sizeof *a.specs);
+    /* room for the arguments' --position specs or a built-in demo's */
+    a.specs = calloc((size_t)argc + sizeof adl_positions / sizeof adl_positions[0],
+                     sizeof *a.specs);
     if (!a.specs) {
         cli_error(CMD, "out of memory");
         return CLI_EXIT_FAIL;
@@ -2000,6 +2341,18 @@ int cli_cmd_replay(int argc, char **argv)
         status = CLI_EXIT_USAGE;
     } else if (a.contrast) {
         status = run_contrast(&a);
+    } else if (a.adl_demo) {
+        for (i = 0; i < sizeof adl_positions / sizeof adl_positions[0]; i++)
+            a.specs[a.nspecs++] = adl_positions[i];
+        a.mmr = ADL_DEMO_MMR;
+        a.adl = 1;
+        a.insurance = ADL_DEMO_POOL;
+        a.adl_rank = MARGIN_ADL_RANK_BITMEX;
+        rp.a = &a;
+        rp.ps = 8;
+        rp.qs = 8;
+        status = replay_run(&rp, adl_path, sizeof adl_path / sizeof adl_path[0]);
+        replay_free(&rp);
     } else {
         if (a.nspecs == 0) {
             for (i = 0; i < sizeof demo_positions / sizeof demo_positions[0]; i++)

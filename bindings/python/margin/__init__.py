@@ -25,6 +25,7 @@ from ._capi import LIBRARY_PATH, MISSING
 from ._num import DecimalLike, from_fixed, to_fixed
 from .engine import Account, Engine, EventCallback, Market, Position, Tier
 from .enums import (
+    AdlRanking,
     CrossLiquidationPolicy,
     EventType,
     FillPrice,
@@ -85,6 +86,7 @@ __all__ = [
     "Mode",
     "CrossLiquidationPolicy",
     "LiquidationPolicy",
+    "AdlRanking",
     "LiquidationFill",
     "StopFill",
     "LiqFeeBasis",

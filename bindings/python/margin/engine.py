@@ -26,6 +26,7 @@ from typing import (
 from . import _capi
 from ._num import DecimalLike, from_fixed, ratio_from_fixed, to_fixed, to_i32, to_u64
 from .enums import (
+    AdlRanking,
     CrossLiquidationPolicy,
     CrossLiquidationPolicyLike,
     LiqFeeBasis,
@@ -38,6 +39,7 @@ from .enums import (
     SideLike,
     Status,
     StopFill,
+    parse_adl_ranking,
     parse_cross_liquidation,
     parse_liq_fee_basis,
     parse_liquidation_fill,
@@ -98,7 +100,8 @@ def _status_filter(status: StatusFilter) -> int:
         except KeyError:
             raise InvalidArgument(
                 _capi.MARGIN_EINVAL,
-                f"status {status!r} is not 'open', 'closed', 'liquidated' or None") from None
+                f"status {status!r} is not 'open', 'closed', 'liquidated', 'deleveraged' or "
+                "None") from None
     if isinstance(status, int) and not isinstance(status, bool):
         return to_i32(status, "status")
     raise TypeError(f"status must be a Status, a name, an int or None, not {type(status).__name__}")
@@ -374,6 +377,25 @@ class Engine:
     def insurance_fund(self) -> Decimal:
         """The insurance-fund ledger balance (money)."""
         return from_fixed(self.get(_capi.MARGIN_ENG_INSURANCE_FUND), _MONEY)
+
+    @property
+    def insurance_deposits(self) -> Decimal:
+        """Money put into the insurance pools with :meth:`insurance_deposit` so far
+        (``MARGIN_ENG_INSURANCE_DEPOSITS``); :attr:`insurance_fund` is the sum of the pools."""
+        return from_fixed(self.get(_capi.MARGIN_ENG_INSURANCE_DEPOSITS), _MONEY)
+
+    def insurance_deposit(self, market: MarketLike, amount: DecimalLike) -> None:
+        """Put money (> 0, from outside the accounts) into the insurance pool *market* uses
+        (``margin_insurance_deposit()``); an :class:`~margin.events.InsuranceDeposit`
+        event."""
+        self._call("margin_insurance_deposit", _market_id(market),
+                   to_fixed(amount, _MONEY, "amount"))
+
+    def adl_quantiles(self, market: MarketLike) -> None:
+        """Compute the ADL quantile (0 to 4, 4 deleveraged first) of every open position of
+        *market* at once (``margin_market_adl_quantiles()``); each position keeps it in
+        :attr:`Position.adl_quantile` until the next call."""
+        self._call("margin_market_adl_quantiles", _market_id(market))
 
     @property
     def open_positions(self) -> int:
@@ -932,7 +954,63 @@ class Market(_Thing):
         "How much of a liquidatable isolated position is liquidated "
         "(:class:`~margin.LiquidationPolicy`; ``'full'`` by default, ``'min_reduce'``, "
         "``'tier_down'`` or ``'slices'``).")
+    adl_ranking = _enum_prop(
+        _capi.MARGIN_MKT_ADL_RANKING, AdlRanking, parse_adl_ranking,
+        "How the market ranks positions for auto-deleveraging "
+        "(:class:`~margin.AdlRanking`; ``'binance'`` by default, or ``'bitmex'``).")
     del _enum_prop
+
+    # insurance pool and auto-deleveraging
+    @property
+    def insurance_pool(self) -> "Market":
+        """The market whose insurance pool this one uses (``MARGIN_MKT_INSURANCE_POOL``):
+        itself by default.  Set another market (or its id) to share that market's pool, or
+        this market to return to its own; the engine refuses (:class:`~margin.StateError`)
+        when the pool left is shared or not empty, or the pool joined is not its market's
+        own."""
+        return Market(self.engine, self.get(_capi.MARGIN_MKT_INSURANCE_POOL))
+
+    @insurance_pool.setter
+    def insurance_pool(self, market: MarketLike) -> None:
+        self.set(_capi.MARGIN_MKT_INSURANCE_POOL, _market_id(market))
+
+    @property
+    def insurance(self) -> Decimal:
+        """Balance of the market's insurance pool (``MARGIN_MKT_INSURANCE``, read-only:
+        :meth:`insurance_deposit` seeds it)."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_INSURANCE), _MONEY)
+
+    @property
+    def adl(self) -> bool:
+        """Auto-deleveraging of the market's pool (``MARGIN_MKT_ADL``, an option of the
+        pool; ``False`` by default): when a liquidation's deficit would take the pool below
+        :attr:`insurance_floor`, positions of the other side are closed at the bankrupt
+        position's bankruptcy price, highest :attr:`Position.adl_score` first."""
+        return self.get(_capi.MARGIN_MKT_ADL) == _capi.MARGIN_ADL_ON
+
+    @adl.setter
+    def adl(self, value: bool) -> None:
+        self.set(_capi.MARGIN_MKT_ADL, _capi.MARGIN_ADL_ON if value else _capi.MARGIN_ADL_OFF)
+
+    @property
+    def insurance_floor(self) -> Decimal:
+        """The pool's floor (money, >= 0, default 0; ``MARGIN_MKT_INSURANCE_FLOOR``): with
+        :attr:`adl`, the part of a deficit that would take the pool below it is
+        deleveraged."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_INSURANCE_FLOOR), _MONEY)
+
+    @insurance_floor.setter
+    def insurance_floor(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_INSURANCE_FLOOR, to_fixed(value, _MONEY, "insurance_floor"))
+
+    def insurance_deposit(self, amount: DecimalLike) -> None:
+        """Put money into this market's pool (see :meth:`Engine.insurance_deposit`)."""
+        self.engine.insurance_deposit(self, amount)
+
+    def adl_quantiles(self) -> None:
+        """Compute the ADL quantiles of the market's positions (see
+        :meth:`Engine.adl_quantiles`)."""
+        self.engine.adl_quantiles(self)
 
     @property
     def slice_threshold(self) -> Decimal:
@@ -1364,7 +1442,7 @@ class Position(_Thing):
 
     @property
     def status(self) -> Status:
-        """:class:`~margin.Status`: open, closed or liquidated."""
+        """:class:`~margin.Status`: open, closed, liquidated or deleveraged."""
         return Status(self.get(_capi.MARGIN_POS_STATUS))
 
     @property
@@ -1401,6 +1479,20 @@ class Position(_Thing):
     def liq_price(self) -> Optional[Decimal]:
         """Liquidation price in force (the trigger), or ``None``."""
         return self._opt_price(self.get(_capi.MARGIN_POS_LIQ_PRICE))
+
+    @property
+    def adl_score(self) -> Decimal:
+        """The raw auto-deleveraging score at the market's last mark, by the market's
+        :attr:`Market.adl_ranking`, rounded down to the rate scale (``MARGIN_POS_ADL_SCORE``;
+        higher is deleveraged first; 0 once closed)."""
+        return from_fixed(self.get(_capi.MARGIN_POS_ADL_SCORE), _RATE)
+
+    @property
+    def adl_quantile(self) -> int:
+        """The ADL quantile, 0 to 4 (4: the first deleveraged; the venues' five lights), as
+        the market's last :meth:`Market.adl_quantiles` set it (``MARGIN_POS_ADL_QUANTILE``;
+        0 before any, and once closed)."""
+        return self.get(_capi.MARGIN_POS_ADL_QUANTILE)
 
     # figures at a mark
     def _at_money(self, key: int, mark: Optional[DecimalLike]) -> Decimal:

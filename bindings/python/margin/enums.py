@@ -50,6 +50,8 @@ class Status(enum.IntEnum):
     OPEN = _capi.MARGIN_STATUS_OPEN
     CLOSED = _capi.MARGIN_STATUS_CLOSED
     LIQUIDATED = _capi.MARGIN_STATUS_LIQUIDATED
+    #: Closed by auto-deleveraging against a bankrupt position (:class:`~margin.events.Adl`).
+    DELEVERAGED = _capi.MARGIN_STATUS_DELEVERAGED
 
 
 class MMBasis(enum.IntEnum):
@@ -101,6 +103,20 @@ class LiquidationPolicy(enum.IntEnum):
     MIN_REDUCE = _capi.MARGIN_LIQ_POLICY_MIN_REDUCE
     TIER_DOWN = _capi.MARGIN_LIQ_POLICY_TIER_DOWN
     SLICES = _capi.MARGIN_LIQ_POLICY_SLICES
+
+
+class AdlRanking(enum.IntEnum):
+    """How a market ranks positions for auto-deleveraging (``MARGIN_ADL_RANK_*``, the
+    market option ``MARGIN_MKT_ADL_RANKING``; the score is :attr:`margin.Position.adl_score`).
+
+    ``BINANCE`` (the default): ``max(0, uPnL) / max(1, W) * MM / (W + uPnL)``, ``W`` the
+    position's margin (isolated) or its account's cross wallet.  ``BITMEX``: ``PnL% *
+    effective leverage`` when ``PnL% > 0``, else ``PnL% / effective leverage``.  See
+    ``include/margin.h`` for the exact definitions and their sources.
+    """
+
+    BINANCE = _capi.MARGIN_ADL_RANK_BINANCE
+    BITMEX = _capi.MARGIN_ADL_RANK_BITMEX
 
 
 class LiquidationFill(enum.IntEnum):
@@ -168,6 +184,8 @@ class EventType(enum.IntEnum):
     TAKE_PROFIT = _capi.MARGIN_EV_TAKE_PROFIT
     CROSS_LIQUIDATION = _capi.MARGIN_EV_CROSS_LIQUIDATION
     PARTIAL_LIQUIDATION = _capi.MARGIN_EV_PARTIAL_LIQUIDATION
+    INSURANCE_DEPOSIT = _capi.MARGIN_EV_INSURANCE_DEPOSIT
+    ADL = _capi.MARGIN_EV_ADL
 
 
 #: A side as the binding accepts it: a :class:`Side`, ``1``/``-1``, or one of the strings
@@ -257,6 +275,12 @@ def parse_stop_fill(fill: Union[StopFill, int, str]) -> int:
     """The C value (``MARGIN_STOP_FILL_*``) of ``"mark"`` or ``"trigger"`` (any case), a
     :class:`StopFill` or its value."""
     return _parse_named(fill, StopFill, "stop fill")
+
+
+def parse_adl_ranking(ranking: Union[AdlRanking, int, str]) -> int:
+    """The C value (``MARGIN_ADL_RANK_*``) of ``"binance"`` or ``"bitmex"`` (any case), an
+    :class:`AdlRanking` or its value."""
+    return _parse_named(ranking, AdlRanking, "ADL ranking")
 
 
 def parse_liq_fee_basis(basis: Union[LiqFeeBasis, int, str]) -> int:

@@ -18,7 +18,7 @@ in path order, 4 the close; 0 for events of every other call.  Triggered closes 
 :class:`PartialLiquidation`) have ``fill`` (:class:`~margin.FillPrice`,
 ``MARGIN_EVF_FILL``): which price ``price`` is.
 
-Every object also keeps ``raw``: the 25 integer fields exactly as ``margin_event_fields()``
+Every object also keeps ``raw``: the 27 integer fields exactly as ``margin_event_fields()``
 returned them, indexed by ``MARGIN_EVF_* - 1`` (a field the loaded library does not know
 reads 0).
 """
@@ -55,12 +55,14 @@ __all__ = [
     "TakeProfit",
     "CrossLiquidation",
     "PartialLiquidation",
+    "InsuranceDeposit",
+    "Adl",
     "EVENT_CLASSES",
     "UnknownEvent",
 ]
 
-#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_PATH_POINT``).
-FIELD_COUNT = 25
+#: Number of MARGIN_EVF_* fields read for every event (1 to ``MARGIN_EVF_ADL_COVERED``).
+FIELD_COUNT = 27
 
 
 @dataclass(frozen=True)
@@ -244,12 +246,40 @@ class Liquidation(TradeEvent):
     Attributes:
         bankruptcy_price: The bankruptcy price (``None`` if reported as 0).
         insurance_delta: Change of the insurance fund (negative when the mark gapped past
-            the bankruptcy price).
+            the bankruptcy price): the whole deficit, before auto-deleveraging.
+        adl_covered: The part of the deficit that auto-deleveraging covered
+            (``MARGIN_EVF_ADL_COVERED``; the sum of the ``insurance_delta`` of the
+            :class:`Adl` events that follow); the pool paid ``-insurance_delta -
+            adl_covered``.
     """
 
     TYPE: ClassVar[EventType] = EventType.LIQUIDATION
 
     bankruptcy_price: Optional[Decimal] = None
+    insurance_delta: Decimal = Decimal(0)
+    adl_covered: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Adl(TradeEvent):
+    """``MARGIN_EV_ADL``: the position was auto-deleveraged against a bankrupt position of
+    the other side, whose :class:`Liquidation` it follows.
+
+    Attributes:
+        counterparty: The bankrupt position's id (``MARGIN_EVF_COUNTERPARTY``).
+        qty: The quantity closed: all of it (the position is ``Status.DELEVERAGED``) or
+            less (it stays open, ``position_qty`` left, its margin reduced pro rata).
+        price: The bankrupt position's bankruptcy price, the fill (``fill``
+            ``BANKRUPTCY``); no fee.
+        realized_pnl: The PnL at that price.
+        amount: Minus the margin released (isolated).
+        insurance_delta: What it paid into the pool: its PnL at the mark less its PnL at
+            the fill.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.ADL
+
+    counterparty: int = 0
     insurance_delta: Decimal = Decimal(0)
 
 
@@ -371,6 +401,24 @@ class CrossLiquidation(Event):
     positions_closed: int = 0
 
 
+@dataclass(frozen=True)
+class InsuranceDeposit(Event):
+    """``MARGIN_EV_INSURANCE_DEPOSIT``: money was put into a market's insurance pool
+    (:meth:`margin.Engine.insurance_deposit`); ``account`` is 0.
+
+    Attributes:
+        market: The market named in the call (its pool, or the pool it shares).
+        amount: The amount.
+        insurance_delta: The change of the insurance fund (the amount).
+    """
+
+    TYPE: ClassVar[EventType] = EventType.INSURANCE_DEPOSIT
+
+    market: int = 0
+    amount: Decimal = Decimal(0)
+    insurance_delta: Decimal = Decimal(0)
+
+
 #: ``MARGIN_EV_*`` value -> class.
 EVENT_CLASSES: Dict[int, Type[Event]] = {
     cls.TYPE: cls
@@ -391,6 +439,8 @@ EVENT_CLASSES: Dict[int, Type[Event]] = {
         TakeProfit,
         CrossLiquidation,
         PartialLiquidation,
+        InsuranceDeposit,
+        Adl,
     )
 }
 
@@ -402,7 +452,7 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
     """Build the typed event from the raw field values.
 
     Args:
-        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_PATH_POINT``
+        raw: ``margin_event_get()`` values of ``MARGIN_EVF_SEQ`` .. ``MARGIN_EVF_ADL_COVERED``
             (a shorter tuple, from an older library, lacks the last fields: they read 0).
         scales: Returns ``(price_scale, qty_scale)`` of a market id.
     """
@@ -444,6 +494,14 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
 
     def price(key: int) -> Decimal:
         return from_fixed(f(key), pscale)
+
+    if cls is InsuranceDeposit:
+        return cls(
+            market=market,
+            amount=money(_capi.MARGIN_EVF_AMOUNT),
+            insurance_delta=money(_capi.MARGIN_EVF_INSURANCE_DELTA),
+            **common,  # type: ignore[arg-type]
+        )
 
     if cls is CrossLiquidation:
         return cls(
@@ -490,6 +548,12 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
         if cls is Liquidation:
             kw.update(
                 bankruptcy_price=opt_price(_capi.MARGIN_EVF_BANKRUPTCY_PRICE),
+                insurance_delta=money(_capi.MARGIN_EVF_INSURANCE_DELTA),
+                adl_covered=money(_capi.MARGIN_EVF_ADL_COVERED),
+            )
+        if cls is Adl:
+            kw.update(
+                counterparty=f(_capi.MARGIN_EVF_COUNTERPARTY),
                 insurance_delta=money(_capi.MARGIN_EVF_INSURANCE_DELTA),
             )
     elif issubclass(cls, MarginChange):

@@ -413,7 +413,7 @@ class Api(unittest.TestCase):
         self.assertEqual((int(P.ALL), int(P.WORST_FIRST)), (0, 1))
         self.assertEqual(int(margin.EventType.CROSS_LIQUIDATION), 15)
         self.assertIs(ev.EVENT_CLASSES[15], ev.CrossLiquidation)
-        self.assertEqual(ev.FIELD_COUNT, _capi.MARGIN_EVF_PATH_POINT)
+        self.assertEqual(ev.FIELD_COUNT, _capi.MARGIN_EVF_ADL_COVERED)
 
     def test_mode_round_trip(self) -> None:
         with margin.Engine() as eng:

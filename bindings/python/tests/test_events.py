@@ -307,7 +307,7 @@ class Callbacks(unittest.TestCase):
             with self.assertRaises(AttributeError):
                 e.seq = 99  # type: ignore[misc]
             self.assertEqual(e.type_name, "deposit")
-            self.assertEqual(len(e.raw), 25)
+            self.assertEqual(len(e.raw), 27)
             self.assertEqual(e.mode, margin.Mode.ISOLATED)
             self.assertEqual(e.raw[margin._capi.MARGIN_EVF_AMOUNT - 1], 500000000)
 

@@ -131,11 +131,11 @@ class EventFields(unittest.TestCase):
                     mock.patch.object(_capi.lib, "margin_event_get", no_get):
                 events = list(eng.events())
             self.assertEqual([e.type_name for e in events], ["deposit", "open"])
-            self.assertEqual(calls, [26, 26])  # out[0] plus the 25 fields
+            self.assertEqual(calls, [28, 28])  # out[0] plus the 27 fields
             dep, op = events
             self.assertEqual((dep.seq, dep.time, dep.account), (1, 7, a.id))
             self.assertEqual(dep.amount, D("1000"))
-            self.assertEqual(len(op.raw), 25)
+            self.assertEqual(len(op.raw), 27)
             self.assertEqual(op.raw[_capi.MARGIN_EVF_TYPE - 1], _capi.MARGIN_EV_OPEN)
             self.assertEqual(op.margin, D("100"))
             self.assertEqual(op.liq_price, D("19076.30522089"))

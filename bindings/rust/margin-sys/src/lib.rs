@@ -142,6 +142,8 @@ pub const MARGIN_ENG_CROSS_EVALUATIONS: i32 = 11;
 pub const MARGIN_ENG_EVENT_CAP: i32 = 12;
 /// How many of the most recently closed (or liquidated) positions stay readable, default 1048576; settable, >= 0. Older closed positions are retired a block of ids at a time (their ids answer [`MARGIN_ENOTFOUND`]); ids are never reused.
 pub const MARGIN_ENG_RETAIN_CLOSED: i32 = 13;
+/// Money the caller has put into the insurance pools with [`margin_insurance_deposit`], in total (read-only); [`MARGIN_ENG_INSURANCE_FUND`] is the sum of the pools.
+pub const MARGIN_ENG_INSURANCE_DEPOSITS: i32 = 14;
 /// Decimal places of prices in this market, 0 to 18; default 8. Settable only while the market has no tiers added and no positions.
 pub const MARGIN_MKT_PRICE_SCALE: i32 = 1;
 /// Decimal places of quantities in this market, 0 to 18; default 8. Same restriction.
@@ -186,6 +188,24 @@ pub const MARGIN_MKT_SLICE_FRACTION: i32 = 20;
 pub const MARGIN_MKT_SLICE_COOLDOWN: i32 = 21;
 /// [`MARGIN_LIQ_POLICY_SLICES`]: below this fraction of the maintenance margin (at [`MARGIN_RATE_SCALE`], default 0.66666667) the position is liquidated in full.
 pub const MARGIN_MKT_SLICE_BACKSTOP: i32 = 22;
+/// The market whose insurance pool this market uses: its own id (default) or another market's, whose pool it then shares (only while the pool it leaves is not shared and, its own, empty; the pool joined must be that market's own: else [`MARGIN_ESTATE`]).
+pub const MARGIN_MKT_INSURANCE_POOL: i32 = 23;
+/// Balance of the market's insurance pool, money (read-only: [`margin_insurance_deposit`] seeds it).
+pub const MARGIN_MKT_INSURANCE: i32 = 24;
+/// Auto-deleveraging of the market's pool: [`MARGIN_ADL_OFF`] (default) or [`MARGIN_ADL_ON`]; an option of the pool.
+pub const MARGIN_MKT_ADL: i32 = 25;
+/// The pool's floor, money, >= 0 (default 0): with [`MARGIN_ADL_ON`], the part of a deficit that would take the pool below it is covered by auto-deleveraging.
+pub const MARGIN_MKT_INSURANCE_FLOOR: i32 = 26;
+/// How the market ranks positions for auto-deleveraging: [`MARGIN_ADL_RANK_BINANCE`] (default) or [`MARGIN_ADL_RANK_BITMEX`].
+pub const MARGIN_MKT_ADL_RANKING: i32 = 27;
+/// [`MARGIN_MKT_ADL`]: the pool takes every deficit and may go below zero.
+pub const MARGIN_ADL_OFF: i32 = 0;
+/// [`MARGIN_MKT_ADL`]: the part of a bankrupt isolated position's deficit that would take the pool below its floor is covered by closing positions of the other side at its bankruptcy price, highest [`MARGIN_POS_ADL_SCORE`] first ([`MARGIN_EV_ADL`]).
+pub const MARGIN_ADL_ON: i32 = 1;
+/// [`MARGIN_MKT_ADL_RANKING`]: Binance's ranking, `max(0, uPnL) / max(1, W) * MM / (W + uPnL)`.
+pub const MARGIN_ADL_RANK_BINANCE: i32 = 0;
+/// [`MARGIN_MKT_ADL_RANKING`]: BitMEX's ranking, `PnL% * effective leverage` when `PnL% > 0`, else `PnL% / effective leverage`.
+pub const MARGIN_ADL_RANK_BITMEX: i32 = 1;
 /// Clearance fee on the liquidation's fill price ([`MARGIN_MKT_LIQ_FEE_BASIS`]).
 pub const MARGIN_LIQ_FEE_BASIS_FILL: i32 = 0;
 /// Clearance fee on the mark that triggered the liquidation.
@@ -270,6 +290,8 @@ pub const MARGIN_STATUS_OPEN: i32 = 0;
 pub const MARGIN_STATUS_CLOSED: i32 = 1;
 /// Position status: liquidated (irreversible).
 pub const MARGIN_STATUS_LIQUIDATED: i32 = 2;
+/// Position status: closed by auto-deleveraging against a bankrupt position ([`MARGIN_EV_ADL`]).
+pub const MARGIN_STATUS_DELEVERAGED: i32 = 3;
 /// Status filter of the listing functions: every status.
 pub const MARGIN_STATUS_ANY: i32 = -1;
 /// Owning account's id.
@@ -302,6 +324,10 @@ pub const MARGIN_POS_TAKE_PROFIT: i32 = 13;
 pub const MARGIN_POS_LIQ_PRICE: i32 = 14;
 /// [`MARGIN_MODE_ISOLATED`] or [`MARGIN_MODE_CROSS`].
 pub const MARGIN_POS_MODE: i32 = 15;
+/// The raw auto-deleveraging score at the market's last mark, by [`MARGIN_MKT_ADL_RANKING`], at [`MARGIN_RATE_SCALE`], rounded down; 0 once closed.
+pub const MARGIN_POS_ADL_SCORE: i32 = 16;
+/// The ADL quantile, 0 to 4 (4: deleveraged first), as the last [`margin_market_adl_quantiles`] set it.
+pub const MARGIN_POS_ADL_QUANTILE: i32 = 17;
 /// Position value Q*P, money, rounded up.
 pub const MARGIN_AT_NOTIONAL: i32 = 101;
 /// s*Q*(P-E), money, rounded down.
@@ -361,6 +387,10 @@ pub const MARGIN_EV_TAKE_PROFIT: i32 = 14;
 pub const MARGIN_EV_CROSS_LIQUIDATION: i32 = 15;
 /// Part of an isolated position was liquidated ([`MARGIN_MKT_LIQ_POLICY`]); the position stays open, smaller.
 pub const MARGIN_EV_PARTIAL_LIQUIDATION: i32 = 16;
+/// Money was put into a market's insurance pool ([`margin_insurance_deposit`]; account and position 0).
+pub const MARGIN_EV_INSURANCE_DEPOSIT: i32 = 17;
+/// A position was auto-deleveraged against a bankrupt position ([`MARGIN_EVF_COUNTERPARTY`]); it follows that position's liquidation.
+pub const MARGIN_EV_ADL: i32 = 18;
 /// [`MARGIN_EVF_FILL`]: the mark.
 pub const MARGIN_FILL_MARK: i32 = 1;
 /// [`MARGIN_EVF_FILL`]: the stop-loss or take-profit price.
@@ -419,8 +449,12 @@ pub const MARGIN_EVF_MODE: i32 = 23;
 pub const MARGIN_EVF_FILL: i32 = 24;
 /// The point of a candle's path (margin_mark_candle()) at which the event happened: 1 the open, 2 the first extreme, 3 the second, 4 the close; 0 for events of every other call.
 pub const MARGIN_EVF_PATH_POINT: i32 = 25;
-/// Snapshot format version written by this library (it also reads format 1).
-pub const MARGIN_SNAPSHOT_VERSION: i32 = 2;
+/// [`MARGIN_EV_ADL`]: the id of the bankrupt position it was deleveraged against.
+pub const MARGIN_EVF_COUNTERPARTY: i32 = 26;
+/// [`MARGIN_EV_LIQUIDATION`] of a bankrupt position with [`MARGIN_ADL_ON`]: the part of its deficit that auto-deleveraging covered.
+pub const MARGIN_EVF_ADL_COVERED: i32 = 27;
+/// Snapshot format version written by this library (it also reads formats 1 and 2).
+pub const MARGIN_SNAPSHOT_VERSION: i32 = 3;
 
 // ---------------------------------------------------------------------------- functions
 
@@ -531,6 +565,8 @@ extern "C" {
         out_mmr: *mut i64,
         out_maint_amount: *mut i64,
     ) -> c_int;
+    pub fn margin_insurance_deposit(e: *mut margin_engine, market: u64, amount: i64) -> c_int;
+    pub fn margin_market_adl_quantiles(e: *mut margin_engine, market: u64) -> c_int;
 
     // ---- accounts
     pub fn margin_account_new(e: *mut margin_engine, out_id: *mut u64) -> c_int;

@@ -526,9 +526,15 @@ fn parsed_text_is_what_is_compiled() {
     let _: unsafe extern "C" fn(*mut margin_engine, margin_event_fn, *mut c_void) -> c_int =
         margin_engine_set_callback;
     assert_eq!((MARGIN_EFULL, MARGIN_EIO), (-16, -22));
-    assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 2));
+    assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 3));
     assert_eq!((MARGIN_EV_PARTIAL_LIQUIDATION, MARGIN_EVF_FILL), (16, 24));
     assert_eq!((MARGIN_MKT_LIQ_FEE, MARGIN_MKT_SLICE_BACKSTOP), (14, 22));
+    assert_eq!((MARGIN_MKT_INSURANCE_POOL, MARGIN_MKT_ADL_RANKING), (23, 27));
+    assert_eq!((MARGIN_EV_INSURANCE_DEPOSIT, MARGIN_EV_ADL), (17, 18));
+    assert_eq!((MARGIN_EVF_COUNTERPARTY, MARGIN_EVF_ADL_COVERED), (26, 27));
+    assert_eq!((MARGIN_ENG_INSURANCE_DEPOSITS, MARGIN_STATUS_DELEVERAGED), (14, 3));
+    let _: unsafe extern "C" fn(*mut margin_engine, u64, i64) -> c_int = margin_insurance_deposit;
+    let _: unsafe extern "C" fn(*mut margin_engine, u64) -> c_int = margin_market_adl_quantiles;
     let _: unsafe extern "C" fn(*const margin_engine, *mut c_void, usize, *mut usize) -> c_int =
         margin_snapshot_save;
     let _: unsafe extern "C" fn(*mut margin_engine, *const c_void, usize) -> c_int =

@@ -390,12 +390,41 @@ impl Engine {
         )
     }
 
-    /// The insurance-fund ledger balance, money.
+    /// The insurance-fund ledger balance, money: the sum of the pools.
     pub fn insurance_fund(&self) -> Result<Decimal> {
         dec(
             self.engine_get(sys::MARGIN_ENG_INSURANCE_FUND)?,
             MONEY_SCALE,
         )
+    }
+
+    /// Money put into the insurance pools with [`Engine::insurance_deposit`] so far
+    /// (`MARGIN_ENG_INSURANCE_DEPOSITS`).
+    pub fn insurance_deposits(&self) -> Result<Decimal> {
+        dec(
+            self.engine_get(sys::MARGIN_ENG_INSURANCE_DEPOSITS)?,
+            MONEY_SCALE,
+        )
+    }
+
+    /// Puts money (> 0, from outside the accounts) into the insurance pool market `m`
+    /// uses (`margin_insurance_deposit`); an [`EventKind::InsuranceDeposit`] event.
+    ///
+    /// [`EventKind::InsuranceDeposit`]: crate::EventKind::InsuranceDeposit
+    pub fn insurance_deposit(&mut self, m: MarketId, amount: impl IntoDecimal) -> Result<()> {
+        let v = conv(amount, MONEY_SCALE, "insurance deposit")?;
+        // SAFETY: live engine.
+        let rc = unsafe { sys::margin_insurance_deposit(self.pm(), m.get(), v) };
+        self.check(rc)
+    }
+
+    /// Computes the ADL quantile (0 to 4) of every open position of market `m` at once
+    /// (`margin_market_adl_quantiles`); each keeps it in [`PositionInfo::adl_quantile`]
+    /// until the next call.
+    pub fn adl_quantiles(&mut self, m: MarketId) -> Result<()> {
+        // SAFETY: live engine.
+        let rc = unsafe { sys::margin_market_adl_quantiles(self.pm(), m.get()) };
+        self.check(rc)
     }
 
     /// Number of open positions in the engine.
@@ -583,6 +612,16 @@ impl Engine {
                 sys::MARGIN_MKT_SLICE_BACKSTOP,
                 conv(d, RATE_SCALE, "slice backstop")?,
             ),
+            MarketOption::InsurancePool(p) => (sys::MARGIN_MKT_INSURANCE_POOL, p.get() as i64),
+            MarketOption::Adl(on) => {
+                let v = if on { sys::MARGIN_ADL_ON } else { sys::MARGIN_ADL_OFF };
+                (sys::MARGIN_MKT_ADL, i64::from(v))
+            }
+            MarketOption::InsuranceFloor(d) => (
+                sys::MARGIN_MKT_INSURANCE_FLOOR,
+                conv(d, MONEY_SCALE, "insurance floor")?,
+            ),
+            MarketOption::AdlRanking(r) => (sys::MARGIN_MKT_ADL_RANKING, r.raw()),
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
@@ -627,6 +666,11 @@ impl Engine {
             slice_fraction: dec(g(sys::MARGIN_MKT_SLICE_FRACTION)?, RATE_SCALE)?,
             slice_cooldown: g(sys::MARGIN_MKT_SLICE_COOLDOWN)?,
             slice_backstop: dec(g(sys::MARGIN_MKT_SLICE_BACKSTOP)?, RATE_SCALE)?,
+            insurance_pool: MarketId::from_raw(g(sys::MARGIN_MKT_INSURANCE_POOL)? as u64),
+            insurance: dec(g(sys::MARGIN_MKT_INSURANCE)?, MONEY_SCALE)?,
+            adl: g(sys::MARGIN_MKT_ADL)? == sys::MARGIN_ADL_ON as i64,
+            insurance_floor: dec(g(sys::MARGIN_MKT_INSURANCE_FLOOR)?, MONEY_SCALE)?,
+            adl_ranking: AdlRanking::from_raw(g(sys::MARGIN_MKT_ADL_RANKING)?),
         })
     }
 
@@ -1029,6 +1073,8 @@ impl Engine {
             stop_loss: nonzero(g(sys::MARGIN_POS_STOP_LOSS)?, ps)?,
             take_profit: nonzero(g(sys::MARGIN_POS_TAKE_PROFIT)?, ps)?,
             liq_price: nonzero(g(sys::MARGIN_POS_LIQ_PRICE)?, ps)?,
+            adl_score: dec(g(sys::MARGIN_POS_ADL_SCORE)?, RATE_SCALE)?,
+            adl_quantile: u8::try_from(g(sys::MARGIN_POS_ADL_QUANTILE)?).unwrap_or(0),
         })
     }
 

@@ -51,6 +51,20 @@ pub enum EventKind {
     /// of the position's margin, `liq_price` the liquidation price after it,
     /// `insurance_delta` the change of the insurance fund.
     PartialLiquidation,
+    /// Money was put into a market's insurance pool
+    /// ([`Engine::insurance_deposit`](crate::Engine::insurance_deposit)): `account` and
+    /// `position` are `None`, `market` the market named, `amount` and `insurance_delta`
+    /// the amount.
+    InsuranceDeposit,
+    /// The position was auto-deleveraged against the bankrupt position `counterparty`,
+    /// whose [`EventKind::Liquidation`] it follows: `qty` closed (all of it: the position
+    /// is [`Status::Deleveraged`](crate::Status::Deleveraged); less: it stays open,
+    /// `position_qty` left, its margin reduced pro rata) at `price`, the bankrupt
+    /// position's bankruptcy price (`fill` [`FillPrice::Bankruptcy`]), no fee;
+    /// `realized_pnl` the PnL at that price, `amount` minus the margin released,
+    /// `insurance_delta` what it paid into the pool (its PnL at the mark less its PnL at
+    /// the fill).
+    Adl,
     /// A type this binding does not know (from a newer library).
     Other(i32),
 }
@@ -76,6 +90,8 @@ impl EventKind {
             sys::MARGIN_EV_TAKE_PROFIT => EventKind::TakeProfit,
             sys::MARGIN_EV_CROSS_LIQUIDATION => EventKind::CrossLiquidation,
             sys::MARGIN_EV_PARTIAL_LIQUIDATION => EventKind::PartialLiquidation,
+            sys::MARGIN_EV_INSURANCE_DEPOSIT => EventKind::InsuranceDeposit,
+            sys::MARGIN_EV_ADL => EventKind::Adl,
             other => EventKind::Other(other),
         })
     }
@@ -148,10 +164,18 @@ pub struct Event {
     /// at which the event happened: 1 the open, 2 and 3 the extremes in path order, 4 the
     /// close; 0 for events of every other call (`MARGIN_EVF_PATH_POINT`).
     pub path_point: u8,
+    /// [`EventKind::Adl`]: the bankrupt position it was deleveraged against
+    /// (`MARGIN_EVF_COUNTERPARTY`); `None` for every other event.
+    pub counterparty: Option<PositionId>,
+    /// [`EventKind::Liquidation`] of a bankrupt position with auto-deleveraging on: the
+    /// part of its deficit that auto-deleveraging covered (`MARGIN_EVF_ADL_COVERED`, the
+    /// sum of the `insurance_delta` of the [`EventKind::Adl`] events that follow); the
+    /// pool paid `-insurance_delta - adl_covered`. 0 otherwise.
+    pub adl_covered: Decimal,
 }
 
-/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_PATH_POINT`).
-pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_PATH_POINT as usize;
+/// Number of `MARGIN_EVF_*` fields this binding knows (1 to `MARGIN_EVF_ADL_COVERED`).
+pub(crate) const FIELD_COUNT: usize = sys::MARGIN_EVF_ADL_COVERED as usize;
 
 /// Every field of the current event in one `margin_event_fields` call: `out[f]` is field
 /// `f`. `out[0]` is the number of fields the library knows; a field past it (such as
@@ -251,6 +275,8 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
             v => Some(FillPrice::from_raw(v)),
         },
         path_point: u8::try_from(get(e, sys::MARGIN_EVF_PATH_POINT)?).unwrap_or(0),
+        counterparty: id(get(e, sys::MARGIN_EVF_COUNTERPARTY)?).map(PositionId::from_raw),
+        adl_covered: money(sys::MARGIN_EVF_ADL_COVERED)?,
     })
 }
 

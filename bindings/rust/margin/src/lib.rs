@@ -53,7 +53,7 @@ pub use engine::{Allocator, Engine};
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use event::{Event, EventKind, Events};
 pub use types::{
-    AccountId, AccountInfo, CandlePath, CrossLiquidationPolicy, Figure, Figures, Fill, FillPrice, IntoStop,
+    AccountId, AccountInfo, AdlRanking, CandlePath, CrossLiquidationPolicy, Figure, Figures, Fill, FillPrice, IntoStop,
     LiqFeeBasis, LiquidationFill, LiquidationPolicy, MarketId, MarketInfo, MarketOption, MmBasis,
     Mode, OpenOptions, PositionId, PositionInfo, Side, Status, Stop, StopFill, Tier,
 };

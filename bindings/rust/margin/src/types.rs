@@ -145,6 +145,9 @@ pub enum Status {
     Closed,
     /// Liquidated (irreversible).
     Liquidated,
+    /// Closed by auto-deleveraging against a bankrupt position
+    /// ([`EventKind::Adl`](crate::EventKind::Adl)).
+    Deleveraged,
     /// A status this binding does not know (from a newer library).
     Other(i64),
 }
@@ -153,6 +156,28 @@ c_values!(Status, "MARGIN_STATUS_*", {
     Open => sys::MARGIN_STATUS_OPEN,
     Closed => sys::MARGIN_STATUS_CLOSED,
     Liquidated => sys::MARGIN_STATUS_LIQUIDATED,
+    Deleveraged => sys::MARGIN_STATUS_DELEVERAGED,
+});
+
+/// How a market ranks positions for auto-deleveraging (`MARGIN_ADL_RANK_*`,
+/// [`MarketOption::AdlRanking`]); the score is [`PositionInfo::adl_score`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum AdlRanking {
+    /// Binance's: `max(0, uPnL) / max(1, W) * MM / (W + uPnL)`, `W` the position's margin
+    /// (isolated) or its account's cross wallet; the default.
+    #[default]
+    Binance,
+    /// BitMEX's: `PnL% * effective leverage` when `PnL% > 0`, else `PnL% / effective
+    /// leverage`.
+    Bitmex,
+    /// A ranking this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(AdlRanking, "MARGIN_ADL_RANK_*", {
+    Binance => sys::MARGIN_ADL_RANK_BINANCE,
+    Bitmex => sys::MARGIN_ADL_RANK_BITMEX,
 });
 
 /// Where a market evaluates the maintenance margin.
@@ -412,6 +437,19 @@ pub enum MarketOption {
     /// [`LiquidationPolicy::Slices`]: below this fraction of the maintenance margin the
     /// position is liquidated in full; default 0.66666667.
     SliceBackstop(Decimal),
+    /// The market whose insurance pool this one uses: itself (the default) or another
+    /// market, whose pool it then shares; refused ([`ErrorKind::State`]) when the pool
+    /// left is shared or not empty, or the pool joined is not its market's own.
+    ///
+    /// [`ErrorKind::State`]: crate::ErrorKind::State
+    InsurancePool(MarketId),
+    /// Auto-deleveraging of the market's pool (an option of the pool; off by default).
+    Adl(bool),
+    /// The pool's floor, money, >= 0 (default 0): with auto-deleveraging on, the part of
+    /// a deficit that would take the pool below it is deleveraged.
+    InsuranceFloor(Decimal),
+    /// How the market ranks positions for auto-deleveraging.
+    AdlRanking(AdlRanking),
 }
 
 /// A market's options and figures (`margin_market_get` for every key).
@@ -462,6 +500,16 @@ pub struct MarketInfo {
     pub slice_cooldown: i64,
     /// [`LiquidationPolicy::Slices`]: the backstop, a fraction of the maintenance margin.
     pub slice_backstop: Decimal,
+    /// The market whose insurance pool this one uses (itself by default).
+    pub insurance_pool: MarketId,
+    /// Balance of the market's insurance pool, money.
+    pub insurance: Decimal,
+    /// Auto-deleveraging of the market's pool.
+    pub adl: bool,
+    /// The pool's floor, money.
+    pub insurance_floor: Decimal,
+    /// How the market ranks positions for auto-deleveraging.
+    pub adl_ranking: AdlRanking,
 }
 
 /// A maintenance-margin tier: notional from `floor` up to the next tier's floor.
@@ -632,7 +680,7 @@ pub struct PositionInfo {
     pub leverage: Decimal,
     /// Isolated or cross.
     pub mode: Mode,
-    /// Open, closed or liquidated.
+    /// Open, closed, liquidated or deleveraged.
     pub status: Status,
     /// Realized PnL so far.
     pub realized_pnl: Decimal,
@@ -646,6 +694,14 @@ pub struct PositionInfo {
     pub take_profit: Option<Decimal>,
     /// Liquidation price in force (the trigger), if any.
     pub liq_price: Option<Decimal>,
+    /// The raw auto-deleveraging score at the market's last mark, by the market's
+    /// [`AdlRanking`], rounded down to the rate scale (higher is deleveraged first; 0
+    /// once closed).
+    pub adl_score: Decimal,
+    /// The ADL quantile, 0 to 4 (4: deleveraged first; the venues' five lights), as the
+    /// market's last [`Engine::adl_quantiles`](crate::Engine::adl_quantiles) set it (0
+    /// before any, and once closed).
+    pub adl_quantile: u8,
 }
 
 /// Figures of an open position at one mark price (`margin_position_at` for every key),

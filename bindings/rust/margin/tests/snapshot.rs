@@ -361,10 +361,10 @@ fn damaged_magic() {
 fn damaged_version() {
     let (_, _, good) = built();
     let mut v = good.clone();
-    // Format 2 is this library's and format 1 still loads: 3 is the first unknown one.
-    v[8..12].copy_from_slice(&3u32.to_le_bytes());
-    refused(&v, ErrorKind::Version, "version 3", &good);
-    refused(&resealed(v), ErrorKind::Version, "version 3", &good);
+    // Format 3 is this library's and formats 1 and 2 still load: 4 is the first unknown one.
+    v[8..12].copy_from_slice(&4u32.to_le_bytes());
+    refused(&v, ErrorKind::Version, "version 4", &good);
+    refused(&resealed(v), ErrorKind::Version, "version 4", &good);
 }
 
 #[test]
