@@ -115,7 +115,7 @@ int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t v
         return MARGIN_OK;
     case MARGIN_MKT_ADL_RANKING:
         if (value != MARGIN_ADL_RANK_BINANCE && value != MARGIN_ADL_RANK_BITMEX)
-            return margin__fail(e, MARGIN_EINVAL, "unknown ADL ranking %lld", (long long)value);
+            return margin__fail(e, MARGIN_EINVAL, "unknown ADL ranking option %lld", (long long)value);
         m->adl_rank = (int32_t)value;
         return MARGIN_OK;
     default: /* MARGIN_MKT_INSURANCE */

@@ -107,7 +107,9 @@ static int open_pos(const margin_engine *e, uint64_t id, margin__position **p)
         return rc;
     if ((*p)->status != MARGIN_STATUS_OPEN)
         return margin__fail(e, MARGIN_ECLOSED, "position %llu is %s", (unsigned long long)id,
-                            (*p)->status == MARGIN_STATUS_LIQUIDATED ? "liquidated" : "closed");
+                            (*p)->status == MARGIN_STATUS_LIQUIDATED    ? "liquidated"
+                            : (*p)->status == MARGIN_STATUS_DELEVERAGED ? "deleveraged"
+                                                                        : "closed");
     return MARGIN_OK;
 }
 
@@ -1208,6 +1210,7 @@ void margin__unlink(margin_engine *e, uint32_t pi)
     m->open_count--;
     a->open_count--;
     a->ncross -= p->cross;
+    p->adl_q = 0; /* (a quantile is an open position's) */
     e->open_positions--;
     margin__chunk_closed(e, pi);
 }
@@ -1227,7 +1230,8 @@ static int list_positions(const margin_engine *e, uint64_t account, uint64_t mar
     if (out_n == NULL || (ids == NULL && cap > 0))
         return margin__fail(e, MARGIN_EINVAL, "out_n is NULL, or ids is NULL with cap > 0");
     if (status != MARGIN_STATUS_ANY && status != MARGIN_STATUS_OPEN &&
-        status != MARGIN_STATUS_CLOSED && status != MARGIN_STATUS_LIQUIDATED)
+        status != MARGIN_STATUS_CLOSED && status != MARGIN_STATUS_LIQUIDATED &&
+        status != MARGIN_STATUS_DELEVERAGED)
         return margin__fail(e, MARGIN_EINVAL, "unknown status filter %d", (int)status);
     if (account != 0) {
         margin__account *a;

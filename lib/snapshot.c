@@ -1086,7 +1086,7 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "account (no such account)", i);
             if (p->market >= t->nmarkets)
                 return bad(r, "market (no such market)", i);
-            if (p->status > MARGIN_STATUS_DELEVERAGED)
+            if (p->status > (r->version < 3 ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_DELEVERAGED))
                 return bad(r, "status", i);
             if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
                 return bad(r, "side", i);
@@ -1099,7 +1099,7 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                        (p->cross && p->margin != 0) || (t->nlevels < 8 && (p->mc_fired >> t->nlevels)))
                     : (p->qty != 0 || p->margin != 0 || (fl & PF_KEYS) || p->mc_fired ||
                        p->adl_q))
-                return bad(r, "qty, margin, keys or fired levels (for its status)", i);
+                return bad(r, "qty, margin, keys, fired levels or ADL quantile (for its status)", i);
             if (p->status == MARGIN_STATUS_OPEN) {
                 const margin__market *m = &t->markets[p->market];
                 /* (no step check: the step may have changed since the position traded) */
@@ -1152,7 +1152,8 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
             ev->f[f] = GET64(r);
         if (ev->f[MARGIN_EVF_SEQ] <= prev || ev->f[MARGIN_EVF_SEQ] > t->last_seq ||
             ev->f[MARGIN_EVF_TYPE] < MARGIN_EV_DEPOSIT ||
-            ev->f[MARGIN_EVF_TYPE] > MARGIN_EV_ADL)
+            ev->f[MARGIN_EVF_TYPE] >
+                (r->version < 3 ? MARGIN_EV_PARTIAL_LIQUIDATION : MARGIN_EV_ADL))
             return bad(r, "sequence or type (rising, at most the last sequence)", i);
         prev = ev->f[MARGIN_EVF_SEQ];
     }

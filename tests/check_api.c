@@ -80,7 +80,9 @@ START_TEST(test_listing)
                  MARGIN_ENOTFOUND);
     ck_assert_rc(e, margin_market_positions(e, 9, MARGIN_STATUS_OPEN, ids, 8, &n),
                  MARGIN_ENOTFOUND);
-    ck_assert_rc(e, margin_positions(e, 3, ids, 8, &n), MARGIN_EINVAL);
+    ck_assert_rc(e, margin_positions(e, MARGIN_STATUS_DELEVERAGED + 1, ids, 8, &n), MARGIN_EINVAL);
+    ck_assert_ok(e, margin_positions(e, MARGIN_STATUS_DELEVERAGED, ids, 8, &n));
+    ck_assert_uint_eq(n, 0);
     ck_assert_rc(e, margin_positions(e, MARGIN_STATUS_OPEN, NULL, 8, &n), MARGIN_EINVAL);
     ck_assert_rc(e, margin_positions(e, MARGIN_STATUS_ANY, ids, 8, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(margin_positions(NULL, MARGIN_STATUS_OPEN, ids, 8, &n), MARGIN_EINVAL);
