@@ -351,12 +351,18 @@ static int covers(const void *ctx, int64_t q)
     return adl_close(c->e, c->p, q, c->bp, c->mark, &x) && x.credit >= c->need;
 }
 
-static void sift_up(ranked *h, size_t i)
+/* a behind b: the reverse of ahead (the root of a min-heap of the best K is the worst) */
+static int behind(const ranked *a, const ranked *b)
+{
+    return ahead(b, a);
+}
+
+static void min_up(ranked *h, size_t i)
 {
     ranked v = h[i];
     while (i > 0) {
         size_t up = (i - 1) / 2;
-        if (!ahead(&v, &h[up]))
+        if (!behind(&v, &h[up]))
             break;
         h[i] = h[up];
         i = up;
@@ -364,58 +370,155 @@ static void sift_up(ranked *h, size_t i)
     h[i] = v;
 }
 
-/* Rank the open positions of side `side` in market m that may be deleveraged: a max-heap
- * in e->adl[0 .. e->adl_n). Walks the market's list, or the position records in id order
- * when the market holds most of them (sequential memory instead of a chase). */
-static int rank_side(margin_engine *e, const margin__market *m, int side, int64_t mark,
-                     margin__adl_skip skip, const void *ctx)
+static void min_down(ranked *h, size_t i, size_t n)
 {
-    uint32_t mi = (uint32_t)(m - e->markets), pi;
+    ranked v = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && behind(&h[c + 1], &h[c]))
+            c++;
+        if (!behind(&h[c], &v))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+}
+
+static int planned(const margin_engine *e, uint32_t pi)
+{
+    const margin__adlx *x = e->adlx;
+    size_t i;
+    for (i = 0; i < e->nadlx; i++)
+        if (x[i].pi == pi)
+            return 1;
+    return 0;
+}
+
+/* Can isolated position p not reach score t (> 0) at mark, Binance's ranking? A filter
+ * only, never a decision: it says "cannot" only when an upper bound of the exact score is
+ * below t, and then the exact score (which could only be lower) is not computed. The
+ * bound is worked out in binary floating point, which is why it is a bound and not the
+ * score (no outcome depends on it): the score is at most
+ *   U_real * MM_hi * 10^8 / (max(1, W) * (W + U_real - 1))
+ * with U_real = s*Q*(P - E) unrounded (U is it rounded down), MM_hi = Q*P*(r + f) on the
+ * rate r of the tier above the one the notional falls in (a float near a floor may pick
+ * the lower of two: the next rate is at least the right one; cum >= 0 only lowers MM),
+ * inflated by 10^-9 relative and 2 units for the roundings of the doubles (each a few
+ * parts in 10^16) and of the score's two floors. The entry basis is not filtered. */
+static int cannot_reach(const margin__market *m, const margin__position *p, int64_t mark,
+                        int64_t t, double to_money)
+{
+    double u, n, w, den, move;
+    uint32_t k;
+    move = p->side > 0 ? (double)mark - (double)p->entry : (double)p->entry - (double)mark;
+    if (move <= 0)
+        return 1; /* a loss or nothing: its score is 0 */
+    u = move * (double)p->qty * to_money;
+    n = (double)mark * (double)p->qty * to_money;
+    for (k = 0; k + 1 < m->ntiers && n >= (double)m->tiers[k + 1].floor; k++)
+        ;
+    k = k + 1 < m->ntiers ? k + 1 : k;
+    w = (double)p->margin;
+    if (w + u - 1.0 <= 0)
+        return 0;
+    /* ub < t without a division: ub = num / den (* (1 + 1e-9), + 2) */
+    den = (w > (double)ONE ? w : (double)ONE) * (w + u - 1.0);
+    return u * n * (double)(m->tiers[k].mmr + m->close_fee) * (1.0 + 1e-9) + 2.0 * den <
+           (double)t * den;
+}
+
+/* Rank the open positions of side `side` in market m that may be deleveraged and are not
+ * planned yet: the best `k` of them, best first, in e->adl[0 .. e->adl_n) (e->adl_more:
+ * there were others). One pass: a min-heap of the best k so far, whose worst sets the bar
+ * a position must pass; on the indexes (not the reference full scan) an isolated position
+ * under Binance's ranking that cannot pass the bar (cannot_reach) is not scored. Walks the
+ * market's list, or the position records in id order when the market holds most of them
+ * (sequential memory instead of a chase). */
+static int rank_side(margin_engine *e, const margin__market *m, int side, int64_t mark,
+                     margin__adl_skip skip, const void *ctx, size_t k)
+{
+    uint32_t mi = (uint32_t)(m - e->markets), pi, c, j, end;
+    int prune = !e->full_scan && m->adl_rank == MARGIN_ADL_RANK_BINANCE &&
+                m->mm_basis == MARGIN_MM_BASIS_MARK,
+        more = 0;
+    /* the native notional scale to money: 10^(8 - ns) (cannot_reach) */
+    double to_money = m->ns >= MARGIN_MONEY_SCALE
+                          ? 1.0 / (double)margin__pow10_64(m->ns - MARGIN_MONEY_SCALE)
+                          : (double)margin__pow10_64(MARGIN_MONEY_SCALE - m->ns);
+    int records = (uint64_t)m->open_count * 2 >= e->open_positions;
     ranked *h;
-    size_t n = 0;
-    /* room for every open position of the market, and as many passed over (see the plan) */
-    int rc = margin__grow(e, &e->adl, &e->adl_cap, 2 * (size_t)m->open_count + 2,
-                          sizeof(ranked));
+    size_t n = 0, i;
+    int rc = margin__grow(e, &e->adl, &e->adl_cap, k + 1, sizeof(ranked));
     if (rc != MARGIN_OK)
         return rc;
     h = e->adl;
-    if ((uint64_t)m->open_count * 2 >= e->open_positions) {
-        uint32_t c;
-        for (c = 0; c < e->nchunks; c++) {
-            const margin__position *blk = e->chunks[c];
-            uint32_t j, end;
-            if (blk == NULL)
-                continue;
+    c = 0;
+    j = 0;
+    pi = m->head;
+    for (;;) {
+        const margin__position *p;
+        ranked r;
+        if (records) { /* the records in id order, live blocks only */
+            if (c >= e->nchunks || (uint64_t)c * MARGIN__CHUNK >= e->npos)
+                break;
             end = e->npos - c * MARGIN__CHUNK < MARGIN__CHUNK ? e->npos - c * MARGIN__CHUNK
                                                                : MARGIN__CHUNK;
-            for (j = 0; j < end; j++) {
-                const margin__position *p = &blk[j];
-                pi = c * MARGIN__CHUNK + j;
-                if (p->status != MARGIN_STATUS_OPEN || p->market != mi || p->side != side ||
-                    skip(ctx, pi))
-                    continue;
-                h[n].score = margin__adl_score(e, p, mark);
-                h[n].pi = pi;
-                h[n].side = p->side;
-                n++;
+            if (e->chunks[c] == NULL || j >= end) {
+                c++;
+                j = 0;
+                continue;
+            }
+            r.pi = c * MARGIN__CHUNK + j;
+            p = &e->chunks[c][j++];
+            if (p->status != MARGIN_STATUS_OPEN || p->market != mi)
+                continue;
+        } else {
+            if (pi == MARGIN__NONE)
+                break;
+            r.pi = pi;
+            p = &MARGIN__POS(e, pi);
+            pi = p->mnext;
+        }
+        if (p->side != side)
+            continue;
+        if (n == k && prune && !p->cross && h[0].score > 0 &&
+            cannot_reach(m, p, mark, h[0].score, to_money)) {
+            more = 1;
+            continue;
+        }
+        if (skip(ctx, r.pi) || (e->nadlx > 0 && planned(e, r.pi)))
+            continue;
+        r.score = margin__adl_score(e, p, mark);
+        r.side = p->side;
+        if (n < k) {
+            h[n++] = r;
+            min_up(h, n - 1);
+        } else {
+            more = 1;
+            if (ahead(&r, &h[0])) {
+                h[0] = r;
+                min_down(h, 0, n);
             }
         }
-    } else {
-        for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
-            const margin__position *p = &MARGIN__POS(e, pi);
-            if (p->side != side || skip(ctx, pi))
-                continue;
-            h[n].score = margin__adl_score(e, p, mark);
-            h[n].pi = pi;
-            h[n].side = p->side;
-            n++;
-        }
     }
-    heapify(h, n);
+    /* best first: take the worst off the min-heap into the back */
+    for (i = n; i > 1; i--) {
+        ranked t = h[0];
+        h[0] = h[i - 1];
+        h[i - 1] = t;
+        min_down(h, 0, i - 1);
+    }
     e->adl_n = n;
     e->adl_side = side;
+    e->adl_more = more;
     return MARGIN_OK;
 }
+
+/* the first ranking keeps this many; a bankrupt position that needs more ranks again */
+#define ADL_TOP 64
 
 int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrupt,
                      int64_t mark, int64_t need, margin__adl_skip skip, const void *ctx,
@@ -423,35 +526,40 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
 {
     const margin__position *b = &MARGIN__POS(e, bankrupt);
     ranked *h;
-    size_t n, nback = 0, k;
+    size_t i = 0, k = ADL_TOP;
     int64_t bp = 0, left_qty = b->qty;
     int rc;
     *covered = 0;
     if (margin__bankruptcy(m, b, &bp) != MARGIN_OK || bp <= 0)
         return MARGIN_OK; /* no price to deleverage at: the pool takes it */
     /* the other side, ranked once per batch (the scores are those of the batch's mark and
-     * state; a later bankrupt position of the same side takes from what is left) */
-    if (e->adl_side != -b->side) {
-        if ((rc = rank_side(e, m, -b->side, mark, skip, ctx)) != MARGIN_OK)
-            return rc;
-    }
-    h = e->adl;
-    n = e->adl_n;
-    while (n > 0 && *covered < need && left_qty > 0) {
-        ranked top;
+     * state); later bankrupt positions of the same side take from what is left */
+    if (e->adl_side != -b->side && (rc = rank_side(e, m, -b->side, mark, skip, ctx, k)) !=
+                                       MARGIN_OK)
+        return rc;
+    while (*covered < need && left_qty > 0) {
         const margin__position *p;
         margin__adlx x;
         int64_t q;
         margin__delta d;
-        pop(h, &n, &top);
-        p = &MARGIN__POS(e, top.pi);
-        q = p->qty < left_qty ? p->qty : left_qty;
-        if (!adl_close(e, p, q, bp, mark, &x)) {
-            /* passed over at this price: back after this one's turn (at the end of the
-             * array past the heap, which only shrinks while popping) */
-            h[e->adl_cap - 1 - nback++] = top;
+        uint32_t pi;
+        h = e->adl;
+        if (i >= e->adl_n) {
+            if (!e->adl_more)
+                break; /* the other side is exhausted: the pool takes the rest */
+            k = e->adl_n * 4 > k ? e->adl_n * 4 : k * 4; /* more of them (the planned out) */
+            if ((rc = rank_side(e, m, -b->side, mark, skip, ctx, k)) != MARGIN_OK)
+                return rc;
+            i = 0;
             continue;
         }
+        pi = h[i++].pi;
+        if (pi == MARGIN__NONE)
+            continue; /* deleveraged by an earlier bankrupt position */
+        p = &MARGIN__POS(e, pi);
+        q = p->qty < left_qty ? p->qty : left_qty;
+        if (!adl_close(e, p, q, bp, mark, &x))
+            continue; /* passed over at this price (it stays for the next one) */
         if (x.credit > need - *covered) {
             /* the last one in part: the least quantity (to the step) that covers the rest */
             part_ctx c;
@@ -465,31 +573,27 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
             if (qp > 0 && qp < q && !adl_close(e, p, qp, bp, mark, &x))
                 continue; /* (cannot happen: covers() held for qp) */
         }
-        x.pi = top.pi;
+        x.pi = pi;
         x.bankrupt = bankrupt;
         d = adl_delta(&x);
         if (margin__ledger_check(e, p, 1, &d) != MARGIN_OK ||
-            margin__ledger_stage(e, p->account, &d) != MARGIN_OK)
+            margin__ledger_stage(e, p->account, &d) != MARGIN_OK) {
+            margin__ledger_unstage(e, p->account);
             return margin__fail(e, MARGIN_EOVERFLOW,
                                 "the ledgers of account %u would overflow deleveraging "
                                 "position %u",
-                                p->account + 1, top.pi + 1);
+                                p->account + 1, pi + 1);
+        }
         if ((rc = margin__grow(e, &e->adlx, &e->adlx_cap, e->nadlx + 1, sizeof x)) !=
             MARGIN_OK) {
             margin__ledger_unstage(e, p->account);
             return rc;
         }
         ((margin__adlx *)e->adlx)[e->nadlx++] = x;
+        h[i - 1].pi = MARGIN__NONE; /* taken */
         *covered += x.credit; /* < need + one position's credit: fits */
         left_qty -= x.qty;
     }
-    /* the passed-over ones back into the heap */
-    for (k = 0; k < nback; k++) {
-        h[n] = h[e->adl_cap - 1 - k];
-        n++;
-        sift_up(h, n - 1);
-    }
-    e->adl_n = n;
     return MARGIN_OK;
 }
 
@@ -554,6 +658,9 @@ int margin__adl_touches(const margin_engine *e, uint32_t ai)
 int margin__adl_reserve(margin_engine *e, const margin_engine *t)
 {
     int rc = margin__grow(e, &e->adl, &e->adl_cap, t->adl_cap, sizeof(ranked));
+    /* (the engine may rank more than the scratch did: its full scan, or the records it
+     * passes over; a ranking grows e->adl, which a candle's engine run must not need:
+     * room for every open position of the market) */
     if (rc != MARGIN_OK)
         return rc;
     return margin__grow(e, &e->adlx, &e->adlx_cap, t->adlx_cap, sizeof(margin__adlx));

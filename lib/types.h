@@ -212,6 +212,7 @@ struct margin_engine {
     void *adl; /* auto-deleveraging (insurance.c): the ranked other side, and the closes */
     size_t adl_cap, adl_n;
     int adl_side; /* the side ranked in e->adl for this batch (0: none) */
+    int adl_more; /* that ranking kept its best only: others exist */
     void *adlx;
     size_t adlx_cap, nadlx;
     /* a candle's scratch engine holding only what the path triggers (candle.c): a

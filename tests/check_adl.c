@@ -462,6 +462,102 @@ START_TEST(test_candle)
 }
 END_TEST
 
+/* More counterparties than the first ranking keeps (64): 150 longs of 0.2 at 500, 10x, all
+ * with the same score (ties go by id). The short's deficit of 1,000 needs 20 units at 50:
+ * the first 100 longs by id, in full; the other 50 are untouched. */
+START_TEST(test_many_counterparties)
+{
+    uint64_t m, al, as, p[150], s;
+    static ev_t ev[160];
+    size_t n, i;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    for (i = 0; i < 150; i++)
+        p[i] = open_long(e, al, m, "0.2", "500", "10");
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 160, &n);
+    ck_assert_ok(e, margin_mark_update(e, m, D("700")));
+    drain(e, ev, 160, &n);
+    ck_assert_uint_eq(n, 101);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_POSITION], (int64_t)s);
+    ck_assert_int_eq(ev[0].f[MARGIN_EVF_ADL_COVERED], D("1000"));
+    for (i = 0; i < 100; i++) {
+        ck_assert_int_eq(ev[1 + i].f[MARGIN_EVF_POSITION], (int64_t)p[i]);
+        ck_assert_int_eq(ev[1 + i].f[MARGIN_EVF_QTY], D("0.2"));
+        ck_assert_int_eq(ev[1 + i].f[MARGIN_EVF_INSURANCE_DELTA], D("10"));
+    }
+    for (i = 100; i < 150; i++)
+        ck_assert_int_eq(pos_get(e, p[i], MARGIN_POS_QTY), D("0.2"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, al);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The filter of the ranking (lib/insurance.c, cannot_reach: positions that cannot make the
+ * top are not scored) against the reference, which scores every position: two engines, one
+ * on the indexes and one on the full scan, hold the same 3,000 random longs (entries 400 to
+ * 599, leverage 1 to 50, sizes 0.001 to 5, on four tiers with a fee to close) and a short
+ * whose bankruptcy takes 40 to 200 units of them; the mark gaps; both must deleverage the
+ * same positions by the same amounts, event for event. Seeds vary the sizes and tiers. */
+START_TEST(test_filter_against_reference)
+{
+    uint64_t rng = 0xAD1 + (uint64_t)_i * 7777, m[2], al[2], as[2], id;
+    static ev_t ev[2][512];
+    size_t n[2], i, k;
+    margin_engine *e[2];
+    int64_t qb = D("1") * (int64_t)(40 + splitmix64(&rng) % 160);
+    for (k = 0; k < 2; k++) {
+        make_engine(&e[k], &m[k], &al[k], D("100000000"));
+        ck_assert_ok(e[k], margin_engine_set(e[k], MARGIN_ENG_FULL_SCAN, (int64_t)k));
+        ck_assert_ok(e[k], margin_engine_set_margin_call_levels(e[k], NULL, 0));
+        ck_assert_ok(e[k], margin_market_set(e[k], m[k], MARGIN_MKT_TAKER_FEE, 0));
+        ck_assert_ok(e[k], margin_market_set(e[k], m[k], MARGIN_MKT_STEP, D("0.001")));
+        ck_assert_ok(e[k], margin_market_set(e[k], m[k], MARGIN_MKT_CLOSE_FEE, D("0.0005")));
+        ck_assert_ok(e[k], margin_market_add_tier(e[k], m[k], 0, D("0.005"), 0, 0));
+        ck_assert_ok(e[k], margin_market_add_tier(e[k], m[k], D("1000"), D("0.01"), 0,
+                                                  MARGIN_DERIVE));
+        ck_assert_ok(e[k], margin_market_add_tier(e[k], m[k], D("2000"), D("0.02"), 0,
+                                                  MARGIN_DERIVE));
+        ck_assert_ok(e[k], margin_market_add_tier(e[k], m[k], D("2500"), D("0.05"), 0,
+                                                  MARGIN_DERIVE));
+        ck_assert_ok(e[k], margin_market_set(e[k], m[k], MARGIN_MKT_ADL, MARGIN_ADL_ON));
+        ck_assert_ok(e[k], margin_account_new(e[k], &as[k]));
+        ck_assert_ok(e[k], margin_account_deposit(e[k], as[k], D("100000000")));
+        ck_assert_ok(e[k], margin_mark_update(e[k], m[k], D("600")));
+        ck_assert_ok(e[k], margin_engine_set(e[k], MARGIN_ENG_EVENT_QUEUE, 0));
+    }
+    for (i = 0; i < 3000; i++) {
+        int64_t q = D("0.001") * (int64_t)(1 + splitmix64(&rng) % 5000);
+        int64_t entry = D("1") * (int64_t)(400 + splitmix64(&rng) % 200);
+        int64_t lev = D("1") * (int64_t)(1 + splitmix64(&rng) % 50);
+        int rc[2];
+        for (k = 0; k < 2; k++)
+            rc[k] = margin_position_open(e[k], al[k], m[k], MARGIN_LONG, q, entry, lev, 0, 0, &id);
+        ck_assert_int_eq(rc[0], rc[1]); /* (a tier's maximum leverage may refuse one) */
+    }
+    for (k = 0; k < 2; k++) {
+        ck_assert_ok(e[k], margin_engine_set(e[k], MARGIN_ENG_EVENT_QUEUE, 1));
+        /* the short: margin 50 per unit at 600 (bankruptcy price 650) */
+        ck_assert_ok(e[k], margin_position_open(e[k], as[k], m[k], MARGIN_SHORT, qb, D("600"), 0,
+                                                qb / 100000000 * D("50"), 0, &id));
+        drain(e[k], ev[k], 512, &n[k]);
+        ck_assert_ok(e[k], margin_mark_update(e[k], m[k], D("700")));
+        drain(e[k], ev[k], 512, &n[k]);
+    }
+    ck_assert_uint_eq(n[0], n[1]);
+    ck_assert_uint_gt(n[0], 1);
+    for (i = 0; i < n[0]; i++) {
+        ck_assert_int_eq(ev[0][i].type, ev[1][i].type);
+        for (k = 1; k < NF; k++)
+            ck_assert_int_eq(ev[0][i].f[k], ev[1][i].f[k]);
+    }
+    for (k = 0; k < 2; k++) {
+        assert_conserved(e[k], al[k]);
+        margin_engine_free(e[k]);
+    }
+}
+END_TEST
+
 Suite *suite_adl(void)
 {
     Suite *s = suite_create("adl");
@@ -477,6 +573,8 @@ Suite *suite_adl(void)
     tcase_add_loop_test(tc, test_cross_deleveraged, 0, 2);
     tcase_add_loop_test(tc, test_atomic, 0, 2);
     tcase_add_loop_test(tc, test_candle, 0, 2);
+    tcase_add_loop_test(tc, test_many_counterparties, 0, 2);
+    tcase_add_loop_test(tc, test_filter_against_reference, 0, 6);
     suite_add_tcase(s, tc);
     return s;
 }
