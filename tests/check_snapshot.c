@@ -629,9 +629,19 @@ START_TEST(test_scenario_coverage)
         free(b);
     }
     ck_assert_int_eq(acct_get(e, 4, MARGIN_ACCT_CROSS_POSITIONS), 0); /* liquidated worst first */
-    /* steps 89-96: two insurance deposits, the pools' options, one quantile of 4 (P14) */
-    ck_assert_int_eq(count[MARGIN_EV_INSURANCE_DEPOSIT], 2);
-    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("5300"));
+    /* steps 89-96: two insurance deposits, the pools' options, one quantile of 4 (P14);
+     * 97-99: a third deposit (912.35) and a deleveraging: P14 gives up 0.05 ETH of its 0.2
+     * for P15 (credit 0.05 * 20.1 = 1.005); ETH's pool ends at 300 - 201 + 1.005 */
+    ck_assert_int_eq(count[MARGIN_EV_INSURANCE_DEPOSIT], 3);
+    ck_assert_int_eq(count[MARGIN_EV_ADL], 1);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), D("6212.35"));
+    ck_assert_int_eq(pos_get(e, 14, MARGIN_POS_QTY), DS("0.15", 3));
+    ck_assert_int_eq(pos_get(e, 15, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    {
+        int64_t v;
+        ck_assert_ok(e, margin_market_get(e, 2, MARGIN_MKT_INSURANCE, &v));
+        ck_assert_int_eq(v, D("100.005"));
+    }
     ck_assert_int_eq(pos_get(e, 14, MARGIN_POS_ADL_QUANTILE), 4);
     ck_assert_int_eq(pos_get(e, 13, MARGIN_POS_ADL_QUANTILE), 0);
     {

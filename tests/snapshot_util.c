@@ -503,7 +503,13 @@ enum { BTC = 1, ETH, SOL };
  *  89-96 insurance deposits into BTC's pool (5000) and ETH's (300); ETH's pool with ADL on
  *        and a floor of 100; SOL ranked by BitMEX's score; mark ETH 950 (P14 A4 long 0.2
  *        @905 in profit, P13 A2 short 1 @900 at a loss); the ADL quantiles of ETH (P14,
- *        alone among the longs with a score > 0: 4; P13: 0) and SOL (P12 at a loss: 0). */
+ *        alone among the longs with a score > 0: 4; P13: 0) and SOL (P12 at a loss: 0).
+ *  97-99 ETH's pool, -612.35 since A4's deficit at step 67, topped up to 300; P15 A1 short
+ *        10 ETH @950 with margin 199 (bankruptcy price 969.9); mark ETH 990: P15 liquidated
+ *        with a deficit of 199 - 400 = -201; the pool (floor 100) may pay 200,
+ *        deleveraging covers the last 1: P14 gives up 0.05 of its 0.2 (credit
+ *        0.05 * (990 - 969.9) = 1.005; 0.049 would give 0.9849); the pool ends at
+ *        300 - 201 + 1.005 = 100.005. */
 int su_step(margin_engine *e, int i)
 {
     static const int64_t levels[3] = {50000000, 80000000, 90000000};
@@ -604,6 +610,9 @@ int su_step(margin_engine *e, int i)
     case 94: return margin_mark_update(e, ETH, EP("950"));
     case 95: return margin_market_adl_quantiles(e, ETH);
     case 96: return margin_market_adl_quantiles(e, SOL);
+    case 97: return margin_insurance_deposit(e, ETH, D("912.35"));
+    case 98: return margin_position_open(e, 1, ETH, MARGIN_SHORT, EQ("10"), EP("950"), 0, D("199"), 0, &id);
+    case 99: return margin_mark_update(e, ETH, EP("990"));
     default: return MARGIN_EINVAL;
     }
 }

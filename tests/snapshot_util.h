@@ -136,7 +136,7 @@ void su_free(void *user, void *p);
  * ranking and ADL quantiles. su_step(e, i) makes call i (0 <= i < SU_STEPS) and returns its
  * status. Ids are those of a fresh engine (markets 1-3, accounts 1-5, positions from 1).
  * Every step succeeds when the steps run in order on a fresh engine. */
-#define SU_STEPS 97
+#define SU_STEPS 100
 int su_step(margin_engine *e, int i);
 
 /* Run every step on e (time 1000 + i before step i), requiring success. */
