@@ -639,9 +639,9 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
 /** #MARGIN_MKT_ADL: the pool takes every deficit and may go below zero (the behaviour of
  *  0.1.0). @since 0.2.0 */
 #define MARGIN_ADL_OFF 0
-/** #MARGIN_MKT_ADL: when an isolated position's liquidation in full (at a mark update or a
- *  candle's point; a funding round's deficits are the pool's) leaves a deficit that would
- *  take its pool below the floor, that part of the deficit is covered by closing positions of the other side of the
+/** #MARGIN_MKT_ADL: when an isolated position's liquidation in full (at a mark update, a
+ *  candle's point or a funding round, on the state the payments leave) leaves a deficit
+ *  that would take its pool below the floor, that part of the deficit is covered by closing positions of the other side of the
  *  same market, isolated and cross, at the bankrupt position's bankruptcy price, without a
  *  fee, highest #MARGIN_POS_ADL_SCORE first (ties: the lower id), the last one in part
  *  (to the quantity step). Each pays the difference between its PnL at the mark and at the
@@ -649,8 +649,8 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  it. Not deleveraged: positions that the same call closes or evaluates otherwise
  *  (triggered, or of a cross book it evaluates), and isolated positions that closing at
  *  the bankruptcy price would take past their own margin. The pool still takes what the
- *  other side cannot cover, and the deficits of cross books, of stops past the
- *  bankruptcy price and of partial steps (none: a partial step leaves margin). A cross
+ *  other side cannot cover, and the deficits of cross books and of stops past the
+ *  bankruptcy price (a partial step leaves margin: it has none). A cross
  *  book whose position was deleveraged is re-keyed; if that leaves it liquidatable, its
  *  next evaluation (the next mark of any of its markets) liquidates it. @since 0.2.0 */
 #define MARGIN_ADL_ON 1

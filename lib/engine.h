@@ -66,8 +66,9 @@ typedef struct {
     uint32_t pi, bankrupt;
     int64_t qty, price, pnl, released, credit;
 } margin__adlx;
-/* 1: position pi cannot be deleveraged in this batch */
-typedef int (*margin__adl_skip)(const void *ctx, uint32_t pi);
+/* 1: position pi cannot be deleveraged in this batch; else 0, and *margin the position's
+ * margin as the batch leaves it (a funding round's payments) */
+typedef int (*margin__adl_skip)(const void *ctx, uint32_t pi, int64_t *margin);
 /* Cover `need` of the deficit of isolated position `bankrupt` (market m at mark) by
  * deleveraging: appends to e->adlx (from e->nadlx on) and stages each close on its account;
  * *covered receives the credits (>= need unless the other side runs out). MARGIN_ENOMEM,

@@ -441,6 +441,8 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
                      margin__adl_skip skip, const void *ctx, size_t k)
 {
     uint32_t mi = (uint32_t)(m - e->markets), pi, c, j, end;
+    margin__position view;
+    int64_t w;
     int prune = !e->full_scan && m->adl_rank == MARGIN_ADL_RANK_BINANCE &&
                 m->mm_basis == MARGIN_MM_BASIS_MARK,
         more = 0;
@@ -484,13 +486,19 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
         }
         if (p->side != side)
             continue;
+        /* the position as the batch leaves it (a funding round moves isolated margins) */
+        if (skip(ctx, r.pi, &w) || (e->nadlx > 0 && planned(e, r.pi)))
+            continue;
+        if (w != p->margin) {
+            view = *p;
+            view.margin = w;
+            p = &view;
+        }
         if (n == k && prune && !p->cross && h[0].score > 0 &&
             cannot_reach(m, p, mark, h[0].score, to_money)) {
             more = 1;
             continue;
         }
-        if (skip(ctx, r.pi) || (e->nadlx > 0 && planned(e, r.pi)))
-            continue;
         r.score = margin__adl_score(e, p, mark);
         r.side = p->side;
         if (n < k) {
@@ -524,12 +532,14 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
                      int64_t mark, int64_t need, margin__adl_skip skip, const void *ctx,
                      int64_t *covered)
 {
-    const margin__position *b = &MARGIN__POS(e, bankrupt);
+    margin__position bv = MARGIN__POS(e, bankrupt);
+    const margin__position *b = &bv;
     ranked *h;
     size_t i = 0, k = ADL_TOP;
     int64_t bp = 0, left_qty = b->qty;
     int rc;
     *covered = 0;
+    (void)skip(ctx, bankrupt, &bv.margin); /* its margin in the batch (after funding) */
     if (margin__bankruptcy(m, b, &bp) != MARGIN_OK || bp <= 0)
         return MARGIN_OK; /* no price to deleverage at: the pool takes it */
     /* the other side, ranked once per batch (the scores are those of the batch's mark and
@@ -540,8 +550,9 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
     while (*covered < need && left_qty > 0) {
         const margin__position *p;
         margin__adlx x;
-        int64_t q;
+        int64_t q, w;
         margin__delta d;
+        margin__position view;
         uint32_t pi;
         h = e->adl;
         if (i >= e->adl_n) {
@@ -557,6 +568,12 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
         if (pi == MARGIN__NONE)
             continue; /* deleveraged by an earlier bankrupt position */
         p = &MARGIN__POS(e, pi);
+        (void)skip(ctx, pi, &w); /* (ranked, so not skipped: its margin in the batch) */
+        if (w != p->margin) {
+            view = *p;
+            view.margin = w;
+            p = &view;
+        }
         q = p->qty < left_qty ? p->qty : left_qty;
         if (!adl_close(e, p, q, bp, mark, &x))
             continue; /* passed over at this price (it stays for the next one) */

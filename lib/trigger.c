@@ -650,24 +650,40 @@ static void unstage_outcomes(margin_engine *e, const margin__outcome *outs, size
         margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
 }
 
-/* Auto-deleveraging (insurance.c) in a mark update: what cannot take part. */
+/* Auto-deleveraging (insurance.c) in a batch: what cannot take part. The batch's
+ * decisions, in position order: a mark update's outcomes (those that do something), or a
+ * funding round's decisions (every position of the market, with its margin after the
+ * payment). */
 typedef struct {
     const margin_engine *e;
-    const margin__outcome *outs;
-    size_t nout, nx, nxout;
+    char *base; /* the decisions: an outcome every `stride` bytes */
+    size_t stride, n, nx, nxout;
+    int funding; /* decisions are funding_out: every position, with its new margin */
 } skip_ctx;
 
-/* a position with an outcome in this batch (outs are in position order), or of an account
- * whose cross book this batch changes */
-static int skip_pos(const void *ctx, uint32_t pi)
+static const margin__outcome *decision(const skip_ctx *c, size_t i)
+{
+    return (const margin__outcome *)(const void *)(c->base + i * c->stride);
+}
+
+/* a position with an outcome in this batch, or of an account whose cross book this batch
+ * changes; *margin: its margin as the batch leaves it */
+static int skip_pos(const void *ctx, uint32_t pi, int64_t *margin)
 {
     const skip_ctx *c = ctx;
-    size_t lo = 0, hi = c->nout;
+    size_t lo = 0, hi = c->n;
+    *margin = MARGIN__POS(c->e, pi).margin;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (c->outs[mid].pi == pi)
-            return 1;
-        if (c->outs[mid].pi < pi)
+        const margin__outcome *o = decision(c, mid);
+        if (o->pi == pi) {
+            if (c->funding && !MARGIN__POS(c->e, pi).cross)
+                *margin = ((const funding_out *)(const void *)o)->margin;
+            if (!c->funding || o->kind != OUT_NONE)
+                return 1;
+            break;
+        }
+        if (o->pi < pi)
             lo = mid + 1;
         else
             hi = mid;
@@ -675,28 +691,22 @@ static int skip_pos(const void *ctx, uint32_t pi)
     return margin__cross_active(c->e, c->nx, c->nxout, MARGIN__POS(c->e, pi).account);
 }
 
-/* Walk the isolated outcomes in order with the pool's balance as they leave it; a
+/* Walk the isolated decisions in order with the pool's balance as they leave it; a
  * liquidation in full whose deficit would take the pool below its floor has that part
  * covered by deleveraging (MARGIN_ADL_ON). Counts the events in *nev. */
-static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark,
-                    margin__outcome *outs, size_t nout, size_t nx, size_t nxout, size_t *nev)
+static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, skip_ctx *c,
+                    size_t *nev)
 {
     const margin__market *owner = &e->markets[m->pool_of];
     margin__i128 rb = owner->pool;
-    skip_ctx c;
     size_t i;
     int rc;
     e->nadlx = 0;
     e->adl_side = 0; /* no ranking yet in this batch */
     if (owner->adl != MARGIN_ADL_ON)
         return MARGIN_OK;
-    c.e = e;
-    c.outs = outs;
-    c.nout = nout;
-    c.nx = nx;
-    c.nxout = nxout;
-    for (i = 0; i < nout; i++) {
-        margin__outcome *o = &outs[i];
+    for (i = 0; i < c->n; i++) {
+        margin__outcome *o = (margin__outcome *)(void *)(c->base + i * c->stride);
         int64_t delta = 0, covered;
         if (o->kind == OUT_LIQ)
             delta = o->liq.c.insurance;
@@ -710,7 +720,7 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark,
                 return MARGIN_OK;
             }
             o->adl_first = e->nadlx;
-            if ((rc = margin__adl_plan(e, m, o->pi, mark, need, skip_pos, &c, &covered)) !=
+            if ((rc = margin__adl_plan(e, m, o->pi, mark, need, skip_pos, c, &covered)) !=
                 MARGIN_OK)
                 return rc;
             o->adl_n = e->nadlx - o->adl_first;
@@ -814,10 +824,21 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
      * adverse path's mirrored walk, a book noted by a close is valued at its own current
      * mark, the market's, which that walk does not move); then the deleveraging that
      * bankrupt liquidations need */
-    if ((rc = margin__cross_decide(e, &nx, mi, e->path_only ? m->mark : mark, &nxout, &nev,
-                                   &fund)) != MARGIN_OK ||
-        (rc = plan_adl(e, m, mark, outs, nout, nx, nxout, &nev)) != MARGIN_OK ||
-        (rc = margin__ev_reserve(e, nev)) != MARGIN_OK) {
+    rc = margin__cross_decide(e, &nx, mi, e->path_only ? m->mark : mark, &nxout, &nev, &fund);
+    if (rc == MARGIN_OK) {
+        skip_ctx sk;
+        sk.e = e;
+        sk.base = (char *)outs;
+        sk.stride = sizeof *outs;
+        sk.n = nout;
+        sk.nx = nx;
+        sk.nxout = nxout;
+        sk.funding = 0;
+        rc = plan_adl(e, m, mark, &sk, &nev);
+    }
+    if (rc == MARGIN_OK)
+        rc = margin__ev_reserve(e, nev);
+    if (rc != MARGIN_OK) {
         unstage_outcomes(e, outs, nout);
         margin__cross_unstage(e, nx);
         margin__adl_unstage(e);
@@ -918,6 +939,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
                                   MARGIN_ROUND_FLOOR, &fo[n].flow)) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         fo[n].o.kind = OUT_NONE;
+        fo[n].o.pi = pi; /* (every decision names its position: plan_adl looks them up) */
+        fo[n].o.adl_n = 0;
         if (t.cross) {
             /* paid from (or to) the cross wallet; the book is evaluated below */
             memset(&d, 0, sizeof d);
@@ -959,13 +982,28 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     }
     /* then the cross books, on the wallets the payments and the isolated outcomes leave:
      * funding can liquidate them in the same call */
-    if ((rc = margin__cross_decide(e, &nx, (uint32_t)(m - e->markets), mark, &nxout, &nev,
-                                   &fund)) != MARGIN_OK ||
-        (rc = margin__ev_reserve(e, n + nev)) != MARGIN_OK) {
+    rc = margin__cross_decide(e, &nx, (uint32_t)(m - e->markets), mark, &nxout, &nev, &fund);
+    if (rc == MARGIN_OK) { /* then the deleveraging that bankrupt liquidations need */
+        skip_ctx sk;
+        sk.e = e;
+        sk.base = (char *)fo;
+        sk.stride = sizeof *fo;
+        sk.n = n;
+        sk.nx = nx;
+        sk.nxout = nxout;
+        sk.funding = 1;
+        rc = plan_adl(e, m, mark, &sk, &nev);
+    }
+    if (rc == MARGIN_OK)
+        rc = margin__ev_reserve(e, n + nev);
+    if (rc != MARGIN_OK) {
         margin__cross_unstage(e, nx);
+        margin__adl_unstage(e);
+        e->nadlx = 0;
         return funding_fail(e, m, rc, m->head);
     }
     margin__cross_unstage(e, nx);
+    margin__adl_unstage(e);
     for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext)
         margin__ledger_unstage(e, MARGIN__POS(e, pi).account);
     /* pass 2: apply the payments, each with its event, in position-id order */

@@ -558,6 +558,55 @@ START_TEST(test_filter_against_reference)
 }
 END_TEST
 
+/* Deleveraging in a funding round: the BitMEX example's two first longs and the short,
+ * funding at rate 0.001 with the mark at 700. Flows at 700 (longs pay, shorts receive, per
+ * unit 700 * 0.001 = 0.7): the 10x long of 10 pays 7 (margin 493), the 5x long of 20 pays
+ * 14 (margin 1,986), the short receives 14 (margin 1,014). At 700 the short is liquidated
+ * with the state funding left it: deficit 1,014 - 20 * 100 = -986, bankruptcy price
+ * 600 + 1,014/20 = 650.7, so each unit deleveraged pays 700 - 650.7 = 49.3 and 986/49.3 =
+ * 20 units are needed: the first long in full (10: PnL at 650.7 is 10 * 150.7 = 1,507,
+ * credit 493, its margin 493 released), then 10 of the second (PnL 1,507, credit 493,
+ * half its margin after funding: 993). The pool ends at 0. */
+START_TEST(test_funding)
+{
+    uint64_t m, al, as, a, b, s;
+    ev_t ev[16];
+    size_t n, i, k = 0;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BITMEX, &m, &al, &as);
+    a = open_long(e, al, m, "10", "500", "10");
+    b = open_long(e, al, m, "20", "500", "5");
+    s = bankrupt_short(e, as, m);
+    drain(e, ev, 16, &n);
+    ck_assert_ok(e, margin_funding_apply(e, m, D("0.001"), D("700")));
+    drain(e, ev, 16, &n);
+    for (i = 0; i < n; i++) {
+        if (ev[i].type == MARGIN_EV_LIQUIDATION) {
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_POSITION], (int64_t)s);
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_INSURANCE_DELTA], -D("986"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_ADL_COVERED], D("986"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_BANKRUPTCY_PRICE], D("650.7"));
+        }
+        if (ev[i].type != MARGIN_EV_ADL)
+            continue;
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_POSITION], (int64_t)(k == 0 ? a : b));
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_PRICE], D("650.7"));
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_QTY], D("10"));
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_REALIZED_PNL], D("1507"));
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_INSURANCE_DELTA], D("493"));
+        ck_assert_int_eq(ev[i].f[MARGIN_EVF_AMOUNT], k == 0 ? -D("493") : -D("993"));
+        k++;
+    }
+    ck_assert_uint_eq(k, 2);
+    ck_assert_int_eq(pos_get(e, a, MARGIN_POS_STATUS), MARGIN_STATUS_DELEVERAGED);
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(pos_get(e, b, MARGIN_POS_MARGIN), D("993"));
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, al);
+    assert_conserved(e, as);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_adl(void)
 {
     Suite *s = suite_create("adl");
@@ -575,6 +624,7 @@ Suite *suite_adl(void)
     tcase_add_loop_test(tc, test_candle, 0, 2);
     tcase_add_loop_test(tc, test_many_counterparties, 0, 2);
     tcase_add_loop_test(tc, test_filter_against_reference, 0, 6);
+    tcase_add_loop_test(tc, test_funding, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
