@@ -762,7 +762,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          : pick_money(s2 >> 1, v2);
             if (x <= 0)
                 want = MARGIN_EINVAL;
-            else if ((i128)x > (i128)INT64_MAX - free_of(F.acct[0][acct_i]))
+            else if (s2 & 0x40) { /* into the pool: refused only when a total would not fit */
+                int64_t pool = 0, fund = 0, dep = 0;
+                check(margin_market_get(F.e[0], F.mkt[0], MARGIN_MKT_INSURANCE, &pool) == MARGIN_OK);
+                check(margin_engine_get(F.e[0], MARGIN_ENG_INSURANCE_FUND, &fund) == MARGIN_OK);
+                check(margin_engine_get(F.e[0], MARGIN_ENG_INSURANCE_DEPOSITS, &dep) == MARGIN_OK);
+                want = (i128)x > (i128)INT64_MAX - pool || (i128)x > (i128)INT64_MAX - fund ||
+                               (i128)x > (i128)INT64_MAX - dep
+                           ? MARGIN_EOVERFLOW
+                           : MARGIN_OK;
+            } else if ((i128)x > (i128)INT64_MAX - free_of(F.acct[0][acct_i]))
                 want = WANT_FAIL;
             break;
         case 13: { /* withdraw: exactly the free balance, one unit more, or any */
