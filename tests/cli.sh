@@ -1,6 +1,7 @@
 #!/bin/sh
 # Command-line contract of `margin calc` and `margin replay` (issues 3 and 4):
-# runs tests/cli_test.py (Python standard library only) against the built tools/margin.
+# runs tests/cli_test.py, then tests/chart_test.py (replay's --svg and --html, issue 16),
+# Python standard library only, against the built tools/margin.
 # Skips (77) when no python3 is available.
 set -u
 
@@ -21,4 +22,8 @@ if [ ! -x "$top_builddir/tools/margin" ]; then
 fi
 
 export top_srcdir top_builddir
-exec "$py" "$top_srcdir/tests/cli_test.py" -v
+status=0
+"$py" "$top_srcdir/tests/cli_test.py" -v || status=1
+# the charts of margin replay --svg and --html (issue 16)
+"$py" "$top_srcdir/tests/chart_test.py" -v || status=1
+exit $status

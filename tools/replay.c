@@ -23,12 +23,17 @@
  * --insurance AMOUNT (issue 14) puts every market of the replay in one insurance pool (the
  * first market's), seeds it with AMOUNT and switches auto-deleveraging on for it: a
  * liquidation whose deficit would take the pool below 0 closes positions of the other side
- * of its market at its bankruptcy price. `--demo adl` shows it. */
+ * of its market at its bankruptcy price. `--demo adl` shows it.
+ *
+ * --svg FILE and --html FILE (issue 16) also draw the replay (tools/chart.c): the rows, a
+ * series per position sampled from the library after every row (chart_sample_all), and
+ * every event as printed, with its --json seq; the page adds the text summary. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chart.h"
 #include "cli.h"
 
 #define CMD "replay"
@@ -44,8 +49,9 @@ void cli_usage_replay(FILE *f)
           "                     [--fee RATE] [--wallet AMOUNT] [--liquidation POLICY]\n"
           "                     [--liq-fee R] [--liq-fill FILL] [--fill mark|trigger]\n"
           "                     [--path updown|adverse] [--insurance AMOUNT]\n"
-          "                     [--adl-ranking binance|bitmex] [--json]\n"
-          "       margin replay --demo contrast|adl [--json]\n"
+          "                     [--adl-ranking binance|bitmex] [--json] [--svg FILE]\n"
+          "                     [--html FILE]\n"
+          "       margin replay --demo contrast|adl [--json] [--svg FILE] [--html FILE]\n"
           "\n"
           "Replay mark prices over isolated and cross positions and print the engine's events.\n"
           "With no --prices and no --position: the built-in demo (the seed example).\n"
@@ -124,10 +130,12 @@ void cli_usage_replay(FILE *f)
           "  --adl-ranking RANK   with --insurance: binance (default) or bitmex, the score\n"
           "                       that orders the positions to deleverage\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
-          "                       margin, printed side by side (takes only --json);\n"
+          "                       margin, printed side by side (takes only --json, --svg\n"
+          "                       and --html);\n"
           "                       --demo adl: a gap bankrupts a short of 20 at 600, a pool of\n"
           "                       400 pays what it can and the two longs with the highest\n"
-          "                       BitMEX scores are deleveraged (takes only --json);\n"
+          "                       BitMEX scores are deleveraged (takes only --json, --svg\n"
+          "                       and --html);\n"
           "                       --demo seed is the demo run with no arguments\n"
           "  --json               JSON Lines: one object per event, then a summary line;\n"
           "                       every decimal (price, money, rate) is a JSON string, exact;\n"
@@ -155,6 +163,19 @@ void cli_usage_replay(FILE *f)
           "                       whose deficit ADL covered in part has adl_covered; the\n"
           "                       summary adds insurance_pool and deleveraged (positions\n"
           "                       closed in full by ADL)\n"
+          "  --svg FILE           also write a chart of the replay to FILE (plain SVG): the\n"
+          "                       mark path (with open,high,low,close rows, each row's\n"
+          "                       high-low range), each position's entry, liquidation,\n"
+          "                       bankruptcy, stop-loss and take-profit prices as the\n"
+          "                       library computes them after every row (they move with\n"
+          "                       funding and margin changes), a marker at every event\n"
+          "                       (class \"event TYPE\", data-seq its --json seq; the x of\n"
+          "                       its row, the y of its mark) and, below, each position's\n"
+          "                       margin balance and margin ratio. The same input gives\n"
+          "                       the same bytes; what the replay prints is unchanged\n"
+          "  --html FILE          also write one self-contained page to FILE (no script,\n"
+          "                       no network, no other file): the chart, the table of\n"
+          "                       events and the summary\n"
           "\n"
           "Exit status: 0 success, 1 computation error, 2 bad argument or bad input file\n"
           "(a malformed line of FILE is reported with its line number).\n",
@@ -533,6 +554,7 @@ struct replay_args {
     const char *prices, *tiers, *mmr_s, *funding_s, *every_s, *fee_s, *wallet_s, *demo_s;
     const char *liq_s, *liq_fee_s, *liq_fill_s, *fill_s, *path_s;
     const char *insurance_s, *adl_rank_s;
+    const char *svg, *html; /* --svg FILE, --html FILE */
     int64_t insurance, adl_rank; /* --insurance (then adl is set), --adl-ranking */
     int adl, adl_demo;
     int64_t liq_policy, liq_fee, liq_fill, stop_fill;
@@ -567,8 +589,8 @@ static int check_demo(struct replay_args *a)
     if (a->prices || a->nspecs || a->tiers || a->mmr_s || a->funding_s || a->every_s ||
         a->fee_s || a->wallet_s || a->nlevels || a->liq_s || a->liq_fee_s || a->liq_fill_s ||
         a->fill_s || a->path_s || a->insurance_s || a->adl_rank_s) {
-        cli_error(CMD, "--demo %s: takes no option but --json (its positions, path "
-                  "and wallet are built in)", a->demo_s);
+        cli_error(CMD, "--demo %s: takes no option but --json, --svg and --html (its "
+                  "positions, path and wallet are built in)", a->demo_s);
         return -1;
     }
     if (strcmp(a->demo_s, "adl") == 0)
@@ -698,6 +720,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         OPT("--path", a->path_s)
         OPT("--insurance", a->insurance_s)
         OPT("--adl-ranking", a->adl_rank_s)
+        OPT("--svg", a->svg)
+        OPT("--html", a->html)
 #undef OPT
         m = cli_opt_value(CMD, argc, argv, &i, "--position", &v);
         if (m < 0)
@@ -812,6 +836,11 @@ struct replay {
     int64_t xliq_step, xliq_deficit; /* at which mark, and the deficit covered */
     int64_t pool;         /* --insurance: the pool, followed through the events */
     long deleveraged;     /* positions closed in full by ADL */
+    FILE *out;            /* where the text summary goes: stdout, or the page's copy */
+    struct chart *chart;  /* --svg, --html: what the replay draws, else NULL */
+    int chart_run;        /* its run in the chart (--demo contrast), else -1 */
+    size_t chart_ser;     /* the chart series of its first position */
+    int chart_failed;     /* out of memory while recording an event */
 };
 
 static struct rpos *find_pos(struct replay *rp, uint64_t id)
@@ -1111,8 +1140,15 @@ static const char *cross_details(const struct replay *rp, int32_t type,
     }
 }
 
-static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
-                             const struct rpos *p)
+/* The text log's words for the current event. */
+struct ev_words {
+    char pos[32];      /* "#1", "acct" (a cross account's event) or "pool" */
+    char name[16];     /* "LIQUIDATED" */
+    char details[512]; /* what happened, in words */
+};
+
+static void event_words(const struct replay *rp, int32_t type, const struct rpos *p,
+                        struct ev_words *w)
 {
     const margin_engine *e = rp->e;
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
@@ -1238,8 +1274,33 @@ static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
     default:
         break;
     }
-    printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, time_text(rp, ev(e, MARGIN_EVF_TIME)),
-           pos, name, price(b1, rp, mark), details);
+    snprintf(w->pos, sizeof w->pos, "%s", pos);
+    snprintf(w->name, sizeof w->name, "%s", name);
+    snprintf(w->details, sizeof w->details, "%s", details);
+}
+
+static void print_event_text(struct replay *rp, int32_t type, int64_t mark,
+                             const struct rpos *p)
+{
+    struct ev_words w;
+    char b[CLI_NUM_SIZE];
+
+    event_words(rp, type, p, &w);
+    printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, time_text(rp, ev(rp->e, MARGIN_EVF_TIME)),
+           w.pos, w.name, price(b, rp, mark), w.details);
+}
+
+/* --svg, --html: the current event into the chart. 0, or -1 when out of memory. */
+static int chart_event(struct replay *rp, int32_t type, int64_t mark, const struct rpos *p)
+{
+    struct ev_words w;
+    int64_t t = ev(rp->e, MARGIN_EVF_TIME);
+    const char *name = type_name(type);
+
+    event_words(rp, type, p, &w);
+    return chart_add_event(rp->chart, rp->chart_run, rp->out_seq, name ? name : "?",
+                           (uint64_t)ev(rp->e, MARGIN_EVF_POSITION),
+                           t >= 1 ? (size_t)(t - 1) : 0, mark, w.pos, w.name, w.details);
 }
 
 /* Print every queued event (unless quiet) and note how positions end. The mark shown for
@@ -1330,6 +1391,8 @@ static void drain(struct replay *rp)
             rp->xliq_deficit = ev(rp->e, MARGIN_EVF_AMOUNT);
         }
         rp->out_seq++;
+        if (rp->chart && chart_event(rp, type, mark, type == MARGIN_EV_OPEN ? p : NULL) != 0)
+            rp->chart_failed = 1;
         if (rp->quiet)
             continue;
         if (rp->a->json)
@@ -1655,6 +1718,70 @@ static int open_positions(struct replay *rp)
 }
 
 static void contrast_before(struct replay *rp, int64_t mark);
+static int64_t lev_of(const struct replay *rp, const struct rpos *p);
+
+/* --svg, --html: every position's figures after row @p row, read from the library (the
+ * lines move with funding, partial liquidations and the cross wallet). */
+static void chart_sample_all(struct replay *rp, size_t row)
+{
+    size_t i;
+
+    for (i = 0; i < rp->npos; i++) {
+        const struct rpos *p = &rp->pos[i];
+        struct chart_fig g;
+        int64_t st = -1;
+
+        memset(&g, 0, sizeof g);
+        if (margin_position_get(rp->e, p->id, MARGIN_POS_STATUS, &st) != MARGIN_OK ||
+            st != MARGIN_STATUS_OPEN) {
+            chart_sample(rp->chart, rp->chart_ser + i, row, NULL);
+            continue;
+        }
+        margin_position_get(rp->e, p->id, MARGIN_POS_ENTRY_PRICE, &g.entry);
+        margin_position_get(rp->e, p->id, MARGIN_POS_LIQ_PRICE, &g.liq);
+        margin_position_get(rp->e, p->id, MARGIN_POS_STOP_LOSS, &g.stop);
+        margin_position_get(rp->e, p->id, MARGIN_POS_TAKE_PROFIT, &g.take);
+        if (margin_position_at(rp->e, p->id, MARGIN_AT_BANKRUPTCY_PRICE, 0, &g.bp) != MARGIN_OK)
+            g.bp = 0;
+        margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_BALANCE, 0, &g.balance);
+        if (margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_RATIO, 0, &g.ratio) != MARGIN_OK)
+            g.ratio = INT64_MAX;
+        chart_sample(rp->chart, rp->chart_ser + i, row, &g);
+    }
+}
+
+/* --svg, --html: the rows (once: the runs of --demo contrast share them), a series per
+ * position, and their figures as opened. 0 or an exit status. */
+static int chart_setup(struct replay *rp)
+{
+    char label[256], b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE];
+    size_t i, index = 0;
+    int fresh = chart_rows(rp->chart) == 0;
+
+    for (i = 0; fresh && i < rp->s.n; i++)
+        if (chart_add_row(rp->chart, rp->s.rows[i].time, rp->s.rows[i].mark,
+                          rp->s.rows[i].n) != 0)
+            goto oom;
+    if (chart_rows(rp->chart) != rp->s.n)
+        goto oom;
+    for (i = 0; i < rp->npos; i++) {
+        const struct rpos *p = &rp->pos[i];
+        snprintf(label, sizeof label, "%s%s#%llu %s %s at %s, %sx%s", rp->run ? rp->run : "",
+                 rp->run ? ": " : "", (unsigned long long)p->id,
+                 p->sp.side == MARGIN_LONG ? "long" : "short", cli_num(b1, p->qty, rp->qs),
+                 price(b2, rp, p->entry), cli_num(b3, lev_of(rp, p), MARGIN_RATE_SCALE),
+                 p->sp.mode == MARGIN_MODE_CROSS ? ", cross" : "");
+        if (chart_add_series(rp->chart, rp->chart_run, p->id, label, &index) != 0)
+            goto oom;
+        if (i == 0)
+            rp->chart_ser = index;
+    }
+    chart_sample_all(rp, 0);
+    return 0;
+oom:
+    cli_error(CMD, "out of memory (chart)");
+    return CLI_EXIT_FAIL;
+}
 
 static int run_marks(struct replay *rp)
 {
@@ -1719,6 +1846,8 @@ static int run_marks(struct replay *rp)
                 drain(rp);
             }
         }
+        if (rp->chart)
+            chart_sample_all(rp, r);
     }
     return 0;
 }
@@ -1863,6 +1992,7 @@ static int64_t lev_of(const struct replay *rp, const struct rpos *p)
 /* --demo adl: the story, from the numbers of the run (printed only when it tells it). */
 static void print_adl_moral(const struct replay *rp)
 {
+    FILE *o = rp->out;
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
     char b5[CLI_NUM_SIZE], b6[CLI_NUM_SIZE];
     const struct rpos *sh = &rp->pos[0];
@@ -1874,38 +2004,39 @@ static void print_adl_moral(const struct replay *rp)
     for (i = 0; i < rp->s.n && rp->s.rows[i].mark[0] != sh->end_mark; i++)
         prev = rp->s.rows[i].mark[0];
     paid = deficit - sh->end_adl;
-    printf("\nWhat happened:\n");
-    printf("  - The mark gapped from %s to %s, past #1's bankruptcy price %s: liquidated\n"
-           "    at %s, the short lost its %s of margin and left a deficit of %s.\n",
-           price(b1, rp, prev), price(b2, rp, sh->end_mark), price(b3, rp, sh->end_bp),
-           price(b4, rp, sh->end_mark), money(b5, -sh->end_pnl), money(b6, deficit));
-    printf("  - The insurance pool held %s: it paid %s, down to its floor, and\n"
-           "    auto-deleveraging covered the other %s.\n",
-           money(b1, sh->end_pool), money(b2, paid), money(b3, sh->end_adl));
-    printf("  - The longs with the highest ADL score were closed at %s instead of %s,\n"
-           "    each giving up its PnL between the two:\n",
-           price(b1, rp, sh->end_bp), price(b2, rp, sh->end_mark));
+    fprintf(o, "\nWhat happened:\n");
+    fprintf(o, "  - The mark gapped from %s to %s, past #1's bankruptcy price %s: liquidated\n"
+               "    at %s, the short lost its %s of margin and left a deficit of %s.\n",
+               price(b1, rp, prev), price(b2, rp, sh->end_mark), price(b3, rp, sh->end_bp),
+               price(b4, rp, sh->end_mark), money(b5, -sh->end_pnl), money(b6, deficit));
+    fprintf(o, "  - The insurance pool held %s: it paid %s, down to its floor, and\n"
+               "    auto-deleveraging covered the other %s.\n",
+               money(b1, sh->end_pool), money(b2, paid), money(b3, sh->end_adl));
+    fprintf(o, "  - The longs with the highest ADL score were closed at %s instead of %s,\n"
+               "    each giving up its PnL between the two:\n",
+               price(b1, rp, sh->end_bp), price(b2, rp, sh->end_mark));
     for (i = 1; i < rp->npos; i++) {
         const struct rpos *p = &rp->pos[i];
         if (p->adl_qty == 0) {
             untouched++;
             continue;
         }
-        printf("      #%llu (%sx): %s of %s closed, PnL %s, %s paid into the pool%s\n",
-               (unsigned long long)p->id, cli_num(b1, lev_of(rp, p), MARGIN_RATE_SCALE),
-               cli_num(b2, p->adl_qty, rp->qs), cli_num(b3, p->qty, rp->qs),
-               sgn(b4, p->adl_pnl), money(b5, p->adl_paid),
-               p->end_type == MARGIN_EV_ADL ? "" : "; the rest stays open");
+        fprintf(o, "      #%llu (%sx): %s of %s closed, PnL %s, %s paid into the pool%s\n",
+                   (unsigned long long)p->id, cli_num(b1, lev_of(rp, p), MARGIN_RATE_SCALE),
+                   cli_num(b2, p->adl_qty, rp->qs), cli_num(b3, p->qty, rp->qs),
+                   sgn(b4, p->adl_pnl), money(b5, p->adl_paid),
+                   p->end_type == MARGIN_EV_ADL ? "" : "; the rest stays open");
     }
-    printf("  - The pool ends at %s; the %zu other longs were not touched. The pool never\n"
-           "    goes below its floor through a liquidation: the most profitable, most\n"
-           "    leveraged positions on the other side pay instead.\n",
-           money(b1, pool_end), untouched);
+    fprintf(o, "  - The pool ends at %s; the %zu other longs were not touched. The pool never\n"
+               "    goes below its floor through a liquidation: the most profitable, most\n"
+               "    leveraged positions on the other side pay instead.\n",
+               money(b1, pool_end), untouched);
 }
 
 /* The demo's closing explanation, from the numbers of the run. */
 static void print_demo_moral(const struct replay *rp, int64_t free_end)
 {
+    FILE *o = rp->out;
     char margin[CLI_NUM_SIZE], bp[CLI_NUM_SIZE], at[CLI_NUM_SIZE], liq[CLI_NUM_SIZE];
     char lost[CLI_NUM_SIZE], low[CLI_NUM_SIZE], last[CLI_NUM_SIZE], sm[CLI_NUM_SIZE];
     char fb[CLI_NUM_SIZE], ins[CLI_NUM_SIZE];
@@ -1924,22 +2055,24 @@ static void print_demo_moral(const struct replay *rp, int64_t free_end)
     price(last, rp, rp->cur_mark);
     money(sm, m);
     money(fb, free_end);
-    printf("\nWhat happened:\n");
-    printf("  - The long's %s USDT of margin could absorb a fall to %s (its bankruptcy price).\n",
-           margin, bp);
-    printf("  - The engine %sliquidated it at %s,\n"
-           "    the first mark at or below its liquidation price %s, before the margin ran out.\n",
-           l->calls ? "warned (margin call), then " : "", at, liq);
-    printf("  - The holder lost exactly its %s USDT of margin and no more, although the price\n"
-           "    went on down to %s; the rebound to %s came too late: liquidation is final.\n",
-           lost, low, last);
-    printf("  - What the close at %s left above the bankruptcy price, %s USDT, went to the\n"
-           "    insurance fund (it pays when a price gaps past the bankruptcy price).\n",
-           at, sgn(ins, l->end_ins));
+    fprintf(o, "\nWhat happened:\n");
+    fprintf(o,
+            "  - The long's %s USDT of margin could absorb a fall to %s (its bankruptcy price).\n",
+            margin, bp);
+    fprintf(o, "  - The engine %sliquidated it at %s,\n"
+               "    the first mark at or below its liquidation price %s, before the margin ran "
+               "out.\n",
+               l->calls ? "warned (margin call), then " : "", at, liq);
+    fprintf(o, "  - The holder lost exactly its %s USDT of margin and no more, although the price\n"
+               "    went on down to %s; the rebound to %s came too late: liquidation is final.\n",
+               lost, low, last);
+    fprintf(o, "  - What the close at %s left above the bankruptcy price, %s USDT, went to the\n"
+               "    insurance fund (it pays when a price gaps past the bankruptcy price).\n",
+               at, sgn(ins, l->end_ins));
     if (m == sh->open_margin && free_end == rp->free_after_open)
-        printf("  - The short kept its %s USDT of margin and the %s USDT free balance was not\n"
-               "    touched: that is what isolated margin means.\n",
-               sm, fb);
+        fprintf(o, "  - The short kept its %s USDT of margin and the %s USDT free balance was not\n"
+                   "    touched: that is what isolated margin means.\n",
+                   sm, fb);
 }
 
 /* "; Q deleveraged at P against #N" for a position deleveraged in part, else "". */
@@ -1957,13 +2090,14 @@ static const char *adl_note(char *buf, size_t size, const struct replay *rp,
 
 static void print_summary_text(const struct replay *rp)
 {
+    FILE *o = rp->out;
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
     int64_t free_end = acct(rp, MARGIN_ACCT_AVAILABLE), liq = 0, closed = 0;
     int any_cross = 0;
     size_t i;
 
-    printf("\nSummary after %lld marks (last mark %s):\n", (long long)rp->marks,
-           price(b1, rp, rp->cur_mark));
+    fprintf(o, "\nSummary after %lld marks (last mark %s):\n", (long long)rp->marks,
+               price(b1, rp, rp->cur_mark));
     for (i = 0; i < rp->npos; i++) {
         const struct rpos *p = &rp->pos[i];
         const char *side = p->sp.side == MARGIN_LONG ? "long " : "short";
@@ -1973,64 +2107,64 @@ static void print_summary_text(const struct replay *rp)
         if (p->end_type == MARGIN_EV_LIQUIDATION) {
             liq++;
             if (cross)
-                printf("  #%llu %s  liquidated with the cross account at %s (mark %s): PnL %s "
-                       "in the wallet\n",
-                       (unsigned long long)p->id, side, time_text(rp, p->end_time),
-                       price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
+                fprintf(o, "  #%llu %s  liquidated with the cross account at %s (mark %s): PnL %s "
+                           "in the wallet\n",
+                           (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                           price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
             else
-                printf("  #%llu %s  liquidated at %s (mark %s): lost its margin, PnL %s, and "
-                       "no more\n",
-                       (unsigned long long)p->id, side, time_text(rp, p->end_time),
-                       price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
+                fprintf(o, "  #%llu %s  liquidated at %s (mark %s): lost its margin, PnL %s, and "
+                           "no more\n",
+                           (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                           price(b1, rp, p->end_mark), sgn(b2, p->end_pnl));
         } else if (p->end_type == MARGIN_EV_ADL) {
             closed++;
-            printf("  #%llu %s  deleveraged at %s (mark %s): closed at %s against #%llu, PnL "
-                   "%s\n",
-                   (unsigned long long)p->id, side, time_text(rp, p->end_time),
-                   price(b1, rp, p->end_mark), price(b3, rp, p->adl_price),
-                   (unsigned long long)p->adl_against, sgn(b2, p->adl_pnl));
+            fprintf(o, "  #%llu %s  deleveraged at %s (mark %s): closed at %s against #%llu, PnL "
+                       "%s\n",
+                       (unsigned long long)p->id, side, time_text(rp, p->end_time),
+                       price(b1, rp, p->end_mark), price(b3, rp, p->adl_price),
+                       (unsigned long long)p->adl_against, sgn(b2, p->adl_pnl));
         } else if (p->end_type) {
             closed++;
-            printf("  #%llu %s  closed by its %s at %s (mark %s): PnL %s\n",
-                   (unsigned long long)p->id, side,
-                   p->end_type == MARGIN_EV_STOP_LOSS ? "stop-loss" : "take-profit",
-                   time_text(rp, p->end_time), price(b1, rp, p->end_mark),
-                   sgn(b2, p->end_pnl));
+            fprintf(o, "  #%llu %s  closed by its %s at %s (mark %s): PnL %s\n",
+                       (unsigned long long)p->id, side,
+                       p->end_type == MARGIN_EV_STOP_LOSS ? "stop-loss" : "take-profit",
+                       time_text(rp, p->end_time), price(b1, rp, p->end_mark),
+                       sgn(b2, p->end_pnl));
         } else {
             int64_t m = 0, upnl = 0, lp = 0;
             margin_position_get(rp->e, p->id, MARGIN_POS_MARGIN, &m);
             margin_position_get(rp->e, p->id, MARGIN_POS_LIQ_PRICE, &lp);
             margin_position_at(rp->e, p->id, MARGIN_AT_UNREALIZED_PNL, 0, &upnl);
             if (cross)
-                printf("  #%llu %s  still open (cross): unrealized PnL %s, liquidation price "
-                       "%s\n",
-                       (unsigned long long)p->id, side, sgn(b2, upnl),
-                       price_or_none(b3, rp, lp));
+                fprintf(o, "  #%llu %s  still open (cross): unrealized PnL %s, liquidation price "
+                           "%s\n",
+                           (unsigned long long)p->id, side, sgn(b2, upnl),
+                           price_or_none(b3, rp, lp));
             else
-                printf("  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation "
-                       "price %s%s\n",
-                       (unsigned long long)p->id, side, money(b1, m),
-                       m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
-                       price_or_none(b3, rp, lp), adl_note(b4, sizeof b4, rp, p));
+                fprintf(o, "  #%llu %s  still open: margin %s%s, unrealized PnL %s, liquidation "
+                           "price %s%s\n",
+                           (unsigned long long)p->id, side, money(b1, m),
+                           m == p->open_margin ? " (as opened)" : "", sgn(b2, upnl),
+                           price_or_none(b3, rp, lp), adl_note(b4, sizeof b4, rp, p));
         }
     }
-    printf("  free balance: %s after opening, %s now", money(b1, rp->free_after_open),
-           money(b2, free_end));
+    fprintf(o, "  free balance: %s after opening, %s now", money(b1, rp->free_after_open),
+               money(b2, free_end));
     if (free_end == rp->free_after_open && liq > 0 && closed == 0 && !any_cross)
-        printf(": untouched, isolation held (a liquidation takes only that position's "
-               "margin)\n");
+        fprintf(o, ": untouched, isolation held (a liquidation takes only that position's "
+                   "margin)\n");
     else
-        printf("\n");
+        fprintf(o, "\n");
     if (any_cross)
-        printf("  cross wallet: %s after opening, %s now\n", money(b1, rp->wallet_after_open),
-               money(b2, acct(rp, MARGIN_ACCT_CROSS_WALLET)));
-    printf("  realized PnL %s, fees %s, funding %s, insurance fund %s\n",
-           sgn(b1, acct(rp, MARGIN_ACCT_REALIZED_PNL)), money(b2, acct(rp, MARGIN_ACCT_FEES)),
-           sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)), sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+        fprintf(o, "  cross wallet: %s after opening, %s now\n", money(b1, rp->wallet_after_open),
+                   money(b2, acct(rp, MARGIN_ACCT_CROSS_WALLET)));
+    fprintf(o, "  realized PnL %s, fees %s, funding %s, insurance fund %s\n",
+               sgn(b1, acct(rp, MARGIN_ACCT_REALIZED_PNL)), money(b2, acct(rp, MARGIN_ACCT_FEES)),
+               sgn(b3, acct(rp, MARGIN_ACCT_FUNDING)), sgn(b4, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
     if (rp->a->adl)
-        printf("  insurance pool: seeded %s, now %s; %ld position%s deleveraged in full\n",
-               money(b1, rp->a->insurance), money(b2, pool_now(rp)), rp->deleveraged,
-               rp->deleveraged == 1 ? "" : "s");
+        fprintf(o, "  insurance pool: seeded %s, now %s; %ld position%s deleveraged in full\n",
+                   money(b1, rp->a->insurance), money(b2, pool_now(rp)), rp->deleveraged,
+                   rp->deleveraged == 1 ? "" : "s");
     if (rp->a->demo)
         print_demo_moral(rp, free_end);
     if (rp->a->adl_demo)
@@ -2091,6 +2225,7 @@ static const char *end_cell(char *buf, size_t size, const struct replay *rp)
 
 static void print_contrast_table(const struct contrast *c, const struct replay *rp)
 {
+    FILE *o = rp->out;
     const struct replay *iso = &rp[0], *x = &rp[1];
     const struct rpos *a = &iso->pos[0], *b = &iso->pos[1];
     char b1[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], b4[CLI_NUM_SIZE];
@@ -2098,35 +2233,37 @@ static void print_contrast_table(const struct contrast *c, const struct replay *
     char b9[CLI_NUM_SIZE], b10[CLI_NUM_SIZE], b11[CLI_NUM_SIZE], c1[96], c2[96], c3[96];
     int64_t s;
 
-    printf("margin replay --demo contrast: the same two longs, isolated and cross\n\n");
-    printf("Two longs on %s, %s BTC each at %s: A at %sx (initial margin %s) and B at %sx\n"
-           "(initial margin %s), with %s USDT left free. Isolated, each position holds its\n"
-           "own margin beside the %s free; cross, one wallet of %s backs both, %s of it\n"
-           "available. Maintenance rate %s %%, no fees. Each row: the mark, then the margin\n"
-           "balance against the maintenance margin at that mark.\n\n",
-           CONTRAST_SYMBOL, cli_num(b1, a->qty, iso->qs), price(b2, iso, a->entry),
-           cli_num(b3, a->sp.leverage, MARGIN_RATE_SCALE), money(b4, a->open_margin),
-           cli_num(b5, b->sp.leverage, MARGIN_RATE_SCALE), money(b6, b->open_margin),
-           money(b7, iso->free_after_open), money(b8, iso->free_after_open),
-           money(b9, x->wallet_after_open), money(b10, x->free_after_open),
-           cli_pct(b11, iso->a->mmr));
-    printf("%-8s  %-46s  %s\n", "", "isolated run", "cross run");
-    printf("%-8s  %-22s  %-22s  %s\n", "mark", "A", "B", "the account (A and B)");
+    fprintf(o, "margin replay --demo contrast: the same two longs, isolated and cross\n\n");
+    fprintf(o, "Two longs on %s, %s BTC each at %s: A at %sx (initial margin %s) and B at %sx\n"
+               "(initial margin %s), with %s USDT left free. Isolated, each position holds its\n"
+               "own margin beside the %s free; cross, one wallet of %s backs both, %s of it\n"
+               "available. Maintenance rate %s %%, no fees. Each row: the mark, then the margin\n"
+               "balance against the maintenance margin at that mark.\n\n",
+               CONTRAST_SYMBOL, cli_num(b1, a->qty, iso->qs), price(b2, iso, a->entry),
+               cli_num(b3, a->sp.leverage, MARGIN_RATE_SCALE), money(b4, a->open_margin),
+               cli_num(b5, b->sp.leverage, MARGIN_RATE_SCALE), money(b6, b->open_margin),
+               money(b7, iso->free_after_open), money(b8, iso->free_after_open),
+               money(b9, x->wallet_after_open), money(b10, x->free_after_open),
+               cli_pct(b11, iso->a->mmr));
+    fprintf(o, "%-8s  %-46s  %s\n", "", "isolated run", "cross run");
+    fprintf(o, "%-8s  %-22s  %-22s  %s\n", "mark", "A", "B", "the account (A and B)");
     for (s = 0; s < iso->marks && s < CONTRAST_STEPS; s++) {
         contrast_cell(c1, sizeof c1, &c->iso[s][0],
                       a->end_type == MARGIN_EV_LIQUIDATION && a->end_step == s);
         contrast_cell(c2, sizeof c2, &c->iso[s][1],
                       b->end_type == MARGIN_EV_LIQUIDATION && b->end_step == s);
         contrast_cell(c3, sizeof c3, &c->acct[s], x->xliq && x->xliq_step == s);
-        printf("%-8s  %-22s  %-22s  %s\n", price(b1, iso, c->mark[s]), c1, c2, c3);
+        fprintf(o, "%-8s  %-22s  %-22s  %s\n", price(b1, iso, c->mark[s]), c1, c2, c3);
     }
-    printf("%-8s  %-46s  %s\n", "end", end_cell(c1, sizeof c1, iso), end_cell(c3, sizeof c3, x));
+    fprintf(o, "%-8s  %-46s  %s\n", "end", end_cell(c1, sizeof c1, iso),
+            end_cell(c3, sizeof c3, x));
 }
 
 /* The closing explanation, from the numbers of the two runs (printed only when they tell
  * the story they were built for). */
 static void print_contrast_moral(const struct contrast *c, const struct replay *rp)
 {
+    FILE *o = rp->out;
     const struct replay *iso = &rp[0], *x = &rp[1];
     const struct rpos *a = &iso->pos[0], *b = &iso->pos[1], *xa = &x->pos[0], *xb = &x->pos[1];
     char am[CLI_NUM_SIZE], abp[CLI_NUM_SIZE], aat[CLI_NUM_SIZE], aliq[CLI_NUM_SIZE];
@@ -2170,24 +2307,24 @@ static void print_contrast_moral(const struct contrast *c, const struct replay *
     money(def, x->xliq_deficit);
     money(xfree, acct(x, MARGIN_ACCT_AVAILABLE));
     money(gone, x->wallet_after_open - wallet_end);
-    printf("\nWhat happened:\n");
-    printf("  - Isolated: A's %s of margin could absorb a fall to %s (its bankruptcy\n"
-           "    price). A was liquidated at %s, the first mark at or below its liquidation\n"
-           "    price %s, and lost exactly that %s; the %s left above its bankruptcy\n"
-           "    price went to the insurance fund. B's own %s carried it down to %s (margin\n"
-           "    balance %s > maintenance %s; its liquidation price is %s): it is still\n"
-           "    open, and the %s free is still %s.\n",
-           am, abp, aat, aliq, am, ains, bm, blow, bbal, bmm, bliq, ifree, ifree2);
-    printf("  - Cross: one wallet of %s backed both longs. At %s it absorbed A's loss\n"
-           "    (balance %s > maintenance %s), but from then on A and B fell together: the\n"
-           "    account's liquidation price was %s for both, where B alone, isolated,\n"
-           "    had %s. The mark gapped from %s to %s (balance %s <= maintenance\n"
-           "    %s): both were liquidated at once, losing %s against a wallet of %s; the\n"
-           "    insurance fund covered the %s the wallet could not pay, and %s is left free.\n",
-           w, aat, xbal1, xmm1, xlp, bliq, from, to, xbal2, xmm2, loss, w, def, xfree);
-    printf("  - Isolated margin lost A's %s and kept B and the %s free; cross margin saved\n"
-           "    A at %s, then lost %s of the wallet at %s.\n",
-           am, ifree2, aat, gone, to);
+    fprintf(o, "\nWhat happened:\n");
+    fprintf(o, "  - Isolated: A's %s of margin could absorb a fall to %s (its bankruptcy\n"
+               "    price). A was liquidated at %s, the first mark at or below its liquidation\n"
+               "    price %s, and lost exactly that %s; the %s left above its bankruptcy\n"
+               "    price went to the insurance fund. B's own %s carried it down to %s (margin\n"
+               "    balance %s > maintenance %s; its liquidation price is %s): it is still\n"
+               "    open, and the %s free is still %s.\n",
+               am, abp, aat, aliq, am, ains, bm, blow, bbal, bmm, bliq, ifree, ifree2);
+    fprintf(o, "  - Cross: one wallet of %s backed both longs. At %s it absorbed A's loss\n"
+               "    (balance %s > maintenance %s), but from then on A and B fell together: the\n"
+               "    account's liquidation price was %s for both, where B alone, isolated,\n"
+               "    had %s. The mark gapped from %s to %s (balance %s <= maintenance\n"
+               "    %s): both were liquidated at once, losing %s against a wallet of %s; the\n"
+               "    insurance fund covered the %s the wallet could not pay, and %s is left free.\n",
+               w, aat, xbal1, xmm1, xlp, bliq, from, to, xbal2, xmm2, loss, w, def, xfree);
+    fprintf(o, "  - Isolated margin lost A's %s and kept B and the %s free; cross margin saved\n"
+               "    A at %s, then lost %s of the wallet at %s.\n",
+               am, ifree2, aat, gone, to);
 }
 
 /* ------------------------------------------------------------------ one replay */
@@ -2235,6 +2372,8 @@ static int replay_run(struct replay *rp, const struct path_row *path, size_t npa
         rp->s.timew = 4;
     rp->first_mark = rp->s.rows[0].mark[0];
     rp->cur_mark = rp->first_mark;
+    if (!rp->out)
+        rp->out = stdout;
 
     rc = margin_engine_new(&rp->e);
     if (rc != MARGIN_OK) {
@@ -2263,6 +2402,9 @@ static int replay_run(struct replay *rp, const struct path_row *path, size_t npa
     if (status != 0)
         return status;
 
+    if (rp->chart && (status = chart_setup(rp)) != 0)
+        return status;
+
     /* From here on the run prints as it goes. */
     if (!a->json && !rp->quiet)
         print_intro(rp);
@@ -2278,6 +2420,142 @@ static int replay_run(struct replay *rp, const struct path_row *path, size_t npa
     return 0;
 }
 
+/* ------------------------------------------------------------------ --svg, --html */
+
+/* The text summary of runs @p rp (@p n of them; --demo contrast: its table @p c), as
+ * printed, in a string to free; NULL on failure. */
+static char *summary_text(struct replay *rp, size_t n, const struct contrast *c)
+{
+    FILE *t = tmpfile();
+    char *buf = NULL;
+    long len;
+    size_t i;
+
+    if (!t)
+        return NULL;
+    for (i = 0; i < n; i++)
+        rp[i].out = t;
+    if (c) {
+        print_contrast_table(c, rp);
+        print_contrast_moral(c, rp);
+    } else {
+        print_summary_text(rp);
+    }
+    for (i = 0; i < n; i++)
+        rp[i].out = stdout;
+    if (fflush(t) == 0 && (len = ftell(t)) >= 0 && fseek(t, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)len, t) == (size_t)len) {
+            buf[len] = '\0';
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(t);
+    return buf;
+}
+
+/* Write chart @p ch to @p path (option @p opt): the SVG, or the page with @p summary. */
+static int write_chart_file(const char *opt, const char *path, const struct chart *ch,
+                            const char *summary)
+{
+    FILE *f = fopen(path, "w");
+    int rc;
+
+    if (!f) {
+        cli_error(CMD, "%s %s: cannot open: %s", opt, path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    rc = summary ? chart_write_html(ch, f, summary) : chart_write_svg(ch, f);
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc != 0) {
+        cli_error(CMD, "%s %s: write error", opt, path);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* A chart for runs of @p rp->a at price scale @p ps with @p title; 0 or an exit status. */
+static int chart_begin(struct chart **out, const struct replay_args *a, int32_t ps,
+                       const char *title)
+{
+    static const int64_t default_level = 80000000; /* 0.8, the engine's default */
+    struct chart *ch = chart_new(ps);
+
+    if (!ch || chart_set_title(ch, title) != 0) {
+        chart_free(ch);
+        cli_error(CMD, "out of memory (chart)");
+        return CLI_EXIT_FAIL;
+    }
+    if (a->nlevels)
+        chart_set_levels(ch, a->levels, a->nlevels);
+    else
+        chart_set_levels(ch, &default_level, 1);
+    *out = ch;
+    return 0;
+}
+
+/* --svg FILE and --html FILE of runs @p rp (@p n of them, sharing rp->chart). */
+static int write_charts(struct replay *rp, size_t n, const struct contrast *c)
+{
+    const struct replay_args *a = rp->a;
+    char *summary = NULL;
+    size_t i;
+    int status = 0;
+
+    for (i = 0; i < n; i++)
+        if (rp[i].chart_failed) {
+            cli_error(CMD, "out of memory (chart)");
+            return CLI_EXIT_FAIL;
+        }
+    if (a->svg)
+        status = write_chart_file("--svg", a->svg, rp->chart, NULL);
+    if (status == 0 && a->html) {
+        summary = summary_text(rp, n, c);
+        if (!summary) {
+            cli_error(CMD, "--html %s: cannot capture the summary", a->html);
+            return CLI_EXIT_FAIL;
+        }
+        status = write_chart_file("--html", a->html, rp->chart, summary);
+        free(summary);
+    }
+    return status;
+}
+
+/* One replay (the built-in demos but contrast, or the arguments' own), with its chart. */
+static int run_single(struct replay *rp, const struct path_row *path, size_t npath)
+{
+    const struct replay_args *a = rp->a;
+    char title[300];
+    const char *base;
+    int status = 0;
+
+    rp->chart_run = -1;
+    if (a->svg || a->html) {
+        if (a->adl_demo) {
+            snprintf(title, sizeof title, "margin replay --demo adl: auto-deleveraging");
+        } else if (a->demo) {
+            snprintf(title, sizeof title, "margin replay: the built-in demo");
+        } else if (a->prices) {
+            base = strrchr(a->prices, '/');
+            snprintf(title, sizeof title, "margin replay --prices %s", base ? base + 1 : a->prices);
+        } else {
+            snprintf(title, sizeof title, "margin replay: the built-in path");
+        }
+        status = chart_begin(&rp->chart, a, rp->ps, title);
+    }
+    if (status == 0)
+        status = replay_run(rp, path, npath);
+    if (status == 0 && rp->chart)
+        status = write_charts(rp, 1, NULL);
+    chart_free(rp->chart);
+    rp->chart = NULL;
+    replay_free(rp);
+    return status;
+}
+
 /* --demo contrast: the isolated run, then the cross run; in text, side by side. */
 static int run_contrast(const struct replay_args *a)
 {
@@ -2285,10 +2563,15 @@ static int run_contrast(const struct replay_args *a)
     struct replay rp[2];
     struct contrast c;
     const char *specs[2][2];
+    struct chart *ch = NULL;
     int r, status = 0;
 
     memset(rp, 0, sizeof rp);
     memset(&c, 0, sizeof c);
+    if (a->svg || a->html)
+        status = chart_begin(&ch, a, CONTRAST_PRICE_SCALE,
+                             "margin replay --demo contrast: the same two longs, isolated "
+                             "and cross");
     for (r = 0; r < 2 && status == 0; r++) {
         memset(&ra[r], 0, sizeof ra[r]);
         specs[r][0] = contrast_positions[r][0];
@@ -2304,12 +2587,19 @@ static int run_contrast(const struct replay_args *a)
         rp[r].run = r == 0 ? "isolated" : "cross";
         rp[r].quiet = !a->json;
         rp[r].c = &c;
+        rp[r].chart = ch;
+        rp[r].chart_run = ch ? chart_add_run(ch, rp[r].run) : -1;
+        ra[r].svg = a->svg;
+        ra[r].html = a->html;
         status = replay_run(&rp[r], contrast_path, CONTRAST_STEPS);
     }
     if (status == 0 && !a->json) {
         print_contrast_table(&c, rp);
         print_contrast_moral(&c, rp);
     }
+    if (status == 0 && ch)
+        status = write_charts(rp, 2, &c);
+    chart_free(ch);
     replay_free(&rp[0]);
     replay_free(&rp[1]);
     return status;
@@ -2351,8 +2641,7 @@ int cli_cmd_replay(int argc, char **argv)
         rp.a = &a;
         rp.ps = 8;
         rp.qs = 8;
-        status = replay_run(&rp, adl_path, sizeof adl_path / sizeof adl_path[0]);
-        replay_free(&rp);
+        status = run_single(&rp, adl_path, sizeof adl_path / sizeof adl_path[0]);
     } else {
         if (a.nspecs == 0) {
             for (i = 0; i < sizeof demo_positions / sizeof demo_positions[0]; i++)
@@ -2361,8 +2650,7 @@ int cli_cmd_replay(int argc, char **argv)
         rp.a = &a;
         rp.ps = 8;
         rp.qs = 8;
-        status = replay_run(&rp, demo_path, sizeof demo_path / sizeof demo_path[0]);
-        replay_free(&rp);
+        status = run_single(&rp, demo_path, sizeof demo_path / sizeof demo_path[0]);
     }
     if (status == 0 && fflush(stdout) != 0)
         status = CLI_EXIT_FAIL;
