@@ -219,21 +219,33 @@ static int ahead(const ranked *a, const ranked *b)
     return a->score > b->score || (a->score == b->score && a->pi < b->pi);
 }
 
-static void sift(ranked *h, size_t i, size_t n)
+/* a before b in a heap: ahead for the max-heap of the quantiles, behind (the worst on top)
+ * for the min-heap of a ranking's best k */
+static int first(const ranked *a, const ranked *b, int min)
+{
+    return min ? ahead(b, a) : ahead(a, b);
+}
+
+static void sift_down(ranked *h, size_t i, size_t n, int min)
 {
     ranked v = h[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && ahead(&h[c + 1], &h[c]))
+        if (c + 1 < n && first(&h[c + 1], &h[c], min))
             c++;
-        if (!ahead(&h[c], &v))
+        if (!first(&h[c], &v, min))
             break;
         h[i] = h[c];
         i = c;
     }
     h[i] = v;
+}
+
+static void sift(ranked *h, size_t i, size_t n)
+{
+    sift_down(h, i, n, 0);
 }
 
 static void heapify(ranked *h, size_t n)
@@ -372,19 +384,7 @@ static void min_up(ranked *h, size_t i)
 
 static void min_down(ranked *h, size_t i, size_t n)
 {
-    ranked v = h[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && behind(&h[c + 1], &h[c]))
-            c++;
-        if (!behind(&h[c], &v))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = v;
+    sift_down(h, i, n, 1);
 }
 
 static int planned(const margin_engine *e, uint32_t pi)

@@ -691,20 +691,29 @@ static int skip_pos(const void *ctx, uint32_t pi, int64_t *margin)
     return margin__cross_active(c->e, c->nx, c->nxout, MARGIN__POS(c->e, pi).account);
 }
 
-/* Walk the isolated decisions in order with the pool's balance as they leave it; a
- * liquidation in full whose deficit would take the pool below its floor has that part
- * covered by deleveraging (MARGIN_ADL_ON). Counts the events in *nev. */
-static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, skip_ctx *c,
-                    size_t *nev)
+/* Walk the isolated decisions (base: n of them, `stride` bytes apart; `funding`: a funding
+ * round's, see skip_ctx) in order with the pool's balance as they leave it; a liquidation
+ * in full whose deficit would take the pool below its floor has that part covered by
+ * deleveraging (MARGIN_ADL_ON). Counts the events in *nev. */
+static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, char *base,
+                    size_t stride, size_t n, size_t nx, size_t nxout, int funding, size_t *nev)
 {
     const margin__market *owner = &e->markets[m->pool_of];
     margin__i128 rb = owner->pool;
+    skip_ctx sk, *c = &sk;
     size_t i;
     int rc;
     e->nadlx = 0;
     e->adl_side = 0; /* no ranking yet in this batch */
     if (owner->adl != MARGIN_ADL_ON)
         return MARGIN_OK;
+    sk.e = e;
+    sk.base = base;
+    sk.stride = stride;
+    sk.n = n;
+    sk.nx = nx;
+    sk.nxout = nxout;
+    sk.funding = funding;
     for (i = 0; i < c->n; i++) {
         margin__outcome *o = (margin__outcome *)(void *)(c->base + i * c->stride);
         int64_t delta = 0, covered;
@@ -825,17 +834,8 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
      * mark, the market's, which that walk does not move); then the deleveraging that
      * bankrupt liquidations need */
     rc = margin__cross_decide(e, &nx, mi, e->path_only ? m->mark : mark, &nxout, &nev, &fund);
-    if (rc == MARGIN_OK) {
-        skip_ctx sk;
-        sk.e = e;
-        sk.base = (char *)outs;
-        sk.stride = sizeof *outs;
-        sk.n = nout;
-        sk.nx = nx;
-        sk.nxout = nxout;
-        sk.funding = 0;
-        rc = plan_adl(e, m, mark, &sk, &nev);
-    }
+    if (rc == MARGIN_OK)
+        rc = plan_adl(e, m, mark, (char *)outs, sizeof *outs, nout, nx, nxout, 0, &nev);
     if (rc == MARGIN_OK)
         rc = margin__ev_reserve(e, nev);
     if (rc != MARGIN_OK) {
@@ -983,17 +983,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     /* then the cross books, on the wallets the payments and the isolated outcomes leave:
      * funding can liquidate them in the same call */
     rc = margin__cross_decide(e, &nx, (uint32_t)(m - e->markets), mark, &nxout, &nev, &fund);
-    if (rc == MARGIN_OK) { /* then the deleveraging that bankrupt liquidations need */
-        skip_ctx sk;
-        sk.e = e;
-        sk.base = (char *)fo;
-        sk.stride = sizeof *fo;
-        sk.n = n;
-        sk.nx = nx;
-        sk.nxout = nxout;
-        sk.funding = 1;
-        rc = plan_adl(e, m, mark, &sk, &nev);
-    }
+    if (rc == MARGIN_OK) /* then the deleveraging that bankrupt liquidations need */
+        rc = plan_adl(e, m, mark, (char *)fo, sizeof *fo, n, nx, nxout, 1, &nev);
     if (rc == MARGIN_OK)
         rc = margin__ev_reserve(e, n + nev);
     if (rc != MARGIN_OK) {

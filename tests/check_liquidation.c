@@ -1241,6 +1241,29 @@ static int64_t rn_range(rn_t *r, int64_t lo, int64_t hi)
     return lo + (int64_t)(splitmix64(&r->rng) % (uint64_t)(hi - lo + 1));
 }
 
+/* Market i of the randomized runs ("MKT0".. "MKT2"): step 0.001, tick 0.1, three tiers
+ * (0.5 %, 1 % from 50,000, 2.5 % from 250,000), the liquidation options given, slices above
+ * 20,000 of notional with the cooldown given. */
+static void rn_market(margin_engine *e, int i, uint64_t *mkt, int32_t policy, int32_t fill,
+                      int32_t basis, int32_t stop, int64_t fee, int64_t cooldown)
+{
+    char sym[8] = "MKT0";
+    sym[3] = (char)('0' + i);
+    ck_assert_ok(e, margin_market_new(e, sym, mkt));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_STEP, D("0.001")));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_TICK, D("0.1")));
+    ck_assert_ok(e, margin_market_add_tier(e, *mkt, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, *mkt, D("50000"), D("0.01"), 0, MARGIN_DERIVE));
+    ck_assert_ok(e, margin_market_add_tier(e, *mkt, D("250000"), D("0.025"), 0, MARGIN_DERIVE));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_LIQ_POLICY, policy));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_LIQ_FILL, fill));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_LIQ_FEE_BASIS, basis));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_STOP_FILL, stop));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_LIQ_FEE, fee));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_SLICE_THRESHOLD, D("20000")));
+    ck_assert_ok(e, margin_market_set(e, *mkt, MARGIN_MKT_SLICE_COOLDOWN, cooldown));
+}
+
 static void rn_setup(rn_t *r, uint64_t seed, int twin)
 {
     memset(r, 0, sizeof *r);
@@ -1266,24 +1289,7 @@ static void rn_setup(rn_t *r, uint64_t seed, int twin)
         int64_t seedp = D("1") * rn_range(r, 0, 500), floor = D("1") * rn_range(r, 0, 100);
         for (int w = 0; w < r->nw; w++) {
             margin_engine *e = r->e[w];
-            char sym[8] = "MKT0";
-            sym[3] = (char)('0' + i);
-            ck_assert_ok(e, margin_market_new(e, sym, &r->mkt[i]));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STEP, D("0.001")));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_TICK, D("0.1")));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], 0, D("0.005"), 0, 0));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("50000"), D("0.01"), 0,
-                                                   MARGIN_DERIVE));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("250000"), D("0.025"), 0,
-                                                   MARGIN_DERIVE));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_POLICY, policy));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FILL, fill));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE_BASIS, basis));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STOP_FILL, stop));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE, fee));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_THRESHOLD,
-                                              D("20000")));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_COOLDOWN, 5));
+            rn_market(e, i, &r->mkt[i], policy, fill, basis, stop, fee, 5);
             /* issue 14: small pools, so that deleveraging happens often */
             ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_ADL, adl));
             ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_ADL_RANKING, rank));
@@ -1713,26 +1719,7 @@ static void av_setup(av_t *r, uint64_t seed)
         int64_t fee = av_range(r, 0, 4) == 0 ? 0 : av_range(r, 0, i == 1 ? 400000 : 2000000);
         r->stop_rule[i] = stop;
         for (int w = 0; w < 4; w++) {
-            margin_engine *e = r->e[w];
-            char sym[8] = "MKT0";
-            sym[3] = (char)('0' + i);
-            ck_assert_ok(e, margin_market_new(e, sym, &r->mkt[i]));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STEP, D("0.001")));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_TICK, D("0.1")));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], 0, D("0.005"), 0, 0));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("50000"), D("0.01"), 0,
-                                                   MARGIN_DERIVE));
-            ck_assert_ok(e, margin_market_add_tier(e, r->mkt[i], D("250000"), D("0.025"), 0,
-                                                   MARGIN_DERIVE));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_POLICY, policy));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FILL, fill));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE_BASIS, basis));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_STOP_FILL, stop));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_LIQ_FEE, fee));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_THRESHOLD,
-                                              D("20000")));
-            ck_assert_ok(e, margin_market_set(e, r->mkt[i], MARGIN_MKT_SLICE_COOLDOWN,
-                                              r->mixed ? 0 : 5));
+            rn_market(r->e[w], i, &r->mkt[i], policy, fill, basis, stop, fee, r->mixed ? 0 : 5);
         }
         r->mark[i] = D("1000");
     }
