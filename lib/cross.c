@@ -760,6 +760,13 @@ static int liquidate(const margin_engine *e, xclose *cl, size_t *c, size_t L,
         swap_cl(cl, *c, j);
         p = &MARGIN__POS(e, cl[*c].pi);
         m = &e->markets[p->market];
+        if (m->liq_policy == MARGIN_LIQ_POLICY_FULL && m->liq_fee == 0) {
+            /* in full without a fee (the defaults): the leg's figures as decided */
+            cl[*c].type = MARGIN_EV_LIQUIDATION;
+            *wb += cl[*c].pnl;
+            (*c)++;
+            continue;
+        }
         x.e = e;
         x.cl = cl;
         x.c = *c;
