@@ -649,6 +649,8 @@ typedef struct {
     int64_t deficit, mark;
     uint32_t market;
     int active; /* something happens (else only the bands are re-split) */
+    size_t adl_first, adl_n; /* a deficit's deleveraging: e->adlx[first ..] (insurance.c) */
+    int64_t adl_covered;
     book b;     /* the book decided on (its figures after the batch when n == 0) */
 } xout;
 
@@ -1088,6 +1090,7 @@ static void apply(margin_engine *e, const xout *o)
             margin__ledger_apply(e, o->ai, o->market, &d);
         }
         ev = account_event(e, MARGIN_EV_CROSS_LIQUIDATION, o);
+        ev->f[MARGIN_EVF_ADL_COVERED] = last ? o->adl_covered : 0;
         ev->f[MARGIN_EVF_AMOUNT] = last ? o->deficit : 0;
         ev->f[MARGIN_EVF_REALIZED_PNL] = last ? o->deficit : 0;
         ev->f[MARGIN_EVF_INSURANCE_DELTA] = last ? -o->deficit : 0;
@@ -1098,7 +1101,8 @@ static void apply(margin_engine *e, const xout *o)
         k++;
     }
     /* (a deficit needs an empty book, and only a liquidation can leave the wallet below
-     * zero there: stop fees never take the balance below zero) */
+     * zero there: stop fees never take the balance below zero); its deleveraging follows */
+    margin__adl_apply(e, o->adl_first, o->adl_n);
     a->mc_fired = o->mask;
     for (i = 0; i < e->nlevels; i++) {
         if (!(o->newly & (1u << i)))
@@ -1353,6 +1357,61 @@ int margin__cross_legs_in(const margin_engine *e, uint32_t ai, uint32_t mi)
     for (pi = e->accounts[ai].head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
         n += MARGIN__POS(e, pi).cross && MARGIN__POS(e, pi).market == mi;
     return n;
+}
+
+int margin__cross_adl(margin_engine *e, uint32_t mi, int64_t mark, size_t nacc, size_t nout,
+                      margin__i128 *rb, margin__adl_skip skip, const void *ctx, size_t *nev)
+{
+    const margin__market *m = &e->markets[mi], *owner = &e->markets[m->pool_of];
+    size_t i, n = nacc < nout ? nacc : nout;
+    int rc;
+    for (i = 0; i < n; i++) {
+        xout *o = (xout *)e->xout + i;
+        const xclose *cl = (const xclose *)e->xcl + o->first;
+        uint32_t k, best = UINT32_MAX;
+        margin__i128 want;
+        int64_t need, covered;
+        if (!o->active)
+            continue;
+        for (k = 0; k < o->n; k++) /* the clearance fees this pool receives */
+            if (cl[k].type == MARGIN_EV_LIQUIDATION &&
+                e->markets[MARGIN__POS(e, cl[k].pi).market].pool_of == m->pool_of)
+                *rb += cl[k].fee;
+        if (o->deficit <= 0)
+            continue;
+        if (*rb - o->deficit >= owner->pool_floor) {
+            *rb -= o->deficit;
+            continue;
+        }
+        /* the bankrupt leg: the largest liquidated in full in this market with a bankruptcy
+         * price (the book's, the other legs at their marks); the other side of it covers */
+        for (k = 0; k < o->n; k++) {
+            const margin__position *p = &MARGIN__POS(e, cl[k].pi);
+            if (cl[k].type == MARGIN_EV_LIQUIDATION && p->market == mi && cl[k].qty == p->qty &&
+                cl[k].bp > 0 && (best == UINT32_MAX || cl[k].qty > cl[best].qty))
+                best = k;
+        }
+        if (best == UINT32_MAX) {
+            *rb -= o->deficit;
+            continue;
+        }
+        if (e->adl_probe) { /* a candle's partial scratch: it runs again, whole */
+            e->adl_wanted = 1;
+            return MARGIN_OK;
+        }
+        want = owner->pool_floor - (*rb - o->deficit);
+        need = want < o->deficit ? (int64_t)want : o->deficit;
+        o->adl_first = e->nadlx;
+        if ((rc = margin__adl_plan_at(e, m, cl[best].pi, MARGIN__POS(e, cl[best].pi).side,
+                                      cl[best].qty, cl[best].bp, mark, need, skip, ctx,
+                                      &covered)) != MARGIN_OK)
+            return rc;
+        o->adl_n = e->nadlx - o->adl_first;
+        o->adl_covered = covered;
+        *rb += covered - o->deficit;
+        *nev += o->adl_n;
+    }
+    return MARGIN_OK;
 }
 
 int margin__cross_active(const margin_engine *e, size_t nacc, size_t nout, uint32_t ai)

@@ -76,6 +76,16 @@ typedef int (*margin__adl_skip)(const void *ctx, uint32_t pi, int64_t *margin);
 int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrupt,
                      int64_t mark, int64_t need, margin__adl_skip skip, const void *ctx,
                      int64_t *covered);
+/* The same for a bankrupt position of side `side` and quantity qty at bankruptcy price bp
+ * (a cross book's leg: its book's bankruptcy price) */
+int margin__adl_plan_at(margin_engine *e, const margin__market *m, uint32_t bankrupt,
+                        int side, int64_t qty, int64_t bp, int64_t mark, int64_t need,
+                        margin__adl_skip skip, const void *ctx, int64_t *covered);
+/* A cross book's deficit in the batch of market mi (nacc accounts, nout outcomes): plan its
+ * deleveraging where it takes the pool, whose balance *rb runs through the batch, below
+ * the floor (cross.c); counts the events in *nev */
+int margin__cross_adl(margin_engine *e, uint32_t mi, int64_t mark, size_t nacc, size_t nout,
+                      margin__i128 *rb, margin__adl_skip skip, const void *ctx, size_t *nev);
 void margin__adl_unstage(margin_engine *e);
 /* apply the planned closes e->adlx[first .. first + count) with their events (reserved) */
 void margin__adl_apply(margin_engine *e, size_t first, size_t count);

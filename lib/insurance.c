@@ -533,19 +533,29 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
                      int64_t *covered)
 {
     margin__position bv = MARGIN__POS(e, bankrupt);
-    const margin__position *b = &bv;
-    ranked *h;
-    size_t i = 0, k = ADL_TOP;
-    int64_t bp = 0, left_qty = b->qty;
-    int rc;
+    int64_t bp = 0;
     *covered = 0;
     (void)skip(ctx, bankrupt, &bv.margin); /* its margin in the batch (after funding) */
-    if (margin__bankruptcy(m, b, &bp) != MARGIN_OK || bp <= 0)
+    if (margin__bankruptcy(m, &bv, &bp) != MARGIN_OK || bp <= 0)
         return MARGIN_OK; /* no price to deleverage at: the pool takes it */
+    return margin__adl_plan_at(e, m, bankrupt, bv.side, bv.qty, bp, mark, need, skip, ctx,
+                               covered);
+}
+
+int margin__adl_plan_at(margin_engine *e, const margin__market *m, uint32_t bankrupt,
+                        int side, int64_t qty, int64_t bp, int64_t mark, int64_t need,
+                        margin__adl_skip skip, const void *ctx, int64_t *covered)
+{
+    ranked *h;
+    size_t i = 0, k = ADL_TOP;
+    int64_t left_qty = qty;
+    int rc;
+    *covered = 0;
+    if (bp <= 0)
+        return MARGIN_OK;
     /* the other side, ranked once per batch (the scores are those of the batch's mark and
      * state); later bankrupt positions of the same side take from what is left */
-    if (e->adl_side != -b->side && (rc = rank_side(e, m, -b->side, mark, skip, ctx, k)) !=
-                                       MARGIN_OK)
+    if (e->adl_side != -side && (rc = rank_side(e, m, -side, mark, skip, ctx, k)) != MARGIN_OK)
         return rc;
     while (*covered < need && left_qty > 0) {
         const margin__position *p;
@@ -559,7 +569,7 @@ int margin__adl_plan(margin_engine *e, const margin__market *m, uint32_t bankrup
             if (!e->adl_more)
                 break; /* the other side is exhausted: the pool takes the rest */
             k = e->adl_n * 4 > k ? e->adl_n * 4 : k * 4; /* more of them (the planned out) */
-            if ((rc = rank_side(e, m, -b->side, mark, skip, ctx, k)) != MARGIN_OK)
+            if ((rc = rank_side(e, m, -side, mark, skip, ctx, k)) != MARGIN_OK)
                 return rc;
             i = 0;
             continue;

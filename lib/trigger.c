@@ -739,7 +739,10 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, cha
         }
         rb += delta;
     }
-    return MARGIN_OK;
+    /* then the cross books' deficits, applied after the isolated outcomes */
+    return nx > 0 ? margin__cross_adl(e, (uint32_t)(m - e->markets), mark, nx, nxout, &rb,
+                                      skip_pos, c, nev)
+                  : MARGIN_OK;
 }
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the

@@ -607,6 +607,83 @@ START_TEST(test_funding)
 }
 END_TEST
 
+/* A bankrupt cross book: account 3 holds 1,000, cross, long 20 at 600 (20x): its book's
+ * bankruptcy price is 600 - 1,000/20 = 550. The mark gaps to 500: the book is liquidated
+ * with a deficit of 1,000 - 20 * 100 = -1,000 (an empty pool, floor 0), and the shorts
+ * (account 1, both at 700) are deleveraged at 550, paying 50 per unit: by Binance's score
+ * at 500, S1 (10, 10x: uPnL 2,000, margin 700, MM 25) scores floor(2.85714285 * 25/2,700)
+ * = 0.02645502, S2 (20, 5x: 4,000, 2,800, MM 50) floor(1.42857142 * 50/6,800) =
+ * 0.01050420: S1 in full (PnL at 550: 10 * 150 = 1,500, credit 500, margin 700 released),
+ * then 10 of S2 (1,500, credit 500, 1,400 of its 2,800 released). The account's cross
+ * liquidation event says ADL covered 1,000; the pool ends at 0. */
+START_TEST(test_cross_bankrupt)
+{
+    uint64_t m, al, as, ac, c, s1, s2;
+    ev_t ev[16];
+    size_t n, i, k = 0;
+    int seen = 0;
+    margin_engine *e = setup(_i, MARGIN_ADL_ON, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    ck_assert_ok(e, margin_account_new(e, &ac));
+    ck_assert_ok(e, margin_account_deposit(e, ac, D("1000")));
+    ck_assert_ok(e, margin_account_set_mode(e, ac, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, ac, m, MARGIN_LONG, D("20"), D("600"), D("20"), 0,
+                                         MARGIN_FLAG_CROSS, &c));
+    ck_assert_ok(e, margin_position_open(e, al, m, MARGIN_SHORT, D("10"), D("700"), D("10"), 0,
+                                         0, &s1));
+    ck_assert_ok(e, margin_position_open(e, al, m, MARGIN_SHORT, D("20"), D("700"), D("5"), 0,
+                                         0, &s2));
+    drain(e, ev, 16, &n);
+    ck_assert_ok(e, margin_mark_update(e, m, D("500")));
+    ck_assert_int_eq(pos_get(e, s1, MARGIN_POS_ADL_SCORE), 0); /* (closed) */
+    drain(e, ev, 16, &n);
+    for (i = 0; i < n; i++) {
+        if (ev[i].type == MARGIN_EV_LIQUIDATION) {
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_POSITION], (int64_t)c);
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_BANKRUPTCY_PRICE], D("550"));
+        } else if (ev[i].type == MARGIN_EV_CROSS_LIQUIDATION) {
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_AMOUNT], D("1000"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_INSURANCE_DELTA], -D("1000"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_ADL_COVERED], D("1000"));
+            seen = 1;
+        } else if (ev[i].type == MARGIN_EV_ADL) {
+            ck_assert(seen); /* after the account's liquidation */
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_POSITION], (int64_t)(k == 0 ? s1 : s2));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_COUNTERPARTY], (int64_t)c);
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_PRICE], D("550"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_QTY], D("10"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_REALIZED_PNL], D("1500"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_INSURANCE_DELTA], D("500"));
+            ck_assert_int_eq(ev[i].f[MARGIN_EVF_AMOUNT], k == 0 ? -D("700") : -D("1400"));
+            k++;
+        }
+    }
+    ck_assert_uint_eq(k, 2);
+    ck_assert_int_eq(pos_get(e, s1, MARGIN_POS_STATUS), MARGIN_STATUS_DELEVERAGED);
+    ck_assert_int_eq(pos_get(e, s2, MARGIN_POS_QTY), D("10"));
+    ck_assert_int_eq(acct_get(e, ac, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), 0);
+    assert_conserved(e, ac);
+    assert_conserved(e, al);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* The scores of that case, before the gap (at 500 without the cross book's liquidation). */
+START_TEST(test_cross_bankrupt_scores)
+{
+    uint64_t m, al, as, s1, s2;
+    margin_engine *e = setup(_i, MARGIN_ADL_OFF, MARGIN_ADL_RANK_BINANCE, &m, &al, &as);
+    ck_assert_ok(e, margin_position_open(e, al, m, MARGIN_SHORT, D("10"), D("700"), D("10"), 0,
+                                         0, &s1));
+    ck_assert_ok(e, margin_position_open(e, al, m, MARGIN_SHORT, D("20"), D("700"), D("5"), 0,
+                                         0, &s2));
+    ck_assert_ok(e, margin_mark_update(e, m, D("500")));
+    ck_assert_int_eq(pos_get(e, s1, MARGIN_POS_ADL_SCORE), 2645502);
+    ck_assert_int_eq(pos_get(e, s2, MARGIN_POS_ADL_SCORE), 1050420);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_adl(void)
 {
     Suite *s = suite_create("adl");
@@ -625,6 +702,8 @@ Suite *suite_adl(void)
     tcase_add_loop_test(tc, test_many_counterparties, 0, 2);
     tcase_add_loop_test(tc, test_filter_against_reference, 0, 6);
     tcase_add_loop_test(tc, test_funding, 0, 2);
+    tcase_add_loop_test(tc, test_cross_bankrupt, 0, 2);
+    tcase_add_loop_test(tc, test_cross_bankrupt_scores, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
