@@ -646,11 +646,14 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  fee, highest #MARGIN_POS_ADL_SCORE first (ties: the lower id), the last one in part
  *  (to the quantity step). Each pays the difference between its PnL at the mark and at the
  *  bankruptcy price into the pool (#MARGIN_EV_ADL), so the pool ends at its floor or above
- *  it. Not deleveraged: positions that the same call closes or evaluates otherwise
- *  (triggered, or of a cross book it evaluates), and isolated positions that closing at
- *  the bankruptcy price would take past their own margin. The pool still takes what the
- *  other side cannot cover, and the deficits of cross books and of stops past the
- *  bankruptcy price (a partial step leaves margin: it has none). A cross
+ *  it. A cross book's deficit is covered the same way after the isolated outcomes: by the
+ *  other side of its largest position liquidated in the market, at the book's bankruptcy
+ *  price for that position (its other positions at their marks). Not deleveraged:
+ *  positions that the same call closes or changes otherwise (triggered, or of a cross book
+ *  it changes), and isolated positions that closing at the bankruptcy price would take
+ *  past their own margin. The pool still takes what the other side cannot cover, and the
+ *  deficit of a stop past the bankruptcy price (a partial step leaves margin: it has
+ *  none). A cross
  *  book whose position was deleveraged is re-keyed; if that leaves it liquidatable, its
  *  next evaluation (the next mark of any of its markets) liquidates it. @since 0.2.0 */
 #define MARGIN_ADL_ON 1
@@ -1671,7 +1674,9 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
  *  #MARGIN_EVF_AMOUNT: the deficit the insurance fund covered (>= 0);
  *  #MARGIN_EVF_INSURANCE_DELTA: minus that deficit; #MARGIN_EVF_MARGIN_RATIO: the account
  *  margin ratio that triggered it; #MARGIN_EVF_QTY: the number of positions liquidated,
- *  in full or in part. @since 0.2.0 */
+ *  in full or in part; #MARGIN_EVF_ADL_COVERED: the part of the deficit that
+ *  auto-deleveraging covered (#MARGIN_ADL_ON), whose #MARGIN_EV_ADL events follow.
+ *  @since 0.2.0 */
 #define MARGIN_EV_CROSS_LIQUIDATION 15
 /** Part of a position was liquidated (#MARGIN_MKT_LIQ_POLICY); the position stays open,
  *  smaller. #MARGIN_EVF_QTY: the quantity liquidated; #MARGIN_EVF_PRICE: its fill price
@@ -1745,10 +1750,11 @@ MARGIN_API int margin_funding_apply(margin_engine *e, uint64_t market, int64_t r
 /** #MARGIN_EV_ADL: the id of the bankrupt position it was deleveraged against.
  *  @since 0.2.0 */
 #define MARGIN_EVF_COUNTERPARTY 26
-/** #MARGIN_EV_LIQUIDATION of a bankrupt position with #MARGIN_ADL_ON: the part of its
- *  deficit that auto-deleveraging covered (the sum of the #MARGIN_EVF_INSURANCE_DELTA of
- *  the #MARGIN_EV_ADL events that follow it); the pool paid #MARGIN_EVF_INSURANCE_DELTA
- *  (negative) less that. @since 0.2.0 */
+/** #MARGIN_EV_LIQUIDATION of a bankrupt position (or #MARGIN_EV_CROSS_LIQUIDATION of a
+ *  bankrupt cross book) with #MARGIN_ADL_ON: the part of its deficit that auto-deleveraging
+ *  covered (the sum of the #MARGIN_EVF_INSURANCE_DELTA of the #MARGIN_EV_ADL events that
+ *  follow it); the pool paid #MARGIN_EVF_INSURANCE_DELTA (negative) less that.
+ *  @since 0.2.0 */
 #define MARGIN_EVF_ADL_COVERED 27
 /** @} */
 
