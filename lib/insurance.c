@@ -268,7 +268,7 @@ int margin_market_adl_quantiles(margin_engine *e, uint64_t market)
 {
     margin__market *m = NULL;
     ranked *h;
-    size_t n[2] = {0, 0}, k, total = 0;
+    size_t n[2] = {0, 0}, k;
     uint32_t pi;
     int64_t mark;
     int rc, s;
@@ -290,7 +290,6 @@ int margin_market_adl_quantiles(margin_engine *e, uint64_t market)
         h[k].score = margin__adl_score(e, p, mark);
         h[k].pi = pi;
         h[k].side = p->side;
-        total++;
     }
     for (s = 0; s < 2; s++) {
         ranked *part = s == 0 ? h : h + n[0];
@@ -303,7 +302,6 @@ int margin_market_adl_quantiles(margin_engine *e, uint64_t market)
                 top.score <= 0 ? 0 : (uint8_t)(4 - (5 * (uint64_t)r) / cnt);
         }
     }
-    (void)total;
     return MARGIN_OK;
 }
 
@@ -397,37 +395,104 @@ static int planned(const margin_engine *e, uint32_t pi)
     return 0;
 }
 
-/* Can isolated position p not reach score t (> 0) at mark, Binance's ranking? A filter
- * only, never a decision: it says "cannot" only when an upper bound of the exact score is
- * below t, and then the exact score (which could only be lower) is not computed. The
- * bound is worked out in binary floating point, which is why it is a bound and not the
- * score (no outcome depends on it): the score is at most
- *   U_real * MM_hi * 10^8 / (max(1, W) * (W + U_real - 1))
- * with U_real = s*Q*(P - E) unrounded (U is it rounded down), MM_hi = Q*P*(r + f) on the
- * rate r of the tier above the one the notional falls in (a float near a floor may pick
- * the lower of two: the next rate is at least the right one; cum >= 0 only lowers MM),
- * inflated by 10^-9 relative and 2 units for the roundings of the doubles (each a few
- * parts in 10^16) and of the score's two floors. The entry basis is not filtered. */
-static int cannot_reach(const margin__market *m, const margin__position *p, int64_t mark,
-                        int64_t t, double to_money)
+/* Bounds for the ranking's filter, in integer operations only (no division, no floating
+ * point): x is kept as its leading 31 bits m and a shift k, x in [m*2^k, (m + 1)*2^k)
+ * (m + 1 when k > 0: an upper bound; m: a lower one). */
+static inline int bits128(margin__u128 x)
 {
-    double u, n, w, den, move;
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+static inline uint64_t lead(margin__u128 x, int up, int *k)
+{
+    int b = bits128(x);
+    *k = b > 31 ? b - 31 : 0;
+    return (uint64_t)(x >> *k) + (uint64_t)(up && *k > 0);
+}
+
+/* a * 2^ea < b * 2^eb (a, b below 2^125) */
+static inline int scaled_less(margin__u128 a, int ea, margin__u128 b, int eb)
+{
+    int d = ea - eb;
+    if (d >= 0)
+        return bits128(a) + d <= 127 && (a << d) < b;
+    return bits128(b) - d > 127 || a < (b << -d);
+}
+
+/* What the filter needs of the market, computed once per ranking: a native notional
+ * (quantity times price) is money * s when ns >= 8, and money / t otherwise (s, t powers
+ * of ten, one of them 1); the tiers' floors as native notionals (saturated), and one unit
+ * of money as one. */
+typedef struct {
+    margin__u128 s, t, unit;
+    margin__u128 floor[MARGIN__MAX_TIERS];
+} scales;
+
+static void scales_of(const margin__market *m, scales *sc)
+{
     uint32_t k;
-    move = p->side > 0 ? (double)mark - (double)p->entry : (double)p->entry - (double)mark;
-    if (move <= 0)
+    sc->s = m->ns >= MARGIN_MONEY_SCALE ? (margin__u128)margin__pow10_128(m->ns - MARGIN_MONEY_SCALE)
+                                        : 1;
+    sc->t = m->ns >= MARGIN_MONEY_SCALE ? 1
+                                        : (margin__u128)margin__pow10_128(MARGIN_MONEY_SCALE - m->ns);
+    sc->unit = (margin__u128)ONE * sc->s; /* < 2^27 * 2^67 */
+    for (k = 0; k < m->ntiers; k++)
+        if (__builtin_mul_overflow((margin__u128)m->tiers[k].floor, sc->s, &sc->floor[k]))
+            sc->floor[k] = ~(margin__u128)0; /* above any notional */
+}
+
+/* Can isolated position p not reach score t_min (> 0) at mark, Binance's ranking? A
+ * filter: it says "cannot" only when an upper bound of the exact score is below t_min, and
+ * then the exact score (which can only be lower) is not computed; no outcome depends on it.
+ * With mq = s*Q*(P - E) > 0 and nq = Q*P in native units (times t below scale 8), U <= mq/s,
+ * U >= mq/s - 1, MM <= nq*r/(s*10^8) + 1 <= nq*(r + 1)/(s*10^8) once the notional is at
+ * least one unit of money, where r is the rate (with the fee to close) of the tier above
+ * the notional's (rates do not fall; cum >= 0 only lowers MM); and the score is at most
+ * U*MM*10^8 / (W'*(W + U)) (both of its floors only lower it), W' = max(1, W), so at most
+ *   mq * nq * (r + 1) / (s * W' * (s*(W - 1) + mq)).
+ * It cannot reach t_min when mq*nq*(r + 1) < t_min * s * W' * (s*(W - 1) + mq), compared
+ * on the leading bits of each factor, rounded up on the left and down on the right. 0 (score it) where a figure does
+ * not fit or the notional is below one unit. Mark basis only. */
+static inline int cannot_reach(const margin__market *m, const margin__position *p, int64_t mark,
+                        int64_t t_min, const scales *sc)
+{
+    margin__u128 mq, nq, den;
+    margin__i128 wm1;
+    int64_t w = p->margin > ONE ? p->margin : ONE;
+    uint32_t k;
+    if (p->side > 0 ? mark <= p->entry : mark >= p->entry)
         return 1; /* a loss or nothing: its score is 0 */
-    u = move * (double)p->qty * to_money;
-    n = (double)mark * (double)p->qty * to_money;
-    for (k = 0; k + 1 < m->ntiers && n >= (double)m->tiers[k + 1].floor; k++)
+    /* each product of two values below 2^63 fits; t > 1 (below scale 8) is checked */
+    mq = (margin__u128)(p->side > 0 ? mark - p->entry : p->entry - mark) * (margin__u128)p->qty;
+    nq = (margin__u128)mark * (margin__u128)p->qty;
+    if (sc->t > 1 && (__builtin_mul_overflow(mq, sc->t, &mq) ||
+                      __builtin_mul_overflow(nq, sc->t, &nq)))
+        return 0;
+    if (nq < sc->unit)
+        return 0;
+    for (k = 0; k + 1 < m->ntiers && nq >= sc->floor[k + 1]; k++)
         ;
     k = k + 1 < m->ntiers ? k + 1 : k;
-    w = (double)p->margin;
-    if (w + u - 1.0 <= 0)
+    /* s*(W - 1): below 2^63 * 2^67 when it fits in 2^126 by the lengths */
+    wm1 = (margin__i128)p->margin - 1;
+    if (bits128((margin__u128)(wm1 < 0 ? -wm1 : wm1)) + bits128(sc->s) > 126)
         return 0;
-    /* ub < t without a division: ub = num / den (* (1 + 1e-9), + 2) */
-    den = (w > (double)ONE ? w : (double)ONE) * (w + u - 1.0);
-    return u * n * (double)(m->tiers[k].mmr + m->close_fee) * (1.0 + 1e-9) + 2.0 * den <
-           (double)t * den;
+    wm1 *= (margin__i128)sc->s;
+    if (wm1 + (margin__i128)mq <= 0)
+        return 0;
+    den = (margin__u128)(wm1 + (margin__i128)mq);
+    {
+        /* the left side rounded up: two leads of 31 bits and r + 1 < 2^28, below 2^91; the
+         * right side rounded down: four leads, below 2^124 */
+        int k1, k2, k3, k4, k5, k6;
+        margin__u128 lhs = (margin__u128)lead(mq, 1, &k1) * lead(nq, 1, &k2) *
+                           ((uint64_t)(m->tiers[k].mmr + m->close_fee) + 1);
+        margin__u128 rhs = (margin__u128)lead((margin__u128)t_min, 0, &k3) *
+                           lead(sc->s, 0, &k4) * lead((margin__u128)w, 0, &k5) *
+                           lead(den, 0, &k6);
+        return scaled_less(lhs, k1 + k2, rhs, k3 + k4 + k5 + k6);
+    }
 }
 
 /* Rank the open positions of side `side` in market m that may be deleveraged and are not
@@ -446,10 +511,7 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
     int prune = !e->full_scan && m->adl_rank == MARGIN_ADL_RANK_BINANCE &&
                 m->mm_basis == MARGIN_MM_BASIS_MARK,
         more = 0;
-    /* the native notional scale to money: 10^(8 - ns) (cannot_reach) */
-    double to_money = m->ns >= MARGIN_MONEY_SCALE
-                          ? 1.0 / (double)margin__pow10_64(m->ns - MARGIN_MONEY_SCALE)
-                          : (double)margin__pow10_64(MARGIN_MONEY_SCALE - m->ns);
+    scales sc; /* (cannot_reach) */
     int records = (uint64_t)m->open_count * 2 >= e->open_positions;
     ranked *h;
     size_t n = 0, i;
@@ -457,6 +519,7 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
     if (rc != MARGIN_OK)
         return rc;
     h = e->adl;
+    scales_of(m, &sc);
     c = 0;
     j = 0;
     pi = m->head;
@@ -486,7 +549,13 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
         }
         if (p->side != side)
             continue;
-        /* the position as the batch leaves it (a funding round moves isolated margins) */
+        /* the filter first where the batch leaves margins as they are (a mark update);
+         * after the position as the batch leaves it otherwise (a funding round) */
+        if (!e->adl_view && n == k && prune && !p->cross && h[0].score > 0 &&
+            cannot_reach(m, p, mark, h[0].score, &sc)) {
+            more = 1;
+            continue;
+        }
         if (skip(ctx, r.pi, &w) || (e->nadlx > 0 && planned(e, r.pi)))
             continue;
         if (w != p->margin) {
@@ -494,8 +563,8 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
             view.margin = w;
             p = &view;
         }
-        if (n == k && prune && !p->cross && h[0].score > 0 &&
-            cannot_reach(m, p, mark, h[0].score, to_money)) {
+        if (e->adl_view && n == k && prune && !p->cross && h[0].score > 0 &&
+            cannot_reach(m, p, mark, h[0].score, &sc)) {
             more = 1;
             continue;
         }
@@ -651,8 +720,7 @@ void margin__adl_apply(margin_engine *e, size_t first, size_t count)
             p->status = MARGIN_STATUS_DELEVERAGED;
             p->qty = 0;
             p->liq = 0;
-            p->mc_fired = 0;
-            p->adl_q = 0;
+            p->mc_fired = 0; /* (and margin__unlink drops its quantile) */
         } else {
             p->qty -= x->qty;
             if (!p->cross)

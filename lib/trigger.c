@@ -705,6 +705,7 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, cha
     int rc;
     e->nadlx = 0;
     e->adl_side = 0; /* no ranking yet in this batch */
+    e->adl_view = funding;
     if (owner->adl != MARGIN_ADL_ON)
         return MARGIN_OK;
     sk.e = e;

@@ -213,6 +213,7 @@ struct margin_engine {
     size_t adl_cap, adl_n;
     int adl_side; /* the side ranked in e->adl for this batch (0: none) */
     int adl_more; /* that ranking kept its best only: others exist */
+    int adl_view; /* the batch moves margins (a funding round): ranked as it leaves them */
     void *adlx;
     size_t adlx_cap, nadlx;
     /* a candle's scratch engine holding only what the path triggers (candle.c): a
