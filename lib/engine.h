@@ -59,6 +59,11 @@ int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t v
 int64_t margin__pool_get(const margin_engine *e, const margin__market *m, int32_t key);
 /* the raw ADL score of open position p at mark (MARGIN_POS_ADL_SCORE) */
 int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int64_t mark);
+/* 1 when the ranking's filter rules out isolated position p (market on the mark basis,
+ * Binance's ranking) against bar `bar` > 0 at mark: its exact score is then below `bar`;
+ * 0 when it must be scored. For the tests of the filter (insurance.c, cannot_reach). */
+int margin__adl_filtered(const margin_engine *e, const margin__position *p, int64_t mark,
+                         int64_t bar);
 /* One planned deleveraging: qty of position pi closed at `price` (the bankrupt position's
  * bankruptcy price) without a fee; pnl its PnL there, released the isolated margin it
  * frees, credit what it pays into the pool (its PnL at the mark less pnl). */

@@ -396,103 +396,151 @@ static int planned(const margin_engine *e, uint32_t pi)
 }
 
 /* Bounds for the ranking's filter, in integer operations only (no division, no floating
- * point): x is kept as its leading 31 bits m and a shift k, x in [m*2^k, (m + 1)*2^k)
- * (m + 1 when k > 0: an upper bound; m: a lower one). */
-static inline int bits128(margin__u128 x)
+ * point): x > 0 is kept as its leading LEAD bits m and a shift k, x in [m*2^k, (m + 1)*2^k)
+ * (m + 1 when k > 0: an upper bound, at most 2^LEAD; m: a lower one). With LEAD = 20,
+ * three lower bounds multiply to less than 2^60, and each factor is off by less than 2^-19
+ * of itself. */
+#define LEAD 20
+
+static inline uint64_t lead64(uint64_t x, int up, int *k)
 {
-    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
-    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
+    int b = 64 - __builtin_clzll(x);
+    *k = b > LEAD ? b - LEAD : 0;
+    return (x >> *k) + (uint64_t)(up && *k > 0);
 }
 
 static inline uint64_t lead(margin__u128 x, int up, int *k)
 {
-    int b = bits128(x);
-    *k = b > 31 ? b - 31 : 0;
-    return (uint64_t)(x >> *k) + (uint64_t)(up && *k > 0);
+    uint64_t hi = (uint64_t)(x >> 64);
+    if (hi == 0)
+        return lead64((uint64_t)x, up, k);
+    *k = 128 - __builtin_clzll(hi) - LEAD;
+    return (uint64_t)(x >> *k) + (uint64_t)up;
 }
 
-/* a * 2^ea < b * 2^eb (a, b below 2^125) */
-static inline int scaled_less(margin__u128 a, int ea, margin__u128 b, int eb)
+/* a * 2^ea < b * 2^eb for a, b below 2^64, b >= 1 */
+static inline int scaled_less(uint64_t a, int ea, uint64_t b, int eb)
 {
     int d = ea - eb;
-    if (d >= 0)
-        return bits128(a) + d <= 127 && (a << d) < b;
-    return bits128(b) - d > 127 || a < (b << -d);
+    if (d >= 0) /* a * 2^d < b, a and b integers: a <= (b - 1) / 2^d */
+        return d < 64 && a <= ((b - 1) >> d);
+    d = -d; /* a < b * 2^d: floor(a / 2^d) < b */
+    return d >= 64 || (a >> d) < b;
 }
 
-/* What the filter needs of the market, computed once per ranking: a native notional
- * (quantity times price) is money * s when ns >= 8, and money / t otherwise (s, t powers
- * of ten, one of them 1); the tiers' floors as native notionals (saturated), and one unit
- * of money as one. */
+/* What the filter needs of the market at the ranking's mark P, computed once per ranking:
+ * a native notional (quantity times price) is money * s when ns >= 8, and money / t
+ * otherwise (s, t powers of ten, one of them 1); P*t; per tier, the least quantity in it
+ * at P (a ceiling; UINT64_MAX when none fits), its rate with the fee to close, and
+ * (cum - 1) * s * 10^8 (saturated below the exact value); and, for the bar t_min last seen,
+ * t_min * s rounded down. ok = 0: no filtering (s above 2^64, from scale 28 on). */
 typedef struct {
-    margin__u128 s, t, unit;
-    margin__u128 floor[MARGIN__MAX_TIERS];
+    margin__u128 s, t, mt;
+    uint64_t qtier[MARGIN__MAX_TIERS];
+    uint64_t rate[MARGIN__MAX_TIERS];
+    margin__i128 less[MARGIN__MAX_TIERS];
+    int ok;
+    int64_t bar;
+    uint64_t bar_m;
+    int bar_k;
 } scales;
 
-static void scales_of(const margin__market *m, scales *sc)
+/* ceil(x / y) for y > 0; UINT64_MAX (above any quantity) when above INT64_MAX */
+static uint64_t ceil_q(margin__u128 x, margin__u128 y)
+{
+    margin__u128 q = x / y + (x % y != 0);
+    return q > (margin__u128)INT64_MAX ? UINT64_MAX : (uint64_t)q;
+}
+
+static void scales_of(const margin__market *m, int64_t mark, scales *sc)
 {
     uint32_t k;
+    margin__u128 f;
     sc->s = m->ns >= MARGIN_MONEY_SCALE ? (margin__u128)margin__pow10_128(m->ns - MARGIN_MONEY_SCALE)
                                         : 1;
     sc->t = m->ns >= MARGIN_MONEY_SCALE ? 1
                                         : (margin__u128)margin__pow10_128(MARGIN_MONEY_SCALE - m->ns);
-    sc->unit = (margin__u128)ONE * sc->s; /* < 2^27 * 2^67 */
-    for (k = 0; k < m->ntiers; k++)
-        if (__builtin_mul_overflow((margin__u128)m->tiers[k].floor, sc->s, &sc->floor[k]))
-            sc->floor[k] = ~(margin__u128)0; /* above any notional */
+    sc->bar = 0;
+    sc->ok = mark > 0 && (sc->s >> 64) == 0;
+    if (!sc->ok)
+        return;
+    sc->mt = (margin__u128)mark * sc->t; /* below 2^63 * 2^27 */
+    for (k = 0; k < m->ntiers; k++) {
+        margin__i128 sone = (margin__i128)(sc->s * ONE); /* below 2^64 * 2^27 */
+        sc->qtier[k] = __builtin_mul_overflow((margin__u128)m->tiers[k].floor, sc->s, &f)
+                           ? UINT64_MAX
+                           : ceil_q(f, sc->mt);
+        sc->rate[k] = (uint64_t)(m->tiers[k].mmr + m->close_fee); /* below 10^8 */
+        if (__builtin_mul_overflow((margin__i128)m->tiers[k].cum - 1, sone, &sc->less[k]))
+            sc->less[k] = (margin__i128)1 << 126; /* (cum >= 2^36: the exact value is above) */
+    }
 }
 
-/* Can isolated position p not reach score t_min (> 0) at mark, Binance's ranking? A
+/* Can isolated position p not reach score t_min (> 0) at mark P, Binance's ranking? A
  * filter: it says "cannot" only when an upper bound of the exact score is below t_min, and
  * then the exact score (which can only be lower) is not computed; no outcome depends on it.
- * With mq = s*Q*(P - E) > 0 and nq = Q*P in native units (times t below scale 8), U <= mq/s,
- * U >= mq/s - 1, MM <= nq*r/(s*10^8) + 1 <= nq*(r + 1)/(s*10^8) once the notional is at
- * least one unit of money, where r is the rate (with the fee to close) of the tier above
- * the notional's (rates do not fall; cum >= 0 only lowers MM); and the score is at most
- * U*MM*10^8 / (W'*(W + U)) (both of its floors only lower it), W' = max(1, W), so at most
- *   mq * nq * (r + 1) / (s * W' * (s*(W - 1) + mq)).
- * It cannot reach t_min when mq*nq*(r + 1) < t_min * s * W' * (s*(W - 1) + mq), compared
- * on the leading bits of each factor, rounded up on the left and down on the right. 0 (score it) where a figure does
- * not fit or the notional is below one unit. Mark basis only. */
+ * In native units (times t below scale 8): mq = t*Q*s(P - E) > 0, nq = t*Q*P. The uPnL is
+ * U <= mq/s and U >= mq/s - 1; the maintenance margin, at the notional's tier (rate r with
+ * the fee to close, amount cum), MM = ceil(nq*r/(s*10^8)) - cum < mm/(s*10^8) with
+ * mm = nq*r - (cum - 1)*s*10^8 (MM <= 0, and so the score, when mm <= 0); and the score is
+ * at most U*MM*10^8 / (W'*(W + U)) (both of its floors only lower it), W' = max(1, W), so
+ * below
+ *   mq * mm / (s * W' * (s*(W - 1) + mq)).
+ * It cannot reach t_min when mq * mm <= t_min * s * W' * (s*(W - 1) + mq), compared on the
+ * leading bits of each factor (lead), rounded up on the left and down on the right; the
+ * tier is found on the quantity (scales_of). 0 (score it) where a figure does not fit
+ * (nq from 2^100 on). Mark basis only. */
 static inline int cannot_reach(const margin__market *m, const margin__position *p, int64_t mark,
-                        int64_t t_min, const scales *sc)
+                               int64_t t_min, scales *sc)
 {
     margin__u128 mq, nq, den;
-    margin__i128 wm1;
-    int64_t w = p->margin > ONE ? p->margin : ONE;
+    margin__i128 mm;
+    uint64_t lhs, rhs;
     uint32_t k;
+    int k1, k2, k3, k4;
     if (p->side > 0 ? mark <= p->entry : mark >= p->entry)
         return 1; /* a loss or nothing: its score is 0 */
-    /* each product of two values below 2^63 fits; t > 1 (below scale 8) is checked */
-    mq = (margin__u128)(p->side > 0 ? mark - p->entry : p->entry - mark) * (margin__u128)p->qty;
-    nq = (margin__u128)mark * (margin__u128)p->qty;
-    if (sc->t > 1 && (__builtin_mul_overflow(mq, sc->t, &mq) ||
-                      __builtin_mul_overflow(nq, sc->t, &nq)))
+    if (!sc->ok || p->margin < 1)
         return 0;
-    if (nq < sc->unit)
-        return 0;
-    for (k = 0; k + 1 < m->ntiers && nq >= sc->floor[k + 1]; k++)
+    for (k = 0; k + 1 < m->ntiers && (uint64_t)p->qty >= sc->qtier[k + 1]; k++)
         ;
-    k = k + 1 < m->ntiers ? k + 1 : k;
-    /* s*(W - 1): below 2^63 * 2^67 when it fits in 2^126 by the lengths */
-    wm1 = (margin__i128)p->margin - 1;
-    if (bits128((margin__u128)(wm1 < 0 ? -wm1 : wm1)) + bits128(sc->s) > 126)
+    /* Q*s(P - E) and Q*P: two values below 2^63; s*(W - 1) below 2^127, plus mq below
+     * 2^126; t > 1 (below scale 8 only, when s = 1) is checked */
+    mq = (margin__u128)(p->side > 0 ? mark - p->entry : p->entry - mark) * (uint64_t)p->qty;
+    den = (margin__u128)(uint64_t)(p->margin - 1) * (uint64_t)sc->s;
+    if (sc->t == 1) {
+        nq = (margin__u128)mark * (uint64_t)p->qty;
+    } else if (__builtin_mul_overflow(mq, sc->t, &mq) ||
+               __builtin_mul_overflow(sc->mt, (margin__u128)p->qty, &nq)) {
         return 0;
-    wm1 *= (margin__i128)sc->s;
-    if (wm1 + (margin__i128)mq <= 0)
-        return 0;
-    den = (margin__u128)(wm1 + (margin__i128)mq);
-    {
-        /* the left side rounded up: two leads of 31 bits and r + 1 < 2^28, below 2^91; the
-         * right side rounded down: four leads, below 2^124 */
-        int k1, k2, k3, k4, k5, k6;
-        margin__u128 lhs = (margin__u128)lead(mq, 1, &k1) * lead(nq, 1, &k2) *
-                           ((uint64_t)(m->tiers[k].mmr + m->close_fee) + 1);
-        margin__u128 rhs = (margin__u128)lead((margin__u128)t_min, 0, &k3) *
-                           lead(sc->s, 0, &k4) * lead((margin__u128)w, 0, &k5) *
-                           lead(den, 0, &k6);
-        return scaled_less(lhs, k1 + k2, rhs, k3 + k4 + k5 + k6);
     }
+    den += mq;
+    if (nq >> 100)
+        return 0;
+    mm = (margin__i128)(nq * sc->rate[k]) - sc->less[k]; /* nq * r below 2^127 */
+    if (mm <= 0)
+        return 1;
+    if (t_min != sc->bar) { /* t_min * s rounded down, once per bar */
+        int a, b;
+        uint64_t ts = lead((margin__u128)t_min, 0, &a) * lead(sc->s, 0, &b);
+        sc->bar_m = lead64(ts, 0, &k3);
+        sc->bar_k = a + b + k3;
+        sc->bar = t_min;
+    }
+    /* left, rounded up: at most 2^40; right, rounded down: below 2^60 */
+    lhs = lead(mq, 1, &k1) * lead((margin__u128)mm, 1, &k2);
+    rhs = sc->bar_m * lead64((uint64_t)(p->margin > ONE ? p->margin : ONE), 0, &k3) *
+          lead(den, 0, &k4);
+    return !scaled_less(rhs, sc->bar_k + k3 + k4, lhs, k1 + k2);
+}
+
+int margin__adl_filtered(const margin_engine *e, const margin__position *p, int64_t mark,
+                         int64_t bar)
+{
+    const margin__market *m = &e->markets[p->market];
+    scales sc;
+    scales_of(m, mark, &sc);
+    return cannot_reach(m, p, mark, bar, &sc);
 }
 
 /* Rank the open positions of side `side` in market m that may be deleveraged and are not
@@ -519,7 +567,7 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
     if (rc != MARGIN_OK)
         return rc;
     h = e->adl;
-    scales_of(m, &sc);
+    scales_of(m, mark, &sc);
     c = 0;
     j = 0;
     pi = m->head;

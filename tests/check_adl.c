@@ -10,6 +10,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "engine.h" /* the ranking filter's bound (test_filter_bound) */
 #include "helpers.h"
 #include "suites.h"
 
@@ -558,6 +559,79 @@ START_TEST(test_filter_against_reference)
 }
 END_TEST
 
+/* The filter's bound itself (lib/insurance.c, cannot_reach), position by position: it may
+ * rule a position out only when the position's exact score is below the bar, so at a bar
+ * equal to the score it must never do so; and it must be tight enough to be worth having:
+ * at a bar a sixteenth above the score (plus 2) it rules out at least 99 % of the
+ * positions. Losses and
+ * flat positions score 0 and are always ruled out. Four markets (_i): scales 8/8 (a
+ * native notional is money * 10^8), 2/3 (money / 1000), 1/7 (money itself) and 10/10
+ * (money * 10^12); four tiers at 0.5 %, 1 %, 2 % and 5 % from 0, 1,000, 2,000 and 2,500
+ * with derived maintenance amounts except the third (an amount of 3, below the derived
+ * 15); a fee to close of 0.05 %; 3,000 random longs and shorts (entries 400 to 599, sizes
+ * 0.001 to 5, margins 1 to 3,000; those the market refuses are skipped), each judged at 20
+ * random marks from 300 to 699. */
+START_TEST(test_filter_bound)
+{
+    static const int32_t ps[4] = {8, 2, 1, 10}, qs[4] = {8, 3, 7, 10};
+    uint64_t rng = 0xF17 + (uint64_t)_i, m, a, id;
+    int64_t pu = 1, qu = 1, j;
+    long judged = 0, tight = 0, zero = 0, opened = 0;
+    margin_engine *e;
+    int i;
+    for (j = 0; j < ps[_i]; j++)
+        pu *= 10;
+    for (j = 0; j < qs[_i] - 3; j++)
+        qu *= 10; /* 0.001 */
+    make_engine(&e, &m, &a, D("10000000000"));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_PRICE_SCALE, ps[_i]));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_QTY_SCALE, qs[_i]));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TICK, 1));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STEP, 1));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_CLOSE_FEE, D("0.0005")));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("1000"), D("0.01"), 0, MARGIN_DERIVE));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("2000"), D("0.02"), 0, D("3")));
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("2500"), D("0.05"), 0, MARGIN_DERIVE));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_ok(e, margin_engine_set(e, MARGIN_ENG_EVENT_QUEUE, 0));
+    ck_assert_ok(e, margin_mark_update(e, m, 500 * pu));
+    for (i = 0; i < 3000; i++) {
+        int64_t q = qu * (int64_t)(1 + splitmix64(&rng) % 5000);
+        int64_t entry = pu * (int64_t)(400 + splitmix64(&rng) % 200);
+        int64_t margin = D("1") * (int64_t)(1 + splitmix64(&rng) % 3000);
+        int side = splitmix64(&rng) % 2 ? MARGIN_LONG : MARGIN_SHORT;
+        const margin__position *p;
+        int k;
+        if (margin_position_open(e, a, m, side, q, entry, 0, margin, 0, &id) != MARGIN_OK)
+            continue; /* (above a tier's leverage, or liquidatable at 500) */
+        opened++;
+        p = &MARGIN__POS(e, id - 1);
+        for (k = 0; k < 20; k++) {
+            int64_t mark = pu * (int64_t)(300 + splitmix64(&rng) % 400);
+            int64_t score = margin__adl_score(e, p, mark);
+            if (score <= 0) {
+                ck_assert_int_eq(margin__adl_filtered(e, p, mark, 1), 1);
+                zero++;
+                continue;
+            }
+            ck_assert_msg(!margin__adl_filtered(e, p, mark, score),
+                          "position %llu at mark %lld: score %lld ruled out at its own score",
+                          (unsigned long long)id, (long long)mark, (long long)score);
+            ck_assert(score < INT64_MAX / 4);
+            judged++;
+            tight += margin__adl_filtered(e, p, mark, score + score / 16 + 2);
+        }
+    }
+    ck_assert_int_gt(opened, 1000);
+    ck_assert_int_gt(judged, 5000);
+    ck_assert_int_gt(zero, 5000);
+    ck_assert_msg(tight * 100 >= judged * 99, "ruled out %ld of %ld a sixteenth above the score", tight,
+                  judged);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Deleveraging in a funding round: the BitMEX example's two first longs and the short,
  * funding at rate 0.001 with the mark at 700. Flows at 700 (longs pay, shorts receive, per
  * unit 700 * 0.001 = 0.7): the 10x long of 10 pays 7 (margin 493), the 5x long of 20 pays
@@ -701,6 +775,7 @@ Suite *suite_adl(void)
     tcase_add_loop_test(tc, test_candle, 0, 2);
     tcase_add_loop_test(tc, test_many_counterparties, 0, 2);
     tcase_add_loop_test(tc, test_filter_against_reference, 0, 6);
+    tcase_add_loop_test(tc, test_filter_bound, 0, 4);
     tcase_add_loop_test(tc, test_funding, 0, 2);
     tcase_add_loop_test(tc, test_cross_bankrupt, 0, 2);
     tcase_add_loop_test(tc, test_cross_bankrupt_scores, 0, 2);
