@@ -11,6 +11,7 @@ int main(void)
 
     srunner_add_suite(sr, suite_errors());
     srunner_add_suite(sr, suite_dec());
+    srunner_add_suite(sr, suite_wide());
     srunner_add_suite(sr, suite_market());
     srunner_add_suite(sr, suite_position());
     srunner_add_suite(sr, suite_vectors());

@@ -22,5 +22,6 @@ Suite *suite_snapshot(void);  /* tests/check_snapshot.c: snapshots, the state ha
 Suite *suite_alloc(void);     /* tests/check_alloc.c: allocation failures, the event cap */
 Suite *suite_liquidation(void); /* tests/check_liquidation.c: fills, clearance fee, partial */
 Suite *suite_adl(void);         /* tests/check_adl.c: insurance pools, auto-deleveraging */
+Suite *suite_wide(void);        /* tests/check_wide.c: 384-bit intermediates */
 
 #endif

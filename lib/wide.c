@@ -1,0 +1,260 @@
+/* Wide integers for exact intermediates beyond 128 bits (see wide.h). The division is
+ * Knuth's algorithm D (The Art of Computer Programming, vol. 2, 4.3.1) on 64-bit limbs,
+ * with 128-bit arithmetic for each step. */
+
+#include <string.h>
+
+#include "wide.h"
+
+#define L MARGIN__WIDE_LIMBS
+
+typedef margin__u128 u128;
+
+static int top(const uint64_t *w, int n) /* limbs in use: index of the highest nonzero + 1 */
+{
+    while (n > 0 && w[n - 1] == 0)
+        n--;
+    return n;
+}
+
+void margin__wide_set(margin__wide *x, margin__i128 v)
+{
+    u128 m = v < 0 ? (u128)0 - (u128)v : (u128)v; /* |INT128_MIN| = 2^127 fits */
+    memset(x->w, 0, sizeof x->w);
+    x->w[0] = (uint64_t)m;
+    x->w[1] = (uint64_t)(m >> 64);
+    x->neg = v < 0;
+}
+
+int margin__wide_sign(const margin__wide *x)
+{
+    return top(x->w, L) == 0 ? 0 : x->neg ? -1 : 1;
+}
+
+int margin__wide_mul(margin__wide *x, margin__i128 v)
+{
+    u128 m = v < 0 ? (u128)0 - (u128)v : (u128)v;
+    uint64_t b[2], r[L + 2];
+    int i, j;
+    b[0] = (uint64_t)m;
+    b[1] = (uint64_t)(m >> 64);
+    memset(r, 0, sizeof r);
+    for (i = 0; i < L; i++) {
+        uint64_t carry = 0;
+        if (x->w[i] == 0)
+            continue;
+        for (j = 0; j < 2; j++) {
+            u128 t = (u128)x->w[i] * b[j] + r[i + j] + carry; /* < 2^128 */
+            r[i + j] = (uint64_t)t;
+            carry = (uint64_t)(t >> 64);
+        }
+        for (j = i + 2; carry != 0 && j < L + 2; j++) {
+            u128 t = (u128)r[j] + carry;
+            r[j] = (uint64_t)t;
+            carry = (uint64_t)(t >> 64);
+        }
+    }
+    if (r[L] != 0 || r[L + 1] != 0)
+        return MARGIN_EOVERFLOW;
+    memcpy(x->w, r, sizeof x->w);
+    x->neg = top(x->w, L) != 0 && (x->neg != (v < 0));
+    return MARGIN_OK;
+}
+
+static int mag_cmp(const uint64_t *a, const uint64_t *b)
+{
+    int i;
+    for (i = L - 1; i >= 0; i--)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+/* r = a + b; 1 on a carry out of the top limb */
+static int mag_add(uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    uint64_t c = 0;
+    int i;
+    for (i = 0; i < L; i++) {
+        u128 t = (u128)a[i] + b[i] + c;
+        r[i] = (uint64_t)t;
+        c = (uint64_t)(t >> 64);
+    }
+    return c != 0;
+}
+
+/* r = a - b for a >= b */
+static void mag_sub(uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    uint64_t br = 0;
+    int i;
+    for (i = 0; i < L; i++) {
+        uint64_t d = a[i] - b[i] - br;
+        br = (a[i] < b[i]) || (a[i] == b[i] && br);
+        r[i] = d;
+    }
+}
+
+int margin__wide_add(margin__wide *x, const margin__wide *y)
+{
+    uint64_t r[L];
+    if (x->neg == y->neg) {
+        if (mag_add(r, x->w, y->w))
+            return MARGIN_EOVERFLOW;
+        memcpy(x->w, r, sizeof r);
+        x->neg = top(r, L) != 0 && y->neg;
+        return MARGIN_OK;
+    }
+    if (mag_cmp(x->w, y->w) >= 0) { /* the sign of x stays (0: none) */
+        mag_sub(r, x->w, y->w);
+    } else {
+        mag_sub(r, y->w, x->w);
+        x->neg = y->neg;
+    }
+    memcpy(x->w, r, sizeof r);
+    if (top(r, L) == 0)
+        x->neg = 0;
+    return MARGIN_OK;
+}
+
+int margin__wide_cmp(const margin__wide *a, const margin__wide *b)
+{
+    int sa = margin__wide_sign(a), sb = margin__wide_sign(b), c;
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    c = mag_cmp(a->w, b->w);
+    return sa < 0 ? -c : c;
+}
+
+/* q = u / v, r = u % v (magnitudes; v != 0): algorithm D, or a short division when v has
+ * one limb. q and r have L limbs. */
+static void mag_divmod(const uint64_t *u, const uint64_t *v, uint64_t *q, uint64_t *r)
+{
+    int n = top(v, L), m = top(u, L), i, j, s;
+    uint64_t un[L + 1], vn[L];
+    memset(q, 0, L * sizeof *q);
+    memset(r, 0, L * sizeof *r);
+    if (m < n || (m == n && mag_cmp(u, v) < 0)) { /* u < v */
+        memcpy(r, u, L * sizeof *r);
+        return;
+    }
+    if (n == 1) {
+        uint64_t rem = 0;
+        for (i = m - 1; i >= 0; i--) {
+            u128 t = ((u128)rem << 64) | u[i];
+            q[i] = (uint64_t)(t / v[0]);
+            rem = (uint64_t)(t % v[0]);
+        }
+        r[0] = rem;
+        return;
+    }
+    /* normalize: the divisor's top limb gets its top bit set */
+    s = __builtin_clzll(v[n - 1]);
+    for (i = n - 1; i > 0; i--)
+        vn[i] = s ? (v[i] << s) | (v[i - 1] >> (64 - s)) : v[i];
+    vn[0] = v[0] << s;
+    un[m] = s ? u[m - 1] >> (64 - s) : 0;
+    for (i = m - 1; i > 0; i--)
+        un[i] = s ? (u[i] << s) | (u[i - 1] >> (64 - s)) : u[i];
+    un[0] = u[0] << s;
+    for (j = m - n; j >= 0; j--) {
+        u128 num = ((u128)un[j + n] << 64) | un[j + n - 1];
+        u128 qhat = num / vn[n - 1], rhat = num % vn[n - 1];
+        int64_t borrow;
+        uint64_t carry;
+        while (qhat >> 64 || qhat * vn[n - 2] > ((rhat << 64) | un[j + n - 2])) {
+            qhat--;
+            rhat += vn[n - 1];
+            if (rhat >> 64)
+                break;
+        }
+        /* un[j .. j+n] -= qhat * vn */
+        borrow = 0;
+        carry = 0;
+        for (i = 0; i < n; i++) {
+            u128 p = qhat * vn[i] + carry;
+            margin__i128 t;
+            carry = (uint64_t)(p >> 64);
+            t = (margin__i128)un[i + j] - (uint64_t)p + borrow;
+            un[i + j] = (uint64_t)t;
+            borrow = (int64_t)(t >> 64);
+        }
+        {
+            margin__i128 t = (margin__i128)un[j + n] - carry + borrow;
+            un[j + n] = (uint64_t)t;
+            borrow = (int64_t)(t >> 64);
+        }
+        if (borrow < 0) { /* qhat was one too large: add vn back */
+            uint64_t c = 0;
+            qhat--;
+            for (i = 0; i < n; i++) {
+                u128 t = (u128)un[i + j] + vn[i] + c;
+                un[i + j] = (uint64_t)t;
+                c = (uint64_t)(t >> 64);
+            }
+            un[j + n] += c;
+        }
+        q[j] = (uint64_t)qhat;
+    }
+    /* the remainder: un >> s */
+    for (i = 0; i < n; i++)
+        r[i] = s ? (un[i] >> s) | (un[i + 1] << (64 - s)) : un[i];
+}
+
+int margin__wide_div(const margin__wide *num, const margin__wide *den, int rounding,
+                     margin__i128 *out)
+{
+    uint64_t q[L], r[L], rest[L];
+    int neg, up = 0, i;
+    u128 mag;
+    if (top(den->w, L) == 0 || !margin__rounding_ok(rounding))
+        return MARGIN_EINVAL;
+    mag_divmod(num->w, den->w, q, r);
+    neg = margin__wide_sign(num) * margin__wide_sign(den) < 0;
+    for (i = 2; i < L; i++)
+        if (q[i] != 0)
+            return MARGIN_EOVERFLOW;
+    mag = ((u128)q[1] << 64) | q[0];
+    if (top(r, L) != 0) {
+        switch (rounding) {
+        case MARGIN_ROUND_FLOOR:
+            up = neg;
+            break;
+        case MARGIN_ROUND_CEIL:
+            up = !neg;
+            break;
+        case MARGIN_ROUND_TRUNC:
+            break;
+        case MARGIN_ROUND_AWAY:
+            up = 1;
+            break;
+        case MARGIN_ROUND_HALF_EVEN: { /* r against den - r */
+            int c;
+            mag_sub(rest, den->w, r);
+            c = mag_cmp(r, rest);
+            up = c > 0 || (c == 0 && (q[0] & 1));
+            break;
+        }
+        default: /* MARGIN_ROUND_EXACT */
+            return MARGIN_ERANGE;
+        }
+    }
+    /* |result| = mag + up must be at most 2^127 - 1, or 2^127 when negative */
+    if (mag > ((u128)1 << 127) - (neg ? 0 : 1) - (u128)up)
+        return MARGIN_EOVERFLOW;
+    mag += (u128)up;
+    *out = neg ? (margin__i128)((u128)0 - mag) : (margin__i128)mag;
+    return MARGIN_OK;
+}
+
+int margin__muldiv2(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d, int rounding,
+                    margin__i128 *out)
+{
+    margin__wide n, k;
+    int rc;
+    margin__wide_set(&n, a);
+    margin__wide_set(&k, c);
+    if ((rc = margin__wide_mul(&n, b)) != MARGIN_OK || (rc = margin__wide_mul(&k, d)) != MARGIN_OK)
+        return rc; /* (two 128-bit factors never exceed 256 bits) */
+    return margin__wide_div(&n, &k, rounding, out);
+}
