@@ -139,6 +139,11 @@ MARGIN_API const char *margin_version_string(void);
 /** A file could not be opened, written, synced, renamed or read (the message says which
  *  step and the system's reason). @since 0.2.0 */
 #define MARGIN_EIO (-22)
+/** The operation would mix settlement assets in one engine: every market of an engine
+ *  settles in one asset, so its markets are all linear or all inverse
+ *  (#MARGIN_MKT_CONTRACT) and share #MARGIN_MKT_SETTLE_ASSET (the message names the
+ *  market that differs). @since 0.2.0 */
+#define MARGIN_EASSET (-23)
 
 /**
  * @brief Static text describing a status code.
@@ -634,7 +639,48 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
 /** How the market ranks positions for auto-deleveraging (#MARGIN_POS_ADL_SCORE):
  *  #MARGIN_ADL_RANK_BINANCE (default) or #MARGIN_ADL_RANK_BITMEX. @since 0.2.0 */
 #define MARGIN_MKT_ADL_RANKING 27
+/** The contract type: #MARGIN_CONTRACT_LINEAR (default: quantities in the base asset,
+ *  money in the quote) or #MARGIN_CONTRACT_INVERSE (coin-margined: quantities in
+ *  contracts of #MARGIN_MKT_CONTRACT_SIZE quote units, money in the coin). Every market
+ *  of an engine has the same type: a new market takes the type of the engine's first
+ *  market, and changing it fails with #MARGIN_EASSET while the engine has another market.
+ *  Settable only before the market has had positions (#MARGIN_ESTATE). On an inverse
+ *  market, cross mode, the partial liquidation policies and BitMEX's ADL ranking are not
+ *  supported yet (#MARGIN_ENOTSUP). @since 0.2.0 */
+#define MARGIN_MKT_CONTRACT 28
+/** Quote units (USD) per contract of an inverse market, at #MARGIN_MONEY_SCALE, > 0;
+ *  default 1 (BitMEX's XBTUSD: 1; Binance COIN-M BTCUSD: 100). Settable only before the
+ *  market has had positions. Ignored by linear markets. @since 0.2.0 */
+#define MARGIN_MKT_CONTRACT_SIZE 29
+/** The market's settlement asset, a code of the caller's choosing (>= 0; default 0):
+ *  money amounts in two assets are never added, so every market of an engine has the same
+ *  code (a new market takes the first market's; a different one fails with
+ *  #MARGIN_EASSET while the engine has another market). Give inverse markets the code of
+ *  their coin: an engine holding BTC-settled markets refuses an ETH-settled one. Settable
+ *  only before the market has had positions. @since 0.2.0 */
+#define MARGIN_MKT_SETTLE_ASSET 30
+/** The lowest mark the market accepts, price units, > 0 and below #MARGIN_MKT_MAX_PRICE:
+ *  marks, candles and fills below it fail with #MARGIN_ERANGE, and a position must keep
+ *  its figures in range down to it. Default: 1 price unit for a linear market, 0.01 quote
+ *  units (or 1 price unit at price scales below 2) for an inverse one, whose value N/P
+ *  grows without bound as the price falls. Settable when every open position stays in
+ *  range (else the status of the first that would not, nothing changed). @since 0.2.0 */
+#define MARGIN_MKT_MIN_PRICE 31
 /** @} */
+
+/** #MARGIN_MKT_CONTRACT: a linear (USDT-margined) contract, the default. @since 0.2.0 */
+#define MARGIN_CONTRACT_LINEAR 0
+/** #MARGIN_MKT_CONTRACT: an inverse (coin-margined) contract. Its formulas (N = contracts x
+ *  contract size, s = +1 long, -1 short; docs/formulas.md): value N/P; PnL
+ *  s*N*(1/E - 1/P), rounded down; initial margin N/(E*L) and fees r*N/P, rounded up;
+ *  maintenance (N/P)*mmr - cum with tiers on the value N/P (mark basis), or (N/E)*mmr - cum
+ *  (entry basis); funding s*(N/P)*rate; the entry after an increase is the harmonic mean
+ *  (N1 + N2) / (N1/E1 + N2/E2) (long rounded up, short down); bankruptcy price
+ *  N / (N/E + s*M); liquidation price N*(mmr + s) / (M + cum + s*N/E) (mark basis) or
+ *  s*N / (M + s*N/E - MM) (entry basis), long rounded up, short down. A short whose margin
+ *  covers N/E can lose no more than it: it has no bankruptcy or liquidation price, which
+ *  reads as INT64_MAX. @since 0.2.0 */
+#define MARGIN_CONTRACT_INVERSE 1
 
 /** #MARGIN_MKT_ADL: the pool takes every deficit and may go below zero (the behaviour of
  *  0.1.0). @since 0.2.0 */
@@ -1849,7 +1895,7 @@ MARGIN_API int margin_event_fields(const margin_engine *e, int64_t *out, size_t 
 
 /** Snapshot format version written by this library (it reads every version up to this one).
  *  @since 0.2.0 */
-#define MARGIN_SNAPSHOT_VERSION 3
+#define MARGIN_SNAPSHOT_VERSION 4
 
 /**
  * @brief Save the engine into the caller's buffer.

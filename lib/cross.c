@@ -99,6 +99,10 @@ int margin_account_set_mode(margin_engine *e, uint64_t account, uint64_t market,
                             (int)mode);
     if (margin__is_cross(a, (uint32_t)(market - 1)) == (mode == MARGIN_MODE_CROSS))
         return MARGIN_OK;
+    if (mode == MARGIN_MODE_CROSS && m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__fail(e, MARGIN_ENOTSUP,
+                            "cross mode is not supported on inverse markets yet (market %s)",
+                            m->symbol);
     for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
         if (MARGIN__POS(e, pi).market == market - 1)
             return margin__fail(e, MARGIN_ESTATE,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "formula.h"
+#include "wide.h"
 
 #define ONE MARGIN__ONE
 #define RUP(side) ((side) > 0 ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR)
@@ -138,7 +139,10 @@ int margin__notional(const margin__market *m, int64_t qty, int64_t price, int ro
                      int64_t *out)
 {
     margin__i128 r;
-    int rc = margin__rescale128((margin__i128)qty * price, m->ns, MARGIN_MONEY_SCALE, rounding, &r);
+    int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_value(m, qty, price, rounding, out);
+    rc = margin__rescale128((margin__i128)qty * price, m->ns, MARGIN_MONEY_SCALE, rounding, &r);
     if (rc != MARGIN_OK)
         return rc;
     return margin__narrow(r, out);
@@ -149,6 +153,8 @@ int margin__pnl(const margin__market *m, int side, int64_t qty, int64_t entry, i
 {
     margin__i128 d = (margin__i128)price - entry, v, r;
     int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_pnl(m, side, qty, entry, price, out);
     if ((rc = margin__mul128(d, (margin__i128)qty * side, &v)) != MARGIN_OK)
         return rc;
     if ((rc = margin__rescale128(v, m->ns, MARGIN_MONEY_SCALE, MARGIN_ROUND_FLOOR, &r)) != MARGIN_OK)
@@ -219,6 +225,9 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
     int rc, k, k0, n = (int)m->ntiers, pass, found = 0, best_k = -1;
     int sh = m->w - m->ns;
     int64_t best = 0;
+
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_threshold(m, side, qty, entry, margin, level, out);
 
     if ((rc = margin__qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
         (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK ||
@@ -307,7 +316,10 @@ int margin__mm_at(const margin__market *m, const margin__position *p, int64_t pr
 {
     int rc, k;
     int64_t v;
-    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+    if (m->contract == MARGIN_CONTRACT_INVERSE) {
+        if ((rc = margin__inv_mm_at(m, p, price, &v, &k)) != MARGIN_OK)
+            return rc;
+    } else if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
         margin__i128 x, r;
         if ((rc = mm_entry_x(m, p->side, p->qty, p->entry, p->margin, &k, &x)) != MARGIN_OK ||
             (rc = margin__rescale128(x, m->w + 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &r)) !=
@@ -361,6 +373,8 @@ int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t
 
 int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out)
 {
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_bankruptcy(m, p->side, p->qty, p->entry, p->margin, out);
     return bp_of(m, p->side, p->qty, p->entry, p->margin, out);
 }
 
@@ -368,13 +382,79 @@ int margin__bankruptcy(const margin__market *m, const margin__position *p, int64
 int margin__initial_margin(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
                           int64_t *out)
 {
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_initial(m, qty, price, lev, out);
     return margin__frac64((margin__i128)qty * price, m->ns, lev, MARGIN_RATE_SCALE, MARGIN_MONEY_SCALE,
                   MARGIN_ROUND_CEIL, out);
+}
+
+/* Leverage of a position of value Q*P (or N/P) on margin M: value / M, rounded up. */
+int margin__leverage_of(const margin__market *m, int64_t qty, int64_t price, int64_t margin,
+                        int64_t *out)
+{
+    if (m->contract == MARGIN_CONTRACT_INVERSE) {
+        /* N/P / M = n*G*10^8 / (P*M*H) at scale 8 */
+        margin__i128 r;
+        int rc;
+        if ((rc = margin__muldiv2((margin__i128)qty * m->csize,
+                                  margin__pow10_128(m->price_scale) * MARGIN__ONE,
+                                  (margin__i128)price * margin,
+                                  margin__pow10_128(m->qty_scale), MARGIN_ROUND_CEIL, &r)) !=
+            MARGIN_OK)
+            return rc;
+        return margin__narrow(r, out);
+    }
+    return margin__frac64((margin__i128)qty * price, m->ns, margin, MARGIN_MONEY_SCALE,
+                          MARGIN_RATE_SCALE, MARGIN_ROUND_CEIL, out);
+}
+
+/* The tier holding the value of Q at P (the notional; N/P for an inverse market). */
+int margin__tier_for(const margin__market *m, int64_t qty, int64_t price, int *out)
+{
+    margin__i128 n;
+    int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE) {
+        *out = margin__inv_tier(m, qty, price);
+        return MARGIN_OK;
+    }
+    if ((rc = margin__qp_w(m, qty, price, &n)) != MARGIN_OK)
+        return rc;
+    *out = margin__tier_at(m, n);
+    return MARGIN_OK;
+}
+
+/* The entry after adding q2 at e2 to q1 at e1: the quantity-weighted mean (linear) or the
+ * harmonic mean (inverse), long rounded up, short down. */
+int margin__avg_entry(const margin__market *m, int side, int64_t q1, int64_t e1, int64_t q2,
+                      int64_t e2, int64_t *out)
+{
+    margin__i128 tot, ne;
+    int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_avg_entry(side, q1, e1, q2, e2, out);
+    /* each product below 2^126, their sum below 2^127 */
+    tot = (margin__i128)q1 * e1 + (margin__i128)q2 * e2;
+    if ((rc = margin__div128(tot, (margin__i128)q1 + q2, RUP(side), &ne)) != MARGIN_OK)
+        return rc;
+    return margin__narrow(ne, out);
+}
+
+/* Funding flowing to the holder: -s * value * rate, rounded down (payments up, receipts
+ * down). */
+int margin__funding_flow(const margin__market *m, int side, int64_t qty, int64_t mark,
+                         int64_t rate, int64_t *out)
+{
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_rate_of(m, qty, mark, -(int64_t)side * rate, MARGIN_ROUND_FLOOR, out);
+    return margin__rate_of((margin__i128)qty * mark, m->ns, -(int64_t)side * rate,
+                           MARGIN_ROUND_FLOOR, out);
 }
 
 /* Fee rate * Q*P, money, rounded up. */
 int margin__fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate, int64_t *out)
 {
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_rate_of(m, qty, price, rate, MARGIN_ROUND_CEIL, out);
     return margin__rate_of((margin__i128)qty * price, m->ns, rate, MARGIN_ROUND_CEIL, out);
 }
 
@@ -404,6 +484,8 @@ int margin__fits_price_range(const margin__market *m, const margin__position *p)
     int64_t top = p->entry > m->max_price ? p->entry : m->max_price;
     margin__i128 up = p->side > 0 ? (margin__i128)m->max_price - p->entry
                                   : (margin__i128)p->entry - 1;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_fits(m, p);
     if (!money_le(m, (margin__i128)p->qty * top, INT64_MAX, 1)) /* < 2^126 */
         return 0;
     return up <= 0 || money_le(m, up * p->qty, INT64_MAX - p->margin, 0); /* margin >= 0 */
@@ -415,8 +497,8 @@ int margin__short_bp_fits(const margin__market *m, const margin__position *p)
 {
     margin__i128 a, b = ((margin__i128)INT64_MAX - p->entry + 1) * p->qty; /* < 2^126 */
     int k = m->ns - MARGIN_MONEY_SCALE;
-    if (p->side > 0)
-        return 1;
+    if (p->side > 0 || m->contract == MARGIN_CONTRACT_INVERSE)
+        return 1; /* (an inverse short's is at most INT64_MAX, "none") */
     if (k >= 0) {
         if (margin__mul128(p->margin, margin__pow10_128(k), &a) != MARGIN_OK)
             return 0; /* M*10^k >= 2^127 > b */
@@ -447,6 +529,8 @@ static int margin_floor(const margin__market *m, const margin__position *p, int6
         *out = mm;
         return MARGIN_OK;
     }
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_margin_floor(m, p, out);
     if ((rc = margin__qp_w(m, p->qty, p->entry, &qe)) != MARGIN_OK)
         return rc;
     t = &m->tiers[margin__tier_at(m, qe)];

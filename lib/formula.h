@@ -33,6 +33,19 @@ int margin__initial_margin(const margin__market *m, int64_t qty, int64_t price, 
 int margin__fee_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate,
                    int64_t *out);
 
+/* Q/P / M at scale 8 (leverage of a margin), rounded up */
+int margin__leverage_of(const margin__market *m, int64_t qty, int64_t price, int64_t margin,
+                        int64_t *out);
+/* the tier holding the value of qty at price */
+int margin__tier_for(const margin__market *m, int64_t qty, int64_t price, int *out);
+/* the entry after adding q2 at e2 to q1 at e1 (weighted or harmonic mean), long rounded
+ * up, short down */
+int margin__avg_entry(const margin__market *m, int side, int64_t q1, int64_t e1, int64_t q2,
+                      int64_t e2, int64_t *out);
+/* funding to the holder, -s * value * rate, money, rounded down */
+int margin__funding_flow(const margin__market *m, int side, int64_t qty, int64_t mark,
+                         int64_t rate, int64_t *out);
+
 /* Price at which MM = level * balance (level at scale 8; 1.0: the liquidation price),
  * long rounded up, short down; 0 for a long when <= 0 */
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
@@ -57,6 +70,28 @@ int margin__removable(const margin__market *m, const margin__position *p, int64_
  * short's bankruptcy price fit in 64 bits? 1 or 0. */
 int margin__fits_price_range(const margin__market *m, const margin__position *p);
 int margin__short_bp_fits(const margin__market *m, const margin__position *p);
+
+/* ---- inverse contracts (inverse.c): what the functions above call for an inverse
+ * market; same units, statuses and rounding ---- */
+int margin__inv_value(const margin__market *m, int64_t qty, int64_t price, int rounding,
+                      int64_t *out);
+int margin__inv_tier(const margin__market *m, int64_t qty, int64_t price);
+int margin__inv_pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
+                    int64_t *out);
+int margin__inv_initial(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
+                        int64_t *out);
+int margin__inv_rate_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate,
+                        int rounding, int64_t *out);
+int margin__inv_mm_at(const margin__market *m, const margin__position *p, int64_t price,
+                      int64_t *mm, int *tier);
+int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64_t entry,
+                           int64_t margin, int64_t *out);
+int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                          int64_t margin, int64_t level, int64_t *out);
+int margin__inv_margin_floor(const margin__market *m, const margin__position *p, int64_t *out);
+int margin__inv_avg_entry(int side, int64_t q1, int64_t e1, int64_t q2, int64_t e2,
+                          int64_t *out);
+int margin__inv_fits(const margin__market *m, const margin__position *p);
 
 /* ---- cross books (several legs, other markets folded into constants) ---- */
 

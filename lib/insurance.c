@@ -116,6 +116,9 @@ int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t v
     case MARGIN_MKT_ADL_RANKING:
         if (value != MARGIN_ADL_RANK_BINANCE && value != MARGIN_ADL_RANK_BITMEX)
             return margin__fail(e, MARGIN_EINVAL, "unknown ADL ranking option %lld", (long long)value);
+        if (value == MARGIN_ADL_RANK_BITMEX && m->contract == MARGIN_CONTRACT_INVERSE)
+            return margin__fail(e, MARGIN_ENOTSUP,
+                                "BitMEX's ADL ranking is not supported on inverse markets yet");
         m->adl_rank = (int32_t)value;
         return MARGIN_OK;
     default: /* MARGIN_MKT_INSURANCE */
@@ -557,7 +560,7 @@ static int rank_side(margin_engine *e, const margin__market *m, int side, int64_
     margin__position view;
     int64_t w;
     int prune = !e->full_scan && m->adl_rank == MARGIN_ADL_RANK_BINANCE &&
-                m->mm_basis == MARGIN_MM_BASIS_MARK,
+                m->mm_basis == MARGIN_MM_BASIS_MARK && m->contract == MARGIN_CONTRACT_LINEAR,
         more = 0;
     scales sc; /* (cannot_reach) */
     int records = (uint64_t)m->open_count * 2 >= e->open_positions;

@@ -22,12 +22,23 @@ static int64_t default_max_price(int32_t price_scale)
     return price_scale + 7 <= 18 ? margin__pow10_64(price_scale + 7) : INT64_MAX - 1;
 }
 
+/* The default minimum price: 1 price unit (linear), or 0.01 quote units (inverse: its
+ * value N/P grows without bound as the price falls), at least 1 price unit. */
+static int64_t default_min_price(const margin__market *m)
+{
+    if (m->contract != MARGIN_CONTRACT_INVERSE || m->price_scale < 2)
+        return 1;
+    return margin__pow10_64(m->price_scale - 2);
+}
+
 static void market_scales(margin__market *m)
 {
     m->ns = m->price_scale + m->qty_scale;
     m->w = m->ns > MARGIN_MONEY_SCALE ? m->ns : MARGIN_MONEY_SCALE;
     if (!m->max_price_set)
         m->max_price = default_max_price(m->price_scale);
+    if (!m->min_price_set)
+        m->min_price = default_min_price(m);
     margin__tier_scale(m);
 }
 
@@ -63,6 +74,10 @@ int margin_market_new(margin_engine *e, const char *symbol, uint64_t *out_id)
     memcpy(m->symbol, symbol, len + 1);
     m->price_scale = 8;
     m->qty_scale = 8;
+    /* one settlement asset per engine: the first market's contract type and asset */
+    m->contract = e->nmarkets > 0 ? e->markets[0].contract : MARGIN_CONTRACT_LINEAR;
+    m->asset = e->nmarkets > 0 ? e->markets[0].asset : 0;
+    m->csize = MARGIN__ONE;
     market_default_tier(m);
     market_scales(m);
     m->tick = 1;
@@ -163,6 +178,10 @@ static int set_liq_option(margin_engine *e, margin__market *m, int32_t key, int6
         if (value < MARGIN_LIQ_POLICY_FULL || value > MARGIN_LIQ_POLICY_SLICES)
             return margin__fail(e, MARGIN_EINVAL, "unknown liquidation policy %lld",
                                 (long long)value);
+        if (value != MARGIN_LIQ_POLICY_FULL && m->contract == MARGIN_CONTRACT_INVERSE)
+            return margin__fail(e, MARGIN_ENOTSUP,
+                                "partial liquidation policies are not supported on inverse "
+                                "markets yet");
         m->liq_policy = (int32_t)value;
         return MARGIN_OK;
     case MARGIN_MKT_SLICE_THRESHOLD:
@@ -186,6 +205,59 @@ static int set_liq_option(margin_engine *e, margin__market *m, int32_t key, int6
         m->slice_backstop = value;
         return MARGIN_OK;
     }
+}
+
+/* The contract options (MARGIN_MKT_CONTRACT, _CONTRACT_SIZE, _SETTLE_ASSET): fixed once the
+ * market has had positions; the type and the asset are the same for every market of an
+ * engine (a market alone may change them). */
+static int set_contract(margin_engine *e, margin__market *m, int32_t key, int64_t value)
+{
+    uint32_t i, mi = (uint32_t)(m - e->markets);
+    if (key == MARGIN_MKT_CONTRACT && value != MARGIN_CONTRACT_LINEAR &&
+        value != MARGIN_CONTRACT_INVERSE)
+        return margin__fail(e, MARGIN_EINVAL, "unknown contract type %lld", (long long)value);
+    if (key == MARGIN_MKT_CONTRACT_SIZE && value <= 0)
+        return margin__fail(e, MARGIN_EINVAL, "contract size must be > 0");
+    if (key == MARGIN_MKT_SETTLE_ASSET && value < 0)
+        return margin__fail(e, MARGIN_EINVAL, "settlement asset code must be >= 0");
+    if (m->used)
+        return margin__fail(e, MARGIN_ESTATE,
+                            "the contract cannot change once the market has had positions");
+    if (key != MARGIN_MKT_CONTRACT_SIZE)
+        for (i = 0; i < e->nmarkets; i++) {
+            const margin__market *o = &e->markets[i];
+            if (i == mi)
+                continue;
+            if (key == MARGIN_MKT_CONTRACT && o->contract != value)
+                return margin__fail(e, MARGIN_EASSET,
+                                    "market %s is %s: the markets of one engine settle in one "
+                                    "asset (use an engine per settlement asset)",
+                                    o->symbol,
+                                    o->contract == MARGIN_CONTRACT_INVERSE ? "inverse" : "linear");
+            if (key == MARGIN_MKT_SETTLE_ASSET && o->asset != value)
+                return margin__fail(e, MARGIN_EASSET,
+                                    "market %s settles in asset %lld: the markets of one engine "
+                                    "settle in one asset (use an engine per settlement asset)",
+                                    o->symbol, (long long)o->asset);
+        }
+    if (key == MARGIN_MKT_CONTRACT && value == MARGIN_CONTRACT_INVERSE &&
+        m->liq_policy != MARGIN_LIQ_POLICY_FULL)
+        return margin__fail(e, MARGIN_ENOTSUP,
+                            "partial liquidation policies are not supported on inverse "
+                            "markets yet: set MARGIN_MKT_LIQ_POLICY to full first");
+    if (key == MARGIN_MKT_CONTRACT && value == MARGIN_CONTRACT_INVERSE &&
+        m->adl_rank == MARGIN_ADL_RANK_BITMEX)
+        return margin__fail(e, MARGIN_ENOTSUP,
+                            "BitMEX's ADL ranking is not supported on inverse markets yet");
+    if (key == MARGIN_MKT_CONTRACT) {
+        m->contract = (int32_t)value;
+        market_scales(m); /* (the default minimum price) */
+    } else if (key == MARGIN_MKT_CONTRACT_SIZE) {
+        m->csize = value;
+    } else {
+        m->asset = value;
+    }
+    return MARGIN_OK;
 }
 
 int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t value)
@@ -307,6 +379,40 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
         }
         m->max_price_set = 1;
         return MARGIN_OK;
+    case MARGIN_MKT_MIN_PRICE:
+        if (value <= 0 || value >= m->max_price)
+            return margin__fail(e, MARGIN_EINVAL,
+                                "minimum price must be > 0 and below the maximum price %s",
+                                margin__fmt(b1, sizeof b1, m->max_price, m->price_scale));
+        if (m->mark != 0 && m->mark < value)
+            return margin__fail(e, MARGIN_ESTATE, "the market's mark %s is below %s",
+                                margin__fmt(b1, sizeof b1, m->mark, m->price_scale),
+                                margin__fmt(b2, sizeof b2, value, m->price_scale));
+        {
+            int64_t old = m->min_price;
+            m->min_price = value;
+            for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
+                const margin__position *p = &MARGIN__POS(e, pi);
+                rc = (p->stop > 0 && p->stop < value) || (p->take > 0 && p->take < value)
+                         ? MARGIN_ERANGE
+                         : MARGIN_OK;
+                if (rc != MARGIN_OK)
+                    (void)margin__fail(e, rc, "position %u has a stop or take-profit below %s",
+                                       pi + 1, margin__fmt(b1, sizeof b1, value, m->price_scale));
+                else
+                    rc = margin__position_envelope(e, m, p);
+                if (rc != MARGIN_OK) {
+                    m->min_price = old;
+                    return rc;
+                }
+            }
+        }
+        m->min_price_set = 1;
+        return MARGIN_OK;
+    case MARGIN_MKT_CONTRACT:
+    case MARGIN_MKT_CONTRACT_SIZE:
+    case MARGIN_MKT_SETTLE_ASSET:
+        return set_contract(e, m, key, value);
     case MARGIN_MKT_LIQ_FEE:
     case MARGIN_MKT_LIQ_FEE_BASIS:
     case MARGIN_MKT_LIQ_FILL:
@@ -416,6 +522,18 @@ int margin_market_get(const margin_engine *e, uint64_t market, int32_t key, int6
     case MARGIN_MKT_INSURANCE_FLOOR:
     case MARGIN_MKT_ADL_RANKING:
         v = margin__pool_get(e, m, key);
+        break;
+    case MARGIN_MKT_CONTRACT:
+        v = m->contract;
+        break;
+    case MARGIN_MKT_CONTRACT_SIZE:
+        v = m->csize;
+        break;
+    case MARGIN_MKT_SETTLE_ASSET:
+        v = m->asset;
+        break;
+    case MARGIN_MKT_MIN_PRICE:
+        v = m->min_price;
         break;
     default:
         return margin__fail(e, MARGIN_EINVAL, "unknown market key %d", (int)key);

@@ -31,15 +31,13 @@ int margin__position_envelope(const margin_engine *e, const margin__market *m,
 static int check_leverage(const margin_engine *e, const margin__market *m, int64_t qty,
                           int64_t price, int64_t lev)
 {
-    margin__i128 n;
     int k, rc;
     if (lev < ONE)
         return margin__fail(e, MARGIN_ELEVERAGE, "leverage must be at least 1x");
     if (lev > m->max_lev)
         return margin__fail(e, MARGIN_ELEVERAGE, "leverage above the market's maximum");
-    if ((rc = margin__qp_w(m, qty, price, &n)) != MARGIN_OK)
+    if ((rc = margin__tier_for(m, qty, price, &k)) != MARGIN_OK)
         return margin__fail(e, rc, "notional overflows");
-    k = margin__tier_at(m, n);
     if (lev > margin__tier_max_lev(m, k))
         return margin__fail(e, MARGIN_ELEVERAGE,
                             "leverage above the maximum of the tier holding this notional");
@@ -51,6 +49,10 @@ static int check_price_range(const margin_engine *e, const margin__market *m, co
                              int64_t price)
 {
     char b1[48], b2[48];
+    if (price > 0 && price < m->min_price)
+        return margin__fail(e, MARGIN_ERANGE, "%s %s is below the market's minimum price %s",
+                            what, margin__fmt(b1, sizeof b1, price, m->price_scale),
+                            margin__fmt(b2, sizeof b2, m->min_price, m->price_scale));
     if (price <= m->max_price)
         return MARGIN_OK;
     return margin__fail(e, MARGIN_ERANGE, "%s %s is above the market's maximum price %s",
@@ -234,7 +236,6 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     candidate c;
     margin__delta d;
     int64_t value_fee, im, need;
-    margin__i128 qe;
     int rc;
     uint32_t pi;
 
@@ -268,6 +269,10 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
                                 : "account %llu is in cross mode in market %s: open with "
                                   "MARGIN_FLAG_CROSS, or set isolated mode first",
                             (unsigned long long)account, m->symbol);
+    if ((flags & MARGIN_FLAG_CROSS) && m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__fail(e, MARGIN_ENOTSUP,
+                            "cross mode is not supported on inverse markets yet (market %s)",
+                            m->symbol);
     if (flags & MARGIN_FLAG_CROSS)
         return open_cross(e, a, m, side, qty, price, leverage, margin, flags, out_id);
     /* what linking and indexing will touch: load it while the arithmetic runs */
@@ -279,10 +284,8 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         __builtin_prefetch(&m->down.nodes[(m->down.n - 1) / 4], 1);
     if (m->up.n > 0)
         __builtin_prefetch(&m->up.nodes[(m->up.n - 1) / 4], 1);
-    qe = (margin__i128)qty * price;
     if (leverage == 0) {
-        if ((rc = margin__frac64(qe, m->ns, margin, MARGIN_MONEY_SCALE, MARGIN_RATE_SCALE,
-                         MARGIN_ROUND_CEIL, &leverage)) != MARGIN_OK)
+        if ((rc = margin__leverage_of(m, qty, price, margin, &leverage)) != MARGIN_OK)
             return margin__fail(e, rc, "leverage (position value / margin) overflows");
         if (leverage < ONE)
             return margin__fail(e, MARGIN_ELEVERAGE,
@@ -553,12 +556,10 @@ static int trade_cross(margin_engine *e, uint32_t pi, int32_t side, int64_t qty,
     margin__event *ev;
     int rc;
     if (side == p->side) {
-        margin__i128 tot, ne;
         if (__builtin_add_overflow(p->qty, qty, &np.qty))
             return margin__fail(e, MARGIN_EOVERFLOW, "position size overflows");
-        tot = (margin__i128)p->qty * p->entry + (margin__i128)qty * price;
-        if ((rc = margin__div128(tot, np.qty, RUP(p->side), &ne)) != MARGIN_OK ||
-            (rc = margin__narrow(ne, &np.entry)) != MARGIN_OK)
+        if ((rc = margin__avg_entry(m, p->side, p->qty, p->entry, qty, price, &np.entry)) !=
+            MARGIN_OK)
             return margin__fail(e, MARGIN_EOVERFLOW, "entry price overflows");
         if ((rc = check_leverage(e, m, np.qty, np.entry, p->leverage)) != MARGIN_OK)
             return rc;
@@ -669,13 +670,13 @@ int margin_position_trade(margin_engine *e, uint64_t position, int32_t side, int
     if (side == p->side) {
         /* increase: weighted average entry, margin for the added part */
         int64_t nq, add, need;
-        margin__i128 tot, ne;
+        margin__i128 ne;
         if (__builtin_add_overflow(p->qty, qty, &nq))
             return margin__fail(e, MARGIN_EOVERFLOW, "position size overflows");
-        tot = (margin__i128)p->qty * p->entry + (margin__i128)qty * price;
-        if ((rc = margin__div128(tot, nq, RUP(p->side), &ne)) != MARGIN_OK ||
-            (rc = margin__narrow(ne, &amount)) != MARGIN_OK)
+        if ((rc = margin__avg_entry(m, p->side, p->qty, p->entry, qty, price, &amount)) !=
+            MARGIN_OK)
             return margin__fail(e, MARGIN_EOVERFLOW, "entry price overflows");
+        ne = amount;
         if ((rc = check_leverage(e, m, nq, (int64_t)ne, p->leverage)) != MARGIN_OK)
             return rc;
         if ((rc = margin__initial_margin(m, qty, price, p->leverage, &add)) != MARGIN_OK)

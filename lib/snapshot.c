@@ -192,6 +192,9 @@ static int fields_of(uint32_t version)
 /* version 3 adds to each market its insurance pool: the pool's market (u32), the ADL
  * switch and ranking (u8 each), a pad (u16), the pool's balance and floor */
 #define MARKET_V3_EXTRA (4 + 1 + 1 + 2 + 8 + 8)
+/* version 4: contract type, minimum price given, 6 zero bytes, contract size, settlement
+ * asset, minimum price */
+#define MARKET_V4_EXTRA (1 + 1 + 6 + 8 + 8 + 8)
 /* version 2 adds to each market its liquidation options (4 bytes, a pad, 5 integers) and
  * to each account the time of its last sliced liquidation */
 #define MARKET_V2_EXTRA (4 + 4 + 5 * 8)
@@ -226,7 +229,7 @@ static void put_engine(sink *s, const margin_engine *e)
 static size_t market_size(const margin__market *m)
 {
     return 1 + strlen(m->symbol) + 8 + 8 * 8 + MARKET_V2_EXTRA + MARKET_V3_EXTRA +
-           (size_t)m->ntiers * 32;
+           MARKET_V4_EXTRA + (size_t)m->ntiers * 32;
 }
 
 static void put_markets(sink *s, const margin_engine *e)
@@ -281,6 +284,13 @@ static void put_markets(sink *s, const margin_engine *e)
         put_u(s, 0, 2);
         PUT64(s, m->pool);
         PUT64(s, m->pool_floor);
+        /* version 4: the contract */
+        PUT8(s, m->contract);
+        PUT8(s, m->min_price_set);
+        put_u(s, 0, 6);
+        PUT64(s, m->csize);
+        PUT64(s, m->asset);
+        PUT64(s, m->min_price);
     }
 }
 
@@ -875,6 +885,40 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
                 m->pool_floor < 0)
                 return bad(r, "ADL switch, ranking or pool floor", i);
         }
+        /* version 4: the contract (before it: linear, asset 0, minimum price 1) */
+        m->contract = MARGIN_CONTRACT_LINEAR;
+        m->csize = MARGIN__ONE;
+        m->asset = 0;
+        m->min_price = 1;
+        m->min_price_set = 0;
+        if (r->version >= 4) {
+            uint32_t z;
+            if ((rc = need(r, MARKET_V4_EXTRA, "a market")) != MARGIN_OK)
+                return rc;
+            m->contract = GET8(r);
+            m->min_price_set = GET8(r);
+            for (z = 0; z < 6; z++)
+                if (GET8(r) != 0)
+                    return bad(r, "padding", i);
+            m->csize = GET64(r);
+            m->asset = GET64(r);
+            m->min_price = GET64(r);
+            if (m->contract > MARGIN_CONTRACT_INVERSE || m->min_price_set > 1 || m->csize <= 0 ||
+                m->asset < 0 || m->min_price <= 0 || m->min_price >= m->max_price ||
+                (m->mark != 0 && m->mark < m->min_price))
+                return bad(r, "contract type, contract size, settlement asset or minimum price",
+                           i);
+            if (m->contract == MARGIN_CONTRACT_INVERSE &&
+                (m->liq_policy != MARGIN_LIQ_POLICY_FULL ||
+                 m->adl_rank != MARGIN_ADL_RANK_BINANCE))
+                return bad(r, "contract type (an inverse market with a policy it does not "
+                              "support)",
+                           i);
+        }
+        if (i > 0 && (m->contract != t->markets[0].contract || m->asset != t->markets[0].asset))
+            return bad(r, "contract type or settlement asset (differs from the first "
+                          "market's)",
+                       i);
     }
     /* the pools: each market's is its own or an owner's; the pools sum to the fund */
     if (r->version < 3) {
@@ -1309,7 +1353,7 @@ static int load_into(margin_engine *e, margin_engine *t, const uint8_t *buf, siz
     r.version = version;
     if (version < 1 || version > MARGIN_SNAPSHOT_VERSION)
         return margin__fail(e, MARGIN_EVERSION,
-                            "snapshot format version %u: this library reads versions 1 to 3 (format version %d)",
+                            "snapshot format version %u: this library reads versions 1 to 4 (format version %d)",
                             version, MARGIN_SNAPSHOT_VERSION);
     nsec = GET32(&r);
     total = (uint64_t)GET64(&r);

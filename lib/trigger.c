@@ -875,6 +875,10 @@ int margin__check_mark(const margin_engine *e, const margin__market *m, int64_t 
         return margin__fail(e, MARGIN_ERANGE, "mark %s is above the market's maximum price %s",
                             margin__fmt(b1, sizeof b1, mark, m->price_scale),
                             margin__fmt(b2, sizeof b2, m->max_price, m->price_scale));
+    if (mark < m->min_price)
+        return margin__fail(e, MARGIN_ERANGE, "mark %s is below the market's minimum price %s",
+                            margin__fmt(b1, sizeof b1, mark, m->price_scale),
+                            margin__fmt(b2, sizeof b2, m->min_price, m->price_scale));
     return MARGIN_OK;
 }
 
@@ -939,8 +943,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         margin__position t = MARGIN__POS(e, pi);
         margin__delta d;
         /* flow to the holder = -s*Q*mark*rate, rounded down (payments up, receipts down) */
-        if ((rc = margin__rate_of((margin__i128)t.qty * mark, m->ns, -(int64_t)t.side * rate,
-                                  MARGIN_ROUND_FLOOR, &fo[n].flow)) != MARGIN_OK)
+        if ((rc = margin__funding_flow(m, t.side, t.qty, mark, rate, &fo[n].flow)) != MARGIN_OK)
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
         fo[n].o.kind = OUT_NONE;
         fo[n].o.pi = pi; /* (every decision names its position: plan_adl looks them up) */

@@ -66,6 +66,11 @@ typedef struct {
     char symbol[32];
     int32_t price_scale, qty_scale;
     int32_t ns; /* native notional scale: qty_scale + price_scale */
+    int32_t contract;  /* MARGIN_CONTRACT_LINEAR or MARGIN_CONTRACT_INVERSE (inverse.c) */
+    int64_t csize;     /* inverse: quote units per contract, scale 8 */
+    int64_t asset;     /* settlement asset code (MARGIN_MKT_SETTLE_ASSET) */
+    int64_t min_price; /* lowest mark and fill accepted */
+    uint8_t min_price_set;
     int32_t w;  /* working scale: max(ns, 8) */
     int64_t tick, step, max_lev, maker, taker, close_fee;
     int64_t max_price; /* the largest mark, fill or trigger price accepted (price units) */

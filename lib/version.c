@@ -60,6 +60,8 @@ const char *margin_strerror(int code)
         return "snapshot field out of range or inconsistent";
     case MARGIN_EIO:
         return "file input/output error";
+    case MARGIN_EASSET:
+        return "markets of one engine settle in one asset";
     default:
         return "unknown status code";
     }

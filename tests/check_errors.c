@@ -12,12 +12,12 @@ static const int all_codes[] = {
     MARGIN_ERANGE,    MARGIN_ENOTFOUND, MARGIN_ECLOSED, MARGIN_EFUNDS,    MARGIN_ELEVERAGE,
     MARGIN_EGRID,     MARGIN_ESTATE,   MARGIN_EMARGIN,  MARGIN_EBUFFER,   MARGIN_EEXIST,
     MARGIN_ENOTSUP,   MARGIN_EFULL,    MARGIN_EMAGIC,   MARGIN_EVERSION,  MARGIN_ECHECKSUM,
-    MARGIN_ETRUNCATED, MARGIN_ECORRUPT, MARGIN_EIO,
+    MARGIN_ETRUNCATED, MARGIN_ECORRUPT, MARGIN_EIO,   MARGIN_EASSET,
 };
 #define N_CODES ((int)(sizeof all_codes / sizeof all_codes[0]))
 
 /* Values that are not status codes. */
-static const int unknown_codes[] = {1, 2, 100, -23, -24, -100, -1000, INT_MAX, INT_MIN};
+static const int unknown_codes[] = {1, 2, 100, -24, -25, -100, -1000, INT_MAX, INT_MIN};
 #define N_UNKNOWN ((int)(sizeof unknown_codes / sizeof unknown_codes[0]))
 
 /* ------------------------------------------------------------------ core */
@@ -48,6 +48,7 @@ START_TEST(test_code_values_fixed)
     ck_assert_int_eq(MARGIN_ETRUNCATED, -20);
     ck_assert_int_eq(MARGIN_ECORRUPT, -21);
     ck_assert_int_eq(MARGIN_EIO, -22);
+    ck_assert_int_eq(MARGIN_EASSET, -23);
 }
 END_TEST
 

@@ -410,7 +410,7 @@ START_TEST(test_option_validation)
         {MARGIN_MKT_OPEN_POSITIONS, 0},
         /* unknown keys */
         {0, 1},
-        {MARGIN_MKT_ADL_RANKING + 1, 1},
+        {MARGIN_MKT_MIN_PRICE + 1, 1},
         {-1, 1},
         {100, 1},
         {INT32_MAX, 1},
@@ -426,7 +426,7 @@ START_TEST(test_option_validation)
     MKT_BAD(e, m, a, margin_market_get(e, m + 1000, MARGIN_MKT_TICK, &v), MARGIN_ENOTFOUND);
     /* Bad get arguments. */
     MKT_BAD(e, m, a, margin_market_get(e, m, 0, &v), MARGIN_EINVAL);
-    MKT_BAD(e, m, a, margin_market_get(e, m, MARGIN_MKT_ADL_RANKING + 1, &v), MARGIN_EINVAL);
+    MKT_BAD(e, m, a, margin_market_get(e, m, MARGIN_MKT_MIN_PRICE + 1, &v), MARGIN_EINVAL);
     MKT_BAD(e, m, a, margin_market_get(e, m, MARGIN_MKT_TICK, NULL), MARGIN_EINVAL);
     ck_assert_int_eq(v, 4242);
     ck_assert_int_eq(margin_market_set(NULL, m, MARGIN_MKT_TICK, 1), MARGIN_EINVAL);
