@@ -27,6 +27,7 @@ int main(void)
     srunner_add_suite(sr, suite_alloc());
     srunner_add_suite(sr, suite_liquidation());
     srunner_add_suite(sr, suite_adl());
+    srunner_add_suite(sr, suite_inverse());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -23,5 +23,6 @@ Suite *suite_alloc(void);     /* tests/check_alloc.c: allocation failures, the e
 Suite *suite_liquidation(void); /* tests/check_liquidation.c: fills, clearance fee, partial */
 Suite *suite_adl(void);         /* tests/check_adl.c: insurance pools, auto-deleveraging */
 Suite *suite_wide(void);        /* tests/check_wide.c: 384-bit intermediates */
+Suite *suite_inverse(void);     /* tests/check_inverse.c: inverse (coin-margined) contracts */
 
 #endif
