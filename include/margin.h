@@ -1208,6 +1208,12 @@ MARGIN_API int margin_account_mode(const margin_engine *e, uint64_t account, uin
  * #MARGIN_AT_BANKRUPTCY_PRICE is the price where the cross margin balance reaches 0 and
  * #MARGIN_AT_MARGIN_CALL_PRICE where the account ratio reaches the lowest level, the same
  * way. These three are independent of P.
+ * On an inverse market (#MARGIN_CONTRACT_INVERSE) every amount is in the coin and the
+ * linear forms below read with the value N/P for Q*P and N/E for Q*E (N = contracts x
+ * contract size): the PnL is `s*N*(1/E - 1/P)`, the initial margin `N/(E*L)`, the
+ * bankruptcy price `N/(N/E + s*M)`, the liquidation price `N*(mmr + f + s)/(M + cum + s*N/E)`
+ * (mark basis) or `s*N/(M + s*N/E - MM)` (entry basis), with the same rounding
+ * (#MARGIN_CONTRACT_INVERSE; docs/formulas.md, section 15).
  * @{ */
 #define MARGIN_AT_NOTIONAL 101         /**< Position value Q*P, money, rounded up. */
 #define MARGIN_AT_UNREALIZED_PNL 102   /**< s*Q*(P-E), money, rounded down. */
