@@ -1,7 +1,15 @@
 /* margin-bench: what libmargin's operations cost, at 1,000 to 1,000,000 open positions.
  *
  *   bench/margin-bench [--positions N] [--json] [--quick] [--seed S] [--only NAMES]
- *                      [--data FILE]
+ *                      [--data FILE] [--inverse]
+ *
+ * --inverse runs the isolated measurements on an inverse (coin-margined) BTCUSD-like
+ * market instead (issue 15): contracts of 1 USD, the same positions in USD (a position of
+ * 0.001 k BTC becomes 60 k contracts, its value N/P in BTC), the same tiers with their
+ * floors in BTC at 60,000 (floor / 60,000), entries drawn with the inverse formulas so
+ * that the same band stays quiet. Compare its figures with a linear run (docs/
+ * performance.md does, alternating runs). The cross and ADL measurements are skipped
+ * (cross mode is not supported on inverse markets; the ADL bench is linear).
  *
  * One engine, one BTCUSDT-like market (tick 0.1, step 0.001, Binance's ten BTCUSDT
  * maintenance tiers), N isolated positions (longs and shorts, leverage 2x to 100x, sizes
@@ -99,6 +107,10 @@
 #define ENTRY_HI 660000LL   /* ... 66,000 USDT (ticks) */
 #define LEVEL_PPM 800000LL  /* the engine's default margin-call level, 0.8 */
 #define DEPOSIT (10000000LL * ONE) /* per account: 10 million USDT */
+#define P0_USD 60000LL      /* the mark in USD: an inverse tier floor is floor / P0_USD BTC */
+#define INV_CONTRACTS 60LL  /* contracts of 1 USD per 0.001 BTC at 60,000 */
+
+static int inverse; /* --inverse */
 
 /* A maintenance tier: floor in USDT, mmr in ppm, max leverage. */
 typedef struct {
@@ -363,7 +375,21 @@ static void draw(bench *b, spec *s)
     if (lev > TIERS[tier_of(n_hi)].max_lev)
         lev = TIERS[tier_of(n_hi)].max_lev;
     s->side = (rng_next(r) & 1) ? MARGIN_LONG : MARGIN_SHORT;
-    if (s->side == MARGIN_LONG) {
+    if (inverse) {
+        /* inverse, M = N/(E*L): the level-λ price is E*L*(r + λ)/(λ*(L + 1)) for a long
+         * and E*L*(λ - r)/(λ*(L - 1)) for a short (docs/formulas.md, section 15), each
+         * kept out of P0 -+ SAFE; a short at 1x has none */
+        if (s->side == MARGIN_LONG) {
+            int64_t emax = (P0 - SAFE) * LEVEL_PPM * (lev + 1) / (lev * (LEVEL_PPM + mmr));
+            if (emax < hi)
+                hi = emax;
+        } else if (lev > 1) {
+            int64_t den = lev * (LEVEL_PPM - mmr);
+            int64_t emin = ((P0 + SAFE) * LEVEL_PPM * (lev - 1) + den - 1) / den;
+            if (emin > lo)
+                lo = emin;
+        }
+    } else if (s->side == MARGIN_LONG) {
         int64_t emax = (P0 - SAFE) * (LEVEL_PPM - mmr) * lev / (LEVEL_PPM * (lev - 1));
         if (emax < hi)
             hi = emax;
@@ -373,7 +399,7 @@ static void draw(bench *b, spec *s)
         if (emin > lo)
             lo = emin;
     }
-    s->qty = steps * STEP;
+    s->qty = inverse ? steps * INV_CONTRACTS * ONE : steps * STEP;
     s->price = (lo + (int64_t)rng_below(r, (uint64_t)(hi - lo + 1))) * TICK;
     s->lev = lev * ONE;
     s->account = 1 + rng_below(r, b->naccounts);
@@ -398,11 +424,18 @@ static uint64_t new_market(margin_engine *e, const char *symbol, int64_t tick, i
     int rc;
     if ((rc = margin_market_new(e, symbol, &id)) != MARGIN_OK ||
         (rc = margin_market_set(e, id, MARGIN_MKT_TICK, tick)) != MARGIN_OK ||
-        (rc = margin_market_set(e, id, MARGIN_MKT_STEP, step)) != MARGIN_OK)
+        (rc = margin_market_set(e, id, MARGIN_MKT_STEP, inverse ? ONE : step)) != MARGIN_OK)
         die("creating the market", e, rc);
+    if (inverse && ((rc = margin_market_set(e, id, MARGIN_MKT_CONTRACT,
+                                            MARGIN_CONTRACT_INVERSE)) != MARGIN_OK ||
+                    (rc = margin_market_set(e, id, MARGIN_MKT_CONTRACT_SIZE, ONE)) != MARGIN_OK))
+        die("making the market inverse", e, rc);
     for (k = 0; k < ntiers; k++)
-        if ((rc = margin_market_add_tier(e, id, tiers[k].floor * ONE, tiers[k].mmr_ppm * 100,
-                                         tiers[k].max_lev * ONE, MARGIN_DERIVE)) != MARGIN_OK)
+        if ((rc = margin_market_add_tier(e, id,
+                                         inverse ? tiers[k].floor * ONE / P0_USD
+                                                 : tiers[k].floor * ONE,
+                                         tiers[k].mmr_ppm * 100, tiers[k].max_lev * ONE,
+                                         MARGIN_DERIVE)) != MARGIN_OK)
             die("margin_market_add_tier", e, rc);
     if ((rc = margin_mark_update(e, id, mark)) != MARGIN_OK)
         die("margin_mark_update", e, rc);
@@ -1180,16 +1213,21 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
         measure_open_close(&b, &rep);
     if (want(R_LIQUIDATION) || want_any(R_LIQ_MIN_REDUCE, R_LIQ_SLICES + 1))
         measure_liquidation(&b, &rep, R_LIQUIDATION, MARGIN_LIQ_POLICY_FULL);
-    if (want(R_LIQ_MIN_REDUCE))
+    if (inverse && want_any(R_LIQ_MIN_REDUCE, R_LIQ_SLICES + 1) && !json)
+        printf("(--inverse: the partial policies are skipped: not supported on inverse "
+               "markets)\n");
+    if (want(R_LIQ_MIN_REDUCE) && !inverse)
         measure_liquidation(&b, &rep, R_LIQ_MIN_REDUCE, MARGIN_LIQ_POLICY_MIN_REDUCE);
-    if (want(R_LIQ_TIER_DOWN))
+    if (want(R_LIQ_TIER_DOWN) && !inverse)
         measure_liquidation(&b, &rep, R_LIQ_TIER_DOWN, MARGIN_LIQ_POLICY_TIER_DOWN);
-    if (want(R_LIQ_SLICES))
+    if (want(R_LIQ_SLICES) && !inverse)
         measure_liquidation(&b, &rep, R_LIQ_SLICES, MARGIN_LIQ_POLICY_SLICES);
     if (want(R_SNAP_BYTES) && want_any(0, R_SNAP_SAVE))
         snapshot_size_at_end(&b, &rep);
 
-    if (want(R_ADL)) { /* its own engine: the bench's first */
+    if (want(R_ADL) && inverse && !json)
+        printf("(--inverse: adl_liquidation is skipped: its bench is a linear market)\n");
+    if (want(R_ADL) && !inverse) { /* its own engine: the bench's first */
         margin_engine_free(b.e);
         b.e = NULL;
         measure_adl(n, quick, seed, &rep);
@@ -1780,6 +1818,12 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
 {
     if (want_any(0, R_X_FIRST) && run_isolated(n, json, quick, seed) != 0)
         return 1;
+    if (inverse) {
+        if (!json && want_any(R_X_FIRST, R_COUNT))
+            printf("(--inverse: the cross measurements are skipped: cross mode is not "
+                   "supported on inverse markets)\n");
+        return 0;
+    }
     if (want_any(R_X_FIRST, R_COUNT))
         return run_cross(n, json, quick, seed);
     return 0;
@@ -1790,7 +1834,7 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: margin-bench [--positions N] [--json] [--quick] [--seed S] "
-               "[--only NAME,...] [--data FILE]\n"
+               "[--only NAME,...] [--data FILE] [--inverse]\n"
                "  --positions N  only N open positions (default: 1000, 10000, 100000, 1000000);\n"
                "                 the cross measurements use N cross accounts (N/10 in the "
                "replay)\n"
@@ -1799,6 +1843,7 @@ static void usage(FILE *f)
                "  --seed S       seed of the position generator (default 1)\n"
                "  --only NAMES   only these measurements (comma-separated names), e.g. for "
                "profiling\n"
+               "  --inverse      the isolated measurements on an inverse (coin-margined) market\n"
                "  --data FILE    the BTC/USDT one-minute candles replayed by "
                "cross_band_resplits\n"
                "                 (default %s; skipped when missing)\n",
@@ -1859,13 +1904,19 @@ static void print_machine(int json, int quick)
         json_string(margin_version_string());
         printf(",\"loadavg\":");
         json_string(load);
-        printf(",\"quick\":%d}\n", quick);
+        printf(",\"quick\":%d,\"inverse\":%d}\n", quick, inverse);
     } else {
         printf("libmargin %s benchmark%s\n", margin_version_string(),
                quick ? " (--quick: minimal samples, not a measurement)" : "");
         printf("machine:  %s, %ld cores online, load average %s\n", cpu, cores, load);
         printf("build:    %s, CFLAGS \"%s\", __OPTIMIZE__ %s\n", compiler(),
                MARGIN_BENCH_CFLAGS, optimized() ? "defined" : "not defined");
+        if (inverse)
+            printf("market:   inverse BTCUSD-like (--inverse), contracts of 1 USD, tick 0.1, "
+                   "step 1 contract, %zu tiers on the BTC value; mark 60000; no-trigger marks "
+                   "within 60000 +- 30\n",
+                   NTIERS);
+        else
         printf("market:   BTCUSDT-like, tick 0.1, step 0.001, %zu tiers; mark 60000; "
                "no-trigger marks within 60000 +- 30\n",
                NTIERS);
@@ -1886,6 +1937,8 @@ int main(int argc, char **argv)
             json = 1;
         } else if (strcmp(arg, "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(arg, "--inverse") == 0) {
+            inverse = 1;
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 0;
