@@ -305,9 +305,10 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
             }
         }
     }
-    if (best > 0 && best < INT64_MAX) {
-        /* a maintenance amount above floor*rate makes (N/P)*r - cum negative at low values,
-         * where the maintenance margin is 0: then the threshold is the bankruptcy price */
+    if (best > 0 && best < INT64_MAX && !m->mm_convex) {
+        /* a maintenance amount above floor*rate (tiers whose amounts do not follow the
+         * recurrence: not mm_convex) makes (N/P)*r - cum negative at low values, where the
+         * maintenance margin is 0: then the threshold is the bankruptcy price */
         int kk = best_k >= 0 ? best_k : margin__inv_tier(m, qty, best);
         int64_t v;
         if ((rc = margin__inv_rate_of(m, qty, best, m->tiers[kk].mmr + m->close_fee,

@@ -35,24 +35,21 @@ int margin__wide_mul(margin__wide *x, margin__i128 v)
 {
     u128 m = v < 0 ? (u128)0 - (u128)v : (u128)v;
     uint64_t b[2], r[L + 2];
-    int i, j;
+    int i, j, nx = top(x->w, L), nb;
     b[0] = (uint64_t)m;
     b[1] = (uint64_t)(m >> 64);
+    nb = b[1] ? 2 : 1;
+    if (nx + nb > L + 2) /* (cannot be: nx <= L, nb <= 2) */
+        return MARGIN_EOVERFLOW;
     memset(r, 0, sizeof r);
-    for (i = 0; i < L; i++) {
+    for (i = 0; i < nx; i++) {
         uint64_t carry = 0;
-        if (x->w[i] == 0)
-            continue;
-        for (j = 0; j < 2; j++) {
+        for (j = 0; j < nb; j++) {
             u128 t = (u128)x->w[i] * b[j] + r[i + j] + carry; /* < 2^128 */
             r[i + j] = (uint64_t)t;
             carry = (uint64_t)(t >> 64);
         }
-        for (j = i + 2; carry != 0 && j < L + 2; j++) {
-            u128 t = (u128)r[j] + carry;
-            r[j] = (uint64_t)t;
-            carry = (uint64_t)(t >> 64);
-        }
+        r[i + nb] = carry; /* (r[i + nb] was 0: nothing above row i yet) */
     }
     if (r[L] != 0 || r[L + 1] != 0)
         return MARGIN_EOVERFLOW;
@@ -209,7 +206,32 @@ int margin__wide_div(const margin__wide *num, const margin__wide *den, int round
     u128 mag;
     if (top(den->w, L) == 0 || !margin__rounding_ok(rounding))
         return MARGIN_EINVAL;
-    mag_divmod(num->w, den->w, q, r);
+    if (top(num->w, L) <= 2 && top(den->w, L) <= 2) { /* both below 2^128: one division */
+        u128 a = ((u128)num->w[1] << 64) | num->w[0], b = ((u128)den->w[1] << 64) | den->w[0];
+        u128 qq, rr;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (b >> 64 == 0 && a >> 64 < b) { /* the quotient fits 64 bits: one divq */
+            uint64_t q64, r64;
+            __asm__("divq %4"
+                    : "=a"(q64), "=d"(r64)
+                    : "a"((uint64_t)a), "d"((uint64_t)(a >> 64)), "rm"((uint64_t)b));
+            qq = q64;
+            rr = r64;
+        } else
+#endif
+        {
+            qq = a / b;
+            rr = a - qq * b;
+        }
+        memset(q, 0, sizeof q);
+        memset(r, 0, sizeof r);
+        q[0] = (uint64_t)qq;
+        q[1] = (uint64_t)(qq >> 64);
+        r[0] = (uint64_t)rr;
+        r[1] = (uint64_t)(rr >> 64);
+    } else {
+        mag_divmod(num->w, den->w, q, r);
+    }
     neg = margin__wide_sign(num) * margin__wide_sign(den) < 0;
     for (i = 2; i < L; i++)
         if (q[i] != 0)
@@ -251,7 +273,11 @@ int margin__muldiv2(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128
                     margin__i128 *out)
 {
     margin__wide n, k;
+    margin__i128 x, y;
     int rc;
+    /* both products in 128 bits (the usual case of a value or a fee): one division */
+    if (!__builtin_mul_overflow(a, b, &x) && !__builtin_mul_overflow(c, d, &y) && y != 0)
+        return margin__div128(x, y, rounding, out);
     margin__wide_set(&n, a);
     margin__wide_set(&k, c);
     if ((rc = margin__wide_mul(&n, b)) != MARGIN_OK || (rc = margin__wide_mul(&k, d)) != MARGIN_OK)
