@@ -1118,7 +1118,10 @@ int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, i
         rc = margin__ratio_at(m, p, mark, &v);
         break;
     case MARGIN_AT_LIQ_PRICE:
-        rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, ONE, &v);
+        /* an isolated position keeps it: its trigger, recomputed by every change of its
+         * size, entry or margin (margin__reindex) */
+        v = p->liq;
+        rc = MARGIN_OK;
         break;
     case MARGIN_AT_BANKRUPTCY_PRICE:
         rc = margin__bankruptcy(m, p, &v);
