@@ -368,7 +368,9 @@ static void draw(bench *b, spec *s)
     unsigned e2 = (unsigned)rng_below(r, 12);
     int64_t steps = ((int64_t)1 << e2) + (int64_t)rng_below(r, (uint64_t)1 << e2);
     int64_t lev = 2 + (int64_t)rng_below(r, 99); /* 2x .. 100x */
-    int64_t n_hi = steps * (ENTRY_HI) / 10000;   /* notional at the highest entry, USDT */
+    /* notional at the highest entry, USDT; inverse: the value at the lowest entry, in USD
+     * at 60,000 (+1: the tier floors in BTC are rounded down) */
+    int64_t n_hi = inverse ? steps * INV_CONTRACTS * P0 / ENTRY_LO + 1 : steps * (ENTRY_HI) / 10000;
     int64_t n_cap = steps * (P0 * 12 / 10) / 10000;
     int64_t mmr = TIERS[tier_of(n_cap)].mmr_ppm;
     int64_t lo = ENTRY_LO, hi = ENTRY_HI;
