@@ -24,14 +24,32 @@ static margin__i128 n_of(const margin__market *m, int64_t qty)
     return (margin__i128)qty * m->csize; /* two values below 2^63 */
 }
 
+/* G and H with their common power of ten taken out (every formula below is a ratio in
+ * which each term of the numerator and of the denominator has exactly one factor G or H,
+ * so 10^min(ps, qs) cancels): 1 and 1 at equal scales */
 static margin__i128 g_of(const margin__market *m)
 {
-    return margin__pow10_128(m->price_scale);
+    return margin__pow10_128(m->price_scale > m->qty_scale ? m->price_scale - m->qty_scale : 0);
 }
 
 static margin__i128 h_of(const margin__market *m)
 {
-    return margin__pow10_128(m->qty_scale);
+    return margin__pow10_128(m->qty_scale > m->price_scale ? m->qty_scale - m->price_scale : 0);
+}
+
+/* round(a*b / (c*d)): with b in 64 bits and c*d in 128 (the usual sizes) by
+ * margin__muldiv_u64, else in 384 bits */
+static int ratio(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d, int rounding,
+                 margin__i128 *out)
+{
+    margin__i128 cd;
+    if (b < 0) { /* a and b below 2^127 in magnitude: -a fits */
+        a = -a;
+        b = -b;
+    }
+    if ((b >> 64) == 0 && !__builtin_mul_overflow(c, d, &cd) && cd != 0)
+        return margin__muldiv_u64(a, (uint64_t)b, cd, rounding, out);
+    return margin__muldiv2(a, b, c, d, rounding, out);
 }
 
 /* w = a * b * c (three int128 factors, below 2^384 when their lengths add up to 383) */
@@ -62,7 +80,7 @@ int margin__inv_value(const margin__market *m, int64_t qty, int64_t price, int r
     if (price <= 0)
         return MARGIN_EOVERFLOW;
     /* n < 2^126, G <= 10^18; P < 2^63, H <= 10^18 */
-    if ((rc = margin__muldiv2(n_of(m, qty), g_of(m), price, h_of(m), rounding, &r)) != MARGIN_OK)
+    if ((rc = ratio(n_of(m, qty), g_of(m), price, h_of(m), rounding, &r)) != MARGIN_OK)
         return rc;
     return margin__narrow(r, out);
 }
@@ -100,9 +118,8 @@ int margin__inv_pnl(const margin__market *m, int side, int64_t qty, int64_t entr
     if (price <= 0 || entry <= 0)
         return MARGIN_EOVERFLOW;
     /* s*n < 2^126; (P - E)*G below 2^63 * 2^60; E*P below 2^126; H <= 10^18 */
-    if ((rc = margin__muldiv2(side * n_of(m, qty), ((margin__i128)price - entry) * g_of(m),
-                              (margin__i128)entry * price, h_of(m), MARGIN_ROUND_FLOOR, &r)) !=
-        MARGIN_OK)
+    if ((rc = ratio(side * n_of(m, qty), ((margin__i128)price - entry) * g_of(m),
+                    (margin__i128)entry * price, h_of(m), MARGIN_ROUND_FLOOR, &r)) != MARGIN_OK)
         return rc;
     return margin__narrow(r, out);
 }
@@ -113,8 +130,8 @@ int margin__inv_initial(const margin__market *m, int64_t qty, int64_t price, int
     margin__i128 r;
     int rc;
     /* G*10^8 <= 10^26; P*L below 2^126 */
-    if ((rc = margin__muldiv2(n_of(m, qty), g_of(m) * ONE, (margin__i128)price * lev, h_of(m),
-                              MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
+    if ((rc = ratio(n_of(m, qty), g_of(m) * ONE, (margin__i128)price * lev, h_of(m),
+                    MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
         return rc;
     return margin__narrow(r, out);
 }
@@ -125,7 +142,7 @@ int margin__inv_rate_of(const margin__market *m, int64_t qty, int64_t price, int
     margin__i128 r;
     int rc;
     /* G*rate: |rate| <= 10^8, so below 10^26; H*10^8 <= 10^26 */
-    if ((rc = margin__muldiv2(n_of(m, qty), g_of(m) * rate, price, h_of(m) * ONE, rounding, &r)) !=
+    if ((rc = ratio(n_of(m, qty), g_of(m) * rate, price, h_of(m) * ONE, rounding, &r)) !=
         MARGIN_OK)
         return rc;
     return margin__narrow(r, out);
@@ -275,6 +292,33 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
         int step = (pass == 0) == (side > 0) ? 1 : -1;
         for (k = start; k >= 0 && k < nt; k += step) {
             int64_t r = m->tiers[k].mmr + m->close_fee;
+            margin__i128 a, d, x, y;
+            /* the usual sizes: A = n*(r + s*L)*G and D in 128 bits, P = A*E / D with one
+             * step of division (margin__muldiv_u64) */
+            if (!__builtin_mul_overflow(n, (margin__i128)(r + side * level), &a) &&
+                !__builtin_mul_overflow(a, g, &a) &&
+                !__builtin_mul_overflow((margin__i128)level * margin +
+                                            (margin__i128)m->tiers[k].cum * ONE,
+                                        (margin__i128)entry, &x) &&
+                !__builtin_mul_overflow(x, h, &x) &&
+                !__builtin_mul_overflow(n, (margin__i128)side * level, &y) &&
+                !__builtin_mul_overflow(y, g, &y) && !__builtin_add_overflow(x, y, &d)) {
+                margin__i128 pr;
+                if (side < 0 && d >= 0) {
+                    price = INT64_MAX;
+                } else if (d == 0) {
+                    price = INT64_MAX;
+                } else {
+                    rc = margin__muldiv_u64(a, (uint64_t)entry, d, RUP(side), &pr);
+                    if (rc == MARGIN_EOVERFLOW || (rc == MARGIN_OK && pr > INT64_MAX))
+                        price = (a > 0) == (d > 0) ? INT64_MAX : 0;
+                    else if (rc != MARGIN_OK)
+                        return rc;
+                    else
+                        price = pr > 0 ? (int64_t)pr : 0;
+                }
+                goto have_price;
+            }
             /* n*(r + s*L)*G*E: 2^126 * 2^28 * 2^60 * 2^63; the denominator's terms:
              * (L*M + cum*10^8) below 2^91, times E*H; L*n*G below 2^27 * 2^126 * 2^60 */
             if ((rc = prod3(&num, n, r + side * level, g)) != MARGIN_OK ||
@@ -290,6 +334,7 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
             } else if ((rc = price_of(&num, &den, RUP(side), &price)) != MARGIN_OK) {
                 return rc;
             }
+        have_price:
             if (price == INT64_MAX || price <= 0) {
                 if (k == k0 && pass == 0)
                     best = price;

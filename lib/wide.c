@@ -269,6 +269,126 @@ int margin__wide_div(const margin__wide *num, const margin__wide *den, int round
     return MARGIN_OK;
 }
 
+/* floor((u2:u1:u0) / v) and the remainder, for v >= 2^64 and (u2:u1) < v (the quotient
+ * fits 64 bits): one step of algorithm D (normalized, the estimate from the top limbs,
+ * at most two corrections, one add-back). */
+static uint64_t div3by2(uint64_t u2, uint64_t u1, uint64_t u0, u128 v, u128 *rem)
+{
+    int s = __builtin_clzll((uint64_t)(v >> 64));
+    u128 vn = v << s;
+    uint64_t vn1 = (uint64_t)(vn >> 64), vn0 = (uint64_t)vn;
+    /* (u2:u1) < v: after the shift the top limb is 0, the rest (n2:n1:n0) */
+    uint64_t n2 = s ? (u2 << s) | (u1 >> (64 - s)) : u2;
+    uint64_t n1 = s ? (u1 << s) | (u0 >> (64 - s)) : u1;
+    uint64_t n0 = u0 << s;
+    u128 top = ((u128)n2 << 64) | n1, qhat, rhat, p, r;
+    uint64_t carry, borrow, lo;
+    if (n2 >= vn1) { /* (n2:n1) < vn, so n2 == vn1: the estimate is 2^64 - 1 */
+        qhat = UINT64_MAX;
+        rhat = top - qhat * vn1;
+    } else { /* n2 < vn1: the quotient fits 64 bits */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        uint64_t q64, r64;
+        __asm__("divq %4" : "=a"(q64), "=d"(r64) : "a"(n1), "d"(n2), "rm"(vn1));
+        qhat = q64;
+        rhat = r64;
+#else
+        qhat = top / vn1;
+        rhat = top % vn1;
+#endif
+    }
+    while (rhat >> 64 == 0 && qhat * vn0 > ((rhat << 64) | n0)) {
+        qhat--;
+        rhat += vn1;
+    }
+    /* (n2:n1:n0) - qhat*(vn1:vn0), in three limbs */
+    p = qhat * vn0;
+    lo = (uint64_t)p;
+    carry = (uint64_t)(p >> 64);
+    borrow = n0 < lo;
+    n0 -= lo;
+    p = qhat * vn1 + carry; /* < 2^128 */
+    {
+        u128 mid = ((u128)n2 << 64 | n1);
+        u128 sub = p + borrow;
+        if (sub > mid) { /* one too many: add vn back */
+            qhat--;
+            r = (((u128)(uint64_t)(mid - sub) << 64) | n0) + vn; /* the true remainder < vn */
+        } else {
+            r = ((mid - sub) << 64) | n0;
+        }
+    }
+    *rem = r >> s;
+    return (uint64_t)qhat;
+}
+
+int margin__muldiv_u64(margin__i128 a, uint64_t b, margin__i128 d, int rounding,
+                       margin__i128 *out)
+{
+    u128 am = a < 0 ? (u128)0 - (u128)a : (u128)a, dm = d < 0 ? (u128)0 - (u128)d : (u128)d;
+    u128 lo = (u128)(uint64_t)am * b, hi = (u128)(uint64_t)(am >> 64) * b + (lo >> 64);
+    uint64_t u0 = (uint64_t)lo, u1 = (uint64_t)hi, u2 = (uint64_t)(hi >> 64);
+    int neg = (a < 0) != (d < 0), up = 0;
+    u128 q, r;
+    if (dm == 0 || !margin__rounding_ok(rounding))
+        return MARGIN_EINVAL;
+    if (dm >> 64 == 0) { /* a divisor of one limb: three steps of short division */
+        uint64_t dv = (uint64_t)dm, rr = 0, qd[3];
+        uint64_t ud[3];
+        int j;
+        ud[0] = u0;
+        ud[1] = u1;
+        ud[2] = u2;
+        for (j = 2; j >= 0; j--) {
+            u128 t = ((u128)rr << 64) | ud[j];
+            qd[j] = (uint64_t)(t / dv);
+            rr = (uint64_t)(t % dv);
+        }
+        if (qd[2] != 0)
+            return MARGIN_EOVERFLOW;
+        q = ((u128)qd[1] << 64) | qd[0];
+        r = rr;
+        if (q >> 127)
+            return MARGIN_EOVERFLOW;
+        goto rounded;
+    }
+    if ((((u128)u2 << 64) | u1) >= dm) {
+        margin__wide n, k; /* the general case */
+        margin__wide_set(&n, a);
+        margin__wide_set(&k, d);
+        if (margin__wide_mul(&n, (margin__i128)b) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        return margin__wide_div(&n, &k, rounding, out);
+    }
+    q = div3by2(u2, u1, u0, dm, &r);
+rounded:
+    if (r != 0) {
+        switch (rounding) {
+        case MARGIN_ROUND_FLOOR:
+            up = neg;
+            break;
+        case MARGIN_ROUND_CEIL:
+            up = !neg;
+            break;
+        case MARGIN_ROUND_TRUNC:
+            break;
+        case MARGIN_ROUND_AWAY:
+            up = 1;
+            break;
+        case MARGIN_ROUND_HALF_EVEN:
+            up = r > dm - r || (r == dm - r && (q & 1));
+            break;
+        default:
+            return MARGIN_ERANGE;
+        }
+    }
+    if (q + (u128)up > ((u128)1 << 127) - (neg ? 0 : 1))
+        return MARGIN_EOVERFLOW;
+    q += (u128)up;
+    *out = neg ? (margin__i128)((u128)0 - q) : (margin__i128)q;
+    return MARGIN_OK;
+}
+
 int margin__muldiv2(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d, int rounding,
                     margin__i128 *out)
 {

@@ -38,4 +38,10 @@ int margin__wide_div(const margin__wide *num, const margin__wide *den, int round
 int margin__muldiv2(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d, int rounding,
                     margin__i128 *out);
 
+/* round(a * b / d) for b < 2^64, d != 0: a fast path for a 192-bit product divided by a
+ * divisor of 65 to 127 bits whose quotient fits 64 bits (the general case otherwise);
+ * same statuses */
+int margin__muldiv_u64(margin__i128 a, uint64_t b, margin__i128 d, int rounding,
+                       margin__i128 *out);
+
 #endif

@@ -170,6 +170,52 @@ START_TEST(test_against_model)
 }
 END_TEST
 
+/* margin__muldiv_u64 (a * b / d, b below 2^64) against the same model, with divisors of
+ * 65 to 127 bits and quotients below 2^64 (its fast path, one step of algorithm D) as
+ * well as the rest (the general path): a random a, b, and d = a*b / k for a random k of
+ * up to 64 bits, plus or minus a little, so that the quotient sits near k. */
+START_TEST(test_muldiv_u64)
+{
+    static const int modes[] = {MARGIN_ROUND_FLOOR, MARGIN_ROUND_CEIL, MARGIN_ROUND_TRUNC,
+                                MARGIN_ROUND_AWAY, MARGIN_ROUND_HALF_EVEN};
+    uint64_t rng = 0x64D + (uint64_t)_i;
+    int i, m, fast = 0;
+    for (i = 0; i < 20000; i++) {
+        margin__i128 a = draw(&rng), d, got, want;
+        uint64_t b = splitmix64(&rng) >> (splitmix64(&rng) % 64);
+        margin__u128 k = 1 + (splitmix64(&rng) >> (splitmix64(&rng) % 64)), prod_hi;
+        if (b == 0)
+            b = 1;
+        /* d about |a|*b/k when that fits, else random */
+        prod_hi = (mag(a) >> 64) * b;
+        if (prod_hi >> 62 == 0) {
+            margin__u128 ab = (mag(a) >> 32) * b; /* |a|*b / 2^32, below 2^126 */
+            d = (margin__i128)((ab / k) << 1 >> 1);
+            if (ab / k < ((margin__u128)1 << 94))
+                d = (margin__i128)((ab / k) << 32) + (margin__i128)(splitmix64(&rng) % 1000) - 500;
+        } else {
+            d = draw(&rng);
+        }
+        if (d == 0)
+            d = 1;
+        if (splitmix64(&rng) & 1)
+            d = -d;
+        fast += mag(d) >> 64 != 0;
+        for (m = 0; m < 5; m++) {
+            int ok = model(a, (margin__i128)b, d, 1, modes[m], &want);
+            int rc = margin__muldiv_u64(a, b, d, modes[m], &got);
+            if (ok) {
+                ck_assert_int_eq(rc, MARGIN_OK);
+                ck_assert_msg(got == want, "case %d mode %d differs from the model", i, m);
+            } else {
+                ck_assert_int_eq(rc, MARGIN_EOVERFLOW);
+            }
+        }
+    }
+    ck_assert_int_gt(fast, 5000);
+}
+END_TEST
+
 /* Worked by hand. 10^30 * 10^30 / (3 * 10^20) = 3.33.. * 10^39: beyond 2^127 (1.7 * 10^38),
  * overflow; / (3 * 10^22) = 10^38/3 = 3.33.. * 10^37: floor 33..3 (38 threes), ceil ..4, half-even
  * ..3; -7 * 5 / 2 = -17.5: floor -18, ceil -17, trunc -17, away -18, half-even -18;
@@ -243,6 +289,7 @@ Suite *suite_wide(void)
     Suite *s = suite_create("wide");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_against_model, 0, 3);
+    tcase_add_loop_test(tc, test_muldiv_u64, 0, 2);
     tcase_add_test(tc, test_by_hand);
     tcase_add_test(tc, test_add_mul);
     suite_add_tcase(s, tc);
