@@ -116,9 +116,6 @@ int margin__pool_set(margin_engine *e, margin__market *m, int32_t key, int64_t v
     case MARGIN_MKT_ADL_RANKING:
         if (value != MARGIN_ADL_RANK_BINANCE && value != MARGIN_ADL_RANK_BITMEX)
             return margin__fail(e, MARGIN_EINVAL, "unknown ADL ranking option %lld", (long long)value);
-        if (value == MARGIN_ADL_RANK_BITMEX && m->contract == MARGIN_CONTRACT_INVERSE)
-            return margin__fail(e, MARGIN_ENOTSUP,
-                                "BitMEX's ADL ranking is not supported on inverse markets yet");
         m->adl_rank = (int32_t)value;
         return MARGIN_OK;
     default: /* MARGIN_MKT_INSURANCE */
@@ -184,6 +181,12 @@ int64_t margin__adl_score(const margin_engine *e, const margin__position *p, int
         if (gap <= 0)
             return 0; /* at or past the bankruptcy price */
         s_move = p->side > 0 ? mark - p->entry : p->entry - mark;
+        if (m->contract == MARGIN_CONTRACT_INVERSE) {
+            /* values -s*N/P: PnL% = s(P - E)/P, effective leverage BP / s(P - BP) */
+            if (s_move > 0)
+                return two_ratios(s_move, mark, bp, gap);
+            return two_ratios(s_move, mark, gap, bp);
+        }
         if (s_move > 0) /* PnL% * leverage = (s(P - E)/E) * P / s(P - BP) */
             return two_ratios(s_move, p->entry, mark, gap);
         /* PnL% / leverage = (s(P - E)/E) * s(P - BP) / P */

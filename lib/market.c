@@ -245,10 +245,6 @@ static int set_contract(margin_engine *e, margin__market *m, int32_t key, int64_
         return margin__fail(e, MARGIN_ENOTSUP,
                             "partial liquidation policies are not supported on inverse "
                             "markets yet: set MARGIN_MKT_LIQ_POLICY to full first");
-    if (key == MARGIN_MKT_CONTRACT && value == MARGIN_CONTRACT_INVERSE &&
-        m->adl_rank == MARGIN_ADL_RANK_BITMEX)
-        return margin__fail(e, MARGIN_ENOTSUP,
-                            "BitMEX's ADL ranking is not supported on inverse markets yet");
     if (key == MARGIN_MKT_CONTRACT) {
         m->contract = (int32_t)value;
         market_scales(m); /* (the default minimum price) */

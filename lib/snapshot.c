@@ -908,9 +908,7 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
                 (m->mark != 0 && m->mark < m->min_price))
                 return bad(r, "contract type, contract size, settlement asset or minimum price",
                            i);
-            if (m->contract == MARGIN_CONTRACT_INVERSE &&
-                (m->liq_policy != MARGIN_LIQ_POLICY_FULL ||
-                 m->adl_rank != MARGIN_ADL_RANK_BINANCE))
+            if (m->contract == MARGIN_CONTRACT_INVERSE && m->liq_policy != MARGIN_LIQ_POLICY_FULL)
                 return bad(r, "contract type (an inverse market with a policy it does not "
                               "support)",
                            i);

@@ -220,8 +220,8 @@ END_TEST
 /* One settlement asset per engine: a second market takes the first one's contract type
  * and asset; changing either while another market exists fails with MARGIN_EASSET and
  * changes nothing; a market alone may change them until it has had positions
- * (MARGIN_ESTATE). Cross mode, partial policies and BitMEX's ranking are refused on an
- * inverse market (MARGIN_ENOTSUP). Marks and fills below the minimum price (0.01 by
+ * (MARGIN_ESTATE). Cross mode and the partial policies are refused on an inverse market
+ * (MARGIN_ENOTSUP). Marks and fills below the minimum price (0.01 by
  * default on an inverse market) are refused (MARGIN_ERANGE). */
 START_TEST(test_one_asset_per_engine)
 {
@@ -241,8 +241,6 @@ START_TEST(test_one_asset_per_engine)
     ck_assert_int_eq(v, 1);
     ck_assert_int_eq(margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS), MARGIN_ENOTSUP);
     ck_assert_int_eq(margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE),
-                     MARGIN_ENOTSUP);
-    ck_assert_int_eq(margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX),
                      MARGIN_ENOTSUP);
     ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MIN_PRICE, &v));
     ck_assert_int_eq(v, D("0.01"));
@@ -265,6 +263,31 @@ START_TEST(test_one_asset_per_engine)
 }
 END_TEST
 
+/* BitMEX's ADL ranking on an inverse market, where values are -s*N/P: PnL% = s(P - E)/P
+ * and the effective leverage BP / s(P - BP). 10,000 contracts of 1 USD at 10,000, 10x
+ * (M = 0.1 BTC), the mark at 11,000.
+ * The long: BP = N/(N/E + M) = 10,000/1.1 = 9,090.90909090.. (up: 9,090.90909091), gap
+ * P - BP = 1,909.09090909; PnL% = 1,000/11,000 = 0.09090909 (down, at scale 8: 9,090,909);
+ * score = floor(9,090,909 x 909,090,909,091 / 190,909,090,909) = 43,290,042 (0.43290042).
+ * The short: BP = N/(N/E - M) = 10,000/0.9 = 11,111.11111111 (down), gap BP - P =
+ * 111.11111111; PnL% = -1,000/11,000 = -0.09090910 (floor: -9,090,910), a loss, so
+ * PnL% / leverage = floor(-9,090,910 x 11,111,111,111 / 1,111,111,111,111) = -90,910. */
+START_TEST(test_bitmex_ranking)
+{
+    uint64_t m, a, l, s;
+    margin_engine *e = inverse_engine("1", "0.005", MARGIN_MM_BASIS_MARK, "10000", "10", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX));
+    l = open_pos(e, a, m, MARGIN_LONG, "10000", "10000", "10", NULL);
+    s = open_pos(e, a, m, MARGIN_SHORT, "10000", "10000", "10", NULL);
+    ck_assert_int_eq(pos_at(e, l, MARGIN_AT_BANKRUPTCY_PRICE, D("10000")), D("9090.90909091"));
+    ck_assert_int_eq(pos_at(e, s, MARGIN_AT_BANKRUPTCY_PRICE, D("10000")), D("11111.11111111"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("11000")));
+    ck_assert_int_eq(pos_get(e, l, MARGIN_POS_ADL_SCORE), 43290042);
+    ck_assert_int_eq(pos_get(e, s, MARGIN_POS_ADL_SCORE), -90910);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_inverse(void)
 {
     Suite *s = suite_create("inverse");
@@ -277,6 +300,7 @@ Suite *suite_inverse(void)
     tcase_add_test(tc, test_harmonic_entry_and_fees);
     tcase_add_test(tc, test_funding);
     tcase_add_test(tc, test_one_asset_per_engine);
+    tcase_add_test(tc, test_bitmex_ranking);
     suite_add_tcase(s, tc);
     return s;
 }
