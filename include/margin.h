@@ -645,8 +645,7 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  of an engine has the same type: a new market takes the type of the engine's first
  *  market, and changing it fails with #MARGIN_EASSET while the engine has another market.
  *  Settable only before the market has had positions (#MARGIN_ESTATE). On an inverse
- *  market, cross mode and the partial liquidation policies are not supported yet
- *  (#MARGIN_ENOTSUP). @since 0.2.0 */
+ *  market, cross mode is not supported yet (#MARGIN_ENOTSUP). @since 0.2.0 */
 #define MARGIN_MKT_CONTRACT 28
 /** Quote units (USD) per contract of an inverse market, at #MARGIN_MONEY_SCALE, > 0;
  *  default 1 (BitMEX's XBTUSD: 1; Binance COIN-M BTCUSD: 100). Settable only before the

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "wide.h"
 
 #define RUP(side) ((side) > 0 ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR)
 
@@ -161,16 +162,29 @@ int64_t margin__liq_tier_down(const margin__market *m, const margin__position *p
     int k;
     /* the tiers hold the notional at the mark (at the entry, on the entry basis) */
     int64_t ref = m->mm_basis == MARGIN_MM_BASIS_ENTRY ? p->entry : mark;
-    if (margin__qp_w(m, p->qty, ref, &n) != MARGIN_OK)
+    int inverse = m->contract == MARGIN_CONTRACT_INVERSE;
+    if (inverse)
+        k = margin__inv_tier(m, p->qty, ref);
+    else if (margin__qp_w(m, p->qty, ref, &n) != MARGIN_OK)
         return 0;
-    for (k = margin__tier_at(m, n) - 1; k >= 0; k--) {
+    else
+        k = margin__tier_at(m, n);
+    for (k = k - 1; k >= 0; k--) {
         /* the largest remainder whose notional at the mark is at most floor_(k+1):
-         * Q' = floor(floor_(k+1) * 10^(ns - 8) / P) in quantity units, to the step */
-        margin__i128 cap = m->tiers[k + 1].floor;
+         * Q' = floor(floor_(k+1) * 10^(ns - 8) / P) in quantity units, to the step; an
+         * inverse market's value Q*C/P: Q' = floor(floor_(k+1) * P * 10^qs / (C * 10^ps)) */
+        margin__i128 cap = m->tiers[k + 1].floor, r;
         int64_t keep;
-        if (margin__frac64(cap, MARGIN_MONEY_SCALE, ref, m->price_scale, m->qty_scale,
-                           MARGIN_ROUND_FLOOR, &keep) != MARGIN_OK)
+        if (inverse) {
+            if (margin__muldiv2(cap, (margin__i128)ref * margin__pow10_128(m->qty_scale), m->csize,
+                                margin__pow10_128(m->price_scale), MARGIN_ROUND_FLOOR, &r) !=
+                    MARGIN_OK ||
+                margin__narrow(r, &keep) != MARGIN_OK)
+                continue;
+        } else if (margin__frac64(cap, MARGIN_MONEY_SCALE, ref, m->price_scale, m->qty_scale,
+                                  MARGIN_ROUND_FLOOR, &keep) != MARGIN_OK) {
             continue;
+        }
         keep -= keep % m->step;
         if (keep <= 0 || keep >= p->qty)
             continue;
@@ -257,7 +271,9 @@ int margin__liq_decide(const margin_engine *e, const margin__market *m,
         x.fill = pf;
         x.mark = mark;
         if (m->liq_policy == MARGIN_LIQ_POLICY_MIN_REDUCE)
-            q = min_reduce_qty(m, p, pf, mark);
+            /* inverse: by search on the same predicate (the closed form is linear) */
+            q = m->contract == MARGIN_CONTRACT_INVERSE ? margin__liq_min_search(m, p, iso_ok, &x)
+                                                       : min_reduce_qty(m, p, pf, mark);
         else if (m->liq_policy == MARGIN_LIQ_POLICY_TIER_DOWN)
             q = margin__liq_tier_down(m, p, mark, iso_ok, &x);
         else if (margin__balance_at(m, p, mark, &eq) == MARGIN_OK &&

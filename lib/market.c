@@ -178,10 +178,6 @@ static int set_liq_option(margin_engine *e, margin__market *m, int32_t key, int6
         if (value < MARGIN_LIQ_POLICY_FULL || value > MARGIN_LIQ_POLICY_SLICES)
             return margin__fail(e, MARGIN_EINVAL, "unknown liquidation policy %lld",
                                 (long long)value);
-        if (value != MARGIN_LIQ_POLICY_FULL && m->contract == MARGIN_CONTRACT_INVERSE)
-            return margin__fail(e, MARGIN_ENOTSUP,
-                                "partial liquidation policies are not supported on inverse "
-                                "markets yet");
         m->liq_policy = (int32_t)value;
         return MARGIN_OK;
     case MARGIN_MKT_SLICE_THRESHOLD:
@@ -240,11 +236,6 @@ static int set_contract(margin_engine *e, margin__market *m, int32_t key, int64_
                                     "settle in one asset (use an engine per settlement asset)",
                                     o->symbol, (long long)o->asset);
         }
-    if (key == MARGIN_MKT_CONTRACT && value == MARGIN_CONTRACT_INVERSE &&
-        m->liq_policy != MARGIN_LIQ_POLICY_FULL)
-        return margin__fail(e, MARGIN_ENOTSUP,
-                            "partial liquidation policies are not supported on inverse "
-                            "markets yet: set MARGIN_MKT_LIQ_POLICY to full first");
     if (key == MARGIN_MKT_CONTRACT) {
         m->contract = (int32_t)value;
         market_scales(m); /* (the default minimum price) */

@@ -908,10 +908,6 @@ static int get_markets(reader *r, margin_engine *t, uint32_t count)
                 (m->mark != 0 && m->mark < m->min_price))
                 return bad(r, "contract type, contract size, settlement asset or minimum price",
                            i);
-            if (m->contract == MARGIN_CONTRACT_INVERSE && m->liq_policy != MARGIN_LIQ_POLICY_FULL)
-                return bad(r, "contract type (an inverse market with a policy it does not "
-                              "support)",
-                           i);
         }
         if (i > 0 && (m->contract != t->markets[0].contract || m->asset != t->markets[0].asset))
             return bad(r, "contract type or settlement asset (differs from the first "

@@ -220,8 +220,7 @@ END_TEST
 /* One settlement asset per engine: a second market takes the first one's contract type
  * and asset; changing either while another market exists fails with MARGIN_EASSET and
  * changes nothing; a market alone may change them until it has had positions
- * (MARGIN_ESTATE). Cross mode and the partial policies are refused on an inverse market
- * (MARGIN_ENOTSUP). Marks and fills below the minimum price (0.01 by
+ * (MARGIN_ESTATE). Cross mode is refused on an inverse market (MARGIN_ENOTSUP). Marks and fills below the minimum price (0.01 by
  * default on an inverse market) are refused (MARGIN_ERANGE). */
 START_TEST(test_one_asset_per_engine)
 {
@@ -240,8 +239,6 @@ START_TEST(test_one_asset_per_engine)
     ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_SETTLE_ASSET, &v));
     ck_assert_int_eq(v, 1);
     ck_assert_int_eq(margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS), MARGIN_ENOTSUP);
-    ck_assert_int_eq(margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE),
-                     MARGIN_ENOTSUP);
     ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MIN_PRICE, &v));
     ck_assert_int_eq(v, D("0.01"));
     ck_assert_int_eq(margin_mark_update(e, m, D("0.00999999")), MARGIN_ERANGE);
@@ -288,6 +285,55 @@ START_TEST(test_bitmex_ranking)
 }
 END_TEST
 
+/* Partial liquidation on inverse markets, whole contracts (step 1). A long of 100,000
+ * contracts of 1 USD at 10,000, 10x (M = 1 BTC), fills at the mark, no clearance fee.
+ * Min-reduce, one tier of 1 %: LP = 100,000 x 1.01 / 11 = 9,181.82; the mark gaps to 9,100.
+ * Selling q at 9,100 leaves M' = 1 + floor(q x (1/10,000 - 1/9,100)) and a remainder of
+ * Q - q whose liquidation price is (Q - q) x 1.01 / (M' + (Q - q)/10,000). For q = 90,000:
+ * M' = 1 - 0.89010990 = 0.10989010, remainder 10,000: 10,100 / 1.10989010 = 9,100.0000811
+ * (up: 9,100.00008109) >= 9,100, still liquidatable; for q = 90,001: M' = 1 - 0.89011979 =
+ * 0.10988021, remainder 9,999: 10,098.99 / 1.10978021 = 9,099.99106941 < 9,100. So 90,001
+ * contracts are sold (realized -0.89011979) and 9,999 stay with 0.10988021.
+ * Tier-down, tiers 1 % from 0 and 5 % from 5 BTC (derived amount 5 x 0.04 = 0.2): LP =
+ * 100,000 x 1.05 / (1 + 0.2 + 10) = 9,375 exactly (value there 10.67 BTC: the second
+ * tier). At 9,375 the position keeps the largest remainder worth at most 5 BTC there:
+ * floor(5 x 9,375) = 46,875 contracts; the 53,125 sold realize 53,125 x (1/10,000 -
+ * 1/9,375) = -0.354166.. (down: -0.35416667), M' = 0.64583333, and the remainder's
+ * liquidation price, still in the second tier (its value there 5.27 BTC), is
+ * 46,875 x 1.05 / (0.64583333 + 0.2 + 4.6875) = 8,894.95482464 (up). */
+START_TEST(test_partial_policies)
+{
+    uint64_t m, a, p;
+    margin_engine *e = inverse_engine("1", "0.01", MARGIN_MM_BASIS_MARK, "10000", "10", &m, &a);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STEP, D("1"))); /* whole contracts */
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    p = open_pos(e, a, m, MARGIN_LONG, "100000", "10000", "10", NULL);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), D("9181.81818182"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("9100")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("9999"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("0.10988021"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_REALIZED_PNL), -D("0.89011979"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+
+    e = inverse_engine("1", "0.01", MARGIN_MM_BASIS_MARK, "10000", "10", &m, &a);
+    ck_assert_ok(e, margin_market_add_tier(e, m, D("5"), D("0.05"), 0, MARGIN_DERIVE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STEP, D("1")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_TIER_DOWN));
+    p = open_pos(e, a, m, MARGIN_LONG, "100000", "10000", "10", NULL);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), D("9375"));
+    ck_assert_ok(e, margin_mark_update(e, m, D("9375")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_QTY), D("46875"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("0.64583333"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_REALIZED_PNL), -D("0.35416667"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), D("8894.95482464"));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_inverse(void)
 {
     Suite *s = suite_create("inverse");
@@ -301,6 +347,7 @@ Suite *suite_inverse(void)
     tcase_add_test(tc, test_funding);
     tcase_add_test(tc, test_one_asset_per_engine);
     tcase_add_test(tc, test_bitmex_ranking);
+    tcase_add_test(tc, test_partial_policies);
     suite_add_tcase(s, tc);
     return s;
 }
