@@ -34,7 +34,10 @@
  * given up to floor * rate (rounded up) or above it, margin-call levels and balances up
  * to nearly INT64_MAX. Then each operation reads a few bytes; prices, quantities and amounts
  * are picked from ordinary values, exact trigger prices, 1, the maximum price, one unit
- * beyond it and INT64_MAX; funding rates reach +-0.99999999.
+ * beyond it and INT64_MAX; funding rates reach +-0.99999999. One input in two (a bit of
+ * the cross selector, where the header has MARGIN_CONTRACT_INVERSE) makes the market
+ * inverse, contracts of 1, 10 or 100 quote units, without cross accounts: then marks,
+ * fills and stops below its minimum price must be refused.
  *
  * Build and run (see fuzz/README.md):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/include -Ilib \
@@ -114,7 +117,8 @@ static struct {
     margin_engine *e[2];
     uint64_t mkt[2], acct[2][NACCT];
     int ps, qs;
-    int64_t tick, step, maxp;
+    int64_t tick, step, maxp, minp; /* minp: the lowest mark (inverse: 0.01) */
+    int inverse;
     uint64_t npos;
     unsigned cross; /* bit a: account a is in cross mode */
 } F;
@@ -545,6 +549,21 @@ static void setup(input *in)
         check(margin_market_get(F.e[k], F.mkt[k], MARGIN_MKT_QTY_SCALE, &v) == MARGIN_OK);
         F.ps = ps;
         F.qs = (int)v;
+#ifdef MARGIN_CONTRACT_INVERSE
+        F.inverse = (int)((xsel >> 3) & 1);
+        if (F.inverse) {
+            static const int64_t sizes[4] = {ONE, 10 * ONE, 100 * ONE, 1};
+            check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_CONTRACT,
+                                    MARGIN_CONTRACT_INVERSE) == MARGIN_OK);
+            check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_CONTRACT_SIZE,
+                                    sizes[(xsel >> 4) & 3]) == MARGIN_OK);
+        }
+        F.minp = 1;
+        check(margin_market_get(F.e[k], F.mkt[k], MARGIN_MKT_MIN_PRICE, &F.minp) == MARGIN_OK);
+#else
+        F.inverse = 0;
+        F.minp = 1;
+#endif
 #ifdef MARGIN_MKT_MAX_PRICE
         check(margin_market_get(F.e[k], F.mkt[k], MARGIN_MKT_MAX_PRICE, &F.maxp) == MARGIN_OK);
 #else
@@ -582,7 +601,7 @@ static void setup(input *in)
         check(margin_account_deposit(F.e[k], F.acct[k][1], 100000 * ONE) == MARGIN_OK);
         check(margin_account_deposit(F.e[k], F.acct[k][2], small_deposit) == MARGIN_OK);
         /* accounts in cross mode: none, one or two of them */
-        F.cross = (unsigned)(xsel % 8) & 6u;
+        F.cross = F.inverse ? 0u : (unsigned)(xsel % 8) & 6u; /* (linear only) */
         for (i = 0; i < NACCT; i++)
             if (F.cross & (1u << i))
                 check(margin_account_set_mode(F.e[k], F.acct[k][i], F.mkt[k],
@@ -661,13 +680,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 1: /* open */
             x = pick_qty(s2, v2, price);
             y = (int64_t)(1 + v2 % 125) * ONE;
-            if (price > F.maxp)
+            if (price > F.maxp || price < F.minp)
                 want = WANT_FAIL;
             break;
         case 2:
         case 3: /* mark (op 3: or a candle, whose low may fall below 0: any status) */
 #ifdef MARGIN_MKT_MAX_PRICE
-            want = price > F.maxp ? MARGIN_ERANGE : WANT_OK_OR_OVERFLOW;
+            want = price > F.maxp || (price >= 1 && price < F.minp) ? MARGIN_ERANGE
+                                                                     : WANT_OK_OR_OVERFLOW;
 #endif
             if (op == 3 && (s2 & 1))
                 want = WANT_ANY;
@@ -698,11 +718,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else {
                 x = pick_qty(s2, v2, price);
             }
-            if (price > F.maxp || !open_)
+            if (price > F.maxp || price < F.minp || !open_)
                 want = WANT_FAIL;
             break;
         case 5: /* close */
-            if (price > F.maxp || !open_)
+            if (price > F.maxp || price < F.minp || !open_)
                 want = WANT_FAIL;
             break;
         case 6: /* add margin */
@@ -738,16 +758,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!open_)
                 want = WANT_FAIL;
 #ifdef MARGIN_MKT_MAX_PRICE
-            else if (x > F.maxp || y > F.maxp)
+            else if (x > F.maxp || y > F.maxp || (x > 0 && x < F.minp) || (y > 0 && y < F.minp))
                 want = MARGIN_ERANGE;
 #endif
             break;
         case 10: /* funding with extreme rates */
             x = pick_rate(s2, v2);
             if (x >= ONE || x <= -ONE)
-                want = price > F.maxp ? WANT_FAIL : MARGIN_EINVAL;
+                want = price > F.maxp || price < F.minp ? WANT_FAIL : MARGIN_EINVAL;
 #ifdef MARGIN_MKT_MAX_PRICE
-            else if (price > F.maxp)
+            else if (price > F.maxp || (price >= 1 && price < F.minp))
                 want = MARGIN_ERANGE;
 #endif
             break;
