@@ -1,4 +1,4 @@
-/* A reader of the snapshot format (docs/snapshot.md, versions 1 to 3) for the fuzz harnesses,
+/* A reader of the snapshot format (docs/snapshot.md, versions 1 to 4) for the fuzz harnesses,
  * written from the document, not from lib/snapshot.c:
  *  - sw_crc32c(): the trailer's CRC-32C (Castagnoli, reflected 0x82F63B78);
  *  - sw_walk(): every field of a well-formed snapshot, in order, with its offset, size,
@@ -24,12 +24,14 @@ enum {
                       version 2: 300..303 the liquidation u8s, 304 padding, 305..309 the
                       liquidation fee and the slice options; version 3: 310 the pool's
                       market, 311 ADL, 312 ranking, 313 padding (u16), 314 the pool's
-                      balance, 315 its floor */
+                      balance, 315 its floor; version 4: 316 the contract type, 317 the
+                      minimum price given, 318 padding (6 bytes), 319 the contract size,
+                      320 the settlement asset, 321 the minimum price */
     SW_ACCT,       /* roles: 0..6 ledgers, 7 levels fired, 8 cross count, 9 a cross market,
                       10 (version 2) the last slice's time */
     SW_POSN,       /* roles: SWP_* below (a block's head: SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE) */
-    SW_EVNT,       /* roles: 0..22 fields 1..23 (version 2: 0..24, fields 1..25; version 3:
-                      0..26, fields 1..27) */
+    SW_EVNT,       /* roles: 0..22 fields 1..23 (version 2: 0..24, fields 1..25; versions 3
+                      and 4: 0..26, fields 1..27) */
     SW_HEAD,       /* a section head; roles: 3 * section index + 0 tag, 1 count, 2 length */
     SW_TRAILER     /* role 0: the CRC-32C */
 };
@@ -37,27 +39,27 @@ enum {
 enum {
     SWE_TIME = 0, SWE_INSURANCE, SWE_LAST_SEQ, SWE_LIQUIDATIONS, SWE_CROSS_EVALS, SWE_BAND,
     SWE_POLICY, SWE_FLAGS, SWE_NLEVELS, SWE_LEVEL0, SWE_CAP = SWE_LEVEL0 + 8, SWE_NPOS,
-    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0, /* 23 fields (version 2: 25, version 3: 27) */
-    SWE_DEPOSITS = SWE_CUR0 + 27 /* version 3: the insurance deposits, after the fields */
+    SWE_PAD, SWE_CLOSES, SWE_RETAIN, SWE_CUR0, /* 23 fields (version 2: 25, 3 and 4: 27) */
+    SWE_DEPOSITS = SWE_CUR0 + 27 /* version 3 on: the insurance deposits, after the fields */
 };
 
 enum {
     SWP_FLAGS = 0, SWP_STATUS, SWP_SIDE, SWP_FIRED, SWP_ACCOUNT, SWP_MARKET, SWP_QTY,
     SWP_ENTRY, SWP_MARGIN, SWP_LEVERAGE, SWP_REALIZED, SWP_FEES, SWP_FUNDING, SWP_STOP,
     SWP_TAKE, SWP_KEY_DOWN, SWP_KEY_UP, SWP_BLOCK_LIVE, SWP_BLOCK_CLOSE,
-    SWP_ADLQ /* version 3 (flag 128): the ADL quantile, after the keys */
+    SWP_ADLQ /* version 3 on (flag 128): the ADL quantile, after the keys */
 };
 
 #define SW_BLOCK 1024 /* position ids per POSN item */
 
 #define SW_NFIELDS 23    /* event fields in version 1 */
 #define SW_NFIELDS_V2 25 /* and in version 2 */
-#define SW_NFIELDS_V3 27 /* and in version 3 */
+#define SW_NFIELDS_V3 27 /* and in versions 3 and 4 */
 
 typedef struct {
     uint32_t off;  /* offset in the snapshot */
     uint16_t role; /* place in its item (see above) */
-    uint8_t size;  /* bytes: 1, 4 or 8 (a symbol: its length) */
+    uint8_t size;  /* bytes: 1, 2, 4, 6 or 8 (a symbol: its length) */
     uint8_t sec;   /* SW_* */
 } sw_field;
 
@@ -161,7 +163,7 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
     w.nf = 0;
     w.bad = 0;
     version = n >= 12 ? (uint32_t)sw_get(b + 8, 4) : 0;
-    if (n < 36 || version < 1 || version > 3 || sw_get(b + 12, 4) != 5 ||
+    if (n < 36 || version < 1 || version > 4 || sw_get(b + 12, 4) != 5 ||
         sw_get(b + 16, 8) != n)
         return 0;
     nfields = version == 1 ? SW_NFIELDS : version == 2 ? SW_NFIELDS_V2 : SW_NFIELDS_V3;
@@ -230,6 +232,13 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                     sw_take(&w, SW_MRKT, 314, 8);
                     sw_take(&w, SW_MRKT, 315, 8);
                 }
+                if (version >= 4) {
+                    sw_take(&w, SW_MRKT, 316, 1);
+                    sw_take(&w, SW_MRKT, 317, 1);
+                    sw_take(&w, SW_MRKT, 318, 6);
+                    for (r = 319; r <= 321; r++)
+                        sw_take(&w, SW_MRKT, r, 8);
+                }
                 break;
             }
             case 2: { /* ACCT */
@@ -272,7 +281,7 @@ static inline size_t sw_walk(const uint8_t *b, size_t n, sw_field *out, size_t c
                         sw_take(&w, SW_POSN, SWP_KEY_DOWN, 8);
                         sw_take(&w, SW_POSN, SWP_KEY_UP, 8);
                     }
-                    if (fl & 128u) { /* version 3 only */
+                    if (fl & 128u) { /* version 3 on */
                         if (version < 3)
                             w.bad = 1;
                         sw_take(&w, SW_POSN, SWP_ADLQ, 8);

@@ -22,7 +22,7 @@
  *  - "api": the size query (NULL/0, MARGIN_EBUFFER with the exact size, nothing written),
  *    EINVAL cases, loading into a non-empty engine (MARGIN_ESTATE, nothing changed), an
  *    engine whose options alone were set loads (the options come from the snapshot), and
- *    the empty engine's size from the format (496 bytes, format version 3).
+ *    the empty engine's size from the format (496 bytes, format version 4; a market 216).
  *  - "corrupt": wrong magic, unknown version, bad checksum (every byte, one bit each),
  *    truncation at every length, cuts with a consistent header, and out-of-range or
  *    inconsistent fields written into a valid snapshot with the CRC recomputed (each
@@ -38,8 +38,11 @@
  *    1; a later library writes its own version). tests/data/snapshot-v2.bin holds the same
  *    scenario with format 2's options set on ETHUSDT, written by a library of format 2
  *    (commit 84c4ddd) through tests/data/make-snapshot-v2.c (its comment says how). Both
- *    files load with the fund in the first market's pool, save as version 3 and load back
- *    the same; a version-2 file with a version-3 quantile flag is refused.
+ *    files load with the fund in the first market's pool and linear contracts (size 1,
+ *    asset 0, minimum price 1), save as version 4 and load back the same; a version-2 file
+ *    with a version-3 quantile flag is refused.
+ *  - "round_trip" and "corrupt" also: inverse contracts (format 4) through a save and a
+ *    load (test_contract_round_trip), and each bad contract field refused by name.
  *  - "round_trip" also: pools shared and own, deposits, ADL with a floor, BitMEX's
  *    ranking and quantiles through a save and a load (test_pool_round_trip); "corrupt":
  *    each inconsistent pool or quantile field refused by name.
@@ -75,23 +78,29 @@
 
 #define HDR 32
 #define SECHEAD 16
-/* The event fields each format version stores: 1..23 (version 1), 1..25 (2), 1..27 (3). */
+/* The format version this library writes. */
+#define VERSION 4
+/* The event fields each format version stores: 1..23 (version 1), 1..25 (2), 1..27 (3
+ * and 4). */
 #define NF_OF(v) ((v) == 1 ? 23 : (v) == 2 ? 25 : 27)
 /* ENGN: 6 i64 (48), 3 u32 (12), 8 i64 levels (64), u64 cap, u32 npos, u32 0, i64 closes,
  * i64 window (32): 156 bytes; then the current event, one i64 per stored field; version 3
  * adds an i64, the insurance deposits: 156 + 184 = 340 (v1), 156 + 200 = 356 (v2),
- * 156 + 216 + 8 = 380 (v3) */
+ * 156 + 216 + 8 = 380 (v3 and v4: version 4 changes only the markets) */
 #define ENGN_LEN_V(v) (156 + 8 * NF_OF(v) + ((v) >= 3 ? 8 : 0))
-#define ENGN_LEN ENGN_LEN_V(3)
+#define ENGN_LEN ENGN_LEN_V(VERSION)
 #define BLOCK 1024 /* position ids per POSN block */
 #define EV_LEN_V(v) (8 * NF_OF(v))
-#define EV_LEN EV_LEN_V(3) /* 27 * 8 = 216 */
+#define EV_LEN EV_LEN_V(VERSION) /* 27 * 8 = 216 */
 /* version 2 adds the liquidation options after a market's tiers (4 u8, a u32 pad, 5 i64:
  * 48 bytes), an account's last slice time after its cross markets (8); version 3 adds the
  * market's insurance pool after the liquidation options (u32 pool_of, u8 adl, u8 ranking,
- * u16 pad, i64 balance, i64 floor: 24 bytes) */
+ * u16 pad, i64 balance, i64 floor: 24 bytes); version 4 the contract after the pool (u8
+ * contract type, u8 minimum price given, 6 zero bytes, i64 contract size, i64 settlement
+ * asset, i64 minimum price: 1 + 1 + 6 + 3 * 8 = 32 bytes) */
 #define MKT_V2 48
 #define MKT_V3 24
+#define MKT_V4 32
 #define ACCT_V2 8
 #define POS_FIXED 44
 /* ENGN payload offsets */
@@ -180,7 +189,7 @@ static layout_t L; /* big: not on the stack */
 
 static const char *const TAGS[5] = {"ENGN", "MRKT", "ACCT", "POSN", "EVNT"};
 
-/* Any format version (1 to 3): old files are walked with their own record sizes. */
+/* Any format version (1 to 4): old files are walked with their own record sizes. */
 static void walk_any(const uint8_t *b, size_t n, layout_t *l)
 {
     size_t off = HDR, i;
@@ -190,7 +199,7 @@ static void walk_any(const uint8_t *b, size_t n, layout_t *l)
     ck_assert_msg(n >= HDR + 4, "snapshot of %zu bytes", n);
     ck_assert_msg(memcmp(b, "LMARGIN\x1a", 8) == 0, "magic");
     v = rd32(b + 8);
-    ck_assert_msg(v >= 1 && v <= 3, "format version %u", v);
+    ck_assert_msg(v >= 1 && v <= VERSION, "format version %u", v);
     l->version = v;
     ck_assert_msg(n >= HDR + 5 * SECHEAD + (size_t)ENGN_LEN_V(v) + 4, "snapshot of %zu bytes", n);
     ck_assert_uint_eq(rd32(b + 12), 5);
@@ -224,7 +233,7 @@ static void walk_any(const uint8_t *b, size_t n, layout_t *l)
                 ck_assert_msg(sl >= 1 && sl <= 31, "symbol length %u", sl);
                 ck_assert_msg(b[p + 1 + sl + 6] <= 1 && b[p + 1 + sl + 7] == 0, "used, padding");
                 p += 1 + sl + 8 + 64 + (size_t)b[p + 1 + sl + 5] * 32 + (v >= 2 ? MKT_V2 : 0) +
-                     (v >= 3 ? MKT_V3 : 0);
+                     (v >= 3 ? MKT_V3 : 0) + (v >= 4 ? MKT_V4 : 0);
             }
             l->nm = count;
             break;
@@ -287,11 +296,11 @@ static void walk_any(const uint8_t *b, size_t n, layout_t *l)
     ck_assert_msg(rd32(b + n - 4) == crc32c_ref(b, n - 4), "trailer is not the CRC-32C");
 }
 
-/* What this library writes: version 3. */
+/* What this library writes: version 4. */
 static void walk(const uint8_t *b, size_t n, layout_t *l)
 {
-    ck_assert_msg(n >= HDR + 4 && rd32(b + 8) == 3, "format version %u, want 3",
-                  n >= 12 ? rd32(b + 8) : 0);
+    ck_assert_msg(n >= HDR + 4 && rd32(b + 8) == VERSION, "format version %u, want %d",
+                  n >= 12 ? rd32(b + 8) : 0, VERSION);
     walk_any(b, n, l);
 }
 
@@ -300,6 +309,9 @@ static void walk(const uint8_t *b, size_t n, layout_t *l)
 #define MKP_OF(b, m)                                                                       \
     (L.mkt[m] + 1 + (b)[L.mkt[m]] + 72 + 32 * (size_t)(b)[L.mkt[m] + 1 + (b)[L.mkt[m]] + 5] + \
      MKT_V2)
+/* A market's contract (version 4), after its pool: u8 type, u8 minimum price given, 6 zero
+ * bytes, then at +8 the contract size, +16 the settlement asset, +24 the minimum price. */
+#define MKC_OF(b, m) (MKP_OF(b, m) + MKT_V3)
 
 /* An optional position field (0 when its flag is clear). */
 static int64_t pos_opt(const uint8_t *b, size_t off, unsigned fl, unsigned bit)
@@ -422,6 +434,31 @@ static void check_fields(margin_engine *e, const uint8_t *b, size_t n)
                               "market %zu shares a pool but stores its own", i);
             }
             pools += rd64(x + 8);
+            /* version 4: the contract after the pool: u8 type, u8 minimum price given, 6
+             * zero bytes, i64 contract size, i64 settlement asset, i64 minimum price */
+            x += MKT_V3;
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_CONTRACT, &v));
+            ck_assert_int_eq(x[0], v);
+            ck_assert_msg(x[1] <= 1, "market %zu: minimum price given flag %u", i, x[1]);
+            for (int k = 2; k < 8; k++)
+                ck_assert_msg(x[k] == 0, "market %zu: contract padding byte %d", i, k);
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_CONTRACT_SIZE, &v));
+            ck_assert_int_eq(rd64(x + 8), v);
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_SETTLE_ASSET, &v));
+            ck_assert_int_eq(rd64(x + 16), v);
+            ck_assert_ok(e, margin_market_get(e, id, MARGIN_MKT_MIN_PRICE, &v));
+            ck_assert_int_eq(rd64(x + 24), v);
+            if (x[1] == 0) { /* not given: the default, 1 price unit (linear), 0.01 quote
+                              * units (inverse, at price scales of 2 and more) */
+                int64_t def = 1;
+                if (x[0] == MARGIN_CONTRACT_INVERSE)
+                    for (int k = 2; k < o[0]; k++)
+                        def *= 10;
+                ck_assert_int_eq(rd64(x + 24), def);
+            }
+            /* every market has the first market's type and asset */
+            ck_assert_int_eq(x[0], b[MKC_OF(b, 0)]);
+            ck_assert_int_eq(rd64(x + 16), rd64(b + MKC_OF(b, 0) + 16));
         }
     }
     /* the pools hold the whole fund */
@@ -789,6 +826,88 @@ START_TEST(test_pool_round_trip)
 }
 END_TEST
 
+/* The contract (format 4) through a save and a load: two inverse markets settled in asset
+ * 7, one account of 1 coin. XBTUSD: contracts of 1 USD (size 1e8 at scale 8), its minimum
+ * price not given: the inverse default 0.01 USD, 10^(8 - 2) = 1000000 at price scale 8;
+ * the min-reduce policy. ETHUSD: contracts of 10 USD (1e9), its minimum price given: 100
+ * (1e10); BitMEX's ranking. A long of 1000
+ * XBTUSD contracts at 20000, 10x (value 1000 / 20000 = 0.05, margin 0.005) and a short of
+ * 100 ETHUSD contracts at 1500, 5x (value 1000 / 1500 = 0.666..., margin 0.1333...);
+ * marks 21000 and 1400. */
+static margin_engine *build_contracts(void)
+{
+    margin_engine *e = new_engine();
+    uint64_t id;
+    ck_assert_ok(e, margin_market_new(e, "XBTUSD", &id));
+    ck_assert_ok(e, margin_market_set(e, 1, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE));
+    ck_assert_ok(e, margin_market_set(e, 1, MARGIN_MKT_SETTLE_ASSET, 7));
+    /* a new market takes the first market's type and asset */
+    ck_assert_ok(e, margin_market_new(e, "ETHUSD", &id));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_CONTRACT_SIZE, D("10")));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_MIN_PRICE, D("100")));
+    ck_assert_ok(e, margin_market_set(e, 1, MARGIN_MKT_LIQ_POLICY, MARGIN_LIQ_POLICY_MIN_REDUCE));
+    ck_assert_ok(e, margin_market_set(e, 2, MARGIN_MKT_ADL_RANKING, MARGIN_ADL_RANK_BITMEX));
+    ck_assert_ok(e, margin_account_new(e, &id));
+    ck_assert_ok(e, margin_account_deposit(e, 1, D("1")));
+    ck_assert_ok(e, margin_position_open(e, 1, 1, MARGIN_LONG, D("1000"), D("20000"), D("10"), 0, 0, &id));
+    ck_assert_ok(e, margin_position_open(e, 1, 2, MARGIN_SHORT, D("100"), D("1500"), D("5"), 0, 0, &id));
+    ck_assert_ok(e, margin_mark_update(e, 1, D("21000")));
+    ck_assert_ok(e, margin_mark_update(e, 2, D("1400")));
+    return e;
+}
+
+static void require_contracts(const margin_engine *e)
+{
+    for (uint64_t m = 1; m <= 2; m++) {
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_CONTRACT), MARGIN_CONTRACT_INVERSE);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_SETTLE_ASSET), 7);
+    }
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_CONTRACT_SIZE), D("1"));
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_MIN_PRICE), DS("0.01", 8));
+    ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_CONTRACT_SIZE), D("10"));
+    ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_MIN_PRICE), D("100"));
+    ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_LIQ_POLICY), MARGIN_LIQ_POLICY_MIN_REDUCE);
+    ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_ADL_RANKING), MARGIN_ADL_RANK_BITMEX);
+}
+
+START_TEST(test_contract_round_trip)
+{
+    margin_engine *e = build_contracts(), *t;
+    size_t n;
+    uint8_t *b;
+    require_contracts(e);
+    b = su_save(e, &n);
+    check_fields(e, b, n);
+    /* the bytes, as docs/snapshot.md gives them */
+    for (size_t m = 0; m < 2; m++) {
+        size_t c = MKC_OF(b, m);
+        ck_assert_uint_eq(b[c], MARGIN_CONTRACT_INVERSE);
+        ck_assert_uint_eq(b[c + 1], m == 1); /* ETHUSD's minimum price was given */
+        for (size_t k = 2; k < 8; k++)
+            ck_assert_uint_eq(b[c + k], 0);
+        ck_assert_int_eq(rd64(b + c + 8), m == 0 ? 100000000 : 1000000000);
+        ck_assert_int_eq(rd64(b + c + 16), 7);
+        ck_assert_int_eq(rd64(b + c + 24), m == 0 ? 1000000 : 10000000000);
+    }
+    t = su_clone(e, "inverse contracts"); /* the same bytes and state hash */
+    require_contracts(t);
+    su_require_same_state(e, t, "inverse contracts");
+    /* continued alike: marks past both bankruptcy prices, which liquidate both positions
+     * (the long's N / (N/E + M) = 1000 / (0.05 + 0.005) = 18181.8... is above 15000; the
+     * short's N / (N/E - M) = 1000 / (0.666... - 0.133...) = 1875 below 2000), and the
+     * same snapshot after */
+    ck_assert_int_eq(margin_mark_update(e, 1, D("15000")), margin_mark_update(t, 1, D("15000")));
+    ck_assert_int_eq(margin_mark_update(e, 2, D("2000")), margin_mark_update(t, 2, D("2000")));
+    ck_assert_int_eq(pos_get(e, 1, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(pos_get(e, 2, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    su_drain_same(e, t, "inverse contracts, continued");
+    su_require_same_state(e, t, "inverse contracts, continued");
+    free(b);
+    margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* A regression: a position closed after margin_market_adl_quantiles() gave it a quantile
  * kept it (p->adl_q), the saver wrote it (PF_ADLQ), and the loader refused a quantile on a
  * closed position: the engine saved a snapshot it could not load. A position leaving the
@@ -1146,7 +1265,7 @@ START_TEST(test_size_protocol)
 }
 END_TEST
 
-/* The empty engine's snapshot, by the format (version 3): header 32, five section heads
+/* The empty engine's snapshot, by the format (version 4): header 32, five section heads
  * 80, ENGN 380 (156 + 27 * 8 + 8), trailer 4: 496 bytes. Each market, account, position and
  * event adds its record; the first position of a block of 1024 ids adds the block's head
  * (u32 live, i64 last close). */
@@ -1159,11 +1278,17 @@ START_TEST(test_sizes_from_the_format)
     ck_assert_uint_eq(n, 32 + 5 * 16 + 380 + 4);
     ck_assert_uint_eq(n, 496);
     /* symbol 1 + 7, scales and flags 8, 8 i64 64, 1 tier 32, liquidation options 48,
-     * pool 24 */
+     * pool 24, contract 32 (u8 type, u8 minimum price given, 6 zero bytes, 3 i64) */
     ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &id));
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
-    ck_assert_uint_eq(n2, n + 1 + 7 + 8 + 64 + 32 + 48 + 24);
-    ck_assert_uint_eq(n2, n + 184);
+    ck_assert_uint_eq(n2, n + 1 + 7 + 8 + 64 + 32 + 48 + 24 + 32);
+    ck_assert_uint_eq(n2, n + 216);
+    /* the contract options are fixed fields: setting them changes no size */
+    ck_assert_ok(e, margin_market_set(e, id, MARGIN_MKT_MIN_PRICE, DS("0.5", 8)));
+    ck_assert_ok(e, margin_market_set(e, id, MARGIN_MKT_SETTLE_ASSET, 3));
+    ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n));
+    ck_assert_uint_eq(n, n2);
+    ck_assert_ok(e, margin_market_set(e, id, MARGIN_MKT_SETTLE_ASSET, 0));
     n = n2;
     ck_assert_ok(e, margin_account_new(e, &id)); /* 7*8 + 4 + 4 + 8 */
     ck_assert_ok(e, margin_snapshot_save(e, NULL, 0, &n2));
@@ -1406,6 +1531,9 @@ typedef struct {
 #define MKO(m) (GL.mkt[m] + 1 + b[GL.mkt[m]]) /* a market's options, after its symbol */
 /* a market's insurance pool (version 3), after its tiers and liquidation options */
 #define MKP(m) (MKO(m) + 72 + 32 * (size_t)b[MKO(m) + 5] + MKT_V2)
+/* a market's contract (version 4), after its pool: +0 type, +1 minimum price given, +2..7
+ * zero, +8 contract size, +16 settlement asset, +24 minimum price */
+#define MKC(m) (MKP(m) + MKT_V3)
 
 /* Make market m's pool empty and plain (balance, ADL and floor 0), its balance moved to
  * market `to`'s pool: the pools still sum to the fund, so that a damage after it is the
@@ -1819,6 +1947,82 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
         DMG("insurance deposits -1", "insurance deposits");
         wr64(b + GL.eng + EN_DEPOSITS, -1);
         break;
+    /* version 4: the contract of each market. The scenario's markets are linear (type 0),
+     * contracts of 1 (1e8), asset 0, minimum price 1 not given; BTCUSDT (index 0) has the
+     * mark 19055 and the maximum price 200000 (scale 8) */
+    case 81:
+        DMG("contract type 2", "contract type");
+        b[MKC(1)] = 2;
+        break;
+    case 82:
+        DMG("contract type 255", "contract type");
+        b[MKC(0)] = 255;
+        break;
+    case 83:
+        DMG("minimum price given flag 2", "minimum price");
+        b[MKC(2) + 1] = 2;
+        break;
+    case 84:
+        DMG("the contract's first padding byte 1", "padding");
+        b[MKC(0) + 2] = 1;
+        break;
+    case 85:
+        DMG("the contract's last padding byte 0x80", "padding");
+        b[MKC(2) + 7] = 0x80;
+        break;
+    case 86:
+        DMG("contract size 0", "contract size");
+        wr64(b + MKC(1) + 8, 0);
+        break;
+    case 87:
+        DMG("contract size -1", "contract size");
+        wr64(b + MKC(0) + 8, -1);
+        break;
+    case 88: /* the same on every market: only the sign is wrong */
+        DMG("settlement asset -1 on every market", "settlement asset");
+        for (size_t m = 0; m < GL.nm; m++)
+            wr64(b + MKC(m) + 16, -1);
+        break;
+    case 89:
+        DMG("minimum price 0", "minimum price");
+        wr64(b + MKC(1) + 24, 0);
+        break;
+    case 90:
+        DMG("minimum price -1", "minimum price");
+        wr64(b + MKC(2) + 24, -1);
+        break;
+    case 91: /* BTCUSDT: its maximum price, 200000 */
+        DMG("minimum price equal to the maximum price", "minimum price");
+        wr64(b + MKC(0) + 24, rd64(b + MKO(0) + 8 + 48));
+        break;
+    case 92: /* BTCUSDT: its mark (19055) + 1, below its maximum */
+        DMG("minimum price one unit above the mark", "minimum price");
+        ck_assert_int_gt(rd64(b + MKO(0) + 8 + 56), 0);
+        wr64(b + MKC(0) + 24, rd64(b + MKO(0) + 8 + 56) + 1);
+        break;
+    case 93:
+        DMG("contract size INT64_MIN", "contract size");
+        wr64(b + MKC(2) + 8, INT64_MIN);
+        break;
+    case 94: /* (case 91 is the boundary) */
+        DMG("minimum price INT64_MAX, above the maximum price", "minimum price");
+        wr64(b + MKC(1) + 24, INT64_MAX);
+        break;
+    case 95: /* ETHUSDT inverse, BTCUSDT linear */
+        DMG("the second market inverse, the first linear",
+            "contract type or settlement asset (differs");
+        b[MKC(1)] = MARGIN_CONTRACT_INVERSE;
+        break;
+    case 96:
+        DMG("the second market in settlement asset 1, the first in 0",
+            "contract type or settlement asset (differs");
+        wr64(b + MKC(1) + 16, 1);
+        break;
+    case 97: /* the first market differs from the others: refused at the second */
+        DMG("the first market in settlement asset 7, the others in 0",
+            "contract type or settlement asset (differs");
+        wr64(b + MKC(0) + 16, 7);
+        break;
     default:
         return 0;
     }
@@ -1866,7 +2070,7 @@ START_TEST(test_corrupt_fields)
         free(exact);
         margin_engine_free(t);
     }
-    ck_assert_int_ge(k, 81);
+    ck_assert_int_ge(k, 98);
     free(b);
 }
 END_TEST
@@ -1906,9 +2110,9 @@ START_TEST(test_corrupt_magic_version_checksum)
         fix_crc(b, good_n);
         ck_assert_int_eq(load_exact(b, good_n, 1), MARGIN_EMAGIC);
     }
-    /* versions 0, 4 and a large one, with and without the CRC recomputed */
+    /* versions 0, 5 (the next) and a large one, with and without the CRC recomputed */
     {
-        const uint32_t vs[3] = {0, 4, 0x01000001};
+        const uint32_t vs[3] = {0, VERSION + 1, 0x01000001};
         for (int i = 0; i < 3; i++) {
             margin_engine *t = new_engine();
             memcpy(b, good, good_n);
@@ -1929,8 +2133,10 @@ START_TEST(test_corrupt_magic_version_checksum)
         rc = load_exact(b, good_n, i % 97 == 0);
         if (i < 8)
             want = MARGIN_EMAGIC;
-        else if (i < 12) /* a version this library reads (3 to 2) fails on the CRC */
-            want = rd32(b + 8) >= 1 && rd32(b + 8) <= 3 ? MARGIN_ECHECKSUM : MARGIN_EVERSION;
+        else if (i < 12) /* a version this library reads would fail on the CRC (the one
+                          * bit flipped in byte 8, bit 0, makes 4 into 5: unread) */
+            want = rd32(b + 8) >= 1 && rd32(b + 8) <= VERSION ? MARGIN_ECHECKSUM
+                                                               : MARGIN_EVERSION;
         else if (i >= 16 && i < 24)
             want = (uint64_t)rd64(b + 16) > good_n ? MARGIN_ETRUNCATED : MARGIN_ECORRUPT;
         else
@@ -2315,6 +2521,18 @@ static void next_is(margin_engine *e, int32_t type, const int64_t (*want)[2], si
         fields_are(e, want, n);
 }
 
+/* Is market m's contract in the version-4 snapshot b (walked into L) the one an older
+ * version loads with: type 0 (linear), not given, 6 zero bytes, size 1e8 (1 at scale 8),
+ * asset 0, minimum price 1? */
+static int b_is_default_contract(const uint8_t *b, size_t m)
+{
+    size_t c = MKC_OF(b, m);
+    for (size_t k = 0; k < 8; k++)
+        if (b[c + k] != 0)
+            return 0;
+    return rd64(b + c + 8) == E8 && rd64(b + c + 16) == 0 && rd64(b + c + 24) == 1;
+}
+
 /* The compatibility file of format `version` (1 or 2): both hold the scenario of
  * build_compat_scenario(), version 2 with format 2's options set on ETHUSDT
  * (tests/data/make-snapshot-v2.c). */
@@ -2438,6 +2656,14 @@ static void compat_run(int version)
     }
     for (uint64_t p = 1; p <= 6; p++)
         ck_assert_int_eq(pos_get(e, p, MARGIN_POS_ADL_QUANTILE), 0);
+    /* format 4's fields, which no older file holds: linear contracts of 1, settlement
+     * asset 0, a minimum price of 1 price unit, not given */
+    for (uint64_t m = 1; m <= 2; m++) {
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_CONTRACT), MARGIN_CONTRACT_LINEAR);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_CONTRACT_SIZE), D("1"));
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_SETTLE_ASSET), 0);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_MIN_PRICE), 1);
+    }
     /* the liquidation options: format 2's as tests/data/make-snapshot-v2.c set them on
      * ETHUSDT; format 1's, and BTCUSDT's, the defaults a new market has */
     {
@@ -2462,7 +2688,7 @@ static void compat_run(int version)
         margin_engine_free(fresh);
     }
     /* the file is the documented format of its version (the test's walker and the
-     * fuzzers'), and the loaded engine saves as version 3 and loads back the same */
+     * fuzzers'), and the loaded engine saves as version 4 and loads back the same */
     {
         FILE *fp = fopen(path, "rb");
         uint8_t *fb, *s;
@@ -2478,10 +2704,12 @@ static void compat_run(int version)
         ck_assert_uint_eq(L.version, (uint32_t)version);
         ck_assert_uint_gt(sw_walk(fb, fn, fields, 4096), 0);
         s = su_save(e, &n);
-        check_fields(e, s, n); /* version 3, field by field */
+        check_fields(e, s, n); /* version 4, field by field */
         ck_assert_uint_gt(sw_walk(s, n, fields, 4096), 0);
-        g = su_clone(e, "a loaded old snapshot, saved as version 3"); /* same bytes, hash */
-        su_require_same_state(e, g, "an old snapshot saved as version 3 and loaded");
+        for (size_t m = 0; m < 2; m++) /* each market's contract: linear, not given */
+            ck_assert(b_is_default_contract(s, m));
+        g = su_clone(e, "a loaded old snapshot, saved as version 4"); /* same bytes, hash */
+        su_require_same_state(e, g, "an old snapshot saved as version 4 and loaded");
         margin_engine_free(g);
         free(s);
         free(fb);
@@ -2922,6 +3150,7 @@ Suite *suite_snapshot(void)
     tcase_add_test(tc, test_scenario_coverage);
     tcase_add_loop_test(tc, test_round_trip, 0, NVARIANTS);
     tcase_add_test(tc, test_pool_round_trip);
+    tcase_add_test(tc, test_contract_round_trip);
     tcase_add_test(tc, test_known_quantile_after_close);
     suite_add_tcase(s, tc);
 

@@ -319,7 +319,7 @@ void su_observe(const margin_engine *e, su_obs *o)
         }
         rc = margin_market_find(e, sym, &found);
         obs_put(o, T_MKT, id, 99, rc, (int64_t)found);
-        for (k = MARGIN_MKT_PRICE_SCALE; k <= MARGIN_MKT_ADL_RANKING; k++) {
+        for (k = MARGIN_MKT_PRICE_SCALE; k <= MARGIN_MKT_MIN_PRICE; k++) {
             rc = margin_market_get(e, id, k, &v);
             obs_put(o, T_MKT, id, k, rc, v);
             if (k == MARGIN_MKT_TIER_COUNT && rc == MARGIN_OK)
