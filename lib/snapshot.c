@@ -1124,6 +1124,8 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "account (no such account)", i);
             if (p->market >= t->nmarkets)
                 return bad(r, "market (no such market)", i);
+            if (p->cross && t->markets[p->market].contract == MARGIN_CONTRACT_INVERSE)
+                return bad(r, "mode (a cross position on an inverse market)", i);
             if (p->status > (r->version < 3 ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_DELEVERAGED))
                 return bad(r, "status", i);
             if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
@@ -1143,6 +1145,9 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 /* (no step check: the step may have changed since the position traded) */
                 if (p->stop > m->max_price || p->take > m->max_price)
                     return bad(r, "stop or take-profit (above the maximum price)", i);
+                if ((p->stop > 0 && p->stop < m->min_price) ||
+                    (p->take > 0 && p->take < m->min_price))
+                    return bad(r, "stop or take-profit (below the minimum price)", i);
                 if (!margin__fits_price_range(m, p) || !margin__short_bp_fits(m, p))
                     return bad(r, "size (its figures do not fit the market's price range)", i);
             }

@@ -2023,6 +2023,21 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
             "contract type or settlement asset (differs");
         wr64(b + MKC(0) + 16, 7);
         break;
+    case 98: /* BTCUSDT's minimum price one unit above position 1's stop-loss (15500, step
+              * 70), which is below the mark (19055): margin_market_set() refuses it so */
+        DMG("a stop-loss below the market's minimum price",
+            "stop or take-profit (below the minimum price");
+        ck_assert_int_eq(rd64(b + opt_at(b, GL.pos[0], PF_STOP)), DS("15500", 8));
+        wr64(b + MKC(0) + 24, DS("15500", 8) + 1);
+        break;
+    case 99: /* every market inverse: SOLUSDT holds cross positions, which
+              * margin_position_open() refuses on an inverse market, and a market that has
+              * had positions cannot change its type. (An account in cross mode in an
+              * inverse market without positions is reachable: test_known_cross_mode_inverse.) */
+        DMG("cross positions on an inverse market", "mode (a cross position on an inverse");
+        for (size_t m = 0; m < GL.nm; m++)
+            b[MKC(m)] = MARGIN_CONTRACT_INVERSE;
+        break;
     default:
         return 0;
     }
@@ -2070,7 +2085,7 @@ START_TEST(test_corrupt_fields)
         free(exact);
         margin_engine_free(t);
     }
-    ck_assert_int_ge(k, 98);
+    ck_assert_int_ge(k, 100);
     free(b);
 }
 END_TEST
@@ -2274,6 +2289,33 @@ START_TEST(test_known_step_changed)
     ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_STEP, 100));
     t = su_clone(e, "a market step changed under an open position");
     margin_engine_free(t);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Every state the API can reach loads back: an account may go cross in a market that has
+ * had no positions, and the market then become inverse (margin_market_set() checks the
+ * market's positions and options, not the accounts' modes); the account can open nothing
+ * there in cross mode (MARGIN_ENOTSUP), and the snapshot loads (the loader refuses cross
+ * positions on inverse markets, not the mode alone). If the library comes to refuse the
+ * change, there is nothing to load. */
+START_TEST(test_known_cross_mode_inverse)
+{
+    margin_engine *e = new_engine(), *t;
+    uint64_t m, a, id;
+    ck_assert_ok(e, margin_market_new(e, "XBTUSD", &m));
+    ck_assert_ok(e, margin_account_new(e, &a));
+    ck_assert_ok(e, margin_account_deposit(e, a, D("1")));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    if (margin_market_set(e, m, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE) == MARGIN_OK) {
+        ck_assert_rc(e,
+                     margin_position_open(e, a, m, MARGIN_LONG, D("100"), D("20000"), D("10"),
+                                          0, MARGIN_FLAG_CROSS, &id),
+                     MARGIN_ENOTSUP);
+        t = su_clone(e, "an account in cross mode in an inverse market");
+        su_require_same_state(e, t, "an account in cross mode in an inverse market");
+        margin_engine_free(t);
+    }
     margin_engine_free(e);
 }
 END_TEST
@@ -3185,6 +3227,7 @@ Suite *suite_snapshot(void)
     tcase_add_loop_test(tc, test_corrupt_random, 0, 2);
     tcase_add_test(tc, test_corrupt_huge_counts);
     tcase_add_test(tc, test_known_step_changed);
+    tcase_add_test(tc, test_known_cross_mode_inverse);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fuzz_findings");
