@@ -37,10 +37,13 @@
  *    CK_RUN_CASE=compat tests/check_margin, from the source tree, with a library of format
  *    1; a later library writes its own version). tests/data/snapshot-v2.bin holds the same
  *    scenario with format 2's options set on ETHUSDT, written by a library of format 2
- *    (commit 84c4ddd) through tests/data/make-snapshot-v2.c (its comment says how). Both
- *    files load with the fund in the first market's pool and linear contracts (size 1,
- *    asset 0, minimum price 1), save as version 4 and load back the same; a version-2 file
- *    with a version-3 quantile flag is refused.
+ *    (commit 84c4ddd) through tests/data/make-snapshot-v2.c (its comment says how);
+ *    tests/data/snapshot-v3.bin the same again with format 3's options (ADL, a pool floor,
+ *    BitMEX's ranking) on ETHUSDT and BTCUSDT's quantiles, written by a library of format 3
+ *    (commit 38fa0b2) through tests/data/make-snapshot-v3.c. The files load with the fund
+ *    in the first market's pool and linear contracts (size 1, asset 0, minimum price 1),
+ *    save as version 4 and load back the same; a version-2 file with a version-3 quantile
+ *    flag is refused.
  *  - "round_trip" and "corrupt" also: inverse contracts (format 4) through a save and a
  *    load (test_contract_round_trip), and each bad contract field refused by name.
  *  - "round_trip" also: pools shared and own, deposits, ADL with a floor, BitMEX's
@@ -2575,9 +2578,11 @@ static int b_is_default_contract(const uint8_t *b, size_t m)
     return rd64(b + c + 8) == E8 && rd64(b + c + 16) == 0 && rd64(b + c + 24) == 1;
 }
 
-/* The compatibility file of format `version` (1 or 2): both hold the scenario of
+/* The compatibility file of format `version` (1, 2 or 3): each holds the scenario of
  * build_compat_scenario(), version 2 with format 2's options set on ETHUSDT
- * (tests/data/make-snapshot-v2.c). */
+ * (tests/data/make-snapshot-v2.c), version 3 with those and format 3's: on ETHUSDT ADL on,
+ * a pool floor of 100 and BitMEX's ranking, and BTCUSDT's quantiles computed at the mark
+ * 18100 (tests/data/make-snapshot-v3.c, whose comment works them out: P2 4, P1 0). */
 static void compat_run(int version)
 {
     const char *gen = version == 1 ? getenv("MARGIN_SNAPSHOT_V1_WRITE") : NULL;
@@ -2683,21 +2688,25 @@ static void compat_run(int version)
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_REALIZED_PNL), D("100"));
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_FEES), D("3.24"));
     ck_assert_int_eq(pos_get(e, 6, MARGIN_POS_QTY), 0);
-    /* format 3's fields, which the file does not hold: the whole fund (-170) in the first
-     * market's pool, each market's pool its own, ADL off with a floor of 0, Binance's
-     * ranking, no deposits, no quantiles */
+    /* format 3's fields. Versions 1 and 2 do not hold them: the whole fund (-170) in the
+     * first market's pool, each market's pool its own, ADL off with a floor of 0,
+     * Binance's ranking, no deposits, no quantiles. Version 3 holds the same pools and
+     * deposits (P3's deficit went to BTCUSDT's own pool; no deposit was made), ETHUSDT's
+     * ADL on, floor 100 and BitMEX's ranking, and P2's quantile 4 */
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_DEPOSITS), 0);
     ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), eng_get(e, MARGIN_ENG_INSURANCE_FUND));
     ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), D("-170"));
     ck_assert_int_eq(mkt_get(e, 2, MARGIN_MKT_INSURANCE), 0);
     for (uint64_t m = 1; m <= 2; m++) {
+        int v3 = version >= 3 && m == 2; /* ETHUSDT's options in version 3 */
         ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_POOL), (int64_t)m);
-        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL), MARGIN_ADL_OFF);
-        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_FLOOR), 0);
-        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL_RANKING), MARGIN_ADL_RANK_BINANCE);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL), v3 ? MARGIN_ADL_ON : MARGIN_ADL_OFF);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_INSURANCE_FLOOR), v3 ? D("100") : 0);
+        ck_assert_int_eq(mkt_get(e, m, MARGIN_MKT_ADL_RANKING),
+                         v3 ? MARGIN_ADL_RANK_BITMEX : MARGIN_ADL_RANK_BINANCE);
     }
     for (uint64_t p = 1; p <= 6; p++)
-        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_ADL_QUANTILE), 0);
+        ck_assert_int_eq(pos_get(e, p, MARGIN_POS_ADL_QUANTILE), version >= 3 && p == 2 ? 4 : 0);
     /* format 4's fields, which no older file holds: linear contracts of 1, settlement
      * asset 0, a minimum price of 1 price unit, not given */
     for (uint64_t m = 1; m <= 2; m++) {
@@ -2725,7 +2734,7 @@ static void compat_run(int version)
         for (int k = 0; k < 9; k++) {
             int64_t def = mkt_get(fresh, fm, keys[k]);
             ck_assert_int_eq(mkt_get(e, 1, keys[k]), def);
-            ck_assert_int_eq(mkt_get(e, 2, keys[k]), version == 2 ? v2[k] : def);
+            ck_assert_int_eq(mkt_get(e, 2, keys[k]), version >= 2 ? v2[k] : def);
         }
         margin_engine_free(fresh);
     }
@@ -2828,6 +2837,7 @@ static void compat_run(int version)
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_INSURANCE_FUND), D("-170"));
     ck_assert_int_eq(eng_get(e, MARGIN_ENG_LIQUIDATIONS), 2);
     ck_assert_int_eq(mkt_get(e, 1, MARGIN_MKT_INSURANCE), D("-170"));
+    ck_assert_int_eq(pos_get(e, 2, MARGIN_POS_ADL_QUANTILE), 0); /* liquidated: dropped */
     margin_engine_free(e);
     /* a reader of the file's version writes its bytes back exactly */
     if (MARGIN_SNAPSHOT_VERSION == version) {
@@ -2860,6 +2870,12 @@ END_TEST
 START_TEST(test_compat_v2)
 {
     compat_run(2);
+}
+END_TEST
+
+START_TEST(test_compat_v3)
+{
+    compat_run(3);
 }
 END_TEST
 
@@ -3236,6 +3252,7 @@ Suite *suite_snapshot(void)
     tc = tcase_create("compat");
     tcase_add_test(tc, test_compat_v1);
     tcase_add_test(tc, test_compat_v2);
+    tcase_add_test(tc, test_compat_v3);
     tcase_add_test(tc, test_compat_v2_no_quantile);
     suite_add_tcase(s, tc);
 
