@@ -453,8 +453,8 @@ pub const MARGIN_EVF_PATH_POINT: i32 = 25;
 pub const MARGIN_EVF_COUNTERPARTY: i32 = 26;
 /// [`MARGIN_EV_LIQUIDATION`] of a bankrupt position with [`MARGIN_ADL_ON`]: the part of its deficit that auto-deleveraging covered.
 pub const MARGIN_EVF_ADL_COVERED: i32 = 27;
-/// Snapshot format version written by this library (it also reads formats 1 and 2).
-pub const MARGIN_SNAPSHOT_VERSION: i32 = 3;
+/// Snapshot format version written by this library (it also reads formats 1 to 3).
+pub const MARGIN_SNAPSHOT_VERSION: i32 = 4;
 
 // ---------------------------------------------------------------------------- functions
 

@@ -526,7 +526,7 @@ fn parsed_text_is_what_is_compiled() {
     let _: unsafe extern "C" fn(*mut margin_engine, margin_event_fn, *mut c_void) -> c_int =
         margin_engine_set_callback;
     assert_eq!((MARGIN_EFULL, MARGIN_EIO), (-16, -22));
-    assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 3));
+    assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 4));
     assert_eq!((MARGIN_EV_PARTIAL_LIQUIDATION, MARGIN_EVF_FILL), (16, 24));
     assert_eq!((MARGIN_MKT_LIQ_FEE, MARGIN_MKT_SLICE_BACKSTOP), (14, 22));
     assert_eq!((MARGIN_MKT_INSURANCE_POOL, MARGIN_MKT_ADL_RANKING), (23, 27));
