@@ -2030,6 +2030,22 @@ class ReplayInverse(ReplayBase):
         self.assertEqual(liq["insurance_fund_delta"], D("0.05472636"))
         self.assertEqual(summary["insurance_fund"], D("0.05472636"))
 
+    def test_short_without_liquidation_price(self):
+        # A 1x short (M = N/E = 10 BTC) can lose no more than its margin: no liquidation
+        # price (null; the library's INT64_MAX), and the chart draws none.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,20000\n",
+                "--position", "side=short,contracts=100000,leverage=1",
+                "--svg", os.path.join(tmp, "c.svg"))
+            with open(os.path.join(tmp, "c.svg")) as f:
+                svg = f.read()
+        self.assertEqual([e["type"] for e in events], ["open"])
+        self.assertEqual((events[0]["margin"], events[0]["liquidation_price"]), (D(10), None))
+        self.assertEqual(summary["open_positions"], 1)
+        self.assertIn('data-pmax="', svg)
+        self.assertNotIn("92233720368", svg)
+
     def test_readable_log(self):
         with tempfile.TemporaryDirectory() as tmp:
             prices = self.write(tmp, "p.csv", "time,price\na,10000\n")

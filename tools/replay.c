@@ -957,9 +957,11 @@ static const char *price(char *buf, const struct replay *rp, int64_t p)
     return cli_num(buf, p, rp->ps);
 }
 
+/* A liquidation or bankruptcy price: 0 (a long that cannot reach it) and INT64_MAX (an
+ * inverse short whose margin covers its value N/E) mean none. */
 static const char *price_or_none(char *buf, const struct replay *rp, int64_t p)
 {
-    if (p == 0) {
+    if (p == 0 || p == INT64_MAX) {
         snprintf(buf, CLI_NUM_SIZE, "none");
         return buf;
     }
@@ -969,7 +971,7 @@ static const char *price_or_none(char *buf, const struct replay *rp, int64_t p)
 static void json_price(const struct replay *rp, const char *key, int64_t p)
 {
     char b[CLI_NUM_SIZE];
-    if (p == 0)
+    if (p == 0 || p == INT64_MAX) /* none, as in price_or_none() */
         printf(", \"%s\": null", key);
     else
         printf(", \"%s\": \"%s\"", key, price(b, rp, p));
@@ -1855,6 +1857,11 @@ static void chart_sample_all(struct replay *rp, size_t row)
         margin_position_get(rp->e, p->id, MARGIN_POS_STOP_LOSS, &g.stop);
         margin_position_get(rp->e, p->id, MARGIN_POS_TAKE_PROFIT, &g.take);
         if (margin_position_at(rp->e, p->id, MARGIN_AT_BANKRUPTCY_PRICE, 0, &g.bp) != MARGIN_OK)
+            g.bp = 0;
+        /* an inverse short whose margin covers N/E has none (INT64_MAX): not drawn */
+        if (g.liq == INT64_MAX)
+            g.liq = 0;
+        if (g.bp == INT64_MAX)
             g.bp = 0;
         margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_BALANCE, 0, &g.balance);
         if (margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_RATIO, 0, &g.ratio) != MARGIN_OK)
