@@ -43,7 +43,8 @@ def run(*args):
 # other value is a decimal, which the tool writes as a JSON string (issue 10, item 9).
 INT_KEYS = {"seq", "position", "marks", "open_positions", "liquidated", "positions_closed",
             "path_point", "counterparty", "deleveraged"}
-TEXT_KEYS = {"side", "time", "type", "mode", "run", "fill", "liquidation_policy"}
+TEXT_KEYS = {"side", "time", "type", "mode", "run", "fill", "liquidation_policy", "contract",
+             "settlement"}
 
 
 def loads(text):
@@ -1753,6 +1754,344 @@ class ReplayLiquidation(ReplayBase):
                 rc, out, err = run("replay", *args)
                 self.assertEqual((rc, out), (2, ""))
                 self.assertIn(needle, err)
+
+
+class CalcInverse(unittest.TestCase):
+    """`margin calc --inverse` (issue 15): isolated inverse (coin-margined) contracts. The
+    three published checks of tests/check_inverse.c through the tool, every money figure in
+    the coin. N = contracts x contract size (USD); value N/P; PnL s*N*(1/E - 1/P), rounded
+    down; liquidation price N*(mmr + s)/(M + cum + s*N/E) (mark basis) or
+    s*N/(M + s*N/E - N*mmr/E) (entry basis), long rounded up, short down."""
+
+    INV_KEYS = CalcVectors.KEYS | {"contract", "contract_size", "settlement"}
+
+    def calc(self, *args):
+        rc, out, err = run("calc", "--inverse", *args, "--json")
+        self.assertEqual(rc, 0, "margin calc --inverse %s failed: %s" % (" ".join(args), err))
+        self.assertEqual(err, "")
+        self.assertEqual(len(out.splitlines()), 1, out)
+        return loads(out)
+
+    def assert_inverse(self, r, keys=None, size=D(1)):
+        self.assertEqual(set(r), keys or self.INV_KEYS)
+        self.assertEqual((r["contract"], r["settlement"]), ("inverse", "coin"))
+        self.assertEqual(r["contract_size"], size)
+
+    def test_bitmex_guide(self):
+        # BitMEX: 100,000 contracts of 1 USD bought at 10,000, 10x: margin N/(E*L) =
+        # 100,000/100,000 = 1 XBT, value at entry N/E = 10 XBT. At 10,500 the PnL is
+        # 100,000 x (1/10,000 - 1/10,500) = 0.476190476.. XBT, rounded down 0.47619047.
+        pnl = down(D(100000) * (1 / D(10000) - 1 / D(10500)))
+        self.assertEqual(pnl, D("0.47619047"))
+        for size in (("--contracts", "100000"), ("--notional", "10")):  # K = 10*10,000/1
+            with self.subTest(size=size):
+                r = self.calc("--side", "long", "--entry", "10000", *size, "--leverage", "10",
+                              "--mark", "10500")
+                self.assert_inverse(r)
+                self.assertEqual(r["quantity"], D(100000))
+                self.assertEqual((r["notional"], r["margin"], r["initial_margin"]),
+                                 (D(10), D(1), D(1)))
+                self.assertEqual(r["unrealized_pnl"], pnl)
+                self.assertEqual(r["margin_balance"], 1 + pnl)
+                # bankruptcy N/(N/E + M) = 100,000/11 = 9,090.9090.. (long: up)
+                self.assertEqual(r["bankruptcy_price"], up(D(100000) / 11))
+                # mark basis, mmr 0.4 %: N*1.004/(M + N/E) = 100,400/11 (up)
+                self.assertEqual(r["liquidation_price"], up(D(100400) / 11))
+
+    def test_bybit_entry_basis(self):
+        # Bybit, classic inverse: 1,000 contracts of 1 USD at 2,000, 10x, mmr 0.5 %,
+        # maintenance at entry. M = 1,000/20,000 = 0.05; LP = E*L/(L + 1 - L*mmr) =
+        # 20,000/10.95 = 1,826.484018.. (long: up), E*L/(L - 1 + L*mmr) = 20,000/9.05 =
+        # 2,209.944751.. (short: down); maintenance (N/E)*mmr = 0.5 x 0.005 = 0.0025 at any
+        # mark.
+        want = {"long": (D("1826.48401827"), up(D(20000) / D("10.95")), up(D(20000) / 11)),
+                "short": (D("2209.94475138"), down(D(20000) / D("9.05")), down(D(20000) / 9))}
+        for side, (published, lp, bp) in want.items():
+            with self.subTest(side=side):
+                r = self.calc("--mm-basis", "entry", "--mmr", "0.005", "--side", side,
+                              "--entry", "2000", "--contracts", "1000", "--leverage", "10",
+                              "--mark", "1900")
+                self.assert_inverse(r)
+                self.assertEqual(r["liquidation_price"], published)
+                self.assertEqual(r["liquidation_price"], lp)
+                self.assertEqual(r["bankruptcy_price"], bp)
+                self.assertEqual((r["margin"], r["notional"]), (D("0.05"), D("0.5")))
+                self.assertEqual(r["maintenance_margin"], D("0.0025"))
+
+    def test_binance_coin_m(self):
+        # Binance COIN-M: 100,000 contracts of 100 USD (N = 10,000,000) long at 45,000 with
+        # an isolated margin of 101 BTC; tiers 0.4 % from 0 and 12.5 % (maintenance amount
+        # 11.81) from 250 BTC: LP = N*(mmr + 1)/(M + cum + N/E) = 11,250,000 / (101 + 11.81
+        # + 222.22..) = 33,578.8597448.. (up: 33,578.85974484); the value there,
+        # 10,000,000/33,578.86 = 297.8 BTC, is in the 12.5 % tier. Leverage (N/E)/M, up.
+        lp = up(D(11250000) / (D(101) + D("11.81") + D(10000000) / D(45000)))
+        self.assertEqual(lp, D("33578.85974484"))
+        with tempfile.TemporaryDirectory() as tmp:
+            tiers = os.path.join(tmp, "coinm.csv")
+            with open(tiers, "w") as f:
+                f.write("floor_notional,mmr,maintenance_amount\n0,0.004,0\n250,0.125,11.81\n")
+            base = ("--contract-size", "100", "--tiers", tiers, "--side", "long",
+                    "--entry", "45000", "--contracts", "100000", "--margin", "101")
+            r = self.calc(*base)
+            self.assert_inverse(r, size=D(100))
+            self.assertEqual(r["liquidation_price"], lp)
+            self.assertEqual(r["leverage"], up(D(10000000) / D(45000) / 101))
+            self.assertEqual(r["leverage"], D("2.20022003"))
+            self.assertEqual(r["notional"], up(D(10000000) / D(45000)))
+            # at 45,000 the first tier: MM = 222.22.. x 0.004 (up)
+            self.assertEqual((r["maintenance_rate"], r["maintenance_margin"]),
+                             (D("0.004"), up(D(10000000) / D(45000) * D("0.004"))))
+            r = self.calc(*base, "--mark", str(lp))
+            self.assertEqual((r["maintenance_rate"], r["maintenance_amount"]),
+                             (D("0.125"), D("11.81")))
+
+    def test_short_that_cannot_go_bankrupt(self):
+        # A 1x short (M = N/E = 10 BTC) loses at most N/E as the price rises: no
+        # bankruptcy or liquidation price (null). At 2x (M = 5): BP = N/(N/E - M) =
+        # 100,000/5 = 20,000; LP = N*(1 - mmr)/(N/E - M) = 99,500/5 = 19,900 (mmr 0.5 %).
+        r = self.calc("--mmr", "0.005", "--side", "short", "--entry", "10000",
+                      "--contracts", "100000", "--leverage", "1")
+        self.assertEqual((r["margin"], r["liquidation_price"], r["bankruptcy_price"]),
+                         (D(10), None, None))
+        r = self.calc("--mmr", "0.005", "--side", "short", "--entry", "10000",
+                      "--contracts", "100000", "--leverage", "2")
+        self.assertEqual((r["margin"], r["liquidation_price"], r["bankruptcy_price"]),
+                         (D(5), D(19900), D(20000)))
+
+    def test_liquidation_full(self):
+        # The long of test_bitmex_guide with mmr 0.5 %: LP = 100,500/11 = 9,136.3636..
+        # (up: 9,136.36363637). At a mark at the LP, filled at the mark, the holder loses
+        # its margin of 1; its PnL there is 100,000 x (1/10,000 - 1/9,136.36363637),
+        # rounded down -0.94527364, so the pool receives 1 - 0.94527364 = 0.05472636
+        # (tests/check_inverse.c). Filled at the liquidation price (--liq-fill liq-price)
+        # the holder keeps that rest and the pool gets nothing. At the mark 9,000 the pool
+        # takes the deficit: 1 + 100,000 x (1/10,000 - 1/9,000) = -0.11111111.. (the PnL
+        # rounded down: -1.11111112, so -0.11111112).
+        lp = up(D(100500) / 11)
+        base = ("--mmr", "0.005", "--side", "long", "--entry", "10000", "--contracts",
+                "100000", "--leverage", "10", "--liquidation", "full")
+        keys = self.INV_KEYS | CalcLiquidation.LIQ_KEYS
+        pnl = down(D(100000) * (1 / D(10000) - 1 / lp))
+        r = self.calc(*base, "--mark", str(lp))
+        self.assert_inverse(r, keys)
+        self.assertEqual(r["liquidation_price"], lp)
+        self.assertEqual((r["liquidated_qty"], r["fill_price"], r["fill"]),
+                         (D(100000), lp, "mark"))
+        self.assertEqual(r["insurance_fund_delta"], 1 + pnl)
+        self.assertEqual(r["insurance_fund_delta"], D("0.05472636"))
+        r = self.calc(*base, "--mark", str(lp), "--liq-fill", "liq-price")
+        self.assertEqual((r["fill_price"], r["fill"], r["insurance_fund_delta"]),
+                         (lp, "liquidation_price", D(0)))
+        r = self.calc(*base, "--mark", str(lp + Q8))  # one unit above: not liquidatable
+        self.assertEqual((r["liquidated_qty"], r["fill"], r["remaining_qty"]),
+                         (D(0), None, D(100000)))
+        r = self.calc(*base, "--mark", "9000")
+        self.assertEqual((r["fill_price"], r["fill"], r["remaining_qty"]),
+                         (D(9000), "mark", D(0)))
+        self.assertEqual(r["insurance_fund_delta"],
+                         1 + down(D(100000) * (1 / D(10000) - 1 / D(9000))))
+
+    def test_readable_table(self):
+        rc, out, err = run("calc", "--inverse", "--contract-size", "100", "--side", "long",
+                           "--entry", "45000", "--contracts", "100000", "--margin", "101")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("inverse: 100000 contracts of 100 at 45000", out)
+        self.assertIn("in the coin", out)
+        rc, out, _ = run("calc", "--inverse", "--side", "short", "--entry", "10000",
+                         "--contracts", "100000", "--leverage", "1")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"liquidation price +none")
+        self.assertRegex(out, r"bankruptcy price +none")
+
+    def test_refusals(self):
+        # What the library does not support on inverse markets yet is refused as a bad
+        # argument (exit 2), with the engine's reason; so are --qty with --inverse and the
+        # contract options without it.
+        base = ["--inverse", "--side", "long", "--entry", "10000", "--contracts", "100000",
+                "--leverage", "10"]
+        cases = [
+            (base + ["--cross", "--wallet", "100"],
+             ["--cross: not with --inverse", "cross mode is not supported on inverse markets"]),
+            (base + ["--liquidation", "min-reduce", "--mark", "9000"],
+             ["--liquidation min-reduce: not with --inverse",
+              "partial liquidation policies are not supported on inverse markets"]),
+            (base + ["--liquidation", "tier-down"], ["--liquidation tier-down"]),
+            (["--inverse", "--side", "long", "--entry", "10000", "--qty", "1", "--leverage",
+              "10"], ["--qty: not with --inverse"]),
+            (["--inverse", "--side", "long", "--entry", "10000", "--leverage", "10"],
+             ["--contracts: one of --contracts and --notional is required"]),
+            (["--side", "long", "--entry", "10000", "--contracts", "1", "--leverage", "10"],
+             ["--contracts: only with --inverse"]),
+            (["--side", "long", "--entry", "10000", "--qty", "1", "--leverage", "10",
+              "--contract-size", "100"], ["--contract-size: only with --inverse"]),
+            (base + ["--contract-size", "0"], ["--contract-size"]),
+            (base[:4] + ["0.001"] + base[5:],
+             ["--entry: '0.001' is below an inverse market's minimum price 0.01"]),
+            (base + ["--mark", "0.009"], ["--mark: '0.009'"]),
+        ]
+        for args, needles in cases:
+            with self.subTest(args=args):
+                rc, out, err = run("calc", *args)
+                self.assertEqual((rc, out), (2, ""), err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+                for needle in needles:
+                    self.assertIn(needle, err)
+
+    def test_help(self):
+        rc, out, _ = run("help", "calc")
+        self.assertEqual(rc, 0)
+        for word in ("--inverse", "--contract-size C", "--contracts K", "\"settlement\": \"coin\"",
+                     "in the coin"):
+            self.assertIn(word, out)
+
+
+class ReplayInverse(ReplayBase):
+    """`margin replay --inverse` (issue 15): every market inverse, sizes in contracts, every
+    money field in the coin."""
+
+    def run_json(self, tmp, csv_text, *args):
+        prices = self.write(tmp, "p.csv", csv_text)
+        rc, out, err = run("replay", "--prices", prices, "--inverse", *args, "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertNotRegex(out, r'\d[eE][-+]?\d')
+        objs = [loads(line) for line in out.splitlines()]
+        for i, o in enumerate(objs[:-1]):
+            extra = {"contract", "contract_size"} if o["type"] == "open" else {"contract"}
+            self.assertEqual(set(o), COMMON_KEYS | REPLAY_KEYS[o["type"]] | extra, o)
+            self.assertEqual((o["seq"], o["contract"]), (i + 1, "inverse"))
+        summary = objs[-1]
+        self.assertEqual(set(summary),
+                         SUMMARY_KEYS | {"contract", "contract_size", "settlement"})
+        self.assertEqual((summary["contract"], summary["settlement"]), ("inverse", "coin"))
+        return objs[:-1], summary
+
+    def test_bitmex_guide_take_profit(self):
+        # BitMEX's long closed at 10,500 (a take-profit, filled at the mark that reaches
+        # it): PnL 100,000 x (1/10,000 - 1/10,500) = 0.47619047 XBT; no fees; the free
+        # balance is the default 1000 (coin) plus the margin 1 given back and the PnL.
+        pnl = down(D(100000) * (1 / D(10000) - 1 / D(10500)))
+        self.assertEqual(pnl, D("0.47619047"))
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,10250\nc,10500\n",
+                "--position", "side=long,contracts=100000,leverage=10,take=10500")
+        self.assertEqual([e["type"] for e in events], ["open", "take_profit"])
+        op, tp = events
+        self.assertEqual((op["quantity"], op["contract_size"], op["margin"]),
+                         (D(100000), D(1), D(1)))
+        self.assertEqual((tp["exit_price"], tp["realized_pnl"]), (D(10500), pnl))
+        self.assertEqual((summary["realized_pnl"], summary["free_balance"]),
+                         (pnl, 1000 + 1 + pnl))
+        self.assertEqual(summary["contract_size"], D(1))
+
+    def test_funding_in_coin(self):
+        # A long and a short of 100,000 contracts of 1 USD at 10,000, 10x (M = 1 each),
+        # funding 0.0001 at the mark 10,000: the value is 10 BTC, so the long pays and the
+        # short receives 10 x 0.0001 = 0.001 BTC: margins 0.999 and 1.001.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\n",
+                "--position", "side=long,contracts=100000,leverage=10",
+                "--position", "side=short,contracts=100000,leverage=10",
+                "--funding", "0.0001", "--funding-every", "1")
+        funding = {e["position"]: (e["payment"], e["margin"])
+                   for e in events if e["type"] == "funding"}
+        self.assertEqual(funding, {1: (D("-0.001"), D("0.999")), 2: (D("0.001"), D("1.001"))})
+        self.assertEqual(summary["open_positions"], 2)
+
+    def test_contract_size_and_notional(self):
+        # Binance COIN-M's contract of 100 USD: notional=10 (BTC) at 10,000 is
+        # K = 10 x 10,000 / 100 = 1,000 contracts, N = 100,000 USD, M = N/(E*L) = 1.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\n", "--contract-size", "100",
+                "--position", "side=long,notional=10,leverage=10")
+        op = events[0]
+        self.assertEqual((op["quantity"], op["contract_size"], op["margin"]),
+                         (D(1000), D(100), D(1)))
+        self.assertEqual(summary["contract_size"], D(100))
+
+    def test_liquidation_by_mark(self):
+        # tests/check_inverse.c: mmr 0.5 %, the long's LP = 100,500/11 (up:
+        # 9,136.36363637): a mark one unit above leaves it open, the LP liquidates it,
+        # filled at the mark: the holder loses its margin of 1 and the pool receives
+        # 1 + 100,000 x (1/10,000 - 1/9,136.36363637) (PnL down) = 0.05472636.
+        lp = up(D(100500) / 11)
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,%s\nc,%s\n" % (lp + Q8, lp),
+                "--mmr", "0.005", "--position", "side=long,contracts=100000,leverage=10")
+        # (the default margin-call level, 80 %, is crossed on the way)
+        self.assertEqual([e["type"] for e in events], ["open", "margin_call", "liquidation"])
+        self.assertEqual(events[0]["liquidation_price"], lp)
+        self.assertEqual(events[1]["time"], "b")
+        liq = events[2]
+        self.assertEqual((liq["time"], liq["mark"], liq["realized_pnl"]), ("c", lp, D(-1)))
+        self.assertEqual(liq["insurance_fund_delta"], D("0.05472636"))
+        self.assertEqual(summary["insurance_fund"], D("0.05472636"))
+
+    def test_short_without_liquidation_price(self):
+        # A 1x short (M = N/E = 10 BTC) can lose no more than its margin: no liquidation
+        # price (null; the library's INT64_MAX), and the chart draws none.
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,20000\n",
+                "--position", "side=short,contracts=100000,leverage=1",
+                "--svg", os.path.join(tmp, "c.svg"))
+            with open(os.path.join(tmp, "c.svg")) as f:
+                svg = f.read()
+        self.assertEqual([e["type"] for e in events], ["open"])
+        self.assertEqual((events[0]["margin"], events[0]["liquidation_price"]), (D(10), None))
+        self.assertEqual(summary["open_positions"], 1)
+        self.assertIn('data-pmax="', svg)
+        self.assertNotIn("92233720368", svg)
+
+    def test_readable_log(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            prices = self.write(tmp, "p.csv", "time,price\na,10000\n")
+            rc, out, err = run("replay", "--prices", prices, "--inverse",
+                               "--position", "side=long,contracts=100000,leverage=10")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("Inverse (coin-margined)", out)
+        self.assertIn("long 100000 contracts at 10000, 10x, margin 1", out)
+
+    def test_refusals(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            prices = self.write(tmp, "p.csv", "time,price\na,10000\n")
+            pos = ("--position", "side=long,contracts=100000,leverage=10")
+            cases = [
+                (("--inverse", "--position", "side=long,contracts=100000,leverage=10,mode=cross"),
+                 ["mode=cross: not with --inverse",
+                  "cross mode is not supported on inverse markets"]),
+                (("--inverse",) + pos + ("--liquidation", "min-reduce"),
+                 ["--liquidation min-reduce: not with --inverse",
+                  "partial liquidation policies are not supported on inverse markets"]),
+                (("--inverse",) + pos + ("--insurance", "0", "--adl-ranking", "bitmex"),
+                 ["--adl-ranking bitmex: not with --inverse"]),
+                (("--inverse", "--position", "side=long,qty=1,leverage=10"),
+                 ["qty=: not with --inverse"]),
+                (("--position", "side=long,contracts=1,leverage=10"),
+                 ["contracts=: only with --inverse"]),
+                (("--contract-size", "100") + pos[:1] + ("side=long,qty=1,leverage=10",),
+                 ["--contract-size: only with --inverse"]),
+                (("--inverse",), ["--inverse: needs --position"]),
+            ]
+            for args, needles in cases:
+                with self.subTest(args=args):
+                    rc, out, err = run("replay", "--prices", prices, *args)
+                    self.assertEqual((rc, out), (2, ""), err)
+                    self.assertEqual(len(err.splitlines()), 1, err)
+                    for needle in needles:
+                        self.assertIn(needle, err)
+        rc, out, err = run("replay", "--demo", "adl", "--inverse")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("--demo adl", err)
+
+    def test_help(self):
+        rc, out, _ = run("help", "replay")
+        self.assertEqual(rc, 0)
+        for word in ("--inverse", "--contract-size C", "contracts=K", "\"contract\": \"inverse\""):
+            self.assertIn(word, out)
 
 
 if __name__ == "__main__":

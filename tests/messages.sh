@@ -10,7 +10,7 @@ exec "$PYTHON3" - "$top_srcdir"/lib/*.c <<'PY'
 import re, sys
 # What an integer in a message may be: the word before or after it says so.
 ALLOWED = [
-    r"\b(id|key|option|field|filter|basis|index|position|account|mode|policy|level|scale|version|section|item|tiers?)\s+%$",
+    r"\b(id|key|option|field|filter|basis|index|position|account|mode|policy|level|scale|version|section|item|tiers?|type|asset)\s+%$",
     r"^(margin-call levels|tiers|events|bytes|positions|cross positions|sections)\b",
     r"\bscale must be at most\s+%$", r"levels, not\s+%$", r"\b(flags|tag) 0x%$",
     r"\bin\s+%$", r"\(%$",

@@ -17,7 +17,13 @@
  * clearance fee (--liq-fee), the fill (--liq-fill) and the quantity step (--step); after the
  * figures are read, the mark is applied with margin_mark_update() and the liquidation
  * events it produces say what was liquidated, at what price and fee; what remains is read
- * from the position and the change of the insurance fund from the engine. */
+ * from the position and the change of the insurance fund from the engine.
+ *
+ * Inverse (--inverse, isolated only): the market is an inverse (coin-margined) one
+ * (MARGIN_MKT_CONTRACT, MARGIN_MKT_CONTRACT_SIZE): the quantity is in contracts
+ * (--contracts), every money amount in the coin; what the engine does not support on an
+ * inverse market yet (cross mode, the partial liquidation policies) it refuses, and the
+ * refusal is reported as a bad argument. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,9 +47,12 @@ void cli_usage_calc(FILE *f)
           "       margin calc --cross --wallet WB --side long|short --entry PRICE\n"
           "                   (--qty Q | --notional V) [--leverage L] [--symbol SYM]\n"
           "                   [--other SPEC]... [the options above but --margin, --add-margin]\n"
+          "       margin calc --inverse [--contract-size C] --side long|short --entry PRICE\n"
+          "                   (--contracts K | --notional V) [the isolated options above]\n"
           "\n"
           "Figures of one linear (USDT-margined) position, exact to 8 decimals: an isolated\n"
-          "position, or with --cross a cross position beside the account's other ones.\n"
+          "position, or with --cross a cross position beside the account's other ones; with\n"
+          "--inverse, an isolated inverse (coin-margined) position.\n"
           "\n"
           "  --side long|short     side of the position (required)\n"
           "  --entry PRICE         entry price (required)\n"
@@ -94,6 +103,26 @@ void cli_usage_calc(FILE *f)
           "                        bankruptcy; null likewise), remaining_qty, remaining_margin,\n"
           "                        insurance_fund_delta\n"
           "\n"
+          "margin calc --inverse: an inverse (coin-margined) contract, as BitMEX's XBTUSD or\n"
+          "Binance COIN-M: K contracts of C quote units (USD) each, N = K * C; the position\n"
+          "value is N / PRICE and every money amount is in the coin: margin, PnL, maintenance\n"
+          "margin and amounts, tier floors, fees. Isolated only.\n"
+          "  --inverse             the position is an inverse contract. Not with --cross (cross\n"
+          "                        margin on inverse markets is not supported yet: refused,\n"
+          "                        exit 2); --liquidation takes only full (the partial\n"
+          "                        policies are not supported on inverse markets yet)\n"
+          "  --contract-size C     quote units per contract (default 1, as BitMEX's XBTUSD;\n"
+          "                        Binance COIN-M's BTCUSD: 100)\n"
+          "  --contracts K         size in contracts (with --inverse, in place of --qty, which\n"
+          "                        is refused: an inverse size is not in base units)\n"
+          "  --notional V          with --inverse: the position value in the coin at the\n"
+          "                        entry; K = V * PRICE / C rounded down to 8 decimals\n"
+          "  Prices below the inverse market's minimum, 0.01, are refused. With --json:\n"
+          "  \"contract\": \"inverse\", contract_size and \"settlement\": \"coin\"; quantity,\n"
+          "  liquidated_qty and remaining_qty are contracts, notional is N / entry and every\n"
+          "  money field is in the coin; liquidation_price and bankruptcy_price are null for\n"
+          "  a short whose margin covers N / entry (it can lose no more than that).\n"
+          "\n"
           "margin calc --cross: the cross liquidation price (Binance's formula: the wallet\n"
           "less the other markets' maintenance margins plus their unrealized PnL, the legs\n"
           "of the position's market solved together) and the account's figures.\n"
@@ -136,10 +165,10 @@ struct calc_args {
     int side; /* 0 until given */
     const char *entry_s, *qty_s, *notional_s, *lev_s, *margin_s, *add_s, *mmr_s, *mma_s,
         *tiers, *fee_s, *basis_s, *mark_s, *wallet_s, *symbol_s, *liq_s, *liq_fee_s,
-        *liq_fill_s, *step_s;
+        *liq_fill_s, *step_s, *contracts_s, *csize_s;
     const char **others; /* --other SPEC, nothers of them */
     size_t nothers;
-    int json, cross;
+    int json, cross, inverse;
 };
 
 struct calc_in {
@@ -148,7 +177,20 @@ struct calc_in {
     int32_t basis;
     int liq;                  /* --liquidation given */
     int64_t liq_policy, liq_fee, liq_fill, step;
+    int inverse;              /* --inverse: qty is in contracts of csize, money in the coin */
+    int64_t csize;            /* --contract-size, money scale (1 by default) */
 };
+
+/* The option that gave the size: --contracts with --inverse, else --qty. */
+static const char *qty_opt(const struct calc_args *a)
+{
+    return a->inverse ? "--contracts" : "--qty";
+}
+
+static const char *qty_text(const struct calc_args *a)
+{
+    return a->inverse ? a->contracts_s : a->qty_s;
+}
 
 /* Cross: the account's markets and positions (the position itself is legs[0] in
  * mkts[0]). */
@@ -199,6 +241,8 @@ static int parse_args(int argc, char **argv, const char **others, struct calc_ar
         {"--liq-fee", offsetof(struct calc_args, liq_fee_s)},
         {"--liq-fill", offsetof(struct calc_args, liq_fill_s)},
         {"--step", offsetof(struct calc_args, step_s)},
+        {"--contracts", offsetof(struct calc_args, contracts_s)},
+        {"--contract-size", offsetof(struct calc_args, csize_s)},
     };
     int i;
 
@@ -215,6 +259,10 @@ static int parse_args(int argc, char **argv, const char **others, struct calc_ar
         }
         if (strcmp(argv[i], "--cross") == 0) {
             a->cross = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--inverse") == 0) {
+            a->inverse = 1;
             continue;
         }
         m = cli_opt_value(CMD, argc, argv, &i, "--side", &v);
@@ -357,9 +405,36 @@ static int check_liq_args(const struct calc_args *a, struct calc_in *in)
     if (a->step_s && cli_parse_pos(CMD, "--step", a->step_s, 8, &in->step) != 0)
         return -1;
     if (in->qty && in->qty % in->step != 0) {
-        cli_error(CMD, "--qty: '%s' is not a multiple of --step %s", a->qty_s, a->step_s);
+        cli_error(CMD, "%s: '%s' is not a multiple of --step %s", qty_opt(a), qty_text(a),
+                  a->step_s);
         return -1;
     }
+    return 0;
+}
+
+/* --inverse, --contract-size and --contracts: the size of an inverse position is in
+ * contracts, so --qty (base units) is refused with --inverse, and the contract options are
+ * refused without it. */
+static int check_inverse(const struct calc_args *a, struct calc_in *in)
+{
+    in->csize = ONE;
+    if (!a->inverse) {
+        if (a->contracts_s || a->csize_s) {
+            cli_error(CMD, "%s: only with --inverse (a linear position's size is --qty, in "
+                      "base units)", a->contracts_s ? "--contracts" : "--contract-size");
+            return -1;
+        }
+        return 0;
+    }
+    in->inverse = 1;
+    if (a->qty_s) {
+        cli_error(CMD, "--qty: not with --inverse: an inverse position's size is in "
+                  "contracts (--contracts K, of --contract-size quote units each)");
+        return -1;
+    }
+    if (a->csize_s &&
+        cli_parse_pos(CMD, "--contract-size", a->csize_s, MARGIN_MONEY_SCALE, &in->csize) != 0)
+        return -1;
     return 0;
 }
 
@@ -380,15 +455,17 @@ static int check_args(const struct calc_args *a, struct calc_in *in)
     }
     if (cli_parse_pos(CMD, "--entry", a->entry_s, 8, &in->entry) != 0)
         return -1;
-    if (!a->qty_s && !a->notional_s) {
-        cli_error(CMD, "--qty: one of --qty and --notional is required");
+    if (check_inverse(a, in) != 0)
+        return -1;
+    if (!qty_text(a) && !a->notional_s) {
+        cli_error(CMD, "%s: one of %s and --notional is required", qty_opt(a), qty_opt(a));
         return -1;
     }
-    if (a->qty_s && a->notional_s) {
-        cli_error(CMD, "--notional: cannot be combined with --qty");
+    if (qty_text(a) && a->notional_s) {
+        cli_error(CMD, "--notional: cannot be combined with %s", qty_opt(a));
         return -1;
     }
-    if (a->qty_s && cli_parse_pos(CMD, "--qty", a->qty_s, 8, &in->qty) != 0)
+    if (qty_text(a) && cli_parse_pos(CMD, qty_opt(a), qty_text(a), 8, &in->qty) != 0)
         return -1;
     if (a->notional_s &&
         cli_parse_pos(CMD, "--notional", a->notional_s, MARGIN_MONEY_SCALE, &in->notional_in) != 0)
@@ -632,23 +709,31 @@ static int query(const char *what, const margin_engine *e, uint64_t pos, int32_t
     return 0;
 }
 
-/* Q from --notional: V / E rounded down to 8 decimal places. 0 or an exit status. */
+/* Q from --notional: V / E rounded down to 8 decimal places; inverse, the contracts
+ * V * E / C, rounded down likewise. 0 or an exit status. */
 static int qty_of(const struct calc_args *a, const struct calc_in *in, int64_t *qty)
 {
+    char how[200];
     int rc;
 
     if (!in->notional_in)
         return 0;
-    rc = margin_dec_div(in->notional_in, MARGIN_MONEY_SCALE, in->entry, 8, 8,
-                        MARGIN_ROUND_FLOOR, qty);
+    if (in->inverse) {
+        rc = cli_inverse_contracts(in->notional_in, in->entry, 8, in->csize, 8, qty);
+        snprintf(how, sizeof how, "%s * %s / %s", a->notional_s, a->entry_s,
+                 a->csize_s ? a->csize_s : "1");
+    } else {
+        rc = margin_dec_div(in->notional_in, MARGIN_MONEY_SCALE, in->entry, 8, 8,
+                            MARGIN_ROUND_FLOOR, qty);
+        snprintf(how, sizeof how, "%s / %s", a->notional_s, a->entry_s);
+    }
     if (rc != MARGIN_OK) {
-        cli_error(CMD, "--notional: %s / %s: %s", a->notional_s, a->entry_s,
-                  margin_strerror(rc));
+        cli_error(CMD, "--notional: %s: %s", how, margin_strerror(rc));
         return CLI_EXIT_FAIL;
     }
     if (*qty == 0) {
-        cli_error(CMD, "--notional: %s / %s rounds down to a quantity of 0", a->notional_s,
-                  a->entry_s);
+        cli_error(CMD, "--notional: %s rounds down to a quantity of 0%s", how,
+                  in->inverse ? " contracts" : "");
         return CLI_EXIT_USAGE;
     }
     return 0;
@@ -671,6 +756,11 @@ static int new_market(margin_engine *e, const char *sym, const struct calc_in *i
         (rc = margin_market_set(e, *mkt, MARGIN_MKT_TAKER_FEE, 0)) != MARGIN_OK ||
         (rc = margin_market_set(e, *mkt, MARGIN_MKT_MAKER_FEE, 0)) != MARGIN_OK ||
         (rc = margin_market_set(e, *mkt, MARGIN_MKT_MM_BASIS, in->basis)) != MARGIN_OK ||
+        /* an inverse market: contracts of csize quote units, money in the coin */
+        (in->inverse && ((rc = margin_market_set(e, *mkt, MARGIN_MKT_CONTRACT,
+                                                 MARGIN_CONTRACT_INVERSE)) != MARGIN_OK ||
+                         (rc = margin_market_set(e, *mkt, MARGIN_MKT_CONTRACT_SIZE,
+                                                 in->csize)) != MARGIN_OK)) ||
         /* a calculator's market needs no room beyond the prices it is given: the largest
          * of the entries and the mark bounds it (the library checks every position
          * against its market's maximum price) */
@@ -742,6 +832,27 @@ static int read_figures(const margin_engine *e, uint64_t pos, const struct calc_
     return 0;
 }
 
+/* An inverse market refuses prices below its minimum (0.01 by default: the value N/P grows
+ * without bound as the price falls): say which argument is below it. 0 or an exit status. */
+static int check_min_price(const struct calc_args *a, const struct calc_in *in,
+                           const margin_engine *e, uint64_t mkt)
+{
+    char b[CLI_NUM_SIZE];
+    int64_t min = 0;
+    int rc = margin_market_get(e, mkt, MARGIN_MKT_MIN_PRICE, &min);
+
+    if (rc != MARGIN_OK)
+        return cli_engine_fail(CMD, "reading the minimum price", e, rc);
+    if (in->entry < min || in->mark < min) {
+        cli_error(CMD, "%s: '%s' is below an inverse market's minimum price %s (the value "
+                  "N/P grows without bound as the price falls)",
+                  in->entry < min ? "--entry" : "--mark",
+                  in->entry < min ? a->entry_s : a->mark_s, cli_num(b, min, 8));
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* The liquidation options of the calculator's market. 0 or an exit status. */
 static int liq_market(const struct calc_args *a, const struct calc_in *in, margin_engine *e,
                       uint64_t mkt)
@@ -756,7 +867,13 @@ static int liq_market(const struct calc_args *a, const struct calc_in *in, margi
         cli_engine_fail(CMD, "--liq-fee", e, rc);
         return CLI_EXIT_USAGE;
     }
-    if ((rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_POLICY, in->liq_policy)) != MARGIN_OK ||
+    rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_POLICY, in->liq_policy);
+    if (rc == MARGIN_ENOTSUP) {
+        /* the partial policies on an inverse market */
+        cli_error(CMD, "--liquidation %s: not with --inverse: %s", a->liq_s, margin_errmsg(e));
+        return CLI_EXIT_USAGE;
+    }
+    if (rc != MARGIN_OK ||
         (rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_FILL, in->liq_fill)) != MARGIN_OK)
         return cli_engine_fail(CMD, a->liq_s, e, rc);
     return 0;
@@ -821,15 +938,21 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
     if (in->liq && in->notional_in) {
         qty -= qty % in->step;
         if (qty == 0) {
-            cli_error(CMD, "--notional: %s / %s rounds down to a quantity of 0 at --step %s",
-                      a->notional_s, a->entry_s, a->step_s);
+            cli_error(CMD, "--notional: %s rounds down to a quantity of 0 at --step %s",
+                      a->notional_s, a->step_s);
             return CLI_EXIT_USAGE;
         }
     }
-    /* Position value, only to size the deposit and to decide the leverage for --margin. */
-    rc = margin_dec_mul(qty, 8, in->entry, 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &value);
+    /* Position value, only to size the deposit and to decide the leverage for --margin:
+     * Q * E, or inverse K * C / E in the coin. */
+    if (in->inverse)
+        rc = cli_inverse_value(qty, 8, in->csize, in->entry, 8, 1, &value);
+    else
+        rc = margin_dec_mul(qty, 8, in->entry, 8, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &value);
     if (rc != MARGIN_OK) {
-        cli_error(CMD, "position value Q * entry: %s", margin_strerror(rc));
+        cli_error(CMD, "position value %s: %s",
+                  in->inverse ? "contracts * contract size / entry" : "Q * entry",
+                  margin_strerror(rc));
         return CLI_EXIT_FAIL;
     }
     if (!leverage && margin >= value)
@@ -847,6 +970,8 @@ static int compute(const struct calc_args *a, const struct calc_in *in, struct c
         return CLI_EXIT_FAIL;
     }
     status = new_market(e, "CALC", in, in->mark > in->entry ? in->mark : in->entry, &mkt);
+    if (status == 0 && in->inverse)
+        status = check_min_price(a, in, e, mkt);
     if (status == 0)
         status = position_tiers(a, in, e, mkt);
     if (status == 0 && in->liq)
@@ -1029,6 +1154,12 @@ static int compute_cross(const struct calc_args *a, const struct calc_in *in, st
     }
     for (k = 0; k < x->nmkts; k++) {
         rc = margin_account_set_mode(e, acct, x->mkts[k].id, MARGIN_MODE_CROSS);
+        if (rc == MARGIN_ENOTSUP && in->inverse) {
+            /* cross margin on an inverse market: the engine's refusal */
+            cli_error(CMD, "--cross: not with --inverse: %s", margin_errmsg(e));
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
         if (rc != MARGIN_OK) {
             status = cli_engine_fail(CMD, "setting cross mode", e, rc);
             goto out;
@@ -1117,6 +1248,11 @@ static void print_json(const struct calc_in *in, const struct calc_out *o, int c
     printf("{\"side\": \"%s\"", in->side == MARGIN_LONG ? "long" : "short");
     printf(", \"entry_price\": \"%s\"", cli_num(b, in->entry, 8));
     printf(", \"quantity\": \"%s\"", cli_num(b, o->qty, 8));
+    if (in->inverse) {
+        /* the quantities are contracts, every money field is in the coin */
+        printf(", \"contract\": \"inverse\", \"contract_size\": \"%s\", \"settlement\": \"coin\"",
+               cli_num(b, in->csize, MARGIN_MONEY_SCALE));
+    }
     printf(", \"notional\": \"%s\"", cli_num(b, o->notional, MARGIN_MONEY_SCALE));
     printf(", \"leverage\": \"%s\"", cli_num(b, o->leverage, MARGIN_RATE_SCALE));
     printf(", \"margin\": \"%s\"", cli_num(b, o->margin, MARGIN_MONEY_SCALE));
@@ -1124,11 +1260,15 @@ static void print_json(const struct calc_in *in, const struct calc_out *o, int c
     printf(", \"maintenance_rate\": \"%s\"", cli_num(b, o->mmr, MARGIN_RATE_SCALE));
     printf(", \"maintenance_amount\": \"%s\"", cli_num(b, o->mma, MARGIN_MONEY_SCALE));
     printf(", \"maintenance_margin\": \"%s\"", cli_num(b, o->mm, MARGIN_MONEY_SCALE));
-    if (o->liq == 0)
+    /* 0 (a long) or INT64_MAX (an inverse short whose margin covers its value): none */
+    if (o->liq == 0 || o->liq == INT64_MAX)
         printf(", \"liquidation_price\": null");
     else
         printf(", \"liquidation_price\": \"%s\"", cli_num(b, o->liq, 8));
-    printf(", \"bankruptcy_price\": \"%s\"", cli_num(b, o->bp, 8));
+    if (o->bp == INT64_MAX)
+        printf(", \"bankruptcy_price\": null");
+    else
+        printf(", \"bankruptcy_price\": \"%s\"", cli_num(b, o->bp, 8));
     printf(", \"mark_price\": \"%s\"", cli_num(b, in->mark, 8));
     printf(", \"unrealized_pnl\": \"%s\"", cli_num(b, o->upnl, MARGIN_MONEY_SCALE));
     printf(", \"margin_balance\": \"%s\"", cli_num(b, o->balance, MARGIN_MONEY_SCALE));
@@ -1222,20 +1362,35 @@ static void print_liquidation(const struct calc_in *in, const struct calc_out *o
 
 static void print_table(const struct calc_in *in, const struct calc_out *o)
 {
-    char b[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], v[96], note[128];
+    char b[CLI_NUM_SIZE], b2[CLI_NUM_SIZE], b3[CLI_NUM_SIZE], v[96], note[128];
 
-    printf("Isolated %s: %s at %s, position value %s\n",
-           in->side == MARGIN_LONG ? "long" : "short", cli_num(b, o->qty, 8),
-           cli_num(b2, in->entry, 8), cli_num(v, o->notional, MARGIN_MONEY_SCALE));
+    if (in->inverse)
+        printf("Isolated %s, inverse: %s contracts of %s at %s, position value %s\n"
+               "  (coin-margined: every amount below is in the coin)\n",
+               in->side == MARGIN_LONG ? "long" : "short", cli_num(b, o->qty, 8),
+               cli_num(b3, in->csize, MARGIN_MONEY_SCALE), cli_num(b2, in->entry, 8),
+               cli_num(v, o->notional, MARGIN_MONEY_SCALE));
+    else
+        printf("Isolated %s: %s at %s, position value %s\n",
+               in->side == MARGIN_LONG ? "long" : "short", cli_num(b, o->qty, 8),
+               cli_num(b2, in->entry, 8), cli_num(v, o->notional, MARGIN_MONEY_SCALE));
     snprintf(v, sizeof v, "%sx", cli_num(b, o->leverage, MARGIN_RATE_SCALE));
     row("leverage", v, NULL);
     snprintf(note, sizeof note, "(initial margin %s)", cli_num(b, o->im, MARGIN_MONEY_SCALE));
     row("margin", cli_num(b2, o->margin, MARGIN_MONEY_SCALE), note);
     if (o->liq == 0)
         row("liquidation price", "none", "(this long cannot be liquidated)");
+    else if (o->liq == INT64_MAX)
+        row("liquidation price", "none",
+            "(this short cannot be liquidated: its margin covers its value at entry)");
     else
         row("liquidation price", cli_num(b, o->liq, 8), NULL);
-    if (o->bp == 0 && in->side == MARGIN_LONG)
+    if (o->bp == INT64_MAX)
+        /* inverse: a short whose margin covers N/E loses at most N/E as the price rises */
+        row("bankruptcy price", "none",
+            "(never: the margin covers the value at entry, so this short cannot go "
+            "bankrupt)");
+    else if (o->bp == 0 && in->side == MARGIN_LONG)
         /* 0 means: the margin covers a fall of the price all the way to 0. */
         row("bankruptcy price", "0",
             "(never: the margin covers a fall to 0, so this long cannot go bankrupt)");

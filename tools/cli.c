@@ -387,3 +387,53 @@ int cli_engine_fail(const char *cmd, const char *what, const margin_engine *e, i
     cli_error(cmd, "%s: %s", what, msg);
     return CLI_EXIT_FAIL;
 }
+
+/* ------------------------------------------------------------------ inverse contracts */
+
+__extension__ typedef __int128 cli_i128;
+
+/* *v *= 10^n; -1 on overflow. */
+static int mul_pow10(cli_i128 *v, int n)
+{
+    for (; n > 0; n--)
+        if (__builtin_mul_overflow(*v, (cli_i128)10, v))
+            return -1;
+    return 0;
+}
+
+/* (a * b * 10^(up10 - down10)) / den for a, b, den > 0, rounded up or down. */
+static int muldiv(int64_t a, int64_t b, int up10, int down10, int64_t den, int up,
+                  int64_t *out)
+{
+    cli_i128 num = (cli_i128)a * (cli_i128)b, d = den, q;
+
+    if (a <= 0 || b <= 0 || den <= 0)
+        return MARGIN_EINVAL;
+    if (up10 > down10) {
+        if (mul_pow10(&num, up10 - down10) != 0)
+            return MARGIN_EOVERFLOW;
+    } else if (mul_pow10(&d, down10 - up10) != 0) {
+        return MARGIN_EOVERFLOW;
+    }
+    q = num / d;
+    if (up && num % d != 0)
+        q++;
+    if (q > INT64_MAX)
+        return MARGIN_EOVERFLOW;
+    *out = (int64_t)q;
+    return MARGIN_OK;
+}
+
+int cli_inverse_value(int64_t k, int32_t qs, int64_t csize, int64_t price, int32_t ps, int up,
+                      int64_t *out)
+{
+    /* value = K*C/P: in units, k*c*10^(ps - qs) / p (money and C at the same scale) */
+    return muldiv(k, csize, ps, qs, price, up, out);
+}
+
+int cli_inverse_contracts(int64_t value, int64_t price, int32_t ps, int64_t csize, int32_t qs,
+                          int64_t *out)
+{
+    /* K = V*P/C: in units, v*p*10^(qs - ps) / c */
+    return muldiv(value, price, qs, ps, csize, 0, out);
+}

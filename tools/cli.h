@@ -121,4 +121,17 @@ int cli_apply_tiers(const char *cmd, const char *path, margin_engine *e, uint64_
  * 1 (computation error). */
 int cli_engine_fail(const char *cmd, const char *what, const margin_engine *e, int rc);
 
+/* Inverse (coin-margined) contracts: N = K * C quote units for K contracts (at quantity
+ * scale @p qs) of C quote units each (@p csize, at MARGIN_MONEY_SCALE), P a price at scale
+ * @p ps. All of K, C and P must be > 0; computed exactly in 128 bits, rounded once.
+ *
+ * cli_inverse_value: the value N / P in the coin, money at MARGIN_MONEY_SCALE, rounded up
+ * when @p up, else down. cli_inverse_contracts: the contracts V * P / C of a value @p value
+ * in the coin (money), at scale @p qs, rounded down. MARGIN_OK, or MARGIN_EOVERFLOW when
+ * the result does not fit in int64_t (*out untouched). */
+int cli_inverse_value(int64_t k, int32_t qs, int64_t csize, int64_t price, int32_t ps, int up,
+                      int64_t *out);
+int cli_inverse_contracts(int64_t value, int64_t price, int32_t ps, int64_t csize, int32_t qs,
+                          int64_t *out);
+
 #endif

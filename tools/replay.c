@@ -25,6 +25,11 @@
  * liquidation whose deficit would take the pool below 0 closes positions of the other side
  * of its market at its bankruptcy price. `--demo adl` shows it.
  *
+ * --inverse and --contract-size (issue 15) make every market of the replay an inverse
+ * (coin-margined) one: sizes in contracts (contracts=K), money in the coin. What the engine
+ * does not support on inverse markets yet (cross mode, the partial liquidation policies,
+ * BitMEX's ADL ranking) it refuses, and the refusal is reported as a bad argument.
+ *
  * --svg FILE and --html FILE (issue 16) also draw the replay (tools/chart.c): the rows, a
  * series per position sampled from the library after every row (chart_sample_all), and
  * every event as printed, with its --json seq; the page adds the text summary. */
@@ -50,7 +55,7 @@ void cli_usage_replay(FILE *f)
           "                     [--liq-fee R] [--liq-fill FILL] [--fill mark|trigger]\n"
           "                     [--path updown|adverse] [--insurance AMOUNT]\n"
           "                     [--adl-ranking binance|bitmex] [--json] [--svg FILE]\n"
-          "                     [--html FILE]\n"
+          "                     [--html FILE] [--inverse [--contract-size C]]\n"
           "       margin replay --demo contrast|adl [--json] [--svg FILE] [--html FILE]\n"
           "\n"
           "Replay mark prices over isolated and cross positions and print the engine's events.\n"
@@ -63,7 +68,8 @@ void cli_usage_replay(FILE *f)
           "                       or close gives one mark per row. Default: the built-in path.\n"
           "  --position SPEC      repeatable; comma-separated key=value: side=long|short,\n"
           "                       leverage=L, qty=Q or notional=V (Q = V / entry rounded down\n"
-          "                       to 8 decimals), entry=PRICE (default: the first mark),\n"
+          "                       to 8 decimals; with --inverse contracts=K or notional=V),\n"
+          "                       entry=PRICE (default: the first mark),\n"
           "                       margin=M (default Q * entry / L), mmr=RATE, stop=PRICE,\n"
           "                       take=PRICE, mode=isolated|cross (default isolated),\n"
           "                       market=SYMBOL. Positions open at the first mark with ids\n"
@@ -129,6 +135,18 @@ void cli_usage_replay(FILE *f)
           "                       position belongs to the one account of the replay\n"
           "  --adl-ranking RANK   with --insurance: binance (default) or bitmex, the score\n"
           "                       that orders the positions to deleverage\n"
+          "  --inverse            every market of the replay is inverse (coin-margined, as\n"
+          "                       BitMEX's XBTUSD or Binance COIN-M): a --position gives\n"
+          "                       its size as contracts=K (qty= is refused), notional=V is\n"
+          "                       its value in the coin at the entry (K = V * entry / C,\n"
+          "                       rounded down), and every money amount is in the coin:\n"
+          "                       margin=, --wallet, --insurance, fees, PnL, funding.\n"
+          "                       Isolated only: mode=cross, the partial --liquidation\n"
+          "                       policies and --adl-ranking bitmex are refused (not\n"
+          "                       supported on inverse markets yet; exit 2). Needs\n"
+          "                       --position (the built-in positions are linear)\n"
+          "  --contract-size C    with --inverse: quote units (USD) per contract (default 1;\n"
+          "                       Binance COIN-M's BTCUSD: 100)\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
           "                       margin, printed side by side (takes only --json, --svg\n"
           "                       and --html);\n"
@@ -162,7 +180,10 @@ void cli_usage_replay(FILE *f)
           "                       insurance_fund_delta, paid into the pool); a liquidation\n"
           "                       whose deficit ADL covered in part has adl_covered; the\n"
           "                       summary adds insurance_pool and deleveraged (positions\n"
-          "                       closed in full by ADL)\n"
+          "                       closed in full by ADL). With --inverse every line has\n"
+          "                       \"contract\": \"inverse\" (its quantities are contracts,\n"
+          "                       its money in the coin), open events have contract_size,\n"
+          "                       and the summary contract_size and \"settlement\": \"coin\"\n"
           "  --svg FILE           also write a chart of the replay to FILE (plain SVG): the\n"
           "                       mark path (with open,high,low,close rows, each row's\n"
           "                       high-low range), each position's entry, liquidation,\n"
@@ -467,9 +488,11 @@ struct rpos {
     uint64_t adl_against;                          /* the last counterparty */
 };
 
-/* Parse --position @p text; prices at scale @p ps, quantities at @p qs. */
-static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
+/* Parse --position @p text; prices at scale @p ps, quantities at @p qs; with @p inverse
+ * the size is contracts=K (qty= is refused), else qty=Q (contracts= is refused). */
+static int parse_spec(const char *text, int32_t ps, int32_t qs, int inverse, struct spec *sp)
 {
+    const char *size_key = inverse ? "contracts" : "qty";
     char buf[1024], what[1200];
     char *keys[16], *vals[16];
     int n, i;
@@ -492,7 +515,15 @@ static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
                 cli_error(CMD, "%s: '%s' must be between 1 and 1000", what, val);
                 rc = -1;
             }
-        } else if (strcmp(key, "qty") == 0) {
+        } else if (strcmp(key, "qty") == 0 || strcmp(key, "contracts") == 0) {
+            if (strcmp(key, size_key) != 0) {
+                cli_error(CMD, "--position '%s': %s", text,
+                          inverse ? "qty=: not with --inverse: an inverse position's size is "
+                                    "in contracts (contracts=K)"
+                                  : "contracts=: only with --inverse (a linear position's "
+                                    "size is qty=Q, in base units)");
+                return -1;
+            }
             rc = cli_parse_pos(CMD, what, val, qs, &sp->qty);
         } else if (strcmp(key, "notional") == 0) {
             rc = cli_parse_pos(CMD, what, val, MARGIN_MONEY_SCALE, &sp->notional);
@@ -529,11 +560,12 @@ static int parse_spec(const char *text, int32_t ps, int32_t qs, struct spec *sp)
         return -1;
     }
     if (!sp->qty && !sp->notional) {
-        cli_error(CMD, "--position '%s': qty=Q or notional=V is required", text);
+        cli_error(CMD, "--position '%s': %s or notional=V is required", text,
+                  inverse ? "contracts=K" : "qty=Q");
         return -1;
     }
     if (sp->qty && sp->notional) {
-        cli_error(CMD, "--position '%s': give qty or notional, not both", text);
+        cli_error(CMD, "--position '%s': give %s or notional, not both", text, size_key);
         return -1;
     }
     if (sp->mode == MARGIN_MODE_CROSS && sp->margin) {
@@ -555,6 +587,9 @@ struct replay_args {
     const char *liq_s, *liq_fee_s, *liq_fill_s, *fill_s, *path_s;
     const char *insurance_s, *adl_rank_s;
     const char *svg, *html; /* --svg FILE, --html FILE */
+    const char *csize_s;    /* --contract-size C */
+    int inverse;            /* --inverse: every market inverse, sizes in contracts */
+    int64_t csize;          /* quote units per contract, money scale (default 1) */
     int64_t insurance, adl_rank; /* --insurance (then adl is set), --adl-ranking */
     int adl, adl_demo;
     int64_t liq_policy, liq_fee, liq_fill, stop_fill;
@@ -588,7 +623,8 @@ static int check_demo(struct replay_args *a)
     }
     if (a->prices || a->nspecs || a->tiers || a->mmr_s || a->funding_s || a->every_s ||
         a->fee_s || a->wallet_s || a->nlevels || a->liq_s || a->liq_fee_s || a->liq_fill_s ||
-        a->fill_s || a->path_s || a->insurance_s || a->adl_rank_s) {
+        a->fill_s || a->path_s || a->insurance_s || a->adl_rank_s || a->inverse ||
+        a->csize_s) {
         cli_error(CMD, "--demo %s: takes no option but --json, --svg and --html (its "
                   "positions, path and wallet are built in)", a->demo_s);
         return -1;
@@ -597,6 +633,29 @@ static int check_demo(struct replay_args *a)
         a->adl_demo = 1;
     else
         a->contrast = 1;
+    return 0;
+}
+
+/* --inverse and --contract-size: the positions must be given (the built-in ones are
+ * linear), and --contract-size only with --inverse. */
+static int check_inverse(struct replay_args *a)
+{
+    a->csize = ONE;
+    if (!a->inverse) {
+        if (a->csize_s) {
+            cli_error(CMD, "--contract-size: only with --inverse");
+            return -1;
+        }
+        return 0;
+    }
+    if (a->nspecs == 0) {
+        cli_error(CMD, "--inverse: needs --position SPEC with contracts=K (the built-in "
+                  "positions are linear)");
+        return -1;
+    }
+    if (a->csize_s &&
+        cli_parse_pos(CMD, "--contract-size", a->csize_s, MARGIN_MONEY_SCALE, &a->csize) != 0)
+        return -1;
     return 0;
 }
 
@@ -697,6 +756,10 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
             a->json = 1;
             continue;
         }
+        if (strcmp(argv[i], "--inverse") == 0) {
+            a->inverse = 1;
+            continue;
+        }
 #define OPT(name, dst)                                                                      \
     m = cli_opt_value(CMD, argc, argv, &i, name, &v);                                       \
     if (m < 0)                                                                              \
@@ -722,6 +785,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         OPT("--adl-ranking", a->adl_rank_s)
         OPT("--svg", a->svg)
         OPT("--html", a->html)
+        OPT("--contract-size", a->csize_s)
 #undef OPT
         m = cli_opt_value(CMD, argc, argv, &i, "--position", &v);
         if (m < 0)
@@ -747,7 +811,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
         return -1;
     }
 
-    if (check_demo(a) != 0)
+    if (check_demo(a) != 0 || check_inverse(a) != 0)
         return -1;
     a->demo = !a->prices && a->nspecs == 0 && !a->contrast && !a->adl_demo;
     if (a->tiers && a->mmr_s) {
@@ -893,9 +957,11 @@ static const char *price(char *buf, const struct replay *rp, int64_t p)
     return cli_num(buf, p, rp->ps);
 }
 
+/* A liquidation or bankruptcy price: 0 (a long that cannot reach it) and INT64_MAX (an
+ * inverse short whose margin covers its value N/E) mean none. */
 static const char *price_or_none(char *buf, const struct replay *rp, int64_t p)
 {
-    if (p == 0) {
+    if (p == 0 || p == INT64_MAX) {
         snprintf(buf, CLI_NUM_SIZE, "none");
         return buf;
     }
@@ -905,7 +971,7 @@ static const char *price_or_none(char *buf, const struct replay *rp, int64_t p)
 static void json_price(const struct replay *rp, const char *key, int64_t p)
 {
     char b[CLI_NUM_SIZE];
-    if (p == 0)
+    if (p == 0 || p == INT64_MAX) /* none, as in price_or_none() */
         printf(", \"%s\": null", key);
     else
         printf(", \"%s\": \"%s\"", key, price(b, rp, p));
@@ -990,6 +1056,8 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
            (unsigned long long)ev(e, MARGIN_EVF_POSITION), price(b, rp, mark));
     printf(", \"mode\": \"%s\"",
            ev(e, MARGIN_EVF_MODE) == MARGIN_MODE_CROSS ? "cross" : "isolated");
+    if (rp->a->inverse)
+        printf(", \"contract\": \"inverse\""); /* quantities in contracts, money in the coin */
     if (rp->a->candle)
         printf(", \"path_point\": %lld", (long long)ev(e, MARGIN_EVF_PATH_POINT));
     switch (type) {
@@ -997,6 +1065,8 @@ static void print_event_json(struct replay *rp, int32_t type, int64_t mark,
         printf(", \"side\": \"%s\"", ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long");
         printf(", \"entry_price\": \"%s\"", price(b, rp, ev(e, MARGIN_EVF_ENTRY_PRICE)));
         printf(", \"quantity\": \"%s\"", cli_num(b, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs));
+        if (rp->a->inverse)
+            json_money("contract_size", rp->a->csize);
         json_money("margin", ev(e, MARGIN_EVF_MARGIN));
         json_price(rp, "liquidation_price", p ? p->open_liq : ev(e, MARGIN_EVF_LIQ_PRICE));
         break;
@@ -1172,9 +1242,10 @@ static void event_words(const struct replay *rp, int32_t type, const struct rpos
     case MARGIN_EV_OPEN:
         name = "open";
         snprintf(details, sizeof details,
-                 "%s %s at %s, %sx, margin %s; liquidation price %s",
+                 "%s %s%s at %s, %sx, margin %s; liquidation price %s",
                  ev(e, MARGIN_EVF_SIDE) == MARGIN_SHORT ? "short" : "long",
                  cli_num(b1, ev(e, MARGIN_EVF_POSITION_QTY), rp->qs),
+                 rp->a->inverse ? " contracts" : "",
                  price(b2, rp, ev(e, MARGIN_EVF_ENTRY_PRICE)),
                  cli_num(b3, ev(e, MARGIN_EVF_LEVERAGE), MARGIN_RATE_SCALE),
                  money(b4, ev(e, MARGIN_EVF_MARGIN)),
@@ -1419,8 +1490,21 @@ static int market_in(const struct replay *rp, margin_engine *e, const struct rpo
             MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_TAKER_FEE, rp->a->fee)) != MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_MAKER_FEE, rp->a->fee)) != MARGIN_OK ||
-        (rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_POLICY, rp->a->liq_policy)) !=
-            MARGIN_OK ||
+        /* --inverse: contracts of --contract-size quote units, money in the coin */
+        (rp->a->inverse &&
+         ((rc = margin_market_set(e, *market, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE)) !=
+              MARGIN_OK ||
+          (rc = margin_market_set(e, *market, MARGIN_MKT_CONTRACT_SIZE, rp->a->csize)) !=
+              MARGIN_OK)))
+        return cli_engine_fail(CMD, "setting up a market", e, rc);
+    rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_POLICY, rp->a->liq_policy);
+    if (rc == MARGIN_ENOTSUP) {
+        /* the partial policies on an inverse market */
+        cli_error(CMD, "--liquidation %s: not with --inverse: %s", rp->a->liq_s,
+                  margin_errmsg(e));
+        return CLI_EXIT_USAGE;
+    }
+    if (rc != MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_FILL, rp->a->liq_fill)) !=
             MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_STOP_FILL, rp->a->stop_fill)) !=
@@ -1495,8 +1579,15 @@ static int setup_pool(struct replay *rp)
         if ((k > 0 && (rc = margin_market_set(e, m, MARGIN_MKT_INSURANCE_POOL,
                                               (int64_t)first)) != MARGIN_OK) ||
             (rc = margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, rp->a->adl_rank)) !=
-                MARGIN_OK)
+                MARGIN_OK) {
+            if (rc == MARGIN_ENOTSUP && rp->a->inverse) {
+                /* BitMEX's ranking on an inverse market */
+                cli_error(CMD, "--adl-ranking %s: not with --inverse: %s", rp->a->adl_rank_s,
+                          margin_errmsg(e));
+                return CLI_EXIT_USAGE;
+            }
             return cli_engine_fail(CMD, "setting up the insurance pool", e, rc);
+        }
     }
     rc = margin_market_set(e, first, MARGIN_MKT_ADL, MARGIN_ADL_ON);
     if (rc != MARGIN_OK)
@@ -1557,6 +1648,16 @@ static int probe_liq_price(const struct replay *rp, const struct rpos *p, int64_
     return ok;
 }
 
+/* The value of @p p at price @p px, money rounded up: Q * px, or inverse K * C / px in
+ * the coin. A MARGIN_* status. */
+static int pos_value(const struct replay *rp, const struct rpos *p, int64_t px, int64_t *out)
+{
+    if (rp->a->inverse)
+        return cli_inverse_value(p->qty, rp->qs, rp->a->csize, px, rp->ps, 1, out);
+    return margin_dec_mul(p->qty, rp->qs, px, rp->ps, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL,
+                          out);
+}
+
 /* Size of what opening @p p needs from the free balance, generously: max(margin, Q*E)
  * plus the fee on Q*E plus one unit. A cross position keeps its initial margin (at most
  * Q*E) in the wallet and must stay above maintenance at the first mark, so it needs twice
@@ -1566,10 +1667,11 @@ static int need_for(const struct replay *rp, const struct rpos *p, int64_t *out)
     int64_t value = 0, fee = 0, need, px = p->entry;
     int cross = p->sp.mode == MARGIN_MODE_CROSS;
 
-    if (cross && rp->first_mark > px)
+    /* (the larger value: at the higher price, or inverse, whose value grows as the price
+     * falls, at the lower) */
+    if (cross && (rp->a->inverse ? rp->first_mark < px : rp->first_mark > px))
         px = rp->first_mark;
-    if (margin_dec_mul(p->qty, rp->qs, px, rp->ps, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL,
-                       &value) != MARGIN_OK ||
+    if (pos_value(rp, p, px, &value) != MARGIN_OK ||
         margin_dec_mul(value, MARGIN_MONEY_SCALE, rp->a->fee, MARGIN_RATE_SCALE,
                        MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &fee) != MARGIN_OK ||
         (cross && __builtin_add_overflow(value, value, &value)))
@@ -1596,6 +1698,12 @@ static int prepare_account(struct replay *rp, int64_t deposit)
         if (rp->mkts[k].mode != MARGIN_MODE_CROSS)
             continue;
         rc = margin_account_set_mode(e, rp->acct, rp->mkts[k].id, MARGIN_MODE_CROSS);
+        if (rc == MARGIN_ENOTSUP && rp->a->inverse) {
+            /* cross margin on an inverse market: the engine's refusal */
+            cli_error(CMD, "--position '%s': mode=cross: not with --inverse: %s",
+                      rp->pos[rp->mkts[k].first].sp.text, margin_errmsg(e));
+            return CLI_EXIT_USAGE;
+        }
         if (rc != MARGIN_OK)
             return cli_engine_fail(CMD, "setting cross mode", e, rc);
     }
@@ -1645,7 +1753,16 @@ static int open_positions(struct replay *rp)
 
         p->entry = p->sp.entry ? p->sp.entry : rp->first_mark;
         p->qty = p->sp.qty;
-        if (p->sp.notional) {
+        if (p->sp.notional && rp->a->inverse) {
+            /* K = V * entry / C rounded down to the quantity scale, as in margin calc. */
+            rc = cli_inverse_contracts(p->sp.notional, p->entry, rp->ps, rp->a->csize, rp->qs,
+                                       &p->qty);
+            if (rc != MARGIN_OK) {
+                cli_error(CMD, "--position '%s': notional * entry / contract size: %s",
+                          p->sp.text, margin_strerror(rc));
+                return CLI_EXIT_FAIL;
+            }
+        } else if (p->sp.notional) {
             /* Q = V / entry rounded down to the quantity scale, as in margin calc. */
             rc = margin_dec_div(p->sp.notional, MARGIN_MONEY_SCALE, p->entry, rp->ps, rp->qs,
                                 MARGIN_ROUND_FLOOR, &p->qty);
@@ -1654,11 +1771,11 @@ static int open_positions(struct replay *rp)
                           margin_strerror(rc));
                 return CLI_EXIT_FAIL;
             }
-            if (p->qty == 0) {
-                cli_error(CMD, "--position '%s': notional / entry rounds down to 0",
-                          p->sp.text);
-                return CLI_EXIT_USAGE;
-            }
+        }
+        if (p->sp.notional && p->qty == 0) {
+            cli_error(CMD, "--position '%s': notional %s rounds down to 0", p->sp.text,
+                      rp->a->inverse ? "* entry / contract size" : "/ entry");
+            return CLI_EXIT_USAGE;
         }
         if (need_for(rp, p, &need) != 0 || __builtin_add_overflow(deposit, need, &deposit)) {
             cli_error(CMD, "--position '%s': the deposit needed does not fit", p->sp.text);
@@ -1676,9 +1793,7 @@ static int open_positions(struct replay *rp)
 
         if (!lev) {
             int64_t value = 0;
-            if (margin_dec_mul(p->qty, rp->qs, p->entry, rp->ps, MARGIN_MONEY_SCALE,
-                               MARGIN_ROUND_CEIL, &value) == MARGIN_OK &&
-                p->sp.margin >= value)
+            if (pos_value(rp, p, p->entry, &value) == MARGIN_OK && p->sp.margin >= value)
                 lev = ONE; /* the margin covers the whole position */
         }
         rc = margin_position_open(e, rp->acct, p->market, p->sp.side, p->qty, p->entry, lev,
@@ -1742,6 +1857,11 @@ static void chart_sample_all(struct replay *rp, size_t row)
         margin_position_get(rp->e, p->id, MARGIN_POS_STOP_LOSS, &g.stop);
         margin_position_get(rp->e, p->id, MARGIN_POS_TAKE_PROFIT, &g.take);
         if (margin_position_at(rp->e, p->id, MARGIN_AT_BANKRUPTCY_PRICE, 0, &g.bp) != MARGIN_OK)
+            g.bp = 0;
+        /* an inverse short whose margin covers N/E has none (INT64_MAX): not drawn */
+        if (g.liq == INT64_MAX)
+            g.liq = 0;
+        if (g.bp == INT64_MAX)
             g.bp = 0;
         margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_BALANCE, 0, &g.balance);
         if (margin_position_at(rp->e, p->id, MARGIN_AT_MARGIN_RATIO, 0, &g.ratio) != MARGIN_OK)
@@ -1885,6 +2005,11 @@ static void print_summary_json(const struct replay *rp)
     printf(", \"realized_pnl\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_REALIZED_PNL)));
     printf(", \"free_balance\": \"%s\"", money(b, acct(rp, MARGIN_ACCT_AVAILABLE)));
     printf(", \"insurance_fund\": \"%s\"", money(b, eng(rp, MARGIN_ENG_INSURANCE_FUND)));
+    if (rp->a->inverse) {
+        printf(", \"contract\": \"inverse\"");
+        json_money("contract_size", rp->a->csize);
+        printf(", \"settlement\": \"coin\"");
+    }
     if (rp->a->adl) {
         printf(", \"insurance_pool\": \"%s\"", money(b, pool_now(rp)));
         printf(", \"deleveraged\": %ld", rp->deleveraged);
@@ -1959,10 +2084,15 @@ static void print_intro(const struct replay *rp)
                "its own isolated margin; the account keeps %s USDT free beside them.\n\n",
                money(b1, rp->a->wallet));
     } else {
-        printf("margin replay: %zu row%s, %s marks from %s (low %s, %s%s %% from the first)\n\n",
+        printf("margin replay: %zu row%s, %s marks from %s (low %s, %s%s %% from the first)\n",
                rp->s.n, rp->s.n == 1 ? "" : "s", rp->a->prices ? "file" : "built-in",
                price(b1, rp, rp->first_mark), price(b2, rp, lo), fall > 0 ? "-" : "",
                cli_num(b3, fall, 2));
+        if (rp->a->inverse)
+            printf("Inverse (coin-margined): quantities are contracts (contract size %s in "
+                   "quote units), every amount is in the coin.\n",
+                   money(b1, rp->a->csize));
+        printf("\n");
     }
     printf("%-*s  %-4s %-12s %-10s %s\n", rp->s.timew, "time", "pos", "event", "mark",
            "details");
@@ -2357,7 +2487,7 @@ static int replay_run(struct replay *rp, const struct path_row *path, size_t npa
     }
     rp->npos = a->nspecs;
     for (i = 0; i < a->nspecs; i++) {
-        if (parse_spec(a->specs[i], rp->ps, rp->qs, &rp->pos[i].sp) != 0)
+        if (parse_spec(a->specs[i], rp->ps, rp->qs, a->inverse, &rp->pos[i].sp) != 0)
             return CLI_EXIT_USAGE;
     }
     status = assign_markets(rp);

@@ -26,6 +26,7 @@ from ._num import DecimalLike, from_fixed, to_fixed
 from .engine import Account, Engine, EventCallback, Market, Position, Tier
 from .enums import (
     AdlRanking,
+    Contract,
     CrossLiquidationPolicy,
     EventType,
     FillPrice,
@@ -40,6 +41,7 @@ from .enums import (
 )
 from .errors import (
     AlreadyExists,
+    AssetError,
     BufferTooSmall,
     EventQueueFull,
     FileError,
@@ -91,6 +93,7 @@ __all__ = [
     "StopFill",
     "LiqFeeBasis",
     "FillPrice",
+    "Contract",
     "DecimalLike",
     "MarginError",
     "InvalidArgument",
@@ -116,6 +119,7 @@ __all__ = [
     "SnapshotTruncatedError",
     "SnapshotCorruptError",
     "FileError",
+    "AssetError",
     "error_class",
     "strerror",
     "to_fixed",

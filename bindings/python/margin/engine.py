@@ -27,6 +27,7 @@ from . import _capi
 from ._num import DecimalLike, from_fixed, ratio_from_fixed, to_fixed, to_i32, to_u64
 from .enums import (
     AdlRanking,
+    Contract,
     CrossLiquidationPolicy,
     CrossLiquidationPolicyLike,
     LiqFeeBasis,
@@ -40,6 +41,7 @@ from .enums import (
     Status,
     StopFill,
     parse_adl_ranking,
+    parse_contract,
     parse_cross_liquidation,
     parse_liq_fee_basis,
     parse_liquidation_fill,
@@ -655,14 +657,27 @@ class Engine:
         liq_fill: Optional[Union[LiquidationFill, int, str]] = None,
         stop_fill: Optional[Union[StopFill, int, str]] = None,
         liq_policy: Optional[Union[LiquidationPolicy, int, str]] = None,
+        contract: Optional[Union[Contract, int, str]] = None,
+        contract_size: Optional[DecimalLike] = None,
+        settle_asset: Optional[int] = None,
+        min_price: Optional[DecimalLike] = None,
     ) -> "Market":
         """Create a market (``margin_market_new()``) and set the options given.
 
-        Scales are set first, so ``tick`` and ``step`` are read at the new scales.  The
-        liquidation options (``liq_fee`` .. ``liq_policy``) are the properties of the same
-        names of :class:`Market`; the ``slices`` policy's parameters are set there.
-        ``tiers`` is a list of ``(floor, mmr[, max_leverage[, maint_amount]])`` passed to
-        :meth:`Market.add_tier` in order (replacing the default tier).
+        Scales are set first, so ``tick`` and ``step`` are read at the new scales; then the
+        contract (``contract``, ``contract_size``, ``settle_asset``, then ``min_price``),
+        before the other options, so that an inverse market refuses what it does not
+        support.  The liquidation options (``liq_fee`` .. ``liq_policy``) are the
+        properties of the same names of :class:`Market`; the ``slices`` policy's
+        parameters are set there.  ``tiers`` is a list of ``(floor, mmr[, max_leverage[,
+        maint_amount]])`` passed to :meth:`Market.add_tier` in order (replacing the default
+        tier).
+
+        An inverse (coin-margined) market: ``contract="inverse"`` with ``contract_size``
+        quote units per contract (default 1): quantities are contracts, money is in the
+        coin (:class:`~margin.Contract`).  Every market of an engine has the engine's first
+        market's contract type and settlement asset: a different one raises
+        :class:`~margin.AssetError`.
         """
         if not isinstance(symbol, str):
             raise TypeError(f"symbol: expected str, got {type(symbol).__name__}")
@@ -678,6 +693,14 @@ class Engine:
             m.tick = tick
         if step is not None:
             m.step = step
+        if contract is not None:
+            m.contract = contract  # type: ignore[assignment]
+        if contract_size is not None:
+            m.contract_size = contract_size
+        if settle_asset is not None:
+            m.settle_asset = settle_asset
+        if min_price is not None:
+            m.min_price = min_price
         if max_leverage is not None:
             m.max_leverage = max_leverage
         if maker_fee is not None:
@@ -802,10 +825,13 @@ class _Thing:
 
 
 class Market(_Thing):
-    """A linear (USDT-margined) contract inside an :class:`Engine`.
+    """A contract inside an :class:`Engine`: linear (USDT-margined, the default) or inverse
+    (coin-margined: :attr:`contract`, :attr:`contract_size`).
 
     Prices are converted at :attr:`price_scale`, quantities at :attr:`qty_scale` (both read
-    from the engine, 8 by default), money and rates at 8.
+    from the engine, 8 by default), money and rates at 8.  On an inverse market quantities
+    are contracts and every money amount (margin, PnL, fees, funding, the value ``N/P``) is
+    in the coin.
     """
 
     __slots__ = ()
@@ -958,7 +984,52 @@ class Market(_Thing):
         _capi.MARGIN_MKT_ADL_RANKING, AdlRanking, parse_adl_ranking,
         "How the market ranks positions for auto-deleveraging "
         "(:class:`~margin.AdlRanking`; ``'binance'`` by default, or ``'bitmex'``).")
+    contract = _enum_prop(
+        _capi.MARGIN_MKT_CONTRACT, Contract, parse_contract,
+        "The contract type (:class:`~margin.Contract`; ``'linear'`` by default, or "
+        "``'inverse'``): settable only before the market has had positions, and only to the "
+        "type of the engine's other markets (else :class:`~margin.AssetError`).")
     del _enum_prop
+
+    # inverse (coin-margined) contracts
+    @property
+    def is_inverse(self) -> bool:
+        """``True`` for an inverse (coin-margined) market."""
+        return self.get(_capi.MARGIN_MKT_CONTRACT) == _capi.MARGIN_CONTRACT_INVERSE
+
+    @property
+    def contract_size(self) -> Decimal:
+        """Quote units (USD) per contract of an inverse market (``MARGIN_MKT_CONTRACT_SIZE``,
+        default 1; BitMEX's XBTUSD: 1, Binance COIN-M's BTCUSD: 100).  Settable only before
+        the market has had positions; ignored by linear markets."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_CONTRACT_SIZE), _MONEY)
+
+    @contract_size.setter
+    def contract_size(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_CONTRACT_SIZE, to_fixed(value, _MONEY, "contract_size"))
+
+    @property
+    def settle_asset(self) -> int:
+        """The settlement asset, a code of the caller's choosing (>= 0, default 0;
+        ``MARGIN_MKT_SETTLE_ASSET``): every market of an engine has the same
+        (:class:`~margin.AssetError` otherwise).  Settable only before the market has had
+        positions."""
+        return self.get(_capi.MARGIN_MKT_SETTLE_ASSET)
+
+    @settle_asset.setter
+    def settle_asset(self, value: int) -> None:
+        self.set(_capi.MARGIN_MKT_SETTLE_ASSET, value)
+
+    @property
+    def min_price(self) -> Decimal:
+        """The lowest mark, candle or fill price the market accepts (``MARGIN_MKT_MIN_PRICE``;
+        below it :class:`~margin.RangeError`): 1 price unit on a linear market, 0.01 on an
+        inverse one, whose value ``N/P`` grows without bound as the price falls."""
+        return from_fixed(self.get(_capi.MARGIN_MKT_MIN_PRICE), self.price_scale)
+
+    @min_price.setter
+    def min_price(self, value: DecimalLike) -> None:
+        self.set(_capi.MARGIN_MKT_MIN_PRICE, to_fixed(value, self.price_scale, "min_price"))
 
     # insurance pool and auto-deleveraging
     @property
@@ -1407,7 +1478,9 @@ class Position(_Thing):
         return from_fixed(v, self._scales()[0])
 
     def _opt_price(self, v: int) -> Optional[Decimal]:
-        return None if v == 0 else self._price(v)
+        # 0: none (a long that cannot reach it); INT64_MAX: none (an inverse short whose
+        # margin covers its value N/E)
+        return None if v in (0, _capi.INT64_MAX) else self._price(v)
 
     # stored figures
     @property
@@ -1417,7 +1490,7 @@ class Position(_Thing):
 
     @property
     def qty(self) -> Decimal:
-        """Size (0 once closed)."""
+        """Size (0 once closed); contracts on an inverse market."""
         return from_fixed(self.get(_capi.MARGIN_POS_QTY), self._scales()[1])
 
     @property
@@ -1499,11 +1572,11 @@ class Position(_Thing):
         return from_fixed(self.at(key, mark), _MONEY)
 
     def notional(self, mark: Optional[DecimalLike] = None) -> Decimal:
-        """Position value ``Q*P``, rounded up."""
+        """Position value ``Q*P`` (inverse: ``N/P`` in the coin), rounded up."""
         return self._at_money(_capi.MARGIN_AT_NOTIONAL, mark)
 
     def unrealized_pnl(self, mark: Optional[DecimalLike] = None) -> Decimal:
-        """``s*Q*(P-E)``, rounded down."""
+        """``s*Q*(P-E)`` (inverse: ``s*N*(1/E - 1/P)`` in the coin), rounded down."""
         return self._at_money(_capi.MARGIN_AT_UNREALIZED_PNL, mark)
 
     def margin_balance(self, mark: Optional[DecimalLike] = None) -> Decimal:
@@ -1530,16 +1603,18 @@ class Position(_Thing):
     # Figures that do not depend on the mark take no mark.
     def liquidation_price(self) -> Optional[Decimal]:
         """Liquidation price (long rounded up, short down), or ``None`` for a long that
-        cannot be liquidated.  Independent of the mark."""
+        cannot be liquidated (or an inverse short whose margin covers its value ``N/E``).
+        Independent of the mark."""
         return self._opt_price(self.at(_capi.MARGIN_AT_LIQ_PRICE))
 
     def bankruptcy_price(self) -> Optional[Decimal]:
-        """``E - s*M/Q`` (long rounded up, short down), or ``None`` for a long when <= 0.
-        Independent of the mark."""
+        """``E - s*M/Q`` (inverse: ``N/(N/E + s*M)``; long rounded up, short down), or
+        ``None`` for a long when <= 0 (or an inverse short whose margin covers its value
+        ``N/E``: it cannot go bankrupt).  Independent of the mark."""
         return self._opt_price(self.at(_capi.MARGIN_AT_BANKRUPTCY_PRICE))
 
     def initial_margin(self) -> Decimal:
-        """``Q*E/L``, rounded up.  Independent of the mark."""
+        """``Q*E/L`` (inverse: ``N/(E*L)``), rounded up.  Independent of the mark."""
         return self._at_money(_capi.MARGIN_AT_INITIAL_MARGIN, None)
 
     def roe(self, mark: Optional[DecimalLike] = None) -> Decimal:

@@ -18,6 +18,7 @@ __all__ = [
     "StopFill",
     "LiqFeeBasis",
     "FillPrice",
+    "Contract",
     "EventType",
     "SideLike",
     "ModeLike",
@@ -29,6 +30,7 @@ __all__ = [
     "parse_liquidation_fill",
     "parse_stop_fill",
     "parse_liq_fee_basis",
+    "parse_contract",
 ]
 
 
@@ -152,6 +154,24 @@ class LiqFeeBasis(enum.IntEnum):
 
     FILL = _capi.MARGIN_LIQ_FEE_BASIS_FILL
     MARK = _capi.MARGIN_LIQ_FEE_BASIS_MARK
+
+
+class Contract(enum.IntEnum):
+    """The contract type of a market (``MARGIN_CONTRACT_*``, the market option
+    ``MARGIN_MKT_CONTRACT``).
+
+    ``LINEAR`` (the default, USDT-margined): quantities in the base asset, money in the
+    quote.  ``INVERSE`` (coin-margined, as BitMEX's XBTUSD or Binance COIN-M): quantities in
+    contracts of :attr:`Market.contract_size <margin.Market.contract_size>` quote units
+    (``N`` = contracts x contract size), money in the coin: the value ``N/P``, PnL
+    ``s*N*(1/E - 1/P)``, margin ``N/(E*L)``, fees and funding on ``N/P``.  Every market of
+    an engine has the same type (:class:`~margin.AssetError` otherwise).  On an inverse
+    market, cross mode, the partial liquidation policies and BitMEX's ADL ranking are not
+    supported yet (:class:`~margin.NotSupported`).
+    """
+
+    LINEAR = _capi.MARGIN_CONTRACT_LINEAR
+    INVERSE = _capi.MARGIN_CONTRACT_INVERSE
 
 
 class FillPrice(enum.IntEnum):
@@ -281,6 +301,12 @@ def parse_adl_ranking(ranking: Union[AdlRanking, int, str]) -> int:
     """The C value (``MARGIN_ADL_RANK_*``) of ``"binance"`` or ``"bitmex"`` (any case), an
     :class:`AdlRanking` or its value."""
     return _parse_named(ranking, AdlRanking, "ADL ranking")
+
+
+def parse_contract(contract: Union[Contract, int, str]) -> int:
+    """The C value (``MARGIN_CONTRACT_*``) of ``"linear"`` or ``"inverse"`` (any case), a
+    :class:`Contract` or its value."""
+    return _parse_named(contract, Contract, "contract")
 
 
 def parse_liq_fee_basis(basis: Union[LiqFeeBasis, int, str]) -> int:

@@ -42,6 +42,7 @@ __all__ = [
     "SnapshotTruncatedError",
     "SnapshotCorruptError",
     "FileError",
+    "AssetError",
     "ERROR_CLASSES",
     "error_class",
     "strerror",
@@ -222,6 +223,16 @@ class FileError(MarginError, OSError):
     CODE = _capi.MARGIN_EIO
 
 
+class AssetError(MarginError, ValueError):
+    """``MARGIN_EASSET``: the operation would mix settlement assets in one engine.  Every
+    market of an engine settles in one asset: its markets are all linear or all inverse
+    (:attr:`Market.contract <margin.Market.contract>`) and share
+    :attr:`Market.settle_asset <margin.Market.settle_asset>`; the message names the market
+    that differs.  Use an engine per settlement asset."""
+
+    CODE = _capi.MARGIN_EASSET
+
+
 #: Status code -> exception class.
 ERROR_CLASSES: Dict[int, Type[MarginError]] = {
     cls.CODE: cls
@@ -248,6 +259,7 @@ ERROR_CLASSES: Dict[int, Type[MarginError]] = {
         SnapshotTruncatedError,
         SnapshotCorruptError,
         FileError,
+        AssetError,
     )
 }
 

@@ -518,7 +518,8 @@ def build_event(raw: Tuple[int, ...], scales: Callable[[int], Tuple[int, int]]) 
 
     def opt_price(key: int) -> Optional[Decimal]:
         v = f(key)
-        return None if v == 0 else from_fixed(v, pscale)
+        # 0 and INT64_MAX (an inverse short that cannot be liquidated): none
+        return None if v in (0, _capi.INT64_MAX) else from_fixed(v, pscale)
 
     side_raw = f(_capi.MARGIN_EVF_SIDE)
     kw: Dict[str, object] = dict(

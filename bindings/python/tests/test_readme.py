@@ -31,8 +31,9 @@ class ReadmeSeedExample(unittest.TestCase):
     def setUp(self) -> None:
         with open(README, encoding="utf-8") as f:
             self.blocks = python_blocks(f.read())
-        # The seed example, the cross-margin example, then the snapshot example.
-        self.assertEqual(len(self.blocks), 3, "the README has three python blocks")
+        # The seed example, the cross-margin example, the snapshot example, then the
+        # inverse-contract example.
+        self.assertEqual(len(self.blocks), 4, "the README has four python blocks")
 
     def test_seed_example_runs(self) -> None:
         code = self.blocks[0]
@@ -58,6 +59,12 @@ class ReadmeSeedExample(unittest.TestCase):
         self.assertIn("save_file", code)
         lines = run_block(code)
         self.assertEqual(lines, ["['LIQUIDATED']", "SnapshotTruncatedError"])
+
+    def test_inverse_example_runs(self) -> None:
+        code = self.blocks[3]
+        self.assertIn('contract="inverse"', code)
+        lines = run_block(code)
+        self.assertEqual(lines, ["-23", "NotSupported"])
 
 
 if __name__ == "__main__":

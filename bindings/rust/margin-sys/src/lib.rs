@@ -94,6 +94,8 @@ pub const MARGIN_ETRUNCATED: i32 = -20;
 pub const MARGIN_ECORRUPT: i32 = -21;
 /// A file could not be opened, written, synced, renamed or read (the message says which step and the system's reason).
 pub const MARGIN_EIO: i32 = -22;
+/// The operation would mix settlement assets in one engine: every market of an engine settles in one asset, so its markets are all linear or all inverse ([`MARGIN_MKT_CONTRACT`]) and share [`MARGIN_MKT_SETTLE_ASSET`] (the message names the market that differs).
+pub const MARGIN_EASSET: i32 = -23;
 /// Decimal places of every money amount.
 pub const MARGIN_MONEY_SCALE: i32 = 8;
 /// Decimal places of rates, ratios and leverage.
@@ -198,6 +200,18 @@ pub const MARGIN_MKT_ADL: i32 = 25;
 pub const MARGIN_MKT_INSURANCE_FLOOR: i32 = 26;
 /// How the market ranks positions for auto-deleveraging: [`MARGIN_ADL_RANK_BINANCE`] (default) or [`MARGIN_ADL_RANK_BITMEX`].
 pub const MARGIN_MKT_ADL_RANKING: i32 = 27;
+/// The contract type: [`MARGIN_CONTRACT_LINEAR`] (default) or [`MARGIN_CONTRACT_INVERSE`]. Every market of an engine has the same type (a new market takes the first market's; a change fails with [`MARGIN_EASSET`] while the engine has another market). Settable only before the market has had positions. On an inverse market, cross mode, the partial liquidation policies and BitMEX's ADL ranking are not supported yet ([`MARGIN_ENOTSUP`]).
+pub const MARGIN_MKT_CONTRACT: i32 = 28;
+/// Quote units (USD) per contract of an inverse market, at [`MARGIN_MONEY_SCALE`], > 0; default 1. Settable only before the market has had positions. Ignored by linear markets.
+pub const MARGIN_MKT_CONTRACT_SIZE: i32 = 29;
+/// The market's settlement asset, a code of the caller's choosing (>= 0; default 0): every market of an engine has the same (else [`MARGIN_EASSET`]). Settable only before the market has had positions.
+pub const MARGIN_MKT_SETTLE_ASSET: i32 = 30;
+/// The lowest mark the market accepts, price units, > 0 and below [`MARGIN_MKT_MAX_PRICE`]: marks, candles and fills below it fail with [`MARGIN_ERANGE`]. Default: 1 price unit (linear), 0.01 quote units (inverse, or 1 price unit at price scales below 2).
+pub const MARGIN_MKT_MIN_PRICE: i32 = 31;
+/// [`MARGIN_MKT_CONTRACT`]: a linear (USDT-margined) contract, the default.
+pub const MARGIN_CONTRACT_LINEAR: i32 = 0;
+/// [`MARGIN_MKT_CONTRACT`]: an inverse (coin-margined) contract: quantities in contracts of [`MARGIN_MKT_CONTRACT_SIZE`] quote units (N = contracts x contract size), money in the coin: value N/P, PnL `s*N*(1/E - 1/P)`, initial margin `N/(E*L)`; a short whose margin covers N/E has no bankruptcy or liquidation price (`i64::MAX`).
+pub const MARGIN_CONTRACT_INVERSE: i32 = 1;
 /// [`MARGIN_MKT_ADL`]: the pool takes every deficit and may go below zero.
 pub const MARGIN_ADL_OFF: i32 = 0;
 /// [`MARGIN_MKT_ADL`]: the part of a bankrupt isolated position's deficit that would take the pool below its floor is covered by closing positions of the other side at its bankruptcy price, highest [`MARGIN_POS_ADL_SCORE`] first ([`MARGIN_EV_ADL`]).

@@ -527,6 +527,9 @@ fn parsed_text_is_what_is_compiled() {
         margin_engine_set_callback;
     assert_eq!((MARGIN_EFULL, MARGIN_EIO), (-16, -22));
     assert_eq!((MARGIN_ENG_EVENT_CAP, MARGIN_SNAPSHOT_VERSION), (12, 4));
+    assert_eq!((MARGIN_EASSET, MARGIN_MKT_CONTRACT, MARGIN_MKT_MIN_PRICE), (-23, 28, 31));
+    assert_eq!((MARGIN_MKT_CONTRACT_SIZE, MARGIN_MKT_SETTLE_ASSET), (29, 30));
+    assert_eq!((MARGIN_CONTRACT_LINEAR, MARGIN_CONTRACT_INVERSE), (0, 1));
     assert_eq!((MARGIN_EV_PARTIAL_LIQUIDATION, MARGIN_EVF_FILL), (16, 24));
     assert_eq!((MARGIN_MKT_LIQ_FEE, MARGIN_MKT_SLICE_BACKSTOP), (14, 22));
     assert_eq!((MARGIN_MKT_INSURANCE_POOL, MARGIN_MKT_ADL_RANKING), (23, 27));

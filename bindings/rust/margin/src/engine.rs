@@ -134,8 +134,10 @@ fn dec(v: i64, scale: u32) -> Result<Decimal> {
     Decimal::new(v, scale)
 }
 
+/// A price that reads 0 when there is none (a long that cannot reach it) or `i64::MAX`
+/// (an inverse short whose margin covers its value N/E): `None` for both.
 fn nonzero(v: i64, scale: u32) -> Result<Option<Decimal>> {
-    if v == 0 {
+    if v == 0 || v == i64::MAX {
         Ok(None)
     } else {
         Decimal::new(v, scale).map(Some)
@@ -622,6 +624,16 @@ impl Engine {
                 conv(d, MONEY_SCALE, "insurance floor")?,
             ),
             MarketOption::AdlRanking(r) => (sys::MARGIN_MKT_ADL_RANKING, r.raw()),
+            MarketOption::Contract(c) => (sys::MARGIN_MKT_CONTRACT, c.raw()),
+            MarketOption::ContractSize(d) => (
+                sys::MARGIN_MKT_CONTRACT_SIZE,
+                conv(d, MONEY_SCALE, "contract size")?,
+            ),
+            MarketOption::SettleAsset(a) => (sys::MARGIN_MKT_SETTLE_ASSET, a),
+            MarketOption::MinPrice(d) => (
+                sys::MARGIN_MKT_MIN_PRICE,
+                conv(d, self.scales(m)?.0, "min price")?,
+            ),
         };
         // SAFETY: live engine.
         let rc = unsafe { sys::margin_market_set(self.pm(), m.get(), key, value) };
@@ -671,6 +683,10 @@ impl Engine {
             adl: g(sys::MARGIN_MKT_ADL)? == sys::MARGIN_ADL_ON as i64,
             insurance_floor: dec(g(sys::MARGIN_MKT_INSURANCE_FLOOR)?, MONEY_SCALE)?,
             adl_ranking: AdlRanking::from_raw(g(sys::MARGIN_MKT_ADL_RANKING)?),
+            contract: Contract::from_raw(g(sys::MARGIN_MKT_CONTRACT)?),
+            contract_size: dec(g(sys::MARGIN_MKT_CONTRACT_SIZE)?, MONEY_SCALE)?,
+            settle_asset: g(sys::MARGIN_MKT_SETTLE_ASSET)?,
+            min_price: dec(g(sys::MARGIN_MKT_MIN_PRICE)?, ps)?,
         })
     }
 

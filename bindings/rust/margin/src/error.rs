@@ -61,6 +61,10 @@ pub enum ErrorKind {
     /// `MARGIN_EIO`: a snapshot file could not be opened, written, synced, renamed or
     /// read (the message names the step and the system's reason).
     Io,
+    /// `MARGIN_EASSET`: the operation would mix settlement assets in one engine: its
+    /// markets are all linear or all inverse and share one settlement asset (the message
+    /// names the market that differs). Use an engine per settlement asset.
+    Asset,
     /// A status code this binding does not know (from a newer library).
     Other(i32),
 }
@@ -91,6 +95,7 @@ impl ErrorKind {
             sys::MARGIN_ETRUNCATED => ErrorKind::Truncated,
             sys::MARGIN_ECORRUPT => ErrorKind::Corrupt,
             sys::MARGIN_EIO => ErrorKind::Io,
+            sys::MARGIN_EASSET => ErrorKind::Asset,
             other => ErrorKind::Other(other),
         }
     }
@@ -120,6 +125,7 @@ impl ErrorKind {
             ErrorKind::Truncated => sys::MARGIN_ETRUNCATED,
             ErrorKind::Corrupt => sys::MARGIN_ECORRUPT,
             ErrorKind::Io => sys::MARGIN_EIO,
+            ErrorKind::Asset => sys::MARGIN_EASSET,
             ErrorKind::Other(code) => code,
         }
     }

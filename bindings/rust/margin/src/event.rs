@@ -257,7 +257,8 @@ pub(crate) fn read_current(e: *const sys::margin_engine, kind: EventKind) -> Res
         amount: money(sys::MARGIN_EVF_AMOUNT)?,
         realized_pnl: money(sys::MARGIN_EVF_REALIZED_PNL)?,
         fee: money(sys::MARGIN_EVF_FEE)?,
-        liq_price: if liq == 0 {
+        // 0 and i64::MAX (an inverse short that cannot be liquidated): none
+        liq_price: if liq == 0 || liq == i64::MAX {
             None
         } else {
             Some(Decimal::new(liq, ps)?)

@@ -12,6 +12,9 @@
 //!   typed [`ErrorKind`] (one per C status code) and the engine's message.
 //! - What the engine did (fills, funding, margin calls, liquidations) comes out as typed
 //!   [`Event`]s, from [`Engine::events`] or a callback.
+//! - A market is linear (USDT-margined, the default) or inverse (coin-margined:
+//!   [`Contract`], [`MarketOption::ContractSize`]), with quantities in contracts and money
+//!   in the coin; the markets of one engine settle in one asset ([`ErrorKind::Asset`]).
 //! - Each account is isolated or cross per market ([`Engine::set_account_mode`],
 //!   [`Mode`]); a cross account's figures are in [`AccountInfo`], and how it is
 //!   liquidated is an engine option ([`Engine::set_cross_liquidation`]).
@@ -53,7 +56,7 @@ pub use engine::{Allocator, Engine};
 pub use error::{strerror, Error, ErrorKind, Result};
 pub use event::{Event, EventKind, Events};
 pub use types::{
-    AccountId, AccountInfo, AdlRanking, CandlePath, CrossLiquidationPolicy, Figure, Figures, Fill, FillPrice, IntoStop,
+    AccountId, AccountInfo, AdlRanking, CandlePath, Contract, CrossLiquidationPolicy, Figure, Figures, Fill, FillPrice, IntoStop,
     LiqFeeBasis, LiquidationFill, LiquidationPolicy, MarketId, MarketInfo, MarketOption, MmBasis,
     Mode, OpenOptions, PositionId, PositionInfo, Side, Status, Stop, StopFill, Tier,
 };

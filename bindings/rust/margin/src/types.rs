@@ -180,6 +180,34 @@ c_values!(AdlRanking, "MARGIN_ADL_RANK_*", {
     Bitmex => sys::MARGIN_ADL_RANK_BITMEX,
 });
 
+/// The contract type of a market (`MARGIN_CONTRACT_*`, [`MarketOption::Contract`]).
+///
+/// Every market of an engine has the same type: a new market takes the type of the
+/// engine's first market, and a different one is refused with
+/// [`ErrorKind::Asset`](crate::ErrorKind::Asset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Contract {
+    /// Linear (USDT-margined), the default: quantities in the base asset, money in the
+    /// quote.
+    #[default]
+    Linear,
+    /// Inverse (coin-margined, as BitMEX's XBTUSD or Binance COIN-M): quantities in
+    /// contracts of [`MarketOption::ContractSize`] quote units (`N` = contracts x contract
+    /// size), money in the coin: the value `N/P`, the PnL `s*N*(1/E - 1/P)`, the initial
+    /// margin `N/(E*L)`, fees and funding on `N/P`. Cross mode, the partial liquidation
+    /// policies and BitMEX's ADL ranking are not supported on it yet
+    /// ([`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported)).
+    Inverse,
+    /// A type this binding does not know, passed as is.
+    Other(i64),
+}
+
+c_values!(Contract, "MARGIN_CONTRACT_*", {
+    Linear => sys::MARGIN_CONTRACT_LINEAR,
+    Inverse => sys::MARGIN_CONTRACT_INVERSE,
+});
+
 /// Where a market evaluates the maintenance margin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -450,6 +478,20 @@ pub enum MarketOption {
     InsuranceFloor(Decimal),
     /// How the market ranks positions for auto-deleveraging.
     AdlRanking(AdlRanking),
+    /// The contract type (only before the market has had positions; the engine's other
+    /// markets' type, else [`ErrorKind::Asset`](crate::ErrorKind::Asset)). Set it before
+    /// [`MarketOption::MinPrice`], whose default it changes.
+    Contract(Contract),
+    /// Quote units (USD) per contract of an inverse market, e.g. `1` (BitMEX's XBTUSD) or
+    /// `100` (Binance COIN-M's BTCUSD); default 1; only before the market has had
+    /// positions.
+    ContractSize(Decimal),
+    /// The settlement asset, a code of the caller's choosing (>= 0, default 0): every
+    /// market of an engine has the same (else [`ErrorKind::Asset`](crate::ErrorKind::Asset)).
+    SettleAsset(i64),
+    /// The lowest mark, candle or fill price the market accepts, a price (default: 1 price
+    /// unit linear, 0.01 inverse).
+    MinPrice(Decimal),
 }
 
 /// A market's options and figures (`margin_market_get` for every key).
@@ -510,6 +552,14 @@ pub struct MarketInfo {
     pub insurance_floor: Decimal,
     /// How the market ranks positions for auto-deleveraging.
     pub adl_ranking: AdlRanking,
+    /// The contract type: linear or inverse (coin-margined).
+    pub contract: Contract,
+    /// Quote units per contract (inverse markets; 1 by default).
+    pub contract_size: Decimal,
+    /// The settlement asset code.
+    pub settle_asset: i64,
+    /// The lowest price the market accepts.
+    pub min_price: Decimal,
 }
 
 /// A maintenance-margin tier: notional from `floor` up to the next tier's floor.

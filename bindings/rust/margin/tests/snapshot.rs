@@ -362,6 +362,7 @@ fn damaged_version() {
     let (_, _, good) = built();
     let mut v = good.clone();
     // Format 4 is this library's and formats 1 to 3 still load: 5 is the first unknown one.
+    assert_eq!(sys::MARGIN_SNAPSHOT_VERSION, 4);
     v[8..12].copy_from_slice(&5u32.to_le_bytes());
     refused(&v, ErrorKind::Version, "version 5", &good);
     refused(&resealed(v), ErrorKind::Version, "version 5", &good);
