@@ -226,8 +226,8 @@ class Guide(unittest.TestCase):
                     self.assertGreaterEqual(len(calculations(body)), 1,
                                             "a section without a calculation")
         inverse = dict(self.parts)["Inverse contracts"]
-        self.assertIn("not implemented yet", inverse)
-        self.assertIn("issue 15", inverse)
+        self.assertIn("--inverse", inverse)
+        self.assertIn("Cross mode is linear-only for now", inverse)
 
     def test_examples_print_what_the_guide_shows(self) -> None:
         tool = margin_tool()
