@@ -198,6 +198,27 @@ static void mag_divmod(const uint64_t *u, const uint64_t *v, uint64_t *q, uint64
         r[i] = s ? (un[i] >> s) | (un[i + 1] << (64 - s)) : un[i];
 }
 
+/* Whether a quotient with a nonzero remainder moves one unit away from zero: 1 or 0, or
+ * -1 for MARGIN_ROUND_EXACT. neg: the true quotient is negative; half: the remainder
+ * against the divisor less it (-1, 0, 1); odd: the truncated quotient is odd. */
+static int rounds_away(int rounding, int neg, int half, int odd)
+{
+    switch (rounding) {
+    case MARGIN_ROUND_FLOOR:
+        return neg;
+    case MARGIN_ROUND_CEIL:
+        return !neg;
+    case MARGIN_ROUND_TRUNC:
+        return 0;
+    case MARGIN_ROUND_AWAY:
+        return 1;
+    case MARGIN_ROUND_HALF_EVEN:
+        return half > 0 || (half == 0 && odd);
+    default: /* MARGIN_ROUND_EXACT */
+        return -1;
+    }
+}
+
 int margin__wide_div(const margin__wide *num, const margin__wide *den, int rounding,
                      margin__i128 *out)
 {
@@ -238,28 +259,9 @@ int margin__wide_div(const margin__wide *num, const margin__wide *den, int round
             return MARGIN_EOVERFLOW;
     mag = ((u128)q[1] << 64) | q[0];
     if (top(r, L) != 0) {
-        switch (rounding) {
-        case MARGIN_ROUND_FLOOR:
-            up = neg;
-            break;
-        case MARGIN_ROUND_CEIL:
-            up = !neg;
-            break;
-        case MARGIN_ROUND_TRUNC:
-            break;
-        case MARGIN_ROUND_AWAY:
-            up = 1;
-            break;
-        case MARGIN_ROUND_HALF_EVEN: { /* r against den - r */
-            int c;
-            mag_sub(rest, den->w, r);
-            c = mag_cmp(r, rest);
-            up = c > 0 || (c == 0 && (q[0] & 1));
-            break;
-        }
-        default: /* MARGIN_ROUND_EXACT */
+        mag_sub(rest, den->w, r); /* (for half-even: r against den - r) */
+        if ((up = rounds_away(rounding, neg, mag_cmp(r, rest), (int)(q[0] & 1))) < 0)
             return MARGIN_ERANGE;
-        }
     }
     /* |result| = mag + up must be at most 2^127 - 1, or 2^127 when negative */
     if (mag > ((u128)1 << 127) - (neg ? 0 : 1) - (u128)up)
@@ -362,26 +364,9 @@ int margin__muldiv_u64(margin__i128 a, uint64_t b, margin__i128 d, int rounding,
     }
     q = div3by2(u2, u1, u0, dm, &r);
 rounded:
-    if (r != 0) {
-        switch (rounding) {
-        case MARGIN_ROUND_FLOOR:
-            up = neg;
-            break;
-        case MARGIN_ROUND_CEIL:
-            up = !neg;
-            break;
-        case MARGIN_ROUND_TRUNC:
-            break;
-        case MARGIN_ROUND_AWAY:
-            up = 1;
-            break;
-        case MARGIN_ROUND_HALF_EVEN:
-            up = r > dm - r || (r == dm - r && (q & 1));
-            break;
-        default:
-            return MARGIN_ERANGE;
-        }
-    }
+    if (r != 0 &&
+        (up = rounds_away(rounding, neg, r > dm - r ? 1 : r == dm - r ? 0 : -1, (int)(q & 1))) < 0)
+        return MARGIN_ERANGE;
     if (q + (u128)up > ((u128)1 << 127) - (neg ? 0 : 1))
         return MARGIN_EOVERFLOW;
     q += (u128)up;
