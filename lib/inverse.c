@@ -52,6 +52,17 @@ static int ratio(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d,
     return margin__muldiv2(a, b, c, d, rounding, out);
 }
 
+/* ratio() narrowed to 64 bits */
+static int ratio64(margin__i128 a, margin__i128 b, margin__i128 c, margin__i128 d, int rounding,
+                   int64_t *out)
+{
+    margin__i128 r;
+    int rc = ratio(a, b, c, d, rounding, &r);
+    if (rc != MARGIN_OK)
+        return rc;
+    return margin__narrow(r, out);
+}
+
 /* w = a * b * c (three int128 factors, below 2^384 when their lengths add up to 383) */
 static int prod3(margin__wide *w, margin__i128 a, margin__i128 b, margin__i128 c)
 {
@@ -75,14 +86,10 @@ static int narrow_wide(const margin__wide *num, const margin__wide *den, int rou
 int margin__inv_value(const margin__market *m, int64_t qty, int64_t price, int rounding,
                       int64_t *out)
 {
-    margin__i128 r;
-    int rc;
     if (price <= 0)
         return MARGIN_EOVERFLOW;
     /* n < 2^126, G <= 10^18; P < 2^63, H <= 10^18 */
-    if ((rc = ratio(n_of(m, qty), g_of(m), price, h_of(m), rounding, &r)) != MARGIN_OK)
-        return rc;
-    return margin__narrow(r, out);
+    return ratio64(n_of(m, qty), g_of(m), price, h_of(m), rounding, out);
 }
 
 /* floor(N/P) in money, saturated at INT64_MAX (a tier's floor is below it) */
@@ -113,39 +120,26 @@ int margin__inv_tier(const margin__market *m, int64_t qty, int64_t price)
 int margin__inv_pnl(const margin__market *m, int side, int64_t qty, int64_t entry, int64_t price,
                     int64_t *out)
 {
-    margin__i128 r;
-    int rc;
     if (price <= 0 || entry <= 0)
         return MARGIN_EOVERFLOW;
     /* s*n < 2^126; (P - E)*G below 2^63 * 2^60; E*P below 2^126; H <= 10^18 */
-    if ((rc = ratio(side * n_of(m, qty), ((margin__i128)price - entry) * g_of(m),
-                    (margin__i128)entry * price, h_of(m), MARGIN_ROUND_FLOOR, &r)) != MARGIN_OK)
-        return rc;
-    return margin__narrow(r, out);
+    return ratio64(side * n_of(m, qty), ((margin__i128)price - entry) * g_of(m),
+                    (margin__i128)entry * price, h_of(m), MARGIN_ROUND_FLOOR, out);
 }
 
 int margin__inv_initial(const margin__market *m, int64_t qty, int64_t price, int64_t lev,
                         int64_t *out)
 {
-    margin__i128 r;
-    int rc;
     /* G*10^8 <= 10^26; P*L below 2^126 */
-    if ((rc = ratio(n_of(m, qty), g_of(m) * ONE, (margin__i128)price * lev, h_of(m),
-                    MARGIN_ROUND_CEIL, &r)) != MARGIN_OK)
-        return rc;
-    return margin__narrow(r, out);
+    return ratio64(n_of(m, qty), g_of(m) * ONE, (margin__i128)price * lev, h_of(m),
+                    MARGIN_ROUND_CEIL, out);
 }
 
 int margin__inv_rate_of(const margin__market *m, int64_t qty, int64_t price, int64_t rate,
                         int rounding, int64_t *out)
 {
-    margin__i128 r;
-    int rc;
     /* G*rate: |rate| <= 10^8, so below 10^26; H*10^8 <= 10^26 */
-    if ((rc = ratio(n_of(m, qty), g_of(m) * rate, price, h_of(m) * ONE, rounding, &r)) !=
-        MARGIN_OK)
-        return rc;
-    return margin__narrow(r, out);
+    return ratio64(n_of(m, qty), g_of(m) * rate, price, h_of(m) * ONE, rounding, out);
 }
 
 /* X = n*G*mmr + f*max(0, n*G + s*M*E*H) - cum*E*H*10^8: the entry-basis maintenance margin
