@@ -65,7 +65,10 @@
  *  - the liquidation price of every position of every market (after each of its events,
  *    after each mark of its market, and at its liquidation) from inv_lp_model: ETHUSD's
  *    formula, SOLUSD's entry-basis s*N/(M + s*N/E - (N/E)*mmr), and BTCUSD's tier walk
- *    modelled from its definition.
+ *    modelled from its definition;
+ *  - each open, increase, reduction, close, leverage change and funding payment
+ *    (check_inv_event): fees r*N/P up, initial margin N/(E*L) up, the leverage from a
+ *    margin (N/E)/M up, the harmonic entry after an increase, funding -s*(N/P)*rate down.
  * MARGIN_RANDOM_SEED=n picks another base seed; MARGIN_RANDOM_STATS=1 prints event counts. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -133,6 +136,7 @@ static const mkt_cfg MK[NMKT] = {
  *          close fee 0.0006 and policy mark: its prices are checked exactly, as ETHUSDT's;
  *  SOLUSD: 1 USD contracts, tenths of a contract, maintenance fixed at the entry value. */
 #define INV_MONEY_DIV 20000
+#define INV_MAKER 20000 /* the inverse markets' maker fee, 0.0002 (the taker's is in MKI) */
 static const mkt_cfg MKI[NMKT] = {
     {"BTCUSD", 20000 * E8, 50000000, E8, 600 * E8, 50000, 0, MARGIN_MM_BASIS_MARK, 1, 100 * E8},
     {"ETHUSD", 1500 * E8, 1000000, E8, 450 * E8, 50000, 60000, MARGIN_MM_BASIS_MARK, 0, 10 * E8},
@@ -159,6 +163,7 @@ typedef struct {
     int32_t side;
     uint64_t acct, mkt;
     int64_t qty, entry, margin;
+    int64_t lev; /* inverse run: the leverage of the last event */
     int stops_known;
     int64_t stop, take;
     unsigned fired; /* ETH only: margin-call levels fired (bit i: S.levels[i]) */
@@ -189,7 +194,7 @@ static struct {
     int step;
     const char *opname;
     int ev_count[16], failed_ops, eth_calls;
-    long lp_checked, lp_unchecked; /* inverse run: LP models compared, not */
+    long lp_checked, lp_unchecked, inv_checks; /* inverse run: LP models compared, not */
     size_t max_open;
 } S;
 
@@ -440,6 +445,8 @@ static void setup_engine(int w, int full_scan)
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TAKER_FEE, S.mk[i].taker));
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MM_BASIS, S.mk[i].basis));
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CLOSE_FEE, S.mk[i].close_fee));
+        if (S.inv)
+            REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MAKER_FEE, INV_MAKER));
         if (S.mk[i].tiers) {
             const int64_t(*tiers)[3] = S.inv ? BTC_TIERS_INV : BTC_TIERS;
             for (size_t t = 0; t < sizeof BTC_TIERS / sizeof BTC_TIERS[0]; t++)
@@ -1155,6 +1162,88 @@ static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
     }
 }
 
+/* The inverse run: the figures of one position event from the formulas, with p the shadow
+ * before the event and op the operation that made it (N: the event's contracts x size,
+ * P: its price, L: the position's leverage):
+ *  fees of opens, increases and reductions r*N/P rounded up (r: the maker fee for a maker
+ *    fill, else the taker's); of a close at most that (a close's fee is cut to what the
+ *    free balance leaves);
+ *  the leverage given, or from the margin alone (N/E)/M rounded up; the margin of an
+ *    opening given, or N/(E*L) rounded up (a flip's reopened side: at the old leverage);
+ *  an increase adds N/(P*L) rounded up at the same leverage and moves the entry to the
+ *    harmonic mean (Q1 + Q2)*E1*E2 / (Q1*E2 + Q2*E1), long rounded up, short down;
+ *  a leverage change moves the margin by N/(E*L_new) - N/(E*L_old), each rounded up;
+ *  funding to the holder -s*(N/P)*rate rounded down (P the funding mark), never more than
+ *    the margin out of it. */
+static void check_inv_event(const rev_t *v, const shadow_pos *p, const op_t *op)
+{
+    int64_t t = v->f[MARGIN_EVF_TYPE], P = v->f[MARGIN_EVF_PRICE], q = v->f[MARGIN_EVF_QTY];
+    int64_t amount = v->f[MARGIN_EVF_AMOUNT], lev = v->f[MARGIN_EVF_LEVERAGE];
+    int mi = mkt_index((uint64_t)v->f[MARGIN_EVF_MARKET]);
+    int64_t rate = (op->flags & MARGIN_FLAG_MAKER) ? INV_MAKER : S.mk[mi].taker;
+    i128 n = (i128)q * S.mk[mi].csize;
+    int trade = op->type == OP_OPEN || op->type == OP_TRADE || op->type == OP_CLOSE;
+    S.inv_checks++;
+    if (trade && (t == MARGIN_EV_OPEN || t == MARGIN_EV_INCREASE || t == MARGIN_EV_REDUCE ||
+                  t == MARGIN_EV_CLOSE)) {
+        int64_t fee = muldiv(n, rate, P, E8, MARGIN_ROUND_CEIL, "fee");
+        REQ(t == MARGIN_EV_CLOSE ? v->f[MARGIN_EVF_FEE] <= fee : v->f[MARGIN_EVF_FEE] == fee,
+            CTX "event type %lld: fee %lld, r*N/P rounded up %lld", CTXA, (long long)t,
+            (long long)v->f[MARGIN_EVF_FEE], (long long)fee);
+    }
+    if (t == MARGIN_EV_OPEN) {
+        int64_t want_lev, im;
+        if (op->type == OP_OPEN)
+            want_lev = op->lev ? op->lev
+                               : muldiv(n, E8, P, op->margin, MARGIN_ROUND_CEIL, "leverage");
+        else
+            want_lev = p->lev; /* a flip reopens at the leverage it had */
+        REQ(lev == want_lev, CTX "open: leverage %lld, expected %lld", CTXA, (long long)lev,
+            (long long)want_lev);
+        im = muldiv(n, E8, P, lev, MARGIN_ROUND_CEIL, "initial margin");
+        if (op->type == OP_OPEN && op->margin > 0)
+            im = op->margin;
+        REQ(amount == im, CTX "open: margin %lld, expected %lld", CTXA, (long long)amount,
+            (long long)im);
+    } else if (t == MARGIN_EV_INCREASE) {
+        margin__wide num, den, x;
+        i128 e2 = 0;
+        int64_t add = muldiv(n, E8, P, p->lev, MARGIN_ROUND_CEIL, "added margin");
+        REQ(lev == p->lev && amount == add,
+            CTX "increase: leverage %lld (was %lld), margin added %lld, N/(P*L) up %lld", CTXA,
+            (long long)lev, (long long)p->lev, (long long)amount, (long long)add);
+        wset(&num, (i128)p->qty + q, p->entry, P);
+        wset(&den, p->qty, P, 1);
+        wset(&x, q, p->entry, 1);
+        wadd(&den, &x);
+        REQ(margin__wide_div(&num, &den,
+                             p->side == MARGIN_LONG ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR,
+                             &e2) == MARGIN_OK,
+            CTX "harmonic entry: no quotient", CTXA);
+        REQ(v->f[MARGIN_EVF_ENTRY_PRICE] == e2,
+            CTX "increase of %lld at %lld on %lld at %lld (side %d): entry %lld, harmonic %lld",
+            CTXA, (long long)q, (long long)P, (long long)p->qty, (long long)p->entry,
+            (int)p->side, (long long)v->f[MARGIN_EVF_ENTRY_PRICE], (long long)(int64_t)e2);
+    } else if (t == MARGIN_EV_LEVERAGE) {
+        i128 nq = inv_n(p, p->qty);
+        int64_t d = muldiv(nq, E8, p->entry, op->lev, MARGIN_ROUND_CEIL, "new initial margin") -
+                    muldiv(nq, E8, p->entry, p->lev, MARGIN_ROUND_CEIL, "old initial margin");
+        REQ(op->type == OP_LEVERAGE && lev == op->lev && amount == d,
+            CTX "leverage %lld -> %lld (event %lld): margin moved %lld, expected %lld", CTXA,
+            (long long)p->lev, (long long)op->lev, (long long)lev, (long long)amount,
+            (long long)d);
+    } else if (t == MARGIN_EV_FUNDING) {
+        int64_t flow = muldiv(-(i128)p->side * inv_n(p, p->qty), op->rate, op->price, E8,
+                              MARGIN_ROUND_FLOOR, "funding");
+        if (flow < -p->margin)
+            flow = -p->margin;
+        REQ(P == op->price && amount == flow,
+            CTX "funding at %lld, rate %lld, side %d, qty %lld, margin %lld: %lld, expected %lld",
+            CTXA, (long long)op->price, (long long)op->rate, (int)p->side, (long long)p->qty,
+            (long long)p->margin, (long long)amount, (long long)flow);
+    }
+}
+
 /* Feed the events of one step through the shadow and its checks. */
 static void process_events(size_t n, const op_t *op)
 {
@@ -1182,6 +1271,8 @@ static void process_events(size_t n, const op_t *op)
             continue;
         }
         REQ(p != NULL && id >= 1, CTX "event without a position", CTXA);
+        if (S.inv)
+            check_inv_event(v, p, op);
         /* within a mark update or funding: triggers in position-id order */
         if (t == MARGIN_EV_MARGIN_CALL || t == MARGIN_EV_LIQUIDATION || t == MARGIN_EV_STOP_LOSS ||
             t == MARGIN_EV_TAKE_PROFIT) {
@@ -1263,6 +1354,7 @@ static void process_events(size_t n, const op_t *op)
                           (long long)t, (long long)p->margin, (long long)v->f[MARGIN_EVF_MARGIN]);
             p->qty = v->f[MARGIN_EVF_POSITION_QTY];
             p->entry = v->f[MARGIN_EVF_ENTRY_PRICE];
+            p->lev = v->f[MARGIN_EVF_LEVERAGE];
             if (S.inv) /* the liquidation price after every event */
                 check_inv_lp(mkt_index(p->mkt), p, v->f[MARGIN_EVF_LIQ_PRICE], "after the event");
             REQ((p->side) == (v->f[MARGIN_EVF_SIDE]), CTX "p->side != v->f[MARGIN_EVF_SIDE]", CTXA);
@@ -1432,8 +1524,8 @@ static void run(uint64_t seed, int nops, int inv)
         fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu; ETH margin calls %d",
                 S.failed_ops, S.nopen, S.max_open, S.eth_calls);
         if (inv)
-            fprintf(stderr, "; liquidation prices checked %ld, not %ld", S.lp_checked,
-                    S.lp_unchecked);
+            fprintf(stderr, "; liquidation prices checked %ld, not %ld; events checked %ld",
+                    S.lp_checked, S.lp_unchecked, S.inv_checks);
         fprintf(stderr, "\n");
     }
     /* the run must have exercised the triggers, or it proves little */
