@@ -46,6 +46,29 @@
  * margin-call level price, or wiggle by one or two units, so the index boundaries (fire at
  * the price, re-arm one unit past it) are exercised; a deliberately off-by-one re-arm key
  * in a copy of lib/trigger.c was caught this way while writing the test.
+ *
+ * Inverse run (issue 15): three more iterations run the same operation mix on an engine
+ * whose markets are all inverse (MKI: BTCUSD with 100 USD contracts and tiers on the coin
+ * value, ETHUSD with 10 USD contracts and ETHUSDT's tier, fee and policy, SOLUSD with 1 USD
+ * contracts in tenths and the entry basis), money in the coin, every amount of money the
+ * linear run uses divided by INV_MONEY_DIV. Nothing the engine refuses on inverse markets
+ * (cross mode, partial policies) is generated in either run. The identities above hold as
+ * they are, in coin; the linear formulas are replaced by the inverse ones, written here
+ * from docs/formulas.md section 15 in exact integers (see "inverse formulas" below), with
+ * N = contracts x contract size:
+ *  - X == floor(s*N*(1/E - 1/fill)); for a liquidation the bankruptcy price
+ *    N/(N/E + s*M) (long up, short down; a short with M >= N/E has none: INT64_MAX);
+ *    a stop's or take-profit's fee taker*N/P rounded up;
+ *  - ETHUSD's liquidation and margin-call level prices N*(mmr + f + s*l)/(l*M + cum +
+ *    s*l*N/E), long rounded up, short down (a short with l*(M - N/E) + cum >= 0 never
+ *    gets there: INT64_MAX), in the margin-call model as for ETHUSDT;
+ *  - the liquidation price of every position of every market (after each of its events,
+ *    after each mark of its market, and at its liquidation) from inv_lp_model: ETHUSD's
+ *    formula, SOLUSD's entry-basis s*N/(M + s*N/E - (N/E)*mmr), and BTCUSD's tier walk
+ *    modelled from its definition;
+ *  - each open, increase, reduction, close, leverage change and funding payment
+ *    (check_inv_event): fees r*N/P up, initial margin N/(E*L) up, the leverage from a
+ *    margin (N/E)/M up, the harmonic entry after an increase, funding -s*(N/P)*rate down.
  * MARGIN_RANDOM_SEED=n picks another base seed; MARGIN_RANDOM_STATS=1 prints event counts. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,6 +78,7 @@
 #include "helpers.h"
 #include "snapshot_util.h"
 #include "suites.h"
+#include "wide.h"
 
 __extension__ typedef __int128 i128;
 
@@ -91,15 +115,32 @@ typedef struct {
     int64_t taker, close_fee;        /* rate scale 8 */
     int32_t basis;
     int tiers;
+    int64_t csize; /* inverse markets: quote units (USD) per contract, scale 8 */
 } mkt_cfg;
 
 static const mkt_cfg MK[NMKT] = {
     /* BTC: freqtrade's tier table (spec), default fees and grid */
-    {"BTCUSDT", 20000 * E8, 1, 1, 3 * E8, 40000, 0, MARGIN_MM_BASIS_MARK, 1},
+    {"BTCUSDT", 20000 * E8, 1, 1, 3 * E8, 40000, 0, MARGIN_MM_BASIS_MARK, 1, 0},
     /* ETH: tick 0.01, step 0.001, taker 0.0005, close fee 0.0006 in the maintenance margin */
-    {"ETHUSDT", 1500 * E8, 1000000, 100000, 40 * E8, 50000, 60000, MARGIN_MM_BASIS_MARK, 0},
+    {"ETHUSDT", 1500 * E8, 1000000, 100000, 40 * E8, 50000, 60000, MARGIN_MM_BASIS_MARK, 0, 0},
     /* SOL: tick 0.0001, step 0.01, maintenance fixed at the entry value */
-    {"SOLUSDT", 20 * E8, 10000, 1000000, 3000 * E8, 40000, 0, MARGIN_MM_BASIS_ENTRY, 0},
+    {"SOLUSDT", 20 * E8, 10000, 1000000, 3000 * E8, 40000, 0, MARGIN_MM_BASIS_ENTRY, 0, 0},
+};
+
+/* The inverse run's markets (all inverse: one settlement asset, money in the coin), laid
+ * out like the linear ones so that the same operation mix fits them: the largest usual
+ * opening is worth about 3 coin at the start price (the linear ones: 60,000 USDT), and
+ * every amount of money the run uses is the linear one divided by INV_MONEY_DIV.
+ *  BTCUSD: 100 USD contracts, whole contracts, tick 0.5, tiers on the coin value;
+ *  ETHUSD: 10 USD contracts, whole contracts, ETHUSDT's single tier (mmr 0.004, cum 0),
+ *          close fee 0.0006 and policy mark: its prices are checked exactly, as ETHUSDT's;
+ *  SOLUSD: 1 USD contracts, tenths of a contract, maintenance fixed at the entry value. */
+#define INV_MONEY_DIV 20000
+#define INV_MAKER 20000 /* the inverse markets' maker fee, 0.0002 (the taker's is in MKI) */
+static const mkt_cfg MKI[NMKT] = {
+    {"BTCUSD", 20000 * E8, 50000000, E8, 600 * E8, 50000, 0, MARGIN_MM_BASIS_MARK, 1, 100 * E8},
+    {"ETHUSD", 1500 * E8, 1000000, E8, 450 * E8, 50000, 60000, MARGIN_MM_BASIS_MARK, 0, 10 * E8},
+    {"SOLUSD", 20 * E8, 10000, 10000000, 60 * E8, 40000, 0, MARGIN_MM_BASIS_ENTRY, 0, E8},
 };
 
 /* BTC tiers (floor, mmr, max leverage); maintenance amounts derived by the recurrence. */
@@ -108,6 +149,13 @@ static const int64_t BTC_TIERS[][3] = {
     {250000 * E8, 1000000, 50 * E8}, {1000000 * E8, 2500000, 20 * E8},
     {7500000 * E8, 5000000, 10 * E8},
 };
+/* BTCUSD's: the same rates and leverages, floors in coin (the linear floors over 20,000:
+ * 2.5, 12.5, 50 and 375 BTC) */
+static const int64_t BTC_TIERS_INV[][3] = {
+    {0, 400000, 125 * E8},        {250000000, 500000, 100 * E8},
+    {1250000000, 1000000, 50 * E8}, {50 * E8, 2500000, 20 * E8},
+    {375 * E8, 5000000, 10 * E8},
+};
 
 /* ------------------------------------------------------------------ shadow (from events) */
 typedef struct {
@@ -115,6 +163,7 @@ typedef struct {
     int32_t side;
     uint64_t acct, mkt;
     int64_t qty, entry, margin;
+    int64_t lev; /* inverse run: the leverage of the last event */
     int stops_known;
     int64_t stop, take;
     unsigned fired; /* ETH only: margin-call levels fired (bit i: S.levels[i]) */
@@ -125,6 +174,9 @@ typedef struct {
 } sums_t;
 
 static struct {
+    int inv;           /* the inverse run: markets MKI, money in the coin */
+    const mkt_cfg *mk; /* MK or MKI */
+    int64_t money_div; /* 1, or INV_MONEY_DIV: the run's amounts of money are the linear ones / it */
     margin_engine *e[3]; /* e[2]: the twin of e[1] (save / load / continue), when one runs */
     su_twin tw;
     uint64_t mkt[NMKT], acct[NACC];
@@ -142,6 +194,7 @@ static struct {
     int step;
     const char *opname;
     int ev_count[16], failed_ops, eth_calls;
+    long lp_checked, lp_unchecked, inv_checks; /* inverse run: LP models compared, not */
     size_t max_open;
 } S;
 
@@ -225,10 +278,114 @@ static i128 cdiv(i128 a, i128 b)
     return -fdiv(-a, b);
 }
 
+/* ------------------------------------------------------------------ inverse formulas
+ * Written here from docs/formulas.md section 15, not from lib/inverse.c. N = contracts x
+ * contract size (USD), s = +1 long, -1 short, E entry, M margin, money in the coin. In
+ * integer units (everything at scale 8): q = Q*1e8, c = C*1e8, n = q*c = N*1e16, prices
+ * e = E*1e8, money m = M*1e8. Then a value N/P is n/P money units, and
+ *   PnL   s*N*(1/E - 1/P)              = s*n*(P - e)/(e*P)                  down
+ *   fee   r*N/P (r = r_u/1e8)          = n*r_u/(P*1e8)                      up
+ *   BP    N/(N/E + s*M)                = n*e/(n + s*m*e)                    long up, short down
+ *   level N*(r + s*l)/(l*M + cum + s*l*N/E), r = mmr + f, l = l_u/1e8 (1 for the LP):
+ *         n*(r_u + s*l_u)*e / (l_u*m*e + cum_u*e*1e8 + s*l_u*n)            long up, short down
+ * (for the level: N = n/1e16, l*M = l_u*m/1e16, cum = cum_u/1e8, l*N/E = l_u*n/(1e16*e);
+ * multiplying through by 1e16*e leaves the price in units of 1e-8 after the factor 1e8).
+ * n reaches 2^126 and the level's numerator about 2^190: exact 384-bit intermediates
+ * (lib/wide.h, tested on its own against an independent model in check_wide.c). */
+static i128 inv_n(const shadow_pos *p, int64_t q)
+{
+    return (i128)q * S.mk[mkt_index(p->mkt)].csize;
+}
+
+static void wset(margin__wide *w, i128 a, i128 b, i128 c) /* w = a*b*c */
+{
+    margin__wide_set(w, a);
+    REQ(margin__wide_mul(w, b) == MARGIN_OK && margin__wide_mul(w, c) == MARGIN_OK,
+        CTX "a product beyond 384 bits", CTXA);
+}
+
+static void wadd(margin__wide *w, const margin__wide *x)
+{
+    REQ(margin__wide_add(w, x) == MARGIN_OK, CTX "a sum beyond 384 bits", CTXA);
+}
+
+static int64_t to64(i128 v, const char *what)
+{
+    REQ(v >= INT64_MIN && v <= INT64_MAX, CTX "%s beyond 64 bits", CTXA, what);
+    return (int64_t)v;
+}
+
+/* round(a*b / (c*d)) for a result that must fit in 64 bits */
+static int64_t muldiv(i128 a, i128 b, i128 c, i128 d, int rounding, const char *what)
+{
+    i128 r = 0;
+    REQ(margin__muldiv2(a, b, c, d, rounding, &r) == MARGIN_OK, CTX "%s: no quotient", CTXA,
+        what);
+    return to64(r, what);
+}
+
+/* A price num/den (the level and bankruptcy formulas): long rounded up, short down; a
+ * quotient past every price is INT64_MAX when positive; one at or below 0 is 0. */
+static int64_t inv_price(const margin__wide *num, const margin__wide *den, int32_t side)
+{
+    i128 r = 0;
+    int rc, sn = margin__wide_sign(num), sd = margin__wide_sign(den);
+    if (sd == 0)
+        return INT64_MAX;
+    rc = margin__wide_div(num, den, side == MARGIN_LONG ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR,
+                          &r);
+    if (rc == MARGIN_EOVERFLOW || (rc == MARGIN_OK && r > INT64_MAX))
+        return sn * sd > 0 ? INT64_MAX : 0;
+    REQ(rc == MARGIN_OK, CTX "price division failed (%d)", CTXA, rc);
+    return r > 0 ? (int64_t)r : 0;
+}
+
+/* The price of level l_u (scale 8; 1e8 for the liquidation price) of shadow position p
+ * in a mark-basis tier of rate r_u = mmr + f and maintenance amount cum_u. A short whose
+ * denominator is not negative (l*(M - N/E) + cum >= 0) never gets there: INT64_MAX. */
+static int64_t inv_level(const shadow_pos *p, int64_t l, int64_t r_u, int64_t cum_u)
+{
+    margin__wide num, den, t;
+    i128 n = inv_n(p, p->qty);
+    wset(&num, n, (i128)r_u + (i128)p->side * l, p->entry);
+    wset(&den, (i128)l * p->margin, p->entry, 1);
+    wset(&t, (i128)cum_u * E8, p->entry, 1);
+    wadd(&den, &t);
+    wset(&t, n, (i128)p->side * l, 1);
+    wadd(&den, &t);
+    if (p->side == MARGIN_SHORT && margin__wide_sign(&den) >= 0)
+        return INT64_MAX;
+    return inv_price(&num, &den, p->side);
+}
+
+/* Bankruptcy price n*e/(n + s*m*e); a short whose margin covers N/E (n - m*e <= 0) has
+ * none: INT64_MAX */
+static int64_t inv_bankruptcy(const shadow_pos *p)
+{
+    margin__wide num, den, t;
+    i128 n = inv_n(p, p->qty);
+    wset(&num, n, p->entry, 1);
+    wset(&den, (i128)p->side * p->margin, p->entry, 1);
+    wset(&t, n, 1, 1);
+    wadd(&den, &t);
+    if (p->side == MARGIN_SHORT && margin__wide_sign(&den) <= 0)
+        return INT64_MAX;
+    return inv_price(&num, &den, p->side);
+}
+
+/* The whole PnL of closing q at fill, s*n*(fill - e)/(e*fill), money rounded down */
+static int64_t inv_pnl(const shadow_pos *p, int64_t q, int64_t fill)
+{
+    return muldiv(p->side * inv_n(p, q), (i128)fill - p->entry, p->entry, fill,
+                  MARGIN_ROUND_FLOOR, "inverse PnL");
+}
+
 /* Market PnL of closing q of the shadow position at fill, money rounded down:
  * s*q*(fill - E) has scale 16; divide by 1e8 toward minus infinity. */
 static int64_t market_pnl(const shadow_pos *p, int64_t q, int64_t fill)
 {
+    if (S.inv)
+        return inv_pnl(p, q, fill);
     return (int64_t)fdiv((i128)p->side * q * ((i128)fill - p->entry), E8);
 }
 
@@ -237,11 +394,15 @@ static int64_t market_pnl(const shadow_pos *p, int64_t q, int64_t fill)
  *   (l*(M - s*Q*E) + cum) / (Q*(mmr + f - l*s)).
  * Real values are units / 1e8, so with l_u = l*1e8:
  *   price_units = l_u * (M*1e8 - s*Q*E) / (Q*(mmr_u + f_u - l_u*s)).
- * Long: rounded up, and 0 (none) when <= 0. Short: rounded down. */
+ * Long: rounded up, and 0 (none) when <= 0. Short: rounded down.
+ * ETHUSD (inverse, the same tier, fee and policy): inv_level with r = 0.0046, cum 0. */
 static int64_t eth_level(const shadow_pos *p, int64_t l)
 {
-    i128 num = (i128)l * ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry);
-    i128 den = (i128)p->qty * (400000 + 60000 - (i128)l * p->side);
+    i128 num, den;
+    if (S.inv)
+        return inv_level(p, l, 400000 + 60000, 0);
+    num = (i128)l * ((i128)p->margin * E8 - (i128)p->side * p->qty * p->entry);
+    den = (i128)p->qty * (400000 + 60000 - (i128)l * p->side);
     if (den < 0) {
         num = -num;
         den = -den;
@@ -268,17 +429,30 @@ static void setup_engine(int w, int full_scan)
     REQ((reng(e, MARGIN_ENG_FULL_SCAN)) == (full_scan), CTX "reng(e, MARGIN_ENG_FULL_SCAN) != full_scan", CTXA);
     for (int i = 0; i < NMKT; i++) {
         uint64_t id;
-        REQ_OK(e, margin_market_new(e, MK[i].sym, &id));
+        REQ_OK(e, margin_market_new(e, S.mk[i].sym, &id));
         S.mkt[i] = id;
-        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TICK, MK[i].tick));
-        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_STEP, MK[i].step));
-        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TAKER_FEE, MK[i].taker));
-        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MM_BASIS, MK[i].basis));
-        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CLOSE_FEE, MK[i].close_fee));
-        if (MK[i].tiers)
+        if (S.inv) {
+            /* the first market is made inverse while alone; the others take its type */
+            int64_t c = -1;
+            if (i == 0)
+                REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE));
+            REQ_OK(e, margin_market_get(e, id, MARGIN_MKT_CONTRACT, &c));
+            REQ(c == MARGIN_CONTRACT_INVERSE, CTX "market %d is not inverse", CTXA, i);
+            REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CONTRACT_SIZE, S.mk[i].csize));
+        }
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TICK, S.mk[i].tick));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_STEP, S.mk[i].step));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TAKER_FEE, S.mk[i].taker));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MM_BASIS, S.mk[i].basis));
+        REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CLOSE_FEE, S.mk[i].close_fee));
+        if (S.inv)
+            REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_MAKER_FEE, INV_MAKER));
+        if (S.mk[i].tiers) {
+            const int64_t(*tiers)[3] = S.inv ? BTC_TIERS_INV : BTC_TIERS;
             for (size_t t = 0; t < sizeof BTC_TIERS / sizeof BTC_TIERS[0]; t++)
-                REQ_OK(e, margin_market_add_tier(e, id, BTC_TIERS[t][0], BTC_TIERS[t][1],
-                                                       BTC_TIERS[t][2], MARGIN_DERIVE));
+                REQ_OK(e, margin_market_add_tier(e, id, tiers[t][0], tiers[t][1], tiers[t][2],
+                                                 MARGIN_DERIVE));
+        }
     }
     for (int i = 0; i < NACC; i++) {
         uint64_t id;
@@ -321,13 +495,13 @@ typedef struct {
 
 static int64_t cur_price(int mi)
 {
-    return S.mark[mi] ? S.mark[mi] : MK[mi].start;
+    return S.mark[mi] ? S.mark[mi] : S.mk[mi].start;
 }
 
 /* A fill price near the mark, on the tick grid, > 0. */
 static int64_t near_price(int mi)
 {
-    int64_t p = cur_price(mi), t = MK[mi].tick;
+    int64_t p = cur_price(mi), t = S.mk[mi].tick;
     int64_t span = p / 500; /* 0.2 % */
     p += rrange(-span, span);
     p = p / t * t;
@@ -336,7 +510,7 @@ static int64_t near_price(int mi)
 
 static int64_t rand_qty(int mi)
 {
-    int64_t st = MK[mi].step, qmax = MK[mi].qmax;
+    int64_t st = S.mk[mi].step, qmax = S.mk[mi].qmax;
     if (chance(5))
         qmax *= 6; /* big notionals reach the BTC tiers above 50,000 and 250,000 */
     return rrange(1, qmax / st) * st;
@@ -367,12 +541,103 @@ static uint64_t pick_pos(void)
     return S.npos + 1 + (uint64_t)rrange(0, 3);
 }
 
+/* The inverse run's: ETHUSD exact (eth_level); BTCUSD the same formula with tier 0 (mmr
+ * 0.004, cum 0, f 0), exact while N/P stays in that tier; SOLUSD (policy entry, f 0, MM
+ * fixed at (N/E)*mmr): l*(M + s*N/E - s*N/P) = MM gives P = s*l*N/(l*M + s*l*N/E - MM),
+ * in units s*l_u*n*e / (l_u*m*e + s*l_u*n - n*mmr_u). */
+static int64_t inv_level_px(int mi, const shadow_pos *p, int64_t l)
+{
+    margin__wide num, den, t;
+    i128 n;
+    if (mi == 1)
+        return eth_level(p, l);
+    if (mi == 0)
+        return inv_level(p, l, 400000, 0);
+    n = inv_n(p, p->qty);
+    wset(&num, n, (i128)p->side * l, p->entry);
+    wset(&den, (i128)l * p->margin, p->entry, 1);
+    wset(&t, n, (i128)p->side * l - 400000, 1);
+    wadd(&den, &t);
+    if (p->side == MARGIN_SHORT && margin__wide_sign(&den) >= 0)
+        return INT64_MAX;
+    return inv_price(&num, &den, p->side);
+}
+
+/* The inverse run's liquidation price of p, from the formulas, in every market:
+ *  ETHUSD: eth_lp (one tier);
+ *  SOLUSD: entry basis, MM = (N/E)*mmr fixed (f 0, cum 0): s*N/(M + s*N/E - MM), i.e.
+ *          s*n*e / (m*e + s*n - n*mmr_u/1e8) scaled by 1e8, long up, short down; a
+ *          denominator of the wrong sign (short >= 0) gives none (INT64_MAX);
+ *  BTCUSD: the tier walk, modelled from its definition: the price lies where the balance
+ *          meets the maintenance margin of the tier holding N/P there. With the derived
+ *          amounts (cum_k = cum_(k-1) + floor_k*(mmr_k - mmr_(k-1))) the maintenance margin
+ *          is the largest of the tier lines (N/P)*mmr_k - cum_k, and balance minus
+ *          maintenance is monotonic in N/P, so exactly one tier's own price lies in that
+ *          tier (floor_k <= floor(N/P) < floor_(k+1)). Returns 0 (no check) when rounding
+ *          at a floor leaves none or more than one. */
+static int inv_lp_model(int mi, const shadow_pos *p, int64_t *out)
+{
+    if (mi == 1) {
+        *out = eth_lp(p);
+        return 1;
+    }
+    if (mi == 2) {
+        margin__wide num, den, t;
+        i128 n = inv_n(p, p->qty);
+        wset(&num, n, (i128)p->side * E8, p->entry);
+        wset(&den, (i128)E8 * p->margin, p->entry, 1);
+        wset(&t, n, (i128)p->side * E8 - 400000, 1);
+        wadd(&den, &t);
+        if (p->side == MARGIN_SHORT ? margin__wide_sign(&den) >= 0 : margin__wide_sign(&den) <= 0) {
+            *out = INT64_MAX;
+            return 1;
+        }
+        *out = inv_price(&num, &den, p->side);
+        return 1;
+    }
+    {
+        const size_t nt = sizeof BTC_TIERS_INV / sizeof BTC_TIERS_INV[0];
+        int64_t cum = 0, found = 0;
+        int nfound = 0;
+        i128 n = inv_n(p, p->qty);
+        for (size_t k = 0; k < nt; k++) {
+            int64_t P;
+            i128 v;
+            if (k > 0)
+                cum += to64((i128)BTC_TIERS_INV[k][0] *
+                                (BTC_TIERS_INV[k][1] - BTC_TIERS_INV[k - 1][1]) / E8,
+                            "cum");
+            P = inv_level(p, E8, BTC_TIERS_INV[k][1], cum);
+            if (P <= 0 || P == INT64_MAX)
+                continue;
+            v = n / P; /* floor(N/P) in money units */
+            if (v >= BTC_TIERS_INV[k][0] && (k + 1 == nt || v < BTC_TIERS_INV[k + 1][0])) {
+                found = P;
+                nfound++;
+            }
+        }
+        if (nfound == 1) {
+            *out = found;
+            return 1;
+        }
+        if (nfound == 0 && p->side == MARGIN_SHORT &&
+            inv_level(p, E8, BTC_TIERS_INV[0][1], 0) == INT64_MAX) {
+            *out = INT64_MAX; /* a short that no tier's price reaches: none */
+            return 1;
+        }
+        S.lp_unchecked++;
+        return 0;
+    }
+}
+
 /* Where margin-call level l of position p lies, to aim marks at it. ETH is exact (see
  * eth_level); BTC uses the same formula with tier 0 (mmr 0.004, cum 0, f 0), exact while
  * Q*price stays in that tier; SOL (policy entry, f 0) uses E - s*(M - MM_e/l)/Q with
  * MM_e = Q*E*mmr, i.e. in units E - s*(M*1e8/Q - E*mmr_u/l_u), roughly rounded. */
 static int64_t level_px(int mi, const shadow_pos *p, int64_t l)
 {
+    if (S.inv)
+        return inv_level_px(mi, p, l);
     if (mi == 1)
         return eth_level(p, l);
     if (mi == 0) {
@@ -394,7 +659,7 @@ static int64_t level_px(int mi, const shadow_pos *p, int64_t l)
  * sequences like level, level + 1 (re-arm), level (fire again) occur. */
 static int64_t next_mark(int mi)
 {
-    int64_t p = cur_price(mi), lo = MK[mi].start / 3, hi = MK[mi].start * 3;
+    int64_t p = cur_price(mi), lo = S.mk[mi].start / 3, hi = S.mk[mi].start * 3;
     int r = (int)rrange(0, 99);
     if (r < 14 && S.nopen > 0) {
         for (int tries = 0; tries < 8; tries++) {
@@ -409,7 +674,7 @@ static int64_t next_mark(int mi)
                 t = get_pos(0, id,
                             kind == 3 ? MARGIN_POS_LIQ_PRICE
                                       : (kind == 4 ? MARGIN_POS_STOP_LOSS : MARGIN_POS_TAKE_PROFIT));
-            if (t > 2)
+            if (t > 2 && t < INT64_MAX) /* (an inverse short may have none: INT64_MAX) */
                 return t + rrange(-1, 1);
         }
     }
@@ -477,7 +742,8 @@ static void gen_op(op_t *op)
         op->lev = rand_lev();
         if (chance(15)) {
             /* margin only (leverage derived) or both (extra margin) */
-            i128 notional = (i128)op->qty * op->price / E8;
+            i128 notional = S.inv ? (i128)op->qty * S.mk[op->mi].csize / op->price /* N/P */
+                                  : (i128)op->qty * op->price / E8;
             op->margin = (int64_t)(notional * rrange(1, 100) / 100) + 1;
             if (chance(50))
                 op->lev = 0;
@@ -487,7 +753,7 @@ static void gen_op(op_t *op)
     case OP_TRADE:
         op->side = chance(50) ? MARGIN_LONG : MARGIN_SHORT;
         if (op->pos <= S.npos && S.pos[op->pos].open && chance(60)) {
-            int64_t q = S.pos[op->pos].qty, st = MK[op->mi].step;
+            int64_t q = S.pos[op->pos].qty, st = S.mk[op->mi].step;
             int k = (int)rrange(0, 9);
             /* opposite side: reduce, exact close or flip */
             op->side = -S.pos[op->pos].side;
@@ -496,7 +762,7 @@ static void gen_op(op_t *op)
             else if (k < 8)
                 op->qty = q;
             else
-                op->qty = q + rrange(1, MK[op->mi].qmax / st) * st;
+                op->qty = q + rrange(1, S.mk[op->mi].qmax / st) * st;
         } else {
             op->qty = rand_qty(op->mi);
         }
@@ -511,17 +777,17 @@ static void gen_op(op_t *op)
         op->flags = chance(20) ? MARGIN_FLAG_MAKER : 0;
         break;
     case OP_ADD:
-        op->amount = rrange(1, 2000 * E8);
+        op->amount = rrange(1, 2000 * E8 / S.money_div);
         break;
     case OP_REMOVE:
         if (op->pos <= S.npos && S.pos[op->pos].open) {
             int64_t rm = 0;
             (void)margin_position_at(S.e[0], op->pos, MARGIN_AT_REMOVABLE_MARGIN, 0, &rm);
-            op->amount = rm > 0 ? rrange(1, rm + rm / 5 + 1) : rrange(1, 100 * E8);
+            op->amount = rm > 0 ? rrange(1, rm + rm / 5 + 1) : rrange(1, 100 * E8 / S.money_div);
             if (rm > 0 && chance(10))
                 op->amount = rm; /* exactly the removable margin */
         } else {
-            op->amount = rrange(1, 100 * E8);
+            op->amount = rrange(1, 100 * E8 / S.money_div);
         }
         break;
     case OP_STOPS: {
@@ -548,10 +814,10 @@ static void gen_op(op_t *op)
         op->price = chance(50) ? cur_price(op->mi) : next_mark(op->mi);
         break;
     case OP_DEPOSIT:
-        op->amount = rrange(1, 20000 * E8);
+        op->amount = rrange(1, 20000 * E8 / S.money_div);
         break;
     case OP_WITHDRAW:
-        op->amount = rrange(1, 60000 * E8);
+        op->amount = rrange(1, 60000 * E8 / S.money_div);
         break;
     case OP_LEVELS:
         if (chance(40)) {
@@ -709,6 +975,20 @@ static void check_money(int w)
     REQ((reng(e, MARGIN_ENG_OPEN_POSITIONS)) == ((int64_t)S.nopen), CTX "reng(e, MARGIN_ENG_OPEN_POSITIONS) != (int64_t)S.nopen", CTXA);
 }
 
+/* The inverse run: a liquidation price the engine reports for p against inv_lp_model. */
+static void check_inv_lp(int mi, const shadow_pos *p, int64_t lp, const char *when)
+{
+    int64_t want = 0;
+    if (!inv_lp_model(mi, p, &want))
+        return;
+    S.lp_checked++;
+    REQ(lp == want,
+        CTX "%s position (market %d, side %d, qty %lld, entry %lld, margin %lld): LP %lld, "
+            "formula %lld (%s)",
+        CTXA, S.mk[mi].sym, mi, (int)p->side, (long long)p->qty, (long long)p->entry,
+        (long long)p->margin, (long long)lp, (long long)want, when);
+}
+
 /* After a mark update / funding on market mi at mark P: nothing left past a trigger. */
 static void check_triggers_cleared(int mi, int64_t P)
 {
@@ -745,7 +1025,9 @@ static void check_triggers_cleared(int mi, int64_t P)
                 REQ(tp == 0 || P > tp, CTX "short %" PRIu64 " take %lld not fired at %lld",
                               CTXA, id, (long long)tp, (long long)P);
             }
-            if (mi == 1)
+            if (S.inv)
+                check_inv_lp(mi, p, lp, "after the mark");
+            else if (mi == 1)
                 REQ(lp == eth_lp(p),
                               CTX "ETH position %" PRIu64 " LP %lld, formula gives %lld", CTXA, id,
                               (long long)lp, (long long)eth_lp(p));
@@ -829,10 +1111,12 @@ static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
     REQ(p->known && p->open, CTX "closing event for unknown position", CTXA);
     REQ(x == market_pnl(p, q, price),
                   CTX "event type %lld pos %lld: realized %lld + insurance %lld != "
-                      "floor(s*q*(fill-E)) %lld (s %d q %lld fill %lld E %lld)",
+                      "%s %lld (s %d q %lld fill %lld E %lld)",
                   CTXA, (long long)t, (long long)v->f[MARGIN_EVF_POSITION],
                   (long long)v->f[MARGIN_EVF_REALIZED_PNL],
-                  (long long)v->f[MARGIN_EVF_INSURANCE_DELTA], (long long)market_pnl(p, q, price),
+                  (long long)v->f[MARGIN_EVF_INSURANCE_DELTA],
+                  S.inv ? "floor(s*N*(1/E - 1/fill))" : "floor(s*q*(fill-E))",
+                  (long long)market_pnl(p, q, price),
                   (int)p->side, (long long)q, (long long)price, (long long)p->entry);
     if (t == MARGIN_EV_REDUCE)
         return;
@@ -845,6 +1129,11 @@ static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
                                             : (int64_t)((i128)p->entry + fdiv(mq, p->qty));
         if (p->side == MARGIN_LONG && bp < 0)
             bp = 0;
+        if (S.inv) {
+            /* N/(N/E + s*M); and the liquidation price from its formula */
+            bp = inv_bankruptcy(p);
+            check_inv_lp(mkt_index(p->mkt), p, lp, "liquidated");
+        }
         REQ(v->f[MARGIN_EVF_REALIZED_PNL] == -p->margin,
                       CTX "liquidation PnL %lld != -margin %lld", CTXA,
                       (long long)v->f[MARGIN_EVF_REALIZED_PNL], (long long)p->margin);
@@ -859,6 +1148,8 @@ static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
         /* closes at the triggering mark with the taker fee taker*q*price (scale 8+8+8),
          * rounded up to money (scale 8) */
         int64_t fee = (int64_t)cdiv((i128)q * price * taker, (i128)E8 * E8);
+        if (S.inv) /* taker*N/P: n*taker/(P*1e8), rounded up */
+            fee = muldiv(inv_n(p, q), taker, price, E8, MARGIN_ROUND_CEIL, "inverse fee");
         REQ(v->f[MARGIN_EVF_FEE] == fee, CTX "stop/take fee %lld, expected %lld", CTXA,
                       (long long)v->f[MARGIN_EVF_FEE], (long long)fee);
         if (p->stops_known) {
@@ -868,6 +1159,88 @@ static void check_fill(const rev_t *v, const shadow_pos *p, int64_t taker)
                           CTX "stop/take fired at %lld with trigger %lld", CTXA, (long long)price,
                           (long long)trig);
         }
+    }
+}
+
+/* The inverse run: the figures of one position event from the formulas, with p the shadow
+ * before the event and op the operation that made it (N: the event's contracts x size,
+ * P: its price, L: the position's leverage):
+ *  fees of opens, increases and reductions r*N/P rounded up (r: the maker fee for a maker
+ *    fill, else the taker's); of a close at most that (a close's fee is cut to what the
+ *    free balance leaves);
+ *  the leverage given, or from the margin alone (N/E)/M rounded up; the margin of an
+ *    opening given, or N/(E*L) rounded up (a flip's reopened side: at the old leverage);
+ *  an increase adds N/(P*L) rounded up at the same leverage and moves the entry to the
+ *    harmonic mean (Q1 + Q2)*E1*E2 / (Q1*E2 + Q2*E1), long rounded up, short down;
+ *  a leverage change moves the margin by N/(E*L_new) - N/(E*L_old), each rounded up;
+ *  funding to the holder -s*(N/P)*rate rounded down (P the funding mark), never more than
+ *    the margin out of it. */
+static void check_inv_event(const rev_t *v, const shadow_pos *p, const op_t *op)
+{
+    int64_t t = v->f[MARGIN_EVF_TYPE], P = v->f[MARGIN_EVF_PRICE], q = v->f[MARGIN_EVF_QTY];
+    int64_t amount = v->f[MARGIN_EVF_AMOUNT], lev = v->f[MARGIN_EVF_LEVERAGE];
+    int mi = mkt_index((uint64_t)v->f[MARGIN_EVF_MARKET]);
+    int64_t rate = (op->flags & MARGIN_FLAG_MAKER) ? INV_MAKER : S.mk[mi].taker;
+    i128 n = (i128)q * S.mk[mi].csize;
+    int trade = op->type == OP_OPEN || op->type == OP_TRADE || op->type == OP_CLOSE;
+    S.inv_checks++;
+    if (trade && (t == MARGIN_EV_OPEN || t == MARGIN_EV_INCREASE || t == MARGIN_EV_REDUCE ||
+                  t == MARGIN_EV_CLOSE)) {
+        int64_t fee = muldiv(n, rate, P, E8, MARGIN_ROUND_CEIL, "fee");
+        REQ(t == MARGIN_EV_CLOSE ? v->f[MARGIN_EVF_FEE] <= fee : v->f[MARGIN_EVF_FEE] == fee,
+            CTX "event type %lld: fee %lld, r*N/P rounded up %lld", CTXA, (long long)t,
+            (long long)v->f[MARGIN_EVF_FEE], (long long)fee);
+    }
+    if (t == MARGIN_EV_OPEN) {
+        int64_t want_lev, im;
+        if (op->type == OP_OPEN)
+            want_lev = op->lev ? op->lev
+                               : muldiv(n, E8, P, op->margin, MARGIN_ROUND_CEIL, "leverage");
+        else
+            want_lev = p->lev; /* a flip reopens at the leverage it had */
+        REQ(lev == want_lev, CTX "open: leverage %lld, expected %lld", CTXA, (long long)lev,
+            (long long)want_lev);
+        im = muldiv(n, E8, P, lev, MARGIN_ROUND_CEIL, "initial margin");
+        if (op->type == OP_OPEN && op->margin > 0)
+            im = op->margin;
+        REQ(amount == im, CTX "open: margin %lld, expected %lld", CTXA, (long long)amount,
+            (long long)im);
+    } else if (t == MARGIN_EV_INCREASE) {
+        margin__wide num, den, x;
+        i128 e2 = 0;
+        int64_t add = muldiv(n, E8, P, p->lev, MARGIN_ROUND_CEIL, "added margin");
+        REQ(lev == p->lev && amount == add,
+            CTX "increase: leverage %lld (was %lld), margin added %lld, N/(P*L) up %lld", CTXA,
+            (long long)lev, (long long)p->lev, (long long)amount, (long long)add);
+        wset(&num, (i128)p->qty + q, p->entry, P);
+        wset(&den, p->qty, P, 1);
+        wset(&x, q, p->entry, 1);
+        wadd(&den, &x);
+        REQ(margin__wide_div(&num, &den,
+                             p->side == MARGIN_LONG ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR,
+                             &e2) == MARGIN_OK,
+            CTX "harmonic entry: no quotient", CTXA);
+        REQ(v->f[MARGIN_EVF_ENTRY_PRICE] == e2,
+            CTX "increase of %lld at %lld on %lld at %lld (side %d): entry %lld, harmonic %lld",
+            CTXA, (long long)q, (long long)P, (long long)p->qty, (long long)p->entry,
+            (int)p->side, (long long)v->f[MARGIN_EVF_ENTRY_PRICE], (long long)(int64_t)e2);
+    } else if (t == MARGIN_EV_LEVERAGE) {
+        i128 nq = inv_n(p, p->qty);
+        int64_t d = muldiv(nq, E8, p->entry, op->lev, MARGIN_ROUND_CEIL, "new initial margin") -
+                    muldiv(nq, E8, p->entry, p->lev, MARGIN_ROUND_CEIL, "old initial margin");
+        REQ(op->type == OP_LEVERAGE && lev == op->lev && amount == d,
+            CTX "leverage %lld -> %lld (event %lld): margin moved %lld, expected %lld", CTXA,
+            (long long)p->lev, (long long)op->lev, (long long)lev, (long long)amount,
+            (long long)d);
+    } else if (t == MARGIN_EV_FUNDING) {
+        int64_t flow = muldiv(-(i128)p->side * inv_n(p, p->qty), op->rate, op->price, E8,
+                              MARGIN_ROUND_FLOOR, "funding");
+        if (flow < -p->margin)
+            flow = -p->margin;
+        REQ(P == op->price && amount == flow,
+            CTX "funding at %lld, rate %lld, side %d, qty %lld, margin %lld: %lld, expected %lld",
+            CTXA, (long long)op->price, (long long)op->rate, (int)p->side, (long long)p->qty,
+            (long long)p->margin, (long long)amount, (long long)flow);
     }
 }
 
@@ -898,6 +1271,8 @@ static void process_events(size_t n, const op_t *op)
             continue;
         }
         REQ(p != NULL && id >= 1, CTX "event without a position", CTXA);
+        if (S.inv)
+            check_inv_event(v, p, op);
         /* within a mark update or funding: triggers in position-id order */
         if (t == MARGIN_EV_MARGIN_CALL || t == MARGIN_EV_LIQUIDATION || t == MARGIN_EV_STOP_LOSS ||
             t == MARGIN_EV_TAKE_PROFIT) {
@@ -954,7 +1329,7 @@ static void process_events(size_t n, const op_t *op)
         case MARGIN_EV_LIQUIDATION:
         case MARGIN_EV_STOP_LOSS:
         case MARGIN_EV_TAKE_PROFIT:
-            check_fill(v, p, MK[mkt_index(p->mkt)].taker);
+            check_fill(v, p, S.mk[mkt_index(p->mkt)].taker);
             p->open = 0;
             open_del(id);
             break;
@@ -979,6 +1354,9 @@ static void process_events(size_t n, const op_t *op)
                           (long long)t, (long long)p->margin, (long long)v->f[MARGIN_EVF_MARGIN]);
             p->qty = v->f[MARGIN_EVF_POSITION_QTY];
             p->entry = v->f[MARGIN_EVF_ENTRY_PRICE];
+            p->lev = v->f[MARGIN_EVF_LEVERAGE];
+            if (S.inv) /* the liquidation price after every event */
+                check_inv_lp(mkt_index(p->mkt), p, v->f[MARGIN_EVF_LIQ_PRICE], "after the event");
             REQ((p->side) == (v->f[MARGIN_EVF_SIDE]), CTX "p->side != v->f[MARGIN_EVF_SIDE]", CTXA);
         } else {
             p->margin = 0;
@@ -1036,9 +1414,12 @@ static int twin_call(margin_engine *twin, const void *op, uint64_t *id)
     return apply(2, op, id);
 }
 
-static void run(uint64_t seed, int nops)
+static void run(uint64_t seed, int nops, int inv)
 {
     memset(&S, 0, sizeof S);
+    S.inv = inv;
+    S.mk = inv ? MKI : MK;
+    S.money_div = inv ? INV_MONEY_DIV : 1;
     S.seed = seed;
     rng_state = seed;
     S.tw.rng = seed ^ 0x7A1A5EEDULL;
@@ -1051,7 +1432,7 @@ static void run(uint64_t seed, int nops)
     for (int w = 0; w < 2; w++) {
         REQ_OK(S.e[w], margin_engine_set_margin_call_levels(S.e[w], S.levels, 2));
         for (int i = 0; i < NACC; i++)
-            REQ_OK(S.e[w], margin_account_deposit(S.e[w], S.acct[i], 2000000 * E8));
+            REQ_OK(S.e[w], margin_account_deposit(S.e[w], S.acct[i], 2000000 * E8 / S.money_div));
     }
     S.step = 0;
     {
@@ -1136,11 +1517,16 @@ static void run(uint64_t seed, int nops)
             su_twin_end_step(&S.tw, &S.e[1], twin_ctx());
     }
     if (getenv("MARGIN_RANDOM_STATS")) {
-        fprintf(stderr, "seed %" PRIu64 ": %d ops, events by type:", seed, nops);
+        fprintf(stderr, "seed %" PRIu64 "%s: %d ops, events by type:", seed,
+                inv ? " (inverse)" : "", nops);
         for (int t = 1; t <= MARGIN_EV_TAKE_PROFIT; t++)
             fprintf(stderr, " %d:%d", t, S.ev_count[t]);
-        fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu; ETH margin calls %d\n",
+        fprintf(stderr, "; failed ops %d; open at end %zu, at most %zu; ETH margin calls %d",
                 S.failed_ops, S.nopen, S.max_open, S.eth_calls);
+        if (inv)
+            fprintf(stderr, "; liquidation prices checked %ld, not %ld; events checked %ld",
+                    S.lp_checked, S.lp_unchecked, S.inv_checks);
+        fprintf(stderr, "\n");
     }
     /* the run must have exercised the triggers, or it proves little */
     REQ(reng(S.e[0], MARGIN_ENG_LIQUIDATIONS) > 10, "seed %" PRIu64 ": only %lld liquidations",
@@ -1159,7 +1545,14 @@ static uint64_t base_seed(void)
 
 START_TEST(test_random_full_scan_vs_index)
 {
-    run(base_seed() + (uint64_t)_i * 7919, 8000);
+    run(base_seed() + (uint64_t)_i * 7919, 8000, 0);
+}
+END_TEST
+
+/* The same operation mix on an engine whose markets are all inverse (MKI). */
+START_TEST(test_random_inverse)
+{
+    run(base_seed() + 0x1BE5ULL + (uint64_t)_i * 7919, 8000, 1);
 }
 END_TEST
 
@@ -1169,6 +1562,7 @@ Suite *suite_random(void)
     TCase *tc = tcase_create("cross_check");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_random_full_scan_vs_index, 0, 3);
+    tcase_add_loop_test(tc, test_random_inverse, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
