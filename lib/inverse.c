@@ -101,15 +101,25 @@ static int64_t value_floor(const margin__market *m, int64_t qty, int64_t price)
     return v;
 }
 
+/* Is the value N/P at least `floor` (money)? n*G >= floor*P*H, compared in 128 bits when
+ * both sides fit (the usual sizes: no division), else through floor(N/P) (floors are
+ * integers, so N/P >= floor exactly when floor(N/P) >= floor). */
+static int value_at_least(const margin__market *m, int64_t qty, int64_t price, int64_t floor)
+{
+    margin__i128 l, r;
+    if (!__builtin_mul_overflow(n_of(m, qty), g_of(m), &l) &&
+        !__builtin_mul_overflow((margin__i128)floor * price, h_of(m), &r))
+        return l >= r;
+    return value_floor(m, qty, price) >= floor;
+}
+
 int margin__inv_tier(const margin__market *m, int64_t qty, int64_t price)
 {
-    int64_t v = value_floor(m, qty, price);
     int lo = 0, hi = (int)m->ntiers - 1;
-    /* the last tier whose floor is at most N/P; floors are integers, so N/P >= floor
-     * exactly when floor(N/P) >= floor */
+    /* the last tier whose floor is at most N/P */
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (v >= m->tiers[mid].floor)
+        if (value_at_least(m, qty, price, m->tiers[mid].floor))
             lo = mid;
         else
             hi = mid - 1;
@@ -239,8 +249,9 @@ int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64
 /* Does tier k hold the value N/P? */
 static int holds(const margin__market *m, int k, int64_t qty, int64_t price)
 {
-    int64_t v = value_floor(m, qty, price);
-    return v >= m->tiers[k].floor && ((uint32_t)k + 1 >= m->ntiers || v < m->tiers[k + 1].floor);
+    return value_at_least(m, qty, price, m->tiers[k].floor) &&
+           ((uint32_t)k + 1 >= m->ntiers ||
+            !value_at_least(m, qty, price, m->tiers[k + 1].floor));
 }
 
 /* Mark basis, tier k (rate r = mmr + f, amount cum), level L:

@@ -341,10 +341,19 @@ int margin__muldiv_u64(margin__i128 a, uint64_t b, margin__i128 d, int rounding,
         ud[0] = u0;
         ud[1] = u1;
         ud[2] = u2;
-        for (j = 2; j >= 0; j--) {
+        qd[2] = qd[1] = 0;
+        /* from the top digit that is not 0, or (u1 < dv) a single division */
+        j = u2 != 0 ? 2 : u1 >= dv ? 1 : 0;
+        if (j == 0)
+            rr = u1;
+        for (; j >= 0; j--) { /* rr < dv: each quotient digit fits 64 bits */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+            __asm__("divq %4" : "=a"(qd[j]), "=d"(rr) : "a"(ud[j]), "d"(rr), "rm"(dv));
+#else
             u128 t = ((u128)rr << 64) | ud[j];
             qd[j] = (uint64_t)(t / dv);
             rr = (uint64_t)(t % dv);
+#endif
         }
         if (qd[2] != 0)
             return MARGIN_EOVERFLOW;
