@@ -1903,19 +1903,82 @@ class CalcInverse(unittest.TestCase):
         self.assertRegex(out, r"liquidation price +none")
         self.assertRegex(out, r"bankruptcy price +none")
 
+    def test_partial_policies(self):
+        # tests/check_inverse.c, whole contracts (--step 1): a long of 100,000 contracts of
+        # 1 USD at 10,000, 10x (M = 1 BTC), filled at the mark, no clearance fee.
+        # Min-reduce, one tier of 1 %: LP = 100,000 x 1.01 / (1 + 10) = 9,181.81818182
+        # (up); the mark gaps to 9,100. Selling q there leaves the margin
+        # M' = 1 + q x (1/10,000 - 1/9,100) (the PnL rounded down) and a remainder
+        # R = 100,000 - q whose LP is R x 1.01 / (M' + R/10,000) (up): q = 90,000 leaves it
+        # liquidatable (LP 9,100.00008109 >= 9,100), q = 90,001 does not (9,099.99106941):
+        # 90,001 are sold, 9,999 stay with 0.10988021 (realized -0.89011979).
+        def rest(q):
+            m = 1 + down(q * (1 / D(10000) - 1 / D(9100)))
+            r = 100000 - q
+            return m, up(r * D("1.01") / (m + r / D(10000)))
+        self.assertEqual(rest(D(90000)), (D("0.10989010"), D("9100.00008109")))
+        self.assertEqual(rest(D(90001)), (D("0.10988021"), D("9099.99106941")))
+        keys = self.INV_KEYS | CalcLiquidation.LIQ_KEYS
+        base = ("--side", "long", "--entry", "10000", "--contracts", "100000", "--leverage",
+                "10", "--step", "1")
+        r = self.calc(*base, "--mmr", "0.01", "--mark", "9100", "--liquidation", "min-reduce")
+        self.assert_inverse(r, keys)
+        self.assertEqual(r["liquidation_price"], up(D(101000) / 11))
+        self.assertEqual(r["liquidation_price"], D("9181.81818182"))
+        self.assertEqual((r["liquidation_policy"], r["liquidated_qty"], r["remaining_qty"]),
+                         ("min-reduce", D(90001), D(9999)))
+        self.assertEqual((r["fill_price"], r["fill"], r["liquidation_fee"]),
+                         (D(9100), "mark", D(0)))
+        self.assertEqual(r["remaining_margin"], D("0.10988021"))
+        self.assertEqual(r["insurance_fund_delta"], D(0))
+        # Tier-down, tiers 1 % from 0 and 5 % from 5 BTC (derived amount 5 x 0.04 = 0.2):
+        # LP = 100,000 x 1.05 / (1 + 0.2 + 10) = 9,375 exactly, in the second tier (the
+        # value there is 10.67 BTC). At 9,375 the position keeps the largest remainder worth
+        # at most 5 BTC there, floor(5 x 9,375) = 46,875 contracts; the 53,125 sold realize
+        # 53,125 x (1/10,000 - 1/9,375) = -0.35416666.. (down: -0.35416667), M' = 0.64583333.
+        self.assertEqual(1 + down(53125 * (1 / D(10000) - 1 / D(9375))), D("0.64583333"))
+        with tempfile.TemporaryDirectory() as tmp:
+            tiers = os.path.join(tmp, "t.csv")
+            with open(tiers, "w") as f:
+                f.write("floor_notional,mmr\n0,0.01\n5,0.05\n")
+            r = self.calc(*base, "--tiers", tiers, "--mark", "9375", "--liquidation",
+                          "tier-down")
+        self.assert_inverse(r, keys)
+        self.assertEqual(r["liquidation_price"], D(9375))
+        self.assertEqual((r["maintenance_rate"], r["maintenance_amount"]),
+                         (D("0.05"), D("0.2")))
+        self.assertEqual((r["liquidation_policy"], r["liquidated_qty"], r["remaining_qty"]),
+                         ("tier-down", D(53125), D(46875)))
+        self.assertEqual((r["fill_price"], r["fill"]), (D(9375), "mark"))
+        self.assertEqual(r["remaining_margin"], D("0.64583333"))
+        # Slices: the threshold (100,000) is a coin amount. At 9,181, just below the LP,
+        # the margin balance 1 + 100,000 x (1/10,000 - 1/9,181) (PnL down) = 0.10794031 is
+        # above 2/3 of the maintenance 0.01 x 100,000/9,181 (no backstop), but the position
+        # is worth 100,000/9,181 = 10.89 BTC, below the threshold: liquidated in full, the
+        # pool taking that balance.
+        balance = 1 + down(100000 * (1 / D(10000) - 1 / D(9181)))
+        self.assertEqual(balance, D("0.10794031"))
+        r = self.calc(*base, "--mmr", "0.01", "--mark", "9181", "--liquidation", "slices")
+        self.assertGreater(balance, r["maintenance_margin"] * 2 / 3)
+        self.assertEqual((r["liquidated_qty"], r["remaining_qty"], r["remaining_margin"]),
+                         (D(100000), D(0), D(0)))
+        self.assertEqual(r["insurance_fund_delta"], balance)
+        # The readable table says the position stays open.
+        rc, out, err = run("calc", "--inverse", *base, "--mmr", "0.01", "--mark", "9100",
+                           "--liquidation", "min-reduce")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertRegex(out, r"liquidated quantity +90001 +\(in part")
+        self.assertRegex(out, r"remaining margin +0\.10988021")
+
     def test_refusals(self):
-        # What the library does not support on inverse markets yet is refused as a bad
-        # argument (exit 2), with the engine's reason; so are --qty with --inverse and the
-        # contract options without it.
+        # What the library does not support on inverse markets yet (cross mode) is refused
+        # as a bad argument (exit 2), with the engine's reason; so are --qty with --inverse
+        # and the contract options without it.
         base = ["--inverse", "--side", "long", "--entry", "10000", "--contracts", "100000",
                 "--leverage", "10"]
         cases = [
             (base + ["--cross", "--wallet", "100"],
              ["--cross: not with --inverse", "cross mode is not supported on inverse markets"]),
-            (base + ["--liquidation", "min-reduce", "--mark", "9000"],
-             ["--liquidation min-reduce: not with --inverse",
-              "partial liquidation policies are not supported on inverse markets"]),
-            (base + ["--liquidation", "tier-down"], ["--liquidation tier-down"]),
             (["--inverse", "--side", "long", "--entry", "10000", "--qty", "1", "--leverage",
               "10"], ["--qty: not with --inverse"]),
             (["--inverse", "--side", "long", "--entry", "10000", "--leverage", "10"],
@@ -1941,8 +2004,9 @@ class CalcInverse(unittest.TestCase):
         rc, out, _ = run("help", "calc")
         self.assertEqual(rc, 0)
         for word in ("--inverse", "--contract-size C", "--contracts K", "\"settlement\": \"coin\"",
-                     "in the coin"):
+                     "in the coin", "--liquidation takes every policy"):
             self.assertIn(word, out)
+        self.assertNotIn("policies are not supported", out)
 
 
 class ReplayInverse(ReplayBase):
@@ -1955,13 +2019,20 @@ class ReplayInverse(ReplayBase):
         self.assertEqual(rc, 0, err)
         self.assertNotRegex(out, r'\d[eE][-+]?\d')
         objs = [loads(line) for line in out.splitlines()]
+        keys = dict(REPLAY_KEYS, partial_liquidation=ReplayLiquidation.PARTIAL,
+                    adl=ReplayAdl.ADL_KEYS)
         for i, o in enumerate(objs[:-1]):
             extra = {"contract", "contract_size"} if o["type"] == "open" else {"contract"}
-            self.assertEqual(set(o), COMMON_KEYS | REPLAY_KEYS[o["type"]] | extra, o)
+            if "--liquidation" in args:
+                extra |= ReplayLiquidation.EXT.get(o["type"], set())
+            if o["type"] == "liquidation" and "adl_covered" in o:
+                extra |= {"adl_covered"}
+            self.assertEqual(set(o), COMMON_KEYS | keys[o["type"]] | extra, o)
             self.assertEqual((o["seq"], o["contract"]), (i + 1, "inverse"))
         summary = objs[-1]
+        adl = {"insurance_pool", "deleveraged"} if "--insurance" in args else set()
         self.assertEqual(set(summary),
-                         SUMMARY_KEYS | {"contract", "contract_size", "settlement"})
+                         SUMMARY_KEYS | {"contract", "contract_size", "settlement"} | adl)
         self.assertEqual((summary["contract"], summary["settlement"]), ("inverse", "coin"))
         return objs[:-1], summary
 
@@ -2055,6 +2126,120 @@ class ReplayInverse(ReplayBase):
         self.assertIn("Inverse (coin-margined)", out)
         self.assertIn("long 100000 contracts at 10000, 10x, margin 1", out)
 
+    def test_tier_down(self):
+        # tests/check_inverse.c: a long of 100,000 contracts of 1 USD at 10,000, 10x
+        # (M = 1 BTC), tiers 1 % from 0 and 5 % from 5 BTC (derived amount 5 x 0.04 = 0.2):
+        # LP = 100,000 x 1.05 / (1 + 0.2 + 10) = 9,375 exactly. At the mark 9,375 tier-down
+        # keeps the largest remainder worth at most 5 BTC there, floor(5 x 9,375) = 46,875
+        # contracts (a whole number, so the replay's quantity step of 10^-8 contract does
+        # not change it); the 53,125 sold realize 53,125 x (1/10,000 - 1/9,375) =
+        # -0.35416666.. (down: -0.35416667), M' = 0.64583333; the remainder, still in the
+        # second tier (worth 5.27 BTC at its new LP), has the liquidation price
+        # 46,875 x 1.05 / (0.64583333 + 0.2 + 4.6875) = 8,894.95482464 (up).
+        realized = down(53125 * (1 / D(10000) - 1 / D(9375)))
+        lp = up(46875 * D("1.05") / (1 + realized + D("0.2") + D("4.6875")))
+        self.assertEqual((realized, lp), (D("-0.35416667"), D("8894.95482464")))
+        with tempfile.TemporaryDirectory() as tmp:
+            tiers = self.write(tmp, "t.csv", "floor_notional,mmr\n0,0.01\n5,0.05\n")
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,9375\n", "--tiers", tiers,
+                "--position", "side=long,contracts=100000,leverage=10",
+                "--liquidation", "tier-down")
+        self.assertEqual([e["type"] for e in events], ["open", "partial_liquidation"])
+        self.assertEqual(events[0]["liquidation_price"], D(9375))
+        p = events[1]
+        self.assertEqual((p["mark"], p["fill_price"], p["fill"], p["fee"]),
+                         (D(9375), D(9375), "mark", D(0)))
+        self.assertEqual((p["quantity"], p["remaining_qty"]), (D(53125), D(46875)))
+        self.assertEqual((p["realized_pnl"], p["margin"]), (realized, D("0.64583333")))
+        self.assertEqual((p["liquidation_price"], p["insurance_fund_delta"]), (lp, D(0)))
+        self.assertEqual((summary["open_positions"], summary["liquidated"],
+                          summary["realized_pnl"]), (1, 0, realized))
+
+    def test_min_reduce(self):
+        # The min-reduce case of tests/check_inverse.c (one tier of 1 %, the long of
+        # test_tier_down, the mark gapping to 9,100), on the replay's quantity step of
+        # 10^-8 contract instead of whole contracts. Selling q at 9,100 leaves the margin
+        # M' = 1 + q x (1/10,000 - 1/9,100) (PnL down) and R = 100,000 - q contracts whose
+        # LP is R x 1.01 / (M' + R/10,000) (up); the remainder is liquidatable while that LP
+        # is >= 9,100. Whole contracts: q = 90,000 leaves 9,100.00008109, q = 90,001
+        # 9,099.99106941, so the least q lies between them; the replay sells that least
+        # q, to the step: its remainder's LP is below 9,100, one step less is not.
+        def rest(q):
+            m = 1 + down(q * (1 / D(10000) - 1 / D(9100)))
+            r = 100000 - q
+            return m, up(r * D("1.01") / (m + r / D(10000)))
+        self.assertEqual(rest(D(90000))[1], D("9100.00008109"))
+        self.assertEqual(rest(D(90001))[1], D("9099.99106941"))
+        with tempfile.TemporaryDirectory() as tmp:
+            events, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,9100\n", "--mmr", "0.01",
+                "--position", "side=long,contracts=100000,leverage=10",
+                "--liquidation", "min-reduce")
+        self.assertEqual([e["type"] for e in events], ["open", "partial_liquidation"])
+        self.assertEqual(events[0]["liquidation_price"], up(D(101000) / 11))
+        p = events[1]
+        q = p["quantity"]
+        self.assertTrue(D(90000) < q < D(90001), q)
+        margin, lp = rest(q)
+        self.assertLess(lp, D(9100))
+        self.assertGreaterEqual(rest(q - Q8)[1], D(9100))
+        self.assertEqual((p["remaining_qty"], p["margin"], p["liquidation_price"]),
+                         (100000 - q, margin, lp))
+        self.assertEqual((p["realized_pnl"], p["fill_price"], p["fee"]),
+                         (margin - 1, D(9100), D(0)))
+        self.assertEqual(summary["realized_pnl"], margin - 1)
+
+    def test_adl_rankings(self):
+        # Both ADL rankings on one inverse market (--insurance 0: an empty pool, ADL on).
+        # #1 is a short of 10,000 contracts of 1 USD at 10,000, 10x (M = 0.1): bankruptcy
+        # price N/(N/E - M) = 10,000/0.9 = 11,111.11111111 (down; tests/check_inverse.c).
+        # #2, the long of test_bitmex_ranking there (10,000 at 10,000, 10x), and #3, a long
+        # of 10,000 at 6,000, 20x (M = 10,000/120,000 = 0.08333334, up). The mark gaps from
+        # 10,000 to 12,000: #1 is liquidated there, its balance 0.1 + 10,000 x (1/12,000 -
+        # 1/10,000) (PnL down: -0.16666667) = -0.06666667 a deficit the pool cannot take.
+        # The scores at 12,000 (mmr 0.4 %), approximately:
+        #   BitMEX, PnL% = (P - E)/P times the effective leverage BP/(P - BP):
+        #     #2: BP = 10,000/1.1 = 9,090.91, 0.16667 x 9,090.91/2,909.09 = 0.52;
+        #     #3: BP = 10,000/(1.66666667 + 0.08333334) = 5,714.29,
+        #         0.5 x 5,714.29/6,285.71 = 0.45: #2 first.
+        #   Binance, uPnL/M x MM/(M + uPnL), MM = 0.004 x 10,000/12,000 = 0.00333333:
+        #     #2: 0.16667/0.1 x 0.00333/0.26667 = 0.021;
+        #     #3: 0.83333/0.08333 x 0.00333/0.91667 = 0.036: #3 first.
+        # The first in line covers the whole deficit with the short's 10,000 contracts:
+        # closed at 11,111.11111111 it gives up 10,000 x (1/11,111.11111111 - 1/12,000),
+        # each PnL rounded down: 0.16666666 - 0.09999999 = 0.06666667 for #2,
+        # 0.83333333 - 0.76666666 = 0.06666667 for #3.
+        bp = down(D(10000) / D("0.9"))
+        self.assertEqual(bp, D("11111.11111111"))
+        entries = {2: D(10000), 3: D(6000)}
+        for rank, who in (("bitmex", 2), ("binance", 3)):
+            with self.subTest(rank=rank), tempfile.TemporaryDirectory() as tmp:
+                events, summary = self.run_json(
+                    tmp, "time,price\na,10000\nb,12000\n", "--insurance", "0",
+                    "--adl-ranking", rank,
+                    "--position", "side=short,contracts=10000,leverage=10,market=XBTUSD",
+                    "--position", "side=long,contracts=10000,leverage=10,market=XBTUSD",
+                    "--position",
+                    "side=long,contracts=10000,entry=6000,leverage=20,market=XBTUSD")
+                after = [e for e in events if e["type"] != "open"]
+                self.assertEqual([(e["type"], e["position"]) for e in after],
+                                 [("liquidation", 1), ("adl", who)])
+                liq, adl = after
+                self.assertEqual((liq["bankruptcy_price"], liq["realized_pnl"]),
+                                 (bp, D("-0.1")))
+                self.assertEqual((liq["insurance_fund_delta"], liq["adl_covered"]),
+                                 (D("-0.06666667"), D("0.06666667")))
+                at_fill = down(10000 * (1 / entries[who] - 1 / bp))
+                at_mark = down(10000 * (1 / entries[who] - 1 / D(12000)))
+                self.assertEqual((adl["counterparty"], adl["quantity"], adl["remaining_qty"],
+                                  adl["price"], adl["realized_pnl"], adl["margin"]),
+                                 (1, D(10000), D(0), bp, at_fill, D(0)))
+                self.assertEqual(adl["insurance_fund_delta"], at_mark - at_fill)
+                self.assertEqual(adl["insurance_fund_delta"], D("0.06666667"))
+                self.assertEqual((summary["insurance_pool"], summary["deleveraged"]),
+                                 (D(0), 1))
+
     def test_refusals(self):
         with tempfile.TemporaryDirectory() as tmp:
             prices = self.write(tmp, "p.csv", "time,price\na,10000\n")
@@ -2063,11 +2248,6 @@ class ReplayInverse(ReplayBase):
                 (("--inverse", "--position", "side=long,contracts=100000,leverage=10,mode=cross"),
                  ["mode=cross: not with --inverse",
                   "cross mode is not supported on inverse markets"]),
-                (("--inverse",) + pos + ("--liquidation", "min-reduce"),
-                 ["--liquidation min-reduce: not with --inverse",
-                  "partial liquidation policies are not supported on inverse markets"]),
-                (("--inverse",) + pos + ("--insurance", "0", "--adl-ranking", "bitmex"),
-                 ["--adl-ranking bitmex: not with --inverse"]),
                 (("--inverse", "--position", "side=long,qty=1,leverage=10"),
                  ["qty=: not with --inverse"]),
                 (("--position", "side=long,contracts=1,leverage=10"),
@@ -2090,7 +2270,9 @@ class ReplayInverse(ReplayBase):
     def test_help(self):
         rc, out, _ = run("help", "replay")
         self.assertEqual(rc, 0)
-        for word in ("--inverse", "--contract-size C", "contracts=K", "\"contract\": \"inverse\""):
+        for word in ("--inverse", "--contract-size C", "contracts=K", "\"contract\": \"inverse\"",
+                     "Every --liquidation policy and both --adl-ranking",
+                     "mode=cross is refused"):
             self.assertIn(word, out)
 
 

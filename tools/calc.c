@@ -21,8 +21,8 @@
  *
  * Inverse (--inverse, isolated only): the market is an inverse (coin-margined) one
  * (MARGIN_MKT_CONTRACT, MARGIN_MKT_CONTRACT_SIZE): the quantity is in contracts
- * (--contracts), every money amount in the coin; what the engine does not support on an
- * inverse market yet (cross mode, the partial liquidation policies) it refuses, and the
+ * (--contracts), every money amount in the coin; every liquidation policy applies. What
+ * the engine does not support on an inverse market yet (cross mode) it refuses, and the
  * refusal is reported as a bad argument. */
 #include <stddef.h>
 #include <stdint.h>
@@ -109,8 +109,9 @@ void cli_usage_calc(FILE *f)
           "margin and amounts, tier floors, fees. Isolated only.\n"
           "  --inverse             the position is an inverse contract. Not with --cross (cross\n"
           "                        margin on inverse markets is not supported yet: refused,\n"
-          "                        exit 2); --liquidation takes only full (the partial\n"
-          "                        policies are not supported on inverse markets yet)\n"
+          "                        exit 2). --liquidation takes every policy, on the\n"
+          "                        coin value N / PRICE (slices: its 100,000 threshold is\n"
+          "                        in the coin too)\n"
           "  --contract-size C     quote units per contract (default 1, as BitMEX's XBTUSD;\n"
           "                        Binance COIN-M's BTCUSD: 100)\n"
           "  --contracts K         size in contracts (with --inverse, in place of --qty, which\n"
@@ -867,13 +868,7 @@ static int liq_market(const struct calc_args *a, const struct calc_in *in, margi
         cli_engine_fail(CMD, "--liq-fee", e, rc);
         return CLI_EXIT_USAGE;
     }
-    rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_POLICY, in->liq_policy);
-    if (rc == MARGIN_ENOTSUP) {
-        /* the partial policies on an inverse market */
-        cli_error(CMD, "--liquidation %s: not with --inverse: %s", a->liq_s, margin_errmsg(e));
-        return CLI_EXIT_USAGE;
-    }
-    if (rc != MARGIN_OK ||
+    if ((rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_POLICY, in->liq_policy)) != MARGIN_OK ||
         (rc = margin_market_set(e, mkt, MARGIN_MKT_LIQ_FILL, in->liq_fill)) != MARGIN_OK)
         return cli_engine_fail(CMD, a->liq_s, e, rc);
     return 0;

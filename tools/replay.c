@@ -26,9 +26,10 @@
  * of its market at its bankruptcy price. `--demo adl` shows it.
  *
  * --inverse and --contract-size (issue 15) make every market of the replay an inverse
- * (coin-margined) one: sizes in contracts (contracts=K), money in the coin. What the engine
- * does not support on inverse markets yet (cross mode, the partial liquidation policies,
- * BitMEX's ADL ranking) it refuses, and the refusal is reported as a bad argument.
+ * (coin-margined) one: sizes in contracts (contracts=K), money in the coin; the
+ * liquidation policies and both ADL rankings apply. What the engine does not support on
+ * inverse markets yet (cross mode) it refuses, and the refusal is reported as a bad
+ * argument.
  *
  * --svg FILE and --html FILE (issue 16) also draw the replay (tools/chart.c): the rows, a
  * series per position sampled from the library after every row (chart_sample_all), and
@@ -141,10 +142,12 @@ void cli_usage_replay(FILE *f)
           "                       its value in the coin at the entry (K = V * entry / C,\n"
           "                       rounded down), and every money amount is in the coin:\n"
           "                       margin=, --wallet, --insurance, fees, PnL, funding.\n"
-          "                       Isolated only: mode=cross, the partial --liquidation\n"
-          "                       policies and --adl-ranking bitmex are refused (not\n"
-          "                       supported on inverse markets yet; exit 2). Needs\n"
-          "                       --position (the built-in positions are linear)\n"
+          "                       Every --liquidation policy and both --adl-ranking\n"
+          "                       scores apply (tier floors and the slices threshold are\n"
+          "                       in the coin).\n"
+          "                       Isolated only: mode=cross is refused (not supported on\n"
+          "                       inverse markets yet; exit 2). Needs --position (the\n"
+          "                       built-in positions are linear)\n"
           "  --contract-size C    with --inverse: quote units (USD) per contract (default 1;\n"
           "                       Binance COIN-M's BTCUSD: 100)\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
@@ -1497,14 +1500,8 @@ static int market_in(const struct replay *rp, margin_engine *e, const struct rpo
           (rc = margin_market_set(e, *market, MARGIN_MKT_CONTRACT_SIZE, rp->a->csize)) !=
               MARGIN_OK)))
         return cli_engine_fail(CMD, "setting up a market", e, rc);
-    rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_POLICY, rp->a->liq_policy);
-    if (rc == MARGIN_ENOTSUP) {
-        /* the partial policies on an inverse market */
-        cli_error(CMD, "--liquidation %s: not with --inverse: %s", rp->a->liq_s,
-                  margin_errmsg(e));
-        return CLI_EXIT_USAGE;
-    }
-    if (rc != MARGIN_OK ||
+    if ((rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_POLICY, rp->a->liq_policy)) !=
+            MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_LIQ_FILL, rp->a->liq_fill)) !=
             MARGIN_OK ||
         (rc = margin_market_set(e, *market, MARGIN_MKT_STOP_FILL, rp->a->stop_fill)) !=
@@ -1579,15 +1576,8 @@ static int setup_pool(struct replay *rp)
         if ((k > 0 && (rc = margin_market_set(e, m, MARGIN_MKT_INSURANCE_POOL,
                                               (int64_t)first)) != MARGIN_OK) ||
             (rc = margin_market_set(e, m, MARGIN_MKT_ADL_RANKING, rp->a->adl_rank)) !=
-                MARGIN_OK) {
-            if (rc == MARGIN_ENOTSUP && rp->a->inverse) {
-                /* BitMEX's ranking on an inverse market */
-                cli_error(CMD, "--adl-ranking %s: not with --inverse: %s", rp->a->adl_rank_s,
-                          margin_errmsg(e));
-                return CLI_EXIT_USAGE;
-            }
+                MARGIN_OK)
             return cli_engine_fail(CMD, "setting up the insurance pool", e, rc);
-        }
     }
     rc = margin_market_set(e, first, MARGIN_MKT_ADL, MARGIN_ADL_ON);
     if (rc != MARGIN_OK)

@@ -665,13 +665,12 @@ class Engine:
         """Create a market (``margin_market_new()``) and set the options given.
 
         Scales are set first, so ``tick`` and ``step`` are read at the new scales; then the
-        contract (``contract``, ``contract_size``, ``settle_asset``, then ``min_price``),
-        before the other options, so that an inverse market refuses what it does not
-        support.  The liquidation options (``liq_fee`` .. ``liq_policy``) are the
-        properties of the same names of :class:`Market`; the ``slices`` policy's
-        parameters are set there.  ``tiers`` is a list of ``(floor, mmr[, max_leverage[,
-        maint_amount]])`` passed to :meth:`Market.add_tier` in order (replacing the default
-        tier).
+        contract (``contract``, ``contract_size``, ``settle_asset``, then ``min_price``,
+        whose default the contract type sets), before the other options.  The liquidation
+        options (``liq_fee`` .. ``liq_policy``) are the properties of the same names of
+        :class:`Market`; the ``slices`` policy's parameters are set there.  ``tiers`` is a
+        list of ``(floor, mmr[, max_leverage[, maint_amount]])`` passed to
+        :meth:`Market.add_tier` in order (replacing the default tier).
 
         An inverse (coin-margined) market: ``contract="inverse"`` with ``contract_size``
         quote units per contract (default 1): quantities are contracts, money is in the

@@ -165,9 +165,9 @@ class Contract(enum.IntEnum):
     contracts of :attr:`Market.contract_size <margin.Market.contract_size>` quote units
     (``N`` = contracts x contract size), money in the coin: the value ``N/P``, PnL
     ``s*N*(1/E - 1/P)``, margin ``N/(E*L)``, fees and funding on ``N/P``.  Every market of
-    an engine has the same type (:class:`~margin.AssetError` otherwise).  On an inverse
-    market, cross mode, the partial liquidation policies and BitMEX's ADL ranking are not
-    supported yet (:class:`~margin.NotSupported`).
+    an engine has the same type (:class:`~margin.AssetError` otherwise).  Every
+    liquidation policy and both ADL rankings apply on an inverse market; cross mode is not
+    supported there yet (:class:`~margin.NotSupported`).
     """
 
     LINEAR = _capi.MARGIN_CONTRACT_LINEAR

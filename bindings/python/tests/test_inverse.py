@@ -1,7 +1,8 @@
 """Inverse (coin-margined) contracts (issue 15) through the binding: the three published
-checks of tests/check_inverse.c, funding in the coin, and the refusals (one settlement asset
-per engine: :class:`margin.AssetError`; cross mode and the partial policies on an inverse
-market: :class:`margin.NotSupported`).  Every expected figure is worked by hand beside it.
+checks of tests/check_inverse.c, funding in the coin, the partial liquidation policies and
+BitMEX's ADL ranking (the worked cases of tests/check_inverse.c), and the refusals (one
+settlement asset per engine: :class:`margin.AssetError`; cross mode on an inverse market:
+:class:`margin.NotSupported`).  Every expected figure is worked by hand beside it.
 
 Notation: N = contracts x contract size (USD), s = +1 long, -1 short, E entry, P price, M
 margin, L leverage.  Value N/P; PnL s*N*(1/E - 1/P), rounded down; initial margin N/(E*L),
@@ -16,6 +17,7 @@ import sys
 import unittest
 from decimal import Decimal
 from fractions import Fraction
+from typing import Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import support  # noqa: E402
@@ -196,6 +198,125 @@ class CoinFlows(unittest.TestCase):
             self.assertEqual([e.liq_price for e in opens], [None, D(19900)])
 
 
+class PartialLiquidation(unittest.TestCase):
+    """tests/check_inverse.c: a long of 100,000 contracts of 1 USD at 10,000, 10x (M = 1
+    BTC), whole contracts (step 1), filled at the mark, no clearance fee."""
+
+    def test_min_reduce(self) -> None:
+        # One tier of 1 %: LP = 100,000 x 1.01 / (1 + 10) = 9,181.81818182 (up); the mark
+        # gaps to 9,100. Selling q there leaves M' = 1 + q x (1/10,000 - 1/9,100) (PnL
+        # down) and R = 100,000 - q contracts whose LP is R x 1.01 / (M' + R/10,000) (up),
+        # still liquidatable while that LP is >= 9,100: q = 90,000 leaves 9,100.00008109,
+        # q = 90,001 9,099.99106941. So 90,001 are sold (realized -0.89011979) and 9,999
+        # stay with 0.10988021.
+        def rest(q: int) -> Tuple[Decimal, Decimal]:
+            pnl = floor_at(q * (1 / F("10000") - 1 / F("9100")))
+            r = 100000 - q
+            return pnl, ceil_at(r * F("1.01") / (1 + F(str(pnl)) + Fraction(r, 10000)))
+        self.assertEqual(rest(90000), (D("-0.89010990"), D("9100.00008109")))
+        self.assertEqual(rest(90001), (D("-0.89011979"), D("9099.99106941")))
+        with margin.Engine() as eng:
+            m = inverse_market(eng, step="1", tiers=[(0, "0.01")], liq_policy="min_reduce")
+            self.assertIs(m.liq_policy, margin.LiquidationPolicy.MIN_REDUCE)
+            m.mark_update("10000")
+            acct = eng.new_account(deposit="10")
+            p = acct.open_position(m, "long", "100000", "10000", leverage=10)
+            self.assertEqual(p.liq_price, ceil_at(F("101000") / 11))
+            self.assertEqual(p.liq_price, D("9181.81818182"))
+            list(eng.events())
+            m.mark_update("9100")
+            self.assertTrue(p.is_open)
+            self.assertEqual((p.qty, p.margin, p.realized_pnl),
+                             (D(9999), D("0.10988021"), D("-0.89011979")))
+            self.assertEqual(p.liq_price, D("9099.99106941"))
+            part = [e for e in eng.events() if isinstance(e, ev.PartialLiquidation)]
+            self.assertEqual(len(part), 1)
+            self.assertEqual((part[0].qty, part[0].position_qty, part[0].price,
+                              part[0].realized_pnl, part[0].margin, part[0].liq_price),
+                             (D(90001), D(9999), D(9100), D("-0.89011979"),
+                              D("0.10988021"), D("9099.99106941")))
+            self.assertEqual((part[0].fee, part[0].insurance_delta), (D(0), D(0)))
+            self.assertEqual(acct.free_balance, 9)  # the margin 1 is still the position's
+
+    def test_tier_down(self) -> None:
+        # Tiers 1 % from 0 and 5 % from 5 BTC (derived amount 5 x 0.04 = 0.2): LP =
+        # 100,000 x 1.05 / (1 + 0.2 + 10) = 9,375 exactly (the value there, 10.67 BTC, in
+        # the second tier). At 9,375 the position keeps the largest remainder worth at most
+        # 5 BTC there, floor(5 x 9,375) = 46,875 contracts; the 53,125 sold realize
+        # 53,125 x (1/10,000 - 1/9,375) = -0.35416666.. (down: -0.35416667), M' =
+        # 0.64583333; the remainder's liquidation price, still in the second tier, is
+        # 46,875 x 1.05 / (0.64583333 + 0.2 + 4.6875) = 8,894.95482464 (up).
+        realized = floor_at(53125 * (1 / F("10000") - 1 / F("9375")))
+        self.assertEqual(realized, D("-0.35416667"))
+        lp = ceil_at(46875 * F("1.05") / (1 + F(str(realized)) + F("0.2") + F("4.6875")))
+        self.assertEqual(lp, D("8894.95482464"))
+        with margin.Engine() as eng:
+            m = inverse_market(eng, step="1", tiers=[(0, "0.01"), (5, "0.05")],
+                               liq_policy="tier_down")
+            self.assertEqual(m.tier(1).maint_amount, D("0.2"))
+            m.mark_update("10000")
+            acct = eng.new_account(deposit="10")
+            p = acct.open_position(m, "long", "100000", "10000", leverage=10)
+            self.assertEqual(p.liq_price, D(9375))
+            list(eng.events())
+            m.mark_update("9375")
+            self.assertIs(p.status, margin.Status.OPEN)
+            self.assertEqual((p.qty, p.margin, p.realized_pnl, p.liq_price),
+                             (D(46875), D("0.64583333"), realized, lp))
+            part = [e for e in eng.events() if isinstance(e, ev.PartialLiquidation)]
+            self.assertEqual([(e.qty, e.price, e.liq_price) for e in part],
+                             [(D(53125), D(9375), lp)])
+
+
+class AdlRanking(unittest.TestCase):
+    def test_bitmex_ranking(self) -> None:
+        # tests/check_inverse.c: BitMEX's values on an inverse market are -s*N/P, so PnL% =
+        # s(P - E)/P and the effective leverage BP / s(P - BP). 10,000 contracts of 1 USD
+        # at 10,000, 10x (M = 0.1 BTC), the mark at 11,000.
+        # The long: BP = N/(N/E + M) = 10,000/1.1 (up: 9,090.90909091); PnL% =
+        # 1,000/11,000 (down: 0.09090909); score = PnL% x BP/(P - BP) (down) = 0.43290042.
+        # The short: BP = N/(N/E - M) = 10,000/0.9 (down: 11,111.11111111); PnL% =
+        # -1,000/11,000 (down: -0.09090910), a loss, so PnL% / leverage = PnL% x (BP - P)/BP
+        # (down) = -0.00090910.
+        bp_l, bp_s = ceil_at(F("10000") / F("1.1")), floor_at(F("10000") / F("0.9"))
+        self.assertEqual((bp_l, bp_s), (D("9090.90909091"), D("11111.11111111")))
+        pct_l, pct_s = floor_at(Fraction(1000, 11000)), floor_at(Fraction(-1000, 11000))
+        score_l = floor_at(F(str(pct_l)) * F(str(bp_l)) / (11000 - F(str(bp_l))))
+        score_s = floor_at(F(str(pct_s)) * (F(str(bp_s)) - 11000) / F(str(bp_s)))
+        self.assertEqual((score_l, score_s), (D("0.43290042"), D("-0.00090910")))
+        with margin.Engine() as eng:
+            m = inverse_market(eng, tiers=[(0, "0.005")])
+            m.adl_ranking = "bitmex"
+            self.assertIs(m.adl_ranking, margin.AdlRanking.BITMEX)
+            m.mark_update("10000")
+            acct = eng.new_account(deposit="10")
+            lg = acct.open_position(m, "long", "10000", "10000", leverage=10)
+            sh = acct.open_position(m, "short", "10000", "10000", leverage=10)
+            self.assertEqual((lg.bankruptcy_price(), sh.bankruptcy_price()), (bp_l, bp_s))
+            m.mark_update("11000")
+            self.assertEqual((lg.adl_score, sh.adl_score), (score_l, score_s))
+            m.adl_quantiles()
+            self.assertEqual((lg.adl_quantile, sh.adl_quantile), (4, 0))
+            # With ADL on and an empty pool, a gap to 12,000 bankrupts the short: its
+            # balance there is 0.1 + 10,000 x (1/12,000 - 1/10,000) (PnL down: -0.16666667)
+            # = -0.06666667. The long, the only one of the other side, closes its 10,000 at
+            # the short's bankruptcy price and gives up its PnL at the mark less its PnL
+            # there, each rounded down: 0.16666666 - 0.09999999 = 0.06666667, the deficit.
+            m.adl = True
+            list(eng.events())
+            m.mark_update("12000")
+            self.assertIs(sh.status, margin.Status.LIQUIDATED)
+            self.assertIs(lg.status, margin.Status.DELEVERAGED)
+            at_fill = floor_at(10000 * (1 / F("10000") - 1 / F(str(bp_s))))
+            at_mark = floor_at(10000 * (1 / F("10000") - 1 / F("12000")))
+            self.assertEqual((at_fill, at_mark - at_fill), (D("0.09999999"), D("0.06666667")))
+            adl = [e for e in eng.events() if isinstance(e, ev.Adl)]
+            self.assertEqual([(e.position, e.counterparty, e.qty, e.price, e.realized_pnl,
+                               e.insurance_delta) for e in adl],
+                             [(lg.id, sh.id, D(10000), bp_s, at_fill, at_mark - at_fill)])
+            self.assertEqual(m.insurance, D(0))
+
+
 class Refusals(unittest.TestCase):
     def test_one_asset_per_engine(self) -> None:
         # A second market takes the first one's contract type and asset; changing either
@@ -224,18 +345,22 @@ class Refusals(unittest.TestCase):
             self.assertIsInstance(cm.exception, ValueError)
             self.assertIs(eng.market("BTCUSD").contract, margin.Contract.LINEAR)
 
-    def test_not_supported_on_inverse_markets_yet(self) -> None:
+    def test_cross_mode_not_supported_on_inverse_markets_yet(self) -> None:
+        # Cross mode is the one thing an inverse market refuses (the partial policies and
+        # BitMEX's ranking are accepted: PartialLiquidation, AdlRanking above).
         with margin.Engine() as eng:
             m = inverse_market(eng)
             acct = eng.new_account(deposit="10")
-            with self.assertRaises(margin.NotSupported):
+            with self.assertRaises(margin.NotSupported) as cm:
                 acct.set_mode(m, "cross")
-            with self.assertRaises(margin.NotSupported):
-                m.liq_policy = "min_reduce"
-            with self.assertRaises(margin.NotSupported):
-                m.adl_ranking = "bitmex"
-            with self.assertRaises(margin.NotSupported):
-                eng.new_market("BTCUSD_Q", liq_policy="tier_down")
+            self.assertEqual(cm.exception.code, _capi.MARGIN_ENOTSUP)
+            self.assertIn("cross mode is not supported on inverse markets",
+                          cm.exception.message)
+            self.assertIs(acct.mode(m), margin.Mode.ISOLATED)
+            m.liq_policy = "slices"
+            m.adl_ranking = "bitmex"
+            q = eng.new_market("BTCUSD_Q", liq_policy="tier_down")
+            self.assertIs(q.liq_policy, margin.LiquidationPolicy.TIER_DOWN)
 
     def test_prices_below_the_minimum(self) -> None:
         with margin.Engine() as eng:

@@ -195,8 +195,8 @@ pub enum Contract {
     /// Inverse (coin-margined, as BitMEX's XBTUSD or Binance COIN-M): quantities in
     /// contracts of [`MarketOption::ContractSize`] quote units (`N` = contracts x contract
     /// size), money in the coin: the value `N/P`, the PnL `s*N*(1/E - 1/P)`, the initial
-    /// margin `N/(E*L)`, fees and funding on `N/P`. Cross mode, the partial liquidation
-    /// policies and BitMEX's ADL ranking are not supported on it yet
+    /// margin `N/(E*L)`, fees and funding on `N/P`. Every liquidation policy and both ADL
+    /// rankings apply; cross mode is not supported on it yet
     /// ([`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported)).
     Inverse,
     /// A type this binding does not know, passed as is.

@@ -1,8 +1,9 @@
 //! Inverse (coin-margined) contracts (issue 15) through the safe wrapper: the three
-//! published checks of tests/check_inverse.c, funding in the coin, and the refusals (one
-//! settlement asset per engine: `ErrorKind::Asset`; cross mode and the partial policies on
-//! an inverse market: `ErrorKind::NotSupported`). Every expected value is worked by hand
-//! beside it, as an exact fraction rounded once (`frac`).
+//! published checks of tests/check_inverse.c, funding in the coin, the partial liquidation
+//! policies and BitMEX's ADL ranking (the worked cases of tests/check_inverse.c), and the
+//! refusals (one settlement asset per engine: `ErrorKind::Asset`; cross mode on an inverse
+//! market: `ErrorKind::NotSupported`). Every expected value is worked by hand beside it, as
+//! an exact fraction rounded once (`frac`).
 //!
 //! Notation: N = contracts x contract size (USD), s = +1 long, -1 short, E entry, P price,
 //! M margin, L leverage. Value N/P; PnL s*N*(1/E - 1/P), rounded down; initial margin
@@ -13,8 +14,8 @@
 mod common;
 use common::d;
 use margin::{
-    AccountId, Contract, Decimal, Engine, ErrorKind, EventKind, Fill, LiquidationPolicy,
-    MarketId, MarketOption, MmBasis, Mode, OpenOptions, Side, Status, Tier,
+    AccountId, AdlRanking, Contract, Decimal, Engine, ErrorKind, EventKind, Fill,
+    LiquidationPolicy, MarketId, MarketOption, MmBasis, Mode, OpenOptions, Side, Status, Tier,
 };
 
 /// `num / den` (both > 0) at scale 8, rounded up or down: the hand calculations' one
@@ -258,6 +259,191 @@ fn short_that_cannot_go_bankrupt() {
     assert_eq!(opens, vec![None, Some(d("19900"))]);
 }
 
+/// A decimal's units at scale 8 (the hand calculations' integers).
+fn units(x: Decimal) -> i128 {
+    i128::from(x.to_scale(8).unwrap())
+}
+
+/// Partial liquidation, whole contracts (step 1; tests/check_inverse.c): a long of 100,000
+/// contracts of 1 USD at 10,000, 10x (M = 1 BTC), filled at the mark, no clearance fee.
+/// Min-reduce, one tier of 1 %: LP = 100,000 x 1.01 / (1 + 10) = 9,181.81818182 (up); the
+/// mark gaps to 9,100. Selling q there realizes q x (1/10,000 - 1/9,100) = -9q/910,000
+/// (down), leaving M' = 1 + that and R = 100,000 - q contracts whose LP is
+/// R x 1.01 / (M' + R/10,000) = R x 101 x 10^10 / (M'u x 10^4 + R x 10^8) (M'u: M' in units
+/// of 10^-8; up), still liquidatable while it is >= 9,100: q = 90,000 leaves M' =
+/// 0.10989010 and 9,100.00008109, q = 90,001 leaves 0.10988021 and 9,099.99106941. So
+/// 90,001 are sold (realized -0.89011979) and 9,999 stay with 0.10988021.
+#[test]
+fn min_reduce() {
+    let rest = |q: i128| {
+        let pnl = frac(9 * q, 910_000, true).try_neg().unwrap();
+        let m = d("1").try_add(pnl).unwrap();
+        let r = 100_000 - q;
+        (pnl, m, frac(r * 101 * 10_000_000_000, units(m) * 10_000 + r * 100_000_000, true))
+    };
+    assert_eq!(rest(90_000), (d("-0.8901099"), d("0.1098901"), d("9100.00008109")));
+    assert_eq!(rest(90_001), (d("-0.89011979"), d("0.10988021"), d("9099.99106941")));
+    let (mut e, m, a) = inverse(
+        "1",
+        &[
+            MarketOption::Step(d("1")),
+            MarketOption::LiqPolicy(LiquidationPolicy::MinReduce),
+        ],
+        "10000",
+        "10",
+    );
+    e.add_tier(m, &Tier::new("0", "0.01").unwrap()).unwrap();
+    assert_eq!(e.market(m).unwrap().liq_policy, LiquidationPolicy::MinReduce);
+    let p = e.open(a, m, Side::Long, "100000", "10000", "10").unwrap();
+    assert_eq!(e.position(p).unwrap().liq_price, Some(frac(101_000, 11, true)));
+    assert_eq!(e.position(p).unwrap().liq_price, Some(d("9181.81818182")));
+    e.events().for_each(drop);
+    e.mark_update(m, "9100").unwrap();
+    let info = e.position(p).unwrap();
+    assert_eq!(info.status, Status::Open);
+    assert_eq!(
+        (info.qty, info.margin, info.realized_pnl, info.liq_price),
+        (d("9999"), d("0.10988021"), d("-0.89011979"), Some(d("9099.99106941")))
+    );
+    let parts: Vec<_> = e
+        .events()
+        .filter(|ev| ev.kind == EventKind::PartialLiquidation)
+        .map(|ev| (ev.qty, ev.position_qty, ev.price, ev.realized_pnl, ev.margin, ev.fee))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![(
+            d("90001"),
+            d("9999"),
+            d("9100"),
+            d("-0.89011979"),
+            d("0.10988021"),
+            Decimal::ZERO
+        )]
+    );
+}
+
+/// Tier-down (tests/check_inverse.c), the long of `min_reduce`, tiers 1 % from 0 and 5 %
+/// from 5 BTC (derived amount 5 x 0.04 = 0.2): LP = 100,000 x 1.05 / (1 + 0.2 + 10) = 9,375
+/// exactly (the value there, 10.67 BTC, in the second tier). At 9,375 the position keeps
+/// the largest remainder worth at most 5 BTC there, floor(5 x 9,375) = 46,875 contracts;
+/// the 53,125 sold realize 53,125 x (1/10,000 - 1/9,375) = -53,125 x 625 / 93,750,000 =
+/// -0.354166.. (down: -0.35416667), M' = 0.64583333; the remainder's liquidation price,
+/// still in the second tier, is 46,875 x 1.05 / (0.64583333 + 0.2 + 4.6875) =
+/// 4,921,875 x 10^6 / 553,333,333 = 8,894.95482464 (up).
+#[test]
+fn tier_down() {
+    let realized = frac(53_125 * 625, 93_750_000, true).try_neg().unwrap();
+    assert_eq!(realized, d("-0.35416667"));
+    let lp = frac(4_921_875 * 1_000_000, 553_333_333, true);
+    assert_eq!(lp, d("8894.95482464"));
+    let (mut e, m, a) = inverse(
+        "1",
+        &[
+            MarketOption::Step(d("1")),
+            MarketOption::LiqPolicy(LiquidationPolicy::TierDown),
+        ],
+        "10000",
+        "10",
+    );
+    e.add_tier(m, &Tier::new("0", "0.01").unwrap()).unwrap();
+    e.add_tier(m, &Tier::new("5", "0.05").unwrap()).unwrap();
+    assert_eq!(e.tier(m, 1).unwrap().maint_amount, Some(d("0.2")));
+    let p = e.open(a, m, Side::Long, "100000", "10000", "10").unwrap();
+    assert_eq!(e.position(p).unwrap().liq_price, Some(d("9375")));
+    e.events().for_each(drop);
+    e.mark_update(m, "9375").unwrap();
+    let info = e.position(p).unwrap();
+    assert_eq!(info.status, Status::Open);
+    assert_eq!(
+        (info.qty, info.margin, info.realized_pnl, info.liq_price),
+        (d("46875"), d("0.64583333"), realized, Some(lp))
+    );
+    let parts: Vec<_> = e
+        .events()
+        .filter(|ev| ev.kind == EventKind::PartialLiquidation)
+        .map(|ev| (ev.qty, ev.price, ev.liq_price))
+        .collect();
+    assert_eq!(parts, vec![(d("53125"), d("9375"), Some(lp))]);
+}
+
+/// BitMEX's ADL ranking on an inverse market (tests/check_inverse.c), where values are
+/// -s*N/P: PnL% = s(P - E)/P and the effective leverage BP / s(P - BP). 10,000 contracts of
+/// 1 USD at 10,000, 10x (M = 0.1 BTC), the mark at 11,000.
+/// The long: BP = N/(N/E + M) = 10,000/1.1 (up: 9,090.90909091), P - BP = 1,909.09090909;
+/// PnL% = 1,000/11,000 (down: 0.09090909); score = floor(9,090,909 x 909,090,909,091 /
+/// 190,909,090,909) units = 0.43290042.
+/// The short: BP = N/(N/E - M) = 10,000/0.9 (down: 11,111.11111111), BP - P =
+/// 111.11111111; PnL% = -1,000/11,000 (down: -0.09090910), a loss, so PnL% / leverage =
+/// floor(-9,090,910 x 11,111,111,111 / 1,111,111,111,111) units = -0.00090910.
+/// Then, with ADL on and an empty pool, a gap to 12,000 bankrupts the short: its balance
+/// there is 0.1 + 10,000 x (1/12,000 - 1/10,000) (PnL down: -0.16666667) = -0.06666667.
+/// The long, the only position of the other side, closes its 10,000 at the short's
+/// bankruptcy price and pays its PnL at the mark less its PnL there, each rounded down:
+/// 10,000 x 2,000/120,000,000 = 0.16666666 less 10,000 x (1/10,000 - 1/11,111.11111111) =
+/// 0.09999999, 0.06666667: the deficit.
+#[test]
+fn bitmex_ranking() {
+    let bp_l = frac(100_000, 11, true);
+    let bp_s = frac(100_000, 9, false);
+    assert_eq!((bp_l, bp_s), (d("9090.90909091"), d("11111.11111111")));
+    let pct_l = units(frac(1_000, 11_000, false));
+    let pct_s = -units(frac(1_000, 11_000, true));
+    let p = 11_000 * 100_000_000;
+    let score_l = pct_l * units(bp_l) / (p - units(bp_l));
+    let score_s = (pct_s * (units(bp_s) - p)).div_euclid(units(bp_s));
+    assert_eq!((score_l, score_s), (43_290_042, -90_910));
+    let (mut e, m, a) = inverse(
+        "1",
+        &[MarketOption::AdlRanking(AdlRanking::Bitmex)],
+        "10000",
+        "10",
+    );
+    e.add_tier(m, &Tier::new("0", "0.005").unwrap()).unwrap();
+    let l = e.open(a, m, Side::Long, "10000", "10000", "10").unwrap();
+    let s = e.open(a, m, Side::Short, "10000", "10000", "10").unwrap();
+    assert_eq!(e.bankruptcy_price(l).unwrap(), Some(bp_l));
+    assert_eq!(e.bankruptcy_price(s).unwrap(), Some(bp_s));
+    e.mark_update(m, "11000").unwrap();
+    let score = |e: &Engine, x| units(e.position(x).unwrap().adl_score);
+    assert_eq!((score(&e, l), score(&e, s)), (score_l, score_s));
+    e.adl_quantiles(m).unwrap();
+    assert_eq!(
+        (e.position(l).unwrap().adl_quantile, e.position(s).unwrap().adl_quantile),
+        (4, 0)
+    );
+
+    e.set_market_option(m, MarketOption::Adl(true)).unwrap();
+    e.events().for_each(drop);
+    e.mark_update(m, "12000").unwrap();
+    assert_eq!(e.position(s).unwrap().status, Status::Liquidated);
+    assert_eq!(e.position(l).unwrap().status, Status::Deleveraged);
+    let at_fill = frac(10_000 * 100_000_000, units(bp_s), true); // N/BP, up: PnL down
+    let at_fill = d("1").try_sub(at_fill).unwrap();
+    let at_mark = frac(10_000 * 2_000, 120_000_000, false);
+    assert_eq!((at_fill, at_mark), (d("0.09999999"), d("0.16666666")));
+    let adl: Vec<_> = e
+        .events()
+        .filter(|ev| ev.kind == EventKind::Adl)
+        .map(|ev| {
+            (ev.position, ev.counterparty, ev.qty, ev.price, ev.realized_pnl, ev.insurance_delta)
+        })
+        .collect();
+    assert_eq!(
+        adl,
+        vec![(
+            Some(l),
+            Some(s),
+            d("10000"),
+            bp_s,
+            at_fill,
+            at_mark.try_sub(at_fill).unwrap()
+        )]
+    );
+    assert_eq!(at_mark.try_sub(at_fill).unwrap(), d("0.06666667"));
+    assert_eq!(e.market(m).unwrap().insurance, Decimal::ZERO);
+}
+
 /// One settlement asset per engine: a second market takes the first one's contract type
 /// and asset; changing either while another market exists fails with `ErrorKind::Asset`
 /// and changes nothing.
@@ -291,22 +477,25 @@ fn one_asset_per_engine() {
     assert_eq!(e.market(b).unwrap().contract, Contract::Linear);
 }
 
-/// Cross mode, the partial liquidation policies and BitMEX's ranking are not supported on
-/// an inverse market yet; prices below the minimum are refused; the contract is fixed once
-/// the market has had positions.
+/// Cross mode is not supported on an inverse market yet (the partial liquidation policies
+/// and BitMEX's ranking are: `min_reduce`, `tier_down`, `bitmex_ranking`); prices below the
+/// minimum are refused; the contract is fixed once the market has had positions.
 #[test]
 fn refusals() {
     let (mut e, m, a) = inverse("1", &[], "10000", "10");
     let kind = |r: margin::Result<()>| r.unwrap_err().kind();
-    assert_eq!(kind(e.set_account_mode(a, m, Mode::Cross)), ErrorKind::NotSupported);
-    assert_eq!(
-        kind(e.set_market_option(m, MarketOption::LiqPolicy(LiquidationPolicy::MinReduce))),
-        ErrorKind::NotSupported
+    let err = e.set_account_mode(a, m, Mode::Cross).unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::NotSupported, -15));
+    assert!(
+        err.message().contains("cross mode is not supported on inverse markets"),
+        "{}",
+        err.message()
     );
-    assert_eq!(
-        kind(e.set_market_option(m, MarketOption::AdlRanking(margin::AdlRanking::Bitmex))),
-        ErrorKind::NotSupported
-    );
+    assert_eq!(e.account_mode(a, m).unwrap(), Mode::Isolated);
+    e.set_market_option(m, MarketOption::LiqPolicy(LiquidationPolicy::Slices))
+        .unwrap();
+    e.set_market_option(m, MarketOption::AdlRanking(AdlRanking::Bitmex))
+        .unwrap();
     assert_eq!(kind(e.mark_update(m, "0.00999999")), ErrorKind::Range);
     let err = e
         .open(a, m, Side::Long, "1", "0.00999999", "1")
