@@ -4,7 +4,7 @@ inverse contracts), recomputed by the library through the binding.
 
 Each check names a figure as docs/formulas.md writes it (`19,076.30522089`): the test
 fails when the section no longer shows it, or when the library computes another value.
-Where the text rounds a figure to fewer decimals than the library (`1,826.48`, `0.93`,
+Where the text rounds a figure to fewer decimals than the library (`1,826.48`,
 `13,333.33..`), the library's value is rounded the same way first (:func:`at`), and the
 check says so.  A figure that is a hand calculation rather than something the library
 reports (an exact quotient written before its rounding) is recomputed exactly with
@@ -456,16 +456,16 @@ class Formulas(unittest.TestCase):
                    for p in ps]
             self.assertEqual([p.bankruptcy_price() for p in ps], bps[:5] + [None])
             self.shows_each(13, "`BP = 450, 400, 375, 250, 100, 0`", bps)
-            # The scores at 700, read before the short exists (they are the longs' own);
-            # the text rounds them to 2 decimals (the library floors at 8: 0.93333333,
-            # 0.86153846, 0.62222222, 0.46666666).
+            # The scores at 700, read before the short exists (they are the longs' own),
+            # as the text writes them: rounded down at 8 decimals.
             m.mark_update("700")
             scores = [p.adl_score for p in ps]
             for p, bp in zip(ps, bps):  # PnL% * leverage = (200/500) * 700/(700 - BP)
                 self.assertEqual(p.adl_score,
                                  support.floor_at(Fraction(280) / (700 - exact(bp))))
             self.assertIn("score `280/(700 - BP)`", self.sections[13])
-            self.shows_each(13, "1.12, 0.93, 0.86, 0.62, 0.47, 0.4.", [at(v, 2) for v in scores])
+            self.shows_each(13, "1.12, 0.93333333, 0.86153846, 0.62222222, 0.46666666, 0.4.",
+                            scores)
             m.mark_update("600")
             s = as_.open_position(m, "short", "20", "600", margin="1000")
             self.shows_each(13, "A short of 20 at 600 with margin 1,000 (`BP = 650`)",
