@@ -34,10 +34,10 @@
  * given up to floor * rate (rounded up) or above it, margin-call levels and balances up
  * to nearly INT64_MAX. Then each operation reads a few bytes; prices, quantities and amounts
  * are picked from ordinary values, exact trigger prices, 1, the maximum price, one unit
- * beyond it and INT64_MAX; funding rates reach +-0.99999999. One input in two (a bit of
- * the cross selector, where the header has MARGIN_CONTRACT_INVERSE) makes the market
- * inverse, contracts of 1, 10 or 100 quote units, without cross accounts: then marks,
- * fills and stops below its minimum price must be refused.
+ * beyond it and INT64_MAX; funding rates reach +-0.99999999. One input in four (two bits
+ * of the cross selector, where the header has MARGIN_CONTRACT_INVERSE; the seeds
+ * seed-inverse-*) makes the market inverse, contracts of 1, 10 or 100 quote units, without
+ * cross accounts: then marks, fills and stops below its minimum price must be refused.
  *
  * Build and run (see fuzz/README.md):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/include -Ilib \
@@ -550,7 +550,7 @@ static void setup(input *in)
         F.ps = ps;
         F.qs = (int)v;
 #ifdef MARGIN_CONTRACT_INVERSE
-        F.inverse = (int)((xsel >> 3) & 1);
+        F.inverse = (xsel & 0x48) == 0x48; /* (bits 3 and 6: the older seeds keep theirs) */
         if (F.inverse) {
             static const int64_t sizes[4] = {ONE, 10 * ONE, 100 * ONE, 1};
             check(margin_market_set(F.e[k], F.mkt[k], MARGIN_MKT_CONTRACT,

@@ -300,7 +300,7 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
             margin__i128 a, d, x, y;
             /* the usual sizes: A = n*(r + s*L)*G and D in 128 bits, P = A*E / D with one
              * step of division (margin__muldiv_u64) */
-            if (!__builtin_mul_overflow(n, (margin__i128)(r + side * level), &a) &&
+            if (!__builtin_mul_overflow(n, (margin__i128)r + (margin__i128)side * level, &a) &&
                 !__builtin_mul_overflow(a, g, &a) &&
                 !__builtin_mul_overflow((margin__i128)level * margin +
                                             (margin__i128)m->tiers[k].cum * ONE,
@@ -309,10 +309,8 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
                 !__builtin_mul_overflow(n, (margin__i128)side * level, &y) &&
                 !__builtin_mul_overflow(y, g, &y) && !__builtin_add_overflow(x, y, &d)) {
                 margin__i128 pr;
-                if (side < 0 && d >= 0) {
-                    price = INT64_MAX;
-                } else if (d == 0) {
-                    price = INT64_MAX;
+                if ((side < 0 && d >= 0) || d == 0) {
+                    price = INT64_MAX; /* never reached (a short), or no quotient */
                 } else {
                     rc = margin__muldiv_u64(a, (uint64_t)entry, d, RUP(side), &pr);
                     if (rc == MARGIN_EOVERFLOW || (rc == MARGIN_OK && pr > INT64_MAX))
