@@ -1205,21 +1205,6 @@ static int get_events(reader *r, margin_engine *t, uint32_t count)
     return MARGIN_OK;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(p) __builtin_prefetch(p)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
-
-/* What the linking pass reads and writes of an account: its list, counts and mode (one
- * line or two) and its staging slot (another) */
-static inline void prefetch_account(const margin__account *a)
-{
-    PREFETCH(&a->tail);
-    PREFETCH(&a->cross_lo);
-    PREFETCH(&a->stage[1]);
-}
-
 /* The next live position index after pi whose block is live, or npos. */
 static uint32_t next_live_open(const margin_engine *t, uint32_t pi)
 {
@@ -1229,19 +1214,35 @@ static uint32_t next_live_open(const margin_engine *t, uint32_t pi)
     return pi;
 }
 
+/* What the linking passes keep per account, in an array of its own: 32 bytes per account
+ * (two to a cache line), where an account record is ~200 bytes. A position's account is
+ * anywhere: the passes prefetch the entry of the position AHEAD on. */
+typedef struct {
+    uint64_t mask;   /* the account's cross markets below 64 (cross_lo) */
+    uint64_t margin; /* the sum of its open positions' margins; UINT64_MAX past INT64_MAX */
+    uint32_t tail, head, count, ncross;
+} acct_scratch;
+
+enum { AHEAD = 12 };
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_W(p) __builtin_prefetch((p), 1)
+#else
+#define PREFETCH_W(p) ((void)(p))
+#endif
+
 /* Everything that is recomputed: lists, counts, ledgers of open positions, the indexes.
- * Two passes over the positions, in id order: one sequential (counts), and one that links
- * each open position into its account's list, checks its mode against its account and
- * indexes it. The second reads each position's account, and the account's last position,
- * at random: it prefetches both a few positions ahead. */
+ * Every pass is sequential over the positions (id order) or the accounts; what a pass
+ * needs of a position's account is in the compact arrays of acct_scratch. A pass that
+ * linked each position into its account's list directly would read an account and the
+ * account's last position at random, two cache misses per position. */
 static int rebuild(reader *r, margin_engine *t, const keyset *keys)
 {
-    enum { AHEAD = 16, TAIL_AHEAD = 8 };
     uint32_t i, mi, c, *open;
-    uint32_t ahead[AHEAD]; /* the next open positions: ahead[k % AHEAD] */
-    uint32_t na, k;
     int rc = MARGIN_OK;
     int64_t closed = 0;
+    acct_scratch *s;
+    int any_cross = 0;
     /* the close count is the number of positions closed: retired blocks (all closed) and
      * the closed records of live blocks; a market with a live position has been used */
     open = margin__malloc(t, ((size_t)t->nmarkets + 1) * sizeof *open);
@@ -1277,55 +1278,100 @@ static int rebuild(reader *r, margin_engine *t, const keyset *keys)
     margin__dealloc(t, open);
     if (rc != MARGIN_OK)
         return rc;
+    s = margin__malloc(t, ((size_t)t->naccounts + 1) * sizeof *s);
+    if (s == NULL)
+        return margin__fail(r->e, MARGIN_ENOMEM, "out of memory building the account lists");
+    for (i = 0; i < t->naccounts; i++) {
+        s[i].mask = t->accounts[i].cross_lo;
+        s[i].margin = 0;
+        s[i].tail = s[i].head = MARGIN__NONE;
+        s[i].count = s[i].ncross = 0;
+    }
     /* the cross positions' stored keys first, then the isolated ones' computed keys in id
      * order (the order of the heaps' inserts is part of what a load reproduces) */
     for (i = 0; i < keys->n; i++)
         margin__index_set(t, &t->markets[MARGIN__POS(t, keys->k[i].pi).market], keys->k[i].pi,
                           keys->k[i].down, keys->k[i].up);
-    /* each account's isolated margin is summed in its (zero) staging slot for isolated
-     * margin, which the link has just brought into the cache; checked and zeroed below */
-    na = 0;
-    for (i = next_live_open(t, 0); na < AHEAD && i < t->npos; i = next_live_open(t, i + 1))
-        ahead[na++] = i;
-    for (k = 0; k < na; k++)
-        prefetch_account(&t->accounts[MARGIN__POS(t, ahead[k]).account]);
-    for (k = 0; rc == MARGIN_OK && k < na; k++) {
-        uint32_t pi = ahead[k % AHEAD], nx;
-        margin__position *p = &MARGIN__POS(t, pi);
-        margin__account *a = &t->accounts[p->account];
-        /* refill: the position AHEAD on, whose account to fetch, and the account TAIL_AHEAD
-         * on (fetched by now), whose last position to fetch */
-        nx = next_live_open(t, ahead[(na - 1) % AHEAD] + 1);
-        if (nx < t->npos) {
-            ahead[k % AHEAD] = nx;
-            na++;
-            prefetch_account(&t->accounts[MARGIN__POS(t, nx).account]);
+    /* forward: the mode, the market list, each account's previous position, the margins
+     * (the account's scratch entry is prefetched AHEAD positions on) */
+    for (i = next_live_open(t, 0); rc == MARGIN_OK && i < t->npos; i = next_live_open(t, i + 1)) {
+        margin__position *p = &MARGIN__POS(t, i);
+        margin__market *m = &t->markets[p->market];
+        uint32_t ai = p->account;
+        int cross;
+        if (i + AHEAD < t->npos && t->chunks[(i + AHEAD) >> MARGIN__CHUNK_BITS] != NULL &&
+            MARGIN__POS(t, i + AHEAD).account < t->naccounts)
+            PREFETCH_W(&s[MARGIN__POS(t, i + AHEAD).account]);
+        cross = p->market < 64 ? (int)((s[ai].mask >> p->market) & 1u)
+                                   : margin__is_cross(&t->accounts[ai], p->market) != 0;
+        if ((p->cross != 0) != cross) {
+            rc = bad(r,
+                     p->cross ? "mode (a cross position where its account is isolated)"
+                              : "mode (an isolated position where its account is cross)",
+                     i);
+            break;
         }
-        if (k + TAIL_AHEAD < na) {
-            uint32_t tl = t->accounts[MARGIN__POS(t, ahead[(k + TAIL_AHEAD) % AHEAD]).account].tail;
-            if (tl != MARGIN__NONE)
-                PREFETCH(&MARGIN__POS(t, tl));
-        }
-        if ((p->cross != 0) != (margin__is_cross(a, p->market) != 0))
-            return bad(r,
-                       p->cross ? "mode (a cross position where its account is isolated)"
-                                : "mode (an isolated position where its account is cross)",
-                       pi);
-        margin__link(t, pi);
-        a->stage[1] += p->margin;
-        if (p->cross && margin__cross_legs_in(t, p->account, p->market) > MARGIN__MAX_LEGS)
-            rc = bad(r, "mode (more cross positions in one market than allowed)", pi);
-        else if (!p->cross && margin__reindex(t, pi) != MARGIN_OK)
-            rc = bad(r, "state (its liquidation or level prices do not fit)", pi);
+        p->mnext = MARGIN__NONE;
+        p->mprev = m->tail;
+        if (m->tail != MARGIN__NONE)
+            MARGIN__POS(t, m->tail).mnext = i;
+        else
+            m->head = i;
+        m->tail = i;
+        m->open_count++;
+        m->used = 1;
+        t->open_positions++;
+        p->aprev = s[ai].tail;
+        s[ai].tail = i;
+        /* margins are >= 0 (checked when read): a sum past INT64_MAX sticks at UINT64_MAX,
+         * which no ledger matches */
+        s[ai].margin = s[ai].margin > (uint64_t)INT64_MAX ? UINT64_MAX
+                                                           : s[ai].margin + (uint64_t)p->margin;
+        any_cross |= p->cross != 0;
     }
-    for (i = 0; i < t->naccounts; i++) {
+    /* the isolated positions' keys: a pass of its own, whose only random accesses are
+     * the heaps' (a threshold is ~100 ns of work that would hide no miss) */
+    for (i = next_live_open(t, 0); rc == MARGIN_OK && i < t->npos; i = next_live_open(t, i + 1))
+        if (!MARGIN__POS(t, i).cross && margin__reindex(t, i) != MARGIN_OK)
+            rc = bad(r, "state (its liquidation or level prices do not fit)", i);
+    /* backward: each account's next position, its first, its counts */
+    for (c = t->nchunks; rc == MARGIN_OK && c-- > 0;) {
+        uint32_t j, base = c << MARGIN__CHUNK_BITS;
+        if (t->chunks[c] == NULL)
+            continue;
+        for (j = MARGIN__CHUNK; j-- > 0;) {
+            margin__position *p = &t->chunks[c][j];
+            uint32_t ai;
+            if (base + j >= t->npos || p->status != MARGIN_STATUS_OPEN)
+                continue;
+            if (j >= AHEAD && t->chunks[c][j - AHEAD].account < t->naccounts)
+                PREFETCH_W(&s[t->chunks[c][j - AHEAD].account]);
+            ai = p->account;
+            p->anext = s[ai].head;
+            s[ai].head = base + j;
+            s[ai].count++;
+            s[ai].ncross += p->cross != 0;
+        }
+    }
+    for (i = 0; rc == MARGIN_OK && i < t->naccounts; i++) {
         margin__account *a = &t->accounts[i];
-        if (rc == MARGIN_OK && a->stage[1] != a->isolated)
+        a->head = s[i].head;
+        a->tail = s[i].tail;
+        a->open_count = s[i].count;
+        a->ncross = s[i].ncross;
+        if (s[i].margin != (uint64_t)a->isolated)
             rc = margin__fail(r->e, MARGIN_ECORRUPT,
                               "snapshot section ACCT, item %u: field isolated margin differs "
                               "from the sum of its open positions' margins",
                               i);
-        a->stage[1] = 0;
+    }
+    margin__dealloc(t, s);
+    /* cross positions: at most MARGIN__MAX_LEGS per account and market */
+    for (i = any_cross ? next_live_open(t, 0) : t->npos; rc == MARGIN_OK && i < t->npos;
+         i = next_live_open(t, i + 1)) {
+        const margin__position *p = &MARGIN__POS(t, i);
+        if (p->cross && margin__cross_legs_in(t, p->account, p->market) > MARGIN__MAX_LEGS)
+            rc = bad(r, "mode (more cross positions in one market than allowed)", i);
     }
     return rc;
 }
