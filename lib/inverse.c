@@ -92,34 +92,47 @@ int margin__inv_value(const margin__market *m, int64_t qty, int64_t price, int r
     return ratio64(n_of(m, qty), g_of(m), price, h_of(m), rounding, out);
 }
 
-/* floor(N/P) in money, saturated at INT64_MAX (a tier's floor is below it) */
+/* floor(N/P) in money, saturated at INT64_MAX (a tier's floor is below it). The usual
+ * sizes (n*G and P*H below 2^128, P*H below 2^64, the quotient below 2^64) take one
+ * hardware division; the rest goes through margin__inv_value(). */
 static int64_t value_floor(const margin__market *m, int64_t qty, int64_t price)
 {
+    margin__i128 n = n_of(m, qty);
+    margin__u128 num, den;
     int64_t v;
+    if (n > 0 && price > 0 &&
+        !__builtin_mul_overflow((margin__u128)n, (margin__u128)g_of(m), &num) &&
+        !__builtin_mul_overflow((margin__u128)price, (margin__u128)h_of(m), &den) &&
+        den >> 64 == 0) {
+        uint64_t d = (uint64_t)den, q;
+        if ((uint64_t)(num >> 64) >= d)
+            return INT64_MAX; /* the quotient is at least 2^64 */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        {
+            uint64_t r;
+            __asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)num), "d"((uint64_t)(num >> 64)),
+                    "rm"(d));
+        }
+#else
+        q = (uint64_t)(num / d);
+#endif
+        return q > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)q;
+    }
     if (margin__inv_value(m, qty, price, MARGIN_ROUND_FLOOR, &v) != MARGIN_OK)
         return INT64_MAX;
     return v;
 }
 
-/* Is the value N/P at least `floor` (money)? n*G >= floor*P*H, compared in 128 bits when
- * both sides fit (the usual sizes: no division), else through floor(N/P) (floors are
- * integers, so N/P >= floor exactly when floor(N/P) >= floor). */
-static int value_at_least(const margin__market *m, int64_t qty, int64_t price, int64_t floor)
-{
-    margin__i128 l, r;
-    if (!__builtin_mul_overflow(n_of(m, qty), g_of(m), &l) &&
-        !__builtin_mul_overflow((margin__i128)floor * price, h_of(m), &r))
-        return l >= r;
-    return value_floor(m, qty, price) >= floor;
-}
-
+/* Tiers hold values N/P from their floors up; floors are integers (money), so N/P is at
+ * least a floor exactly when floor(N/P) is. */
 int margin__inv_tier(const margin__market *m, int64_t qty, int64_t price)
 {
     int lo = 0, hi = (int)m->ntiers - 1;
+    int64_t v = value_floor(m, qty, price);
     /* the last tier whose floor is at most N/P */
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (value_at_least(m, qty, price, m->tiers[mid].floor))
+        if (v >= m->tiers[mid].floor)
             lo = mid;
         else
             hi = mid - 1;
@@ -249,9 +262,8 @@ int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64
 /* Does tier k hold the value N/P? */
 static int holds(const margin__market *m, int k, int64_t qty, int64_t price)
 {
-    return value_at_least(m, qty, price, m->tiers[k].floor) &&
-           ((uint32_t)k + 1 >= m->ntiers ||
-            !value_at_least(m, qty, price, m->tiers[k + 1].floor));
+    int64_t v = value_floor(m, qty, price);
+    return v >= m->tiers[k].floor && ((uint32_t)k + 1 >= m->ntiers || v < m->tiers[k + 1].floor);
 }
 
 /* Mark basis, tier k (rate r = mmr + f, amount cum), level L:
