@@ -218,20 +218,34 @@ static int bp_of(const margin__market *m, int side, int64_t qty, int64_t entry, 
  *  - mark basis, tier k (MM = Q*P*r - cum, r = mmr + f): P = E + d,
  *    d = (Q*E*r - cum - L*M) / (Q*(s*L - r)), d rounded long up, short down; the tier is
  *    the one holding Q*P (searched from the entry's tier outward). */
-int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
-                      int64_t margin, int64_t level, int64_t *out)
+/* What the thresholds of one position at several levels share: Q*E and M at scale w,
+ * and the tier holding Q*E (mark basis). */
+typedef struct {
+    margin__i128 qe, mw;
+    int k0;
+} thr_base;
+
+static int thr_base_of(const margin__market *m, int64_t qty, int64_t entry, int64_t margin,
+                       thr_base *b)
 {
-    margin__i128 qe, mw, lm, num, den, d, price, nw, best_nw = 0;
-    int rc, k, k0, n = (int)m->ntiers, pass, found = 0, best_k = -1;
+    int rc;
+    if ((rc = margin__qp_w(m, qty, entry, &b->qe)) != MARGIN_OK ||
+        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &b->mw)) != MARGIN_OK)
+        return rc;
+    b->k0 = m->mm_basis == MARGIN_MM_BASIS_ENTRY ? 0 : margin__tier_at(m, b->qe);
+    return MARGIN_OK;
+}
+
+/* margin__threshold() of a linear market from its shared part b */
+static int threshold_at(const margin__market *m, const thr_base *b, int side, int64_t qty,
+                        int64_t entry, int64_t margin, int64_t level, int64_t *out)
+{
+    margin__i128 qe = b->qe, lm, num, den, d, price, nw, best_nw = 0;
+    int rc, k, k0 = b->k0, n = (int)m->ntiers, pass, found = 0, best_k = -1;
     int sh = m->w - m->ns;
     int64_t best = 0;
 
-    if (m->contract == MARGIN_CONTRACT_INVERSE)
-        return margin__inv_threshold(m, side, qty, entry, margin, level, out);
-
-    if ((rc = margin__qp_w(m, qty, entry, &qe)) != MARGIN_OK ||
-        (rc = up10(margin, m->w - MARGIN_MONEY_SCALE, &mw)) != MARGIN_OK ||
-        (rc = margin__mul128(mw, level, &lm)) != MARGIN_OK)
+    if ((rc = margin__mul128(b->mw, level, &lm)) != MARGIN_OK)
         return rc;
     if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
         margin__i128 mme;
@@ -246,7 +260,6 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
             price = 0;
         return margin__narrow(price, out);
     }
-    k0 = margin__tier_at(m, qe);
     for (pass = 0; pass < 2 && !found; pass++) {
         int start = pass == 0 ? k0 : (side > 0 ? k0 + 1 : k0 - 1);
         int step = (pass == 0) == (side > 0) ? -1 : 1;
@@ -306,6 +319,39 @@ int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t en
             return bp_of(m, side, qty, entry, margin, out);
     }
     *out = best;
+    return MARGIN_OK;
+}
+
+int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
+                      int64_t margin, int64_t level, int64_t *out)
+{
+    thr_base b;
+    int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_threshold(m, side, qty, entry, margin, level, out);
+    if ((rc = thr_base_of(m, qty, entry, margin, &b)) != MARGIN_OK)
+        return rc;
+    return threshold_at(m, &b, side, qty, entry, margin, level, out);
+}
+
+int margin__thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
+                       int64_t margin, const int64_t *levels, uint32_t n, int64_t *out)
+{
+    thr_base b;
+    uint32_t i;
+    int rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE) {
+        for (i = 0; i < n; i++)
+            if ((rc = margin__inv_threshold(m, side, qty, entry, margin, levels[i], &out[i])) !=
+                MARGIN_OK)
+                return rc;
+        return MARGIN_OK;
+    }
+    if ((rc = thr_base_of(m, qty, entry, margin, &b)) != MARGIN_OK)
+        return rc;
+    for (i = 0; i < n; i++)
+        if ((rc = threshold_at(m, &b, side, qty, entry, margin, levels[i], &out[i])) != MARGIN_OK)
+            return rc;
     return MARGIN_OK;
 }
 

@@ -50,6 +50,9 @@ int margin__funding_flow(const margin__market *m, int side, int64_t qty, int64_t
  * long rounded up, short down; 0 for a long when <= 0 */
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out);
+/* margin__threshold() at n levels (out[i] at levels[i]): what they share computed once */
+int margin__thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
+                       int64_t margin, const int64_t *levels, uint32_t n, int64_t *out);
 /* E - s*M/Q, long rounded up, short down; 0 for a long when <= 0 */
 int margin__bankruptcy(const margin__market *m, const margin__position *p, int64_t *out);
 /* maintenance margin at price (money, rounded up, never negative), its tier's rate and

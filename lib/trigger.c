@@ -301,6 +301,21 @@ int margin__reindex(margin_engine *e, uint32_t pi)
         margin__cross_rekey(e, p->account);
         return MARGIN_OK;
     }
+    if (p->mc_fired == 0) {
+        /* no level fired (no re-arm prices): the liquidation price and every level's in
+         * one call, which computes what they share once; on an error, the steps below
+         * find it and leave what they leave */
+        int64_t lv[1 + MARGIN__MAX_LEVELS], kp[1 + MARGIN__MAX_LEVELS];
+        lv[0] = MARGIN__ONE;
+        memcpy(lv + 1, e->levels, e->nlevels * sizeof lv[0]);
+        if (margin__thresholds(m, p->side, p->qty, p->entry, p->margin, lv, 1 + e->nlevels,
+                               kp) == MARGIN_OK) {
+            p->liq = kp[0];
+            keys_from(p, 0, kp + 1, kp + 1, e->nlevels, &d, &u);
+            margin__index_set(e, m, pi, d, u);
+            return MARGIN_OK;
+        }
+    }
     rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, MARGIN__ONE, &liq);
     if (rc != MARGIN_OK)
         return rc;
