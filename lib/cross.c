@@ -99,10 +99,6 @@ int margin_account_set_mode(margin_engine *e, uint64_t account, uint64_t market,
                             (int)mode);
     if (margin__is_cross(a, (uint32_t)(market - 1)) == (mode == MARGIN_MODE_CROSS))
         return MARGIN_OK;
-    if (mode == MARGIN_MODE_CROSS && m->contract == MARGIN_CONTRACT_INVERSE)
-        return margin__fail(e, MARGIN_ENOTSUP,
-                            "cross mode is not supported on inverse markets yet (market %s)",
-                            m->symbol);
     for (pi = a->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).anext)
         if (MARGIN__POS(e, pi).market == market - 1)
             return margin__fail(e, MARGIN_ESTATE,
@@ -549,8 +545,16 @@ static void rekey_with(margin_engine *e, uint32_t ai, const book *known)
             mk[nmk].mi = p->market;
             mk[nmk++].w = 0;
         }
-        if (margin__rescale128((margin__i128)p->qty * (m->mark ? m->mark : p->entry), m->ns,
-                               MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL, &v) != MARGIN_OK)
+        if (m->contract == MARGIN_CONTRACT_INVERSE) {
+            int64_t iv; /* the value N/P in the coin */
+            if (margin__notional(m, p->qty, m->mark ? m->mark : p->entry, MARGIN_ROUND_CEIL,
+                                 &iv) != MARGIN_OK)
+                equal = 1;
+            else
+                mk[k].w += iv;
+        } else if (margin__rescale128((margin__i128)p->qty * (m->mark ? m->mark : p->entry),
+                                      m->ns, MARGIN_MONEY_SCALE, MARGIN_ROUND_CEIL,
+                                      &v) != MARGIN_OK)
             equal = 1;
         else
             mk[k].w += v; /* each < 2^119 (Q*P < 2^126), at most 16 legs per market */

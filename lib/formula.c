@@ -634,6 +634,8 @@ int margin__cross_mm(const margin__market *m, const margin__leg *l, int64_t pric
     margin__i128 qe, x, c, r;
     int64_t v, fee;
     int rc, k;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY && m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_cross_mm(m, l, price, out);
     if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
         memset(&p, 0, sizeof p);
         p.side = (int8_t)l->side;
@@ -844,6 +846,8 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
 {
     int64_t P = start, lo, hi;
     int first = 1, rc;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_cross_solve(m, legs, n, k, mmo, level, with_mm, start, dir, out);
     for (;;) {
         margin__i128 A, B, h, x;
         if ((rc = book_at_price(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi, &h)) !=
@@ -918,6 +922,10 @@ void margin__cross_band(const margin__market *m, const margin__leg *legs, int n,
     margin__i128 sq = 0, sl = 0, nw[3] = {0, 0, 0}, b[3] = {0, 0, 0}, sw;
     int64_t lo = 1, hi = INT64_MAX, dn = INT64_MAX, upd, safe_lo, safe_hi;
     int i;
+    if (m->contract == MARGIN_CONTRACT_INVERSE) {
+        margin__inv_cross_band(m, legs, n, p0, conds, nc, down, up);
+        return;
+    }
     if (nc > 3)
         goto any; /* (at most three conditions: book_conds) */
     for (i = 0; i < n; i++) {

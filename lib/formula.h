@@ -95,6 +95,14 @@ int margin__inv_margin_floor(const margin__market *m, const margin__position *p,
 int margin__inv_avg_entry(int side, int64_t q1, int64_t e1, int64_t q2, int64_t e2,
                           int64_t *out);
 int margin__inv_fits(const margin__market *m, const margin__position *p);
+/* the cross-book functions below on an inverse market (inverse.c) */
+int margin__inv_cross_mm(const margin__market *m, const margin__leg *l, int64_t price,
+                         int64_t *out);
+int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, int n,
+                            margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                            int64_t start, int dir, int64_t *out);
+void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
+                            const margin__cond *conds, int nc, int64_t *down, int64_t *up);
 
 /* ---- cross books (several legs, other markets folded into constants) ---- */
 

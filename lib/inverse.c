@@ -428,3 +428,408 @@ int margin__inv_fits(const margin__market *m, const margin__position *p)
         return 0;
     return v <= INT64_MAX - p->margin;
 }
+
+/* ------------------------------------------------------------------ cross books
+ *
+ * A cross book's legs in one inverse market, with x = 1/P: each leg's value is C/(P*H)
+ * (C = n*G), its uPnL s*C*(1/E - x)/H and its mark-basis maintenance
+ * max(0, C*r*x/(H*10^8) - cum) (r = mmr + f of its tier): all linear in x on the pieces
+ * where every leg keeps its tier and its clamp, as a linear market's are in P. Times H:
+ *   H*h(P) = B - A/P,  A = L*sum(s*C) + sum(C*r)  (the unclamped legs' r),
+ *                      B = L*H*k + sum(L*s*C/E) - 10^8*H*mmo + sum(10^8*H*cum)
+ * (h at scale 16 as in margin__cross_solve; L the level at scale 8). An entry-basis leg
+ * adds C*f to A and takes its fixed part max(0, ceil(C*mmr/E) - 10^8*H*cum) from B. The
+ * terms L*s*C/E are rounded down, and the fixed parts up: B is never above the exact one,
+ * so a root found from it is reached first (against the holder). */
+
+int margin__inv_cross_mm(const margin__market *m, const margin__leg *l, int64_t price,
+                         int64_t *out)
+{
+    int64_t base, fee;
+    int k = margin__inv_tier(m, l->qty, l->entry), rc;
+    /* entry basis: max(0, (N/E)*mmr - cum) + f*N/P, each term rounded up */
+    if ((rc = margin__inv_rate_of(m, l->qty, l->entry, m->tiers[k].mmr, MARGIN_ROUND_CEIL,
+                                  &base)) != MARGIN_OK ||
+        (rc = margin__inv_rate_of(m, l->qty, price, m->close_fee, MARGIN_ROUND_CEIL, &fee)) !=
+            MARGIN_OK)
+        return rc;
+    base -= m->tiers[k].cum; /* both >= 0 */
+    if (base < 0)
+        base = 0;
+    if (__builtin_add_overflow(base, fee, out))
+        return MARGIN_EOVERFLOW;
+    return MARGIN_OK;
+}
+
+/* w += a * b */
+static int wide_addmul(margin__wide *w, margin__i128 a, margin__i128 b)
+{
+    margin__wide t;
+    int rc;
+    margin__wide_set(&t, a);
+    if ((rc = margin__wide_mul(&t, b)) != MARGIN_OK)
+        return rc;
+    return margin__wide_add(w, &t);
+}
+
+/* floor(a / b) or ceil, b > 0, saturated to [0, INT64_MAX] as a price */
+static int64_t wide_price(const margin__wide *a, const margin__wide *b, int rounding)
+{
+    margin__i128 q;
+    int rc = margin__wide_div(a, b, rounding, &q);
+    if (rc == MARGIN_EOVERFLOW)
+        return margin__wide_sign(a) * margin__wide_sign(b) > 0 ? INT64_MAX : 0;
+    if (rc != MARGIN_OK || q <= 0)
+        return 0;
+    return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
+/* One leg's C = n*G and, at price P (mark basis), the prices [lo, hi] around P where it
+ * keeps its tier and its clamp, its slope C*r (0 clamped) and its fixed part 10^8*H*cum
+ * (0 clamped), for H*h = B - A/P. Entry basis: the whole price range, slope C*f, fixed
+ * part -max(0, ceil(C*mmr/E) - 10^8*H*cum). */
+static int leg_piece(const margin__market *m, const margin__leg *l, int64_t P, margin__i128 *c,
+                     margin__i128 *slope, margin__i128 *fixed, int64_t *lo, int64_t *hi)
+{
+    margin__i128 h = h_of(m), t;
+    const margin__tier *tk;
+    int k;
+    if (__builtin_mul_overflow(n_of(m, l->qty), g_of(m), c))
+        return MARGIN_EOVERFLOW;
+    *lo = 1;
+    *hi = INT64_MAX;
+    if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
+        margin__i128 base, cum;
+        k = margin__inv_tier(m, l->qty, l->entry);
+        tk = &m->tiers[k];
+        if (margin__muldiv_u64(*c, (uint64_t)tk->mmr, l->entry, MARGIN_ROUND_CEIL, &base) !=
+                MARGIN_OK ||
+            __builtin_mul_overflow((margin__i128)tk->cum * ONE, h, &cum) ||
+            __builtin_mul_overflow(*c, (margin__i128)m->close_fee, slope))
+            return MARGIN_EOVERFLOW;
+        *fixed = base > cum ? -(base - cum) : 0;
+        return MARGIN_OK;
+    }
+    k = margin__inv_tier(m, l->qty, P);
+    tk = &m->tiers[k];
+    /* the tier: value C/(P*H) in [floor_k, floor_k+1), so P in (C/(H*floor_k+1),
+     * C/(H*floor_k)] */
+    if (k + 1 < (int)m->ntiers) {
+        if (margin__muldiv2(*c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) !=
+            MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        *lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
+    }
+    if (tk->floor > 0) {
+        if (margin__muldiv2(*c, 1, h, tk->floor, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        *hi = t > INT64_MAX ? INT64_MAX : (int64_t)t;
+    }
+    if (__builtin_mul_overflow(*c, (margin__i128)(tk->mmr + m->close_fee), slope) ||
+        __builtin_mul_overflow((margin__i128)tk->cum * ONE, h, fixed))
+        return MARGIN_EOVERFLOW;
+    /* the clamp: C*r/P >= 10^8*H*cum exactly when P <= C*r / (10^8*H*cum) */
+    if (tk->cum > 0) {
+        if (*slope == 0) {
+            *fixed = 0; /* clamped in the whole tier */
+            return MARGIN_OK;
+        }
+        if (margin__muldiv2(*slope, 1, (margin__i128)tk->cum * ONE, h, MARGIN_ROUND_FLOOR, &t) !=
+            MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        if (t >= P) {
+            if (t < *hi)
+                *hi = (int64_t)t;
+        } else {
+            if (t + 1 > *lo)
+                *lo = (int64_t)(t + 1);
+            *slope = *fixed = 0;
+        }
+    }
+    return MARGIN_OK;
+}
+
+/* A and B of H*h = B - A/P on the piece [*lo, *hi] holding P */
+static int book_piece(const margin__market *m, const margin__leg *legs, int n, margin__i128 k,
+                      margin__i128 mmo, int64_t level, int with_mm, int64_t P, margin__wide *A,
+                      margin__wide *B, int64_t *lo, int64_t *hi)
+{
+    margin__i128 h = h_of(m), c, slope, fixed, t;
+    int i, rc;
+    int64_t l, u;
+    *lo = 1;
+    *hi = INT64_MAX;
+    margin__wide_set(A, 0);
+    margin__wide_set(B, 0);
+    if ((rc = wide_addmul(B, k, h * level)) != MARGIN_OK) /* H*L < 2^60 * 2^27 */
+        return rc;
+    if (with_mm && (rc = wide_addmul(B, -mmo, h * ONE)) != MARGIN_OK)
+        return rc;
+    for (i = 0; i < n; i++) {
+        const margin__leg *g = &legs[i];
+        if ((rc = leg_piece(m, g, P, &c, &slope, &fixed, &l, &u)) != MARGIN_OK)
+            return rc;
+        /* L*s*C/E rounded down; C < 2^127, L*s < 2^28 */
+        if ((rc = margin__muldiv2(c, (margin__i128)level * g->side, g->entry, 1,
+                                  MARGIN_ROUND_FLOOR, &t)) != MARGIN_OK ||
+            (rc = wide_addmul(A, c, (margin__i128)level * g->side)) != MARGIN_OK)
+            return rc;
+        {
+            margin__wide tw;
+            margin__wide_set(&tw, t);
+            if ((rc = margin__wide_add(B, &tw)) != MARGIN_OK)
+                return rc;
+        }
+        if (!with_mm)
+            continue;
+        {
+            margin__wide sw, fw;
+            margin__wide_set(&sw, slope);
+            margin__wide_set(&fw, fixed);
+            if ((rc = margin__wide_add(A, &sw)) != MARGIN_OK ||
+                (rc = margin__wide_add(B, &fw)) != MARGIN_OK)
+                return rc;
+        }
+        if (l > *lo)
+            *lo = l;
+        if (u < *hi)
+            *hi = u;
+    }
+    return MARGIN_OK;
+}
+
+/* The sign of B*P - A (that of h at P) */
+static int sign_at(const margin__wide *A, const margin__wide *B, int64_t P, int *sign)
+{
+    margin__wide g = *B, na = *A;
+    int rc;
+    if ((rc = margin__wide_mul(&g, P)) != MARGIN_OK)
+        return rc;
+    na.neg = margin__wide_sign(&na) != 0 && !na.neg;
+    if ((rc = margin__wide_add(&g, &na)) != MARGIN_OK)
+        return rc;
+    *sign = margin__wide_sign(&g);
+    return MARGIN_OK;
+}
+
+/* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
+ * positive, as margin__cross_solve() does on a linear market. */
+static int inv_cross_unsolve(const margin__market *m, const margin__leg *legs, int n,
+                             margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                             int64_t P, int dir, int64_t *out)
+{
+    int64_t lo, hi, x;
+    int rc, sg;
+    for (;;) {
+        margin__wide A, B;
+        int sa, sb;
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+                MARGIN_OK ||
+            (rc = sign_at(&A, &B, P, &sg)) != MARGIN_OK)
+            return rc;
+        if (sg > 0) { /* turned positive between the last piece and here */
+            *out = P;
+            return MARGIN_OK;
+        }
+        sa = margin__wide_sign(&A);
+        sb = margin__wide_sign(&B);
+        if (dir < 0) { /* walking up: h rises with P when A > 0, positive past A/B */
+            if (sa > 0 && sb > 0) {
+                x = wide_price(&A, &B, MARGIN_ROUND_CEIL);
+                if (x <= hi) {
+                    *out = x < P ? P : x;
+                    return MARGIN_OK;
+                }
+            }
+            if (hi == INT64_MAX) {
+                *out = INT64_MAX;
+                return MARGIN_OK;
+            }
+            P = hi + 1;
+        } else { /* walking down: h rises as P falls when A < 0 */
+            if (sa < 0 && sb < 0) {
+                x = wide_price(&A, &B, MARGIN_ROUND_FLOOR);
+                if (x >= lo) {
+                    *out = x > P ? P : x;
+                    return MARGIN_OK;
+                }
+            }
+            if (lo <= 1) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = lo - 1;
+        }
+    }
+}
+
+int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, int n,
+                            margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                            int64_t start, int dir, int64_t *out)
+{
+    int64_t P = start, lo, hi, x;
+    int first = 1, rc, sg;
+    for (;;) {
+        margin__wide A, B;
+        int sa, sb;
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+                MARGIN_OK ||
+            (rc = sign_at(&A, &B, P, &sg)) != MARGIN_OK)
+            return rc;
+        if (sg <= 0) {
+            if (first) /* already past it: the root is the other way */
+                return inv_cross_unsolve(m, legs, n, k, mmo, level, with_mm, P, dir, out);
+            /* h crossed zero between the last piece's end and here */
+            *out = dir < 0 ? P + 1 : P - 1;
+            return MARGIN_OK;
+        }
+        first = 0;
+        sa = margin__wide_sign(&A);
+        sb = margin__wide_sign(&B);
+        /* on this piece H*h = B - A/P: h rises with P when A > 0; its root is A/B */
+        if (dir < 0) {
+            if (sa > 0 && sb > 0) { /* h falls as P falls: root below P, rounded up */
+                x = wide_price(&A, &B, MARGIN_ROUND_CEIL);
+                if (x >= lo) {
+                    *out = x;
+                    return MARGIN_OK;
+                }
+            }
+            if (lo <= 1) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = lo - 1;
+        } else {
+            if (sa < 0 && sb < 0) { /* h falls as P rises: root above P, rounded down */
+                x = wide_price(&A, &B, MARGIN_ROUND_FLOOR);
+                if (x <= hi) {
+                    *out = x;
+                    return MARGIN_OK;
+                }
+            }
+            if (hi == INT64_MAX) {
+                *out = 0;
+                return MARGIN_OK;
+            }
+            P = hi + 1;
+        }
+    }
+}
+
+/* ceil(p0*D / (D + b*p0)): the lowest price whose x = 1/P is at most 1/p0 + b/D (D > 0) */
+static int64_t band_low(int64_t p0, const margin__wide *D, const margin__wide *b)
+{
+    margin__wide num = *D, den = *b;
+    if (margin__wide_mul(&num, p0) != MARGIN_OK || margin__wide_mul(&den, p0) != MARGIN_OK ||
+        margin__wide_add(&den, D) != MARGIN_OK)
+        return p0; /* (cannot happen at these sizes: no room below p0) */
+    return wide_price(&num, &den, MARGIN_ROUND_CEIL);
+}
+
+/* floor(p0*D / (D - b*p0)), INT64_MAX when D <= b*p0: the highest price whose x is at
+ * least 1/p0 - b/D (D > 0) */
+static int64_t band_high(int64_t p0, const margin__wide *D, const margin__wide *b)
+{
+    margin__wide num = *D, den = *b;
+    if (margin__wide_mul(&num, p0) != MARGIN_OK || margin__wide_mul(&den, p0) != MARGIN_OK)
+        return p0;
+    den.neg = margin__wide_sign(&den) != 0 && !den.neg; /* -b*p0 */
+    if (margin__wide_add(&den, D) != MARGIN_OK)
+        return p0;
+    if (margin__wide_sign(&den) <= 0)
+        return INT64_MAX;
+    return wide_price(&num, &den, MARGIN_ROUND_FLOOR);
+}
+
+/* margin__cross_band() on an inverse market. In x = 1/P, H*h moves by -L*S - dMM per
+ * unit of x (S = sum(s*C)), where the legs' maintenance term 10^8*H*MM moves by 0 to
+ * sl = sum(C*r) per unit (r of each leg's tier at p0; clamped legs less) while every leg
+ * keeps its tier. A condition that must stay > 0 with budget b lets x rise by
+ * b*H/(L*S + sl) and fall by b*H/(-L*S); one that must stay <= 0 the other way round.
+ * Rising x (a falling price) ends at the legs' next tier (larger values, steeper slopes);
+ * falling x at their tier's floor too unless m->mm_convex (then the maintenance margin
+ * falls by at most sl per unit as x falls, whatever the tiers below). */
+void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
+                            const margin__cond *conds, int nc, int64_t *down, int64_t *up)
+{
+    margin__wide S, sl;
+    margin__i128 h = h_of(m);
+    int64_t lo = 1, hi = INT64_MAX, safe_lo = 1, safe_hi = INT64_MAX;
+    int i;
+    if (nc > 3 || p0 <= 0)
+        goto any;
+    margin__wide_set(&S, 0);
+    margin__wide_set(&sl, 0);
+    for (i = 0; i < n; i++) {
+        margin__i128 c, slope, fixed;
+        int64_t l, u;
+        if (leg_piece(m, &legs[i], p0, &c, &slope, &fixed, &l, &u) != MARGIN_OK ||
+            wide_addmul(&S, c, legs[i].side) != MARGIN_OK)
+            goto any;
+        if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
+            /* the slope of the tier, clamped or not (the clamp only lowers it) */
+            int k = margin__inv_tier(m, legs[i].qty, p0);
+            if (wide_addmul(&sl, c, (margin__i128)(m->tiers[k].mmr + m->close_fee)) != MARGIN_OK)
+                goto any;
+            /* the tier's prices (not the clamp's: the bound above holds across it) */
+            if (k + 1 < (int)m->ntiers) {
+                margin__i128 t;
+                if (margin__muldiv2(c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) !=
+                    MARGIN_OK)
+                    goto any;
+                if (t + 1 > lo)
+                    lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
+            }
+            if (!m->mm_convex && m->tiers[k].floor > 0) {
+                margin__i128 t;
+                if (margin__muldiv2(c, 1, h, m->tiers[k].floor, MARGIN_ROUND_FLOOR, &t) !=
+                    MARGIN_OK)
+                    goto any;
+                if (t < hi)
+                    hi = (int64_t)t;
+            }
+        } else {
+            margin__wide sw;
+            margin__wide_set(&sw, slope);
+            if (margin__wide_add(&sl, &sw) != MARGIN_OK)
+                goto any;
+        }
+        (void)fixed;
+        (void)l;
+        (void)u;
+    }
+    for (i = 0; i < nc; i++) {
+        margin__wide ls = S, ls_sl, neg_ls, b;
+        int64_t v;
+        margin__wide_set(&b, conds[i].budget);
+        if (margin__wide_mul(&b, h) != MARGIN_OK || margin__wide_mul(&ls, conds[i].level) != MARGIN_OK)
+            goto any;
+        ls_sl = ls;
+        if (margin__wide_add(&ls_sl, &sl) != MARGIN_OK)
+            goto any;
+        neg_ls = ls;
+        neg_ls.neg = margin__wide_sign(&neg_ls) != 0 && !neg_ls.neg;
+        /* x rising (the price falling) by at most b*H/D_inc, falling by b*H/D_dec */
+        {
+            const margin__wide *dinc = conds[i].rise ? &neg_ls : &ls_sl;
+            const margin__wide *ddec = conds[i].rise ? &ls_sl : &neg_ls;
+            if (margin__wide_sign(dinc) > 0 && (v = band_low(p0, dinc, &b)) > safe_lo)
+                safe_lo = v;
+            if (margin__wide_sign(ddec) > 0 && (v = band_high(p0, ddec, &b)) < safe_hi)
+                safe_hi = v;
+        }
+    }
+    if (safe_lo < lo)
+        safe_lo = lo;
+    if (safe_hi > hi)
+        safe_hi = hi;
+    if (safe_lo > p0 || safe_hi < p0)
+        goto any; /* (p0 is in its own tier, and the budgets are >= 0) */
+    *down = safe_lo <= 1 ? INT64_MIN : safe_lo - 1;
+    *up = safe_hi >= m->max_price ? INT64_MAX : safe_hi + 1;
+    return;
+any:
+    *down = INT64_MAX;
+    *up = INT64_MAX;
+}

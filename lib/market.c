@@ -236,13 +236,6 @@ static int set_contract(margin_engine *e, margin__market *m, int32_t key, int64_
                                     "settle in one asset (use an engine per settlement asset)",
                                     o->symbol, (long long)o->asset);
         }
-    if (key == MARGIN_MKT_CONTRACT && value == MARGIN_CONTRACT_INVERSE)
-        for (i = 0; i < e->naccounts; i++)
-            if (margin__is_cross(&e->accounts[i], mi))
-                return margin__fail(e, MARGIN_ENOTSUP,
-                                    "account %u is in cross mode in market %s, and cross mode "
-                                    "is not supported on inverse markets yet",
-                                    i + 1, m->symbol);
     if (key == MARGIN_MKT_CONTRACT) {
         m->contract = (int32_t)value;
         market_scales(m); /* (the default minimum price) */

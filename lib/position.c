@@ -269,10 +269,6 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
                                 : "account %llu is in cross mode in market %s: open with "
                                   "MARGIN_FLAG_CROSS, or set isolated mode first",
                             (unsigned long long)account, m->symbol);
-    if ((flags & MARGIN_FLAG_CROSS) && m->contract == MARGIN_CONTRACT_INVERSE)
-        return margin__fail(e, MARGIN_ENOTSUP,
-                            "cross mode is not supported on inverse markets yet (market %s)",
-                            m->symbol);
     if (flags & MARGIN_FLAG_CROSS)
         return open_cross(e, a, m, side, qty, price, leverage, margin, flags, out_id);
     /* what linking and indexing will touch: load it while the arithmetic runs */

@@ -1124,8 +1124,6 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
                 return bad(r, "account (no such account)", i);
             if (p->market >= t->nmarkets)
                 return bad(r, "market (no such market)", i);
-            if (p->cross && t->markets[p->market].contract == MARGIN_CONTRACT_INVERSE)
-                return bad(r, "mode (a cross position on an inverse market)", i);
             if (p->status > (r->version < 3 ? MARGIN_STATUS_LIQUIDATED : MARGIN_STATUS_DELEVERAGED))
                 return bad(r, "status", i);
             if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)

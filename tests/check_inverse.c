@@ -220,8 +220,8 @@ END_TEST
 /* One settlement asset per engine: a second market takes the first one's contract type
  * and asset; changing either while another market exists fails with MARGIN_EASSET and
  * changes nothing; a market alone may change them until it has had positions
- * (MARGIN_ESTATE). Cross mode is refused on an inverse market (MARGIN_ENOTSUP). Marks and fills below the minimum price (0.01 by
- * default on an inverse market) are refused (MARGIN_ERANGE). */
+ * (MARGIN_ESTATE). Marks and fills below the minimum price (0.01 by default on an inverse
+ * market) are refused (MARGIN_ERANGE). */
 START_TEST(test_one_asset_per_engine)
 {
     uint64_t m, a, m2, p;
@@ -238,7 +238,6 @@ START_TEST(test_one_asset_per_engine)
     ck_assert_int_eq(margin_market_set(e, m2, MARGIN_MKT_SETTLE_ASSET, 2), MARGIN_EASSET);
     ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_SETTLE_ASSET, &v));
     ck_assert_int_eq(v, 1);
-    ck_assert_int_eq(margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS), MARGIN_ENOTSUP);
     ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_MIN_PRICE, &v));
     ck_assert_int_eq(v, D("0.01"));
     ck_assert_int_eq(margin_mark_update(e, m, D("0.00999999")), MARGIN_ERANGE);
@@ -256,6 +255,88 @@ START_TEST(test_one_asset_per_engine)
                      MARGIN_EASSET);
     ck_assert_ok(e, margin_market_get(e, m2, MARGIN_MKT_CONTRACT, &v));
     ck_assert_int_eq(v, MARGIN_CONTRACT_LINEAR);
+    margin_engine_free(e);
+}
+END_TEST
+
+/* Cross mode on inverse markets. With one cross leg the account's wallet W plays the
+ * part of an isolated margin: W + s*N*(1/E - 1/P) = (N/P)*mmr gives the isolated
+ * formula, so the cross liquidation price equals the isolated one with M = W.
+ * Long, 100,000 contracts of 1 USD at 10,000, W = 1, mmr 0.5 %: 100,500/11 =
+ * 9,136.36363636.. (up: 9,136.36363637, as test_liquidation_by_mark); bankruptcy
+ * N/(N/E + W) = 100,000/11 = 9,090.90909090.. (up: 9,090.90909091). Short, same size, W = 1:
+ * N*(mmr - 1)/(W - N/E) = 99,500/9 = 11,055.55555555.. (down: 11,055.55555555).
+ * Entry basis (MM fixed at (N/E)*mmr = 0.05), long, W = 1: N/(W + N/E - 0.05) = 100,000 /
+ * 10.95 = 9,132.42009132.. (up: 9,132.42009133), the isolated entry-basis formula.
+ * Two BTC-settled markets (a perpetual and a quarterly), W = 2: the perpetual's long as
+ * above, the quarterly's short of 50,000 contracts at 10,500 with its mark at 10,500 (PnL 0,
+ * MM ceil(50,000/10,500 x 0.005) = ceil(0.02380952..) = 0.02380953). The long's price:
+ * 2 + 10 - 100,000/P - 0.02380953 = 500/P, P = 100,500/11.97619047 = 8,391.65010374..
+ * (up: 8,391.65010375). The short's, the long at its mark 10,000 (PnL 0, MM 0.05):
+ * 2 + 50,000/P - 50,000/10,500 - 0.05 = 250/P, P = 49,750/2.81190476.. = 17,692.63336155..
+ * (down). A gap of the perpetual to 5,000 liquidates the book: its balance there is
+ * 2 + 100,000 x (1/10,000 - 1/5,000) + 0 = -8, so both legs close, the wallet ends at 0
+ * and the insurance pool takes the deficit of 8 (ADL off). */
+START_TEST(test_cross_mode)
+{
+    uint64_t m, a, b, m2, p, q, x;
+    int64_t pool0 = 0, pool1 = 0;
+    margin_engine *e = inverse_engine("1", "0.005", MARGIN_MM_BASIS_MARK, "10000", "1", &m, &a);
+    ck_assert_ok(e, margin_account_new(e, &b));
+    ck_assert_ok(e, margin_account_deposit(e, b, D("10")));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("100000"), D("10000"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &p));
+    q = open_pos(e, b, m, MARGIN_LONG, "100000", "10000", "10", NULL);
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, D("10000")), D("9136.36363637"));
+    ck_assert_int_eq(pos_get(e, q, MARGIN_POS_LIQ_PRICE), D("9136.36363637"));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_BANKRUPTCY_PRICE, D("10000")), D("9090.90909091"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN), D("0.05"));
+    ck_assert_ok(e, margin_position_close(e, p, D("10000"), 0));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), D("1"));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_SHORT, D("100000"), D("10000"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &p));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, D("10000")), D("11055.55555555"));
+    ck_assert_ok(e, margin_position_close(e, p, D("10000"), 0));
+    assert_conserved(e, a);
+    margin_engine_free(e);
+
+    e = inverse_engine("1", "0.005", MARGIN_MM_BASIS_ENTRY, "10000", "1", &m, &a);
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("100000"), D("10000"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &p));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, D("10000")), D("9132.42009133"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN), D("0.05"));
+    margin_engine_free(e);
+
+    e = inverse_engine("1", "0.005", MARGIN_MM_BASIS_MARK, "10000", "2", &m, &a);
+    ck_assert_ok(e, margin_market_new(e, "BTCUSD_Q", &m2));
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_set(e, m2, MARGIN_MKT_MAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m2, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_mark_update(e, m2, D("10500")));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_account_set_mode(e, a, m2, MARGIN_MODE_CROSS));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("100000"), D("10000"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &p));
+    ck_assert_ok(e, margin_position_open(e, a, m2, MARGIN_SHORT, D("50000"), D("10500"), D("10"), 0,
+                                         MARGIN_FLAG_CROSS, &x));
+    ck_assert_int_eq(pos_at(e, p, MARGIN_AT_LIQ_PRICE, D("10000")), D("8391.65010375"));
+    ck_assert_int_eq(pos_at(e, x, MARGIN_AT_LIQ_PRICE, D("10500")), D("17692.63336155"));
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_CROSS_MAINT_MARGIN), D("0.05") + D("0.02380953"));
+    ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_INSURANCE, &pool0));
+    /* (the book is evaluated on its rounded figures, PnL down and maintenance up, which
+     * reach the liquidation a few 10^-8 BTC earlier than the exact price: 0.0001 above it
+     * the book stands) */
+    ck_assert_ok(e, margin_mark_update(e, m, D("8391.6502")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_ok(e, margin_mark_update(e, m, D("5000")));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(pos_get(e, x, MARGIN_POS_STATUS), MARGIN_STATUS_LIQUIDATED);
+    ck_assert_int_eq(acct_get(e, a, MARGIN_ACCT_FREE_BALANCE), 0);
+    ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_INSURANCE, &pool1));
+    ck_assert_int_eq(pool1 - pool0, -D("8"));
+    assert_conserved(e, a);
     margin_engine_free(e);
 }
 END_TEST
@@ -346,6 +427,7 @@ Suite *suite_inverse(void)
     tcase_add_test(tc, test_harmonic_entry_and_fees);
     tcase_add_test(tc, test_funding);
     tcase_add_test(tc, test_one_asset_per_engine);
+    tcase_add_test(tc, test_cross_mode);
     tcase_add_test(tc, test_bitmex_ranking);
     tcase_add_test(tc, test_partial_policies);
     suite_add_tcase(s, tc);

@@ -2033,13 +2033,10 @@ static size_t damage(int k, uint8_t *b, size_t n, damage_t *d)
         ck_assert_int_eq(rd64(b + opt_at(b, GL.pos[0], PF_STOP)), DS("15500", 8));
         wr64(b + MKC(0) + 24, DS("15500", 8) + 1);
         break;
-    case 99: /* every market inverse: SOLUSDT holds cross positions, which
-              * margin_position_open() refuses on an inverse market, and a market that has
-              * had positions cannot change its type. (An account in cross mode in an
-              * inverse market without positions is reachable: test_known_cross_mode_inverse.) */
-        DMG("cross positions on an inverse market", "mode (a cross position on an inverse");
-        for (size_t m = 0; m < GL.nm; m++)
-            b[MKC(m)] = MARGIN_CONTRACT_INVERSE;
+    case 99: /* (every market inverse loads: cross positions are allowed there) */
+        DMG("the last market inverse, the others linear",
+            "contract type or settlement asset (differs");
+        b[MKC(GL.nm - 1)] = MARGIN_CONTRACT_INVERSE;
         break;
     default:
         return 0;
@@ -2296,22 +2293,30 @@ START_TEST(test_known_step_changed)
 }
 END_TEST
 
-/* A market where an account is in cross mode cannot become inverse (MARGIN_ENOTSUP, nothing
- * changed): the loader's refusal of cross positions on inverse markets leaves no state
- * the API can reach unloadable. */
+/* Cross positions on inverse markets round-trip: a market where an account is in cross
+ * mode can become inverse, and an engine with a cross book on it saves, loads and saves
+ * again to the same bytes, with the same liquidation price. */
 START_TEST(test_known_cross_mode_inverse)
 {
-    margin_engine *e = new_engine();
-    uint64_t m, a;
-    int64_t v = -1;
+    margin_engine *e = new_engine(), *t;
+    uint64_t m, a, p;
+    int64_t v = -1, w = -2;
     ck_assert_ok(e, margin_market_new(e, "XBTUSD", &m));
     ck_assert_ok(e, margin_account_new(e, &a));
     ck_assert_ok(e, margin_account_deposit(e, a, D("1")));
     ck_assert_ok(e, margin_account_set_mode(e, a, m, MARGIN_MODE_CROSS));
-    ck_assert_rc(e, margin_market_set(e, m, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE),
-                 MARGIN_ENOTSUP);
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE));
     ck_assert_ok(e, margin_market_get(e, m, MARGIN_MKT_CONTRACT, &v));
-    ck_assert_int_eq(v, MARGIN_CONTRACT_LINEAR);
+    ck_assert_int_eq(v, MARGIN_CONTRACT_INVERSE);
+    ck_assert_ok(e, margin_mark_update(e, m, D("10000")));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("1000"), D("10000"), D("5"), 0,
+                                         MARGIN_FLAG_CROSS, &p));
+    t = su_clone(e, "a cross position on an inverse market");
+    ck_assert_ok(e, margin_position_at(e, p, MARGIN_AT_LIQ_PRICE, D("10000"), &v));
+    ck_assert_ok(t, margin_position_at(t, p, MARGIN_AT_LIQ_PRICE, D("10000"), &w));
+    ck_assert_int_eq(v, w);
+    ck_assert(v > 0 && v < D("10000"));
+    margin_engine_free(t);
     margin_engine_free(e);
 }
 END_TEST
