@@ -67,6 +67,9 @@
  *    account's book was emptied or partly liquidated, or one of its cross positions was
  *    stopped in the same update - the model learns it from the next evaluation.)
  *
+ * The inverse runs (test_cross_random_inverse) do all of this on four inverse markets
+ * (INV_MK) of the same scales of sizes and policies, the model on values N/P.
+ *
  * Environment: MARGIN_CROSS_SEED=n changes the base seed, MARGIN_CROSS_OPS=n the number of
  * operations per run (default 8000), MARGIN_CROSS_STATS=1 prints what each run exercised,
  * MARGIN_CROSS_TRACE=1 every operation (with its status) and its events.
@@ -146,6 +149,7 @@ typedef struct {
     int32_t basis;
     int ntiers;
     tier_t tiers[4];
+    int64_t csize; /* inverse: the contract size (USD, scale 8); 0: linear */
 } mkt_cfg;
 
 /* Maintenance amounts written out (the recurrence cum_k = floor_k*(mmr_k - mmr_k-1) +
@@ -153,19 +157,44 @@ typedef struct {
  * 16300 (the spec's table); DOGE 0, 50000*0.05 = 2500. DOGE's rates are above its initial
  * margin rates (5 % at 50x, 10 % at 25x), so there the available balance is bound by the
  * maintenance margin. */
-static const mkt_cfg MK[NMKT] = {
+static const mkt_cfg LIN_MK[NMKT] = {
     {"BTCUSDT", 2, 3, 2000000, 10, 1, 500, 40000, 20000, 0, 125 * E8, MARGIN_MM_BASIS_MARK, 4,
      {{0, 400000, 125 * E8, 0},
       {50000 * E8, 500000, 100 * E8, 50 * E8},
       {250000 * E8, 1000000, 50 * E8, 1300 * E8},
-      {1000000 * E8, 2500000, 20 * E8, 16300 * E8}}},
+      {1000000 * E8, 2500000, 20 * E8, 16300 * E8}},
+     0},
     {"ETHUSDT", 2, 3, 150000, 1, 1, 5000, 50000, 20000, 60000, 100 * E8, MARGIN_MM_BASIS_MARK, 1,
-     {{0, 500000, 0, 0}}},
+     {{0, 500000, 0, 0}}, 0},
     {"SOLUSDT", 4, 2, 200000, 100, 1, 50000, 40000, 20000, 50000, 50 * E8, MARGIN_MM_BASIS_ENTRY,
-     1, {{0, 1000000, 0, 0}}},
+     1, {{0, 1000000, 0, 0}}, 0},
     {"DOGEUSDT", 5, 0, 10000, 1, 1, 100000, 40000, 20000, 0, 50 * E8, MARGIN_MM_BASIS_MARK, 2,
-     {{0, 5000000, 50 * E8, 0}, {50000 * E8, 10000000, 25 * E8, 2500 * E8}}},
+     {{0, 5000000, 50 * E8, 0}, {50000 * E8, 10000000, 25 * E8, 2500 * E8}}, 0},
 };
+
+/* The inverse run: the same policies on inverse markets (one engine, one settlement
+ * asset), each coin priced at 0.1 to 2 USD so that the money amounts (in the coin) are of
+ * the linear run's sizes: BTCUSD contracts of 10 USD, whole, price scale 4, the four
+ * tiers (floors and amounts in the coin); ETHUSD contracts of 100 USD in tenths, price
+ * scale 3, a fee to close; SOLUSD contracts of 10 USD in hundredths, price scale 5, the
+ * maintenance at the entry value and a fee to close; DOGEUSD contracts of 1 USD, price
+ * scale 6, two tiers. Values N/P, PnL s*N*(1/E - 1/P), and the rest on the values. */
+static const mkt_cfg INV_MK[NMKT] = {
+    {"BTCUSD", 4, 0, 20000, 1, 1, 2000, 40000, 20000, 0, 125 * E8, MARGIN_MM_BASIS_MARK, 4,
+     {{0, 400000, 125 * E8, 0},
+      {50000 * E8, 500000, 100 * E8, 50 * E8},
+      {250000 * E8, 1000000, 50 * E8, 1300 * E8},
+      {1000000 * E8, 2500000, 20 * E8, 16300 * E8}},
+     10 * E8},
+    {"ETHUSD", 3, 1, 1500, 1, 1, 1000, 50000, 20000, 60000, 100 * E8, MARGIN_MM_BASIS_MARK, 1,
+     {{0, 500000, 0, 0}}, 100 * E8},
+    {"SOLUSD", 5, 2, 20000, 10, 1, 5000, 40000, 20000, 50000, 50 * E8, MARGIN_MM_BASIS_ENTRY,
+     1, {{0, 1000000, 0, 0}}, 10 * E8},
+    {"DOGEUSD", 6, 0, 100000, 1, 1, 1000, 40000, 20000, 0, 50 * E8, MARGIN_MM_BASIS_MARK, 2,
+     {{0, 5000000, 50 * E8, 0}, {50000 * E8, 10000000, 25 * E8, 2500 * E8}}, E8},
+};
+
+static const mkt_cfg *MK = LIN_MK;
 
 /* ------------------------------------------------------------------ state */
 
@@ -313,35 +342,78 @@ static i128 p10(int mi)
     return pow10i(MK[mi].ps + MK[mi].qs);
 }
 
-/* The tier whose range holds a notional given as Q*P (scale ps + qs). */
-static const tier_t *tier_at(int mi, i128 qp)
+/* The value of q at price px in money units as num/den: linear Q*P (q*px*10^8 /
+ * 10^(ps+qs)), inverse N/P (q*C*10^ps / (10^qs*px), C the contract size at scale 8). */
+static void val_nd(int mi, i128 q, int64_t px, i128 *num, i128 *den)
 {
     const mkt_cfg *c = &MK[mi];
+    if (c->csize == 0) {
+        *num = q * px * E8;
+        *den = p10(mi);
+    } else {
+        *num = q * c->csize * pow10i(c->ps);
+        *den = pow10i(c->qs) * px;
+    }
+}
+
+/* rate * value (rate scale 8), rounded up (ceil) or down */
+static i128 val_rate(int mi, i128 q, int64_t px, i128 rate, int ceil)
+{
+    i128 n, d;
+    val_nd(mi, q, px, &n, &d);
+    return ceil ? cdiv(n * rate, d * E8) : fdiv(n * rate, d * E8);
+}
+
+/* s*Q*(P - E) (linear) or s*N*(1/E - 1/P) (inverse), money, rounded down */
+static i128 pnl_of(int mi, int32_t side, i128 q, int64_t e, int64_t px)
+{
+    const mkt_cfg *c = &MK[mi];
+    if (c->csize == 0)
+        return fdiv((i128)side * q * ((i128)px - e) * E8, p10(mi));
+    return fdiv((i128)side * q * c->csize * pow10i(c->ps) * ((i128)px - e),
+                pow10i(c->qs) * e * px);
+}
+
+/* The tier whose range holds the value of q at px. */
+static const tier_t *tier_of(int mi, i128 q, int64_t px)
+{
+    const mkt_cfg *c = &MK[mi];
+    i128 n, d;
     int k = 0;
-    while (k + 1 < c->ntiers && qp * E8 >= (i128)c->tiers[k + 1].floor * p10(mi))
+    val_nd(mi, q, px, &n, &d);
+    while (k + 1 < c->ntiers && n >= (i128)c->tiers[k + 1].floor * d)
         k++;
     return &c->tiers[k];
 }
 
-/* Money amounts (units of 1e-8) of one cross leg at mark px:
- *   uPnL = floor(s*Q*(P - E)), MM = ceil(max(0, Q*P*(mmr + f) - cum)) (mark basis) or
- *   ceil(max(0, Q*E*mmr - cum) + f*Q*P) (entry basis), IM = ceil(Q*E/L). */
+/* Money amounts (units of 1e-8) of one cross leg at mark px, with V(P) its value at P
+ * (Q*P linear, N/P inverse):
+ *   uPnL = floor(s*Q*(P - E)) or floor(s*N*(1/E - 1/P)), MM = ceil(max(0, V(P)*(mmr + f) -
+ *   cum)) (mark basis) or ceil(max(0, V(E)*mmr - cum) + f*V(P)) (entry basis; inverse:
+ *   max(0, ceil(V(E)*mmr) - cum) + ceil(f*V(P)), each term rounded up), IM = ceil(V(E)/L). */
 static void add_leg(fig_t *f, int mi, int32_t side, int64_t q, int64_t e, int64_t lev,
                     int64_t px)
 {
     const mkt_cfg *c = &MK[mi];
-    i128 d = p10(mi), qp = (i128)q * px, qe = (i128)q * e, mm;
-    f->upnl += fdiv((i128)side * q * ((i128)px - e) * E8, d);
+    i128 mm, n, d;
+    f->upnl += pnl_of(mi, side, q, e, px);
     if (c->basis == MARGIN_MM_BASIS_MARK) {
-        const tier_t *t = tier_at(mi, qp);
-        mm = cdiv(qp * (t->mmr + c->close_fee) - (i128)t->cum * d, d);
+        const tier_t *t = tier_of(mi, q, px);
+        val_nd(mi, q, px, &n, &d);
+        mm = cdiv(n * (t->mmr + c->close_fee) - (i128)t->cum * E8 * d, E8 * d);
+    } else if (c->csize == 0) {
+        const tier_t *t = tier_of(mi, q, e);
+        i128 dd = p10(mi), qp = (i128)q * px, qe = (i128)q * e;
+        i128 base = qe * t->mmr - (i128)t->cum * dd;
+        mm = cdiv((base > 0 ? base : 0) + qp * c->close_fee, dd);
     } else {
-        const tier_t *t = tier_at(mi, qe);
-        i128 base = qe * t->mmr - (i128)t->cum * d;
-        mm = cdiv((base > 0 ? base : 0) + qp * c->close_fee, d);
+        const tier_t *t = tier_of(mi, q, e);
+        i128 base = val_rate(mi, q, e, t->mmr, 1) - t->cum;
+        mm = (base > 0 ? base : 0) + val_rate(mi, q, px, c->close_fee, 1);
     }
     f->mm += mm > 0 ? mm : 0;
-    f->im += cdiv(qe * E8 * E8, d * lev);
+    val_nd(mi, q, e, &n, &d);
+    f->im += cdiv(n * E8, d * lev);
     f->n++;
 }
 
@@ -407,6 +479,10 @@ static void setup_engine(int w)
         uint64_t id = 0;
         REQ_OK(e, margin_market_new(e, c->sym, &id));
         S.mkt[i] = id;
+        if (c->csize != 0) {
+            REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE));
+            REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_CONTRACT_SIZE, c->csize));
+        }
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_PRICE_SCALE, c->ps));
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_QTY_SCALE, c->qs));
         REQ_OK(e, margin_market_set(e, id, MARGIN_MKT_TICK, c->tick));
@@ -558,14 +634,14 @@ static int64_t next_mark(int mi)
  * each leg pays s*Q*P*rate rounded up, or receives it rounded down. */
 static i128 funding_loss(int ai, int mi, int64_t rate)
 {
-    i128 loss = 0, d = p10(mi);
+    i128 loss = 0;
     for (size_t i = 0; i < S.nopen; i++) {
         const spos_t *p = &S.pos[S.open[i]];
-        i128 x;
+        i128 x = (i128)p->side * rate;
         if (!p->cross || p->ai != ai || p->mi != mi)
             continue;
-        x = (i128)p->side * p->qty * S.mark[mi] * rate;
-        loss += x > 0 ? cdiv(x, d) : -fdiv(-x, d);
+        loss += x > 0 ? val_rate(mi, p->qty, S.mark[mi], x, 1)
+                      : -val_rate(mi, p->qty, S.mark[mi], -x, 0);
     }
     return loss;
 }
@@ -580,7 +656,7 @@ static int edge_to(op_t *op, int ai, int64_t x, int64_t off)
 {
     int mi = -1, k;
     int64_t net = 0, rate = 0;
-    i128 bal, target, loss = 0, dep, d;
+    i128 bal, target, loss = 0, dep;
     fig_t f;
     model(ai, &f);
     bal = (i128)S.a[ai].free + f.upnl;
@@ -602,8 +678,11 @@ static int edge_to(op_t *op, int ai, int64_t x, int64_t off)
     if (target < bal) { /* the balance has to fall by the funding: bal + dep - loss = target */
         if (net == 0)
             return 0;
-        d = p10(mi);
-        rate = (int64_t)((bal - target) * d / ((i128)(net > 0 ? net : -net) * S.mark[mi])) - 2;
+        {
+            i128 vn, vd; /* the net legs' value vn/vd: rate ~ (bal - target) * 10^8 / value */
+            val_nd(mi, net > 0 ? net : -net, S.mark[mi], &vn, &vd);
+            rate = (int64_t)((bal - target) * vd * E8 / vn) - 2;
+        }
         if (rate >= E8)
             return 0;
         for (rate = rate < 1 ? 1 : rate, k = 0; rate < E8 && k < 50; rate++, k++) {
@@ -712,7 +791,9 @@ static void gen_op(op_t *op)
         op->lev = rand_lev();
         op->flags = (cross ? MARGIN_FLAG_CROSS : 0) | (pct(20) ? MARGIN_FLAG_MAKER : 0);
         if (cross ? pct(4) : pct(15)) {
-            i128 notional = (i128)op->qty * op->price * E8 / p10(op->mi);
+            i128 vn, vd, notional;
+            val_nd(op->mi, op->qty, op->price, &vn, &vd);
+            notional = vn / vd;
             op->margin = (int64_t)(notional * between(1, 100) / 100) + 1;
             if (!cross && pct(50))
                 op->lev = 0;
@@ -871,8 +952,8 @@ static void predict_funds(const op_t *op, funds_t *fu)
     } else if (op->type == OP_OPEN && op->qty > 0 && op->price > 0) {
         int cross_mode = S.a[op->ai].mode[op->mi] == MARGIN_MODE_CROSS;
         int64_t rate = (op->flags & MARGIN_FLAG_MAKER) ? MK[op->mi].maker : MK[op->mi].taker;
-        i128 d = p10(op->mi), qe = (i128)op->qty * op->price;
-        i128 fee = cdiv(qe * rate, d);
+        i128 vn, vd, fee = val_rate(op->mi, op->qty, op->price, rate, 1);
+        val_nd(op->mi, op->qty, op->price, &vn, &vd);
         if ((op->flags & MARGIN_FLAG_CROSS) && cross_mode && op->margin == 0 && op->lev > 0) {
             fig_t f;
             model(op->ai, &f);
@@ -882,7 +963,7 @@ static void predict_funds(const op_t *op, funds_t *fu)
             fu->need = 1;
             fu->avail = m_raw_avail(&f, (i128)S.a[op->ai].free - fee) + 1;
         } else if (!(op->flags & MARGIN_FLAG_CROSS) && !cross_mode && op->lev >= 0) {
-            i128 im = op->lev > 0 ? cdiv(qe * E8 * E8, d * op->lev) : 0;
+            i128 im = op->lev > 0 ? cdiv(vn * E8, vd * op->lev) : 0;
             fu->applies = 1;
             fu->need = (op->margin > 0 ? op->margin : im) + fee;
             fu->avail = m_avail(op->ai);
@@ -891,9 +972,10 @@ static void predict_funds(const op_t *op, funds_t *fu)
                S.pos[op->pos].open && S.pos[op->pos].cross) {
         /* a cross leg's lower leverage reserves more: the raw available after >= 0 */
         const spos_t *p = &S.pos[op->pos];
-        i128 d = p10(p->mi), qe = (i128)p->qty * p->entry;
+        i128 vn, vd;
         fig_t f;
-        if (cdiv(qe * E8 * E8, d * op->lev) > cdiv(qe * E8 * E8, d * p->lev)) {
+        val_nd(p->mi, p->qty, p->entry, &vn, &vd);
+        if (cdiv(vn * E8, vd * op->lev) > cdiv(vn * E8, vd * p->lev)) {
             model_but(p->ai, op->pos, &f);
             add_leg(&f, p->mi, p->side, p->qty, p->entry, op->lev, S.mark[p->mi]);
             fu->applies = 1;
@@ -908,9 +990,9 @@ static void predict_funds(const op_t *op, funds_t *fu)
         if (op->type == OP_ADD) {
             fu->need = op->amount;
         } else {
-            i128 d = p10(p->mi), qe = (i128)p->qty * p->entry;
-            fu->need = op->lev > 0 ? cdiv(qe * E8 * E8, d * op->lev) -
-                                         cdiv(qe * E8 * E8, d * p->lev)
+            i128 vn, vd;
+            val_nd(p->mi, p->qty, p->entry, &vn, &vd);
+            fu->need = op->lev > 0 ? cdiv(vn * E8, vd * op->lev) - cdiv(vn * E8, vd * p->lev)
                                    : 0;
             fu->applies = fu->need > 0;
         }
@@ -1041,8 +1123,7 @@ static void check_cross_end(const rev_t *v, int ai, const op_t *op)
 static void check_fill(const rev_t *v, const spos_t *p, int64_t free_before, int *capped)
 {
     int64_t t = v->f[MARGIN_EVF_TYPE], px = v->f[MARGIN_EVF_PRICE], q = v->f[MARGIN_EVF_QTY];
-    i128 d = p10(p->mi);
-    int64_t want = (int64_t)fdiv((i128)p->side * q * ((i128)px - p->entry) * E8, d);
+    int64_t want = (int64_t)pnl_of(p->mi, p->side, q, p->entry, px);
     REQ(v->f[MARGIN_EVF_REALIZED_PNL] + v->f[MARGIN_EVF_INSURANCE_DELTA] == want,
         CTX "fill type %lld of %lld: realized %lld + insurance %lld != floor(s*q*(fill-E)) %lld",
         CTXA, (long long)t, (long long)v->f[MARGIN_EVF_POSITION],
@@ -1052,7 +1133,8 @@ static void check_fill(const rev_t *v, const spos_t *p, int64_t free_before, int
         return;
     REQ(q == p->qty, CTX "closed %lld of %lld", CTXA, (long long)q, (long long)p->qty);
     if (t == MARGIN_EV_STOP_LOSS || t == MARGIN_EV_TAKE_PROFIT) {
-        int64_t fee = (int64_t)cdiv((i128)q * px * MK[p->mi].taker, d), got = v->f[MARGIN_EVF_FEE];
+        int64_t fee = (int64_t)val_rate(p->mi, q, px, MK[p->mi].taker, 1),
+                got = v->f[MARGIN_EVF_FEE];
         if (!p->cross) {
             i128 can = (i128)free_before + p->margin + v->f[MARGIN_EVF_REALIZED_PNL];
             fee = can < fee ? (can > 0 ? (int64_t)can : 0) : fee;
@@ -1561,9 +1643,10 @@ static void step_once(void)
         su_twin_end_step(&S.tw, &S.e[1], twin_ctx());
 }
 
-static void run(uint64_t seed, int nops)
+static void run(uint64_t seed, int nops, int inverse)
 {
     memset(&S, 0, sizeof S);
+    MK = inverse ? INV_MK : LIN_MK;
     S.seed = seed;
     rng = seed;
     S.tw.rng = seed ^ 0x7A1A5EEDULL;
@@ -1608,8 +1691,11 @@ static void run(uint64_t seed, int nops)
         for (int t = 1; t <= MARGIN_EV_CROSS_LIQUIDATION; t++)
             fprintf(stderr, " %d:%d", t, S.n_ev[t]);
         fprintf(stderr, "; cross liquidations %d (partial %d, with deficit %d), account calls "
-                "%d, edge rounds %d, open at most %zu\n",
-                S.n_cross_liq, S.n_partial, S.n_deficit, S.n_acct_calls, S.n_edge, S.max_open);
+                "%d, edge rounds %d, open at most %zu; cross evaluations %lld indexed, %lld "
+                "scanning\n",
+                S.n_cross_liq, S.n_partial, S.n_deficit, S.n_acct_calls, S.n_edge, S.max_open,
+                (long long)geng(1, MARGIN_ENG_CROSS_EVALUATIONS),
+                (long long)geng(0, MARGIN_ENG_CROSS_EVALUATIONS));
     }
     /* the run must have exercised what it checks */
     if (nops >= 4000) {
@@ -1621,6 +1707,14 @@ static void run(uint64_t seed, int nops)
     }
     if (nops >= 4000)
         REQ(S.tw.started > 0, "seed %" PRIu64 ": no engine was restored", seed);
+    /* and the indexes did their job: the bands spared most evaluations (about four in
+     * five on these runs; a band that degenerated to "any mark" would spare none) */
+    if (nops >= 4000)
+        REQ(geng(1, MARGIN_ENG_CROSS_EVALUATIONS) * 2 < geng(0, MARGIN_ENG_CROSS_EVALUATIONS),
+            "seed %" PRIu64 ": the indexed engine evaluated %lld cross accounts, the scanning "
+            "one %lld",
+            seed, (long long)geng(1, MARGIN_ENG_CROSS_EVALUATIONS),
+            (long long)geng(0, MARGIN_ENG_CROSS_EVALUATIONS));
     margin_engine_free(S.tw.e);
     S.tw.e = NULL;
     margin_engine_free(S.e[0]);
@@ -1637,7 +1731,15 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 START_TEST(test_cross_random)
 {
     run(env_u64("MARGIN_CROSS_SEED", 0xC2055ULL) + (uint64_t)_i * 104729,
-        (int)env_u64("MARGIN_CROSS_OPS", 8000));
+        (int)env_u64("MARGIN_CROSS_OPS", 8000), 0);
+}
+END_TEST
+
+/* The same on four inverse markets (INV_MK): the bands and prices of inverse.c */
+START_TEST(test_cross_random_inverse)
+{
+    run(env_u64("MARGIN_CROSS_SEED", 0xC2055ULL) + (uint64_t)_i * 104729 + 0x1A5E,
+        (int)env_u64("MARGIN_CROSS_OPS", 8000), 1);
 }
 END_TEST
 
@@ -1647,6 +1749,7 @@ Suite *suite_cross_random(void)
     TCase *tc = tcase_create("index_vs_full_scan");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_cross_random, 0, 3);
+    tcase_add_loop_test(tc, test_cross_random_inverse, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
