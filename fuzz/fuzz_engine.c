@@ -36,8 +36,9 @@
  * are picked from ordinary values, exact trigger prices, 1, the maximum price, one unit
  * beyond it and INT64_MAX; funding rates reach +-0.99999999. One input in four (two bits
  * of the cross selector, where the header has MARGIN_CONTRACT_INVERSE; the seeds
- * seed-inverse-*) makes the market inverse, contracts of 1, 10 or 100 quote units, without
- * cross accounts: then marks, fills and stops below its minimum price must be refused.
+ * seed-inverse-*) makes the market inverse, contracts of 1, 10 or 100 quote units, with
+ * cross accounts as on a linear one: then marks, fills and stops below its minimum price
+ * must be refused.
  *
  * Build and run (see fuzz/README.md):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ibuild/include -Ilib \
@@ -601,7 +602,7 @@ static void setup(input *in)
         check(margin_account_deposit(F.e[k], F.acct[k][1], 100000 * ONE) == MARGIN_OK);
         check(margin_account_deposit(F.e[k], F.acct[k][2], small_deposit) == MARGIN_OK);
         /* accounts in cross mode: none, one or two of them */
-        F.cross = F.inverse ? 0u : (unsigned)(xsel % 8) & 6u; /* (linear only) */
+        F.cross = (unsigned)(xsel % 8) & 6u;
         for (i = 0; i < NACCT; i++)
             if (F.cross & (1u << i))
                 check(margin_account_set_mode(F.e[k], F.acct[k][i], F.mkt[k],
