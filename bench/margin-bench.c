@@ -9,7 +9,7 @@
  * floors in BTC at 60,000 (floor / 60,000), entries drawn with the inverse formulas so
  * that the same band stays quiet. Compare its figures with a linear run (docs/
  * performance.md does, alternating runs). The cross and ADL measurements are skipped
- * (cross mode is not supported on inverse markets; the ADL bench is linear); the partial
+ * (their books are linear); the partial
  * policies run on the inverse market (the slices' threshold is then in BTC).
  *
  * One engine, one BTCUSDT-like market (tick 0.1, step 0.001, Binance's ten BTCUSDT

@@ -644,8 +644,8 @@ MARGIN_API int margin_engine_margin_call_levels(const margin_engine *e, int64_t 
  *  contracts of #MARGIN_MKT_CONTRACT_SIZE quote units, money in the coin). Every market
  *  of an engine has the same type: a new market takes the type of the engine's first
  *  market, and changing it fails with #MARGIN_EASSET while the engine has another market.
- *  Settable only before the market has had positions (#MARGIN_ESTATE). On an inverse
- *  market, cross mode is not supported yet (#MARGIN_ENOTSUP). @since 0.2.0 */
+ *  Settable only before the market has had positions (#MARGIN_ESTATE). Cross mode works on
+ *  inverse markets as on linear ones, in the coin. @since 0.2.0 */
 #define MARGIN_MKT_CONTRACT 28
 /** Quote units (USD) per contract of an inverse market, at #MARGIN_MONEY_SCALE, > 0;
  *  default 1 (BitMEX's XBTUSD: 1; Binance COIN-M BTCUSD: 100). Settable only before the

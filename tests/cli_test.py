@@ -1970,15 +1970,34 @@ class CalcInverse(unittest.TestCase):
         self.assertRegex(out, r"liquidated quantity +90001 +\(in part")
         self.assertRegex(out, r"remaining margin +0\.10988021")
 
+    def test_cross(self):
+        # Cross on inverse markets: with one leg the wallet W is the margin, so the price is
+        # the isolated one: W = 1, long 100,000 contracts of 1 USD at 10,000, mmr 0.5 %:
+        # 100,500/11 (up), bankruptcy 100,000/11 (up), the account's MM 10 x 0.005 = 0.05.
+        # With a short of 50,000 at 10,500 in a market of its own (mark 10,500: PnL 0, MM
+        # up(50,000/10,500 x 0.005) = 0.02380953) and W = 2: the long's price solves
+        # 2 + 10 - 100,000/P - 0.02380953 = 500/P, P = 100,500/11.97619047 (up).
+        base = ["--side", "long", "--entry", "10000", "--contracts", "100000", "--leverage",
+                "10", "--mmr", "0.005", "--cross"]
+        r = self.calc(*base, "--wallet", "1")
+        self.assertEqual((r["contract"], r["settlement"]), ("inverse", "coin"))
+        self.assertEqual(r["liquidation_price"], up(D(100500) / 11))
+        self.assertEqual(r["bankruptcy_price"], up(D(100000) / 11))
+        self.assertEqual(r["account_maintenance_margin"], D("0.05"))
+        mmo = up(D(50000) / D(10500) * D("0.005"))
+        self.assertEqual(mmo, D("0.02380953"))
+        r = self.calc(*base, "--wallet", "2", "--other",
+                      "side=short,entry=10500,qty=50000,mark=10500,mmr=0.005")
+        self.assertEqual(r["liquidation_price"], up(D(100500) / (12 - mmo)))
+        self.assertEqual(r["liquidation_price"], D("8391.65010375"))
+        self.assertEqual(r["account_maintenance_margin"], D("0.05") + mmo)
+
     def test_refusals(self):
-        # What the library does not support on inverse markets yet (cross mode) is refused
-        # as a bad argument (exit 2), with the engine's reason; so are --qty with --inverse
-        # and the contract options without it.
+        # --qty with --inverse and the contract options without it are refused as bad
+        # arguments (exit 2).
         base = ["--inverse", "--side", "long", "--entry", "10000", "--contracts", "100000",
                 "--leverage", "10"]
         cases = [
-            (base + ["--cross", "--wallet", "100"],
-             ["--cross: not with --inverse", "cross mode is not supported on inverse markets"]),
             (["--inverse", "--side", "long", "--entry", "10000", "--qty", "1", "--leverage",
               "10"], ["--qty: not with --inverse"]),
             (["--inverse", "--side", "long", "--entry", "10000", "--leverage", "10"],
@@ -2035,6 +2054,28 @@ class ReplayInverse(ReplayBase):
                          SUMMARY_KEYS | {"contract", "contract_size", "settlement"} | adl)
         self.assertEqual((summary["contract"], summary["settlement"]), ("inverse", "coin"))
         return objs[:-1], summary
+
+    def test_cross(self):
+        # A cross long of 100,000 contracts of 1 USD at 10,000, 10x (initial margin 1),
+        # --wallet 1 (available after the open), mmr 0.5 %: the cross wallet is 1 + 1 = 2,
+        # the liquidation price 100,500/(2 + 10) = 8,375 and the bankruptcy price
+        # 100,000/12 = 8,333.33333333.. (up). 9,000 leaves it open; 8,300 liquidates it:
+        # PnL floor(100,000 x (1/10,000 - 1/8,300)) = floor(-2.04819277..) = -2.04819278,
+        # the wallet of 2 is gone and the pool takes the deficit 0.04819278.
+        with tempfile.TemporaryDirectory() as tmp:
+            evs, summary = self.run_json(
+                tmp, "time,price\na,10000\nb,9000\nc,8300\n", "--mmr", "0.005", "--wallet",
+                "1", "--position", "side=long,contracts=100000,leverage=10,mode=cross")
+        self.assertEqual([o["type"] for o in evs], ["open", "liquidation", "cross_liquidation"])
+        self.assertEqual((evs[0]["mode"], evs[0]["liquidation_price"]), ("cross", D(8375)))
+        liq = evs[1]
+        self.assertEqual((liq["time"], liq["mode"], liq["bankruptcy_price"]),
+                         ("c", "cross", up(D(100000) / 12)))
+        pnl = down(D(100000) * (1 / D(10000) - 1 / D(8300)))
+        self.assertEqual((liq["realized_pnl"], pnl), (D("-2.04819278"), D("-2.04819278")))
+        self.assertEqual((evs[2]["deficit"], evs[2]["wallet_balance"]), (-2 - pnl, D(0)))
+        self.assertEqual((summary["realized_pnl"], summary["free_balance"],
+                          summary["insurance_fund"]), (D(-2), D(0), 2 + pnl))
 
     def test_bitmex_guide_take_profit(self):
         # BitMEX's long closed at 10,500 (a take-profit, filled at the mark that reaches
@@ -2245,9 +2286,6 @@ class ReplayInverse(ReplayBase):
             prices = self.write(tmp, "p.csv", "time,price\na,10000\n")
             pos = ("--position", "side=long,contracts=100000,leverage=10")
             cases = [
-                (("--inverse", "--position", "side=long,contracts=100000,leverage=10,mode=cross"),
-                 ["mode=cross: not with --inverse",
-                  "cross mode is not supported on inverse markets"]),
                 (("--inverse", "--position", "side=long,qty=1,leverage=10"),
                  ["qty=: not with --inverse"]),
                 (("--position", "side=long,contracts=1,leverage=10"),
@@ -2272,7 +2310,7 @@ class ReplayInverse(ReplayBase):
         self.assertEqual(rc, 0)
         for word in ("--inverse", "--contract-size C", "contracts=K", "\"contract\": \"inverse\"",
                      "Every --liquidation policy and both --adl-ranking",
-                     "mode=cross is refused"):
+                     "and mode=cross (the cross wallet in the"):
             self.assertIn(word, out)
 
 

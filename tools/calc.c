@@ -19,11 +19,10 @@
  * events it produces say what was liquidated, at what price and fee; what remains is read
  * from the position and the change of the insurance fund from the engine.
  *
- * Inverse (--inverse, isolated only): the market is an inverse (coin-margined) one
- * (MARGIN_MKT_CONTRACT, MARGIN_MKT_CONTRACT_SIZE): the quantity is in contracts
- * (--contracts), every money amount in the coin; every liquidation policy applies. What
- * the engine does not support on an inverse market yet (cross mode) it refuses, and the
- * refusal is reported as a bad argument. */
+ * Inverse (--inverse): the market is an inverse (coin-margined) one (MARGIN_MKT_CONTRACT,
+ * MARGIN_MKT_CONTRACT_SIZE), and with --cross every market of the account is: the quantity
+ * is in contracts (--contracts, and qty= of --other), every money amount in the coin;
+ * every liquidation policy applies. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,11 +47,11 @@ void cli_usage_calc(FILE *f)
           "                   (--qty Q | --notional V) [--leverage L] [--symbol SYM]\n"
           "                   [--other SPEC]... [the options above but --margin, --add-margin]\n"
           "       margin calc --inverse [--contract-size C] --side long|short --entry PRICE\n"
-          "                   (--contracts K | --notional V) [the isolated options above]\n"
+          "                   (--contracts K | --notional V) [the options above]\n"
           "\n"
           "Figures of one linear (USDT-margined) position, exact to 8 decimals: an isolated\n"
           "position, or with --cross a cross position beside the account's other ones; with\n"
-          "--inverse, an isolated inverse (coin-margined) position.\n"
+          "--inverse, the same of an inverse (coin-margined) position.\n"
           "\n"
           "  --side long|short     side of the position (required)\n"
           "  --entry PRICE         entry price (required)\n"
@@ -106,12 +105,13 @@ void cli_usage_calc(FILE *f)
           "margin calc --inverse: an inverse (coin-margined) contract, as BitMEX's XBTUSD or\n"
           "Binance COIN-M: K contracts of C quote units (USD) each, N = K * C; the position\n"
           "value is N / PRICE and every money amount is in the coin: margin, PnL, maintenance\n"
-          "margin and amounts, tier floors, fees. Isolated only.\n"
-          "  --inverse             the position is an inverse contract. Not with --cross (cross\n"
-          "                        margin on inverse markets is not supported yet: refused,\n"
-          "                        exit 2). --liquidation takes every policy, on the\n"
-          "                        coin value N / PRICE (slices: its 100,000 threshold is\n"
-          "                        in the coin too)\n"
+          "margin and amounts, tier floors, fees, the cross wallet.\n"
+          "  --inverse             the position is an inverse contract (with --cross, every\n"
+          "                        market of the account is inverse, and qty= of --other\n"
+          "                        counts contracts of the same size).\n"
+          "                        --liquidation takes every policy, on the coin value\n"
+          "                        N / PRICE (slices: its 100,000 threshold is in the coin\n"
+          "                        too)\n"
           "  --contract-size C     quote units per contract (default 1, as BitMEX's XBTUSD;\n"
           "                        Binance COIN-M's BTCUSD: 100)\n"
           "  --contracts K         size in contracts (with --inverse, in place of --qty, which\n"
@@ -1149,12 +1149,6 @@ static int compute_cross(const struct calc_args *a, const struct calc_in *in, st
     }
     for (k = 0; k < x->nmkts; k++) {
         rc = margin_account_set_mode(e, acct, x->mkts[k].id, MARGIN_MODE_CROSS);
-        if (rc == MARGIN_ENOTSUP && in->inverse) {
-            /* cross margin on an inverse market: the engine's refusal */
-            cli_error(CMD, "--cross: not with --inverse: %s", margin_errmsg(e));
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
         if (rc != MARGIN_OK) {
             status = cli_engine_fail(CMD, "setting cross mode", e, rc);
             goto out;

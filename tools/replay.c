@@ -27,9 +27,7 @@
  *
  * --inverse and --contract-size (issue 15) make every market of the replay an inverse
  * (coin-margined) one: sizes in contracts (contracts=K), money in the coin; the
- * liquidation policies and both ADL rankings apply. What the engine does not support on
- * inverse markets yet (cross mode) it refuses, and the refusal is reported as a bad
- * argument.
+ * liquidation policies, both ADL rankings and cross mode apply.
  *
  * --svg FILE and --html FILE (issue 16) also draw the replay (tools/chart.c): the rows, a
  * series per position sampled from the library after every row (chart_sample_all), and
@@ -144,10 +142,9 @@ void cli_usage_replay(FILE *f)
           "                       margin=, --wallet, --insurance, fees, PnL, funding.\n"
           "                       Every --liquidation policy and both --adl-ranking\n"
           "                       scores apply (tier floors and the slices threshold are\n"
-          "                       in the coin).\n"
-          "                       Isolated only: mode=cross is refused (not supported on\n"
-          "                       inverse markets yet; exit 2). Needs --position (the\n"
-          "                       built-in positions are linear)\n"
+          "                       in the coin), and mode=cross (the cross wallet in the\n"
+          "                       coin). Needs --position (the built-in positions are\n"
+          "                       linear)\n"
           "  --contract-size C    with --inverse: quote units (USD) per contract (default 1;\n"
           "                       Binance COIN-M's BTCUSD: 100)\n"
           "  --demo contrast      the same two longs run twice, with isolated then with cross\n"
@@ -1688,12 +1685,6 @@ static int prepare_account(struct replay *rp, int64_t deposit)
         if (rp->mkts[k].mode != MARGIN_MODE_CROSS)
             continue;
         rc = margin_account_set_mode(e, rp->acct, rp->mkts[k].id, MARGIN_MODE_CROSS);
-        if (rc == MARGIN_ENOTSUP && rp->a->inverse) {
-            /* cross margin on an inverse market: the engine's refusal */
-            cli_error(CMD, "--position '%s': mode=cross: not with --inverse: %s",
-                      rp->pos[rp->mkts[k].first].sp.text, margin_errmsg(e));
-            return CLI_EXIT_USAGE;
-        }
         if (rc != MARGIN_OK)
             return cli_engine_fail(CMD, "setting cross mode", e, rc);
     }

@@ -598,6 +598,33 @@ class Formulas(unittest.TestCase):
                               sh.at(_capi.MARGIN_AT_LIQ_PRICE)),
                              (_capi.INT64_MAX, _capi.INT64_MAX))
 
+    def test_15_inverse_cross(self) -> None:
+        with margin.Engine() as eng:  # the perpetual and the quarterly, both in BTC
+            perp = self.inverse(eng, tiers=[(0, "0.005")])
+            quarterly = eng.new_market("BTCUSD_Q", taker_fee=0, maker_fee=0,
+                                       tiers=[(0, "0.005")])
+            perp.mark_update("10000")
+            quarterly.mark_update("10500")
+            acct = eng.new_account(deposit="2")
+            acct.set_mode(perp, "cross")
+            acct.set_mode(quarterly, "cross")
+            lg = acct.open_position(perp, "long", "100000", "10000", leverage=10, cross=True)
+            sh = acct.open_position(quarterly, "short", "50000", "10500", leverage=10,
+                                    cross=True)
+            self.shows(15, "up `0.02380953`", sh.maint_margin())
+            self.shows(15, "up `8,391.65010375`", lg.liquidation_price())
+            self.shows(15, "down `17,692.63336155`", sh.liquidation_price())
+            # the exact roots, from the written formula
+            mq = exact(sh.maint_margin())
+            self.assertEqual(lg.liquidation_price(),
+                             support.ceil_at(Fraction(100500) / (2 + 10 - mq)))
+            self.assertEqual(sh.liquidation_price(), support.floor_at(
+                Fraction(-49750) / (2 - Fraction(50000, 10500) - Fraction(5, 100))))
+            fund = eng.insurance_fund
+            perp.mark_update("5000")
+            self.assertEqual((lg.is_open, sh.is_open, acct.free_balance), (False, False, 0))
+            self.shows(15, "the insurance pool pays 8", fund - eng.insurance_fund)
+
     def test_15_inverse_published_checks(self) -> None:
         with margin.Engine() as eng:  # Bybit, classic inverse: entry basis
             m = self.inverse(eng, mm_basis="entry", tiers=[(0, "0.005", None, 0)])

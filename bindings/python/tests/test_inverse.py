@@ -345,18 +345,28 @@ class Refusals(unittest.TestCase):
             self.assertIsInstance(cm.exception, ValueError)
             self.assertIs(eng.market("BTCUSD").contract, margin.Contract.LINEAR)
 
-    def test_cross_mode_not_supported_on_inverse_markets_yet(self) -> None:
-        # Cross mode is the one thing an inverse market refuses (the partial policies and
-        # BitMEX's ranking are accepted: PartialLiquidation, AdlRanking above).
+    def test_cross_mode_on_inverse_markets(self) -> None:
+        # With one cross leg the wallet W stands for the margin: W = 1, a long of 100,000
+        # contracts of 1 USD at 10,000 (10x), mmr 0.5 %: the isolated price 100,500/11 (up).
+        # A gap to 9,000 costs the book 100,000 x (1/10,000 - 1/9,000) = -1.11111111.. and
+        # liquidates it: the wallet ends at 0, the pool takes the deficit 0.11111112 (the
+        # PnL rounded down). The other policies work on inverse markets too.
         with margin.Engine() as eng:
-            m = inverse_market(eng)
-            acct = eng.new_account(deposit="10")
-            with self.assertRaises(margin.NotSupported) as cm:
-                acct.set_mode(m, "cross")
-            self.assertEqual(cm.exception.code, _capi.MARGIN_ENOTSUP)
-            self.assertIn("cross mode is not supported on inverse markets",
-                          cm.exception.message)
-            self.assertIs(acct.mode(m), margin.Mode.ISOLATED)
+            m = inverse_market(eng, tiers=[(0, "0.005", None, 0)])
+            m.mark_update("10000")
+            acct = eng.new_account(deposit="1")
+            acct.set_mode(m, "cross")
+            self.assertIs(acct.mode(m), margin.Mode.CROSS)
+            p = acct.open_position(m, "long", "100000", "10000", leverage=10, cross=True)
+            self.assertEqual(p.liquidation_price(), ceil_at(F("100500") / 11))
+            self.assertEqual(p.bankruptcy_price(), ceil_at(F("100000") / 11))
+            fund = eng.insurance_fund
+            m.mark_update("9000")
+            self.assertFalse(p.is_open)
+            self.assertEqual(acct.free_balance, 0)
+            pnl = floor_at(F("100000") * (1 / F("10000") - 1 / F("9000")))
+            self.assertEqual(pnl, Decimal("-1.11111112"))
+            self.assertEqual(eng.insurance_fund - fund, 1 + pnl)
             m.liq_policy = "slices"
             m.adl_ranking = "bitmex"
             q = eng.new_market("BTCUSD_Q", liq_policy="tier_down")

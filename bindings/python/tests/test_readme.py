@@ -64,7 +64,7 @@ class ReadmeSeedExample(unittest.TestCase):
         code = self.blocks[3]
         self.assertIn('contract="inverse"', code)
         lines = run_block(code)
-        self.assertEqual(lines, ["-23", "NotSupported"])
+        self.assertEqual(lines, ["-23", "9136.36363637"])
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ pub const MARGIN_MKT_ADL: i32 = 25;
 pub const MARGIN_MKT_INSURANCE_FLOOR: i32 = 26;
 /// How the market ranks positions for auto-deleveraging: [`MARGIN_ADL_RANK_BINANCE`] (default) or [`MARGIN_ADL_RANK_BITMEX`].
 pub const MARGIN_MKT_ADL_RANKING: i32 = 27;
-/// The contract type: [`MARGIN_CONTRACT_LINEAR`] (default) or [`MARGIN_CONTRACT_INVERSE`]. Every market of an engine has the same type (a new market takes the first market's; a change fails with [`MARGIN_EASSET`] while the engine has another market). Settable only before the market has had positions. On an inverse market, cross mode is not supported yet ([`MARGIN_ENOTSUP`]).
+/// The contract type: [`MARGIN_CONTRACT_LINEAR`] (default) or [`MARGIN_CONTRACT_INVERSE`]. Every market of an engine has the same type (a new market takes the first market's; a change fails with [`MARGIN_EASSET`] while the engine has another market). Settable only before the market has had positions. Cross mode works on inverse markets as on linear ones, in the coin.
 pub const MARGIN_MKT_CONTRACT: i32 = 28;
 /// Quote units (USD) per contract of an inverse market, at [`MARGIN_MONEY_SCALE`], > 0; default 1. Settable only before the market has had positions. Ignored by linear markets.
 pub const MARGIN_MKT_CONTRACT_SIZE: i32 = 29;

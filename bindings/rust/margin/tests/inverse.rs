@@ -477,21 +477,41 @@ fn one_asset_per_engine() {
     assert_eq!(e.market(b).unwrap().contract, Contract::Linear);
 }
 
-/// Cross mode is not supported on an inverse market yet (the partial liquidation policies
-/// and BitMEX's ranking are: `min_reduce`, `tier_down`, `bitmex_ranking`); prices below the
-/// minimum are refused; the contract is fixed once the market has had positions.
+/// Cross mode on an inverse market: with one cross leg the wallet W stands for the margin.
+/// W = 1, a long of 100,000 contracts of 1 USD at 10,000 (10x), mmr 0.5 %: the isolated
+/// price 100,500/11 = 9,136.3636.. (up), bankruptcy 100,000/11 (up: 9,090.90909091). A gap
+/// to 9,000 liquidates the book: its PnL floor(100,000 x (1/10,000 - 1/9,000)) =
+/// -1.11111112 takes the wallet to 0 and the pool pays the deficit 0.11111112.
+#[test]
+fn cross_mode() {
+    let (mut e, m, a) = inverse("1", &[], "10000", "1");
+    e.add_tier(m, &Tier::new("0", "0.005").unwrap()).unwrap();
+    e.set_account_mode(a, m, Mode::Cross).unwrap();
+    assert_eq!(e.account_mode(a, m).unwrap(), Mode::Cross);
+    let opts = OpenOptions {
+        leverage: Some(d("10")),
+        cross: true,
+        ..OpenOptions::default()
+    };
+    let p = e
+        .open_with(a, m, Side::Long, "100000", "10000", opts)
+        .unwrap();
+    assert_eq!(e.liquidation_price(p).unwrap(), Some(d("9136.36363637")));
+    assert_eq!(e.bankruptcy_price(p).unwrap(), Some(d("9090.90909091")));
+    let fund = e.insurance_fund().unwrap();
+    e.mark_update(m, "9000").unwrap();
+    assert_eq!(e.position(p).unwrap().status, Status::Liquidated);
+    assert_eq!(e.account(a).unwrap().free_balance, Decimal::ZERO);
+    assert_eq!(e.insurance_fund().unwrap() - fund, d("-0.11111112"));
+}
+
+/// The partial liquidation policies and BitMEX's ranking are accepted on an inverse market
+/// (`min_reduce`, `tier_down`, `bitmex_ranking`); prices below the minimum are refused; the
+/// contract is fixed once the market has had positions.
 #[test]
 fn refusals() {
     let (mut e, m, a) = inverse("1", &[], "10000", "10");
     let kind = |r: margin::Result<()>| r.unwrap_err().kind();
-    let err = e.set_account_mode(a, m, Mode::Cross).unwrap_err();
-    assert_eq!((err.kind(), err.code()), (ErrorKind::NotSupported, -15));
-    assert!(
-        err.message().contains("cross mode is not supported on inverse markets"),
-        "{}",
-        err.message()
-    );
-    assert_eq!(e.account_mode(a, m).unwrap(), Mode::Isolated);
     e.set_market_option(m, MarketOption::LiqPolicy(LiquidationPolicy::Slices))
         .unwrap();
     e.set_market_option(m, MarketOption::AdlRanking(AdlRanking::Bitmex))
