@@ -340,13 +340,8 @@ int margin__thresholds(const margin__market *m, int side, int64_t qty, int64_t e
     thr_base b;
     uint32_t i;
     int rc;
-    if (m->contract == MARGIN_CONTRACT_INVERSE) {
-        for (i = 0; i < n; i++)
-            if ((rc = margin__inv_threshold(m, side, qty, entry, margin, levels[i], &out[i])) !=
-                MARGIN_OK)
-                return rc;
-        return MARGIN_OK;
-    }
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_thresholds(m, side, qty, entry, margin, levels, n, out);
     if ((rc = thr_base_of(m, qty, entry, margin, &b)) != MARGIN_OK)
         return rc;
     for (i = 0; i < n; i++)

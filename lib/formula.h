@@ -91,6 +91,8 @@ int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64
                            int64_t margin, int64_t *out);
 int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                           int64_t margin, int64_t level, int64_t *out);
+int margin__inv_thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
+                           int64_t margin, const int64_t *levels, uint32_t n, int64_t *out);
 int margin__inv_margin_floor(const margin__market *m, const margin__position *p, int64_t *out);
 int margin__inv_avg_entry(int side, int64_t q1, int64_t e1, int64_t q2, int64_t e2,
                           int64_t *out);

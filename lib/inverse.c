@@ -272,16 +272,39 @@ static int holds(const margin__market *m, int k, int64_t qty, int64_t price)
  * (L, r at scale 8). Entry basis (X/U the maintenance margin, fixed):
  *   L*(M + s*N/E - s*N/P) = X/U  =>  P = s*L*n*E*G / (L*M*E*H + s*L*n*G - X).
  * Rounded long up, short down. */
+static int inv_threshold_from(const margin__market *m, int side, int64_t qty, int64_t entry,
+                              int64_t margin, int64_t level, int k0, int64_t *out);
+
 int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                           int64_t margin, int64_t level, int64_t *out)
 {
+    return inv_threshold_from(m, side, qty, entry, margin, level,
+                              margin__inv_tier(m, qty, entry), out);
+}
+
+int margin__inv_thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
+                           int64_t margin, const int64_t *levels, uint32_t n, int64_t *out)
+{
+    int k0 = margin__inv_tier(m, qty, entry), rc;
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        if ((rc = inv_threshold_from(m, side, qty, entry, margin, levels[i], k0, &out[i])) !=
+            MARGIN_OK)
+            return rc;
+    return MARGIN_OK;
+}
+
+/* margin__inv_threshold() given the tier k0 of N/E */
+static int inv_threshold_from(const margin__market *m, int side, int64_t qty, int64_t entry,
+                              int64_t margin, int64_t level, int k0, int64_t *out)
+{
     margin__i128 n = n_of(m, qty), g = g_of(m), h = h_of(m);
     margin__wide num, den, t;
-    int rc, k, k0, pass, found = 0, best_k = -1, nt = (int)m->ntiers;
+    int rc, k, pass, found = 0, best_k = -1, nt = (int)m->ntiers;
     int64_t best = 0, price;
     if (m->mm_basis == MARGIN_MM_BASIS_ENTRY) {
         margin__wide x, u;
-        k = margin__inv_tier(m, qty, entry);
+        k = k0;
         if ((rc = mm_entry_wide(m, side, qty, entry, margin, k, &x, &u)) != MARGIN_OK)
             return rc;
         if (margin__wide_sign(&x) < 0)
@@ -302,8 +325,7 @@ int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_
         return price_of(&num, &den, RUP(side), out);
     }
     /* the tier holding N/P at the answer: a long's answer lies below its entry, where N/P
-     * is larger (tiers upward from the entry's), a short's above */
-    k0 = margin__inv_tier(m, qty, entry);
+     * is larger (tiers upward from the entry's), a short's above (k0: the entry's) */
     for (pass = 0; pass < 2 && !found; pass++) {
         int start = pass == 0 ? k0 : (side > 0 ? k0 - 1 : k0 + 1);
         int step = (pass == 0) == (side > 0) ? 1 : -1;
@@ -424,6 +446,10 @@ int margin__inv_avg_entry(int side, int64_t q1, int64_t e1, int64_t q2, int64_t 
 int margin__inv_fits(const margin__market *m, const margin__position *p)
 {
     int64_t v;
+    /* ceil(N/min) <= lim exactly when N/min <= lim; floor(N/min) < lim is enough (one
+     * hardware division at the usual sizes) */
+    if (value_floor(m, p->qty, m->min_price) < INT64_MAX - p->margin)
+        return 1;
     if (margin__inv_value(m, p->qty, m->min_price, MARGIN_ROUND_CEIL, &v) != MARGIN_OK)
         return 0;
     return v <= INT64_MAX - p->margin;
