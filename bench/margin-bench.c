@@ -1278,7 +1278,19 @@ static const xmarket_def XMARKETS[] = {
     {"BNBUSDT", 600 * ONE, ONE / 100, ONE / 100, BNB_TIERS, NELEM(BNB_TIERS)},
 };
 #define NXMARKETS NELEM(XMARKETS)
+/* --inverse: four inverse markets of one coin (BTC), as a perpetual and three dated
+ * futures: contracts of 1 USD, BTC's tiers with their floors in BTC (floor / 60,000),
+ * marks around 60,000. Their values, margins and wallets are in BTC. */
+static const xmarket_def XMARKETS_INV[] = {
+    {"BTCUSD", 60000 * ONE, TICK, ONE, TIERS, NTIERS},
+    {"BTCUSD_Q1", 60300 * ONE, TICK, ONE, TIERS, NTIERS},
+    {"BTCUSD_Q2", 60600 * ONE, TICK, ONE, TIERS, NTIERS},
+    {"BTCUSD_Q3", 59700 * ONE, TICK, ONE, TIERS, NTIERS},
+};
+static const xmarket_def *XM = XMARKETS; /* XMARKETS_INV with --inverse */
 #define XDEPOSIT (1000000LL * ONE) /* deposited before (re)opening: 1 million USDT */
+/* (inverse: its worth in BTC at 60,000) */
+#define XDEPOSIT_NOW (inverse ? XDEPOSIT / P0_USD : XDEPOSIT)
 #define XGUARD 3                    /* no tier edge of a size within 3 ticks of the mark */
 
 typedef struct {
@@ -1316,9 +1328,12 @@ static int near_tier_edge(const xmarket *m, int64_t qty)
 {
     size_t k;
     for (k = 1; k < m->def->ntiers; k++) {
-        int64_t p; /* the price at which qty's notional is the tier's floor */
-        if (margin_dec_div(m->def->tiers[k].floor * ONE, 8, qty, 8, 8, MARGIN_ROUND_FLOOR, &p) !=
-            MARGIN_OK)
+        int64_t p; /* the price at which qty's notional (inverse: value) is the tier's floor */
+        int rc = inverse ? margin_dec_div(qty, 8, m->def->tiers[k].floor * ONE / P0_USD, 8, 8,
+                                          MARGIN_ROUND_FLOOR, &p)
+                         : margin_dec_div(m->def->tiers[k].floor * ONE, 8, qty, 8, 8,
+                                          MARGIN_ROUND_FLOOR, &p);
+        if (rc != MARGIN_OK)
             continue; /* beyond any price */
         if (p >= m->mark - XGUARD * m->def->tick - 1 && p <= m->mark + XGUARD * m->def->tick + 1)
             return 1;
@@ -1339,12 +1354,21 @@ static void xdraw(xbook *x, const xmarket *m, int64_t lev_lo, int64_t lev_hi, sp
         unsigned e2 = 7 + (unsigned)rng_below(r, 12);
         int64_t notional = ((int64_t)1 << e2) + (int64_t)rng_below(r, (uint64_t)1 << e2);
         int64_t steps = notional * (ONE * ONE / d->step) / m->mark; /* USDT -> steps */
+        if (inverse)
+            steps = notional; /* contracts of 1 USD */
         s->qty = (steps > 0 ? steps : 1) * d->step;
     } while (near_tier_edge(m, s->qty));
     s->side = (rng_next(r) & 1) ? MARGIN_LONG : MARGIN_SHORT;
     s->price = (ticks - w + (int64_t)rng_below(r, (uint64_t)(2 * w + 1))) * d->tick;
-    if ((rc = margin_dec_mul(s->qty, 8, s->price, 8, 0, MARGIN_ROUND_CEIL, &usdt)) != MARGIN_OK)
+    if (inverse) { /* the tier of the value N/E, its floors at 60,000 USD per BTC */
+        int64_t v;
+        if ((rc = margin_dec_div(s->qty, 8, s->price, 8, 8, MARGIN_ROUND_CEIL, &v)) != MARGIN_OK)
+            die("margin_dec_div", NULL, rc);
+        usdt = v / ONE * P0_USD + (v % ONE) * P0_USD / ONE + 1;
+    } else if ((rc = margin_dec_mul(s->qty, 8, s->price, 8, 0, MARGIN_ROUND_CEIL, &usdt)) !=
+               MARGIN_OK) {
         die("margin_dec_mul", NULL, rc);
+    }
     cap = d->tiers[tier_in(d->tiers, d->ntiers, usdt)].max_lev;
     s->lev = lev_lo + (int64_t)rng_below(r, (uint64_t)(lev_hi - lev_lo + 1));
     if (s->lev > cap)
@@ -1375,7 +1399,7 @@ static void xfill(xbook *x, size_t i, int cross, int iso)
     int64_t avail, keep;
     spec s;
     int k, rc;
-    if ((rc = margin_account_deposit(x->e, id, XDEPOSIT)) != MARGIN_OK)
+    if ((rc = margin_account_deposit(x->e, id, XDEPOSIT_NOW)) != MARGIN_OK)
         die("margin_account_deposit", x->e, rc);
     for (k = 0; cross && k < 2; k++) {
         xdraw(x, &x->mk[a->mk[k]], 5, 50, &s);
@@ -1412,7 +1436,7 @@ static void xbuild(xbook *x, size_t nmk, const int64_t *marks, size_t nacct, uns
     if ((rc = margin_engine_new(&x->e)) != MARGIN_OK)
         die("margin_engine_new", NULL, rc);
     for (k = 0; k < nmk; k++) {
-        const xmarket_def *d = &XMARKETS[k];
+        const xmarket_def *d = &XM[k];
         x->mk[k].def = d;
         x->mk[k].mark = marks != NULL ? marks[k] : d->mark;
         x->mk[k].id =
@@ -1641,7 +1665,7 @@ static int measure_replay(size_t n, uint64_t seed, report *rep, char *why, size_
         return -1;
     }
     m0[0] = marks[0];
-    m0[1] = XMARKETS[1].mark;
+    m0[1] = XM[1].mark;
     xbuild(&x, 2, m0, na, 0, seed);
     reopen = xmalloc(na * sizeof *reopen);
     l0 = eng_get(x.e, MARGIN_ENG_LIQUIDATIONS);
@@ -1789,13 +1813,12 @@ static int run_cross(size_t n, int json, int quick, uint64_t seed)
         char mk[4][48];
         size_t k;
         for (k = 0; k < NXMARKETS; k++)
-            if (margin_dec_format(XMARKETS[k].mark, 8, mk[k], sizeof mk[k]) != MARGIN_OK)
+            if (margin_dec_format(XM[k].mark, 8, mk[k], sizeof mk[k]) != MARGIN_OK)
                 snprintf(mk[k], sizeof mk[k], "?");
         printf("\nN = %zu cross accounts (%zu cross positions in %s %s, %s %s, %s %s, %s %s; "
                "%" PRIu64 " isolated; %" PRIu64 " accounts hold %s), built in %.3f s\n",
-               n, 2 * n, XMARKETS[0].symbol, mk[0], XMARKETS[1].symbol, mk[1],
-               XMARKETS[2].symbol, mk[2], XMARKETS[3].symbol, mk[3], x.niso, holders,
-               XMARKETS[0].symbol, build_s);
+               n, 2 * n, XM[0].symbol, mk[0], XM[1].symbol, mk[1], XM[2].symbol, mk[2],
+               XM[3].symbol, mk[3], x.niso, holders, XM[0].symbol, build_s);
     } else if (!json)
         printf("\nN = %zu: cross margin\n", n);
     print_rows(n, &rep, json, R_X_FIRST, skipped ? R_X_RESPLITS : R_COUNT);
@@ -1818,12 +1841,6 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
 {
     if (want_any(0, R_X_FIRST) && run_isolated(n, json, quick, seed) != 0)
         return 1;
-    if (inverse) {
-        if (!json && want_any(R_X_FIRST, R_COUNT))
-            printf("(--inverse: the cross measurements are skipped: cross mode is not "
-                   "supported on inverse markets)\n");
-        return 0;
-    }
     if (want_any(R_X_FIRST, R_COUNT))
         return run_cross(n, json, quick, seed);
     return 0;
@@ -1939,6 +1956,7 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (strcmp(arg, "--inverse") == 0) {
             inverse = 1;
+            XM = XMARKETS_INV;
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 0;

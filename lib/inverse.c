@@ -776,31 +776,55 @@ static int64_t band_high(int64_t p0, const margin__wide *D, const margin__wide *
  * Rising x (a falling price) ends at the legs' next tier (larger values, steeper slopes);
  * falling x at their tier's floor too unless m->mm_convex (then the maintenance margin
  * falls by at most sl per unit as x falls, whatever the tiers below). */
+/* band_low() and band_high() in 128 bits when D, b*p0 and their sum fit (the usual
+ * sizes): one 192-by-128-bit division; -1 when they do not fit */
+static int64_t band_low128(int64_t p0, margin__i128 D, margin__i128 b)
+{
+    margin__i128 bp, den, q;
+    if (__builtin_mul_overflow(b, (margin__i128)p0, &bp) || __builtin_add_overflow(D, bp, &den) ||
+        margin__muldiv_u64(D, (uint64_t)p0, den, MARGIN_ROUND_CEIL, &q) != MARGIN_OK)
+        return -1;
+    return q <= 0 ? 0 : q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
+static int64_t band_high128(int64_t p0, margin__i128 D, margin__i128 b)
+{
+    margin__i128 bp, den, q;
+    if (__builtin_mul_overflow(b, (margin__i128)p0, &bp))
+        return -1;
+    den = D - bp; /* D > 0, bp >= 0 */
+    if (den <= 0)
+        return INT64_MAX;
+    if (margin__muldiv_u64(D, (uint64_t)p0, den, MARGIN_ROUND_FLOOR, &q) != MARGIN_OK)
+        return -1;
+    return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
 void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
                             const margin__cond *conds, int nc, int64_t *down, int64_t *up)
 {
     margin__wide S, sl;
-    margin__i128 h = h_of(m);
+    margin__i128 h = h_of(m), S1 = 0, sl1 = 0;
     int64_t lo = 1, hi = INT64_MAX, safe_lo = 1, safe_hi = INT64_MAX;
-    int i;
+    int i, fit = 1; /* S1 and sl1 hold S and sl */
     if (nc > 3 || p0 <= 0)
         goto any;
     margin__wide_set(&S, 0);
     margin__wide_set(&sl, 0);
     for (i = 0; i < n; i++) {
-        margin__i128 c, slope, fixed;
-        int64_t l, u;
-        if (leg_piece(m, &legs[i], p0, &c, &slope, &fixed, &l, &u) != MARGIN_OK ||
+        margin__i128 c, slope, t;
+        if (__builtin_mul_overflow(n_of(m, legs[i].qty), g_of(m), &c) ||
             wide_addmul(&S, c, legs[i].side) != MARGIN_OK)
             goto any;
+        fit = fit && !__builtin_add_overflow(S1, legs[i].side > 0 ? c : -c, &S1);
         if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
             /* the slope of the tier, clamped or not (the clamp only lowers it) */
             int k = margin__inv_tier(m, legs[i].qty, p0);
-            if (wide_addmul(&sl, c, (margin__i128)(m->tiers[k].mmr + m->close_fee)) != MARGIN_OK)
+            if (__builtin_mul_overflow(c, (margin__i128)(m->tiers[k].mmr + m->close_fee),
+                                       &slope))
                 goto any;
             /* the tier's prices (not the clamp's: the bound above holds across it) */
             if (k + 1 < (int)m->ntiers) {
-                margin__i128 t;
                 if (margin__muldiv2(c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) !=
                     MARGIN_OK)
                     goto any;
@@ -808,26 +832,43 @@ void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, in
                     lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
             }
             if (!m->mm_convex && m->tiers[k].floor > 0) {
-                margin__i128 t;
                 if (margin__muldiv2(c, 1, h, m->tiers[k].floor, MARGIN_ROUND_FLOOR, &t) !=
                     MARGIN_OK)
                     goto any;
                 if (t < hi)
                     hi = (int64_t)t;
             }
-        } else {
+        } else if (__builtin_mul_overflow(c, (margin__i128)m->close_fee, &slope)) {
+            goto any; /* entry basis: only the fee to close moves, f*N/P */
+        }
+        {
             margin__wide sw;
             margin__wide_set(&sw, slope);
             if (margin__wide_add(&sl, &sw) != MARGIN_OK)
                 goto any;
         }
-        (void)fixed;
-        (void)l;
-        (void)u;
+        fit = fit && !__builtin_add_overflow(sl1, slope, &sl1);
     }
     for (i = 0; i < nc; i++) {
         margin__wide ls = S, ls_sl, neg_ls, b;
-        int64_t v;
+        const margin__wide *dinc, *ddec;
+        margin__i128 b1, ls1, lsl1;
+        int64_t v, vlo = -1, vhi = -1;
+        /* x rising (the price falling) by at most b*H/D_inc, falling by b*H/D_dec */
+        if (fit && !__builtin_mul_overflow(conds[i].budget, h, &b1) &&
+            !__builtin_mul_overflow(S1, (margin__i128)conds[i].level, &ls1) &&
+            !__builtin_add_overflow(ls1, sl1, &lsl1)) {
+            margin__i128 di = conds[i].rise ? -ls1 : lsl1, dd = conds[i].rise ? lsl1 : -ls1;
+            vlo = di > 0 ? band_low128(p0, di, b1) : 1;
+            vhi = dd > 0 ? band_high128(p0, dd, b1) : INT64_MAX;
+        }
+        if (vlo >= 0 && vhi >= 0) {
+            if (vlo > safe_lo)
+                safe_lo = vlo;
+            if (vhi < safe_hi)
+                safe_hi = vhi;
+            continue;
+        }
         margin__wide_set(&b, conds[i].budget);
         if (margin__wide_mul(&b, h) != MARGIN_OK || margin__wide_mul(&ls, conds[i].level) != MARGIN_OK)
             goto any;
@@ -836,15 +877,12 @@ void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, in
             goto any;
         neg_ls = ls;
         neg_ls.neg = margin__wide_sign(&neg_ls) != 0 && !neg_ls.neg;
-        /* x rising (the price falling) by at most b*H/D_inc, falling by b*H/D_dec */
-        {
-            const margin__wide *dinc = conds[i].rise ? &neg_ls : &ls_sl;
-            const margin__wide *ddec = conds[i].rise ? &ls_sl : &neg_ls;
-            if (margin__wide_sign(dinc) > 0 && (v = band_low(p0, dinc, &b)) > safe_lo)
-                safe_lo = v;
-            if (margin__wide_sign(ddec) > 0 && (v = band_high(p0, ddec, &b)) < safe_hi)
-                safe_hi = v;
-        }
+        dinc = conds[i].rise ? &neg_ls : &ls_sl;
+        ddec = conds[i].rise ? &ls_sl : &neg_ls;
+        if (margin__wide_sign(dinc) > 0 && (v = band_low(p0, dinc, &b)) > safe_lo)
+            safe_lo = v;
+        if (margin__wide_sign(ddec) > 0 && (v = band_high(p0, ddec, &b)) < safe_hi)
+            safe_hi = v;
     }
     if (safe_lo < lo)
         safe_lo = lo;
