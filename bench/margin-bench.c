@@ -7,10 +7,11 @@
  * market instead (issue 15): contracts of 1 USD, the same positions in USD (a position of
  * 0.001 k BTC becomes 60 k contracts, its value N/P in BTC), the same tiers with their
  * floors in BTC at 60,000 (floor / 60,000), entries drawn with the inverse formulas so
- * that the same band stays quiet. Compare its figures with a linear run (docs/
- * performance.md does, alternating runs). The cross and ADL measurements are skipped
- * (their books are linear); the partial
- * policies run on the inverse market (the slices' threshold is then in BTC).
+ * that the same band stays quiet. The cross measurements run on four inverse markets of
+ * one coin (XMARKETS_INV: a perpetual and three dated futures at about 60,000, BTC's
+ * tiers, wallets in BTC). Compare its figures with a linear run (docs/performance.md
+ * does, alternating runs). The ADL measurement is skipped (its bench is linear); the
+ * partial policies run on the inverse market (the slices' threshold is then in BTC).
  *
  * One engine, one BTCUSDT-like market (tick 0.1, step 0.001, Binance's ten BTCUSDT
  * maintenance tiers), N isolated positions (longs and shorts, leverage 2x to 100x, sizes
@@ -1860,7 +1861,7 @@ static void usage(FILE *f)
                "  --seed S       seed of the position generator (default 1)\n"
                "  --only NAMES   only these measurements (comma-separated names), e.g. for "
                "profiling\n"
-               "  --inverse      the isolated measurements on an inverse (coin-margined) market\n"
+               "  --inverse      the measurements on inverse (coin-margined) markets\n"
                "  --data FILE    the BTC/USDT one-minute candles replayed by "
                "cross_band_resplits\n"
                "                 (default %s; skipped when missing)\n",
