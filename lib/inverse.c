@@ -262,8 +262,34 @@ int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64
 /* Does tier k hold the value N/P? */
 static int holds(const margin__market *m, int k, int64_t qty, int64_t price)
 {
-    int64_t v = value_floor(m, qty, price);
+    margin__i128 ng, ph, a, b = 0;
+    int64_t v;
+    /* floor <= N/P exactly when floor*P*H <= n*G: multiplications, when they fit */
+    if (!__builtin_mul_overflow(n_of(m, qty), g_of(m), &ng) &&
+        !__builtin_mul_overflow((margin__i128)price, h_of(m), &ph) &&
+        !__builtin_mul_overflow(ph, (margin__i128)m->tiers[k].floor, &a) &&
+        ((uint32_t)k + 1 >= m->ntiers ||
+         !__builtin_mul_overflow(ph, (margin__i128)m->tiers[k + 1].floor, &b)))
+        return a <= ng && ((uint32_t)k + 1 >= m->ntiers || ng < b);
+    v = value_floor(m, qty, price);
     return v >= m->tiers[k].floor && ((uint32_t)k + 1 >= m->ntiers || v < m->tiers[k + 1].floor);
+}
+
+/* Is ceil((N/P)*r) (money) below cum (>= 0)? 1 or 0; -1 when the products do not fit and
+ * the caller must compute it: n*G*r <= (cum - 1)*10^8*P*H exactly when it is, and the
+ * figure cannot overflow when n*G*r < 2^62 * 10^8*P*H. */
+static int mm_below_amount(const margin__market *m, int64_t qty, int64_t price, int64_t r,
+                           int64_t cum)
+{
+    margin__i128 lhs, q, rhs;
+    if (__builtin_mul_overflow(n_of(m, qty), g_of(m), &lhs) ||
+        __builtin_mul_overflow(lhs, (margin__i128)r, &lhs) ||
+        __builtin_mul_overflow((margin__i128)price * ONE, h_of(m), &q) ||
+        __builtin_mul_overflow((margin__i128)cum - 1, q, &rhs))
+        return -1;
+    if (lhs <= rhs)
+        return 1;
+    return (lhs >> 62) < q ? 0 : -1;
 }
 
 /* Mark basis, tier k (rate r = mmr + f, amount cum), level L:
@@ -392,11 +418,14 @@ static int inv_threshold_from(const margin__market *m, int side, int64_t qty, in
          * recurrence: not mm_convex) makes (N/P)*r - cum negative at low values, where the
          * maintenance margin is 0: then the threshold is the bankruptcy price */
         int kk = best_k >= 0 ? best_k : margin__inv_tier(m, qty, best);
-        int64_t v;
-        if ((rc = margin__inv_rate_of(m, qty, best, m->tiers[kk].mmr + m->close_fee,
-                                      MARGIN_ROUND_CEIL, &v)) != MARGIN_OK)
-            return rc;
-        if (v < m->tiers[kk].cum)
+        int64_t v, r = m->tiers[kk].mmr + m->close_fee;
+        int below = mm_below_amount(m, qty, best, r, m->tiers[kk].cum);
+        if (below < 0) {
+            if ((rc = margin__inv_rate_of(m, qty, best, r, MARGIN_ROUND_CEIL, &v)) != MARGIN_OK)
+                return rc;
+            below = v < m->tiers[kk].cum;
+        }
+        if (below)
             return margin__inv_bankruptcy(m, side, qty, entry, margin, out);
     }
     *out = best;
