@@ -357,17 +357,22 @@ static int inv_threshold_from(const margin__market *m, int side, int64_t qty, in
         int step = (pass == 0) == (side > 0) ? 1 : -1;
         for (k = start; k >= 0 && k < nt; k += step) {
             int64_t r = m->tiers[k].mmr + m->close_fee;
-            margin__i128 a, d, x, y;
+            margin__i128 a, d, x, y, lm = (margin__i128)level * margin +
+                                          (margin__i128)m->tiers[k].cum * ONE; /* < 2^92 */
             /* the usual sizes: A = n*(r + s*L)*G and D in 128 bits, P = A*E / D with one
-             * step of division (margin__muldiv_u64) */
-            if (!__builtin_mul_overflow(n, (margin__i128)r + (margin__i128)side * level, &a) &&
-                !__builtin_mul_overflow(a, g, &a) &&
-                !__builtin_mul_overflow((margin__i128)level * margin +
-                                            (margin__i128)m->tiers[k].cum * ONE,
-                                        (margin__i128)entry, &x) &&
-                !__builtin_mul_overflow(x, h, &x) &&
-                !__builtin_mul_overflow(n, (margin__i128)side * level, &y) &&
-                !__builtin_mul_overflow(y, g, &y) && !__builtin_add_overflow(x, y, &d)) {
+             * step of division (margin__muldiv_u64). With G = H = 1 (equal scales), n below
+             * 2^99 and L*M + cum*10^8 below 2^63 every product fits without a check (|r +
+             * s*L|, |s*L| < 2^28; E < 2^63); else each is checked. */
+            if ((g == 1 && h == 1 && n < ((margin__i128)1 << 99) && lm < ((margin__i128)1 << 63) &&
+                 (a = n * ((margin__i128)r + (margin__i128)side * level),
+                  x = (margin__i128)(int64_t)lm * entry, y = n * ((margin__i128)side * level),
+                  !__builtin_add_overflow(x, y, &d))) ||
+                (!__builtin_mul_overflow(n, (margin__i128)r + (margin__i128)side * level, &a) &&
+                 !__builtin_mul_overflow(a, g, &a) &&
+                 !__builtin_mul_overflow(lm, (margin__i128)entry, &x) &&
+                 !__builtin_mul_overflow(x, h, &x) &&
+                 !__builtin_mul_overflow(n, (margin__i128)side * level, &y) &&
+                 !__builtin_mul_overflow(y, g, &y) && !__builtin_add_overflow(x, y, &d))) {
                 margin__i128 pr;
                 if ((side < 0 && d >= 0) || d == 0) {
                     price = INT64_MAX; /* never reached (a short), or no quotient */
