@@ -609,60 +609,105 @@ static int leg_piece(const margin__market *m, const margin__leg *l, int64_t P, m
     return MARGIN_OK;
 }
 
+/* H*h = B - A/P on a piece: in 128 bits (a, b) when every term fits (the usual sizes),
+ * else in 384 (A, B) */
+typedef struct {
+    margin__wide A, B;
+    margin__i128 a, b;
+    int fit;
+} piece;
+
 /* A and B of H*h = B - A/P on the piece [*lo, *hi] holding P */
 static int book_piece(const margin__market *m, const margin__leg *legs, int n, margin__i128 k,
-                      margin__i128 mmo, int64_t level, int with_mm, int64_t P, margin__wide *A,
-                      margin__wide *B, int64_t *lo, int64_t *hi)
+                      margin__i128 mmo, int64_t level, int with_mm, int64_t P, piece *pc,
+                      int64_t *lo, int64_t *hi)
 {
-    margin__i128 h = h_of(m), c, slope, fixed, t;
-    int i, rc;
+    margin__i128 h = h_of(m), c[MARGIN__MAX_LEGS], slope[MARGIN__MAX_LEGS],
+                              fixed[MARGIN__MAX_LEGS], t[MARGIN__MAX_LEGS], x;
+    int i, rc, fit = n <= MARGIN__MAX_LEGS;
     int64_t l, u;
     *lo = 1;
     *hi = INT64_MAX;
-    margin__wide_set(A, 0);
-    margin__wide_set(B, 0);
-    if ((rc = wide_addmul(B, k, h * level)) != MARGIN_OK) /* H*L < 2^60 * 2^27 */
-        return rc;
-    if (with_mm && (rc = wide_addmul(B, -mmo, h * ONE)) != MARGIN_OK)
-        return rc;
+    if (!fit)
+        return MARGIN_EOVERFLOW; /* (refused at open: cannot happen) */
+    /* H*L*k - H*10^8*mmo; H*L < 2^60 * 2^27 */
+    pc->a = 0;
+    fit = !__builtin_mul_overflow(k, h * level, &pc->b) &&
+          (!with_mm || (!__builtin_mul_overflow(mmo, h * ONE, &x) &&
+                        !__builtin_sub_overflow(pc->b, x, &pc->b)));
     for (i = 0; i < n; i++) {
         const margin__leg *g = &legs[i];
-        if ((rc = leg_piece(m, g, P, &c, &slope, &fixed, &l, &u)) != MARGIN_OK)
+        if ((rc = leg_piece(m, g, P, &c[i], &slope[i], &fixed[i], &l, &u)) != MARGIN_OK)
             return rc;
         /* L*s*C/E rounded down; C < 2^127, L*s < 2^28 */
-        if ((rc = margin__muldiv2(c, (margin__i128)level * g->side, g->entry, 1,
-                                  MARGIN_ROUND_FLOOR, &t)) != MARGIN_OK ||
-            (rc = wide_addmul(A, c, (margin__i128)level * g->side)) != MARGIN_OK)
+        if ((rc = margin__muldiv2(c[i], (margin__i128)level * g->side, g->entry, 1,
+                                  MARGIN_ROUND_FLOOR, &t[i])) != MARGIN_OK)
             return rc;
-        {
-            margin__wide tw;
-            margin__wide_set(&tw, t);
-            if ((rc = margin__wide_add(B, &tw)) != MARGIN_OK)
-                return rc;
-        }
+        fit = fit && !__builtin_mul_overflow(c[i], (margin__i128)level * g->side, &x) &&
+              !__builtin_add_overflow(pc->a, x, &pc->a) &&
+              !__builtin_add_overflow(pc->b, t[i], &pc->b) &&
+              (!with_mm || (!__builtin_add_overflow(pc->a, slope[i], &pc->a) &&
+                            !__builtin_add_overflow(pc->b, fixed[i], &pc->b)));
         if (!with_mm)
             continue;
-        {
-            margin__wide sw, fw;
-            margin__wide_set(&sw, slope);
-            margin__wide_set(&fw, fixed);
-            if ((rc = margin__wide_add(A, &sw)) != MARGIN_OK ||
-                (rc = margin__wide_add(B, &fw)) != MARGIN_OK)
-                return rc;
-        }
         if (l > *lo)
             *lo = l;
         if (u < *hi)
             *hi = u;
     }
+    pc->fit = fit;
+    if (fit)
+        return MARGIN_OK;
+    margin__wide_set(&pc->A, 0);
+    margin__wide_set(&pc->B, 0);
+    if ((rc = wide_addmul(&pc->B, k, h * level)) != MARGIN_OK ||
+        (with_mm && (rc = wide_addmul(&pc->B, -mmo, h * ONE)) != MARGIN_OK))
+        return rc;
+    for (i = 0; i < n; i++) {
+        margin__wide tw;
+        if ((rc = wide_addmul(&pc->A, c[i], (margin__i128)level * legs[i].side)) != MARGIN_OK)
+            return rc;
+        margin__wide_set(&tw, t[i]);
+        if ((rc = margin__wide_add(&pc->B, &tw)) != MARGIN_OK)
+            return rc;
+        if (!with_mm)
+            continue;
+        {
+            margin__wide sw, fw;
+            margin__wide_set(&sw, slope[i]);
+            margin__wide_set(&fw, fixed[i]);
+            if ((rc = margin__wide_add(&pc->A, &sw)) != MARGIN_OK ||
+                (rc = margin__wide_add(&pc->B, &fw)) != MARGIN_OK)
+                return rc;
+        }
+    }
     return MARGIN_OK;
 }
 
-/* The sign of B*P - A (that of h at P) */
-static int sign_at(const margin__wide *A, const margin__wide *B, int64_t P, int *sign)
+/* A piece in 384 bits (from its 128-bit form when it has one) */
+static void piece_widen(piece *pc)
 {
-    margin__wide g = *B, na = *A;
+    if (!pc->fit)
+        return;
+    margin__wide_set(&pc->A, pc->a);
+    margin__wide_set(&pc->B, pc->b);
+    pc->fit = 0;
+}
+
+/* The sign of B*P - A (that of h at P) */
+static int sign_at(piece *pc, int64_t P, int *sign)
+{
+    margin__wide g, na;
+    margin__i128 bp, d;
     int rc;
+    if (pc->fit && !__builtin_mul_overflow(pc->b, (margin__i128)P, &bp) &&
+        !__builtin_sub_overflow(bp, pc->a, &d)) {
+        *sign = d > 0 ? 1 : d < 0 ? -1 : 0;
+        return MARGIN_OK;
+    }
+    piece_widen(pc);
+    g = pc->B;
+    na = pc->A;
     if ((rc = margin__wide_mul(&g, P)) != MARGIN_OK)
         return rc;
     na.neg = margin__wide_sign(&na) != 0 && !na.neg;
@@ -670,6 +715,28 @@ static int sign_at(const margin__wide *A, const margin__wide *B, int64_t P, int 
         return rc;
     *sign = margin__wide_sign(&g);
     return MARGIN_OK;
+}
+
+/* the signs of A and B */
+static void piece_signs(const piece *pc, int *sa, int *sb)
+{
+    if (pc->fit) {
+        *sa = pc->a > 0 ? 1 : pc->a < 0 ? -1 : 0;
+        *sb = pc->b > 0 ? 1 : pc->b < 0 ? -1 : 0;
+    } else {
+        *sa = margin__wide_sign(&pc->A);
+        *sb = margin__wide_sign(&pc->B);
+    }
+}
+
+/* A/B (B != 0) rounded as asked, as a price (wide_price()) */
+static int64_t piece_root(piece *pc, int rounding)
+{
+    margin__i128 q;
+    if (pc->fit && margin__div128(pc->a, pc->b, rounding, &q) == MARGIN_OK)
+        return q <= 0 ? 0 : q > INT64_MAX ? INT64_MAX : (int64_t)q;
+    piece_widen(pc);
+    return wide_price(&pc->A, &pc->B, rounding);
 }
 
 /* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
@@ -681,21 +748,20 @@ static int inv_cross_unsolve(const margin__market *m, const margin__leg *legs, i
     int64_t lo, hi, x;
     int rc, sg;
     for (;;) {
-        margin__wide A, B;
+        piece pc;
         int sa, sb;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &pc, &lo, &hi)) !=
                 MARGIN_OK ||
-            (rc = sign_at(&A, &B, P, &sg)) != MARGIN_OK)
+            (rc = sign_at(&pc, P, &sg)) != MARGIN_OK)
             return rc;
         if (sg > 0) { /* turned positive between the last piece and here */
             *out = P;
             return MARGIN_OK;
         }
-        sa = margin__wide_sign(&A);
-        sb = margin__wide_sign(&B);
+        piece_signs(&pc, &sa, &sb);
         if (dir < 0) { /* walking up: h rises with P when A > 0, positive past A/B */
             if (sa > 0 && sb > 0) {
-                x = wide_price(&A, &B, MARGIN_ROUND_CEIL);
+                x = piece_root(&pc, MARGIN_ROUND_CEIL);
                 if (x <= hi) {
                     *out = x < P ? P : x;
                     return MARGIN_OK;
@@ -708,7 +774,7 @@ static int inv_cross_unsolve(const margin__market *m, const margin__leg *legs, i
             P = hi + 1;
         } else { /* walking down: h rises as P falls when A < 0 */
             if (sa < 0 && sb < 0) {
-                x = wide_price(&A, &B, MARGIN_ROUND_FLOOR);
+                x = piece_root(&pc, MARGIN_ROUND_FLOOR);
                 if (x >= lo) {
                     *out = x > P ? P : x;
                     return MARGIN_OK;
@@ -730,11 +796,11 @@ int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, in
     int64_t P = start, lo, hi, x;
     int first = 1, rc, sg;
     for (;;) {
-        margin__wide A, B;
+        piece pc;
         int sa, sb;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi)) !=
+        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &pc, &lo, &hi)) !=
                 MARGIN_OK ||
-            (rc = sign_at(&A, &B, P, &sg)) != MARGIN_OK)
+            (rc = sign_at(&pc, P, &sg)) != MARGIN_OK)
             return rc;
         if (sg <= 0) {
             if (first) /* already past it: the root is the other way */
@@ -744,12 +810,11 @@ int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, in
             return MARGIN_OK;
         }
         first = 0;
-        sa = margin__wide_sign(&A);
-        sb = margin__wide_sign(&B);
+        piece_signs(&pc, &sa, &sb);
         /* on this piece H*h = B - A/P: h rises with P when A > 0; its root is A/B */
         if (dir < 0) {
             if (sa > 0 && sb > 0) { /* h falls as P falls: root below P, rounded up */
-                x = wide_price(&A, &B, MARGIN_ROUND_CEIL);
+                x = piece_root(&pc, MARGIN_ROUND_CEIL);
                 if (x >= lo) {
                     *out = x;
                     return MARGIN_OK;
@@ -762,7 +827,7 @@ int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, in
             P = lo - 1;
         } else {
             if (sa < 0 && sb < 0) { /* h falls as P rises: root above P, rounded down */
-                x = wide_price(&A, &B, MARGIN_ROUND_FLOOR);
+                x = piece_root(&pc, MARGIN_ROUND_FLOOR);
                 if (x <= hi) {
                     *out = x;
                     return MARGIN_OK;
