@@ -227,7 +227,7 @@ class Guide(unittest.TestCase):
                                             "a section without a calculation")
         inverse = dict(self.parts)["Inverse contracts"]
         self.assertIn("--inverse", inverse)
-        self.assertIn("Cross mode is linear-only for now", inverse)
+        self.assertIn("Cross mode works on inverse markets too", inverse)
 
     def test_examples_print_what_the_guide_shows(self) -> None:
         tool = margin_tool()
