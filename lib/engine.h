@@ -203,6 +203,8 @@ uint32_t margin__next_live(const margin_engine *e, uint32_t pi);
 
 /* list management (position.c) */
 void margin__link(margin_engine *e, uint32_t pi);
+/* its market's part alone: the market list, the market's and the engine's open counts */
+void margin__link_market(margin_engine *e, uint32_t pi);
 void margin__unlink(margin_engine *e, uint32_t pi);
 
 /* cross books (cross.c) */

@@ -786,45 +786,40 @@ static int book_at_price(const margin__market *m, const margin__leg *legs, int n
     return add128(*h, *B, h);
 }
 
+/* ---- the walk over the pieces of h (margin__cross_solve, and inverse.c's) ---- */
+
 /* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
- * positive: the root there, rounded as margin__cross_solve() rounds. */
-static int cross_unsolve(const margin__market *m, const margin__leg *legs, int n,
-                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
-                         int64_t P, int dir, int64_t *out)
+ * positive: the root there, rounded as walk_solve() rounds. */
+static int walk_unsolve(margin__walk *w, int64_t P, int dir, int64_t *out)
 {
     int64_t lo, hi;
-    int rc;
+    int rc, sign, has;
     for (;;) {
-        margin__i128 A, B, h, x;
-        if ((rc = book_at_price(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi, &h)) !=
-            MARGIN_OK)
+        margin__i128 x;
+        if ((rc = w->piece(w, P, &sign, &lo, &hi)) != MARGIN_OK)
             return rc;
-        if (h > 0) { /* turned positive between the last segment and here */
+        if (sign > 0) { /* turned positive between the last piece and here */
             *out = P;
             return MARGIN_OK;
         }
-        if (dir < 0) { /* walking up: h rises with P when A > 0 */
-            if (A > 0) {
-                if ((rc = margin__div128(-B, A, MARGIN_ROUND_CEIL, &x)) != MARGIN_OK)
-                    return rc;
-                if (x <= hi) {
-                    *out = x < P ? P : (int64_t)x;
-                    return MARGIN_OK;
-                }
+        if (dir < 0) { /* walking up: h rises with P, positive from its root */
+            if ((rc = w->root(w, 1, &has, &x)) != MARGIN_OK)
+                return rc;
+            if (has && x <= hi) {
+                *out = x < P ? P : (int64_t)x;
+                return MARGIN_OK;
             }
             if (hi == INT64_MAX) {
                 *out = INT64_MAX;
                 return MARGIN_OK;
             }
             P = hi + 1;
-        } else { /* walking down: h rises as P falls when A < 0 */
-            if (A < 0) {
-                if ((rc = margin__div128(-B, A, MARGIN_ROUND_FLOOR, &x)) != MARGIN_OK)
-                    return rc;
-                if (x >= lo) {
-                    *out = x > P ? P : (int64_t)x;
-                    return MARGIN_OK;
-                }
+        } else { /* walking down: h rises as P falls */
+            if ((rc = w->root(w, 0, &has, &x)) != MARGIN_OK)
+                return rc;
+            if (has && x >= lo) {
+                *out = x > P ? P : (int64_t)x;
+                return MARGIN_OK;
             }
             if (lo <= 1) {
                 *out = 0;
@@ -835,35 +830,29 @@ static int cross_unsolve(const margin__market *m, const margin__leg *legs, int n
     }
 }
 
-int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
-                        margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
-                        int64_t start, int dir, int64_t *out)
+static int walk_solve(margin__walk *w, int64_t start, int dir, int64_t *out)
 {
     int64_t P = start, lo, hi;
-    int first = 1, rc;
-    if (m->contract == MARGIN_CONTRACT_INVERSE)
-        return margin__inv_cross_solve(m, legs, n, k, mmo, level, with_mm, start, dir, out);
+    int first = 1, rc, sign, has;
     for (;;) {
-        margin__i128 A, B, h, x;
-        if ((rc = book_at_price(m, legs, n, k, mmo, level, with_mm, P, &A, &B, &lo, &hi, &h)) !=
-            MARGIN_OK)
+        margin__i128 x;
+        if ((rc = w->piece(w, P, &sign, &lo, &hi)) != MARGIN_OK)
             return rc;
-        if (h <= 0) {
+        if (sign <= 0) {
             if (first) /* already past it: the root is the other way */
-                return cross_unsolve(m, legs, n, k, mmo, level, with_mm, P, dir, out);
-            /* h crossed zero between the last segment's end and here */
+                return walk_unsolve(w, P, dir, out);
+            /* h crossed zero between the last piece's end and here */
             *out = dir < 0 ? P + 1 : P - 1;
             return MARGIN_OK;
         }
         first = 0;
         if (dir < 0) {
-            if (A > 0) { /* h falls as P falls: root below P */
-                if ((rc = margin__div128(-B, A, MARGIN_ROUND_CEIL, &x)) != MARGIN_OK)
-                    return rc;
-                if (x >= lo) {
-                    *out = x > 0 ? (int64_t)x : 0;
-                    return MARGIN_OK;
-                }
+            /* h falls as P falls (rises with P): its root below P, rounded up */
+            if ((rc = w->root(w, 1, &has, &x)) != MARGIN_OK)
+                return rc;
+            if (has && x >= lo) {
+                *out = x > 0 ? (int64_t)x : 0;
+                return MARGIN_OK;
             }
             if (lo <= 1) {
                 *out = 0;
@@ -871,13 +860,12 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
             }
             P = lo - 1;
         } else {
-            if (A < 0) { /* h falls as P rises: root above P */
-                if ((rc = margin__div128(-B, A, MARGIN_ROUND_FLOOR, &x)) != MARGIN_OK)
-                    return rc;
-                if (x <= hi) {
-                    *out = (int64_t)x;
-                    return MARGIN_OK;
-                }
+            /* h falls as P rises: its root above P, rounded down */
+            if ((rc = w->root(w, 0, &has, &x)) != MARGIN_OK)
+                return rc;
+            if (has && x <= hi) {
+                *out = (int64_t)x;
+                return MARGIN_OK;
             }
             if (hi == INT64_MAX) {
                 *out = 0;
@@ -886,6 +874,60 @@ int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
             P = hi + 1;
         }
     }
+}
+
+int margin__walk_book(margin__walk *w, const margin__market *m, const margin__leg *legs, int n,
+                      margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                      int64_t start, int dir, int64_t *out)
+{
+    w->m = m;
+    w->legs = legs;
+    w->n = n;
+    w->k = k;
+    w->mmo = mmo;
+    w->level = level;
+    w->with_mm = with_mm;
+    return walk_solve(w, start, dir, out);
+}
+
+/* A linear book's walk: h(P) = A*P + B on each piece */
+typedef struct {
+    margin__walk w;
+    margin__i128 A, B;
+} lin_walk;
+
+static int lin_piece(margin__walk *w, int64_t P, int *sign, int64_t *lo, int64_t *hi)
+{
+    lin_walk *c = (lin_walk *)w;
+    margin__i128 h = 0;
+    int rc = book_at_price(w->m, w->legs, w->n, w->k, w->mmo, w->level, w->with_mm, P, &c->A,
+                           &c->B, lo, hi, &h);
+    *sign = h > 0 ? 1 : h < 0 ? -1 : 0;
+    return rc;
+}
+
+/* rising: h rises with P (A > 0), its root -B/A rounded up; else h falls with P (A < 0),
+ * the root rounded down */
+static int lin_root(margin__walk *w, int rising, int *has, margin__i128 *x)
+{
+    lin_walk *c = (lin_walk *)w;
+    *has = rising ? c->A > 0 : c->A < 0;
+    if (!*has)
+        return MARGIN_OK;
+    return margin__div128(-c->B, c->A, rising ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR, x);
+}
+
+int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
+                        margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                        int64_t start, int dir, int64_t *out)
+{
+    lin_walk c;
+    if (m->contract == MARGIN_CONTRACT_INVERSE)
+        return margin__inv_cross_solve(m, legs, n, k, mmo, level, with_mm, start, dir, out);
+    memset(&c, 0, sizeof c);
+    c.w.piece = lin_piece;
+    c.w.root = lin_root;
+    return margin__walk_book(&c.w, m, legs, n, k, mmo, level, with_mm, start, dir, out);
 }
 
 /* floor(b / s) as a price distance, saturated; b >= 0, s > 0 */

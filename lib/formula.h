@@ -121,6 +121,24 @@ int margin__cross_mm(const margin__market *m, const margin__leg *l, int64_t pric
 int margin__cross_solve(const margin__market *m, const margin__leg *legs, int n,
                         margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
                         int64_t start, int dir, int64_t *out);
+/* The walk margin__cross_solve() does, over pieces a book supplies: piece() gives the sign
+ * of h at P and the piece [lo, hi] holding it; root() then says whether h rises with P
+ * (rising = 1) or falls with it (rising = 0) on that piece, and its zero there, rounded up
+ * when rising, down when falling (inverse.c walks its books in 1/P with it). */
+typedef struct margin__walk {
+    int (*piece)(struct margin__walk *w, int64_t P, int *sign, int64_t *lo, int64_t *hi);
+    int (*root)(struct margin__walk *w, int rising, int *has, margin__i128 *x);
+    /* the book: margin__cross_solve()'s arguments */
+    const margin__market *m;
+    const margin__leg *legs;
+    int n, with_mm;
+    margin__i128 k, mmo;
+    int64_t level;
+} margin__walk;
+/* margin__cross_solve()'s search on w, whose piece and root are set, for its arguments */
+int margin__walk_book(margin__walk *w, const margin__market *m, const margin__leg *legs, int n,
+                      margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
+                      int64_t start, int dir, int64_t *out);
 /* Trigger keys of a market's legs around the mark p0 (fires when mark <= *down or mark >=
  * *up): within them no condition can change, each moving h by less than its budget
  * (slopes bounded by p0's tiers; above p0 the band ends at the legs' next tier

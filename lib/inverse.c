@@ -13,6 +13,8 @@
  *   fee      r*N/P                    n*G*r / (P*H*10^8)                      up
  * The bounds beside each product say why it fits. */
 
+#include <string.h>
+
 #include "formula.h"
 #include "wide.h"
 
@@ -739,107 +741,43 @@ static int64_t piece_root(piece *pc, int rounding)
     return wide_price(&pc->A, &pc->B, rounding);
 }
 
-/* From a price where h <= 0, walk the other way (up for dir < 0) to where h turns
- * positive, as margin__cross_solve() does on a linear market. */
-static int inv_cross_unsolve(const margin__market *m, const margin__leg *legs, int n,
-                             margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
-                             int64_t P, int dir, int64_t *out)
+/* An inverse book's walk (margin__walk_book()): H*h = B - A/P on each piece, so h rises
+ * with P when A > 0, and its zero A/B is a price when A and B have one sign */
+typedef struct {
+    margin__walk w;
+    piece pc;
+} inv_walk;
+
+static int inv_piece(margin__walk *w, int64_t P, int *sign, int64_t *lo, int64_t *hi)
 {
-    int64_t lo, hi, x;
-    int rc, sg;
-    for (;;) {
-        piece pc;
-        int sa, sb;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &pc, &lo, &hi)) !=
-                MARGIN_OK ||
-            (rc = sign_at(&pc, P, &sg)) != MARGIN_OK)
-            return rc;
-        if (sg > 0) { /* turned positive between the last piece and here */
-            *out = P;
-            return MARGIN_OK;
-        }
-        piece_signs(&pc, &sa, &sb);
-        if (dir < 0) { /* walking up: h rises with P when A > 0, positive past A/B */
-            if (sa > 0 && sb > 0) {
-                x = piece_root(&pc, MARGIN_ROUND_CEIL);
-                if (x <= hi) {
-                    *out = x < P ? P : x;
-                    return MARGIN_OK;
-                }
-            }
-            if (hi == INT64_MAX) {
-                *out = INT64_MAX;
-                return MARGIN_OK;
-            }
-            P = hi + 1;
-        } else { /* walking down: h rises as P falls when A < 0 */
-            if (sa < 0 && sb < 0) {
-                x = piece_root(&pc, MARGIN_ROUND_FLOOR);
-                if (x >= lo) {
-                    *out = x > P ? P : x;
-                    return MARGIN_OK;
-                }
-            }
-            if (lo <= 1) {
-                *out = 0;
-                return MARGIN_OK;
-            }
-            P = lo - 1;
-        }
-    }
+    inv_walk *c = (inv_walk *)w;
+    int rc = book_piece(w->m, w->legs, w->n, w->k, w->mmo, w->level, w->with_mm, P, &c->pc, lo,
+                        hi);
+    if (rc != MARGIN_OK)
+        return rc;
+    return sign_at(&c->pc, P, sign);
+}
+
+static int inv_root(margin__walk *w, int rising, int *has, margin__i128 *x)
+{
+    inv_walk *c = (inv_walk *)w;
+    int sa, sb;
+    piece_signs(&c->pc, &sa, &sb);
+    *has = rising ? sa > 0 && sb > 0 : sa < 0 && sb < 0;
+    if (*has)
+        *x = piece_root(&c->pc, rising ? MARGIN_ROUND_CEIL : MARGIN_ROUND_FLOOR);
+    return MARGIN_OK;
 }
 
 int margin__inv_cross_solve(const margin__market *m, const margin__leg *legs, int n,
                             margin__i128 k, margin__i128 mmo, int64_t level, int with_mm,
                             int64_t start, int dir, int64_t *out)
 {
-    int64_t P = start, lo, hi, x;
-    int first = 1, rc, sg;
-    for (;;) {
-        piece pc;
-        int sa, sb;
-        if ((rc = book_piece(m, legs, n, k, mmo, level, with_mm, P, &pc, &lo, &hi)) !=
-                MARGIN_OK ||
-            (rc = sign_at(&pc, P, &sg)) != MARGIN_OK)
-            return rc;
-        if (sg <= 0) {
-            if (first) /* already past it: the root is the other way */
-                return inv_cross_unsolve(m, legs, n, k, mmo, level, with_mm, P, dir, out);
-            /* h crossed zero between the last piece's end and here */
-            *out = dir < 0 ? P + 1 : P - 1;
-            return MARGIN_OK;
-        }
-        first = 0;
-        piece_signs(&pc, &sa, &sb);
-        /* on this piece H*h = B - A/P: h rises with P when A > 0; its root is A/B */
-        if (dir < 0) {
-            if (sa > 0 && sb > 0) { /* h falls as P falls: root below P, rounded up */
-                x = piece_root(&pc, MARGIN_ROUND_CEIL);
-                if (x >= lo) {
-                    *out = x;
-                    return MARGIN_OK;
-                }
-            }
-            if (lo <= 1) {
-                *out = 0;
-                return MARGIN_OK;
-            }
-            P = lo - 1;
-        } else {
-            if (sa < 0 && sb < 0) { /* h falls as P rises: root above P, rounded down */
-                x = piece_root(&pc, MARGIN_ROUND_FLOOR);
-                if (x <= hi) {
-                    *out = x;
-                    return MARGIN_OK;
-                }
-            }
-            if (hi == INT64_MAX) {
-                *out = 0;
-                return MARGIN_OK;
-            }
-            P = hi + 1;
-        }
-    }
+    inv_walk c;
+    memset(&c, 0, sizeof c);
+    c.w.piece = inv_piece;
+    c.w.root = inv_root;
+    return margin__walk_book(&c.w, m, legs, n, k, mmo, level, with_mm, start, dir, out);
 }
 
 /* ceil(p0*D / (D + b*p0)): the lowest price whose x = 1/P is at most 1/p0 + b/D (D > 0) */

@@ -1158,11 +1158,10 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void margin__link(margin_engine *e, uint32_t pi)
+void margin__link_market(margin_engine *e, uint32_t pi)
 {
     margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
-    margin__account *a = &e->accounts[p->account];
     /* market list, kept in id order (positions are created in id order) */
     p->mnext = MARGIN__NONE;
     p->mprev = m->tail;
@@ -1171,6 +1170,16 @@ void margin__link(margin_engine *e, uint32_t pi)
     else
         m->head = pi;
     m->tail = pi;
+    m->open_count++;
+    m->used = 1;
+    e->open_positions++;
+}
+
+void margin__link(margin_engine *e, uint32_t pi)
+{
+    margin__position *p = &MARGIN__POS(e, pi);
+    margin__account *a = &e->accounts[p->account];
+    margin__link_market(e, pi);
     p->anext = MARGIN__NONE;
     p->aprev = a->tail;
     if (a->tail != MARGIN__NONE)
@@ -1178,11 +1187,8 @@ void margin__link(margin_engine *e, uint32_t pi)
     else
         a->head = pi;
     a->tail = pi;
-    m->open_count++;
-    m->used = 1;
     a->open_count++;
     a->ncross += p->cross;
-    e->open_positions++;
 }
 
 void margin__unlink(margin_engine *e, uint32_t pi)

@@ -1294,7 +1294,6 @@ static int rebuild(reader *r, margin_engine *t, const keyset *keys)
      * (the account's scratch entry is prefetched AHEAD positions on) */
     for (i = next_live_open(t, 0); rc == MARGIN_OK && i < t->npos; i = next_live_open(t, i + 1)) {
         margin__position *p = &MARGIN__POS(t, i);
-        margin__market *m = &t->markets[p->market];
         uint32_t ai = p->account;
         int cross;
         if (i + AHEAD < t->npos && t->chunks[(i + AHEAD) >> MARGIN__CHUNK_BITS] != NULL &&
@@ -1309,16 +1308,7 @@ static int rebuild(reader *r, margin_engine *t, const keyset *keys)
                      i);
             break;
         }
-        p->mnext = MARGIN__NONE;
-        p->mprev = m->tail;
-        if (m->tail != MARGIN__NONE)
-            MARGIN__POS(t, m->tail).mnext = i;
-        else
-            m->head = i;
-        m->tail = i;
-        m->open_count++;
-        m->used = 1;
-        t->open_positions++;
+        margin__link_market(t, i);
         p->aprev = s[ai].tail;
         s[ai].tail = i;
         /* margins are >= 0 (checked when read): a sum past INT64_MAX sticks at UINT64_MAX,
