@@ -838,8 +838,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case 3: /* a mark, or a candle around it (issue 13), on either path */
                 if (s2 & 1) {
                     /* saturating: the prices may be anywhere, the call checks them */
-                    int64_t w1 = (int64_t)(v2 % 4096) * F.tick, w2 = (int64_t)((v2 >> 12) % 4096) * F.tick;
-                    int64_t cl, hi, lo;
+                    int64_t w1, w2, cl, hi, lo;
+                    if (__builtin_mul_overflow((int64_t)(v2 % 4096), F.tick, &w1))
+                        w1 = INT64_MAX;
+                    if (__builtin_mul_overflow((int64_t)((v2 >> 12) % 4096), F.tick, &w2))
+                        w2 = INT64_MAX;
                     if (__builtin_add_overflow(price, (s2 & 2) ? w1 / 2 : -(w1 / 2), &cl))
                         cl = price;
                     if (__builtin_add_overflow(price > cl ? price : cl, w2, &hi))
