@@ -190,25 +190,27 @@ void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi)
 
 /* ------------------------------------------------------------------ keys */
 
-/* The price of margin-call level i of a position (0: none, for a long). */
-static int level_price(const margin_engine *e, const margin__market *m, const margin__position *p,
-                       uint32_t i, int64_t *out)
-{
-    return margin__threshold(m, p->side, p->qty, p->entry, p->margin, e->levels[i], out);
-}
-
-/* The prices of every level (kp) and, for the fired ones, where they re-arm (kr): the
- * price of level - band; with no band the level's own price; when level - band <= 0 a
- * price the mark never passes (long INT64_MAX, short 0), so the level stays fired. */
+/* The prices of every level (kp: 0 for none, for a long) and, for the fired ones, where
+ * they re-arm (kr): the price of level - band; with no band the level's own price; when
+ * level - band <= 0 a price the mark never passes (long INT64_MAX, short 0), so the level
+ * stays fired. With liq not NULL, also the liquidation price (level 1). The levels' prices
+ * come from one margin__thresholds() call, which computes what they share once. */
 static int level_prices(const margin_engine *e, const margin__market *m,
-                        const margin__position *p, uint8_t fired, int64_t *kp, int64_t *kr)
+                        const margin__position *p, uint8_t fired, int64_t *liq, int64_t *kp,
+                        int64_t *kr)
 {
-    uint32_t i;
+    int64_t lv[1 + MARGIN__MAX_LEVELS], pr[1 + MARGIN__MAX_LEVELS];
+    uint32_t i, o = liq != NULL;
     int rc;
+    lv[0] = MARGIN__ONE;
+    memcpy(lv + o, e->levels, e->nlevels * sizeof lv[0]);
+    if ((rc = margin__thresholds(m, p->side, p->qty, p->entry, p->margin, lv, o + e->nlevels,
+                                 pr)) != MARGIN_OK)
+        return rc;
+    if (liq != NULL)
+        *liq = pr[0];
     for (i = 0; i < e->nlevels; i++) {
-        if ((rc = level_price(e, m, p, i, &kp[i])) != MARGIN_OK)
-            return rc;
-        kr[i] = kp[i];
+        kp[i] = kr[i] = pr[o + i];
         if (e->band == 0 || !(fired & (1u << i)))
             continue;
         if (e->levels[i] <= e->band)
@@ -282,7 +284,7 @@ int margin__position_keys(const margin_engine *e, const margin__market *m,
                           const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
 {
     int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
-    int rc = level_prices(e, m, p, fired, kp, kr);
+    int rc = level_prices(e, m, p, fired, NULL, kp, kr);
     if (rc != MARGIN_OK)
         return rc;
     keys_from(p, fired, kp, kr, e->nlevels, down, up);
@@ -295,33 +297,16 @@ int margin__reindex(margin_engine *e, uint32_t pi)
 {
     margin__position *p = &MARGIN__POS(e, pi);
     margin__market *m = &e->markets[p->market];
-    int64_t d, u, liq;
+    int64_t d, u, liq, kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int rc;
     if (p->cross) {
         margin__cross_rekey(e, p->account);
         return MARGIN_OK;
     }
-    if (p->mc_fired == 0) {
-        /* no level fired (no re-arm prices): the liquidation price and every level's in
-         * one call, which computes what they share once; on an error, the steps below
-         * find it and leave what they leave */
-        int64_t lv[1 + MARGIN__MAX_LEVELS], kp[1 + MARGIN__MAX_LEVELS];
-        lv[0] = MARGIN__ONE;
-        memcpy(lv + 1, e->levels, e->nlevels * sizeof lv[0]);
-        if (margin__thresholds(m, p->side, p->qty, p->entry, p->margin, lv, 1 + e->nlevels,
-                               kp) == MARGIN_OK) {
-            p->liq = kp[0];
-            keys_from(p, 0, kp + 1, kp + 1, e->nlevels, &d, &u);
-            margin__index_set(e, m, pi, d, u);
-            return MARGIN_OK;
-        }
-    }
-    rc = margin__threshold(m, p->side, p->qty, p->entry, p->margin, MARGIN__ONE, &liq);
-    if (rc != MARGIN_OK)
+    if ((rc = level_prices(e, m, p, p->mc_fired, &liq, kp, kr)) != MARGIN_OK)
         return rc;
     p->liq = liq;
-    if ((rc = margin__position_keys(e, m, p, p->mc_fired, &d, &u)) != MARGIN_OK)
-        return rc;
+    keys_from(p, p->mc_fired, kp, kr, e->nlevels, &d, &u);
     margin__index_set(e, m, pi, d, u);
     return MARGIN_OK;
 }
@@ -431,7 +416,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
         return margin__close_compute(e, p, o->price, m->taker, 0, &o->close);
     }
     if (pk == NULL) {
-        if ((rc = level_prices(e, m, p, p->mc_fired, kp, kr)) != MARGIN_OK)
+        if ((rc = level_prices(e, m, p, p->mc_fired, NULL, kp, kr)) != MARGIN_OK)
             return rc;
         pk = kp;
         rk = kr;
@@ -454,7 +439,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
         return rc;
     /* the new mask's keys: newly fired levels re-arm at level - band */
     if (e->band != 0 && o->newly) {
-        if ((rc = level_prices(e, m, p, o->mask, kp, kr)) != MARGIN_OK)
+        if ((rc = level_prices(e, m, p, o->mask, NULL, kp, kr)) != MARGIN_OK)
             return rc;
         pk = kp;
         rk = kr;
@@ -978,10 +963,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
             fo[n].flow = -t.margin; /* a position never pays more than its margin */
         if (__builtin_add_overflow(t.margin, fo[n].flow, &t.margin))
             return funding_fail(e, m, MARGIN_EOVERFLOW, pi);
-        if ((rc = margin__threshold(m, t.side, t.qty, t.entry, t.margin, MARGIN__ONE, &t.liq)) !=
-                MARGIN_OK ||
-            (rc = margin__position_envelope(e, m, &t)) != MARGIN_OK ||
-            (rc = level_prices(e, m, &t, t.mc_fired, kp, kr)) != MARGIN_OK)
+        if ((rc = margin__position_envelope(e, m, &t)) != MARGIN_OK ||
+            (rc = level_prices(e, m, &t, t.mc_fired, &t.liq, kp, kr)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
         keys_from(&t, t.mc_fired, kp, kr, e->nlevels, &fo[n].down, &fo[n].up);
         fo[n].margin = t.margin;
