@@ -94,32 +94,17 @@ int margin__inv_value(const margin__market *m, int64_t qty, int64_t price, int r
     return ratio64(n_of(m, qty), g_of(m), price, h_of(m), rounding, out);
 }
 
-/* floor(N/P) in money, saturated at INT64_MAX (a tier's floor is below it). The usual
- * sizes (n*G and P*H below 2^128, P*H below 2^64, the quotient below 2^64) take one
- * hardware division; the rest goes through margin__inv_value(). */
+/* floor(N/P) in money, saturated at INT64_MAX (a tier's floor is below it). When n*G and
+ * P*H fit in 128 bits (the usual sizes) one margin__div128(), a hardware division when the
+ * divisor and the quotient fit 64 bits; the rest goes through margin__inv_value(). */
 static int64_t value_floor(const margin__market *m, int64_t qty, int64_t price)
 {
-    margin__i128 n = n_of(m, qty);
-    margin__u128 num, den;
+    margin__i128 num, den, q;
     int64_t v;
-    if (n > 0 && price > 0 &&
-        !__builtin_mul_overflow((margin__u128)n, (margin__u128)g_of(m), &num) &&
-        !__builtin_mul_overflow((margin__u128)price, (margin__u128)h_of(m), &den) &&
-        den >> 64 == 0) {
-        uint64_t d = (uint64_t)den, q;
-        if ((uint64_t)(num >> 64) >= d)
-            return INT64_MAX; /* the quotient is at least 2^64 */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-        {
-            uint64_t r;
-            __asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)num), "d"((uint64_t)(num >> 64)),
-                    "rm"(d));
-        }
-#else
-        q = (uint64_t)(num / d);
-#endif
-        return q > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)q;
-    }
+    if (price > 0 && !__builtin_mul_overflow(n_of(m, qty), g_of(m), &num) &&
+        !__builtin_mul_overflow((margin__i128)price, h_of(m), &den) &&
+        margin__div128(num, den, MARGIN_ROUND_FLOOR, &q) == MARGIN_OK)
+        return q > INT64_MAX ? INT64_MAX : (int64_t)q;
     if (margin__inv_value(m, qty, price, MARGIN_ROUND_FLOOR, &v) != MARGIN_OK)
         return INT64_MAX;
     return v;
@@ -546,6 +531,27 @@ static int64_t wide_price(const margin__wide *a, const margin__wide *b, int roun
     return q > INT64_MAX ? INT64_MAX : (int64_t)q;
 }
 
+/* The prices where a value C/(P*H) lies in tier k: (C/(H*floor_k+1), C/(H*floor_k)], as
+ * [*lo, *hi] (1 and INT64_MAX at the open ends; *hi only with want_hi) */
+static int tier_prices(const margin__market *m, margin__i128 c, int k, int want_hi, int64_t *lo,
+                       int64_t *hi)
+{
+    margin__i128 t, h = h_of(m);
+    *lo = 1;
+    *hi = INT64_MAX;
+    if (k + 1 < (int)m->ntiers) {
+        if (margin__muldiv2(c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        *lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
+    }
+    if (want_hi && m->tiers[k].floor > 0) {
+        if (margin__muldiv2(c, 1, h, m->tiers[k].floor, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
+            return MARGIN_EOVERFLOW;
+        *hi = t > INT64_MAX ? INT64_MAX : (int64_t)t;
+    }
+    return MARGIN_OK;
+}
+
 /* One leg's C = n*G and, at price P (mark basis), the prices [lo, hi] around P where it
  * keeps its tier and its clamp, its slope C*r (0 clamped) and its fixed part 10^8*H*cum
  * (0 clamped), for H*h = B - A/P. Entry basis: the whole price range, slope C*f, fixed
@@ -574,19 +580,8 @@ static int leg_piece(const margin__market *m, const margin__leg *l, int64_t P, m
     }
     k = margin__inv_tier(m, l->qty, P);
     tk = &m->tiers[k];
-    /* the tier: value C/(P*H) in [floor_k, floor_k+1), so P in (C/(H*floor_k+1),
-     * C/(H*floor_k)] */
-    if (k + 1 < (int)m->ntiers) {
-        if (margin__muldiv2(*c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) !=
-            MARGIN_OK)
-            return MARGIN_EOVERFLOW;
-        *lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
-    }
-    if (tk->floor > 0) {
-        if (margin__muldiv2(*c, 1, h, tk->floor, MARGIN_ROUND_FLOOR, &t) != MARGIN_OK)
-            return MARGIN_EOVERFLOW;
-        *hi = t > INT64_MAX ? INT64_MAX : (int64_t)t;
-    }
+    if (tier_prices(m, *c, k, 1, lo, hi) != MARGIN_OK)
+        return MARGIN_EOVERFLOW;
     if (__builtin_mul_overflow(*c, (margin__i128)(tk->mmr + m->close_fee), slope) ||
         __builtin_mul_overflow((margin__i128)tk->cum * ONE, h, fixed))
         return MARGIN_EOVERFLOW;
@@ -805,14 +800,6 @@ static int64_t band_high(int64_t p0, const margin__wide *D, const margin__wide *
     return wide_price(&num, &den, MARGIN_ROUND_FLOOR);
 }
 
-/* margin__cross_band() on an inverse market. In x = 1/P, H*h moves by -L*S - dMM per
- * unit of x (S = sum(s*C)), where the legs' maintenance term 10^8*H*MM moves by 0 to
- * sl = sum(C*r) per unit (r of each leg's tier at p0; clamped legs less) while every leg
- * keeps its tier. A condition that must stay > 0 with budget b lets x rise by
- * b*H/(L*S + sl) and fall by b*H/(-L*S); one that must stay <= 0 the other way round.
- * Rising x (a falling price) ends at the legs' next tier (larger values, steeper slopes);
- * falling x at their tier's floor too unless m->mm_convex (then the maintenance margin
- * falls by at most sl per unit as x falls, whatever the tiers below). */
 /* band_low() and band_high() in 128 bits when D, b*p0 and their sum fit (the usual
  * sizes): one 192-by-128-bit division; -1 when they do not fit */
 static int64_t band_low128(int64_t p0, margin__i128 D, margin__i128 b)
@@ -837,57 +824,47 @@ static int64_t band_high128(int64_t p0, margin__i128 D, margin__i128 b)
     return q > INT64_MAX ? INT64_MAX : (int64_t)q;
 }
 
+/* margin__cross_band() on an inverse market. In x = 1/P, H*h moves by -L*S - dMM per
+ * unit of x (S = sum(s*C)), where the legs' maintenance term 10^8*H*MM moves by 0 to
+ * sl = sum(C*r) per unit (r of each leg's tier at p0; clamped legs less) while every leg
+ * keeps its tier. A condition that must stay > 0 with budget b lets x rise by
+ * b*H/(L*S + sl) and fall by b*H/(-L*S); one that must stay <= 0 the other way round.
+ * Rising x (a falling price) ends at the legs' next tier (larger values, steeper slopes);
+ * falling x at their tier's floor too unless m->mm_convex (then the maintenance margin
+ * falls by at most sl per unit as x falls, whatever the tiers below). */
 void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, int n, int64_t p0,
                             const margin__cond *conds, int nc, int64_t *down, int64_t *up)
 {
     margin__wide S, sl;
-    margin__i128 h = h_of(m), S1 = 0, sl1 = 0;
+    margin__i128 h = h_of(m), S1 = 0, sl1 = 0, c[MARGIN__MAX_LEGS], slope[MARGIN__MAX_LEGS];
     int64_t lo = 1, hi = INT64_MAX, safe_lo = 1, safe_hi = INT64_MAX;
-    int i, fit = 1; /* S1 and sl1 hold S and sl */
-    if (nc > 3 || p0 <= 0)
+    int i, fit = 1, wide = 0; /* S1 and sl1 hold S and sl; S and sl are built when needed */
+    if (nc > 3 || p0 <= 0 || n > MARGIN__MAX_LEGS)
         goto any;
-    margin__wide_set(&S, 0);
-    margin__wide_set(&sl, 0);
     for (i = 0; i < n; i++) {
-        margin__i128 c, slope, t;
-        if (__builtin_mul_overflow(n_of(m, legs[i].qty), g_of(m), &c) ||
-            wide_addmul(&S, c, legs[i].side) != MARGIN_OK)
+        if (__builtin_mul_overflow(n_of(m, legs[i].qty), g_of(m), &c[i]))
             goto any;
-        fit = fit && !__builtin_add_overflow(S1, legs[i].side > 0 ? c : -c, &S1);
         if (m->mm_basis != MARGIN_MM_BASIS_ENTRY) {
-            /* the slope of the tier, clamped or not (the clamp only lowers it) */
+            /* the slope of the tier, clamped or not (the clamp only lowers it), and the
+             * tier's prices (not the clamp's: the bound holds across it) */
             int k = margin__inv_tier(m, legs[i].qty, p0);
-            if (__builtin_mul_overflow(c, (margin__i128)(m->tiers[k].mmr + m->close_fee),
-                                       &slope))
+            int64_t l, u;
+            if (__builtin_mul_overflow(c[i], (margin__i128)(m->tiers[k].mmr + m->close_fee),
+                                       &slope[i]) ||
+                tier_prices(m, c[i], k, !m->mm_convex, &l, &u) != MARGIN_OK)
                 goto any;
-            /* the tier's prices (not the clamp's: the bound above holds across it) */
-            if (k + 1 < (int)m->ntiers) {
-                if (margin__muldiv2(c, 1, h, m->tiers[k + 1].floor, MARGIN_ROUND_FLOOR, &t) !=
-                    MARGIN_OK)
-                    goto any;
-                if (t + 1 > lo)
-                    lo = t + 1 > INT64_MAX ? INT64_MAX : (int64_t)(t + 1);
-            }
-            if (!m->mm_convex && m->tiers[k].floor > 0) {
-                if (margin__muldiv2(c, 1, h, m->tiers[k].floor, MARGIN_ROUND_FLOOR, &t) !=
-                    MARGIN_OK)
-                    goto any;
-                if (t < hi)
-                    hi = (int64_t)t;
-            }
-        } else if (__builtin_mul_overflow(c, (margin__i128)m->close_fee, &slope)) {
+            if (l > lo)
+                lo = l;
+            if (u < hi)
+                hi = u;
+        } else if (__builtin_mul_overflow(c[i], (margin__i128)m->close_fee, &slope[i])) {
             goto any; /* entry basis: only the fee to close moves, f*N/P */
         }
-        {
-            margin__wide sw;
-            margin__wide_set(&sw, slope);
-            if (margin__wide_add(&sl, &sw) != MARGIN_OK)
-                goto any;
-        }
-        fit = fit && !__builtin_add_overflow(sl1, slope, &sl1);
+        fit = fit && !__builtin_add_overflow(S1, legs[i].side > 0 ? c[i] : -c[i], &S1) &&
+              !__builtin_add_overflow(sl1, slope[i], &sl1);
     }
     for (i = 0; i < nc; i++) {
-        margin__wide ls = S, ls_sl, neg_ls, b;
+        margin__wide ls, ls_sl, neg_ls, b;
         const margin__wide *dinc, *ddec;
         margin__i128 b1, ls1, lsl1;
         int64_t v, vlo = -1, vhi = -1;
@@ -906,6 +883,20 @@ void margin__inv_cross_band(const margin__market *m, const margin__leg *legs, in
                 safe_hi = vhi;
             continue;
         }
+        if (!wide) { /* the sums in 384 bits */
+            int j;
+            margin__wide_set(&S, 0);
+            margin__wide_set(&sl, 0);
+            for (j = 0; j < n; j++) {
+                margin__wide sw;
+                margin__wide_set(&sw, slope[j]);
+                if (wide_addmul(&S, c[j], legs[j].side) != MARGIN_OK ||
+                    margin__wide_add(&sl, &sw) != MARGIN_OK)
+                    goto any;
+            }
+            wide = 1;
+        }
+        ls = S;
         margin__wide_set(&b, conds[i].budget);
         if (margin__wide_mul(&b, h) != MARGIN_OK || margin__wide_mul(&ls, conds[i].level) != MARGIN_OK)
             goto any;
