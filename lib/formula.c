@@ -208,16 +208,6 @@ static int bp_of(const margin__market *m, int side, int64_t qty, int64_t entry, 
     return margin__narrow(r, out);
 }
 
-/* Price at which MM = level * balance; level at scale 8 (1.0 gives the liquidation price).
- * Rounded long up, short down; 0 for a long when <= 0.
- *
- * Both bases are computed as a distance from the entry price, so that the intermediates
- * stay the size of the position's value and margin (times 10^(w+8)), never their sum:
- *  - entry basis (MM_e fixed): P = E - s*T, T = (L*M - MM_e) / (L*Q), T rounded down
- *    (which rounds P up for a long and down for a short);
- *  - mark basis, tier k (MM = Q*P*r - cum, r = mmr + f): P = E + d,
- *    d = (Q*E*r - cum - L*M) / (Q*(s*L - r)), d rounded long up, short down; the tier is
- *    the one holding Q*P (searched from the entry's tier outward). */
 /* What the thresholds of one position at several levels share: Q*E and M at scale w,
  * and the tier holding Q*E (mark basis). */
 typedef struct {
@@ -236,7 +226,16 @@ static int thr_base_of(const margin__market *m, int64_t qty, int64_t entry, int6
     return MARGIN_OK;
 }
 
-/* margin__threshold() of a linear market from its shared part b */
+/* Price at which MM = level * balance; level at scale 8 (1.0 gives the liquidation price).
+ * Rounded long up, short down; 0 for a long when <= 0.
+ *
+ * Both bases are computed as a distance from the entry price, so that the intermediates
+ * stay the size of the position's value and margin (times 10^(w+8)), never their sum:
+ *  - entry basis (MM_e fixed): P = E - s*T, T = (L*M - MM_e) / (L*Q), T rounded down
+ *    (which rounds P up for a long and down for a short);
+ *  - mark basis, tier k (MM = Q*P*r - cum, r = mmr + f): P = E + d,
+ *    d = (Q*E*r - cum - L*M) / (Q*(s*L - r)), d rounded long up, short down; the tier is
+ *    the one holding Q*P (searched from the entry's tier outward). */
 static int threshold_at(const margin__market *m, const thr_base *b, int side, int64_t qty,
                         int64_t entry, int64_t margin, int64_t level, int64_t *out)
 {
@@ -325,13 +324,7 @@ static int threshold_at(const margin__market *m, const thr_base *b, int side, in
 int margin__threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
                       int64_t margin, int64_t level, int64_t *out)
 {
-    thr_base b;
-    int rc;
-    if (m->contract == MARGIN_CONTRACT_INVERSE)
-        return margin__inv_threshold(m, side, qty, entry, margin, level, out);
-    if ((rc = thr_base_of(m, qty, entry, margin, &b)) != MARGIN_OK)
-        return rc;
-    return threshold_at(m, &b, side, qty, entry, margin, level, out);
+    return margin__thresholds(m, side, qty, entry, margin, &level, 1, out);
 }
 
 int margin__thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,

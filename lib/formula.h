@@ -89,8 +89,6 @@ int margin__inv_mm_at(const margin__market *m, const margin__position *p, int64_
                       int64_t *mm, int *tier);
 int margin__inv_bankruptcy(const margin__market *m, int side, int64_t qty, int64_t entry,
                            int64_t margin, int64_t *out);
-int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
-                          int64_t margin, int64_t level, int64_t *out);
 int margin__inv_thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
                            int64_t margin, const int64_t *levels, uint32_t n, int64_t *out);
 int margin__inv_margin_floor(const margin__market *m, const margin__position *p, int64_t *out);

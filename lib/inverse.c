@@ -288,13 +288,6 @@ static int mm_below_amount(const margin__market *m, int64_t qty, int64_t price, 
 static int inv_threshold_from(const margin__market *m, int side, int64_t qty, int64_t entry,
                               int64_t margin, int64_t level, int k0, int64_t *out);
 
-int margin__inv_threshold(const margin__market *m, int side, int64_t qty, int64_t entry,
-                          int64_t margin, int64_t level, int64_t *out)
-{
-    return inv_threshold_from(m, side, qty, entry, margin, level,
-                              margin__inv_tier(m, qty, entry), out);
-}
-
 int margin__inv_thresholds(const margin__market *m, int side, int64_t qty, int64_t entry,
                            int64_t margin, const int64_t *levels, uint32_t n, int64_t *out)
 {
@@ -307,7 +300,7 @@ int margin__inv_thresholds(const margin__market *m, int side, int64_t qty, int64
     return MARGIN_OK;
 }
 
-/* margin__inv_threshold() given the tier k0 of N/E */
+/* One level's threshold (margin__threshold()) given the tier k0 of N/E */
 static int inv_threshold_from(const margin__market *m, int side, int64_t qty, int64_t entry,
                               int64_t margin, int64_t level, int k0, int64_t *out)
 {
