@@ -259,6 +259,33 @@ START_TEST(test_one_asset_per_engine)
 }
 END_TEST
 
+/* The liquidation price in 384 bits: at price scale 2 and quantity scale 18, 5 contracts of
+ * 100 million USD are n = 5 x 10^18 x 10^16 units, and n*(mmr + 1) passes 2^127, so the
+ * 128-bit path cannot hold it. A long at 10,000, 10x (M = N/(E*L) = 5,000 BTC), mmr 0.5 %:
+ * N*1.005/(M + N/E) = 502,500,000 / 55,000 = 9,136.3636.. (a long's rounds up, at price
+ * scale 2: 9,136.37). */
+START_TEST(test_wide_liquidation_price)
+{
+    uint64_t m, a, p;
+    margin_engine *e;
+    make_engine(&e, &m, &a, D("100000"));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_CONTRACT, MARGIN_CONTRACT_INVERSE));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_CONTRACT_SIZE, D("100000000")));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_PRICE_SCALE, 2));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_QTY_SCALE, 18));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_set(e, m, MARGIN_MKT_MAKER_FEE, 0));
+    ck_assert_ok(e, margin_market_add_tier(e, m, 0, D("0.005"), 0, 0));
+    ck_assert_ok(e, margin_engine_set_margin_call_levels(e, NULL, 0));
+    ck_assert_ok(e, margin_mark_update(e, m, 1000000));
+    ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, 5000000000000000000LL, 1000000,
+                                         D("10"), 0, 0, &p));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_MARGIN), D("5000"));
+    ck_assert_int_eq(pos_get(e, p, MARGIN_POS_LIQ_PRICE), 913637);
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Cross mode on inverse markets. With one cross leg the account's wallet W plays the
  * part of an isolated margin: W + s*N*(1/E - 1/P) = (N/P)*mmr gives the isolated
  * formula, so the cross liquidation price equals the isolated one with M = W.
@@ -428,6 +455,7 @@ Suite *suite_inverse(void)
     tcase_add_test(tc, test_funding);
     tcase_add_test(tc, test_one_asset_per_engine);
     tcase_add_test(tc, test_cross_mode);
+    tcase_add_test(tc, test_wide_liquidation_price);
     tcase_add_test(tc, test_bitmex_ranking);
     tcase_add_test(tc, test_partial_policies);
     suite_add_tcase(s, tc);
