@@ -3200,6 +3200,147 @@ START_TEST(test_file_killed_mid_write)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ retired memory */
+
+/* An allocator that counts the bytes live and their peak (a size header per block). */
+typedef struct {
+    long long live, peak;
+} byte_count;
+
+static void *bc_malloc(void *user, size_t n)
+{
+    byte_count *b = user;
+    max_align_t *h = malloc(sizeof *h + n);
+    if (h == NULL)
+        return NULL;
+    *(size_t *)(void *)h = n;
+    b->live += (long long)n;
+    if (b->live > b->peak)
+        b->peak = b->live;
+    return h + 1;
+}
+
+static void bc_free(void *user, void *p)
+{
+    byte_count *b = user;
+    if (p != NULL) {
+        max_align_t *h = (max_align_t *)p - 1;
+        b->live -= (long long)*(size_t *)(void *)h;
+        free(h);
+    }
+}
+
+static void *bc_realloc(void *user, void *p, size_t n)
+{
+    void *q = bc_malloc(user, n);
+    if (q != NULL && p != NULL) {
+        size_t old = *(size_t *)(void *)((max_align_t *)p - 1);
+        memcpy(q, p, old < n ? old : n);
+        bc_free(user, p);
+    }
+    return q;
+}
+
+/* Retired positions give their memory back, in an engine built by calls and in one loaded
+ * from a snapshot taken while only part of them had retired. The records are allocated in
+ * groups of blocks of 1,024 (types.h: 1, 1, 2, 4, 8 blocks, then as many as fill 2 MiB),
+ * a group freed once all its blocks have retired; a snapshot keeps blocks, so a loaded
+ * engine must rebuild the groups' state, a group partly retired included. 100 blocks of
+ * positions are opened, then closed in id order, with no closed position kept readable
+ * (MARGIN_ENG_RETAIN_CLOSED 0) and, for reference, with all kept (the default window
+ * holds them all): the same calls, so the difference in live bytes is the records freed.
+ * The snapshot is taken after 40 blocks: with records of 120 bytes, groups of 17 blocks
+ * from block 16 on, the group of blocks 33 to 49 is then partly retired.
+ *  - The engine loaded from the snapshot frees exactly what the original frees, at the
+ *    snapshot and after all 100 blocks (against a reference loaded from the reference's
+ *    snapshot, whose arrays are sized as a loaded engine's are).
+ *  - A record holds at least seven 8-byte amounts (56 bytes), so a group holds at most
+ *    2 MiB / 57,344 = 36 blocks: after 40 blocks at least 40 - 36 = 4 blocks are freed,
+ *    after all 100 at least 100 - 36 = 64 (one group may stay, allocated ahead).
+ * The engines go on identically and free everything. */
+typedef struct {
+    byte_count c;
+    margin_engine *e;
+    uint64_t first;
+} retire_run;
+
+static void retire_open(retire_run *r, int64_t retain, int n)
+{
+    uint64_t m, acct, id;
+    ck_assert_int_eq(
+        margin_engine_new_with_allocator(&r->e, bc_malloc, bc_realloc, bc_free, &r->c),
+        MARGIN_OK);
+    ck_assert_ok(r->e, margin_engine_set(r->e, MARGIN_ENG_EVENT_QUEUE, 0));
+    ck_assert_ok(r->e, margin_engine_set(r->e, MARGIN_ENG_RETAIN_CLOSED, retain));
+    ck_assert_ok(r->e, margin_market_new(r->e, "BTCUSDT", &m));
+    ck_assert_ok(r->e, margin_market_set(r->e, m, MARGIN_MKT_TAKER_FEE, 0));
+    ck_assert_ok(r->e, margin_account_new(r->e, &acct));
+    ck_assert_ok(r->e, margin_account_deposit(r->e, acct, 100000000000000000LL)); /* 1e9 */
+    for (int i = 0; i < n; i++) {
+        /* 0.1 BTC at 20000, 20x (margin 100), long and short in turn */
+        ck_assert_ok(r->e,
+                     margin_position_open(r->e, acct, m, i % 2 ? MARGIN_SHORT : MARGIN_LONG,
+                                          10000000LL, 2000000000000LL, 2000000000LL, 0, 0, &id));
+        if (i == 0)
+            r->first = id;
+    }
+}
+
+static void retire_close(retire_run *r, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        ck_assert_ok(r->e, margin_position_close(r->e, r->first + (uint64_t)i,
+                                                 2000000000000LL, 0));
+}
+
+static void retire_load(retire_run *to, const retire_run *from)
+{
+    uint8_t *snap;
+    size_t len = 0;
+    snap = su_save(from->e, &len);
+    ck_assert_int_eq(
+        margin_engine_new_with_allocator(&to->e, bc_malloc, bc_realloc, bc_free, &to->c),
+        MARGIN_OK);
+    ck_assert_ok(to->e, margin_snapshot_load(to->e, snap, len));
+    to->first = from->first;
+    free(snap);
+}
+
+START_TEST(test_retired_memory_freed)
+{
+    enum { RBLOCK = 1024, RN = 100 * RBLOCK, RMID = 40 * RBLOCK };
+    const long long rec = 56 * RBLOCK; /* the least a block of records can take */
+    retire_run a = {{0, 0}, NULL, 0}, ref = {{0, 0}, NULL, 0};
+    retire_run b = {{0, 0}, NULL, 0}, refb = {{0, 0}, NULL, 0};
+    retire_run *all[4] = {&a, &ref, &b, &refb};
+    retire_open(&a, 0, RN);
+    retire_open(&ref, RN, RN);
+    retire_close(&a, 0, RMID);
+    retire_close(&ref, 0, RMID);
+    ck_assert_msg(ref.c.live - a.c.live >= 4 * rec, "40 blocks retired: %lld bytes freed",
+                  ref.c.live - a.c.live);
+    retire_load(&b, &a);
+    retire_load(&refb, &ref);
+    ck_assert_msg(refb.c.live - b.c.live == ref.c.live - a.c.live,
+                  "40 blocks retired: %lld bytes freed loaded, %lld by the original",
+                  refb.c.live - b.c.live, ref.c.live - a.c.live);
+    for (int k = 0; k < 4; k++)
+        retire_close(all[k], RMID, RN);
+    su_require_same(a.e, b.e, "closed after the load");
+    ck_assert_rc(b.e, margin_position_get(b.e, b.first + RN - 1, MARGIN_POS_STATUS, &(int64_t){0}),
+                 MARGIN_ENOTFOUND);
+    ck_assert_msg(ref.c.live - a.c.live >= 64 * rec, "all retired: %lld bytes freed",
+                  ref.c.live - a.c.live);
+    ck_assert_msg(refb.c.live - b.c.live == ref.c.live - a.c.live,
+                  "all retired: %lld bytes freed loaded, %lld by the original",
+                  refb.c.live - b.c.live, ref.c.live - a.c.live);
+    for (int k = 0; k < 4; k++) {
+        margin_engine_free(all[k]->e);
+        ck_assert_int_eq(all[k]->c.live, 0);
+    }
+}
+END_TEST
+
 Suite *suite_snapshot(void)
 {
     Suite *s = suite_create("snapshot");
@@ -3219,6 +3360,7 @@ Suite *suite_snapshot(void)
     tcase_add_loop_test(tc, test_restore_equivalence, 0, NVARIANTS);
     tcase_add_test(tc, test_restore_chain);
     tcase_add_test(tc, test_restore_keeps_callback);
+    tcase_add_test(tc, test_retired_memory_freed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hash");
