@@ -363,16 +363,6 @@ typedef struct margin_engine margin_engine;
 
 /**
  * @brief Create an engine with no markets, accounts or positions.
- *
- * Its memory comes from the C library's malloc(), realloc() and free(). On Linux, a block
- * of nearly 2 MiB or more (a large engine's position records, trigger heaps and account
- * table) is allocated aligned to 2 MiB, in whole 2 MiB units, and advised with
- * madvise(MADV_HUGEPAGE): where transparent huge pages are enabled (`always` or `madvise`
- * in /sys/kernel/mm/transparent_hugepage/enabled) a million positions then take a few
- * hundred page faults instead of tens of thousands, at the price of up to 2 MiB of
- * resident memory per large block. A small engine is not affected. To opt out, pass the
- * C library's functions to margin_engine_new_with_allocator(), whose memory is never
- * advised.
  * @param[out] out Receives the new engine, to be freed with margin_engine_free().
  * @retval #MARGIN_OK     Created.
  * @retval #MARGIN_EINVAL @p out is NULL.

@@ -1,14 +1,9 @@
 /* The engine handle: creation, errors and messages, options, margin-call levels, lookups.
  * Markets are in market.c, accounts in account.c. */
-#define _DEFAULT_SOURCE         /* madvise(), MADV_HUGEPAGE (glibc) */
-#define _POSIX_C_SOURCE 200809L /* posix_memalign() */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "engine.h"
 
@@ -44,49 +39,17 @@ char *margin__fmt(char *buf, size_t size, int64_t v, int32_t scale)
     return buf;
 }
 
-/* The C library's memory functions, in the caller-allocator shape, with one addition where
- * the system has transparent huge pages (Linux, MADV_HUGEPAGE): a block of 15/16 of 2 MiB
- * or more (a large engine's slabs of positions, heaps, account table) is asked for in
- * whole, aligned 2 MiB pages and advised as huge-page memory. A load of 1e6 positions then
- * takes ~400 page faults instead of ~50,000 (see docs/performance.md); on a system set
- * to `never` the advice does nothing, and a caller's allocator is never advised. */
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-#define HUGE_PAGE ((size_t)2 << 20)
-static void advise_huge(void *p, size_t n)
-{
-    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-    uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice: failure is harmless */
-}
-#endif
-
+/* The C library's memory functions, in the caller-allocator shape. */
 static void *std_alloc(void *user, size_t n)
 {
     (void)user;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (n >= HUGE_PAGE - HUGE_PAGE / 16 && n <= SIZE_MAX - HUGE_PAGE) {
-        void *p;
-        size_t whole = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-        if (posix_memalign(&p, HUGE_PAGE, whole) != 0)
-            return NULL;
-        advise_huge(p, whole);
-        return p;
-    }
-#endif
     return malloc(n);
 }
 
 static void *std_grow(void *user, void *p, size_t n)
 {
-    void *q;
     (void)user;
-    q = realloc(p, n);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (q != NULL && n >= HUGE_PAGE)
-        advise_huge(q, n);
-#endif
-    return q;
+    return realloc(p, n);
 }
 
 static void std_release(void *user, void *p)
@@ -151,7 +114,8 @@ void margin__engine_clear(margin_engine *e)
     for (i = 0; i < e->naccounts; i++)
         margin__dealloc(e, e->accounts[i].cross_hi);
     margin__dealloc(e, e->accounts);
-    margin__chunk_free_all(e);
+    for (i = 0; i < e->nchunks; i++)
+        margin__dealloc(e, e->chunks[i]);
     margin__dealloc(e, e->chunks);
     margin__dealloc(e, e->chunkinfo);
     margin__dealloc(e, e->retire);
@@ -477,60 +441,13 @@ int margin__chunk_reserve(margin_engine *e)
         e->capchunks = cap;
     }
     if (c >= e->nchunks) {
-        if (margin__chunk_place(e, c) != MARGIN_OK)
+        margin__position *chunk = margin__malloc(e, MARGIN__CHUNK * sizeof *chunk);
+        if (chunk == NULL)
             return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+        e->chunks[c] = chunk;
         e->nchunks = c + 1;
     }
     return MARGIN_OK;
-}
-
-/* Slabs: chunks 0..15 in slabs of 1, 1, 2, 4 and 8 chunks (a small engine stays small),
- * then slabs of MARGIN__SLAB chunks. The first chunk of chunk c's slab, and a slab's size
- * in chunks. */
-static uint32_t slab_first(uint32_t c)
-{
-    if (c >= 16)
-        return 16 + (c - 16) / MARGIN__SLAB * MARGIN__SLAB;
-    while (c & (c - 1)) /* the highest power of two <= c (or 0) */
-        c &= c - 1;
-    return c;
-}
-
-static uint32_t slab_size(uint32_t first)
-{
-    return first >= 16 ? MARGIN__SLAB : first == 0 ? 1 : first;
-}
-
-int margin__chunk_place(margin_engine *e, uint32_t c)
-{
-    uint32_t f = slab_first(c);
-    margin__chunkinfo *fi = &e->chunkinfo[f];
-    if (fi->slab == NULL) {
-        fi->slab = margin__malloc(e, (size_t)slab_size(f) * MARGIN__CHUNK * sizeof *fi->slab);
-        if (fi->slab == NULL)
-            return MARGIN_ENOMEM;
-    }
-    e->chunks[c] = fi->slab + (size_t)(c - f) * MARGIN__CHUNK;
-    return MARGIN_OK;
-}
-
-void margin__chunk_drop(margin_engine *e, uint32_t c)
-{
-    uint32_t f = slab_first(c);
-    margin__chunkinfo *fi = &e->chunkinfo[f];
-    e->chunks[c] = NULL;
-    if (++fi->slab_retired == slab_size(f)) {
-        margin__dealloc(e, fi->slab);
-        fi->slab = NULL;
-    }
-}
-
-void margin__chunk_free_all(margin_engine *e)
-{
-    uint32_t c;
-    for (c = 0; c < e->nchunks; c++)
-        if (e->chunkinfo[c].slab != NULL)
-            margin__dealloc(e, e->chunkinfo[c].slab);
 }
 
 void margin__chunk_closed(margin_engine *e, uint32_t pi)
@@ -550,7 +467,8 @@ void margin__retire(margin_engine *e)
         uint32_t c = e->retire[e->rhead];
         if (e->chunkinfo[c].last_close > e->closes - e->retain)
             break;
-        margin__chunk_drop(e, c);
+        margin__dealloc(e, e->chunks[c]);
+        e->chunks[c] = NULL;
         e->rhead = (e->rhead + 1) % e->capchunks;
         e->rlen--;
     }

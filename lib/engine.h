@@ -198,14 +198,6 @@ int margin__reindex(margin_engine *e, uint32_t pi);
  * position index >= pi whose chunk is not retired (or e->npos) */
 int margin__chunk_reserve(margin_engine *e);
 void margin__chunk_closed(margin_engine *e, uint32_t pi);
-/* Point e->chunks[c] into its slab, allocating the slab if it is not (MARGIN_ENOMEM, with
- * no message: the caller writes it). */
-int margin__chunk_place(margin_engine *e, uint32_t c);
-/* Retire chunk c: NULL it, and free its slab once every chunk of the slab is retired (a
- * chunk loaded retired counts too). */
-void margin__chunk_drop(margin_engine *e, uint32_t c);
-/* Free every slab (engine teardown). */
-void margin__chunk_free_all(margin_engine *e);
 void margin__retire(margin_engine *e);
 uint32_t margin__next_live(const margin_engine *e, uint32_t pi);
 

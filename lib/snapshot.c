@@ -1068,16 +1068,15 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
         live = GET32(r);
         if (live > 1 || (!live && chunk_end(t->npos, c) - c * MARGIN__CHUNK != MARGIN__CHUNK))
             return bad(r, "block state (only whole blocks retire)", c);
-        if (!live) {
-            margin__chunk_drop(t, c);
+        if (!live)
             continue;
-        }
         if ((rc = need(r, 8, "a block of positions")) != MARGIN_OK)
             return rc;
         t->chunkinfo[c].last_close = GET64(r);
         if (t->chunkinfo[c].last_close < 0 || t->chunkinfo[c].last_close > t->closes)
             return bad(r, "block last close", c);
-        if (margin__chunk_place(t, c) != MARGIN_OK)
+        t->chunks[c] = margin__malloc(t, MARGIN__CHUNK * sizeof *t->chunks[c]);
+        if (t->chunks[c] == NULL)
             return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
         for (i = c * MARGIN__CHUNK; i < chunk_end(t->npos, c); i++) {
             margin__position *p = &MARGIN__POS(t, i);

@@ -148,25 +148,13 @@ typedef struct {
  * closes, is retired: its memory is freed and its ids answer MARGIN_ENOTFOUND. */
 #define MARGIN__CHUNK_BITS 10
 #define MARGIN__CHUNK (1u << MARGIN__CHUNK_BITS)
-/* chunks per full-size slab: as many as fill 2 MiB (one huge page, engine.c) */
-#define MARGIN__SLAB                                                                       \
-    ((uint32_t)((2u << 20) / (MARGIN__CHUNK * sizeof(margin__position)) > 0                \
-                    ? (2u << 20) / (MARGIN__CHUNK * sizeof(margin__position))              \
-                    : 1))
 #define MARGIN__RETAIN_DEFAULT 1048576 /* closed positions kept readable by default */
 #define MARGIN__POS(e, i)                                                                  \
     ((e)->chunks[(uint32_t)(i) >> MARGIN__CHUNK_BITS][(uint32_t)(i) & (MARGIN__CHUNK - 1)])
 
 typedef struct {
-    int64_t last_close; /* ordinal (e->closes) of the latest close in the chunk */
-    /* Chunks are allocated in slabs of consecutive chunks (engine.c, slab_first()): 1, 1,
-     * 2, 4, 8 chunks, then MARGIN__SLAB chunks each, so that a small engine stays small
-     * and a large one gets blocks that fill huge pages. Kept in the slab's first chunk's
-     * entry: the slab (NULL: not allocated, or freed) and how many of its chunks have
-     * retired (the slab is freed when all have). */
-    margin__position *slab;
-    uint32_t closed; /* positions of the chunk closed so far */
-    uint32_t slab_retired;
+    uint32_t closed;    /* positions of the chunk closed so far */
+    int64_t last_close; /* ordinal (e->closes) of the latest of them */
 } margin__chunkinfo;
 
 /* One leg of a cross book in one market: a cross position's side, size and entry. */

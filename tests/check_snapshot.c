@@ -3242,21 +3242,19 @@ static void *bc_realloc(void *user, void *p, size_t n)
 }
 
 /* Retired positions give their memory back, in an engine built by calls and in one loaded
- * from a snapshot taken while only part of them had retired. The records are allocated in
- * groups of blocks of 1,024 (types.h: 1, 1, 2, 4, 8 blocks, then as many as fill 2 MiB),
- * a group freed once all its blocks have retired; a snapshot keeps blocks, so a loaded
- * engine must rebuild the groups' state, a group partly retired included. 100 blocks of
- * positions are opened, then closed in id order, with no closed position kept readable
- * (MARGIN_ENG_RETAIN_CLOSED 0) and, for reference, with all kept (the default window
- * holds them all): the same calls, so the difference in live bytes is the records freed.
- * The snapshot is taken after 40 blocks: with records of 120 bytes, groups of 17 blocks
- * from block 16 on, the group of blocks 33 to 49 is then partly retired.
+ * from a snapshot taken while only part of them had retired: a snapshot keeps blocks of
+ * 1,024 ids, so a loaded engine must rebuild their state. 100 blocks of positions are
+ * opened, then closed in id order, with no closed position kept readable
+ * (MARGIN_ENG_RETAIN_CLOSED 0) and, for reference, with all kept (the default window holds
+ * them all): the same calls, so the difference in live bytes is the records freed. The
+ * snapshot is taken after 40 blocks.
  *  - The engine loaded from the snapshot frees exactly what the original frees, at the
  *    snapshot and after all 100 blocks (against a reference loaded from the reference's
  *    snapshot, whose arrays are sized as a loaded engine's are).
- *  - A record holds at least seven 8-byte amounts (56 bytes), so a group holds at most
- *    2 MiB / 57,344 = 36 blocks: after 40 blocks at least 40 - 36 = 4 blocks are freed,
- *    after all 100 at least 100 - 36 = 64 (one group may stay, allocated ahead).
+ *  - A record holds at least seven 8-byte amounts (56 bytes). Each block is allocated on
+ *    its own today; so that the test holds if blocks are ever allocated in groups of up
+ *    to 2 MiB (2 MiB / 57,344 = 36 blocks, one group allocated ahead), it asks only that
+ *    after 40 blocks at least 40 - 36 = 4 blocks are freed, after all 100 at least 64.
  * The engines go on identically and free everything. */
 typedef struct {
     byte_count c;
