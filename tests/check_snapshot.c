@@ -1234,6 +1234,38 @@ END_TEST
 
 /* ------------------------------------------------------------------ the API around save and load */
 
+/* The trailer of snapshots large enough for the library's checksum to run its three-lane
+ * path (blocks of 24 KiB, combined by multiplication modulo the polynomial) is the CRC-32C
+ * of the format, computed bit by bit: at sizes from under one block to several, so that
+ * the blocks, their combination and the single-lane rest all count. */
+START_TEST(test_crc_large)
+{
+    margin_engine *e = new_engine();
+    uint64_t m, acct, id;
+    size_t checked = 0, len = 0, last = 0;
+    ck_assert_ok(e, margin_market_new(e, "BTCUSDT", &m));
+    ck_assert_ok(e, margin_account_new(e, &acct));
+    ck_assert_ok(e, margin_account_deposit(e, acct, 100000000000000LL)); /* 1e6 */
+    for (int i = 0; i < 2500; i++) {
+        ck_assert_ok(e, margin_position_open(e, acct, m, i % 2 ? MARGIN_SHORT : MARGIN_LONG,
+                                             1000000LL + i, 2000000000000LL + 10000000LL * i,
+                                             1000000000LL, 0, 0, &id));
+        if (i % 97 == 0 || i == 2499) {
+            uint8_t *b = su_save(e, &len);
+            ck_assert_uint_gt(len, last);
+            last = len;
+            ck_assert_msg(rd32(b + len - 4) == crc32c_ref(b, len - 4),
+                          "%zu bytes: the trailer is not the CRC-32C", len);
+            checked++;
+            free(b);
+        }
+    }
+    ck_assert_uint_gt(len, 4 * 3 * 8192); /* the last: four blocks and more */
+    ck_assert_uint_gt(checked, 20);
+    margin_engine_free(e);
+}
+END_TEST
+
 START_TEST(test_size_protocol)
 {
     margin_engine *e = build_variant(3);
@@ -3370,6 +3402,8 @@ Suite *suite_snapshot(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_crc_large);
     tcase_add_test(tc, test_size_protocol);
     tcase_add_test(tc, test_sizes_from_the_format);
     tcase_add_test(tc, test_load_nonempty);
