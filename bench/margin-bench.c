@@ -39,6 +39,12 @@
  *                           draining its N events, divided by N
  *   bytes_per_position      growth of the resident set (/proc/self/statm) while the N
  *                           positions were opened, divided by N (accounts exist before)
+ *   mark_update_naive_scan  the baseline (issue 17): the same marks through a scan a user
+ *                           would write by hand without the library, every position a
+ *                           struct of four doubles (side, size, entry, margin), its tier
+ *                           found by a walk up the table, Binance's maintenance margin and
+ *                           the isolated equity compared; linear runs only
+ *   speedup_vs_naive_scan   mark_update_naive_scan / mark_update_no_trigger, same run
  *
  * Snapshots (issue 12), of the same engine just after it is built and checked (N open
  * positions, N/4 accounts, nothing closed, no event queued), before anything else runs:
@@ -589,6 +595,8 @@ enum {
     R_LIQ_TIER_DOWN,
     R_LIQ_SLICES,
     R_ADL, /* auto-deleveraging (issue 14) */
+    R_NAIVE_SCAN, /* the hand-written baseline (issue 17) */
+    R_NAIVE_SPEEDUP,
     R_X_NO_TRIGGER, /* the cross-margin measurements: from here to R_COUNT */
     R_X_FULL_SCAN,
     R_X_SPEEDUP,
@@ -623,6 +631,8 @@ static const struct {
     {"liquidation_tier_down", "ns/position", "as liquidation, policy tier-down"},
     {"liquidation_slices", "ns/position", "as liquidation, policy slices"},
     {"adl_liquidation", "ms", "a bankrupt short deleveraging the top longs of N - 1"},
+    {"mark_update_naive_scan", "ns/update", "a hand-written scan of double positions"},
+    {"speedup_vs_naive_scan", "x", "naive_scan / no_trigger"},
     {"cross_mark_update_no_trigger", "ns/update", "BTC mark +-1-2 ticks, no band left"},
     {"cross_mark_update_full_scan", "ns/update", "MARGIN_ENG_FULL_SCAN=1, same marks"},
     {"cross_speedup_vs_full_scan", "x", "cross full_scan / no_trigger"},
@@ -1081,6 +1091,65 @@ static void print_report(size_t n, const report *rep, int json, uint64_t nlong,
     print_rows(n, rep, json, 0, R_X_FIRST);
 }
 
+/* The baseline (issue 17): what a user would write by hand without the library, one
+ * struct of doubles per position and a scan of all of them on every mark: the tier of the
+ * notional at the mark by a walk up the table, Binance's maintenance margin
+ * (notional * rate - the tier's cumulative amount), the isolated equity (margin + PnL),
+ * and a count of the positions at or past their maintenance. */
+typedef struct {
+    double side, qty, entry, margin;
+} naive_pos;
+
+typedef struct {
+    naive_pos *p;
+    size_t n;
+    double floor[NTIERS], rate[NTIERS], cum[NTIERS];
+    size_t liquidatable; /* found by the last scan */
+} naive_book;
+
+static naive_book *naive_build(bench *b)
+{
+    naive_book *nb = xmalloc(sizeof *nb);
+    size_t i;
+    nb->p = xmalloc(b->n * sizeof *nb->p);
+    nb->n = b->n;
+    for (i = 0; i < NTIERS; i++) {
+        nb->floor[i] = (double)TIERS[i].floor;
+        nb->rate[i] = (double)TIERS[i].mmr_ppm / 1e6;
+        nb->cum[i] = i == 0 ? 0 : nb->cum[i - 1] + nb->floor[i] * (nb->rate[i] - nb->rate[i - 1]);
+    }
+    for (i = 0; i < b->n; i++) {
+        naive_pos *q = &nb->p[i];
+        q->side = pos_get(b->e, b->ids[i], MARGIN_POS_SIDE) == MARGIN_LONG ? 1.0 : -1.0;
+        q->qty = (double)pos_get(b->e, b->ids[i], MARGIN_POS_QTY) / 1e8;
+        q->entry = (double)pos_get(b->e, b->ids[i], MARGIN_POS_ENTRY_PRICE) / 1e8;
+        q->margin = (double)pos_get(b->e, b->ids[i], MARGIN_POS_MARGIN) / 1e8;
+    }
+    nb->liquidatable = 0;
+    return nb;
+}
+
+static size_t naive_scan(const naive_book *nb, double mark)
+{
+    size_t i, k, n = 0;
+    for (i = 0; i < nb->n; i++) {
+        const naive_pos *q = &nb->p[i];
+        double notional = q->qty * mark;
+        for (k = 0; k + 1 < NTIERS && notional >= nb->floor[k + 1]; k++)
+            ;
+        n += q->margin + q->side * q->qty * (mark - q->entry) <=
+             notional * nb->rate[k] - nb->cum[k];
+    }
+    return n;
+}
+
+static naive_book *naive_of_bench; /* the book op_naive scans */
+
+static void op_naive(bench *b, uint64_t i)
+{
+    naive_of_bench->liquidatable += naive_scan(naive_of_bench, (double)b->marks[i & 63] / 1e8);
+}
+
 /* How samples are taken: fast operations (samples of at least 2 ms, up to 31 or 0.5 s) and
  * full scans (samples of at least 1 ms, at least 3, up to 15 or about 1.5 s). */
 static void plans(int quick, plan *fast, plan *scan)
@@ -1194,6 +1263,26 @@ static int run_isolated(size_t n, int json, int quick, uint64_t seed)
     }
     rep.v[R_SPEEDUP] = rep.v[R_NO_TRIGGER] > 0 ? rep.v[R_FULL_SCAN] / rep.v[R_NO_TRIGGER] : 0;
     snprintf(rep.detail[R_SPEEDUP], sizeof rep.detail[R_SPEEDUP], "same run");
+    if ((want(R_NAIVE_SCAN) || want(R_NAIVE_SPEEDUP)) && inverse && !json)
+        printf("(--inverse: mark_update_naive_scan is skipped: its scan is of linear "
+               "positions)\n");
+    if ((want(R_NAIVE_SCAN) || want(R_NAIVE_SPEEDUP)) && !inverse) {
+        naive_book *nb = naive_build(&b);
+        naive_of_bench = nb;
+        r = measure(&b, op_naive, &p_scan);
+        rep.v[R_NAIVE_SCAN] = r.ns;
+        detail_of(&rep, R_NAIVE_SCAN, &r);
+        snprintf(rep.detail[R_NAIVE_SCAN] + strlen(rep.detail[R_NAIVE_SCAN]),
+                 sizeof rep.detail[R_NAIVE_SCAN] - strlen(rep.detail[R_NAIVE_SCAN]),
+                 "; %zu bytes per position; it found %zu liquidatable (the engine: 0)",
+                 sizeof(naive_pos), nb->liquidatable);
+        rep.v[R_NAIVE_SPEEDUP] =
+            rep.v[R_NO_TRIGGER] > 0 ? rep.v[R_NAIVE_SCAN] / rep.v[R_NO_TRIGGER] : 0;
+        snprintf(rep.detail[R_NAIVE_SPEEDUP], sizeof rep.detail[R_NAIVE_SPEEDUP], "same run");
+        free(nb->p);
+        free(nb);
+        naive_of_bench = NULL;
+    }
     if (eng_get(b.e, MARGIN_ENG_LAST_SEQ) != seq0) {
         fprintf(stderr, "margin-bench: a no-trigger mark update produced an event\n");
         return 1;

@@ -72,7 +72,8 @@ replay="cross_band_resplits cross_band_resplits_per_account_day cross_replay_liq
 snapshot="snapshot_save snapshot_save_throughput snapshot_load snapshot_load_throughput \
     snapshot_bytes_per_position state_hash"
 for name in mark_update_no_trigger mark_update_full_scan liquidation open_position \
-    close_position liquidation_price funding bytes_per_position $snapshot $cross $replay; do
+    close_position liquidation_price funding bytes_per_position mark_update_naive_scan \
+    speedup_vs_naive_scan $snapshot $cross $replay; do
     case " $cross $replay " in
     *" $name "*) pat="^{\"name\":\"$name\",\"positions\":$n,.*,\"accounts\":[0-9][0-9]*}\$" ;;
     *) pat="^{\"name\":\"$name\",\"positions\":$n," ;;
