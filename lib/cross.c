@@ -1129,6 +1129,7 @@ static void apply(margin_engine *e, const xout *o)
 static void prefetch_account(const margin_engine *e, uint32_t ai)
 {
     const char *rec = (const char *)&e->accounts[ai];
+    MARGIN__KEEP_PREFETCH();
     __builtin_prefetch(rec, 1);
     __builtin_prefetch(rec + 64, 1);
     __builtin_prefetch(rec + 127, 1);
@@ -1138,6 +1139,7 @@ static void prefetch_account(const margin_engine *e, uint32_t ai)
 static void prefetch_record(const margin_engine *e, uint32_t pi)
 {
     const char *rec = (const char *)&MARGIN__POS(e, pi);
+    MARGIN__KEEP_PREFETCH();
     __builtin_prefetch(rec, 1);
     __builtin_prefetch(rec + sizeof(margin__position) / 2, 1);
     __builtin_prefetch(rec + sizeof(margin__position) - 1, 1);
@@ -1152,6 +1154,7 @@ static void prefetch_book(const margin_engine *e, uint32_t ai, int stage)
 {
     uint32_t pi;
     int k;
+    MARGIN__KEEP_PREFETCH();
     if (stage == 0) {
         prefetch_account(e, ai);
         return;
@@ -1223,6 +1226,7 @@ enum { AHEAD_IDS = 1, AHEAD_NODES, AHEAD_HANDLES, AHEAD_RECORDS };
 static void prefetch_heap(const margin__heap *h, uint32_t hd, int what, int up)
 {
     uint32_t s;
+    MARGIN__KEEP_PREFETCH();
     if (hd == MARGIN__NONE)
         return;
     if (what == AHEAD_HANDLES) {
@@ -1248,6 +1252,7 @@ static void prefetch_legs(const margin_engine *e, const xout *o, int what)
 {
     const xclose *cl = (const xclose *)e->xcl + o->first;
     uint32_t i;
+    MARGIN__KEEP_PREFETCH();
     if (what == AHEAD_RECORDS)
         prefetch_account(e, o->ai);
     for (i = 0; i < o->nlegs; i++) {

@@ -121,6 +121,12 @@ int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c);
 /* needs one reserved event */
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type);
+
+/* In a function that only prefetches: GCC finds such a function pure (a prefetch is no
+ * side effect to it) and deletes every call whose result is unused, that is every call.
+ * An empty volatile asm is a side effect that emits nothing. */
+#define MARGIN__KEEP_PREFETCH() __asm__ volatile("")
+
 /* the same, saying which price a triggered close filled at (MARGIN_FILL_*) */
 void margin__close_apply_fill(margin_engine *e, uint32_t pi, int64_t price,
                               const margin__close *c, int32_t ev_type, int32_t fill);

@@ -391,6 +391,7 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
 void margin__prefetch_close(const margin_engine *e, const margin__position *p)
 {
     const margin__market *m = &e->markets[p->market];
+    MARGIN__KEEP_PREFETCH();
     __builtin_prefetch(&e->accounts[p->account], 1);
     if (p->mprev != MARGIN__NONE)
         __builtin_prefetch(&MARGIN__POS(e, p->mprev), 1);

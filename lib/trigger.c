@@ -748,6 +748,28 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, cha
 
 /* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
  * mark is applied with all its consequences, or nothing changes. */
+
+/* Loading ahead in a batch over positions in no order (the candidates of a mark update,
+ * then their outcomes): a record (120 bytes, up to three cache lines), an account (192
+ * bytes, up to four). Macros, not functions: GCC finds a function that only prefetches
+ * pure and deletes the calls to it. */
+#define EVAL_AHEAD 8
+#define PREFETCH_RECORD(e, pi)                                                             \
+    do {                                                                                   \
+        const char *rec_ = (const char *)&MARGIN__POS(e, pi);                              \
+        __builtin_prefetch(rec_, 1);                                                       \
+        __builtin_prefetch(rec_ + 64, 1);                                                  \
+        __builtin_prefetch(rec_ + sizeof(margin__position) - 1, 1);                        \
+    } while (0)
+#define PREFETCH_ACCOUNT(e, ai)                                                            \
+    do {                                                                                   \
+        const char *rec_ = (const char *)&(e)->accounts[ai];                               \
+        __builtin_prefetch(rec_, 1);                                                       \
+        __builtin_prefetch(rec_ + 64, 1);                                                  \
+        __builtin_prefetch(rec_ + 128, 1);                                                 \
+        __builtin_prefetch(rec_ + sizeof(margin__account) - 1, 1);                         \
+    } while (0)
+
 /* An isolated outcome that moves money into or out of the free balance of an account with
  * cross positions: that account's cross book is evaluated in the same batch. */
 static int note_touched(margin_engine *e, const margin__outcome *o, size_t *nx)
@@ -807,9 +829,15 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
     outs = e->out;
     /* Decide every outcome. Several positions of one account may close in this update, so
      * each close's ledger changes are staged on its account (just loaded by the decision)
-     * and the totals checked; applying an outcome unstages its account. */
+     * and the totals checked; applying an outcome unstages its account. The candidates
+     * are in no order: each step starts loading the record of the candidate EVAL_AHEAD
+     * further and the account of the one half as far (its record loaded by then). */
     for (i = 0; i < n; i++) {
         const margin__position *p = &MARGIN__POS(e, e->cand[i]);
+        if (i + EVAL_AHEAD < n)
+            PREFETCH_RECORD(e, e->cand[i + EVAL_AHEAD]);
+        if (i + EVAL_AHEAD / 2 < n)
+            PREFETCH_ACCOUNT(e, MARGIN__POS(e, e->cand[i + EVAL_AHEAD / 2]).account);
         if (p->cross) { /* its account's book is evaluated below */
             if ((rc = margin__cross_note(e, &nx, p->account)) != MARGIN_OK) {
                 unstage_outcomes(e, outs, nout);
@@ -853,9 +881,11 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
     margin__adl_unstage(e);
     if (!e->path_only)
         m->mark = mark;
-    for (i = 0; i < nout; i++) {
-        if (i + 1 < nout && outs[i + 1].kind != OUT_LEVELS)
-            margin__prefetch_close(e, &MARGIN__POS(e, outs[i + 1].pi));
+    for (i = 0; i < nout; i++) { /* (loading ahead as the decisions did) */
+        if (i + EVAL_AHEAD < nout)
+            PREFETCH_RECORD(e, outs[i + EVAL_AHEAD].pi);
+        if (i + EVAL_AHEAD / 2 < nout && outs[i + EVAL_AHEAD / 2].kind != OUT_LEVELS)
+            margin__prefetch_close(e, &MARGIN__POS(e, outs[i + EVAL_AHEAD / 2].pi));
         margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
         apply(e, m, &outs[i], mark);
     }
