@@ -1135,16 +1135,6 @@ static void prefetch_account(const margin_engine *e, uint32_t ai)
     __builtin_prefetch(rec + 127, 1);
 }
 
-/* Start loading a position record (it may straddle three cache lines). */
-static void prefetch_record(const margin_engine *e, uint32_t pi)
-{
-    const char *rec = (const char *)&MARGIN__POS(e, pi);
-    MARGIN__KEEP_PREFETCH();
-    __builtin_prefetch(rec, 1);
-    __builtin_prefetch(rec + sizeof(margin__position) / 2, 1);
-    __builtin_prefetch(rec + sizeof(margin__position) - 1, 1);
-}
-
 /* The decisions load, for each account, its record, then its positions one after the
  * other along its list: stage 0 the account, stage k its k-th position, read from the
  * (k-1)-th that stage k-1 loaded an account earlier. */
@@ -1163,7 +1153,7 @@ static void prefetch_book(const margin_engine *e, uint32_t ai, int stage)
     for (k = 1; k < stage && pi != MARGIN__NONE; k++)
         pi = MARGIN__POS(e, pi).anext;
     if (pi != MARGIN__NONE)
-        prefetch_record(e, pi);
+        margin__prefetch_record(e, pi);
 }
 
 int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t mark,
@@ -1260,7 +1250,7 @@ static void prefetch_legs(const margin_engine *e, const xout *o, int what)
         const margin__market *m;
         int other;
         if (what == AHEAD_RECORDS) {
-            prefetch_record(e, cl[i].pi);
+            margin__prefetch_record(e, cl[i].pi);
             continue;
         }
         /* In the market that moved, the crossed keys are near the roots, which every

@@ -121,16 +121,36 @@ int margin__close_stage(margin_engine *e, uint32_t pi, const margin__close *c);
 /* needs one reserved event */
 void margin__close_apply(margin_engine *e, uint32_t pi, int64_t price, const margin__close *c,
                          int32_t ev_type);
+/* the same, saying which price a triggered close filled at (MARGIN_FILL_*) */
+void margin__close_apply_fill(margin_engine *e, uint32_t pi, int64_t price,
+                              const margin__close *c, int32_t ev_type, int32_t fill);
+void margin__prefetch_close(const margin_engine *e, const margin__position *p);
 
 /* In a function that only prefetches: GCC finds such a function pure (a prefetch is no
  * side effect to it) and deletes every call whose result is unused, that is every call.
  * An empty volatile asm is a side effect that emits nothing. */
 #define MARGIN__KEEP_PREFETCH() __asm__ volatile("")
 
-/* the same, saying which price a triggered close filled at (MARGIN_FILL_*) */
-void margin__close_apply_fill(margin_engine *e, uint32_t pi, int64_t price,
-                              const margin__close *c, int32_t ev_type, int32_t fill);
-void margin__prefetch_close(const margin_engine *e, const margin__position *p);
+/* Start loading a position record (120 bytes: up to three cache lines). */
+static inline void margin__prefetch_record(const margin_engine *e, uint32_t pi)
+{
+    const char *rec = (const char *)&MARGIN__POS(e, pi);
+    MARGIN__KEEP_PREFETCH();
+    __builtin_prefetch(rec, 1);
+    __builtin_prefetch(rec + 64, 1);
+    __builtin_prefetch(rec + sizeof(margin__position) - 1, 1);
+}
+
+/* Start loading a whole account record (192 bytes, 16-byte aligned: up to four lines). */
+static inline void margin__prefetch_account(const margin_engine *e, uint32_t ai)
+{
+    const char *rec = (const char *)&e->accounts[ai];
+    MARGIN__KEEP_PREFETCH();
+    __builtin_prefetch(rec, 1);
+    __builtin_prefetch(rec + 64, 1);
+    __builtin_prefetch(rec + 128, 1);
+    __builtin_prefetch(rec + sizeof(margin__account) - 1, 1);
+}
 int margin__ratio_at(const margin__market *m, const margin__position *p, int64_t price,
                      int64_t *out);
 

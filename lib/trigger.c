@@ -750,25 +750,9 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, cha
  * mark is applied with all its consequences, or nothing changes. */
 
 /* Loading ahead in a batch over positions in no order (the candidates of a mark update,
- * then their outcomes): a record (120 bytes, up to three cache lines), an account (192
- * bytes, up to four). Macros, not functions: GCC finds a function that only prefetches
- * pure and deletes the calls to it. */
+ * then their outcomes): a record EVAL_AHEAD steps ahead, an account half as far (its
+ * record loaded by then). */
 #define EVAL_AHEAD 8
-#define PREFETCH_RECORD(e, pi)                                                             \
-    do {                                                                                   \
-        const char *rec_ = (const char *)&MARGIN__POS(e, pi);                              \
-        __builtin_prefetch(rec_, 1);                                                       \
-        __builtin_prefetch(rec_ + 64, 1);                                                  \
-        __builtin_prefetch(rec_ + sizeof(margin__position) - 1, 1);                        \
-    } while (0)
-#define PREFETCH_ACCOUNT(e, ai)                                                            \
-    do {                                                                                   \
-        const char *rec_ = (const char *)&(e)->accounts[ai];                               \
-        __builtin_prefetch(rec_, 1);                                                       \
-        __builtin_prefetch(rec_ + 64, 1);                                                  \
-        __builtin_prefetch(rec_ + 128, 1);                                                 \
-        __builtin_prefetch(rec_ + sizeof(margin__account) - 1, 1);                         \
-    } while (0)
 
 /* An isolated outcome that moves money into or out of the free balance of an account with
  * cross positions: that account's cross book is evaluated in the same batch. */
@@ -835,9 +819,9 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
     for (i = 0; i < n; i++) {
         const margin__position *p = &MARGIN__POS(e, e->cand[i]);
         if (i + EVAL_AHEAD < n)
-            PREFETCH_RECORD(e, e->cand[i + EVAL_AHEAD]);
+            margin__prefetch_record(e, e->cand[i + EVAL_AHEAD]);
         if (i + EVAL_AHEAD / 2 < n)
-            PREFETCH_ACCOUNT(e, MARGIN__POS(e, e->cand[i + EVAL_AHEAD / 2]).account);
+            margin__prefetch_account(e, MARGIN__POS(e, e->cand[i + EVAL_AHEAD / 2]).account);
         if (p->cross) { /* its account's book is evaluated below */
             if ((rc = margin__cross_note(e, &nx, p->account)) != MARGIN_OK) {
                 unstage_outcomes(e, outs, nout);
@@ -883,7 +867,7 @@ int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
         m->mark = mark;
     for (i = 0; i < nout; i++) { /* (loading ahead as the decisions did) */
         if (i + EVAL_AHEAD < nout)
-            PREFETCH_RECORD(e, outs[i + EVAL_AHEAD].pi);
+            margin__prefetch_record(e, outs[i + EVAL_AHEAD].pi);
         if (i + EVAL_AHEAD / 2 < nout && outs[i + EVAL_AHEAD / 2].kind != OUT_LEVELS)
             margin__prefetch_close(e, &MARGIN__POS(e, outs[i + EVAL_AHEAD / 2].pi));
         margin__ledger_unstage(e, MARGIN__POS(e, outs[i].pi).account);
@@ -961,17 +945,11 @@ static void fund_ahead(const margin_engine *e, uint32_t *la)
 {
     if (*la != MARGIN__NONE) {
         const margin__position *q = &MARGIN__POS(e, *la);
-        const char *rec = (const char *)&e->accounts[q->account];
         uint32_t far = *la + FUND_AHEAD; /* the list is in id order: most often, the record
                                           * the lookahead reads FUND_AHEAD steps later */
-        if (far < e->npos && e->chunks[far >> MARGIN__CHUNK_BITS] != NULL) {
-            __builtin_prefetch(&MARGIN__POS(e, far), 0);
-            __builtin_prefetch((const char *)&MARGIN__POS(e, far) + sizeof(margin__position) - 1, 0);
-        }
-        __builtin_prefetch(rec, 1);
-        __builtin_prefetch(rec + 64, 1);
-        __builtin_prefetch(rec + 128, 1);
-        __builtin_prefetch(rec + sizeof(margin__account) - 1, 1);
+        if (far < e->npos && e->chunks[far >> MARGIN__CHUNK_BITS] != NULL)
+            margin__prefetch_record(e, far);
+        margin__prefetch_account(e, q->account);
         *la = q->mnext;
     }
 }
