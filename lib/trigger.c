@@ -746,9 +746,6 @@ static int plan_adl(margin_engine *e, const margin__market *m, int64_t mark, cha
                   : MARGIN_OK;
 }
 
-/* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
- * mark is applied with all its consequences, or nothing changes. */
-
 /* Loading ahead in a batch over positions in no order (the candidates of a mark update,
  * then their outcomes): a record EVAL_AHEAD steps ahead, an account half as far (its
  * record loaded by then). */
@@ -764,6 +761,8 @@ static int note_touched(margin_engine *e, const margin__outcome *o, size_t *nx)
     return MARGIN_OK;
 }
 
+/* Evaluate every position of market m whose triggers `mark` crosses; atomic: either the
+ * mark is applied with all its consequences, or nothing changes. */
 int margin__evaluate_market(margin_engine *e, margin__market *m, int64_t mark)
 {
     size_t n = 0, i, nout = 0, nev = 0, nx = 0, nxout = 0;
