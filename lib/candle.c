@@ -167,18 +167,13 @@ static int build(margin_engine *e, margin_engine *t, const subset *s)
         }
     }
     t->capaccounts = (uint32_t)s->nacc + 1;
-    for (mi = 0; mi < e->nmarkets; mi++) /* room in the heaps for every copy */
-        if ((rc = margin__heap_reserve(t, &t->markets[mi].down, (uint32_t)s->npos + 1)) !=
-                MARGIN_OK ||
-            (rc = margin__heap_reserve(t, &t->markets[mi].up, (uint32_t)s->npos + 1)) !=
-                MARGIN_OK)
-            return rc;
     for (i = 0; i < s->npos; i++) {
         const margin__position *src = &MARGIN__POS(e, s->pos[i]);
         margin__position *p;
         int64_t d, u;
-        if ((rc = margin__chunk_reserve(t)) != MARGIN_OK)
-            return MARGIN_ENOMEM;
+        if ((rc = margin__chunk_reserve(t)) != MARGIN_OK ||
+            (rc = margin__index_reserve(t, &t->markets[src->market])) != MARGIN_OK)
+            return MARGIN_ENOMEM; /* (room in its market's heaps for the copy) */
         t->npos++;
         p = &MARGIN__POS(t, i);
         *p = *src;

@@ -1220,19 +1220,19 @@ static void prefetch_heap(const margin__heap *h, uint32_t hd, int what, int up)
     if (hd == MARGIN__NONE)
         return;
     if (what == AHEAD_HANDLES) {
-        __builtin_prefetch(&h->a[hd], 1);
+        __builtin_prefetch(margin__hslot(h, hd), 1);
         return;
     }
     if (!up) {
-        if (what == AHEAD_NODES && h->a[hd].slot < h->n)
-            __builtin_prefetch(&h->nodes[h->a[hd].slot], 1);
+        if (what == AHEAD_NODES && *margin__hslot(h, hd) < h->n)
+            __builtin_prefetch(margin__hnode_at(h, *margin__hslot(h, hd)), 1);
         return;
     }
-    for (s = h->a[hd].slot; s < h->n; s = (s - 1) / 4) {
+    for (s = *margin__hslot(h, hd); s < h->n; s = (s - 1) / 4) {
         if (what == AHEAD_NODES)
-            __builtin_prefetch(&h->nodes[s], 1);
+            __builtin_prefetch(margin__hnode_at(h, s), 1);
         else
-            __builtin_prefetch(&h->a[h->nodes[s].id], 1);
+            __builtin_prefetch(margin__hslot(h, margin__hnode_at(h, s)->id), 1);
         if (s < HOT_NODES)
             break;
     }

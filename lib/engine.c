@@ -105,10 +105,8 @@ void margin__engine_clear(margin_engine *e)
 {
     uint32_t i;
     for (i = 0; i < e->nmarkets; i++) {
-        margin__dealloc(e, e->markets[i].down.nodes);
-        margin__dealloc(e, e->markets[i].down.a);
-        margin__dealloc(e, e->markets[i].up.nodes);
-        margin__dealloc(e, e->markets[i].up.a);
+        margin__heap_free(e, &e->markets[i].down);
+        margin__heap_free(e, &e->markets[i].up);
     }
     margin__dealloc(e, e->markets);
     for (i = 0; i < e->naccounts; i++)

@@ -215,8 +215,9 @@ void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
 void margin__index_get(const margin_engine *e, const margin__market *m, uint32_t pi,
                        int64_t *down, int64_t *up);
 int margin__index_reserve(const margin_engine *e, margin__market *m);
-/* room for n items in a heap (MARGIN_ENOMEM) */
+/* room for n items in a heap (MARGIN_ENOMEM); free a heap's memory (it is then empty) */
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n);
+void margin__heap_free(const margin_engine *e, margin__heap *h);
 int margin__reindex(margin_engine *e, uint32_t pi);
 
 /* position chunks (engine.c): room for the next id's chunk (MARGIN_ENOMEM); a position

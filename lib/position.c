@@ -277,9 +277,9 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
     if ((e->npos >> MARGIN__CHUNK_BITS) < e->nchunks && e->chunks[e->npos >> MARGIN__CHUNK_BITS])
         __builtin_prefetch(&MARGIN__POS(e, e->npos), 1);
     if (m->down.n > 0)
-        __builtin_prefetch(&m->down.nodes[(m->down.n - 1) / 4], 1);
+        __builtin_prefetch(margin__hnode_at(&m->down, (m->down.n - 1) / 4), 1);
     if (m->up.n > 0)
-        __builtin_prefetch(&m->up.nodes[(m->up.n - 1) / 4], 1);
+        __builtin_prefetch(margin__hnode_at(&m->up, (m->up.n - 1) / 4), 1);
     if (leverage == 0) {
         if ((rc = margin__leverage_of(m, qty, price, margin, &leverage)) != MARGIN_OK)
             return margin__fail(e, rc, "leverage (position value / margin) overflows");
@@ -402,12 +402,13 @@ void margin__prefetch_close(const margin_engine *e, const margin__position *p)
     if (p->anext != MARGIN__NONE)
         __builtin_prefetch(&MARGIN__POS(e, p->anext), 1);
     if (p->down_slot != MARGIN__NONE && m->down.n > 0) {
-        __builtin_prefetch(&m->down.a[p->down_slot], 1);
-        __builtin_prefetch(&m->down.a[m->down.nodes[m->down.n - 1].id], 1);
+        __builtin_prefetch(margin__hslot(&m->down, p->down_slot), 1);
+        __builtin_prefetch(margin__hslot(&m->down, margin__hnode_at(&m->down, m->down.n - 1)->id),
+                           1);
     }
     if (p->up_slot != MARGIN__NONE && m->up.n > 0) {
-        __builtin_prefetch(&m->up.a[p->up_slot], 1);
-        __builtin_prefetch(&m->up.a[m->up.nodes[m->up.n - 1].id], 1);
+        __builtin_prefetch(margin__hslot(&m->up, p->up_slot), 1);
+        __builtin_prefetch(margin__hslot(&m->up, margin__hnode_at(&m->up, m->up.n - 1)->id), 1);
     }
 }
 

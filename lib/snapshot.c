@@ -447,8 +447,10 @@ static void put_positions(sink *s, const margin_engine *e)
             if (fl & PF_TAKE)
                 PUT64(s, p->take);
             if (fl & PF_KEYS) {
-                PUT64(s, p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : INT64_MIN);
-                PUT64(s, p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : INT64_MAX);
+                PUT64(s, p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot)
+                                                       : INT64_MIN);
+                PUT64(s, p->up_slot != MARGIN__NONE ? margin__hkey(&m->up, p->up_slot)
+                                                     : INT64_MAX);
             }
             if (fl & PF_ADLQ)
                 PUT64(s, p->adl_q);
@@ -611,9 +613,9 @@ static void whash_positions(whash *h, const margin_engine *e)
             if (p->cross && p->status == MARGIN_STATUS_OPEN) { /* PF_KEYS: the stored keys */
                 const margin__market *m = &e->markets[p->market];
                 wgroup(h,
-                       (uint64_t)(p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key
+                       (uint64_t)(p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot)
                                                                 : INT64_MIN),
-                       (uint64_t)(p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key
+                       (uint64_t)(p->up_slot != MARGIN__NONE ? margin__hkey(&m->up, p->up_slot)
                                                               : INT64_MAX),
                        0, 0);
             }

@@ -19,9 +19,9 @@
 /* ------------------------------------------------------------------ heaps */
 
 /* 4-ary heaps: half the depth of a binary heap, so a removal moves half as many nodes,
- * and the four children of a node are 64 contiguous bytes. A position reaches its node
- * through a handle (types.h): a move writes the node's new slot into h->a, which is
- * dense, rather than into the moved position's record. */
+ * and the four children of a node are one 64-byte line (types.h). A position reaches its
+ * node through a handle (types.h): a move writes the node's new slot into the handle's
+ * entry, which is dense, rather than into the moved position's record. */
 #define ARITY 4
 
 static int before(const margin__heap *h, int64_t a, int64_t b)
@@ -31,18 +31,19 @@ static int before(const margin__heap *h, int64_t a, int64_t b)
 
 static void heap_put(margin__heap *h, uint32_t i, margin__hnode nd)
 {
-    h->nodes[i] = nd;
-    h->a[nd.id].slot = i;
+    *margin__hnode_at(h, i) = nd;
+    *margin__hslot(h, nd.id) = i;
 }
 
 static void sift_up(margin__heap *h, uint32_t i)
 {
-    margin__hnode nd = h->nodes[i];
+    margin__hnode nd = *margin__hnode_at(h, i);
     while (i > 0) {
         uint32_t parent = (i - 1) / ARITY;
-        if (!before(h, nd.key, h->nodes[parent].key))
+        margin__hnode pn = *margin__hnode_at(h, parent);
+        if (!before(h, nd.key, pn.key))
             break;
-        heap_put(h, i, h->nodes[parent]);
+        heap_put(h, i, pn);
         i = parent;
     }
     heap_put(h, i, nd);
@@ -50,45 +51,72 @@ static void sift_up(margin__heap *h, uint32_t i)
 
 static void sift_down(margin__heap *h, uint32_t i)
 {
-    margin__hnode nd = h->nodes[i];
+    margin__hnode nd = *margin__hnode_at(h, i);
     for (;;) {
         uint32_t first = ARITY * i + 1, c, k, end;
+        const margin__hnode *ch, *best;
         if (first >= h->n)
             break;
         end = first + ARITY < h->n ? first + ARITY : h->n;
-        for (c = first, k = first + 1; k < end; k++)
-            if (before(h, h->nodes[k].key, h->nodes[c].key))
+        ch = margin__hnode_at(h, first); /* the children are in one page */
+        for (best = ch, c = first, k = first + 1; k < end; k++)
+            if (before(h, ch[k - first].key, best->key)) {
+                best = &ch[k - first];
                 c = k;
-        if (!before(h, h->nodes[c].key, nd.key))
+            }
+        if (!before(h, best->key, nd.key))
             break;
-        heap_put(h, i, h->nodes[c]);
+        heap_put(h, i, *best);
         i = c;
     }
     heap_put(h, i, nd);
 }
 
-/* Room for n nodes (and handles). The two arrays grow one after the other; cap counts
- * what both hold, so a failure of the second leaves the heap as it was (MARGIN_ENOMEM). */
+/* Room for n nodes (and handles): pages added one at a time, each allocation holding a
+ * page of handle entries and, 64-byte aligned after them, a page of nodes. A failure
+ * (MARGIN_ENOMEM) keeps the pages added before it: room, nothing observable. */
+#define HPAGE_BYTES (MARGIN__HPAGE * sizeof(uint32_t) + 63 + MARGIN__HPAGE * sizeof(margin__hnode))
+
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
-    uint32_t cap;
-    margin__hnode *nn;
-    margin__hitem *na;
-    if (n <= h->cap)
-        return MARGIN_OK;
-    cap = h->cap ? h->cap : 64;
-    while (cap < n)
-        cap = cap < (1u << 31) ? cap * 2 : UINT32_MAX;
-    nn = margin__realloc(e, h->nodes, (size_t)cap * sizeof *nn);
-    if (nn == NULL)
-        return MARGIN_ENOMEM;
-    h->nodes = nn;
-    na = margin__realloc(e, h->a, (size_t)cap * sizeof *na);
-    if (na == NULL)
-        return MARGIN_ENOMEM;
-    h->a = na;
-    h->cap = cap;
+    while (n > h->cap) {
+        char *blk;
+        uintptr_t at;
+        if (h->npages == h->cappages) {
+            uint32_t cp = h->cappages ? h->cappages * 2 : 4;
+            margin__hnode **np;
+            uint32_t **ns;
+            if (h->cappages > UINT32_MAX / MARGIN__HPAGE / 2)
+                return MARGIN_ENOMEM; /* 2^32 nodes: beyond any slot */
+            if ((np = margin__realloc(e, h->pages, (size_t)cp * sizeof *np)) == NULL)
+                return MARGIN_ENOMEM;
+            h->pages = np;
+            if ((ns = margin__realloc(e, h->slots, (size_t)cp * sizeof *ns)) == NULL)
+                return MARGIN_ENOMEM;
+            h->slots = ns;
+            h->cappages = cp;
+        }
+        if ((blk = margin__malloc(e, HPAGE_BYTES)) == NULL)
+            return MARGIN_ENOMEM;
+        at = ((uintptr_t)(blk + MARGIN__HPAGE * sizeof(uint32_t)) + 63) & ~(uintptr_t)63;
+        h->slots[h->npages] = (uint32_t *)(void *)blk;
+        h->pages[h->npages] = (margin__hnode *)at;
+        h->npages++;
+        h->cap = h->npages * MARGIN__HPAGE - MARGIN__HOFF;
+    }
     return MARGIN_OK;
+}
+
+void margin__heap_free(const margin_engine *e, margin__heap *h)
+{
+    uint32_t k;
+    for (k = 0; k < h->npages; k++)
+        margin__dealloc(e, h->slots[k]);
+    margin__dealloc(e, h->pages);
+    margin__dealloc(e, h->slots);
+    h->pages = NULL;
+    h->slots = NULL;
+    h->n = h->cap = h->npages = h->cappages = h->used = h->free1 = 0;
 }
 
 /* A handle for a new node: a freed one if any, else the next unused (n < cap nodes are in
@@ -98,7 +126,7 @@ static uint32_t handle_new(margin__heap *h)
     uint32_t id;
     if (h->free1 != 0) {
         id = h->free1 - 1;
-        h->free1 = h->a[id].slot;
+        h->free1 = *margin__hslot(h, id);
         return id;
     }
     return h->used++;
@@ -106,17 +134,18 @@ static uint32_t handle_new(margin__heap *h)
 
 static void heap_remove(margin__heap *h, uint32_t id)
 {
-    uint32_t slot = h->a[id].slot;
-    h->a[id].slot = h->free1; /* onto the free list */
+    uint32_t *hs = margin__hslot(h, id);
+    uint32_t slot = *hs;
+    *hs = h->free1; /* onto the free list */
     h->free1 = id + 1;
     h->n--;
     if (slot == h->n)
         return;
     {
-        uint32_t moved = h->nodes[h->n].id;
-        heap_put(h, slot, h->nodes[h->n]);
+        margin__hnode last = *margin__hnode_at(h, h->n);
+        heap_put(h, slot, last);
         sift_up(h, slot);
-        if (h->a[moved].slot == slot)
+        if (*margin__hslot(h, last.id) == slot)
             sift_down(h, slot);
     }
 }
@@ -137,20 +166,18 @@ static void heap_set(margin__heap *h, uint32_t pi, uint32_t *hd, int64_t key, in
         nd.key = key;
         nd.id = handle_new(h);
         nd.pos = pi;
-        h->a[nd.id].key = key;
         *hd = nd.id;
-        h->nodes[h->n++] = nd;
+        heap_put(h, h->n++, nd);
         sift_up(h, h->n - 1);
         return;
     }
     {
-        margin__hitem *it = &h->a[*hd];
-        uint32_t i = it->slot;
-        int64_t old = it->key;
+        uint32_t i = *margin__hslot(h, *hd);
+        margin__hnode *nd = margin__hnode_at(h, i);
+        int64_t old = nd->key;
         if (old == key)
             return; /* (re-keying often leaves a key where it was) */
-        it->key = key;
-        h->nodes[i].key = key;
+        nd->key = key;
         if (before(h, key, old))
             sift_up(h, i);
         else
@@ -179,8 +206,8 @@ void margin__index_get(const margin_engine *e, const margin__market *m, uint32_t
                        int64_t *down, int64_t *up)
 {
     const margin__position *p = &MARGIN__POS(e, pi);
-    *down = p->down_slot != MARGIN__NONE ? m->down.a[p->down_slot].key : KEY_NONE_DOWN;
-    *up = p->up_slot != MARGIN__NONE ? m->up.a[p->up_slot].key : KEY_NONE_UP;
+    *down = p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot) : KEY_NONE_DOWN;
+    *up = p->up_slot != MARGIN__NONE ? margin__hkey(&m->up, p->up_slot) : KEY_NONE_UP;
 }
 
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi)
@@ -490,7 +517,8 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
 {
     size_t start = *n, i;
     int rc;
-    if (h->n == 0 || (h->max ? h->nodes[0].key < mark : h->nodes[0].key > mark))
+    if (h->n == 0 || (h->max ? margin__hnode_at(h, 0)->key < mark
+                             : margin__hnode_at(h, 0)->key > mark))
         return MARGIN_OK;
     if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
         MARGIN_OK)
@@ -499,7 +527,8 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
     for (i = start; i < *n; i++) {
         uint32_t s = e->cand[i], c;
         for (c = ARITY * s + 1; c <= ARITY * s + ARITY && c < h->n; c++) {
-            if (h->max ? h->nodes[c].key < mark : h->nodes[c].key > mark)
+            int64_t k = margin__hnode_at(h, c)->key;
+            if (h->max ? k < mark : k > mark)
                 continue;
             if ((rc = margin__grow(e, (void **)&e->cand, &e->cand_cap, *n + 1, sizeof *e->cand)) !=
                 MARGIN_OK)
@@ -508,7 +537,7 @@ int margin__collect(margin_engine *e, const margin__heap *h, int64_t mark, size_
         }
     }
     for (i = start; i < *n; i++)
-        e->cand[i] = h->nodes[e->cand[i]].pos;
+        e->cand[i] = margin__hnode_at(h, e->cand[i])->pos;
     return MARGIN_OK;
 }
 

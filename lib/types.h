@@ -38,29 +38,58 @@ typedef struct {
  * the largest key on top.
  *
  * A position's entry is found through a handle, not through its slot: the position keeps
- * the handle (margin__position.down_slot / up_slot, fixed while it has a key) and a[handle]
- * keeps the key and the node's current slot. A sift moves nodes; each move then writes the
- * slot into a[] (16 bytes a key, dense per heap) instead of into the moved position's cold
- * 128-byte record, which at a million positions was a cache miss per move. */
-typedef struct {
-    int64_t key;   /* the position's key (what snapshots and the state hash read) */
-    uint32_t slot; /* its node in the heap; free handles: the next free handle + 1 */
-} margin__hitem;
-
+ * the handle (margin__position.down_slot / up_slot, fixed while it has a key) and the
+ * handle's 4-byte entry keeps the node's current slot. A sift moves nodes; each move then
+ * writes the slot into the dense handle entries instead of into the moved position's cold
+ * record, which at a million positions was a cache miss per move.
+ *
+ * Nodes and handle entries live in pages of MARGIN__HPAGE, allocated as the heap grows and
+ * never moved: growing copies nothing (no pause at a doubling, and no old copy left
+ * resident in the allocator), and memory follows the keys held, not the largest power of
+ * two above them. Node i is at page index i + MARGIN__HOFF, so that the four children of
+ * a node (4i + 1 .. 4i + 4) share one 64-byte line of a 64-byte-aligned page. */
 typedef struct {
     int64_t key;
-    uint32_t id;  /* handle: a[id] */
+    uint32_t id;  /* handle */
     uint32_t pos; /* position index */
 } margin__hnode;
 
+#define MARGIN__HPAGE_BITS 10
+#define MARGIN__HPAGE (1u << MARGIN__HPAGE_BITS)
+#define MARGIN__HOFF 3u
+
 typedef struct {
-    margin__hnode *nodes; /* the heap, nodes[0] on top; n of cap used */
-    margin__hitem *a;     /* by handle: `used` handed out, cap allocated */
-    uint32_t n, cap;
-    uint32_t used;     /* handles handed out so far (the free ones are on the free list) */
-    uint32_t free1;    /* first free handle + 1 (0: none) */
+    margin__hnode **pages; /* node pages (64-byte aligned) */
+    uint32_t **slots;      /* handle pages: the slot of handle h is slots[page][index]; a free
+                            * handle's entry is the next free handle + 1. slots[k] is the
+                            * allocation holding both page k's handles and its nodes. */
+    uint32_t n;            /* nodes in use */
+    uint32_t cap;          /* room: npages * MARGIN__HPAGE - MARGIN__HOFF nodes (and more
+                            * handles) */
+    uint32_t npages, cappages;
+    uint32_t used;  /* handles handed out so far (the free ones are on the free list) */
+    uint32_t free1; /* first free handle + 1 (0: none) */
     int max;
 } margin__heap;
+
+/* node i of heap h */
+static inline margin__hnode *margin__hnode_at(const margin__heap *h, uint32_t i)
+{
+    uint32_t j = i + MARGIN__HOFF;
+    return &h->pages[j >> MARGIN__HPAGE_BITS][j & (MARGIN__HPAGE - 1)];
+}
+
+/* the slot entry of handle hd of heap h */
+static inline uint32_t *margin__hslot(const margin__heap *h, uint32_t hd)
+{
+    return &h->slots[hd >> MARGIN__HPAGE_BITS][hd & (MARGIN__HPAGE - 1)];
+}
+
+/* the key held by handle hd of heap h */
+static inline int64_t margin__hkey(const margin__heap *h, uint32_t hd)
+{
+    return margin__hnode_at(h, *margin__hslot(h, hd))->key;
+}
 
 typedef struct {
     char symbol[32];

@@ -557,9 +557,9 @@ static int64_t band_edge(uint64_t id)
     const margin__market *m = &e->markets[p->market];
     int64_t k = 0;
     if (pct(50) && p->down_slot != MARGIN__NONE)
-        k = m->down.a[p->down_slot].key;
+        k = margin__hkey(&m->down, p->down_slot);
     else if (p->up_slot != MARGIN__NONE)
-        k = m->up.a[p->up_slot].key;
+        k = margin__hkey(&m->up, p->up_slot);
     return k == INT64_MAX || k == INT64_MIN ? 0 : k;
 }
 

@@ -1460,6 +1460,94 @@ START_TEST(test_funding_cumulative_overflow)
 }
 END_TEST
 
+/* The trigger heaps live in pages of 1,024 nodes (lib/types.h): a market with thousands of
+ * keys spreads each heap over several pages, and removals, key changes and the crossed
+ * subtree's walk cross page boundaries. The oracle is each position's own trigger price,
+ * read before any mark moves: a long fires when the mark is at or below
+ * max(LP, stop-loss), a short when it is at or above min(LP, stop-loss) (no margin-call
+ * levels are set). 9,000 positions, about 6,400 left open after random closes (some
+ * 3,200 keys, 4 pages, a heap), stop-losses on every fifth; then the mark walks down
+ * 60,000 -> 20,000 and up 60,000 -> 100,000 in steps of 600, and after every step exactly
+ * the positions whose key the walk has reached are no longer open. */
+#define PG_N 9000
+START_TEST(test_index_many_pages)
+{
+    static uint64_t id[PG_N];
+    static int64_t key[PG_N];
+    static int32_t side[PG_N];
+    static int open_[PG_N];
+    margin_engine *e;
+    uint64_t mkt, acct, rng = 0x9a6e5ULL;
+    int64_t mark = D("60000"), m;
+    size_t i, nopen = PG_N;
+
+    make_engine(&e, &mkt, &acct, D("1000000000"));
+    ck_assert_ok(e, margin_mark_update(e, mkt, mark));
+    for (i = 0; i < PG_N; i++) {
+        int64_t entry = mark + (int64_t)(splitmix64(&rng) % 120001) * 1000000 - D("600");
+        int64_t qty = (int64_t)(1 + splitmix64(&rng) % 1000) * 100000; /* 0.001 .. 1 */
+        int64_t lev = (int64_t)(2 + splitmix64(&rng) % 49) * D("1"); /* 2x .. 50x */
+        side[i] = (splitmix64(&rng) & 1) ? MARGIN_LONG : MARGIN_SHORT;
+        ck_assert_ok(e, margin_position_open(e, acct, mkt, side[i], qty, entry, lev, 0, 0, &id[i]));
+        open_[i] = 1;
+    }
+    for (i = 0; i < PG_N / 3; i++) { /* removals from anywhere in the heaps */
+        size_t k = (size_t)(splitmix64(&rng) % PG_N);
+        if (!open_[k])
+            continue;
+        ck_assert_ok(e, margin_position_close(e, id[k], mark, 0));
+        open_[k] = 0;
+        nopen--;
+    }
+    for (i = 0; i < PG_N; i++) {
+        int64_t lp;
+        if (!open_[i])
+            continue;
+        lp = pos_at(e, id[i], MARGIN_AT_LIQ_PRICE, mark);
+        key[i] = side[i] > 0 ? (lp > 0 ? lp : INT64_MIN) : lp;
+        if (i % 5 == 0) { /* key changes: stop-losses 1 to 7,919 from the mark */
+            int64_t t = mark - side[i] * (int64_t)(1 + i % 7919) * D("1");
+            ck_assert_ok(e, margin_position_set_stops(e, id[i], t, 0));
+            if (side[i] > 0 ? t > key[i] : t < key[i])
+                key[i] = t;
+        }
+    }
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_OPEN_POSITIONS), (int64_t)nopen);
+    for (int dir = -1; dir <= 1; dir += 2) {
+        ck_assert_ok(e, margin_mark_update(e, mkt, mark));
+        for (m = mark; dir < 0 ? m >= D("20000") : m <= D("100000"); m += dir * D("600")) {
+            size_t expect = 0, bad = PG_N;
+            ck_assert_ok(e, margin_mark_update(e, mkt, m));
+            for (i = 0; i < PG_N; i++) { /* one assertion per step: each is a write */
+                int fired;
+                int64_t st = -1;
+                if (!open_[i])
+                    continue;
+                fired = side[i] > 0 ? m <= key[i] : m >= key[i];
+                if (dir < 0 && side[i] < 0)
+                    fired = 0; /* shorts wait for the walk up */
+                if (margin_position_get(e, id[i], MARGIN_POS_STATUS, &st) != MARGIN_OK ||
+                    (st == MARGIN_STATUS_OPEN) != !fired) {
+                    bad = i;
+                    break;
+                }
+                if (fired)
+                    open_[i] = 0;
+                else
+                    expect++;
+            }
+            ck_assert_msg(bad == PG_N, "position %zu (%s, key %lld) at mark %lld: %s", bad,
+                          bad < PG_N && side[bad] > 0 ? "long" : "short",
+                          (long long)(bad < PG_N ? key[bad] : 0), (long long)m,
+                          bad < PG_N && open_[bad] ? "open when it should not be" : "not open");
+            ck_assert_int_eq(eng_get(e, MARGIN_ENG_OPEN_POSITIONS), (int64_t)expect);
+        }
+    }
+    ck_assert_int_eq(eng_get(e, MARGIN_ENG_OPEN_POSITIONS), 0);
+    margin_engine_free(e);
+}
+END_TEST
+
 Suite *suite_triggers(void)
 {
     Suite *s = suite_create("triggers");
@@ -1467,6 +1555,7 @@ Suite *suite_triggers(void)
 
     tc = tcase_create("liquidation");
     tcase_add_test(tc, test_long_liq_exact_lp);
+    tcase_add_test(tc, test_index_many_pages);
     tcase_add_test(tc, test_short_liq_exact_lp);
     tcase_add_test(tc, test_long_gap_past_bp);
     tcase_add_test(tc, test_short_gap_past_bp);
