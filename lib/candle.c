@@ -177,6 +177,12 @@ static int build(margin_engine *e, margin_engine *t, const subset *s)
         t->npos++;
         p = &MARGIN__POS(t, i);
         *p = *src;
+        p->stops = MARGIN__NONE;
+        if (src->stops != MARGIN__NONE) {
+            if ((rc = margin__stops_reserve(t)) != MARGIN_OK)
+                return MARGIN_ENOMEM;
+            margin__stops_put(t, p, margin__stop_of(e, src), margin__take_of(e, src));
+        }
         p->account = find(s->acc, s->nacc, src->account);
         p->down_slot = p->up_slot = MARGIN__NONE;
         margin__link(t, i);

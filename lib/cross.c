@@ -460,18 +460,20 @@ static int book_conds(const margin_engine *e, const book *b, uint8_t fired, marg
 }
 
 /* Stop-loss and take-profit keys of a position merged into band keys. */
-static void merge_stops(const margin__position *p, int64_t *d, int64_t *u)
+static void merge_stops(const margin_engine *e, const margin__position *p, int64_t *d,
+                        int64_t *u)
 {
+    int64_t stop = margin__stop_of(e, p), take = margin__take_of(e, p);
     if (p->side > 0) {
-        if (p->stop > 0 && p->stop > *d)
-            *d = p->stop;
-        if (p->take > 0 && p->take < *u)
-            *u = p->take;
+        if (stop > 0 && stop > *d)
+            *d = stop;
+        if (take > 0 && take < *u)
+            *u = take;
     } else {
-        if (p->stop > 0 && p->stop < *u)
-            *u = p->stop;
-        if (p->take > 0 && p->take > *d)
-            *d = p->take;
+        if (stop > 0 && stop < *u)
+            *u = stop;
+        if (take > 0 && take > *d)
+            *d = take;
     }
 }
 
@@ -620,7 +622,7 @@ static void rekey_with(margin_engine *e, uint32_t ai, const book *known)
             int64_t dq = d, uq = u;
             if (!q->cross || q->market != p->market)
                 continue;
-            merge_stops(q, &dq, &uq);
+            merge_stops(e, q, &dq, &uq);
             margin__index_set(e, m, qi, dq, uq);
         }
     }
@@ -872,12 +874,14 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
         for (i = c; i < L; i++) {
             const margin__position *p = &MARGIN__POS(e, cl[i].pi);
             int32_t type = 0;
-            int64_t fee;
+            int64_t fee, stop, take;
             if (p->market != mi)
                 continue;
-            if (p->stop > 0 && (p->side > 0 ? mark <= p->stop : mark >= p->stop))
+            stop = margin__stop_of(e, p);
+            take = margin__take_of(e, p);
+            if (stop > 0 && (p->side > 0 ? mark <= stop : mark >= stop))
                 type = MARGIN_EV_STOP_LOSS;
-            else if (p->take > 0 && (p->side > 0 ? mark >= p->take : mark <= p->take))
+            else if (take > 0 && (p->side > 0 ? mark >= take : mark <= take))
                 type = MARGIN_EV_TAKE_PROFIT;
             if (type == 0)
                 continue;
@@ -886,7 +890,7 @@ static int decide(margin_engine *e, uint32_t ai, uint32_t mi, int64_t mark, marg
                 /* MARGIN_STOP_FILL_TRIGGER: a continuous move from the market's last mark
                  * fills at the trigger (as for an isolated position, trigger.c) */
                 const margin__market *mm_ = &e->markets[mi];
-                int64_t trig = type == MARGIN_EV_STOP_LOSS ? p->stop : p->take, np;
+                int64_t trig = type == MARGIN_EV_STOP_LOSS ? stop : take, np;
                 int64_t last = mm_->mark;
                 if (mm_->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 && !e->jump &&
                     (((type == MARGIN_EV_STOP_LOSS) == (p->side > 0)) ? last > trig

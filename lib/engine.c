@@ -117,6 +117,7 @@ void margin__engine_clear(margin_engine *e)
     margin__dealloc(e, e->chunks);
     margin__dealloc(e, e->chunkinfo);
     margin__dealloc(e, e->retire);
+    margin__dealloc(e, e->stops);
     margin__dealloc(e, e->q);
     margin__dealloc(e, e->cand);
     margin__dealloc(e, e->out);
@@ -186,7 +187,8 @@ int margin_engine_set(margin_engine *e, int32_t key, int64_t value)
             const margin__position *p = &MARGIN__POS(e, pi);
             if (p->status != MARGIN_STATUS_OPEN || p->cross)
                 continue; /* a cross book's keys never fail (cross.c) */
-            rc = margin__position_keys(e, &e->markets[p->market], p, p->mc_fired, &d, &u);
+            rc = margin__position_keys(e, &e->markets[p->market], p, p->mc_fired,
+                                       margin__stop_of(e, p), margin__take_of(e, p), &d, &u);
             if (rc != MARGIN_OK) {
                 e->band = old;
                 return margin__fail(e, rc, "the re-arm price of position %u overflows",
@@ -331,7 +333,8 @@ int margin_engine_set_margin_call_levels(margin_engine *e, const int64_t *levels
             int64_t d, u;
             if (p->status != MARGIN_STATUS_OPEN || p->cross)
                 continue; /* a cross book's keys never fail (cross.c) */
-            rc = margin__position_keys(e, &e->markets[p->market], p, 0, &d, &u);
+            rc = margin__position_keys(e, &e->markets[p->market], p, 0, margin__stop_of(e, p),
+                                       margin__take_of(e, p), &d, &u);
             if (rc != MARGIN_OK) {
                 memcpy(e->levels, save, sizeof save);
                 e->nlevels = savedn;
@@ -465,6 +468,12 @@ void margin__retire(margin_engine *e)
         uint32_t c = e->retire[e->rhead];
         if (e->chunkinfo[c].last_close > e->closes - e->retain)
             break;
+        {
+            margin__position *chunk = e->chunks[c];
+            uint32_t i;
+            for (i = 0; i < MARGIN__CHUNK; i++) /* (every position of the chunk is closed) */
+                margin__stops_drop(e, &chunk[i]);
+        }
         margin__dealloc(e, e->chunks[c]);
         e->chunks[c] = NULL;
         e->rhead = (e->rhead + 1) % e->capchunks;

@@ -131,7 +131,7 @@ void margin__prefetch_close(const margin_engine *e, const margin__position *p);
  * An empty volatile asm is a side effect that emits nothing. */
 #define MARGIN__KEEP_PREFETCH() __asm__ volatile("")
 
-/* Start loading a position record (120 bytes: up to three cache lines). */
+/* Start loading a position record (104 bytes: up to three cache lines). */
 static inline void margin__prefetch_record(const margin_engine *e, uint32_t pi)
 {
     const char *rec = (const char *)&MARGIN__POS(e, pi);
@@ -205,9 +205,10 @@ int margin__cross_active(const margin_engine *e, size_t nacc, size_t nout, uint3
 int margin__grow(margin_engine *e, void **buf, size_t *cap, size_t need, size_t size);
 /* sort n indexes in increasing order (O(n log n), no allocation) */
 void margin__sort_u32(uint32_t *a, size_t n);
+/* a position's keys with levels `fired` and the stop-loss and take-profit given */
 int margin__position_keys(const margin_engine *e, const margin__market *m,
-                          const margin__position *p, uint8_t fired, int64_t *down,
-                          int64_t *up);
+                          const margin__position *p, uint8_t fired, int64_t stop, int64_t take,
+                          int64_t *down, int64_t *up);
 void margin__index_set(margin_engine *e, margin__market *m, uint32_t pi, int64_t down,
                        int64_t up);
 void margin__index_remove(margin_engine *e, margin__market *m, uint32_t pi);
@@ -227,6 +228,21 @@ int margin__chunk_reserve(margin_engine *e);
 void margin__chunk_closed(margin_engine *e, uint32_t pi);
 void margin__retire(margin_engine *e);
 uint32_t margin__next_live(const margin_engine *e, uint32_t pi);
+
+/* stop-loss and take-profit prices (position.c): a position's (0: none); room for one more
+ * entry (MARGIN_ENOMEM, with the message); set a position's (an entry taken from the room
+ * reserved, or given back when both are 0); give its entry back */
+static inline int64_t margin__stop_of(const margin_engine *e, const margin__position *p)
+{
+    return p->stops == MARGIN__NONE ? 0 : e->stops[p->stops].stop;
+}
+static inline int64_t margin__take_of(const margin_engine *e, const margin__position *p)
+{
+    return p->stops == MARGIN__NONE ? 0 : e->stops[p->stops].take;
+}
+int margin__stops_reserve(margin_engine *e);
+void margin__stops_put(margin_engine *e, margin__position *p, int64_t stop, int64_t take);
+void margin__stops_drop(margin_engine *e, margin__position *p);
 
 /* list management (position.c) */
 void margin__link(margin_engine *e, uint32_t pi);

@@ -352,7 +352,9 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
             m->max_price = value;
             for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
                 const margin__position *p = &MARGIN__POS(e, pi);
-                rc = p->stop > value || p->take > value ? MARGIN_ERANGE : MARGIN_OK;
+                rc = margin__stop_of(e, p) > value || margin__take_of(e, p) > value
+                         ? MARGIN_ERANGE
+                         : MARGIN_OK;
                 if (rc != MARGIN_OK)
                     (void)margin__fail(e, rc, "position %u has a stop or take-profit above %s",
                                        pi + 1, margin__fmt(b1, sizeof b1, value, m->price_scale));
@@ -380,9 +382,9 @@ int margin_market_set(margin_engine *e, uint64_t market, int32_t key, int64_t va
             m->min_price = value;
             for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
                 const margin__position *p = &MARGIN__POS(e, pi);
-                rc = (p->stop > 0 && p->stop < value) || (p->take > 0 && p->take < value)
-                         ? MARGIN_ERANGE
-                         : MARGIN_OK;
+                int64_t stop = margin__stop_of(e, p), take = margin__take_of(e, p);
+                rc = (stop > 0 && stop < value) || (take > 0 && take < value) ? MARGIN_ERANGE
+                                                                              : MARGIN_OK;
                 if (rc != MARGIN_OK)
                     (void)margin__fail(e, rc, "position %u has a stop or take-profit below %s",
                                        pi + 1, margin__fmt(b1, sizeof b1, value, m->price_scale));

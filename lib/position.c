@@ -151,15 +151,22 @@ typedef struct {
     int64_t down, up;
 } candidate;
 
-static int candidate_eval(const margin_engine *e, const margin__market *m, candidate *c)
+/* (with the stop-loss and take-profit given; candidate_eval(): the position's own) */
+static int candidate_eval_stops(const margin_engine *e, const margin__market *m, candidate *c,
+                                int64_t stop, int64_t take)
 {
     int rc = margin__threshold(m, c->p.side, c->p.qty, c->p.entry, c->p.margin, ONE, &c->p.liq);
     if (rc != MARGIN_OK)
         return margin__fail(e, rc, "liquidation price overflows");
-    rc = margin__position_keys(e, m, &c->p, c->p.mc_fired, &c->down, &c->up);
+    rc = margin__position_keys(e, m, &c->p, c->p.mc_fired, stop, take, &c->down, &c->up);
     if (rc != MARGIN_OK)
         return margin__fail(e, rc, "margin-call level prices overflow");
     return margin__position_envelope(e, m, &c->p);
+}
+
+static int candidate_eval(const margin_engine *e, const margin__market *m, candidate *c)
+{
+    return candidate_eval_stops(e, m, c, margin__stop_of(e, &c->p), margin__take_of(e, &c->p));
 }
 
 static int64_t current_mark(const margin__market *m, const margin__position *p)
@@ -208,7 +215,7 @@ static int open_cross(margin_engine *e, margin__account *a, margin__market *m, i
     np.cross = 1;
     np.fees = fee;
     np.status = MARGIN_STATUS_OPEN;
-    np.down_slot = np.up_slot = MARGIN__NONE;
+    np.down_slot = np.up_slot = np.stops = MARGIN__NONE;
     if ((rc = margin__position_envelope(e, m, &np)) != MARGIN_OK ||
         (rc = margin__cross_check(e, ai, &np, MARGIN__NONE, -(margin__i128)fee)) != MARGIN_OK)
         return rc;
@@ -306,6 +313,7 @@ int margin_position_open(margin_engine *e, uint64_t account, uint64_t market, in
         return rc;
 
     memset(&c, 0, sizeof c);
+    c.p.stops = MARGIN__NONE;
     c.p.qty = qty;
     c.p.entry = price;
     c.p.margin = margin;
@@ -980,18 +988,19 @@ int margin_position_set_stops(margin_engine *e, uint64_t position, int64_t stop_
         (rc = check_price_range(e, &e->markets[p->market], "take-profit", take_profit)) !=
             MARGIN_OK)
         return rc;
+    if ((stop_loss != 0 || take_profit != 0) && (rc = margin__stops_reserve(e)) != MARGIN_OK)
+        return rc;
     if (p->cross) {
-        p->stop = stop_loss;
-        p->take = take_profit;
+        margin__stops_put(e, p, stop_loss, take_profit);
         margin__cross_rekey(e, p->account);
         return MARGIN_OK;
     }
     c.p = *p;
-    c.p.stop = stop_loss;
-    c.p.take = take_profit;
-    if ((rc = candidate_eval(e, &e->markets[p->market], &c)) != MARGIN_OK)
+    if ((rc = candidate_eval_stops(e, &e->markets[p->market], &c, stop_loss, take_profit)) !=
+        MARGIN_OK)
         return rc;
     commit_state(e, (uint32_t)(position - 1), &c);
+    margin__stops_put(e, p, stop_loss, take_profit);
     return MARGIN_OK;
 }
 
@@ -1041,10 +1050,10 @@ int margin_position_get(const margin_engine *e, uint64_t position, int32_t key, 
         v = p->funding;
         break;
     case MARGIN_POS_STOP_LOSS:
-        v = p->stop;
+        v = margin__stop_of(e, p);
         break;
     case MARGIN_POS_TAKE_PROFIT:
-        v = p->take;
+        v = margin__take_of(e, p);
         break;
     case MARGIN_POS_LIQ_PRICE:
         v = p->cross && p->status == MARGIN_STATUS_OPEN ? margin__cross_liq(e, p) : p->liq;
@@ -1151,6 +1160,54 @@ int margin_position_at(const margin_engine *e, uint64_t position, int32_t key, i
     return MARGIN_OK;
 }
 
+
+/* ------------------------------------------------------------------ stops */
+
+/* Room for one more entry: a free one, or one more handed out of the array (doubled when
+ * full; MARGIN_ENOMEM leaves everything as it was). */
+int margin__stops_reserve(margin_engine *e)
+{
+    margin__stops *ns;
+    uint32_t cap;
+    if (e->free_stops != 0 || e->nstops < e->capstops)
+        return MARGIN_OK;
+    if (e->capstops > UINT32_MAX / 4)
+        return margin__fail(e, MARGIN_ENOMEM, "too many positions with a stop or take-profit");
+    cap = e->capstops ? e->capstops * 2 : 64;
+    if ((ns = margin__realloc(e, e->stops, (size_t)cap * sizeof *ns)) == NULL)
+        return margin__fail(e, MARGIN_ENOMEM, "out of memory");
+    e->stops = ns;
+    e->capstops = cap;
+    return MARGIN_OK;
+}
+
+void margin__stops_put(margin_engine *e, margin__position *p, int64_t stop, int64_t take)
+{
+    if (stop == 0 && take == 0) {
+        margin__stops_drop(e, p);
+        return;
+    }
+    if (p->stops == MARGIN__NONE) { /* the room reserved */
+        if (e->free_stops != 0) {
+            p->stops = e->free_stops - 1;
+            e->free_stops = (uint32_t)e->stops[p->stops].stop;
+        } else {
+            p->stops = e->nstops++;
+        }
+    }
+    e->stops[p->stops].stop = stop;
+    e->stops[p->stops].take = take;
+}
+
+void margin__stops_drop(margin_engine *e, margin__position *p)
+{
+    if (p->stops == MARGIN__NONE)
+        return;
+    e->stops[p->stops].stop = e->free_stops;
+    e->stops[p->stops].take = 0;
+    e->free_stops = p->stops + 1;
+    p->stops = MARGIN__NONE;
+}
 
 /* ------------------------------------------------------------------ position lists */
 

@@ -379,11 +379,11 @@ static void put_accounts(sink *s, const margin_engine *e)
     }
 }
 
-static uint32_t pos_flags(const margin__position *p)
+static uint32_t pos_flags(const margin_engine *e, const margin__position *p)
 {
     return (p->cross ? PF_CROSS : 0u) | (p->realized ? PF_REALIZED : 0u) |
            (p->fees ? PF_FEES : 0u) | (p->funding ? PF_FUNDING : 0u) |
-           (p->stop ? PF_STOP : 0u) | (p->take ? PF_TAKE : 0u) |
+           (margin__stop_of(e, p) ? PF_STOP : 0u) | (margin__take_of(e, p) ? PF_TAKE : 0u) |
            (p->cross && p->status == MARGIN_STATUS_OPEN ? PF_KEYS : 0u) |
            (p->adl_q ? PF_ADLQ : 0u);
 }
@@ -413,7 +413,7 @@ static void put_positions(sink *s, const margin_engine *e)
         len += 4 + (e->chunks[c] != NULL ? 8 : 0);
         if (e->chunks[c] != NULL)
             for (i = c * MARGIN__CHUNK; i < chunk_end(e->npos, c); i++)
-                len += pos_size(pos_flags(&MARGIN__POS(e, i)));
+                len += pos_size(pos_flags(e, &MARGIN__POS(e, i)));
     }
     put_section(s, TAG_POSITIONS, nblocks, len);
     for (c = 0; c < nblocks; c++) {
@@ -425,7 +425,7 @@ static void put_positions(sink *s, const margin_engine *e)
         for (i = c * MARGIN__CHUNK; i < chunk_end(e->npos, c); i++) {
             const margin__position *p = &MARGIN__POS(e, i);
             const margin__market *m = &e->markets[p->market];
-            uint32_t fl = pos_flags(p);
+            uint32_t fl = pos_flags(e, p);
             PUT8(s, fl);
             PUT8(s, p->status);
             PUT8(s, p->side);
@@ -443,9 +443,9 @@ static void put_positions(sink *s, const margin_engine *e)
             if (fl & PF_FUNDING)
                 PUT64(s, p->funding);
             if (fl & PF_STOP)
-                PUT64(s, p->stop);
+                PUT64(s, margin__stop_of(e, p));
             if (fl & PF_TAKE)
-                PUT64(s, p->take);
+                PUT64(s, margin__take_of(e, p));
             if (fl & PF_KEYS) {
                 PUT64(s, p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot)
                                                        : INT64_MIN);
@@ -609,7 +609,8 @@ static void whash_positions(whash *h, const margin_engine *e)
                    p->market, (uint64_t)p->qty, (uint64_t)p->entry);
             wgroup(h, (uint64_t)p->margin, (uint64_t)p->leverage, (uint64_t)p->realized,
                    (uint64_t)p->fees);
-            wgroup(h, (uint64_t)p->funding, (uint64_t)p->stop, (uint64_t)p->take, p->adl_q);
+            wgroup(h, (uint64_t)p->funding, (uint64_t)margin__stop_of(e, p),
+                   (uint64_t)margin__take_of(e, p), p->adl_q);
             if (p->cross && p->status == MARGIN_STATUS_OPEN) { /* PF_KEYS: the stored keys */
                 const margin__market *m = &e->markets[p->market];
                 wgroup(h,
@@ -1132,6 +1133,8 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
         for (i = c * MARGIN__CHUNK; i < chunk_end(t->npos, c); i++) {
             margin__position *p = &MARGIN__POS(t, i);
             uint32_t fl;
+            int64_t stop, take;
+            p->stops = MARGIN__NONE;
             if ((rc = need(r, 4 + 8 + 4 * 8, "a position")) != MARGIN_OK)
                 return rc;
             fl = GET8(r);
@@ -1150,11 +1153,11 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
             p->realized = (fl & PF_REALIZED) ? GET64(r) : 0;
             p->fees = (fl & PF_FEES) ? GET64(r) : 0;
             p->funding = (fl & PF_FUNDING) ? GET64(r) : 0;
-            p->stop = (fl & PF_STOP) ? GET64(r) : 0;
-            p->take = (fl & PF_TAKE) ? GET64(r) : 0;
+            stop = (fl & PF_STOP) ? GET64(r) : 0;
+            take = (fl & PF_TAKE) ? GET64(r) : 0;
             if (((fl & PF_REALIZED) && p->realized == 0) || ((fl & PF_FEES) && p->fees == 0) ||
-                ((fl & PF_FUNDING) && p->funding == 0) || ((fl & PF_STOP) && p->stop == 0) ||
-                ((fl & PF_TAKE) && p->take == 0))
+                ((fl & PF_FUNDING) && p->funding == 0) || ((fl & PF_STOP) && stop == 0) ||
+                ((fl & PF_TAKE) && take == 0))
                 return bad(r, "flags (an optional field flagged present is 0)", i);
             if (fl & PF_KEYS) {
                 if ((rc = add_keys(r, t, keys, i)) != MARGIN_OK)
@@ -1180,7 +1183,7 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
             if (p->side != MARGIN_LONG && p->side != MARGIN_SHORT)
                 return bad(r, "side", i);
             if (p->leverage < MARGIN__ONE || p->entry <= 0 || p->margin < 0 || p->fees < 0 ||
-                p->stop < 0 || p->take < 0)
+                stop < 0 || take < 0)
                 return bad(r, "leverage, entry, margin, fees, stop or take-profit", i);
             if (p->status == MARGIN_STATUS_OPEN
                     ? (p->qty <= 0 || ((fl & PF_KEYS) != 0) != (p->cross != 0) ||
@@ -1192,14 +1195,16 @@ static int get_positions(reader *r, margin_engine *t, uint32_t count, keyset *ke
             if (p->status == MARGIN_STATUS_OPEN) {
                 const margin__market *m = &t->markets[p->market];
                 /* (no step check: the step may have changed since the position traded) */
-                if (p->stop > m->max_price || p->take > m->max_price)
+                if (stop > m->max_price || take > m->max_price)
                     return bad(r, "stop or take-profit (above the maximum price)", i);
-                if ((p->stop > 0 && p->stop < m->min_price) ||
-                    (p->take > 0 && p->take < m->min_price))
+                if ((stop > 0 && stop < m->min_price) || (take > 0 && take < m->min_price))
                     return bad(r, "stop or take-profit (below the minimum price)", i);
                 if (!margin__fits_price_range(m, p) || !margin__short_bp_fits(m, p))
                     return bad(r, "size (its figures do not fit the market's price range)", i);
             }
+            if ((stop != 0 || take != 0) && margin__stops_reserve(t) != MARGIN_OK)
+                return margin__fail(r->e, MARGIN_ENOMEM, "out of memory loading the positions");
+            margin__stops_put(t, p, stop, take);
             t->chunkinfo[c].closed += p->status != MARGIN_STATUS_OPEN;
         }
         if (t->chunkinfo[c].closed == MARGIN__CHUNK)

@@ -256,10 +256,12 @@ static int level_hit(const margin__position *p, int64_t k, int64_t mark)
     return mark >= k;
 }
 
-/* The keys of a position from its level prices kp[0..nlevels-1] and the re-arm prices kr of
- * the fired levels (see the file comment). */
-static void keys_from(const margin__position *p, uint8_t fired, const int64_t *kp,
-                      const int64_t *kr, uint32_t nlevels, int64_t *down, int64_t *up)
+/* The keys of a position from its liquidation price, stop-loss and take-profit (0: none),
+ * its level prices kp[0..nlevels-1] and the re-arm prices kr of the fired levels (see the
+ * file comment). */
+static void keys_from(const margin__position *p, int64_t stop, int64_t take, uint8_t fired,
+                      const int64_t *kp, const int64_t *kr, uint32_t nlevels, int64_t *down,
+                      int64_t *up)
 {
     int64_t d = KEY_NONE_DOWN, u = KEY_NONE_UP, k;
     uint32_t i;
@@ -267,17 +269,17 @@ static void keys_from(const margin__position *p, uint8_t fired, const int64_t *k
     if (p->side > 0) {
         if (p->liq > 0 && p->liq > d)
             d = p->liq;
-        if (p->stop > 0 && p->stop > d)
-            d = p->stop;
-        if (p->take > 0 && p->take < u)
-            u = p->take;
+        if (stop > 0 && stop > d)
+            d = stop;
+        if (take > 0 && take < u)
+            u = take;
     } else {
         if (p->liq < u)
             u = p->liq; /* a short always has one (0 if it rounds down to nothing) */
-        if (p->stop > 0 && p->stop < u)
-            u = p->stop;
-        if (p->take > 0 && p->take > d)
-            d = p->take;
+        if (stop > 0 && stop < u)
+            u = stop;
+        if (take > 0 && take > d)
+            d = take;
     }
     for (i = 0; i < nlevels; i++) {
         k = (fired & (1u << i)) ? kr[i] : kp[i];
@@ -308,13 +310,14 @@ static void keys_from(const margin__position *p, uint8_t fired, const int64_t *k
 }
 
 int margin__position_keys(const margin_engine *e, const margin__market *m,
-                          const margin__position *p, uint8_t fired, int64_t *down, int64_t *up)
+                          const margin__position *p, uint8_t fired, int64_t stop, int64_t take,
+                          int64_t *down, int64_t *up)
 {
     int64_t kp[MARGIN__MAX_LEVELS], kr[MARGIN__MAX_LEVELS];
     int rc = level_prices(e, m, p, fired, NULL, kp, kr);
     if (rc != MARGIN_OK)
         return rc;
-    keys_from(p, fired, kp, kr, e->nlevels, down, up);
+    keys_from(p, stop, take, fired, kp, kr, e->nlevels, down, up);
     return MARGIN_OK;
 }
 
@@ -333,7 +336,8 @@ int margin__reindex(margin_engine *e, uint32_t pi)
     if ((rc = level_prices(e, m, p, p->mc_fired, &liq, kp, kr)) != MARGIN_OK)
         return rc;
     p->liq = liq;
-    keys_from(p, p->mc_fired, kp, kr, e->nlevels, &d, &u);
+    keys_from(p, margin__stop_of(e, p), margin__take_of(e, p), p->mc_fired, kp, kr, e->nlevels,
+              &d, &u);
     margin__index_set(e, m, pi, d, u);
     return MARGIN_OK;
 }
@@ -411,14 +415,15 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     const int64_t *pk = kp_in, *rk = kr_in; /* the prices in use */
     int long_ = p->side > 0, rc;
     uint32_t i;
+    int64_t stop = margin__stop_of(e, p), take = margin__take_of(e, p);
     int liq_hit = long_ ? (p->liq > 0 && mark <= p->liq) : mark >= p->liq;
-    int stop_hit = p->stop > 0 && (long_ ? mark <= p->stop : mark >= p->stop);
-    int take_hit = p->take > 0 && (long_ ? mark >= p->take : mark <= p->take);
+    int stop_hit = stop > 0 && (long_ ? mark <= stop : mark >= stop);
+    int take_hit = take > 0 && (long_ ? mark >= take : mark <= take);
     /* MARGIN_STOP_FILL_TRIGGER: a move from the last mark (m->mark, still the previous one
      * while the update is decided; on the adverse path's mirrored walk, that walk's previous
      * point) is continuous; the trigger between the two fills at its price, unless the last
      * mark was already past it (a gap) */
-    int64_t last = e->path_only ? e->path_last : m->mark, trig = stop_hit ? p->stop : p->take;
+    int64_t last = e->path_only ? e->path_last : m->mark, trig = stop_hit ? stop : take;
     int at_trigger = m->stop_fill == MARGIN_STOP_FILL_TRIGGER && last > 0 && !e->jump &&
                      (stop_hit || take_hit) &&
                      (stop_hit == long_ ? last > trig : last < trig);
@@ -428,7 +433,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
     /* On a jump both fire at once and the liquidation wins (it is decided on the mark).
      * On a continuous move filled at the trigger price, the one the path reaches first
      * wins: a stop at or before the liquidation price closes the position at the stop. */
-    if (liq_hit && !(stop_hit && at_trigger && (long_ ? p->stop >= p->liq : p->stop <= p->liq))) {
+    if (liq_hit && !(stop_hit && at_trigger && (long_ ? stop >= p->liq : stop <= p->liq))) {
         margin__delta d;
         o->kind = OUT_LIQ;
         if ((rc = margin__liq_decide(e, m, p, mark, &o->liq)) != MARGIN_OK)
@@ -471,7 +476,7 @@ static int decide_at(const margin_engine *e, const margin__market *m, uint32_t p
         pk = kp;
         rk = kr;
     }
-    keys_from(p, o->mask, pk, rk, e->nlevels, &o->down, &o->up);
+    keys_from(p, stop, take, o->mask, pk, rk, e->nlevels, &o->down, &o->up);
     return MARGIN_OK;
 }
 
@@ -1038,7 +1043,8 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         if ((rc = margin__position_envelope(e, m, &t)) != MARGIN_OK ||
             (rc = level_prices(e, m, &t, t.mc_fired, &t.liq, kp, kr)) != MARGIN_OK)
             return funding_fail(e, m, rc, pi);
-        keys_from(&t, t.mc_fired, kp, kr, e->nlevels, &fo[n].down, &fo[n].up);
+        keys_from(&t, margin__stop_of(e, &t), margin__take_of(e, &t), t.mc_fired, kp, kr,
+                  e->nlevels, &fo[n].down, &fo[n].up);
         fo[n].margin = t.margin;
         fo[n].liq = t.liq;
         memset(&d, 0, sizeof d);

@@ -154,18 +154,26 @@ typedef struct {
     margin__i128 stage[5];
 } margin__account;
 
+/* A position's stop-loss and take-profit prices (0: none), kept apart from its record:
+ * most positions have neither (margin__stop_of(), margin__take_of() in engine.h). */
+typedef struct {
+    int64_t stop, take; /* a free entry: stop is the next free entry + 1 (0: none) */
+} margin__stops;
+
+/* A position's record: 104 bytes, what every operation on it reads. */
 typedef struct {
     int64_t qty, entry, margin, leverage;
     int64_t realized, fees, funding;
-    int64_t stop, take, liq;
+    int64_t liq;
     uint32_t account, market; /* indexes (id - 1) */
     uint32_t down_slot, up_slot; /* handles of its keys in the market's heaps (NONE: none) */
     uint32_t mprev, mnext, aprev, anext;
+    uint32_t stops; /* its entry in e->stops (MARGIN__NONE: neither a stop nor a take-profit) */
     int8_t side;
     uint8_t status;
-    uint8_t mc_fired; /* bit i: level i has fired and is not re-armed */
-    uint8_t cross;    /* 1: a cross position (no margin of its own; its account's book) */
-    uint8_t adl_q;    /* ADL quantile 0..4 (margin_market_adl_quantiles) */
+    uint8_t mc_fired;  /* bit i: level i has fired and is not re-armed */
+    uint8_t cross : 1; /* 1: a cross position (no margin of its own; its account's book) */
+    uint8_t adl_q : 3; /* ADL quantile 0..4 (margin_market_adl_quantiles) */
 } margin__position;
 
 typedef struct {
@@ -214,6 +222,10 @@ struct margin_engine {
     uint32_t *retire; /* chunks all closed, waiting to leave the window: a ring, in the
                        * order of their last close (room for every chunk) */
     uint32_t rhead, rlen;
+    /* the stop-loss and take-profit prices of the positions that have any: `nstops` entries
+     * handed out of `capstops`, the free ones chained from free_stops (entry + 1; 0: none) */
+    margin__stops *stops;
+    uint32_t nstops, capstops, free_stops;
 
     margin__event *q; /* ring buffer */
     size_t qhead, qlen, qcap;

@@ -3371,6 +3371,40 @@ START_TEST(test_retired_memory_freed)
 }
 END_TEST
 
+/* A retired position gives its stop-loss entry back (lib/engine.c, margin__retire): with no
+ * closed position kept readable, ten rounds each open 2,048 positions (two whole blocks),
+ * set a stop-loss on every one and close them all. Each round reuses the entries the one
+ * before gave back, so the table stays at the 2,048 entries (32 KiB) of the first round:
+ * what the ten rounds hold at the end exceeds what one held by less than 16 KiB (the
+ * chunk table's growth for 20 blocks is a few hundred bytes). Kept, the entries of ten
+ * rounds would take 320 KiB. */
+START_TEST(test_retired_stops_freed)
+{
+    enum { RBLOCK = 1024, ROUND = 2 * RBLOCK };
+    retire_run r = {{0, 0}, NULL, 0};
+    long long one = 0;
+    retire_open(&r, 0, 0);
+    for (int k = 0; k < 10; k++) {
+        uint64_t id, first = 0;
+        for (int i = 0; i < ROUND; i++) {
+            ck_assert_ok(r.e, margin_position_open(r.e, 1, 1, MARGIN_LONG, 10000000LL,
+                                                   2000000000000LL, 2000000000LL, 0, 0, &id));
+            if (i == 0)
+                first = id;
+            ck_assert_ok(r.e, margin_position_set_stops(r.e, id, 1950000000000LL, 0));
+        }
+        r.first = first;
+        retire_close(&r, 0, ROUND);
+        if (k == 0)
+            one = r.c.live;
+    }
+    ck_assert_msg(r.c.live - one < 16384, "ten rounds hold %lld bytes, one held %lld",
+                  r.c.live, one);
+    margin_engine_free(r.e);
+    ck_assert_int_eq(r.c.live, 0);
+}
+END_TEST
+
 Suite *suite_snapshot(void)
 {
     Suite *s = suite_create("snapshot");
@@ -3391,6 +3425,7 @@ Suite *suite_snapshot(void)
     tcase_add_test(tc, test_restore_chain);
     tcase_add_test(tc, test_restore_keeps_callback);
     tcase_add_test(tc, test_retired_memory_freed);
+    tcase_add_test(tc, test_retired_stops_freed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hash");

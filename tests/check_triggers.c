@@ -535,6 +535,55 @@ START_TEST(test_stop_loss_long)
 }
 END_TEST
 
+/* Stop-losses and take-profits live in a side table, an entry for each position that has
+ * either, freed entries reused (lib/position.c). Four positions: stops on 1, 2 and 3,
+ * cleared on 2, then set on 4 (which takes 2's entry) and again on 2 (a new entry): each
+ * position reads its own prices, and the triggers follow them (position 2's new stop
+ * fires, its old one does not; 3 fires at its take-profit). No mark here goes below
+ * 19,201: the setup's long (1 BTC at 20,000, 20x) has its liquidation price at 19,076.31
+ * and its margin call at 19,095.48, the three others (0.1 BTC at 20,000, 10x) theirs near
+ * 18,072 and 18,090, so only stops and take-profits fire. */
+START_TEST(test_stops_entries_reused)
+{
+    margin_engine *e;
+    uint64_t m, a, p[5];
+    ev_t ev[8];
+    const int64_t want[5][2] = {{0, 0},
+                                {D("19100"), D("21100")},
+                                {D("19250"), D("21200")},
+                                {0, D("20300")},
+                                {D("19400"), D("21400")}};
+    setup_long(&e, &m, &a, &p[1]);
+    for (int i = 2; i <= 4; i++)
+        ck_assert_ok(e, margin_position_open(e, a, m, MARGIN_LONG, D("0.1"), D("20000"),
+                                             D("10"), 0, 0, &p[i]));
+    ck_assert_ok(e, margin_position_set_stops(e, p[1], D("19100"), D("21100")));
+    ck_assert_ok(e, margin_position_set_stops(e, p[2], D("19200"), 0));
+    ck_assert_ok(e, margin_position_set_stops(e, p[3], 0, D("20300")));
+    ck_assert_ok(e, margin_position_set_stops(e, p[2], 0, 0));
+    ck_assert_ok(e, margin_position_set_stops(e, p[4], D("19400"), D("21400")));
+    ck_assert_ok(e, margin_position_set_stops(e, p[2], D("19250"), D("21200")));
+    for (int i = 1; i <= 4; i++) {
+        ck_assert_int_eq(pos_get(e, p[i], MARGIN_POS_STOP_LOSS), want[i][0]);
+        ck_assert_int_eq(pos_get(e, p[i], MARGIN_POS_TAKE_PROFIT), want[i][1]);
+    }
+    flush(e);
+    mark(e, m, "19201"); /* 2's old stop (19,200) would fire at 19,200; its new one has */
+    ck_assert_uint_eq(drain(e, ev, 8), 2); /* 4's (19,400) and 2's (19,250), in id order */
+    ck_assert_int_eq(F_(ev[0], TYPE), MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(F_(ev[0], POSITION), (int64_t)p[2]);
+    ck_assert_int_eq(F_(ev[1], TYPE), MARGIN_EV_STOP_LOSS);
+    ck_assert_int_eq(F_(ev[1], POSITION), (int64_t)p[4]);
+    mark(e, m, "20300");
+    ck_assert_uint_eq(drain(e, ev, 8), 1);
+    ck_assert_int_eq(F_(ev[0], TYPE), MARGIN_EV_TAKE_PROFIT);
+    ck_assert_int_eq(F_(ev[0], POSITION), (int64_t)p[3]);
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_STATUS), MARGIN_STATUS_OPEN);
+    ck_assert_int_eq(pos_get(e, p[1], MARGIN_POS_STOP_LOSS), D("19100")); /* untouched */
+    margin_engine_free(e);
+}
+END_TEST
+
 /* Long take-profit at 21000: 20999.99999999 -> nothing; 21000 -> take-profit at 21000:
  *   PnL = +1000; fee = 0.0004*21000 = 8.4; free = 8992 + 1000 + 1000 - 8.4 = 10983.6. */
 START_TEST(test_take_profit_long)
@@ -1578,6 +1627,7 @@ Suite *suite_triggers(void)
     tcase_add_test(tc, test_take_profit_long);
     tcase_add_test(tc, test_stop_loss_short);
     tcase_add_test(tc, test_take_profit_short);
+    tcase_add_test(tc, test_stops_entries_reused);
     tcase_add_test(tc, test_stop_before_liquidation);
     tcase_add_test(tc, test_precedence_liq_over_stop);
     tcase_add_test(tc, test_precedence_stop_over_margin_call);
