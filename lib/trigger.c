@@ -72,17 +72,27 @@ static void sift_down(margin__heap *h, uint32_t i)
     heap_put(h, i, nd);
 }
 
-/* Room for n nodes (and handles): pages added one at a time, each allocation holding a
- * page of handle entries and, 64-byte aligned after them, a page of nodes. A failure
- * (MARGIN_ENOMEM) keeps the pages added before it: room, nothing observable. */
-#define HPAGE_BYTES (MARGIN__HPAGE * sizeof(uint32_t) + 63 + MARGIN__HPAGE * sizeof(margin__hnode))
+/* Room for n nodes (and handles). Pages come in groups, one allocation each: the handle
+ * entries of the group's pages, then, 64-byte aligned, their nodes. A group is as many
+ * pages as the heap has (1, 1, 2, 4, 8, then 16 at a time), so that few allocations serve a
+ * large heap: room reserved and not yet used is never touched, but the allocator writes a
+ * header at the start of every allocation (at a million positions, one page of 4 KiB for
+ * every 20 KiB reserved had made 4 bytes a position resident). A failure (MARGIN_ENOMEM)
+ * keeps the groups added before it: room, nothing observable. */
+#define HGROUP_MAX 16u
+
+static uint32_t group_pages(uint32_t npages)
+{
+    return npages == 0 ? 1 : npages < HGROUP_MAX ? npages : HGROUP_MAX;
+}
 
 int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 {
     while (n > h->cap) {
+        uint32_t g = group_pages(h->npages), k;
         char *blk;
         uintptr_t at;
-        if (h->npages == h->cappages) {
+        if (h->npages + g > h->cappages) {
             uint32_t cp = h->cappages ? h->cappages * 2 : 4;
             margin__hnode **np;
             uint32_t **ns;
@@ -96,12 +106,16 @@ int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
             h->slots = ns;
             h->cappages = cp;
         }
-        if ((blk = margin__malloc(e, HPAGE_BYTES)) == NULL)
+        blk = margin__malloc(e, g * (MARGIN__HPAGE * sizeof(uint32_t) +
+                                     MARGIN__HPAGE * sizeof(margin__hnode)) + 63);
+        if (blk == NULL)
             return MARGIN_ENOMEM;
-        at = ((uintptr_t)(blk + MARGIN__HPAGE * sizeof(uint32_t)) + 63) & ~(uintptr_t)63;
-        h->slots[h->npages] = (uint32_t *)(void *)blk;
-        h->pages[h->npages] = (margin__hnode *)at;
-        h->npages++;
+        at = ((uintptr_t)(blk + g * MARGIN__HPAGE * sizeof(uint32_t)) + 63) & ~(uintptr_t)63;
+        for (k = 0; k < g; k++) {
+            h->slots[h->npages + k] = (uint32_t *)(void *)blk + k * MARGIN__HPAGE;
+            h->pages[h->npages + k] = (margin__hnode *)at + k * MARGIN__HPAGE;
+        }
+        h->npages += g;
         h->cap = h->npages * MARGIN__HPAGE - MARGIN__HOFF;
     }
     return MARGIN_OK;
@@ -110,7 +124,7 @@ int margin__heap_reserve(const margin_engine *e, margin__heap *h, uint32_t n)
 void margin__heap_free(const margin_engine *e, margin__heap *h)
 {
     uint32_t k;
-    for (k = 0; k < h->npages; k++)
+    for (k = 0; k < h->npages; k += group_pages(k)) /* the first page of each group */
         margin__dealloc(e, h->slots[k]);
     margin__dealloc(e, h->pages);
     margin__dealloc(e, h->slots);

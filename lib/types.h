@@ -43,10 +43,9 @@ typedef struct {
  * writes the slot into the dense handle entries instead of into the moved position's cold
  * record, which at a million positions was a cache miss per move.
  *
- * Nodes and handle entries live in pages of MARGIN__HPAGE, allocated as the heap grows and
- * never moved: growing copies nothing (no pause at a doubling, and no old copy left
- * resident in the allocator), and memory follows the keys held, not the largest power of
- * two above them. Node i is at page index i + MARGIN__HOFF, so that the four children of
+ * Nodes and handle entries live in pages of MARGIN__HPAGE, allocated (in groups of pages,
+ * trigger.c) as the heap grows and never moved: growing copies nothing (no pause at a
+ * doubling, and no old copy left resident in the allocator). Node i is at page index i + MARGIN__HOFF, so that the four children of
  * a node (4i + 1 .. 4i + 4) share one 64-byte line of a 64-byte-aligned page. */
 typedef struct {
     int64_t key;
@@ -61,8 +60,8 @@ typedef struct {
 typedef struct {
     margin__hnode **pages; /* node pages (64-byte aligned) */
     uint32_t **slots;      /* handle pages: the slot of handle h is slots[page][index]; a free
-                            * handle's entry is the next free handle + 1. slots[k] is the
-                            * allocation holding both page k's handles and its nodes. */
+                            * handle's entry is the next free handle + 1. The slots of the
+                            * first page of a group are its allocation. */
     uint32_t n;            /* nodes in use */
     uint32_t cap;          /* room: npages * MARGIN__HPAGE - MARGIN__HOFF nodes (and more
                             * handles) */
