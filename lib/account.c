@@ -206,23 +206,29 @@ void margin__ledger_apply(margin_engine *e, uint32_t account, uint32_t market,
     margin__pool_add(e, market, d->insurance);
 }
 
+/* The staged totals start from the ledgers and take each change; a total that would not
+ * fit fails the call (MARGIN_EOVERFLOW), and every caller then abandons its batch and
+ * unstages, so a total is never used past a failure. */
 int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d)
 {
     margin__account *a = &e->accounts[account];
-    const int64_t now[5] = {a->free, a->isolated, a->realized, a->fees, a->funding};
     const int64_t add[5] = {d->free, d->isolated, d->realized, d->fees, d->funding};
     int i, rc = MARGIN_OK;
-    for (i = 0; i < 5; i++) {
-        margin__i128 v;
-        a->stage[i] += add[i]; /* |stage| < n * 2^63: no overflow in 128 bits */
-        v = now[i] + a->stage[i];
-        if (v > INT64_MAX || v < INT64_MIN)
-            rc = MARGIN_EOVERFLOW;
+    if (!a->staging) {
+        a->staged[0] = a->free;
+        a->staged[1] = a->isolated;
+        a->staged[2] = a->realized;
+        a->staged[3] = a->fees;
+        a->staged[4] = a->funding;
+        a->staging = 1;
     }
+    for (i = 0; i < 5; i++)
+        if (__builtin_add_overflow(a->staged[i], add[i], &a->staged[i]))
+            rc = MARGIN_EOVERFLOW;
     return rc;
 }
 
 void margin__ledger_unstage(margin_engine *e, uint32_t account)
 {
-    memset(e->accounts[account].stage, 0, sizeof e->accounts[account].stage);
+    e->accounts[account].staging = 0;
 }

@@ -1178,7 +1178,7 @@ int margin__cross_decide(margin_engine *e, size_t *pnacc, uint32_t mi, int64_t m
     for (i = 0; i < nacc; i++) {
         uint32_t ai = e->xacc[i];
         xout *o = (xout *)e->xout + i;
-        margin__i128 wb = (margin__i128)e->accounts[ai].free + e->accounts[ai].stage[0];
+        margin__i128 wb = margin__staged_free(&e->accounts[ai]);
         int k;
         /* the accounts ahead: their memory loads while this one works */
         for (k = DECIDE_AHEAD; k >= 1; k--)

@@ -106,6 +106,12 @@ void margin__ledger_apply(margin_engine *e, uint32_t account, uint32_t market,
  * then unstage every account touched, whatever the outcome. */
 int margin__ledger_stage(margin_engine *e, uint32_t account, const margin__delta *d);
 void margin__ledger_unstage(margin_engine *e, uint32_t account);
+/* an account's free balance as the batch under way has staged it (its free balance outside
+ * one) */
+static inline int64_t margin__staged_free(const margin__account *a)
+{
+    return a->staging ? a->staged[0] : a->free;
+}
 
 /* closing a position (position.c): compute without side effects, then apply */
 typedef struct {
@@ -141,7 +147,7 @@ static inline void margin__prefetch_record(const margin_engine *e, uint32_t pi)
     __builtin_prefetch(rec + sizeof(margin__position) - 1, 1);
 }
 
-/* Start loading a whole account record (192 bytes, 16-byte aligned: up to four lines). */
+/* Start loading a whole account record (152 bytes: up to four lines). */
 static inline void margin__prefetch_account(const margin_engine *e, uint32_t ai)
 {
     const char *rec = (const char *)&e->accounts[ai];

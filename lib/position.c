@@ -380,7 +380,7 @@ int margin__close_compute(const margin_engine *e, const margin__position *p, int
     {
         /* a close never fails for its fee: at most the free balance it leaves (in a batch,
          * as the closes decided before it leave it), never below zero */
-        margin__i128 room = (margin__i128)a->free + a->stage[0] + gross;
+        margin__i128 room = (margin__i128)margin__staged_free(a) + gross;
         if ((margin__i128)fee > room)
             fee = room > 0 ? (int64_t)room : 0; /* room < fee: fits */
     }

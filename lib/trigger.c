@@ -975,7 +975,7 @@ static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint3
 
 /* Funding walks a market's positions in id order and reads or writes each one's account
  * three times (stage, unstage, apply): accounts come in no order, and a record spans up to
- * four cache lines (192 bytes, 16-byte aligned). Each pass starts loading the account of
+ * four cache lines (152 bytes). Each pass starts loading the account of
  * the position FUND_AHEAD places further down the list, and the record of the position
  * twice as far (by id); *la is the first of them (advanced here, NONE past the end). */
 #define FUND_AHEAD 8

@@ -140,6 +140,7 @@ typedef struct {
     uint32_t head, tail; /* open positions */
     uint32_t ncross;     /* open cross positions (cross.c) */
     uint8_t mc_fired;    /* account-level margin-call levels fired (cross book) */
+    uint8_t staging;     /* 1: a batch has staged changes on it (staged[] holds them) */
     /* engine time of the account's last sliced liquidation (MARGIN_LIQ_POLICY_SLICES),
      * INT64_MIN: none */
     int64_t last_slice;
@@ -148,9 +149,10 @@ typedef struct {
     uint64_t cross_lo;
     uint32_t *cross_hi;
     uint32_t ncross_hi, capcross_hi;
-    /* deltas staged by a batch (mark update, funding) before it commits: free, isolated,
-     * realized, fees, funding; zero outside a batch */
-    margin__i128 stage[5];
+    /* while `staging`: the free, isolated, realized, fees and funding ledgers as the batch
+     * under way (mark update, funding) would leave them, each checked to fit as every change
+     * is staged (margin__ledger_stage()); meaningless otherwise */
+    int64_t staged[5];
 } margin__account;
 
 /* A position's stop-loss and take-profit prices (0: none), kept apart from its record:
