@@ -613,12 +613,11 @@ static void whash_positions(whash *h, const margin_engine *e)
                    (uint64_t)margin__take_of(e, p), p->adl_q);
             if (p->cross && p->status == MARGIN_STATUS_OPEN) { /* PF_KEYS: the stored keys */
                 const margin__market *m = &e->markets[p->market];
-                wgroup(h,
-                       (uint64_t)(p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot)
-                                                                : INT64_MIN),
-                       (uint64_t)(p->up_slot != MARGIN__NONE ? margin__hkey(&m->up, p->up_slot)
-                                                              : INT64_MAX),
-                       0, 0);
+                int64_t kd = p->down_slot != MARGIN__NONE ? margin__hkey(&m->down, p->down_slot)
+                                                           : INT64_MIN;
+                int64_t ku = p->up_slot != MARGIN__NONE ? margin__hkey(&m->up, p->up_slot)
+                                                         : INT64_MAX;
+                wgroup(h, (uint64_t)kd, (uint64_t)ku, 0, 0);
             }
         }
     }

@@ -45,8 +45,9 @@ typedef struct {
  *
  * Nodes and handle entries live in pages of MARGIN__HPAGE, allocated (in groups of pages,
  * trigger.c) as the heap grows and never moved: growing copies nothing (no pause at a
- * doubling, and no old copy left resident in the allocator). Node i is at page index i + MARGIN__HOFF, so that the four children of
- * a node (4i + 1 .. 4i + 4) share one 64-byte line of a 64-byte-aligned page. */
+ * doubling, and no old copy left resident in the allocator). Node i is at page index
+ * i + MARGIN__HOFF, so that the four children of a node (4i + 1 .. 4i + 4) share one
+ * 64-byte line of a 64-byte-aligned page. */
 typedef struct {
     int64_t key;
     uint32_t id;  /* handle */
