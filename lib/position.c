@@ -988,8 +988,9 @@ int margin_position_set_stops(margin_engine *e, uint64_t position, int64_t stop_
         (rc = check_price_range(e, &e->markets[p->market], "take-profit", take_profit)) !=
             MARGIN_OK)
         return rc;
-    if ((stop_loss != 0 || take_profit != 0) && (rc = margin__stops_reserve(e)) != MARGIN_OK)
-        return rc;
+    if (p->stops == MARGIN__NONE && (stop_loss != 0 || take_profit != 0) &&
+        (rc = margin__stops_reserve(e)) != MARGIN_OK)
+        return rc; /* (a position with an entry keeps it: nothing to allocate) */
     if (p->cross) {
         margin__stops_put(e, p, stop_loss, take_profit);
         margin__cross_rekey(e, p->account);
