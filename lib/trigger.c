@@ -974,8 +974,8 @@ static int funding_fail(margin_engine *e, const margin__market *m, int rc, uint3
 }
 
 /* Funding walks a market's positions in id order and reads or writes each one's account
- * three times (stage, unstage, apply): accounts come in no order, and a record spans up to
- * four cache lines (152 bytes). Each pass starts loading the account of
+ * twice (stage; unstage and apply): accounts come in no order, and a record (104 bytes)
+ * spans two or three cache lines. Each pass starts loading the account of
  * the position FUND_AHEAD places further down the list, and the record of the position
  * twice as far (by id); *la is the first of them (advanced here, NONE past the end). */
 #define FUND_AHEAD 8
@@ -1092,12 +1092,9 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
     }
     margin__cross_unstage(e, nx);
     margin__adl_unstage(e);
-    la = fund_ahead_start(e, m);
-    for (pi = m->head; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext) {
-        fund_ahead(e, &la);
-        margin__ledger_unstage(e, MARGIN__POS(e, pi).account);
-    }
-    /* pass 2: apply the payments, each with its event, in position-id order */
+    /* pass 2: apply the payments, each with its event, in position-id order; each
+     * position's account is unstaged as its payment is applied (nothing here reads a
+     * staged total, and pass 3 runs once every account of the market is unstaged) */
     m->mark = mark;
     la = fund_ahead_start(e, m);
     for (pi = m->head, i = 0; pi != MARGIN__NONE; pi = MARGIN__POS(e, pi).mnext, i++) {
@@ -1105,6 +1102,7 @@ int margin_funding_apply(margin_engine *e, uint64_t market, int64_t rate, int64_
         margin__delta d;
         margin__event *ev;
         fund_ahead(e, &la);
+        margin__ledger_unstage(e, p->account);
         memset(&d, 0, sizeof d);
         if (p->cross)
             d.free = d.funding = fo[i].flow;
