@@ -463,18 +463,7 @@ static int book_conds(const margin_engine *e, const book *b, uint8_t fired, marg
 static void merge_stops(const margin_engine *e, const margin__position *p, int64_t *d,
                         int64_t *u)
 {
-    int64_t stop = margin__stop_of(e, p), take = margin__take_of(e, p);
-    if (p->side > 0) {
-        if (stop > 0 && stop > *d)
-            *d = stop;
-        if (take > 0 && take < *u)
-            *u = take;
-    } else {
-        if (stop > 0 && stop < *u)
-            *u = stop;
-        if (take > 0 && take > *d)
-            *d = take;
-    }
+    margin__merge_stops(p->side, margin__stop_of(e, p), margin__take_of(e, p), d, u);
 }
 
 /* The markets of a book, each with its weight in the split of the budgets: the value of

@@ -246,6 +246,18 @@ static inline int64_t margin__take_of(const margin_engine *e, const margin__posi
 {
     return p->stops == MARGIN__NONE ? 0 : e->stops[p->stops].take;
 }
+/* Merge a stop-loss and a take-profit (0: none) into a position's trigger keys: a long's
+ * stop fires at mark <= stop (a down key) and its take at mark >= take (an up key); a
+ * short's the other way round. *d only rises and *u only falls. */
+static inline void margin__merge_stops(int side, int64_t stop, int64_t take, int64_t *d,
+                                       int64_t *u)
+{
+    int64_t dk = side > 0 ? stop : take, uk = side > 0 ? take : stop;
+    if (dk > 0 && dk > *d)
+        *d = dk;
+    if (uk > 0 && uk < *u)
+        *u = uk;
+}
 int margin__stops_reserve(margin_engine *e);
 void margin__stops_put(margin_engine *e, margin__position *p, int64_t stop, int64_t take);
 void margin__stops_drop(margin_engine *e, margin__position *p);

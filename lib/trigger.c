@@ -283,18 +283,10 @@ static void keys_from(const margin__position *p, int64_t stop, int64_t take, uin
     if (p->side > 0) {
         if (p->liq > 0 && p->liq > d)
             d = p->liq;
-        if (stop > 0 && stop > d)
-            d = stop;
-        if (take > 0 && take < u)
-            u = take;
-    } else {
-        if (p->liq < u)
-            u = p->liq; /* a short always has one (0 if it rounds down to nothing) */
-        if (stop > 0 && stop < u)
-            u = stop;
-        if (take > 0 && take > d)
-            d = take;
+    } else if (p->liq < u) {
+        u = p->liq; /* a short always has one (0 if it rounds down to nothing) */
     }
+    margin__merge_stops(p->side, stop, take, &d, &u);
     for (i = 0; i < nlevels; i++) {
         k = (fired & (1u << i)) ? kr[i] : kp[i];
         if (p->side > 0) {
