@@ -1117,17 +1117,6 @@ static void apply(margin_engine *e, const xout *o)
 
 /* ------------------------------------------------------------------ batches */
 
-/* Start loading an account record's first 128 bytes (its ledgers, lists, cross counts
- * and the staged free balance: what a decision and a re-split read). */
-static void prefetch_account(const margin_engine *e, uint32_t ai)
-{
-    const char *rec = (const char *)&e->accounts[ai];
-    MARGIN__KEEP_PREFETCH();
-    __builtin_prefetch(rec, 1);
-    __builtin_prefetch(rec + 64, 1);
-    __builtin_prefetch(rec + 127, 1);
-}
-
 /* The decisions load, for each account, its record, then its positions one after the
  * other along its list: stage 0 the account, stage k its k-th position, read from the
  * (k-1)-th that stage k-1 loaded an account earlier. */
@@ -1139,7 +1128,7 @@ static void prefetch_book(const margin_engine *e, uint32_t ai, int stage)
     int k;
     MARGIN__KEEP_PREFETCH();
     if (stage == 0) {
-        prefetch_account(e, ai);
+        margin__prefetch_account(e, ai);
         return;
     }
     pi = e->accounts[ai].head;
@@ -1237,7 +1226,7 @@ static void prefetch_legs(const margin_engine *e, const xout *o, int what)
     uint32_t i;
     MARGIN__KEEP_PREFETCH();
     if (what == AHEAD_RECORDS)
-        prefetch_account(e, o->ai);
+        margin__prefetch_account(e, o->ai);
     for (i = 0; i < o->nlegs; i++) {
         const margin__position *p = &MARGIN__POS(e, cl[i].pi);
         const margin__market *m;
