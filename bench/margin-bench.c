@@ -122,6 +122,7 @@
 #define INV_CONTRACTS 60LL  /* contracts of 1 USD per 0.001 BTC at 60,000 */
 
 static int inverse; /* --inverse */
+static int huge;    /* --huge-pages: this process was started with glibc's huge-page tunable */
 
 /* A maintenance tier: floor in USDT, mmr in ppm, max leverage. */
 typedef struct {
@@ -1950,7 +1951,7 @@ static int run_one(size_t n, int json, int quick, uint64_t seed)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: margin-bench [--positions N] [--json] [--quick] [--seed S] "
-               "[--only NAME,...] [--data FILE] [--inverse]\n"
+               "[--only NAME,...] [--data FILE] [--inverse] [--huge-pages]\n"
                "  --positions N  only N open positions (default: 1000, 10000, 100000, 1000000);\n"
                "                 the cross measurements use N cross accounts (N/10 in the "
                "replay)\n"
@@ -1960,6 +1961,9 @@ static void usage(FILE *f)
                "  --only NAMES   only these measurements (comma-separated names), e.g. for "
                "profiling\n"
                "  --inverse      the measurements on inverse (coin-margined) markets\n"
+               "  --huge-pages   run with glibc's malloc on transparent huge pages (restarts\n"
+               "                 itself with GLIBC_TUNABLES=glibc.malloc.hugetlb=1; Linux,\n"
+               "                 glibc 2.35 or later, THP enabled or madvise)\n"
                "  --data FILE    the BTC/USDT one-minute candles replayed by "
                "cross_band_resplits\n"
                "                 (default %s; skipped when missing)\n",
@@ -2002,12 +2006,60 @@ static int parse_only(const char *list)
     return 0;
 }
 
+/* The kernel's transparent huge page mode ("always", "madvise", "never"; "unknown" off
+ * Linux): the bracketed word of /sys/kernel/mm/transparent_hugepage/enabled. */
+static void thp_mode(char *buf, size_t size)
+{
+    char line[128], *l, *r;
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    snprintf(buf, size, "unknown");
+    if (f == NULL)
+        return;
+    if (fgets(line, sizeof line, f) != NULL && (l = strchr(line, '[')) != NULL &&
+        (r = strchr(l, ']')) != NULL) {
+        *r = '\0';
+        snprintf(buf, size, "%s", l + 1);
+    }
+    fclose(f);
+}
+
+/* --huge-pages: glibc reads its tunables once, at start, so the process starts again with
+ * glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES (malloc then advises its heap and its
+ * mapped blocks MADV_HUGEPAGE). MARGIN_BENCH_HUGE marks the restarted process. */
+static void restart_on_huge_pages(char **argv)
+{
+    const char *old = getenv("GLIBC_TUNABLES");
+    char *val;
+    size_t n;
+    if (getenv("MARGIN_BENCH_HUGE") != NULL) {
+        huge = 1;
+        return;
+    }
+    n = (old != NULL ? strlen(old) + 1 : 0) + sizeof "glibc.malloc.hugetlb=1";
+    val = xmalloc(n);
+    snprintf(val, n, "%s%sglibc.malloc.hugetlb=1", old != NULL ? old : "",
+             old != NULL && *old != '\0' ? ":" : "");
+    if (setenv("GLIBC_TUNABLES", val, 1) != 0 || setenv("MARGIN_BENCH_HUGE", "1", 1) != 0) {
+        fprintf(stderr, "margin-bench: --huge-pages: cannot set the environment: %s\n",
+                strerror(errno));
+        exit(2);
+    }
+    free(val);
+    fflush(stdout);
+    execv("/proc/self/exe", argv);
+    execvp(argv[0], argv);
+    fprintf(stderr, "margin-bench: --huge-pages: cannot restart itself: %s\n", strerror(errno));
+    exit(2);
+}
+
 static void print_machine(int json, int quick)
 {
+    char thp[32];
     char cpu[256], load[64];
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cpu_model(cpu, sizeof cpu);
     load_average(load, sizeof load);
+    thp_mode(thp, sizeof thp);
     if (json) {
         printf("{\"name\":\"machine\",\"positions\":0,\"value\":%ld,\"unit\":\"cores\",\"cpu\":",
                cores);
@@ -2020,13 +2072,18 @@ static void print_machine(int json, int quick)
         json_string(margin_version_string());
         printf(",\"loadavg\":");
         json_string(load);
-        printf(",\"quick\":%d,\"inverse\":%d}\n", quick, inverse);
+        printf(",\"quick\":%d,\"inverse\":%d,\"thp\":", quick, inverse);
+        json_string(thp);
+        printf(",\"huge_pages\":%d}\n", huge);
     } else {
         printf("libmargin %s benchmark%s\n", margin_version_string(),
                quick ? " (--quick: minimal samples, not a measurement)" : "");
         printf("machine:  %s, %ld cores online, load average %s\n", cpu, cores, load);
         printf("build:    %s, CFLAGS \"%s\", __OPTIMIZE__ %s\n", compiler(),
                MARGIN_BENCH_CFLAGS, optimized() ? "defined" : "not defined");
+        printf("memory:   transparent huge pages \"%s\"; %s\n", thp,
+               huge ? "malloc on huge pages (--huge-pages: glibc.malloc.hugetlb=1)"
+                    : "malloc's default (4 KiB pages unless THP is \"always\")");
         if (inverse)
             printf("market:   inverse BTCUSD-like (--inverse), contracts of 1 USD, tick 0.1, "
                    "step 1 contract, %zu tiers on the BTC value; mark 60000; no-trigger marks "
@@ -2053,6 +2110,8 @@ int main(int argc, char **argv)
             json = 1;
         } else if (strcmp(arg, "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(arg, "--huge-pages") == 0) {
+            huge = 1;
         } else if (strcmp(arg, "--inverse") == 0) {
             inverse = 1;
             XM = XMARKETS_INV;
@@ -2104,6 +2163,8 @@ int main(int argc, char **argv)
         nsizes = 4;
     }
 
+    if (huge)
+        restart_on_huge_pages(argv);
     print_machine(json, quick);
     for (i = 0; i < nsizes; i++) {
         pid_t pid;

@@ -143,6 +143,21 @@ elif ! grep -q '^N = 200 positions' "$tmp/text" || ! grep -q 'mark_update_no_tri
     fail=1
 fi
 
+# --huge-pages restarts the bench with glibc's huge-page tunable and says so on the machine
+# line (the figures themselves are not checked: THP may be off here).
+if ! "$bench" --positions 200 --json --quick --huge-pages --only state_hash >"$tmp/huge" \
+    2>"$tmp/err"; then
+    echo "FAIL: margin-bench --huge-pages exited non-zero:"
+    cat "$tmp/err"
+    fail=1
+elif ! head -n 1 "$tmp/huge" | grep -q '"huge_pages":1}$' ||
+    ! head -n 1 "$tmp/huge" | grep -q '"thp":"' || ! grep -q '^{"name":"state_hash"' "$tmp/huge" ||
+    ! head -n 1 "$tmp/out" | grep -q '"huge_pages":0}$'; then
+    echo "FAIL: the machine line does not say whether malloc ran on huge pages:"
+    head -n 1 "$tmp/out" "$tmp/huge"
+    fail=1
+fi
+
 # Bad arguments: status 2, nothing measured.
 for args in "--positions 0" "--positions abc" "--positions" "--bogus" "--only cross_bogus" \
     "--data $tmp/no-such-file"; do
