@@ -363,6 +363,13 @@ typedef struct margin_engine margin_engine;
 
 /**
  * @brief Create an engine with no markets, accounts or positions.
+ *
+ * Its memory comes from the C library's malloc(), realloc() and free(). A book of millions
+ * of positions writes hundreds of megabytes once, as they open or a snapshot loads; on
+ * Linux with glibc 2.35 or later, starting the process with
+ * `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` puts malloc's memory on transparent huge pages,
+ * which saves most of the page faults (docs/performance.md measures it). The library
+ * itself never advises memory.
  * @param[out] out Receives the new engine, to be freed with margin_engine_free().
  * @retval #MARGIN_OK     Created.
  * @retval #MARGIN_EINVAL @p out is NULL.
